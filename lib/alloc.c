@@ -1,0 +1,82 @@
+/* hvd_malloc and friends: plain libc calls, plus a failure injector in test builds. */
+#include "alloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef HVD_TESTING
+/* Test-only process state: the one global lib/ has, and only in test builds. */
+static unsigned long alloc_count;
+static unsigned long alloc_fail_at;
+
+unsigned long hvd_alloc_fail_after(unsigned long n)
+{
+    unsigned long made = alloc_count;
+
+    alloc_count = 0;
+    alloc_fail_at = n;
+    return made;
+}
+
+static int alloc_should_fail(void)
+{
+    alloc_count++;
+    return alloc_fail_at && alloc_count >= alloc_fail_at;
+}
+#else
+static int alloc_should_fail(void)
+{
+    return 0;
+}
+#endif
+
+void *hvd_malloc(size_t n)
+{
+    if (alloc_should_fail()) {
+        return NULL;
+    }
+    return malloc(n ? n : 1);
+}
+
+void *hvd_calloc(size_t count, size_t size)
+{
+    if (alloc_should_fail()) {
+        return NULL;
+    }
+    return calloc(count ? count : 1, size ? size : 1);
+}
+
+void *hvd_realloc(void *p, size_t n)
+{
+    if (alloc_should_fail()) {
+        return NULL;
+    }
+    return realloc(p, n ? n : 1);
+}
+
+char *hvd_strndup(const char *s, size_t n)
+{
+    char *copy;
+    size_t len = 0;
+
+    while (len < n && s[len]) {
+        len++;
+    }
+    copy = hvd_malloc(len + 1);
+    if (!copy) {
+        return NULL;
+    }
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    return copy;
+}
+
+char *hvd_strdup(const char *s)
+{
+    return hvd_strndup(s, strlen(s));
+}
+
+void hvd_free(void *p)
+{
+    free(p);
+}

@@ -1,0 +1,23 @@
+/*
+ * Allocation wrappers for lib/. Test builds (HVD_TESTING) can make the Nth call fail,
+ * so the tests can walk every allocation failure path, as SQLite's test_malloc does.
+ */
+#ifndef HVD_ALLOC_H
+#define HVD_ALLOC_H
+
+#include <stddef.h>
+
+void *hvd_malloc(size_t n);
+void *hvd_calloc(size_t count, size_t size);
+void *hvd_realloc(void *p, size_t n);
+char *hvd_strdup(const char *s);
+char *hvd_strndup(const char *s, size_t n);
+void hvd_free(void *p); /* NULL-safe */
+
+#ifdef HVD_TESTING
+/* Makes allocation number n (1-based, counted from now) and every later one fail; 0 turns
+ * failures off. Returns how many allocations were made since the last call. */
+unsigned long hvd_alloc_fail_after(unsigned long n);
+#endif
+
+#endif

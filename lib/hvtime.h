@@ -1,0 +1,31 @@
+/* hvd_time (100-ns ticks since 1970 UTC): conversions to and from FILETIME and text. */
+#ifndef HVD_HVTIME_H
+#define HVD_HVTIME_H
+
+#include "event.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HVD_TICKS_PER_SECOND INT64_C(10000000)
+/* 100-ns ticks between 1601-01-01 (FILETIME epoch) and 1970-01-01. */
+#define HVD_FILETIME_EPOCH_DELTA INT64_C(116444736000000000)
+
+hvd_time hvd_time_from_filetime(uint64_t filetime);
+
+/* Ticks for a calendar time in UTC; fields are not range-checked beyond what timegm does. */
+hvd_time hvd_time_from_utc(int year, int month, int day, int hour, int min, int sec,
+                           int64_t ticks_fraction);
+
+/* "2024-03-05T10:00:01.1234567Z" (7 fraction digits) into buf; returns buf.
+ * cap must be at least 32. */
+char *hvd_time_format(hvd_time t, char *buf, size_t cap);
+
+/*
+ * Parses an ISO-8601 UTC time as Windows and users write it: "2024-03-05T10:00:01Z",
+ * "2024-03-05T10:00:01.123456789Z", "2024-03-05 10:00:01", "2024-03-05". A trailing
+ * "+hh:mm"/"-hh:mm" offset is applied. Returns 0 and sets *out, or -1.
+ */
+int hvd_time_parse(const char *s, hvd_time *out);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * hvd_source: one input file, whatever its kind, read as a stream of hvd_event. It detects
+ * the kind from the content (EVTX signature, else cluster.log text) and hands the work to
+ * evtx_reader or clusterlog_reader, like Redis' rio hands I/O to a backend.
+ */
+#ifndef HVD_SOURCE_H
+#define HVD_SOURCE_H
+
+#include "error.h"
+#include "event.h"
+#include "log.h"
+
+#include <stdint.h>
+
+typedef struct hvd_source_options {
+    int include_recovered; /* EVTX: also return records recovered from free space (marked) */
+    const char *resume;    /* a token from hvd_source_position(); NULL reads from the start */
+    const char *host_hint; /* host when the file does not name one; NULL derives it from the
+                              file name ("<node>_cluster.log") */
+} hvd_source_options;
+
+typedef struct hvd_source_stats {
+    uint64_t events;        /* events returned so far */
+    uint64_t skipped;       /* EVTX records or cluster.log lines that could not be read */
+    uint64_t first_skipped; /* record index or line number of the first one skipped */
+    uint64_t recovered;     /* EVTX recovered records seen (returned only if asked) */
+    uint64_t records;       /* EVTX records libevtx counts in the file */
+    uint64_t bad_bytes;     /* cluster.log invalid byte sequences replaced with U+FFFD */
+    int corrupted;          /* EVTX: libevtx flags the file corrupted (CRC, counts) */
+    int dirty;              /* EVTX: the file header says dirty */
+    const char *encoding;   /* cluster.log: "utf-16le", "utf-8", "windows-1252"; else "" */
+    const char *host;       /* host the whole file is from, when it says so; else "" */
+} hvd_source_stats;
+
+typedef struct hvd_source hvd_source;
+
+/* The kind of the file at path, from its first bytes: HVD_SOURCE_EVTX for "ElfFile\0",
+ * HVD_SOURCE_CLUSTERLOG for text, HVD_SOURCE_UNKNOWN with err set for anything else
+ * (including unreadable files). */
+hvd_source_kind hvd_source_detect(const char *path, hvd_error *err);
+
+/* Opens path. On success *out owns the open file until hvd_source_close(). opt and log may
+ * be NULL; both are borrowed and must outlive the source. */
+int hvd_source_open(hvd_source **out, const char *path, const hvd_source_options *opt,
+                    const hvd_logger *log, hvd_error *err);
+
+/* Returns 1 and fills *ev, 0 at the end, or a negative HVD_E* code for an error that ends
+ * the file. A record or line that cannot be read is skipped, counted in the stats and
+ * logged at warning level; it is not an error. Strings in *ev are borrowed: valid until the
+ * next call or close. */
+int hvd_source_next(hvd_source *s, hvd_event *ev, hvd_error *err);
+
+/* Where the stream stands after the last event returned: a short printable token that
+ * hvd_source_options.resume accepts. Borrowed, valid until the next call or close. */
+const char *hvd_source_position(hvd_source *s);
+
+hvd_source_kind hvd_source_get_kind(const hvd_source *s);
+const char *hvd_source_path(const hvd_source *s);
+const hvd_source_stats *hvd_source_get_stats(const hvd_source *s);
+
+void hvd_source_close(hvd_source *s); /* NULL-safe */
+
+#endif

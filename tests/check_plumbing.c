@@ -1,0 +1,151 @@
+/* Suite for the plumbing modules: error, buf, alloc, hvtime. */
+#include "alloc.h"
+#include "buf.h"
+#include "error.h"
+#include "hvtime.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+START_TEST(error_message_names_path_and_line)
+{
+    hvd_error err;
+    int rc = hvd_error_set(&err, HVD_ERULE, "rules/lm.xml", 42, "unknown element <%s>", "X");
+
+    ck_assert_int_eq(rc, HVD_ERULE);
+    ck_assert_int_eq(err.code, HVD_ERULE);
+    ck_assert_str_eq(err.msg, "rules/lm.xml:42: unknown element <X>");
+    hvd_error_set(&err, HVD_EIO, "a.evtx", 0, "short read");
+    ck_assert_str_eq(err.msg, "a.evtx: short read");
+    ck_assert_str_eq(hvd_strerror(HVD_ENOMEM), "out of memory");
+    ck_assert_str_eq(hvd_strerror(12345), "unknown error");
+    ck_assert_int_eq(hvd_error_set(NULL, HVD_EIO, NULL, 0, "x"), HVD_EIO);
+}
+END_TEST
+
+START_TEST(error_message_is_cut_not_overrun)
+{
+    hvd_error err;
+    char long_path[2000];
+
+    memset(long_path, 'p', sizeof(long_path) - 1);
+    long_path[sizeof(long_path) - 1] = '\0';
+    hvd_error_set(&err, HVD_EIO, long_path, 7, "tail %s", "text");
+    ck_assert_uint_eq(strlen(err.msg), sizeof(err.msg) - 1);
+}
+END_TEST
+
+START_TEST(buf_grows_to_its_maximum_and_no_further)
+{
+    hvd_buf b;
+
+    hvd_buf_init(&b, 10);
+    ck_assert_str_eq(hvd_buf_str(&b), "");
+    ck_assert_int_eq(hvd_buf_adds(&b, "0123456789"), HVD_OK);
+    ck_assert_str_eq(hvd_buf_str(&b), "0123456789");
+    ck_assert_int_eq(hvd_buf_addc(&b, 'x'), HVD_ELIMIT);
+    /* A failed append frees the contents. */
+    ck_assert_ptr_null(b.data);
+    ck_assert_uint_eq(b.len, 0);
+    ck_assert_int_eq(hvd_buf_printf(&b, "%d-%s", 12, "ab"), HVD_OK);
+    ck_assert_str_eq(hvd_buf_str(&b), "12-ab");
+    hvd_buf_free(&b);
+}
+END_TEST
+
+START_TEST(buf_printf_handles_long_output)
+{
+    hvd_buf b;
+    char big[1000];
+    char *taken;
+
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    hvd_buf_init(&b, 4096);
+    ck_assert_int_eq(hvd_buf_printf(&b, "<%s>", big), HVD_OK);
+    ck_assert_uint_eq(b.len, 1001);
+    taken = hvd_buf_take(&b);
+    ck_assert_uint_eq(strlen(taken), 1001);
+    ck_assert_ptr_null(b.data);
+    hvd_free(taken);
+}
+END_TEST
+
+START_TEST(buf_reports_allocation_failure)
+{
+    hvd_buf b;
+
+    hvd_buf_init(&b, 100);
+    hvd_alloc_fail_after(1);
+    ck_assert_int_eq(hvd_buf_adds(&b, "abc"), HVD_ENOMEM);
+    hvd_alloc_fail_after(0);
+    ck_assert_ptr_null(b.data);
+    ck_assert_int_eq(hvd_buf_adds(&b, "abc"), HVD_OK);
+    hvd_buf_free(&b);
+}
+END_TEST
+
+START_TEST(time_filetime_and_text_agree)
+{
+    char text[40];
+    hvd_time t;
+
+    /* 2024-03-05T10:00:01Z as FILETIME, from a record written by Windows' own format. */
+    t = hvd_time_from_filetime(UINT64_C(133541064010000000));
+    ck_assert_str_eq(hvd_time_format(t, text, sizeof(text)), "2024-03-05T10:00:01.0000000Z");
+    ck_assert_int_eq(hvd_time_parse("2024-03-05T10:00:01Z", &t), 0);
+    ck_assert_int_eq(t, hvd_time_from_filetime(UINT64_C(133541064010000000)));
+    ck_assert_int_eq(hvd_time_parse("2024-03-05T10:00:01.123456789Z", &t), 0);
+    ck_assert_str_eq(hvd_time_format(t, text, sizeof(text)), "2024-03-05T10:00:01.1234567Z");
+    ck_assert_int_eq(hvd_time_parse("2024-03-05T12:00:01+02:00", &t), 0);
+    ck_assert_str_eq(hvd_time_format(t, text, sizeof(text)), "2024-03-05T10:00:01.0000000Z");
+    ck_assert_int_eq(hvd_time_parse("2024-03-05", &t), 0);
+    ck_assert_str_eq(hvd_time_format(t, text, sizeof(text)), "2024-03-05T00:00:00.0000000Z");
+    ck_assert_int_eq(hvd_time_parse("1969-12-31T23:59:59.5Z", &t), 0);
+    ck_assert_str_eq(hvd_time_format(t, text, sizeof(text)), "1969-12-31T23:59:59.5000000Z");
+}
+END_TEST
+
+START_TEST(time_parse_rejects_nonsense)
+{
+    hvd_time t;
+
+    ck_assert_int_eq(hvd_time_parse("", &t), -1);
+    ck_assert_int_eq(hvd_time_parse("2024-13-01", &t), -1);
+    ck_assert_int_eq(hvd_time_parse("2024-03-05T25:00", &t), -1);
+    ck_assert_int_eq(hvd_time_parse("2024-03-05Tjunk", &t), -1);
+    ck_assert_int_eq(hvd_time_parse("2024-03-05T10:00:01Zjunk", &t), -1);
+}
+END_TEST
+
+static Suite *plumbing_suite(void)
+{
+    Suite *s = suite_create("plumbing");
+    TCase *tc = tcase_create("error");
+
+    tcase_add_test(tc, error_message_names_path_and_line);
+    tcase_add_test(tc, error_message_is_cut_not_overrun);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("buf");
+    tcase_add_test(tc, buf_grows_to_its_maximum_and_no_further);
+    tcase_add_test(tc, buf_printf_handles_long_output);
+    tcase_add_test(tc, buf_reports_allocation_failure);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("time");
+    tcase_add_test(tc, time_filetime_and_text_agree);
+    tcase_add_test(tc, time_parse_rejects_nonsense);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(plumbing_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
