@@ -15,6 +15,8 @@
 typedef struct hvd_source_options {
     int include_recovered; /* EVTX: also return records recovered from free space (marked) */
     const char *resume;    /* a token from hvd_source_position(); NULL reads from the start */
+    int tail;              /* the file may still grow: an unterminated last line (cluster.log)
+                              or a partial last chunk (EVTX) is left for a later read */
     const char *host_hint; /* host when the file does not name one; NULL derives it from the
                               file name ("<node>_cluster.log") */
 } hvd_source_options;
