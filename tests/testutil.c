@@ -107,6 +107,22 @@ char *hvd_test_read_file(const char *path, size_t *len)
 
 int hvd_test_run(char *const argv[], const char *out_path)
 {
+    return hvd_test_run_io(argv, out_path, NULL);
+}
+
+static int redirect(const char *path, int fd)
+{
+    int to = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+    if (to < 0 || dup2(to, fd) < 0) {
+        return -1;
+    }
+    close(to);
+    return 0;
+}
+
+int hvd_test_run_io(char *const argv[], const char *out_path, const char *err_path)
+{
     pid_t pid;
     int status;
 
@@ -116,13 +132,8 @@ int hvd_test_run(char *const argv[], const char *out_path)
         return -1;
     }
     if (pid == 0) {
-        if (out_path) {
-            int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-            if (fd < 0 || dup2(fd, 1) < 0) {
-                _exit(127);
-            }
-            close(fd);
+        if ((out_path && redirect(out_path, 1) < 0) || (err_path && redirect(err_path, 2) < 0)) {
+            _exit(127);
         }
         execv(argv[0], argv);
         _exit(127);

@@ -18,6 +18,8 @@ char *hvd_test_read_file(const char *path, size_t *len);
 /* Runs argv (argv[0] a path), stdout to out_path when non-NULL; returns the exit status
  * or -1 when it did not exit normally. */
 int hvd_test_run(char *const argv[], const char *out_path);
+/* As hvd_test_run(), with stderr to err_path too when non-NULL. */
+int hvd_test_run_io(char *const argv[], const char *out_path, const char *err_path);
 /* True when the shared corpus folder exists (tests that need it skip otherwise). */
 int hvd_test_have_corpus(void);
 

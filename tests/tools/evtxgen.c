@@ -1308,12 +1308,12 @@ int main(int argc, char **argv)
             strcmp((const char *)xmlTextReaderConstLocalName(reader), "Event") != 0) {
             continue;
         }
-        line = xmlTextReaderGetParserLineNumber(reader);
         node = xmlTextReaderExpand(reader);
         if (!node) {
             rc = -1;
             break;
         }
+        line = xmlGetLineNo(node);
         if (read_event(&ev, node, why, sizeof(why)) < 0 ||
             write_event(&w, &ev, why, sizeof(why)) < 0) {
             event_free(&ev);
