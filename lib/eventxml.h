@@ -27,4 +27,8 @@ void hvd_eventxml_destroy(hvd_eventxml *px); /* NULL-safe */
 int hvd_eventxml_parse(hvd_eventxml *px, const char *name, const char *xml, size_t len,
                        hvd_event *ev, hvd_error *err);
 
+/* Replaces control characters XML forbids (libevtx renders them raw from event data) with
+ * spaces, in place, so the record still parses. */
+void hvd_eventxml_scrub(char *xml, size_t len);
+
 #endif

@@ -116,7 +116,7 @@ struct writer {
     size_t ntemplates;
     uint64_t chunk_first_id, chunk_last_id;
     uint32_t last_record_offset;
-    uint32_t first_record_offset, first_record_size;
+    uint32_t stale_offset, stale_size; /* last record that reuses a template; 0 = none */
     size_t chunk_nrecords;
     uint64_t nchunks;
     uint64_t next_id;
@@ -981,6 +981,7 @@ static void chunk_reset(struct writer *w)
     w->pos = CHUNK_HEADER;
     w->overflow = 0;
     w->chunk_nrecords = 0;
+    w->stale_size = 0;
 }
 
 static int chunk_flush(struct writer *w)
@@ -1000,9 +1001,10 @@ static int chunk_flush(struct writer *w)
     put32(h + 44, w->last_record_offset);
     put32(h + 48, w->pos);
     put32(h + 52, crc(h + CHUNK_HEADER, w->pos - CHUNK_HEADER));
-    if (w->opt.stale_record && w->nchunks == 0 && w->first_record_size <= CHUNK_SIZE - w->pos) {
+    if (w->opt.stale_record && w->nchunks == 0 && w->stale_size &&
+        w->stale_size <= CHUNK_SIZE - w->pos) {
         /* A stale copy past the free-space offset: what libevtx calls a recovered record. */
-        memmove(h + w->pos, h + w->first_record_offset, w->first_record_size);
+        memmove(h + w->pos, h + w->stale_offset, w->stale_size);
     }
     if (w->opt.data_crc && w->nchunks == 0) {
         put32(h + 52, get32(h + 52) ^ 0xFFFFFFFFu);
@@ -1104,8 +1106,11 @@ static int record_emit(struct writer *w, const struct event *ev, const char *sha
     put32(w->chunk + w->pos - 4, size);
     if (w->chunk_nrecords == 0) {
         w->chunk_first_id = id;
-        w->first_record_offset = start;
-        w->first_record_size = size;
+    }
+    if (w->ntemplates == templates) {
+        /* Refers back to its template: a copy elsewhere in the chunk still parses. */
+        w->stale_offset = start;
+        w->stale_size = size;
     }
     w->chunk_last_id = id;
     w->last_record_offset = start;
@@ -1203,7 +1208,7 @@ static void usage(FILE *out)
                  "  --corrupt=header-crc  wrong CRC in the file header\n"
                  "  --dirty               set the file header's dirty flag\n"
                  "  --truncate            cut the last chunk in half\n"
-                 "  --stale-record        leave a copy of the first record in the first chunk's\n"
+                 "  --stale-record        leave a copy of a record in the first chunk's\n"
                  "                        free space (libevtx reports it as recovered)\n"
                  "  --chunk-count=N       write N as the number of chunks in the file header\n"
                  "\n"
