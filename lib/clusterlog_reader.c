@@ -12,9 +12,9 @@ int hvd_clusterlog_reader_open(hvd_clusterlog_reader **out, const char *path,
     return hvd_error_set(err, HVD_EUNSUPPORTED, path, 0, "reader not built yet");
 }
 
-int hvd_clusterlog_reader_open_mem(hvd_clusterlog_reader **out, const char *name,
-                                   const void *data, size_t len, const hvd_source_options *opt,
-                                   const hvd_logger *log, hvd_error *err)
+int hvd_clusterlog_reader_open_mem(hvd_clusterlog_reader **out, const char *name, const void *data,
+                                   size_t len, const hvd_source_options *opt, const hvd_logger *log,
+                                   hvd_error *err)
 {
     (void)data;
     (void)len;

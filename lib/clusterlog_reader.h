@@ -17,9 +17,9 @@ int hvd_clusterlog_reader_open(hvd_clusterlog_reader **out, const char *path,
 int hvd_clusterlog_reader_next(hvd_clusterlog_reader *r, hvd_event *ev, hvd_error *err);
 /* As hvd_clusterlog_reader_open(), on len bytes at data (borrowed; must outlive the reader).
  * name stands for the file in events and messages. For rule examples, tests and fuzzing. */
-int hvd_clusterlog_reader_open_mem(hvd_clusterlog_reader **out, const char *name,
-                                   const void *data, size_t len, const hvd_source_options *opt,
-                                   const hvd_logger *log, hvd_error *err);
+int hvd_clusterlog_reader_open_mem(hvd_clusterlog_reader **out, const char *name, const void *data,
+                                   size_t len, const hvd_source_options *opt, const hvd_logger *log,
+                                   hvd_error *err);
 const char *hvd_clusterlog_reader_position(hvd_clusterlog_reader *r);
 const hvd_source_stats *hvd_clusterlog_reader_stats(const hvd_clusterlog_reader *r);
 void hvd_clusterlog_reader_close(hvd_clusterlog_reader *r); /* NULL-safe */
