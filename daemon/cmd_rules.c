@@ -1,11 +1,117 @@
-/* hvdiag rules: placeholder until the command lands. */
+/*
+ * hvdiag rules check [DIR]: validate rule files and list the rules.
+ * hvdiag rules test [DIR]: run every rule's examples through the engine.
+ */
 #include "cmd.h"
 
+#include "log.h"
+#include "rules.h"
+#include "ruletest.h"
+
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: hvdiag rules check [--xsd FILE] [DIR]\n"
+            "       hvdiag rules test [--xsd FILE] [DIR]\n"
+            "\n"
+            "check  validate every rule file in DIR and list the rules\n"
+            "test   run every rule's positive and negative examples\n"
+            "DIR defaults to ./rules when it exists, else %s.\n"
+            "exit status: 0 all good, 1 an example failed, 2 invalid rules or usage\n",
+            HVD_RULES_DIR);
+}
+
+static void log_to_stderr(void *ud, int level, const char *msg)
+{
+    (void)ud;
+    (void)level;
+    fprintf(stderr, "%s\n", msg);
+}
+
+static void print_failure(void *ud, const char *line)
+{
+    (void)ud;
+    printf("FAIL %s\n", line);
+}
+
+static const char *default_dir(void)
+{
+    struct stat st;
+
+    return stat("rules", &st) == 0 && S_ISDIR(st.st_mode) ? "rules" : HVD_RULES_DIR;
+}
 
 int hvd_cmd_rules(int argc, char **argv)
 {
-    (void)argc;
-    fprintf(stderr, "hvdiag %s: not available in this build yet\n", argv[0]);
-    return HVD_EXIT_USAGE;
+    hvd_logger log = {log_to_stderr, NULL, HVD_LOG_ERR};
+    const char *xsd = NULL;
+    const char *dir = NULL;
+    const char *what;
+    hvd_ruleset *rs = NULL;
+    hvd_error err;
+    int i;
+
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? HVD_EXIT_USAGE : HVD_EXIT_OK;
+    }
+    what = argv[1];
+    if (strcmp(what, "check") != 0 && strcmp(what, "test") != 0) {
+        fprintf(stderr, "hvdiag rules: unknown action '%s'\n", what);
+        usage(stderr);
+        return HVD_EXIT_USAGE;
+    }
+    for (i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--xsd") == 0 && i + 1 < argc) {
+            xsd = argv[++i];
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "hvdiag rules: unknown option '%s'\n", argv[i]);
+            return HVD_EXIT_USAGE;
+        } else if (!dir) {
+            dir = argv[i];
+        } else {
+            usage(stderr);
+            return HVD_EXIT_USAGE;
+        }
+    }
+    if (!dir) {
+        dir = default_dir();
+    }
+    hvd_error_clear(&err);
+    if (hvd_ruleset_load(&rs, dir, xsd, &log, &err) < 0) {
+        fprintf(stderr, "hvdiag rules: the rule set in %s is invalid\n", dir);
+        return HVD_EXIT_USAGE;
+    }
+    if (strcmp(what, "check") == 0) {
+        size_t n = hvd_ruleset_count(rs);
+        size_t correlations = 0;
+
+        for (size_t k = 0; k < n; k++) {
+            const hvd_rule_info *r = hvd_ruleset_rule(rs, k);
+
+            correlations += (size_t)r->correlation;
+            printf("%-40s %-8s %-6s %-11s %s:%d  %s\n", r->id,
+                   r->benign ? "benign" : hvd_severity_name(r->severity), r->confidence,
+                   r->correlation ? "correlation" : "rule", r->file, r->line, r->title);
+        }
+        printf("%zu rules (%zu correlations) in %s: valid\n", n, correlations, dir);
+        hvd_ruleset_destroy(rs);
+        return HVD_EXIT_OK;
+    }
+    {
+        hvd_ruletest_result res;
+        int rc = hvd_ruletest_run(rs, print_failure, NULL, &res, &err);
+
+        hvd_ruleset_destroy(rs);
+        if (rc < 0) {
+            fprintf(stderr, "hvdiag rules test: %s\n", err.msg);
+            return HVD_EXIT_USAGE;
+        }
+        printf("%zu passed, %zu failed\n", res.passed, res.failed);
+        return res.failed ? HVD_EXIT_FOUND : HVD_EXIT_OK;
+    }
 }

@@ -1,0 +1,1520 @@
+/*
+ * engine: the match stage.
+ *
+ * Index: each rule is filed under the most specific key its <match> names, (provider,
+ * event id), provider, event id or cluster.log component, or in a fallback list; an event
+ * looks up its own keys and meets only those rules.
+ *
+ * Time: a rule's matches are grouped by entity values. A threshold needs N matches of a
+ * group within its window; after a diagnosis is made, matches of the group within the
+ * quiet period of its first or last event fold into it (same key, count grows). Both are
+ * judged by event time, so out-of-order files give the same diagnoses.
+ *
+ * Correlation: every diagnosis made is kept for the longest correlation window (bounded);
+ * when one is made or grows, each correlation it can be a member of is tried against the
+ * kept ones, in any arrival order, and each combination of members is reported once.
+ */
+#include "engine.h"
+
+#include "alloc.h"
+#include "buf.h"
+#include "errcode.h"
+#include "hvtime.h"
+#include "rules_internal.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_ENTITIES  48
+#define MAX_CODES     64
+#define MAX_EVIDENCE  20 /* evidence kept per diagnosis; later events only count */
+#define EXCERPT_BYTES 300
+#define KEEP_HORIZON  (7 * 86400 * INT64_C(10000000)) /* groups idle longer are dropped */
+#define MAX_GROUPS    100000
+#define MAX_RECENT    20000
+#define CORR_DEPTH    3
+
+struct entity {
+    char *name;
+    char *value;
+};
+
+/* Entities of one match: names are borrowed from the rule set, values owned. */
+struct entities {
+    struct entity v[MAX_ENTITIES];
+    size_t n;
+};
+
+struct evidence_copy {
+    hvd_evidence ev;
+    char *path;
+    char *host;
+    char *provider;
+    char *channel;
+    char *component;
+    char *message;
+};
+
+struct group {
+    char *key;
+    size_t rule;
+    struct group *next; /* hash chain */
+    hvd_time *times;    /* threshold: times of matches not yet in a diagnosis */
+    size_t ntimes;
+    struct evidence_copy *pending; /* threshold: their evidence */
+    size_t npending;
+    int open;
+    char *dkey;
+    hvd_time first;
+    hvd_time last;
+    uint64_t count;
+    size_t nevidence;
+    struct entities ents;
+    hvd_time touched;
+};
+
+/* A diagnosis kept for correlation. */
+struct recent {
+    size_t rule;
+    char *key;
+    struct entities ents;
+    hvd_time first;
+    hvd_time last;
+};
+
+struct bucket {
+    char *key;
+    size_t *rules;
+    size_t n;
+    struct bucket *next;
+};
+
+struct hvd_engine {
+    const hvd_ruleset *rs;
+    hvd_engine_emit emit;
+    void *ud;
+    hvd_engine_stats stats;
+
+    struct bucket *index[1024];
+    size_t *fallback[3]; /* by source kind */
+    size_t nfallback[3];
+
+    struct group **groups;
+    size_t ngroup_slots;
+    size_t ngroups;
+    hvd_time newest;
+
+    struct recent *recent;
+    size_t nrecent;
+    size_t cap_recent;
+    char **emitted; /* correlation keys reported */
+    size_t nemitted;
+    size_t cap_emitted;
+    int64_t corr_window;
+    size_t **corr_by_rule; /* rule index -> correlation rule indexes (+1), 0-terminated */
+
+    pcre2_match_data *md;
+    /* per event */
+    const hvd_event *ev;
+    char channel[256];
+    int codes_ready;
+    uint32_t codes[MAX_CODES];
+    size_t ncodes;
+    uint32_t found_code;
+    struct entities ents;
+    hvd_buf scratch;
+};
+
+/* --- small helpers ------------------------------------------------------------------ */
+
+static uint64_t hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (; *s; s++) {
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    }
+    return h;
+}
+
+static void lower_copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = 0;
+
+    for (; src[n] && n + 1 < cap; n++) {
+        dst[n] = (char)tolower((unsigned char)src[n]);
+    }
+    dst[n] = '\0';
+}
+
+static int ci_contains(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+
+    if (n == 0) {
+        return 1;
+    }
+    for (; *hay; hay++) {
+        if (strncasecmp(hay, needle, n) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Host names compare by their first label when either side is a short name. */
+static int host_equal(const char *a, const char *b)
+{
+    size_t la = strcspn(a, ".");
+    size_t lb = strcspn(b, ".");
+
+    if (!a[la] || !b[lb]) {
+        return la == lb && strncasecmp(a, b, la) == 0;
+    }
+    return strcasecmp(a, b) == 0;
+}
+
+static void entities_clear(struct entities *es)
+{
+    for (size_t i = 0; i < es->n; i++) {
+        hvd_free(es->v[i].value);
+    }
+    es->n = 0;
+}
+
+static const char *entities_get(const struct entities *es, const char *name, size_t len)
+{
+    for (size_t i = 0; i < es->n; i++) {
+        if (strlen(es->v[i].name) == len && strncmp(es->v[i].name, name, len) == 0) {
+            return es->v[i].value;
+        }
+    }
+    return NULL;
+}
+
+/* Sets name (borrowed, outlives the engine) to a copy of value; replaces an old value. */
+static int entities_set(struct entities *es, const char *name, const char *value, size_t len)
+{
+    char *copy = hvd_strndup(value, len);
+
+    if (!copy) {
+        return HVD_ENOMEM;
+    }
+    for (size_t i = 0; i < es->n; i++) {
+        if (strcmp(es->v[i].name, name) == 0) {
+            hvd_free(es->v[i].value);
+            es->v[i].value = copy;
+            return HVD_OK;
+        }
+    }
+    if (es->n == MAX_ENTITIES) {
+        hvd_free(copy);
+        return HVD_OK; /* past the cap, extra entities are dropped */
+    }
+    es->v[es->n].name = (char *)name;
+    es->v[es->n].value = copy;
+    es->n++;
+    return HVD_OK;
+}
+
+static int entities_copy(struct entities *dst, const struct entities *src)
+{
+    entities_clear(dst);
+    for (size_t i = 0; i < src->n; i++) {
+        if (entities_set(dst, src->v[i].name, src->v[i].value, strlen(src->v[i].value)) < 0) {
+            return HVD_ENOMEM;
+        }
+    }
+    return HVD_OK;
+}
+
+/* --- templates ---------------------------------------------------------------------- */
+
+struct fill_ctx {
+    const struct entities *ents;
+    uint64_t count;
+    hvd_time first;
+    hvd_time last;
+};
+
+static int fill_value(const struct fill_ctx *fc, const char *name, size_t len, hvd_buf *out)
+{
+    const char *v = entities_get(fc->ents, name, len);
+    char tmp[40];
+
+    if (v) {
+        return hvd_buf_adds(out, v) < 0 ? -1 : (*v ? 1 : 0);
+    }
+    if (len == 5 && strncmp(name, "count", 5) == 0) {
+        snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)fc->count);
+        return hvd_buf_adds(out, tmp) < 0 ? -1 : 1;
+    }
+    if (len == 10 && strncmp(name, "first_time", 10) == 0) {
+        return hvd_buf_adds(out, hvd_time_format(fc->first, tmp, sizeof(tmp))) < 0 ? -1 : 1;
+    }
+    if (len == 9 && strncmp(name, "last_time", 9) == 0) {
+        return hvd_buf_adds(out, hvd_time_format(fc->last, tmp, sizeof(tmp))) < 0 ? -1 : 1;
+    }
+    if (len > 6 && strncmp(name + len - 6, "_short", 6) == 0) {
+        v = entities_get(fc->ents, name, len - 6);
+        if (v && *v) {
+            size_t n = strcspn(v, ".");
+
+            for (size_t i = 0; i < n; i++) {
+                if (hvd_buf_addc(out, (char)toupper((unsigned char)v[i])) < 0) {
+                    return -1;
+                }
+            }
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* {name}, {name?fallback}, {{ for a literal brace. */
+static int fill(const char *tmpl, const struct fill_ctx *fc, hvd_buf *out)
+{
+    hvd_buf_reset(out);
+    if (!tmpl) {
+        return hvd_buf_add(out, "", 0);
+    }
+    for (const char *p = tmpl; *p; p++) {
+        const char *end;
+        size_t len;
+        size_t before;
+        int got;
+
+        if (p[0] == '{' && p[1] == '{') {
+            if (hvd_buf_addc(out, '{') < 0) {
+                return HVD_ENOMEM;
+            }
+            p++;
+            continue;
+        }
+        if (p[0] == '}' && p[1] == '}') {
+            if (hvd_buf_addc(out, '}') < 0) {
+                return HVD_ENOMEM;
+            }
+            p++;
+            continue;
+        }
+        end = *p == '{' ? strchr(p, '}') : NULL;
+        if (!end) {
+            if (hvd_buf_addc(out, *p) < 0) {
+                return HVD_ENOMEM;
+            }
+            continue;
+        }
+        len = strcspn(p + 1, "?}");
+        before = out->len;
+        got = fill_value(fc, p + 1, len, out);
+        if (got < 0) {
+            return HVD_ENOMEM;
+        }
+        if (got == 0 && p[1 + len] == '?') {
+            out->len = before;
+            if (hvd_buf_add(out, p + 2 + len, (size_t)(end - (p + 2 + len))) < 0) {
+                return HVD_ENOMEM;
+            }
+        }
+        p = end;
+    }
+    return out->data ? HVD_OK : hvd_buf_add(out, "", 0);
+}
+
+/* --- the index ---------------------------------------------------------------------- */
+
+static struct bucket *bucket_get(hvd_engine *e, const char *key, int create)
+{
+    size_t slot = hash(key) % (sizeof(e->index) / sizeof(e->index[0]));
+    struct bucket *b;
+
+    for (b = e->index[slot]; b; b = b->next) {
+        if (strcmp(b->key, key) == 0) {
+            return b;
+        }
+    }
+    if (!create) {
+        return NULL;
+    }
+    b = hvd_calloc(1, sizeof(*b));
+    if (!b) {
+        return NULL;
+    }
+    b->key = hvd_strdup(key);
+    if (!b->key) {
+        hvd_free(b);
+        return NULL;
+    }
+    b->next = e->index[slot];
+    e->index[slot] = b;
+    return b;
+}
+
+static int bucket_add(hvd_engine *e, const char *key, size_t rule)
+{
+    struct bucket *b = bucket_get(e, key, 1);
+    size_t *grown;
+
+    if (!b) {
+        return HVD_ENOMEM;
+    }
+    if (b->n && b->rules[b->n - 1] == rule) {
+        return HVD_OK;
+    }
+    grown = hvd_realloc(b->rules, (b->n + 1) * sizeof(*grown));
+    if (!grown) {
+        return HVD_ENOMEM;
+    }
+    b->rules = grown;
+    b->rules[b->n++] = rule;
+    return HVD_OK;
+}
+
+/* The top-level conditions of a rule that the index can use. */
+struct keys {
+    const char *providers[16];
+    size_t nproviders;
+    const hvd__pred *ids;
+    const char *component;
+    int source;
+};
+
+static void collect_keys(const hvd__pred *match, struct keys *k)
+{
+    memset(k, 0, sizeof(*k));
+    for (size_t i = 0; i < match->nkids; i++) {
+        const hvd__pred *p = &match->kids[i];
+
+        if (p->kind == HVD__P_PROVIDER && k->nproviders == 0) {
+            k->providers[k->nproviders++] = p->text;
+        } else if (p->kind == HVD__P_ANY && k->nproviders == 0) {
+            int all_providers = p->nkids > 0 && p->nkids <= 16;
+
+            for (size_t j = 0; j < p->nkids; j++) {
+                all_providers = all_providers && p->kids[j].kind == HVD__P_PROVIDER;
+            }
+            for (size_t j = 0; all_providers && j < p->nkids; j++) {
+                k->providers[k->nproviders++] = p->kids[j].text;
+            }
+        } else if (p->kind == HVD__P_EVENT_ID && !k->ids) {
+            k->ids = p;
+        } else if (p->kind == HVD__P_COMPONENT && !k->component) {
+            k->component = p->text;
+        } else if (p->kind == HVD__P_SOURCE) {
+            k->source = p->source;
+        }
+    }
+}
+
+static int index_rule(hvd_engine *e, size_t r)
+{
+    const hvd__rule *rule = &e->rs->rules[r];
+    struct keys k;
+    char key[300];
+    char low[256];
+    uint64_t span = 0;
+    int rc = HVD_OK;
+
+    collect_keys(&rule->match, &k);
+    if (k.ids) {
+        for (size_t i = 0; i < k.ids->nranges; i++) {
+            span += k.ids->ranges[i].hi - k.ids->ranges[i].lo + 1;
+        }
+    }
+    if (k.ids && span > 512) {
+        k.ids = NULL; /* too wide to expand: the provider alone files it */
+    }
+    if (k.nproviders) {
+        for (size_t p = 0; p < k.nproviders && rc == HVD_OK; p++) {
+            lower_copy(low, sizeof(low), k.providers[p]);
+            if (!k.ids) {
+                snprintf(key, sizeof(key), "P|%s", low);
+                rc = bucket_add(e, key, r);
+                continue;
+            }
+            for (size_t i = 0; i < k.ids->nranges && rc == HVD_OK; i++) {
+                for (uint32_t id = k.ids->ranges[i].lo; id <= k.ids->ranges[i].hi; id++) {
+                    snprintf(key, sizeof(key), "E|%s|%u", low, id);
+                    rc = bucket_add(e, key, r);
+                }
+            }
+        }
+        return rc;
+    }
+    if (k.ids) {
+        for (size_t i = 0; i < k.ids->nranges && rc == HVD_OK; i++) {
+            for (uint32_t id = k.ids->ranges[i].lo; id <= k.ids->ranges[i].hi; id++) {
+                snprintf(key, sizeof(key), "I|%u", id);
+                rc = bucket_add(e, key, r);
+            }
+        }
+        return rc;
+    }
+    if (k.component) {
+        lower_copy(low, sizeof(low), k.component);
+        snprintf(key, sizeof(key), "C|%s", low);
+        return bucket_add(e, key, r);
+    }
+    /* Regex-only rules: met by every event of their source kind (both when unsaid). */
+    for (int s = 1; s <= 2; s++) {
+        size_t *grown;
+
+        if (k.source && k.source != s) {
+            continue;
+        }
+        grown = hvd_realloc(e->fallback[s], (e->nfallback[s] + 1) * sizeof(*grown));
+        if (!grown) {
+            return HVD_ENOMEM;
+        }
+        e->fallback[s] = grown;
+        e->fallback[s][e->nfallback[s]++] = r;
+    }
+    return HVD_OK;
+}
+
+/* --- predicates --------------------------------------------------------------------- */
+
+static int collect_code(void *ud, uint32_t value)
+{
+    hvd_engine *e = ud;
+
+    for (size_t i = 0; i < e->ncodes; i++) {
+        if (e->codes[i] == value) {
+            return 0;
+        }
+    }
+    if (e->ncodes < MAX_CODES) {
+        e->codes[e->ncodes++] = value;
+    }
+    return 0;
+}
+
+static void event_codes(hvd_engine *e)
+{
+    if (e->codes_ready) {
+        return;
+    }
+    e->codes_ready = 1;
+    e->ncodes = 0;
+    if (e->ev->message) {
+        hvd_errcode_scan(e->ev->message, collect_code, e);
+    }
+    for (size_t i = 0; i < e->ev->nfields; i++) {
+        hvd_errcode_scan(e->ev->fields[i].value, collect_code, e);
+    }
+}
+
+static int code_matches(hvd_engine *e, const hvd__pred *p)
+{
+    uint32_t want = p->code;
+    uint32_t win32 = hvd_errcode_win32(want);
+
+    event_codes(e);
+    for (size_t i = 0; i < e->ncodes; i++) {
+        uint32_t got = e->codes[i];
+
+        if (got == want || (p->win32 && (hvd_errcode_win32(got) == win32 ||
+                                         (want < 0x10000 && got == (0x80070000u | want))))) {
+            e->found_code = got < 0x10000 && p->win32 ? 0x80070000u | got : got;
+            if (want >= 0x10000 && got < 0x10000) {
+                e->found_code = want;
+            }
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Runs a regex; named groups of a match become entities. */
+static int regex_matches(hvd_engine *e, pcre2_code *re, const char *subject)
+{
+    int rc;
+    uint32_t count = 0;
+    uint32_t size = 0;
+    PCRE2_SPTR table = NULL;
+    PCRE2_SIZE *ov;
+
+    rc = pcre2_match(re, (PCRE2_SPTR)subject, PCRE2_ZERO_TERMINATED, 0, 0, e->md, NULL);
+    if (rc < 0) {
+        return 0;
+    }
+    pcre2_pattern_info(re, PCRE2_INFO_NAMECOUNT, &count);
+    if (count == 0) {
+        return 1;
+    }
+    pcre2_pattern_info(re, PCRE2_INFO_NAMEENTRYSIZE, &size);
+    pcre2_pattern_info(re, PCRE2_INFO_NAMETABLE, &table);
+    ov = pcre2_get_ovector_pointer(e->md);
+    for (uint32_t i = 0; i < count; i++) {
+        const unsigned char *entry = table + i * size;
+        uint32_t group = (uint32_t)(entry[0] << 8 | entry[1]);
+
+        if (group < (uint32_t)rc && ov[2 * group] != PCRE2_UNSET) {
+            entities_set(&e->ents, (const char *)entry + 2, subject + ov[2 * group],
+                         ov[2 * group + 1] - ov[2 * group]);
+        }
+    }
+    return 1;
+}
+
+static int value_matches(hvd_engine *e, const hvd__pred *p, const char *v)
+{
+    switch (p->op) {
+    case HVD__OP_EXISTS:
+        return v != NULL;
+    case HVD__OP_CONTAINS:
+        return v && ci_contains(v, p->text);
+    case HVD__OP_REGEX:
+        return v && regex_matches(e, p->re, v);
+    default:
+        return v && strcasecmp(v, p->text) == 0;
+    }
+}
+
+static int eval(hvd_engine *e, const hvd__pred *p)
+{
+    const hvd_event *ev = e->ev;
+
+    e->stats.predicates++;
+    switch (p->kind) {
+    case HVD__P_ALL:
+        for (size_t i = 0; i < p->nkids; i++) {
+            if (!eval(e, &p->kids[i])) {
+                return 0;
+            }
+        }
+        return 1;
+    case HVD__P_ANY:
+        for (size_t i = 0; i < p->nkids; i++) {
+            size_t keep = e->ents.n;
+
+            if (eval(e, &p->kids[i])) {
+                return 1;
+            }
+            /* A failed branch leaves no captures behind. */
+            while (e->ents.n > keep) {
+                hvd_free(e->ents.v[--e->ents.n].value);
+            }
+        }
+        return 0;
+    case HVD__P_NOT: {
+        size_t keep = e->ents.n;
+        int r = !eval(e, &p->kids[0]);
+
+        while (e->ents.n > keep) {
+            hvd_free(e->ents.v[--e->ents.n].value);
+        }
+        return r;
+    }
+    case HVD__P_SOURCE:
+        return (int)ev->kind == p->source;
+    case HVD__P_PROVIDER:
+        return strcasecmp(ev->provider, p->text) == 0;
+    case HVD__P_CHANNEL:
+        return strcmp(e->channel, p->text) == 0;
+    case HVD__P_EVENT_ID:
+        if (ev->kind != HVD_SOURCE_EVTX) {
+            return 0;
+        }
+        for (size_t i = 0; i < p->nranges; i++) {
+            if (ev->event_id >= p->ranges[i].lo && ev->event_id <= p->ranges[i].hi) {
+                return 1;
+            }
+        }
+        return 0;
+    case HVD__P_LEVEL:
+        return ev->level < 32 && (p->levels >> ev->level & 1u);
+    case HVD__P_HOST:
+        return host_equal(ev->host, p->text);
+    case HVD__P_COMPONENT:
+        return ev->component && strcasecmp(ev->component, p->text) == 0;
+    case HVD__P_LEVEL_WORD:
+        return ev->level_word && strcasecmp(ev->level_word, p->text) == 0;
+    case HVD__P_FIELD:
+        return value_matches(e, p, hvd_event_field(ev, p->name));
+    case HVD__P_MESSAGE:
+        return value_matches(e, p, ev->message ? ev->message : "");
+    case HVD__P_ERROR_CODE:
+        return code_matches(e, p);
+    }
+    return 0;
+}
+
+/* --- diagnoses ---------------------------------------------------------------------- */
+
+static void evidence_free(struct evidence_copy *c)
+{
+    hvd_free(c->path);
+    hvd_free(c->host);
+    hvd_free(c->provider);
+    hvd_free(c->channel);
+    hvd_free(c->component);
+    hvd_free(c->message);
+    memset(c, 0, sizeof(*c));
+}
+
+/* A copy of what identifies and shows an event; the message is cut on a UTF-8 boundary. */
+static int evidence_from(struct evidence_copy *c, const hvd_event *ev)
+{
+    size_t n = ev->message ? strlen(ev->message) : 0;
+
+    if (n > EXCERPT_BYTES) {
+        n = EXCERPT_BYTES;
+        while (n > 0 && ((unsigned char)ev->message[n] & 0xC0) == 0x80) {
+            n--;
+        }
+    }
+    memset(c, 0, sizeof(*c));
+    c->path = hvd_strdup(ev->source_path ? ev->source_path : "");
+    c->host = hvd_strdup(ev->host ? ev->host : "");
+    c->provider = hvd_strdup(ev->provider ? ev->provider : "");
+    c->channel = hvd_strdup(ev->channel ? ev->channel : "");
+    c->component = hvd_strdup(ev->component ? ev->component : "");
+    c->message = hvd_strndup(ev->message ? ev->message : "", n);
+    if (!c->path || !c->host || !c->provider || !c->channel || !c->component || !c->message) {
+        evidence_free(c);
+        return HVD_ENOMEM;
+    }
+    c->ev.kind = ev->kind;
+    c->ev.source_path = c->path;
+    c->ev.record_id = ev->kind == HVD_SOURCE_EVTX ? ev->record_id : 0;
+    c->ev.event_record_id = ev->event_record_id;
+    c->ev.line = ev->line;
+    c->ev.byte_offset = ev->byte_offset;
+    c->ev.time = ev->time;
+    c->ev.host = c->host;
+    c->ev.provider = c->provider;
+    c->ev.channel = c->channel;
+    c->ev.component = c->component;
+    c->ev.event_id = ev->event_id;
+    c->ev.level = ev->level;
+    c->ev.message = c->message;
+    return HVD_OK;
+}
+
+static int emit_diagnosis(hvd_engine *e, const hvd__rule *rule, const char *key,
+                          hvd_diagnosis_kind kind, const struct entities *ents, hvd_time first,
+                          hvd_time last, uint64_t count, const hvd_evidence *evidence,
+                          size_t nevidence, const char *const *related, size_t nrelated)
+{
+    struct fill_ctx fc = {ents, count, first, last};
+    hvd_entity list[MAX_ENTITIES];
+    hvd_buf title;
+    hvd_buf cause;
+    hvd_buf remedy;
+    hvd_diagnosis d;
+    int rc;
+
+    hvd_buf_init(&title, 64 * 1024);
+    hvd_buf_init(&cause, 256 * 1024);
+    hvd_buf_init(&remedy, 256 * 1024);
+    rc = fill(rule->info.title, &fc, &title);
+    if (rc == HVD_OK) {
+        rc = fill(rule->cause, &fc, &cause);
+    }
+    if (rc == HVD_OK) {
+        rc = fill(rule->remedy, &fc, &remedy);
+    }
+    if (rc == HVD_OK) {
+        for (size_t i = 0; i < ents->n; i++) {
+            list[i].name = ents->v[i].name;
+            list[i].value = ents->v[i].value;
+        }
+        memset(&d, 0, sizeof(d));
+        d.key = key;
+        d.kind = kind;
+        d.rule_id = rule->info.id;
+        d.title = hvd_buf_str(&title);
+        d.severity = rule->info.benign ? HVD_SEVERITY_NONE : rule->info.severity;
+        d.confidence = rule->info.confidence;
+        d.cause = hvd_buf_str(&cause);
+        d.remedy = hvd_buf_str(&remedy);
+        d.references = rule->ref_href;
+        d.nreferences = rule->info.nreferences;
+        d.entities = list;
+        d.nentities = ents->n;
+        d.first_time = first;
+        d.last_time = last;
+        d.count = count;
+        d.evidence = evidence;
+        d.nevidence = nevidence;
+        d.related = related;
+        d.nrelated = nrelated;
+        e->stats.emitted++;
+        e->emit(e->ud, &d);
+    }
+    hvd_buf_free(&title);
+    hvd_buf_free(&cause);
+    hvd_buf_free(&remedy);
+    return rc;
+}
+
+/* --- correlation -------------------------------------------------------------------- */
+
+static int where_holds(const hvd__member *m, const struct entities *ents)
+{
+    for (size_t i = 0; i < m->nwhere; i++) {
+        const hvd__where *w = &m->where[i];
+        const char *v = entities_get(ents, w->entity, strlen(w->entity));
+        int ok;
+
+        switch (w->op) {
+        case HVD__OP_EXISTS:
+            ok = v != NULL;
+            break;
+        case HVD__OP_CONTAINS:
+            ok = v && ci_contains(v, w->text);
+            break;
+        case HVD__OP_REGEX: {
+            pcre2_match_data *md = pcre2_match_data_create_from_pattern(w->re, NULL);
+
+            ok = v && md &&
+                 pcre2_match(w->re, (PCRE2_SPTR)v, PCRE2_ZERO_TERMINATED, 0, 0, md, NULL) >= 0;
+            pcre2_match_data_free(md);
+            break;
+        }
+        default:
+            ok = v && strcasecmp(v, w->text) == 0;
+            break;
+        }
+        if (!ok) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int remember(hvd_engine *e, size_t rule, const char *key, const struct entities *ents,
+                    hvd_time first, hvd_time last, struct recent **out)
+{
+    struct recent *r = NULL;
+
+    for (size_t i = 0; i < e->nrecent; i++) {
+        if (strcmp(e->recent[i].key, key) == 0) {
+            r = &e->recent[i];
+            break;
+        }
+    }
+    if (!r) {
+        if (e->nrecent == MAX_RECENT) {
+            /* Full: forget the oldest. */
+            size_t oldest = 0;
+
+            for (size_t i = 1; i < e->nrecent; i++) {
+                if (e->recent[i].last < e->recent[oldest].last) {
+                    oldest = i;
+                }
+            }
+            hvd_free(e->recent[oldest].key);
+            entities_clear(&e->recent[oldest].ents);
+            e->recent[oldest] = e->recent[--e->nrecent];
+        }
+        if (e->nrecent == e->cap_recent) {
+            size_t cap = e->cap_recent ? 2 * e->cap_recent : 64;
+            struct recent *grown = hvd_realloc(e->recent, cap * sizeof(*grown));
+
+            if (!grown) {
+                return HVD_ENOMEM;
+            }
+            e->recent = grown;
+            e->cap_recent = cap;
+        }
+        r = &e->recent[e->nrecent];
+        memset(r, 0, sizeof(*r));
+        r->key = hvd_strdup(key);
+        if (!r->key) {
+            return HVD_ENOMEM;
+        }
+        e->nrecent++;
+        r->rule = rule;
+        r->first = first;
+    }
+    if (entities_copy(&r->ents, ents) < 0) {
+        return HVD_ENOMEM;
+    }
+    r->first = first < r->first ? first : r->first;
+    r->last = last;
+    *out = r;
+    return HVD_OK;
+}
+
+static int was_emitted(hvd_engine *e, const char *key)
+{
+    for (size_t i = 0; i < e->nemitted; i++) {
+        if (strcmp(e->emitted[i], key) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int note_emitted(hvd_engine *e, const char *key)
+{
+    if (e->nemitted == e->cap_emitted) {
+        size_t cap = e->cap_emitted ? 2 * e->cap_emitted : 64;
+        char **grown = hvd_realloc(e->emitted, cap * sizeof(*grown));
+
+        if (!grown) {
+            return HVD_ENOMEM;
+        }
+        e->emitted = grown;
+        e->cap_emitted = cap;
+    }
+    e->emitted[e->nemitted] = hvd_strdup(key);
+    return e->emitted[e->nemitted++] ? HVD_OK : HVD_ENOMEM;
+}
+
+static int made(hvd_engine *e, size_t rule, const char *key, const struct entities *ents,
+                hvd_time first, hvd_time last, int depth);
+
+/* Tries to fill roles [m..] of correlation c with kept diagnoses; chosen[] holds indexes
+ * into e->recent (chosen[fixed] is the one that started the search). */
+static int try_roles(hvd_engine *e, size_t c, size_t m, size_t *chosen, int depth)
+{
+    const hvd__rule *corr = &e->rs->rules[c];
+    hvd_time lo = INT64_MAX;
+    hvd_time hi = INT64_MIN;
+
+    if (m == corr->nmembers) {
+        struct entities ents = {.n = 0};
+        hvd_buf key;
+        const char *related[8];
+        char name[160];
+        int rc = HVD_OK;
+
+        for (size_t i = 0; i < corr->njoins; i++) {
+            const hvd__join *j = &corr->joins[i];
+            const char *a = entities_get(&e->recent[chosen[j->left]].ents, j->left_entity,
+                                         strlen(j->left_entity));
+            const char *b = entities_get(&e->recent[chosen[j->right]].ents, j->right_entity,
+                                         strlen(j->right_entity));
+
+            if (!a || !b || !*a || !(j->host ? host_equal(a, b) : strcasecmp(a, b) == 0)) {
+                return HVD_OK;
+            }
+        }
+        for (size_t i = 0; i < corr->nmembers; i++) {
+            const struct recent *r = &e->recent[chosen[i]];
+
+            lo = r->first < lo ? r->first : lo;
+            hi = r->last > hi ? r->last : hi;
+        }
+        if (hi - lo > corr->window) {
+            return HVD_OK;
+        }
+        if (corr->order_before >= 0 && corr->order_after >= 0 &&
+            e->recent[chosen[corr->order_before]].first >
+                e->recent[chosen[corr->order_after]].first) {
+            return HVD_OK;
+        }
+        hvd_buf_init(&key, 64 * 1024);
+        hvd_buf_adds(&key, corr->info.id);
+        for (size_t i = 0; i < corr->nmembers; i++) {
+            hvd_buf_addc(&key, '|');
+            hvd_buf_adds(&key, e->recent[chosen[i]].key);
+            related[i] = e->recent[chosen[i]].key;
+        }
+        if (!key.data) {
+            return HVD_ENOMEM;
+        }
+        if (was_emitted(e, hvd_buf_str(&key))) {
+            hvd_buf_free(&key);
+            return HVD_OK;
+        }
+        for (size_t i = 0; i < corr->nmembers && rc == HVD_OK; i++) {
+            const struct recent *r = &e->recent[chosen[i]];
+
+            for (size_t k = 0; k < r->ents.n && rc == HVD_OK; k++) {
+                const char *prefixed;
+
+                snprintf(name, sizeof(name), "%s.%s", corr->members[i].role, r->ents.v[k].name);
+                /* Names must outlive the engine: use the rule set's copy. */
+                prefixed = NULL;
+                for (size_t q = 0; q < corr->nnames; q++) {
+                    if (strcmp(corr->names[q], name) == 0) {
+                        prefixed = corr->names[q];
+                    }
+                }
+                if (prefixed) {
+                    rc = entities_set(&ents, prefixed, r->ents.v[k].value,
+                                      strlen(r->ents.v[k].value));
+                }
+                if (i == 0 && rc == HVD_OK) {
+                    rc = entities_set(&ents, r->ents.v[k].name, r->ents.v[k].value,
+                                      strlen(r->ents.v[k].value));
+                }
+            }
+        }
+        if (rc == HVD_OK) {
+            rc = note_emitted(e, hvd_buf_str(&key));
+        }
+        if (rc == HVD_OK) {
+            e->stats.diagnoses++;
+            rc = emit_diagnosis(e, corr, hvd_buf_str(&key), HVD_DIAGNOSIS_CORRELATION, &ents, lo,
+                                hi, corr->nmembers, NULL, 0, related, corr->nmembers);
+        }
+        if (rc == HVD_OK) {
+            rc = made(e, c, hvd_buf_str(&key), &ents, lo, hi, depth + 1);
+        }
+        entities_clear(&ents);
+        hvd_buf_free(&key);
+        return rc;
+    }
+    if (chosen[m] != (size_t)-1) {
+        return try_roles(e, c, m + 1, chosen, depth);
+    }
+    for (size_t i = 0; i < e->nrecent; i++) {
+        int rc;
+        int used = 0;
+
+        if (e->recent[i].rule != corr->members[m].rule ||
+            !where_holds(&corr->members[m], &e->recent[i].ents)) {
+            continue;
+        }
+        for (size_t k = 0; k < m; k++) {
+            used = used || chosen[k] == i;
+        }
+        if (used) {
+            continue;
+        }
+        chosen[m] = i;
+        rc = try_roles(e, c, m + 1, chosen, depth);
+        chosen[m] = (size_t)-1;
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return HVD_OK;
+}
+
+/* A diagnosis was made or grew: keep it and try the correlations it can take part in. */
+static int made(hvd_engine *e, size_t rule, const char *key, const struct entities *ents,
+                hvd_time first, hvd_time last, int depth)
+{
+    struct recent *r = NULL;
+    size_t self;
+    int rc;
+
+    if (!e->corr_by_rule[rule] || depth > CORR_DEPTH) {
+        return HVD_OK;
+    }
+    rc = remember(e, rule, key, ents, first, last, &r);
+    if (rc < 0) {
+        return rc;
+    }
+    self = (size_t)(r - e->recent);
+    for (size_t *c = e->corr_by_rule[rule]; *c; c++) {
+        const hvd__rule *corr = &e->rs->rules[*c - 1];
+
+        for (size_t m = 0; m < corr->nmembers; m++) {
+            size_t chosen[8];
+
+            if (corr->members[m].rule != rule || !where_holds(&corr->members[m], &r->ents)) {
+                continue;
+            }
+            for (size_t k = 0; k < 8; k++) {
+                chosen[k] = (size_t)-1;
+            }
+            chosen[m] = self;
+            rc = try_roles(e, *c - 1, 0, chosen, depth);
+            if (rc < 0) {
+                return rc;
+            }
+        }
+    }
+    return HVD_OK;
+}
+
+/* --- time grouping ------------------------------------------------------------------ */
+
+static void group_free(struct group *g)
+{
+    hvd_free(g->key);
+    hvd_free(g->dkey);
+    hvd_free(g->times);
+    for (size_t i = 0; i < g->npending; i++) {
+        evidence_free(&g->pending[i]);
+    }
+    hvd_free(g->pending);
+    entities_clear(&g->ents);
+    hvd_free(g);
+}
+
+static struct group *group_find(hvd_engine *e, const char *key, size_t rule)
+{
+    size_t slot;
+    struct group *g;
+
+    if (e->ngroup_slots == 0) {
+        e->ngroup_slots = 4096;
+        e->groups = hvd_calloc(e->ngroup_slots, sizeof(*e->groups));
+        if (!e->groups) {
+            e->ngroup_slots = 0;
+            return NULL;
+        }
+    }
+    slot = hash(key) % e->ngroup_slots;
+    for (g = e->groups[slot]; g; g = g->next) {
+        if (strcmp(g->key, key) == 0) {
+            return g;
+        }
+    }
+    g = hvd_calloc(1, sizeof(*g));
+    if (!g) {
+        return NULL;
+    }
+    g->key = hvd_strdup(key);
+    if (!g->key) {
+        hvd_free(g);
+        return NULL;
+    }
+    g->rule = rule;
+    g->next = e->groups[slot];
+    e->groups[slot] = g;
+    e->ngroups++;
+    return g;
+}
+
+/* Drops groups idle for longer than the horizon, or the oldest when there are too many. */
+static void groups_prune(hvd_engine *e)
+{
+    hvd_time horizon = e->newest - KEEP_HORIZON;
+
+    for (size_t s = 0; s < e->ngroup_slots; s++) {
+        struct group **pg = &e->groups[s];
+
+        while (*pg) {
+            struct group *g = *pg;
+
+            if (g->touched < horizon || e->ngroups > MAX_GROUPS) {
+                *pg = g->next;
+                group_free(g);
+                e->ngroups--;
+            } else {
+                pg = &g->next;
+            }
+        }
+    }
+}
+
+static int group_key(hvd_engine *e, const hvd__rule *rule, const char *const *names, size_t n,
+                     int all, hvd_buf *out)
+{
+    hvd_buf_reset(out);
+    hvd_buf_adds(out, rule->info.id);
+    if (all) {
+        for (size_t i = 0; i < e->ents.n; i++) {
+            hvd_buf_addc(out, '\x1f');
+            hvd_buf_adds(out, e->ents.v[i].name);
+            hvd_buf_addc(out, '=');
+            hvd_buf_adds(out, e->ents.v[i].value);
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            const char *v = entities_get(&e->ents, names[i], strlen(names[i]));
+
+            hvd_buf_addc(out, '\x1f');
+            if (v) {
+                for (const char *p = v; *p; p++) {
+                    hvd_buf_addc(out, (char)tolower((unsigned char)*p));
+                }
+            }
+        }
+    }
+    return out->data ? HVD_OK : HVD_ENOMEM;
+}
+
+/* Sorted insert of t; returns its index. */
+static size_t times_insert(struct group *g, hvd_time t)
+{
+    size_t i = g->ntimes;
+
+    while (i > 0 && g->times[i - 1] > t) {
+        g->times[i] = g->times[i - 1];
+        i--;
+    }
+    g->times[i] = t;
+    g->ntimes++;
+    return i;
+}
+
+static int matched(hvd_engine *e, size_t r)
+{
+    const hvd__rule *rule = &e->rs->rules[r];
+    const hvd_event *ev = e->ev;
+    struct group *g;
+    struct evidence_copy evc;
+    hvd_buf *key = &e->scratch;
+    char tbuf[40];
+    int rc;
+
+    rc = group_key(e, rule, rule->quiet_group, rule->nquiet_group, !rule->quiet_group_set, key);
+    if (rc < 0) {
+        return rc;
+    }
+    g = group_find(e, hvd_buf_str(key), r);
+    if (!g) {
+        return HVD_ENOMEM;
+    }
+    g->touched = ev->time > g->touched ? ev->time : g->touched;
+    rc = evidence_from(&evc, ev);
+    if (rc < 0) {
+        return rc;
+    }
+    /* Folds into the open diagnosis when within the quiet period of it. */
+    if (g->open && ev->time >= g->first - rule->quiet_period &&
+        ev->time <= g->last + rule->quiet_period) {
+        int keep = g->nevidence < MAX_EVIDENCE;
+
+        g->count++;
+        g->first = ev->time < g->first ? ev->time : g->first;
+        g->last = ev->time > g->last ? ev->time : g->last;
+        g->nevidence += keep;
+        rc = emit_diagnosis(e, rule, g->dkey, HVD_DIAGNOSIS_SIGNATURE, &g->ents, g->first, g->last,
+                            g->count, keep ? &evc.ev : NULL, keep ? 1 : 0, NULL, 0);
+        evidence_free(&evc);
+        return rc < 0 ? rc : made(e, r, g->dkey, &g->ents, g->first, g->last, 0);
+    }
+    if (rule->threshold_count > 1) {
+        size_t cap = (size_t)rule->threshold_count * 4;
+        hvd_time *times;
+        struct evidence_copy *pending;
+        size_t lo = 0;
+        size_t best_lo = 0;
+        size_t best_n = 0;
+
+        if (!g->times) {
+            g->times = hvd_calloc(cap + 1, sizeof(*g->times));
+            g->pending = hvd_calloc((size_t)rule->threshold_count + 1, sizeof(*g->pending));
+            if (!g->times || !g->pending) {
+                evidence_free(&evc);
+                return HVD_ENOMEM;
+            }
+        }
+        times = g->times;
+        pending = g->pending;
+        if (g->ntimes == cap) {
+            /* Keep the newest: drop the oldest time. */
+            memmove(times, times + 1, (cap - 1) * sizeof(*times));
+            g->ntimes--;
+        }
+        times_insert(g, ev->time);
+        if (g->npending < (size_t)rule->threshold_count) {
+            pending[g->npending++] = evc;
+        } else {
+            evidence_free(&evc);
+        }
+        for (size_t hi = 0; hi < g->ntimes; hi++) {
+            while (times[hi] - times[lo] > rule->threshold_window) {
+                lo++;
+            }
+            if (hi - lo + 1 > best_n) {
+                best_n = hi - lo + 1;
+                best_lo = lo;
+            }
+        }
+        if (best_n < (size_t)rule->threshold_count) {
+            return HVD_OK;
+        }
+        g->open = 1;
+        g->first = times[best_lo];
+        g->last = times[best_lo + best_n - 1];
+        g->count = best_n;
+        g->ntimes = 0;
+    } else {
+        g->open = 1;
+        g->first = ev->time;
+        g->last = ev->time;
+        g->count = 1;
+        g->npending = 0;
+        if (!g->pending) {
+            g->pending = hvd_calloc(2, sizeof(*g->pending));
+            if (!g->pending) {
+                evidence_free(&evc);
+                return HVD_ENOMEM;
+            }
+        }
+        g->pending[g->npending++] = evc;
+    }
+    /* A new diagnosis: its key names the rule, the group and its first time. */
+    hvd_buf_adds(key, "\x1f@");
+    hvd_buf_adds(key, hvd_time_format(g->first, tbuf, sizeof(tbuf)));
+    hvd_free(g->dkey);
+    g->dkey = hvd_strdup(hvd_buf_str(key));
+    rc = g->dkey ? entities_copy(&g->ents, &e->ents) : HVD_ENOMEM;
+    if (rc == HVD_OK) {
+        hvd_evidence list[MAX_EVIDENCE];
+        size_t n = g->npending < MAX_EVIDENCE ? g->npending : MAX_EVIDENCE;
+
+        for (size_t i = 0; i < n; i++) {
+            list[i] = g->pending[i].ev;
+        }
+        g->nevidence = n;
+        e->stats.diagnoses++;
+        rc = emit_diagnosis(e, rule, g->dkey, HVD_DIAGNOSIS_SIGNATURE, &g->ents, g->first, g->last,
+                            g->count, list, n, NULL, 0);
+    }
+    for (size_t i = 0; i < g->npending; i++) {
+        evidence_free(&g->pending[i]);
+    }
+    g->npending = 0;
+    if (rc < 0) {
+        return rc;
+    }
+    return made(e, r, g->dkey, &g->ents, g->first, g->last, 0);
+}
+
+/* Entities of a match beyond the named captures: host and <extract>. */
+static int extract(hvd_engine *e, const hvd__rule *rule)
+{
+    char code[16];
+    int rc = entities_set(&e->ents, "host", e->ev->host, strlen(e->ev->host));
+
+    if (rc == HVD_OK && rule->has_error_code && e->found_code) {
+        hvd_errcode_format(e->found_code, code, sizeof(code));
+        rc = entities_set(&e->ents, "error_code", code, strlen(code));
+    }
+    for (size_t i = 0; i < rule->nextracts && rc == HVD_OK; i++) {
+        const hvd__extract *x = &rule->extracts[i];
+
+        if (x->re) {
+            const char *subject =
+                x->from_message ? e->ev->message : hvd_event_field(e->ev, x->field);
+            PCRE2_SIZE *ov;
+            int n;
+
+            if (!subject) {
+                continue;
+            }
+            n = pcre2_match(x->re, (PCRE2_SPTR)subject, PCRE2_ZERO_TERMINATED, 0, 0, e->md, NULL);
+            if (n < 0) {
+                continue;
+            }
+            ov = pcre2_get_ovector_pointer(e->md);
+            if (n >= 2 && ov[2] != PCRE2_UNSET) {
+                rc = entities_set(&e->ents, x->name, subject + ov[2], ov[3] - ov[2]);
+            } else {
+                rc = entities_set(&e->ents, x->name, subject + ov[0], ov[1] - ov[0]);
+            }
+        } else if (x->value) {
+            struct fill_ctx fc = {&e->ents, 1, e->ev->time, e->ev->time};
+
+            rc = fill(x->value, &fc, &e->scratch);
+            if (rc == HVD_OK) {
+                rc = entities_set(&e->ents, x->name, hvd_buf_str(&e->scratch), e->scratch.len);
+            }
+        } else if (x->field) {
+            const char *v = hvd_event_field(e->ev, x->field);
+
+            if (v) {
+                rc = entities_set(&e->ents, x->name, v, strlen(v));
+            }
+        }
+    }
+    return rc;
+}
+
+static int try_rule(hvd_engine *e, size_t r)
+{
+    const hvd__rule *rule = &e->rs->rules[r];
+    int rc;
+
+    if (!rule->info.enabled) {
+        return HVD_OK;
+    }
+    e->stats.candidates++;
+    entities_clear(&e->ents);
+    e->found_code = 0;
+    if (!eval(e, &rule->match)) {
+        return HVD_OK;
+    }
+    e->stats.matches++;
+    rc = extract(e, rule);
+    return rc < 0 ? rc : matched(e, r);
+}
+
+static int try_bucket(hvd_engine *e, const char *key)
+{
+    const struct bucket *b = bucket_get(e, key, 0);
+
+    for (size_t i = 0; b && i < b->n; i++) {
+        int rc = try_rule(e, b->rules[i]);
+
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return HVD_OK;
+}
+
+int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
+{
+    char key[300];
+    char low[256];
+    int rc = HVD_OK;
+    int kind = ev->kind == HVD_SOURCE_CLUSTERLOG ? 2 : 1;
+
+    e->ev = ev;
+    e->codes_ready = 0;
+    e->stats.events++;
+    if (ev->time > e->newest) {
+        e->newest = ev->time;
+    }
+    hvd__channel_normalise(ev->channel ? ev->channel : "", e->channel, sizeof(e->channel));
+    if (ev->kind == HVD_SOURCE_EVTX) {
+        lower_copy(low, sizeof(low), ev->provider ? ev->provider : "");
+        snprintf(key, sizeof(key), "E|%s|%u", low, ev->event_id);
+        rc = try_bucket(e, key);
+        if (rc == HVD_OK) {
+            snprintf(key, sizeof(key), "P|%s", low);
+            rc = try_bucket(e, key);
+        }
+        if (rc == HVD_OK) {
+            snprintf(key, sizeof(key), "I|%u", ev->event_id);
+            rc = try_bucket(e, key);
+        }
+    } else if (ev->component && *ev->component) {
+        lower_copy(low, sizeof(low), ev->component);
+        snprintf(key, sizeof(key), "C|%s", low);
+        rc = try_bucket(e, key);
+    }
+    for (size_t i = 0; rc == HVD_OK && i < e->nfallback[kind]; i++) {
+        rc = try_rule(e, e->fallback[kind][i]);
+    }
+    entities_clear(&e->ents);
+    if (e->stats.events % 10000 == 0 || e->ngroups > MAX_GROUPS) {
+        groups_prune(e);
+    }
+    e->stats.groups = e->ngroups;
+    e->ev = NULL;
+    if (rc < 0) {
+        return hvd_error_set(err, rc, ev->source_path, ev->line, "rule engine: %s",
+                             hvd_strerror(rc));
+    }
+    return HVD_OK;
+}
+
+int hvd_engine_flush(hvd_engine *e, hvd_error *err)
+{
+    (void)e;
+    (void)err;
+    return HVD_OK;
+}
+
+const hvd_engine_stats *hvd_engine_get_stats(const hvd_engine *e)
+{
+    return &e->stats;
+}
+
+int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit emit, void *ud,
+                      hvd_error *err)
+{
+    hvd_engine *e;
+    int rc = HVD_OK;
+
+    *out = NULL;
+    e = hvd_calloc(1, sizeof(*e));
+    if (!e) {
+        return hvd_error_set(err, HVD_ENOMEM, NULL, 0, "cannot allocate the rule engine");
+    }
+    e->rs = rs;
+    e->emit = emit;
+    e->ud = ud;
+    hvd_buf_init(&e->scratch, 256 * 1024);
+    e->md = pcre2_match_data_create(rs->max_captures + 1, NULL);
+    e->corr_by_rule = hvd_calloc(rs->nrules + 1, sizeof(*e->corr_by_rule));
+    if (!e->md || !e->corr_by_rule) {
+        rc = HVD_ENOMEM;
+    }
+    for (size_t r = 0; rc == HVD_OK && r < rs->nrules; r++) {
+        const hvd__rule *rule = &rs->rules[r];
+
+        if (!rule->info.correlation) {
+            rc = index_rule(e, r);
+            continue;
+        }
+        if (rule->window > e->corr_window) {
+            e->corr_window = rule->window;
+        }
+        for (size_t m = 0; rc == HVD_OK && m < rule->nmembers; m++) {
+            size_t member = rule->members[m].rule;
+            size_t n = 0;
+            size_t *grown;
+
+            while (e->corr_by_rule[member] && e->corr_by_rule[member][n]) {
+                n++;
+            }
+            if (n && e->corr_by_rule[member][n - 1] == r + 1) {
+                continue;
+            }
+            grown = hvd_realloc(e->corr_by_rule[member], (n + 2) * sizeof(*grown));
+            if (!grown) {
+                rc = HVD_ENOMEM;
+                break;
+            }
+            grown[n] = r + 1;
+            grown[n + 1] = 0;
+            e->corr_by_rule[member] = grown;
+        }
+    }
+    if (rc < 0) {
+        hvd_engine_destroy(e);
+        return hvd_error_set(err, rc, NULL, 0, "cannot build the rule index");
+    }
+    *out = e;
+    return HVD_OK;
+}
+
+void hvd_engine_destroy(hvd_engine *e)
+{
+    if (!e) {
+        return;
+    }
+    for (size_t s = 0; s < sizeof(e->index) / sizeof(e->index[0]); s++) {
+        struct bucket *b = e->index[s];
+
+        while (b) {
+            struct bucket *next = b->next;
+
+            hvd_free(b->key);
+            hvd_free(b->rules);
+            hvd_free(b);
+            b = next;
+        }
+    }
+    for (int k = 0; k < 3; k++) {
+        hvd_free(e->fallback[k]);
+    }
+    for (size_t s = 0; s < e->ngroup_slots; s++) {
+        struct group *g = e->groups[s];
+
+        while (g) {
+            struct group *next = g->next;
+
+            group_free(g);
+            g = next;
+        }
+    }
+    hvd_free(e->groups);
+    for (size_t i = 0; i < e->nrecent; i++) {
+        hvd_free(e->recent[i].key);
+        entities_clear(&e->recent[i].ents);
+    }
+    hvd_free(e->recent);
+    for (size_t i = 0; i < e->nemitted; i++) {
+        hvd_free(e->emitted[i]);
+    }
+    hvd_free(e->emitted);
+    for (size_t r = 0; e->corr_by_rule && r < e->rs->nrules + 1; r++) {
+        hvd_free(e->corr_by_rule[r]);
+    }
+    hvd_free(e->corr_by_rule);
+    pcre2_match_data_free(e->md);
+    entities_clear(&e->ents);
+    hvd_buf_free(&e->scratch);
+    hvd_free(e);
+}

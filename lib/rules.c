@@ -1,0 +1,1307 @@
+/*
+ * rules: loads rule files into a compiled rule set.
+ *
+ * Each file is read whole (rule files are small; capped at 8 MiB), refused if it has a
+ * DOCTYPE (so no entity is ever declared, expanded or fetched), parsed with
+ * XML_PARSE_NONET, validated against the XML Schema, and compiled: PCRE2 regexes once
+ * with JIT and match limits, durations, event-id ranges, templates checked against the
+ * entities the rule can produce, correlation members resolved to rule indexes. Every
+ * problem is reported as "file:line: message"; any problem rejects the whole set.
+ * All strings and arrays of the set live in one arena, freed at once.
+ */
+#include "rules_internal.h"
+
+#include "alloc.h"
+#include "buf.h"
+#include "errcode.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <libxml/parser.h>
+#include <libxml/xmlschemas.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#define RULE_FILE_MAX (8u << 20)
+#define RULES_NS      "urn:hvdiag:rules:1"
+#define EVENT_NS      "http://schemas.microsoft.com/win/2004/08/events/event"
+#define MATCH_LIMIT   100000
+#define DEPTH_LIMIT   5000
+#define TICK          INT64_C(10000000)
+
+struct hvd__block {
+    struct hvd__block *next;
+    size_t used;
+    size_t cap;
+    unsigned char data[];
+};
+
+/* Load-time state: where errors go and how many there were. */
+struct loader {
+    hvd_ruleset *rs;
+    const hvd_logger *log;
+    hvd_error *err;
+    int errors;
+    const char *file;
+};
+
+static void report(struct loader *ld, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void report(struct loader *ld, int line, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (ld->errors == 0) {
+        hvd_error_set(ld->err, HVD_ERULE, ld->file, (uint64_t)(line > 0 ? line : 0), "%s", msg);
+    }
+    ld->errors++;
+    if (line > 0) {
+        hvd_log(ld->log, HVD_LOG_ERR, "%s:%d: %s", ld->file, line, msg);
+    } else {
+        hvd_log(ld->log, HVD_LOG_ERR, "%s: %s", ld->file, msg);
+    }
+}
+
+/* --- arena -------------------------------------------------------------------------- */
+
+static void *arena_alloc(hvd_ruleset *rs, size_t n)
+{
+    struct hvd__block *b = rs->arena;
+
+    n = (n + 15) & ~(size_t)15;
+    if (!b || b->cap - b->used < n) {
+        size_t cap = n > 60000 ? n : 60000;
+
+        b = hvd_malloc(sizeof(*b) + cap);
+        if (!b) {
+            return NULL;
+        }
+        b->next = rs->arena;
+        b->used = 0;
+        b->cap = cap;
+        rs->arena = b;
+    }
+    b->used += n;
+    memset(b->data + b->used - n, 0, n);
+    return b->data + b->used - n;
+}
+
+static char *arena_strdup(hvd_ruleset *rs, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = arena_alloc(rs, n);
+
+    if (p) {
+        memcpy(p, s, n);
+    }
+    return p;
+}
+
+static int keep_code(hvd_ruleset *rs, pcre2_code *code)
+{
+    if (rs->ncodes == rs->codes_cap) {
+        size_t cap = rs->codes_cap ? 2 * rs->codes_cap : 64;
+        pcre2_code **grown = hvd_realloc(rs->codes, cap * sizeof(*grown));
+
+        if (!grown) {
+            pcre2_code_free(code);
+            return -1;
+        }
+        rs->codes = grown;
+        rs->codes_cap = cap;
+    }
+    rs->codes[rs->ncodes++] = code;
+    return 0;
+}
+
+/* --- small helpers ------------------------------------------------------------------ */
+
+static int is_el(const xmlNode *n, const char *name)
+{
+    return n && n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
+}
+
+static int line_of(const xmlNode *n)
+{
+    return (int)xmlGetLineNo(n);
+}
+
+/* Attribute or text, copied into the arena; NULL when absent. Whitespace at the ends of
+ * element text is trimmed. */
+static char *attr(struct loader *ld, const xmlNode *n, const char *name)
+{
+    xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
+    char *copy;
+
+    if (!v) {
+        return NULL;
+    }
+    copy = arena_strdup(ld->rs, (const char *)v);
+    xmlFree(v);
+    return copy;
+}
+
+static char *text(struct loader *ld, const xmlNode *n)
+{
+    xmlChar *v = xmlNodeGetContent(n);
+    char *s;
+    char *end;
+    char *copy;
+
+    if (!v) {
+        return arena_strdup(ld->rs, "");
+    }
+    s = (char *)v;
+    while (isspace((unsigned char)*s)) {
+        s++;
+    }
+    end = s + strlen(s);
+    while (end > s && isspace((unsigned char)end[-1])) {
+        end--;
+    }
+    *end = '\0';
+    copy = arena_strdup(ld->rs, s);
+    xmlFree(v);
+    return copy;
+}
+
+/* Multi-line texts (cause, remedy): each line's common indentation removed. */
+static char *block_text(struct loader *ld, const xmlNode *n)
+{
+    char *t = text(ld, n);
+    hvd_buf out;
+    size_t indent = (size_t)-1;
+    char *copy;
+
+    if (!t || !strchr(t, '\n')) {
+        return t;
+    }
+    /* The smallest indentation of the lines after the first, blank lines aside. */
+    for (const char *line = strchr(t, '\n'); line; line = strchr(line, '\n')) {
+        size_t k;
+
+        line++;
+        k = strspn(line, " \t");
+        if (line[k] && line[k] != '\n' && k < indent) {
+            indent = k;
+        }
+    }
+    if (indent == (size_t)-1) {
+        indent = 0;
+    }
+    hvd_buf_init(&out, RULE_FILE_MAX);
+    for (const char *line = t; line;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        size_t skip = line == t ? 0 : strspn(line, " \t");
+
+        if (skip > indent) {
+            skip = indent;
+        }
+        if (skip > len) {
+            skip = len;
+        }
+        if (hvd_buf_add(&out, line + skip, len - skip) < 0 ||
+            (nl && hvd_buf_addc(&out, '\n') < 0)) {
+            return t;
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    copy = arena_strdup(ld->rs, hvd_buf_str(&out));
+    hvd_buf_free(&out);
+    return copy ? copy : t;
+}
+
+static int parse_bool(const char *s, int dflt)
+{
+    if (!s) {
+        return dflt;
+    }
+    return strcmp(s, "true") == 0 || strcmp(s, "1") == 0;
+}
+
+static int parse_duration(const char *s, int64_t *out)
+{
+    int64_t total = 0;
+
+    if (!s || !*s) {
+        return -1;
+    }
+    while (*s) {
+        char *end;
+        long long v;
+        int64_t unit;
+
+        errno = 0;
+        v = strtoll(s, &end, 10);
+        if (errno || end == s || v < 0 || v > 100000000) {
+            return -1;
+        }
+        switch (*end) {
+        case 's':
+            unit = 1;
+            break;
+        case 'm':
+            unit = 60;
+            break;
+        case 'h':
+            unit = 3600;
+            break;
+        case 'd':
+            unit = 86400;
+            break;
+        default:
+            return -1;
+        }
+        total += (int64_t)v * unit * TICK;
+        s = end + 1;
+    }
+    *out = total;
+    return 0;
+}
+
+void hvd__channel_normalise(const char *in, char *out, size_t cap)
+{
+    static const char *const suffixes[] = {"admin", "operational",       "analytic",
+                                           "debug", "diagnosticverbose", "diagnostic"};
+    size_t n = 0;
+
+    for (; in[n] && n + 1 < cap; n++) {
+        out[n] = (char)tolower((unsigned char)in[n]);
+    }
+    out[n] = '\0';
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        size_t m = strlen(suffixes[i]);
+
+        if (n > m + 1 && strcmp(out + n - m, suffixes[i]) == 0 &&
+            (out[n - m - 1] == '-' || out[n - m - 1] == '/')) {
+            out[n - m - 1] = '/';
+            break;
+        }
+    }
+}
+
+long hvd__ruleset_find(const hvd_ruleset *rs, const char *id)
+{
+    for (size_t i = 0; i < rs->nrules; i++) {
+        if (strcmp(rs->rules[i].info.id, id) == 0) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+/* Compiles a regex; on failure reports it at line and returns NULL. */
+static pcre2_code *compile(struct loader *ld, const char *pattern, int line)
+{
+    int code;
+    PCRE2_SIZE offset;
+    pcre2_code *re;
+    uint32_t captures = 0;
+
+    re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &code, &offset, NULL);
+    if (!re) {
+        PCRE2_UCHAR msg[200];
+
+        pcre2_get_error_message(code, msg, sizeof(msg));
+        report(ld, line, "regex error at offset %zu: %s", (size_t)offset, (char *)msg);
+        return NULL;
+    }
+    /* JIT is an optimisation: if this build or platform has none, matching still works. */
+    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+    if (keep_code(ld->rs, re) < 0) {
+        report(ld, line, "out of memory");
+        return NULL;
+    }
+    pcre2_pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &captures);
+    if (captures > ld->rs->max_captures) {
+        ld->rs->max_captures = captures;
+    }
+    return re;
+}
+
+static enum hvd__op parse_op(const char *s, enum hvd__op dflt)
+{
+    if (!s) {
+        return dflt;
+    }
+    if (strcmp(s, "contains") == 0) {
+        return HVD__OP_CONTAINS;
+    }
+    if (strcmp(s, "regex") == 0) {
+        return HVD__OP_REGEX;
+    }
+    if (strcmp(s, "exists") == 0) {
+        return HVD__OP_EXISTS;
+    }
+    return HVD__OP_EQUALS;
+}
+
+/* --- entity names a rule can produce ------------------------------------------------ */
+
+struct names {
+    const char *v[128];
+    size_t n;
+};
+
+static void names_add(struct loader *ld, struct names *ns, const char *name)
+{
+    for (size_t i = 0; i < ns->n; i++) {
+        if (strcmp(ns->v[i], name) == 0) {
+            return;
+        }
+    }
+    if (ns->n < sizeof(ns->v) / sizeof(ns->v[0])) {
+        ns->v[ns->n++] = arena_strdup(ld->rs, name);
+    }
+}
+
+static int names_has(const struct names *ns, const char *name, size_t len)
+{
+    for (size_t i = 0; i < ns->n; i++) {
+        if (strlen(ns->v[i]) == len && strncmp(ns->v[i], name, len) == 0) {
+            return 1;
+        }
+    }
+    /* X_short exists for every entity X. */
+    if (len > 6 && strncmp(name + len - 6, "_short", 6) == 0) {
+        return names_has(ns, name, len - 6);
+    }
+    return 0;
+}
+
+static void capture_names(struct loader *ld, struct names *ns, pcre2_code *re)
+{
+    uint32_t count = 0;
+    uint32_t size = 0;
+    PCRE2_SPTR table = NULL;
+
+    if (!re) {
+        return;
+    }
+    pcre2_pattern_info(re, PCRE2_INFO_NAMECOUNT, &count);
+    pcre2_pattern_info(re, PCRE2_INFO_NAMEENTRYSIZE, &size);
+    pcre2_pattern_info(re, PCRE2_INFO_NAMETABLE, &table);
+    for (uint32_t i = 0; i < count; i++) {
+        names_add(ld, ns, (const char *)(table + i * size + 2));
+    }
+}
+
+/* Checks that every {name} in a template is an entity the rule can produce. */
+static void check_template(struct loader *ld, const char *tmpl, const struct names *ns, int line,
+                           const char *what)
+{
+    for (const char *p = tmpl; p && *p; p++) {
+        const char *end;
+        size_t len;
+
+        if (p[0] == '{' && p[1] == '{') {
+            p++;
+            continue;
+        }
+        if (*p != '{') {
+            continue;
+        }
+        end = strchr(p, '}');
+        if (!end) {
+            report(ld, line, "%s: '{' without '}'", what);
+            return;
+        }
+        len = strcspn(p + 1, "?}");
+        if (p[1 + len] != '?' && !names_has(ns, p + 1, len)) {
+            report(ld, line, "%s: unknown entity {%.*s}", what, (int)len, p + 1);
+        }
+        p = end;
+    }
+}
+
+/* --- predicates --------------------------------------------------------------------- */
+
+static size_t count_elements(const xmlNode *n)
+{
+    size_t k = 0;
+
+    for (const xmlNode *c = n->children; c; c = c->next) {
+        k += c->type == XML_ELEMENT_NODE;
+    }
+    return k;
+}
+
+static int parse_ranges(struct loader *ld, hvd__pred *p, const char *s, int line)
+{
+    size_t n = 0;
+    const char *q = s;
+
+    for (; *q; q++) {
+        n += isdigit((unsigned char)*q) && (q == s || isspace((unsigned char)q[-1]));
+    }
+    p->ranges = arena_alloc(ld->rs, (n ? n : 1) * sizeof(*p->ranges));
+    if (!p->ranges) {
+        return -1;
+    }
+    for (q = s; *q;) {
+        char *end;
+        unsigned long lo;
+        unsigned long hi;
+
+        while (isspace((unsigned char)*q)) {
+            q++;
+        }
+        if (!*q) {
+            break;
+        }
+        lo = strtoul(q, &end, 10);
+        hi = lo;
+        if (*end == '-') {
+            hi = strtoul(end + 1, &end, 10);
+        }
+        if (lo > 65535 || hi > 65535 || hi < lo) {
+            report(ld, line, "bad event id range '%s'", s);
+            return -1;
+        }
+        p->ranges[p->nranges].lo = (uint32_t)lo;
+        p->ranges[p->nranges].hi = (uint32_t)hi;
+        p->nranges++;
+        q = end;
+    }
+    return 0;
+}
+
+static unsigned parse_levels(const char *s)
+{
+    static const struct {
+        const char *name;
+        int level;
+    } names[] = {{"critical", 1}, {"error", 2}, {"warning", 3}, {"info", 4}, {"verbose", 5}};
+    unsigned mask = 0;
+
+    for (size_t i = 0; i < 5; i++) {
+        const char *hit = strstr(s, names[i].name);
+
+        if (hit) {
+            mask |= 1u << names[i].level;
+            if (names[i].level == 4) {
+                mask |= 1u; /* LogAlways (0) is shown as Information */
+            }
+        }
+    }
+    return mask;
+}
+
+static int parse_pred(struct loader *ld, const xmlNode *n, hvd__pred *p, struct names *ns,
+                      int *has_code);
+
+static int parse_kids(struct loader *ld, const xmlNode *n, hvd__pred *p, struct names *ns,
+                      int *has_code)
+{
+    size_t k = 0;
+
+    p->nkids = count_elements(n);
+    p->kids = arena_alloc(ld->rs, (p->nkids ? p->nkids : 1) * sizeof(*p->kids));
+    if (!p->kids) {
+        return -1;
+    }
+    for (const xmlNode *c = n->children; c; c = c->next) {
+        if (c->type == XML_ELEMENT_NODE && parse_pred(ld, c, &p->kids[k++], ns, has_code) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int parse_pred(struct loader *ld, const xmlNode *n, hvd__pred *p, struct names *ns,
+                      int *has_code)
+{
+    const char *name = (const char *)n->name;
+    int line = line_of(n);
+
+    p->line = line;
+    if (strcmp(name, "all") == 0 || strcmp(name, "any") == 0 || strcmp(name, "not") == 0) {
+        p->kind = name[0] == 'a' ? (name[1] == 'l' ? HVD__P_ALL : HVD__P_ANY) : HVD__P_NOT;
+        return parse_kids(ld, n, p, ns, has_code);
+    }
+    p->text = text(ld, n);
+    if (!p->text) {
+        return -1;
+    }
+    if (strcmp(name, "source") == 0) {
+        p->kind = HVD__P_SOURCE;
+        p->source = strcmp(p->text, "evtx") == 0 ? 1 : 2;
+    } else if (strcmp(name, "provider") == 0) {
+        p->kind = HVD__P_PROVIDER;
+    } else if (strcmp(name, "channel") == 0) {
+        char norm[256];
+
+        p->kind = HVD__P_CHANNEL;
+        hvd__channel_normalise(p->text, norm, sizeof(norm));
+        p->text = arena_strdup(ld->rs, norm);
+    } else if (strcmp(name, "event-id") == 0) {
+        p->kind = HVD__P_EVENT_ID;
+        return parse_ranges(ld, p, p->text, line) < 0 ? -1 : 0;
+    } else if (strcmp(name, "level") == 0) {
+        p->kind = HVD__P_LEVEL;
+        p->levels = parse_levels(p->text);
+    } else if (strcmp(name, "host") == 0) {
+        p->kind = HVD__P_HOST;
+    } else if (strcmp(name, "component") == 0) {
+        p->kind = HVD__P_COMPONENT;
+    } else if (strcmp(name, "level-word") == 0) {
+        p->kind = HVD__P_LEVEL_WORD;
+    } else if (strcmp(name, "field") == 0 || strcmp(name, "message") == 0) {
+        p->kind = name[0] == 'f' ? HVD__P_FIELD : HVD__P_MESSAGE;
+        p->name = p->kind == HVD__P_FIELD ? attr(ld, n, "name") : NULL;
+        p->op =
+            parse_op(attr(ld, n, "op"), p->kind == HVD__P_MESSAGE ? HVD__OP_REGEX : HVD__OP_EQUALS);
+        if (p->op == HVD__OP_REGEX) {
+            p->re = compile(ld, p->text, line);
+            capture_names(ld, ns, p->re);
+        }
+    } else if (strcmp(name, "error-code") == 0) {
+        p->kind = HVD__P_ERROR_CODE;
+        p->win32 = parse_bool(attr(ld, n, "win32"), 0);
+        if (hvd_errcode_parse(p->text, &p->code) < 0) {
+            report(ld, line, "'%s' is not an error code", p->text);
+        }
+        *has_code = 1;
+    } else {
+        report(ld, line, "unknown condition <%s>", name);
+    }
+    return 0;
+}
+
+/* True when p (an <all> at the top of <match>) can be indexed: it names a provider, an
+ * event id, a component, or has a regex to run. */
+static int indexable(const hvd__pred *p)
+{
+    switch (p->kind) {
+    case HVD__P_PROVIDER:
+    case HVD__P_EVENT_ID:
+    case HVD__P_COMPONENT:
+        return 1;
+    case HVD__P_FIELD:
+    case HVD__P_MESSAGE:
+        return p->op == HVD__OP_REGEX || p->op == HVD__OP_CONTAINS;
+    case HVD__P_ALL:
+        for (size_t i = 0; i < p->nkids; i++) {
+            if (indexable(&p->kids[i])) {
+                return 1;
+            }
+        }
+        return 0;
+    case HVD__P_ANY:
+        for (size_t i = 0; i < p->nkids; i++) {
+            if (!indexable(&p->kids[i])) {
+                return 0;
+            }
+        }
+        return p->nkids > 0;
+    default:
+        return 0;
+    }
+}
+
+/* --- rules ---------------------------------------------------------------------------- */
+
+static const char **split_names(struct loader *ld, const char *s, size_t *n)
+{
+    const char **v;
+    size_t k = 0;
+    char *copy;
+    char *save = NULL;
+
+    *n = 0;
+    if (!s) {
+        return NULL;
+    }
+    v = arena_alloc(ld->rs, (strlen(s) / 2 + 2) * sizeof(*v));
+    copy = arena_strdup(ld->rs, s);
+    if (!v || !copy) {
+        return NULL;
+    }
+    for (char *t = strtok_r(copy, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save)) {
+        v[k++] = t;
+    }
+    *n = k;
+    return v;
+}
+
+static hvd__rule *new_rule(struct loader *ld)
+{
+    hvd_ruleset *rs = ld->rs;
+
+    if (rs->nrules == rs->cap) {
+        size_t cap = rs->cap ? 2 * rs->cap : 64;
+        hvd__rule *grown = hvd_realloc(rs->rules, cap * sizeof(*grown));
+
+        if (!grown) {
+            return NULL;
+        }
+        rs->rules = grown;
+        rs->cap = cap;
+    }
+    memset(&rs->rules[rs->nrules], 0, sizeof(rs->rules[0]));
+    return &rs->rules[rs->nrules++];
+}
+
+static int parse_examples(struct loader *ld, const xmlNode *n, hvd__rule *r)
+{
+    size_t k = 0;
+
+    r->nexamples = count_elements(n);
+    r->examples = arena_alloc(ld->rs, (r->nexamples ? r->nexamples : 1) * sizeof(*r->examples));
+    if (!r->examples) {
+        return -1;
+    }
+    for (const xmlNode *ex = n->children; ex; ex = ex->next) {
+        hvd__example *e;
+        size_t ne = 0;
+        size_t nx = 0;
+
+        if (ex->type != XML_ELEMENT_NODE) {
+            continue;
+        }
+        e = &r->examples[k++];
+        e->positive = is_el(ex, "positive");
+        e->line = line_of(ex);
+        for (const xmlNode *c = ex->children; c; c = c->next) {
+            nx += is_el(c, "expect");
+            ne += c->type == XML_ELEMENT_NODE && !is_el(c, "expect");
+        }
+        e->expects = arena_alloc(ld->rs, (nx ? nx : 1) * sizeof(*e->expects));
+        e->events = arena_alloc(ld->rs, (ne ? ne : 1) * sizeof(*e->events));
+        if (!e->expects || !e->events) {
+            return -1;
+        }
+        for (const xmlNode *c = ex->children; c; c = c->next) {
+            if (is_el(c, "expect")) {
+                hvd__expect *x = &e->expects[e->nexpects++];
+                char *count = attr(ld, c, "count");
+
+                x->entity = attr(ld, c, "entity");
+                x->value = x->entity ? text(ld, c) : NULL;
+                x->remedy_contains = attr(ld, c, "remedy-contains");
+                x->cause_contains = attr(ld, c, "cause-contains");
+                x->title_contains = attr(ld, c, "title-contains");
+                x->count = count ? strtol(count, NULL, 10) : 0;
+            } else if (is_el(c, "clusterlog")) {
+                hvd__example_event *ev = &e->events[e->nevents++];
+                xmlChar *raw = xmlNodeGetContent(c);
+
+                ev->clusterlog = 1;
+                ev->node = attr(ld, c, "node");
+                ev->text = arena_strdup(ld->rs, raw ? (const char *)raw : "");
+                xmlFree(raw);
+            } else if (c->type == XML_ELEMENT_NODE) {
+                hvd__example_event *ev = &e->events[e->nevents++];
+                xmlBufferPtr buf = xmlBufferCreate();
+
+                if (!buf) {
+                    return -1;
+                }
+                xmlNodeDump(buf, c->doc, (xmlNode *)c, 0, 0);
+                ev->text = arena_strdup(ld->rs, (const char *)xmlBufferContent(buf));
+                xmlBufferFree(buf);
+            }
+        }
+    }
+    return 0;
+}
+
+static void parse_texts(struct loader *ld, const xmlNode *c, hvd__rule *r, size_t *nrefs)
+{
+    if (is_el(c, "title")) {
+        r->info.title = text(ld, c);
+    } else if (is_el(c, "cause")) {
+        r->cause = block_text(ld, c);
+    } else if (is_el(c, "remedy")) {
+        r->remedy = block_text(ld, c);
+    } else if (is_el(c, "reference")) {
+        r->ref_href[*nrefs] = attr(ld, c, "href");
+        r->ref_label[*nrefs] = text(ld, c);
+        (*nrefs)++;
+    } else if (is_el(c, "examples")) {
+        parse_examples(ld, c, r);
+    }
+}
+
+static int common_attributes(struct loader *ld, const xmlNode *n, hvd__rule *r)
+{
+    const char *sev = attr(ld, n, "severity");
+    size_t nrefs = 0;
+
+    r->info.id = attr(ld, n, "id");
+    r->info.file = arena_strdup(ld->rs, ld->file);
+    r->info.line = line_of(n);
+    r->info.severity = (hvd_severity)hvd_severity_parse(sev ? sev : "error");
+    r->info.confidence = attr(ld, n, "confidence");
+    if (!r->info.confidence) {
+        r->info.confidence = "medium";
+    }
+    r->info.benign = parse_bool(attr(ld, n, "benign"), 0);
+    r->info.enabled = parse_bool(attr(ld, n, "enabled"), 1);
+    for (const xmlNode *c = n->children; c; c = c->next) {
+        nrefs += is_el(c, "reference");
+    }
+    r->ref_href = arena_alloc(ld->rs, (nrefs + 1) * sizeof(char *));
+    r->ref_label = arena_alloc(ld->rs, (nrefs + 1) * sizeof(char *));
+    if (!r->info.id || !r->ref_href || !r->ref_label) {
+        return -1;
+    }
+    if (hvd__ruleset_find(ld->rs, r->info.id) >= 0 &&
+        &ld->rs->rules[hvd__ruleset_find(ld->rs, r->info.id)] != r) {
+        report(ld, r->info.line, "duplicate rule id '%s'", r->info.id);
+    }
+    return 0;
+}
+
+static void finish_names(struct loader *ld, hvd__rule *r, struct names *ns)
+{
+    names_add(ld, ns, "host");
+    if (r->has_error_code) {
+        names_add(ld, ns, "error_code");
+    }
+    names_add(ld, ns, "count");
+    names_add(ld, ns, "first_time");
+    names_add(ld, ns, "last_time");
+    r->names = arena_alloc(ld->rs, (ns->n + 1) * sizeof(char *));
+    if (r->names) {
+        memcpy(r->names, ns->v, ns->n * sizeof(char *));
+        r->nnames = ns->n;
+    }
+}
+
+static void check_texts(struct loader *ld, const hvd__rule *r, const struct names *ns)
+{
+    check_template(ld, r->info.title, ns, r->info.line, "title");
+    check_template(ld, r->cause, ns, r->info.line, "cause");
+    check_template(ld, r->remedy, ns, r->info.line, "remedy");
+    if (!r->info.benign && (!r->remedy || !*r->remedy)) {
+        report(ld, r->info.line, "rule '%s' has no remedy", r->info.id);
+    }
+}
+
+static int parse_rule(struct loader *ld, const xmlNode *n)
+{
+    hvd__rule *r = new_rule(ld);
+    struct names ns = {.n = 0};
+    size_t nrefs = 0;
+
+    if (!r || common_attributes(ld, n, r) < 0) {
+        return -1;
+    }
+    r->order_before = -1;
+    r->order_after = -1;
+    r->quiet_period = 3600 * TICK;
+    for (const xmlNode *c = n->children; c; c = c->next) {
+        if (is_el(c, "match")) {
+            r->match.kind = HVD__P_ALL;
+            r->match.line = line_of(c);
+            if (parse_kids(ld, c, &r->match, &ns, &r->has_error_code) < 0) {
+                return -1;
+            }
+            if (!indexable(&r->match)) {
+                report(ld, line_of(c),
+                       "rule '%s' names no provider, event id, component or regex: it would "
+                       "meet every event",
+                       r->info.id);
+            }
+        } else if (is_el(c, "extract")) {
+            size_t k = 0;
+
+            r->nextracts = count_elements(c);
+            r->extracts = arena_alloc(ld->rs, (r->nextracts + 1) * sizeof(*r->extracts));
+            if (!r->extracts) {
+                return -1;
+            }
+            for (const xmlNode *e = c->children; e; e = e->next) {
+                hvd__extract *x;
+                const char *re;
+                const char *from;
+
+                if (e->type != XML_ELEMENT_NODE) {
+                    continue;
+                }
+                x = &r->extracts[k++];
+                x->name = attr(ld, e, "name");
+                x->field = attr(ld, e, "field");
+                x->value = attr(ld, e, "value");
+                re = attr(ld, e, "regex");
+                from = attr(ld, e, "from");
+                if (re) {
+                    x->re = compile(ld, re, line_of(e));
+                    x->from_message = !from || strcmp(from, "message") == 0;
+                    if (from && !x->from_message) {
+                        x->field = from;
+                    }
+                } else if (!x->field && !x->value) {
+                    report(ld, line_of(e), "entity '%s' needs field, regex or value", x->name);
+                }
+                if (x->value) {
+                    check_template(ld, x->value, &ns, line_of(e), "entity value");
+                }
+                names_add(ld, &ns, x->name);
+            }
+        } else if (is_el(c, "threshold")) {
+            const char *count = attr(ld, c, "count");
+
+            r->threshold_count = count ? strtol(count, NULL, 10) : 0;
+            if (parse_duration(attr(ld, c, "window"), &r->threshold_window) < 0) {
+                report(ld, line_of(c), "bad window");
+            }
+            r->threshold_group = split_names(ld, attr(ld, c, "group-by"), &r->nthreshold_group);
+        } else if (is_el(c, "quiet")) {
+            const char *group = attr(ld, c, "group-by");
+
+            if (parse_duration(attr(ld, c, "period"), &r->quiet_period) < 0) {
+                report(ld, line_of(c), "bad period");
+            }
+            if (group) {
+                r->quiet_group = split_names(ld, group, &r->nquiet_group);
+                r->quiet_group_set = 1;
+            }
+        } else {
+            parse_texts(ld, c, r, &nrefs);
+        }
+    }
+    if (!r->quiet_group_set && r->threshold_group) {
+        r->quiet_group = r->threshold_group;
+        r->nquiet_group = r->nthreshold_group;
+        r->quiet_group_set = 1;
+    }
+    r->info.nreferences = nrefs;
+    r->info.nexamples = r->nexamples;
+    finish_names(ld, r, &ns);
+    check_texts(ld, r, &ns);
+    for (size_t i = 0; i < r->nthreshold_group; i++) {
+        if (!names_has(&ns, r->threshold_group[i], strlen(r->threshold_group[i]))) {
+            report(ld, r->info.line, "group-by: unknown entity '%s'", r->threshold_group[i]);
+        }
+    }
+    for (size_t i = 0; r->quiet_group != r->threshold_group && i < r->nquiet_group; i++) {
+        if (!names_has(&ns, r->quiet_group[i], strlen(r->quiet_group[i]))) {
+            report(ld, r->info.line, "group-by: unknown entity '%s'", r->quiet_group[i]);
+        }
+    }
+    return 0;
+}
+
+static long role_index(const hvd__rule *r, const char *role, size_t len)
+{
+    for (size_t i = 0; i < r->nmembers; i++) {
+        if (strlen(r->members[i].role) == len && strncmp(r->members[i].role, role, len) == 0) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+static int parse_correlation(struct loader *ld, const xmlNode *n)
+{
+    hvd__rule *r = new_rule(ld);
+    size_t nrefs = 0;
+    size_t m = 0;
+    size_t j = 0;
+
+    if (!r || common_attributes(ld, n, r) < 0) {
+        return -1;
+    }
+    r->info.correlation = 1;
+    r->order_before = -1;
+    r->order_after = -1;
+    if (parse_duration(attr(ld, n, "window"), &r->window) < 0) {
+        report(ld, line_of(n), "bad window");
+    }
+    for (const xmlNode *c = n->children; c; c = c->next) {
+        r->nmembers += is_el(c, "member");
+        r->njoins += is_el(c, "join");
+    }
+    r->members = arena_alloc(ld->rs, (r->nmembers + 1) * sizeof(*r->members));
+    r->joins = arena_alloc(ld->rs, (r->njoins + 1) * sizeof(*r->joins));
+    if (!r->members || !r->joins) {
+        return -1;
+    }
+    for (const xmlNode *c = n->children; c; c = c->next) {
+        if (is_el(c, "member")) {
+            hvd__member *mb = &r->members[m++];
+            size_t k = 0;
+
+            mb->role = attr(ld, c, "role");
+            mb->rule_id = attr(ld, c, "rule");
+            mb->nwhere = count_elements(c);
+            mb->where = arena_alloc(ld->rs, (mb->nwhere + 1) * sizeof(*mb->where));
+            if (!mb->where) {
+                return -1;
+            }
+            for (const xmlNode *w = c->children; w; w = w->next) {
+                hvd__where *wh;
+
+                if (w->type != XML_ELEMENT_NODE) {
+                    continue;
+                }
+                wh = &mb->where[k++];
+                wh->entity = attr(ld, w, "entity");
+                wh->op = parse_op(attr(ld, w, "op"), HVD__OP_EQUALS);
+                wh->text = text(ld, w);
+                if (wh->op == HVD__OP_REGEX) {
+                    wh->re = compile(ld, wh->text, line_of(w));
+                }
+            }
+        } else if (is_el(c, "join")) {
+            hvd__join *jn = &r->joins[j++];
+            const char *left = attr(ld, c, "left");
+            const char *right = attr(ld, c, "right");
+            const char *cmp = attr(ld, c, "compare");
+            long li;
+            long ri;
+
+            if (!left || !right) {
+                return -1;
+            }
+            li = role_index(r, left, strcspn(left, "."));
+            ri = role_index(r, right, strcspn(right, "."));
+            if (li < 0 || ri < 0) {
+                report(ld, line_of(c), "join names a role that is not a member");
+                continue;
+            }
+            jn->left = (size_t)li;
+            jn->right = (size_t)ri;
+            jn->left_entity = strchr(left, '.') + 1;
+            jn->right_entity = strchr(right, '.') + 1;
+            jn->host = cmp && strcmp(cmp, "host") == 0;
+        } else if (is_el(c, "order")) {
+            const char *before = attr(ld, c, "before");
+            const char *after = attr(ld, c, "after");
+
+            r->order_before = before ? (int)role_index(r, before, strlen(before)) : -1;
+            r->order_after = after ? (int)role_index(r, after, strlen(after)) : -1;
+            if (r->order_before < 0 || r->order_after < 0) {
+                report(ld, line_of(c), "order names a role that is not a member");
+            }
+        } else {
+            parse_texts(ld, c, r, &nrefs);
+        }
+    }
+    r->info.nreferences = nrefs;
+    r->info.nexamples = r->nexamples;
+    return 0;
+}
+
+/* Second pass, once every rule of every file is known: resolve members, check texts. */
+static void resolve_correlations(struct loader *ld)
+{
+    hvd_ruleset *rs = ld->rs;
+
+    for (size_t i = 0; i < rs->nrules; i++) {
+        hvd__rule *r = &rs->rules[i];
+        struct names ns = {.n = 0};
+
+        if (!r->info.correlation) {
+            continue;
+        }
+        ld->file = r->info.file;
+        for (size_t m = 0; m < r->nmembers; m++) {
+            long k = hvd__ruleset_find(rs, r->members[m].rule_id);
+            char name[160];
+
+            if (k < 0) {
+                report(ld, r->info.line, "member '%s': no rule '%s'", r->members[m].role,
+                       r->members[m].rule_id);
+                continue;
+            }
+            if ((size_t)k == i) {
+                report(ld, r->info.line, "correlation '%s' is its own member", r->info.id);
+                continue;
+            }
+            r->members[m].rule = (size_t)k;
+            for (size_t e = 0; e < rs->rules[k].nnames; e++) {
+                snprintf(name, sizeof(name), "%s.%s", r->members[m].role, rs->rules[k].names[e]);
+                names_add(ld, &ns, name);
+                if (m == 0) {
+                    names_add(ld, &ns, rs->rules[k].names[e]);
+                }
+            }
+        }
+        finish_names(ld, r, &ns);
+        check_texts(ld, r, &ns);
+    }
+}
+
+/* --- files ---------------------------------------------------------------------------- */
+
+static void on_xml_error(void *ctx, xmlErrorPtr e)
+{
+    struct loader *ld = ctx;
+    char msg[300];
+
+    if (!e || e->level < XML_ERR_ERROR) {
+        return;
+    }
+    snprintf(msg, sizeof(msg), "%s", e->message ? e->message : "XML error");
+    msg[strcspn(msg, "\n")] = '\0';
+    report(ld, e->line, "%s", msg);
+}
+
+/* Refuses a DOCTYPE before any parser sees it: no entities, no external subsets. */
+static int refuse_doctype(struct loader *ld, const char *data, size_t len)
+{
+    for (size_t i = 0; i + 9 <= len; i++) {
+        if (data[i] == '<' && data[i + 1] == '!' &&
+            (strncmp(data + i, "<!DOCTYPE", 9) == 0 || strncmp(data + i, "<!ENTITY", 8) == 0)) {
+            int line = 1;
+
+            for (size_t k = 0; k < i; k++) {
+                line += data[k] == '\n';
+            }
+            report(ld, line, "DOCTYPE and entity declarations are not allowed in rule files");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static char *read_small_file(struct loader *ld, const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *data;
+    size_t n;
+
+    if (!f) {
+        report(ld, 0, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    data = hvd_malloc(RULE_FILE_MAX + 1);
+    if (!data) {
+        fclose(f);
+        report(ld, 0, "out of memory");
+        return NULL;
+    }
+    n = fread(data, 1, RULE_FILE_MAX + 1, f);
+    fclose(f);
+    if (n > RULE_FILE_MAX) {
+        hvd_free(data);
+        report(ld, 0, "larger than %u bytes", RULE_FILE_MAX);
+        return NULL;
+    }
+    data[n] = '\0';
+    *len = n;
+    return data;
+}
+
+static void load_file(struct loader *ld, const char *path, xmlSchemaPtr schema)
+{
+    char *data;
+    size_t len = 0;
+    xmlDocPtr doc = NULL;
+    xmlSchemaValidCtxtPtr vctx = NULL;
+    int before = ld->errors;
+    const xmlNode *root;
+
+    ld->file = path;
+    data = read_small_file(ld, path, &len);
+    if (!data) {
+        return;
+    }
+    if (refuse_doctype(ld, data, len) < 0) {
+        hvd_free(data);
+        return;
+    }
+    xmlSetStructuredErrorFunc(ld, on_xml_error);
+    doc = xmlReadMemory(data, (int)len, path, NULL, XML_PARSE_NONET);
+    if (doc && ld->errors == before) {
+        vctx = xmlSchemaNewValidCtxt(schema);
+        if (vctx) {
+            xmlSchemaSetValidStructuredErrors(vctx, on_xml_error, ld);
+            if (xmlSchemaValidateDoc(vctx, doc) != 0 && ld->errors == before) {
+                report(ld, 0, "does not follow the rule schema");
+            }
+            xmlSchemaFreeValidCtxt(vctx);
+        }
+    }
+    xmlSetStructuredErrorFunc(NULL, NULL);
+    hvd_free(data);
+    if (!doc) {
+        if (ld->errors == before) {
+            report(ld, 0, "not well-formed XML");
+        }
+        return;
+    }
+    root = xmlDocGetRootElement(doc);
+    if (ld->errors == before && root) {
+        for (const xmlNode *n = root->children; n; n = n->next) {
+            if (is_el(n, "rule")) {
+                parse_rule(ld, n);
+            } else if (is_el(n, "correlation")) {
+                parse_correlation(ld, n);
+            }
+        }
+    }
+    xmlFreeDoc(doc);
+}
+
+static xmlSchemaPtr load_schema(struct loader *ld, const char *xsd)
+{
+    xmlSchemaParserCtxtPtr pctx;
+    xmlSchemaPtr schema = NULL;
+    const char *file = ld->file;
+
+    ld->file = xsd;
+    pctx = xmlSchemaNewParserCtxt(xsd);
+    if (pctx) {
+        xmlSchemaSetParserStructuredErrors(pctx, on_xml_error, ld);
+        schema = xmlSchemaParse(pctx);
+        xmlSchemaFreeParserCtxt(pctx);
+    }
+    if (!schema && ld->errors == 0) {
+        report(ld, 0, "cannot load the rule schema");
+    }
+    ld->file = file;
+    return schema;
+}
+
+static const char *find_xsd(const char *dir, const char *given, char *buf, size_t cap)
+{
+    struct stat st;
+
+    if (given) {
+        return given;
+    }
+    if (dir) {
+        snprintf(buf, cap, "%s/hvdiag-rules.xsd", dir);
+        if (stat(buf, &st) == 0) {
+            return buf;
+        }
+    }
+    snprintf(buf, cap, "%s/hvdiag-rules.xsd", HVD_RULES_DIR);
+    return buf;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int load(hvd_ruleset **out, const char *dir, const char *one_file, const char *xsd_path,
+                const hvd_logger *log, hvd_error *err)
+{
+    struct loader ld = {.log = log, .err = err, .file = dir ? dir : one_file};
+    char xsd_buf[4096];
+    const char *xsd;
+    xmlSchemaPtr schema;
+    char **files = NULL;
+    size_t nfiles = 0;
+
+    *out = NULL;
+    ld.rs = hvd_calloc(1, sizeof(*ld.rs));
+    if (!ld.rs) {
+        return hvd_error_set(err, HVD_ENOMEM, NULL, 0, "out of memory");
+    }
+    xsd = find_xsd(dir, xsd_path, xsd_buf, sizeof(xsd_buf));
+    schema = load_schema(&ld, xsd);
+    if (!schema) {
+        hvd_ruleset_destroy(ld.rs);
+        return err ? err->code : HVD_ERULE;
+    }
+    if (dir) {
+        DIR *d = opendir(dir);
+        struct dirent *de;
+
+        if (!d) {
+            report(&ld, 0, "cannot open the rules folder: %s", strerror(errno));
+        }
+        while (d && (de = readdir(d)) != NULL) {
+            size_t n = strlen(de->d_name);
+            char **grown;
+
+            if (n < 5 || strcmp(de->d_name + n - 4, ".xml") != 0 || de->d_name[0] == '.') {
+                continue;
+            }
+            grown = hvd_realloc(files, (nfiles + 1) * sizeof(*files));
+            if (!grown) {
+                break;
+            }
+            files = grown;
+            files[nfiles] = hvd_malloc(strlen(dir) + n + 2);
+            if (!files[nfiles]) {
+                break;
+            }
+            snprintf(files[nfiles], strlen(dir) + n + 2, "%s/%s", dir, de->d_name);
+            nfiles++;
+        }
+        if (d) {
+            closedir(d);
+        }
+        qsort(files, nfiles, sizeof(*files), compare_names);
+        if (nfiles == 0 && ld.errors == 0) {
+            report(&ld, 0, "no rule files (*.xml) in the folder");
+        }
+        for (size_t i = 0; i < nfiles; i++) {
+            load_file(&ld, files[i], schema);
+            hvd_free(files[i]);
+        }
+        hvd_free(files);
+    } else {
+        load_file(&ld, one_file, schema);
+    }
+    xmlSchemaFree(schema);
+    resolve_correlations(&ld);
+    if (ld.errors) {
+        hvd_ruleset_destroy(ld.rs);
+        return err ? err->code : HVD_ERULE;
+    }
+    *out = ld.rs;
+    return HVD_OK;
+}
+
+int hvd_ruleset_load(hvd_ruleset **out, const char *dir, const char *xsd_path,
+                     const hvd_logger *log, hvd_error *err)
+{
+    return load(out, dir, NULL, xsd_path, log, err);
+}
+
+int hvd_ruleset_load_file(hvd_ruleset **out, const char *path, const char *xsd_path,
+                          const hvd_logger *log, hvd_error *err)
+{
+    return load(out, NULL, path, xsd_path, log, err);
+}
+
+void hvd_ruleset_destroy(hvd_ruleset *rs)
+{
+    struct hvd__block *b;
+
+    if (!rs) {
+        return;
+    }
+    for (size_t i = 0; i < rs->ncodes; i++) {
+        pcre2_code_free(rs->codes[i]);
+    }
+    hvd_free(rs->codes);
+    hvd_free(rs->rules);
+    b = rs->arena;
+    while (b) {
+        struct hvd__block *next = b->next;
+
+        hvd_free(b);
+        b = next;
+    }
+    hvd_free(rs);
+}
+
+size_t hvd_ruleset_count(const hvd_ruleset *rs)
+{
+    return rs->nrules;
+}
+
+const hvd_rule_info *hvd_ruleset_rule(const hvd_ruleset *rs, size_t i)
+{
+    return i < rs->nrules ? &rs->rules[i].info : NULL;
+}

@@ -1,0 +1,50 @@
+/*
+ * rules: the rule set, loaded from a folder of XML files (rules/FORMAT.md), validated
+ * against the schema and compiled (regexes with JIT, templates checked) before use.
+ */
+#ifndef HVD_RULES_H
+#define HVD_RULES_H
+
+#include "diagnosis.h"
+#include "error.h"
+#include "log.h"
+
+#include <stddef.h>
+
+typedef struct hvd_ruleset hvd_ruleset;
+
+typedef struct hvd_rule_info {
+    const char *id;
+    int correlation; /* 1 for <correlation>, 0 for <rule> */
+    const char *title;
+    hvd_severity severity;
+    const char *confidence;
+    int benign;
+    int enabled;
+    const char *file;
+    int line;
+    size_t nreferences;
+    size_t nexamples;
+} hvd_rule_info;
+
+/*
+ * Loads every *.xml file in dir (sorted by name), validating each against the schema at
+ * xsd_path (NULL: dir/hvdiag-rules.xsd, then HVD_RULES_DIR/hvdiag-rules.xsd). Any problem
+ * rejects the whole set: every problem is logged at error level as "file:line: message"
+ * and the first one is in err. DOCTYPEs are refused, so no entity is ever expanded and
+ * nothing is fetched. On success *out owns the set until hvd_ruleset_destroy().
+ */
+int hvd_ruleset_load(hvd_ruleset **out, const char *dir, const char *xsd_path,
+                     const hvd_logger *log, hvd_error *err);
+
+/* As hvd_ruleset_load(), for one file. */
+int hvd_ruleset_load_file(hvd_ruleset **out, const char *path, const char *xsd_path,
+                          const hvd_logger *log, hvd_error *err);
+
+void hvd_ruleset_destroy(hvd_ruleset *rs); /* NULL-safe */
+
+size_t hvd_ruleset_count(const hvd_ruleset *rs);
+/* Rule i, in load order: borrowed, valid until hvd_ruleset_destroy(). */
+const hvd_rule_info *hvd_ruleset_rule(const hvd_ruleset *rs, size_t i);
+
+#endif

@@ -1,0 +1,157 @@
+/* The compiled rule set, shared by rules.c (which builds it) and engine.c (which runs it). */
+#ifndef HVD_RULES_INTERNAL_H
+#define HVD_RULES_INTERNAL_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "rules.h"
+
+#include <pcre2.h>
+#include <stdint.h>
+
+enum hvd__pred_kind {
+    HVD__P_ALL,
+    HVD__P_ANY,
+    HVD__P_NOT,
+    HVD__P_SOURCE,
+    HVD__P_PROVIDER,
+    HVD__P_CHANNEL,
+    HVD__P_EVENT_ID,
+    HVD__P_LEVEL,
+    HVD__P_HOST,
+    HVD__P_COMPONENT,
+    HVD__P_LEVEL_WORD,
+    HVD__P_FIELD,
+    HVD__P_MESSAGE,
+    HVD__P_ERROR_CODE,
+};
+
+enum hvd__op { HVD__OP_EQUALS, HVD__OP_CONTAINS, HVD__OP_REGEX, HVD__OP_EXISTS };
+
+typedef struct hvd__range {
+    uint32_t lo;
+    uint32_t hi;
+} hvd__range;
+
+typedef struct hvd__pred {
+    enum hvd__pred_kind kind;
+    enum hvd__op op;
+    int line;
+    const char *name; /* field name */
+    const char *text; /* value to compare; channel values are normalised */
+    pcre2_code *re;
+    hvd__range *ranges;
+    size_t nranges;
+    unsigned levels; /* bit n set: level n matches */
+    int source;      /* hvd_source_kind */
+    uint32_t code;
+    int win32;
+    struct hvd__pred *kids;
+    size_t nkids;
+} hvd__pred;
+
+typedef struct hvd__extract {
+    const char *name;
+    const char *field; /* a field's value, or the field the regex reads */
+    int from_message;  /* the regex reads the message */
+    pcre2_code *re;
+    const char *value; /* a template over other entities */
+} hvd__extract;
+
+typedef struct hvd__where {
+    const char *entity;
+    enum hvd__op op;
+    const char *text;
+    pcre2_code *re;
+} hvd__where;
+
+typedef struct hvd__member {
+    const char *role;
+    const char *rule_id;
+    size_t rule; /* index in the set */
+    hvd__where *where;
+    size_t nwhere;
+} hvd__member;
+
+typedef struct hvd__join {
+    size_t left;
+    size_t right;
+    const char *left_entity;
+    const char *right_entity;
+    int host;
+} hvd__join;
+
+typedef struct hvd__expect {
+    const char *entity;
+    const char *value;
+    const char *remedy_contains;
+    const char *cause_contains;
+    const char *title_contains;
+    long count;
+} hvd__expect;
+
+typedef struct hvd__example_event {
+    int clusterlog;
+    const char *text; /* one <Event> serialised, or raw cluster.log lines */
+    const char *node;
+} hvd__example_event;
+
+typedef struct hvd__example {
+    int positive;
+    int line;
+    hvd__expect *expects;
+    size_t nexpects;
+    hvd__example_event *events;
+    size_t nevents;
+} hvd__example;
+
+typedef struct hvd__rule {
+    hvd_rule_info info;
+    const char *cause;
+    const char *remedy;
+    const char **ref_href;
+    const char **ref_label;
+    hvd__pred match;
+    hvd__extract *extracts;
+    size_t nextracts;
+    long threshold_count; /* 0: one event is enough */
+    int64_t threshold_window;
+    const char **threshold_group;
+    size_t nthreshold_group;
+    int64_t quiet_period;
+    const char **quiet_group; /* NULL: every entity */
+    size_t nquiet_group;
+    int quiet_group_set;
+    int has_error_code;
+    const char **names; /* entity names a diagnosis of this rule can carry */
+    size_t nnames;
+    /* correlations */
+    hvd__member *members;
+    size_t nmembers;
+    hvd__join *joins;
+    size_t njoins;
+    int64_t window;
+    int order_before; /* member index, -1 for none */
+    int order_after;
+    hvd__example *examples;
+    size_t nexamples;
+} hvd__rule;
+
+struct hvd_ruleset {
+    hvd__rule *rules;
+    size_t nrules;
+    size_t cap;
+    struct hvd__block *arena;
+    pcre2_code **codes;
+    size_t ncodes;
+    size_t codes_cap;
+    uint32_t max_captures; /* largest capture count of any regex */
+};
+
+/* Normalises a channel name for comparison: lower case, and the last '-' or '/' before
+ * Admin, Operational, Analytic, Debug, Diagnostic or DiagnosticVerbose becomes '/'. */
+void hvd__channel_normalise(const char *in, char *out, size_t cap);
+
+/* The rule index of id, or -1. */
+long hvd__ruleset_find(const hvd_ruleset *rs, const char *id);
+
+#endif

@@ -1,0 +1,173 @@
+/* ruletest: every rule's examples through the engine, one fresh engine per example. */
+#include "ruletest.h"
+
+#include "alloc.h"
+#include "clusterlog_reader.h"
+#include "engine.h"
+#include "eventxml.h"
+#include "rules_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+struct seen {
+    const hvd__rule *rule;
+    int made;
+    int matched_expects; /* a diagnosis of the rule met every expect line */
+    const hvd__example *ex;
+    char why[300];
+};
+
+static int contains(const char *hay, const char *needle)
+{
+    return hay && needle && strstr(hay, needle) != NULL;
+}
+
+static void on_diagnosis(void *ud, const hvd_diagnosis *d)
+{
+    struct seen *s = ud;
+    const hvd__example *ex = s->ex;
+
+    if (strcmp(d->rule_id, s->rule->info.id) != 0) {
+        return;
+    }
+    s->made = 1;
+    for (size_t i = 0; i < ex->nexpects; i++) {
+        const hvd__expect *x = &ex->expects[i];
+
+        if (x->entity) {
+            const char *v = hvd_diagnosis_entity(d, x->entity);
+
+            if (!v || strcmp(v, x->value) != 0) {
+                snprintf(s->why, sizeof(s->why), "entity %s is '%s', expected '%s'", x->entity,
+                         v ? v : "(none)", x->value);
+                return;
+            }
+        }
+        if (x->remedy_contains && !contains(d->remedy, x->remedy_contains)) {
+            snprintf(s->why, sizeof(s->why), "remedy lacks '%s'", x->remedy_contains);
+            return;
+        }
+        if (x->cause_contains && !contains(d->cause, x->cause_contains)) {
+            snprintf(s->why, sizeof(s->why), "cause lacks '%s'", x->cause_contains);
+            return;
+        }
+        if (x->title_contains && !contains(d->title, x->title_contains)) {
+            snprintf(s->why, sizeof(s->why), "title lacks '%s'", x->title_contains);
+            return;
+        }
+        if (x->count && d->count != (uint64_t)x->count) {
+            snprintf(s->why, sizeof(s->why), "count %llu, expected %ld",
+                     (unsigned long long)d->count, x->count);
+            return;
+        }
+    }
+    s->matched_expects = 1;
+}
+
+/* Feeds one example's events; returns HVD_OK or an error with why set. */
+static int feed_example(hvd_engine *e, hvd_eventxml *px, const hvd__rule *r, const hvd__example *ex,
+                        char *why, size_t cap)
+{
+    hvd_error err;
+
+    for (size_t i = 0; i < ex->nevents; i++) {
+        const hvd__example_event *xe = &ex->events[i];
+        hvd_event ev;
+
+        hvd_error_clear(&err);
+        if (!xe->clusterlog) {
+            memset(&ev, 0, sizeof(ev));
+            ev.kind = HVD_SOURCE_EVTX;
+            ev.source_path = r->info.file;
+            ev.line = (uint64_t)ex->line;
+            if (hvd_eventxml_parse(px, r->info.file, xe->text, strlen(xe->text), &ev, &err) < 0 ||
+                hvd_engine_feed(e, &ev, &err) < 0) {
+                snprintf(why, cap, "event %zu: %s", i + 1, err.msg);
+                return -1;
+            }
+        } else {
+            hvd_source_options opt = {.host_hint = xe->node};
+            hvd_clusterlog_reader *cr = NULL;
+            int rc;
+
+            if (hvd_clusterlog_reader_open_mem(&cr, r->info.file, xe->text, strlen(xe->text), &opt,
+                                               NULL, &err) < 0) {
+                snprintf(why, cap, "cluster.log lines: %s", err.msg);
+                return -1;
+            }
+            while ((rc = hvd_clusterlog_reader_next(cr, &ev, &err)) == 1) {
+                if (hvd_engine_feed(e, &ev, &err) < 0) {
+                    break;
+                }
+            }
+            if (hvd_clusterlog_reader_stats(cr)->events == 0) {
+                snprintf(why, cap, "cluster.log lines: no line parsed");
+                hvd_clusterlog_reader_close(cr);
+                return -1;
+            }
+            hvd_clusterlog_reader_close(cr);
+        }
+    }
+    return hvd_engine_flush(e, &err);
+}
+
+int hvd_ruletest_run(const hvd_ruleset *rs, hvd_ruletest_report report, void *ud,
+                     hvd_ruletest_result *result, hvd_error *err)
+{
+    hvd_eventxml *px = NULL;
+    char line[700];
+    int rc;
+
+    memset(result, 0, sizeof(*result));
+    rc = hvd_eventxml_create(&px, err);
+    if (rc < 0) {
+        return rc;
+    }
+    for (size_t i = 0; i < rs->nrules; i++) {
+        const hvd__rule *r = &rs->rules[i];
+
+        for (size_t k = 0; k < r->nexamples; k++) {
+            const hvd__example *ex = &r->examples[k];
+            struct seen s = {.rule = r, .ex = ex};
+            hvd_engine *e = NULL;
+            char why[400] = "";
+            int ok;
+
+            rc = hvd_engine_create(&e, rs, on_diagnosis, &s, err);
+            if (rc < 0) {
+                hvd_eventxml_destroy(px);
+                return rc;
+            }
+            if (feed_example(e, px, r, ex, why, sizeof(why)) < 0) {
+                ok = 0;
+            } else if (ex->positive) {
+                ok = s.made && s.matched_expects;
+                if (!s.made) {
+                    snprintf(why, sizeof(why), "positive example made no diagnosis");
+                } else if (!ok) {
+                    snprintf(why, sizeof(why), "%s", s.why);
+                }
+            } else {
+                ok = !s.made;
+                if (!ok) {
+                    snprintf(why, sizeof(why), "negative example made a diagnosis");
+                }
+            }
+            hvd_engine_destroy(e);
+            if (ok) {
+                result->passed++;
+            } else {
+                result->failed++;
+                snprintf(line, sizeof(line), "%s:%d: rule '%s': %s", r->info.file, ex->line,
+                         r->info.id, why);
+                if (report) {
+                    report(ud, line);
+                }
+            }
+        }
+    }
+    hvd_eventxml_destroy(px);
+    return HVD_OK;
+}
