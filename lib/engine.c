@@ -1050,7 +1050,7 @@ static struct group *group_find(hvd_engine *e, const char *key, size_t rule)
     struct group *g;
 
     if (e->ngroup_slots == 0) {
-        e->ngroup_slots = 4096;
+        e->ngroup_slots = 65536;
         e->groups = hvd_calloc(e->ngroup_slots, sizeof(*e->groups));
         if (!e->groups) {
             e->ngroup_slots = 0;
@@ -1079,10 +1079,12 @@ static struct group *group_find(hvd_engine *e, const char *key, size_t rule)
     return g;
 }
 
-/* Drops groups idle for longer than the horizon, or the oldest when there are too many. */
+/* Drops groups idle for longer than the horizon; over the cap, also drops groups until 90 %
+ * of it is left, so a flood of new groups pays for one scan per tenth of the cap. */
 static void groups_prune(hvd_engine *e)
 {
     hvd_time horizon = e->newest - KEEP_HORIZON;
+    int over = e->ngroups > MAX_GROUPS;
 
     for (size_t s = 0; s < e->ngroup_slots; s++) {
         struct group **pg = &e->groups[s];
@@ -1090,7 +1092,7 @@ static void groups_prune(hvd_engine *e)
         while (*pg) {
             struct group *g = *pg;
 
-            if (g->touched < horizon || e->ngroups > MAX_GROUPS) {
+            if (g->touched < horizon || (over && e->ngroups > MAX_GROUPS / 10 * 9)) {
                 *pg = g->next;
                 group_free(g);
                 e->ngroups--;

@@ -1240,7 +1240,9 @@ static int load(hvd_ruleset **out, const char *dir, const char *one_file, const 
         if (d) {
             closedir(d);
         }
-        qsort(files, nfiles, sizeof(*files), compare_names);
+        if (nfiles > 1) {
+            qsort(files, nfiles, sizeof(*files), compare_names);
+        }
         if (nfiles == 0 && ld.errors == 0) {
             report(&ld, 0, "no rule files (*.xml) in the folder");
         }

@@ -1,0 +1,328 @@
+/* Suite for the engine: index, error codes, time grouping, correlation, bounds, and the
+ * mission's cross-host case through real EVTX files. */
+#include "engine.h"
+
+#include "eventxml.h"
+#include "hvtime.h"
+#include "rules.h"
+#include "source.h"
+#include "testutil.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TEST_RULES HVD_TEST_DATADIR "/rules"
+
+struct got {
+    char keys[64][256];
+    char rules[64][64];
+    char remedy[64][1024];
+    uint64_t count[64];
+    size_t n;     /* distinct keys */
+    size_t calls; /* emit calls */
+};
+
+static void on_diag(void *ud, const hvd_diagnosis *d)
+{
+    struct got *g = ud;
+
+    g->calls++;
+    for (size_t i = 0; i < g->n; i++) {
+        if (strcmp(g->keys[i], d->key) == 0) {
+            g->count[i] = d->count;
+            return;
+        }
+    }
+    if (g->n < 64) {
+        snprintf(g->keys[g->n], sizeof(g->keys[0]), "%s", d->key);
+        snprintf(g->rules[g->n], sizeof(g->rules[0]), "%s", d->rule_id);
+        snprintf(g->remedy[g->n], sizeof(g->remedy[0]), "%s", d->remedy);
+        g->count[g->n] = d->count;
+        g->n++;
+    }
+}
+
+static size_t count_rule(const struct got *g, const char *rule)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < g->n; i++) {
+        n += strcmp(g->rules[i], rule) == 0;
+    }
+    return n;
+}
+
+static hvd_ruleset *load(const char *dir)
+{
+    hvd_ruleset *rs = NULL;
+    hvd_error err;
+
+    ck_assert_msg(
+        hvd_ruleset_load(&rs, dir, HVD_TEST_SRCDIR "/rules/hvdiag-rules.xsd", NULL, &err) == HVD_OK,
+        "%s", err.msg);
+    return rs;
+}
+
+/* A minimal EVTX-kind event. */
+static hvd_event make(const char *provider, uint16_t id, const char *host, hvd_time t,
+                      const char *message, hvd_field *f)
+{
+    hvd_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = HVD_SOURCE_EVTX;
+    ev.source_path = "test";
+    ev.provider = provider;
+    ev.provider_guid = "";
+    ev.channel = "";
+    ev.host = host;
+    ev.user_sid = "";
+    ev.event_id = id;
+    ev.level = 2;
+    ev.time = t;
+    ev.message = message;
+    f->name = "Data0";
+    f->value = message;
+    ev.fields = f;
+    ev.nfields = 1;
+    return ev;
+}
+
+#define MIN (60 * HVD_TICKS_PER_SECOND)
+
+START_TEST(events_meet_only_their_candidate_rules)
+{
+    hvd_ruleset *rs = load(HVD_TEST_SRCDIR "/rules");
+    struct got g = {.n = 0};
+    hvd_engine *e = NULL;
+    hvd_field f;
+    hvd_event ev;
+    uint64_t before;
+
+    ck_assert_int_eq(hvd_engine_create(&e, rs, on_diag, &g, NULL), HVD_OK);
+    ev = make("Microsoft-Windows-Kernel-General", 1, "h", 0, "nothing", &f);
+    ck_assert_int_eq(hvd_engine_feed(e, &ev, NULL), HVD_OK);
+    /* Only the few message-regex rules for every EVTX event may run. */
+    before = hvd_engine_get_stats(e)->candidates;
+    ck_assert_uint_le(before, 5);
+    /* A VMMS event meets the VMMS rules (and the live-migration rules that key on VMMS or
+     * High-Availability plus an error code), not the cluster or cluster.log ones. */
+    ev = make("Microsoft-Windows-Hyper-V-VMMS", 14050, "HV-NODE02", 0,
+              "Microsoft Virtual System Migration Service", &f);
+    ck_assert_int_eq(hvd_engine_feed(e, &ev, NULL), HVD_OK);
+    ck_assert_uint_le(hvd_engine_get_stats(e)->candidates - before, hvd_ruleset_count(rs) / 2);
+    ck_assert_uint_eq(count_rule(&g, "hv-spn-register-failed"), 1);
+    hvd_engine_destroy(e);
+    hvd_ruleset_destroy(rs);
+}
+END_TEST
+
+START_TEST(error_codes_match_in_every_spelling)
+{
+    static const char *const spellings[] = {
+        "failed (0x80090303)",    "failed (0x80090303).",    "failed: 80090303",
+        "failed with 2148074243", "failed with -2146893053",
+    };
+    hvd_ruleset *rs = load(TEST_RULES);
+
+    for (size_t i = 0; i < sizeof(spellings) / sizeof(spellings[0]); i++) {
+        struct got g = {.n = 0};
+        hvd_engine *e = NULL;
+        hvd_field f;
+        hvd_event ev = make("Test-Provider", 100, "h1", 0, spellings[i], &f);
+
+        ck_assert_int_eq(hvd_engine_create(&e, rs, on_diag, &g, NULL), HVD_OK);
+        ck_assert_int_eq(hvd_engine_feed(e, &ev, NULL), HVD_OK);
+        ck_assert_msg(count_rule(&g, "t-code") == 1, "'%s'", spellings[i]);
+        hvd_engine_destroy(e);
+    }
+    {
+        struct got g = {.n = 0};
+        hvd_engine *e = NULL;
+        hvd_field f;
+        hvd_event ev = make("Test-Provider", 101, "h1", 0, "socket error 10013", &f);
+
+        ck_assert_int_eq(hvd_engine_create(&e, rs, on_diag, &g, NULL), HVD_OK);
+        ck_assert_int_eq(hvd_engine_feed(e, &ev, NULL), HVD_OK);
+        ck_assert_uint_eq(count_rule(&g, "t-win32"), 1);
+        hvd_engine_destroy(e);
+    }
+    hvd_ruleset_destroy(rs);
+}
+END_TEST
+
+START_TEST(threshold_and_quiet_are_judged_by_event_time)
+{
+    hvd_ruleset *rs = load(TEST_RULES);
+    struct got g = {.n = 0};
+    hvd_engine *e = NULL;
+    hvd_field f;
+    hvd_event ev;
+
+    ck_assert_int_eq(hvd_engine_create(&e, rs, on_diag, &g, NULL), HVD_OK);
+    /* Three events 20 minutes apart: never 3 within 10 minutes. */
+    for (int i = 0; i < 3; i++) {
+        ev = make("Test-Provider", 200, "h1", i * 20 * MIN, "", &f);
+        hvd_engine_feed(e, &ev, NULL);
+    }
+    ck_assert_uint_eq(g.n, 0);
+    /* Out of order, within 10 minutes: one diagnosis. */
+    ev = make("Test-Provider", 200, "h1", 9 * MIN, "", &f);
+    hvd_engine_feed(e, &ev, NULL);
+    ev = make("Test-Provider", 200, "h1", 5 * MIN, "", &f);
+    hvd_engine_feed(e, &ev, NULL);
+    ck_assert_uint_eq(count_rule(&g, "t-flood"), 1);
+    ck_assert_uint_eq(g.count[0], 3);
+    /* A flood within the quiet hour folds into it: same key, the count grows. */
+    for (int i = 0; i < 1000; i++) {
+        ev = make("Test-Provider", 200, "h1", 10 * MIN + i * HVD_TICKS_PER_SECOND, "", &f);
+        hvd_engine_feed(e, &ev, NULL);
+    }
+    ck_assert_uint_eq(count_rule(&g, "t-flood"), 1);
+    ck_assert_uint_eq(g.count[0], 1003);
+    /* Another host is another group. */
+    for (int i = 0; i < 3; i++) {
+        ev = make("Test-Provider", 200, "h2", i * MIN, "", &f);
+        hvd_engine_feed(e, &ev, NULL);
+    }
+    ck_assert_uint_eq(count_rule(&g, "t-flood"), 2);
+    hvd_engine_destroy(e);
+    hvd_ruleset_destroy(rs);
+}
+END_TEST
+
+/* The pair for t-corr: a cause on B, a failure on A naming B by its short name. */
+static void feed_pair(hvd_engine *e, int cause_first, hvd_time shift)
+{
+    hvd_field f1;
+    hvd_field f2;
+    hvd_event cause = make("Test-Provider", 300, "B.example.local", shift, "", &f1);
+    hvd_event failure = make("Test-Provider", 100, "A.example.local", shift + 30 * MIN,
+                             "with host 'b' (0x80090303)", &f2);
+
+    ck_assert_int_eq(hvd_engine_feed(e, cause_first ? &cause : &failure, NULL), HVD_OK);
+    ck_assert_int_eq(hvd_engine_feed(e, cause_first ? &failure : &cause, NULL), HVD_OK);
+}
+
+START_TEST(correlation_is_found_in_either_order_and_reported_once)
+{
+    hvd_ruleset *rs = load(TEST_RULES);
+
+    for (int order = 0; order < 2; order++) {
+        struct got g = {.n = 0};
+        hvd_engine *e = NULL;
+
+        ck_assert_int_eq(hvd_engine_create(&e, rs, on_diag, &g, NULL), HVD_OK);
+        feed_pair(e, order, 0);
+        ck_assert_uint_eq(count_rule(&g, "t-corr"), 1);
+        for (size_t i = 0; i < g.n; i++) {
+            if (strcmp(g.rules[i], "t-corr") == 0) {
+                ck_assert_str_eq(g.remedy[i], "fix B");
+            }
+        }
+        /* The same events again add nothing new. */
+        feed_pair(e, order, 0);
+        ck_assert_uint_eq(count_rule(&g, "t-corr"), 1);
+        /* Outside the one-hour window of each other: no correlation. */
+        {
+            hvd_field f;
+            hvd_event far = make("Test-Provider", 300, "B.example.local", 600 * MIN, "", &f);
+
+            hvd_engine_feed(e, &far, NULL);
+        }
+        ck_assert_uint_eq(count_rule(&g, "t-corr"), 1);
+        hvd_engine_destroy(e);
+    }
+    hvd_ruleset_destroy(rs);
+}
+END_TEST
+
+START_TEST(state_stays_bounded_with_many_groups)
+{
+    hvd_ruleset *rs = load(TEST_RULES);
+    struct got g = {.n = 0};
+    hvd_engine *e = NULL;
+    char host[32];
+    hvd_field f;
+
+    ck_assert_int_eq(hvd_engine_create(&e, rs, on_diag, &g, NULL), HVD_OK);
+    for (int i = 0; i < 120000; i++) {
+        hvd_event ev;
+
+        snprintf(host, sizeof(host), "h%d", i);
+        ev = make("Test-Provider", 200, host, (hvd_time)i * HVD_TICKS_PER_SECOND, "", &f);
+        ck_assert_int_eq(hvd_engine_feed(e, &ev, NULL), HVD_OK);
+    }
+    ck_assert_uint_le(hvd_engine_get_stats(e)->groups, 100000);
+    hvd_engine_destroy(e);
+    hvd_ruleset_destroy(rs);
+}
+END_TEST
+
+START_TEST(spn_missing_on_destination_from_real_evtx_files)
+{
+    char *tmp = hvd_test_tmpdir();
+    char *out = hvd_test_path(tmp, "vmms-ha.evtx");
+    char *argv[] = {HVD_TEST_BINDIR "/evtxgen", HVD_TEST_DATADIR "/evtx/vmms-ha.xml", out, NULL};
+    hvd_ruleset *rs = load(HVD_TEST_SRCDIR "/rules");
+    struct got g = {.n = 0};
+    hvd_engine *e = NULL;
+    hvd_source *src = NULL;
+    hvd_event ev;
+    hvd_error err;
+    int found = 0;
+
+    ck_assert_int_eq(hvd_test_run(argv, NULL), 0);
+    ck_assert_int_eq(hvd_engine_create(&e, rs, on_diag, &g, NULL), HVD_OK);
+    ck_assert_int_eq(hvd_source_open(&src, out, NULL, NULL, &err), HVD_OK);
+    while (hvd_source_next(src, &ev, &err) == 1) {
+        ck_assert_int_eq(hvd_engine_feed(e, &ev, &err), HVD_OK);
+    }
+    hvd_source_close(src);
+    ck_assert_uint_eq(count_rule(&g, "hv-spn-register-failed"), 2);
+    ck_assert_uint_eq(count_rule(&g, "lm-target-unknown"), 1);
+    for (size_t i = 0; i < g.n; i++) {
+        if (strcmp(g.rules[i], "lm-spn-missing-on-destination") == 0) {
+            found++;
+            ck_assert_msg(strstr(g.remedy[i], "setspn -S \"Microsoft Virtual System Migration "
+                                              "Service/HV-NODE02\" HV-NODE02") != NULL,
+                          "%s", g.remedy[i]);
+        }
+    }
+    ck_assert_int_eq(found, 1);
+    hvd_engine_destroy(e);
+    hvd_ruleset_destroy(rs);
+    hvd_test_rmtree(tmp);
+    free(out);
+    free(tmp);
+}
+END_TEST
+
+static Suite *engine_suite(void)
+{
+    Suite *s = suite_create("engine");
+    TCase *tc = tcase_create("match");
+
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, events_meet_only_their_candidate_rules);
+    tcase_add_test(tc, error_codes_match_in_every_spelling);
+    tcase_add_test(tc, threshold_and_quiet_are_judged_by_event_time);
+    tcase_add_test(tc, correlation_is_found_in_either_order_and_reported_once);
+    tcase_add_test(tc, state_stays_bounded_with_many_groups);
+    tcase_add_test(tc, spn_missing_on_destination_from_real_evtx_files);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(engine_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,282 @@
+/* Suite for the rule loader: valid sets load; every kind of bad file is refused with
+ * file:line, and hostile XML never expands an entity. */
+#include "rules.h"
+
+#include "testutil.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define XSD HVD_TEST_SRCDIR "/rules/hvdiag-rules.xsd"
+
+static char *tmp;
+
+static void tmp_setup(void)
+{
+    tmp = hvd_test_tmpdir();
+}
+
+static void tmp_teardown(void)
+{
+    hvd_test_rmtree(tmp);
+    free(tmp);
+}
+
+/* Collects every error line the loader logs. */
+struct lines {
+    char text[8192];
+    int n;
+};
+
+static void collect(void *ud, int level, const char *msg)
+{
+    struct lines *l = ud;
+    size_t used = strlen(l->text);
+
+    (void)level;
+    snprintf(l->text + used, sizeof(l->text) - used, "%s\n", msg);
+    l->n++;
+}
+
+static const char good_rule[] =
+    "  <rule id=\"r-%d\" severity=\"error\">\n"
+    "    <title>t {host}</title>\n"
+    "    <match><provider>P</provider><event-id>%d</event-id></match>\n"
+    "    <cause>c</cause><remedy>r</remedy>\n"
+    "    <reference href=\"https://example.invalid/\"/>\n"
+    "    <examples><positive><Event "
+    "xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\"/></positive>\n"
+    "      <negative><Event "
+    "xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\"/></negative></examples>\n"
+    "  </rule>\n";
+
+/* Writes a rule file made of a prologue, the body and the closing tag. */
+static char *write_rules(const char *name, const char *prologue, const char *body)
+{
+    char *path = hvd_test_path(tmp, name);
+    FILE *f = fopen(path, "w");
+
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "%s<rules xmlns=\"urn:hvdiag:rules:1\">\n%s</rules>\n", prologue, body);
+    fclose(f);
+    return path;
+}
+
+static int load_dir(struct lines *out, hvd_error *err)
+{
+    hvd_logger log = {collect, out, 3};
+    hvd_ruleset *rs = NULL;
+    int rc = hvd_ruleset_load(&rs, tmp, XSD, &log, err);
+
+    if (rc == HVD_OK) {
+        ck_assert_ptr_nonnull(rs);
+        rc = (int)hvd_ruleset_count(rs);
+        hvd_ruleset_destroy(rs);
+    } else {
+        ck_assert_ptr_null(rs);
+    }
+    return rc;
+}
+
+START_TEST(the_shipped_rules_load)
+{
+    hvd_ruleset *rs = NULL;
+    hvd_error err;
+    size_t correlations = 0;
+
+    ck_assert_msg(hvd_ruleset_load(&rs, HVD_TEST_SRCDIR "/rules", NULL, NULL, &err) == HVD_OK, "%s",
+                  err.msg);
+    ck_assert_uint_ge(hvd_ruleset_count(rs), 60);
+    for (size_t i = 0; i < hvd_ruleset_count(rs); i++) {
+        const hvd_rule_info *r = hvd_ruleset_rule(rs, i);
+
+        correlations += (size_t)r->correlation;
+        ck_assert_uint_ge(r->nreferences, 1);
+        ck_assert_uint_ge(r->nexamples, 2);
+    }
+    ck_assert_uint_ge(correlations, 4);
+    hvd_ruleset_destroy(rs);
+}
+END_TEST
+
+START_TEST(valid_files_load_in_name_order)
+{
+    char body[2048];
+    struct lines l = {.n = 0};
+    hvd_error err;
+    char *a;
+    char *b;
+
+    snprintf(body, sizeof(body), good_rule, 1, 1);
+    a = write_rules("b.xml", "", body);
+    snprintf(body, sizeof(body), good_rule, 2, 2);
+    b = write_rules("a.xml", "", body);
+    ck_assert_int_eq(load_dir(&l, &err), 2);
+    ck_assert_int_eq(l.n, 0);
+    free(a);
+    free(b);
+}
+END_TEST
+
+START_TEST(schema_errors_name_file_and_line)
+{
+    struct lines l = {.n = 0};
+    hvd_error err;
+    char *path = write_rules("bad.xml", "",
+                             "  <rule id=\"r-1\" severity=\"error\">\n"
+                             "    <title>t</title>\n"
+                             "    <match><provider>P</provider><EventIdd>1</EventIdd></match>\n"
+                             "  </rule>\n");
+    char want[4200];
+
+    ck_assert_int_lt(load_dir(&l, &err), 0);
+    snprintf(want, sizeof(want), "%s:4:", path);
+    ck_assert_msg(strstr(l.text, want) != NULL, "%s", l.text);
+    ck_assert_ptr_nonnull(strstr(l.text, "EventIdd"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "bad.xml:4:"));
+    free(path);
+}
+END_TEST
+
+START_TEST(bad_regex_and_unknown_entity_and_duplicate_id_are_all_reported)
+{
+    struct lines l = {.n = 0};
+    hvd_error err;
+    char body[8192];
+    char one[1024];
+    char *path;
+
+    snprintf(one, sizeof(one), good_rule, 1, 1);
+    snprintf(body, sizeof(body),
+             "%s%s"
+             "  <rule id=\"r-2\" severity=\"error\">\n"
+             "    <title>t {nosuch}</title>\n"
+             "    <match><provider>P</provider><message>(unclosed</message></match>\n"
+             "    <cause>c</cause><remedy>r</remedy>\n"
+             "    <reference href=\"https://example.invalid/\"/>\n"
+             "    <examples><positive><Event "
+             "xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\"/></positive>\n"
+             "      <negative><Event "
+             "xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\"/></negative>"
+             "</examples>\n"
+             "  </rule>\n",
+             one, one);
+    path = write_rules("many.xml", "", body);
+    ck_assert_int_lt(load_dir(&l, &err), 0);
+    ck_assert_msg(strstr(l.text, "duplicate rule id 'r-1'") != NULL, "%s", l.text);
+    ck_assert_msg(strstr(l.text, "many.xml:20: regex error at offset") != NULL, "%s", l.text);
+    ck_assert_msg(strstr(l.text, "unknown entity {nosuch}") != NULL, "%s", l.text);
+    ck_assert_int_ge(l.n, 3);
+    free(path);
+}
+END_TEST
+
+START_TEST(external_entities_are_refused_unread)
+{
+    struct lines l = {.n = 0};
+    hvd_error err;
+    char *path = write_rules("xxe.xml",
+                             "<?xml version=\"1.0\"?>\n"
+                             "<!DOCTYPE rules [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>\n",
+                             "  <rule id=\"r-1\" severity=\"error\"><title>&xxe;</title></rule>\n");
+
+    ck_assert_int_lt(load_dir(&l, &err), 0);
+    ck_assert_ptr_nonnull(strstr(err.msg, "xxe.xml:2: DOCTYPE and entity declarations"));
+    ck_assert_ptr_null(strstr(l.text, "root:"));
+    free(path);
+}
+END_TEST
+
+START_TEST(entity_bombs_are_refused_quickly)
+{
+    struct lines l = {.n = 0};
+    hvd_error err;
+    clock_t start = clock();
+    char *path =
+        write_rules("lol.xml",
+                    "<?xml version=\"1.0\"?>\n<!DOCTYPE r [\n <!ENTITY a \"aaaaaaaaaaaaaaaa\">\n"
+                    " <!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">\n"
+                    " <!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\">\n"
+                    " <!ENTITY d \"&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;\">\n"
+                    " <!ENTITY e \"&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;\">\n]>\n",
+                    "<rule id=\"r\" severity=\"error\"><title>&e;&e;&e;&e;</title></rule>\n");
+
+    ck_assert_int_lt(load_dir(&l, &err), 0);
+    ck_assert_ptr_nonnull(strstr(err.msg, "DOCTYPE"));
+    ck_assert_double_lt((double)(clock() - start) / CLOCKS_PER_SEC, 2.0);
+    free(path);
+}
+END_TEST
+
+START_TEST(not_well_formed_and_empty_folder)
+{
+    struct lines l = {.n = 0};
+    hvd_error err;
+    char *path;
+
+    ck_assert_int_lt(load_dir(&l, &err), 0);
+    ck_assert_ptr_nonnull(strstr(err.msg, "no rule files"));
+    path = hvd_test_path(tmp, "broken.xml");
+    ck_assert_int_eq(hvd_test_write_file(path, "<rules xmlns=\"urn:hvdiag:rules:1\">\n<rule", 40),
+                     0);
+    memset(&l, 0, sizeof(l));
+    ck_assert_int_lt(load_dir(&l, &err), 0);
+    ck_assert_msg(strstr(err.msg, "broken.xml:") != NULL, "%s", err.msg);
+    free(path);
+}
+END_TEST
+
+START_TEST(a_rule_that_meets_every_event_is_refused)
+{
+    struct lines l = {.n = 0};
+    hvd_error err;
+    char *path = write_rules(
+        "wide.xml", "",
+        "  <rule id=\"r-1\" severity=\"error\">\n"
+        "    <title>t</title>\n"
+        "    <match><level>error</level></match>\n"
+        "    <cause>c</cause><remedy>r</remedy>\n"
+        "    <reference href=\"https://example.invalid/\"/>\n"
+        "    <examples><positive><Event "
+        "xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\"/></positive>\n"
+        "      <negative><Event "
+        "xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\"/></negative></examples>\n"
+        "  </rule>\n");
+
+    ck_assert_int_lt(load_dir(&l, &err), 0);
+    ck_assert_msg(strstr(l.text, "would meet every event") != NULL, "%s", l.text);
+    free(path);
+}
+END_TEST
+
+static Suite *rules_suite(void)
+{
+    Suite *s = suite_create("rules");
+    TCase *tc = tcase_create("load");
+
+    tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
+    tcase_add_test(tc, the_shipped_rules_load);
+    tcase_add_test(tc, valid_files_load_in_name_order);
+    tcase_add_test(tc, schema_errors_name_file_and_line);
+    tcase_add_test(tc, bad_regex_and_unknown_entity_and_duplicate_id_are_all_reported);
+    tcase_add_test(tc, external_entities_are_refused_unread);
+    tcase_add_test(tc, entity_bombs_are_refused_quickly);
+    tcase_add_test(tc, not_well_formed_and_empty_folder);
+    tcase_add_test(tc, a_rule_that_meets_every_event_is_refused);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(rules_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
