@@ -1,0 +1,52 @@
+/*
+ * ingest: the pipeline for one input file, source -> seen-filter -> engine -> store. The
+ * file's events, the diagnoses they produced and its checkpoint commit in one transaction.
+ */
+#ifndef HVD_INGEST_H
+#define HVD_INGEST_H
+
+#include "error.h"
+#include "event.h"
+#include "log.h"
+#include "rules.h"
+#include "source.h"
+#include "store.h"
+
+#include <stdint.h>
+
+typedef struct hvd_ingest hvd_ingest;
+
+typedef struct hvd_ingest_options {
+    hvd_time since; /* events before are ignored; 0 for no bound */
+    hvd_time until; /* events after are ignored; 0 for no bound */
+    int include_recovered;
+    const char *host_hint;
+} hvd_ingest_options;
+
+typedef struct hvd_ingest_result {
+    uint64_t events;   /* read from the file */
+    uint64_t fresh;    /* not seen before, given to the engine */
+    uint64_t repeated; /* seen before (re-exports, re-runs) */
+    uint64_t outside;  /* outside since/until */
+    int changed;       /* the database changed */
+    hvd_source_stats stats;
+} hvd_ingest_result;
+
+/* st and rs are borrowed and must outlive the pipeline. */
+int hvd_ingest_create(hvd_ingest **out, hvd_store *st, const hvd_ruleset *rs, const hvd_logger *log,
+                      hvd_error *err);
+
+/*
+ * Reads path (shown as display in the store and in evidence; NULL: path) and stores what it
+ * produced. A damaged file is read as far as it goes and its problems recorded; an error
+ * for this file is returned with err set, and nothing it produced is half-stored.
+ */
+int hvd_ingest_file(hvd_ingest *ing, const char *path, const char *display,
+                    const hvd_ingest_options *opt, hvd_ingest_result *res, hvd_error *err);
+
+/* End of input: regroups incidents when anything changed. *changed may be NULL. */
+int hvd_ingest_finish(hvd_ingest *ing, int *changed, hvd_error *err);
+
+void hvd_ingest_destroy(hvd_ingest *ing); /* NULL-safe */
+
+#endif

@@ -1,0 +1,90 @@
+#!/bin/sh
+# Integration test of 'hvdiag analyze' on the sample bundles, with a real database file.
+# usage: analyze_check.sh HVDIAG EVTXGEN SOURCE_DIR
+set -u
+hvdiag=$1
+evtxgen=$2
+src=$3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail=0
+check() { # check DESCRIPTION COMMAND...
+    what=$1
+    shift
+    if ! "$@"; then
+        echo "FAIL: $what" >&2
+        fail=1
+    fi
+}
+cd "$src" || exit 1
+
+# The committed sample EVTX files are what evtxgen makes of their XML.
+for x in $(cd samples/xml && find . -name '*.xml'); do
+    "$evtxgen" "samples/xml/$x" "$work/regen.evtx" >/dev/null 2>&1
+    check "samples/${x%.xml}.evtx matches its XML" cmp -s "$work/regen.evtx" "samples/${x%.xml}.evtx"
+done
+
+db=$work/a.db
+"$hvdiag" analyze --db "$db" --json --html "$work/report.html" samples/live-migration-spn >"$work/a.json" 2>"$work/a.err"
+check "analyze exits 1 when it finds errors" test $? -eq 1
+check "JSON output parses" python3 -c "import json,sys; json.load(open(sys.argv[1]))" "$work/a.json"
+check "the correlated root cause is reported" python3 - "$work/a.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+inc = [d for i in r["incidents"] for d in i["diagnoses"] if d["rule"] == "lm-spn-missing-on-destination"]
+assert len(inc) == 1, inc
+d = inc[0]
+assert d["root_cause"] is True
+assert 'setspn -S "Microsoft Virtual System Migration Service/HV-NODE02" HV-NODE02' in d["remedy"], d["remedy"]
+assert r["incidents"][0]["diagnoses"][0]["rule"] == "lm-spn-missing-on-destination"
+ev = [d for i in r["incidents"] for d in i["diagnoses"] if d["rule"] == "lm-target-unknown"][0]["evidence"]
+assert ev and ev[0]["source"].endswith("HV-NODE01/Microsoft-Windows-Hyper-V-VMMS-Admin.evtx"), ev
+PY
+check "HTML report has a timeline and the root cause" grep -q '<svg class="timeline"' "$work/report.html"
+check "HTML report names the root cause" grep -q 'Root cause: ' "$work/report.html"
+
+# Analysing the same files again changes nothing in the database.
+sqlite3 "$db" .dump >"$work/dump1.sql"
+"$hvdiag" analyze --db "$db" samples/live-migration-spn >/dev/null 2>&1
+sqlite3 "$db" .dump >"$work/dump2.sql"
+check "a second run leaves the database unchanged" cmp -s "$work/dump1.sql" "$work/dump2.sql"
+
+# The second story, into the same database.
+"$hvdiag" analyze --db "$db" --json samples/unplanned-failover >"$work/b.json" 2>/dev/null
+check "unplanned failover: stale link, heartbeat correlation, no benign KVP" python3 - "$work/b.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+rules = {d["rule"] for i in r["incidents"] for d in i["diagnoses"]}
+assert "hv-config-stale-link-4096" in rules, rules
+assert "heartbeat-loss-then-node-removed" in rules, rules
+assert "hv-kvp-4096-benign" not in rules, rules
+PY
+
+# A missing path is an input error (exit 2) and the rest is still analysed.
+"$hvdiag" analyze --db "$work/c.db" --json samples/live-migration-spn "$work/nonexistent" >"$work/c.json" 2>"$work/c.err"
+check "a missing path gives exit 2" test $? -eq 2
+check "the missing path is named" grep -q nonexistent "$work/c.err"
+check "the rest is still analysed" grep -q lm-spn-missing-on-destination "$work/c.json"
+
+# --fail-on critical with only errors found: exit 0 for the failover story on its own db.
+"$hvdiag" analyze --db "$work/d.db" --fail-on critical samples/live-migration-spn >/dev/null 2>&1
+check "--fail-on critical still exits 1 for a critical incident" test $? -eq 1
+"$hvdiag" analyze --db "$work/e.db" --since 2030-01-01 samples/live-migration-spn >"$work/e.txt" 2>&1
+check "--since after every event finds nothing (exit 0)" test $? -eq 0
+check "and says so" grep -q "No incidents found" "$work/e.txt"
+
+# A zip of the bundle gives the same diagnoses.
+(cd samples && python3 -c "
+import sys, zipfile, os
+with zipfile.ZipFile(sys.argv[1], 'w') as z:
+    for root, _, files in os.walk('live-migration-spn'):
+        for f in files:
+            z.write(os.path.join(root, f))
+" "$work/bundle.zip")
+"$hvdiag" analyze --db "$work/z.db" --json "$work/bundle.zip" >"$work/z.json" 2>/dev/null
+check "a zipped bundle is analysed" grep -q lm-spn-missing-on-destination "$work/z.json"
+
+if [ $fail -eq 0 ]; then
+    echo "analyze integration: all checks passed"
+fi
+exit $fail
