@@ -475,9 +475,9 @@ static void skip_line(hvd_clusterlog_reader *r, const char *why)
 int hvd_clusterlog_reader_next(hvd_clusterlog_reader *r, hvd_event *ev, hvd_error *err)
 {
     for (;;) {
-        const unsigned char *raw;
-        size_t len;
-        uint64_t offset;
+        const unsigned char *raw = NULL;
+        size_t len = 0;
+        uint64_t offset = 0;
         const char *line;
         int rc = next_raw_line(r, &raw, &len, &offset, err);
 

@@ -117,7 +117,7 @@ int hvd_ruletest_run(const hvd_ruleset *rs, hvd_ruletest_report report, void *ud
                      hvd_ruletest_result *result, hvd_error *err)
 {
     hvd_eventxml *px = NULL;
-    char line[700];
+    char line[1800];
     int rc;
 
     memset(result, 0, sizeof(*result));
@@ -132,7 +132,7 @@ int hvd_ruletest_run(const hvd_ruleset *rs, hvd_ruletest_report report, void *ud
             const hvd__example *ex = &r->examples[k];
             struct seen s = {.rule = r, .ex = ex};
             hvd_engine *e = NULL;
-            char why[400] = "";
+            char why[1024] = "";
             int ok;
 
             rc = hvd_engine_create(&e, rs, on_diagnosis, &s, err);

@@ -248,6 +248,37 @@ START_TEST(many_records_span_chunks_and_all_read)
 }
 END_TEST
 
+/* Records of many sizes, so that some chunk fills to its last byte: libevtx drops a record
+ * that ends exactly at the end of a chunk, so the writer must never do that. */
+START_TEST(no_record_is_lost_at_a_chunk_boundary)
+{
+    char *in = hvd_test_path(tmp, "sizes.xml");
+    char *out = hvd_test_path(tmp, "sizes.evtx");
+    FILE *f = fopen(in, "w");
+    libevtx_file_t *ef;
+
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "<Events>\n");
+    for (int i = 0; i < 6000; i++) {
+        fprintf(f,
+                "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>"
+                "<Provider Name='P'/><EventID>1</EventID><EventRecordID>%d</EventRecordID>"
+                "</System><EventData><Data Name='a'>%.*s</Data></EventData></Event>\n",
+                i + 1, 1 + (i * 13) % 97,
+                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                "xxxxxxxxxxxxxxxxxxx");
+    }
+    fprintf(f, "</Events>\n");
+    fclose(f);
+    ck_assert_int_eq(evtxgen(in, out, NULL, NULL), 0);
+    ef = open_evtx(out);
+    ck_assert_int_eq(count_records(ef), 6000);
+    close_evtx(ef);
+    free(in);
+    free(out);
+}
+END_TEST
+
 START_TEST(chunk_records_option_starts_new_chunks)
 {
     char *out = hvd_test_path(tmp, "split.evtx");
@@ -370,6 +401,7 @@ static Suite *evtxgen_suite(void)
     tcase_add_test(tc, fixture_reads_back_with_every_value);
     tcase_add_test(tc, many_records_span_chunks_and_all_read);
     tcase_add_test(tc, chunk_records_option_starts_new_chunks);
+    tcase_add_test(tc, no_record_is_lost_at_a_chunk_boundary);
     tcase_add_test(tc, malformed_input_names_file_and_line_and_leaves_no_output);
     tcase_add_test(tc, python_evtx_reads_the_files_too);
     suite_add_tcase(s, tc);

@@ -598,7 +598,8 @@ static uint8_t *reserve(struct writer *w, size_t n)
 {
     uint8_t *p;
 
-    if (w->overflow || n > CHUNK_SIZE - w->pos) {
+    /* Never up to the chunk's last byte: libevtx drops a record that ends exactly there. */
+    if (w->overflow || n >= CHUNK_SIZE - w->pos) {
         w->overflow = 1;
         return NULL;
     }

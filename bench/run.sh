@@ -1,0 +1,22 @@
+#!/bin/sh
+# Builds the inputs and runs the benchmark. usage: bench/run.sh [BUILD_DIR] [RECORDS] [CLUSTERLOG_MB]
+# Defaults: ./build, 200000 records, 500 MB. Inputs go to $BENCH_DIR (default /tmp/hvdiag-bench).
+set -eu
+cd "$(dirname "$0")/.."
+build=${1:-build}
+records=${2:-200000}
+mb=${3:-500}
+dir=${BENCH_DIR:-/tmp/hvdiag-bench}
+mkdir -p "$dir"
+if [ ! -f "$dir/events-$records.evtx" ]; then
+    python3 bench/gen_events.py "$records" "$dir/events-$records.xml"
+    "$build/evtxgen" "$dir/events-$records.xml" "$dir/events-$records.evtx"
+    rm -f "$dir/events-$records.xml"
+fi
+if [ ! -f "$dir/cluster-$mb.log" ]; then
+    python3 bench/gen_clusterlog.py "$mb" "$dir/cluster-$mb.log"
+fi
+python3 bench/patterns.py rules/clusterlog.xml > "$dir/patterns.txt"
+echo "inputs: $(du -h "$dir/events-$records.evtx" | cut -f1) EVTX ($records records)," \
+     "$(du -h "$dir/cluster-$mb.log" | cut -f1) cluster.log"
+"$build/hvdiag-bench" "$dir/events-$records.evtx" "$dir/cluster-$mb.log" rules "$dir/patterns.txt"
