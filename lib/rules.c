@@ -317,8 +317,11 @@ static pcre2_code *compile(struct loader *ld, const char *pattern, int line)
         report(ld, line, "regex error at offset %zu: %s", (size_t)offset, (char *)msg);
         return NULL;
     }
-    /* JIT is an optimisation: if this build or platform has none, matching still works. */
-    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+    /* JIT is an optimisation: if this build or platform has none, matching still works.
+     * HVD_PCRE2_JIT=0 turns it off for valgrind, which cannot follow JIT-generated code. */
+    if (!getenv("HVD_PCRE2_JIT") || strcmp(getenv("HVD_PCRE2_JIT"), "0") != 0) {
+        pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+    }
     if (keep_code(ld->rs, re) < 0) {
         report(ld, line, "out of memory");
         return NULL;
