@@ -1241,3 +1241,43 @@ int hvd_store_get_counts(hvd_store *st, hvd_store_counts *out, hvd_error *err)
     sqlite3_finalize(q);
     return rc == SQLITE_ROW ? HVD_OK : db_error(st, err, "cannot count");
 }
+
+int hvd_store_sources(hvd_store *st, int (*fn)(void *ud, const hvd_store_source *src), void *ud,
+                      hvd_error *err)
+{
+    static const char sql[] = "SELECT path, kind, host, size, mtime, position, events, skipped,"
+                              " first_skipped, recovered, corrupted, dirty, encoding, last_error,"
+                              " quarantined, quarantine_reason FROM sources ORDER BY path";
+    sqlite3_stmt *q = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK) {
+        return db_error(st, err, "cannot list sources");
+    }
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        hvd_store_source s;
+
+        s.path = (const char *)sqlite3_column_text(q, 0);
+        s.kind = (const char *)sqlite3_column_text(q, 1);
+        s.host = (const char *)sqlite3_column_text(q, 2);
+        s.size = (uint64_t)sqlite3_column_int64(q, 3);
+        s.mtime = sqlite3_column_int64(q, 4);
+        s.position = (const char *)sqlite3_column_text(q, 5);
+        s.events = (uint64_t)sqlite3_column_int64(q, 6);
+        s.skipped = (uint64_t)sqlite3_column_int64(q, 7);
+        s.first_skipped = (uint64_t)sqlite3_column_int64(q, 8);
+        s.recovered = (uint64_t)sqlite3_column_int64(q, 9);
+        s.corrupted = sqlite3_column_int(q, 10);
+        s.dirty = sqlite3_column_int(q, 11);
+        s.encoding = (const char *)sqlite3_column_text(q, 12);
+        s.last_error = (const char *)sqlite3_column_text(q, 13);
+        s.quarantined = sqlite3_column_int(q, 14);
+        s.quarantine_reason = (const char *)sqlite3_column_text(q, 15);
+        if (fn(ud, &s)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_finalize(q);
+    return rc == SQLITE_DONE ? HVD_OK : db_error(st, err, "cannot list sources");
+}

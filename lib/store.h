@@ -64,6 +64,10 @@ int hvd_store_put_source(hvd_store *st, const hvd_store_source *src, hvd_error *
 /* Returns 1 and fills *out when the path is known, 0 when not, or a negative code. */
 int hvd_store_get_source(hvd_store *st, const char *path, hvd_store_source *out, hvd_error *err);
 
+/* Every known source, by path. Rows are borrowed for the call; nonzero stops the walk. */
+int hvd_store_sources(hvd_store *st, int (*fn)(void *ud, const hvd_store_source *src), void *ud,
+                      hvd_error *err);
+
 /* Regroups diagnoses into incidents: by VM (else host), split by time gaps, correlations
  * pulling their members in. Deterministic: the same diagnoses give the same incidents. */
 int hvd_store_rebuild_incidents(hvd_store *st, hvd_error *err);

@@ -49,6 +49,12 @@ sqlite3 "$db" .dump >"$work/dump1.sql"
 sqlite3 "$db" .dump >"$work/dump2.sql"
 check "a second run leaves the database unchanged" cmp -s "$work/dump1.sql" "$work/dump2.sql"
 
+# The same database through hvdiag query (no daemon: read-only, straight from the file).
+"$hvdiag" query --socket "$work/no.sock" --db "$db" --json incidents >"$work/q.json" 2>&1
+check "query lists the incident" grep -q "migration SPN is missing" "$work/q.json"
+"$hvdiag" query --db "$db" incident 1 >"$work/q1.txt" 2>&1
+check "query shows the root cause and its remedy" grep -q 'setspn -S "Microsoft Virtual System Migration Service/HV-NODE02" HV-NODE02' "$work/q1.txt"
+
 # The second story, into the same database.
 "$hvdiag" analyze --db "$db" --json samples/unplanned-failover >"$work/b.json" 2>/dev/null
 check "unplanned failover: stale link, heartbeat correlation, no benign KVP" python3 - "$work/b.json" <<'PY'

@@ -1,0 +1,189 @@
+/* Suite for the query module: JSON lines in and out over a real SQLite file. */
+#include "query.h"
+
+#include "alloc.h"
+#include "hvtime.h"
+#include "testutil.h"
+
+#include <check.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *tmp;
+static hvd_store *st;
+
+static void setup(void)
+{
+    char *path;
+    hvd_error err;
+    static const char *const refs[] = {"https://example.invalid/kb"};
+
+    tmp = hvd_test_tmpdir();
+    path = hvd_test_path(tmp, "q.db");
+    ck_assert_int_eq(hvd_store_open(&st, path, 0, &err), HVD_OK);
+    free(path);
+    ck_assert_int_eq(hvd_store_begin(st, NULL), HVD_OK);
+    for (int i = 0; i < 5; i++) {
+        char key[16];
+        char vm[16];
+        hvd_entity ents[2];
+        hvd_diagnosis d;
+
+        snprintf(key, sizeof(key), "k%d", i);
+        snprintf(vm, sizeof(vm), "VM%d", i);
+        ents[0] = (hvd_entity){"host", "HV1.contoso.local"};
+        ents[1] = (hvd_entity){"vm_name", vm};
+        memset(&d, 0, sizeof(d));
+        d.key = key;
+        d.kind = HVD_DIAGNOSIS_SIGNATURE;
+        d.rule_id = i % 2 ? "odd" : "even";
+        d.title = key;
+        d.severity = HVD_SEVERITY_ERROR;
+        d.confidence = "high";
+        d.cause = "c";
+        d.remedy = "r";
+        d.references = refs;
+        d.nreferences = 1;
+        d.entities = ents;
+        d.nentities = 2;
+        d.first_time = d.last_time = (hvd_time)i * 86400 * HVD_TICKS_PER_SECOND;
+        d.count = 1;
+        ck_assert_int_eq(hvd_store_put_diagnosis(st, &d, NULL, NULL), HVD_OK);
+    }
+    ck_assert_int_eq(hvd_store_rebuild_incidents(st, NULL), HVD_OK);
+    ck_assert_int_eq(hvd_store_commit(st, NULL), HVD_OK);
+}
+
+static void teardown(void)
+{
+    hvd_store_close(st);
+    hvd_test_rmtree(tmp);
+    free(tmp);
+}
+
+/* The parsed response to a request. */
+static json_t *ask(const char *request)
+{
+    hvd_query_context q = {.store = st};
+    char *out = hvd_query_handle(&q, request, strlen(request));
+    json_t *res;
+
+    ck_assert_ptr_nonnull(out);
+    ck_assert_ptr_null(strchr(out, '\n')); /* one line */
+    res = json_loads(out, 0, NULL);
+    ck_assert_msg(res != NULL, "not JSON: %s", out);
+    hvd_free(out);
+    return res;
+}
+
+static const char *error_code(const json_t *res)
+{
+    ck_assert(json_is_false(json_object_get(res, "ok")));
+    return json_string_value(json_object_get(json_object_get(res, "error"), "code"));
+}
+
+START_TEST(bad_requests_get_json_errors)
+{
+    static const struct {
+        const char *request;
+        const char *code;
+    } cases[] = {
+        {"", "bad_request"},
+        {"{", "bad_request"},
+        {"[1,2]", "bad_request"},
+        {"{\"op\":1}", "bad_request"},
+        {"{\"op\":\"launch\"}", "unknown_op"},
+        {"{\"op\":\"incidents\",\"limit\":\"ten\"}", "bad_request"},
+        {"{\"op\":\"incidents\",\"severity\":\"dire\"}", "bad_request"},
+        {"{\"op\":\"incidents\",\"since\":\"yesterday\"}", "bad_request"},
+        {"{\"op\":\"incident\"}", "bad_request"},
+        {"{\"op\":\"incident\",\"id\":999}", "not_found"},
+        {"{\"op\":\"rules\"}", "not_found"},
+        {"{\"op\":\"ping\",\"op\":\"ping\"}", "bad_request"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *res = ask(cases[i].request);
+
+        ck_assert_msg(strcmp(error_code(res), cases[i].code) == 0, "%s: %s", cases[i].request,
+                      error_code(res));
+        json_decref(res);
+    }
+}
+END_TEST
+
+START_TEST(oversized_requests_are_refused)
+{
+    size_t n = HVD_QUERY_MAX_REQUEST + 10;
+    char *big = malloc(n + 1);
+    hvd_query_context q = {.store = st};
+    char *out;
+
+    memset(big, ' ', n);
+    big[n] = '\0';
+    out = hvd_query_handle(&q, big, n);
+    ck_assert_ptr_nonnull(strstr(out, "too_large"));
+    hvd_free(out);
+    free(big);
+}
+END_TEST
+
+START_TEST(incidents_page_and_filter)
+{
+    json_t *res = ask("{\"op\":\"incidents\",\"limit\":2}");
+    json_t *list = json_object_get(res, "incidents");
+
+    ck_assert(json_is_true(json_object_get(res, "ok")));
+    ck_assert_uint_eq(json_array_size(list), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(res, "next_offset")), 2);
+    /* Newest first. */
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(list, 0), "subject")), "VM4");
+    json_decref(res);
+    res = ask("{\"op\":\"incidents\",\"limit\":2,\"offset\":4}");
+    ck_assert_uint_eq(json_array_size(json_object_get(res, "incidents")), 1);
+    ck_assert_ptr_null(json_object_get(res, "next_offset"));
+    json_decref(res);
+    res = ask("{\"op\":\"incidents\",\"vm\":\"vm2\"}");
+    ck_assert_uint_eq(json_array_size(json_object_get(res, "incidents")), 1);
+    json_decref(res);
+    res = ask("{\"op\":\"incidents\",\"rule\":\"odd\",\"host\":\"HV1\"}");
+    ck_assert_uint_eq(json_array_size(json_object_get(res, "incidents")), 2);
+    json_decref(res);
+    res = ask("{\"op\":\"incidents\",\"since\":\"1970-01-03T00:00:00Z\"}");
+    ck_assert_uint_eq(json_array_size(json_object_get(res, "incidents")), 3);
+    json_decref(res);
+    res = ask("{\"op\":\"incident\",\"id\":1}");
+    ck_assert_uint_eq(json_array_size(json_object_get(res, "diagnoses")), 1);
+    json_decref(res);
+    res = ask("{\"op\":\"health\"}");
+    ck_assert_int_eq(json_integer_value(json_object_get(res, "diagnoses")), 5);
+    ck_assert_int_eq(json_integer_value(json_object_get(res, "incidents")), 5);
+    json_decref(res);
+}
+END_TEST
+
+static Suite *query_suite(void)
+{
+    Suite *s = suite_create("query");
+    TCase *tc = tcase_create("query");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, bad_requests_get_json_errors);
+    tcase_add_test(tc, oversized_requests_are_refused);
+    tcase_add_test(tc, incidents_page_and_filter);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(query_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
