@@ -1148,14 +1148,13 @@ int hvd_store_incidents(hvd_store *st, const hvd_incident_filter *f,
     return rc == SQLITE_DONE ? HVD_OK : db_error(st, err, "cannot query incidents");
 }
 
-int hvd_store_incident_diagnoses(hvd_store *st, int64_t incident,
-                                 int (*fn)(void *ud, const hvd_stored_diagnosis *d), void *ud,
-                                 hvd_error *err)
+/* Walks the diagnosis rows of a prepared statement (columns as SQL_INCIDENT_DIAGS). */
+static int walk_diagnoses(hvd_store *st, sqlite3_stmt *q,
+                          int (*fn)(void *ud, const hvd_stored_diagnosis *d), void *ud,
+                          hvd_error *err)
 {
-    sqlite3_stmt *q = st->stmt[SQL_INCIDENT_DIAGS];
     int rc;
 
-    sqlite3_bind_int64(q, 1, incident);
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         hvd_stored_diagnosis d;
 
@@ -1183,6 +1182,26 @@ int hvd_store_incident_diagnoses(hvd_store *st, int64_t incident,
     }
     sqlite3_reset(q);
     return rc == SQLITE_DONE ? HVD_OK : db_error(st, err, "cannot query diagnoses");
+}
+
+int hvd_store_incident_diagnoses(hvd_store *st, int64_t incident,
+                                 int (*fn)(void *ud, const hvd_stored_diagnosis *d), void *ud,
+                                 hvd_error *err)
+{
+    sqlite3_stmt *q = st->stmt[SQL_INCIDENT_DIAGS];
+
+    sqlite3_bind_int64(q, 1, incident);
+    return walk_diagnoses(st, q, fn, ud, err);
+}
+
+int hvd_store_diagnoses_after(hvd_store *st, int64_t after,
+                              int (*fn)(void *ud, const hvd_stored_diagnosis *d), void *ud,
+                              hvd_error *err)
+{
+    sqlite3_stmt *q = st->stmt[SQL_DIAGS_AFTER];
+
+    sqlite3_bind_int64(q, 1, after);
+    return walk_diagnoses(st, q, fn, ud, err);
 }
 
 int hvd_store_diagnosis_evidence(hvd_store *st, int64_t diagnosis,

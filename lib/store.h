@@ -125,6 +125,11 @@ int hvd_store_incidents(hvd_store *st, const hvd_incident_filter *f,
 int hvd_store_incident_diagnoses(hvd_store *st, int64_t incident,
                                  int (*fn)(void *ud, const hvd_stored_diagnosis *d), void *ud,
                                  hvd_error *err);
+/* Diagnoses with an id above 'after', by id: what was added since a reader last looked
+ * (ids only grow; a diagnosis that grows keeps its id). */
+int hvd_store_diagnoses_after(hvd_store *st, int64_t after,
+                              int (*fn)(void *ud, const hvd_stored_diagnosis *d), void *ud,
+                              hvd_error *err);
 int hvd_store_diagnosis_evidence(hvd_store *st, int64_t diagnosis,
                                  int (*fn)(void *ud, const hvd_evidence *ev), void *ud,
                                  hvd_error *err);

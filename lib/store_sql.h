@@ -72,6 +72,7 @@ enum {
     SQL_SOURCE_PUT,
     SQL_INCIDENT_DIAGS,
     SQL_EVIDENCE_OF,
+    SQL_DIAGS_AFTER,
     SQL_COUNT
 };
 
@@ -115,6 +116,9 @@ static const char *const store_sql[SQL_COUNT] = {
     [SQL_EVIDENCE_OF] = "SELECT kind, path, record_id, event_record_id, line, byte_offset,"
                         " time, host, provider, channel, component, event_id, level, message"
                         " FROM evidence WHERE diagnosis = ?1 ORDER BY time, id",
+    [SQL_DIAGS_AFTER] = "SELECT id, key, kind, rule, title, severity, confidence, cause,"
+                        " remedy, refs, vm_name, vm_id, host, first_time, last_time, count"
+                        " FROM diagnoses WHERE id > ?1 ORDER BY id",
 };
 
 /* Incidents are rebuilt from scratch; these read what the grouping needs. */

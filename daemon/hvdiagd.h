@@ -1,0 +1,176 @@
+/*
+ * hvdiagd internals, shared by its files:
+ *   hvdiagd.c         main, configuration, signals, logging, systemd, start and stop
+ *   hvdiagd_files.c   watched folders, the file table, change classification, scheduling
+ *   hvdiagd_jobs.c    one worker process per file (spawn, time limit, reap, quarantine)
+ *                     and the worker's own side (--ingest-one)
+ *   hvdiagd_server.c  the Unix socket: clients, requests, follow
+ * Everything runs on the loop thread except the worker processes and the quarantine
+ * writes (uv_queue_work).
+ */
+#ifndef HVDIAGD_H
+#define HVDIAGD_H
+
+#include "config.h"
+#include "log.h"
+#include "rules.h"
+#include "store.h"
+
+#include <stdint.h>
+#include <uv.h>
+
+/* Worker exit codes; anything else (and any signal) is a crash. */
+enum {
+    HVDD_WORKER_OK = 0,
+    HVDD_WORKER_BAD_FILE = 3,  /* the file cannot be read: recorded, retried when it changes */
+    HVDD_WORKER_RETRY = 4,     /* database busy or failing: retried later */
+    HVDD_WORKER_BAD_RULES = 5, /* the rule set did not load: retried later */
+};
+
+/* What the last observation of a file said about it. */
+enum hvdd_change {
+    HVDD_NEW,
+    HVDD_GROWN,     /* same inode, larger */
+    HVDD_TRUNCATED, /* same inode, smaller (copytruncate) */
+    HVDD_REPLACED,  /* new inode at the path, or its first bytes changed */
+    HVDD_RENAMED,   /* an inode seen before under another path (rotation by rename) */
+    HVDD_MODIFIED,  /* same inode and size, new mtime, same first bytes */
+};
+
+enum hvdd_state {
+    HVDD_SETTLING,    /* changed; waiting for its size to hold still */
+    HVDD_DUE,         /* waiting for a worker */
+    HVDD_RUNNING,     /* a worker reads it */
+    HVDD_DONE,        /* read; nothing to do until it changes */
+    HVDD_FAILED,      /* could not be read; retried when it changes */
+    HVDD_RETRY,       /* database or rules trouble; retried at retry_at */
+    HVDD_QUARANTINED, /* its worker crashed or ran out of time; not retried until it changes */
+};
+
+struct hvdd_identity {
+    uint64_t dev;
+    uint64_t ino;
+    uint64_t size;
+    int64_t mtime_ns;
+    uint64_t head_hash; /* FNV-1a of the first 4 KiB */
+};
+
+struct hvdd_job;
+
+/* One file in a watched folder. Owned by the table in struct hvdd. */
+struct hvdd_file {
+    char *path;
+    char *host; /* host hint of its watch, or NULL */
+    hvd_source_kind kind;
+    struct hvdd_identity seen; /* last observed */
+    struct hvdd_identity read; /* when last handed to a worker */
+    int read_valid;
+    uint64_t stable_since; /* loop ms when the observed identity last changed */
+    uint64_t retry_at;
+    enum hvdd_state state;
+    enum hvdd_change change;
+    unsigned gen;     /* scan generation that last saw it */
+    unsigned changes; /* how many changes were classified */
+    uint64_t reads;
+    uint64_t events;
+    uint64_t fresh;
+    char *last_error;
+    struct hvdd_job *job; /* while RUNNING */
+};
+
+struct hvdd_dirwatch {
+    uv_fs_event_t handle;
+    struct hvdd *d;
+    char *path;
+    unsigned gen;
+    struct hvdd_dirwatch *next;
+};
+
+struct hvdd_counters {
+    uint64_t files_ingested;
+    uint64_t events;
+    uint64_t fresh;
+    uint64_t diagnoses;
+    uint64_t quarantined;
+    uint64_t failed;
+    uint64_t crashed;
+    uint64_t timeouts;
+    uint64_t clients_dropped;
+};
+
+struct hvdd_client;
+
+struct hvdd {
+    uv_loop_t *loop;
+    char *conf_path;
+    hvd_config *cfg;
+    hvd_logger log;
+    hvd_store *store;   /* read side for queries, follow and startup */
+    hvd_ruleset *rules; /* validated set, for "rules" queries */
+    char exe[4096];     /* this binary, for the workers */
+    uint64_t started_ms;
+    int stopping;
+    int exit_code;
+
+    /* files */
+    struct hvdd_file **files;
+    size_t nfiles;
+    size_t cap_files;
+    unsigned gen;
+    struct hvdd_dirwatch *dirs;
+    uv_timer_t rescan_timer; /* periodic fallback */
+    uv_timer_t soon_timer;   /* a notification or a settling file: scan shortly */
+    int scanning;
+
+    /* workers */
+    unsigned running;
+    struct hvdd_job *jobs; /* running workers, and finished ones until their handles close */
+    uv_timer_t grace_timer;
+
+    /* socket */
+    uv_pipe_t server;
+    int server_open;
+    struct hvdd_client *clients;
+    size_t nclients;
+    int64_t last_diagnosis; /* highest diagnosis id announced to followers */
+    char *health_text;
+
+    uv_signal_t sig_hup;
+    uv_signal_t sig_term;
+    uv_signal_t sig_int;
+    uv_timer_t watchdog_timer;
+
+    struct hvdd_counters count;
+};
+
+/* hvdiagd.c */
+void hvdd_log_line(void *ud, int level, const char *msg);
+void hvdd_maybe_finish_stop(struct hvdd *d);
+
+/* hvdiagd_files.c */
+void hvdd_files_init(struct hvdd *d); /* timers, before anything may stop */
+int hvdd_files_start(struct hvdd *d);
+void hvdd_files_apply_config(struct hvdd *d); /* after a reload */
+void hvdd_files_scan(struct hvdd *d);
+void hvdd_files_arm_soon(struct hvdd *d, uint64_t ms); /* a scan within ms */
+void hvdd_files_schedule(struct hvdd *d);
+void hvdd_files_stop(struct hvdd *d);
+void hvdd_files_free(struct hvdd *d);
+size_t hvdd_files_due(const struct hvdd *d);
+const char *hvdd_state_name(enum hvdd_state s);
+const char *hvdd_change_name(enum hvdd_change c);
+void hvdd_file_remove(struct hvdd *d, struct hvdd_file *f);
+
+/* hvdiagd_jobs.c */
+int hvdd_job_start(struct hvdd *d, struct hvdd_file *f);
+void hvdd_job_detach(struct hvdd_job *job); /* its file was forgotten */
+void hvdd_jobs_kill_all(struct hvdd *d);
+int hvdd_worker_main(int argc, char **argv); /* hvdiagd --ingest-one */
+
+/* hvdiagd_server.c */
+int hvdd_server_start(struct hvdd *d);
+void hvdd_server_stop(struct hvdd *d);
+void hvdd_server_announce(struct hvdd *d); /* push new diagnoses to followers */
+int64_t hvdd_server_last_diagnosis(struct hvdd *d);
+
+#endif

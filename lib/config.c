@@ -1,0 +1,646 @@
+/*
+ * config: hvdiagd's INI file through inih. Debian 12's inih (r55) is built without
+ * INI_HANDLER_LINENO, so the handler never learns the line it is called for. We feed inih
+ * through ini_parse_stream() with our own reader that hands out exactly one line per call
+ * and counts them: when the handler runs, the count is the line of the key. The reader
+ * also sees section headers (inih reports a section only with its first key), so empty
+ * and unknown sections are caught with their line too. A line longer than inih's buffer
+ * would be split by inih into two "lines"; the reader refuses it instead.
+ */
+#include "config.h"
+
+#include "alloc.h"
+#include "buf.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_FILE_BYTES (1024 * 1024)
+
+enum section { SEC_NONE, SEC_DAEMON, SEC_WATCH, SEC_BAD };
+
+struct parse {
+    hvd_config *c;
+    const char *name; /* file name for messages */
+    const hvd_logger *log;
+    hvd_error *err;
+    int errors;
+    /* reader state */
+    const char *text;
+    size_t len;
+    size_t pos;
+    unsigned line; /* lines handed to inih so far */
+    /* current section */
+    enum section sec;
+    hvd_config_watch *watch;
+    int seen_daemon;
+    unsigned daemon_keys; /* bit per [daemon] key, to refuse repeats */
+    unsigned watch_keys;
+};
+
+static void problem(struct parse *p, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void problem(struct parse *p, unsigned line, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (p->errors == 0) {
+        hvd_error_set(p->err, HVD_ECONFIG, p->name, line, "%s", msg);
+    }
+    p->errors++;
+    if (line) {
+        hvd_log(p->log, HVD_LOG_ERR, "%s:%u: %s", p->name, line, msg);
+    } else {
+        hvd_log(p->log, HVD_LOG_ERR, "%s: %s", p->name, msg);
+    }
+}
+
+static const char *skip_space(const char *s)
+{
+    while (*s == ' ' || *s == '\t') {
+        s++;
+    }
+    return s;
+}
+
+static void watch_free(hvd_config_watch *w)
+{
+    hvd_free(w->name);
+    hvd_free(w->path);
+    for (size_t i = 0; i < w->npatterns; i++) {
+        hvd_free(w->patterns[i]);
+    }
+    hvd_free(w->patterns);
+    hvd_free(w->host);
+}
+
+void hvd_config_destroy(hvd_config *c)
+{
+    if (!c) {
+        return;
+    }
+    for (size_t i = 0; i < c->nwatches; i++) {
+        watch_free(&c->watches[i]);
+    }
+    hvd_free(c->watches);
+    hvd_free(c->file);
+    hvd_free(c->database);
+    hvd_free(c->rules);
+    hvd_free(c->socket);
+    hvd_free(c);
+}
+
+/* A section header line, seen by the reader before inih parses it. */
+static void section_header(struct parse *p, const char *line, size_t n)
+{
+    const char *close = memchr(line, ']', n);
+    char name[HVD_CONFIG_MAX_LINE];
+    size_t len;
+
+    p->sec = SEC_BAD;
+    p->watch = NULL;
+    if (!close) {
+        return; /* inih reports the syntax error */
+    }
+    len = (size_t)(close - line - 1);
+    memcpy(name, line + 1, len);
+    name[len] = '\0';
+    while (len && (name[len - 1] == ' ' || name[len - 1] == '\t')) {
+        name[--len] = '\0';
+    }
+    const char *s = skip_space(name);
+    if (strcmp(s, "daemon") == 0) {
+        if (p->seen_daemon) {
+            problem(p, p->line, "[daemon] appears twice");
+        }
+        p->seen_daemon = 1;
+        p->sec = SEC_DAEMON;
+        p->daemon_keys = 0;
+        return;
+    }
+    if (strncmp(s, "watch", 5) == 0 && (s[5] == ' ' || s[5] == '\t' || s[5] == '\0')) {
+        const char *wname = skip_space(s + 5);
+        hvd_config_watch *grown;
+
+        if (!*wname) {
+            problem(p, p->line, "[watch] needs a name: [watch NAME]");
+            return;
+        }
+        for (size_t i = 0; i < p->c->nwatches; i++) {
+            if (strcmp(p->c->watches[i].name, wname) == 0) {
+                problem(p, p->line, "[watch %s] appears twice", wname);
+                return;
+            }
+        }
+        if (p->c->nwatches >= HVD_CONFIG_MAX_WATCHES) {
+            problem(p, p->line, "more than %d [watch] sections", HVD_CONFIG_MAX_WATCHES);
+            return;
+        }
+        grown = hvd_realloc(p->c->watches, (p->c->nwatches + 1) * sizeof(*grown));
+        if (!grown) {
+            problem(p, p->line, "out of memory");
+            return;
+        }
+        p->c->watches = grown;
+        p->watch = &grown[p->c->nwatches];
+        memset(p->watch, 0, sizeof(*p->watch));
+        p->watch->name = hvd_strdup(wname);
+        p->watch->line = p->line;
+        p->c->nwatches++;
+        if (!p->watch->name) {
+            problem(p, p->line, "out of memory");
+            p->watch = NULL;
+            return;
+        }
+        p->sec = SEC_WATCH;
+        p->watch_keys = 0;
+        return;
+    }
+    problem(p, p->line, "unknown section [%s] (expected [daemon] or [watch NAME])", s);
+}
+
+/* inih's reader: one whole line per call, or NULL at the end. */
+static char *reader(char *str, int num, void *stream)
+{
+    struct parse *p = stream;
+    const char *start = p->text + p->pos;
+    const char *nl;
+    size_t n;
+    const char *s;
+
+    if (p->pos >= p->len) {
+        return NULL;
+    }
+    nl = memchr(start, '\n', p->len - p->pos);
+    n = nl ? (size_t)(nl - start) + 1 : p->len - p->pos;
+    p->pos += n;
+    p->line++;
+    if (memchr(start, '\0', n)) {
+        problem(p, p->line, "NUL byte in line");
+        str[0] = '\0';
+        return str;
+    }
+    if (n >= (size_t)num) {
+        problem(p, p->line, "line longer than %d bytes", num - 1);
+        str[0] = '\0';
+        return str;
+    }
+    memcpy(str, start, n);
+    str[n] = '\0';
+    s = str;
+    if (p->line == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0) {
+        s += 3;
+    }
+    s = skip_space(s);
+    if (*s == '[') {
+        section_header(p, s, strlen(s));
+    }
+    return str;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+    static const char *const yes[] = {"yes", "true", "on", "1"};
+    static const char *const no[] = {"no", "false", "off", "0"};
+
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0) {
+            *out = 1;
+            return 0;
+        }
+        if (strcasecmp(v, no[i]) == 0) {
+            *out = 0;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int hvd_config_parse_duration(const char *s, uint64_t *ms)
+{
+    char *end = NULL;
+    unsigned long long v;
+    uint64_t mult;
+
+    if (!s || *s < '0' || *s > '9') {
+        return -1;
+    }
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno || end == s) {
+        return -1;
+    }
+    if (strcmp(end, "ms") == 0) {
+        mult = 1;
+    } else if (*end == '\0' || strcmp(end, "s") == 0) {
+        mult = 1000;
+    } else if (strcmp(end, "m") == 0) {
+        mult = 60 * 1000;
+    } else if (strcmp(end, "h") == 0) {
+        mult = 3600 * 1000;
+    } else {
+        return -1;
+    }
+    if (v > UINT64_MAX / mult) {
+        return -1;
+    }
+    *ms = v * mult;
+    return 0;
+}
+
+static int parse_uint(const char *v, unsigned base, unsigned long max, unsigned long *out)
+{
+    char *end = NULL;
+    unsigned long long n;
+
+    if (*v < '0' || *v > '9') {
+        return -1;
+    }
+    errno = 0;
+    n = strtoull(v, &end, (int)base);
+    if (errno || *end || n > max) {
+        return -1;
+    }
+    *out = (unsigned long)n;
+    return 0;
+}
+
+/* Replaces *slot with a copy of v. */
+static int set_string(struct parse *p, char **slot, const char *v)
+{
+    char *copy = hvd_strdup(v);
+
+    if (!copy) {
+        problem(p, p->line, "out of memory");
+        return -1;
+    }
+    hvd_free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+static int set_duration(struct parse *p, const char *key, const char *v, uint64_t min, uint64_t max,
+                        uint64_t *out)
+{
+    uint64_t ms;
+
+    if (hvd_config_parse_duration(v, &ms) < 0) {
+        problem(p, p->line, "%s: '%s' is not a duration (like 500ms, 30s, 5m, 1h)", key, v);
+        return -1;
+    }
+    if (ms < min || ms > max) {
+        problem(p, p->line, "%s: %s is out of range (%llums to %llums)", key, v,
+                (unsigned long long)min, (unsigned long long)max);
+        return -1;
+    }
+    *out = ms;
+    return 0;
+}
+
+static const char *const daemon_keys[] = {
+    "database",        "rules",       "socket",       "socket_mode", "log_level",
+    "rescan_interval", "settle_time", "file_timeout", "workers",
+};
+
+static void daemon_key(struct parse *p, const char *key, const char *v)
+{
+    size_t nkeys = sizeof(daemon_keys) / sizeof(daemon_keys[0]);
+    size_t k;
+    unsigned long n;
+    hvd_config *c = p->c;
+
+    for (k = 0; k < nkeys && strcmp(daemon_keys[k], key) != 0; k++) {
+    }
+    if (k == nkeys) {
+        problem(p, p->line, "unknown key '%s' in [daemon]", key);
+        return;
+    }
+    if (p->daemon_keys & (1u << k)) {
+        problem(p, p->line, "'%s' is set twice in [daemon]", key);
+        return;
+    }
+    p->daemon_keys |= 1u << k;
+    if (!*v) {
+        problem(p, p->line, "%s: empty value", key);
+        return;
+    }
+    switch (k) {
+    case 0:
+        set_string(p, &c->database, v);
+        break;
+    case 1:
+        set_string(p, &c->rules, v);
+        break;
+    case 2:
+        if (v[0] != '/') {
+            problem(p, p->line, "socket: '%s' is not an absolute path", v);
+        } else if (strlen(v) >= 108) {
+            problem(p, p->line, "socket: the path is longer than 107 bytes");
+        } else {
+            set_string(p, &c->socket, v);
+        }
+        break;
+    case 3:
+        if (parse_uint(v, 8, 0777, &n) < 0) {
+            problem(p, p->line, "socket_mode: '%s' is not an octal mode (like 0660)", v);
+        } else {
+            c->socket_mode = (unsigned)n;
+        }
+        break;
+    case 4:
+        if (hvd_log_level_parse(v) < 0) {
+            problem(p, p->line, "log_level: '%s' is not error, warning, notice, info or debug", v);
+        } else {
+            c->log_level = hvd_log_level_parse(v);
+        }
+        break;
+    case 5:
+        set_duration(p, key, v, 100, 24ull * 3600 * 1000, &c->rescan_ms);
+        break;
+    case 6:
+        set_duration(p, key, v, 0, 3600ull * 1000, &c->settle_ms);
+        break;
+    case 7:
+        set_duration(p, key, v, 100, 24ull * 3600 * 1000, &c->file_timeout_ms);
+        break;
+    case 8:
+        if (parse_uint(v, 10, 64, &n) < 0 || n == 0) {
+            problem(p, p->line, "workers: '%s' is not a number from 1 to 64", v);
+        } else {
+            c->workers = (unsigned)n;
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static void set_patterns(struct parse *p, hvd_config_watch *w, const char *v)
+{
+    const char *s = v;
+
+    while (*(s = skip_space(s))) {
+        size_t n = strcspn(s, " \t");
+        char **grown;
+
+        if (w->npatterns >= HVD_CONFIG_MAX_PATTERNS) {
+            problem(p, p->line, "pattern: more than %d patterns", HVD_CONFIG_MAX_PATTERNS);
+            return;
+        }
+        grown = hvd_realloc(w->patterns, (w->npatterns + 1) * sizeof(*grown));
+        if (!grown) {
+            problem(p, p->line, "out of memory");
+            return;
+        }
+        w->patterns = grown;
+        w->patterns[w->npatterns] = hvd_strndup(s, n);
+        if (!w->patterns[w->npatterns]) {
+            problem(p, p->line, "out of memory");
+            return;
+        }
+        w->npatterns++;
+        s += n;
+    }
+}
+
+static const char *const watch_keys[] = {"path", "pattern", "kind", "recursive", "host"};
+
+static void watch_key(struct parse *p, const char *key, const char *v)
+{
+    hvd_config_watch *w = p->watch;
+    size_t nkeys = sizeof(watch_keys) / sizeof(watch_keys[0]);
+    size_t k;
+
+    for (k = 0; k < nkeys && strcmp(watch_keys[k], key) != 0; k++) {
+    }
+    if (k == nkeys) {
+        problem(p, p->line, "unknown key '%s' in [watch %s]", key, w->name);
+        return;
+    }
+    /* pattern may be given on several lines (or continued); the others only once */
+    if (k != 1 && (p->watch_keys & (1u << k))) {
+        problem(p, p->line, "'%s' is set twice in [watch %s]", key, w->name);
+        return;
+    }
+    p->watch_keys |= 1u << k;
+    if (!*v) {
+        problem(p, p->line, "%s: empty value", key);
+        return;
+    }
+    switch (k) {
+    case 0:
+        if (v[0] != '/') {
+            problem(p, p->line, "path: '%s' is not an absolute path", v);
+        } else {
+            set_string(p, &w->path, v);
+        }
+        break;
+    case 1:
+        set_patterns(p, w, v);
+        break;
+    case 2:
+        if (strcmp(v, "evtx") == 0) {
+            w->kind = HVD_SOURCE_EVTX;
+        } else if (strcmp(v, "clusterlog") == 0) {
+            w->kind = HVD_SOURCE_CLUSTERLOG;
+        } else if (strcmp(v, "auto") == 0) {
+            w->kind = HVD_SOURCE_UNKNOWN;
+        } else {
+            problem(p, p->line, "kind: '%s' is not evtx, clusterlog or auto", v);
+        }
+        break;
+    case 3:
+        if (parse_bool(v, &w->recursive) < 0) {
+            problem(p, p->line, "recursive: '%s' is not yes or no", v);
+        }
+        break;
+    case 4:
+        set_string(p, &w->host, v);
+        break;
+    default:
+        break;
+    }
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+    struct parse *p = user;
+
+    (void)section; /* the reader tracked it, with its line */
+    switch (p->sec) {
+    case SEC_NONE:
+        problem(p, p->line, "'%s' is outside any section", name);
+        break;
+    case SEC_DAEMON:
+        daemon_key(p, name, value);
+        break;
+    case SEC_WATCH:
+        watch_key(p, name, value);
+        break;
+    case SEC_BAD:
+        break; /* the section header was reported */
+    }
+    return 1;
+}
+
+static int set_defaults(hvd_config *c)
+{
+    c->database = hvd_strdup("/var/lib/hvdiag/hvdiag.db");
+    c->rules = hvd_strdup(HVD_RULES_DIR);
+    c->socket = hvd_strdup("/run/hvdiag/hvdiag.sock");
+    c->socket_mode = 0660;
+    c->log_level = HVD_LOG_INFO;
+    c->rescan_ms = 30 * 1000;
+    c->settle_ms = 2 * 1000;
+    c->file_timeout_ms = 5 * 60 * 1000;
+    c->workers = 2;
+    return c->database && c->rules && c->socket ? 0 : -1;
+}
+
+static void check_watches(struct parse *p)
+{
+    for (size_t i = 0; i < p->c->nwatches; i++) {
+        hvd_config_watch *w = &p->c->watches[i];
+
+        if (!w->path) {
+            problem(p, w->line, "[watch %s] has no path", w->name);
+        }
+        if (w->npatterns == 0) {
+            set_patterns(p, w, "*.evtx *.log");
+        }
+    }
+}
+
+int hvd_config_parse_string(hvd_config **out, const char *text, const char *name,
+                            const hvd_logger *log, hvd_error *err)
+{
+    struct parse p;
+    int rc;
+
+    *out = NULL;
+    memset(&p, 0, sizeof(p));
+    p.name = name ? name : "<string>";
+    p.log = log;
+    p.err = err;
+    p.text = text;
+    p.len = strlen(text);
+    p.c = hvd_calloc(1, sizeof(*p.c));
+    if (!p.c || set_defaults(p.c) < 0 || !(p.c->file = hvd_strdup(p.name))) {
+        hvd_config_destroy(p.c);
+        return hvd_error_set(err, HVD_ENOMEM, p.name, 0, "out of memory");
+    }
+    rc = ini_parse_stream(reader, &p, handler, &p);
+    if (rc > 0) {
+        /* the handler never fails, so this is a line inih could not read (lines the
+         * reader refused reach inih empty) */
+        problem(&p, (unsigned)rc, "syntax error (expected [section] or key = value)");
+    } else if (rc < 0) {
+        problem(&p, 0, "out of memory");
+    }
+    check_watches(&p);
+    if (p.errors) {
+        hvd_config_destroy(p.c);
+        return err ? err->code : HVD_ECONFIG;
+    }
+    *out = p.c;
+    return HVD_OK;
+}
+
+int hvd_config_load(hvd_config **out, const char *path, const hvd_logger *log, hvd_error *err)
+{
+    FILE *f;
+    hvd_buf b;
+    char chunk[4096];
+    size_t n;
+    int rc;
+
+    *out = NULL;
+    f = fopen(path, "rb");
+    if (!f) {
+        rc = errno;
+        hvd_error_set_cause(err, HVD_ECONFIG, rc, path, 0, "cannot open: %s", strerror(rc));
+        hvd_log(log, HVD_LOG_ERR, "%s", err ? err->msg : path);
+        return HVD_ECONFIG;
+    }
+    hvd_buf_init(&b, MAX_FILE_BYTES);
+    rc = HVD_OK;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        rc = hvd_buf_add(&b, chunk, n);
+        if (rc < 0) {
+            break;
+        }
+    }
+    if (rc == HVD_OK && ferror(f)) {
+        rc = HVD_EIO;
+    }
+    fclose(f);
+    if (rc < 0) {
+        hvd_buf_free(&b);
+        hvd_error_set(err, HVD_ECONFIG, path, 0, "cannot read (%s)", hvd_strerror(rc));
+        hvd_log(log, HVD_LOG_ERR, "%s", err ? err->msg : path);
+        return HVD_ECONFIG;
+    }
+    if (b.len != strlen(hvd_buf_str(&b))) {
+        /* a NUL would hide the rest of the file from the reader */
+        hvd_buf_free(&b);
+        hvd_error_set(err, HVD_ECONFIG, path, 0, "NUL byte in the file");
+        hvd_log(log, HVD_LOG_ERR, "%s", err ? err->msg : path);
+        return HVD_ECONFIG;
+    }
+    rc = hvd_config_parse_string(out, hvd_buf_str(&b), path, log, err);
+    hvd_buf_free(&b);
+    return rc;
+}
+
+static const char *kind_name(hvd_source_kind k)
+{
+    return k == HVD_SOURCE_UNKNOWN ? "auto" : hvd_source_kind_name(k);
+}
+
+static void describe_ms(hvd_buf *b, const char *key, uint64_t ms)
+{
+    if (ms % 1000) {
+        hvd_buf_printf(b, "%s = %llums\n", key, (unsigned long long)ms);
+    } else {
+        hvd_buf_printf(b, "%s = %llus\n", key, (unsigned long long)(ms / 1000));
+    }
+}
+
+char *hvd_config_describe(const hvd_config *c)
+{
+    hvd_buf b;
+
+    hvd_buf_init(&b, 1024 * 1024);
+    hvd_buf_printf(&b, "# %s\n[daemon]\n", c->file);
+    hvd_buf_printf(&b, "database = %s\nrules = %s\nsocket = %s\nsocket_mode = %04o\n", c->database,
+                   c->rules, c->socket, c->socket_mode);
+    hvd_buf_printf(&b, "log_level = %s\n", hvd_log_level_name(c->log_level));
+    describe_ms(&b, "rescan_interval", c->rescan_ms);
+    describe_ms(&b, "settle_time", c->settle_ms);
+    describe_ms(&b, "file_timeout", c->file_timeout_ms);
+    hvd_buf_printf(&b, "workers = %u\n", c->workers);
+    for (size_t i = 0; i < c->nwatches; i++) {
+        const hvd_config_watch *w = &c->watches[i];
+
+        hvd_buf_printf(&b, "\n[watch %s]\npath = %s\npattern =", w->name, w->path);
+        for (size_t j = 0; j < w->npatterns; j++) {
+            hvd_buf_printf(&b, " %s", w->patterns[j]);
+        }
+        hvd_buf_printf(&b, "\nkind = %s\nrecursive = %s\n", kind_name(w->kind),
+                       w->recursive ? "yes" : "no");
+        if (w->host) {
+            hvd_buf_printf(&b, "host = %s\n", w->host);
+        }
+    }
+    return hvd_buf_take(&b);
+}

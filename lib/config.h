@@ -1,0 +1,89 @@
+/*
+ * config: hvdiagd's configuration file (INI, read with inih). One [daemon] section and one
+ * [watch NAME] section per watched folder:
+ *
+ *   [daemon]
+ *   database = /var/lib/hvdiag/hvdiag.db
+ *   rules = /usr/share/hvdiag/rules        ; a folder of rule XML files
+ *   socket = /run/hvdiag/hvdiag.sock
+ *   socket_mode = 0660                     ; octal
+ *   log_level = info                       ; error, warning, notice, info, debug
+ *   rescan_interval = 30s                  ; durations: 250ms, 30s, 5m, 1h (bare: seconds)
+ *   settle_time = 2s                       ; a file's size must hold still this long
+ *   file_timeout = 5m                      ; time limit for reading one file
+ *   workers = 2                            ; files read at once (1..64)
+ *
+ *   [watch exports]
+ *   path = /srv/hyperv/exports             ; absolute folder
+ *   pattern = *.evtx *_cluster.log         ; globs on the file name, several allowed
+ *   kind = auto                            ; evtx, clusterlog or auto
+ *   recursive = no                         ; yes/no, true/false, on/off, 1/0
+ *   host = HV-NODE01                       ; optional host hint
+ *
+ * Unknown sections or keys, repeated keys, bad values and lines inih cannot parse are
+ * errors naming "file:line". Lines are limited to HVD_CONFIG_MAX_LINE bytes.
+ */
+#ifndef HVD_CONFIG_H
+#define HVD_CONFIG_H
+
+#include "error.h"
+#include "event.h"
+#include "log.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* inih's line buffer (INI_MAX_LINE in Debian's build), newline included. */
+#define HVD_CONFIG_MAX_LINE     200
+#define HVD_CONFIG_MAX_WATCHES  256
+#define HVD_CONFIG_MAX_PATTERNS 32
+
+typedef struct hvd_config_watch {
+    char *name;           /* the NAME of [watch NAME] */
+    char *path;           /* folder */
+    char **patterns;      /* npatterns globs, matched against the file name */
+    size_t npatterns;     /* at least 1 ("*.evtx *.log" when not given) */
+    hvd_source_kind kind; /* HVD_SOURCE_UNKNOWN for auto */
+    int recursive;
+    char *host;    /* host hint; NULL when not given */
+    unsigned line; /* line of the section header */
+} hvd_config_watch;
+
+/* A parsed configuration. Every string is owned by the config. */
+typedef struct hvd_config {
+    char *file; /* where it was read from ("<string>" for hvd_config_parse_string) */
+    char *database;
+    char *rules;
+    char *socket;
+    unsigned socket_mode;
+    int log_level; /* HVD_LOG_* */
+    uint64_t rescan_ms;
+    uint64_t settle_ms;
+    uint64_t file_timeout_ms;
+    unsigned workers;
+    hvd_config_watch *watches;
+    size_t nwatches;
+} hvd_config;
+
+/*
+ * Reads the configuration at path. Every problem is logged at error level as
+ * "file:line: message" and the first is in err; any problem rejects the whole file. On
+ * success *out owns the config until hvd_config_destroy(). log may be NULL.
+ */
+int hvd_config_load(hvd_config **out, const char *path, const hvd_logger *log, hvd_error *err);
+
+/* As hvd_config_load() for text in memory; name is used in messages (NULL: "<string>"). */
+int hvd_config_parse_string(hvd_config **out, const char *text, const char *name,
+                            const hvd_logger *log, hvd_error *err);
+
+void hvd_config_destroy(hvd_config *c); /* NULL-safe */
+
+/* A human-readable summary, several lines; caller frees with hvd_free(). NULL when out of
+ * memory. */
+char *hvd_config_describe(const hvd_config *c);
+
+/* Parses a duration ("250ms", "30s", "5m", "1h", bare number = seconds) into
+ * milliseconds. Returns 0, or -1 for anything else. */
+int hvd_config_parse_duration(const char *s, uint64_t *ms);
+
+#endif
