@@ -53,6 +53,14 @@ void hvdd_log_line(void *ud, int level, const char *msg)
     fprintf(stderr, "<%d>hvdiagd: %s\n", level, line);
 }
 
+/* libxml2 prints some problems (an unreadable schema) straight to stderr; the rule loader
+ * reports the same failure through the logger, so the raw text is dropped. */
+static void xml_quiet(void *ctx, const char *fmt, ...)
+{
+    (void)ctx;
+    (void)fmt;
+}
+
 static void check_log(void *ud, int level, const char *msg)
 {
     (void)ud;
@@ -266,6 +274,7 @@ int main(int argc, char **argv)
 
     if (argc > 1 && strcmp(argv[1], "--ingest-one") == 0) {
         xmlInitParser();
+        xmlSetGenericErrorFunc(NULL, xml_quiet);
         rc = hvdd_worker_main(argc, argv);
         xmlCleanupParser();
         return rc;
@@ -314,6 +323,7 @@ int main(int argc, char **argv)
     d.log.min_level = d.cfg->log_level;
     signal(SIGPIPE, SIG_IGN);
     xmlInitParser();
+    xmlSetGenericErrorFunc(NULL, xml_quiet);
     rc = run(&d);
     hvd_store_close(d.store);
     hvd_ruleset_destroy(d.rules);

@@ -321,7 +321,12 @@ static void on_timeout(uv_timer_t *t)
 {
     struct hvdd_job *job = t->data;
 
-    job->timed_out = 1;
+    /* during a stop, the time limit is just the end of the grace period */
+    if (job->d->stopping) {
+        job->killed_for_stop = 1;
+    } else {
+        job->timed_out = 1;
+    }
     uv_process_kill(&job->proc, SIGKILL);
 }
 

@@ -152,16 +152,14 @@ static void section_header(struct parse *p, const char *line, size_t n)
             return;
         }
         p->c->watches = grown;
-        p->watch = &grown[p->c->nwatches];
-        memset(p->watch, 0, sizeof(*p->watch));
-        p->watch->name = hvd_strdup(wname);
-        p->watch->line = p->line;
-        p->c->nwatches++;
-        if (!p->watch->name) {
+        memset(&grown[p->c->nwatches], 0, sizeof(*grown));
+        grown[p->c->nwatches].name = hvd_strdup(wname);
+        if (!grown[p->c->nwatches].name) {
             problem(p, p->line, "out of memory");
-            p->watch = NULL;
             return;
         }
+        p->watch = &grown[p->c->nwatches++];
+        p->watch->line = p->line;
         p->sec = SEC_WATCH;
         p->watch_keys = 0;
         return;

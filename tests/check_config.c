@@ -1,0 +1,372 @@
+/* config: hvdiagd's INI file, its values, defaults and errors with file:line. */
+#include "alloc.h"
+#include "config.h"
+#include "testutil.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct logged {
+    int n;
+    char first[512];
+    char all[4096];
+};
+
+static void capture(void *ud, int level, const char *msg)
+{
+    struct logged *l = ud;
+    size_t used = strlen(l->all);
+
+    ck_assert_int_eq(level, HVD_LOG_ERR);
+    if (l->n++ == 0) {
+        snprintf(l->first, sizeof(l->first), "%s", msg);
+    }
+    snprintf(l->all + used, sizeof(l->all) - used, "%s\n", msg);
+}
+
+/* Parses text that must be rejected; returns what was logged. */
+static struct logged reject(const char *text)
+{
+    struct logged l;
+    hvd_logger log = {capture, &l, HVD_LOG_DEBUG};
+    hvd_config *c = NULL;
+    hvd_error err;
+
+    memset(&l, 0, sizeof(l));
+    hvd_error_clear(&err);
+    ck_assert_int_eq(hvd_config_parse_string(&c, text, "t.conf", &log, &err), HVD_ECONFIG);
+    ck_assert_ptr_null(c);
+    ck_assert_int_ge(l.n, 1);
+    ck_assert_str_eq(err.msg, l.first);
+    return l;
+}
+
+static hvd_config *accept_text(const char *text)
+{
+    hvd_config *c = NULL;
+    hvd_error err;
+
+    hvd_error_clear(&err);
+    if (hvd_config_parse_string(&c, text, "t.conf", NULL, &err) < 0) {
+        ck_abort_msg("rejected: %s", err.msg);
+    }
+    return c;
+}
+
+START_TEST(config_empty_gives_defaults)
+{
+    hvd_config *c = accept_text("");
+
+    ck_assert_str_eq(c->database, "/var/lib/hvdiag/hvdiag.db");
+    ck_assert_str_eq(c->socket, "/run/hvdiag/hvdiag.sock");
+    ck_assert_ptr_nonnull(strstr(c->rules, "hvdiag/rules"));
+    ck_assert_uint_eq(c->socket_mode, 0660);
+    ck_assert_int_eq(c->log_level, HVD_LOG_INFO);
+    ck_assert_uint_eq(c->rescan_ms, 30000);
+    ck_assert_uint_eq(c->settle_ms, 2000);
+    ck_assert_uint_eq(c->file_timeout_ms, 300000);
+    ck_assert_uint_eq(c->workers, 2);
+    ck_assert_uint_eq(c->nwatches, 0);
+    hvd_config_destroy(c);
+}
+END_TEST
+
+START_TEST(config_full_file_is_read)
+{
+    hvd_config *c = accept_text("; comment\n"
+                                "# another\n"
+                                "[daemon]\n"
+                                "database = /var/tmp/x.db\n"
+                                "rules = /etc/hvdiag/rules\n"
+                                "socket = /run/x.sock\n"
+                                "socket_mode = 0600\n"
+                                "log_level = debug\n"
+                                "rescan_interval = 250ms\n"
+                                "settle_time = 0\n"
+                                "file_timeout = 5m\n"
+                                "workers = 4\n"
+                                "\n"
+                                "[watch exports]\n"
+                                "path = /srv/exports\n"
+                                "pattern = *.evtx  *_cluster.log\n"
+                                "pattern = *.txt\n"
+                                "kind = evtx\n"
+                                "recursive = yes\n"
+                                "host = HV-NODE01\n"
+                                "[watch   logs ]\n"
+                                "path=/srv/logs\n"
+                                "kind = clusterlog ; inline comment\n");
+
+    ck_assert_str_eq(c->database, "/var/tmp/x.db");
+    ck_assert_str_eq(c->rules, "/etc/hvdiag/rules");
+    ck_assert_str_eq(c->socket, "/run/x.sock");
+    ck_assert_uint_eq(c->socket_mode, 0600);
+    ck_assert_int_eq(c->log_level, HVD_LOG_DEBUG);
+    ck_assert_uint_eq(c->rescan_ms, 250);
+    ck_assert_uint_eq(c->settle_ms, 0);
+    ck_assert_uint_eq(c->file_timeout_ms, 300000);
+    ck_assert_uint_eq(c->workers, 4);
+    ck_assert_uint_eq(c->nwatches, 2);
+    ck_assert_str_eq(c->watches[0].name, "exports");
+    ck_assert_str_eq(c->watches[0].path, "/srv/exports");
+    ck_assert_uint_eq(c->watches[0].npatterns, 3);
+    ck_assert_str_eq(c->watches[0].patterns[0], "*.evtx");
+    ck_assert_str_eq(c->watches[0].patterns[1], "*_cluster.log");
+    ck_assert_str_eq(c->watches[0].patterns[2], "*.txt");
+    ck_assert_int_eq(c->watches[0].kind, HVD_SOURCE_EVTX);
+    ck_assert_int_eq(c->watches[0].recursive, 1);
+    ck_assert_str_eq(c->watches[0].host, "HV-NODE01");
+    ck_assert_uint_eq(c->watches[0].line, 14);
+    ck_assert_str_eq(c->watches[1].name, "logs");
+    ck_assert_str_eq(c->watches[1].path, "/srv/logs");
+    ck_assert_int_eq(c->watches[1].kind, HVD_SOURCE_CLUSTERLOG);
+    ck_assert_int_eq(c->watches[1].recursive, 0);
+    ck_assert_ptr_null(c->watches[1].host);
+    /* default patterns */
+    ck_assert_uint_eq(c->watches[1].npatterns, 2);
+    ck_assert_str_eq(c->watches[1].patterns[0], "*.evtx");
+    hvd_config_destroy(c);
+}
+END_TEST
+
+START_TEST(config_crlf_and_bom_are_accepted)
+{
+    hvd_config *c =
+        accept_text("\xEF\xBB\xBF[daemon]\r\nworkers = 3\r\n[watch a]\r\npath = /a\r\n");
+
+    ck_assert_uint_eq(c->workers, 3);
+    ck_assert_str_eq(c->watches[0].path, "/a");
+    hvd_config_destroy(c);
+}
+END_TEST
+
+START_TEST(config_errors_name_file_and_line)
+{
+    struct logged l;
+
+    l = reject("[daemon]\nworkers = 2\nworkerz = 3\n");
+    ck_assert_str_eq(l.first, "t.conf:3: unknown key 'workerz' in [daemon]");
+    l = reject("[daemon]\n\n[deamon]\nworkers = 1\n");
+    ck_assert_str_eq(l.first,
+                     "t.conf:3: unknown section [deamon] (expected [daemon] or [watch NAME])");
+    l = reject("[watch a]\npath = /a\ncolour = red\n");
+    ck_assert_str_eq(l.first, "t.conf:3: unknown key 'colour' in [watch a]");
+    l = reject("workers = 1\n");
+    ck_assert_str_eq(l.first, "t.conf:1: 'workers' is outside any section");
+    l = reject("[daemon]\nthis line has no equals sign\n");
+    ck_assert_str_eq(l.first, "t.conf:2: syntax error (expected [section] or key = value)");
+    l = reject("[daemon]\nworkers = 1\nworkers = 2\n");
+    ck_assert_str_eq(l.first, "t.conf:3: 'workers' is set twice in [daemon]");
+    l = reject("[watch a]\npath = /a\n[watch a]\npath = /b\n");
+    ck_assert_str_eq(l.first, "t.conf:3: [watch a] appears twice");
+    l = reject("[daemon]\n[watch a]\nkind = evtx\n");
+    ck_assert_str_eq(l.first, "t.conf:2: [watch a] has no path");
+    l = reject("[watch]\npath = /a\n");
+    ck_assert_str_eq(l.first, "t.conf:1: [watch] needs a name: [watch NAME]");
+}
+END_TEST
+
+START_TEST(config_bad_values_are_refused)
+{
+    static const struct {
+        const char *text;
+        const char *msg;
+    } cases[] = {
+        {"[daemon]\nsocket_mode = 0999\n", "t.conf:2: socket_mode: '0999' is not an octal mode"},
+        {"[daemon]\nsocket_mode = 1777\n", "t.conf:2: socket_mode: '1777' is not an octal mode"},
+        {"[daemon]\nworkers = 0\n", "t.conf:2: workers: '0' is not a number from 1 to 64"},
+        {"[daemon]\nworkers = 65\n", "t.conf:2: workers: '65' is not a number from 1 to 64"},
+        {"[daemon]\nworkers = -1\n", "t.conf:2: workers: '-1' is not a number"},
+        {"[daemon]\nworkers = 2x\n", "t.conf:2: workers: '2x' is not a number"},
+        {"[daemon]\nlog_level = loud\n", "t.conf:2: log_level: 'loud' is not error"},
+        {"[daemon]\nrescan_interval = 5x\n", "t.conf:2: rescan_interval: '5x' is not a duration"},
+        {"[daemon]\nrescan_interval = 10ms\n", "t.conf:2: rescan_interval: 10ms is out of range"},
+        {"[daemon]\nfile_timeout = -5\n", "t.conf:2: file_timeout: '-5' is not a duration"},
+        {"[daemon]\nsocket = relative.sock\n", "t.conf:2: socket: 'relative.sock' is not an"},
+        {"[daemon]\ndatabase =\n", "t.conf:2: database: empty value"},
+        {"[watch a]\npath = srv\n", "t.conf:2: path: 'srv' is not an absolute path"},
+        {"[watch a]\npath = /a\nkind = xml\n", "t.conf:3: kind: 'xml' is not evtx"},
+        {"[watch a]\npath = /a\nrecursive = maybe\n", "t.conf:3: recursive: 'maybe' is not yes"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct logged l = reject(cases[i].text);
+
+        ck_assert_msg(strncmp(l.first, cases[i].msg, strlen(cases[i].msg)) == 0,
+                      "case %zu: got '%s'", i, l.first);
+    }
+}
+END_TEST
+
+START_TEST(config_every_error_is_logged)
+{
+    struct logged l = reject("[daemon]\n"
+                             "workers = 0\n"
+                             "bogus = 1\n"
+                             "[nope]\n"
+                             "[watch x]\n"
+                             "kind = foo\n");
+
+    ck_assert_int_eq(l.n, 5);
+    ck_assert_ptr_nonnull(strstr(l.all, "t.conf:2: workers"));
+    ck_assert_ptr_nonnull(strstr(l.all, "t.conf:3: unknown key 'bogus'"));
+    ck_assert_ptr_nonnull(strstr(l.all, "t.conf:4: unknown section [nope]"));
+    ck_assert_ptr_nonnull(strstr(l.all, "t.conf:6: kind: 'foo'"));
+    ck_assert_ptr_nonnull(strstr(l.all, "t.conf:5: [watch x] has no path"));
+}
+END_TEST
+
+START_TEST(config_long_line_is_an_error_at_its_line)
+{
+    char text[600];
+    struct logged l;
+    int n = snprintf(text, sizeof(text), "[watch a]\npath = /");
+
+    memset(text + n, 'a', 300);
+    memcpy(text + n + 300, "\nkind = evtx\n", sizeof("\nkind = evtx\n"));
+    l = reject(text);
+    ck_assert_str_eq(l.first, "t.conf:2: line longer than 199 bytes");
+    /* the rest of the file is read as usual: no second error for line 3 */
+    ck_assert_int_eq(l.n, 2); /* and the watch has no path */
+}
+END_TEST
+
+START_TEST(config_file_is_loaded_and_missing_file_named)
+{
+    char *dir = hvd_test_tmpdir();
+    char *path = hvd_test_path(dir, "hvdiag.conf");
+    const char text[] = "[daemon]\nworkers = 7\n[watch w]\npath = /w\nbad = 1\n";
+    hvd_config *c = NULL;
+    hvd_error err;
+    char want[600];
+
+    ck_assert_int_eq(hvd_test_write_file(path, "[daemon]\nworkers = 7\n", 21), 0);
+    ck_assert_int_eq(hvd_config_load(&c, path, NULL, &err), HVD_OK);
+    ck_assert_uint_eq(c->workers, 7);
+    ck_assert_str_eq(c->file, path);
+    hvd_config_destroy(c);
+
+    ck_assert_int_eq(hvd_test_write_file(path, text, sizeof(text) - 1), 0);
+    ck_assert_int_eq(hvd_config_load(&c, path, NULL, &err), HVD_ECONFIG);
+    snprintf(want, sizeof(want), "%s:5: unknown key 'bad' in [watch w]", path);
+    ck_assert_str_eq(err.msg, want);
+    ck_assert_uint_eq(err.line, 5);
+
+    ck_assert_int_eq(hvd_test_write_file(path, "[daemon]\n\0workers = 1\n", 22), 0);
+    ck_assert_int_eq(hvd_config_load(&c, path, NULL, &err), HVD_ECONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "NUL byte"));
+
+    remove(path);
+    ck_assert_int_eq(hvd_config_load(&c, path, NULL, &err), HVD_ECONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, path));
+    ck_assert_ptr_nonnull(strstr(err.msg, "cannot open"));
+    hvd_test_rmtree(dir);
+    free(path);
+    free(dir);
+}
+END_TEST
+
+START_TEST(config_durations_parse)
+{
+    uint64_t ms = 0;
+
+    ck_assert_int_eq(hvd_config_parse_duration("250ms", &ms), 0);
+    ck_assert_uint_eq(ms, 250);
+    ck_assert_int_eq(hvd_config_parse_duration("30", &ms), 0);
+    ck_assert_uint_eq(ms, 30000);
+    ck_assert_int_eq(hvd_config_parse_duration("30s", &ms), 0);
+    ck_assert_uint_eq(ms, 30000);
+    ck_assert_int_eq(hvd_config_parse_duration("2m", &ms), 0);
+    ck_assert_uint_eq(ms, 120000);
+    ck_assert_int_eq(hvd_config_parse_duration("1h", &ms), 0);
+    ck_assert_uint_eq(ms, 3600000);
+    ck_assert_int_eq(hvd_config_parse_duration("", &ms), -1);
+    ck_assert_int_eq(hvd_config_parse_duration("s", &ms), -1);
+    ck_assert_int_eq(hvd_config_parse_duration("1 s", &ms), -1);
+    ck_assert_int_eq(hvd_config_parse_duration("1d", &ms), -1);
+    ck_assert_int_eq(hvd_config_parse_duration("99999999999999999999", &ms), -1);
+    ck_assert_int_eq(hvd_config_parse_duration("9999999999999999h", &ms), -1);
+}
+END_TEST
+
+START_TEST(config_describe_round_trips)
+{
+    hvd_config *c = accept_text("[daemon]\nworkers = 3\nsettle_time = 1500ms\n"
+                                "[watch a]\npath = /a\npattern = *.evtx x*\nhost = H1\n");
+    hvd_config *again = NULL;
+    char *text = hvd_config_describe(c);
+    hvd_error err;
+
+    ck_assert_ptr_nonnull(strstr(text, "workers = 3\n"));
+    ck_assert_ptr_nonnull(strstr(text, "settle_time = 1500ms\n"));
+    ck_assert_ptr_nonnull(strstr(text, "[watch a]\npath = /a\npattern = *.evtx x*\n"));
+    ck_assert_ptr_nonnull(strstr(text, "host = H1\n"));
+    /* the summary is itself a valid configuration with the same values */
+    ck_assert_int_eq(hvd_config_parse_string(&again, text, "summary", NULL, &err), HVD_OK);
+    ck_assert_uint_eq(again->workers, 3);
+    ck_assert_uint_eq(again->settle_ms, 1500);
+    ck_assert_uint_eq(again->watches[0].npatterns, 2);
+    ck_assert_str_eq(again->watches[0].host, "H1");
+    hvd_config_destroy(again);
+    hvd_free(text);
+    hvd_config_destroy(c);
+}
+END_TEST
+
+START_TEST(config_survives_every_allocation_failure)
+{
+    const char *text = "[daemon]\ndatabase = /x.db\n[watch a]\npath = /a\npattern = a b c\n"
+                       "host = h\n[watch b]\npath = /b\n";
+    unsigned long n;
+
+    for (n = 1; n < 200; n++) {
+        hvd_config *c = NULL;
+        hvd_error err;
+        int rc;
+
+        hvd_alloc_fail_after(n);
+        rc = hvd_config_parse_string(&c, text, "t.conf", NULL, &err);
+        hvd_alloc_fail_after(0);
+        if (rc == HVD_OK) {
+            ck_assert_uint_eq(c->nwatches, 2);
+            hvd_config_destroy(c);
+            break;
+        }
+        ck_assert_ptr_null(c);
+    }
+    ck_assert_uint_lt(n, 200);
+}
+END_TEST
+
+static Suite *config_suite(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("parse");
+
+    tcase_add_test(tc, config_empty_gives_defaults);
+    tcase_add_test(tc, config_full_file_is_read);
+    tcase_add_test(tc, config_crlf_and_bom_are_accepted);
+    tcase_add_test(tc, config_errors_name_file_and_line);
+    tcase_add_test(tc, config_bad_values_are_refused);
+    tcase_add_test(tc, config_every_error_is_logged);
+    tcase_add_test(tc, config_long_line_is_an_error_at_its_line);
+    tcase_add_test(tc, config_file_is_loaded_and_missing_file_named);
+    tcase_add_test(tc, config_durations_parse);
+    tcase_add_test(tc, config_describe_round_trips);
+    tcase_add_test(tc, config_survives_every_allocation_failure);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(config_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,1211 @@
+/*
+ * hvdiagd, end to end: the real binary with a temp configuration, temp watched folder,
+ * temp database and temp socket; requests over a real Unix socket; real signals. Every
+ * wait has a deadline (poll with a timeout, or re-ask until a condition holds), never a
+ * fixed sleep. The daemon gets PR_SET_PDEATHSIG, so a failed test does not leave it behind.
+ *
+ * Helpers: dm_* drive one daemon (start, stop, ask, wait for a condition), conn_* are one
+ * client connection. New cases (diagnoses exactly once, kill -9 during a big ingest) are
+ * dm_start + dm_drop + dm_wait on "health"/"sources"/"incidents" answers.
+ */
+#define _GNU_SOURCE
+#include "testutil.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DAEMON_BIN       HVD_TEST_BINDIR "/hvdiagd"
+#define FIXTURE(name)    HVD_TEST_DATADIR "/clusterlog/" name
+#define START_TIMEOUT_MS 30000
+#define WAIT_MS          30000
+
+/* --- time ---------------------------------------------------------------------------- */
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void nap(int ms)
+{
+    poll(NULL, 0, ms); /* the pause between two tries of a deadline loop */
+}
+
+/* --- one client connection ----------------------------------------------------------- */
+
+struct conn {
+    int fd;
+    char *buf;
+    size_t used;
+    size_t cap;
+};
+
+static int conn_open(struct conn *c, const char *sock)
+{
+    struct sockaddr_un sa;
+
+    memset(c, 0, sizeof(*c));
+    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(c->fd, 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+    if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        close(c->fd);
+        c->fd = -1;
+        return -1;
+    }
+    return 0;
+}
+
+static void conn_close(struct conn *c)
+{
+    if (c->fd >= 0) {
+        close(c->fd);
+    }
+    free(c->buf);
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+}
+
+static void conn_send(struct conn *c, const char *data, size_t len)
+{
+    long long deadline = now_ms() + WAIT_MS;
+    size_t done = 0;
+
+    while (done < len) {
+        struct pollfd p = {c->fd, POLLOUT, 0};
+        ssize_t n;
+
+        ck_assert_msg(now_ms() < deadline, "send timed out");
+        if (poll(&p, 1, 100) <= 0) {
+            continue;
+        }
+        n = send(c->fd, data + done, len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            continue;
+        }
+        ck_assert_msg(n > 0, "send: %s", strerror(errno));
+        done += (size_t)n;
+    }
+}
+
+/* One line (without "\n"), caller frees; NULL at EOF or after timeout_ms. */
+static char *conn_line(struct conn *c, int timeout_ms)
+{
+    long long deadline = now_ms() + timeout_ms;
+
+    for (;;) {
+        char *nl = c->used ? memchr(c->buf, '\n', c->used) : NULL;
+        struct pollfd p = {c->fd, POLLIN, 0};
+        long long left;
+        ssize_t n;
+
+        if (nl) {
+            size_t len = (size_t)(nl - c->buf);
+            char *line = strndup(c->buf, len);
+
+            memmove(c->buf, nl + 1, c->used - len - 1);
+            c->used -= len + 1;
+            return line;
+        }
+        left = deadline - now_ms();
+        if (left <= 0 || poll(&p, 1, (int)(left < 1000 ? left : 1000)) < 0) {
+            return NULL;
+        }
+        if (!(p.revents & (POLLIN | POLLHUP | POLLERR))) {
+            continue;
+        }
+        if (c->cap - c->used < 65536) {
+            c->cap = c->cap * 2 + 65536;
+            c->buf = realloc(c->buf, c->cap);
+            ck_assert_ptr_nonnull(c->buf);
+        }
+        n = recv(c->fd, c->buf + c->used, c->cap - c->used, MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            continue;
+        }
+        if (n <= 0) {
+            return NULL;
+        }
+        c->used += (size_t)n;
+    }
+}
+
+/* True when the peer closed the connection within timeout_ms (pending lines skipped). */
+static int conn_closed_by_peer(struct conn *c, int timeout_ms)
+{
+    long long deadline = now_ms() + timeout_ms;
+
+    while (now_ms() < deadline) {
+        char *line = conn_line(c, (int)(deadline - now_ms()));
+
+        if (!line) {
+            return now_ms() < deadline;
+        }
+        free(line);
+    }
+    return 0;
+}
+
+static json_t *conn_ask(struct conn *c, const char *request)
+{
+    char *line;
+    json_t *o;
+
+    conn_send(c, request, strlen(request));
+    conn_send(c, "\n", 1);
+    line = conn_line(c, WAIT_MS);
+    ck_assert_msg(line != NULL, "no answer to %s", request);
+    o = json_loads(line, 0, NULL);
+    ck_assert_msg(o != NULL, "not JSON: %s", line);
+    free(line);
+    return o;
+}
+
+static const char *error_code(const json_t *o)
+{
+    return json_string_value(json_object_get(json_object_get(o, "error"), "code"));
+}
+
+/* --- one daemon ---------------------------------------------------------------------- */
+
+struct dm {
+    char *dir;
+    char *conf;
+    char *sock;
+    char *db;
+    char *watch;
+    char *log;
+    pid_t pid;
+};
+
+static void dm_init(struct dm *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->dir = hvd_test_tmpdir();
+    m->conf = hvd_test_path(m->dir, "hvdiag.conf");
+    m->sock = hvd_test_path(m->dir, "hvdiag.sock");
+    m->db = hvd_test_path(m->dir, "hvdiag.db");
+    m->watch = hvd_test_path(m->dir, "watch");
+    m->log = hvd_test_path(m->dir, "hvdiagd.log");
+    ck_assert_int_eq(mkdir(m->watch, 0755), 0);
+}
+
+/* True when text has a line starting with the first len bytes of key ("workers "). */
+static int has_key(const char *text, const char *key, size_t len)
+{
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        if (strncmp(p, key, len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A configuration for this daemon; extra lines ("key = value\n"...) go in [daemon] and
+ * replace the test defaults for the keys they set. */
+static void dm_config(struct dm *m, const char *extra)
+{
+    static const char *const defaults[] = {
+        "log_level = debug\n",  "settle_time = 100ms\n", "rescan_interval = 1s\n",
+        "file_timeout = 60s\n", "workers = 2\n",
+    };
+    char text[4096];
+    size_t n;
+
+    if (!extra) {
+        extra = "";
+    }
+    n = (size_t)snprintf(text, sizeof(text),
+                         "[daemon]\ndatabase = %s\nrules = %s/rules\nsocket = %s\n", m->db,
+                         HVD_TEST_SRCDIR, m->sock);
+    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+        size_t key = strcspn(defaults[i], " ");
+
+        if (!has_key(extra, defaults[i], key)) {
+            n += (size_t)snprintf(text + n, sizeof(text) - n, "%s", defaults[i]);
+        }
+    }
+    n += (size_t)snprintf(text + n, sizeof(text) - n,
+                          "%s\n[watch w]\npath = %s\npattern = *.log *.evtx\n", extra, m->watch);
+    ck_assert_uint_lt(n, sizeof(text));
+    ck_assert_int_eq(hvd_test_write_file(m->conf, text, n), 0);
+}
+
+static pid_t spawn(const char *bin, const char *conf, const char *log, const char *env)
+{
+    pid_t pid = fork();
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            close(fd);
+        }
+        if (env) {
+            putenv((char *)env);
+        }
+        execl(bin, bin, "-c", conf, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int try_wait(pid_t pid, int timeout_ms, int *status)
+{
+    long long deadline = now_ms() + timeout_ms;
+
+    do {
+        pid_t r = waitpid(pid, status, WNOHANG);
+
+        if (r == pid) {
+            return 1;
+        }
+        nap(20);
+    } while (now_ms() < deadline);
+    return 0;
+}
+
+static char *dm_log_text(const struct dm *m)
+{
+    char *text = hvd_test_read_file(m->log, NULL);
+
+    return text ? text : strdup("");
+}
+
+/* Starts bin (NULL: hvdiagd) with env ("NAME=value" or NULL); returns once it answers. */
+static void dm_start_bin(struct dm *m, const char *bin, const char *env)
+{
+    long long deadline = now_ms() + START_TIMEOUT_MS;
+    int status;
+
+    m->pid = spawn(bin ? bin : DAEMON_BIN, m->conf, m->log, env);
+    for (;;) {
+        struct conn c;
+
+        if (conn_open(&c, m->sock) == 0) {
+            conn_close(&c);
+            return;
+        }
+        if (waitpid(m->pid, &status, WNOHANG) == m->pid) {
+            char *log = dm_log_text(m);
+
+            m->pid = 0;
+            ck_abort_msg("hvdiagd exited at start (status %d):\n%s", status, log);
+        }
+        if (now_ms() > deadline) {
+            ck_abort_msg("hvdiagd did not start listening in time");
+        }
+        nap(20);
+    }
+}
+
+static void dm_start(struct dm *m)
+{
+    dm_start_bin(m, NULL, NULL);
+}
+
+/* SIGTERM and wait; returns the exit status, or -1 when it did not exit normally. */
+static int dm_stop(struct dm *m)
+{
+    int status = 0;
+
+    ck_assert_int_gt(m->pid, 0);
+    kill(m->pid, SIGTERM);
+    if (!try_wait(m->pid, WAIT_MS, &status)) {
+        kill(m->pid, SIGKILL);
+        waitpid(m->pid, &status, 0);
+        m->pid = 0;
+        return -1;
+    }
+    m->pid = 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void dm_free(struct dm *m)
+{
+    if (m->pid > 0) {
+        kill(m->pid, SIGKILL);
+        waitpid(m->pid, NULL, 0);
+    }
+    hvd_test_rmtree(m->dir);
+    free(m->dir);
+    free(m->conf);
+    free(m->sock);
+    free(m->db);
+    free(m->watch);
+    free(m->log);
+}
+
+static json_t *dm_ask(const struct dm *m, const char *request)
+{
+    struct conn c;
+    json_t *o;
+
+    ck_assert_msg(conn_open(&c, m->sock) == 0, "cannot connect to %s", m->sock);
+    o = conn_ask(&c, request);
+    conn_close(&c);
+    return o;
+}
+
+typedef int (*dm_pred)(const json_t *answer, const void *ud);
+
+/* Asks until pred holds (returns that answer) or the deadline passes (fails the test). */
+static json_t *dm_wait(const struct dm *m, const char *request, dm_pred pred, const void *ud,
+                       const char *what)
+{
+    long long deadline = now_ms() + WAIT_MS;
+
+    for (;;) {
+        json_t *o = dm_ask(m, request);
+        char *text;
+        char *log;
+
+        if (pred(o, ud)) {
+            return o;
+        }
+        if (now_ms() > deadline) {
+            text = json_dumps(o, JSON_COMPACT);
+            log = dm_log_text(m);
+            ck_abort_msg("timed out waiting for %s; last answer %s\nlog:\n%s", what, text, log);
+        }
+        json_decref(o);
+        nap(50);
+    }
+}
+
+static void dm_wait_log(const struct dm *m, const char *needle)
+{
+    long long deadline = now_ms() + WAIT_MS;
+
+    for (;;) {
+        char *log = dm_log_text(m);
+        int found = strstr(log, needle) != NULL;
+
+        if (found) {
+            free(log);
+            return;
+        }
+        if (now_ms() > deadline) {
+            ck_abort_msg("'%s' never appeared in the log:\n%s", needle, log);
+        }
+        free(log);
+        nap(50);
+    }
+}
+
+/* Copies a fixture into the watched folder through a temp name (an atomic drop). */
+static char *dm_drop(const struct dm *m, const char *fixture, const char *name)
+{
+    size_t len;
+    char *data = hvd_test_read_file(fixture, &len);
+    char *tmp = hvd_test_path(m->dir, "drop.tmp");
+    char *path = hvd_test_path(m->watch, name);
+
+    ck_assert_ptr_nonnull(data);
+    ck_assert_int_eq(hvd_test_write_file(tmp, data, len), 0);
+    ck_assert_int_eq(rename(tmp, path), 0);
+    free(data);
+    free(tmp);
+    return path;
+}
+
+static json_int_t counter(const json_t *health, const char *name)
+{
+    return json_integer_value(
+        json_object_get(json_object_get(json_object_get(health, "daemon"), "counters"), name));
+}
+
+/* The daemon's file-table entry for path in a "sources" answer, or NULL. */
+static const json_t *file_entry(const json_t *sources, const char *path)
+{
+    const json_t *files = json_object_get(sources, "files");
+    size_t i;
+    const json_t *f;
+
+    json_array_foreach(files, i, f)
+    {
+        if (strcmp(json_string_value(json_object_get(f, "path")), path) == 0) {
+            return f;
+        }
+    }
+    return NULL;
+}
+
+struct want_file {
+    const char *path;
+    const char *state;  /* NULL: any */
+    const char *change; /* NULL: any */
+    json_int_t min_reads;
+};
+
+static int file_is(const json_t *o, const void *ud)
+{
+    const struct want_file *w = ud;
+    const json_t *f = file_entry(o, w->path);
+
+    return f &&
+           (!w->state || strcmp(json_string_value(json_object_get(f, "state")), w->state) == 0) &&
+           (!w->change ||
+            strcmp(json_string_value(json_object_get(f, "change")), w->change) == 0) &&
+           json_integer_value(json_object_get(f, "reads")) >= w->min_reads;
+}
+
+static int file_absent(const json_t *o, const void *ud)
+{
+    return json_is_true(json_object_get(o, "ok")) && file_entry(o, ud) == NULL;
+}
+
+struct want_counter {
+    const char *name;
+    json_int_t min;
+};
+
+static int counter_at_least(const json_t *o, const void *ud)
+{
+    const struct want_counter *w = ud;
+
+    return counter(o, w->name) >= w->min;
+}
+
+/* --- configuration check ------------------------------------------------------------- */
+
+START_TEST(daemon_check_config_prints_summary_or_file_line_errors)
+{
+    struct dm m;
+    char *out;
+    char *err;
+    char *text;
+    char want[512];
+    char *argv[] = {DAEMON_BIN, "--check-config", "-c", NULL, NULL};
+    static const char bad[] = "[daemon]\nworkers = 2\nworkers_max = 3\n[watch w]\npath = x\n";
+
+    dm_init(&m);
+    dm_config(&m, NULL);
+    out = hvd_test_path(m.dir, "out");
+    err = hvd_test_path(m.dir, "err");
+    argv[3] = m.conf;
+    ck_assert_int_eq(hvd_test_run_io(argv, out, err), 0);
+    text = hvd_test_read_file(out, NULL);
+    ck_assert_ptr_nonnull(strstr(text, "[watch w]\npath = "));
+    ck_assert_ptr_nonnull(strstr(text, "settle_time = 100ms\n"));
+    free(text);
+
+    ck_assert_int_eq(hvd_test_write_file(m.conf, bad, sizeof(bad) - 1), 0);
+    ck_assert_int_eq(hvd_test_run_io(argv, out, err), 2);
+    text = hvd_test_read_file(err, NULL);
+    snprintf(want, sizeof(want), "%s:3: unknown key 'workers_max' in [daemon]", m.conf);
+    ck_assert_msg(strstr(text, want) != NULL, "stderr: %s", text);
+    snprintf(want, sizeof(want), "%s:5: path: 'x' is not an absolute path", m.conf);
+    ck_assert_msg(strstr(text, want) != NULL, "stderr: %s", text);
+    free(text);
+    free(out);
+    free(err);
+    dm_free(&m);
+}
+END_TEST
+
+/* --- the socket ---------------------------------------------------------------------- */
+
+START_TEST(daemon_answers_ping_and_health)
+{
+    struct dm m;
+    json_t *o;
+    struct stat st;
+
+    dm_init(&m);
+    dm_config(&m, "socket_mode = 0600");
+    dm_start(&m);
+    ck_assert_int_eq(stat(m.sock, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+    o = dm_ask(&m, "{\"op\":\"ping\"}");
+    ck_assert(json_is_true(json_object_get(o, "ok")));
+    json_decref(o);
+    o = dm_ask(&m, "{\"op\":\"health\"}");
+    ck_assert(json_is_true(json_object_get(o, "ok")));
+    ck_assert(json_is_integer(json_object_get(json_object_get(o, "daemon"), "uptime_s")));
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(o, "daemon"), "files_watched")), 0);
+    ck_assert_int_eq(counter(o, "files_ingested"), 0);
+    ck_assert_int_eq(counter(o, "quarantined"), 0);
+    json_decref(o);
+    o = dm_ask(&m, "{\"op\":\"rules\"}");
+    ck_assert(json_is_true(json_object_get(o, "ok")));
+    ck_assert_int_gt(json_array_size(json_object_get(o, "rules")), 0);
+    json_decref(o);
+    ck_assert_int_eq(dm_stop(&m), 0);
+    dm_free(&m);
+}
+END_TEST
+
+START_TEST(daemon_bad_requests_get_json_errors_and_others_go_on)
+{
+    struct dm m;
+    struct conn a;
+    struct conn b;
+    struct conn big;
+    json_t *o;
+    size_t n = 70 * 1024;
+    char *junk = malloc(n + 1);
+
+    dm_init(&m);
+    dm_config(&m, NULL);
+    dm_start(&m);
+    ck_assert_int_eq(conn_open(&a, m.sock), 0);
+    ck_assert_int_eq(conn_open(&b, m.sock), 0);
+
+    o = conn_ask(&b, "hello there");
+    ck_assert_str_eq(error_code(o), "bad_request");
+    json_decref(o);
+    o = conn_ask(&b, "[1,2]");
+    ck_assert_str_eq(error_code(o), "bad_request");
+    json_decref(o);
+    o = conn_ask(&b, "{\"op\":\"fly\"}");
+    ck_assert_str_eq(error_code(o), "unknown_op");
+    json_decref(o);
+    /* the same connection still works after errors */
+    o = conn_ask(&b, "{\"op\":\"ping\"}");
+    ck_assert(json_is_true(json_object_get(o, "ok")));
+    json_decref(o);
+
+    /* more than 64 KiB without a newline: an error, then the connection is closed */
+    memset(junk, 'x', n);
+    ck_assert_int_eq(conn_open(&big, m.sock), 0);
+    conn_send(&big, junk, n);
+    {
+        char *line = conn_line(&big, WAIT_MS);
+
+        ck_assert_ptr_nonnull(line);
+        o = json_loads(line, 0, NULL);
+        ck_assert_str_eq(error_code(o), "too_large");
+        json_decref(o);
+        free(line);
+    }
+    ck_assert(conn_closed_by_peer(&big, WAIT_MS));
+    conn_close(&big);
+
+    /* over 64 KiB with a newline at the end: the same */
+    ck_assert_int_eq(conn_open(&big, m.sock), 0);
+    junk[n] = '\n';
+    conn_send(&big, junk, n + 1);
+    {
+        char *line = conn_line(&big, WAIT_MS);
+
+        ck_assert_ptr_nonnull(line);
+        o = json_loads(line, 0, NULL);
+        ck_assert_str_eq(error_code(o), "too_large");
+        json_decref(o);
+        free(line);
+    }
+    conn_close(&big);
+
+    /* two requests in one write, and one split across two writes */
+    conn_send(&a, "{\"op\":\"ping\"}\n{\"op\":\"pi", 23);
+    conn_send(&a, "ng\"}\n", 5);
+    for (int i = 0; i < 2; i++) {
+        char *line = conn_line(&a, WAIT_MS);
+
+        ck_assert_ptr_nonnull(line);
+        ck_assert_str_eq(line, "{\"ok\":true}");
+        free(line);
+    }
+    conn_close(&a);
+    conn_close(&b);
+    free(junk);
+    ck_assert_int_eq(dm_stop(&m), 0);
+    dm_free(&m);
+}
+END_TEST
+
+START_TEST(daemon_client_that_never_reads_is_dropped_not_waited_for)
+{
+    struct dm m;
+    struct conn slow;
+    struct conn other;
+    struct want_counter dropped = {"clients_dropped", 1};
+    char req[] = "{\"op\":\"health\"}\n{\"op\":\"health\"}\n{\"op\":\"health\"}\n";
+    json_t *o;
+    long long deadline;
+    int closed = 0;
+    int sends = 0;
+
+    dm_init(&m);
+    dm_config(&m, NULL);
+    dm_start(&m);
+    ck_assert_int_eq(conn_open(&slow, m.sock), 0);
+    ck_assert_int_eq(conn_open(&other, m.sock), 0);
+    /* the slow client sends and sends and never reads: its answers pile up */
+    deadline = now_ms() + WAIT_MS;
+    while (!closed && now_ms() < deadline) {
+        ssize_t n = send(slow.fd, req, sizeof(req) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            closed = 1; /* dropped by the daemon */
+        } else if (n < 0) {
+            struct pollfd p = {slow.fd, POLLOUT, 0};
+
+            poll(&p, 1, 100);
+        }
+        /* meanwhile the other client is answered */
+        if (++sends % 100 == 0) {
+            o = conn_ask(&other, "{\"op\":\"ping\"}");
+            ck_assert(json_is_true(json_object_get(o, "ok")));
+            json_decref(o);
+        }
+    }
+    o = dm_wait(&m, "{\"op\":\"health\"}", counter_at_least, &dropped, "the slow client dropped");
+    json_decref(o);
+    o = conn_ask(&other, "{\"op\":\"ping\"}");
+    ck_assert(json_is_true(json_object_get(o, "ok")));
+    json_decref(o);
+    conn_close(&slow);
+    conn_close(&other);
+    ck_assert_int_eq(dm_stop(&m), 0);
+    dm_free(&m);
+}
+END_TEST
+
+START_TEST(daemon_serves_fifty_clients_at_once)
+{
+    struct dm m;
+    struct conn c[50];
+
+    dm_init(&m);
+    dm_config(&m, NULL);
+    dm_start(&m);
+    for (int i = 0; i < 50; i++) {
+        ck_assert_int_eq(conn_open(&c[i], m.sock), 0);
+    }
+    for (int i = 0; i < 50; i++) {
+        conn_send(&c[i], "{\"op\":\"health\"}\n", 16);
+    }
+    for (int i = 49; i >= 0; i--) {
+        char *line = conn_line(&c[i], WAIT_MS);
+        json_t *o;
+
+        ck_assert_msg(line != NULL, "client %d got no answer", i);
+        o = json_loads(line, 0, NULL);
+        ck_assert(json_is_true(json_object_get(o, "ok")));
+        ck_assert_int_ge(
+            json_integer_value(json_object_get(json_object_get(o, "daemon"), "clients")), 50);
+        json_decref(o);
+        free(line);
+    }
+    for (int i = 0; i < 50; i++) {
+        conn_close(&c[i]);
+    }
+    ck_assert_int_eq(dm_stop(&m), 0);
+    dm_free(&m);
+}
+END_TEST
+
+/* --- watching ------------------------------------------------------------------------ */
+
+START_TEST(daemon_reads_a_dropped_file_and_tells_followers)
+{
+    struct dm m;
+    struct conn follow;
+    struct want_file done = {NULL, "done", "new", 1};
+    json_t *o;
+    const json_t *f;
+    char *path;
+    char *line;
+    int diagnoses = 0;
+
+    dm_init(&m);
+    dm_config(&m, NULL);
+    dm_start(&m);
+    ck_assert_int_eq(conn_open(&follow, m.sock), 0);
+    o = conn_ask(&follow, "{\"op\":\"follow\"}");
+    ck_assert(json_is_true(json_object_get(o, "following")));
+    json_decref(o);
+
+    path = dm_drop(&m, FIXTURE("HV-NODE02_cluster.log"), "HV-NODE02_cluster.log");
+    done.path = path;
+    o = dm_wait(&m, "{\"op\":\"sources\"}", file_is, &done, "the dropped file read");
+    f = file_entry(o, path);
+    ck_assert_int_eq(json_integer_value(json_object_get(f, "events")), 4);
+    ck_assert_int_eq(json_integer_value(json_object_get(f, "size")), 1100);
+    /* the store's row for it */
+    f = json_array_get(json_object_get(o, "sources"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(f, "path")), path);
+    ck_assert_str_eq(json_string_value(json_object_get(f, "host")), "HV-NODE02");
+    json_decref(o);
+
+    o = dm_ask(&m, "{\"op\":\"health\"}");
+    ck_assert_int_eq(counter(o, "files_ingested"), 1);
+    ck_assert_int_eq(counter(o, "events"), 4);
+    ck_assert_int_ge(counter(o, "diagnoses"), 1);
+    ck_assert_int_eq(counter(o, "diagnoses"), json_integer_value(json_object_get(o, "diagnoses")));
+    diagnoses = (int)counter(o, "diagnoses");
+    json_decref(o);
+
+    /* the follower got one line per new diagnosis */
+    for (int i = 0; i < diagnoses; i++) {
+        line = conn_line(&follow, WAIT_MS);
+        ck_assert_ptr_nonnull(line);
+        o = json_loads(line, 0, NULL);
+        ck_assert_str_eq(json_string_value(json_object_get(o, "event")), "diagnosis");
+        ck_assert(json_is_string(json_object_get(json_object_get(o, "diagnosis"), "rule")));
+        json_decref(o);
+        free(line);
+    }
+    conn_close(&follow);
+    free(path);
+    ck_assert_int_eq(dm_stop(&m), 0);
+    dm_free(&m);
+}
+END_TEST
+
+static void append(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "ab");
+
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fputs(text, f) >= 0, 1);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+START_TEST(daemon_classifies_grown_truncated_renamed_replaced)
+{
+    struct dm m;
+    struct want_file w = {NULL, "done", NULL, 1};
+    json_t *o;
+    const json_t *f;
+    char *path;
+    char *moved;
+    char *tmp;
+    struct stat st;
+
+    dm_init(&m);
+    dm_config(&m, NULL);
+    dm_start(&m);
+    path = dm_drop(&m, FIXTURE("ws2022_cluster.log"), "NODE7_cluster.log");
+    moved = hvd_test_path(m.watch, "NODE7_cluster.log.1.log");
+    w.path = path;
+    w.change = "new";
+    json_decref(dm_wait(&m, "{\"op\":\"sources\"}", file_is, &w, "new"));
+
+    /* grown: appended in place */
+    append(path, "00001320.00002cf8::2024/08/09-07:56:35.251 WARN  [NETWORK] Lost connection "
+                 "to node sqlnode03\n");
+    w.change = "grown";
+    w.min_reads = 2;
+    o = dm_wait(&m, "{\"op\":\"sources\"}", file_is, &w, "grown");
+    f = file_entry(o, path);
+    ck_assert_int_eq(json_integer_value(json_object_get(f, "new_events")), 1);
+    json_decref(o);
+
+    /* truncated: same inode, smaller (copytruncate) */
+    ck_assert_int_eq(truncate(path, 100), 0);
+    w.change = "truncated";
+    w.min_reads = 3;
+    json_decref(dm_wait(&m, "{\"op\":\"sources\"}", file_is, &w, "truncated"));
+
+    /* renamed: the inode shows up under another matching name; not read again */
+    ck_assert_int_eq(rename(path, moved), 0);
+    w.path = moved;
+    w.change = "renamed";
+    o = dm_wait(&m, "{\"op\":\"sources\"}", file_is, &w, "renamed");
+    ck_assert_ptr_null(file_entry(o, path));
+    ck_assert_int_eq(json_integer_value(json_object_get(file_entry(o, moved), "reads")), 3);
+    json_decref(o);
+
+    /* replaced: a new inode at the path (written aside, renamed over it) */
+    tmp = hvd_test_path(m.dir, "new.tmp");
+    ck_assert_int_eq(hvd_test_write_file(tmp, "[=== Cluster ===]\n", 18), 0);
+    ck_assert_int_eq(rename(tmp, moved), 0);
+    ck_assert_int_eq(stat(moved, &st), 0);
+    w.change = "replaced";
+    w.min_reads = 4;
+    o = dm_wait(&m, "{\"op\":\"sources\"}", file_is, &w, "replaced");
+    ck_assert_int_eq(json_integer_value(json_object_get(file_entry(o, moved), "inode")),
+                     (json_int_t)st.st_ino);
+    json_decref(o);
+
+    /* gone: forgotten */
+    ck_assert_int_eq(unlink(moved), 0);
+    json_decref(dm_wait(&m, "{\"op\":\"sources\"}", file_absent, moved, "forgotten"));
+
+    free(tmp);
+    free(path);
+    free(moved);
+    ck_assert_int_eq(dm_stop(&m), 0);
+    dm_free(&m);
+}
+END_TEST
+
+START_TEST(daemon_rotation_by_rename_is_renamed_plus_replaced)
+{
+    struct dm m;
+    struct want_file w = {NULL, "done", "new", 1};
+    json_t *o;
+    char *path;
+    char *rotated;
+
+    dm_init(&m);
+    dm_config(&m, NULL);
+    dm_start(&m);
+    path = dm_drop(&m, FIXTURE("ws2008r2_cluster.log"), "cluster.log");
+    rotated = hvd_test_path(m.watch, "cluster.1.log");
+    w.path = path;
+    json_decref(dm_wait(&m, "{\"op\":\"sources\"}", file_is, &w, "new"));
+    /* rotate: cluster.log -> cluster.1.log, then a fresh cluster.log */
+    ck_assert_int_eq(rename(path, rotated), 0);
+    free(dm_drop(&m, FIXTURE("ws2012r2_cluster.log"), "cluster.log"));
+    /* a new entry (the old one moved with its inode): "replaced" when one scan saw both
+     * steps, "new" when a scan fell between the rename and the new file */
+    w.change = NULL;
+    o = dm_wait(&m, "{\"op\":\"sources\"}", file_is, &w, "the new cluster.log read");
+    {
+        const char *c = json_string_value(json_object_get(file_entry(o, path), "change"));
+
+        ck_assert_msg(strcmp(c, "replaced") == 0 || strcmp(c, "new") == 0, "change %s", c);
+        ck_assert_int_eq(json_integer_value(json_object_get(file_entry(o, path), "size")), 843);
+    }
+    json_decref(o);
+    w.path = rotated;
+    w.change = "renamed";
+    w.min_reads = 1;
+    o = dm_wait(&m, "{\"op\":\"sources\"}", file_is, &w, "the rotated file");
+    ck_assert_int_eq(json_integer_value(json_object_get(file_entry(o, rotated), "reads")), 1);
+    json_decref(o);
+    free(path);
+    free(rotated);
+    ck_assert_int_eq(dm_stop(&m), 0);
+    dm_free(&m);
+}
+END_TEST
+
+START_TEST(daemon_restart_does_not_read_unchanged_files_again)
+{
+    struct dm m;
+    struct want_file w = {NULL, "done", NULL, 1};
+    struct want_file again = {NULL, "done", "new", 0};
+    json_t *o;
+    char *path;
+
+    dm_init(&m);
+    dm_config(&m, NULL);
+    dm_start(&m);
+    path = dm_drop(&m, FIXTURE("HV-NODE02_cluster.log"), "HV-NODE02_cluster.log");
+    w.path = path;
+    json_decref(dm_wait(&m, "{\"op\":\"sources\"}", file_is, &w, "read"));
+    ck_assert_int_eq(dm_stop(&m), 0);
+
+    dm_start(&m);
+    again.path = path;
+    o = dm_wait(&m, "{\"op\":\"sources\"}", file_is, &again, "known again");
+    ck_assert_int_eq(json_integer_value(json_object_get(file_entry(o, path), "reads")), 0);
+    json_decref(o);
+    o = dm_ask(&m, "{\"op\":\"health\"}");
+    ck_assert_int_eq(counter(o, "files_ingested"), 0);
+    json_decref(o);
+    free(path);
+    ck_assert_int_eq(dm_stop(&m), 0);
+    dm_free(&m);
+}
+END_TEST
+
+/* --- signals ------------------------------------------------------------------------- */
+
+START_TEST(daemon_sighup_with_broken_config_or_rules_keeps_serving)
+{
+    struct dm m;
+    json_t *o;
+    char *badrules;
+    char *badxml;
+    char extra[512];
+    static const char broken[] = "[daemon]\nworkers = many\n";
+
+    dm_init(&m);
+    dm_config(&m, NULL);
+    dm_start(&m);
+
+    ck_assert_int_eq(hvd_test_write_file(m.conf, broken, sizeof(broken) - 1), 0);
+    kill(m.pid, SIGHUP);
+    dm_wait_log(&m, "the new configuration is invalid; keeping the old one");
+    o = dm_ask(&m, "{\"op\":\"ping\"}");
+    ck_assert(json_is_true(json_object_get(o, "ok")));
+    json_decref(o);
+
+    /* a valid configuration pointing at a broken rule set */
+    badrules = hvd_test_path(m.dir, "badrules");
+    badxml = hvd_test_path(badrules, "bad.xml");
+    ck_assert_int_eq(mkdir(badrules, 0755), 0);
+    ck_assert_int_eq(hvd_test_write_file(badxml, "<rules><rule", 12), 0);
+    dm_config(&m, NULL);
+    {
+        /* rewrite with rules = badrules */
+        char *text = hvd_test_read_file(m.conf, NULL);
+        char *at = strstr(text, "rules = ");
+        char *eol = strchr(at, '\n');
+        FILE *f = fopen(m.conf, "w");
+
+        snprintf(extra, sizeof(extra), "rules = %s", badrules);
+        fwrite(text, 1, (size_t)(at - text), f);
+        fputs(extra, f);
+        fputs(eol, f);
+        fclose(f);
+        free(text);
+    }
+    kill(m.pid, SIGHUP);
+    dm_wait_log(&m, "the rule set is invalid");
+    o = dm_ask(&m, "{\"op\":\"rules\"}");
+    ck_assert(json_is_true(json_object_get(o, "ok")));
+    ck_assert_int_gt(json_array_size(json_object_get(o, "rules")), 0);
+    json_decref(o);
+
+    /* and a good one is taken */
+    dm_config(&m, "workers = 3");
+    kill(m.pid, SIGHUP);
+    dm_wait_log(&m, "reloaded:");
+    o = dm_ask(&m, "{\"op\":\"health\"}");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(o, "daemon"), "workers")),
+                     3);
+    json_decref(o);
+    free(badxml);
+    free(badrules);
+    ck_assert_int_eq(dm_stop(&m), 0);
+    dm_free(&m);
+}
+END_TEST
+
+START_TEST(daemon_sigterm_exits_zero_and_removes_the_socket)
+{
+    struct dm m;
+    struct dm second;
+    struct conn c;
+    struct sockaddr_un sa;
+    int fd;
+    int status;
+
+    dm_init(&m);
+    dm_config(&m, NULL);
+    /* a stale socket file from a daemon that died is removed at start */
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", m.sock);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    close(fd);
+    dm_start(&m);
+
+    /* a second daemon on the same socket refuses to start; the first goes on */
+    dm_init(&second);
+    free(second.conf);
+    second.conf = strdup(m.conf);
+    second.pid = spawn(DAEMON_BIN, second.conf, second.log, NULL);
+    ck_assert(try_wait(second.pid, WAIT_MS, &status));
+    second.pid = 0;
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    {
+        char *log = dm_log_text(&second);
+
+        ck_assert_msg(strstr(log, "another hvdiagd is listening") != NULL, "%s", log);
+        free(log);
+    }
+    dm_free(&second);
+
+    /* a connected client does not hold the stop up */
+    ck_assert_int_eq(conn_open(&c, m.sock), 0);
+    ck_assert_int_eq(dm_stop(&m), 0);
+    ck_assert_int_eq(access(m.sock, F_OK), -1);
+    ck_assert(conn_closed_by_peer(&c, WAIT_MS));
+    conn_close(&c);
+    {
+        char *log = dm_log_text(&m);
+
+        ck_assert_ptr_nonnull(strstr(log, "<5>hvdiagd: stopped"));
+        free(log);
+    }
+    dm_free(&m);
+}
+END_TEST
+
+/* --- workers that crash or hang ------------------------------------------------------ */
+
+START_TEST(daemon_crashing_worker_quarantines_its_file)
+{
+    struct dm m;
+    struct want_file q = {NULL, "quarantined", NULL, 0};
+    struct want_file good = {NULL, "done", NULL, 1};
+    struct want_counter crashed2 = {"crashed", 2};
+    json_t *o;
+    const json_t *s;
+    size_t i;
+    int stored = 0;
+    char *bad;
+    char *ok;
+
+    dm_init(&m);
+    dm_config(&m, NULL);
+    dm_start_bin(&m, HVD_TEST_HOOKS_BIN, "HVD_TEST_CRASH_ON=crashme");
+    bad = dm_drop(&m, FIXTURE("ws2022_cluster.log"), "crashme_cluster.log");
+    ok = dm_drop(&m, FIXTURE("HV-NODE02_cluster.log"), "HV-NODE02_cluster.log");
+    q.path = bad;
+    good.path = ok;
+    o = dm_wait(&m, "{\"op\":\"sources\"}", file_is, &q, "quarantine");
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(file_entry(o, bad), "error")), "crashed"));
+    json_decref(o);
+    json_decref(dm_wait(&m, "{\"op\":\"sources\"}", file_is, &good, "the good file read"));
+    o = dm_ask(&m, "{\"op\":\"health\"}");
+    ck_assert_int_eq(counter(o, "crashed"), 1);
+    ck_assert_int_eq(counter(o, "quarantined"), 1);
+    ck_assert_int_eq(counter(o, "files_ingested"), 1);
+    json_decref(o);
+
+    /* recorded in the store too */
+    for (long long deadline = now_ms() + WAIT_MS; !stored && now_ms() < deadline; nap(50)) {
+        o = dm_ask(&m, "{\"op\":\"sources\"}");
+        json_array_foreach(json_object_get(o, "sources"), i, s)
+        {
+            if (strcmp(json_string_value(json_object_get(s, "path")), bad) == 0 &&
+                json_is_true(json_object_get(s, "quarantined"))) {
+                stored = 1;
+            }
+        }
+        json_decref(o);
+    }
+    ck_assert(stored);
+
+    /* not read again until it changes; then it is (and crashes again) */
+    free(dm_drop(&m, FIXTURE("ws2008r2_cluster.log"), "other_cluster.log"));
+    good.path = NULL;
+    {
+        char *other = hvd_test_path(m.watch, "other_cluster.log");
+
+        good.path = other;
+        json_decref(dm_wait(&m, "{\"op\":\"sources\"}", file_is, &good, "another file read"));
+        free(other);
+    }
+    o = dm_ask(&m, "{\"op\":\"health\"}");
+    ck_assert_int_eq(counter(o, "crashed"), 1);
+    json_decref(o);
+    append(bad, "000033dc.00003288::2024/08/09-07:56:57.301 WARN  [QUORUM] more\n");
+    json_decref(dm_wait(&m, "{\"op\":\"health\"}", counter_at_least, &crashed2, "a second crash"));
+    o = dm_ask(&m, "{\"op\":\"ping\"}");
+    ck_assert(json_is_true(json_object_get(o, "ok")));
+    json_decref(o);
+    free(bad);
+    free(ok);
+    ck_assert_int_eq(dm_stop(&m), 0);
+    dm_free(&m);
+}
+END_TEST
+
+START_TEST(daemon_hanging_worker_is_killed_at_the_time_limit)
+{
+    struct dm m;
+    struct want_file q = {NULL, "quarantined", NULL, 0};
+    json_t *o;
+    char *bad;
+
+    dm_init(&m);
+    dm_config(&m, "file_timeout = 1s");
+    dm_start_bin(&m, HVD_TEST_HOOKS_BIN, "HVD_TEST_HANG_ON=hangme");
+    bad = dm_drop(&m, FIXTURE("ws2022_cluster.log"), "hangme_cluster.log");
+    q.path = bad;
+    o = dm_wait(&m, "{\"op\":\"sources\"}", file_is, &q, "quarantine after the time limit");
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(file_entry(o, bad), "error")),
+                                 "longer than 1000 ms"));
+    json_decref(o);
+    o = dm_ask(&m, "{\"op\":\"health\"}");
+    ck_assert_int_eq(counter(o, "timeouts"), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(o, "daemon"), "running")),
+                     0);
+    json_decref(o);
+    free(bad);
+    ck_assert_int_eq(dm_stop(&m), 0);
+    dm_free(&m);
+}
+END_TEST
+
+START_TEST(daemon_sigterm_during_a_hanging_worker_kills_it_after_grace)
+{
+    struct dm m;
+    struct want_file running = {NULL, "running", NULL, 0};
+    char *bad;
+
+    dm_init(&m);
+    dm_config(&m, "file_timeout = 3s");
+    dm_start_bin(&m, HVD_TEST_HOOKS_BIN, "HVD_TEST_HANG_ON=hangme");
+    bad = dm_drop(&m, FIXTURE("ws2022_cluster.log"), "hangme_cluster.log");
+    running.path = bad;
+    json_decref(dm_wait(&m, "{\"op\":\"sources\"}", file_is, &running, "the worker running"));
+    ck_assert_int_eq(dm_stop(&m), 0);
+    {
+        char *log = dm_log_text(&m);
+
+        ck_assert_ptr_nonnull(strstr(log, "worker stopped at shutdown"));
+        free(log);
+    }
+    free(bad);
+    dm_free(&m);
+}
+END_TEST
+
+static Suite *daemon_suite(void)
+{
+    Suite *s = suite_create("daemon");
+    TCase *cfg = tcase_create("config");
+    TCase *sock = tcase_create("socket");
+    TCase *watch = tcase_create("watch");
+    TCase *sig = tcase_create("signals");
+    TCase *work = tcase_create("workers");
+
+    tcase_add_test(cfg, daemon_check_config_prints_summary_or_file_line_errors);
+    tcase_add_test(sock, daemon_answers_ping_and_health);
+    tcase_add_test(sock, daemon_bad_requests_get_json_errors_and_others_go_on);
+    tcase_add_test(sock, daemon_client_that_never_reads_is_dropped_not_waited_for);
+    tcase_add_test(sock, daemon_serves_fifty_clients_at_once);
+    tcase_add_test(watch, daemon_reads_a_dropped_file_and_tells_followers);
+    tcase_add_test(watch, daemon_classifies_grown_truncated_renamed_replaced);
+    tcase_add_test(watch, daemon_rotation_by_rename_is_renamed_plus_replaced);
+    tcase_add_test(watch, daemon_restart_does_not_read_unchanged_files_again);
+    tcase_add_test(sig, daemon_sighup_with_broken_config_or_rules_keeps_serving);
+    tcase_add_test(sig, daemon_sigterm_exits_zero_and_removes_the_socket);
+    tcase_add_test(work, daemon_crashing_worker_quarantines_its_file);
+    tcase_add_test(work, daemon_hanging_worker_is_killed_at_the_time_limit);
+    tcase_add_test(work, daemon_sigterm_during_a_hanging_worker_kills_it_after_grace);
+    TCase *all[] = {cfg, sock, watch, sig, work};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        tcase_set_timeout(all[i], 180);
+        suite_add_tcase(s, all[i]);
+    }
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(daemon_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
