@@ -118,7 +118,7 @@ START_TEST(upsert_by_key_grows_and_dedupes_evidence)
     ck_assert_int_eq(count("SELECT last_time FROM diagnoses"), 11 * H);
     ck_assert_int_eq(count("SELECT count(*) FROM evidence"), 2);
     ck_assert_int_eq(count("SELECT count(*) FROM diagnosis_entities"), 2);
-    ck_assert_int_eq(count("PRAGMA user_version"), 1);
+    ck_assert_int_eq(count("PRAGMA user_version"), HVD_STORE_SCHEMA_VERSION);
 }
 END_TEST
 
