@@ -73,7 +73,7 @@ int hvd_store_clusterlog_mark(hvd_store *st, const char *node, const char *secti
 
 /* Seen-and-mark for a reader's event (EVTX by host/channel/event_record_id, cluster.log by
  * host/channel/time/pid/tid/message). Sets *seen to 1 for a repeat, 0 for a new event,
- * which is then marked. */
+ * which is then marked (so it needs an open transaction). Other kinds are never seen. */
 int hvd_store_event_seen(hvd_store *st, const hvd_event *ev, int *seen, hvd_error *err);
 
 /* --- diagnoses ----------------------------------------------------------------------- */
@@ -145,8 +145,8 @@ int hvd_store_sources(hvd_store *st, int (*fn)(void *ud, const hvd_store_source 
  * whose times lie within HVD_STORE_INCIDENT_GAP of each other form one incident; a
  * correlation pulls the diagnoses it explains into its incident. The root cause is the
  * correlation, else the most severe, then the earliest. The grouping depends only on the
- * set of diagnoses, not on the order they came in; incident ids are kept where a group
- * survives and never reused. */
+ * set of diagnoses, not on the order they came in. An incident keeps its id while its root
+ * cause (else one of its members) stays in it; merged-away incidents are deleted. */
 int hvd_store_rebuild_incidents(hvd_store *st, hvd_error *err);
 
 /* --- reading ------------------------------------------------------------------------- */

@@ -319,9 +319,9 @@ START_TEST(upsert_by_key_grows_and_dedupes_evidence)
     hvd_error err;
     int changed = 0;
 
+    tdiag_init(&t, "k1", "SQL01", NULL, "HV1", 10 * H, 10 * H, 1, 1);
     ck_assert_int_eq(hvd_store_put_diagnosis(st, tdiag_get(&t), NULL, &err), HVD_EINVAL);
     begin(st);
-    tdiag_init(&t, "k1", "SQL01", NULL, "HV1", 10 * H, 10 * H, 1, 1);
     ck_assert_int_eq(hvd_store_put_diagnosis(st, tdiag_get(&t), &changed, NULL), HVD_OK);
     ck_assert_int_eq(changed, 1);
     tdiag_init(&t, "k1", "SQL01", NULL, "HV1", 9 * H, 11 * H, 5, 2);
@@ -1037,6 +1037,10 @@ START_TEST(a_killed_writer_leaves_nothing_half_done)
     digest_of(st, empty);
     hvd_store_close(st);
     for (int committed = 0; committed < 2; committed++) {
+        int ready[2];
+        char byte = 0;
+
+        ck_assert_int_eq(pipe(ready), 0);
         fflush(NULL);
         pid = fork();
         ck_assert_int_ge(pid, 0);
@@ -1045,6 +1049,7 @@ START_TEST(a_killed_writer_leaves_nothing_half_done)
             hvd_store_source s;
             hvd_store *cst = NULL;
 
+            close(ready[0]);
             if (hvd_store_open(&cst, dbpath, 0, NULL) < 0 || hvd_store_begin(cst, NULL) < 0) {
                 _exit(1);
             }
@@ -1060,9 +1065,18 @@ START_TEST(a_killed_writer_leaves_nothing_half_done)
             if (committed && hvd_store_commit(cst, NULL) < 0) {
                 _exit(1);
             }
-            kill(getpid(), SIGKILL); /* no close, no rollback, no atexit */
-            _exit(1);
+            /* Tell the parent, then wait for its SIGKILL: no close, no rollback. */
+            if (write(ready[1], "x", 1) != 1) {
+                _exit(1);
+            }
+            for (;;) {
+                pause();
+            }
         }
+        close(ready[1]);
+        ck_assert_int_eq(read(ready[0], &byte, 1), 1); /* 0: the child failed and exited */
+        close(ready[0]);
+        ck_assert_int_eq(kill(pid, SIGKILL), 0);
         ck_assert_int_eq(waitpid(pid, &status, 0), pid);
         ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
         st = open_db(0);
