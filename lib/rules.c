@@ -30,8 +30,6 @@
 #define RULE_FILE_MAX (8u << 20)
 #define RULES_NS      "urn:hvdiag:rules:1"
 #define EVENT_NS      "http://schemas.microsoft.com/win/2004/08/events/event"
-#define MATCH_LIMIT   100000
-#define DEPTH_LIMIT   5000
 #define TICK          INT64_C(10000000)
 
 struct hvd__block {
@@ -770,6 +768,7 @@ static int common_attributes(struct loader *ld, const xmlNode *n, hvd__rule *r)
 static void finish_names(struct loader *ld, hvd__rule *r, struct names *ns)
 {
     names_add(ld, ns, "host");
+    names_add(ld, ns, "host_short");
     if (r->has_error_code) {
         names_add(ld, ns, "error_code");
     }
@@ -882,6 +881,10 @@ static int parse_rule(struct loader *ld, const xmlNode *n)
         r->quiet_group_set = 1;
     }
     r->info.nreferences = nrefs;
+    r->info.references = r->ref_href;
+    r->info.reference_labels = r->ref_label;
+    r->info.cause = r->cause;
+    r->info.remedy = r->remedy;
     r->info.nexamples = r->nexamples;
     finish_names(ld, r, &ns);
     check_texts(ld, r, &ns);
@@ -995,6 +998,10 @@ static int parse_correlation(struct loader *ld, const xmlNode *n)
         }
     }
     r->info.nreferences = nrefs;
+    r->info.references = r->ref_href;
+    r->info.reference_labels = r->ref_label;
+    r->info.cause = r->cause;
+    r->info.remedy = r->remedy;
     r->info.nexamples = r->nexamples;
     return 0;
 }
@@ -1114,12 +1121,21 @@ static void load_file(struct loader *ld, const char *path, xmlSchemaPtr schema)
     if (!data) {
         return;
     }
+    if (memchr(data, '\0', len)) {
+        /* UTF-16 would hide a DOCTYPE from the byte scan below. */
+        report(ld, 0, "not UTF-8 text (NUL bytes): rule files are UTF-8");
+        hvd_free(data);
+        return;
+    }
     if (refuse_doctype(ld, data, len) < 0) {
         hvd_free(data);
         return;
     }
     xmlSetStructuredErrorFunc(ld, on_xml_error);
     doc = xmlReadMemory(data, (int)len, path, NULL, XML_PARSE_NONET);
+    if (doc && (doc->intSubset || doc->extSubset) && ld->errors == before) {
+        report(ld, 0, "DOCTYPE and entity declarations are not allowed in rule files");
+    }
     if (doc && ld->errors == before) {
         vctx = xmlSchemaNewValidCtxt(schema);
         if (vctx) {
