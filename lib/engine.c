@@ -15,6 +15,7 @@
  * kept ones, in any arrival order, and each combination of members is reported once.
  */
 #include "engine.h"
+#include "engine_internal.h"
 
 #include "alloc.h"
 #include "buf.h"
@@ -124,6 +125,7 @@ struct hvd_engine {
     void *ud;
     hvd_engine_stats stats;
     hvd_time horizon; /* state idle longer than this, by event time, is dropped */
+    int match_disabled;
 
     struct bucket *index[1024];
     size_t *fallback[3]; /* by source kind */
@@ -1525,7 +1527,7 @@ static int try_rule(hvd_engine *e, size_t r)
     const hvd__rule *rule = &e->rs->rules[r];
     int rc;
 
-    if (!rule->info.enabled) {
+    if (!rule->info.enabled && !e->match_disabled) {
         return HVD_OK;
     }
     e->stats.candidates++;
@@ -1606,6 +1608,11 @@ int hvd_engine_flush(hvd_engine *e, hvd_error *err)
     (void)e;
     (void)err;
     return HVD_OK;
+}
+
+void hvd__engine_match_disabled(hvd_engine *e, int on)
+{
+    e->match_disabled = on;
 }
 
 const hvd_engine_stats *hvd_engine_get_stats(const hvd_engine *e)

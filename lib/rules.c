@@ -26,6 +26,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define RULE_FILE_MAX (8u << 20)
 #define RULES_NS      "urn:hvdiag:rules:1"
@@ -1174,6 +1175,11 @@ static xmlSchemaPtr load_schema(struct loader *ld, const char *xsd)
     const char *file = ld->file;
 
     ld->file = xsd;
+    if (access(xsd, R_OK) != 0) {
+        report(ld, 0, "cannot read the rule schema: %s", strerror(errno));
+        ld->file = file;
+        return NULL;
+    }
     pctx = xmlSchemaNewParserCtxt(xsd);
     if (pctx) {
         xmlSchemaSetParserStructuredErrors(pctx, on_xml_error, ld);
