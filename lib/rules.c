@@ -1007,43 +1007,85 @@ static int parse_correlation(struct loader *ld, const xmlNode *n)
     return 0;
 }
 
-/* Second pass, once every rule of every file is known: resolve members, check texts. */
+/* Resolves one correlation's members and checks its texts; returns 0 when it must wait for
+ * a member correlation not resolved yet (its entity names are not known before). */
+static int resolve_one(struct loader *ld, size_t i, int last_pass)
+{
+    hvd_ruleset *rs = ld->rs;
+    hvd__rule *r = &rs->rules[i];
+    struct names ns = {.n = 0};
+
+    for (size_t m = 0; m < r->nmembers; m++) {
+        long k = hvd__ruleset_find(rs, r->members[m].rule_id);
+
+        if (k >= 0 && (size_t)k != i && rs->rules[k].info.correlation && !rs->rules[k].names) {
+            if (last_pass) {
+                report(ld, r->info.line, "correlation '%s': its members form a cycle", r->info.id);
+                return 1;
+            }
+            return 0;
+        }
+    }
+    for (size_t m = 0; m < r->nmembers; m++) {
+        long k = hvd__ruleset_find(rs, r->members[m].rule_id);
+        char name[160];
+
+        if (k < 0) {
+            report(ld, r->info.line, "member '%s': no rule '%s'", r->members[m].role,
+                   r->members[m].rule_id);
+            continue;
+        }
+        if ((size_t)k == i) {
+            report(ld, r->info.line, "correlation '%s' is its own member", r->info.id);
+            continue;
+        }
+        r->members[m].rule = (size_t)k;
+        for (size_t e = 0; e < rs->rules[k].nnames; e++) {
+            snprintf(name, sizeof(name), "%s.%s", r->members[m].role, rs->rules[k].names[e]);
+            names_add(ld, &ns, name);
+            if (m == 0) {
+                names_add(ld, &ns, rs->rules[k].names[e]);
+            }
+        }
+    }
+    finish_names(ld, r, &ns);
+    check_texts(ld, r, &ns);
+    return 1;
+}
+
+/* Second pass, once every rule of every file is known: resolve members, check texts.
+ * A correlation may be a member of another: those are resolved first. */
 static void resolve_correlations(struct loader *ld)
 {
     hvd_ruleset *rs = ld->rs;
+    size_t left = 0;
 
     for (size_t i = 0; i < rs->nrules; i++) {
-        hvd__rule *r = &rs->rules[i];
-        struct names ns = {.n = 0};
+        left += (size_t)rs->rules[i].info.correlation;
+    }
+    for (size_t pass = 0; left > 0 && pass <= rs->nrules; pass++) {
+        size_t before = left;
 
-        if (!r->info.correlation) {
-            continue;
+        for (size_t i = 0; i < rs->nrules; i++) {
+            hvd__rule *r = &rs->rules[i];
+
+            if (!r->info.correlation || r->names) {
+                continue;
+            }
+            ld->file = r->info.file;
+            if (resolve_one(ld, i, 0)) {
+                left--;
+            }
         }
-        ld->file = r->info.file;
-        for (size_t m = 0; m < r->nmembers; m++) {
-            long k = hvd__ruleset_find(rs, r->members[m].rule_id);
-            char name[160];
-
-            if (k < 0) {
-                report(ld, r->info.line, "member '%s': no rule '%s'", r->members[m].role,
-                       r->members[m].rule_id);
-                continue;
-            }
-            if ((size_t)k == i) {
-                report(ld, r->info.line, "correlation '%s' is its own member", r->info.id);
-                continue;
-            }
-            r->members[m].rule = (size_t)k;
-            for (size_t e = 0; e < rs->rules[k].nnames; e++) {
-                snprintf(name, sizeof(name), "%s.%s", r->members[m].role, rs->rules[k].names[e]);
-                names_add(ld, &ns, name);
-                if (m == 0) {
-                    names_add(ld, &ns, rs->rules[k].names[e]);
+        if (left == before) {
+            for (size_t i = 0; i < rs->nrules; i++) {
+                if (rs->rules[i].info.correlation && !rs->rules[i].names) {
+                    ld->file = rs->rules[i].info.file;
+                    resolve_one(ld, i, 1);
                 }
             }
+            break;
         }
-        finish_names(ld, r, &ns);
-        check_texts(ld, r, &ns);
     }
 }
 

@@ -277,6 +277,66 @@ START_TEST(rule_info_lists_references_and_texts)
 }
 END_TEST
 
+static const char corr_fmt[] =
+    "  <correlation id=\"%s\" severity=\"error\" window=\"1h\">\n"
+    "    <title>%s</title>\n"
+    "    <member role=\"%s\" rule=\"%s\"/>\n"
+    "    <member role=\"%s\" rule=\"%s\"/>\n"
+    "    <cause>c</cause><remedy>r</remedy>\n"
+    "    <reference href=\"https://example.invalid/\"/>\n"
+    "    <examples><positive><Event "
+    "xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\"/></positive>\n"
+    "      <negative><Event "
+    "xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\"/></negative></examples>\n"
+    "  </correlation>\n";
+
+START_TEST(correlations_of_correlations_resolve_in_any_file_order)
+{
+    char body[8192];
+    char r1[2048];
+    char r2[2048];
+    char outer[2048];
+    char inner[2048];
+    struct lines l = {.n = 0};
+    hvd_error err;
+    char *path;
+
+    snprintf(r1, sizeof(r1), good_rule, 1, 1);
+    snprintf(r2, sizeof(r2), good_rule, 2, 2);
+    /* The outer one comes first and names an entity only the inner one has. */
+    snprintf(outer, sizeof(outer), corr_fmt, "c-outer", "{inner.first.host_short}", "inner",
+             "c-inner", "again", "r-1");
+    snprintf(inner, sizeof(inner), corr_fmt, "c-inner", "{first.host}", "first", "r-1", "second",
+             "r-2");
+    snprintf(body, sizeof(body), "%s%s%s%s", outer, r1, r2, inner);
+    path = write_rules("nested.xml", "", body);
+    ck_assert_int_eq(load_dir(&l, &err), 4);
+    ck_assert_int_eq(l.n, 0);
+    free(path);
+}
+END_TEST
+
+START_TEST(correlation_cycles_are_refused)
+{
+    char body[8192];
+    char r1[2048];
+    char x[2048];
+    char y[2048];
+    struct lines l = {.n = 0};
+    hvd_error err;
+    char *path;
+
+    snprintf(r1, sizeof(r1), good_rule, 1, 1);
+    snprintf(x, sizeof(x), corr_fmt, "c-x", "x", "a", "c-y", "b", "r-1");
+    snprintf(y, sizeof(y), corr_fmt, "c-y", "y", "a", "c-x", "b", "r-1");
+    snprintf(body, sizeof(body), "%s%s%s", r1, x, y);
+    path = write_rules("cycle.xml", "", body);
+    ck_assert_int_lt(load_dir(&l, &err), 0);
+    ck_assert_msg(strstr(l.text, "its members form a cycle") != NULL, "%s", l.text);
+    free(path);
+}
+END_TEST
+
 START_TEST(not_well_formed_and_empty_folder)
 {
     struct lines l = {.n = 0};
@@ -332,6 +392,8 @@ static Suite *rules_suite(void)
     tcase_add_test(tc, entity_bombs_are_refused_quickly);
     tcase_add_test(tc, utf16_files_cannot_hide_a_doctype);
     tcase_add_test(tc, rule_info_lists_references_and_texts);
+    tcase_add_test(tc, correlations_of_correlations_resolve_in_any_file_order);
+    tcase_add_test(tc, correlation_cycles_are_refused);
     tcase_add_test(tc, not_well_formed_and_empty_folder);
     tcase_add_test(tc, a_rule_that_meets_every_event_is_refused);
     suite_add_tcase(s, tc);
