@@ -173,12 +173,13 @@ try:
     other.close()
 
     # SIGHUP with a broken rule file: the old rules stay, the daemon keeps serving.
+    rules_before = ask(sock, op="health")["rules"]
     with open(os.path.join(rules, "broken.xml"), "w") as f:
         f.write('<rules xmlns="urn:hvdiag:rules:1"><rule id="x"></rules>')
     p.send_signal(signal.SIGHUP)
     time.sleep(0.2)
     h = wait_for("the daemon answers after a broken reload", lambda: ask(sock, op="health"))
-    check("the old rules are kept", h and h["rules"] == 73, h)
+    check("the old rules are kept", h and h["rules"] == rules_before and rules_before > 0, h)
     os.remove(os.path.join(rules, "broken.xml"))
 
     # SIGTERM: exit 0, socket gone.
