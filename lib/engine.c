@@ -15,6 +15,7 @@
  * kept ones, in any arrival order, and each combination of members is reported once.
  */
 #include "engine.h"
+#include "engine_internal.h"
 
 #include "alloc.h"
 #include "buf.h"
@@ -34,7 +35,11 @@
 #define EXCERPT_BYTES 300
 #define KEEP_HORIZON  (7 * 86400 * INT64_C(10000000)) /* groups idle longer are dropped */
 #define MAX_GROUPS    100000
+#define MAX_OPEN      4 /* open diagnoses per group */
 #define MAX_RECENT    20000
+#define RECENT_SLOTS  4096
+#define MAX_SEEN      50000
+#define SEEN_SLOTS    4096
 #define CORR_DEPTH    3
 
 struct entity {
@@ -42,10 +47,12 @@ struct entity {
     char *value;
 };
 
-/* Entities of one match: names are borrowed from the rule set, values owned. */
+/* Entities of one match or one kept diagnosis: names are borrowed from the rule set,
+ * values owned. The array grows on demand up to MAX_ENTITIES. */
 struct entities {
-    struct entity v[MAX_ENTITIES];
+    struct entity *v;
     size_t n;
+    size_t cap;
 };
 
 struct evidence_copy {
@@ -58,31 +65,51 @@ struct evidence_copy {
     char *message;
 };
 
-struct group {
+/* A diagnosis a group has made and may still fold matches into. */
+struct open_diag {
     char *key;
-    size_t rule;
-    struct group *next; /* hash chain */
-    hvd_time *times;    /* threshold: times of matches not yet in a diagnosis */
-    size_t ntimes;
-    struct evidence_copy *pending; /* threshold: their evidence */
-    size_t npending;
-    int open;
-    char *dkey;
     hvd_time first;
     hvd_time last;
     uint64_t count;
     size_t nevidence;
     struct entities ents;
-    hvd_time touched;
 };
 
-/* A diagnosis kept for correlation. */
+/* The time state of one rule for one set of group-by values. Several diagnoses may be open
+ * at once: files read out of order can bring matches far before or after an open one. */
+struct group {
+    char *key;
+    size_t rule;
+    struct group *next; /* hash chain */
+    hvd_time *times;    /* threshold: times of matches not yet in a diagnosis, sorted */
+    size_t ntimes;
+    struct evidence_copy *pending; /* threshold: their evidence */
+    size_t npending;
+    struct open_diag open[MAX_OPEN];
+    size_t nopen;
+    hvd_time touched; /* newest event time of the group */
+};
+
+/* A diagnosis kept for correlation: in a hash chain by key, in one list per rule, and in
+ * a list from least to most recently made or grown (the eviction order). */
 struct recent {
     size_t rule;
     char *key;
     struct entities ents;
     hvd_time first;
     hvd_time last;
+    struct recent *hnext;
+    struct recent *rule_prev;
+    struct recent *rule_next;
+    struct recent *older;
+    struct recent *newer;
+};
+
+/* A correlation combination already reported: hash chain plus oldest-first list. */
+struct seen {
+    char *key;
+    struct seen *hnext;
+    struct seen *newer;
 };
 
 struct bucket {
@@ -97,6 +124,8 @@ struct hvd_engine {
     hvd_engine_emit emit;
     void *ud;
     hvd_engine_stats stats;
+    hvd_time horizon; /* state idle longer than this, by event time, is dropped */
+    int match_disabled;
 
     struct bucket *index[1024];
     size_t *fallback[3]; /* by source kind */
@@ -107,16 +136,19 @@ struct hvd_engine {
     size_t ngroups;
     hvd_time newest;
 
-    struct recent *recent;
+    struct recent *recent_slots[RECENT_SLOTS];
+    struct recent **recent_by_rule;
+    struct recent *recent_oldest;
+    struct recent *recent_newest;
     size_t nrecent;
-    size_t cap_recent;
-    char **emitted; /* correlation keys reported */
-    size_t nemitted;
-    size_t cap_emitted;
-    int64_t corr_window;
+    struct seen *seen_slots[SEEN_SLOTS];
+    struct seen *seen_oldest;
+    struct seen *seen_newest;
+    size_t nseen;
     size_t **corr_by_rule; /* rule index -> correlation rule indexes (+1), 0-terminated */
 
     pcre2_match_data *md;
+    pcre2_match_context *mctx; /* match and depth limits */
     /* per event */
     const hvd_event *ev;
     char channel[256];
@@ -185,6 +217,14 @@ static void entities_clear(struct entities *es)
     es->n = 0;
 }
 
+static void entities_free(struct entities *es)
+{
+    entities_clear(es);
+    hvd_free(es->v);
+    es->v = NULL;
+    es->cap = 0;
+}
+
 static const char *entities_get(const struct entities *es, const char *name, size_t len)
 {
     for (size_t i = 0; i < es->n; i++) {
@@ -193,6 +233,22 @@ static const char *entities_get(const struct entities *es, const char *name, siz
         }
     }
     return NULL;
+}
+
+static int entities_reserve(struct entities *es, size_t want)
+{
+    struct entity *grown;
+
+    if (want <= es->cap) {
+        return HVD_OK;
+    }
+    grown = hvd_realloc(es->v, want * sizeof(*grown));
+    if (!grown) {
+        return HVD_ENOMEM;
+    }
+    es->v = grown;
+    es->cap = want;
+    return HVD_OK;
 }
 
 /* Sets name (borrowed, outlives the engine) to a copy of value; replaces an old value. */
@@ -214,15 +270,25 @@ static int entities_set(struct entities *es, const char *name, const char *value
         hvd_free(copy);
         return HVD_OK; /* past the cap, extra entities are dropped */
     }
+    if (es->n == es->cap &&
+        entities_reserve(es, es->cap ? (2 * es->cap < MAX_ENTITIES ? 2 * es->cap : MAX_ENTITIES)
+                                     : 8) < 0) {
+        hvd_free(copy);
+        return HVD_ENOMEM;
+    }
     es->v[es->n].name = (char *)name;
     es->v[es->n].value = copy;
     es->n++;
     return HVD_OK;
 }
 
+/* A kept copy is sized exactly: groups and kept diagnoses may number in the 100 000s. */
 static int entities_copy(struct entities *dst, const struct entities *src)
 {
     entities_clear(dst);
+    if (entities_reserve(dst, src->n ? src->n : 1) < 0) {
+        return HVD_ENOMEM;
+    }
     for (size_t i = 0; i < src->n; i++) {
         if (entities_set(dst, src->v[i].name, src->v[i].value, strlen(src->v[i].value)) < 0) {
             return HVD_ENOMEM;
@@ -538,7 +604,7 @@ static int regex_matches(hvd_engine *e, pcre2_code *re, const char *subject)
     PCRE2_SPTR table = NULL;
     PCRE2_SIZE *ov;
 
-    rc = pcre2_match(re, (PCRE2_SPTR)subject, PCRE2_ZERO_TERMINATED, 0, 0, e->md, NULL);
+    rc = pcre2_match(re, (PCRE2_SPTR)subject, PCRE2_ZERO_TERMINATED, 0, 0, e->md, e->mctx);
     if (rc < 0) {
         return 0;
     }
@@ -755,7 +821,7 @@ static int emit_diagnosis(hvd_engine *e, const hvd__rule *rule, const char *key,
 
 /* --- correlation -------------------------------------------------------------------- */
 
-static int where_holds(const hvd__member *m, const struct entities *ents)
+static int where_holds(hvd_engine *e, const hvd__member *m, const struct entities *ents)
 {
     for (size_t i = 0; i < m->nwhere; i++) {
         const hvd__where *w = &m->where[i];
@@ -769,14 +835,10 @@ static int where_holds(const hvd__member *m, const struct entities *ents)
         case HVD__OP_CONTAINS:
             ok = v && ci_contains(v, w->text);
             break;
-        case HVD__OP_REGEX: {
-            pcre2_match_data *md = pcre2_match_data_create_from_pattern(w->re, NULL);
-
-            ok = v && md &&
-                 pcre2_match(w->re, (PCRE2_SPTR)v, PCRE2_ZERO_TERMINATED, 0, 0, md, NULL) >= 0;
-            pcre2_match_data_free(md);
+        case HVD__OP_REGEX:
+            ok = v && pcre2_match(w->re, (PCRE2_SPTR)v, PCRE2_ZERO_TERMINATED, 0, 0, e->md,
+                                  e->mctx) >= 0;
             break;
-        }
         default:
             ok = v && strcasecmp(v, w->text) == 0;
             break;
@@ -788,202 +850,271 @@ static int where_holds(const hvd__member *m, const struct entities *ents)
     return 1;
 }
 
+static void recent_unlink_order(hvd_engine *e, struct recent *r)
+{
+    if (r->older) {
+        r->older->newer = r->newer;
+    } else {
+        e->recent_oldest = r->newer;
+    }
+    if (r->newer) {
+        r->newer->older = r->older;
+    } else {
+        e->recent_newest = r->older;
+    }
+    r->older = NULL;
+    r->newer = NULL;
+}
+
+static void recent_push_newest(hvd_engine *e, struct recent *r)
+{
+    r->older = e->recent_newest;
+    r->newer = NULL;
+    if (e->recent_newest) {
+        e->recent_newest->newer = r;
+    } else {
+        e->recent_oldest = r;
+    }
+    e->recent_newest = r;
+}
+
+/* Forgets a kept diagnosis. Never called while a correlation search is running. */
+static void recent_drop(hvd_engine *e, struct recent *r)
+{
+    struct recent **pr = &e->recent_slots[hash(r->key) % RECENT_SLOTS];
+
+    while (*pr && *pr != r) {
+        pr = &(*pr)->hnext;
+    }
+    if (*pr) {
+        *pr = r->hnext;
+    }
+    if (r->rule_prev) {
+        r->rule_prev->rule_next = r->rule_next;
+    } else {
+        e->recent_by_rule[r->rule] = r->rule_next;
+    }
+    if (r->rule_next) {
+        r->rule_next->rule_prev = r->rule_prev;
+    }
+    recent_unlink_order(e, r);
+    hvd_free(r->key);
+    entities_free(&r->ents);
+    hvd_free(r);
+    e->nrecent--;
+}
+
 static int remember(hvd_engine *e, size_t rule, const char *key, const struct entities *ents,
                     hvd_time first, hvd_time last, struct recent **out)
 {
-    struct recent *r = NULL;
+    size_t slot = hash(key) % RECENT_SLOTS;
+    struct recent *r;
 
-    for (size_t i = 0; i < e->nrecent; i++) {
-        if (strcmp(e->recent[i].key, key) == 0) {
-            r = &e->recent[i];
+    for (r = e->recent_slots[slot]; r; r = r->hnext) {
+        if (strcmp(r->key, key) == 0) {
             break;
         }
     }
     if (!r) {
-        if (e->nrecent == MAX_RECENT) {
-            /* Full: forget the oldest. */
-            size_t oldest = 0;
-
-            for (size_t i = 1; i < e->nrecent; i++) {
-                if (e->recent[i].last < e->recent[oldest].last) {
-                    oldest = i;
-                }
-            }
-            hvd_free(e->recent[oldest].key);
-            entities_clear(&e->recent[oldest].ents);
-            e->recent[oldest] = e->recent[--e->nrecent];
-        }
-        if (e->nrecent == e->cap_recent) {
-            size_t cap = e->cap_recent ? 2 * e->cap_recent : 64;
-            struct recent *grown = hvd_realloc(e->recent, cap * sizeof(*grown));
-
-            if (!grown) {
-                return HVD_ENOMEM;
-            }
-            e->recent = grown;
-            e->cap_recent = cap;
-        }
-        r = &e->recent[e->nrecent];
-        memset(r, 0, sizeof(*r));
-        r->key = hvd_strdup(key);
-        if (!r->key) {
+        r = hvd_calloc(1, sizeof(*r));
+        if (!r) {
             return HVD_ENOMEM;
         }
-        e->nrecent++;
+        r->key = hvd_strdup(key);
+        if (!r->key) {
+            hvd_free(r);
+            return HVD_ENOMEM;
+        }
         r->rule = rule;
         r->first = first;
+        r->hnext = e->recent_slots[slot];
+        e->recent_slots[slot] = r;
+        r->rule_next = e->recent_by_rule[rule];
+        if (r->rule_next) {
+            r->rule_next->rule_prev = r;
+        }
+        e->recent_by_rule[rule] = r;
+        recent_push_newest(e, r);
+        e->nrecent++;
+    } else {
+        recent_unlink_order(e, r);
+        recent_push_newest(e, r);
     }
     if (entities_copy(&r->ents, ents) < 0) {
         return HVD_ENOMEM;
     }
     r->first = first < r->first ? first : r->first;
-    r->last = last;
+    r->last = last > r->last ? last : r->last;
     *out = r;
     return HVD_OK;
 }
 
-static int was_emitted(hvd_engine *e, const char *key)
+static int was_seen(const hvd_engine *e, const char *key)
 {
-    for (size_t i = 0; i < e->nemitted; i++) {
-        if (strcmp(e->emitted[i], key) == 0) {
+    for (const struct seen *s = e->seen_slots[hash(key) % SEEN_SLOTS]; s; s = s->hnext) {
+        if (strcmp(s->key, key) == 0) {
             return 1;
         }
     }
     return 0;
 }
 
-static int note_emitted(hvd_engine *e, const char *key)
+static int note_seen(hvd_engine *e, const char *key)
 {
-    if (e->nemitted == e->cap_emitted) {
-        size_t cap = e->cap_emitted ? 2 * e->cap_emitted : 64;
-        char **grown = hvd_realloc(e->emitted, cap * sizeof(*grown));
+    size_t slot = hash(key) % SEEN_SLOTS;
+    struct seen *s = hvd_calloc(1, sizeof(*s));
 
-        if (!grown) {
-            return HVD_ENOMEM;
-        }
-        e->emitted = grown;
-        e->cap_emitted = cap;
+    if (!s || !(s->key = hvd_strdup(key))) {
+        hvd_free(s);
+        return HVD_ENOMEM;
     }
-    e->emitted[e->nemitted] = hvd_strdup(key);
-    return e->emitted[e->nemitted++] ? HVD_OK : HVD_ENOMEM;
+    s->hnext = e->seen_slots[slot];
+    e->seen_slots[slot] = s;
+    if (e->seen_newest) {
+        e->seen_newest->newer = s;
+    } else {
+        e->seen_oldest = s;
+    }
+    e->seen_newest = s;
+    e->nseen++;
+    return HVD_OK;
+}
+
+static void seen_drop_oldest(hvd_engine *e)
+{
+    struct seen *s = e->seen_oldest;
+    struct seen **ps = &e->seen_slots[hash(s->key) % SEEN_SLOTS];
+
+    while (*ps && *ps != s) {
+        ps = &(*ps)->hnext;
+    }
+    if (*ps) {
+        *ps = s->hnext;
+    }
+    e->seen_oldest = s->newer;
+    if (!e->seen_oldest) {
+        e->seen_newest = NULL;
+    }
+    hvd_free(s->key);
+    hvd_free(s);
+    e->nseen--;
 }
 
 static int made(hvd_engine *e, size_t rule, const char *key, const struct entities *ents,
                 hvd_time first, hvd_time last, int depth);
 
-/* Tries to fill roles [m..] of correlation c with kept diagnoses; chosen[] holds indexes
- * into e->recent (chosen[fixed] is the one that started the search). */
-static int try_roles(hvd_engine *e, size_t c, size_t m, size_t *chosen, int depth)
+/* All roles are filled: checks joins, window and order; reports a new combination. */
+static int try_combination(hvd_engine *e, size_t c, struct recent *const *chosen, int depth)
 {
     const hvd__rule *corr = &e->rs->rules[c];
+    struct entities ents = {NULL, 0, 0};
     hvd_time lo = INT64_MAX;
     hvd_time hi = INT64_MIN;
+    const char *related[8];
+    char name[160];
+    hvd_buf key;
+    int rc = HVD_OK;
+
+    for (size_t i = 0; i < corr->njoins; i++) {
+        const hvd__join *j = &corr->joins[i];
+        const char *a =
+            entities_get(&chosen[j->left]->ents, j->left_entity, strlen(j->left_entity));
+        const char *b =
+            entities_get(&chosen[j->right]->ents, j->right_entity, strlen(j->right_entity));
+
+        if (!a || !b || !*a || !(j->host ? host_equal(a, b) : strcasecmp(a, b) == 0)) {
+            return HVD_OK;
+        }
+    }
+    for (size_t i = 0; i < corr->nmembers; i++) {
+        lo = chosen[i]->first < lo ? chosen[i]->first : lo;
+        hi = chosen[i]->last > hi ? chosen[i]->last : hi;
+    }
+    if (hi - lo > corr->window) {
+        return HVD_OK;
+    }
+    if (corr->order_before >= 0 && corr->order_after >= 0 &&
+        chosen[corr->order_before]->first > chosen[corr->order_after]->first) {
+        return HVD_OK;
+    }
+    /* One combination, one key: the correlation and its members' keys in role order. */
+    hvd_buf_init(&key, 64 * 1024);
+    hvd_buf_adds(&key, corr->info.id);
+    for (size_t i = 0; i < corr->nmembers; i++) {
+        hvd_buf_addc(&key, '|');
+        hvd_buf_adds(&key, chosen[i]->key);
+        related[i] = chosen[i]->key;
+    }
+    if (!key.data) {
+        return HVD_ENOMEM;
+    }
+    if (was_seen(e, hvd_buf_str(&key))) {
+        hvd_buf_free(&key);
+        return HVD_OK;
+    }
+    for (size_t i = 0; i < corr->nmembers && rc == HVD_OK; i++) {
+        const struct recent *r = chosen[i];
+
+        for (size_t k = 0; k < r->ents.n && rc == HVD_OK; k++) {
+            const char *prefixed = NULL;
+
+            snprintf(name, sizeof(name), "%s.%s", corr->members[i].role, r->ents.v[k].name);
+            /* Names must outlive the engine: use the rule set's copy. */
+            for (size_t q = 0; q < corr->nnames && !prefixed; q++) {
+                if (strcmp(corr->names[q], name) == 0) {
+                    prefixed = corr->names[q];
+                }
+            }
+            if (prefixed) {
+                rc = entities_set(&ents, prefixed, r->ents.v[k].value, strlen(r->ents.v[k].value));
+            }
+            if (i == 0 && rc == HVD_OK) {
+                rc = entities_set(&ents, r->ents.v[k].name, r->ents.v[k].value,
+                                  strlen(r->ents.v[k].value));
+            }
+        }
+    }
+    if (rc == HVD_OK) {
+        rc = note_seen(e, hvd_buf_str(&key));
+    }
+    if (rc == HVD_OK) {
+        e->stats.diagnoses++;
+        rc = emit_diagnosis(e, corr, hvd_buf_str(&key), HVD_DIAGNOSIS_CORRELATION, &ents, lo, hi,
+                            corr->nmembers, NULL, 0, related, corr->nmembers);
+    }
+    if (rc == HVD_OK) {
+        rc = made(e, c, hvd_buf_str(&key), &ents, lo, hi, depth + 1);
+    }
+    entities_free(&ents);
+    hvd_buf_free(&key);
+    return rc;
+}
+
+/* Fills roles [m..] of correlation c with kept diagnoses of each role's rule; chosen[m]
+ * already set (the diagnosis that started the search) is kept. */
+static int try_roles(hvd_engine *e, size_t c, size_t m, struct recent **chosen, int depth)
+{
+    const hvd__rule *corr = &e->rs->rules[c];
 
     if (m == corr->nmembers) {
-        struct entities ents = {.n = 0};
-        hvd_buf key;
-        const char *related[8];
-        char name[160];
-        int rc = HVD_OK;
-
-        for (size_t i = 0; i < corr->njoins; i++) {
-            const hvd__join *j = &corr->joins[i];
-            const char *a = entities_get(&e->recent[chosen[j->left]].ents, j->left_entity,
-                                         strlen(j->left_entity));
-            const char *b = entities_get(&e->recent[chosen[j->right]].ents, j->right_entity,
-                                         strlen(j->right_entity));
-
-            if (!a || !b || !*a || !(j->host ? host_equal(a, b) : strcasecmp(a, b) == 0)) {
-                return HVD_OK;
-            }
-        }
-        for (size_t i = 0; i < corr->nmembers; i++) {
-            const struct recent *r = &e->recent[chosen[i]];
-
-            lo = r->first < lo ? r->first : lo;
-            hi = r->last > hi ? r->last : hi;
-        }
-        if (hi - lo > corr->window) {
-            return HVD_OK;
-        }
-        if (corr->order_before >= 0 && corr->order_after >= 0 &&
-            e->recent[chosen[corr->order_before]].first >
-                e->recent[chosen[corr->order_after]].first) {
-            return HVD_OK;
-        }
-        hvd_buf_init(&key, 64 * 1024);
-        hvd_buf_adds(&key, corr->info.id);
-        for (size_t i = 0; i < corr->nmembers; i++) {
-            hvd_buf_addc(&key, '|');
-            hvd_buf_adds(&key, e->recent[chosen[i]].key);
-            related[i] = e->recent[chosen[i]].key;
-        }
-        if (!key.data) {
-            return HVD_ENOMEM;
-        }
-        if (was_emitted(e, hvd_buf_str(&key))) {
-            hvd_buf_free(&key);
-            return HVD_OK;
-        }
-        for (size_t i = 0; i < corr->nmembers && rc == HVD_OK; i++) {
-            const struct recent *r = &e->recent[chosen[i]];
-
-            for (size_t k = 0; k < r->ents.n && rc == HVD_OK; k++) {
-                const char *prefixed;
-
-                snprintf(name, sizeof(name), "%s.%s", corr->members[i].role, r->ents.v[k].name);
-                /* Names must outlive the engine: use the rule set's copy. */
-                prefixed = NULL;
-                for (size_t q = 0; q < corr->nnames; q++) {
-                    if (strcmp(corr->names[q], name) == 0) {
-                        prefixed = corr->names[q];
-                    }
-                }
-                if (prefixed) {
-                    rc = entities_set(&ents, prefixed, r->ents.v[k].value,
-                                      strlen(r->ents.v[k].value));
-                }
-                if (i == 0 && rc == HVD_OK) {
-                    rc = entities_set(&ents, r->ents.v[k].name, r->ents.v[k].value,
-                                      strlen(r->ents.v[k].value));
-                }
-            }
-        }
-        if (rc == HVD_OK) {
-            rc = note_emitted(e, hvd_buf_str(&key));
-        }
-        if (rc == HVD_OK) {
-            e->stats.diagnoses++;
-            rc = emit_diagnosis(e, corr, hvd_buf_str(&key), HVD_DIAGNOSIS_CORRELATION, &ents, lo,
-                                hi, corr->nmembers, NULL, 0, related, corr->nmembers);
-        }
-        if (rc == HVD_OK) {
-            rc = made(e, c, hvd_buf_str(&key), &ents, lo, hi, depth + 1);
-        }
-        entities_clear(&ents);
-        hvd_buf_free(&key);
-        return rc;
+        return try_combination(e, c, chosen, depth);
     }
-    if (chosen[m] != (size_t)-1) {
+    if (chosen[m]) {
         return try_roles(e, c, m + 1, chosen, depth);
     }
-    for (size_t i = 0; i < e->nrecent; i++) {
-        int rc;
+    for (struct recent *r = e->recent_by_rule[corr->members[m].rule]; r; r = r->rule_next) {
         int used = 0;
+        int rc;
 
-        if (e->recent[i].rule != corr->members[m].rule ||
-            !where_holds(&corr->members[m], &e->recent[i].ents)) {
+        for (size_t k = 0; k < corr->nmembers; k++) {
+            used = used || chosen[k] == r;
+        }
+        if (used || !where_holds(e, &corr->members[m], &r->ents)) {
             continue;
         }
-        for (size_t k = 0; k < m; k++) {
-            used = used || chosen[k] == i;
-        }
-        if (used) {
-            continue;
-        }
-        chosen[m] = i;
+        chosen[m] = r;
         rc = try_roles(e, c, m + 1, chosen, depth);
-        chosen[m] = (size_t)-1;
+        chosen[m] = NULL;
         if (rc < 0) {
             return rc;
         }
@@ -996,7 +1127,6 @@ static int made(hvd_engine *e, size_t rule, const char *key, const struct entiti
                 hvd_time first, hvd_time last, int depth)
 {
     struct recent *r = NULL;
-    size_t self;
     int rc;
 
     if (!e->corr_by_rule[rule] || depth > CORR_DEPTH) {
@@ -1006,20 +1136,16 @@ static int made(hvd_engine *e, size_t rule, const char *key, const struct entiti
     if (rc < 0) {
         return rc;
     }
-    self = (size_t)(r - e->recent);
     for (size_t *c = e->corr_by_rule[rule]; *c; c++) {
         const hvd__rule *corr = &e->rs->rules[*c - 1];
 
         for (size_t m = 0; m < corr->nmembers; m++) {
-            size_t chosen[8];
+            struct recent *chosen[8] = {NULL};
 
-            if (corr->members[m].rule != rule || !where_holds(&corr->members[m], &r->ents)) {
+            if (corr->members[m].rule != rule || !where_holds(e, &corr->members[m], &r->ents)) {
                 continue;
             }
-            for (size_t k = 0; k < 8; k++) {
-                chosen[k] = (size_t)-1;
-            }
-            chosen[m] = self;
+            chosen[m] = r;
             rc = try_roles(e, *c - 1, 0, chosen, depth);
             if (rc < 0) {
                 return rc;
@@ -1031,16 +1157,24 @@ static int made(hvd_engine *e, size_t rule, const char *key, const struct entiti
 
 /* --- time grouping ------------------------------------------------------------------ */
 
+static void open_diag_free(struct open_diag *od)
+{
+    hvd_free(od->key);
+    entities_free(&od->ents);
+    memset(od, 0, sizeof(*od));
+}
+
 static void group_free(struct group *g)
 {
     hvd_free(g->key);
-    hvd_free(g->dkey);
     hvd_free(g->times);
     for (size_t i = 0; i < g->npending; i++) {
         evidence_free(&g->pending[i]);
     }
     hvd_free(g->pending);
-    entities_clear(&g->ents);
+    for (size_t i = 0; i < g->nopen; i++) {
+        open_diag_free(&g->open[i]);
+    }
     hvd_free(g);
 }
 
@@ -1079,11 +1213,12 @@ static struct group *group_find(hvd_engine *e, const char *key, size_t rule)
     return g;
 }
 
-/* Drops groups idle for longer than the horizon; over the cap, also drops groups until 90 %
- * of it is left, so a flood of new groups pays for one scan per tenth of the cap. */
-static void groups_prune(hvd_engine *e)
+/* Drops groups idle (by event time) for longer than the horizon; over the cap, also drops
+ * groups until 90 % of it is left, so a flood of new groups pays for one scan per tenth of
+ * the cap. Kept diagnoses and reported combinations are trimmed the same way. */
+static void prune(hvd_engine *e)
 {
-    hvd_time horizon = e->newest - KEEP_HORIZON;
+    hvd_time horizon = e->newest - e->horizon;
     int over = e->ngroups > MAX_GROUPS;
 
     for (size_t s = 0; s < e->ngroup_slots; s++) {
@@ -1100,6 +1235,17 @@ static void groups_prune(hvd_engine *e)
                 pg = &g->next;
             }
         }
+    }
+    for (struct recent *r = e->recent_oldest; r;) {
+        struct recent *next = r->newer;
+
+        if (r->last < horizon || e->nrecent > MAX_RECENT) {
+            recent_drop(e, r);
+        }
+        r = next;
+    }
+    while (e->nseen > MAX_SEEN) {
+        seen_drop_oldest(e);
     }
 }
 
@@ -1130,8 +1276,8 @@ static int group_key(hvd_engine *e, const hvd__rule *rule, const char *const *na
     return out->data ? HVD_OK : HVD_ENOMEM;
 }
 
-/* Sorted insert of t; returns its index. */
-static size_t times_insert(struct group *g, hvd_time t)
+/* Sorted insert of t. */
+static void times_insert(struct group *g, hvd_time t)
 {
     size_t i = g->ntimes;
 
@@ -1141,7 +1287,84 @@ static size_t times_insert(struct group *g, hvd_time t)
     }
     g->times[i] = t;
     g->ntimes++;
-    return i;
+}
+
+/* The open diagnosis of g whose quiet period covers t, or NULL. */
+static struct open_diag *open_covering(struct group *g, hvd_time t, int64_t quiet)
+{
+    for (size_t i = 0; i < g->nopen; i++) {
+        struct open_diag *od = &g->open[i];
+
+        if (t >= od->first - quiet && t <= od->last + quiet) {
+            return od;
+        }
+    }
+    return NULL;
+}
+
+static int fold(hvd_engine *e, size_t r, struct open_diag *od, struct evidence_copy *evc)
+{
+    const hvd__rule *rule = &e->rs->rules[r];
+    hvd_time t = evc->ev.time;
+    int keep = od->nevidence < MAX_EVIDENCE;
+    int rc;
+
+    od->count++;
+    od->first = t < od->first ? t : od->first;
+    od->last = t > od->last ? t : od->last;
+    od->nevidence += (size_t)keep;
+    rc = emit_diagnosis(e, rule, od->key, HVD_DIAGNOSIS_SIGNATURE, &od->ents, od->first, od->last,
+                        od->count, keep ? &evc->ev : NULL, keep ? 1 : 0, NULL, 0);
+    return rc < 0 ? rc : made(e, r, od->key, &od->ents, od->first, od->last, 0);
+}
+
+/* Threshold: adds the match; returns 1 with [*first, *last] and *count when the group now
+ * holds count matches within the window, 0 when not yet. Takes ownership of evc. */
+static int threshold_reached(struct group *g, const hvd__rule *rule, struct evidence_copy *evc,
+                             hvd_time *first, hvd_time *last, uint64_t *count)
+{
+    size_t need = (size_t)rule->threshold_count;
+    size_t cap = need * 4;
+    size_t lo = 0;
+    size_t best_lo = 0;
+    size_t best_n = 0;
+
+    if (!g->times) {
+        g->times = hvd_calloc(cap + 1, sizeof(*g->times));
+        g->pending = hvd_calloc(need + 1, sizeof(*g->pending));
+        if (!g->times || !g->pending) {
+            evidence_free(evc);
+            return HVD_ENOMEM;
+        }
+    }
+    if (g->ntimes == cap) {
+        /* Keep the newest: drop the oldest time. */
+        memmove(g->times, g->times + 1, (cap - 1) * sizeof(*g->times));
+        g->ntimes--;
+    }
+    times_insert(g, evc->ev.time);
+    if (g->npending < need) {
+        g->pending[g->npending++] = *evc;
+    } else {
+        evidence_free(evc);
+    }
+    for (size_t hi = 0; hi < g->ntimes; hi++) {
+        while (g->times[hi] - g->times[lo] > rule->threshold_window) {
+            lo++;
+        }
+        if (hi - lo + 1 > best_n) {
+            best_n = hi - lo + 1;
+            best_lo = lo;
+        }
+    }
+    if (best_n < need) {
+        return 0;
+    }
+    *first = g->times[best_lo];
+    *last = g->times[best_lo + best_n - 1];
+    *count = best_n;
+    g->ntimes = 0;
+    return 1;
 }
 
 static int matched(hvd_engine *e, size_t r)
@@ -1149,8 +1372,14 @@ static int matched(hvd_engine *e, size_t r)
     const hvd__rule *rule = &e->rs->rules[r];
     const hvd_event *ev = e->ev;
     struct group *g;
+    struct open_diag *od;
     struct evidence_copy evc;
     hvd_buf *key = &e->scratch;
+    hvd_time first = ev->time;
+    hvd_time last = ev->time;
+    uint64_t count = 1;
+    hvd_evidence list[MAX_EVIDENCE];
+    size_t n;
     char tbuf[40];
     int rc;
 
@@ -1167,72 +1396,18 @@ static int matched(hvd_engine *e, size_t r)
     if (rc < 0) {
         return rc;
     }
-    /* Folds into the open diagnosis when within the quiet period of it. */
-    if (g->open && ev->time >= g->first - rule->quiet_period &&
-        ev->time <= g->last + rule->quiet_period) {
-        int keep = g->nevidence < MAX_EVIDENCE;
-
-        g->count++;
-        g->first = ev->time < g->first ? ev->time : g->first;
-        g->last = ev->time > g->last ? ev->time : g->last;
-        g->nevidence += keep;
-        rc = emit_diagnosis(e, rule, g->dkey, HVD_DIAGNOSIS_SIGNATURE, &g->ents, g->first, g->last,
-                            g->count, keep ? &evc.ev : NULL, keep ? 1 : 0, NULL, 0);
+    od = open_covering(g, ev->time, rule->quiet_period);
+    if (od) {
+        rc = fold(e, r, od, &evc);
         evidence_free(&evc);
-        return rc < 0 ? rc : made(e, r, g->dkey, &g->ents, g->first, g->last, 0);
+        return rc;
     }
     if (rule->threshold_count > 1) {
-        size_t cap = (size_t)rule->threshold_count * 4;
-        hvd_time *times;
-        struct evidence_copy *pending;
-        size_t lo = 0;
-        size_t best_lo = 0;
-        size_t best_n = 0;
-
-        if (!g->times) {
-            g->times = hvd_calloc(cap + 1, sizeof(*g->times));
-            g->pending = hvd_calloc((size_t)rule->threshold_count + 1, sizeof(*g->pending));
-            if (!g->times || !g->pending) {
-                evidence_free(&evc);
-                return HVD_ENOMEM;
-            }
+        rc = threshold_reached(g, rule, &evc, &first, &last, &count);
+        if (rc <= 0) {
+            return rc;
         }
-        times = g->times;
-        pending = g->pending;
-        if (g->ntimes == cap) {
-            /* Keep the newest: drop the oldest time. */
-            memmove(times, times + 1, (cap - 1) * sizeof(*times));
-            g->ntimes--;
-        }
-        times_insert(g, ev->time);
-        if (g->npending < (size_t)rule->threshold_count) {
-            pending[g->npending++] = evc;
-        } else {
-            evidence_free(&evc);
-        }
-        for (size_t hi = 0; hi < g->ntimes; hi++) {
-            while (times[hi] - times[lo] > rule->threshold_window) {
-                lo++;
-            }
-            if (hi - lo + 1 > best_n) {
-                best_n = hi - lo + 1;
-                best_lo = lo;
-            }
-        }
-        if (best_n < (size_t)rule->threshold_count) {
-            return HVD_OK;
-        }
-        g->open = 1;
-        g->first = times[best_lo];
-        g->last = times[best_lo + best_n - 1];
-        g->count = best_n;
-        g->ntimes = 0;
     } else {
-        g->open = 1;
-        g->first = ev->time;
-        g->last = ev->time;
-        g->count = 1;
-        g->npending = 0;
         if (!g->pending) {
             g->pending = hvd_calloc(2, sizeof(*g->pending));
             if (!g->pending) {
@@ -1240,25 +1415,41 @@ static int matched(hvd_engine *e, size_t r)
                 return HVD_ENOMEM;
             }
         }
-        g->pending[g->npending++] = evc;
+        g->pending[0] = evc;
+        g->npending = 1;
     }
+    if (g->nopen == MAX_OPEN) {
+        /* Full: the open diagnosis that ended longest ago stops folding. */
+        size_t oldest = 0;
+
+        for (size_t i = 1; i < g->nopen; i++) {
+            oldest = g->open[i].last < g->open[oldest].last ? i : oldest;
+        }
+        open_diag_free(&g->open[oldest]);
+        g->open[oldest] = g->open[--g->nopen];
+        memset(&g->open[g->nopen], 0, sizeof(g->open[0]));
+    }
+    od = &g->open[g->nopen];
     /* A new diagnosis: its key names the rule, the group and its first time. */
     hvd_buf_adds(key, "\x1f@");
-    hvd_buf_adds(key, hvd_time_format(g->first, tbuf, sizeof(tbuf)));
-    hvd_free(g->dkey);
-    g->dkey = hvd_strdup(hvd_buf_str(key));
-    rc = g->dkey ? entities_copy(&g->ents, &e->ents) : HVD_ENOMEM;
+    hvd_buf_adds(key, hvd_time_format(first, tbuf, sizeof(tbuf)));
+    od->key = key->data ? hvd_strdup(hvd_buf_str(key)) : NULL;
+    rc = od->key ? entities_copy(&od->ents, &e->ents) : HVD_ENOMEM;
     if (rc == HVD_OK) {
-        hvd_evidence list[MAX_EVIDENCE];
-        size_t n = g->npending < MAX_EVIDENCE ? g->npending : MAX_EVIDENCE;
-
+        g->nopen++;
+        od->first = first;
+        od->last = last;
+        od->count = count;
+        n = g->npending < MAX_EVIDENCE ? g->npending : MAX_EVIDENCE;
         for (size_t i = 0; i < n; i++) {
             list[i] = g->pending[i].ev;
         }
-        g->nevidence = n;
+        od->nevidence = n;
         e->stats.diagnoses++;
-        rc = emit_diagnosis(e, rule, g->dkey, HVD_DIAGNOSIS_SIGNATURE, &g->ents, g->first, g->last,
-                            g->count, list, n, NULL, 0);
+        rc = emit_diagnosis(e, rule, od->key, HVD_DIAGNOSIS_SIGNATURE, &od->ents, first, last,
+                            count, list, n, NULL, 0);
+    } else {
+        open_diag_free(od);
     }
     for (size_t i = 0; i < g->npending; i++) {
         evidence_free(&g->pending[i]);
@@ -1267,14 +1458,24 @@ static int matched(hvd_engine *e, size_t r)
     if (rc < 0) {
         return rc;
     }
-    return made(e, r, g->dkey, &g->ents, g->first, g->last, 0);
+    return made(e, r, od->key, &od->ents, first, last, 0);
 }
 
-/* Entities of a match beyond the named captures: host and <extract>. */
+/* Entities of a match beyond the named captures: host, host_short and <extract>. */
 static int extract(hvd_engine *e, const hvd__rule *rule)
 {
     char code[16];
+    char short_name[256];
+    size_t nshort = strcspn(e->ev->host, ".");
     int rc = entities_set(&e->ents, "host", e->ev->host, strlen(e->ev->host));
+
+    nshort = nshort < sizeof(short_name) - 1 ? nshort : sizeof(short_name) - 1;
+    for (size_t i = 0; i < nshort; i++) {
+        short_name[i] = (char)toupper((unsigned char)e->ev->host[i]);
+    }
+    if (rc == HVD_OK) {
+        rc = entities_set(&e->ents, "host_short", short_name, nshort);
+    }
 
     if (rc == HVD_OK && rule->has_error_code && e->found_code) {
         hvd_errcode_format(e->found_code, code, sizeof(code));
@@ -1292,7 +1493,8 @@ static int extract(hvd_engine *e, const hvd__rule *rule)
             if (!subject) {
                 continue;
             }
-            n = pcre2_match(x->re, (PCRE2_SPTR)subject, PCRE2_ZERO_TERMINATED, 0, 0, e->md, NULL);
+            n = pcre2_match(x->re, (PCRE2_SPTR)subject, PCRE2_ZERO_TERMINATED, 0, 0, e->md,
+                            e->mctx);
             if (n < 0) {
                 continue;
             }
@@ -1325,7 +1527,7 @@ static int try_rule(hvd_engine *e, size_t r)
     const hvd__rule *rule = &e->rs->rules[r];
     int rc;
 
-    if (!rule->info.enabled) {
+    if (!rule->info.enabled && !e->match_disabled) {
         return HVD_OK;
     }
     e->stats.candidates++;
@@ -1388,8 +1590,9 @@ int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
         rc = try_rule(e, e->fallback[kind][i]);
     }
     entities_clear(&e->ents);
-    if (e->stats.events % 10000 == 0 || e->ngroups > MAX_GROUPS) {
-        groups_prune(e);
+    if (e->stats.events % 10000 == 0 || e->ngroups > MAX_GROUPS || e->nrecent > MAX_RECENT ||
+        e->nseen > MAX_SEEN) {
+        prune(e);
     }
     e->stats.groups = e->ngroups;
     e->ev = NULL;
@@ -1405,6 +1608,11 @@ int hvd_engine_flush(hvd_engine *e, hvd_error *err)
     (void)e;
     (void)err;
     return HVD_OK;
+}
+
+void hvd__engine_match_disabled(hvd_engine *e, int on)
+{
+    e->match_disabled = on;
 }
 
 const hvd_engine_stats *hvd_engine_get_stats(const hvd_engine *e)
@@ -1428,9 +1636,27 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
     e->ud = ud;
     hvd_buf_init(&e->scratch, 256 * 1024);
     e->md = pcre2_match_data_create(rs->max_captures + 1, NULL);
+    e->mctx = pcre2_match_context_create(NULL);
     e->corr_by_rule = hvd_calloc(rs->nrules + 1, sizeof(*e->corr_by_rule));
-    if (!e->md || !e->corr_by_rule) {
+    e->recent_by_rule = hvd_calloc(rs->nrules + 1, sizeof(*e->recent_by_rule));
+    if (!e->md || !e->mctx || !e->corr_by_rule || !e->recent_by_rule) {
         rc = HVD_ENOMEM;
+    } else {
+        pcre2_set_match_limit(e->mctx, HVD__MATCH_LIMIT);
+        pcre2_set_depth_limit(e->mctx, HVD__DEPTH_LIMIT);
+    }
+    /* State is kept at least a week of event time, and at least twice the longest span a
+     * rule looks at, so files read out of order still meet their group's state. */
+    e->horizon = KEEP_HORIZON;
+    for (size_t r = 0; r < rs->nrules; r++) {
+        const hvd__rule *rule = &rs->rules[r];
+        int64_t span = rule->window;
+
+        span = rule->threshold_window > span ? rule->threshold_window : span;
+        span = rule->quiet_period > span ? rule->quiet_period : span;
+        if (span < INT64_MAX / 2 && 2 * span > e->horizon) {
+            e->horizon = 2 * span;
+        }
     }
     for (size_t r = 0; rc == HVD_OK && r < rs->nrules; r++) {
         const hvd__rule *rule = &rs->rules[r];
@@ -1438,9 +1664,6 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
         if (!rule->info.correlation) {
             rc = index_rule(e, r);
             continue;
-        }
-        if (rule->window > e->corr_window) {
-            e->corr_window = rule->window;
         }
         for (size_t m = 0; rc == HVD_OK && m < rule->nmembers; m++) {
             size_t member = rule->members[m].rule;
@@ -1502,21 +1725,20 @@ void hvd_engine_destroy(hvd_engine *e)
         }
     }
     hvd_free(e->groups);
-    for (size_t i = 0; i < e->nrecent; i++) {
-        hvd_free(e->recent[i].key);
-        entities_clear(&e->recent[i].ents);
+    while (e->recent_oldest) {
+        recent_drop(e, e->recent_oldest);
     }
-    hvd_free(e->recent);
-    for (size_t i = 0; i < e->nemitted; i++) {
-        hvd_free(e->emitted[i]);
+    hvd_free(e->recent_by_rule);
+    while (e->seen_oldest) {
+        seen_drop_oldest(e);
     }
-    hvd_free(e->emitted);
     for (size_t r = 0; e->corr_by_rule && r < e->rs->nrules + 1; r++) {
         hvd_free(e->corr_by_rule[r]);
     }
     hvd_free(e->corr_by_rule);
     pcre2_match_data_free(e->md);
-    entities_clear(&e->ents);
+    pcre2_match_context_free(e->mctx);
+    entities_free(&e->ents);
     hvd_buf_free(&e->scratch);
     hvd_free(e);
 }

@@ -26,12 +26,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define RULE_FILE_MAX (8u << 20)
 #define RULES_NS      "urn:hvdiag:rules:1"
 #define EVENT_NS      "http://schemas.microsoft.com/win/2004/08/events/event"
-#define MATCH_LIMIT   100000
-#define DEPTH_LIMIT   5000
 #define TICK          INT64_C(10000000)
 
 struct hvd__block {
@@ -770,6 +769,7 @@ static int common_attributes(struct loader *ld, const xmlNode *n, hvd__rule *r)
 static void finish_names(struct loader *ld, hvd__rule *r, struct names *ns)
 {
     names_add(ld, ns, "host");
+    names_add(ld, ns, "host_short");
     if (r->has_error_code) {
         names_add(ld, ns, "error_code");
     }
@@ -882,6 +882,10 @@ static int parse_rule(struct loader *ld, const xmlNode *n)
         r->quiet_group_set = 1;
     }
     r->info.nreferences = nrefs;
+    r->info.references = r->ref_href;
+    r->info.reference_labels = r->ref_label;
+    r->info.cause = r->cause;
+    r->info.remedy = r->remedy;
     r->info.nexamples = r->nexamples;
     finish_names(ld, r, &ns);
     check_texts(ld, r, &ns);
@@ -995,47 +999,93 @@ static int parse_correlation(struct loader *ld, const xmlNode *n)
         }
     }
     r->info.nreferences = nrefs;
+    r->info.references = r->ref_href;
+    r->info.reference_labels = r->ref_label;
+    r->info.cause = r->cause;
+    r->info.remedy = r->remedy;
     r->info.nexamples = r->nexamples;
     return 0;
 }
 
-/* Second pass, once every rule of every file is known: resolve members, check texts. */
+/* Resolves one correlation's members and checks its texts; returns 0 when it must wait for
+ * a member correlation not resolved yet (its entity names are not known before). */
+static int resolve_one(struct loader *ld, size_t i, int last_pass)
+{
+    hvd_ruleset *rs = ld->rs;
+    hvd__rule *r = &rs->rules[i];
+    struct names ns = {.n = 0};
+
+    for (size_t m = 0; m < r->nmembers; m++) {
+        long k = hvd__ruleset_find(rs, r->members[m].rule_id);
+
+        if (k >= 0 && (size_t)k != i && rs->rules[k].info.correlation && !rs->rules[k].names) {
+            if (last_pass) {
+                report(ld, r->info.line, "correlation '%s': its members form a cycle", r->info.id);
+                return 1;
+            }
+            return 0;
+        }
+    }
+    for (size_t m = 0; m < r->nmembers; m++) {
+        long k = hvd__ruleset_find(rs, r->members[m].rule_id);
+        char name[160];
+
+        if (k < 0) {
+            report(ld, r->info.line, "member '%s': no rule '%s'", r->members[m].role,
+                   r->members[m].rule_id);
+            continue;
+        }
+        if ((size_t)k == i) {
+            report(ld, r->info.line, "correlation '%s' is its own member", r->info.id);
+            continue;
+        }
+        r->members[m].rule = (size_t)k;
+        for (size_t e = 0; e < rs->rules[k].nnames; e++) {
+            snprintf(name, sizeof(name), "%s.%s", r->members[m].role, rs->rules[k].names[e]);
+            names_add(ld, &ns, name);
+            if (m == 0) {
+                names_add(ld, &ns, rs->rules[k].names[e]);
+            }
+        }
+    }
+    finish_names(ld, r, &ns);
+    check_texts(ld, r, &ns);
+    return 1;
+}
+
+/* Second pass, once every rule of every file is known: resolve members, check texts.
+ * A correlation may be a member of another: those are resolved first. */
 static void resolve_correlations(struct loader *ld)
 {
     hvd_ruleset *rs = ld->rs;
+    size_t left = 0;
 
     for (size_t i = 0; i < rs->nrules; i++) {
-        hvd__rule *r = &rs->rules[i];
-        struct names ns = {.n = 0};
+        left += (size_t)rs->rules[i].info.correlation;
+    }
+    for (size_t pass = 0; left > 0 && pass <= rs->nrules; pass++) {
+        size_t before = left;
 
-        if (!r->info.correlation) {
-            continue;
+        for (size_t i = 0; i < rs->nrules; i++) {
+            hvd__rule *r = &rs->rules[i];
+
+            if (!r->info.correlation || r->names) {
+                continue;
+            }
+            ld->file = r->info.file;
+            if (resolve_one(ld, i, 0)) {
+                left--;
+            }
         }
-        ld->file = r->info.file;
-        for (size_t m = 0; m < r->nmembers; m++) {
-            long k = hvd__ruleset_find(rs, r->members[m].rule_id);
-            char name[160];
-
-            if (k < 0) {
-                report(ld, r->info.line, "member '%s': no rule '%s'", r->members[m].role,
-                       r->members[m].rule_id);
-                continue;
-            }
-            if ((size_t)k == i) {
-                report(ld, r->info.line, "correlation '%s' is its own member", r->info.id);
-                continue;
-            }
-            r->members[m].rule = (size_t)k;
-            for (size_t e = 0; e < rs->rules[k].nnames; e++) {
-                snprintf(name, sizeof(name), "%s.%s", r->members[m].role, rs->rules[k].names[e]);
-                names_add(ld, &ns, name);
-                if (m == 0) {
-                    names_add(ld, &ns, rs->rules[k].names[e]);
+        if (left == before) {
+            for (size_t i = 0; i < rs->nrules; i++) {
+                if (rs->rules[i].info.correlation && !rs->rules[i].names) {
+                    ld->file = rs->rules[i].info.file;
+                    resolve_one(ld, i, 1);
                 }
             }
+            break;
         }
-        finish_names(ld, r, &ns);
-        check_texts(ld, r, &ns);
     }
 }
 
@@ -1114,12 +1164,21 @@ static void load_file(struct loader *ld, const char *path, xmlSchemaPtr schema)
     if (!data) {
         return;
     }
+    if (memchr(data, '\0', len)) {
+        /* UTF-16 would hide a DOCTYPE from the byte scan below. */
+        report(ld, 0, "not UTF-8 text (NUL bytes): rule files are UTF-8");
+        hvd_free(data);
+        return;
+    }
     if (refuse_doctype(ld, data, len) < 0) {
         hvd_free(data);
         return;
     }
     xmlSetStructuredErrorFunc(ld, on_xml_error);
     doc = xmlReadMemory(data, (int)len, path, NULL, XML_PARSE_NONET);
+    if (doc && (doc->intSubset || doc->extSubset) && ld->errors == before) {
+        report(ld, 0, "DOCTYPE and entity declarations are not allowed in rule files");
+    }
     if (doc && ld->errors == before) {
         vctx = xmlSchemaNewValidCtxt(schema);
         if (vctx) {
@@ -1158,6 +1217,11 @@ static xmlSchemaPtr load_schema(struct loader *ld, const char *xsd)
     const char *file = ld->file;
 
     ld->file = xsd;
+    if (access(xsd, R_OK) != 0) {
+        report(ld, 0, "cannot read the rule schema: %s", strerror(errno));
+        ld->file = file;
+        return NULL;
+    }
     pctx = xmlSchemaNewParserCtxt(xsd);
     if (pctx) {
         xmlSchemaSetParserStructuredErrors(pctx, on_xml_error, ld);

@@ -25,6 +25,10 @@ typedef struct hvd_rule_info {
     int line;
     size_t nreferences;
     size_t nexamples;
+    const char *const *references;       /* nreferences URLs (href) */
+    const char *const *reference_labels; /* nreferences labels; NULL or "" when none */
+    const char *cause;                   /* templates as written; NULL when absent */
+    const char *remedy;
 } hvd_rule_info;
 
 /*
@@ -44,7 +48,8 @@ int hvd_ruleset_load_file(hvd_ruleset **out, const char *path, const char *xsd_p
 void hvd_ruleset_destroy(hvd_ruleset *rs); /* NULL-safe */
 
 size_t hvd_ruleset_count(const hvd_ruleset *rs);
-/* Rule i, in load order: borrowed, valid until hvd_ruleset_destroy(). */
+/* Rule i, in load order (NULL past the end): the struct and every string it points to are
+ * borrowed, valid until hvd_ruleset_destroy(). */
 const hvd_rule_info *hvd_ruleset_rule(const hvd_ruleset *rs, size_t i);
 
 #endif

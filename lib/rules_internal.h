@@ -8,6 +8,10 @@
 #include <pcre2.h>
 #include <stdint.h>
 
+/* PCRE2 limits for every match against event text. */
+#define HVD__MATCH_LIMIT 100000
+#define HVD__DEPTH_LIMIT 5000
+
 enum hvd__pred_kind {
     HVD__P_ALL,
     HVD__P_ANY,

@@ -4,6 +4,7 @@
 #include "alloc.h"
 #include "clusterlog_reader.h"
 #include "engine.h"
+#include "engine_internal.h"
 #include "eventxml.h"
 #include "rules_internal.h"
 
@@ -140,6 +141,7 @@ int hvd_ruletest_run(const hvd_ruleset *rs, hvd_ruletest_report report, void *ud
                 hvd_eventxml_destroy(px);
                 return rc;
             }
+            hvd__engine_match_disabled(e, 1);
             if (feed_example(e, px, r, ex, why, sizeof(why)) < 0) {
                 ok = 0;
             } else if (ex->positive) {

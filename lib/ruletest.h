@@ -2,7 +2,7 @@
  * ruletest: runs the examples every rule carries through the real engine. Windows event
  * XML examples go through eventxml (as EVTX records do), cluster.log examples through the
  * cluster.log reader; a positive example must make its rule's diagnosis (and meet its
- * <expect> lines), a negative one must not.
+ * <expect> lines), a negative one must not. Rules with enabled="false" are run too.
  */
 #ifndef HVD_RULETEST_H
 #define HVD_RULETEST_H

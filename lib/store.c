@@ -2,9 +2,16 @@
  * store: SQLite behind the keep stage. All SQL text is in store_sql.h; statements are
  * prepared once in hvd_store_open(), reset after each use and finalized in close.
  *
- * Seen input is cached per (host, channel) or (node, section) and written back at commit, in
- * the same transaction as the diagnoses it produced, so a crash loses or repeats nothing; a
- * rollback drops the caches, which reload from the database when next needed.
+ * Seen input is cached in memory per (host, channel) or (node, section), loaded on first
+ * use, and written back at commit in the same transaction as the diagnoses it produced, so
+ * a crash loses or repeats nothing. A rollback drops the caches (they reload when next
+ * needed), and so does a begin that finds another connection has committed since
+ * (PRAGMA data_version), so two writers never trust a stale cache.
+ *
+ * Incidents are regrouped at commit when diagnoses changed, in one deterministic pass over
+ * all diagnoses: O(N log N) in memory plus a write for each incident or membership that
+ * actually changed. That is cheap for the thousands of diagnoses a cluster produces; a
+ * database of millions would want the pass limited to the subjects touched.
  */
 #include "store.h"
 
@@ -13,19 +20,23 @@
 #include "hvtime.h"
 #include "store_sql.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define SCHEMA_VERSION  ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
-#define INCIDENT_GAP    (6 * 3600 * INT64_C(10000000)) /* a quieter gap starts a new incident */
 #define BUSY_TIMEOUT_MS 10000
+#define HOST_MAX        256 /* a host's short name, as kept for grouping */
 
-struct ivset { /* EVTX record ids seen for one (host, channel) */
+_Static_assert(HVD_STORE_SCHEMA_VERSION ==
+                   (int)(sizeof(store_migrations) / sizeof(store_migrations[0])),
+               "HVD_STORE_SCHEMA_VERSION must count the migrations");
+
+struct ivset { /* EVTX record ids seen for one (host, channel): sorted disjoint intervals */
     char *host;
     char *channel;
     uint64_t *lo;
@@ -38,7 +49,7 @@ struct ivset { /* EVTX record ids seen for one (host, channel) */
 struct hwm { /* cluster.log lines seen for one (node, section) */
     char *node;
     char *section;
-    hvd_time time;
+    hvd_time time; /* INT64_MIN: nothing seen */
     uint64_t *hashes;
     size_t n;
     size_t cap;
@@ -51,42 +62,56 @@ struct hvd_store {
     sqlite3_stmt *stmt[SQL_COUNT];
     int in_tx;
     int readonly;
+    int incidents_dirty;   /* diagnoses changed in the open transaction */
+    int64_t pending_marks; /* events marked in the open transaction */
+    int64_t data_version;  /* PRAGMA data_version at the last begin */
     struct ivset *evtx;
     size_t nevtx;
+    size_t evtx_last; /* index of the set used last: events of one file share it */
     struct hwm *clog;
     size_t nclog;
+    size_t clog_last;
     hvd_buf text; /* scratch for strings handed out by get_source */
 };
 
+/* --- plumbing ------------------------------------------------------------------------- */
+
 static int db_error(hvd_store *st, hvd_error *err, const char *what)
 {
-    return hvd_error_set_cause(err, HVD_ESTORE, sqlite3_errcode(st->db), st->path, 0, "%s: %s",
-                               what, sqlite3_errmsg(st->db));
+    return hvd_error_set_cause(err, HVD_ESTORE, sqlite3_extended_errcode(st->db), st->path, 0,
+                               "%s: %s", what, sqlite3_errmsg(st->db));
+}
+
+static int no_memory(hvd_store *st, hvd_error *err)
+{
+    return hvd_error_set(err, HVD_ENOMEM, st->path, 0, "out of memory");
 }
 
 static int exec(hvd_store *st, const char *sql, hvd_error *err)
 {
     char *msg = NULL;
+    int rc;
 
-    if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        int rc = hvd_error_set_cause(err, HVD_ESTORE, sqlite3_errcode(st->db), st->path, 0, "%s",
-                                     msg ? msg : sqlite3_errmsg(st->db));
-
-        sqlite3_free(msg);
-        return rc;
+    if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) == SQLITE_OK) {
+        return HVD_OK;
     }
-    return HVD_OK;
+    rc = hvd_error_set_cause(err, HVD_ESTORE, sqlite3_extended_errcode(st->db), st->path, 0, "%s",
+                             msg ? msg : sqlite3_errmsg(st->db));
+    sqlite3_free(msg);
+    return rc;
 }
 
-/* Steps a statement to completion; returns HVD_OK or a store error. */
+/* Steps a statement that returns no rows (or whose rows are not wanted) and resets it. */
 static int step_done(hvd_store *st, sqlite3_stmt *s, hvd_error *err, const char *what)
 {
     int rc = sqlite3_step(s);
 
-    sqlite3_reset(s);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        return db_error(st, err, what);
+        rc = db_error(st, err, what);
+        sqlite3_reset(s);
+        return rc;
     }
+    sqlite3_reset(s);
     return HVD_OK;
 }
 
@@ -95,60 +120,128 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v)
     sqlite3_bind_text(s, i, v ? v : "", -1, SQLITE_TRANSIENT);
 }
 
-static int user_version(hvd_store *st, int *v, hvd_error *err)
+static void bind_opt_text(sqlite3_stmt *s, int i, const char *v)
 {
-    sqlite3_stmt *s = NULL;
-    int rc;
-
-    if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK) {
-        return db_error(st, err, "cannot read the schema version");
+    if (v) {
+        sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+    } else {
+        sqlite3_bind_null(s, i);
     }
-    rc = sqlite3_step(s);
-    *v = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
-    sqlite3_finalize(s);
-    return rc == SQLITE_ROW ? HVD_OK : db_error(st, err, "cannot read the schema version");
 }
 
-static int migrate(hvd_store *st, hvd_error *err)
+static const char *col_text(sqlite3_stmt *s, int i)
 {
-    int v;
-    int rc = user_version(st, &v, err);
-    char sql[64];
+    const char *v = (const char *)sqlite3_column_text(s, i);
 
-    if (rc < 0) {
-        return rc;
+    return v ? v : "";
+}
+
+/* A statement for a read that may be running already (a callback reading more): the
+ * shared one when idle, else a private copy the caller finalizes with stmt_release(). */
+static int stmt_acquire(hvd_store *st, int which, sqlite3_stmt **out, hvd_error *err)
+{
+    if (!sqlite3_stmt_busy(st->stmt[which])) {
+        *out = st->stmt[which];
+        return HVD_OK;
     }
-    if (v > SCHEMA_VERSION) {
-        return hvd_error_set(err, HVD_ESTORE, st->path, 0,
-                             "written by a newer hvdiag (schema %d, this one knows %d)", v,
-                             SCHEMA_VERSION);
-    }
-    for (; v < SCHEMA_VERSION; v++) {
-        rc = exec(st, "BEGIN IMMEDIATE", err);
-        if (rc == HVD_OK) {
-            rc = exec(st, store_migrations[v], err);
-        }
-        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
-        if (rc == HVD_OK) {
-            rc = exec(st, sql, err);
-        }
-        if (rc == HVD_OK) {
-            rc = exec(st, "COMMIT", err);
-        }
-        if (rc < 0) {
-            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-            return rc;
-        }
+    if (sqlite3_prepare_v2(st->db, store_sql[which], -1, out, NULL) != SQLITE_OK) {
+        *out = NULL;
+        return db_error(st, err, "cannot prepare a statement");
     }
     return HVD_OK;
 }
 
+static void stmt_release(hvd_store *st, int which, sqlite3_stmt *s)
+{
+    if (s == st->stmt[which]) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+    } else {
+        sqlite3_finalize(s);
+    }
+}
+
+static int need_tx(hvd_store *st, hvd_error *err)
+{
+    if (!st->in_tx) {
+        return hvd_error_set(err, HVD_EINVAL, st->path, 0, "no transaction is open");
+    }
+    return HVD_OK;
+}
+
+static hvd_time now_ticks(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (hvd_time)ts.tv_sec * HVD_TICKS_PER_SECOND + ts.tv_nsec / 100;
+}
+
+/* --- open, close, migrations ----------------------------------------------------------- */
+
+static int pragma_int(hvd_store *st, const char *sql, int64_t *v, hvd_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        return db_error(st, err, "cannot read the database header");
+    }
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *v = sqlite3_column_int64(s, 0);
+        rc = HVD_OK;
+    } else {
+        rc = db_error(st, err, "cannot read the database header");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Brings the schema to SCHEMA_VERSION: all missing steps in one transaction. */
+static int migrate(hvd_store *st, hvd_error *err)
+{
+    int64_t v;
+    char sql[64];
+    int rc;
+
+    rc = exec(st, "BEGIN IMMEDIATE", err);
+    if (rc < 0) {
+        return rc;
+    }
+    /* Read inside the write lock: another process may be migrating the same file. */
+    rc = pragma_int(st, "PRAGMA user_version", &v, err);
+    if (rc == HVD_OK && v > SCHEMA_VERSION) {
+        rc = hvd_error_set(err, HVD_ESTORE, st->path, 0,
+                           "written by a newer hvdiag (schema version %" PRId64
+                           ", this one knows up to %d); refusing to touch it",
+                           v, SCHEMA_VERSION);
+    }
+    if (rc == HVD_OK && v < 0) {
+        rc = hvd_error_set(err, HVD_ESTORE, st->path, 0, "not an hvdiag database");
+    }
+    for (; rc == HVD_OK && v < SCHEMA_VERSION; v++) {
+        rc = exec(st, store_migrations[v], err);
+        if (rc == HVD_OK) {
+            snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", (int)v + 1);
+            rc = exec(st, sql, err);
+        }
+    }
+    if (rc == HVD_OK) {
+        rc = exec(st, "COMMIT", err);
+    }
+    if (rc < 0) {
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    return rc;
+}
+
 int hvd_store_open(hvd_store **out, const char *path, int flags, hvd_error *err)
 {
-    hvd_store *st;
-    int readonly = flags & HVD_STORE_READONLY;
+    hvd_store *st = NULL;
+    int readonly = (flags & HVD_STORE_READONLY) != 0;
+    int64_t v = 0;
     int rc;
-    int v;
 
     *out = NULL;
     st = hvd_calloc(1, sizeof(*st));
@@ -156,23 +249,25 @@ int hvd_store_open(hvd_store **out, const char *path, int flags, hvd_error *err)
         return hvd_error_set(err, HVD_ENOMEM, path, 0, "cannot allocate the store");
     }
     hvd_buf_init(&st->text, 1 << 20);
+    st->readonly = readonly;
     st->path = hvd_strdup(path);
     if (!st->path) {
-        hvd_free(st);
-        return hvd_error_set(err, HVD_ENOMEM, path, 0, "cannot allocate the store");
-    }
-    /* sqlite3_open_v2() returns a handle even when it fails; close() releases it. */
-    if (sqlite3_open_v2(path, &st->db,
-                        readonly ? SQLITE_OPEN_READONLY
-                                 : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                        NULL) != SQLITE_OK) {
-        rc = hvd_error_set(err, HVD_ESTORE, path, 0, "cannot open: %s",
-                           st->db ? sqlite3_errmsg(st->db) : "out of memory");
+        rc = hvd_error_set(err, HVD_ENOMEM, path, 0, "cannot allocate the store");
         goto fail;
     }
+    /* sqlite3_open_v2() returns a handle even when it fails; close() releases it. */
+    rc = sqlite3_open_v2(
+        path, &st->db, readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+        NULL);
+    if (rc != SQLITE_OK) {
+        rc = hvd_error_set_cause(err, HVD_ESTORE, rc, path, 0, "cannot open: %s",
+                                 st->db ? sqlite3_errmsg(st->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_extended_result_codes(st->db, 1);
     sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
-    st->readonly = readonly;
     if (!readonly) {
+        /* synchronous=NORMAL in WAL: a power cut may lose the last commits, never corrupt. */
         rc = exec(st,
                   "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
                   " PRAGMA foreign_keys = ON",
@@ -181,10 +276,22 @@ int hvd_store_open(hvd_store **out, const char *path, int flags, hvd_error *err)
             rc = migrate(st, err);
         }
     } else {
-        rc = user_version(st, &v, err);
-        if (rc == HVD_OK && (v < 1 || v > SCHEMA_VERSION)) {
+        rc = exec(st, "PRAGMA foreign_keys = ON", err);
+        if (rc == HVD_OK) {
+            rc = pragma_int(st, "PRAGMA user_version", &v, err);
+        }
+        if (rc == HVD_OK && v < 1) {
+            rc = hvd_error_set(err, HVD_ESTORE, path, 0, "not an hvdiag database (no schema)");
+        } else if (rc == HVD_OK && v > SCHEMA_VERSION) {
             rc = hvd_error_set(err, HVD_ESTORE, path, 0,
-                               v < 1 ? "not an hvdiag database" : "written by a newer hvdiag");
+                               "written by a newer hvdiag (schema version %" PRId64
+                               ", this one knows up to %d)",
+                               v, SCHEMA_VERSION);
+        } else if (rc == HVD_OK && v < SCHEMA_VERSION) {
+            rc = hvd_error_set(err, HVD_ESTORE, path, 0,
+                               "schema version %" PRId64 " is older than this hvdiag's %d;"
+                               " open it for writing once to upgrade it",
+                               v, SCHEMA_VERSION);
         }
     }
     if (rc < 0) {
@@ -196,6 +303,10 @@ int hvd_store_open(hvd_store **out, const char *path, int flags, hvd_error *err)
             rc = db_error(st, err, "cannot prepare a statement");
             goto fail;
         }
+    }
+    rc = pragma_int(st, "PRAGMA data_version", &st->data_version, err);
+    if (rc < 0) {
+        goto fail;
     }
     *out = st;
     return HVD_OK;
@@ -215,6 +326,7 @@ static void caches_clear(hvd_store *st)
     hvd_free(st->evtx);
     st->evtx = NULL;
     st->nevtx = 0;
+    st->evtx_last = 0;
     for (size_t i = 0; i < st->nclog; i++) {
         hvd_free(st->clog[i].node);
         hvd_free(st->clog[i].section);
@@ -223,6 +335,7 @@ static void caches_clear(hvd_store *st)
     hvd_free(st->clog);
     st->clog = NULL;
     st->nclog = 0;
+    st->clog_last = 0;
 }
 
 void hvd_store_close(hvd_store *st)
@@ -243,71 +356,116 @@ void hvd_store_close(hvd_store *st)
     hvd_free(st);
 }
 
+/* --- transactions ---------------------------------------------------------------------- */
+
 int hvd_store_begin(hvd_store *st, hvd_error *err)
 {
+    int64_t dv;
     int rc;
 
     if (st->readonly) {
-        return hvd_error_set(err, HVD_ESTORE, st->path, 0, "opened read-only");
+        return hvd_error_set(err, HVD_EINVAL, st->path, 0, "opened read-only");
+    }
+    if (st->in_tx) {
+        return hvd_error_set(err, HVD_EINVAL, st->path, 0, "a transaction is already open");
     }
     rc = exec(st, "BEGIN IMMEDIATE", err);
+    if (rc < 0) {
+        return rc;
+    }
+    st->in_tx = 1;
+    st->incidents_dirty = 0;
+    st->pending_marks = 0;
+    rc = pragma_int(st, "PRAGMA data_version", &dv, err);
+    if (rc < 0) {
+        hvd_store_rollback(st);
+        return rc;
+    }
+    if (dv != st->data_version) {
+        caches_clear(st); /* another connection wrote: what we cached may be stale */
+        st->data_version = dv;
+    }
+    return HVD_OK;
+}
 
-    st->in_tx = rc == HVD_OK;
+static int flush_evtx(hvd_store *st, struct ivset *s, hvd_error *err)
+{
+    sqlite3_stmt *del = st->stmt[SQL_EVTX_DELETE];
+    sqlite3_stmt *ins = st->stmt[SQL_EVTX_INSERT];
+    int rc;
+
+    bind_text(del, 1, s->host);
+    bind_text(del, 2, s->channel);
+    rc = step_done(st, del, err, "cannot save seen records");
+    for (size_t k = 0; k < s->n && rc == HVD_OK; k++) {
+        bind_text(ins, 1, s->host);
+        bind_text(ins, 2, s->channel);
+        sqlite3_bind_int64(ins, 3, (sqlite3_int64)s->lo[k]);
+        sqlite3_bind_int64(ins, 4, (sqlite3_int64)s->hi[k]);
+        rc = step_done(st, ins, err, "cannot save seen records");
+    }
+    return rc;
+}
+
+static int flush_clog(hvd_store *st, struct hwm *h, hvd_error *err)
+{
+    sqlite3_stmt *put = st->stmt[SQL_CLOG_PUT];
+    hvd_buf hex;
+    int rc = HVD_OK;
+
+    hvd_buf_init(&hex, 64u << 20);
+    for (size_t k = 0; k < h->n && rc == HVD_OK; k++) {
+        rc = hvd_buf_printf(&hex, "%s%016" PRIx64, k ? " " : "", h->hashes[k]);
+    }
+    if (rc < 0) {
+        hvd_buf_free(&hex);
+        return hvd_error_set(err, rc, st->path, 0, "cannot save seen lines: %s", hvd_strerror(rc));
+    }
+    bind_text(put, 1, h->node);
+    bind_text(put, 2, h->section);
+    sqlite3_bind_int64(put, 3, h->time);
+    bind_text(put, 4, hvd_buf_str(&hex));
+    rc = step_done(st, put, err, "cannot save seen lines");
+    hvd_buf_free(&hex);
     return rc;
 }
 
 static int flush_seen(hvd_store *st, hvd_error *err)
 {
-    hvd_buf hex;
+    sqlite3_stmt *add = st->stmt[SQL_COUNTER_ADD];
     int rc = HVD_OK;
 
     for (size_t i = 0; i < st->nevtx && rc == HVD_OK; i++) {
-        struct ivset *s = &st->evtx[i];
-        sqlite3_stmt *del = st->stmt[SQL_EVTX_DELETE];
-        sqlite3_stmt *ins = st->stmt[SQL_EVTX_INSERT];
-
-        if (!s->dirty) {
-            continue;
+        if (st->evtx[i].dirty) {
+            rc = flush_evtx(st, &st->evtx[i], err);
         }
-        bind_text(del, 1, s->host);
-        bind_text(del, 2, s->channel);
-        rc = step_done(st, del, err, "cannot save seen records");
-        for (size_t k = 0; k < s->n && rc == HVD_OK; k++) {
-            bind_text(ins, 1, s->host);
-            bind_text(ins, 2, s->channel);
-            sqlite3_bind_int64(ins, 3, (sqlite3_int64)s->lo[k]);
-            sqlite3_bind_int64(ins, 4, (sqlite3_int64)s->hi[k]);
-            rc = step_done(st, ins, err, "cannot save seen records");
-        }
-        s->dirty = 0;
     }
-    hvd_buf_init(&hex, 64u << 20);
     for (size_t i = 0; i < st->nclog && rc == HVD_OK; i++) {
-        struct hwm *h = &st->clog[i];
-        sqlite3_stmt *put = st->stmt[SQL_CLOG_PUT];
-
-        if (!h->dirty) {
-            continue;
+        if (st->clog[i].dirty) {
+            rc = flush_clog(st, &st->clog[i], err);
         }
-        hvd_buf_reset(&hex);
-        for (size_t k = 0; k < h->n; k++) {
-            hvd_buf_printf(&hex, "%s%016" PRIx64, k ? " " : "", h->hashes[k]);
-        }
-        bind_text(put, 1, h->node);
-        bind_text(put, 2, h->section);
-        sqlite3_bind_int64(put, 3, h->time);
-        bind_text(put, 4, hvd_buf_str(&hex));
-        rc = step_done(st, put, err, "cannot save seen lines");
-        h->dirty = 0;
     }
-    hvd_buf_free(&hex);
+    if (rc == HVD_OK && st->pending_marks) {
+        bind_text(add, 1, "events_marked");
+        sqlite3_bind_int64(add, 2, st->pending_marks);
+        rc = step_done(st, add, err, "cannot count marked events");
+    }
     return rc;
 }
 
+static int regroup(hvd_store *st, hvd_error *err);
+
 int hvd_store_commit(hvd_store *st, hvd_error *err)
 {
-    int rc = flush_seen(st, err);
+    int rc = need_tx(st, err);
 
+    if (rc < 0) {
+        return rc;
+    }
+    rc = flush_seen(st, err);
+    if (rc == HVD_OK && st->incidents_dirty) {
+        rc = regroup(st, err);
+    }
     if (rc == HVD_OK) {
         rc = exec(st, "COMMIT", err);
     }
@@ -316,85 +474,125 @@ int hvd_store_commit(hvd_store *st, hvd_error *err)
         return rc;
     }
     st->in_tx = 0;
+    st->incidents_dirty = 0;
+    st->pending_marks = 0;
+    for (size_t i = 0; i < st->nevtx; i++) {
+        st->evtx[i].dirty = 0;
+    }
+    for (size_t i = 0; i < st->nclog; i++) {
+        st->clog[i].dirty = 0;
+    }
     return HVD_OK;
 }
 
 void hvd_store_rollback(hvd_store *st)
 {
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    if (!st) {
+        return;
+    }
+    if (st->in_tx) {
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    }
     st->in_tx = 0;
+    st->incidents_dirty = 0;
+    st->pending_marks = 0;
     caches_clear(st); /* marks made since begin are gone: reload from the database */
 }
 
-/* --- seen input --------------------------------------------------------------------- */
+/* --- seen EVTX records ------------------------------------------------------------------ */
 
+static int grow_pair(uint64_t **a, uint64_t **b, size_t *cap)
+{
+    size_t ncap = *cap ? 2 * *cap : 16;
+    uint64_t *na = hvd_realloc(*a, ncap * sizeof(**a));
+    uint64_t *nb;
+
+    if (!na) {
+        return HVD_ENOMEM;
+    }
+    *a = na;
+    nb = hvd_realloc(*b, ncap * sizeof(**b));
+    if (!nb) {
+        return HVD_ENOMEM; /* *a is larger than needed, which is harmless */
+    }
+    *b = nb;
+    *cap = ncap;
+    return HVD_OK;
+}
+
+static void ivset_free(struct ivset *s)
+{
+    hvd_free(s->host);
+    hvd_free(s->channel);
+    hvd_free(s->lo);
+    hvd_free(s->hi);
+}
+
+/* The cached set for (host, channel), loaded from the database on first use; NULL with err
+ * set on failure, leaving the cache as it was. */
 static struct ivset *ivset_get(hvd_store *st, const char *host, const char *channel, hvd_error *err)
 {
-    struct ivset *s;
     sqlite3_stmt *q = st->stmt[SQL_EVTX_LOAD];
+    struct ivset s;
+    struct ivset *grown;
     int rc;
 
+    if (st->evtx_last < st->nevtx && strcmp(st->evtx[st->evtx_last].host, host) == 0 &&
+        strcmp(st->evtx[st->evtx_last].channel, channel) == 0) {
+        return &st->evtx[st->evtx_last];
+    }
     for (size_t i = 0; i < st->nevtx; i++) {
         if (strcmp(st->evtx[i].host, host) == 0 && strcmp(st->evtx[i].channel, channel) == 0) {
+            st->evtx_last = i;
             return &st->evtx[i];
         }
     }
-    s = hvd_realloc(st->evtx, (st->nevtx + 1) * sizeof(*s));
-    if (!s) {
-        hvd_error_set(err, HVD_ENOMEM, st->path, 0, "out of memory");
-        return NULL;
+    memset(&s, 0, sizeof(s));
+    s.host = hvd_strdup(host);
+    s.channel = hvd_strdup(channel);
+    if (!s.host || !s.channel) {
+        goto nomem;
     }
-    st->evtx = s;
-    s = &st->evtx[st->nevtx];
-    memset(s, 0, sizeof(*s));
-    s->host = hvd_strdup(host);
-    s->channel = hvd_strdup(channel);
-    if (!s->host || !s->channel) {
-        hvd_free(s->host);
-        hvd_free(s->channel);
-        hvd_error_set(err, HVD_ENOMEM, st->path, 0, "out of memory");
-        return NULL;
-    }
-    st->nevtx++;
     bind_text(q, 1, host);
     bind_text(q, 2, channel);
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (s->n == s->cap) {
-            size_t cap = s->cap ? 2 * s->cap : 16;
-            uint64_t *lo = hvd_realloc(s->lo, cap * sizeof(*lo));
-            uint64_t *hi = lo ? hvd_realloc(s->hi, cap * sizeof(*hi)) : NULL;
-
-            if (lo) {
-                s->lo = lo;
-            }
-            if (!lo || !hi) {
-                sqlite3_reset(q);
-                hvd_error_set(err, HVD_ENOMEM, st->path, 0, "out of memory");
-                return NULL;
-            }
-            s->hi = hi;
-            s->cap = cap;
+        if (s.n == s.cap && grow_pair(&s.lo, &s.hi, &s.cap) < 0) {
+            sqlite3_reset(q);
+            goto nomem;
         }
-        s->lo[s->n] = (uint64_t)sqlite3_column_int64(q, 0);
-        s->hi[s->n] = (uint64_t)sqlite3_column_int64(q, 1);
-        s->n++;
+        s.lo[s.n] = (uint64_t)sqlite3_column_int64(q, 0);
+        s.hi[s.n] = (uint64_t)sqlite3_column_int64(q, 1);
+        s.n++;
     }
-    sqlite3_reset(q);
     if (rc != SQLITE_DONE) {
         db_error(st, err, "cannot load seen records");
+        sqlite3_reset(q);
+        ivset_free(&s);
         return NULL;
     }
-    return s;
+    sqlite3_reset(q);
+    grown = hvd_realloc(st->evtx, (st->nevtx + 1) * sizeof(*grown));
+    if (!grown) {
+        goto nomem;
+    }
+    st->evtx = grown;
+    st->evtx[st->nevtx] = s;
+    st->evtx_last = st->nevtx++;
+    return &st->evtx[st->evtx_last];
+nomem:
+    ivset_free(&s);
+    no_memory(st, err);
+    return NULL;
 }
 
-/* Adds id to the sorted, disjoint intervals, merging neighbours. */
-static int ivset_add(struct ivset *s, uint64_t id)
+/* Index of the first interval whose end is >= id (s->n when none). */
+static size_t ivset_search(const struct ivset *s, uint64_t id)
 {
     size_t lo = 0;
     size_t hi = s->n;
 
     while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
+        size_t mid = lo + (hi - lo) / 2;
 
         if (s->hi[mid] < id) {
             lo = mid + 1;
@@ -402,173 +600,279 @@ static int ivset_add(struct ivset *s, uint64_t id)
             hi = mid;
         }
     }
-    /* lo: first interval whose end is >= id */
-    if (lo < s->n && s->lo[lo] <= id) {
-        return 1; /* seen */
-    }
-    if (lo > 0 && s->hi[lo - 1] + 1 == id) {
-        s->hi[lo - 1] = id;
-        if (lo < s->n && s->lo[lo] == id + 1) {
-            s->hi[lo - 1] = s->hi[lo];
-            memmove(s->lo + lo, s->lo + lo + 1, (s->n - lo - 1) * sizeof(*s->lo));
-            memmove(s->hi + lo, s->hi + lo + 1, (s->n - lo - 1) * sizeof(*s->hi));
-            s->n--;
-        }
-    } else if (lo < s->n && s->lo[lo] == id + 1) {
-        s->lo[lo] = id;
-    } else {
-        if (s->n == s->cap) {
-            size_t cap = s->cap ? 2 * s->cap : 16;
-            uint64_t *nlo = hvd_realloc(s->lo, cap * sizeof(*nlo));
-            uint64_t *nhi;
+    return lo;
+}
 
-            if (!nlo) {
-                return -1;
-            }
-            s->lo = nlo;
-            nhi = hvd_realloc(s->hi, cap * sizeof(*nhi));
-            if (!nhi) {
-                return -1;
-            }
-            s->hi = nhi;
-            s->cap = cap;
+static int ivset_has(const struct ivset *s, uint64_t id)
+{
+    size_t i = ivset_search(s, id);
+
+    return i < s->n && s->lo[i] <= id;
+}
+
+/* Adds id, merging neighbours so intervals stay disjoint and non-adjacent. Returns 1 when
+ * it was there already, 0 when added, HVD_ENOMEM. */
+static int ivset_add(struct ivset *s, uint64_t id)
+{
+    size_t i = ivset_search(s, id);
+    int joins_prev = i > 0 && s->hi[i - 1] + 1 == id;
+    int joins_next = i < s->n && id != UINT64_MAX && s->lo[i] == id + 1;
+
+    if (i < s->n && s->lo[i] <= id) {
+        return 1;
+    }
+    if (joins_prev && joins_next) {
+        s->hi[i - 1] = s->hi[i];
+        memmove(s->lo + i, s->lo + i + 1, (s->n - i - 1) * sizeof(*s->lo));
+        memmove(s->hi + i, s->hi + i + 1, (s->n - i - 1) * sizeof(*s->hi));
+        s->n--;
+    } else if (joins_prev) {
+        s->hi[i - 1] = id;
+    } else if (joins_next) {
+        s->lo[i] = id;
+    } else {
+        if (s->n == s->cap && grow_pair(&s->lo, &s->hi, &s->cap) < 0) {
+            return HVD_ENOMEM;
         }
-        memmove(s->lo + lo + 1, s->lo + lo, (s->n - lo) * sizeof(*s->lo));
-        memmove(s->hi + lo + 1, s->hi + lo, (s->n - lo) * sizeof(*s->hi));
-        s->lo[lo] = id;
-        s->hi[lo] = id;
+        memmove(s->lo + i + 1, s->lo + i, (s->n - i) * sizeof(*s->lo));
+        memmove(s->hi + i + 1, s->hi + i, (s->n - i) * sizeof(*s->hi));
+        s->lo[i] = id;
+        s->hi[i] = id;
         s->n++;
     }
     s->dirty = 1;
     return 0;
 }
 
-static uint64_t fnv(uint64_t h, const char *s)
+int hvd_store_evtx_seen(hvd_store *st, const char *host, const char *channel, uint64_t erid,
+                        hvd_error *err)
 {
-    for (; *s; s++) {
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    struct ivset *s;
+
+    if (erid == 0) {
+        return 0; /* nothing to identify it by */
     }
-    return h;
+    s = ivset_get(st, host ? host : "", channel ? channel : "", err);
+    if (!s) {
+        return err ? err->code : HVD_ENOMEM;
+    }
+    return ivset_has(s, erid);
 }
 
-static struct hwm *hwm_get(hvd_store *st, const char *node, const char *section, hvd_error *err)
+int hvd_store_evtx_mark(hvd_store *st, const char *host, const char *channel, uint64_t erid,
+                        hvd_error *err)
 {
-    struct hwm *h;
-    sqlite3_stmt *q = st->stmt[SQL_CLOG_LOAD];
+    struct ivset *s;
+    int rc = need_tx(st, err);
 
-    for (size_t i = 0; i < st->nclog; i++) {
-        if (strcmp(st->clog[i].node, node) == 0 && strcmp(st->clog[i].section, section) == 0) {
-            return &st->clog[i];
-        }
+    if (rc < 0 || erid == 0) {
+        return rc;
     }
-    h = hvd_realloc(st->clog, (st->nclog + 1) * sizeof(*h));
-    if (!h) {
-        hvd_error_set(err, HVD_ENOMEM, st->path, 0, "out of memory");
-        return NULL;
+    s = ivset_get(st, host ? host : "", channel ? channel : "", err);
+    if (!s) {
+        return err ? err->code : HVD_ENOMEM;
     }
-    st->clog = h;
-    h = &st->clog[st->nclog];
-    memset(h, 0, sizeof(*h));
-    h->node = hvd_strdup(node);
-    h->section = hvd_strdup(section);
-    if (!h->node || !h->section) {
-        hvd_free(h->node);
-        hvd_free(h->section);
-        hvd_error_set(err, HVD_ENOMEM, st->path, 0, "out of memory");
-        return NULL;
+    rc = ivset_add(s, erid);
+    if (rc < 0) {
+        return no_memory(st, err);
     }
-    st->nclog++;
-    h->time = INT64_MIN;
-    bind_text(q, 1, node);
-    bind_text(q, 2, section);
-    if (sqlite3_step(q) == SQLITE_ROW) {
-        const char *p = (const char *)sqlite3_column_text(q, 1);
-
-        h->time = sqlite3_column_int64(q, 0);
-        while (p && *p) {
-            char *end;
-            uint64_t v = strtoull(p, &end, 16);
-            uint64_t *grown;
-
-            if (end == p) {
-                break;
-            }
-            grown = hvd_realloc(h->hashes, (h->n + 1) * sizeof(*grown));
-            if (!grown) {
-                break;
-            }
-            h->hashes = grown;
-            h->hashes[h->n++] = v;
-            p = end;
-        }
-    }
-    sqlite3_reset(q);
-    return h;
-}
-
-int hvd_store_event_seen(hvd_store *st, const hvd_event *ev, int *seen, hvd_error *err)
-{
-    *seen = 0;
-    if (ev->kind == HVD_SOURCE_EVTX) {
-        struct ivset *s;
-        int r;
-
-        if (ev->event_record_id == 0) {
-            return HVD_OK; /* nothing to identify it by */
-        }
-        s = ivset_get(st, ev->host, ev->channel, err);
-        if (!s) {
-            return err ? err->code : HVD_ENOMEM;
-        }
-        r = ivset_add(s, ev->event_record_id);
-        if (r < 0) {
-            return hvd_error_set(err, HVD_ENOMEM, st->path, 0, "out of memory");
-        }
-        *seen = r;
-        return HVD_OK;
-    }
-    if (ev->kind == HVD_SOURCE_CLUSTERLOG) {
-        struct hwm *h = hwm_get(st, ev->host, ev->channel ? ev->channel : "", err);
-        char ids[32];
-        uint64_t hash;
-
-        if (!h) {
-            return err ? err->code : HVD_ENOMEM;
-        }
-        snprintf(ids, sizeof(ids), "%08x.%08x|", ev->pid, ev->tid);
-        hash = fnv(fnv(1469598103934665603ULL, ids), ev->message ? ev->message : "");
-        if (ev->time < h->time) {
-            *seen = 1;
-            return HVD_OK;
-        }
-        if (ev->time == h->time) {
-            for (size_t i = 0; i < h->n; i++) {
-                if (h->hashes[i] == hash) {
-                    *seen = 1;
-                    return HVD_OK;
-                }
-            }
-        } else {
-            h->time = ev->time;
-            h->n = 0;
-        }
-        if (h->n == h->cap) {
-            size_t cap = h->cap ? 2 * h->cap : 8;
-            uint64_t *grown = hvd_realloc(h->hashes, cap * sizeof(*grown));
-
-            if (!grown) {
-                return hvd_error_set(err, HVD_ENOMEM, st->path, 0, "out of memory");
-            }
-            h->hashes = grown;
-            h->cap = cap;
-        }
-        h->hashes[h->n++] = hash;
-        h->dirty = 1;
+    if (rc == 0) {
+        st->pending_marks++;
     }
     return HVD_OK;
 }
 
-/* --- diagnoses ---------------------------------------------------------------------- */
+/* --- seen cluster.log lines ------------------------------------------------------------- */
+
+static uint64_t fnv(uint64_t h, const char *s)
+{
+    for (; *s; s++) {
+        h = (h ^ (unsigned char)*s) * UINT64_C(1099511628211);
+    }
+    return h;
+}
+
+/* The same text as schema 1 hashed, so databases from then stay valid. */
+static uint64_t line_hash(uint32_t pid, uint32_t tid, const char *text)
+{
+    char ids[32];
+
+    snprintf(ids, sizeof(ids), "%08x.%08x|", pid, tid);
+    return fnv(fnv(UINT64_C(1469598103934665603), ids), text ? text : "");
+}
+
+static void hwm_free(struct hwm *h)
+{
+    hvd_free(h->node);
+    hvd_free(h->section);
+    hvd_free(h->hashes);
+}
+
+static int hwm_push(struct hwm *h, uint64_t hash)
+{
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? 2 * h->cap : 8;
+        uint64_t *grown = hvd_realloc(h->hashes, cap * sizeof(*grown));
+
+        if (!grown) {
+            return HVD_ENOMEM;
+        }
+        h->hashes = grown;
+        h->cap = cap;
+    }
+    h->hashes[h->n++] = hash;
+    return HVD_OK;
+}
+
+static struct hwm *hwm_get(hvd_store *st, const char *node, const char *section, hvd_error *err)
+{
+    sqlite3_stmt *q = st->stmt[SQL_CLOG_LOAD];
+    struct hwm h;
+    struct hwm *grown;
+    int rc;
+
+    if (st->clog_last < st->nclog && strcmp(st->clog[st->clog_last].node, node) == 0 &&
+        strcmp(st->clog[st->clog_last].section, section) == 0) {
+        return &st->clog[st->clog_last];
+    }
+    for (size_t i = 0; i < st->nclog; i++) {
+        if (strcmp(st->clog[i].node, node) == 0 && strcmp(st->clog[i].section, section) == 0) {
+            st->clog_last = i;
+            return &st->clog[i];
+        }
+    }
+    memset(&h, 0, sizeof(h));
+    h.time = INT64_MIN;
+    h.node = hvd_strdup(node);
+    h.section = hvd_strdup(section);
+    if (!h.node || !h.section) {
+        goto nomem;
+    }
+    bind_text(q, 1, node);
+    bind_text(q, 2, section);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        const char *p = col_text(q, 1);
+
+        h.time = sqlite3_column_int64(q, 0);
+        while (*p) {
+            char *end;
+            uint64_t v = strtoull(p, &end, 16);
+
+            if (end == p) {
+                break;
+            }
+            if (hwm_push(&h, v) < 0) {
+                sqlite3_reset(q);
+                goto nomem;
+            }
+            p = end;
+        }
+    } else if (rc != SQLITE_DONE) {
+        db_error(st, err, "cannot load seen lines");
+        sqlite3_reset(q);
+        hwm_free(&h);
+        return NULL;
+    }
+    sqlite3_reset(q);
+    grown = hvd_realloc(st->clog, (st->nclog + 1) * sizeof(*grown));
+    if (!grown) {
+        goto nomem;
+    }
+    st->clog = grown;
+    st->clog[st->nclog] = h;
+    st->clog_last = st->nclog++;
+    return &st->clog[st->clog_last];
+nomem:
+    hwm_free(&h);
+    no_memory(st, err);
+    return NULL;
+}
+
+static int hwm_has(const struct hwm *h, hvd_time time, uint64_t hash)
+{
+    if (time < h->time) {
+        return 1;
+    }
+    if (time > h->time) {
+        return 0;
+    }
+    for (size_t i = 0; i < h->n; i++) {
+        if (h->hashes[i] == hash) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int hvd_store_clusterlog_seen(hvd_store *st, const char *node, const char *section, hvd_time time,
+                              uint32_t pid, uint32_t tid, const char *text, hvd_error *err)
+{
+    struct hwm *h = hwm_get(st, node ? node : "", section ? section : "", err);
+
+    if (!h) {
+        return err ? err->code : HVD_ENOMEM;
+    }
+    return hwm_has(h, time, line_hash(pid, tid, text));
+}
+
+int hvd_store_clusterlog_mark(hvd_store *st, const char *node, const char *section, hvd_time time,
+                              uint32_t pid, uint32_t tid, const char *text, hvd_error *err)
+{
+    uint64_t hash = line_hash(pid, tid, text);
+    struct hwm *h;
+    int rc = need_tx(st, err);
+
+    if (rc < 0) {
+        return rc;
+    }
+    h = hwm_get(st, node ? node : "", section ? section : "", err);
+    if (!h) {
+        return err ? err->code : HVD_ENOMEM;
+    }
+    if (hwm_has(h, time, hash)) {
+        return HVD_OK;
+    }
+    if (time > h->time) {
+        h->time = time;
+        h->n = 0;
+    }
+    if (hwm_push(h, hash) < 0) {
+        return no_memory(st, err);
+    }
+    h->dirty = 1;
+    st->pending_marks++;
+    return HVD_OK;
+}
+
+int hvd_store_event_seen(hvd_store *st, const hvd_event *ev, int *seen, hvd_error *err)
+{
+    int rc;
+
+    *seen = 0;
+    if (ev->kind == HVD_SOURCE_EVTX) {
+        rc = hvd_store_evtx_seen(st, ev->host, ev->channel, ev->event_record_id, err);
+        if (rc == 0) {
+            rc = hvd_store_evtx_mark(st, ev->host, ev->channel, ev->event_record_id, err);
+        }
+    } else if (ev->kind == HVD_SOURCE_CLUSTERLOG) {
+        rc = hvd_store_clusterlog_seen(st, ev->host, ev->channel, ev->time, ev->pid, ev->tid,
+                                       ev->message, err);
+        if (rc == 0) {
+            rc = hvd_store_clusterlog_mark(st, ev->host, ev->channel, ev->time, ev->pid, ev->tid,
+                                           ev->message, err);
+        }
+    } else {
+        return HVD_OK;
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    *seen = rc;
+    return HVD_OK;
+}
+
+/* --- diagnoses -------------------------------------------------------------------------- */
 
 static const char *entity_or_empty(const hvd_diagnosis *d, const char *name)
 {
@@ -605,26 +909,82 @@ static int put_evidence(hvd_store *st, sqlite3_int64 id, const hvd_evidence *e, 
     return rc;
 }
 
+static int put_refs(const hvd_diagnosis *d, hvd_buf *refs)
+{
+    int rc = HVD_OK;
+
+    for (size_t i = 0; rc == HVD_OK && i < d->nreferences; i++) {
+        rc = hvd_buf_printf(refs, "%s%s", i ? "\n" : "", d->references[i]);
+    }
+    return rc;
+}
+
+static int diag_insert(hvd_store *st, const hvd_diagnosis *d, sqlite3_int64 *id, hvd_error *err)
+{
+    sqlite3_stmt *ins = st->stmt[SQL_DIAG_INSERT];
+    hvd_buf refs;
+    int rc;
+
+    hvd_buf_init(&refs, 64 * 1024);
+    rc = put_refs(d, &refs);
+    if (rc < 0) {
+        return hvd_error_set(err, rc, st->path, 0, "%s: references: %s", d->key, hvd_strerror(rc));
+    }
+    bind_text(ins, 1, d->key);
+    bind_text(ins, 2, d->kind == HVD_DIAGNOSIS_CORRELATION ? "correlation" : "signature");
+    bind_text(ins, 3, d->rule_id);
+    bind_text(ins, 4, d->title);
+    sqlite3_bind_int(ins, 5, (int)d->severity);
+    bind_text(ins, 6, d->confidence);
+    bind_text(ins, 7, d->cause);
+    bind_text(ins, 8, d->remedy);
+    bind_text(ins, 9, hvd_buf_str(&refs));
+    bind_text(ins, 10, entity_or_empty(d, HVD_ENTITY_VM_NAME));
+    bind_text(ins, 11, entity_or_empty(d, HVD_ENTITY_VM_ID));
+    bind_text(ins, 12, entity_or_empty(d, HVD_ENTITY_HOST));
+    sqlite3_bind_int64(ins, 13, d->first_time);
+    sqlite3_bind_int64(ins, 14, d->last_time);
+    sqlite3_bind_int64(ins, 15, (sqlite3_int64)d->count);
+    rc = step_done(st, ins, err, "cannot store a diagnosis");
+    hvd_buf_free(&refs);
+    *id = sqlite3_last_insert_rowid(st->db);
+    for (size_t i = 0; rc == HVD_OK && i < d->nentities; i++) {
+        sqlite3_stmt *s = st->stmt[SQL_ENTITY_PUT];
+
+        sqlite3_bind_int64(s, 1, *id);
+        bind_text(s, 2, d->entities[i].name);
+        bind_text(s, 3, d->entities[i].value);
+        rc = step_done(st, s, err, "cannot store an entity");
+    }
+    return rc;
+}
+
 int hvd_store_put_diagnosis(hvd_store *st, const hvd_diagnosis *d, int *changed, hvd_error *err)
 {
     sqlite3_stmt *find = st->stmt[SQL_DIAG_FIND];
-    sqlite3_int64 id;
+    sqlite3_int64 id = 0;
     int any = 0;
-    int rc;
+    int rc = need_tx(st, err);
 
+    if (rc < 0) {
+        return rc;
+    }
     bind_text(find, 1, d->key);
     rc = sqlite3_step(find);
     if (rc == SQLITE_ROW) {
         hvd_time first = sqlite3_column_int64(find, 1);
         hvd_time last = sqlite3_column_int64(find, 2);
         uint64_t count = (uint64_t)sqlite3_column_int64(find, 3);
-        int same_text = strcmp((const char *)sqlite3_column_text(find, 4), d->title) == 0 &&
-                        strcmp((const char *)sqlite3_column_text(find, 5), d->remedy) == 0 &&
-                        strcmp((const char *)sqlite3_column_text(find, 6), d->cause) == 0;
+        int same_text = strcmp(col_text(find, 4), d->title ? d->title : "") == 0 &&
+                        strcmp(col_text(find, 5), d->remedy ? d->remedy : "") == 0 &&
+                        strcmp(col_text(find, 6), d->cause ? d->cause : "") == 0 &&
+                        sqlite3_column_int(find, 7) == (int)d->severity &&
+                        strcmp(col_text(find, 8), d->confidence ? d->confidence : "") == 0;
+        int regroup_needed = d->first_time < first || d->last_time > last || !same_text;
 
         id = sqlite3_column_int64(find, 0);
         sqlite3_reset(find);
-        if (d->first_time < first || d->last_time > last || d->count > count || !same_text) {
+        if (regroup_needed || d->count > count) {
             sqlite3_stmt *up = st->stmt[SQL_DIAG_UPDATE];
 
             sqlite3_bind_int64(up, 1, id);
@@ -634,57 +994,34 @@ int hvd_store_put_diagnosis(hvd_store *st, const hvd_diagnosis *d, int *changed,
             bind_text(up, 5, d->title);
             bind_text(up, 6, d->cause);
             bind_text(up, 7, d->remedy);
+            sqlite3_bind_int(up, 8, (int)d->severity);
+            bind_text(up, 9, d->confidence);
             rc = step_done(st, up, err, "cannot update a diagnosis");
             any = 1;
+            st->incidents_dirty |= regroup_needed;
         } else {
             rc = HVD_OK;
         }
     } else if (rc == SQLITE_DONE) {
-        sqlite3_stmt *ins = st->stmt[SQL_DIAG_INSERT];
-        hvd_buf refs;
-
         sqlite3_reset(find);
-        hvd_buf_init(&refs, 64 * 1024);
-        for (size_t i = 0; i < d->nreferences; i++) {
-            hvd_buf_printf(&refs, "%s%s", i ? "\n" : "", d->references[i]);
-        }
-        bind_text(ins, 1, d->key);
-        bind_text(ins, 2, d->kind == HVD_DIAGNOSIS_CORRELATION ? "correlation" : "signature");
-        bind_text(ins, 3, d->rule_id);
-        bind_text(ins, 4, d->title);
-        sqlite3_bind_int(ins, 5, (int)d->severity);
-        bind_text(ins, 6, d->confidence);
-        bind_text(ins, 7, d->cause);
-        bind_text(ins, 8, d->remedy);
-        bind_text(ins, 9, hvd_buf_str(&refs));
-        bind_text(ins, 10, entity_or_empty(d, HVD_ENTITY_VM_NAME));
-        bind_text(ins, 11, entity_or_empty(d, HVD_ENTITY_VM_ID));
-        bind_text(ins, 12, entity_or_empty(d, HVD_ENTITY_HOST));
-        sqlite3_bind_int64(ins, 13, d->first_time);
-        sqlite3_bind_int64(ins, 14, d->last_time);
-        sqlite3_bind_int64(ins, 15, (sqlite3_int64)d->count);
-        rc = step_done(st, ins, err, "cannot store a diagnosis");
-        hvd_buf_free(&refs);
-        id = sqlite3_last_insert_rowid(st->db);
-        for (size_t i = 0; rc == HVD_OK && i < d->nentities; i++) {
-            sqlite3_stmt *s = st->stmt[SQL_ENTITY_PUT];
-
-            sqlite3_bind_int64(s, 1, id);
-            bind_text(s, 2, d->entities[i].name);
-            bind_text(s, 3, d->entities[i].value);
-            rc = step_done(st, s, err, "cannot store an entity");
-        }
-        for (size_t i = 0; rc == HVD_OK && i < d->nrelated; i++) {
-            sqlite3_stmt *s = st->stmt[SQL_RELATED_PUT];
-
-            sqlite3_bind_int64(s, 1, id);
-            bind_text(s, 2, d->related[i]);
-            rc = step_done(st, s, err, "cannot store a related diagnosis");
-        }
+        rc = diag_insert(st, d, &id, err);
         any = 1;
+        st->incidents_dirty = 1;
     } else {
+        rc = db_error(st, err, "cannot look up a diagnosis");
         sqlite3_reset(find);
-        return db_error(st, err, "cannot look up a diagnosis");
+        return rc;
+    }
+    for (size_t i = 0; rc == HVD_OK && i < d->nrelated; i++) {
+        sqlite3_stmt *s = st->stmt[SQL_RELATED_PUT];
+
+        sqlite3_bind_int64(s, 1, id);
+        bind_text(s, 2, d->related[i]);
+        rc = step_done(st, s, err, "cannot store a related diagnosis");
+        if (rc == HVD_OK && sqlite3_changes(st->db) > 0) {
+            any = 1;
+            st->incidents_dirty = 1;
+        }
     }
     for (size_t i = 0; rc == HVD_OK && i < d->nevidence; i++) {
         rc = put_evidence(st, id, &d->evidence[i], &any, err);
@@ -695,12 +1032,16 @@ int hvd_store_put_diagnosis(hvd_store *st, const hvd_diagnosis *d, int *changed,
     return rc;
 }
 
-/* --- sources -------------------------------------------------------------------------- */
+/* --- sources ---------------------------------------------------------------------------- */
 
 int hvd_store_put_source(hvd_store *st, const hvd_store_source *src, hvd_error *err)
 {
     sqlite3_stmt *s = st->stmt[SQL_SOURCE_PUT];
+    int rc = need_tx(st, err);
 
+    if (rc < 0) {
+        return rc;
+    }
     bind_text(s, 1, src->path);
     bind_text(s, 2, src->kind);
     bind_text(s, 3, src->host);
@@ -715,79 +1056,208 @@ int hvd_store_put_source(hvd_store *st, const hvd_store_source *src, hvd_error *
     sqlite3_bind_int(s, 12, src->dirty);
     bind_text(s, 13, src->encoding);
     bind_text(s, 14, src->last_error);
-    sqlite3_bind_int(s, 15, src->quarantined);
-    bind_text(s, 16, src->quarantine_reason);
+    sqlite3_bind_int(s, 15, 0);
+    bind_text(s, 16, "");
+    sqlite3_bind_int64(s, 17, (sqlite3_int64)src->device);
+    sqlite3_bind_int64(s, 18, (sqlite3_int64)src->inode);
+    bind_text(s, 19, src->head_hash);
+    sqlite3_bind_int64(s, 20, (sqlite3_int64)src->prefix_len);
+    bind_text(s, 21, src->prefix_hash);
+    bind_text(s, 22, src->warnings);
+    sqlite3_bind_int64(s, 23, now_ticks());
     return step_done(st, s, err, "cannot store a source");
+}
+
+int hvd_store_set_quarantine(hvd_store *st, const char *path, const char *reason, hvd_error *err)
+{
+    sqlite3_stmt *s = st->stmt[SQL_SOURCE_QUARANTINE];
+    int rc = need_tx(st, err);
+
+    if (rc < 0) {
+        return rc;
+    }
+    bind_text(s, 1, path);
+    sqlite3_bind_int(s, 2, reason != NULL);
+    bind_text(s, 3, reason);
+    rc = step_done(st, s, err, "cannot quarantine a source");
+    if (rc == HVD_OK && sqlite3_changes(st->db) == 0) {
+        rc = hvd_error_set(err, HVD_ENOTFOUND, st->path, 0, "no source %s", path);
+    }
+    return rc;
+}
+
+/* Fills the numbers of *out from a row of STORE_SOURCE_COLUMNS; strings are left alone. */
+static void source_numbers(sqlite3_stmt *q, hvd_store_source *out)
+{
+    out->size = (uint64_t)sqlite3_column_int64(q, 3);
+    out->mtime = sqlite3_column_int64(q, 4);
+    out->events = (uint64_t)sqlite3_column_int64(q, 6);
+    out->skipped = (uint64_t)sqlite3_column_int64(q, 7);
+    out->first_skipped = (uint64_t)sqlite3_column_int64(q, 8);
+    out->recovered = (uint64_t)sqlite3_column_int64(q, 9);
+    out->corrupted = sqlite3_column_int(q, 10);
+    out->dirty = sqlite3_column_int(q, 11);
+    out->quarantined = sqlite3_column_int(q, 14);
+    out->device = (uint64_t)sqlite3_column_int64(q, 16);
+    out->inode = (uint64_t)sqlite3_column_int64(q, 17);
+    out->prefix_len = (uint64_t)sqlite3_column_int64(q, 19);
+    out->first_seen = sqlite3_column_int64(q, 22);
+    out->last_seen = sqlite3_column_int64(q, 23);
+}
+
+/* The text columns of STORE_SOURCE_COLUMNS and where they go. */
+static const int source_text_cols[] = {0, 1, 2, 5, 12, 13, 15, 18, 20, 21};
+#define NSOURCE_TEXT (sizeof(source_text_cols) / sizeof(source_text_cols[0]))
+
+static const char **source_text_slot(hvd_store_source *s, int col)
+{
+    switch (col) {
+    case 0:
+        return &s->path;
+    case 1:
+        return &s->kind;
+    case 2:
+        return &s->host;
+    case 5:
+        return &s->position;
+    case 12:
+        return &s->encoding;
+    case 13:
+        return &s->last_error;
+    case 15:
+        return &s->quarantine_reason;
+    case 18:
+        return &s->head_hash;
+    case 20:
+        return &s->prefix_hash;
+    default:
+        return &s->warnings;
+    }
+}
+
+static void source_row(sqlite3_stmt *q, hvd_store_source *out)
+{
+    memset(out, 0, sizeof(*out));
+    source_numbers(q, out);
+    for (size_t i = 0; i < NSOURCE_TEXT; i++) {
+        *source_text_slot(out, source_text_cols[i]) = col_text(q, source_text_cols[i]);
+    }
 }
 
 int hvd_store_get_source(hvd_store *st, const char *path, hvd_store_source *out, hvd_error *err)
 {
-    sqlite3_stmt *s = st->stmt[SQL_SOURCE_GET];
-    size_t at[16];
-    int rc;
+    sqlite3_stmt *s = NULL;
+    size_t at[NSOURCE_TEXT];
+    int rc = stmt_acquire(st, SQL_SOURCE_GET, &s, err);
 
+    if (rc < 0) {
+        return rc;
+    }
     bind_text(s, 1, path);
     rc = sqlite3_step(s);
     if (rc == SQLITE_DONE) {
-        sqlite3_reset(s);
+        stmt_release(st, SQL_SOURCE_GET, s);
         return 0;
     }
     if (rc != SQLITE_ROW) {
-        sqlite3_reset(s);
-        return db_error(st, err, "cannot read a source");
+        rc = db_error(st, err, "cannot read a source");
+        stmt_release(st, SQL_SOURCE_GET, s);
+        return rc;
     }
-    /* Strings are copied into one scratch buffer: offsets first, pointers after it stops
+    /* Strings are copied into one scratch buffer: offsets first, pointers once it stops
      * growing. */
     hvd_buf_reset(&st->text);
-    for (int i = 0; i < 16; i++) {
-        const char *v = (const char *)sqlite3_column_text(s, i);
-
+    rc = HVD_OK;
+    for (size_t i = 0; rc == HVD_OK && i < NSOURCE_TEXT; i++) {
         at[i] = st->text.len;
-        hvd_buf_adds(&st->text, v ? v : "");
-        hvd_buf_addc(&st->text, '\0');
+        rc = hvd_buf_add(&st->text, col_text(s, source_text_cols[i]),
+                         strlen(col_text(s, source_text_cols[i])) + 1);
     }
     memset(out, 0, sizeof(*out));
-    out->size = (uint64_t)sqlite3_column_int64(s, 3);
-    out->mtime = sqlite3_column_int64(s, 4);
-    out->events = (uint64_t)sqlite3_column_int64(s, 6);
-    out->skipped = (uint64_t)sqlite3_column_int64(s, 7);
-    out->first_skipped = (uint64_t)sqlite3_column_int64(s, 8);
-    out->recovered = (uint64_t)sqlite3_column_int64(s, 9);
-    out->corrupted = sqlite3_column_int(s, 10);
-    out->dirty = sqlite3_column_int(s, 11);
-    out->quarantined = sqlite3_column_int(s, 14);
-    sqlite3_reset(s);
-    if (!st->text.data) {
-        return hvd_error_set(err, HVD_ENOMEM, st->path, 0, "out of memory");
+    source_numbers(s, out);
+    stmt_release(st, SQL_SOURCE_GET, s);
+    if (rc < 0) {
+        return hvd_error_set(err, rc, st->path, 0, "%s: cannot read its state: %s", path,
+                             hvd_strerror(rc));
     }
-    out->path = st->text.data + at[0];
-    out->kind = st->text.data + at[1];
-    out->host = st->text.data + at[2];
-    out->position = st->text.data + at[5];
-    out->encoding = st->text.data + at[12];
-    out->last_error = st->text.data + at[13];
-    out->quarantine_reason = st->text.data + at[15];
+    for (size_t i = 0; i < NSOURCE_TEXT; i++) {
+        *source_text_slot(out, source_text_cols[i]) = st->text.data + at[i];
+    }
     return 1;
 }
 
-/* --- incidents ---------------------------------------------------------------------- */
+int hvd_store_sources(hvd_store *st, int (*fn)(void *ud, const hvd_store_source *src), void *ud,
+                      hvd_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = stmt_acquire(st, SQL_SOURCE_LIST, &q, err);
+
+    if (rc < 0) {
+        return rc;
+    }
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        hvd_store_source s;
+
+        source_row(q, &s);
+        if (fn(ud, &s)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    rc = rc == SQLITE_DONE ? HVD_OK : db_error(st, err, "cannot list sources");
+    stmt_release(st, SQL_SOURCE_LIST, q);
+    return rc;
+}
+
+/* --- incidents -------------------------------------------------------------------------- */
 
 struct inc_diag {
     int64_t id;
     char *key;
-    int correlation;
-    char subject[200];
-    int subject_vm;
-    char host[160];
-    hvd_time first;
-    hvd_time last;
-    int severity;
+    char *vm_name;
+    char *vm_id;
     char *title;
     char *remedy;
-    size_t parent;
+    char host[HOST_MAX]; /* short name as written */
+    int correlation;
+    int severity;
+    hvd_time first;
+    hvd_time last;
+    int64_t cur;   /* incident it is in now; 0 for none */
+    size_t parent; /* union-find over diagnoses */
+    size_t token;  /* index of its first subject token */
 };
 
-static size_t find_root(struct inc_diag *v, size_t i)
+struct inc_token { /* "n:<vm name>", "i:<vm id>" or "h:<host>", lower case */
+    char *text;
+    size_t diag;
+    size_t parent; /* union-find over tokens */
+};
+
+/* A diagnosis's sort keys, copied out so comparators need no context. */
+struct ord {
+    size_t idx;
+    size_t subject; /* subject token root */
+    size_t group;   /* group root */
+    int64_t id;
+    int correlation;
+    int severity;
+    hvd_time first;
+    const char *key;
+};
+
+struct regroup {
+    struct inc_diag *v;
+    size_t n;
+    struct inc_token *tok;
+    size_t ntok;
+    struct ord *order; /* scratch for sorting, one per diagnosis */
+    int64_t *ids;      /* existing incident ids, sorted */
+    unsigned char *claimed;
+    size_t nids;
+};
+
+static size_t diag_root(struct inc_diag *v, size_t i)
 {
     while (v[i].parent != i) {
         v[i].parent = v[v[i].parent].parent;
@@ -796,36 +1266,38 @@ static size_t find_root(struct inc_diag *v, size_t i)
     return i;
 }
 
-static void unite(struct inc_diag *v, size_t a, size_t b)
+/* The smaller index wins, so the result does not depend on the order of unions. */
+static void diag_unite(struct inc_diag *v, size_t a, size_t b)
 {
-    a = find_root(v, a);
-    b = find_root(v, b);
-    if (a != b) {
-        /* The smaller index wins, so the result does not depend on the order of unions. */
-        if (a < b) {
-            v[b].parent = a;
-        } else {
-            v[a].parent = b;
-        }
+    a = diag_root(v, a);
+    b = diag_root(v, b);
+    if (a < b) {
+        v[b].parent = a;
+    } else if (b < a) {
+        v[a].parent = b;
     }
 }
 
-static int by_subject_time(const void *x, const void *y)
+static size_t tok_root(struct inc_token *t, size_t i)
 {
-    const struct inc_diag *a = *(const struct inc_diag *const *)x;
-    const struct inc_diag *b = *(const struct inc_diag *const *)y;
-    int c = strcasecmp(a->subject, b->subject);
-
-    if (c) {
-        return c;
+    while (t[i].parent != i) {
+        t[i].parent = t[t[i].parent].parent;
+        i = t[i].parent;
     }
-    if (a->first != b->first) {
-        return a->first < b->first ? -1 : 1;
-    }
-    return strcmp(a->key, b->key);
+    return i;
 }
 
-/* A host's first label, as written: subjects compare without regard to case. */
+static void tok_unite(struct inc_token *t, size_t a, size_t b)
+{
+    a = tok_root(t, a);
+    b = tok_root(t, b);
+    if (a < b) {
+        t[b].parent = a;
+    } else if (b < a) {
+        t[a].parent = b;
+    }
+}
+
 static void short_name(char *dst, size_t cap, const char *host)
 {
     size_t n = 0;
@@ -836,320 +1308,718 @@ static void short_name(char *dst, size_t cap, const char *host)
     dst[n] = '\0';
 }
 
-static int strcasestr_ascii(const char *hay, const char *needle)
+static void regroup_free(struct regroup *g)
 {
-    size_t n = strlen(needle);
+    for (size_t i = 0; i < g->n; i++) {
+        hvd_free(g->v[i].key);
+        hvd_free(g->v[i].vm_name);
+        hvd_free(g->v[i].vm_id);
+        hvd_free(g->v[i].title);
+        hvd_free(g->v[i].remedy);
+    }
+    for (size_t i = 0; i < g->ntok; i++) {
+        hvd_free(g->tok[i].text);
+    }
+    hvd_free(g->v);
+    hvd_free(g->tok);
+    hvd_free(g->order);
+    hvd_free(g->ids);
+    hvd_free(g->claimed);
+}
 
-    for (; *hay; hay++) {
-        if (strncasecmp(hay, needle, n) == 0) {
+static int by_key(const void *x, const void *y)
+{
+    return strcmp(((const struct inc_diag *)x)->key, ((const struct inc_diag *)y)->key);
+}
+
+static int by_token(const void *x, const void *y)
+{
+    const struct inc_token *a = x;
+    const struct inc_token *b = y;
+    int c = strcmp(a->text, b->text);
+
+    if (c) {
+        return c;
+    }
+    return a->diag < b->diag ? -1 : a->diag > b->diag;
+}
+
+/* Fills g->order with every diagnosis's sort keys (groups flattened to their roots). */
+static void order_fill(struct regroup *g)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        const struct inc_diag *d = &g->v[i];
+        struct ord *o = &g->order[i];
+
+        o->idx = i;
+        o->subject = tok_root(g->tok, d->token);
+        o->group = diag_root(g->v, i);
+        o->id = d->id;
+        o->correlation = d->correlation;
+        o->severity = d->severity;
+        o->first = d->first;
+        o->key = d->key;
+    }
+}
+
+static int by_subject_time(const void *x, const void *y)
+{
+    const struct ord *a = x;
+    const struct ord *b = y;
+
+    if (a->subject != b->subject) {
+        return a->subject < b->subject ? -1 : 1;
+    }
+    if (a->first != b->first) {
+        return a->first < b->first ? -1 : 1;
+    }
+    return strcmp(a->key, b->key);
+}
+
+/* A better root cause first: a correlation, then more severe, then earlier. */
+static int root_order(const struct ord *a, const struct ord *b)
+{
+    if (a->correlation != b->correlation) {
+        return a->correlation ? -1 : 1;
+    }
+    if (a->severity != b->severity) {
+        return a->severity > b->severity ? -1 : 1;
+    }
+    if (a->first != b->first) {
+        return a->first < b->first ? -1 : 1;
+    }
+    return strcmp(a->key, b->key);
+}
+
+static int by_group_then_root(const void *x, const void *y)
+{
+    const struct ord *a = x;
+    const struct ord *b = y;
+
+    if (a->group != b->group) {
+        return a->group < b->group ? -1 : 1;
+    }
+    return root_order(a, b);
+}
+
+static int by_diag_id(const void *x, const void *y)
+{
+    const struct ord *a = x;
+    const struct ord *b = y;
+
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+static int by_id(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x;
+    int64_t b = *(const int64_t *)y;
+
+    return a < b ? -1 : a > b;
+}
+
+static char *dup_lower(const char *prefix, const char *s)
+{
+    size_t np = strlen(prefix);
+    size_t ns = strlen(s);
+    char *out = hvd_malloc(np + ns + 1);
+
+    if (!out) {
+        return NULL;
+    }
+    memcpy(out, prefix, np);
+    for (size_t i = 0; i < ns; i++) {
+        char c = s[i];
+
+        out[np + i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+    }
+    out[np + ns] = '\0';
+    return out;
+}
+
+static int add_token(struct regroup *g, size_t *cap, const char *prefix, const char *value,
+                     size_t diag)
+{
+    if (g->ntok == *cap) {
+        size_t ncap = *cap ? 2 * *cap : 256;
+        struct inc_token *grown = hvd_realloc(g->tok, ncap * sizeof(*grown));
+
+        if (!grown) {
+            return HVD_ENOMEM;
+        }
+        g->tok = grown;
+        *cap = ncap;
+    }
+    g->tok[g->ntok].text = dup_lower(prefix, value);
+    if (!g->tok[g->ntok].text) {
+        return HVD_ENOMEM;
+    }
+    g->tok[g->ntok].diag = diag;
+    g->tok[g->ntok].parent = g->ntok;
+    g->ntok++;
+    return HVD_OK;
+}
+
+static int load_diagnoses(hvd_store *st, struct regroup *g, hvd_error *err)
+{
+    sqlite3_stmt *q = st->stmt[SQL_INC_DIAGS];
+    size_t cap = 0;
+    int rc;
+
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        struct inc_diag *d;
+
+        if (g->n == cap) {
+            size_t ncap = cap ? 2 * cap : 256;
+            struct inc_diag *grown = hvd_realloc(g->v, ncap * sizeof(*grown));
+
+            if (!grown) {
+                goto nomem;
+            }
+            g->v = grown;
+            cap = ncap;
+        }
+        d = &g->v[g->n++];
+        memset(d, 0, sizeof(*d));
+        d->id = sqlite3_column_int64(q, 0);
+        d->key = hvd_strdup(col_text(q, 1));
+        d->correlation = strcmp(col_text(q, 2), "correlation") == 0;
+        d->vm_name = hvd_strdup(col_text(q, 3));
+        d->vm_id = hvd_strdup(col_text(q, 4));
+        short_name(d->host, sizeof(d->host), col_text(q, 5));
+        d->first = sqlite3_column_int64(q, 6);
+        d->last = sqlite3_column_int64(q, 7);
+        d->severity = sqlite3_column_int(q, 8);
+        d->title = hvd_strdup(col_text(q, 9));
+        d->remedy = hvd_strdup(col_text(q, 10));
+        d->cur = sqlite3_column_int64(q, 11);
+        if (!d->key || !d->vm_name || !d->vm_id || !d->title || !d->remedy) {
+            goto nomem;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        rc = db_error(st, err, "cannot read diagnoses");
+        sqlite3_reset(q);
+        return rc;
+    }
+    sqlite3_reset(q);
+    return HVD_OK;
+nomem:
+    sqlite3_reset(q);
+    return no_memory(st, err);
+}
+
+/* Subjects: tokens for each diagnosis's VM name and id (else host); a diagnosis naming
+ * both joins the two, and equal tokens are one subject. */
+static int group_subjects(hvd_store *st, struct regroup *g, hvd_error *err)
+{
+    size_t cap = 0;
+    int rc = HVD_OK;
+
+    for (size_t i = 0; rc == HVD_OK && i < g->n; i++) {
+        struct inc_diag *d = &g->v[i];
+
+        if (d->vm_name[0]) {
+            rc = add_token(g, &cap, "n:", d->vm_name, i);
+        }
+        if (rc == HVD_OK && d->vm_id[0]) {
+            rc = add_token(g, &cap, "i:", d->vm_id, i);
+        }
+        if (rc == HVD_OK && !d->vm_name[0] && !d->vm_id[0]) {
+            rc = add_token(g, &cap, "h:", d->host, i);
+        }
+    }
+    if (rc < 0) {
+        return no_memory(st, err);
+    }
+    if (g->ntok > 1) {
+        qsort(g->tok, g->ntok, sizeof(*g->tok), by_token);
+    }
+    for (size_t i = 0; i < g->ntok; i++) {
+        g->tok[i].parent = i;
+    }
+    /* Each diagnosis points at its first token (in sorted order); its others join it. */
+    for (size_t i = 0; i < g->n; i++) {
+        g->v[i].token = SIZE_MAX;
+    }
+    for (size_t i = 0; i < g->ntok; i++) {
+        struct inc_diag *d = &g->v[g->tok[i].diag];
+
+        if (i > 0 && strcmp(g->tok[i - 1].text, g->tok[i].text) == 0) {
+            tok_unite(g->tok, i - 1, i);
+        }
+        if (d->token == SIZE_MAX) {
+            d->token = i;
+        } else {
+            tok_unite(g->tok, d->token, i);
+        }
+    }
+    return HVD_OK;
+}
+
+/* Same subject, no quiet gap longer than the tolerance: one group. */
+static void group_by_time(struct regroup *g)
+{
+    hvd_time reach = 0; /* the latest end so far in the current run of one subject */
+
+    order_fill(g);
+    if (g->n > 1) {
+        qsort(g->order, g->n, sizeof(*g->order), by_subject_time);
+    }
+    for (size_t k = 0; k < g->n; k++) {
+        const struct inc_diag *d = &g->v[g->order[k].idx];
+
+        if (k > 0 && g->order[k - 1].subject == g->order[k].subject &&
+            d->first <= reach + HVD_STORE_INCIDENT_GAP) {
+            diag_unite(g->v, g->order[k - 1].idx, g->order[k].idx);
+            reach = d->last > reach ? d->last : reach;
+        } else {
+            reach = d->last;
+        }
+    }
+}
+
+/* The diagnosis with row id 'id' in g->order sorted by id. */
+static int find_by_id(const struct regroup *g, int64_t id, size_t *out)
+{
+    size_t lo = 0;
+    size_t hi = g->n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (g->order[mid].id == id) {
+            *out = g->order[mid].idx;
             return 1;
+        }
+        if (g->order[mid].id < id) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
         }
     }
     return 0;
 }
 
-/* Is a better root cause than b: a correlation, then more severe, then earlier. */
-static int better_root(const struct inc_diag *a, const struct inc_diag *b)
+/* A correlation pulls the diagnoses it explains into its group. */
+static int group_related(hvd_store *st, struct regroup *g, hvd_error *err)
 {
-    if (a->correlation != b->correlation) {
-        return a->correlation;
+    sqlite3_stmt *q = st->stmt[SQL_INC_RELATED];
+    int rc;
+
+    order_fill(g);
+    if (g->n > 1) {
+        qsort(g->order, g->n, sizeof(*g->order), by_diag_id);
     }
-    if (a->severity != b->severity) {
-        return a->severity > b->severity;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        size_t a;
+        size_t b;
+
+        if (find_by_id(g, sqlite3_column_int64(q, 0), &a) &&
+            find_by_id(g, sqlite3_column_int64(q, 1), &b)) {
+            diag_unite(g->v, a, b);
+        }
     }
+    if (rc != SQLITE_DONE) {
+        rc = db_error(st, err, "cannot read related diagnoses");
+        sqlite3_reset(q);
+        return rc;
+    }
+    sqlite3_reset(q);
+    return HVD_OK;
+}
+
+static int load_incident_ids(hvd_store *st, struct regroup *g, hvd_error *err)
+{
+    sqlite3_stmt *q = st->stmt[SQL_INC_IDS];
+    size_t cap = 0;
+    int rc;
+
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (g->nids == cap) {
+            size_t ncap = cap ? 2 * cap : 64;
+            int64_t *grown = hvd_realloc(g->ids, ncap * sizeof(*grown));
+
+            if (!grown) {
+                sqlite3_reset(q);
+                return no_memory(st, err);
+            }
+            g->ids = grown;
+            cap = ncap;
+        }
+        g->ids[g->nids++] = sqlite3_column_int64(q, 0);
+    }
+    if (rc != SQLITE_DONE) {
+        rc = db_error(st, err, "cannot read incidents");
+        sqlite3_reset(q);
+        return rc;
+    }
+    sqlite3_reset(q);
+    g->claimed = hvd_calloc(g->nids ? g->nids : 1, 1);
+    return g->claimed ? HVD_OK : no_memory(st, err);
+}
+
+/* Claims an existing incident id for reuse; 0 when it is unknown or taken. */
+static int64_t claim(struct regroup *g, int64_t id)
+{
+    int64_t *at;
+
+    if (id <= 0 || !g->nids) {
+        return 0;
+    }
+    at = bsearch(&id, g->ids, g->nids, sizeof(*g->ids), by_id);
+    if (!at || g->claimed[at - g->ids]) {
+        return 0;
+    }
+    g->claimed[at - g->ids] = 1;
+    return id;
+}
+
+static int by_host(const void *x, const void *y)
+{
+    return strcasecmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* "a,b,c": the members' hosts, sorted, each once (any case). */
+static int hosts_text(const struct regroup *g, const struct ord *members, size_t n, hvd_buf *out)
+{
+    const char **names = hvd_calloc(n ? n : 1, sizeof(*names));
+    size_t k = 0;
+    int rc = HVD_OK;
+
+    if (!names) {
+        return HVD_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (g->v[members[i].idx].host[0]) {
+            names[k++] = g->v[members[i].idx].host;
+        }
+    }
+    if (k > 1) {
+        qsort(names, k, sizeof(*names), by_host);
+    }
+    for (size_t i = 0; rc == HVD_OK && i < k; i++) {
+        if (i > 0 && strcasecmp(names[i - 1], names[i]) == 0) {
+            continue;
+        }
+        rc = hvd_buf_printf(out, "%s%s", out->len ? "," : "", names[i]);
+    }
+    hvd_free(names);
+    return rc;
+}
+
+struct group_span {
+    size_t start; /* in order[]: members, root cause first */
+    size_t n;
+    hvd_time first;
+    const char *key; /* the root cause's */
+};
+
+static int by_span(const void *x, const void *y)
+{
+    const struct group_span *a = x;
+    const struct group_span *b = y;
+
     if (a->first != b->first) {
-        return a->first < b->first;
+        return a->first < b->first ? -1 : 1;
     }
-    return strcmp(a->key, b->key) < 0;
+    return strcmp(a->key, b->key);
+}
+
+/* Writes one group as incident id, and moves its members into it. */
+static int write_group(hvd_store *st, const struct regroup *g, const struct group_span *sp,
+                       int64_t id, hvd_error *err)
+{
+    sqlite3_stmt *put = st->stmt[SQL_INC_PUT];
+    sqlite3_stmt *set = st->stmt[SQL_INC_SET];
+    const struct ord *m = g->order + sp->start;
+    const struct inc_diag *root = &g->v[m[0].idx];
+    const char *subject_kind = "host";
+    const char *subject = root->host;
+    hvd_time first = root->first;
+    hvd_time last = root->last;
+    int severity = 0;
+    hvd_buf hosts;
+    int rc;
+
+    for (size_t i = 0; i < sp->n; i++) {
+        const struct inc_diag *d = &g->v[m[i].idx];
+
+        first = d->first < first ? d->first : first;
+        last = d->last > last ? d->last : last;
+        severity = d->severity > severity ? d->severity : severity;
+    }
+    /* The subject: the first VM name in root-cause order, else a VM id, else the host. */
+    for (size_t i = 0; i < sp->n && strcmp(subject_kind, "host") == 0; i++) {
+        if (g->v[m[i].idx].vm_name[0]) {
+            subject_kind = "vm";
+            subject = g->v[m[i].idx].vm_name;
+        }
+    }
+    for (size_t i = 0; i < sp->n && strcmp(subject_kind, "host") == 0; i++) {
+        if (g->v[m[i].idx].vm_id[0]) {
+            subject_kind = "vm";
+            subject = g->v[m[i].idx].vm_id;
+        }
+    }
+    hvd_buf_init(&hosts, 64 * 1024);
+    rc = hosts_text(g, m, sp->n, &hosts);
+    if (rc < 0) {
+        hvd_buf_free(&hosts);
+        return hvd_error_set(err, rc, st->path, 0, "cannot group incidents: %s", hvd_strerror(rc));
+    }
+    sqlite3_bind_int64(put, 1, id);
+    bind_text(put, 2, subject_kind);
+    bind_text(put, 3, subject);
+    bind_text(put, 4, hvd_buf_str(&hosts));
+    sqlite3_bind_int64(put, 5, first);
+    sqlite3_bind_int64(put, 6, last);
+    sqlite3_bind_int(put, 7, severity);
+    bind_text(put, 8, root->title);
+    bind_text(put, 9, root->remedy);
+    sqlite3_bind_int64(put, 10, root->id);
+    sqlite3_bind_int64(put, 11, (sqlite3_int64)sp->n);
+    rc = step_done(st, put, err, "cannot write an incident");
+    hvd_buf_free(&hosts);
+    for (size_t i = 0; rc == HVD_OK && i < sp->n; i++) {
+        if (g->v[m[i].idx].cur != id) {
+            sqlite3_bind_int64(set, 1, id);
+            sqlite3_bind_int64(set, 2, g->v[m[i].idx].id);
+            rc = step_done(st, set, err, "cannot write an incident");
+        }
+    }
+    return rc;
+}
+
+static int write_groups(hvd_store *st, struct regroup *g, hvd_error *err)
+{
+    struct group_span *spans = NULL;
+    size_t nspans = 0;
+    int64_t next_id;
+    int rc = HVD_OK;
+
+    /* Members of one group next to each other, root cause first. */
+    order_fill(g);
+    if (g->n > 1) {
+        qsort(g->order, g->n, sizeof(*g->order), by_group_then_root);
+    }
+    spans = hvd_calloc(g->n ? g->n : 1, sizeof(*spans));
+    if (!spans) {
+        return no_memory(st, err);
+    }
+    for (size_t i = 0; i < g->n; i++) {
+        const struct inc_diag *d = &g->v[g->order[i].idx];
+
+        if (i == 0 || g->order[i - 1].group != g->order[i].group) {
+            spans[nspans].start = i;
+            spans[nspans].first = d->first;
+            spans[nspans].key = d->key;
+            nspans++;
+        }
+        spans[nspans - 1].n++;
+        if (d->first < spans[nspans - 1].first) {
+            spans[nspans - 1].first = d->first;
+        }
+    }
+    /* New ids in order of time, so a database built in one go numbers them the same way
+     * whatever order the diagnoses came in. */
+    if (nspans > 1) {
+        qsort(spans, nspans, sizeof(*spans), by_span);
+    }
+    next_id = g->nids ? g->ids[g->nids - 1] + 1 : 1;
+    for (size_t s = 0; rc == HVD_OK && s < nspans; s++) {
+        const struct ord *m = g->order + spans[s].start;
+        int64_t id = claim(g, g->v[m[0].idx].cur);
+
+        /* Keep the id of the incident the root was in, else the lowest a member was in. */
+        if (!id) {
+            int64_t best = 0;
+
+            for (size_t i = 0; i < spans[s].n; i++) {
+                int64_t c = g->v[m[i].idx].cur;
+                int64_t *at =
+                    c > 0 && g->nids ? bsearch(&c, g->ids, g->nids, sizeof(*g->ids), by_id) : NULL;
+
+                if (at && !g->claimed[at - g->ids] && (!best || c < best)) {
+                    best = c;
+                }
+            }
+            id = claim(g, best);
+        }
+        if (!id) {
+            id = next_id++;
+        }
+        rc = write_group(st, g, &spans[s], id, err);
+    }
+    for (size_t i = 0; rc == HVD_OK && i < g->nids; i++) {
+        if (!g->claimed[i]) {
+            sqlite3_stmt *del = st->stmt[SQL_INC_DELETE];
+
+            sqlite3_bind_int64(del, 1, g->ids[i]);
+            rc = step_done(st, del, err, "cannot delete an incident");
+        }
+    }
+    hvd_free(spans);
+    return rc;
+}
+
+static int regroup(hvd_store *st, hvd_error *err)
+{
+    struct regroup g;
+    int rc;
+
+    memset(&g, 0, sizeof(g));
+    rc = load_diagnoses(st, &g, err);
+    if (rc == HVD_OK && g.n > 1) {
+        qsort(g.v, g.n, sizeof(*g.v), by_key);
+    }
+    for (size_t i = 0; i < g.n; i++) {
+        g.v[i].parent = i;
+    }
+    if (rc == HVD_OK) {
+        g.order = hvd_calloc(g.n ? g.n : 1, sizeof(*g.order));
+        rc = g.order ? HVD_OK : no_memory(st, err);
+    }
+    if (rc == HVD_OK) {
+        rc = group_subjects(st, &g, err);
+    }
+    if (rc == HVD_OK) {
+        group_by_time(&g);
+        rc = group_related(st, &g, err);
+    }
+    if (rc == HVD_OK) {
+        rc = load_incident_ids(st, &g, err);
+    }
+    if (rc == HVD_OK) {
+        rc = write_groups(st, &g, err);
+    }
+    regroup_free(&g);
+    return rc;
 }
 
 int hvd_store_rebuild_incidents(hvd_store *st, hvd_error *err)
 {
-    sqlite3_stmt *q = NULL;
-    sqlite3_stmt *ins = NULL;
-    sqlite3_stmt *set = NULL;
-    struct inc_diag *v = NULL;
-    struct inc_diag **order = NULL;
-    size_t n = 0;
-    size_t cap = 0;
-    int rc = HVD_OK;
+    int rc = need_tx(st, err);
 
-    if (sqlite3_prepare_v2(st->db, store_sql_all_diagnoses, -1, &q, NULL) != SQLITE_OK) {
-        return db_error(st, err, "cannot read diagnoses");
-    }
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        struct inc_diag *d;
-        const char *vm = (const char *)sqlite3_column_text(q, 3);
-        const char *vmid = (const char *)sqlite3_column_text(q, 4);
-        const char *host = (const char *)sqlite3_column_text(q, 5);
-
-        if (n == cap) {
-            size_t ncap = cap ? 2 * cap : 256;
-            struct inc_diag *grown = hvd_realloc(v, ncap * sizeof(*grown));
-
-            if (!grown) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            v = grown;
-            cap = ncap;
-        }
-        d = &v[n];
-        memset(d, 0, sizeof(*d));
-        d->id = sqlite3_column_int64(q, 0);
-        d->key = hvd_strdup((const char *)sqlite3_column_text(q, 1));
-        d->correlation = strcmp((const char *)sqlite3_column_text(q, 2), "correlation") == 0;
-        short_name(d->host, sizeof(d->host), host ? host : "");
-        if (vm && *vm) {
-            snprintf(d->subject, sizeof(d->subject), "vm:%s", vm);
-            d->subject_vm = 1;
-        } else if (vmid && *vmid) {
-            snprintf(d->subject, sizeof(d->subject), "vm:%s", vmid);
-            d->subject_vm = 1;
-        } else {
-            snprintf(d->subject, sizeof(d->subject), "host:%s", d->host);
-        }
-        d->first = sqlite3_column_int64(q, 6);
-        d->last = sqlite3_column_int64(q, 7);
-        d->severity = sqlite3_column_int(q, 8);
-        d->title = hvd_strdup((const char *)sqlite3_column_text(q, 9));
-        d->remedy = hvd_strdup((const char *)sqlite3_column_text(q, 10));
-        d->parent = n;
-        n++;
-        if (!d->key || !d->title || !d->remedy) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-    }
-    sqlite3_finalize(q);
-    q = NULL;
-    if (rc != SQLITE_DONE) {
-        rc = rc == SQLITE_NOMEM ? hvd_error_set(err, HVD_ENOMEM, st->path, 0, "out of memory")
-                                : db_error(st, err, "cannot read diagnoses");
-        goto out;
-    }
-    rc = HVD_OK;
-    /* Same subject, no gap longer than INCIDENT_GAP: one incident. */
-    order = hvd_calloc(n ? n : 1, sizeof(*order));
-    if (!order) {
-        rc = hvd_error_set(err, HVD_ENOMEM, st->path, 0, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        order[i] = &v[i];
-    }
-    if (n > 1) {
-        qsort(order, n, sizeof(*order), by_subject_time);
-    }
-    {
-        hvd_time reach = 0; /* the latest end so far in the current run of one subject */
-
-        for (size_t i = 0; i < n; i++) {
-            if (i > 0 && strcasecmp(order[i - 1]->subject, order[i]->subject) == 0 &&
-                order[i]->first <= reach + INCIDENT_GAP) {
-                unite(v, (size_t)(order[i - 1] - v), (size_t)(order[i] - v));
-                reach = order[i]->last > reach ? order[i]->last : reach;
-            } else {
-                reach = order[i]->last;
-            }
-        }
-    }
-    /* A correlation pulls the diagnoses it explains into its incident. */
-    if (sqlite3_prepare_v2(st->db, store_sql_all_related, -1, &q, NULL) != SQLITE_OK) {
-        rc = db_error(st, err, "cannot read related diagnoses");
-        goto out;
-    }
-    while (sqlite3_step(q) == SQLITE_ROW) {
-        int64_t a = sqlite3_column_int64(q, 0);
-        int64_t b = sqlite3_column_int64(q, 1);
-        size_t ia = n;
-        size_t ib = n;
-
-        for (size_t i = 0; i < n; i++) {
-            ia = v[i].id == a ? i : ia;
-            ib = v[i].id == b ? i : ib;
-        }
-        if (ia < n && ib < n) {
-            unite(v, ia, ib);
-        }
-    }
-    sqlite3_finalize(q);
-    q = NULL;
-    rc = exec(st, "DELETE FROM incidents; UPDATE diagnoses SET incident = NULL", err);
     if (rc < 0) {
-        goto out;
+        return rc;
     }
-    if (sqlite3_prepare_v2(st->db,
-                           "INSERT INTO incidents(id, subject_kind, subject, hosts, first_time,"
-                           " last_time, severity, title, remedy, root, diagnoses)"
-                           " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
-                           -1, &ins, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(st->db, "UPDATE diagnoses SET incident = ?1 WHERE id = ?2", -1, &set,
-                           NULL) != SQLITE_OK) {
-        rc = db_error(st, err, "cannot write incidents");
-        goto out;
+    rc = regroup(st, err);
+    if (rc == HVD_OK) {
+        st->incidents_dirty = 0;
     }
-    /* Incidents numbered in order of their first diagnosis (v is in first_time order). */
-    {
-        int64_t next_id = 1;
-        size_t *root_of = hvd_calloc(n ? n : 1, sizeof(*root_of));
-        int64_t *ids = hvd_calloc(n ? n : 1, sizeof(*ids));
-
-        if (!root_of || !ids) {
-            hvd_free(root_of);
-            hvd_free(ids);
-            rc = hvd_error_set(err, HVD_ENOMEM, st->path, 0, "out of memory");
-            goto out;
-        }
-        for (size_t i = 0; i < n; i++) {
-            root_of[i] = find_root(v, i);
-        }
-        for (size_t i = 0; i < n && rc == HVD_OK; i++) {
-            size_t r = root_of[i];
-            size_t best = i;
-            hvd_time first = v[i].first;
-            hvd_time last = v[i].last;
-            int severity = 0;
-            int64_t count = 0;
-            hvd_buf hosts;
-
-            if (ids[r]) {
-                continue;
-            }
-            ids[r] = next_id++;
-            hvd_buf_init(&hosts, 64 * 1024);
-            for (size_t k = 0; k < n; k++) {
-                char needle[170];
-
-                if (root_of[k] != r) {
-                    continue;
-                }
-                count++;
-                first = v[k].first < first ? v[k].first : first;
-                last = v[k].last > last ? v[k].last : last;
-                severity = v[k].severity > severity ? v[k].severity : severity;
-                if (better_root(&v[k], &v[best])) {
-                    best = k;
-                }
-                snprintf(needle, sizeof(needle), ",%s,", v[k].host);
-                if (v[k].host[0] && !strcasestr_ascii(hvd_buf_str(&hosts), needle)) {
-                    if (!hosts.len) {
-                        hvd_buf_addc(&hosts, ',');
-                    }
-                    hvd_buf_adds(&hosts, v[k].host);
-                    hvd_buf_addc(&hosts, ',');
-                }
-                sqlite3_bind_int64(set, 1, ids[r]);
-                sqlite3_bind_int64(set, 2, v[k].id);
-                rc = step_done(st, set, err, "cannot write incidents");
-            }
-            {
-                /* The subject: the root's, unless it is a host and a member names a VM. */
-                const struct inc_diag *subj = &v[best];
-                const char *hl = hosts.len > 2 ? hvd_buf_str(&hosts) + 1 : "";
-                char hostlist[4096];
-
-                for (size_t k = 0; !subj->subject_vm && k < n; k++) {
-                    if (root_of[k] == r && v[k].subject_vm) {
-                        subj = &v[k];
-                    }
-                }
-                snprintf(hostlist, sizeof(hostlist), "%.*s", (int)(strlen(hl) ? strlen(hl) - 1 : 0),
-                         hl);
-                sqlite3_bind_int64(ins, 1, ids[r]);
-                bind_text(ins, 2, subj->subject_vm ? "vm" : "host");
-                bind_text(ins, 3, strchr(subj->subject, ':') + 1);
-                bind_text(ins, 4, hostlist);
-                sqlite3_bind_int64(ins, 5, first);
-                sqlite3_bind_int64(ins, 6, last);
-                sqlite3_bind_int(ins, 7, severity);
-                bind_text(ins, 8, v[best].title);
-                bind_text(ins, 9, v[best].remedy);
-                sqlite3_bind_int64(ins, 10, v[best].id);
-                sqlite3_bind_int64(ins, 11, count);
-                if (rc == HVD_OK) {
-                    rc = step_done(st, ins, err, "cannot write incidents");
-                }
-            }
-            hvd_buf_free(&hosts);
-        }
-        hvd_free(root_of);
-        hvd_free(ids);
-    }
-out:
-    sqlite3_finalize(q);
-    sqlite3_finalize(ins);
-    sqlite3_finalize(set);
-    for (size_t i = 0; i < n; i++) {
-        hvd_free(v[i].key);
-        hvd_free(v[i].title);
-        hvd_free(v[i].remedy);
-    }
-    hvd_free(v);
-    hvd_free(order);
     return rc;
 }
 
-/* --- reading ------------------------------------------------------------------------ */
+/* --- reading ---------------------------------------------------------------------------- */
+
+static void bind_filter(sqlite3_stmt *q, const hvd_incident_filter *f)
+{
+    hvd_incident_filter none;
+
+    if (!f) {
+        memset(&none, 0, sizeof(none));
+        f = &none;
+    }
+    sqlite3_bind_int(q, 1, f->min_severity);
+    bind_opt_text(q, 2, f->vm);
+    bind_opt_text(q, 3, f->vm_id);
+    bind_opt_text(q, 4, f->host);
+    bind_opt_text(q, 5, f->rule);
+    sqlite3_bind_int64(q, 6, f->since);
+    sqlite3_bind_int64(q, 7, f->until);
+    sqlite3_bind_int64(q, 8, f->limit > 0 ? f->limit : -1);
+    sqlite3_bind_int64(q, 9, f->offset > 0 ? f->offset : 0);
+}
+
+static void incident_row(sqlite3_stmt *q, hvd_incident *in)
+{
+    in->id = sqlite3_column_int64(q, 0);
+    in->subject_kind = col_text(q, 1);
+    in->subject = col_text(q, 2);
+    in->hosts = col_text(q, 3);
+    in->first_time = sqlite3_column_int64(q, 4);
+    in->last_time = sqlite3_column_int64(q, 5);
+    in->severity = (hvd_severity)sqlite3_column_int(q, 6);
+    in->title = col_text(q, 7);
+    in->remedy = col_text(q, 8);
+    in->diagnoses = sqlite3_column_int64(q, 9);
+    in->root = sqlite3_column_int64(q, 10);
+}
+
+static void diagnosis_row(sqlite3_stmt *q, hvd_stored_diagnosis *d)
+{
+    d->id = sqlite3_column_int64(q, 0);
+    d->key = col_text(q, 1);
+    d->kind = col_text(q, 2);
+    d->rule_id = col_text(q, 3);
+    d->title = col_text(q, 4);
+    d->severity = (hvd_severity)sqlite3_column_int(q, 5);
+    d->confidence = col_text(q, 6);
+    d->cause = col_text(q, 7);
+    d->remedy = col_text(q, 8);
+    d->references = col_text(q, 9);
+    d->vm_name = col_text(q, 10);
+    d->vm_id = col_text(q, 11);
+    d->host = col_text(q, 12);
+    d->first_time = sqlite3_column_int64(q, 13);
+    d->last_time = sqlite3_column_int64(q, 14);
+    d->count = (uint64_t)sqlite3_column_int64(q, 15);
+    d->incident = sqlite3_column_int64(q, 16);
+    d->root = strcmp(d->kind, "correlation") == 0;
+}
 
 int hvd_store_incidents(hvd_store *st, const hvd_incident_filter *f,
                         int (*fn)(void *ud, const hvd_incident *in), void *ud, hvd_error *err)
 {
-    static const char sql[] =
-        "SELECT id, subject_kind, subject, hosts, first_time, last_time, severity, title,"
-        " remedy, diagnoses FROM incidents i WHERE severity >= ?1"
-        " AND (?2 IS NULL OR EXISTS(SELECT 1 FROM diagnoses d WHERE d.incident = i.id AND"
-        "  (d.vm_name = ?2 COLLATE NOCASE OR d.vm_id = ?2 COLLATE NOCASE)))"
-        " AND (?3 IS NULL OR EXISTS(SELECT 1 FROM diagnoses d WHERE d.incident = i.id AND"
-        "  (d.host = ?3 COLLATE NOCASE OR d.host LIKE ?3 || '.%')))"
-        " AND (?4 IS NULL OR EXISTS(SELECT 1 FROM diagnoses d WHERE d.incident = i.id AND"
-        "  d.rule = ?4))"
-        " AND (?5 = 0 OR last_time >= ?5) AND (?6 = 0 OR first_time <= ?6)"
-        " ORDER BY first_time DESC, id DESC LIMIT ?7 OFFSET ?8";
     sqlite3_stmt *q = NULL;
-    int rc;
+    int rc = stmt_acquire(st, SQL_INCIDENT_LIST, &q, err);
 
-    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK) {
-        return db_error(st, err, "cannot query incidents");
+    if (rc < 0) {
+        return rc;
     }
-    sqlite3_bind_int(q, 1, f ? f->min_severity : 0);
-    if (f && f->vm) {
-        bind_text(q, 2, f->vm);
-    }
-    if (f && f->host) {
-        bind_text(q, 3, f->host);
-    }
-    if (f && f->rule) {
-        bind_text(q, 4, f->rule);
-    }
-    sqlite3_bind_int64(q, 5, f ? f->since : 0);
-    sqlite3_bind_int64(q, 6, f ? f->until : 0);
-    sqlite3_bind_int64(q, 7, f && f->limit > 0 ? f->limit : -1);
-    sqlite3_bind_int64(q, 8, f ? f->offset : 0);
+    bind_filter(q, f);
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         hvd_incident in;
 
-        in.id = sqlite3_column_int64(q, 0);
-        in.subject_kind = (const char *)sqlite3_column_text(q, 1);
-        in.subject = (const char *)sqlite3_column_text(q, 2);
-        in.hosts = (const char *)sqlite3_column_text(q, 3);
-        in.first_time = sqlite3_column_int64(q, 4);
-        in.last_time = sqlite3_column_int64(q, 5);
-        in.severity = (hvd_severity)sqlite3_column_int(q, 6);
-        in.title = (const char *)sqlite3_column_text(q, 7);
-        in.remedy = (const char *)sqlite3_column_text(q, 8);
-        in.diagnoses = sqlite3_column_int64(q, 9);
+        incident_row(q, &in);
         if (fn(ud, &in)) {
             rc = SQLITE_DONE;
             break;
         }
     }
-    sqlite3_finalize(q);
-    return rc == SQLITE_DONE ? HVD_OK : db_error(st, err, "cannot query incidents");
+    rc = rc == SQLITE_DONE ? HVD_OK : db_error(st, err, "cannot list incidents");
+    stmt_release(st, SQL_INCIDENT_LIST, q);
+    return rc;
 }
 
-/* Walks the diagnosis rows of a prepared statement (columns as SQL_INCIDENT_DIAGS). */
-static int walk_diagnoses(hvd_store *st, sqlite3_stmt *q,
+int hvd_store_get_incident(hvd_store *st, int64_t id, int (*fn)(void *ud, const hvd_incident *in),
+                           void *ud, hvd_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = stmt_acquire(st, SQL_INCIDENT_GET, &q, err);
+
+    if (rc < 0) {
+        return rc;
+    }
+    sqlite3_bind_int64(q, 1, id);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        hvd_incident in;
+
+        incident_row(q, &in);
+        fn(ud, &in);
+        rc = 1;
+    } else if (rc == SQLITE_DONE) {
+        rc = 0;
+    } else {
+        rc = db_error(st, err, "cannot read an incident");
+    }
+    stmt_release(st, SQL_INCIDENT_GET, q);
+    return rc;
+}
+
+static int walk_diagnoses(hvd_store *st, int which, sqlite3_stmt *q,
                           int (*fn)(void *ud, const hvd_stored_diagnosis *d), void *ud,
                           hvd_error *err)
 {
@@ -1158,145 +2028,273 @@ static int walk_diagnoses(hvd_store *st, sqlite3_stmt *q,
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         hvd_stored_diagnosis d;
 
-        d.id = sqlite3_column_int64(q, 0);
-        d.key = (const char *)sqlite3_column_text(q, 1);
-        d.kind = (const char *)sqlite3_column_text(q, 2);
-        d.rule_id = (const char *)sqlite3_column_text(q, 3);
-        d.title = (const char *)sqlite3_column_text(q, 4);
-        d.severity = (hvd_severity)sqlite3_column_int(q, 5);
-        d.confidence = (const char *)sqlite3_column_text(q, 6);
-        d.cause = (const char *)sqlite3_column_text(q, 7);
-        d.remedy = (const char *)sqlite3_column_text(q, 8);
-        d.references = (const char *)sqlite3_column_text(q, 9);
-        d.vm_name = (const char *)sqlite3_column_text(q, 10);
-        d.vm_id = (const char *)sqlite3_column_text(q, 11);
-        d.host = (const char *)sqlite3_column_text(q, 12);
-        d.first_time = sqlite3_column_int64(q, 13);
-        d.last_time = sqlite3_column_int64(q, 14);
-        d.count = (uint64_t)sqlite3_column_int64(q, 15);
-        d.root = strcmp(d.kind, "correlation") == 0;
+        diagnosis_row(q, &d);
         if (fn(ud, &d)) {
             rc = SQLITE_DONE;
             break;
         }
     }
-    sqlite3_reset(q);
-    return rc == SQLITE_DONE ? HVD_OK : db_error(st, err, "cannot query diagnoses");
+    rc = rc == SQLITE_DONE ? HVD_OK : db_error(st, err, "cannot list diagnoses");
+    stmt_release(st, which, q);
+    return rc;
 }
 
 int hvd_store_incident_diagnoses(hvd_store *st, int64_t incident,
                                  int (*fn)(void *ud, const hvd_stored_diagnosis *d), void *ud,
                                  hvd_error *err)
 {
-    sqlite3_stmt *q = st->stmt[SQL_INCIDENT_DIAGS];
+    sqlite3_stmt *q = NULL;
+    int rc = stmt_acquire(st, SQL_INCIDENT_DIAGS, &q, err);
 
+    if (rc < 0) {
+        return rc;
+    }
     sqlite3_bind_int64(q, 1, incident);
-    return walk_diagnoses(st, q, fn, ud, err);
+    return walk_diagnoses(st, SQL_INCIDENT_DIAGS, q, fn, ud, err);
+}
+
+int hvd_store_diagnoses(hvd_store *st, const hvd_diagnosis_filter *f,
+                        int (*fn)(void *ud, const hvd_stored_diagnosis *d), void *ud,
+                        hvd_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = stmt_acquire(st, SQL_DIAG_LIST, &q, err);
+
+    if (rc < 0) {
+        return rc;
+    }
+    bind_filter(q, f);
+    return walk_diagnoses(st, SQL_DIAG_LIST, q, fn, ud, err);
 }
 
 int hvd_store_diagnoses_after(hvd_store *st, int64_t after,
                               int (*fn)(void *ud, const hvd_stored_diagnosis *d), void *ud,
                               hvd_error *err)
 {
-    sqlite3_stmt *q = st->stmt[SQL_DIAGS_AFTER];
+    sqlite3_stmt *q = NULL;
+    int rc = stmt_acquire(st, SQL_DIAGS_AFTER, &q, err);
 
+    if (rc < 0) {
+        return rc;
+    }
     sqlite3_bind_int64(q, 1, after);
-    return walk_diagnoses(st, q, fn, ud, err);
+    return walk_diagnoses(st, SQL_DIAGS_AFTER, q, fn, ud, err);
 }
 
 int hvd_store_diagnosis_evidence(hvd_store *st, int64_t diagnosis,
                                  int (*fn)(void *ud, const hvd_evidence *ev), void *ud,
                                  hvd_error *err)
 {
-    sqlite3_stmt *q = st->stmt[SQL_EVIDENCE_OF];
-    int rc;
+    sqlite3_stmt *q = NULL;
+    int rc = stmt_acquire(st, SQL_EVIDENCE_OF, &q, err);
 
+    if (rc < 0) {
+        return rc;
+    }
     sqlite3_bind_int64(q, 1, diagnosis);
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         hvd_evidence e;
-        const char *kind = (const char *)sqlite3_column_text(q, 0);
+        const char *kind = col_text(q, 0);
 
-        e.kind = strcmp(kind, "evtx") == 0 ? HVD_SOURCE_EVTX : HVD_SOURCE_CLUSTERLOG;
-        e.source_path = (const char *)sqlite3_column_text(q, 1);
+        e.kind = strcmp(kind, "evtx") == 0         ? HVD_SOURCE_EVTX
+                 : strcmp(kind, "clusterlog") == 0 ? HVD_SOURCE_CLUSTERLOG
+                                                   : HVD_SOURCE_UNKNOWN;
+        e.source_path = col_text(q, 1);
         e.record_id = (uint64_t)sqlite3_column_int64(q, 2);
         e.event_record_id = (uint64_t)sqlite3_column_int64(q, 3);
         e.line = (uint64_t)sqlite3_column_int64(q, 4);
         e.byte_offset = (uint64_t)sqlite3_column_int64(q, 5);
         e.time = sqlite3_column_int64(q, 6);
-        e.host = (const char *)sqlite3_column_text(q, 7);
-        e.provider = (const char *)sqlite3_column_text(q, 8);
-        e.channel = (const char *)sqlite3_column_text(q, 9);
-        e.component = (const char *)sqlite3_column_text(q, 10);
+        e.host = col_text(q, 7);
+        e.provider = col_text(q, 8);
+        e.channel = col_text(q, 9);
+        e.component = col_text(q, 10);
         e.event_id = (uint16_t)sqlite3_column_int(q, 11);
         e.level = (uint8_t)sqlite3_column_int(q, 12);
-        e.message = (const char *)sqlite3_column_text(q, 13);
+        e.message = col_text(q, 13);
         if (fn(ud, &e)) {
             rc = SQLITE_DONE;
             break;
         }
     }
-    sqlite3_reset(q);
-    return rc == SQLITE_DONE ? HVD_OK : db_error(st, err, "cannot query evidence");
+    rc = rc == SQLITE_DONE ? HVD_OK : db_error(st, err, "cannot list evidence");
+    stmt_release(st, SQL_EVIDENCE_OF, q);
+    return rc;
 }
 
 int hvd_store_get_counts(hvd_store *st, hvd_store_counts *out, hvd_error *err)
 {
-    static const char sql[] = "SELECT (SELECT count(*) FROM sources), (SELECT count(*) FROM"
-                              " diagnoses), (SELECT count(*) FROM incidents),"
-                              " (SELECT count(*) FROM evidence)";
     sqlite3_stmt *q = NULL;
-    int rc;
+    int rc = stmt_acquire(st, SQL_COUNTS, &q, err);
 
-    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK) {
-        return db_error(st, err, "cannot count");
+    if (rc < 0) {
+        return rc;
     }
+    memset(out, 0, sizeof(*out));
     rc = sqlite3_step(q);
     if (rc == SQLITE_ROW) {
         out->sources = sqlite3_column_int64(q, 0);
         out->diagnoses = sqlite3_column_int64(q, 1);
         out->incidents = sqlite3_column_int64(q, 2);
         out->evidence = sqlite3_column_int64(q, 3);
+        out->events_marked = sqlite3_column_int64(q, 4);
+        rc = HVD_OK;
+    } else {
+        rc = db_error(st, err, "cannot count");
     }
-    sqlite3_finalize(q);
-    return rc == SQLITE_ROW ? HVD_OK : db_error(st, err, "cannot count");
+    stmt_release(st, SQL_COUNTS, q);
+    return rc;
 }
 
-int hvd_store_sources(hvd_store *st, int (*fn)(void *ud, const hvd_store_source *src), void *ud,
-                      hvd_error *err)
+/* --- dump and digest -------------------------------------------------------------------- */
+
+/* Appends a field, escaping what would break the one-fact-a-line layout. */
+static int dump_field(hvd_buf *line, const char *v)
 {
-    static const char sql[] = "SELECT path, kind, host, size, mtime, position, events, skipped,"
-                              " first_skipped, recovered, corrupted, dirty, encoding, last_error,"
-                              " quarantined, quarantine_reason FROM sources ORDER BY path";
-    sqlite3_stmt *q = NULL;
-    int rc;
+    int rc = line->len ? hvd_buf_addc(line, '\t') : HVD_OK;
 
-    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK) {
-        return db_error(st, err, "cannot list sources");
-    }
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        hvd_store_source s;
-
-        s.path = (const char *)sqlite3_column_text(q, 0);
-        s.kind = (const char *)sqlite3_column_text(q, 1);
-        s.host = (const char *)sqlite3_column_text(q, 2);
-        s.size = (uint64_t)sqlite3_column_int64(q, 3);
-        s.mtime = sqlite3_column_int64(q, 4);
-        s.position = (const char *)sqlite3_column_text(q, 5);
-        s.events = (uint64_t)sqlite3_column_int64(q, 6);
-        s.skipped = (uint64_t)sqlite3_column_int64(q, 7);
-        s.first_skipped = (uint64_t)sqlite3_column_int64(q, 8);
-        s.recovered = (uint64_t)sqlite3_column_int64(q, 9);
-        s.corrupted = sqlite3_column_int(q, 10);
-        s.dirty = sqlite3_column_int(q, 11);
-        s.encoding = (const char *)sqlite3_column_text(q, 12);
-        s.last_error = (const char *)sqlite3_column_text(q, 13);
-        s.quarantined = sqlite3_column_int(q, 14);
-        s.quarantine_reason = (const char *)sqlite3_column_text(q, 15);
-        if (fn(ud, &s)) {
-            rc = SQLITE_DONE;
+    for (; rc == HVD_OK && *v; v++) {
+        switch (*v) {
+        case '\t':
+            rc = hvd_buf_adds(line, "\\t");
+            break;
+        case '\n':
+            rc = hvd_buf_adds(line, "\\n");
+            break;
+        case '\r':
+            rc = hvd_buf_adds(line, "\\r");
+            break;
+        case '\\':
+            rc = hvd_buf_adds(line, "\\\\");
+            break;
+        default:
+            rc = hvd_buf_addc(line, *v);
             break;
         }
     }
-    sqlite3_finalize(q);
-    return rc == SQLITE_DONE ? HVD_OK : db_error(st, err, "cannot list sources");
+    return rc;
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x;
+    uint64_t b = *(const uint64_t *)y;
+
+    return a < b ? -1 : a > b;
+}
+
+/* The clog_seen hashes column, sorted, so the order lines were marked in does not show. */
+static int dump_hashes(hvd_buf *line, const char *text)
+{
+    struct hwm h;
+    int rc = HVD_OK;
+
+    memset(&h, 0, sizeof(h));
+    while (rc == HVD_OK && *text) {
+        char *end;
+        uint64_t v = strtoull(text, &end, 16);
+
+        if (end == text) {
+            break;
+        }
+        rc = hwm_push(&h, v);
+        text = end;
+    }
+    if (rc == HVD_OK && h.n > 1) {
+        qsort(h.hashes, h.n, sizeof(*h.hashes), cmp_u64);
+    }
+    if (rc == HVD_OK) {
+        rc = hvd_buf_addc(line, '\t');
+    }
+    for (size_t i = 0; rc == HVD_OK && i < h.n; i++) {
+        rc = hvd_buf_printf(line, "%s%016" PRIx64, i ? " " : "", h.hashes[i]);
+    }
+    hvd_free(h.hashes);
+    return rc;
+}
+
+int hvd_store_dump(hvd_store *st, int (*fn)(void *ud, const char *line), void *ud, hvd_error *err)
+{
+    static const struct {
+        int sql;
+        const char *tag;
+    } parts[] = {
+        {SQL_DUMP_DIAG, "diagnosis"},    {SQL_DUMP_ENTITY, "entity"},
+        {SQL_DUMP_RELATED, "related"},   {SQL_DUMP_EVIDENCE, "evidence"},
+        {SQL_DUMP_INCIDENT, "incident"}, {SQL_DUMP_MEMBER, "member"},
+        {SQL_DUMP_EVTX, "evtx_seen"},    {SQL_DUMP_CLOG, "clog_seen"},
+    };
+    hvd_buf line;
+    int rc = HVD_OK;
+    int stop = 0;
+
+    hvd_buf_init(&line, 16u << 20);
+    for (size_t p = 0; rc == HVD_OK && !stop && p < sizeof(parts) / sizeof(parts[0]); p++) {
+        sqlite3_stmt *q = NULL;
+        int step = SQLITE_DONE;
+
+        rc = stmt_acquire(st, parts[p].sql, &q, err);
+        if (rc < 0) {
+            break;
+        }
+        while (rc == HVD_OK && !stop && (step = sqlite3_step(q)) == SQLITE_ROW) {
+            int ncol = sqlite3_column_count(q);
+
+            hvd_buf_reset(&line);
+            rc = dump_field(&line, parts[p].tag);
+            for (int c = 0; rc == HVD_OK && c < ncol; c++) {
+                if (parts[p].sql == SQL_DUMP_CLOG && c == 3) {
+                    rc = dump_hashes(&line, col_text(q, c));
+                } else {
+                    rc = dump_field(&line, col_text(q, c));
+                }
+            }
+            if (rc < 0) {
+                rc = hvd_error_set(err, rc, st->path, 0, "cannot dump: %s", hvd_strerror(rc));
+            } else {
+                stop = fn(ud, hvd_buf_str(&line));
+            }
+        }
+        if (rc == HVD_OK && !stop && step != SQLITE_DONE) {
+            rc = db_error(st, err, "cannot dump");
+        }
+        stmt_release(st, parts[p].sql, q);
+    }
+    hvd_buf_free(&line);
+    return rc;
+}
+
+struct digest {
+    uint64_t a;
+    uint64_t b;
+};
+
+static int digest_line(void *ud, const char *line)
+{
+    struct digest *d = ud;
+
+    /* Two FNV-1a streams with different bases: 128 bits, enough to tell states apart. */
+    for (const char *p = line;; p++) {
+        unsigned char c = *p ? (unsigned char)*p : '\n';
+
+        d->a = (d->a ^ c) * UINT64_C(1099511628211);
+        d->b = (d->b ^ c) * UINT64_C(1099511628211);
+        d->b ^= d->b >> 29;
+        if (!*p) {
+            break;
+        }
+    }
+    return 0;
+}
+
+int hvd_store_digest(hvd_store *st, char out[HVD_STORE_DIGEST_SIZE], hvd_error *err)
+{
+    struct digest d = {UINT64_C(1469598103934665603), UINT64_C(0x9e3779b97f4a7c15)};
+    int rc = hvd_store_dump(st, digest_line, &d, err);
+
+    out[0] = '\0';
+    if (rc == HVD_OK) {
+        snprintf(out, HVD_STORE_DIGEST_SIZE, "%016" PRIx64 "%016" PRIx64, d.a, d.b);
+    }
+    return rc;
 }

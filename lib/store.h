@@ -1,6 +1,14 @@
 /*
  * store: the keep stage. Diagnoses, the evidence behind them, incidents, per-file
- * checkpoints, and what input was already seen, in one SQLite file.
+ * checkpoints, and what input was already seen, in one SQLite file (WAL mode, so readers
+ * such as 'hvdiag query' run beside the writer).
+ *
+ * Writes happen between hvd_store_begin() and hvd_store_commit(); a file's checkpoint, the
+ * input it marked seen and the diagnoses it produced commit together, so a crash at any
+ * moment loses or repeats nothing. Commit also regroups incidents when diagnoses changed.
+ *
+ * Strings handed to the store are borrowed for the call; strings the store hands out
+ * (callbacks, hvd_store_get_source) are borrowed as each function says.
  */
 #ifndef HVD_STORE_H
 #define HVD_STORE_H
@@ -9,44 +17,86 @@
 #include "error.h"
 #include "event.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct hvd_store hvd_store;
 
 enum {
-    HVD_STORE_READONLY = 1, /* no writes, no migrations; the schema must exist */
+    HVD_STORE_READONLY = 1, /* no writes, no migrations; the schema must exist and be current */
 };
 
-/* Opens (creating and migrating as needed) the database at path. On success *out owns it
- * until hvd_store_close(). A database written by a newer hvdiag is refused. */
+/* The schema version this build writes (PRAGMA user_version). */
+#define HVD_STORE_SCHEMA_VERSION 2
+
+/* A diagnosis joins an incident of the same subject whose span, widened by this gap on
+ * each side, covers it. */
+#define HVD_STORE_INCIDENT_GAP (6 * 3600 * INT64_C(10000000))
+
+/* Opens (creating and migrating as needed) the database at path; flags: 0 or
+ * HVD_STORE_READONLY. On success *out owns it until hvd_store_close(). An older schema is
+ * migrated in one transaction; a database written by a newer hvdiag, or (read-only) one
+ * without the current schema, is refused. Errors name the path. */
 int hvd_store_open(hvd_store **out, const char *path, int flags, hvd_error *err);
 void hvd_store_close(hvd_store *st); /* NULL-safe; rolls back an open transaction */
 
-/* Every write happens between begin (BEGIN IMMEDIATE) and commit; rollback forgets the
- * writes and the marks of seen input made since begin. */
+/* Every write happens between begin (BEGIN IMMEDIATE) and commit. Commit flushes the marks
+ * of seen input and regroups incidents if diagnoses changed; on failure it rolls back.
+ * Rollback forgets the writes and the marks made since begin. Begin fails on a read-only
+ * store or when a transaction is already open; writes fail when none is open. */
 int hvd_store_begin(hvd_store *st, hvd_error *err);
 int hvd_store_commit(hvd_store *st, hvd_error *err);
-void hvd_store_rollback(hvd_store *st);
+void hvd_store_rollback(hvd_store *st); /* NULL-safe; harmless without a transaction */
 
-/* Checks whether an input event was stored before and marks it seen. EVTX events are
- * identified by (host, channel, EventRecordID); cluster.log lines by node, section, time,
- * pid.tid and text, under the rule that a node's lines in one section come in time order.
- * Sets *seen to 1 for a repeat, 0 for a new event. */
+/* --- seen input ----------------------------------------------------------------------
+ * Re-reading a file, or an export that repeats old records, must add nothing twice.
+ *
+ * EVTX: a record is (host, channel, EventRecordID). Ids seen are kept as merged intervals
+ * per (host, channel), since exports overlap and files come in any order. Id 0 (unknown)
+ * is never seen and marking it does nothing.
+ *
+ * cluster.log: a line is (node, section, time, pid.tid, text). Assumption: a node writes
+ * the lines of one section in time order, so each (node, section) keeps a high-water time;
+ * older lines are seen, newer are new, and lines at exactly the high-water time are told
+ * apart by a hash of pid.tid and text.
+ *
+ * seen returns 1 (stored before, or marked in the open transaction), 0, or a negative code.
+ * mark needs an open transaction; marks reach the database at commit. */
+int hvd_store_evtx_seen(hvd_store *st, const char *host, const char *channel, uint64_t erid,
+                        hvd_error *err);
+int hvd_store_evtx_mark(hvd_store *st, const char *host, const char *channel, uint64_t erid,
+                        hvd_error *err);
+int hvd_store_clusterlog_seen(hvd_store *st, const char *node, const char *section, hvd_time time,
+                              uint32_t pid, uint32_t tid, const char *text, hvd_error *err);
+int hvd_store_clusterlog_mark(hvd_store *st, const char *node, const char *section, hvd_time time,
+                              uint32_t pid, uint32_t tid, const char *text, hvd_error *err);
+
+/* Seen-and-mark for a reader's event (EVTX by host/channel/event_record_id, cluster.log by
+ * host/channel/time/pid/tid/message). Sets *seen to 1 for a repeat, 0 for a new event,
+ * which is then marked (so it needs an open transaction). Other kinds are never seen. */
 int hvd_store_event_seen(hvd_store *st, const hvd_event *ev, int *seen, hvd_error *err);
 
-/* Adds or updates (by key) a diagnosis and adds its new evidence. *changed (may be NULL)
- * is set when anything in the database changed. */
+/* --- diagnoses ----------------------------------------------------------------------- */
+
+/* Adds or updates (by key) a diagnosis and adds its new evidence. On update, first_time
+ * becomes the min, last_time the max, count the larger of the stored and the given total
+ * (the engine hands the running total, never a delta); title, cause, remedy, severity and
+ * confidence take the new values; new related keys and entities are added. Evidence is
+ * unique per (diagnosis, source path, record id, line). *changed (may be NULL) is set to 1
+ * when anything in the database changed and left alone otherwise. */
 int hvd_store_put_diagnosis(hvd_store *st, const hvd_diagnosis *d, int *changed, hvd_error *err);
 
+/* --- sources ------------------------------------------------------------------------- */
+
 /* The state of one input file. Strings are borrowed: from the caller for put, from the
- * store (valid until the next store call) for get. */
+ * store for get and list (see each). */
 typedef struct hvd_store_source {
     const char *path;
-    const char *kind;
+    const char *kind; /* hvd_source_kind_name() */
     const char *host;
     uint64_t size;
-    int64_t mtime;
-    const char *position;
+    int64_t mtime;        /* seconds since 1970 */
+    const char *position; /* hvd_source_position() token, opaque */
     uint64_t events;
     uint64_t skipped;
     uint64_t first_skipped;
@@ -55,53 +105,86 @@ typedef struct hvd_store_source {
     int dirty;
     const char *encoding;
     const char *last_error;
-    int quarantined;
+    int quarantined; /* put ignores these two: see hvd_store_set_quarantine() */
     const char *quarantine_reason;
+    /* Identity, for rotation and copytruncate detection: a changed inode, a size below the
+     * saved offset or a different prefix hash means the file is not the one checkpointed. */
+    uint64_t device;
+    uint64_t inode;
+    const char *head_hash;   /* hash of the first 4 KiB, as the caller writes it */
+    uint64_t prefix_len;     /* bytes covered by prefix_hash (the saved offset) */
+    const char *prefix_hash; /* hash of the bytes before the saved offset */
+    const char *warnings;    /* summary of the file's warnings, or "" */
+    hvd_time first_seen;     /* set by the store: first and latest checkpoint (wall clock) */
+    hvd_time last_seen;
 } hvd_store_source;
 
-/* Records a file's state; unchanged values leave the row as it was. */
+/* Records a file's checkpoint (insert or update by path), keeping its quarantine and
+ * first_seen. Needs an open transaction. */
 int hvd_store_put_source(hvd_store *st, const hvd_store_source *src, hvd_error *err);
-/* Returns 1 and fills *out when the path is known, 0 when not, or a negative code. */
+
+/* Quarantines the file (reason non-NULL) or lifts it (reason NULL). Returns HVD_OK, or
+ * HVD_ENOTFOUND for an unknown path. Needs an open transaction. */
+int hvd_store_set_quarantine(hvd_store *st, const char *path, const char *reason, hvd_error *err);
+
+/* Returns 1 and fills *out when the path is known, 0 when not, or a negative code. Strings
+ * in *out are borrowed: valid until the next call on st. */
 int hvd_store_get_source(hvd_store *st, const char *path, hvd_store_source *out, hvd_error *err);
 
 /* Every known source, by path. Rows are borrowed for the call; nonzero stops the walk. */
 int hvd_store_sources(hvd_store *st, int (*fn)(void *ud, const hvd_store_source *src), void *ud,
                       hvd_error *err);
 
-/* Regroups diagnoses into incidents: by VM (else host), split by time gaps, correlations
- * pulling their members in. Deterministic: the same diagnoses give the same incidents. */
+/* --- incidents ----------------------------------------------------------------------- */
+
+/* Regroups every diagnosis into incidents now (commit does it when diagnoses changed; this
+ * is for callers that want it regardless). Needs an open transaction.
+ *
+ * Grouping: a diagnosis's subject is its VM (vm_name and vm_id name the same VM when one
+ * diagnosis carries both), else its host (short name, any case). Diagnoses of one subject
+ * whose times lie within HVD_STORE_INCIDENT_GAP of each other form one incident; a
+ * correlation pulls the diagnoses it explains into its incident. The root cause is the
+ * correlation, else the most severe, then the earliest. The grouping depends only on the
+ * set of diagnoses, not on the order they came in. An incident keeps its id while its root
+ * cause (else one of its members) stays in it; merged-away incidents are deleted. */
 int hvd_store_rebuild_incidents(hvd_store *st, hvd_error *err);
 
-/* --- reading ------------------------------------------------------------------------ */
+/* --- reading ------------------------------------------------------------------------- */
 
 typedef struct hvd_incident {
     int64_t id;
     const char *subject_kind; /* "vm" or "host" */
-    const char *subject;
-    const char *hosts; /* comma-separated */
+    const char *subject;      /* VM name (else id), or host short name */
+    const char *hosts;        /* comma-separated short names, sorted */
     hvd_time first_time;
     hvd_time last_time;
-    hvd_severity severity;
-    const char *title;
-    const char *remedy; /* the root cause's remedy */
-    int64_t diagnoses;
+    hvd_severity severity; /* the highest of its diagnoses */
+    const char *title;     /* the root cause's */
+    const char *remedy;    /* the root cause's */
+    int64_t diagnoses;     /* how many */
+    int64_t root;          /* the root cause's diagnosis id */
 } hvd_incident;
 
+/* Filters incidents (an incident matches when one of its diagnoses does) and diagnoses.
+ * NULL strings and zero bounds do not filter. */
 typedef struct hvd_incident_filter {
-    const char *vm;   /* vm name or id; NULL for any */
+    const char *vm;   /* vm name or id, any case */
     const char *host; /* short name or FQDN */
     const char *rule;
     int min_severity; /* hvd_severity; 0 includes benign */
-    hvd_time since;   /* 0 for no bound */
-    hvd_time until;   /* 0 for no bound */
+    hvd_time since;   /* ends at or after */
+    hvd_time until;   /* starts at or before */
     int64_t limit;    /* 0 for no limit */
     int64_t offset;
+    const char *vm_id; /* vm id only */
 } hvd_incident_filter;
+
+typedef hvd_incident_filter hvd_diagnosis_filter;
 
 typedef struct hvd_stored_diagnosis {
     int64_t id;
     const char *key;
-    const char *kind;
+    const char *kind; /* "signature" or "correlation" */
     const char *rule_id;
     const char *title;
     hvd_severity severity;
@@ -115,21 +198,33 @@ typedef struct hvd_stored_diagnosis {
     hvd_time first_time;
     hvd_time last_time;
     uint64_t count;
-    int root; /* a correlation: the incident's root cause */
+    int root;         /* a correlation: the incident's root cause */
+    int64_t incident; /* 0 until grouped */
 } hvd_stored_diagnosis;
 
-/* Callbacks get borrowed rows, valid during the call; a nonzero return stops the walk. */
+/* Callbacks get borrowed rows, valid during the call; a nonzero return stops the walk.
+ * Calls on other read functions from inside a callback are allowed. */
+
+/* Incidents matching f (NULL: all), newest first (by first time, then id). */
 int hvd_store_incidents(hvd_store *st, const hvd_incident_filter *f,
                         int (*fn)(void *ud, const hvd_incident *in), void *ud, hvd_error *err);
+/* One incident: returns 1 after calling fn once, 0 when there is no such id, or < 0. */
+int hvd_store_get_incident(hvd_store *st, int64_t id, int (*fn)(void *ud, const hvd_incident *in),
+                           void *ud, hvd_error *err);
 /* An incident's diagnoses, root cause first, then by severity and time. */
 int hvd_store_incident_diagnoses(hvd_store *st, int64_t incident,
                                  int (*fn)(void *ud, const hvd_stored_diagnosis *d), void *ud,
                                  hvd_error *err);
-/* Diagnoses with an id above 'after', by id: what was added since a reader last looked
- * (ids only grow; a diagnosis that grows keeps its id). */
+/* Diagnoses matching f (NULL: all), newest first (by first time, then key). */
+int hvd_store_diagnoses(hvd_store *st, const hvd_diagnosis_filter *f,
+                        int (*fn)(void *ud, const hvd_stored_diagnosis *d), void *ud,
+                        hvd_error *err);
+/* Diagnoses with an id above 'after', by id: what was added since a reader last looked.
+ * Ids only grow; a diagnosis that grows keeps its id. */
 int hvd_store_diagnoses_after(hvd_store *st, int64_t after,
                               int (*fn)(void *ud, const hvd_stored_diagnosis *d), void *ud,
                               hvd_error *err);
+/* A diagnosis's evidence, oldest first. */
 int hvd_store_diagnosis_evidence(hvd_store *st, int64_t diagnosis,
                                  int (*fn)(void *ud, const hvd_evidence *ev), void *ud,
                                  hvd_error *err);
@@ -139,8 +234,19 @@ typedef struct hvd_store_counts {
     int64_t diagnoses;
     int64_t incidents;
     int64_t evidence;
+    int64_t events_marked; /* input events marked seen, all time */
 } hvd_store_counts;
 
 int hvd_store_get_counts(hvd_store *st, hvd_store_counts *out, hvd_error *err);
+
+/* Everything the database holds about diagnoses, evidence, incidents and seen input, one
+ * fact a line in a stable order, without row ids, incident ids or wall-clock times (source
+ * rows are left out: they are bookkeeping of each read). Two databases built from the
+ * same input in any order dump the same. Lines are borrowed for the call. */
+int hvd_store_dump(hvd_store *st, int (*fn)(void *ud, const char *line), void *ud, hvd_error *err);
+
+/* A 128-bit hash of hvd_store_dump() as 32 hex digits and a NUL. */
+#define HVD_STORE_DIGEST_SIZE 33
+int hvd_store_digest(hvd_store *st, char out[HVD_STORE_DIGEST_SIZE], hvd_error *err);
 
 #endif

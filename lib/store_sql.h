@@ -1,8 +1,29 @@
-/* All SQL text of the store. Times are hvd_time (100-ns ticks since 1970, UTC). */
+/*
+ * All SQL text of the store. Times are hvd_time (100-ns ticks since 1970, UTC); text columns
+ * are never NULL ('' when unknown).
+ *
+ * Schema (version 2):
+ *   sources             one row per input path: identity (device, inode, size, mtime, hash of
+ *                       the first 4 KiB, hash of the bytes before the saved offset), reader
+ *                       position token, stats, warnings, last error, quarantine, seen times.
+ *   evtx_seen           EVTX records stored before: closed intervals [lo, hi] of EventRecordID
+ *                       per (host, channel), disjoint and not adjacent.
+ *   clog_seen           cluster.log lines stored before: per (node, section) the high-water
+ *                       time and the hashes of the lines at exactly that time.
+ *   counters            named totals (events marked).
+ *   diagnoses           one row per diagnosis key, with vm_name/vm_id/host copied out of the
+ *                       entities for fast filters; incident = the incident it belongs to.
+ *   diagnosis_entities  every entity of a diagnosis, indexed by (name, value).
+ *   diagnosis_related   a correlation's member keys.
+ *   evidence            events behind a diagnosis, unique per (diagnosis, path, record, line).
+ *   incidents           diagnoses grouped by subject (VM, else host) and time; root = the
+ *                       diagnosis named as root cause.
+ */
 #ifndef HVD_STORE_SQL_H
 #define HVD_STORE_SQL_H
 
-/* Schema version 1. Migrations are applied in order; user_version is the last applied. */
+/* Migrations are applied in order, each in one transaction; user_version is the number of
+ * the last one applied. Append only: never edit a step that has shipped. */
 static const char *const store_migrations[] = {
     /* 1 */
     "CREATE TABLE sources("
@@ -54,7 +75,47 @@ static const char *const store_migrations[] = {
     "CREATE INDEX evidence_diagnosis ON evidence(diagnosis, time);"
     "CREATE INDEX incidents_time ON incidents(first_time, last_time);"
     "CREATE INDEX incidents_subject ON incidents(subject COLLATE NOCASE);",
+
+    /* 2: file identity for rotation/copytruncate detection, warnings and seen times on
+     * sources; counters; severity indexes. */
+    "ALTER TABLE sources ADD COLUMN device INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE sources ADD COLUMN inode INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE sources ADD COLUMN head_hash TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE sources ADD COLUMN prefix_len INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE sources ADD COLUMN prefix_hash TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE sources ADD COLUMN warnings TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE sources ADD COLUMN first_seen INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE sources ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX sources_identity ON sources(device, inode);"
+    "CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO counters(name, value) SELECT 'events_marked', coalesce(sum(hi - lo + 1), 0)"
+    " FROM evtx_seen;"
+    "CREATE INDEX diagnoses_severity ON diagnoses(severity, first_time);"
+    "CREATE INDEX incidents_severity ON incidents(severity, first_time);",
 };
+
+/* The columns of a source row, in the order every SELECT of sources gives them. */
+#define STORE_SOURCE_COLUMNS                                                                  \
+    "path, kind, host, size, mtime, position, events, skipped, first_skipped, recovered,"     \
+    " corrupted, dirty, encoding, last_error, quarantined, quarantine_reason, device, inode," \
+    " head_hash, prefix_len, prefix_hash, warnings, first_seen, last_seen"
+
+/* The columns of a diagnosis row, in the order every SELECT of diagnoses gives them. */
+#define STORE_DIAGNOSIS_COLUMNS                                                          \
+    "d.id, d.key, d.kind, d.rule, d.title, d.severity, d.confidence, d.cause, d.remedy," \
+    " d.refs, d.vm_name, d.vm_id, d.host, d.first_time, d.last_time, d.count, d.incident"
+
+#define STORE_INCIDENT_COLUMNS                                                         \
+    "i.id, i.subject_kind, i.subject, i.hosts, i.first_time, i.last_time, i.severity," \
+    " i.title, i.remedy, i.diagnoses, i.root"
+
+/* Filters shared by the incident and diagnosis lists: ?1 min severity, ?2 vm name or id,
+ * ?3 vm id, ?4 host (short name or FQDN), ?5 rule, ?6 since, ?7 until (0: no bound). */
+#define STORE_DIAG_MATCH                                                           \
+    "(?2 IS NULL OR d.vm_name = ?2 COLLATE NOCASE OR d.vm_id = ?2 COLLATE NOCASE)" \
+    " AND (?3 IS NULL OR d.vm_id = ?3 COLLATE NOCASE)"                             \
+    " AND (?4 IS NULL OR d.host = ?4 COLLATE NOCASE OR d.host LIKE ?4 || '.%')"    \
+    " AND (?5 IS NULL OR d.rule = ?5)"
 
 enum {
     SQL_DIAG_FIND,
@@ -68,64 +129,149 @@ enum {
     SQL_EVTX_INSERT,
     SQL_CLOG_LOAD,
     SQL_CLOG_PUT,
+    SQL_COUNTER_ADD,
     SQL_SOURCE_GET,
     SQL_SOURCE_PUT,
+    SQL_SOURCE_QUARANTINE,
+    SQL_SOURCE_LIST,
+    SQL_INC_DIAGS,
+    SQL_INC_RELATED,
+    SQL_INC_IDS,
+    SQL_INC_PUT,
+    SQL_INC_SET,
+    SQL_INC_DELETE,
+    SQL_INCIDENT_LIST,
+    SQL_INCIDENT_GET,
     SQL_INCIDENT_DIAGS,
-    SQL_EVIDENCE_OF,
+    SQL_DIAG_LIST,
     SQL_DIAGS_AFTER,
+    SQL_EVIDENCE_OF,
+    SQL_COUNTS,
+    SQL_DUMP_DIAG,
+    SQL_DUMP_ENTITY,
+    SQL_DUMP_RELATED,
+    SQL_DUMP_EVIDENCE,
+    SQL_DUMP_INCIDENT,
+    SQL_DUMP_MEMBER,
+    SQL_DUMP_EVTX,
+    SQL_DUMP_CLOG,
     SQL_COUNT
 };
 
 static const char *const store_sql[SQL_COUNT] = {
-    [SQL_DIAG_FIND] = "SELECT id, first_time, last_time, count, title, remedy, cause"
-                      " FROM diagnoses WHERE key = ?1",
+    /* --- writing diagnoses --- */
+    [SQL_DIAG_FIND] = "SELECT id, first_time, last_time, count, title, remedy, cause, severity,"
+                      " confidence FROM diagnoses WHERE key = ?1",
     [SQL_DIAG_INSERT] = "INSERT INTO diagnoses(key, kind, rule, title, severity, confidence,"
                         " cause, remedy, refs, vm_name, vm_id, host, first_time, last_time,"
                         " count) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
     [SQL_DIAG_UPDATE] = "UPDATE diagnoses SET first_time = ?2, last_time = ?3, count = ?4,"
-                        " title = ?5, cause = ?6, remedy = ?7 WHERE id = ?1",
-    [SQL_ENTITY_PUT] = "INSERT OR REPLACE INTO diagnosis_entities(diagnosis, name, value)"
+                        " title = ?5, cause = ?6, remedy = ?7, severity = ?8, confidence = ?9"
+                        " WHERE id = ?1",
+    [SQL_ENTITY_PUT] = "INSERT OR IGNORE INTO diagnosis_entities(diagnosis, name, value)"
                        " VALUES(?1, ?2, ?3)",
     [SQL_RELATED_PUT] = "INSERT OR IGNORE INTO diagnosis_related(diagnosis, member) VALUES(?1, ?2)",
     [SQL_EVIDENCE_PUT] = "INSERT OR IGNORE INTO evidence(diagnosis, kind, path, record_id,"
                          " event_record_id, line, byte_offset, time, host, provider, channel,"
                          " component, event_id, level, message)"
                          " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+
+    /* --- seen input --- */
     [SQL_EVTX_LOAD] = "SELECT lo, hi FROM evtx_seen WHERE host = ?1 AND channel = ?2 ORDER BY lo",
     [SQL_EVTX_DELETE] = "DELETE FROM evtx_seen WHERE host = ?1 AND channel = ?2",
     [SQL_EVTX_INSERT] = "INSERT INTO evtx_seen(host, channel, lo, hi) VALUES(?1, ?2, ?3, ?4)",
     [SQL_CLOG_LOAD] = "SELECT hwm, hashes FROM clog_seen WHERE node = ?1 AND section = ?2",
     [SQL_CLOG_PUT] = "INSERT OR REPLACE INTO clog_seen(node, section, hwm, hashes)"
                      " VALUES(?1, ?2, ?3, ?4)",
-    [SQL_SOURCE_GET] = "SELECT path, kind, host, size, mtime, position, events, skipped,"
-                       " first_skipped, recovered, corrupted, dirty, encoding, last_error,"
-                       " quarantined, quarantine_reason FROM sources WHERE path = ?1",
+    [SQL_COUNTER_ADD] = "INSERT INTO counters(name, value) VALUES(?1, ?2)"
+                        " ON CONFLICT(name) DO UPDATE SET value = value + ?2",
+
+    /* --- sources --- */
+    [SQL_SOURCE_GET] = "SELECT " STORE_SOURCE_COLUMNS " FROM sources WHERE path = ?1",
+    /* The checkpoint: everything but the quarantine, which only set_quarantine changes, and
+     * first_seen, kept from the first time. */
     [SQL_SOURCE_PUT] = "INSERT INTO sources(path, kind, host, size, mtime, position, events,"
                        " skipped, first_skipped, recovered, corrupted, dirty, encoding,"
-                       " last_error, quarantined, quarantine_reason)"
-                       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"
+                       " last_error, quarantined, quarantine_reason, device, inode, head_hash,"
+                       " prefix_len, prefix_hash, warnings, first_seen, last_seen)"
+                       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
+                       " ?19,?20,?21,?22,?23,?23)"
                        " ON CONFLICT(path) DO UPDATE SET kind = ?2, host = ?3, size = ?4,"
                        " mtime = ?5, position = ?6, events = ?7, skipped = ?8,"
                        " first_skipped = ?9, recovered = ?10, corrupted = ?11, dirty = ?12,"
-                       " encoding = ?13, last_error = ?14, quarantined = ?15,"
-                       " quarantine_reason = ?16",
-    [SQL_INCIDENT_DIAGS] = "SELECT id, key, kind, rule, title, severity, confidence, cause,"
-                           " remedy, refs, vm_name, vm_id, host, first_time, last_time, count"
-                           " FROM diagnoses WHERE incident = ?1"
-                           " ORDER BY kind = 'correlation' DESC, severity DESC, first_time, key",
+                       " encoding = ?13, last_error = ?14, device = ?17, inode = ?18,"
+                       " head_hash = ?19, prefix_len = ?20, prefix_hash = ?21, warnings = ?22,"
+                       " last_seen = ?23",
+    [SQL_SOURCE_QUARANTINE] = "UPDATE sources SET quarantined = ?2, quarantine_reason = ?3"
+                              " WHERE path = ?1",
+    [SQL_SOURCE_LIST] = "SELECT " STORE_SOURCE_COLUMNS " FROM sources ORDER BY path",
+
+    /* --- incident grouping --- */
+    [SQL_INC_DIAGS] = "SELECT id, key, kind, vm_name, vm_id, host, first_time, last_time,"
+                      " severity, title, remedy, coalesce(incident, 0) FROM diagnoses",
+    [SQL_INC_RELATED] = "SELECT r.diagnosis, d.id FROM diagnosis_related r"
+                        " JOIN diagnoses d ON d.key = r.member",
+    [SQL_INC_IDS] = "SELECT id FROM incidents ORDER BY id",
+    /* Writes only when something differs, so an unchanged incident costs no page write. */
+    [SQL_INC_PUT] = "INSERT INTO incidents(id, subject_kind, subject, hosts, first_time,"
+                    " last_time, severity, title, remedy, root, diagnoses)"
+                    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"
+                    " ON CONFLICT(id) DO UPDATE SET subject_kind = ?2, subject = ?3,"
+                    " hosts = ?4, first_time = ?5, last_time = ?6, severity = ?7, title = ?8,"
+                    " remedy = ?9, root = ?10, diagnoses = ?11"
+                    " WHERE (subject_kind, subject, hosts, first_time, last_time, severity,"
+                    " title, remedy, root, diagnoses) IS NOT (?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+    [SQL_INC_SET] = "UPDATE diagnoses SET incident = ?1 WHERE id = ?2",
+    [SQL_INC_DELETE] = "DELETE FROM incidents WHERE id = ?1",
+
+    /* --- reading --- */
+    [SQL_INCIDENT_LIST] =
+        "SELECT " STORE_INCIDENT_COLUMNS " FROM incidents i"
+        " WHERE i.severity >= ?1 AND (?6 = 0 OR i.last_time >= ?6)"
+        " AND (?7 = 0 OR i.first_time <= ?7)"
+        " AND ((?2 IS NULL AND ?3 IS NULL AND ?4 IS NULL AND ?5 IS NULL)"
+        "  OR EXISTS(SELECT 1 FROM diagnoses d WHERE d.incident = i.id AND " STORE_DIAG_MATCH "))"
+        " ORDER BY i.first_time DESC, i.id DESC LIMIT ?8 OFFSET ?9",
+    [SQL_INCIDENT_GET] = "SELECT " STORE_INCIDENT_COLUMNS " FROM incidents i WHERE i.id = ?1",
+    [SQL_INCIDENT_DIAGS] = "SELECT " STORE_DIAGNOSIS_COLUMNS " FROM diagnoses d"
+                           " WHERE d.incident = ?1"
+                           " ORDER BY d.kind = 'correlation' DESC, d.severity DESC,"
+                           " d.first_time, d.key",
+    [SQL_DIAG_LIST] = "SELECT " STORE_DIAGNOSIS_COLUMNS " FROM diagnoses d"
+                      " WHERE d.severity >= ?1 AND (?6 = 0 OR d.last_time >= ?6)"
+                      " AND (?7 = 0 OR d.first_time <= ?7) AND " STORE_DIAG_MATCH
+                      " ORDER BY d.first_time DESC, d.key LIMIT ?8 OFFSET ?9",
+    [SQL_DIAGS_AFTER] = "SELECT " STORE_DIAGNOSIS_COLUMNS " FROM diagnoses d WHERE d.id > ?1"
+                        " ORDER BY d.id",
     [SQL_EVIDENCE_OF] = "SELECT kind, path, record_id, event_record_id, line, byte_offset,"
                         " time, host, provider, channel, component, event_id, level, message"
-                        " FROM evidence WHERE diagnosis = ?1 ORDER BY time, id",
-    [SQL_DIAGS_AFTER] = "SELECT id, key, kind, rule, title, severity, confidence, cause,"
-                        " remedy, refs, vm_name, vm_id, host, first_time, last_time, count"
-                        " FROM diagnoses WHERE id > ?1 ORDER BY id",
-};
+                        " FROM evidence WHERE diagnosis = ?1 ORDER BY time, path, record_id, line",
+    [SQL_COUNTS] = "SELECT (SELECT count(*) FROM sources), (SELECT count(*) FROM diagnoses),"
+                   " (SELECT count(*) FROM incidents), (SELECT count(*) FROM evidence),"
+                   " (SELECT coalesce(sum(value), 0) FROM counters"
+                   "  WHERE name = 'events_marked')",
 
-/* Incidents are rebuilt from scratch; these read what the grouping needs. */
-static const char store_sql_all_diagnoses[] =
-    "SELECT id, key, kind, vm_name, vm_id, host, first_time, last_time, severity, title, remedy"
-    " FROM diagnoses ORDER BY first_time, key";
-static const char store_sql_all_related[] =
-    "SELECT r.diagnosis, d.id FROM diagnosis_related r JOIN diagnoses d ON d.key = r.member";
+    /* --- digest: every stored fact in a stable order, without row ids or seen times --- */
+    [SQL_DUMP_DIAG] = "SELECT key, kind, rule, title, severity, confidence, cause, remedy, refs,"
+                      " vm_name, vm_id, host, first_time, last_time, count FROM diagnoses"
+                      " ORDER BY key",
+    [SQL_DUMP_ENTITY] = "SELECT d.key, e.name, e.value FROM diagnosis_entities e"
+                        " JOIN diagnoses d ON d.id = e.diagnosis ORDER BY d.key, e.name",
+    [SQL_DUMP_RELATED] = "SELECT d.key, r.member FROM diagnosis_related r"
+                         " JOIN diagnoses d ON d.id = r.diagnosis ORDER BY d.key, r.member",
+    [SQL_DUMP_EVIDENCE] = "SELECT d.key, e.kind, e.path, e.record_id, e.event_record_id, e.line,"
+                          " e.byte_offset, e.time, e.host, e.provider, e.channel, e.component,"
+                          " e.event_id, e.level, e.message FROM evidence e"
+                          " JOIN diagnoses d ON d.id = e.diagnosis"
+                          " ORDER BY d.key, e.path, e.record_id, e.line",
+    [SQL_DUMP_INCIDENT] = "SELECT r.key, i.subject_kind, i.subject, i.hosts, i.first_time,"
+                          " i.last_time, i.severity, i.title, i.remedy, i.diagnoses"
+                          " FROM incidents i JOIN diagnoses r ON r.id = i.root ORDER BY r.key",
+    [SQL_DUMP_MEMBER] = "SELECT r.key, d.key FROM diagnoses d"
+                        " JOIN incidents i ON i.id = d.incident"
+                        " JOIN diagnoses r ON r.id = i.root ORDER BY r.key, d.key",
+    [SQL_DUMP_EVTX] = "SELECT host, channel, lo, hi FROM evtx_seen ORDER BY host, channel, lo",
+    [SQL_DUMP_CLOG] = "SELECT node, section, hwm, hashes FROM clog_seen ORDER BY node, section",
+};
 
 #endif

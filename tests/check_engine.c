@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define TEST_RULES HVD_TEST_DATADIR "/rules"
 
@@ -19,7 +20,13 @@ struct got {
     char keys[64][256];
     char rules[64][64];
     char remedy[64][1024];
+    char title[64][256];
+    int severity[64];
     uint64_t count[64];
+    hvd_time first[64];
+    hvd_time last[64];
+    size_t nevidence[64]; /* evidence handed over for the key, summed */
+    size_t longest_excerpt;
     size_t n;     /* distinct keys */
     size_t calls; /* emit calls */
 };
@@ -29,9 +36,17 @@ static void on_diag(void *ud, const hvd_diagnosis *d)
     struct got *g = ud;
 
     g->calls++;
+    for (size_t i = 0; i < d->nevidence; i++) {
+        size_t len = strlen(d->evidence[i].message);
+
+        g->longest_excerpt = len > g->longest_excerpt ? len : g->longest_excerpt;
+    }
     for (size_t i = 0; i < g->n; i++) {
         if (strcmp(g->keys[i], d->key) == 0) {
             g->count[i] = d->count;
+            g->first[i] = d->first_time;
+            g->last[i] = d->last_time;
+            g->nevidence[i] += d->nevidence;
             return;
         }
     }
@@ -39,7 +54,12 @@ static void on_diag(void *ud, const hvd_diagnosis *d)
         snprintf(g->keys[g->n], sizeof(g->keys[0]), "%s", d->key);
         snprintf(g->rules[g->n], sizeof(g->rules[0]), "%s", d->rule_id);
         snprintf(g->remedy[g->n], sizeof(g->remedy[0]), "%s", d->remedy);
+        snprintf(g->title[g->n], sizeof(g->title[0]), "%s", d->title);
+        g->severity[g->n] = (int)d->severity;
         g->count[g->n] = d->count;
+        g->first[g->n] = d->first_time;
+        g->last[g->n] = d->last_time;
+        g->nevidence[g->n] = d->nevidence;
         g->n++;
     }
 }
@@ -52,6 +72,17 @@ static size_t count_rule(const struct got *g, const char *rule)
         n += strcmp(g->rules[i], rule) == 0;
     }
     return n;
+}
+
+/* Index of the first diagnosis of rule, or -1. */
+static int find_rule(const struct got *g, const char *rule)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        if (strcmp(g->rules[i], rule) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
 }
 
 static hvd_ruleset *load(const char *dir)
@@ -300,6 +331,225 @@ START_TEST(spn_missing_on_destination_from_real_evtx_files)
 }
 END_TEST
 
+/* Feeds one event to a fresh engine over the synthetic rules; fills *g. */
+static void feed_one(hvd_ruleset *rs, const hvd_event *ev, struct got *g, hvd_engine_stats *st)
+{
+    hvd_engine *e = NULL;
+
+    memset(g, 0, sizeof(*g));
+    ck_assert_int_eq(hvd_engine_create(&e, rs, on_diag, g, NULL), HVD_OK);
+    ck_assert_int_eq(hvd_engine_feed(e, ev, NULL), HVD_OK);
+    ck_assert_int_eq(hvd_engine_flush(e, NULL), HVD_OK);
+    if (st) {
+        *st = *hvd_engine_get_stats(e);
+    }
+    hvd_engine_destroy(e);
+}
+
+START_TEST(index_gives_an_event_only_its_candidates)
+{
+    hvd_ruleset *rs = load(TEST_RULES);
+    hvd_engine_stats st;
+    struct got g;
+    hvd_field f[2] = {{"VmName", "SQL01"}, {"Data0", ""}};
+    hvd_event ev = make("Match-Provider", 10, "h", 0, "", f);
+
+    /* (provider, id) filed: only m-field-equals is tried, whatever the set's size. */
+    f[0].name = "VmName"; /* make() filled f[0] with the message */
+    f[0].value = "SQL01";
+    ev.nfields = 2;
+    feed_one(rs, &ev, &g, &st);
+    ck_assert_uint_eq(st.candidates, 1);
+    ck_assert_uint_eq(st.matches, 1);
+    ck_assert_int_ge(find_rule(&g, "m-field-equals"), 0);
+    /* Provider case does not matter for the index. */
+    ev.provider = "MATCH-provider";
+    feed_one(rs, &ev, &g, &st);
+    ck_assert_uint_eq(st.candidates, 1);
+    /* An unknown provider meets no rule and evaluates no predicate. */
+    ev.provider = "Other-Provider";
+    feed_one(rs, &ev, &g, &st);
+    ck_assert_uint_eq(st.candidates, 0);
+    ck_assert_uint_eq(st.predicates, 0);
+    /* cluster.log: the component's rules plus the regex-only fallback for cluster.log. */
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = HVD_SOURCE_CLUSTERLOG;
+    ev.source_path = "cl";
+    ev.host = "HV-NODE01";
+    ev.provider = "cluster.log";
+    ev.channel = "";
+    ev.component = "RES";
+    ev.level_word = "ERR";
+    ev.level = 2;
+    ev.message = "Physical Disk <Cluster Disk 7>: Online failed";
+    feed_one(rs, &ev, &g, &st);
+    ck_assert_uint_eq(st.candidates, 2);
+    ck_assert_int_ge(find_rule(&g, "m-cl-component"), 0);
+    ck_assert_str_eq(g.title[find_rule(&g, "m-cl-component")], "Cluster Disk 7 on HV-NODE01");
+    ev.component = "NM";
+    feed_one(rs, &ev, &g, &st);
+    ck_assert_uint_eq(st.candidates, 1); /* the fallback only */
+    ck_assert_uint_eq(g.n, 0);
+    hvd_ruleset_destroy(rs);
+}
+END_TEST
+
+START_TEST(channel_names_compare_normalised)
+{
+    static const struct {
+        const char *channel;
+        int match;
+    } cases[] = {
+        {"Microsoft-Windows-Hyper-V-VMMS-Admin", 1},
+        {"Microsoft-Windows-Hyper-V-VMMS/Admin", 1},
+        {"microsoft-windows-hyper-v-vmms-admin", 1},
+        {"Microsoft-Windows-Hyper-V-VMMS-Operational", 0},
+        {"Microsoft-Windows-Hyper-V-VMMS", 0},
+    };
+    hvd_ruleset *rs = load(TEST_RULES);
+    struct got g;
+    hvd_field f;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        hvd_event ev = make("Test-Provider", 5, "h", 0, "", &f);
+
+        ev.channel = cases[i].channel;
+        feed_one(rs, &ev, &g, NULL);
+        ck_assert_msg((find_rule(&g, "t-channel") >= 0) == cases[i].match, "%s", cases[i].channel);
+    }
+    /* The rule writes '-Operational', the event '/Operational'. */
+    {
+        hvd_event ev = make("Match-Provider", 60, "h", 0, "", &f);
+
+        ev.channel = "Microsoft-Windows-FailoverClustering/Operational";
+        feed_one(rs, &ev, &g, NULL);
+        ck_assert_int_ge(find_rule(&g, "m-channel-slash"), 0);
+    }
+    hvd_ruleset_destroy(rs);
+}
+END_TEST
+
+START_TEST(entities_templates_and_evidence)
+{
+    hvd_ruleset *rs = load(TEST_RULES);
+    struct got g;
+    hvd_field f[2] = {{"VmName", "SQL01"}, {"Data0", ""}};
+    char longmsg[1000];
+    hvd_event ev;
+    int i;
+
+    /* 'é' is 2 bytes: 299 of them cross the 300-byte excerpt inside a character. */
+    memcpy(longmsg, "vm 6F1B2C3D-0000-4000-8000-00000000ABCD ", 40);
+    for (i = 40; i + 2 < (int)sizeof(longmsg); i += 2) {
+        longmsg[i] = (char)0xC3;
+        longmsg[i + 1] = (char)0xA9;
+    }
+    longmsg[i] = '\0';
+    ev = make("Match-Provider", 30, "hv-node03.contoso.local", 0, longmsg, f);
+    f[0].name = "VmName";
+    f[0].value = "SQL01";
+    f[1].value = longmsg;
+    ev.nfields = 2;
+    feed_one(rs, &ev, &g, NULL);
+    i = find_rule(&g, "m-extract");
+    ck_assert_int_ge(i, 0);
+    /* field, regex on the message, a value template with _short, a fallback, '{{'. */
+    ck_assert_str_eq(g.title[i],
+                     "SQL01 6F1B2C3D-0000-4000-8000-00000000ABCD SQL01 fallback {literal}");
+    ck_assert_uint_eq(g.nevidence[i], 1);
+    ck_assert_uint_le(g.longest_excerpt, 300);
+    ck_assert_uint_ge(g.longest_excerpt, 299);
+    ck_assert_int_eq(g.longest_excerpt % 2, 0); /* 40 ASCII bytes, then whole characters */
+    /* The key names the rule and the first time; the same input gives the same key. */
+    {
+        char key[256];
+
+        snprintf(key, sizeof(key), "%s", g.keys[i]);
+        ck_assert_ptr_nonnull(strstr(key, "m-extract"));
+        ck_assert_ptr_nonnull(strstr(key, "1970-01-01T00:00:00"));
+        feed_one(rs, &ev, &g, NULL);
+        ck_assert_str_eq(g.keys[find_rule(&g, "m-extract")], key);
+    }
+    /* Named captures from <message>, host_short upper case. */
+    f[0].name = "Data0";
+    f[0].value = "Live migration of 'VM 7' failed.";
+    ev = make("Match-Provider", 14, "hv-node03.contoso.local", 0, f[0].value, f);
+    feed_one(rs, &ev, &g, NULL);
+    ck_assert_str_eq(g.title[find_rule(&g, "m-message-regex")], "VM 7 on HV-NODE03");
+    hvd_ruleset_destroy(rs);
+}
+END_TEST
+
+START_TEST(benign_rules_say_none_and_disabled_rules_never_match)
+{
+    hvd_ruleset *rs = load(TEST_RULES);
+    struct got g;
+    hvd_field f;
+    hvd_event ev = make("Match-Provider", 40, "h", 0, "", &f);
+
+    feed_one(rs, &ev, &g, NULL);
+    ck_assert_int_ge(find_rule(&g, "m-benign"), 0);
+    ck_assert_int_eq(g.severity[find_rule(&g, "m-benign")], HVD_SEVERITY_NONE);
+    ev.event_id = 41;
+    feed_one(rs, &ev, &g, NULL);
+    ck_assert_uint_eq(g.n, 0);
+    hvd_ruleset_destroy(rs);
+}
+END_TEST
+
+START_TEST(catastrophic_regex_stops_at_the_match_limit)
+{
+    hvd_ruleset *rs = load(TEST_RULES);
+    struct got g;
+    hvd_field f;
+    char msg[64];
+    clock_t start = clock();
+    hvd_event ev;
+
+    /* ^(a+)+$ on a's then 'b' backtracks 2^n ways without a limit. */
+    memset(msg, 'a', 40);
+    msg[40] = 'b';
+    msg[41] = '\0';
+    ev = make("Match-Provider", 70, "h", 0, msg, &f);
+    feed_one(rs, &ev, &g, NULL);
+    ck_assert_uint_eq(g.n, 0);
+    ck_assert_double_lt((double)(clock() - start) / CLOCKS_PER_SEC, 5.0);
+    hvd_ruleset_destroy(rs);
+}
+END_TEST
+
+START_TEST(quiet_period_holds_when_files_come_out_of_order)
+{
+    hvd_ruleset *rs = load(TEST_RULES);
+    struct got g = {.n = 0};
+    hvd_engine *e = NULL;
+    hvd_field f;
+    hvd_event ev;
+    static const int minutes[] = {100, 0, 105, 3, 200, 98, 1};
+    int a;
+    int b;
+
+    /* m-quiet folds matches within 10 minutes. Two files: one from minute 100, one from
+     * minute 0, read interleaved; then a third much later. */
+    ck_assert_int_eq(hvd_engine_create(&e, rs, on_diag, &g, NULL), HVD_OK);
+    for (size_t i = 0; i < sizeof(minutes) / sizeof(minutes[0]); i++) {
+        ev = make("Match-Provider", 50, "h1", minutes[i] * MIN, "", &f);
+        ck_assert_int_eq(hvd_engine_feed(e, &ev, NULL), HVD_OK);
+    }
+    ck_assert_uint_eq(count_rule(&g, "m-quiet"), 3);
+    a = find_rule(&g, "m-quiet");
+    b = a + 1;
+    ck_assert_uint_eq(g.count[a], 3); /* 100, 105, 98 */
+    ck_assert_int_eq(g.first[a], 98 * MIN);
+    ck_assert_int_eq(g.last[a], 105 * MIN);
+    ck_assert_uint_eq(g.count[b], 3); /* 0, 3, 1 */
+    ck_assert_int_eq(g.last[b], 3 * MIN);
+    ck_assert_uint_eq(g.nevidence[a], 3);
+    hvd_engine_destroy(e);
+    hvd_ruleset_destroy(rs);
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
     Suite *s = suite_create("engine");
@@ -307,6 +557,12 @@ static Suite *engine_suite(void)
 
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, events_meet_only_their_candidate_rules);
+    tcase_add_test(tc, index_gives_an_event_only_its_candidates);
+    tcase_add_test(tc, channel_names_compare_normalised);
+    tcase_add_test(tc, entities_templates_and_evidence);
+    tcase_add_test(tc, benign_rules_say_none_and_disabled_rules_never_match);
+    tcase_add_test(tc, catastrophic_regex_stops_at_the_match_limit);
+    tcase_add_test(tc, quiet_period_holds_when_files_come_out_of_order);
     tcase_add_test(tc, error_codes_match_in_every_spelling);
     tcase_add_test(tc, threshold_and_quiet_are_judged_by_event_time);
     tcase_add_test(tc, correlation_is_found_in_either_order_and_reported_once);

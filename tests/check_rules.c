@@ -211,6 +211,132 @@ START_TEST(entity_bombs_are_refused_quickly)
 }
 END_TEST
 
+START_TEST(utf16_files_cannot_hide_a_doctype)
+{
+    static const char text[] = "<?xml version=\"1.0\" encoding=\"UTF-16\"?>\n"
+                               "<!DOCTYPE r [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>\n"
+                               "<rules xmlns=\"urn:hvdiag:rules:1\"/>\n";
+    unsigned char utf16[2 * sizeof(text) + 2];
+    struct lines l = {.n = 0};
+    hvd_error err;
+    char *path = hvd_test_path(tmp, "utf16.xml");
+    FILE *f;
+
+    utf16[0] = 0xFF;
+    utf16[1] = 0xFE;
+    for (size_t i = 0; i + 1 < sizeof(text); i++) {
+        utf16[2 + 2 * i] = (unsigned char)text[i];
+        utf16[3 + 2 * i] = 0;
+    }
+    f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    fwrite(utf16, 1, 2 * (sizeof(text) - 1) + 2, f);
+    fclose(f);
+    ck_assert_int_lt(load_dir(&l, &err), 0);
+    ck_assert_msg(strstr(err.msg, "utf16.xml: not UTF-8") != NULL, "%s", err.msg);
+    ck_assert_ptr_null(strstr(l.text, "root:"));
+    free(path);
+}
+END_TEST
+
+START_TEST(rule_info_lists_references_and_texts)
+{
+    hvd_ruleset *rs = NULL;
+    hvd_error err;
+    const hvd_rule_info *r;
+    char *path = write_rules("refs.xml", "",
+                             "  <rule id=\"r-refs\" severity=\"warning\" confidence=\"low\">\n"
+                             "    <title>t</title>\n"
+                             "    <match><provider>P</provider><event-id>1</event-id></match>\n"
+                             "    <cause>the cause</cause><remedy>step 1\nstep 2</remedy>\n"
+                             "    <reference href=\"https://a.invalid/\">KB1</reference>\n"
+                             "    <reference href=\"https://b.invalid/\"/>\n"
+                             "    <examples><positive><Event "
+                             "xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\"/>"
+                             "</positive>\n      <negative><Event "
+                             "xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\"/>"
+                             "</negative></examples>\n"
+                             "  </rule>\n");
+
+    ck_assert_msg(hvd_ruleset_load(&rs, tmp, XSD, NULL, &err) == HVD_OK, "%s", err.msg);
+    ck_assert_uint_eq(hvd_ruleset_count(rs), 1);
+    r = hvd_ruleset_rule(rs, 0);
+    ck_assert_str_eq(r->id, "r-refs");
+    ck_assert_int_eq(r->severity, HVD_SEVERITY_WARNING);
+    ck_assert_str_eq(r->confidence, "low");
+    ck_assert_int_eq(r->line, 2);
+    ck_assert_uint_eq(r->nreferences, 2);
+    ck_assert_str_eq(r->references[0], "https://a.invalid/");
+    ck_assert_str_eq(r->reference_labels[0], "KB1");
+    ck_assert_str_eq(r->references[1], "https://b.invalid/");
+    ck_assert_str_eq(r->cause, "the cause");
+    ck_assert_ptr_nonnull(strstr(r->remedy, "step 2"));
+    ck_assert_ptr_null(hvd_ruleset_rule(rs, 1));
+    hvd_ruleset_destroy(rs);
+    free(path);
+}
+END_TEST
+
+static const char corr_fmt[] =
+    "  <correlation id=\"%s\" severity=\"error\" window=\"1h\">\n"
+    "    <title>%s</title>\n"
+    "    <member role=\"%s\" rule=\"%s\"/>\n"
+    "    <member role=\"%s\" rule=\"%s\"/>\n"
+    "    <cause>c</cause><remedy>r</remedy>\n"
+    "    <reference href=\"https://example.invalid/\"/>\n"
+    "    <examples><positive><Event "
+    "xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\"/></positive>\n"
+    "      <negative><Event "
+    "xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\"/></negative></examples>\n"
+    "  </correlation>\n";
+
+START_TEST(correlations_of_correlations_resolve_in_any_file_order)
+{
+    char body[8192];
+    char r1[2048];
+    char r2[2048];
+    char outer[2048];
+    char inner[2048];
+    struct lines l = {.n = 0};
+    hvd_error err;
+    char *path;
+
+    snprintf(r1, sizeof(r1), good_rule, 1, 1);
+    snprintf(r2, sizeof(r2), good_rule, 2, 2);
+    /* The outer one comes first and names an entity only the inner one has. */
+    snprintf(outer, sizeof(outer), corr_fmt, "c-outer", "{inner.first.host_short}", "inner",
+             "c-inner", "again", "r-1");
+    snprintf(inner, sizeof(inner), corr_fmt, "c-inner", "{first.host}", "first", "r-1", "second",
+             "r-2");
+    snprintf(body, sizeof(body), "%s%s%s%s", outer, r1, r2, inner);
+    path = write_rules("nested.xml", "", body);
+    ck_assert_int_eq(load_dir(&l, &err), 4);
+    ck_assert_int_eq(l.n, 0);
+    free(path);
+}
+END_TEST
+
+START_TEST(correlation_cycles_are_refused)
+{
+    char body[8192];
+    char r1[2048];
+    char x[2048];
+    char y[2048];
+    struct lines l = {.n = 0};
+    hvd_error err;
+    char *path;
+
+    snprintf(r1, sizeof(r1), good_rule, 1, 1);
+    snprintf(x, sizeof(x), corr_fmt, "c-x", "x", "a", "c-y", "b", "r-1");
+    snprintf(y, sizeof(y), corr_fmt, "c-y", "y", "a", "c-x", "b", "r-1");
+    snprintf(body, sizeof(body), "%s%s%s", r1, x, y);
+    path = write_rules("cycle.xml", "", body);
+    ck_assert_int_lt(load_dir(&l, &err), 0);
+    ck_assert_msg(strstr(l.text, "its members form a cycle") != NULL, "%s", l.text);
+    free(path);
+}
+END_TEST
+
 START_TEST(not_well_formed_and_empty_folder)
 {
     struct lines l = {.n = 0};
@@ -264,6 +390,10 @@ static Suite *rules_suite(void)
     tcase_add_test(tc, bad_regex_and_unknown_entity_and_duplicate_id_are_all_reported);
     tcase_add_test(tc, external_entities_are_refused_unread);
     tcase_add_test(tc, entity_bombs_are_refused_quickly);
+    tcase_add_test(tc, utf16_files_cannot_hide_a_doctype);
+    tcase_add_test(tc, rule_info_lists_references_and_texts);
+    tcase_add_test(tc, correlations_of_correlations_resolve_in_any_file_order);
+    tcase_add_test(tc, correlation_cycles_are_refused);
     tcase_add_test(tc, not_well_formed_and_empty_folder);
     tcase_add_test(tc, a_rule_that_meets_every_event_is_refused);
     suite_add_tcase(s, tc);

@@ -1,14 +1,22 @@
 /* Suite for the store: real SQLite files in a temp dir. */
+#define _DEFAULT_SOURCE /* kill(), for the crash test */
 #include "store.h"
 
+#include "alloc.h"
 #include "hvtime.h"
+#include "store_sql.h"
 #include "testutil.h"
 
 #include <check.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define H (3600 * HVD_TICKS_PER_SECOND)
 
 static char *tmp;
 static char *dbpath;
@@ -26,15 +34,21 @@ static void teardown(void)
     free(dbpath);
 }
 
-static hvd_store *open_db(int flags)
+static hvd_store *open_path(const char *path, int flags)
 {
     hvd_store *st = NULL;
     hvd_error err;
 
-    ck_assert_msg(hvd_store_open(&st, dbpath, flags, &err) == HVD_OK, "%s", err.msg);
+    ck_assert_msg(hvd_store_open(&st, path, flags, &err) == HVD_OK, "%s", err.msg);
     return st;
 }
 
+static hvd_store *open_db(int flags)
+{
+    return open_path(dbpath, flags);
+}
+
+/* One number from the database file, read with plain SQLite. */
 static int64_t count(const char *sql)
 {
     sqlite3 *db = NULL;
@@ -42,7 +56,8 @@ static int64_t count(const char *sql)
     int64_t n = -1;
 
     ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK, "%s: %s", sql,
+                  sqlite3_errmsg(db));
     if (sqlite3_step(q) == SQLITE_ROW) {
         n = sqlite3_column_int64(q, 0);
     }
@@ -51,172 +66,519 @@ static int64_t count(const char *sql)
     return n;
 }
 
-/* A diagnosis with one entity set and one piece of evidence. */
-static hvd_diagnosis diag(const char *key, const char *vm, const char *host, hvd_time first,
-                          hvd_time last, uint64_t n, hvd_entity *ents, hvd_evidence *ev,
-                          uint64_t record)
+static void exec_sql(const char *sql)
 {
-    hvd_diagnosis d;
-    static const char *const refs[] = {"https://example.invalid/kb"};
+    sqlite3 *db = NULL;
+    char *msg = NULL;
 
-    memset(&d, 0, sizeof(d));
-    memset(ev, 0, sizeof(*ev));
-    ents[0] = (hvd_entity){"host", host};
-    ents[1] = (hvd_entity){"vm_name", vm};
-    d.key = key;
-    d.kind = HVD_DIAGNOSIS_SIGNATURE;
-    d.rule_id = "r";
-    d.title = key;
-    d.severity = HVD_SEVERITY_ERROR;
-    d.confidence = "high";
-    d.cause = "c";
-    d.remedy = "fix";
-    d.references = refs;
-    d.nreferences = 1;
-    d.entities = ents;
-    d.nentities = vm ? 2 : 1;
-    d.first_time = first;
-    d.last_time = last;
-    d.count = n;
-    ev->kind = HVD_SOURCE_EVTX;
-    ev->source_path = "a.evtx";
-    ev->record_id = record;
-    ev->time = first;
-    ev->host = host;
-    ev->provider = "p";
-    ev->channel = "c";
-    ev->component = "";
-    ev->message = "m";
-    d.evidence = ev;
-    d.nevidence = 1;
-    return d;
+    ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+    ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK, "%s", msg);
+    sqlite3_close(db);
 }
 
-#define H (3600 * HVD_TICKS_PER_SECOND)
+/* A diagnosis fixture: entities and evidence live in the struct so it can be copied. */
+struct tdiag {
+    hvd_diagnosis d;
+    hvd_entity ents[3];
+    hvd_evidence ev;
+    const char *related[4];
+};
+
+static const char *const refs[] = {"https://example.invalid/kb", "https://example.invalid/2"};
+
+static void tdiag_init(struct tdiag *t, const char *key, const char *vm, const char *vmid,
+                       const char *host, hvd_time first, hvd_time last, uint64_t n, uint64_t record)
+{
+    size_t ne = 0;
+
+    memset(t, 0, sizeof(*t));
+    t->ents[ne++] = (hvd_entity){HVD_ENTITY_HOST, host};
+    if (vm) {
+        t->ents[ne++] = (hvd_entity){HVD_ENTITY_VM_NAME, vm};
+    }
+    if (vmid) {
+        t->ents[ne++] = (hvd_entity){HVD_ENTITY_VM_ID, vmid};
+    }
+    t->d.key = key;
+    t->d.kind = HVD_DIAGNOSIS_SIGNATURE;
+    t->d.rule_id = "r";
+    t->d.title = key;
+    t->d.severity = HVD_SEVERITY_ERROR;
+    t->d.confidence = "high";
+    t->d.cause = "c\twith a tab";
+    t->d.remedy = "fix\nsecond line";
+    t->d.references = refs;
+    t->d.nreferences = 2;
+    t->d.entities = t->ents;
+    t->d.nentities = ne;
+    t->d.first_time = first;
+    t->d.last_time = last;
+    t->d.count = n;
+    t->ev.kind = HVD_SOURCE_EVTX;
+    t->ev.source_path = "a.evtx";
+    t->ev.record_id = record;
+    t->ev.event_record_id = record;
+    t->ev.time = first;
+    t->ev.host = host;
+    t->ev.provider = "p";
+    t->ev.channel = "c";
+    t->ev.component = "";
+    t->ev.message = "m";
+    t->d.evidence = &t->ev;
+    t->d.nevidence = 1;
+}
+
+/* Re-points the internal pointers after a struct copy. */
+static hvd_diagnosis *tdiag_get(struct tdiag *t)
+{
+    t->d.entities = t->ents;
+    t->d.evidence = &t->ev;
+    t->d.related = t->d.nrelated ? t->related : NULL;
+    return &t->d;
+}
+
+static void put(hvd_store *st, struct tdiag *t)
+{
+    hvd_error err;
+
+    ck_assert_msg(hvd_store_put_diagnosis(st, tdiag_get(t), NULL, &err) == HVD_OK, "%s", err.msg);
+}
+
+static void begin(hvd_store *st)
+{
+    hvd_error err;
+
+    ck_assert_msg(hvd_store_begin(st, &err) == HVD_OK, "%s", err.msg);
+}
+
+static void commit(hvd_store *st)
+{
+    hvd_error err;
+
+    ck_assert_msg(hvd_store_commit(st, &err) == HVD_OK, "%s", err.msg);
+}
+
+static void digest_of(hvd_store *st, char out[HVD_STORE_DIGEST_SIZE])
+{
+    hvd_error err;
+
+    ck_assert_msg(hvd_store_digest(st, out, &err) == HVD_OK, "%s", err.msg);
+    ck_assert_uint_eq(strlen(out), 32);
+}
+
+/* --- schema ------------------------------------------------------------------------------ */
+
+START_TEST(schema_is_created_versioned_and_in_wal_mode)
+{
+    hvd_store *st = open_db(0);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+
+    hvd_store_close(st);
+    ck_assert_int_eq(count("PRAGMA user_version"), HVD_STORE_SCHEMA_VERSION);
+    ck_assert_int_eq(count("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
+                           " ('sources', 'evtx_seen', 'clog_seen', 'counters', 'diagnoses',"
+                           " 'diagnosis_entities', 'diagnosis_related', 'evidence',"
+                           " 'incidents')"),
+                     9);
+    ck_assert_int_eq(count("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN"
+                           " ('entities_value', 'diagnoses_vm_name', 'diagnoses_vm_id',"
+                           " 'diagnoses_host', 'diagnoses_rule', 'diagnoses_time',"
+                           " 'diagnoses_severity')"),
+                     7);
+    ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(q, 0), "wal");
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    /* Opening again migrates nothing and keeps the version. */
+    hvd_store_close(open_db(0));
+    ck_assert_int_eq(count("PRAGMA user_version"), HVD_STORE_SCHEMA_VERSION);
+}
+END_TEST
+
+START_TEST(version_1_database_is_migrated_keeping_its_rows)
+{
+    hvd_store *st;
+    hvd_store_source src;
+    hvd_store_counts c;
+    hvd_error err;
+    char sql[256];
+
+    /* A database exactly as schema version 1 wrote it. */
+    exec_sql(store_migrations[0]);
+    exec_sql("INSERT INTO sources(path, kind, position, events) VALUES('/l/a.evtx', 'evtx',"
+             " 'r:7', 7);"
+             "INSERT INTO evtx_seen VALUES('HV1', 'System', 1, 7);"
+             "INSERT INTO clog_seen VALUES('N1', '', 100, '00000000000000aa');"
+             "PRAGMA user_version = 1;");
+    /* Read-only cannot upgrade, and says so. */
+    ck_assert_int_lt(hvd_store_open(&st, dbpath, HVD_STORE_READONLY, &err), 0);
+    ck_assert_ptr_nonnull(strstr(err.msg, dbpath));
+    ck_assert_ptr_nonnull(strstr(err.msg, "older"));
+    st = open_db(0);
+    ck_assert_int_eq(count("PRAGMA user_version"), HVD_STORE_SCHEMA_VERSION);
+    ck_assert_int_eq(hvd_store_get_source(st, "/l/a.evtx", &src, &err), 1);
+    ck_assert_str_eq(src.position, "r:7");
+    ck_assert_uint_eq(src.events, 7);
+    ck_assert_uint_eq(src.inode, 0);
+    ck_assert_str_eq(src.prefix_hash, "");
+    ck_assert_int_eq(hvd_store_get_counts(st, &c, &err), HVD_OK);
+    ck_assert_int_eq(c.events_marked, 7); /* counted from the seen intervals */
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 7, &err), 1);
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 8, &err), 0);
+    hvd_store_close(st);
+    /* Every statement of this version prepares against the migrated schema. */
+    for (size_t i = 0; i < SQL_COUNT; i++) {
+        sqlite3 *db = NULL;
+        sqlite3_stmt *q = NULL;
+
+        ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+        snprintf(sql, sizeof(sql), "%.200s", store_sql[i]);
+        ck_assert_msg(sqlite3_prepare_v2(db, store_sql[i], -1, &q, NULL) == SQLITE_OK, "%s: %s",
+                      sql, sqlite3_errmsg(db));
+        sqlite3_finalize(q);
+        sqlite3_close(db);
+    }
+}
+END_TEST
+
+START_TEST(bad_files_are_refused_with_their_name)
+{
+    hvd_store *st = NULL;
+    hvd_error err;
+    char junk[4096];
+    char *missing;
+
+    /* Garbage bytes. */
+    memset(junk, 'x', sizeof(junk));
+    ck_assert_int_eq(hvd_test_write_file(dbpath, junk, sizeof(junk)), 0);
+    ck_assert_int_lt(hvd_store_open(&st, dbpath, 0, &err), 0);
+    ck_assert_ptr_null(st);
+    ck_assert_int_eq(err.code, HVD_ESTORE);
+    ck_assert_ptr_nonnull(strstr(err.msg, dbpath));
+    ck_assert_int_lt(hvd_store_open(&st, dbpath, HVD_STORE_READONLY, &err), 0);
+    ck_assert_ptr_nonnull(strstr(err.msg, dbpath));
+    remove(dbpath);
+    /* A real database whose pages were overwritten after the header. */
+    hvd_store_close(open_db(0));
+    {
+        size_t len;
+        char *data = hvd_test_read_file(dbpath, &len);
+
+        ck_assert_ptr_nonnull(data);
+        if (len > 4096) {
+            memset(data + 100, 0x5a, len - 100);
+        }
+        ck_assert_int_eq(hvd_test_write_file(dbpath, data, len), 0);
+        free(data);
+    }
+    {
+        char *wal = hvd_test_path(tmp, "t.db-wal");
+
+        remove(wal);
+        free(wal);
+    }
+    if (hvd_store_open(&st, dbpath, 0, &err) == HVD_OK) {
+        /* SQLite may only notice on first read; a read must fail cleanly then. */
+        hvd_store_counts c;
+
+        ck_assert_int_lt(hvd_store_get_counts(st, &c, &err), 0);
+        ck_assert_ptr_nonnull(strstr(err.msg, dbpath));
+        hvd_store_close(st);
+    } else {
+        ck_assert_ptr_nonnull(strstr(err.msg, dbpath));
+    }
+    remove(dbpath);
+    /* A newer schema. */
+    exec_sql("PRAGMA user_version = 99");
+    ck_assert_int_lt(hvd_store_open(&st, dbpath, 0, &err), 0);
+    ck_assert_ptr_nonnull(strstr(err.msg, "newer hvdiag"));
+    ck_assert_ptr_nonnull(strstr(err.msg, dbpath));
+    ck_assert_int_lt(hvd_store_open(&st, dbpath, HVD_STORE_READONLY, &err), 0);
+    ck_assert_ptr_nonnull(strstr(err.msg, "newer hvdiag"));
+    ck_assert_int_eq(count("PRAGMA user_version"), 99); /* untouched */
+    remove(dbpath);
+    /* Read-only does not create. */
+    ck_assert_int_lt(hvd_store_open(&st, dbpath, HVD_STORE_READONLY, &err), 0);
+    ck_assert_ptr_nonnull(strstr(err.msg, dbpath));
+    missing = hvd_test_path(tmp, "no/such/dir/x.db");
+    ck_assert_int_lt(hvd_store_open(&st, missing, 0, &err), 0);
+    ck_assert_ptr_nonnull(strstr(err.msg, missing));
+    free(missing);
+}
+END_TEST
+
+/* --- diagnoses and evidence -------------------------------------------------------------- */
 
 START_TEST(upsert_by_key_grows_and_dedupes_evidence)
 {
     hvd_store *st = open_db(0);
-    hvd_entity ents[2];
-    hvd_evidence ev;
-    hvd_diagnosis d;
+    struct tdiag t;
+    hvd_error err;
     int changed = 0;
 
-    ck_assert_int_eq(hvd_store_begin(st, NULL), HVD_OK);
-    d = diag("k1", "SQL01", "HV1", 10 * H, 10 * H, 1, ents, &ev, 1);
-    ck_assert_int_eq(hvd_store_put_diagnosis(st, &d, &changed, NULL), HVD_OK);
+    tdiag_init(&t, "k1", "SQL01", NULL, "HV1", 10 * H, 10 * H, 1, 1);
+    ck_assert_int_eq(hvd_store_put_diagnosis(st, tdiag_get(&t), NULL, &err), HVD_EINVAL);
+    begin(st);
+    ck_assert_int_eq(hvd_store_put_diagnosis(st, tdiag_get(&t), &changed, NULL), HVD_OK);
     ck_assert_int_eq(changed, 1);
-    d = diag("k1", "SQL01", "HV1", 10 * H, 11 * H, 5, ents, &ev, 2);
-    ck_assert_int_eq(hvd_store_put_diagnosis(st, &d, NULL, NULL), HVD_OK);
+    tdiag_init(&t, "k1", "SQL01", NULL, "HV1", 9 * H, 11 * H, 5, 2);
+    put(st, &t);
     changed = 0;
-    ck_assert_int_eq(hvd_store_put_diagnosis(st, &d, &changed, NULL), HVD_OK);
+    ck_assert_int_eq(hvd_store_put_diagnosis(st, tdiag_get(&t), &changed, NULL), HVD_OK);
     ck_assert_int_eq(changed, 0); /* the same again changes nothing */
-    ck_assert_int_eq(hvd_store_commit(st, NULL), HVD_OK);
+    /* An older emission (smaller running total, narrower span) shrinks nothing. */
+    tdiag_init(&t, "k1", "SQL01", NULL, "HV1", 10 * H, 10 * H, 2, 1);
+    ck_assert_int_eq(hvd_store_put_diagnosis(st, tdiag_get(&t), &changed, NULL), HVD_OK);
+    ck_assert_int_eq(changed, 0);
+    /* The same event behind another diagnosis is that diagnosis's evidence too. */
+    tdiag_init(&t, "k2", "SQL01", NULL, "HV1", 10 * H, 10 * H, 1, 1);
+    put(st, &t);
+    commit(st);
     hvd_store_close(st);
-    ck_assert_int_eq(count("SELECT count(*) FROM diagnoses"), 1);
-    ck_assert_int_eq(count("SELECT count FROM diagnoses"), 5);
-    ck_assert_int_eq(count("SELECT last_time FROM diagnoses"), 11 * H);
-    ck_assert_int_eq(count("SELECT count(*) FROM evidence"), 2);
-    ck_assert_int_eq(count("SELECT count(*) FROM diagnosis_entities"), 2);
-    ck_assert_int_eq(count("PRAGMA user_version"), 1);
+    ck_assert_int_eq(count("SELECT count(*) FROM diagnoses"), 2);
+    ck_assert_int_eq(count("SELECT count FROM diagnoses WHERE key = 'k1'"), 5);
+    ck_assert_int_eq(count("SELECT first_time FROM diagnoses WHERE key = 'k1'"), 9 * H);
+    ck_assert_int_eq(count("SELECT last_time FROM diagnoses WHERE key = 'k1'"), 11 * H);
+    ck_assert_int_eq(count("SELECT count(*) FROM evidence e JOIN diagnoses d ON d.id ="
+                           " e.diagnosis WHERE d.key = 'k1'"),
+                     2);
+    ck_assert_int_eq(count("SELECT count(*) FROM evidence"), 3);
+    ck_assert_int_eq(count("SELECT count(*) FROM diagnosis_entities WHERE name = 'vm_name'"
+                           " AND value = 'SQL01'"),
+                     2);
 }
 END_TEST
 
-static hvd_event evtx_event(const char *host, const char *channel, uint64_t erid)
+START_TEST(cluster_log_evidence_is_told_apart_by_line)
 {
-    hvd_event ev;
+    hvd_store *st = open_db(0);
+    struct tdiag t;
 
-    memset(&ev, 0, sizeof(ev));
-    ev.kind = HVD_SOURCE_EVTX;
-    ev.host = host;
-    ev.channel = channel;
-    ev.event_record_id = erid;
-    return ev;
+    begin(st);
+    tdiag_init(&t, "k", NULL, NULL, "N1", H, H, 1, 0);
+    t.ev.kind = HVD_SOURCE_CLUSTERLOG;
+    t.ev.source_path = "N1_cluster.log";
+    t.ev.record_id = 0;
+    t.ev.event_record_id = 0;
+    for (uint64_t line = 1; line <= 3; line++) {
+        t.ev.line = line;
+        t.ev.byte_offset = line * 80;
+        put(st, &t);
+        put(st, &t);
+    }
+    commit(st);
+    hvd_store_close(st);
+    ck_assert_int_eq(count("SELECT count(*) FROM evidence WHERE kind = 'clusterlog'"), 3);
+}
+END_TEST
+
+/* The fixture set for ordering tests: two VMs (one named by name, id and both), a host, a
+ * correlation over two of them. */
+enum { NSET = 7 };
+
+static void fixture_set(struct tdiag *v)
+{
+    tdiag_init(&v[0], "a-vmname", "SQL01", NULL, "HV1", 1 * H, 2 * H, 3, 1);
+    tdiag_init(&v[1], "b-vmid", NULL, "8e3a-01", "HV2.corp.local", 2 * H, 2 * H, 1, 2);
+    tdiag_init(&v[2], "c-both", "sql01", "8E3A-01", "HV1", 3 * H, 3 * H, 1, 3);
+    tdiag_init(&v[3], "d-host", NULL, NULL, "HV3", 1 * H, 1 * H, 1, 4);
+    tdiag_init(&v[4], "e-later", "SQL01", NULL, "HV1", 30 * H, 30 * H, 1, 5);
+    tdiag_init(&v[5], "f-web", "WEB01", NULL, "HV3", 40 * H, 40 * H, 1, 6);
+    tdiag_init(&v[6], "g-corr", NULL, NULL, "HV3", 40 * H, 41 * H, 2, 7);
+    v[6].d.kind = HVD_DIAGNOSIS_CORRELATION;
+    v[6].d.severity = HVD_SEVERITY_WARNING;
+    v[6].related[0] = "f-web";
+    v[6].related[1] = "e-later";
+    v[6].d.nrelated = 2;
 }
 
-START_TEST(evtx_seen_ranges_are_exact_persist_and_roll_back)
+/* Puts the set in the given order into a fresh database; per_tx commits after each. */
+static void build(const char *path, const int *order, int per_tx, char out[HVD_STORE_DIGEST_SIZE])
+{
+    struct tdiag v[NSET];
+    hvd_store *st;
+
+    fixture_set(v);
+    remove(path);
+    st = open_path(path, 0);
+    begin(st);
+    for (int i = 0; i < NSET; i++) {
+        put(st, &v[order[i]]);
+        if (per_tx) {
+            commit(st);
+            begin(st);
+        }
+    }
+    commit(st);
+    digest_of(st, out);
+    hvd_store_close(st);
+}
+
+START_TEST(same_diagnoses_in_any_order_give_the_same_digest)
+{
+    static const int fwd[NSET] = {0, 1, 2, 3, 4, 5, 6};
+    static const int rev[NSET] = {6, 5, 4, 3, 2, 1, 0};
+    static const int mix[NSET] = {2, 6, 0, 4, 1, 5, 3};
+    char a[HVD_STORE_DIGEST_SIZE];
+    char b[HVD_STORE_DIGEST_SIZE];
+    char *other = hvd_test_path(tmp, "other.db");
+    struct tdiag v[NSET];
+    hvd_store *st;
+    int changed = 0;
+
+    build(dbpath, fwd, 0, a);
+    build(other, rev, 0, b);
+    ck_assert_str_eq(a, b);
+    build(other, mix, 1, b); /* one transaction per diagnosis: incidents regrouped each time */
+    ck_assert_str_eq(a, b);
+    build(other, rev, 1, b);
+    ck_assert_str_eq(a, b);
+    /* Putting it all again changes nothing. */
+    fixture_set(v);
+    st = open_db(0);
+    begin(st);
+    for (int i = 0; i < NSET; i++) {
+        ck_assert_int_eq(hvd_store_put_diagnosis(st, tdiag_get(&v[i]), &changed, NULL), HVD_OK);
+    }
+    commit(st);
+    ck_assert_int_eq(changed, 0);
+    digest_of(st, b);
+    ck_assert_str_eq(a, b);
+    /* And a real change shows. */
+    begin(st);
+    v[3].ev.record_id = 99;
+    put(st, &v[3]);
+    commit(st);
+    digest_of(st, b);
+    ck_assert_str_ne(a, b);
+    hvd_store_close(st);
+    free(other);
+}
+END_TEST
+
+/* --- seen input -------------------------------------------------------------------------- */
+
+START_TEST(evtx_seen_ranges_merge_persist_and_roll_back)
 {
     static const uint64_t order[] = {5, 3, 4, 10, 1, 2, 7, 6, 9, 8};
     hvd_store *st = open_db(0);
-    hvd_event ev;
-    int seen;
+    hvd_store_counts c;
+    hvd_error err;
 
-    ck_assert_int_eq(hvd_store_begin(st, NULL), HVD_OK);
+    ck_assert_int_eq(hvd_store_evtx_mark(st, "HV1", "System", 1, &err), HVD_EINVAL);
+    begin(st);
     for (size_t i = 0; i < 10; i++) {
-        ev = evtx_event("HV1", "System", order[i]);
-        ck_assert_int_eq(hvd_store_event_seen(st, &ev, &seen, NULL), HVD_OK);
-        ck_assert_int_eq(seen, 0);
+        ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", order[i], NULL), 0);
+        ck_assert_int_eq(hvd_store_evtx_mark(st, "HV1", "System", order[i], NULL), HVD_OK);
+        ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", order[i], NULL), 1);
     }
-    ev = evtx_event("HV1", "System", 6);
-    hvd_store_event_seen(st, &ev, &seen, NULL);
-    ck_assert_int_eq(seen, 1);
-    ev = evtx_event("HV1", "Application", 6); /* another channel: another sequence */
-    hvd_store_event_seen(st, &ev, &seen, NULL);
-    ck_assert_int_eq(seen, 0);
-    ck_assert_int_eq(hvd_store_commit(st, NULL), HVD_OK);
+    /* Two runs with a hole, then the hole: one interval. */
+    ck_assert_int_eq(hvd_store_evtx_mark(st, "HV1", "System", 20, NULL), HVD_OK);
+    ck_assert_int_eq(hvd_store_evtx_mark(st, "HV1", "System", 22, NULL), HVD_OK);
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 21, NULL), 0);
+    ck_assert_int_eq(hvd_store_evtx_mark(st, "HV1", "System", 21, NULL), HVD_OK);
+    ck_assert_int_eq(hvd_store_evtx_mark(st, "HV1", "System", 21, NULL), HVD_OK); /* again */
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 15, NULL), 0);
+    /* Another channel or host is another sequence; id 0 identifies nothing. */
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "Application", 6, NULL), 0);
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV2", "System", 6, NULL), 0);
+    ck_assert_int_eq(hvd_store_evtx_mark(st, "HV1", "System", 0, NULL), HVD_OK);
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 0, NULL), 0);
+    commit(st);
     hvd_store_close(st);
-    /* Ten ids in any order make one interval. */
-    ck_assert_int_eq(count("SELECT count(*) FROM evtx_seen WHERE channel = 'System'"), 1);
+    ck_assert_int_eq(count("SELECT count(*) FROM evtx_seen"), 2);
+    ck_assert_int_eq(count("SELECT hi FROM evtx_seen WHERE lo = 1"), 10);
+    ck_assert_int_eq(count("SELECT hi FROM evtx_seen WHERE lo = 20"), 22);
     st = open_db(0);
-    ck_assert_int_eq(hvd_store_begin(st, NULL), HVD_OK);
-    ev = evtx_event("HV1", "System", 10);
-    hvd_store_event_seen(st, &ev, &seen, NULL);
-    ck_assert_int_eq(seen, 1);
-    ev = evtx_event("HV1", "System", 11);
-    hvd_store_event_seen(st, &ev, &seen, NULL);
-    ck_assert_int_eq(seen, 0);
+    ck_assert_int_eq(hvd_store_get_counts(st, &c, &err), HVD_OK);
+    ck_assert_int_eq(c.events_marked, 13);
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 10, NULL), 1);
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 11, NULL), 0);
+    begin(st);
+    ck_assert_int_eq(hvd_store_evtx_mark(st, "HV1", "System", 11, NULL), HVD_OK);
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 11, NULL), 1);
     hvd_store_rollback(st);
-    ck_assert_int_eq(hvd_store_begin(st, NULL), HVD_OK);
-    hvd_store_event_seen(st, &ev, &seen, NULL);
-    ck_assert_int_eq(seen, 0); /* the rolled-back mark is forgotten */
-    hvd_store_rollback(st);
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 11, NULL), 0); /* forgotten */
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 10, NULL), 1); /* kept */
     hvd_store_close(st);
+    ck_assert_int_eq(count("SELECT hi FROM evtx_seen WHERE lo = 1"), 10);
+    ck_assert_int_eq(count("SELECT value FROM counters WHERE name = 'events_marked'"), 13);
 }
 END_TEST
 
-START_TEST(clusterlog_high_water_mark_per_node_and_section)
+START_TEST(clusterlog_high_water_mark_with_equal_times)
 {
     hvd_store *st = open_db(0);
     hvd_event ev;
     int seen;
 
+    begin(st);
+    ck_assert_int_eq(hvd_store_clusterlog_mark(st, "N1", "", 100, 1, 2, "a", NULL), HVD_OK);
+    ck_assert_int_eq(hvd_store_clusterlog_seen(st, "N1", "", 100, 1, 2, "a", NULL), 1);
+    /* Same time: other text, or the same text from another thread, is another line. */
+    ck_assert_int_eq(hvd_store_clusterlog_seen(st, "N1", "", 100, 1, 2, "b", NULL), 0);
+    ck_assert_int_eq(hvd_store_clusterlog_seen(st, "N1", "", 100, 1, 3, "a", NULL), 0);
+    ck_assert_int_eq(hvd_store_clusterlog_mark(st, "N1", "", 100, 1, 2, "b", NULL), HVD_OK);
+    /* Older than the mark: seen; newer: new. */
+    ck_assert_int_eq(hvd_store_clusterlog_seen(st, "N1", "", 50, 9, 9, "never", NULL), 1);
+    ck_assert_int_eq(hvd_store_clusterlog_seen(st, "N1", "", 101, 1, 2, "a", NULL), 0);
+    /* Another node or section has its own clock. */
+    ck_assert_int_eq(hvd_store_clusterlog_seen(st, "N2", "", 50, 1, 2, "a", NULL), 0);
+    ck_assert_int_eq(hvd_store_clusterlog_seen(st, "N1", "Operational", 50, 1, 2, "a", NULL), 0);
+    commit(st);
+    hvd_store_close(st);
+    st = open_db(0);
+    ck_assert_int_eq(hvd_store_clusterlog_seen(st, "N1", "", 100, 1, 2, "b", NULL), 1);
+    ck_assert_int_eq(hvd_store_clusterlog_seen(st, "N1", "", 100, 1, 2, "c", NULL), 0);
+    /* The event form checks and marks at once. */
     memset(&ev, 0, sizeof(ev));
     ev.kind = HVD_SOURCE_CLUSTERLOG;
     ev.host = "N1";
     ev.channel = "";
-    ck_assert_int_eq(hvd_store_begin(st, NULL), HVD_OK);
-    ev.time = 100;
-    ev.message = "a";
-    hvd_store_event_seen(st, &ev, &seen, NULL);
-    ck_assert_int_eq(seen, 0);
-    ev.message = "b"; /* same time, other text */
-    hvd_store_event_seen(st, &ev, &seen, NULL);
-    ck_assert_int_eq(seen, 0);
-    ev.message = "a";
-    hvd_store_event_seen(st, &ev, &seen, NULL);
-    ck_assert_int_eq(seen, 1);
-    ev.time = 50; /* older: seen */
-    hvd_store_event_seen(st, &ev, &seen, NULL);
-    ck_assert_int_eq(seen, 1);
-    ev.channel = "Operational"; /* another section has its own clock */
-    hvd_store_event_seen(st, &ev, &seen, NULL);
-    ck_assert_int_eq(seen, 0);
-    ck_assert_int_eq(hvd_store_commit(st, NULL), HVD_OK);
-    hvd_store_close(st);
-    st = open_db(0);
-    ck_assert_int_eq(hvd_store_begin(st, NULL), HVD_OK);
-    ev.channel = "";
-    ev.time = 100;
-    ev.message = "b";
-    hvd_store_event_seen(st, &ev, &seen, NULL);
-    ck_assert_int_eq(seen, 1);
     ev.time = 101;
-    hvd_store_event_seen(st, &ev, &seen, NULL);
+    ev.pid = 1;
+    ev.tid = 2;
+    ev.message = "x";
+    begin(st);
+    ck_assert_int_eq(hvd_store_event_seen(st, &ev, &seen, NULL), HVD_OK);
     ck_assert_int_eq(seen, 0);
+    ck_assert_int_eq(hvd_store_event_seen(st, &ev, &seen, NULL), HVD_OK);
+    ck_assert_int_eq(seen, 1);
+    /* The mark moved on: lines at the old high-water time are now older, hence seen. */
+    ck_assert_int_eq(hvd_store_clusterlog_seen(st, "N1", "", 100, 1, 2, "c", NULL), 1);
     hvd_store_rollback(st);
+    ck_assert_int_eq(hvd_store_event_seen(st, &ev, &seen, NULL), HVD_EINVAL); /* no tx */
+    ck_assert_int_eq(seen, 0);
+    ck_assert_int_eq(hvd_store_clusterlog_seen(st, "N1", "", 101, 1, 2, "x", NULL), 0);
     hvd_store_close(st);
 }
 END_TEST
+
+START_TEST(a_second_writer_sees_the_first_writers_marks)
+{
+    hvd_store *a = open_db(0);
+    hvd_store *b = open_db(0);
+
+    /* b caches the set before a writes. */
+    ck_assert_int_eq(hvd_store_evtx_seen(b, "HV1", "System", 5, NULL), 0);
+    begin(a);
+    ck_assert_int_eq(hvd_store_evtx_mark(a, "HV1", "System", 5, NULL), HVD_OK);
+    commit(a);
+    begin(b);
+    ck_assert_int_eq(hvd_store_evtx_seen(b, "HV1", "System", 5, NULL), 1);
+    ck_assert_int_eq(hvd_store_evtx_mark(b, "HV1", "System", 6, NULL), HVD_OK);
+    commit(b);
+    hvd_store_close(a);
+    hvd_store_close(b);
+    ck_assert_int_eq(count("SELECT count(*) FROM evtx_seen"), 1);
+    ck_assert_int_eq(count("SELECT hi FROM evtx_seen WHERE lo = 5"), 6);
+}
+END_TEST
+
+/* --- incidents --------------------------------------------------------------------------- */
 
 static char incidents_text[4096];
 
@@ -230,8 +592,16 @@ static int note_incident(void *ud, const hvd_incident *in)
     return 0;
 }
 
-/* Puts diagnoses in the given order and returns the incidents as text. */
-static void incidents_for(const int *order, size_t n)
+static const char *incidents(hvd_store *st, const hvd_incident_filter *f)
+{
+    hvd_error err;
+
+    incidents_text[0] = '\0';
+    ck_assert_msg(hvd_store_incidents(st, f, note_incident, NULL, &err) == HVD_OK, "%s", err.msg);
+    return incidents_text;
+}
+
+START_TEST(incidents_group_by_vm_then_host_and_do_not_depend_on_order)
 {
     static const struct {
         const char *key;
@@ -243,94 +613,601 @@ static void incidents_for(const int *order, size_t n)
         {"c", "sql01", "HV1", 20 * H},     {"d", NULL, "HV3", 1 * H},
         {"e", NULL, "HV3.x.local", 3 * H},
     };
-    hvd_store *st;
-    hvd_entity ents[2];
-    hvd_evidence ev;
+    char first[4096] = "";
 
-    remove(dbpath);
-    st = open_db(0);
-    ck_assert_int_eq(hvd_store_begin(st, NULL), HVD_OK);
-    for (size_t i = 0; i < n; i++) {
-        hvd_diagnosis d = diag(rows[order[i]].key, rows[order[i]].vm, rows[order[i]].host,
-                               rows[order[i]].first, rows[order[i]].first, 1, ents, &ev, i + 1);
+    for (int pass = 0; pass < 2; pass++) {
+        hvd_store *st;
 
-        ck_assert_int_eq(hvd_store_put_diagnosis(st, &d, NULL, NULL), HVD_OK);
+        remove(dbpath);
+        st = open_db(0);
+        begin(st);
+        for (size_t k = 0; k < 5; k++) {
+            size_t i = pass ? 4 - k : k;
+            struct tdiag t;
+
+            tdiag_init(&t, rows[i].key, rows[i].vm, NULL, rows[i].host, rows[i].first,
+                       rows[i].first, 1, k + 1);
+            put(st, &t);
+        }
+        commit(st);
+        /* SQL01 at 1h and 2h: one incident (two hosts); SQL01 at 20h: another (gap > 6 h);
+         * HV3 and HV3.x.local: one host incident. Newest first. */
+        ck_assert_str_eq(incidents(st, NULL), "vm:sql01:1;host:HV3:2;vm:SQL01:2;");
+        if (pass == 0) {
+            snprintf(first, sizeof(first), "%s", incidents_text);
+        } else {
+            ck_assert_str_eq(incidents_text, first);
+        }
+        hvd_store_close(st);
     }
-    ck_assert_int_eq(hvd_store_rebuild_incidents(st, NULL), HVD_OK);
-    ck_assert_int_eq(hvd_store_commit(st, NULL), HVD_OK);
-    incidents_text[0] = '\0';
-    ck_assert_int_eq(hvd_store_incidents(st, NULL, note_incident, NULL, NULL), HVD_OK);
-    hvd_store_close(st);
-}
-
-START_TEST(incidents_group_by_vm_then_host_and_do_not_depend_on_order)
-{
-    static const int forward[] = {0, 1, 2, 3, 4};
-    static const int backward[] = {4, 3, 2, 1, 0};
-    char first[4096];
-
-    incidents_for(forward, 5);
-    snprintf(first, sizeof(first), "%s", incidents_text);
-    /* SQL01 at 1h and 2h: one incident (two hosts); SQL01 at 20h: another (gap > 6 h);
-     * HV3 and HV3.x.local: one host incident. Newest first; ties by incident id. */
-    ck_assert_str_eq(first, "vm:sql01:1;host:HV3:2;vm:SQL01:2;");
-    incidents_for(backward, 5);
-    ck_assert_str_eq(incidents_text, first);
+    ck_assert_int_eq(count("SELECT count(*) FROM incidents WHERE hosts = 'HV1,HV2'"), 1);
+    ck_assert_int_eq(count("SELECT count(*) FROM incidents WHERE hosts = 'HV3'"), 1);
 }
 END_TEST
 
-START_TEST(readonly_refuses_writes_and_works_beside_a_writer)
+START_TEST(vm_name_and_id_join_through_a_diagnosis_naming_both)
 {
-    hvd_store *writer = open_db(0);
-    hvd_store *reader;
-    hvd_error err;
+    struct tdiag v[NSET];
+    hvd_store *st = open_db(0);
+
+    fixture_set(v);
+    begin(st);
+    put(st, &v[0]); /* SQL01 by name */
+    put(st, &v[1]); /* 8e3a-01 by id */
+    commit(st);
+    ck_assert_str_eq(incidents(st, NULL), "vm:8e3a-01:1;vm:SQL01:1;");
+    begin(st);
+    put(st, &v[2]); /* names both: the two become one */
+    commit(st);
+    ck_assert_str_eq(incidents(st, NULL), "vm:SQL01:3;");
+    ck_assert_int_eq(count("SELECT count(*) FROM incidents"), 1);
+    hvd_store_close(st);
+}
+END_TEST
+
+START_TEST(a_time_gap_splits_and_a_bridge_joins)
+{
+    struct tdiag t;
+    hvd_store *st = open_db(0);
+    int64_t kept;
+
+    begin(st);
+    tdiag_init(&t, "a", "VM", NULL, "HV1", 0, 1 * H, 1, 1);
+    put(st, &t);
+    tdiag_init(&t, "b", "VM", NULL, "HV1", 6 * H, 6 * H, 1, 2); /* 5 h after a: joins */
+    put(st, &t);
+    tdiag_init(&t, "c", "VM", NULL, "HV1", 13 * H, 13 * H, 1, 3); /* 7 h after b: new */
+    put(st, &t);
+    commit(st);
+    ck_assert_str_eq(incidents(st, NULL), "vm:VM:1;vm:VM:2;");
+    kept = count("SELECT incident FROM diagnoses WHERE key = 'a'");
+    /* One in the gap joins all three; the earlier incident keeps its id. */
+    begin(st);
+    tdiag_init(&t, "d", "VM", NULL, "HV1", 9 * H, 9 * H, 1, 4);
+    put(st, &t);
+    commit(st);
+    ck_assert_str_eq(incidents(st, NULL), "vm:VM:4;");
+    ck_assert_int_eq(count("SELECT count(*) FROM incidents"), 1);
+    ck_assert_int_eq(count("SELECT id FROM incidents"), kept);
+    /* A diagnosis growing later (same key) stretches its incident. */
+    begin(st);
+    tdiag_init(&t, "c", "VM", NULL, "HV1", 13 * H, 30 * H, 2, 5);
+    put(st, &t);
+    commit(st);
+    ck_assert_int_eq(count("SELECT last_time FROM incidents"), 30 * H);
+    hvd_store_close(st);
+}
+END_TEST
+
+struct diag_list {
+    char text[1024];
+    int64_t ids[16];
+    size_t n;
+};
+
+static int note_diagnosis(void *ud, const hvd_stored_diagnosis *d)
+{
+    struct diag_list *l = ud;
+    size_t used = strlen(l->text);
+
+    snprintf(l->text + used, sizeof(l->text) - used, "%s%s;", d->key, d->root ? "*" : "");
+    if (l->n < 16) {
+        l->ids[l->n++] = d->id;
+    }
+    return 0;
+}
+
+static int first_incident(void *ud, const hvd_incident *in)
+{
+    *(hvd_incident *)ud = *in;
+    ((hvd_incident *)ud)->subject = NULL; /* borrowed: not kept */
+    ((hvd_incident *)ud)->title = NULL;
+    return 1;
+}
+
+START_TEST(a_correlation_pulls_its_members_in_and_comes_first)
+{
+    struct tdiag v[NSET];
+    struct diag_list l;
+    hvd_store *st = open_db(0);
+    hvd_incident in;
+
+    fixture_set(v);
+    begin(st);
+    for (int i = 0; i < NSET; i++) {
+        put(st, &v[i]);
+    }
+    commit(st);
+    /* e-later (SQL01, 30 h) and f-web (WEB01, 40 h) are apart by subject and time, but the
+     * correlation names both: one incident, titled after the root cause. */
+    memset(&in, 0, sizeof(in));
+    ck_assert_int_eq(hvd_store_incidents(st, NULL, first_incident, &in, NULL), HVD_OK);
+    ck_assert_int_eq(in.diagnoses, 3);
+    ck_assert_int_eq(in.severity, HVD_SEVERITY_ERROR);
+    ck_assert_int_eq(in.first_time, 30 * H);
+    ck_assert_int_eq(in.last_time, 41 * H);
+    memset(&l, 0, sizeof(l));
+    ck_assert_int_eq(hvd_store_incident_diagnoses(st, in.id, note_diagnosis, &l, NULL), HVD_OK);
+    ck_assert_str_eq(l.text, "g-corr*;e-later;f-web;");
+    ck_assert_int_eq(in.root, l.ids[0]);
+    ck_assert_int_eq(hvd_store_get_incident(st, in.id, first_incident, &in, NULL), 1);
+    ck_assert_int_eq(count("SELECT count(*) FROM incidents WHERE title = 'g-corr'"
+                           " AND subject = 'SQL01' AND subject_kind = 'vm'"),
+                     1);
+    ck_assert_int_eq(hvd_store_get_incident(st, 9999, first_incident, &in, NULL), 0);
+    hvd_store_close(st);
+}
+END_TEST
+
+START_TEST(without_a_correlation_the_most_severe_comes_first)
+{
+    struct tdiag t;
+    struct diag_list l;
+    hvd_store *st = open_db(0);
+
+    begin(st);
+    tdiag_init(&t, "early-warning", "VM", NULL, "HV1", 1 * H, 1 * H, 1, 1);
+    t.d.severity = HVD_SEVERITY_WARNING;
+    put(st, &t);
+    tdiag_init(&t, "late-critical", "VM", NULL, "HV1", 2 * H, 2 * H, 1, 2);
+    t.d.severity = HVD_SEVERITY_CRITICAL;
+    put(st, &t);
+    tdiag_init(&t, "mid-critical", "VM", NULL, "HV1", (3 * H) / 2, 2 * H, 1, 3);
+    t.d.severity = HVD_SEVERITY_CRITICAL;
+    put(st, &t);
+    commit(st);
+    memset(&l, 0, sizeof(l));
+    ck_assert_int_eq(hvd_store_incident_diagnoses(st, count("SELECT id FROM incidents"),
+                                                  note_diagnosis, &l, NULL),
+                     HVD_OK);
+    ck_assert_str_eq(l.text, "mid-critical;late-critical;early-warning;");
+    ck_assert_int_eq(count("SELECT count(*) FROM incidents WHERE title = 'mid-critical'"
+                           " AND severity = 4"),
+                     1);
+    hvd_store_close(st);
+}
+END_TEST
+
+/* --- reading ----------------------------------------------------------------------------- */
+
+START_TEST(filters_and_paging_answer_the_users_questions)
+{
+    struct tdiag v[NSET];
+    struct diag_list l;
+    hvd_store *st = open_db(0);
+    hvd_incident_filter f;
     hvd_store_counts c;
 
-    reader = open_db(HVD_STORE_READONLY);
-    ck_assert_int_eq(hvd_store_begin(writer, NULL), HVD_OK);
-    ck_assert_int_eq(hvd_store_get_counts(reader, &c, &err), HVD_OK);
-    ck_assert_int_eq(hvd_store_commit(writer, NULL), HVD_OK);
+    fixture_set(v);
+    v[3].d.rule_id = "host-rule";
+    v[3].d.severity = HVD_SEVERITY_INFO;
+    begin(st);
+    for (int i = 0; i < NSET; i++) {
+        put(st, &v[i]);
+    }
+    commit(st);
+    ck_assert_str_eq(incidents(st, NULL), "vm:SQL01:3;host:HV3:1;vm:SQL01:3;");
+    memset(&f, 0, sizeof(f));
+    f.vm = "web01"; /* any case */
+    ck_assert_str_eq(incidents(st, &f), "vm:SQL01:3;");
+    f.vm = "8E3A-01"; /* by id through the vm filter */
+    ck_assert_str_eq(incidents(st, &f), "vm:SQL01:3;");
+    f.vm = NULL;
+    f.vm_id = "8e3a-01";
+    ck_assert_str_eq(incidents(st, &f), "vm:SQL01:3;");
+    f.vm_id = NULL;
+    f.host = "hv2"; /* short name matches the FQDN */
+    ck_assert_str_eq(incidents(st, &f), "vm:SQL01:3;");
+    f.host = "HV2.corp.local";
+    ck_assert_str_eq(incidents(st, &f), "vm:SQL01:3;");
+    f.host = NULL;
+    f.rule = "host-rule";
+    ck_assert_str_eq(incidents(st, &f), "host:HV3:1;");
+    f.rule = NULL;
+    f.min_severity = HVD_SEVERITY_WARNING;
+    ck_assert_str_eq(incidents(st, &f), "vm:SQL01:3;vm:SQL01:3;");
+    f.min_severity = 0;
+    f.since = 20 * H;
+    ck_assert_str_eq(incidents(st, &f), "vm:SQL01:3;");
+    f.since = 0;
+    f.until = 1 * H;
+    ck_assert_str_eq(incidents(st, &f), "host:HV3:1;vm:SQL01:3;");
+    f.until = 0;
+    f.limit = 1;
+    f.offset = 1;
+    ck_assert_str_eq(incidents(st, &f), "host:HV3:1;");
+    f.offset = 3;
+    ck_assert_str_eq(incidents(st, &f), "");
+    /* Diagnoses with the same filter. */
+    memset(&f, 0, sizeof(f));
+    f.vm = "SQL01";
+    memset(&l, 0, sizeof(l));
+    ck_assert_int_eq(hvd_store_diagnoses(st, &f, note_diagnosis, &l, NULL), HVD_OK);
+    ck_assert_str_eq(l.text, "e-later;c-both;a-vmname;");
+    f.limit = 2;
+    f.offset = 1;
+    memset(&l, 0, sizeof(l));
+    ck_assert_int_eq(hvd_store_diagnoses(st, &f, note_diagnosis, &l, NULL), HVD_OK);
+    ck_assert_str_eq(l.text, "c-both;a-vmname;");
+    memset(&l, 0, sizeof(l));
+    ck_assert_int_eq(hvd_store_diagnoses(st, NULL, note_diagnosis, &l, NULL), HVD_OK);
+    ck_assert_uint_eq(l.n, NSET);
+    ck_assert_int_eq(hvd_store_get_counts(st, &c, NULL), HVD_OK);
+    ck_assert_int_eq(c.diagnoses, NSET);
+    ck_assert_int_eq(c.incidents, 3);
+    ck_assert_int_eq(c.evidence, NSET);
+    hvd_store_close(st);
+}
+END_TEST
+
+static int evidence_seen;
+
+static int note_evidence(void *ud, const hvd_evidence *e)
+{
+    (void)ud;
+    ck_assert_str_eq(e->source_path, "a.evtx");
+    ck_assert_str_eq(e->message, "m");
+    evidence_seen++;
+    return 0;
+}
+
+/* Reads evidence while the incident's diagnosis list is being walked, as the CLI does. */
+static int nested(void *ud, const hvd_stored_diagnosis *d)
+{
+    hvd_store *st = ud;
+
+    ck_assert_int_eq(hvd_store_diagnosis_evidence(st, d->id, note_evidence, NULL, NULL), HVD_OK);
+    return 0;
+}
+
+static int nested_incident(void *ud, const hvd_incident *in)
+{
+    hvd_store *st = ud;
+
+    ck_assert_int_eq(hvd_store_incident_diagnoses(st, in->id, nested, st, NULL), HVD_OK);
+    /* Even the same list again, from inside its own walk. */
+    ck_assert_int_eq(hvd_store_incidents(st, NULL, first_incident, &(hvd_incident){0}, NULL),
+                     HVD_OK);
+    return 0;
+}
+
+START_TEST(reads_nest_inside_callbacks)
+{
+    struct tdiag v[NSET];
+    hvd_store *st = open_db(0);
+
+    fixture_set(v);
+    begin(st);
+    for (int i = 0; i < NSET; i++) {
+        put(st, &v[i]);
+    }
+    commit(st);
+    evidence_seen = 0;
+    ck_assert_int_eq(hvd_store_incidents(st, NULL, nested_incident, st, NULL), HVD_OK);
+    ck_assert_int_eq(evidence_seen, NSET);
+    hvd_store_close(st);
+}
+END_TEST
+
+static int note_source(void *ud, const hvd_store_source *s)
+{
+    char *text = ud;
+    size_t used = strlen(text);
+
+    snprintf(text + used, 256 - used, "%s:%d:%s;", s->path, s->quarantined, s->position);
+    return 0;
+}
+
+START_TEST(sources_keep_checkpoint_identity_and_quarantine)
+{
+    hvd_store *st = open_db(0);
+    hvd_store_source s;
+    hvd_store_source got;
+    hvd_error err;
+    char text[256] = "";
+
+    memset(&s, 0, sizeof(s));
+    s.path = "/logs/HV1/System.evtx";
+    s.kind = "evtx";
+    s.host = "HV1";
+    s.size = 69632;
+    s.mtime = 1700000000;
+    s.position = "r:120";
+    s.events = 120;
+    s.skipped = 2;
+    s.first_skipped = 17;
+    s.dirty = 1;
+    s.device = 2049;
+    s.inode = 1234567;
+    s.head_hash = "h1";
+    s.prefix_len = 65536;
+    s.prefix_hash = "p1";
+    s.warnings = "2 records skipped";
+    ck_assert_int_eq(hvd_store_put_source(st, &s, &err), HVD_EINVAL); /* no transaction */
+    begin(st);
+    ck_assert_int_eq(hvd_store_put_source(st, &s, NULL), HVD_OK);
+    ck_assert_int_eq(hvd_store_set_quarantine(st, s.path, "CRC errors in every chunk", NULL),
+                     HVD_OK);
+    ck_assert_int_eq(hvd_store_set_quarantine(st, "/nope", "x", &err), HVD_ENOTFOUND);
+    commit(st);
+    ck_assert_int_eq(hvd_store_get_source(st, "/nope", &got, NULL), 0);
+    ck_assert_int_eq(hvd_store_get_source(st, s.path, &got, NULL), 1);
+    ck_assert_str_eq(got.position, "r:120");
+    ck_assert_str_eq(got.prefix_hash, "p1");
+    ck_assert_str_eq(got.head_hash, "h1");
+    ck_assert_str_eq(got.warnings, "2 records skipped");
+    ck_assert_uint_eq(got.inode, 1234567);
+    ck_assert_uint_eq(got.device, 2049);
+    ck_assert_uint_eq(got.prefix_len, 65536);
+    ck_assert_uint_eq(got.first_skipped, 17);
+    ck_assert_int_eq(got.quarantined, 1);
+    ck_assert_str_eq(got.quarantine_reason, "CRC errors in every chunk");
+    ck_assert_int_gt(got.first_seen, 0);
+    /* A later checkpoint moves the position and keeps the quarantine and first_seen. */
+    {
+        hvd_time first_seen = got.first_seen;
+
+        s.position = "r:300";
+        begin(st);
+        ck_assert_int_eq(hvd_store_put_source(st, &s, NULL), HVD_OK);
+        commit(st);
+        ck_assert_int_eq(hvd_store_get_source(st, s.path, &got, NULL), 1);
+        ck_assert_str_eq(got.position, "r:300");
+        ck_assert_int_eq(got.quarantined, 1);
+        ck_assert_int_eq(got.first_seen, first_seen);
+        ck_assert_int_ge(got.last_seen, first_seen);
+    }
+    begin(st);
+    s.path = "/logs/HV1/Application.evtx";
+    ck_assert_int_eq(hvd_store_put_source(st, &s, NULL), HVD_OK);
+    ck_assert_int_eq(hvd_store_set_quarantine(st, "/logs/HV1/System.evtx", NULL, NULL), HVD_OK);
+    commit(st);
+    ck_assert_int_eq(hvd_store_sources(st, note_source, text, NULL), HVD_OK);
+    ck_assert_str_eq(text, "/logs/HV1/Application.evtx:0:r:300;/logs/HV1/System.evtx:0:r:300;");
+    hvd_store_close(st);
+}
+END_TEST
+
+/* --- concurrency and crashes ------------------------------------------------------------- */
+
+static int64_t diagnoses_in(hvd_store *st)
+{
+    hvd_store_counts c;
+    hvd_error err;
+
+    ck_assert_msg(hvd_store_get_counts(st, &c, &err) == HVD_OK, "%s", err.msg);
+    return c.diagnoses;
+}
+
+START_TEST(readonly_refuses_writes_and_reads_beside_a_writer)
+{
+    hvd_store *writer = open_db(0);
+    hvd_store *reader = open_db(HVD_STORE_READONLY);
+    struct tdiag t;
+    hvd_error err;
+
+    tdiag_init(&t, "k", "VM", NULL, "HV1", H, H, 1, 1);
+    begin(writer);
+    put(writer, &t);
+    ck_assert_int_eq(diagnoses_in(reader), 0); /* not committed yet: not visible */
+    commit(writer);
+    ck_assert_int_eq(diagnoses_in(reader), 1);
     ck_assert_int_lt(hvd_store_begin(reader, &err), 0);
+    ck_assert_ptr_nonnull(strstr(err.msg, "read-only"));
+    ck_assert_int_eq(hvd_store_put_diagnosis(reader, tdiag_get(&t), NULL, &err), HVD_EINVAL);
+    ck_assert_int_eq(hvd_store_evtx_mark(reader, "HV1", "System", 1, &err), HVD_EINVAL);
+    /* The reader can still answer while the writer holds its write transaction. */
+    begin(writer);
+    ck_assert_int_eq(diagnoses_in(reader), 1);
+    hvd_store_rollback(writer);
     hvd_store_close(reader);
     hvd_store_close(writer);
 }
 END_TEST
 
-START_TEST(bad_files_are_refused_with_their_name)
+START_TEST(a_killed_writer_leaves_nothing_half_done)
 {
-    hvd_store *st = NULL;
-    hvd_error err;
-    char junk[4096];
-    sqlite3 *db = NULL;
+    char empty[HVD_STORE_DIGEST_SIZE];
+    char after[HVD_STORE_DIGEST_SIZE];
+    hvd_store *st = open_db(0);
+    hvd_store_source got;
+    pid_t pid;
+    int status;
 
-    memset(junk, 'x', sizeof(junk));
-    ck_assert_int_eq(hvd_test_write_file(dbpath, junk, sizeof(junk)), 0);
-    ck_assert_int_lt(hvd_store_open(&st, dbpath, 0, &err), 0);
-    ck_assert_ptr_null(st);
-    ck_assert_ptr_nonnull(strstr(err.msg, dbpath));
-    remove(dbpath);
-    ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
-    ck_assert_int_lt(hvd_store_open(&st, dbpath, 0, &err), 0);
-    ck_assert_ptr_nonnull(strstr(err.msg, "newer hvdiag"));
-    remove(dbpath);
-    ck_assert_int_lt(hvd_store_open(&st, dbpath, HVD_STORE_READONLY, &err), 0);
+    digest_of(st, empty);
+    hvd_store_close(st);
+    for (int committed = 0; committed < 2; committed++) {
+        int ready[2];
+        char byte = 0;
+
+        ck_assert_int_eq(pipe(ready), 0);
+        fflush(NULL);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            struct tdiag t;
+            hvd_store_source s;
+            hvd_store *cst = NULL;
+
+            close(ready[0]);
+            if (hvd_store_open(&cst, dbpath, 0, NULL) < 0 || hvd_store_begin(cst, NULL) < 0) {
+                _exit(1);
+            }
+            tdiag_init(&t, committed ? "second" : "first", "VM", NULL, "HV1", H, H, 1, 1);
+            memset(&s, 0, sizeof(s));
+            s.path = "/l/System.evtx";
+            s.position = "r:1";
+            if (hvd_store_put_diagnosis(cst, tdiag_get(&t), NULL, NULL) < 0 ||
+                hvd_store_evtx_mark(cst, "HV1", "System", 1, NULL) < 0 ||
+                hvd_store_put_source(cst, &s, NULL) < 0) {
+                _exit(1);
+            }
+            if (committed && hvd_store_commit(cst, NULL) < 0) {
+                _exit(1);
+            }
+            /* Tell the parent, then wait for its SIGKILL: no close, no rollback. */
+            if (write(ready[1], "x", 1) != 1) {
+                _exit(1);
+            }
+            for (;;) {
+                pause();
+            }
+        }
+        close(ready[1]);
+        ck_assert_int_eq(read(ready[0], &byte, 1), 1); /* 0: the child failed and exited */
+        close(ready[0]);
+        ck_assert_int_eq(kill(pid, SIGKILL), 0);
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        st = open_db(0);
+        digest_of(st, after);
+        if (!committed) {
+            ck_assert_str_eq(after, empty);
+            ck_assert_int_eq(hvd_store_get_source(st, "/l/System.evtx", &got, NULL), 0);
+            ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 1, NULL), 0);
+            ck_assert_int_eq(diagnoses_in(st), 0);
+        } else {
+            ck_assert_str_ne(after, empty);
+            ck_assert_int_eq(hvd_store_get_source(st, "/l/System.evtx", &got, NULL), 1);
+            ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 1, NULL), 1);
+            ck_assert_int_eq(diagnoses_in(st), 1);
+            ck_assert_int_eq(count("SELECT count(*) FROM incidents"), 1);
+        }
+        hvd_store_close(st);
+    }
+}
+END_TEST
+
+/* --- allocation failures ----------------------------------------------------------------- */
+
+/* Puts the fixture set and marks some input; stops at the first failure. */
+static int fill(hvd_store *st, struct tdiag *v, hvd_error *err)
+{
+    int rc = HVD_OK;
+
+    for (int i = 0; rc == HVD_OK && i < NSET; i++) {
+        rc = hvd_store_put_diagnosis(st, tdiag_get(&v[i]), NULL, err);
+        if (rc == HVD_OK) {
+            rc = hvd_store_evtx_mark(st, "HV1", "System", (uint64_t)(3 * i + 1), err);
+        }
+        if (rc == HVD_OK) {
+            rc = hvd_store_clusterlog_mark(st, "N1", "", i, 1, 1, "x", err);
+        }
+    }
+    return rc;
+}
+
+START_TEST(allocation_failures_fail_cleanly_and_leave_no_trace)
+{
+    char want[HVD_STORE_DIGEST_SIZE];
+    char got[HVD_STORE_DIGEST_SIZE] = "";
+    char *ref = hvd_test_path(tmp, "ref.db");
+    struct tdiag v[NSET];
+    hvd_store *st = open_path(ref, 0);
+    hvd_error err;
+    unsigned long n;
+    int done = 0;
+
+    fixture_set(v);
+    begin(st);
+    ck_assert_int_eq(fill(st, v, &err), HVD_OK);
+    commit(st);
+    digest_of(st, want);
+    hvd_store_close(st);
+    for (n = 1; !done && n < 5000; n++) {
+        int rc;
+
+        st = open_db(0);
+        begin(st);
+        hvd_alloc_fail_after(n);
+        rc = fill(st, v, &err);
+        if (rc == HVD_OK) {
+            rc = hvd_store_commit(st, &err);
+        } else {
+            hvd_store_rollback(st);
+        }
+        hvd_alloc_fail_after(0);
+        if (rc == HVD_OK) {
+            done = 1;
+            digest_of(st, got);
+        } else {
+            ck_assert_int_eq(rc, HVD_ENOMEM);
+            ck_assert_ptr_nonnull(strstr(err.msg, dbpath));
+            /* Nothing of the failed transaction stayed. */
+            ck_assert_int_eq(diagnoses_in(st), 0);
+            ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 1, NULL), 0);
+            ck_assert_int_eq(hvd_store_clusterlog_seen(st, "N1", "", 0, 1, 1, "x", NULL), 0);
+        }
+        hvd_store_close(st);
+    }
+    ck_assert_msg(done, "never succeeded");
+    ck_assert_uint_gt(n, 10); /* many allocations did fail on the way */
+    ck_assert_str_eq(got, want);
+    free(ref);
 }
 END_TEST
 
 static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
-    TCase *tc = tcase_create("store");
+    TCase *tc = tcase_create("schema");
 
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, upsert_by_key_grows_and_dedupes_evidence);
-    tcase_add_test(tc, evtx_seen_ranges_are_exact_persist_and_roll_back);
-    tcase_add_test(tc, clusterlog_high_water_mark_per_node_and_section);
-    tcase_add_test(tc, incidents_group_by_vm_then_host_and_do_not_depend_on_order);
-    tcase_add_test(tc, readonly_refuses_writes_and_works_beside_a_writer);
+    tcase_add_test(tc, schema_is_created_versioned_and_in_wal_mode);
+    tcase_add_test(tc, version_1_database_is_migrated_keeping_its_rows);
     tcase_add_test(tc, bad_files_are_refused_with_their_name);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("diagnoses");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, upsert_by_key_grows_and_dedupes_evidence);
+    tcase_add_test(tc, cluster_log_evidence_is_told_apart_by_line);
+    tcase_add_test(tc, same_diagnoses_in_any_order_give_the_same_digest);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("seen");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, evtx_seen_ranges_merge_persist_and_roll_back);
+    tcase_add_test(tc, clusterlog_high_water_mark_with_equal_times);
+    tcase_add_test(tc, a_second_writer_sees_the_first_writers_marks);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("incidents");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, incidents_group_by_vm_then_host_and_do_not_depend_on_order);
+    tcase_add_test(tc, vm_name_and_id_join_through_a_diagnosis_naming_both);
+    tcase_add_test(tc, a_time_gap_splits_and_a_bridge_joins);
+    tcase_add_test(tc, a_correlation_pulls_its_members_in_and_comes_first);
+    tcase_add_test(tc, without_a_correlation_the_most_severe_comes_first);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("read");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, filters_and_paging_answer_the_users_questions);
+    tcase_add_test(tc, reads_nest_inside_callbacks);
+    tcase_add_test(tc, sources_keep_checkpoint_identity_and_quarantine);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("robustness");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, readonly_refuses_writes_and_reads_beside_a_writer);
+    tcase_add_test(tc, a_killed_writer_leaves_nothing_half_done);
+    tcase_add_test(tc, allocation_failures_fail_cleanly_and_leave_no_trace);
     suite_add_tcase(s, tc);
     return s;
 }

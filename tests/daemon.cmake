@@ -19,3 +19,10 @@ target_compile_definitions(check_daemon PRIVATE
   HVD_TEST_HOOKS_BIN="${CMAKE_CURRENT_BINARY_DIR}/hvdiagd_hooks")
 set_tests_properties(check_daemon PROPERTIES TIMEOUT 600
                      ENVIRONMENT "CK_DEFAULT_TIMEOUT=120")
+
+# The same daemon driven from Python: cross-file correlation served on the socket,
+# re-exports, a growing cluster.log, rude clients, SIGHUP, SIGTERM, kill -9 and restart.
+add_test(NAME daemon_integration
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/tools/daemon_check.py $<TARGET_FILE:hvdiagd>
+                 $<TARGET_FILE:hvdiag> $<TARGET_FILE:evtxgen> ${PROJECT_SOURCE_DIR})
+set_tests_properties(daemon_integration PROPERTIES TIMEOUT 600)

@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""Integration test of hvdiagd: the real daemon on a temp folder, database and socket.
+
+usage: daemon_check.py HVDIAGD HVDIAG EVTXGEN SOURCE_DIR
+Waits with deadlines, never fixed sleeps. Prints one line per check and exits 1 on any
+failure."""
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+HVDIAGD, HVDIAG, EVTXGEN, SRC = sys.argv[1:5]
+SAMPLE = os.path.join(SRC, "samples", "live-migration-spn")
+failures = 0
+
+
+def check(what, ok, detail=""):
+    global failures
+    print(("ok   " if ok else "FAIL ") + what + ("" if ok else ": " + str(detail)))
+    if not ok:
+        failures += 1
+
+
+def wait_for(what, cond, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = cond()
+            if last:
+                return last
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.1)
+    check(what, False, "timed out (last: %r)" % (last,))
+    return None
+
+
+class Client:
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(20)
+        self.s.connect(path)
+        self.f = self.s.makefile("rb")
+
+    def raw(self, data):
+        self.s.sendall(data)
+        line = self.f.readline()
+        return json.loads(line) if line else None
+
+    def ask(self, **req):
+        return self.raw(json.dumps(req).encode() + b"\n")
+
+    def close(self):
+        self.f.close()
+        self.s.close()
+
+
+def ask(sock, **req):
+    c = Client(sock)
+    try:
+        return c.ask(**req)
+    finally:
+        c.close()
+
+
+work = tempfile.mkdtemp(prefix="hvdiagd-test.")
+inbox = os.path.join(work, "in")
+os.mkdir(inbox)
+rules = os.path.join(work, "rules")
+shutil.copytree(os.path.join(SRC, "rules"), rules)
+sock = os.path.join(work, "s.sock")
+db = os.path.join(work, "d.db")
+conf = os.path.join(work, "hvdiag.conf")
+with open(conf, "w") as f:
+    f.write("[daemon]\ndatabase = %s\nrules = %s\nsocket = %s\nlog_level = debug\n"
+            "rescan_interval = 1\nsettle_time = 0\n\n[watch incoming]\npath = %s\n"
+            "pattern = *.evtx *_cluster.log\n" % (db, rules, sock, inbox))
+
+
+def start():
+    log = open(os.path.join(work, "daemon.log"), "ab")
+    p = subprocess.Popen([HVDIAGD, "-c", conf], stdout=log, stderr=log)
+    wait_for("daemon answers ping", lambda: ask(sock, op="ping")["ok"])
+    return p
+
+
+def idle(jobs):
+    """Waits until the daemon has read files jobs times and has nothing running."""
+    def cond():
+        h = ask(sock, op="health")
+        return h if (not h["busy"] and h["files_ingested"] >= jobs) else None
+    return wait_for("daemon reads %d files" % jobs, cond)
+
+
+def diagnoses(path):
+    con = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+    try:
+        rows = con.execute("SELECT key, count, first_time, last_time FROM diagnoses ORDER BY key").fetchall()
+        ev = con.execute("SELECT d.key, e.path, e.record_id, e.line FROM evidence e JOIN diagnoses d"
+                         " ON d.id = e.diagnosis ORDER BY 1, 2, 3, 4").fetchall()
+        return rows, ev
+    finally:
+        con.close()
+
+
+try:
+    # --check-config: good, and bad with file:line.
+    r = subprocess.run([HVDIAGD, "-c", conf, "--check-config"], capture_output=True, text=True)
+    check("--check-config accepts a good file", r.returncode == 0 and "valid" in r.stdout, r.stderr)
+    bad = os.path.join(work, "bad.conf")
+    with open(bad, "w") as f:
+        f.write("[daemon]\nsocket = %s\nbogus = 1\n\n[watch x]\nkind = sometimes\n" % sock)
+    r = subprocess.run([HVDIAGD, "-c", bad, "--check-config"], capture_output=True, text=True)
+    check("--check-config refuses a bad file, naming file:line",
+          r.returncode == 2 and (bad + ":3:") in r.stderr and (bad + ":6:") in r.stderr, r.stderr)
+
+    p = start()
+    # Files dropped into the watched folder: the correlation across two files appears once.
+    shutil.copy(os.path.join(SAMPLE, "HV-NODE02", "Microsoft-Windows-Hyper-V-VMMS-Admin.evtx"),
+                os.path.join(inbox, "n2.evtx"))
+    shutil.copy(os.path.join(SAMPLE, "HV-NODE01", "Microsoft-Windows-Hyper-V-VMMS-Admin.evtx"),
+                os.path.join(inbox, "n1.evtx"))
+    idle(2)
+    inc = ask(sock, op="incidents")["incidents"]
+    check("the correlated root cause is served on the socket",
+          len(inc) == 1 and "migration SPN is missing" in inc[0]["title"], inc)
+    before = ask(sock, op="health")["diagnoses"]
+    # A re-export repeating the same records adds nothing.
+    shutil.copy(os.path.join(inbox, "n1.evtx"), os.path.join(inbox, "n1-again.evtx"))
+    idle(3)
+    check("a re-export adds no diagnosis", ask(sock, op="health")["diagnoses"] == before)
+
+    # A cluster.log that grows: only the new lines count.
+    lines = open(os.path.join(SRC, "samples", "unplanned-failover", "HV-NODE02_cluster.log")).read().splitlines(True)
+    clog = os.path.join(inbox, "HV-NODE02_cluster.log")
+    with open(clog, "w") as f:
+        f.writelines(lines[:7])
+    idle(4)
+    with open(clog, "a") as f:
+        f.writelines(lines[7:])
+    idle(5)
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    hb = con.execute("SELECT count FROM diagnoses WHERE rule = 'cl-missed-hb'").fetchall()
+    con.close()
+    check("a grown cluster.log repeats nothing", hb == [(1,)], hb)
+
+    # Rude clients: garbage and oversized requests get JSON errors; others still answered.
+    other = Client(sock)
+    rude = Client(sock)
+    check("garbage gets a JSON error", rude.raw(b"}{ not json\n")["error"]["code"] == "bad_request")
+    check("an unknown op gets a JSON error", rude.ask(op="format-disk")["error"]["code"] == "unknown_op")
+    check("another client is still answered", other.ask(op="ping")["ok"])
+    big = Client(sock)
+    big.s.sendall(b"x" * (70 * 1024))
+    resp = big.f.readline()
+    check("an oversized request gets too_large", b"too_large" in resp, resp[:200])
+    big.close()
+    silent = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(50)]
+    for s in silent:
+        s.connect(sock)
+        s.sendall(b'{"op":"incidents"}\n' * 20)  # never read the answers
+    check("50 clients that never read do not block others", other.ask(op="ping")["ok"])
+    for s in silent:
+        s.close()
+    rude.close()
+    other.close()
+
+    # SIGHUP with a broken rule file: the old rules stay, the daemon keeps serving.
+    rules_before = ask(sock, op="health")["rules"]
+    with open(os.path.join(rules, "broken.xml"), "w") as f:
+        f.write('<rules xmlns="urn:hvdiag:rules:1"><rule id="x"></rules>')
+    p.send_signal(signal.SIGHUP)
+    time.sleep(0.2)
+    h = wait_for("the daemon answers after a broken reload", lambda: ask(sock, op="health"))
+    check("the old rules are kept", h and h["rules"] == rules_before and rules_before > 0, h)
+    os.remove(os.path.join(rules, "broken.xml"))
+
+    # SIGTERM: exit 0, socket gone.
+    p.send_signal(signal.SIGTERM)
+    rc = p.wait(timeout=30)
+    check("SIGTERM exits 0", rc == 0, rc)
+    check("the socket is removed", not os.path.exists(sock))
+
+    # kill -9 in the middle of a large file, restart: the database equals a clean run's.
+    big_xml = os.path.join(work, "big.xml")
+    big_evtx = os.path.join(work, "big.evtx")
+    subprocess.run([sys.executable, os.path.join(SRC, "bench", "gen_events.py"), "30000", big_xml], check=True)
+    subprocess.run([EVTXGEN, big_xml, big_evtx], check=True)
+    for name in os.listdir(inbox):
+        os.remove(os.path.join(inbox, name))
+    os.remove(db)
+    p = start()
+    shutil.copy(big_evtx, os.path.join(inbox, "big.evtx"))
+    wait_for("the large file is being read", lambda: ask(sock, op="health")["busy"], timeout=30)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    if os.path.exists(sock):
+        os.remove(sock)
+    p = start()
+    idle(1)
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=30)
+    clean = os.path.join(work, "clean.db")
+    subprocess.run([HVDIAG, "analyze", "--rules", rules, "--db", clean, os.path.join(inbox, "big.evtx")],
+                   capture_output=True)
+    a, b = diagnoses(db), diagnoses(clean)
+    check("after kill -9 and restart the diagnoses equal a clean run's", a[0] == b[0] and len(a[0]) > 0,
+          (len(a[0]), len(b[0])))
+    check("and so does the evidence", len(a[1]) == len(b[1]) and len(a[1]) > 0, (len(a[1]), len(b[1])))
+finally:
+    for proc in subprocess.run(["pgrep", "-f", conf], capture_output=True, text=True).stdout.split():
+        try:
+            os.kill(int(proc), signal.SIGKILL)
+        except OSError:
+            pass
+    if failures:
+        print(open(os.path.join(work, "daemon.log")).read()[-4000:])
+    shutil.rmtree(work, ignore_errors=True)
+
+print("daemon integration: all checks passed" if not failures
+      else "daemon integration: %d checks failed" % failures)
+sys.exit(1 if failures else 0)
