@@ -1,7 +1,7 @@
 /*
  * hvdiagd: the always-on daemon. It watches folders where Hyper-V hosts drop exports
  * (.evtx from wevtutil epl, <node>_cluster.log from Get-ClusterLog), has each new or
- * changed file read by a worker process (hvdiagd_jobs.c), and answers questions on a Unix
+ * changed file read by a worker process (hvdiagd_workers.c), and answers questions on a Unix
  * socket (hvdiagd_server.c). This file: arguments, configuration, signals, logging to
  * stderr with journald's "<N>" prefixes, sd_notify, start and stop.
  *
@@ -93,7 +93,7 @@ static void close_any(uv_handle_t *h, void *arg)
 /* The last step of a stop: once no worker runs and no client is left, close the rest. */
 void hvdd_maybe_finish_stop(struct hvdd *d)
 {
-    if (!d->stopping || d->jobs || d->clients) {
+    if (!d->stopping || d->workers || d->clients) {
         return;
     }
     uv_timer_stop(&d->grace_timer);
@@ -105,7 +105,7 @@ static void on_grace(uv_timer_t *t)
     struct hvdd *d = t->data;
 
     hvd_log(&d->log, HVD_LOG_WARNING, "workers still running after the grace period; killing them");
-    hvdd_jobs_kill_all(d);
+    hvdd_workers_kill_busy(d);
 }
 
 static void begin_stop(struct hvdd *d, const char *why)
@@ -122,7 +122,8 @@ static void begin_stop(struct hvdd *d, const char *why)
     uv_timer_stop(&d->watchdog_timer);
     hvdd_files_stop(d);
     hvdd_server_stop(d);
-    if (d->jobs) {
+    hvdd_workers_retire(d);
+    if (d->running) {
         uv_timer_start(&d->grace_timer, on_grace, grace, 0);
     }
     hvdd_maybe_finish_stop(d);
@@ -170,6 +171,7 @@ static void reload(struct hvdd *d)
     hvd_ruleset_destroy(d->rules);
     d->rules = rs;
     d->log.min_level = cfg->log_level;
+    hvdd_workers_retire(d); /* new workers load the new rules */
     hvdd_files_apply_config(d);
     hvd_log(&d->log, HVD_LOG_NOTICE, "reloaded: %zu watches, %zu rules", cfg->nwatches,
             hvd_ruleset_count(rs));
@@ -272,7 +274,7 @@ int main(int argc, char **argv)
     int rc;
     hvd_error err;
 
-    if (argc > 1 && strcmp(argv[1], "--ingest-one") == 0) {
+    if (argc > 1 && (strcmp(argv[1], "--worker") == 0 || strcmp(argv[1], "--ingest-one") == 0)) {
         xmlInitParser();
         xmlSetGenericErrorFunc(NULL, xml_quiet);
         rc = hvdd_worker_main(argc, argv);
@@ -303,17 +305,30 @@ int main(int argc, char **argv)
     if (check) {
         char *text;
 
+        xmlInitParser();
+        xmlSetGenericErrorFunc(NULL, xml_quiet);
         /* errors go to stderr one per line as "file:line: message" */
         d.log.fn = check_log;
         d.log.min_level = HVD_LOG_DEBUG;
         if (hvd_config_load(&d.cfg, conf, &d.log, &err) < 0) {
             fprintf(stderr, "hvdiagd: %s: the configuration is invalid\n", conf);
+            xmlCleanupParser();
+            return 2;
+        }
+        /* the rule set is part of what the daemon needs to start */
+        if (hvd_ruleset_load(&d.rules, d.cfg->rules, NULL, &d.log, &err) < 0) {
+            fprintf(stderr, "hvdiagd: %s: the rule set is invalid\n", d.cfg->rules);
+            hvd_config_destroy(d.cfg);
+            xmlCleanupParser();
             return 2;
         }
         text = hvd_config_describe(d.cfg);
+        printf("configuration %s: valid (%zu rules)\n", conf, hvd_ruleset_count(d.rules));
         fputs(text ? text : "", stdout);
         hvd_free(text);
+        hvd_ruleset_destroy(d.rules);
         hvd_config_destroy(d.cfg);
+        xmlCleanupParser();
         return 0;
     }
     if (hvd_config_load(&d.cfg, conf, &d.log, &err) < 0) {

@@ -2,8 +2,8 @@
  * hvdiagd internals, shared by its files:
  *   hvdiagd.c         main, configuration, signals, logging, systemd, start and stop
  *   hvdiagd_files.c   watched folders, the file table, change classification, scheduling
- *   hvdiagd_jobs.c    one worker process per file (spawn, time limit, reap, quarantine)
- *                     and the worker's own side (--ingest-one)
+ *   hvdiagd_workers.c    worker processes (spawn, one file at a time, time limit, reap,
+ *                     quarantine) and the worker's own side (--worker, --ingest-one)
  *   hvdiagd_server.c  the Unix socket: clients, requests, follow
  * Everything runs on the loop thread except the worker processes and the quarantine
  * writes (uv_queue_work).
@@ -19,11 +19,11 @@
 #include <stdint.h>
 #include <uv.h>
 
-/* Worker exit codes; anything else (and any signal) is a crash. */
+/* Worker exit codes; anything else (and any signal) while reading a file is a crash. */
 enum {
     HVDD_WORKER_OK = 0,
-    HVDD_WORKER_BAD_FILE = 3,  /* the file cannot be read: recorded, retried when it changes */
-    HVDD_WORKER_RETRY = 4,     /* database busy or failing: retried later */
+    HVDD_WORKER_BAD_FILE = 3,  /* --ingest-one: the file cannot be read */
+    HVDD_WORKER_RETRY = 4,     /* the database cannot be opened: retried later */
     HVDD_WORKER_BAD_RULES = 5, /* the rule set did not load: retried later */
 };
 
@@ -55,7 +55,7 @@ struct hvdd_identity {
     uint64_t head_hash; /* FNV-1a of the first 4 KiB */
 };
 
-struct hvdd_job;
+struct hvdd_worker;
 
 /* One file in a watched folder. Owned by the table in struct hvdd. */
 struct hvdd_file {
@@ -75,7 +75,7 @@ struct hvdd_file {
     uint64_t events;
     uint64_t fresh;
     char *last_error;
-    struct hvdd_job *job; /* while RUNNING */
+    struct hvdd_worker *worker; /* while RUNNING */
 };
 
 struct hvdd_dirwatch {
@@ -124,7 +124,7 @@ struct hvdd {
 
     /* workers */
     unsigned running;
-    struct hvdd_job *jobs; /* running workers, and finished ones until their handles close */
+    struct hvdd_worker *workers; /* worker processes, until their handles close */
     uv_timer_t grace_timer;
 
     /* socket */
@@ -161,11 +161,14 @@ const char *hvdd_state_name(enum hvdd_state s);
 const char *hvdd_change_name(enum hvdd_change c);
 void hvdd_file_remove(struct hvdd *d, struct hvdd_file *f);
 
-/* hvdiagd_jobs.c */
-int hvdd_job_start(struct hvdd *d, struct hvdd_file *f);
-void hvdd_job_detach(struct hvdd_job *job); /* its file was forgotten */
-void hvdd_jobs_kill_all(struct hvdd *d);
-int hvdd_worker_main(int argc, char **argv); /* hvdiagd --ingest-one */
+/* hvdiagd_workers.c */
+/* Hands f to an idle worker (starting one if fewer than cfg->workers run). Returns 0, or
+ * -1 when every worker is busy or none could start. */
+int hvdd_worker_assign(struct hvdd *d, struct hvdd_file *f);
+void hvdd_worker_detach(struct hvdd_worker *w); /* its file was forgotten */
+void hvdd_workers_retire(struct hvdd *d);       /* they exit after their current file */
+void hvdd_workers_kill_busy(struct hvdd *d);    /* end of the grace period at stop */
+int hvdd_worker_main(int argc, char **argv);    /* hvdiagd --worker / --ingest-one */
 
 /* hvdiagd_server.c */
 int hvdd_server_start(struct hvdd *d);

@@ -187,9 +187,9 @@ void hvdd_file_remove(struct hvdd *d, struct hvdd_file *f)
             break;
         }
     }
-    if (f->job) {
+    if (f->worker) {
         /* the worker finishes on its own; its result has no file to go to */
-        hvdd_job_detach(f->job);
+        hvdd_worker_detach(f->worker);
     }
     file_free(f);
 }
@@ -644,13 +644,8 @@ void hvdd_files_schedule(struct hvdd *d)
         if (!next) {
             break;
         }
-        if (hvdd_job_start(d, next) < 0) {
-            next->state = HVDD_RETRY;
-            next->retry_at = now + 1000;
-            if (1000 < wake) {
-                wake = 1000;
-            }
-            break;
+        if (hvdd_worker_assign(d, next) < 0) {
+            break; /* every worker busy: the next result schedules again */
         }
     }
     if (wake != UINT64_MAX) {

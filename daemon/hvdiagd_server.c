@@ -172,31 +172,39 @@ static void client_fail(struct hvdd_client *c, const char *code, const char *mes
 
 /* --- requests ------------------------------------------------------------------------ */
 
+/* The daemon's members of a "health" answer, beside the store's counts. */
 static const char *health_extra(void *ud)
 {
     struct hvdd *d = ud;
-    json_t *o;
-    json_t *counters;
+    json_t *o = json_object();
     size_t quarantined = 0;
+    size_t due = hvdd_files_due(d);
 
     for (size_t i = 0; i < d->nfiles; i++) {
         quarantined += d->files[i]->state == HVDD_QUARANTINED;
     }
-    counters = json_pack(
-        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "files_ingested",
-        (json_int_t)d->count.files_ingested, "events", (json_int_t)d->count.events, "new_events",
-        (json_int_t)d->count.fresh, "diagnoses", (json_int_t)d->count.diagnoses, "quarantined",
-        (json_int_t)d->count.quarantined, "failed", (json_int_t)d->count.failed, "crashed",
-        (json_int_t)d->count.crashed, "timeouts", (json_int_t)d->count.timeouts, "clients_dropped",
-        (json_int_t)d->count.clients_dropped);
-    o = json_pack("{s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}}", "daemon", "uptime_s",
-                  (json_int_t)((uv_now(d->loop) - d->started_ms) / 1000), "files_watched",
-                  (json_int_t)d->nfiles, "queue", (json_int_t)hvdd_files_due(d), "running",
-                  (json_int_t)d->running, "workers", (json_int_t)d->cfg->workers, "clients",
-                  (json_int_t)d->nclients, "files_quarantined", (json_int_t)quarantined, "counters",
-                  counters);
+#define SET_INT(name, v) json_object_set_new(o, name, json_integer((json_int_t)(v)))
+    SET_INT("uptime_s", (uv_now(d->loop) - d->started_ms) / 1000);
+    SET_INT("files_watched", d->nfiles);
+    SET_INT("files_quarantined", quarantined);
+    SET_INT("queue", due);
+    SET_INT("running", d->running);
+    json_object_set_new(o, "busy", json_boolean(d->running > 0 || due > 0));
+    SET_INT("workers", d->cfg->workers);
+    SET_INT("clients", d->nclients);
+    SET_INT("rules", d->rules ? hvd_ruleset_count(d->rules) : 0);
+    SET_INT("files_ingested", d->count.files_ingested);
+    SET_INT("events_read", d->count.events);
+    SET_INT("new_events", d->count.fresh);
+    SET_INT("new_diagnoses", d->count.diagnoses);
+    SET_INT("quarantined", d->count.quarantined);
+    SET_INT("failures", d->count.failed);
+    SET_INT("crashes", d->count.crashed);
+    SET_INT("timeouts", d->count.timeouts);
+    SET_INT("clients_dropped", d->count.clients_dropped);
+#undef SET_INT
     free(d->health_text);
-    d->health_text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    d->health_text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     return d->health_text;
 }

@@ -501,7 +501,7 @@ static int set_defaults(hvd_config *c)
     c->rescan_ms = 30 * 1000;
     c->settle_ms = 2 * 1000;
     c->file_timeout_ms = 5 * 60 * 1000;
-    c->workers = 2;
+    c->workers = 1;
     return c->database && c->rules && c->socket ? 0 : -1;
 }
 

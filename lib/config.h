@@ -8,10 +8,11 @@
  *   socket = /run/hvdiag/hvdiag.sock
  *   socket_mode = 0660                     ; octal
  *   log_level = info                       ; error, warning, notice, info, debug
- *   rescan_interval = 30s                  ; durations: 250ms, 30s, 5m, 1h (bare: seconds)
+ *   rescan_interval = 30s                  ; durations: 250ms, 30s, 5m, 1h; bare: seconds
  *   settle_time = 2s                       ; a file's size must hold still this long
  *   file_timeout = 5m                      ; time limit for reading one file
- *   workers = 2                            ; files read at once (1..64)
+ *   workers = 1                            ; worker processes reading files at once (1..64);
+ *                                          ; correlations join diagnoses of one worker
  *
  *   [watch exports]
  *   path = /srv/hyperv/exports             ; absolute folder

@@ -67,7 +67,7 @@ START_TEST(config_empty_gives_defaults)
     ck_assert_uint_eq(c->rescan_ms, 30000);
     ck_assert_uint_eq(c->settle_ms, 2000);
     ck_assert_uint_eq(c->file_timeout_ms, 300000);
-    ck_assert_uint_eq(c->workers, 2);
+    ck_assert_uint_eq(c->workers, 1);
     ck_assert_uint_eq(c->nwatches, 0);
     hvd_config_destroy(c);
 }
