@@ -7,7 +7,9 @@
 #include "bundle.h"
 #include "hvtime.h"
 #include "ingest.h"
+#include "alloc.h"
 #include "log.h"
+#include "query.h"
 #include "rules.h"
 #include "store.h"
 
@@ -119,108 +121,66 @@ static int parse_args(int argc, char **argv, struct options *o)
     return 0;
 }
 
-/* --- collecting the report ---------------------------------------------------------- */
+/* --- collecting the report: the query module's answers, as the socket gives them ------ */
 
-static int add_evidence(void *ud, const hvd_evidence *e)
+static json_t *ask(const hvd_query_context *q, json_t *request)
 {
-    json_t *list = ud;
-    json_t *o = json_object();
+    char *text = json_dumps(request, JSON_COMPACT);
+    char *answer = text ? hvd_query_handle(q, text, strlen(text)) : NULL;
+    json_t *res = answer ? json_loads(answer, 0, NULL) : NULL;
+
+    free(text);
+    hvd_free(answer);
+    json_decref(request);
+    if (res && !json_is_true(json_object_get(res, "ok"))) {
+        fprintf(stderr, "hvdiag analyze: %s\n",
+                json_string_value(json_object_get(json_object_get(res, "error"), "message")));
+        json_decref(res);
+        return NULL;
+    }
+    return res;
+}
+
+/* Incidents at or above info in the time range, each with its diagnoses and evidence.
+ * Sets *worst to the highest severity found. */
+static json_t *collect_incidents(hvd_store *st, const struct options *o, int *worst)
+{
+    hvd_query_context q = {.store = st};
+    json_t *out = json_array();
+    json_t *req = json_pack("{s:s,s:s,s:i}", "op", "incidents", "severity", "info", "limit", 1000);
+    json_t *res;
+    size_t i;
+    json_t *in;
     char t[40];
 
-    json_object_set_new(o, "time", json_string(hvd_time_format(e->time, t, sizeof(t))));
-    json_object_set_new(o, "host", json_string(e->host));
-    json_object_set_new(o, "source", json_string(e->source_path));
-    if (e->kind == HVD_SOURCE_EVTX) {
-        json_object_set_new(o, "provider", json_string(e->provider));
-        json_object_set_new(o, "channel", json_string(e->channel));
-        json_object_set_new(o, "event_id", json_integer(e->event_id));
-        json_object_set_new(o, "record_id", json_integer((json_int_t)e->event_record_id));
-    } else {
-        json_object_set_new(o, "line", json_integer((json_int_t)e->line));
-        json_object_set_new(o, "component", json_string(e->component));
+    if (o->ingest.since) {
+        json_object_set_new(req, "since",
+                            json_string(hvd_time_format(o->ingest.since, t, sizeof(t))));
     }
-    json_object_set_new(o, "level", json_integer(e->level));
-    json_object_set_new(o, "message", json_string(e->message));
-    json_array_append_new(list, o);
-    return json_array_size(list) >= 20;
-}
-
-struct diag_ctx {
-    hvd_store *st;
-    json_t *list;
-};
-
-static int add_diagnosis(void *ud, const hvd_stored_diagnosis *d)
-{
-    struct diag_ctx *c = ud;
-    json_t *o = json_object();
-    json_t *refs = json_array();
-    json_t *ev = json_array();
-    char t1[40];
-    char t2[40];
-    hvd_error err;
-
-    for (const char *p = d->references; p && *p;) {
-        size_t n = strcspn(p, "\n");
-
-        json_array_append_new(refs, json_stringn(p, n));
-        p += n + (p[n] == '\n');
+    if (o->ingest.until) {
+        json_object_set_new(req, "until",
+                            json_string(hvd_time_format(o->ingest.until, t, sizeof(t))));
     }
-    hvd_store_diagnosis_evidence(c->st, d->id, add_evidence, ev, &err);
-    json_object_set_new(o, "rule", json_string(d->rule_id));
-    json_object_set_new(o, "kind", json_string(d->kind));
-    json_object_set_new(o, "root_cause", json_boolean(d->root));
-    json_object_set_new(o, "severity", json_string(hvd_severity_name(d->severity)));
-    json_object_set_new(o, "confidence", json_string(d->confidence));
-    json_object_set_new(o, "title", json_string(d->title));
-    json_object_set_new(o, "host", json_string(d->host));
-    json_object_set_new(o, "vm_name", json_string(d->vm_name));
-    json_object_set_new(o, "vm_id", json_string(d->vm_id));
-    json_object_set_new(o, "first_time",
-                        json_string(hvd_time_format(d->first_time, t1, sizeof(t1))));
-    json_object_set_new(o, "last_time", json_string(hvd_time_format(d->last_time, t2, sizeof(t2))));
-    json_object_set_new(o, "count", json_integer((json_int_t)d->count));
-    json_object_set_new(o, "cause", json_string(d->cause));
-    json_object_set_new(o, "remedy", json_string(d->remedy));
-    json_object_set_new(o, "references", refs);
-    json_object_set_new(o, "evidence", ev);
-    json_array_append_new(c->list, o);
-    return 0;
-}
-
-struct inc_ctx {
-    hvd_store *st;
-    json_t *list;
-    int worst;
-};
-
-static int add_incident(void *ud, const hvd_incident *in)
-{
-    struct inc_ctx *c = ud;
-    json_t *o = json_object();
-    struct diag_ctx dc = {c->st, json_array()};
-    char t1[40];
-    char t2[40];
-    hvd_error err;
-
-    hvd_store_incident_diagnoses(c->st, in->id, add_diagnosis, &dc, &err);
-    json_object_set_new(o, "id", json_integer(in->id));
-    json_object_set_new(o, "severity", json_string(hvd_severity_name(in->severity)));
-    json_object_set_new(o, "subject_kind", json_string(in->subject_kind));
-    json_object_set_new(o, "subject", json_string(in->subject));
-    json_object_set_new(o, "hosts", json_string(in->hosts));
-    json_object_set_new(o, "first_time",
-                        json_string(hvd_time_format(in->first_time, t1, sizeof(t1))));
-    json_object_set_new(o, "last_time",
-                        json_string(hvd_time_format(in->last_time, t2, sizeof(t2))));
-    json_object_set_new(o, "title", json_string(in->title));
-    json_object_set_new(o, "remedy", json_string(in->remedy));
-    json_object_set_new(o, "diagnoses", dc.list);
-    json_array_append_new(c->list, o);
-    if ((int)in->severity > c->worst) {
-        c->worst = (int)in->severity;
+    res = ask(&q, req);
+    if (!res) {
+        json_decref(out);
+        return NULL;
     }
-    return 0;
+    json_array_foreach(json_object_get(res, "incidents"), i, in)
+    {
+        json_t *one = ask(&q, json_pack("{s:s,s:I}", "op", "incident", "id",
+                                        json_integer_value(json_object_get(in, "id"))));
+        int sev = hvd_severity_parse(json_string_value(json_object_get(in, "severity")));
+
+        json_object_set(in, "diagnoses", one ? json_object_get(one, "diagnoses") : json_array());
+        json_decref(one);
+        if (sev > *worst) {
+            *worst = sev;
+        }
+        json_array_append(out, in);
+    }
+    json_decref(res);
+    return out;
 }
 
 /* --- output ------------------------------------------------------------------------- */
@@ -462,7 +422,7 @@ static int write_html(const char *path, const json_t *report)
                 fputs("</td><td>", f);
                 html_text(f, jstr(ev, "source"));
                 fputs("</td><td>", f);
-                if (json_object_get(ev, "event_id")) {
+                if (strcmp(jstr(ev, "kind"), "evtx") == 0) {
                     html_text(f, jstr(ev, "provider"));
                     fprintf(f, " %" JSON_INTEGER_FORMAT,
                             json_integer_value(json_object_get(ev, "event_id")));
@@ -495,8 +455,8 @@ int hvd_cmd_analyze(int argc, char **argv)
     hvd_error err;
     json_t *report = NULL;
     json_t *files = NULL;
-    struct inc_ctx ic = {0};
-    hvd_incident_filter filter = {0};
+    json_t *incidents = NULL;
+    int worst = 0;
     int input_errors = 0;
     int status = HVD_EXIT_USAGE;
     int tty = isatty(2);
@@ -588,17 +548,11 @@ int hvd_cmd_analyze(int argc, char **argv)
     json_object_set_new(report, "database", json_string(o.db));
     json_object_set_new(report, "files", files);
     files = NULL;
-    ic.st = st;
-    ic.list = json_array();
-    filter.min_severity = HVD_SEVERITY_INFO;
-    filter.since = o.ingest.since;
-    filter.until = o.ingest.until;
-    if (hvd_store_incidents(st, &filter, add_incident, &ic, &err) < 0) {
-        fprintf(stderr, "hvdiag analyze: %s\n", err.msg);
-        json_decref(ic.list);
+    incidents = collect_incidents(st, &o, &worst);
+    if (!incidents) {
         goto out;
     }
-    json_object_set_new(report, "incidents", ic.list);
+    json_object_set_new(report, "incidents", incidents);
     if (o.json) {
         json_dumpf(report, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         fputc('\n', stdout);
@@ -609,7 +563,7 @@ int hvd_cmd_analyze(int argc, char **argv)
         fprintf(stderr, "hvdiag analyze: cannot write %s\n", o.html);
         input_errors++;
     }
-    status = input_errors ? HVD_EXIT_USAGE : ic.worst >= o.fail_on ? HVD_EXIT_FOUND : HVD_EXIT_OK;
+    status = input_errors ? HVD_EXIT_USAGE : worst >= o.fail_on ? HVD_EXIT_FOUND : HVD_EXIT_OK;
 out:
     json_decref(files);
     json_decref(report);

@@ -1,22 +1,27 @@
 /*
- * clusterlog_reader: cluster.log text, from WS2008 R2 'cluster log /g' to Get-ClusterLog on
- * WS2022, one event per prefixed line:
+ * clusterlog_reader: cluster.log text (cluster log /g on WS2008 R2, Get-ClusterLog on 2012
+ * to 2022) -> hvd_event, one per log line. Part of the read stage; text.c decodes the file
+ * into UTF-8 lines, this module parses them.
  *
- *   [<Tag>] PPPPPPPP.TTTTTTTT::YYYY/MM/DD-HH:MM:SS.mmm LEVEL  [COMP] message
+ * Line shapes (b.2 of the format notes):
+ *   [Tag] PPPPPPPP.TTTTTTTT::YYYY/MM/DD-HH:MM:SS.mmm LEVEL  [COMP] message
+ * The tag ([Verbose], [Operational], [System], 2016+) and the component are optional; the
+ * spaces between fields may be collapsed. Excerpts are read too: a leading editor line
+ * number before a whole line (then also stripped from the continuation lines of the file),
+ * and "HH:MM:SS.mmm LEVEL [COMP] message" with the date cut off: such a line takes the date
+ * of the last dated line before it (a day is added when the clock goes back by more than
+ * 12 hours); with no dated line before it, its time is 0 (unknown).
  *
- * The tag (2016+) and the component are optional. Lines without the prefix continue the
- * previous event's message. Since 2016 the file opens with configuration sections
- * ([=== Cluster ===] ... [=== Cluster Logs ===]); their lines are not events, but the
- * Cluster section says which node wrote the file, its time-zone offset and whether times
- * are local. Excerpts found in articles are also accepted: a leading editor line number,
- * and time-only lines (HH:MM:SS.mmm, date cut off), which keep the time of day on
- * 1970-01-01 with the field date=unknown.
+ * 2016+ files open with "[=== Name ===]" sections. The Cluster section gives the time-zone
+ * offset, whether the times are local, and the node; the other configuration sections are
+ * skipped; event-channel sections ("System", ".../Operational logs", "Cluster Logs") yield
+ * events. Files without sections are all events.
  *
- * Raw bytes are split into lines on whole code units (0x000A in UTF-16LE), so each line's
- * byte offset in the file is exact; each line is then decoded to UTF-8. The reader holds
- * one event back until the next prefixed line shows it is complete; two slots alternate so
- * the event handed out stays valid until the next call. Memory is bounded by the longest
- * line (cut at HVD_CLOG_MAX_LINE) and message (cut at HVD_CLOG_MAX_MESSAGE).
+ * A line without the prefix continues the previous event's message (joined with "\n"), so
+ * an event is returned when the next event line, a section marker or the end arrives: one
+ * line of look-ahead, kept in one of two slots (the other holds the event last returned).
+ * A line that is neither is counted as skipped. Memory is bounded: lines by the text reader,
+ * a message by MSG_MAX.
  */
 #include "clusterlog_reader.h"
 
@@ -35,411 +40,498 @@
 #include <strings.h>
 #include <unistd.h>
 
-#define HVD_CLOG_MAX_LINE    (64u * 1024)
-#define HVD_CLOG_MAX_MESSAGE (256u * 1024)
-#define RAW_CAP              (2 * HVD_CLOG_MAX_LINE)
-#define WARN_LINES           5
+#define MSG_MAX       (256 * 1024)
+#define WORD_MAX      64  /* tag, component */
+#define HOST_MAX      255 /* DNS name */
+#define TOKEN_MAX     1200
+#define TICKS_PER_DAY (INT64_C(86400) * HVD_TICKS_PER_SECOND)
+#define TOD_ROLLBACK  (INT64_C(12) * 3600 * HVD_TICKS_PER_SECOND)
 
-struct slot {
-    int used;
+enum section {
+    SEC_NONE = 0, /* no marker seen: a file without sections, every line may be an event */
+    SEC_CLUSTER,  /* [=== Cluster ===]: header facts */
+    SEC_HEADER,   /* other configuration sections: not events */
+    SEC_EVENTS,   /* event-channel sections and Cluster Logs */
+};
+static const char *const section_names[] = {"none", "cluster", "hdr", "ev"};
+
+enum parse_result { PARSE_NONE = 0, PARSE_EVENT, PARSE_MALFORMED };
+
+typedef struct slot {
     uint64_t line;
     uint64_t byte_offset;
     hvd_time time;
+    uint32_t pid, tid;
     uint8_t level;
-    uint32_t pid;
-    uint32_t tid;
-    char pid_text[16];
-    char tid_text[16];
-    char tag[64];
-    char component[128];
+    char pid_text[17], tid_text[17];
+    char tag[WORD_MAX + 1];
+    char comp[WORD_MAX + 1];
+    char comp_arg[WORD_MAX + 1];
     char level_word[16];
-    int time_only;
-    hvd_buf message;
+    hvd_buf msg;
+    int msg_cut;
     hvd_field fields[6];
-    size_t nfields;
-};
+} slot;
 
 struct hvd_clusterlog_reader {
     char *path;
-    int fd;                   /* -1 when reading from memory */
-    const unsigned char *mem; /* borrowed */
-    size_t mem_len;
-    uint64_t mem_pos;
-
-    unsigned char *raw;
-    size_t raw_len;
-    size_t raw_pos;
-    uint64_t raw_off; /* file offset of raw[0] */
-    int eof;
-    int tail;
-
-    hvd_encoding enc;
-    size_t unit;
-    hvd_text_decoder *dec;
-    hvd_buf text; /* the current line, UTF-8 */
-
-    uint64_t lines; /* lines consumed so far */
-    int tz_minutes; /* UTC = local + tz_minutes */
-    int local_time;
-    int in_config; /* inside a configuration section: lines are not events */
-    char host[256];
-
-    struct slot slots[2];
-    int pending; /* slot holding an event not yet handed out, or -1 */
-
-    hvd_source_stats stats;
-    int summarized; /* the end-of-file summary was logged */
-    char position[512];
+    int fd; /* -1 for a memory reader */
+    hvd_text_reader *text;
     const hvd_logger *log;
+    int tail;
+    hvd_source_stats stats;
+
+    char host[HOST_MAX + 1];
+    int tz_minutes; /* UTC = local + tz_minutes */
+    int have_tz;
+    int local_time; /* the header says the times are local */
+    int section;
+    int numbered;     /* lines carry editor line numbers */
+    int64_t day;      /* days since 1970 of the last dated line, -1 when none */
+    int64_t last_tod; /* time of day (ticks) of the last line, for date-less lines */
+    uint64_t lineno;  /* lines read so far */
+
+    slot slots[2];
+    int pending; /* index of the slot holding a parsed event not yet returned, or -1 */
+    uint64_t skips_reported;
+    uint64_t cuts_reported;
+    int warned_no_tz;
+    char token[TOKEN_MAX];
 };
 
-static int slot_init(struct slot *s)
+/* ---- small parsing helpers ---- */
+
+static int is_hex(char c)
 {
-    memset(s, 0, sizeof(*s));
-    hvd_buf_init(&s->message, HVD_CLOG_MAX_MESSAGE);
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static const char *skip_spaces(const char *p)
+{
+    while (*p == ' ' || *p == '\t') {
+        p++;
+    }
+    return p;
+}
+
+/* Reads exactly n decimal digits. */
+static int read_digits(const char **pp, int n, int *out)
+{
+    const char *p = *pp;
+    int v = 0;
+
+    for (int i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return -1;
+        }
+        v = v * 10 + (p[i] - '0');
+    }
+    *out = v;
+    *pp = p + n;
     return 0;
 }
 
-/* --- raw input ---------------------------------------------------------------------- */
-
-static ssize_t fill_raw(hvd_clusterlog_reader *r, unsigned char *dst, size_t room)
+/* "HH:MM:SS.f" with 1-7 fraction digits -> ticks since midnight. */
+static int parse_tod(const char **pp, int64_t *out)
 {
-    if (r->fd < 0) {
-        size_t n = r->mem_len - (size_t)r->mem_pos;
+    const char *p = *pp;
+    int h, m, s;
+    int64_t frac = 0;
+    int digits = 0;
 
-        if (n > room) {
-            n = room;
-        }
-        memcpy(dst, r->mem + r->mem_pos, n);
-        r->mem_pos += n;
-        return (ssize_t)n;
+    if (read_digits(&p, 2, &h) || *p++ != ':' || read_digits(&p, 2, &m) || *p++ != ':' ||
+        read_digits(&p, 2, &s) || *p++ != '.') {
+        return -1;
     }
-    for (;;) {
-        ssize_t n = read(r->fd, dst, room);
-
-        if (n >= 0 || errno != EINTR) {
-            return n;
-        }
+    while (*p >= '0' && *p <= '9' && digits < 7) {
+        frac = frac * 10 + (*p++ - '0');
+        digits++;
     }
+    if (digits == 0 || (*p >= '0' && *p <= '9') || h > 23 || m > 59 || s > 60) {
+        return -1;
+    }
+    for (; digits < 7; digits++) {
+        frac *= 10;
+    }
+    *out = ((int64_t)h * 3600 + m * 60 + s) * HVD_TICKS_PER_SECOND + frac;
+    *pp = p;
+    return 0;
 }
 
-/* Finds the next newline unit at or after 'from'; returns its index or -1. */
-static long find_newline(const hvd_clusterlog_reader *r, size_t from)
+/* "YYYY/MM/DD-HH:MM:SS.mmm" -> *days since 1970 and *tod ticks. */
+static int parse_datetime(const char **pp, int64_t *days, int64_t *tod)
 {
-    if (r->unit == 1) {
-        const unsigned char *nl = memchr(r->raw + from, '\n', r->raw_len - from);
+    const char *p = *pp;
+    int y, mo, d;
 
-        return nl ? (long)(nl - r->raw) : -1;
+    if (read_digits(&p, 4, &y) || *p++ != '/' || read_digits(&p, 2, &mo) || *p++ != '/' ||
+        read_digits(&p, 2, &d) || *p++ != '-') {
+        return -1;
     }
-    for (size_t i = from; i + 1 < r->raw_len; i += 2) {
-        if (r->raw[i] == '\n' && r->raw[i + 1] == 0) {
-            return (long)i;
+    if (y < 1601 || mo < 1 || mo > 12 || d < 1 || d > 31 || parse_tod(&p, tod)) {
+        return -1;
+    }
+    *days = hvd_time_from_utc(y, mo, d, 0, 0, 0, 0) / TICKS_PER_DAY;
+    *pp = p;
+    return 0;
+}
+
+/* Copies a bracketed word "[...]" at p into out (cap WORD_MAX+1); returns the pointer past
+ * ']' or NULL when p holds no such word. */
+static const char *bracket_word(const char *p, char *out)
+{
+    size_t n = 0;
+
+    if (*p != '[') {
+        return NULL;
+    }
+    p++;
+    while (p[n] && p[n] != ']' && p[n] != '[' && n < WORD_MAX) {
+        n++;
+    }
+    if (p[n] != ']' || n == 0) {
+        return NULL;
+    }
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return p + n + 1;
+}
+
+/* The level of a known level word, or -1. */
+static int known_level(const char *w)
+{
+    static const struct {
+        const char *word;
+        int level;
+    } map[] = {
+        {"ERR", HVD_LEVEL_ERROR},      {"ERROR", HVD_LEVEL_ERROR},     {"WARN", HVD_LEVEL_WARNING},
+        {"INFO", HVD_LEVEL_INFO},      {"WARNING", HVD_LEVEL_WARNING}, {"DBG", HVD_LEVEL_VERBOSE},
+        {"DEBUG", HVD_LEVEL_VERBOSE},  {"VERB", HVD_LEVEL_VERBOSE},    {"CRIT", HVD_LEVEL_CRITICAL},
+        {"FATAL", HVD_LEVEL_CRITICAL},
+    };
+
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        if (strcmp(w, map[i].word) == 0) {
+            return map[i].level;
         }
     }
     return -1;
 }
 
-/*
- * Hands out the next raw line (without its newline). Returns 1, 0 at the end (in tail
- * mode an unterminated last line is left for later), or HVD_EIO.
- */
-static int next_raw_line(hvd_clusterlog_reader *r, const unsigned char **line, size_t *len,
-                         uint64_t *offset, hvd_error *err)
-{
-    for (;;) {
-        long nl = find_newline(r, r->raw_pos);
-        size_t avail = r->raw_len - r->raw_pos;
-        ssize_t n;
-
-        if (nl >= 0) {
-            *line = r->raw + r->raw_pos;
-            *len = (size_t)nl - r->raw_pos;
-            *offset = r->raw_off + r->raw_pos;
-            r->raw_pos = (size_t)nl + r->unit;
-            return 1;
-        }
-        if (avail >= HVD_CLOG_MAX_LINE) {
-            /* An overlong line is cut; the rest reads as its continuation. */
-            *line = r->raw + r->raw_pos;
-            *len = HVD_CLOG_MAX_LINE;
-            *offset = r->raw_off + r->raw_pos;
-            r->raw_pos += HVD_CLOG_MAX_LINE;
-            return 1;
-        }
-        if (r->eof) {
-            if (avail == 0 || r->tail) {
-                return 0;
-            }
-            *line = r->raw + r->raw_pos;
-            *len = avail;
-            *offset = r->raw_off + r->raw_pos;
-            r->raw_pos = r->raw_len;
-            return 1;
-        }
-        memmove(r->raw, r->raw + r->raw_pos, avail);
-        r->raw_off += r->raw_pos;
-        r->raw_pos = 0;
-        r->raw_len = avail;
-        n = fill_raw(r, r->raw + r->raw_len, RAW_CAP - r->raw_len);
-        if (n < 0) {
-            return hvd_error_set_cause(err, HVD_EIO, errno, r->path, r->lines + 1, "read error: %s",
-                                       strerror(errno));
-        }
-        if (n == 0) {
-            r->eof = 1;
-        }
-        r->raw_len += (size_t)n;
-    }
-}
-
-/* --- line grammar ------------------------------------------------------------------- */
-
-static int hex8(const char *p, uint32_t *v)
-{
-    uint32_t x = 0;
-
-    for (int i = 0; i < 8; i++) {
-        int c = (unsigned char)p[i];
-        int d;
-
-        if (c >= '0' && c <= '9') {
-            d = c - '0';
-        } else if (c >= 'a' && c <= 'f') {
-            d = c - 'a' + 10;
-        } else if (c >= 'A' && c <= 'F') {
-            d = c - 'A' + 10;
-        } else {
-            return -1;
-        }
-        x = x << 4 | (uint32_t)d;
-    }
-    *v = x;
-    return 0;
-}
-
-static int digits(const char *p, int n, int *v)
-{
-    int x = 0;
-
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)p[i])) {
-            return -1;
-        }
-        x = x * 10 + (p[i] - '0');
-    }
-    *v = x;
-    return 0;
-}
-
-/* "HH:MM:SS.mmm" into ticks of the day; returns 0 or -1. */
-static int parse_clock(const char *p, int64_t *ticks)
-{
-    int h;
-    int m;
-    int s;
-    int ms;
-
-    if (digits(p, 2, &h) || p[2] != ':' || digits(p + 3, 2, &m) || p[5] != ':' ||
-        digits(p + 6, 2, &s) || p[8] != '.' || digits(p + 9, 3, &ms) || h > 23 || m > 59 ||
-        s > 60) {
-        return -1;
-    }
-    *ticks = ((int64_t)h * 3600 + m * 60 + s) * HVD_TICKS_PER_SECOND + (int64_t)ms * 10000;
-    return 0;
-}
-
-static void copy_field(char *dst, size_t cap, const char *src, size_t n)
-{
-    if (n >= cap) {
-        n = cap - 1;
-    }
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
-static uint8_t level_of(const char *word)
-{
-    if (strcmp(word, "ERR") == 0 || strcmp(word, "ERROR") == 0) {
-        return HVD_LEVEL_ERROR;
-    }
-    if (strcmp(word, "WARN") == 0 || strcmp(word, "WARNING") == 0) {
-        return HVD_LEVEL_WARNING;
-    }
-    if (strcmp(word, "DBG") == 0 || strcmp(word, "DEBUG") == 0 || strcmp(word, "VERBOSE") == 0) {
-        return HVD_LEVEL_VERBOSE;
-    }
-    if (strcmp(word, "CRIT") == 0 || strcmp(word, "CRITICAL") == 0) {
-        return HVD_LEVEL_CRITICAL;
-    }
-    return HVD_LEVEL_INFO;
-}
-
-/* Parses a prefixed line into s (time as written: local or UTC). Returns 0, or -1 when
- * the line is not an event line. */
-static int parse_event_line(const char *line, struct slot *s)
-{
-    const char *p = line;
-    const char *q;
-    int64_t clock;
-
-    s->tag[0] = '\0';
-    s->component[0] = '\0';
-    s->pid_text[0] = '\0';
-    s->tid_text[0] = '\0';
-    s->pid = 0;
-    s->tid = 0;
-    s->time_only = 0;
-    /* An editor's line number in front (excerpts in articles), maybe indented. */
-    while (*p == ' ' || *p == '\t') {
-        p++;
-    }
-    q = p;
-    while (isdigit((unsigned char)*q)) {
-        q++;
-    }
-    if (q > p && *q == ' ' && (q[1] == '[' || isxdigit((unsigned char)q[1]))) {
-        p = q + 1;
-    }
-    if (*p == '[' && strncmp(p, "[===", 4) != 0) {
-        q = strchr(p, ']');
-        if (!q || q - p > 60) {
-            return -1;
-        }
-        copy_field(s->tag, sizeof(s->tag), p + 1, (size_t)(q - p - 1));
-        p = q + 1;
-        while (*p == ' ') {
-            p++;
-        }
-    }
-    if (strlen(p) >= 42 && p[8] == '.' && p[17] == ':' && p[18] == ':' && hex8(p, &s->pid) == 0 &&
-        hex8(p + 9, &s->tid) == 0) {
-        int y;
-        int mo;
-        int d;
-
-        copy_field(s->pid_text, sizeof(s->pid_text), p, 8);
-        copy_field(s->tid_text, sizeof(s->tid_text), p + 9, 8);
-        p += 19;
-        if (digits(p, 4, &y) || p[4] != '/' || digits(p + 5, 2, &mo) || p[7] != '/' ||
-            digits(p + 8, 2, &d) || p[10] != '-' || parse_clock(p + 11, &clock) < 0 || mo < 1 ||
-            mo > 12 || d < 1 || d > 31) {
-            return -1;
-        }
-        s->time = hvd_time_from_utc(y, mo, d, 0, 0, 0, 0) + clock;
-        p += 23;
-    } else if (parse_clock(p, &clock) == 0 && p[12] == ' ') {
-        s->time = clock;
-        s->time_only = 1;
-        p += 12;
-    } else {
-        return -1;
-    }
-    if (*p != ' ' && *p != '\t') {
-        return -1;
-    }
-    while (*p == ' ' || *p == '\t') {
-        p++;
-    }
-    q = p;
-    while (isalpha((unsigned char)*q)) {
-        q++;
-    }
-    if (q == p || (*q != ' ' && *q != '\t' && *q != '\0')) {
-        return -1;
-    }
-    copy_field(s->level_word, sizeof(s->level_word), p, (size_t)(q - p));
-    s->level = level_of(s->level_word);
-    p = q;
-    while (*p == ' ' || *p == '\t') {
-        p++;
-    }
-    if (*p == '[') {
-        q = strchr(p, ']');
-        if (q && q - p < (long)sizeof(s->component)) {
-            copy_field(s->component, sizeof(s->component), p + 1, (size_t)(q - p - 1));
-            p = q + 1;
-            while (*p == ' ') {
-                p++;
-            }
-        }
-    }
-    hvd_buf_reset(&s->message);
-    if (hvd_buf_adds(&s->message, p) < 0) {
-        hvd_buf_init(&s->message, HVD_CLOG_MAX_MESSAGE);
-    }
-    return 0;
-}
-
-/* Configuration sections of 2016+ files hold state dumps, not events. */
-static int is_config_section(const char *name)
-{
-    static const char *const event_sections[] = {"Cluster Logs", "System"};
-    size_t n = strlen(name);
-
-    for (size_t i = 0; i < 2; i++) {
-        if (strcmp(name, event_sections[i]) == 0) {
-            return 0;
-        }
-    }
-    /* "[=== Microsoft-Windows-FailoverClustering/Operational logs ===]" and the like. */
-    return !(n > 5 && strcmp(name + n - 5, " logs") == 0) && strncmp(name, "Microsoft-", 10) != 0;
-}
-
-/* Header facts: which node wrote the file, its time-zone offset, local or UTC times. */
-static void read_header_line(hvd_clusterlog_reader *r, const char *line)
-{
-    const char *p;
-
-    p = strstr(line, "Current node:");
-    if (p) {
-        p = strstr(p, "name (");
-        if (p) {
-            const char *end = strchr(p + 6, ')');
-
-            if (end && end > p + 6) {
-                copy_field(r->host, sizeof(r->host), p + 6, (size_t)(end - p - 6));
-            }
-        }
-    }
-    p = strstr(line, "offset of this machine is");
-    if (p) {
-        char *end;
-        long v;
-
-        errno = 0;
-        v = strtol(p + strlen("offset of this machine is"), &end, 10);
-        if (!errno && end != p && v > -100000 && v < 100000) {
-            while (*end == ' ') {
-                end++;
-            }
-            r->tz_minutes = strncasecmp(end, "hour", 4) == 0 ? (int)v * 60 : (int)v;
-        }
-    }
-    if (strstr(line, "generated using local time")) {
-        r->local_time = 1;
-    }
-}
-
-static void finish_slot(hvd_clusterlog_reader *r, struct slot *s)
+/* An upper-case word of 1-8 letters ending at a space or the end of the line, copied to
+ * out (16 bytes); returns the pointer past it or NULL. */
+static const char *read_level_word(const char *p, char *out)
 {
     size_t n = 0;
 
-    if (r->local_time && !s->time_only) {
-        s->time += (int64_t)r->tz_minutes * 60 * HVD_TICKS_PER_SECOND;
+    while (p[n] >= 'A' && p[n] <= 'Z' && n < 8) {
+        n++;
     }
-    s->fields[n++] = (hvd_field){"pid", s->pid_text};
-    s->fields[n++] = (hvd_field){"tid", s->tid_text};
-    s->fields[n++] = (hvd_field){"tag", s->tag};
-    s->fields[n++] = (hvd_field){"component", s->component};
-    s->fields[n++] = (hvd_field){"level", s->level_word};
-    if (s->time_only) {
-        s->fields[n++] = (hvd_field){"date", "unknown"};
+    if (n == 0 || (p[n] != ' ' && p[n] != '\t' && p[n] != '\0')) {
+        return NULL;
     }
-    s->nfields = n;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return p + n;
 }
 
-static void fill_event(const hvd_clusterlog_reader *r, const struct slot *s, hvd_event *ev)
+/* ---- the reader ---- */
+
+static int msg_append(hvd_clusterlog_reader *r, slot *s, const char *p, size_t n, hvd_error *err)
 {
+    if (n > MSG_MAX - s->msg.len) {
+        n = MSG_MAX - s->msg.len;
+        if (!s->msg_cut) {
+            hvd_log(r->log, HVD_LOG_DEBUG, "%s:%" PRIu64 ": message cut at %d bytes", r->path,
+                    s->line, MSG_MAX);
+        }
+        s->msg_cut = 1;
+    }
+    if (n == 0) {
+        return HVD_OK;
+    }
+    if (hvd_buf_add(&s->msg, p, n) < 0) {
+        return hvd_error_set(err, HVD_ENOMEM, r->path, r->lineno, "out of memory for a message");
+    }
+    return HVD_OK;
+}
+
+/* Time of an event line in UTC. */
+static hvd_time line_time(hvd_clusterlog_reader *r, int64_t days, int64_t tod)
+{
+    hvd_time t = days * TICKS_PER_DAY + tod;
+
+    if (r->local_time) {
+        if (r->have_tz) {
+            t += (hvd_time)r->tz_minutes * 60 * HVD_TICKS_PER_SECOND;
+        } else if (!r->warned_no_tz) {
+            hvd_log(r->log, HVD_LOG_WARNING,
+                    "%s: times are local but the file gives no time-zone offset; read as UTC",
+                    r->path);
+            r->warned_no_tz = 1;
+        }
+    }
+    return t;
+}
+
+/*
+ * Parses an event line into s. PARSE_EVENT on success; PARSE_MALFORMED for a line that
+ * starts like an event line (pid.tid::) but is broken after that; PARSE_NONE for anything
+ * else. *rc gets a negative HVD_E* code when memory runs out.
+ */
+static int parse_event(hvd_clusterlog_reader *r, const char *p, slot *s, int *rc, hvd_error *err)
+{
+    const char *q;
+    size_t npid = 0, ntid = 0;
+    int64_t days = -1, tod = 0;
+    int level = -1;
+
+    *rc = HVD_OK;
+    s->tag[0] = s->comp[0] = s->comp_arg[0] = s->level_word[0] = '\0';
+    s->pid_text[0] = s->tid_text[0] = '\0';
+    s->pid = s->tid = 0;
+    s->msg_cut = 0;
+    hvd_buf_reset(&s->msg);
+
+    q = bracket_word(p, s->tag);
+    if (q && (*q == ' ' || *q == '\t')) {
+        p = skip_spaces(q);
+    } else {
+        s->tag[0] = '\0';
+    }
+    while (is_hex(p[npid]) && npid < 16) {
+        npid++;
+    }
+    if (npid > 0 && p[npid] == '.') {
+        q = p + npid + 1;
+        while (is_hex(q[ntid]) && ntid < 16) {
+            ntid++;
+        }
+    }
+    if (ntid > 0 && p[npid + 1 + ntid] == ':' && p[npid + 2 + ntid] == ':') {
+        /* The line claims the prefix: from here on a failure is a malformed line. */
+        memcpy(s->pid_text, p, npid);
+        s->pid_text[npid] = '\0';
+        memcpy(s->tid_text, p + npid + 1, ntid);
+        s->tid_text[ntid] = '\0';
+        s->pid = (uint32_t)strtoull(s->pid_text, NULL, 16);
+        s->tid = (uint32_t)strtoull(s->tid_text, NULL, 16);
+        q = p + npid + ntid + 3;
+        if (parse_datetime(&q, &days, &tod) || (*q != ' ' && *q != '\t' && *q != '\0')) {
+            return PARSE_MALFORMED;
+        }
+        p = skip_spaces(q);
+        q = read_level_word(p, s->level_word);
+        if (q) {
+            level = known_level(s->level_word);
+            p = skip_spaces(q);
+        }
+    } else {
+        /* The excerpt form "HH:MM:SS.mmm LEVEL ...": only with a known level word, so
+         * wrapped text that happens to start with a time stays a continuation. */
+        q = p;
+        if (s->tag[0] || parse_tod(&q, &tod) || (*q != ' ' && *q != '\t')) {
+            return PARSE_NONE;
+        }
+        q = read_level_word(skip_spaces(q), s->level_word);
+        if (!q || (level = known_level(s->level_word)) < 0) {
+            s->level_word[0] = '\0';
+            return PARSE_NONE;
+        }
+        p = skip_spaces(q);
+    }
+    s->level = (uint8_t)(level >= 0 ? level : HVD_LEVEL_INFO); /* unknown words kept as text */
+
+    q = bracket_word(p, s->comp);
+    if (q) {
+        char *sp = strchr(s->comp, ' ');
+        if (sp) {
+            /* "[CHANNEL 10.0.0.1:~3343~]": component CHANNEL, the rest kept beside it. */
+            memmove(s->comp_arg, sp + 1, strlen(sp + 1) + 1);
+            *sp = '\0';
+        }
+        p = skip_spaces(q);
+    } else {
+        s->comp[0] = '\0';
+    }
+
+    if (days >= 0) {
+        r->day = days;
+    } else if (r->day >= 0) {
+        if (tod + TOD_ROLLBACK < r->last_tod) {
+            r->day++;
+        }
+        days = r->day;
+    }
+    r->last_tod = tod;
+    s->time = days >= 0 ? line_time(r, days, tod) : 0;
+    *rc = msg_append(r, s, p, strlen(p), err);
+    return *rc < 0 ? PARSE_NONE : PARSE_EVENT;
+}
+
+/* Skips an editor line number ("   172 " or "261782 ") at p; returns p when there is none. */
+static const char *skip_line_number(const char *p)
+{
+    const char *q = skip_spaces(p);
+    size_t n = 0;
+
+    while (q[n] >= '0' && q[n] <= '9' && n < 12) {
+        n++;
+    }
+    if (n == 0 || (q[n] != ' ' && q[n] != '\t' && q[n] != '\0')) {
+        return p;
+    }
+    return q[n] ? q + n + 1 : q + n;
+}
+
+/* "[=== Name ===]": copies the name (trimmed) and returns 1. */
+static int section_marker(const char *p, char *name, size_t cap)
+{
+    size_t len = strlen(p);
+    const char *a, *b;
+
+    while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t')) {
+        len--;
+    }
+    if (len < 8 || strncmp(p, "[===", 4) != 0 || strncmp(p + len - 4, "===]", 4) != 0) {
+        return 0;
+    }
+    a = p + 4;
+    b = p + len - 4;
+    while (a < b && *a == ' ') {
+        a++;
+    }
+    while (b > a && b[-1] == ' ') {
+        b--;
+    }
+    if ((size_t)(b - a) >= cap) {
+        b = a + cap - 1;
+    }
+    memcpy(name, a, (size_t)(b - a));
+    name[b - a] = '\0';
+    return 1;
+}
+
+static int section_kind(const char *name)
+{
+    static const char *const header[] = {
+        "Resources", "Groups",       "Group Sets",         "Resource Types", "Affinity Rules",
+        "Nodes",     "Networks",     "Network Interfaces", "Volumes",        "Volume Logs",
+        "SBL Disks", "Certificates", "Performance",        "Storage Spaces", "Health",
+    };
+    if (strcasecmp(name, "Cluster") == 0) {
+        return SEC_CLUSTER;
+    }
+    for (size_t i = 0; i < sizeof(header) / sizeof(header[0]); i++) {
+        if (strcasecmp(name, header[i]) == 0) {
+            return SEC_HEADER;
+        }
+    }
+    /* "System", "Cluster Logs", "Microsoft-Windows-.../Operational logs", and sections
+     * this list does not know: events when their lines carry the prefix. */
+    return SEC_EVENTS;
+}
+
+static const char *find_nocase(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+
+    for (; *hay; hay++) {
+        if (strncasecmp(hay, needle, n) == 0) {
+            return hay;
+        }
+    }
+    return NULL;
+}
+
+/* Header facts: the time-zone line, "generated using local time", "Current node:".
+ * Returns 1 when the line was one of them. */
+static int header_fact(hvd_clusterlog_reader *r, const char *p)
+{
+    const char *q;
+
+    q = find_nocase(p, "time zone offset of this machine is");
+    if (q) {
+        char *end;
+        long v;
+        q = skip_spaces(q + strlen("time zone offset of this machine is"));
+        errno = 0;
+        v = strtol(q, &end, 10);
+        if (end != q && errno == 0 && v > -24 * 60 && v < 24 * 60) {
+            end = (char *)skip_spaces(end);
+            if (strncasecmp(end, "hour", 4) == 0) {
+                v *= 60;
+            }
+            r->tz_minutes = (int)v;
+            r->have_tz = 1;
+        } else {
+            hvd_log(r->log, HVD_LOG_WARNING, "%s:%" PRIu64 ": unreadable time-zone offset", r->path,
+                    r->lineno);
+        }
+        return 1;
+    }
+    if (find_nocase(p, "generated using local time")) {
+        r->local_time = 1;
+        return 1;
+    }
+    if (strncmp(p, "Current node:", 13) == 0) {
+        q = strstr(p, "name (");
+        if (q) {
+            const char *e;
+            q += 6;
+            e = strchr(q, ')');
+            if (e && e > q && (size_t)(e - q) <= HOST_MAX) {
+                memcpy(r->host, q, (size_t)(e - q));
+                r->host[e - q] = '\0';
+            }
+        }
+        return 1;
+    }
+    return 0;
+}
+
+static void count_skip(hvd_clusterlog_reader *r, const char *why)
+{
+    r->stats.skipped++;
+    if (r->stats.skipped == 1 || r->stats.first_skipped == 0) {
+        r->stats.first_skipped = r->lineno;
+    }
+    hvd_log(r->log, HVD_LOG_DEBUG, "%s:%" PRIu64 ": %s, skipped", r->path, r->lineno, why);
+}
+
+static void report_skips(hvd_clusterlog_reader *r)
+{
+    uint64_t cuts = hvd_text_reader_cut_lines(r->text);
+
+    if (r->stats.skipped > r->skips_reported) {
+        hvd_log(r->log, HVD_LOG_WARNING,
+                "%s: %" PRIu64 " lines are not cluster.log lines and were skipped (first at line "
+                "%" PRIu64 ")",
+                r->path, r->stats.skipped, r->stats.first_skipped);
+        r->skips_reported = r->stats.skipped;
+    }
+    if (cuts > r->cuts_reported) {
+        hvd_log(r->log, HVD_LOG_WARNING, "%s: %" PRIu64 " lines longer than %d bytes were cut",
+                r->path, cuts, HVD_TEXT_LINE_MAX);
+        r->cuts_reported = cuts;
+    }
+    if (r->stats.bad_bytes) {
+        hvd_log(r->log, HVD_LOG_DEBUG, "%s: %" PRIu64 " invalid byte sequences replaced", r->path,
+                r->stats.bad_bytes);
+    }
+}
+
+/* Fills *ev from slot s; strings stay in s until the next call. */
+static void emit(hvd_clusterlog_reader *r, slot *s, hvd_event *ev)
+{
+    size_t n = 0;
+
+    /* Trailing blank continuation lines carry nothing. */
+    while (s->msg.len > 0 &&
+           (s->msg.data[s->msg.len - 1] == '\n' || s->msg.data[s->msg.len - 1] == ' ' ||
+            s->msg.data[s->msg.len - 1] == '\t')) {
+        s->msg.data[--s->msg.len] = '\0';
+    }
     memset(ev, 0, sizeof(*ev));
     ev->kind = HVD_SOURCE_CLUSTERLOG;
     ev->source_path = r->path;
@@ -452,256 +544,409 @@ static void fill_event(const hvd_clusterlog_reader *r, const struct slot *s, hvd
     ev->channel = s->tag;
     ev->level = s->level;
     ev->user_sid = "";
-    ev->component = s->component;
+    ev->component = s->comp;
     ev->level_word = s->level_word;
     ev->pid = s->pid;
     ev->tid = s->tid;
+    ev->message = hvd_buf_str(&s->msg);
+    s->fields[n++] = (hvd_field){"pid", s->pid_text};
+    s->fields[n++] = (hvd_field){"tid", s->tid_text};
+    s->fields[n++] = (hvd_field){"tag", s->tag};
+    s->fields[n++] = (hvd_field){"component", s->comp};
+    s->fields[n++] = (hvd_field){"level", s->level_word};
+    if (s->comp_arg[0]) {
+        s->fields[n++] = (hvd_field){"component_arg", s->comp_arg};
+    }
     ev->fields = s->fields;
-    ev->nfields = s->nfields;
-    ev->message = hvd_buf_str(&s->message);
+    ev->nfields = n;
+    r->stats.events++;
+    r->stats.host = r->host;
 }
 
-static void skip_line(hvd_clusterlog_reader *r, const char *why)
+/* Returns the pending event (1), or 0 when there is none. */
+static int flush(hvd_clusterlog_reader *r, hvd_event *ev)
 {
-    if (r->stats.skipped == 0) {
-        r->stats.first_skipped = r->lines;
+    int i = r->pending;
+
+    if (i < 0) {
+        return 0;
     }
-    r->stats.skipped++;
-    if (r->stats.skipped <= WARN_LINES) {
-        hvd_log(r->log, HVD_LOG_WARNING, "%s:%" PRIu64 ": %s; skipped", r->path, r->lines, why);
+    r->pending = -1;
+    emit(r, &r->slots[i], ev);
+    return 1;
+}
+
+/* One decoded line. Returns 1 when *ev was filled, 0 to read on, or a negative code. */
+static int handle_line(hvd_clusterlog_reader *r, const hvd_text_line *l, hvd_event *ev,
+                       hvd_error *err)
+{
+    char name[128];
+    const char *p = l->text;
+    const char *body;
+    slot *s;
+    int res;
+    int rc;
+
+    if (section_marker(p, name, sizeof(name))) {
+        r->section = section_kind(name);
+        return flush(r, ev);
     }
+    if (r->section == SEC_CLUSTER) {
+        header_fact(r, p);
+        return 0;
+    }
+    if (r->section == SEC_HEADER) {
+        return 0;
+    }
+    s = &r->slots[r->pending == 0 ? 1 : 0];
+    s->line = r->lineno;
+    s->byte_offset = l->offset;
+    res = parse_event(r, p, s, &rc, err);
+    if (res == PARSE_NONE && rc == HVD_OK) {
+        /* An editor line number before a whole line marks an excerpt. */
+        body = skip_line_number(p);
+        if (body != p) {
+            res = parse_event(r, body, s, &rc, err);
+            if (res == PARSE_EVENT && !r->numbered) {
+                r->numbered = 1;
+            }
+        }
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    if (res == PARSE_EVENT) {
+        int had = r->pending >= 0;
+        int old = r->pending;
+        r->pending = (int)(s - r->slots);
+        if (had) {
+            emit(r, &r->slots[old], ev);
+            return 1;
+        }
+        return 0;
+    }
+    if (res == PARSE_MALFORMED) {
+        count_skip(r, "broken cluster.log line");
+        return flush(r, ev);
+    }
+    if (r->pending >= 0) {
+        slot *pe = &r->slots[r->pending];
+        body = r->numbered ? skip_line_number(p) : p;
+        rc = msg_append(r, pe, "\n", 1, err);
+        if (rc == HVD_OK) {
+            rc = msg_append(r, pe, body, strlen(body), err);
+        }
+        return rc < 0 ? rc : 0;
+    }
+    if (*skip_spaces(p) == '\0') {
+        return 0; /* a blank line outside any event carries nothing */
+    }
+    if (r->section == SEC_NONE && header_fact(r, p)) {
+        return 0;
+    }
+    count_skip(r, "not a cluster.log line");
+    return 0;
 }
 
 int hvd_clusterlog_reader_next(hvd_clusterlog_reader *r, hvd_event *ev, hvd_error *err)
 {
-    for (;;) {
-        const unsigned char *raw = NULL;
-        size_t len = 0;
-        uint64_t offset = 0;
-        const char *line;
-        int rc = next_raw_line(r, &raw, &len, &offset, err);
+    hvd_text_line l;
+    int rc;
 
+    for (;;) {
+        rc = hvd_text_reader_next(r->text, &l, err);
+        r->stats.bad_bytes = hvd_text_reader_bad_units(r->text);
         if (rc < 0) {
             return rc;
         }
+        if (rc > 0 && !l.terminated && r->tail) {
+            /* A writer is mid-line: leave the line for a later read. */
+            rc = hvd_text_reader_seek(r->text, l.offset, err);
+            if (rc < 0) {
+                return rc;
+            }
+            rc = 0;
+        }
         if (rc == 0) {
-            if (r->pending >= 0) {
-                struct slot *s = &r->slots[r->pending];
-
-                r->pending = -1;
-                finish_slot(r, s);
-                fill_event(r, s, ev);
-                r->stats.events++;
+            if (flush(r, ev)) {
                 return 1;
             }
-            if (r->stats.skipped > WARN_LINES && !r->summarized) {
-                hvd_log(r->log, HVD_LOG_WARNING, "%s: %" PRIu64 " lines could not be read", r->path,
-                        r->stats.skipped);
-            }
-            r->summarized = 1;
+            report_skips(r);
             return 0;
         }
-        r->lines++;
-        hvd_buf_reset(&r->text);
-        rc = hvd_text_decode(r->dec, raw, len, &r->text, &r->stats.bad_bytes);
-        if (rc < 0) {
-            return hvd_error_set(err, rc, r->path, r->lines, "cannot decode the line");
-        }
-        while (r->text.len && (r->text.data[r->text.len - 1] == '\r')) {
-            r->text.data[--r->text.len] = '\0';
-        }
-        line = hvd_buf_str(&r->text);
-        if (!*line) {
-            continue;
-        }
-        if (strncmp(line, "[===", 4) == 0) {
-            const char *end = strstr(line, "===]");
-            char name[96];
-
-            if (end && end > line + 5) {
-                copy_field(name, sizeof(name), line + 5, (size_t)(end - line - 6));
-                r->in_config = is_config_section(name);
-            }
-            continue;
-        }
-        if (!r->in_config) {
-            int fresh = r->pending >= 0 ? 1 - r->pending : 0;
-            struct slot *s = &r->slots[fresh];
-
-            if (parse_event_line(line, s) == 0) {
-                s->used = 1;
-                s->line = r->lines;
-                s->byte_offset = offset;
-                if (r->pending >= 0) {
-                    struct slot *done = &r->slots[r->pending];
-
-                    r->pending = fresh;
-                    finish_slot(r, done);
-                    fill_event(r, done, ev);
-                    r->stats.events++;
-                    return 1;
-                }
-                r->pending = fresh;
-                continue;
-            }
-        }
-        if (r->in_config || r->pending < 0) {
-            /* Header facts may sit in sections or, in older files, above the first event. */
-            read_header_line(r, line);
-            if (!r->in_config && r->stats.events == 0 && r->pending < 0 &&
-                !strstr(line, "Current node:") && !strstr(line, "offset of this machine") &&
-                !strstr(line, "local time")) {
-                skip_line(r, "not a cluster.log line");
-            }
-            continue;
-        }
-        /* A continuation of the pending event's message. */
-        {
-            struct slot *s = &r->slots[r->pending];
-
-            if (hvd_buf_addc(&s->message, '\n') < 0 || hvd_buf_adds(&s->message, line) < 0) {
-                /* Message past its cap: keep what fits and go on. */
-                hvd_buf_init(&s->message, HVD_CLOG_MAX_MESSAGE);
-                skip_line(r, "message too long");
-            }
+        r->lineno++;
+        rc = handle_line(r, &l, ev, err);
+        if (rc != 0) {
+            return rc;
         }
     }
 }
 
-/* --- open, position, close ---------------------------------------------------------- */
+/* ---- position tokens ---- */
 
-static void host_from_name(hvd_clusterlog_reader *r, const char *path)
+static void escape_host(const char *in, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t k = 0;
+
+    for (; *in && k + 4 < cap; in++) {
+        unsigned char c = (unsigned char)*in;
+        if (isalnum(c) || c == '-' || c == '_' || c == '.') {
+            out[k++] = (char)c;
+        } else {
+            out[k++] = '%';
+            out[k++] = hex[c >> 4];
+            out[k++] = hex[c & 15];
+        }
+    }
+    out[k] = '\0';
+}
+
+static int unescape_host(const char *in, size_t n, char *out, size_t cap)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        char c = in[i];
+        if (c == '%') {
+            char h[3];
+            if (i + 2 >= n || !is_hex(in[i + 1]) || !is_hex(in[i + 2])) {
+                return -1;
+            }
+            h[0] = in[i + 1];
+            h[1] = in[i + 2];
+            h[2] = '\0';
+            c = (char)strtol(h, NULL, 16);
+            i += 2;
+        }
+        if (k + 1 >= cap || c == '\0') {
+            return -1;
+        }
+        out[k++] = c;
+    }
+    out[k] = '\0';
+    return 0;
+}
+
+const char *hvd_clusterlog_reader_position(hvd_clusterlog_reader *r)
+{
+    char host[3 * HOST_MAX + 1];
+    uint64_t off, line;
+    int n;
+
+    if (r->pending >= 0) {
+        off = r->slots[r->pending].byte_offset;
+        line = r->slots[r->pending].line - 1;
+    } else {
+        off = hvd_text_reader_offset(r->text);
+        line = r->lineno;
+    }
+    escape_host(r->host, host, sizeof(host));
+    n = snprintf(r->token, sizeof(r->token),
+                 "clog:off=%" PRIu64 ";line=%" PRIu64 ";enc=%s;tz=%d;havetz=%d;lt=%d;host=%s;"
+                 "sec=%s;num=%d;day=%" PRId64 ";tod=%" PRId64,
+                 off, line, hvd_text_encoding_name(hvd_text_reader_encoding(r->text)),
+                 r->tz_minutes, r->have_tz, r->local_time, host, section_names[r->section],
+                 r->numbered, r->day, r->last_tod);
+    if (n < 0 || (size_t)n >= sizeof(r->token)) {
+        r->token[0] = '\0'; /* cannot happen with the bounds above */
+    }
+    return r->token;
+}
+
+static int parse_i64(const char *v, size_t n, int64_t lo, int64_t hi, int64_t *out)
+{
+    char buf[32];
+    char *end;
+    long long x;
+
+    if (n == 0 || n >= sizeof(buf)) {
+        return -1;
+    }
+    memcpy(buf, v, n);
+    buf[n] = '\0';
+    errno = 0;
+    x = strtoll(buf, &end, 10);
+    if (errno || *end || x < lo || x > hi) {
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+/* Reads a token from hvd_clusterlog_reader_position() into r; *off and *enc for the text
+ * reader. */
+static int parse_token(hvd_clusterlog_reader *r, const char *tok, uint64_t *off,
+                       hvd_text_encoding *enc, hvd_error *err)
+{
+    const char *p = tok;
+    int seen_off = 0;
+
+    if (strncmp(p, "clog:", 5) != 0) {
+        goto bad;
+    }
+    p += 5;
+    while (*p) {
+        const char *eq = strchr(p, '=');
+        const char *end = strchr(p, ';');
+        size_t klen, vlen;
+        const char *v;
+        int64_t x;
+
+        if (!end) {
+            end = p + strlen(p);
+        }
+        if (!eq || eq > end) {
+            goto bad;
+        }
+        klen = (size_t)(eq - p);
+        v = eq + 1;
+        vlen = (size_t)(end - v);
+#define KEY(k) (klen == sizeof(k) - 1 && strncmp(p, k, klen) == 0)
+        if (KEY("off")) {
+            if (parse_i64(v, vlen, 0, INT64_MAX, &x)) {
+                goto bad;
+            }
+            *off = (uint64_t)x;
+            seen_off = 1;
+        } else if (KEY("line")) {
+            if (parse_i64(v, vlen, 0, INT64_MAX, &x)) {
+                goto bad;
+            }
+            r->lineno = (uint64_t)x;
+        } else if (KEY("enc")) {
+            char name[16];
+            if (vlen >= sizeof(name)) {
+                goto bad;
+            }
+            memcpy(name, v, vlen);
+            name[vlen] = '\0';
+            *enc = hvd_text_encoding_from_name(name);
+            if (*enc == HVD_TEXT_DETECT) {
+                goto bad;
+            }
+        } else if (KEY("tz")) {
+            if (parse_i64(v, vlen, -24 * 60, 24 * 60, &x)) {
+                goto bad;
+            }
+            r->tz_minutes = (int)x;
+        } else if (KEY("havetz") || KEY("lt") || KEY("num")) {
+            if (parse_i64(v, vlen, 0, 1, &x)) {
+                goto bad;
+            }
+            if (KEY("havetz")) {
+                r->have_tz = (int)x;
+            } else if (KEY("lt")) {
+                r->local_time = (int)x;
+            } else {
+                r->numbered = (int)x;
+            }
+        } else if (KEY("host")) {
+            if (unescape_host(v, vlen, r->host, sizeof(r->host))) {
+                goto bad;
+            }
+        } else if (KEY("sec")) {
+            int found = -1;
+            for (int i = 0; i < 4; i++) {
+                if (strlen(section_names[i]) == vlen && strncmp(v, section_names[i], vlen) == 0) {
+                    found = i;
+                }
+            }
+            if (found < 0) {
+                goto bad;
+            }
+            r->section = found;
+        } else if (KEY("day")) {
+            if (parse_i64(v, vlen, -1, INT64_C(10000000), &x)) {
+                goto bad;
+            }
+            r->day = x;
+        } else if (KEY("tod")) {
+            if (parse_i64(v, vlen, 0, TICKS_PER_DAY + HVD_TICKS_PER_SECOND, &x)) {
+                goto bad;
+            }
+            r->last_tod = x;
+        }
+        /* Unknown keys are ignored, so a later version may add some. */
+#undef KEY
+        p = *end ? end + 1 : end;
+    }
+    if (!seen_off || *enc == HVD_TEXT_DETECT) {
+        goto bad;
+    }
+    return HVD_OK;
+bad:
+    return hvd_error_set(err, HVD_EINVAL, r->path, 0, "invalid resume position '%.80s'", tok);
+}
+
+/* ---- open and close ---- */
+
+/* Host from a "<node>_cluster.log" name, as Get-ClusterLog -Destination writes it. */
+static void host_from_name(const char *path, char *host)
 {
     const char *base = strrchr(path, '/');
     size_t n;
     static const char suffix[] = "_cluster.log";
+    size_t sl = sizeof(suffix) - 1;
 
     base = base ? base + 1 : path;
     n = strlen(base);
-    if (n > sizeof(suffix) - 1 && strcasecmp(base + n - (sizeof(suffix) - 1), suffix) == 0) {
-        copy_field(r->host, sizeof(r->host), base, n - (sizeof(suffix) - 1));
+    if (n > sl && n - sl <= HOST_MAX && strcasecmp(base + n - sl, suffix) == 0) {
+        memcpy(host, base, n - sl);
+        host[n - sl] = '\0';
     }
 }
 
-/* Resume token: "clog:off=N;line=N;enc=E;tz=N;lt=N;cfg=N;host=H" (host last, unescaped). */
-static int apply_resume(hvd_clusterlog_reader *r, const char *token, uint64_t *off)
-{
-    unsigned long long o;
-    unsigned long long line;
-    char enc[32];
-    int tz;
-    int lt;
-    int cfg;
-    int n = 0;
-
-    if (sscanf(token, "clog:off=%llu;line=%llu;enc=%31[^;];tz=%d;lt=%d;cfg=%d;host=%n", &o, &line,
-               enc, &tz, &lt, &cfg, &n) != 6 ||
-        n == 0 || hvd_text_encoding_parse(enc, &r->enc) < 0) {
-        return -1;
-    }
-    *off = o;
-    r->lines = line;
-    r->tz_minutes = tz;
-    r->local_time = lt != 0;
-    r->in_config = cfg != 0;
-    copy_field(r->host, sizeof(r->host), token + n, strlen(token + n));
-    return 0;
-}
-
-static int reader_start(hvd_clusterlog_reader *r, const hvd_source_options *opt, hvd_error *err)
-{
-    uint64_t start = 0;
-    size_t bom = 0;
-    ssize_t n;
-    int rc;
-
-    r->pending = -1;
-    r->tail = opt && opt->tail;
-    slot_init(&r->slots[0]);
-    slot_init(&r->slots[1]);
-    hvd_buf_init(&r->text, 4 * HVD_CLOG_MAX_LINE);
-    r->raw = hvd_malloc(RAW_CAP);
-    if (!r->raw) {
-        return hvd_error_set(err, HVD_ENOMEM, r->path, 0, "cannot allocate a reader");
-    }
-    if (opt && opt->host_hint && *opt->host_hint) {
-        copy_field(r->host, sizeof(r->host), opt->host_hint, strlen(opt->host_hint));
-    } else {
-        host_from_name(r, r->path);
-    }
-    if (opt && opt->resume && *opt->resume) {
-        if (apply_resume(r, opt->resume, &start) < 0) {
-            return hvd_error_set(err, HVD_EINVAL, r->path, 0, "bad resume position '%s'",
-                                 opt->resume);
-        }
-        if (r->fd >= 0 && lseek(r->fd, (off_t)start, SEEK_SET) < 0) {
-            return hvd_error_set_cause(err, HVD_EIO, errno, r->path, 0, "cannot seek: %s",
-                                       strerror(errno));
-        }
-        if (r->fd < 0) {
-            r->mem_pos = start < r->mem_len ? start : r->mem_len;
-        }
-        r->raw_off = start;
-    } else {
-        n = fill_raw(r, r->raw, RAW_CAP);
-        if (n < 0) {
-            return hvd_error_set_cause(err, HVD_EIO, errno, r->path, 0, "read error: %s",
-                                       strerror(errno));
-        }
-        r->raw_len = (size_t)n;
-        r->eof = n == 0;
-        r->enc = hvd_text_detect(r->raw, r->raw_len, &bom);
-        r->raw_pos = bom;
-    }
-    r->unit = hvd_text_unit(r->enc);
-    rc = hvd_text_decoder_create(&r->dec, r->enc, err);
-    if (rc < 0) {
-        return rc;
-    }
-    r->stats.encoding = hvd_text_encoding_name(r->enc);
-    r->stats.host = r->host;
-    return HVD_OK;
-}
-
-static int reader_new(hvd_clusterlog_reader **out, const char *path, hvd_error *err)
-{
-    hvd_clusterlog_reader *r = hvd_calloc(1, sizeof(*r));
-
-    *out = NULL;
-    if (!r) {
-        return hvd_error_set(err, HVD_ENOMEM, path, 0, "cannot allocate a reader");
-    }
-    r->fd = -1;
-    r->path = hvd_strdup(path);
-    if (!r->path) {
-        hvd_free(r);
-        return hvd_error_set(err, HVD_ENOMEM, path, 0, "cannot allocate a reader");
-    }
-    *out = r;
-    return HVD_OK;
-}
-
-int hvd_clusterlog_reader_open(hvd_clusterlog_reader **out, const char *path,
-                               const hvd_source_options *opt, const hvd_logger *log, hvd_error *err)
+static int reader_open(hvd_clusterlog_reader **out, const char *path, int fd, const void *data,
+                       size_t len, const hvd_source_options *opt, const hvd_logger *log,
+                       hvd_error *err)
 {
     hvd_clusterlog_reader *r = NULL;
+    uint64_t off = 0;
+    hvd_text_encoding enc = HVD_TEXT_DETECT;
     int rc;
 
-    rc = reader_new(&r, path, err);
-    if (rc < 0) {
-        return rc;
+    r = hvd_calloc(1, sizeof(*r));
+    if (!r) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return hvd_error_set(err, HVD_ENOMEM, path, 0, "cannot allocate a cluster.log reader");
     }
+    r->fd = fd;
     r->log = log;
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (r->fd < 0) {
-        rc = hvd_error_set_cause(err, errno == ENOENT ? HVD_ENOENT : HVD_EIO, errno, path, 0,
-                                 "cannot open: %s", strerror(errno));
+    r->pending = -1;
+    r->day = -1;
+    hvd_buf_init(&r->slots[0].msg, MSG_MAX);
+    hvd_buf_init(&r->slots[1].msg, MSG_MAX);
+    r->stats.encoding = "";
+    r->stats.host = r->host;
+    r->path = hvd_strdup(path);
+    if (!r->path) {
+        rc = hvd_error_set(err, HVD_ENOMEM, path, 0, "cannot allocate a cluster.log reader");
         goto fail;
     }
-    rc = reader_start(r, opt, err);
+    if (opt && opt->host_hint && opt->host_hint[0]) {
+        snprintf(r->host, sizeof(r->host), "%s", opt->host_hint);
+    } else {
+        host_from_name(path, r->host);
+    }
+    r->tail = opt ? opt->tail : 0;
+    if (opt && opt->resume && opt->resume[0]) {
+        rc = parse_token(r, opt->resume, &off, &enc, err);
+        if (rc < 0) {
+            goto fail;
+        }
+    }
+    if (fd >= 0) {
+        rc = hvd_text_reader_open_fd(&r->text, fd, r->path, off, enc, err);
+    } else {
+        rc = hvd_text_reader_open_mem(&r->text, data, len, r->path, off, enc, err);
+    }
     if (rc < 0) {
         goto fail;
     }
+    r->stats.encoding = hvd_text_encoding_name(hvd_text_reader_encoding(r->text));
     *out = r;
     return HVD_OK;
 fail:
@@ -709,43 +954,26 @@ fail:
     return rc;
 }
 
+int hvd_clusterlog_reader_open(hvd_clusterlog_reader **out, const char *path,
+                               const hvd_source_options *opt, const hvd_logger *log, hvd_error *err)
+{
+    int fd;
+
+    *out = NULL;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return hvd_error_set_cause(err, errno == ENOENT ? HVD_ENOENT : HVD_EIO, errno, path, 0,
+                                   "cannot open: %s", strerror(errno));
+    }
+    return reader_open(out, path, fd, NULL, 0, opt, log, err);
+}
+
 int hvd_clusterlog_reader_open_mem(hvd_clusterlog_reader **out, const char *name, const void *data,
                                    size_t len, const hvd_source_options *opt, const hvd_logger *log,
                                    hvd_error *err)
 {
-    hvd_clusterlog_reader *r = NULL;
-    int rc;
-
-    rc = reader_new(&r, name, err);
-    if (rc < 0) {
-        return rc;
-    }
-    r->log = log;
-    r->mem = data;
-    r->mem_len = len;
-    rc = reader_start(r, opt, err);
-    if (rc < 0) {
-        hvd_clusterlog_reader_close(r);
-        return rc;
-    }
-    *out = r;
-    return HVD_OK;
-}
-
-const char *hvd_clusterlog_reader_position(hvd_clusterlog_reader *r)
-{
-    uint64_t off = r->raw_off + r->raw_pos;
-    uint64_t line = r->lines;
-
-    if (r->pending >= 0) {
-        /* The held-back event is not handed out yet: resume at its first line. */
-        off = r->slots[r->pending].byte_offset;
-        line = r->slots[r->pending].line - 1;
-    }
-    snprintf(r->position, sizeof(r->position),
-             "clog:off=%" PRIu64 ";line=%" PRIu64 ";enc=%s;tz=%d;lt=%d;cfg=%d;host=%s", off, line,
-             hvd_text_encoding_name(r->enc), r->tz_minutes, r->local_time, r->in_config, r->host);
-    return r->position;
+    *out = NULL;
+    return reader_open(out, name, -1, data, len, opt, log, err);
 }
 
 const hvd_source_stats *hvd_clusterlog_reader_stats(const hvd_clusterlog_reader *r)
@@ -758,14 +986,12 @@ void hvd_clusterlog_reader_close(hvd_clusterlog_reader *r)
     if (!r) {
         return;
     }
+    hvd_text_reader_close(r->text);
     if (r->fd >= 0) {
         close(r->fd);
     }
-    hvd_text_decoder_destroy(r->dec);
-    hvd_buf_free(&r->text);
-    hvd_buf_free(&r->slots[0].message);
-    hvd_buf_free(&r->slots[1].message);
-    hvd_free(r->raw);
+    hvd_buf_free(&r->slots[0].msg);
+    hvd_buf_free(&r->slots[1].msg);
     hvd_free(r->path);
     hvd_free(r);
 }

@@ -20,6 +20,10 @@ int hvd_clusterlog_reader_next(hvd_clusterlog_reader *r, hvd_event *ev, hvd_erro
 int hvd_clusterlog_reader_open_mem(hvd_clusterlog_reader **out, const char *name, const void *data,
                                    size_t len, const hvd_source_options *opt, const hvd_logger *log,
                                    hvd_error *err);
+/* Where the stream stands: the next unread line, as a token hvd_source_options.resume takes:
+ * "clog:off=<byte offset>;line=<lines before it>;enc=<utf-8|utf-16le|windows-1252>;
+ * tz=<minutes>;havetz=<0|1>;lt=<0|1>;host=<%-escaped>;sec=<none|cluster|hdr|ev>;num=<0|1>;
+ * day=<days since 1970 or -1>;tod=<ticks>". Borrowed, valid until the next call or close. */
 const char *hvd_clusterlog_reader_position(hvd_clusterlog_reader *r);
 const hvd_source_stats *hvd_clusterlog_reader_stats(const hvd_clusterlog_reader *r);
 void hvd_clusterlog_reader_close(hvd_clusterlog_reader *r); /* NULL-safe */

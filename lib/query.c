@@ -151,11 +151,17 @@ static int add_evidence(void *ud, const hvd_evidence *e)
     json_object_set_new(o, "time", time_json(e->time));
     json_object_set_new(o, "host", json_string(e->host));
     json_object_set_new(o, "source", json_string(e->source_path));
-    json_object_set_new(o, "provider", json_string(e->provider));
-    json_object_set_new(o, "channel", json_string(e->channel));
-    json_object_set_new(o, "event_id", json_integer(e->event_id));
-    json_object_set_new(o, "record_id", json_integer((json_int_t)e->event_record_id));
-    json_object_set_new(o, "line", json_integer((json_int_t)e->line));
+    json_object_set_new(o, "kind", json_string(hvd_source_kind_name(e->kind)));
+    if (e->kind == HVD_SOURCE_EVTX) {
+        json_object_set_new(o, "provider", json_string(e->provider));
+        json_object_set_new(o, "channel", json_string(e->channel));
+        json_object_set_new(o, "event_id", json_integer(e->event_id));
+        json_object_set_new(o, "record_id", json_integer((json_int_t)e->event_record_id));
+    } else {
+        json_object_set_new(o, "line", json_integer((json_int_t)e->line));
+        json_object_set_new(o, "component", json_string(e->component));
+    }
+    json_object_set_new(o, "level", json_integer(e->level));
     json_object_set_new(o, "message", json_string(e->message));
     json_array_append_new(ud, o);
     return 0;
@@ -171,22 +177,31 @@ static int add_diagnosis(void *ud, const hvd_stored_diagnosis *d)
     struct diag_ctx *c = ud;
     json_t *o = json_object();
     json_t *ev = json_array();
+    json_t *refs = json_array();
     hvd_error err;
 
+    for (const char *p = d->references; p && *p;) {
+        size_t n = strcspn(p, "\n");
+
+        json_array_append_new(refs, json_stringn(p, n));
+        p += n + (p[n] == '\n');
+    }
     hvd_store_diagnosis_evidence(c->store, d->id, add_evidence, ev, &err);
     json_object_set_new(o, "rule", json_string(d->rule_id));
+    json_object_set_new(o, "kind", json_string(d->kind));
     json_object_set_new(o, "root_cause", json_boolean(d->root));
     json_object_set_new(o, "severity", json_string(hvd_severity_name(d->severity)));
     json_object_set_new(o, "confidence", json_string(d->confidence));
     json_object_set_new(o, "title", json_string(d->title));
     json_object_set_new(o, "host", json_string(d->host));
     json_object_set_new(o, "vm_name", json_string(d->vm_name));
+    json_object_set_new(o, "vm_id", json_string(d->vm_id));
     json_object_set_new(o, "first_time", time_json(d->first_time));
     json_object_set_new(o, "last_time", time_json(d->last_time));
     json_object_set_new(o, "count", json_integer((json_int_t)d->count));
     json_object_set_new(o, "cause", json_string(d->cause));
     json_object_set_new(o, "remedy", json_string(d->remedy));
-    json_object_set_new(o, "references", json_string(d->references));
+    json_object_set_new(o, "references", refs);
     json_object_set_new(o, "evidence", ev);
     json_array_append_new(c->list, o);
     return 0;

@@ -1,7 +1,21 @@
 /*
- * text: encoding detection and conversion to UTF-8 with iconv(3). Invalid input never
- * stops a conversion: each bad code unit becomes U+FFFD and is counted, as SQLite's utf.c
- * does with lone surrogates.
+ * text: file bytes -> UTF-8 lines, the first step of the cluster.log reader.
+ *
+ * Layouts (after SQLite's utf.c): UTF-16LE stores each code unit low byte first; a
+ * character above U+FFFF is a surrogate pair (D800-DBFF then DC00-DFFF), 4 bytes; the BOM
+ * is FF FE. UTF-8 uses 1-4 bytes per character, BOM EF BB BF. Windows-1252 is one byte per
+ * character; glibc leaves 81 8D 8F 90 9D undefined.
+ *
+ * Flow: raw[] holds file bytes; iconv(3) turns them into UTF-8 in out[]; lines are split in
+ * out[] and copied to line[]. A sequence cut by the end of raw[] (EINVAL) stays at raw's
+ * head for the next read; an invalid one (EILSEQ, a lone surrogate, a truncated tail at the
+ * end of the data) becomes U+FFFD, one code unit is skipped and counted.
+ *
+ * Offsets: out[] never mixes a replacement with converted text (a replacement is a fill of
+ * its own), so the original width of any run of converted text follows from the encoding:
+ * UTF-8 one byte per byte, Windows-1252 one byte per character, UTF-16LE two bytes per
+ * character and four for a character above U+FFFF. next_off is the original offset of
+ * out[out_pos]; it advances by those widths as out[] is consumed.
  */
 #include "text.h"
 
@@ -10,181 +24,488 @@
 #include <errno.h>
 #include <iconv.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
-static const char replacement[] = "\xEF\xBF\xBD"; /* U+FFFD in UTF-8 */
+#define RAW_CAP (64 * 1024)
+#define OUT_CAP (64 * 1024)
 
-struct hvd_text_decoder {
+struct hvd_text_reader {
+    const char *name;
+    int fd;                    /* -1 for a memory reader */
+    const unsigned char *data; /* memory reader */
+    size_t data_len;
+    hvd_text_encoding enc;
+    size_t bom_len;
     iconv_t cd;
-    hvd_encoding enc;
+
+    unsigned char raw[RAW_CAP];
+    size_t raw_pos, raw_len;
+    uint64_t raw_end_off; /* file offset of raw[raw_len] */
+
+    char out[OUT_CAP];
+    size_t out_pos, out_len;
+    size_t out_repl;   /* when non-zero, out[] is one U+FFFD standing for this many bytes */
+    uint64_t next_off; /* file offset of out[out_pos] */
+
+    char line[HVD_TEXT_LINE_MAX + 1];
+    uint64_t bad_units;
+    uint64_t cut_lines;
 };
 
-/* True when len bytes are valid UTF-8, allowing a sequence cut off at the very end. */
-static int valid_utf8(const unsigned char *p, size_t len)
+static const char *iconv_name(hvd_text_encoding enc)
 {
-    size_t i = 0;
+    switch (enc) {
+    case HVD_TEXT_UTF16LE:
+        return "UTF-16LE";
+    case HVD_TEXT_WINDOWS1252:
+        return "CP1252";
+    default:
+        return "UTF-8";
+    }
+}
 
-    while (i < len) {
-        unsigned char c = p[i];
-        size_t extra;
+const char *hvd_text_encoding_name(hvd_text_encoding enc)
+{
+    switch (enc) {
+    case HVD_TEXT_UTF8:
+        return "utf-8";
+    case HVD_TEXT_UTF16LE:
+        return "utf-16le";
+    case HVD_TEXT_WINDOWS1252:
+        return "windows-1252";
+    default:
+        return "";
+    }
+}
 
-        if (c < 0x80) {
-            i++;
-            continue;
+hvd_text_encoding hvd_text_encoding_from_name(const char *name)
+{
+    if (!name) {
+        return HVD_TEXT_DETECT;
+    }
+    if (strcasecmp(name, "utf-8") == 0) {
+        return HVD_TEXT_UTF8;
+    }
+    if (strcasecmp(name, "utf-16le") == 0) {
+        return HVD_TEXT_UTF16LE;
+    }
+    if (strcasecmp(name, "windows-1252") == 0) {
+        return HVD_TEXT_WINDOWS1252;
+    }
+    return HVD_TEXT_DETECT;
+}
+
+/* Length of the valid UTF-8 sequence at p (n bytes available): 1-4, 0 when invalid, -1
+ * when it is a valid start cut short by the end of the buffer. */
+static int utf8_seq(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0];
+    int len;
+    unsigned min2;
+    unsigned max2 = 0xBF;
+
+    if (c < 0x80) {
+        return 1;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+        min2 = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        min2 = c == 0xE0 ? 0xA0 : 0x80; /* no overlong forms */
+        max2 = c == 0xED ? 0x9F : 0xBF; /* no surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        min2 = c == 0xF0 ? 0x90 : 0x80;
+        max2 = c == 0xF4 ? 0x8F : 0xBF; /* nothing above U+10FFFF */
+    } else {
+        return 0;
+    }
+    for (int i = 1; i < len; i++) {
+        if ((size_t)i >= n) {
+            return -1;
         }
-        if (c >= 0xC2 && c <= 0xDF) {
-            extra = 1;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            extra = 2;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            extra = 3;
-        } else {
+        if (i == 1 ? (p[1] < min2 || p[1] > max2) : (p[i] < 0x80 || p[i] > 0xBF)) {
             return 0;
         }
-        for (size_t k = 1; k <= extra; k++) {
-            if (i + k >= len) {
-                return 1; /* cut off by the sample's end */
-            }
-            if ((p[i + k] & 0xC0) != 0x80) {
-                return 0;
+    }
+    return len;
+}
+
+hvd_text_encoding hvd_text_detect(const void *head, size_t len, size_t *bom_len)
+{
+    const unsigned char *p = head;
+    size_t window = len < HVD_TEXT_DETECT_NUL_WINDOW ? len : HVD_TEXT_DETECT_NUL_WINDOW;
+    size_t odd_nul = 0, even_nul = 0;
+    size_t i;
+
+    if (bom_len) {
+        *bom_len = 0;
+    }
+    if (len >= 2 && p[0] == 0xFF && p[1] == 0xFE) {
+        if (bom_len) {
+            *bom_len = 2;
+        }
+        return HVD_TEXT_UTF16LE;
+    }
+    if (len >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF) {
+        if (bom_len) {
+            *bom_len = 3;
+        }
+        return HVD_TEXT_UTF8;
+    }
+    for (i = 0; i < window; i++) {
+        if (p[i] == 0) {
+            if (i % 2) {
+                odd_nul++;
+            } else {
+                even_nul++;
             }
         }
-        i += extra + 1;
     }
+    /* ASCII-heavy UTF-16LE has a NUL in nearly every odd byte and few in even ones. */
+    if (odd_nul > 0 && odd_nul * 4 >= window / 2 && even_nul * 2 < odd_nul) {
+        return HVD_TEXT_UTF16LE;
+    }
+    for (i = 0; i < len;) {
+        int n = utf8_seq(p + i, len - i);
+        if (n == 0) {
+            return HVD_TEXT_WINDOWS1252;
+        }
+        if (n < 0) {
+            break; /* cut by the end of the window: not evidence either way */
+        }
+        i += (size_t)n;
+    }
+    return HVD_TEXT_UTF8;
+}
+
+/* Reads more bytes after what raw[] holds, keeping the unconsumed tail. Returns 1 when
+ * bytes were added, 0 at the end of the data, or a negative HVD_E* code. */
+static int fill_raw(hvd_text_reader *t, hvd_error *err)
+{
+    size_t keep = t->raw_len - t->raw_pos;
+    size_t room;
+    size_t got;
+
+    if (keep && t->raw_pos) {
+        memmove(t->raw, t->raw + t->raw_pos, keep);
+    }
+    t->raw_pos = 0;
+    t->raw_len = keep;
+    room = RAW_CAP - keep;
+    if (room == 0) {
+        return 0;
+    }
+    if (t->fd < 0) {
+        if (t->raw_end_off >= t->data_len) {
+            return 0;
+        }
+        got = t->data_len - (size_t)t->raw_end_off;
+        if (got > room) {
+            got = room;
+        }
+        memcpy(t->raw + keep, t->data + t->raw_end_off, got);
+    } else {
+        ssize_t n;
+        do {
+            n = pread(t->fd, t->raw + keep, room, (off_t)t->raw_end_off);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) {
+            return hvd_error_set_cause(err, HVD_EIO, errno, t->name, 0, "read at offset %llu: %s",
+                                       (unsigned long long)t->raw_end_off, strerror(errno));
+        }
+        got = (size_t)n;
+    }
+    t->raw_len += got;
+    t->raw_end_off += got;
+    return (int)(got > 0);
+}
+
+/* Refills out[] from raw[]. Returns 1 when out[] has bytes, 0 at the end of the data, or a
+ * negative HVD_E* code. */
+static int fill_out(hvd_text_reader *t, hvd_error *err)
+{
+    size_t unit = t->enc == HVD_TEXT_UTF16LE ? 2 : 1;
+    int rc;
+
+    t->out_pos = 0;
+    t->out_len = 0;
+    t->out_repl = 0;
+    for (;;) {
+        size_t avail = t->raw_len - t->raw_pos;
+        char *in;
+        char *outp = t->out;
+        size_t inleft = avail;
+        size_t outleft = OUT_CAP;
+        size_t r;
+        int e;
+
+        if (avail < 4) {
+            rc = fill_raw(t, err);
+            if (rc < 0) {
+                return rc;
+            }
+            avail = t->raw_len - t->raw_pos;
+            inleft = avail;
+        }
+        if (avail == 0) {
+            return 0;
+        }
+        in = (char *)t->raw + t->raw_pos;
+        r = iconv(t->cd, &in, &inleft, &outp, &outleft);
+        e = errno;
+        t->raw_pos += avail - inleft;
+        t->out_len = OUT_CAP - outleft;
+        if (r != (size_t)-1 || e == E2BIG) {
+            if (t->out_len > 0) {
+                return 1;
+            }
+            continue;
+        }
+        if (t->out_len > 0) {
+            return 1; /* the problem is met again, alone, on the next fill */
+        }
+        if (e == EINVAL) {
+            /* A unit or pair cut by the end of raw[]: read on, unless the data ends here. */
+            rc = fill_raw(t, err);
+            if (rc < 0) {
+                return rc;
+            }
+            if (rc > 0) {
+                continue;
+            }
+        } else if (e != EILSEQ) {
+            return hvd_error_set_cause(err, HVD_EIO, e, t->name, 0, "iconv: %s", strerror(e));
+        }
+        if (unit > t->raw_len - t->raw_pos) {
+            unit = t->raw_len - t->raw_pos;
+        }
+        memcpy(t->out, "\xEF\xBF\xBD", 3);
+        t->out_len = 3;
+        t->out_repl = unit;
+        t->raw_pos += unit;
+        t->bad_units++;
+        /* glibc keeps no shift state for these encodings, but reset as the API asks. */
+        iconv(t->cd, NULL, NULL, NULL, NULL);
+        return 1;
+    }
+}
+
+/* Original width in bytes of out[a..b). */
+static uint64_t out_width(const hvd_text_reader *t, size_t a, size_t b)
+{
+    uint64_t w = 0;
+
+    if (t->out_repl) {
+        return t->out_repl;
+    }
+    if (t->enc == HVD_TEXT_UTF8) {
+        return b - a;
+    }
+    for (size_t i = a; i < b; i++) {
+        unsigned char c = (unsigned char)t->out[i];
+        if ((c & 0xC0) == 0x80) {
+            continue;
+        }
+        if (t->enc == HVD_TEXT_WINDOWS1252) {
+            w += 1;
+        } else {
+            w += c >= 0xF0 ? 4 : 2;
+        }
+    }
+    return w;
+}
+
+int hvd_text_reader_next(hvd_text_reader *t, hvd_text_line *line, hvd_error *err)
+{
+    size_t len = 0;
+    int cut = 0;
+    int terminated = 0;
+    uint64_t start = t->next_off;
+    int rc;
+
+    for (;;) {
+        const char *seg;
+        const char *nl;
+        size_t n, take, copy;
+
+        if (t->out_pos == t->out_len) {
+            rc = fill_out(t, err);
+            if (rc < 0) {
+                return rc;
+            }
+            if (rc == 0) {
+                if (len == 0 && !cut && t->next_off == start) {
+                    return 0;
+                }
+                break;
+            }
+        }
+        seg = t->out + t->out_pos;
+        n = t->out_len - t->out_pos;
+        nl = memchr(seg, '\n', n);
+        take = nl ? (size_t)(nl - seg) + 1 : n;
+        copy = nl ? take - 1 : take;
+        t->next_off += out_width(t, t->out_pos, t->out_pos + take);
+        if (copy > HVD_TEXT_LINE_MAX - len) {
+            copy = HVD_TEXT_LINE_MAX - len;
+            cut = 1;
+        }
+        memcpy(t->line + len, seg, copy);
+        len += copy;
+        t->out_pos += take;
+        if (nl) {
+            terminated = 1;
+            break;
+        }
+    }
+    if (cut) {
+        /* Do not leave half a character at the cut. */
+        size_t back = len;
+        while (back > 0 && ((unsigned char)t->line[back - 1] & 0xC0) == 0x80) {
+            back--;
+        }
+        if (back > 0 && (unsigned char)t->line[back - 1] >= 0xC0) {
+            int need = utf8_seq((const unsigned char *)t->line + back - 1, len - back + 1);
+            if (need <= 0) {
+                len = back - 1;
+            }
+        }
+        t->cut_lines++;
+    }
+    if (len > 0 && t->line[len - 1] == '\r') {
+        len--;
+    }
+    t->line[len] = '\0';
+    line->text = t->line;
+    line->len = len;
+    line->offset = start;
+    line->next_offset = t->next_off;
+    line->terminated = terminated;
+    line->cut = cut;
     return 1;
 }
 
-hvd_encoding hvd_text_detect(const unsigned char *head, size_t len, size_t *bom)
+/* Positions the reader at offset with nothing buffered; at 0, skips the BOM. */
+static int reader_reset(hvd_text_reader *t, uint64_t offset, hvd_error *err)
 {
-    size_t odd_nuls = 0;
-    size_t even_nuls = 0;
-
-    *bom = 0;
-    if (len >= 2 && head[0] == 0xFF && head[1] == 0xFE) {
-        *bom = 2;
-        return HVD_ENC_UTF16LE;
+    if (t->enc == HVD_TEXT_UTF16LE && offset % 2) {
+        return hvd_error_set(err, HVD_EINVAL, t->name, 0,
+                             "offset %llu is not on a UTF-16 code-unit boundary",
+                             (unsigned long long)offset);
     }
-    if (len >= 3 && head[0] == 0xEF && head[1] == 0xBB && head[2] == 0xBF) {
-        *bom = 3;
-        return HVD_ENC_UTF8;
+    if (offset == 0 || offset < t->bom_len) {
+        offset = t->bom_len;
     }
-    if (len > 4096) {
-        len = 4096;
-    }
-    for (size_t i = 0; i < len; i++) {
-        if (head[i] == 0) {
-            if (i % 2) {
-                odd_nuls++;
-            } else {
-                even_nuls++;
-            }
-        }
-    }
-    if (odd_nuls > 0 && odd_nuls > 4 * even_nuls) {
-        return HVD_ENC_UTF16LE;
-    }
-    return valid_utf8(head, len) ? HVD_ENC_UTF8 : HVD_ENC_CP1252;
-}
-
-static const char *const encoding_names[] = {"utf-8", "utf-16le", "windows-1252"};
-static const char *const iconv_names[] = {"UTF-8", "UTF-16LE", "CP1252"};
-
-const char *hvd_text_encoding_name(hvd_encoding enc)
-{
-    return (unsigned)enc < 3 ? encoding_names[enc] : "unknown";
-}
-
-int hvd_text_encoding_parse(const char *name, hvd_encoding *out)
-{
-    for (unsigned i = 0; i < 3; i++) {
-        if (strcmp(name, encoding_names[i]) == 0) {
-            *out = (hvd_encoding)i;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-size_t hvd_text_unit(hvd_encoding enc)
-{
-    return enc == HVD_ENC_UTF16LE ? 2 : 1;
-}
-
-int hvd_text_decoder_create(hvd_text_decoder **out, hvd_encoding enc, hvd_error *err)
-{
-    hvd_text_decoder *d;
-
-    *out = NULL;
-    if ((unsigned)enc >= 3) {
-        return hvd_error_set(err, HVD_EINVAL, NULL, 0, "unknown encoding %d", (int)enc);
-    }
-    d = hvd_calloc(1, sizeof(*d));
-    if (!d) {
-        return hvd_error_set(err, HVD_ENOMEM, NULL, 0, "cannot allocate a decoder");
-    }
-    d->enc = enc;
-    d->cd = iconv_open("UTF-8", iconv_names[enc]);
-    if (d->cd == (iconv_t)-1) {
-        int e = errno;
-
-        hvd_free(d);
-        return hvd_error_set_cause(err, HVD_EUNSUPPORTED, e, NULL, 0,
-                                   "iconv cannot convert from %s", iconv_names[enc]);
-    }
-    *out = d;
+    t->raw_pos = 0;
+    t->raw_len = 0;
+    t->raw_end_off = offset;
+    t->out_pos = 0;
+    t->out_len = 0;
+    t->out_repl = 0;
+    t->next_off = offset;
+    iconv(t->cd, NULL, NULL, NULL, NULL);
     return HVD_OK;
 }
 
-void hvd_text_decoder_destroy(hvd_text_decoder *d)
+int hvd_text_reader_seek(hvd_text_reader *t, uint64_t offset, hvd_error *err)
 {
-    if (!d) {
-        return;
-    }
-    iconv_close(d->cd);
-    hvd_free(d);
+    return reader_reset(t, offset, err);
 }
 
-int hvd_text_decode(hvd_text_decoder *d, const void *in, size_t len, hvd_buf *out, uint64_t *bad)
+static int reader_open(hvd_text_reader **out, int fd, const void *data, size_t len,
+                       const char *name, uint64_t offset, hvd_text_encoding enc, hvd_error *err)
 {
-    char chunk[4096];
-    char *src = (char *)in;
-    size_t left = len;
-    size_t unit = hvd_text_unit(d->enc);
+    hvd_text_reader *t = NULL;
+    hvd_text_encoding found;
+    size_t bom = 0;
     int rc;
 
-    iconv(d->cd, NULL, NULL, NULL, NULL);
-    while (left > 0) {
-        char *dst = chunk;
-        size_t room = sizeof(chunk);
-        size_t r = iconv(d->cd, &src, &left, &dst, &room);
-        int e = errno;
-
-        rc = hvd_buf_add(out, chunk, sizeof(chunk) - room);
-        if (rc < 0) {
-            return rc;
-        }
-        if (r != (size_t)-1) {
-            continue;
-        }
-        if (e == E2BIG) {
-            continue;
-        }
-        /* EILSEQ: a bad unit; EINVAL: a sequence cut off at the end of this input. */
-        rc = hvd_buf_add(out, replacement, 3);
-        if (rc < 0) {
-            return rc;
-        }
-        if (bad) {
-            (*bad)++;
-        }
-        if (e == EINVAL) {
-            break;
-        }
-        if (left < unit) {
-            break;
-        }
-        src += unit;
-        left -= unit;
-        iconv(d->cd, NULL, NULL, NULL, NULL);
+    *out = NULL;
+    t = hvd_calloc(1, sizeof(*t));
+    if (!t) {
+        return hvd_error_set(err, HVD_ENOMEM, name, 0, "cannot allocate a text reader");
     }
+    t->cd = (iconv_t)-1;
+    t->name = name;
+    t->fd = fd;
+    t->data = data;
+    t->data_len = len;
+    /* The file's head decides the encoding and tells whether there is a BOM to skip. */
+    rc = fill_raw(t, err);
+    if (rc < 0) {
+        goto fail;
+    }
+    found = hvd_text_detect(t->raw, t->raw_len, &bom);
+    if (enc == HVD_TEXT_DETECT) {
+        enc = found;
+    }
+    t->enc = enc;
+    t->bom_len = found == enc ? bom : 0;
+    t->cd = iconv_open("UTF-8", iconv_name(enc));
+    if (t->cd == (iconv_t)-1) {
+        rc =
+            hvd_error_set_cause(err, errno == ENOMEM ? HVD_ENOMEM : HVD_EUNSUPPORTED, errno, name,
+                                0, "iconv cannot convert %s: %s", iconv_name(enc), strerror(errno));
+        goto fail;
+    }
+    rc = reader_reset(t, offset, err);
+    if (rc < 0) {
+        goto fail;
+    }
+    *out = t;
     return HVD_OK;
+fail:
+    hvd_text_reader_close(t);
+    return rc;
+}
+
+int hvd_text_reader_open_fd(hvd_text_reader **out, int fd, const char *name, uint64_t offset,
+                            hvd_text_encoding enc, hvd_error *err)
+{
+    return reader_open(out, fd, NULL, 0, name, offset, enc, err);
+}
+
+int hvd_text_reader_open_mem(hvd_text_reader **out, const void *data, size_t len, const char *name,
+                             uint64_t offset, hvd_text_encoding enc, hvd_error *err)
+{
+    return reader_open(out, -1, data, len, name, offset, enc, err);
+}
+
+hvd_text_encoding hvd_text_reader_encoding(const hvd_text_reader *t)
+{
+    return t->enc;
+}
+
+size_t hvd_text_reader_bom_len(const hvd_text_reader *t)
+{
+    return t->bom_len;
+}
+
+uint64_t hvd_text_reader_offset(const hvd_text_reader *t)
+{
+    return t->next_off;
+}
+
+uint64_t hvd_text_reader_bad_units(const hvd_text_reader *t)
+{
+    return t->bad_units;
+}
+
+uint64_t hvd_text_reader_cut_lines(const hvd_text_reader *t)
+{
+    return t->cut_lines;
+}
+
+void hvd_text_reader_close(hvd_text_reader *t)
+{
+    if (!t) {
+        return;
+    }
+    if (t->cd != (iconv_t)-1) {
+        iconv_close(t->cd);
+    }
+    hvd_free(t);
 }

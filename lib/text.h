@@ -1,47 +1,88 @@
 /*
- * text: encodings of text logs. cluster.log files come as UTF-16LE (with a BOM, from
- * Get-ClusterLog), UTF-8 with or without a BOM, or a legacy single-byte code page; hvdiag
- * works in UTF-8 inside and converts at the edge.
+ * text: Windows text files (cluster.log) as lines of UTF-8. Detects UTF-16LE, UTF-8 and
+ * Windows-1252, converts with iconv(3) chunk by chunk, splits lines after decoding and
+ * reports where each line starts in the original file, so a reader can checkpoint and
+ * resume. Memory is bounded: fixed read and decode buffers and a line cap.
  */
 #ifndef HVD_TEXT_H
 #define HVD_TEXT_H
 
-#include "buf.h"
 #include "error.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum hvd_encoding {
-    HVD_ENC_UTF8 = 0,
-    HVD_ENC_UTF16LE = 1,
-    HVD_ENC_CP1252 = 2,
-} hvd_encoding;
+typedef enum hvd_text_encoding {
+    HVD_TEXT_DETECT = 0, /* as an argument: detect from the first bytes */
+    HVD_TEXT_UTF8 = 1,
+    HVD_TEXT_UTF16LE = 2,
+    HVD_TEXT_WINDOWS1252 = 3,
+} hvd_text_encoding;
+
+/* Longest line returned, in UTF-8 bytes; longer lines are cut (and counted). */
+#define HVD_TEXT_LINE_MAX (64 * 1024)
+/* How many leading bytes the NUL test of hvd_text_detect() looks at. */
+#define HVD_TEXT_DETECT_NUL_WINDOW 4096
 
 /*
- * Detects the encoding of a text file from its first bytes (up to 4 KiB is enough) and
- * sets *bom to the length of its byte-order mark (0 if none). BOM FF FE: UTF-16LE; BOM
- * EF BB BF: UTF-8; no BOM: NULs at odd offsets mean UTF-16LE, valid UTF-8 means UTF-8,
- * anything else Windows-1252.
+ * The encoding of a file whose first len bytes are head: BOM FF FE -> UTF-16LE, EF BB BF ->
+ * UTF-8; without a BOM, NULs at odd offsets in the first 4 KiB -> UTF-16LE, valid UTF-8 (a
+ * sequence cut by the end of head is allowed) -> UTF-8, else Windows-1252. *bom_len (may be
+ * NULL) gets the BOM's length, 0 when none.
  */
-hvd_encoding hvd_text_detect(const unsigned char *head, size_t len, size_t *bom);
+hvd_text_encoding hvd_text_detect(const void *head, size_t len, size_t *bom_len);
 
-const char *hvd_text_encoding_name(hvd_encoding enc); /* "utf-8", "utf-16le", "windows-1252" */
-int hvd_text_encoding_parse(const char *name, hvd_encoding *out); /* 0 or -1 */
+/* "utf-8", "utf-16le", "windows-1252"; "" for anything else. */
+const char *hvd_text_encoding_name(hvd_text_encoding enc);
+/* The reverse (case-insensitive); HVD_TEXT_DETECT for an unknown name. */
+hvd_text_encoding hvd_text_encoding_from_name(const char *name);
 
-/* Bytes per code unit (1 or 2): lines split on whole code units. */
-size_t hvd_text_unit(hvd_encoding enc);
+typedef struct hvd_text_line {
+    const char *text;     /* UTF-8 without the line end; borrowed, valid until the next call */
+    size_t len;           /* bytes in text; text may hold U+0000 from the file */
+    uint64_t offset;      /* offset of the line's first byte in the original file */
+    uint64_t next_offset; /* offset just past the line end: where the next line starts */
+    int terminated;       /* 1 when an LF ended the line; 0 for a last line without one */
+    int cut;              /* 1 when the line was longer than HVD_TEXT_LINE_MAX and was cut */
+} hvd_text_line;
 
-typedef struct hvd_text_decoder hvd_text_decoder;
-
-int hvd_text_decoder_create(hvd_text_decoder **out, hvd_encoding enc, hvd_error *err);
-void hvd_text_decoder_destroy(hvd_text_decoder *d); /* NULL-safe */
+typedef struct hvd_text_reader hvd_text_reader;
 
 /*
- * Converts len bytes to UTF-8, appended to out. Invalid sequences become U+FFFD (one per
- * bad code unit) and are counted in *bad; a sequence cut off at the end of the input
- * becomes one U+FFFD. Returns HVD_OK, or HVD_ELIMIT/HVD_ENOMEM from the buffer.
+ * A line reader over fd (borrowed, not closed; read with pread, so a file that grows can be
+ * read further after an end). name stands for the file in error messages (borrowed, must
+ * outlive the reader). Reading starts at offset, which must be a line start on a code-unit
+ * boundary; at offset 0 a BOM is skipped. enc HVD_TEXT_DETECT detects from the file's first
+ * bytes. On success *out owns the reader until hvd_text_reader_close().
+ * Errors: HVD_ENOMEM, HVD_EIO, HVD_EINVAL (odd UTF-16 offset), HVD_EUNSUPPORTED (iconv).
  */
-int hvd_text_decode(hvd_text_decoder *d, const void *in, size_t len, hvd_buf *out, uint64_t *bad);
+int hvd_text_reader_open_fd(hvd_text_reader **out, int fd, const char *name, uint64_t offset,
+                            hvd_text_encoding enc, hvd_error *err);
+
+/* As hvd_text_reader_open_fd() over len bytes at data (borrowed; must outlive the reader). */
+int hvd_text_reader_open_mem(hvd_text_reader **out, const void *data, size_t len, const char *name,
+                             uint64_t offset, hvd_text_encoding enc, hvd_error *err);
+
+/*
+ * The next line: returns 1 and fills *line, 0 at the end of the data, or a negative HVD_E*
+ * code (read error). CRLF and LF both end a line. An invalid sequence becomes U+FFFD, one
+ * code unit is skipped and counted (hvd_text_reader_bad_units()). After 0, a later call on
+ * an fd reader reads whatever the file has gained since.
+ */
+int hvd_text_reader_next(hvd_text_reader *t, hvd_text_line *line, hvd_error *err);
+
+/* Drops everything buffered and goes on at offset (same rules as at open). */
+int hvd_text_reader_seek(hvd_text_reader *t, uint64_t offset, hvd_error *err);
+
+hvd_text_encoding hvd_text_reader_encoding(const hvd_text_reader *t);
+size_t hvd_text_reader_bom_len(const hvd_text_reader *t);
+/* Offset where the next line returned will start. */
+uint64_t hvd_text_reader_offset(const hvd_text_reader *t);
+/* Invalid sequences replaced with U+FFFD so far. */
+uint64_t hvd_text_reader_bad_units(const hvd_text_reader *t);
+/* Lines cut at HVD_TEXT_LINE_MAX so far. */
+uint64_t hvd_text_reader_cut_lines(const hvd_text_reader *t);
+
+void hvd_text_reader_close(hvd_text_reader *t); /* NULL-safe */
 
 #endif

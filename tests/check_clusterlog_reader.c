@@ -1,480 +1,775 @@
-/* Suite for the cluster.log reader and the text decoder behind it. */
-#include "clusterlog_reader.h"
-
+/*
+ * Suite for clusterlog_reader. Data-shaped cases: tests/data/clusterlog/<case>.log beside
+ * <case>.expected.jsonl (one object per event, then {"stats": ...}); each case is also read
+ * as UTF-16LE with a BOM and as UTF-8 with a BOM, made here with iconv.
+ */
 #include "alloc.h"
+#include "clusterlog_reader.h"
 #include "hvtime.h"
-#include "source.h"
-#include "testutil.h"
 #include "text.h"
 
+#include "testutil.h"
+
 #include <check.h>
+#include <dirent.h>
 #include <iconv.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define DATA HVD_TEST_DATADIR "/clusterlog/"
+#define CASEDIR HVD_TEST_DATADIR "/clusterlog"
 
-static char *tmp;
+/* An event copied out of the reader. */
+typedef struct ev_copy {
+    uint64_t line, offset;
+    hvd_time time;
+    char *host, *channel, *level_word, *component, *pid, *tid, *message, *comp_arg;
+    int level;
+} ev_copy;
 
-static void tmp_setup(void)
+typedef struct ev_list {
+    ev_copy *v;
+    size_t n, cap;
+} ev_list;
+
+static char *dup_or_empty(const char *s)
 {
-    tmp = hvd_test_tmpdir();
+    char *d = strdup(s ? s : "");
+    ck_assert_ptr_nonnull(d);
+    return d;
 }
 
-static void tmp_teardown(void)
+static void list_add(ev_list *l, const hvd_event *ev)
 {
-    hvd_test_rmtree(tmp);
-    free(tmp);
+    ev_copy *c;
+
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        l->v = realloc(l->v, l->cap * sizeof(*l->v));
+        ck_assert_ptr_nonnull(l->v);
+    }
+    c = &l->v[l->n++];
+    ck_assert_int_eq(ev->kind, HVD_SOURCE_CLUSTERLOG);
+    ck_assert_str_eq(ev->provider, "cluster.log");
+    c->line = ev->line;
+    c->offset = ev->byte_offset;
+    c->time = ev->time;
+    c->level = ev->level;
+    c->host = dup_or_empty(ev->host);
+    c->channel = dup_or_empty(ev->channel);
+    c->level_word = dup_or_empty(ev->level_word);
+    c->component = dup_or_empty(ev->component);
+    c->pid = dup_or_empty(hvd_event_field(ev, "pid"));
+    c->tid = dup_or_empty(hvd_event_field(ev, "tid"));
+    c->comp_arg = dup_or_empty(hvd_event_field(ev, "component_arg"));
+    c->message = dup_or_empty(ev->message);
+    /* The fields repeat the typed members. */
+    ck_assert_str_eq(hvd_event_field(ev, "component"), ev->component);
+    ck_assert_str_eq(hvd_event_field(ev, "level"), ev->level_word);
+    ck_assert_str_eq(hvd_event_field(ev, "tag"), ev->channel);
+    ck_assert_uint_eq((uint32_t)strtoul(c->pid, NULL, 16), ev->pid);
 }
 
-/* A copy of src in another encoding (iconv name), with an optional BOM. */
-static char *recode(const char *src, const char *name, const char *to, const char *bom,
-                    size_t bom_len)
+static void list_free(ev_list *l)
 {
-    size_t len;
-    char *in = hvd_test_read_file(src, &len);
-    size_t cap = 4 * len + 16;
-    char *out = malloc(cap);
-    char *ip = in;
-    char *op = out + bom_len;
-    size_t il = len;
-    size_t ol = cap - bom_len;
-    iconv_t cd = iconv_open(to, "UTF-8");
-    char *path = hvd_test_path(tmp, name);
-
-    ck_assert_ptr_nonnull(in);
-    ck_assert(cd != (iconv_t)-1);
-    memcpy(out, bom, bom_len);
-    ck_assert_int_ne(iconv(cd, &ip, &il, &op, &ol), (size_t)-1);
-    iconv_close(cd);
-    ck_assert_int_eq(hvd_test_write_file(path, out, (size_t)(op - out)), 0);
-    free(in);
-    free(out);
-    return path;
+    for (size_t i = 0; i < l->n; i++) {
+        ev_copy *c = &l->v[i];
+        free(c->host);
+        free(c->channel);
+        free(c->level_word);
+        free(c->component);
+        free(c->pid);
+        free(c->tid);
+        free(c->message);
+        free(c->comp_arg);
+    }
+    free(l->v);
+    memset(l, 0, sizeof(*l));
 }
 
-/* Events of a file as text lines "time|host|tag|level|component|message", one per event. */
-static char *events_text(const char *path, const hvd_source_options *opt, hvd_source_stats *stats)
+/* Reads every event left in r into l; returns the last next() code (0 or negative). */
+static int drain(hvd_clusterlog_reader *r, ev_list *l, size_t max)
 {
-    hvd_source *s = NULL;
     hvd_event ev;
     hvd_error err;
-    char *acc = calloc(1, 1);
-    size_t len = 0;
     int rc;
 
-    ck_assert_msg(hvd_source_open(&s, path, opt, NULL, &err) == HVD_OK, "%s", err.msg);
-    ck_assert_int_eq(hvd_source_get_kind(s), HVD_SOURCE_CLUSTERLOG);
-    while ((rc = hvd_source_next(s, &ev, &err)) == 1) {
-        char t[40];
-        char line[4096];
-        int n = snprintf(line, sizeof(line), "%s|%s|%s|%u|%s|%s\n",
-                         hvd_time_format(ev.time, t, sizeof(t)), ev.host, ev.channel, ev.level,
-                         ev.component, ev.message);
-
-        acc = realloc(acc, len + (size_t)n + 1);
-        memcpy(acc + len, line, (size_t)n + 1);
-        len += (size_t)n;
+    while (l->n < max && (rc = hvd_clusterlog_reader_next(r, &ev, &err)) > 0) {
+        list_add(l, &ev);
     }
-    ck_assert_int_eq(rc, 0);
-    if (stats) {
-        *stats = *hvd_source_get_stats(s);
+    return l->n >= max ? 0 : rc;
+}
+
+/* The same text in another encoding, with a BOM; caller frees. */
+static char *recode(const char *data, size_t len, const char *to, size_t *out_len)
+{
+    size_t bom = 0;
+    hvd_text_encoding enc = hvd_text_detect(data, len, &bom);
+    const char *from = enc == HVD_TEXT_WINDOWS1252 ? "CP1252" : "UTF-8";
+    iconv_t cd = iconv_open(to, from);
+    size_t cap = len * 4 + 8;
+    char *out = malloc(cap);
+    char *in = (char *)data + bom;
+    size_t inleft = len - bom;
+    char *op = out;
+    size_t outleft = cap;
+
+    ck_assert(cd != (iconv_t)-1);
+    ck_assert_ptr_nonnull(out);
+    if (strcmp(to, "UTF-16LE") == 0) {
+        memcpy(op, "\xFF\xFE", 2);
+    } else {
+        memcpy(op, "\xEF\xBB\xBF", 3);
     }
-    hvd_source_close(s);
-    return acc;
+    op += strcmp(to, "UTF-16LE") == 0 ? 2 : 3;
+    outleft -= (size_t)(op - out);
+    ck_assert_uint_ne(iconv(cd, &in, &inleft, &op, &outleft), (size_t)-1);
+    iconv_close(cd);
+    *out_len = (size_t)(op - out);
+    return out;
 }
 
-START_TEST(text_detects_encodings)
+static void check_against_expected(const char *name, const ev_list *l, const hvd_source_stats *st,
+                                   json_t *exp, int offsets, uint64_t offset_shift,
+                                   const char *encoding)
 {
-    static const unsigned char utf16[] = {'0', 0, '0', 0, '1', 0, '.', 0};
-    static const unsigned char bom16[] = {0xFF, 0xFE, 'a', 0};
-    static const unsigned char bom8[] = {0xEF, 0xBB, 0xBF, 'a'};
-    static const unsigned char cp1252[] = {'c', 'a', 'f', 0xE9, ' ', 'x'};
-    static const unsigned char utf8[] = {'c', 'a', 'f', 0xC3, 0xA9};
-    size_t bom;
+    size_t nexp = json_array_size(exp) - 1;
+    json_t *stats = json_object_get(json_array_get(exp, nexp), "stats");
 
-    ck_assert_int_eq(hvd_text_detect(utf16, sizeof(utf16), &bom), HVD_ENC_UTF16LE);
-    ck_assert_uint_eq(bom, 0);
-    ck_assert_int_eq(hvd_text_detect(bom16, sizeof(bom16), &bom), HVD_ENC_UTF16LE);
-    ck_assert_uint_eq(bom, 2);
-    ck_assert_int_eq(hvd_text_detect(bom8, sizeof(bom8), &bom), HVD_ENC_UTF8);
-    ck_assert_uint_eq(bom, 3);
-    ck_assert_int_eq(hvd_text_detect(cp1252, sizeof(cp1252), &bom), HVD_ENC_CP1252);
-    ck_assert_int_eq(hvd_text_detect(utf8, sizeof(utf8), &bom), HVD_ENC_UTF8);
+    ck_assert_msg(l->n == nexp, "%s (%s): %zu events, expected %zu", name, encoding, l->n, nexp);
+    for (size_t i = 0; i < nexp; i++) {
+        json_t *o = json_array_get(exp, i);
+        const ev_copy *c = &l->v[i];
+        hvd_time t;
+        json_t *arg = json_object_get(o, "component_arg");
+
+        ck_assert_int_eq(hvd_time_parse(json_string_value(json_object_get(o, "time")), &t), 0);
+        ck_assert_msg(c->line == (uint64_t)json_integer_value(json_object_get(o, "line")),
+                      "%s event %zu: line %llu", name, i, (unsigned long long)c->line);
+        if (offsets) {
+            ck_assert_uint_eq(c->offset,
+                              json_integer_value(json_object_get(o, "offset")) + offset_shift);
+        }
+        ck_assert_msg(c->time == t, "%s line %llu: time differs", name,
+                      (unsigned long long)c->line);
+        ck_assert_str_eq(c->host, json_string_value(json_object_get(o, "host")));
+        ck_assert_str_eq(c->channel, json_string_value(json_object_get(o, "channel")));
+        ck_assert_int_eq(c->level, json_integer_value(json_object_get(o, "level")));
+        ck_assert_str_eq(c->level_word, json_string_value(json_object_get(o, "level_word")));
+        ck_assert_str_eq(c->component, json_string_value(json_object_get(o, "component")));
+        ck_assert_str_eq(c->pid, json_string_value(json_object_get(o, "pid")));
+        ck_assert_str_eq(c->tid, json_string_value(json_object_get(o, "tid")));
+        ck_assert_str_eq(c->message, json_string_value(json_object_get(o, "message")));
+        ck_assert_str_eq(c->comp_arg, arg ? json_string_value(arg) : "");
+    }
+    ck_assert_uint_eq(st->events, json_integer_value(json_object_get(stats, "events")));
+    ck_assert_uint_eq(st->skipped, json_integer_value(json_object_get(stats, "skipped")));
+    ck_assert_uint_eq(st->first_skipped,
+                      json_integer_value(json_object_get(stats, "first_skipped")));
+    ck_assert_str_eq(st->host, json_string_value(json_object_get(stats, "host")));
+    ck_assert_str_eq(st->encoding, encoding);
+    ck_assert_uint_eq(st->bad_bytes, 0);
 }
-END_TEST
 
-START_TEST(text_replaces_bad_input_and_counts_it)
+static json_t *load_expected(const char *logpath)
 {
-    /* "a", a lone low surrogate, "b", then half a code unit. */
-    static const unsigned char in16[] = {'a', 0, 0x00, 0xDC, 'b', 0, 'c'};
-    static const unsigned char in8[] = {'x', 0xFF, 'y'};
-    hvd_text_decoder *d = NULL;
-    hvd_buf out;
-    uint64_t bad = 0;
+    size_t n = strlen(logpath);
+    char *p = malloc(n + 32);
+    FILE *f;
+    char line[8192];
+    json_t *arr = json_array();
 
-    hvd_buf_init(&out, 1024);
-    ck_assert_int_eq(hvd_text_decoder_create(&d, HVD_ENC_UTF16LE, NULL), HVD_OK);
-    ck_assert_int_eq(hvd_text_decode(d, in16, sizeof(in16), &out, &bad), HVD_OK);
-    ck_assert_str_eq(hvd_buf_str(&out), "a\xEF\xBF\xBD"
-                                        "b\xEF\xBF\xBD");
-    ck_assert_uint_eq(bad, 2);
-    hvd_text_decoder_destroy(d);
-    hvd_buf_reset(&out);
-    bad = 0;
-    ck_assert_int_eq(hvd_text_decoder_create(&d, HVD_ENC_UTF8, NULL), HVD_OK);
-    ck_assert_int_eq(hvd_text_decode(d, in8, sizeof(in8), &out, &bad), HVD_OK);
-    ck_assert_str_eq(hvd_buf_str(&out), "x\xEF\xBF\xBDy");
-    ck_assert_uint_eq(bad, 1);
-    hvd_text_decoder_destroy(d);
-    hvd_buf_free(&out);
+    ck_assert_ptr_nonnull(p);
+    memcpy(p, logpath, n - 4);
+    memcpy(p + n - 4, ".expected.jsonl", 16);
+    f = fopen(p, "r");
+    ck_assert_msg(f != NULL, "missing %s", p);
+    while (fgets(line, sizeof(line), f)) {
+        json_error_t je;
+        json_t *o = json_loads(line, 0, &je);
+        ck_assert_msg(o != NULL, "%s:%d: %s", p, je.line, je.text);
+        json_array_append_new(arr, o);
+    }
+    fclose(f);
+    free(p);
+    return arr;
 }
-END_TEST
 
-START_TEST(each_generation_reads_with_its_fields)
+static void read_mem(const char *name, const void *data, size_t len, const hvd_source_options *opt,
+                     ev_list *l, hvd_clusterlog_reader **keep)
 {
-    hvd_source *s = NULL;
-    hvd_event ev;
+    hvd_clusterlog_reader *r = NULL;
     hvd_error err;
-    char t[40];
 
-    ck_assert_int_eq(hvd_source_open(&s, DATA "ws2008r2_cluster.log", NULL, NULL, &err), HVD_OK);
-    ck_assert_int_eq(hvd_source_next(s, &ev, &err), 1);
-    ck_assert_str_eq(hvd_time_format(ev.time, t, sizeof(t)), "2010-05-12T18:32:28.1630000Z");
-    ck_assert_uint_eq(ev.pid, 0x7b8);
-    ck_assert_uint_eq(ev.tid, 0xd1c);
-    ck_assert_str_eq(ev.component, "RCM");
-    ck_assert_str_eq(ev.level_word, "INFO");
-    ck_assert_str_eq(ev.message, "rcm::RcmApi::MoveGroup: (Virtual Machine SQL01, 2)");
-    ck_assert_str_eq(hvd_event_field(&ev, "pid"), "000007b8");
-    ck_assert_uint_eq(ev.line, 1);
-    ck_assert_uint_eq(ev.byte_offset, 0);
-    ck_assert_int_eq(hvd_source_next(s, &ev, &err), 1);
-    ck_assert_uint_eq(ev.line, 2);
-    ck_assert_uint_eq(ev.byte_offset, 106);
-    ck_assert_int_eq(hvd_source_next(s, &ev, &err), 1);
-    ck_assert_uint_eq(ev.level, HVD_LEVEL_ERROR);
-    ck_assert_str_eq(ev.message, "Virtual Machine <Virtual Machine SQL01>: Live migration failed.");
-    ck_assert_int_eq(hvd_source_next(s, &ev, &err), 1);
-    ck_assert_str_eq(ev.component, "");
-    ck_assert_str_eq(ev.message, "Shutdown lock acquired, proceeding with shutdown");
-    ck_assert_int_eq(hvd_source_next(s, &ev, &err), 0);
-    hvd_source_close(s);
+    ck_assert_int_eq(hvd_clusterlog_reader_open_mem(&r, name, data, len, opt, NULL, &err), HVD_OK);
+    ck_assert_int_eq(drain(r, l, (size_t)-1), 0);
+    *keep = r;
 }
-END_TEST
 
-START_TEST(continuations_join_and_damaged_lines_are_kept)
+START_TEST(cases_match_expected_in_every_encoding)
 {
-    hvd_source_stats st;
-    char *text = events_text(DATA "ws2012r2_cluster.log", NULL, &st);
+    DIR *d = opendir(CASEDIR);
+    struct dirent *de;
+    int cases = 0;
 
-    ck_assert_uint_eq(st.events, 5);
-    ck_assert_uint_eq(st.skipped, 0);
-    ck_assert_ptr_nonnull(strstr(text, "|RHS|Online for resource Virtual Machine SQL01 failed.\n"
-                                       "    The text wraps onto a second line\n"
-                                       "    and a third one.\n"));
-    ck_assert_ptr_nonnull(
-        strstr(text, "(status = 5925)\nthis line is damaged and has no prefix\n"));
-    ck_assert_ptr_nonnull(strstr(text, "|ws2012r2|"));
-    free(text);
-}
-END_TEST
-
-START_TEST(sections_local_time_and_current_node)
-{
-    hvd_source_stats st;
-    char *text = events_text(DATA "HV-NODE02_cluster.log", NULL, &st);
-
-    /* Local times with offset -480 minutes: 18:00:01 local is 10:00:01 UTC. */
-    ck_assert_uint_eq(st.events, 4);
-    ck_assert_uint_eq(st.skipped, 0);
-    ck_assert_ptr_nonnull(strstr(text, "2024-03-05T09:59:59.8680000Z|HV-NODE02|Operational|4||The "
-                                       "cluster service has been stopped"));
-    ck_assert_ptr_nonnull(strstr(text, "2024-03-05T10:00:01.2360000Z|HV-NODE02||4|NETWORK|Error "
-                                       "when processing connection to node HV-NODE01"));
-    ck_assert_ptr_nonnull(strstr(text, "2024-03-05T10:03:44.8910000Z|HV-NODE02|Verbose|2|RES|"
-                                       "Physical Disk <Cluster Disk 2>: Failing online"));
-    /* Lines inside configuration sections are not events. */
-    ck_assert_ptr_null(strstr(text, "this state line is not an event"));
-    free(text);
-}
-END_TEST
-
-START_TEST(utf16_utf8_bom_and_cp1252_give_identical_events)
-{
-    static const char *const files[] = {"HV-NODE02_cluster.log", "ws2012r2_cluster.log",
-                                        "ws2022_cluster.log"};
-
-    for (size_t i = 0; i < 3; i++) {
-        char *src = hvd_test_path(DATA, files[i]);
-        char *utf16 = recode(src, files[i], "UTF-16LE", "\xFF\xFE", 2);
-        char *plain = events_text(src, NULL, NULL);
-        char *wide;
+    ck_assert_ptr_nonnull(d);
+    while ((de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
         char *path;
-        char *other;
-        hvd_source_stats st;
+        json_t *exp;
+        hvd_clusterlog_reader *r = NULL;
+        hvd_error err;
+        ev_list l = {0}, l16 = {0}, lbom = {0};
+        char *data, *u16, *u8bom;
+        size_t len, len16, lenbom;
+        const char *enc;
 
-        wide = events_text(utf16, NULL, &st);
-        ck_assert_str_eq(st.encoding, "utf-16le");
-        ck_assert_str_eq(wide, plain);
-        free(wide);
-        free(utf16);
-        /* Without a BOM too. */
-        utf16 = recode(src, files[i], "UTF-16LE", "", 0);
-        wide = events_text(utf16, NULL, &st);
-        ck_assert_str_eq(st.encoding, "utf-16le");
-        ck_assert_str_eq(wide, plain);
-        free(wide);
-        free(utf16);
-        path = recode(src, files[i], "UTF-8", "\xEF\xBB\xBF", 3);
-        other = events_text(path, NULL, &st);
-        ck_assert_str_eq(other, plain);
-        free(other);
-        free(path);
-        path = recode(src, files[i], "CP1252", "", 0);
-        other = events_text(path, NULL, &st);
-        ck_assert_str_eq(other, plain);
-        if (strstr(plain, "caf\xc3\xa9")) {
-            ck_assert_str_eq(st.encoding, "windows-1252");
+        if (n < 5 || strcmp(de->d_name + n - 4, ".log") != 0) {
+            continue;
         }
-        free(other);
+        cases++;
+        path = hvd_test_path(CASEDIR, de->d_name);
+        exp = load_expected(path);
+
+        /* The file as committed. */
+        ck_assert_int_eq(hvd_clusterlog_reader_open(&r, path, NULL, NULL, &err), HVD_OK);
+        ck_assert_int_eq(drain(r, &l, (size_t)-1), 0);
+        enc = json_string_value(json_object_get(
+            json_object_get(json_array_get(exp, json_array_size(exp) - 1), "stats"), "encoding"));
+        check_against_expected(de->d_name, &l, hvd_clusterlog_reader_stats(r), exp, 1, 0, enc);
+        hvd_clusterlog_reader_close(r);
+
+        /* UTF-16LE with a BOM: the same events; offsets even and growing. */
+        data = hvd_test_read_file(path, &len);
+        ck_assert_ptr_nonnull(data);
+        u16 = recode(data, len, "UTF-16LE", &len16);
+        read_mem(path, u16, len16, NULL, &l16, &r);
+        check_against_expected(de->d_name, &l16, hvd_clusterlog_reader_stats(r), exp, 0, 0,
+                               "utf-16le");
+        for (size_t i = 0; i < l16.n; i++) {
+            ck_assert_uint_eq(l16.v[i].offset % 2, 0);
+            ck_assert(i == 0 || l16.v[i].offset > l16.v[i - 1].offset);
+            /* The offset points at the line's first character in UTF-16. */
+            ck_assert_int_ne(u16[l16.v[i].offset], 0);
+            ck_assert_int_eq(u16[l16.v[i].offset + 1], 0);
+            ck_assert(l16.v[i].offset == 2 || u16[l16.v[i].offset - 2] == '\n');
+        }
+        hvd_clusterlog_reader_close(r);
+
+        /* UTF-8 with a BOM: offsets move by the BOM's 3 bytes. */
+        u8bom = recode(data, len, "UTF-8", &lenbom);
+        read_mem(path, u8bom, lenbom, NULL, &lbom, &r);
+        /* Offsets carry over only from UTF-8; a Windows-1252 "é" grows by a byte. */
+        check_against_expected(de->d_name, &lbom, hvd_clusterlog_reader_stats(r), exp,
+                               strcmp(enc, "utf-8") == 0, 3, "utf-8");
+        hvd_clusterlog_reader_close(r);
+
+        list_free(&l);
+        list_free(&l16);
+        list_free(&lbom);
+        free(u16);
+        free(u8bom);
+        free(data);
+        json_decref(exp);
         free(path);
-        free(plain);
-        free(src);
+    }
+    closedir(d);
+    ck_assert_int_ge(cases, 6);
+}
+END_TEST
+
+START_TEST(local_time_header_converts_to_utc)
+{
+    static const char log[] =
+        "[=== Cluster ===]\r\n"
+        "UTC = localtime + time zone offset;the time zone offset of this machine is 60\r\n"
+        "The logs were generated using local time\r\n"
+        "[=== Cluster Logs ===]\r\n"
+        "00000001.00000002::2024/03/01-00:30:00.500 INFO  [RCM] half past midnight local\r\n";
+    static const char utc_log[] =
+        "[=== Cluster ===]\r\n"
+        "UTC= localtime + time zone offset; with daylight savings, the time zone offset of this "
+        "machine is 420 minutes, or 7 hours\r\n"
+        "The logs were generated using Coordinated Universal Time (UTC). 'Get-ClusterLog "
+        "-UseLocalTime' will generate in local time.\r\n"
+        "[=== Cluster Logs ===]\r\n"
+        "00000001.00000002::2024/03/01-00:30:00.500 INFO  [RCM] already UTC\r\n";
+    ev_list l = {0};
+    hvd_clusterlog_reader *r;
+    hvd_time want;
+
+    read_mem("lt.log", log, sizeof(log) - 1, NULL, &l, &r);
+    ck_assert_uint_eq(l.n, 1);
+    ck_assert_int_eq(hvd_time_parse("2024-03-01T01:30:00.5Z", &want), 0);
+    ck_assert_int_eq(l.v[0].time, want);
+    /* The token carries the offset and the local-time flag. */
+    ck_assert_ptr_nonnull(strstr(hvd_clusterlog_reader_position(r), ";tz=60;"));
+    ck_assert_ptr_nonnull(strstr(hvd_clusterlog_reader_position(r), ";lt=1;"));
+    hvd_clusterlog_reader_close(r);
+    list_free(&l);
+
+    read_mem("utc.log", utc_log, sizeof(utc_log) - 1, NULL, &l, &r);
+    ck_assert_uint_eq(l.n, 1);
+    ck_assert_int_eq(hvd_time_parse("2024-03-01T00:30:00.5Z", &want), 0);
+    ck_assert_int_eq(l.v[0].time, want);
+    ck_assert_ptr_nonnull(strstr(hvd_clusterlog_reader_position(r), ";tz=420;"));
+    ck_assert_ptr_nonnull(strstr(hvd_clusterlog_reader_position(r), ";lt=0;"));
+    hvd_clusterlog_reader_close(r);
+    list_free(&l);
+}
+END_TEST
+
+START_TEST(host_from_header_then_hint_then_file_name)
+{
+    static const char with_node[] = "[=== Cluster ===]\n"
+                                    "Current node: name (HV-NODE07) id (7)\n"
+                                    "[=== Cluster Logs ===]\n"
+                                    "00000001.00000002::2024/03/01-00:30:00.500 INFO  [RCM] x\n";
+    static const char plain[] = "00000001.00000002::2024/03/01-00:30:00.500 INFO  [RCM] x\n";
+    hvd_source_options opt = {0};
+    ev_list l = {0};
+    hvd_clusterlog_reader *r;
+
+    opt.host_hint = "HINTED";
+    read_mem("/x/HV-NODE02_cluster.log", with_node, sizeof(with_node) - 1, &opt, &l, &r);
+    ck_assert_str_eq(l.v[0].host, "HV-NODE07");
+    ck_assert_str_eq(hvd_clusterlog_reader_stats(r)->host, "HV-NODE07");
+    hvd_clusterlog_reader_close(r);
+    list_free(&l);
+
+    read_mem("/x/HV-NODE02_cluster.log", plain, sizeof(plain) - 1, &opt, &l, &r);
+    ck_assert_str_eq(l.v[0].host, "HINTED");
+    hvd_clusterlog_reader_close(r);
+    list_free(&l);
+
+    read_mem("/x/hv-node02_CLUSTER.LOG", plain, sizeof(plain) - 1, NULL, &l, &r);
+    ck_assert_str_eq(l.v[0].host, "hv-node02");
+    hvd_clusterlog_reader_close(r);
+    list_free(&l);
+
+    read_mem("/x/cluster.log", plain, sizeof(plain) - 1, NULL, &l, &r);
+    ck_assert_str_eq(l.v[0].host, "");
+    hvd_clusterlog_reader_close(r);
+    list_free(&l);
+}
+END_TEST
+
+typedef struct captured {
+    int warnings;
+    char last[600];
+} captured;
+
+static void capture(void *ud, int level, const char *msg)
+{
+    captured *c = ud;
+
+    if (level == HVD_LOG_WARNING) {
+        c->warnings++;
+        snprintf(c->last, sizeof(c->last), "%s", msg);
     }
 }
-END_TEST
 
-START_TEST(host_comes_from_the_file_name_or_the_hint)
+START_TEST(unparsable_lines_are_counted_and_reported)
 {
-    char *path = hvd_test_path(tmp, "hv-node07_cluster.log");
-    hvd_source_options opt = {.host_hint = "HINTED"};
-    char *copy = hvd_test_read_file(DATA "ws2008r2_cluster.log", NULL);
-    char *text;
-
-    ck_assert_int_eq(hvd_test_write_file(path, copy, strlen(copy)), 0);
-    text = events_text(path, NULL, NULL);
-    ck_assert_ptr_nonnull(strstr(text, "|hv-node07|"));
-    free(text);
-    text = events_text(path, &opt, NULL);
-    ck_assert_ptr_nonnull(strstr(text, "|HINTED|"));
-    free(text);
-    free(copy);
-    free(path);
-}
-END_TEST
-
-START_TEST(resume_token_gives_exactly_the_rest)
-{
-    static const char *const files[] = {"HV-NODE02_cluster.log", "ws2012r2_cluster.log"};
-
-    for (size_t f = 0; f < 2; f++) {
-        char *src = hvd_test_path(DATA, files[f]);
-        char *utf16 = recode(src, files[f], "UTF-16LE", "\xFF\xFE", 2);
-        char *whole = events_text(utf16, NULL, NULL);
-
-        for (int stop = 1; stop <= 3; stop++) {
-            hvd_source_options opt = {0};
-            hvd_source *s = NULL;
-            hvd_event ev;
-            hvd_error err;
-            char token[600];
-            char *rest;
-            const char *at = whole;
-
-            ck_assert_int_eq(hvd_source_open(&s, utf16, NULL, NULL, &err), HVD_OK);
-            for (int i = 0; i < stop; i++) {
-                ck_assert_int_eq(hvd_source_next(s, &ev, &err), 1);
-                at = strchr(at, '\n') + 1;
-                /* Messages may span lines: skip to the next event line. */
-                while (*at && strncmp(at, "20", 2) != 0) {
-                    at = strchr(at, '\n') + 1;
-                }
-            }
-            snprintf(token, sizeof(token), "%s", hvd_source_position(s));
-            hvd_source_close(s);
-            opt.resume = token;
-            rest = events_text(utf16, &opt, NULL);
-            ck_assert_msg(strcmp(rest, at) == 0, "%s after %d: '%s' vs '%s' (%s)", files[f], stop,
-                          rest, at, token);
-            free(rest);
-        }
-        free(whole);
-        free(utf16);
-        free(src);
-    }
-}
-END_TEST
-
-START_TEST(tail_mode_leaves_an_unterminated_line_for_later)
-{
-    char *path = hvd_test_path(tmp, "growing_cluster.log");
-    static const char part1[] = "000007b8.00000d1c::2010/05/12-18:32:28.163 INFO  [RCM] one\n"
-                                "000007b8.00000d1c::2010/05/12-18:32:28.164 INFO  [RCM] tw";
-    static const char whole[] = "000007b8.00000d1c::2010/05/12-18:32:28.163 INFO  [RCM] one\n"
-                                "000007b8.00000d1c::2010/05/12-18:32:28.164 INFO  [RCM] two\n";
-    hvd_source_options opt = {.tail = 1};
-    hvd_source *s = NULL;
-    hvd_event ev;
+    static const char log[] = "garbage before any event\n"
+                              "\n"
+                              "00000001.00000002::2024/03/01-00:30:00.500 INFO  [RCM] first\n"
+                              "wrapped text of the first event\n"
+                              "00000001.00000002::2024/13/01-00:30:00.500 INFO  [RCM] bad month\n"
+                              "orphan after a broken line\n"
+                              "00000001.00000002::2024/03/01-00:30:01.000 WARN  [RCM] second\n";
+    captured cap = {0};
+    hvd_logger lg = {capture, &cap, HVD_LOG_DEBUG};
+    hvd_clusterlog_reader *r = NULL;
     hvd_error err;
-    char token[600];
+    ev_list l = {0};
+    hvd_event ev;
 
-    ck_assert_int_eq(hvd_test_write_file(path, part1, sizeof(part1) - 1), 0);
-    ck_assert_int_eq(hvd_source_open(&s, path, &opt, NULL, &err), HVD_OK);
-    ck_assert_int_eq(hvd_source_next(s, &ev, &err), 1);
-    ck_assert_str_eq(ev.message, "one");
-    ck_assert_int_eq(hvd_source_next(s, &ev, &err), 0);
-    snprintf(token, sizeof(token), "%s", hvd_source_position(s));
-    hvd_source_close(s);
-    ck_assert_ptr_nonnull(strstr(token, "off=59;"));
-    ck_assert_int_eq(hvd_test_write_file(path, whole, sizeof(whole) - 1), 0);
-    opt.resume = token;
-    ck_assert_int_eq(hvd_source_open(&s, path, &opt, NULL, &err), HVD_OK);
-    ck_assert_int_eq(hvd_source_next(s, &ev, &err), 1);
-    ck_assert_str_eq(ev.message, "two");
-    ck_assert_uint_eq(ev.line, 2);
-    ck_assert_int_eq(hvd_source_next(s, &ev, &err), 0);
-    hvd_source_close(s);
-    free(path);
+    ck_assert_int_eq(
+        hvd_clusterlog_reader_open_mem(&r, "bad.log", log, sizeof(log) - 1, NULL, &lg, &err),
+        HVD_OK);
+    while (hvd_clusterlog_reader_next(r, &ev, &err) > 0) {
+        list_add(&l, &ev);
+    }
+    ck_assert_uint_eq(l.n, 2);
+    ck_assert_str_eq(l.v[0].message, "first\nwrapped text of the first event");
+    ck_assert_uint_eq(l.v[1].line, 7);
+    ck_assert_uint_eq(hvd_clusterlog_reader_stats(r)->skipped, 3);
+    ck_assert_uint_eq(hvd_clusterlog_reader_stats(r)->first_skipped, 1);
+    ck_assert_int_eq(cap.warnings, 1);
+    ck_assert_ptr_nonnull(strstr(cap.last, "bad.log"));
+    ck_assert_ptr_nonnull(strstr(cap.last, "3 lines"));
+    ck_assert_ptr_nonnull(strstr(cap.last, "line 1"));
+    hvd_clusterlog_reader_close(r);
+    list_free(&l);
 }
 END_TEST
 
 START_TEST(truncated_utf16_and_garbage_do_not_crash)
 {
-    char *src = hvd_test_path(DATA, "ws2022_cluster.log");
-    char *utf16 = recode(src, "t_cluster.log", "UTF-16LE", "\xFF\xFE", 2);
-    size_t len;
-    char *bytes = hvd_test_read_file(utf16, &len);
-    char *junk = hvd_test_path(tmp, "junk_cluster.log");
-    unsigned char noise[5000];
-    hvd_source_stats st;
-    hvd_source *s = NULL;
+    char *path = hvd_test_path(CASEDIR, "ws2016.log");
+    size_t len, len16;
+    char *data = hvd_test_read_file(path, &len);
+    char *u16 = recode(data, len, "UTF-16LE", &len16);
+    unsigned char *junk = malloc(70000);
+    uint32_t seed = 12345;
+    hvd_clusterlog_reader *r;
+    ev_list l = {0};
+    captured cap = {0};
+    hvd_logger lg = {capture, &cap, HVD_LOG_WARNING};
     hvd_error err;
-    char *text;
+    hvd_event ev;
+    int rc;
 
-    /* Odd length: the last code unit is cut in half. */
-    ck_assert_int_eq(hvd_test_write_file(utf16, bytes, len - 3), 0);
-    text = events_text(utf16, NULL, &st);
-    ck_assert_uint_eq(st.events, 3);
-    ck_assert_uint_ge(st.bad_bytes, 1);
-    free(text);
-    /* Text-looking noise: read, every line skipped and counted. */
-    srand(3);
-    for (size_t i = 0; i < sizeof(noise); i++) {
-        noise[i] = (unsigned char)(' ' + rand() % 90);
-        if (i % 70 == 69) {
-            noise[i] = '\n';
-        }
+    /* Odd length, then a high surrogate and one stray byte at the end. */
+    memcpy(u16 + len16, "\x3D\xD8\x41", 3);
+    read_mem(path, u16, len16 + 3, NULL, &l, &r);
+    ck_assert_uint_ge(l.n, 6);
+    ck_assert_uint_ge(hvd_clusterlog_reader_stats(r)->bad_bytes, 1);
+    hvd_clusterlog_reader_close(r);
+    list_free(&l);
+
+    /* Cut in the middle of a code unit, anywhere. */
+    for (size_t cut = 1; cut < len16; cut += 37) {
+        read_mem(path, u16, cut, NULL, &l, &r);
+        hvd_clusterlog_reader_close(r);
+        list_free(&l);
     }
-    ck_assert_int_eq(hvd_test_write_file(junk, noise, sizeof(noise)), 0);
-    text = events_text(junk, NULL, &st);
-    ck_assert_uint_eq(st.events, 0);
-    ck_assert_uint_ge(st.skipped, 70);
-    ck_assert_uint_eq(st.first_skipped, 1);
-    free(text);
-    /* Binary noise: not accepted as a text log, and the error names the file. */
-    for (size_t i = 0; i < sizeof(noise); i++) {
-        noise[i] = (unsigned char)rand();
+
+    ck_assert_ptr_nonnull(junk);
+    for (size_t i = 0; i < 70000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        junk[i] = (unsigned char)(seed >> 16);
     }
-    noise[0] = 0;
-    ck_assert_int_eq(hvd_test_write_file(junk, noise, sizeof(noise)), 0);
-    ck_assert_int_lt(hvd_source_open(&s, junk, NULL, NULL, &err), 0);
-    ck_assert_ptr_nonnull(strstr(err.msg, "junk_cluster.log"));
+    ck_assert_int_eq(hvd_clusterlog_reader_open_mem(&r, "junk.bin", junk, 70000, NULL, &lg, &err),
+                     HVD_OK);
+    while ((rc = hvd_clusterlog_reader_next(r, &ev, &err)) > 0) {
+    }
+    ck_assert_int_eq(rc, 0);
+    ck_assert_uint_eq(hvd_clusterlog_reader_stats(r)->events, 0);
+    ck_assert_uint_gt(hvd_clusterlog_reader_stats(r)->skipped, 0);
+    ck_assert_ptr_nonnull(strstr(cap.last, "junk.bin"));
+    hvd_clusterlog_reader_close(r);
     free(junk);
-    free(bytes);
-    free(utf16);
-    free(src);
+    free(u16);
+    free(data);
+    free(path);
 }
 END_TEST
 
-START_TEST(corpus_excerpts_read)
+static void check_resume_everywhere(const char *name, const void *data, size_t len)
 {
-    static const struct {
-        const char *name;
-        uint64_t events;
-    } files[] = {
-        {"jadarnel27_joshthecoder.com__2020-05-21-prevent-unexpected-failovers-when-patching-"
-         "ags.excerpt.log",
-         185},
-        {"zeroch_FailoverDetector__TestCase_0.txt", 8},
-        {"zeroch_FailoverDetector__Cluster_Log_Information", 92},
-    };
+    ev_list all = {0};
+    hvd_clusterlog_reader *r;
 
-    if (!hvd_test_have_corpus()) {
-        fprintf(stderr, "corpus absent: skipped\n");
-        return;
+    read_mem(name, data, len, NULL, &all, &r);
+    hvd_clusterlog_reader_close(r);
+    ck_assert_uint_ge(all.n, 2);
+    for (size_t k = 0; k <= all.n; k++) {
+        ev_list head = {0}, rest = {0};
+        hvd_source_options opt = {0};
+        char *token;
+        hvd_error err;
+
+        ck_assert_int_eq(hvd_clusterlog_reader_open_mem(&r, name, data, len, NULL, NULL, &err),
+                         HVD_OK);
+        drain(r, &head, k);
+        token = strdup(hvd_clusterlog_reader_position(r));
+        ck_assert_ptr_nonnull(token);
+        hvd_clusterlog_reader_close(r);
+
+        opt.resume = token;
+        ck_assert_int_eq(hvd_clusterlog_reader_open_mem(&r, name, data, len, &opt, NULL, &err),
+                         HVD_OK);
+        ck_assert_int_eq(drain(r, &rest, (size_t)-1), 0);
+        ck_assert_msg(k + rest.n == all.n, "%s after %zu events (%s): %zu more, expected %zu", name,
+                      k, token, rest.n, all.n - k);
+        for (size_t i = 0; i < rest.n; i++) {
+            const ev_copy *a = &all.v[k + i], *b = &rest.v[i];
+            ck_assert_uint_eq(a->line, b->line);
+            ck_assert_uint_eq(a->offset, b->offset);
+            ck_assert_int_eq(a->time, b->time);
+            ck_assert_str_eq(a->host, b->host);
+            ck_assert_str_eq(a->channel, b->channel);
+            ck_assert_str_eq(a->message, b->message);
+        }
+        hvd_clusterlog_reader_close(r);
+        list_free(&head);
+        list_free(&rest);
+        free(token);
     }
-    for (size_t i = 0; i < 3; i++) {
-        char *path = hvd_test_path(HVD_CORPUS_DIR "/clusterlog", files[i].name);
-        hvd_source_stats st;
-        char *text = events_text(path, NULL, &st);
+    list_free(&all);
+}
 
-        ck_assert_msg(st.events == files[i].events, "%s: %llu events", files[i].name,
-                      (unsigned long long)st.events);
-        ck_assert_uint_le(st.skipped, 2);
-        free(text);
+START_TEST(resume_from_any_position_gives_exactly_the_rest)
+{
+    static const char *cases[] = {"ws2016.log", "ws2019_localtime.log", "HV-NODE02_cluster.log",
+                                  "win1252.log"};
+    static const char odd_host[] = "[=== Cluster ===]\n"
+                                   "Current node: name (node;with=odd%chars) id (1)\n"
+                                   "[=== Cluster Logs ===]\n"
+                                   "21:00:00.000 INFO  [RCM] no date yet\n"
+                                   "00000001.00000002::2024/03/01-23:59:59.000 INFO  [RCM] a\n"
+                                   "continued\n"
+                                   "00:00:01.000 INFO  [RCM] next day by the clock\n"
+                                   "00:00:02.000 INFO  [RCM] and on\n";
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *path = hvd_test_path(CASEDIR, cases[i]);
+        size_t len, len16;
+        char *data = hvd_test_read_file(path, &len);
+        char *u16 = recode(data, len, "UTF-16LE", &len16);
+
+        check_resume_everywhere(path, data, len);
+        check_resume_everywhere(path, u16, len16);
+        free(u16);
+        free(data);
         free(path);
     }
+    check_resume_everywhere("odd.log", odd_host, sizeof(odd_host) - 1);
 }
 END_TEST
 
-START_TEST(allocation_failures_fail_cleanly)
+START_TEST(date_less_lines_take_the_last_date)
 {
-    size_t len;
-    char *data = hvd_test_read_file(DATA "ws2012r2_cluster.log", &len);
+    static const char log[] = "21:00:00.000 INFO  [RCM] no date yet\n"
+                              "00000001.00000002::2024/03/01-23:59:59.000 INFO  [RCM] a\n"
+                              "00:00:01.250 WARN  [RCM] next day by the clock\n"
+                              "12:00:00.000 not a level word, so a continuation\n";
+    ev_list l = {0};
+    hvd_clusterlog_reader *r;
+    hvd_time want;
 
-    for (unsigned long n = 1; n < 200; n++) {
+    read_mem("excerpt.log", log, sizeof(log) - 1, NULL, &l, &r);
+    ck_assert_uint_eq(l.n, 3);
+    ck_assert_int_eq(l.v[0].time, 0);
+    ck_assert_str_eq(l.v[0].pid, "");
+    ck_assert_int_eq(hvd_time_parse("2024-03-02T00:00:01.25Z", &want), 0);
+    ck_assert_int_eq(l.v[2].time, want);
+    ck_assert_int_eq(l.v[2].level, HVD_LEVEL_WARNING);
+    ck_assert_str_eq(l.v[2].message,
+                     "next day by the clock\n12:00:00.000 not a level word, so a continuation");
+    hvd_clusterlog_reader_close(r);
+    list_free(&l);
+}
+END_TEST
+
+START_TEST(tail_leaves_an_unterminated_line_for_later)
+{
+    char *dir = hvd_test_tmpdir();
+    char *path = hvd_test_path(dir, "HV-NODE09_cluster.log");
+    static const char part1[] = "00000001.00000002::2024/03/01-00:30:00.500 INFO  [RCM] one\r\n"
+                                "00000001.00000002::2024/03/01-00:30:01.500 INFO  [RCM] tw";
+    static const char part2[] = "00000001.00000002::2024/03/01-00:30:00.500 INFO  [RCM] one\r\n"
+                                "00000001.00000002::2024/03/01-00:30:01.500 INFO  [RCM] two\r\n"
+                                "00000001.00000002::2024/03/01-00:30:02.500 ERR   [RCM] three\r\n";
+    hvd_source_options opt = {0};
+    hvd_clusterlog_reader *r = NULL;
+    hvd_error err;
+    ev_list l = {0};
+    char *token;
+
+    opt.tail = 1;
+    ck_assert_int_eq(hvd_test_write_file(path, part1, sizeof(part1) - 1), 0);
+    ck_assert_int_eq(hvd_clusterlog_reader_open(&r, path, &opt, NULL, &err), HVD_OK);
+    ck_assert_int_eq(drain(r, &l, (size_t)-1), 0);
+    ck_assert_uint_eq(l.n, 1);
+    ck_assert_str_eq(l.v[0].message, "one");
+    ck_assert_str_eq(l.v[0].host, "HV-NODE09");
+    token = strdup(hvd_clusterlog_reader_position(r));
+    ck_assert_ptr_nonnull(strstr(token, "off=60;line=1;"));
+    ck_assert_ptr_nonnull(strstr(token, "host=HV-NODE09;"));
+    hvd_clusterlog_reader_close(r);
+    list_free(&l);
+
+    /* The writer finishes the line and adds one: resume reads exactly those. */
+    ck_assert_int_eq(hvd_test_write_file(path, part2, sizeof(part2) - 1), 0);
+    opt.resume = token;
+    ck_assert_int_eq(hvd_clusterlog_reader_open(&r, path, &opt, NULL, &err), HVD_OK);
+    ck_assert_int_eq(drain(r, &l, (size_t)-1), 0);
+    ck_assert_uint_eq(l.n, 2);
+    ck_assert_str_eq(l.v[0].message, "two");
+    ck_assert_uint_eq(l.v[0].line, 2);
+    ck_assert_uint_eq(l.v[0].offset, 60);
+    ck_assert_str_eq(l.v[1].message, "three");
+    ck_assert_uint_eq(l.v[1].line, 3);
+    hvd_clusterlog_reader_close(r);
+    list_free(&l);
+
+    /* The same reader, kept open, picks up what is appended after an end. */
+    opt.resume = NULL;
+    ck_assert_int_eq(hvd_test_write_file(path, part1, sizeof(part1) - 1), 0);
+    ck_assert_int_eq(hvd_clusterlog_reader_open(&r, path, &opt, NULL, &err), HVD_OK);
+    ck_assert_int_eq(drain(r, &l, (size_t)-1), 0);
+    ck_assert_uint_eq(l.n, 1);
+    ck_assert_int_eq(hvd_test_write_file(path, part2, sizeof(part2) - 1), 0);
+    ck_assert_int_eq(drain(r, &l, (size_t)-1), 0);
+    ck_assert_uint_eq(l.n, 3);
+    ck_assert_str_eq(l.v[1].message, "two");
+    hvd_clusterlog_reader_close(r);
+    list_free(&l);
+
+    free(token);
+    hvd_test_rmtree(dir);
+    free(path);
+    free(dir);
+}
+END_TEST
+
+START_TEST(bad_resume_tokens_are_refused)
+{
+    static const char *bad[] = {"",
+                                "clog:",
+                                "clog:off=x;enc=utf-8",
+                                "clog:off=3",
+                                "clog:off=1;enc=ebcdic",
+                                "clog:off=3;enc=utf-16le",
+                                "clog:off=1;enc=utf-8;host=%zz",
+                                "evtx:off=1;enc=utf-8"};
+    static const char log[] = "00000001.00000002::2024/03/01-00:30:00.500 INFO  [RCM] one\n";
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        hvd_source_options opt = {0};
         hvd_clusterlog_reader *r = NULL;
-        hvd_event ev;
         hvd_error err;
         int rc;
 
-        hvd_alloc_fail_after(n);
-        rc = hvd_clusterlog_reader_open_mem(&r, "mem_cluster.log", data, len, NULL, NULL, &err);
-        if (rc == HVD_OK) {
-            while ((rc = hvd_clusterlog_reader_next(r, &ev, &err)) == 1) {
-            }
-            hvd_clusterlog_reader_close(r);
+        opt.resume = bad[i];
+        rc = hvd_clusterlog_reader_open_mem(&r, "tok.log", log, sizeof(log) - 1, &opt, NULL, &err);
+        if (bad[i][0] == '\0') {
+            ck_assert_int_eq(rc, HVD_OK); /* empty means from the start */
         } else {
+            ck_assert_msg(rc == HVD_EINVAL, "token '%s' accepted", bad[i]);
+            ck_assert_ptr_nonnull(strstr(err.msg, "tok.log"));
             ck_assert_ptr_null(r);
-            ck_assert_int_eq(rc, HVD_ENOMEM);
         }
-        if (hvd_alloc_fail_after(0) < n) {
-            break; /* all allocations succeeded: every failure point was visited */
-        }
+        hvd_clusterlog_reader_close(r);
     }
-    free(data);
 }
 END_TEST
 
-static Suite *clusterlog_suite(void)
+START_TEST(corpus_files_read_with_sensible_counts)
+{
+    static const struct {
+        const char *file;
+        uint64_t events, skipped, first_skipped;
+        int dated;
+    } want[] = {
+        {"jadarnel27_joshthecoder.com__2020-05-21-prevent-unexpected-failovers-when-patching-"
+         "ags.excerpt.log",
+         185, 0, 0, 0},
+        {"zeroch_FailoverDetector__Cluster_Log_Information", 92, 2, 1, 1},
+        {"zeroch_FailoverDetector__TestCase_0.txt", 8, 0, 0, 1},
+    };
+
+    if (!hvd_test_have_corpus()) {
+        printf("corpus absent at %s: skipping corpus reads\n", HVD_CORPUS_DIR);
+        return;
+    }
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        char *dir = hvd_test_path(HVD_CORPUS_DIR, "clusterlog");
+        char *path = hvd_test_path(dir, want[i].file);
+        hvd_clusterlog_reader *r = NULL;
+        const hvd_source_stats *st;
+        hvd_error err;
+        ev_list l = {0};
+        hvd_time lo, hi;
+
+        ck_assert_int_eq(hvd_clusterlog_reader_open(&r, path, NULL, NULL, &err), HVD_OK);
+        ck_assert_int_eq(drain(r, &l, (size_t)-1), 0);
+        st = hvd_clusterlog_reader_stats(r);
+        ck_assert_msg(st->events == want[i].events, "%s: %llu events", want[i].file,
+                      (unsigned long long)st->events);
+        ck_assert_uint_eq(st->skipped, want[i].skipped);
+        ck_assert_uint_eq(st->first_skipped, want[i].first_skipped);
+        ck_assert_str_eq(st->encoding, "utf-8");
+        ck_assert_int_eq(hvd_time_parse("2017-10-23T00:00:00Z", &lo), 0);
+        ck_assert_int_eq(hvd_time_parse("2017-10-24T00:00:00Z", &hi), 0);
+        for (size_t k = 0; k < l.n; k++) {
+            ck_assert(l.v[k].level_word[0] != '\0');
+            if (want[i].dated) {
+                ck_assert(l.v[k].time >= lo && l.v[k].time < hi);
+            } else {
+                ck_assert_int_eq(l.v[k].time, 0); /* the excerpt has no dates */
+            }
+        }
+        hvd_clusterlog_reader_close(r);
+        list_free(&l);
+        free(path);
+        free(dir);
+    }
+}
+END_TEST
+
+START_TEST(every_allocation_failure_is_clean)
+{
+    char *path = hvd_test_path(CASEDIR, "ws2016.log");
+    size_t len;
+    char *data = hvd_test_read_file(path, &len);
+    unsigned long n;
+    int done = 0;
+
+    ck_assert_ptr_nonnull(data);
+    for (n = 1; !done && n < 500; n++) {
+        hvd_clusterlog_reader *r = NULL;
+        hvd_error err;
+        hvd_event ev;
+        int rc;
+
+        hvd_alloc_fail_after(n);
+        rc = hvd_clusterlog_reader_open_mem(&r, path, data, len, NULL, NULL, &err);
+        if (rc == HVD_OK) {
+            while ((rc = hvd_clusterlog_reader_next(r, &ev, &err)) > 0) {
+            }
+        }
+        hvd_clusterlog_reader_close(r);
+        hvd_alloc_fail_after(0);
+        if (rc == 0) {
+            done = 1;
+        } else {
+            ck_assert_msg(rc == HVD_ENOMEM, "failure %lu gave %d (%s)", n, rc, err.msg);
+        }
+    }
+    ck_assert_msg(done, "still failing after %lu allocations", n);
+    ck_assert_uint_gt(n, 3);
+    free(data);
+    free(path);
+}
+END_TEST
+
+static Suite *clusterlog_reader_suite(void)
 {
     Suite *s = suite_create("clusterlog_reader");
-    TCase *tc = tcase_create("text");
+    TCase *tc = tcase_create("cases");
 
-    tcase_add_test(tc, text_detects_encodings);
-    tcase_add_test(tc, text_replaces_bad_input_and_counts_it);
+    tcase_add_test(tc, cases_match_expected_in_every_encoding);
+    tcase_add_test(tc, local_time_header_converts_to_utc);
+    tcase_add_test(tc, host_from_header_then_hint_then_file_name);
+    tcase_add_test(tc, date_less_lines_take_the_last_date);
     suite_add_tcase(s, tc);
-    tc = tcase_create("reader");
-    tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
-    tcase_add_test(tc, each_generation_reads_with_its_fields);
-    tcase_add_test(tc, continuations_join_and_damaged_lines_are_kept);
-    tcase_add_test(tc, sections_local_time_and_current_node);
-    tcase_add_test(tc, utf16_utf8_bom_and_cp1252_give_identical_events);
-    tcase_add_test(tc, host_comes_from_the_file_name_or_the_hint);
-    tcase_add_test(tc, resume_token_gives_exactly_the_rest);
-    tcase_add_test(tc, tail_mode_leaves_an_unterminated_line_for_later);
+
+    tc = tcase_create("damage");
+    tcase_add_test(tc, unparsable_lines_are_counted_and_reported);
     tcase_add_test(tc, truncated_utf16_and_garbage_do_not_crash);
-    tcase_add_test(tc, corpus_excerpts_read);
-    tcase_add_test(tc, allocation_failures_fail_cleanly);
+    tcase_add_test(tc, bad_resume_tokens_are_refused);
+    tcase_add_test(tc, every_allocation_failure_is_clean);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("position");
+    tcase_add_test(tc, resume_from_any_position_gives_exactly_the_rest);
+    tcase_add_test(tc, tail_leaves_an_unterminated_line_for_later);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("corpus");
+    tcase_add_test(tc, corpus_files_read_with_sensible_counts);
     suite_add_tcase(s, tc);
     return s;
 }
 
 int main(void)
 {
-    SRunner *sr = srunner_create(clusterlog_suite());
+    SRunner *sr = srunner_create(clusterlog_reader_suite());
     int failed;
 
     srunner_run_all(sr, CK_NORMAL);
