@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 #define DAEMON_BIN       HVD_TEST_BINDIR "/hvdiagd"
-#define FIXTURE(name)    HVD_TEST_DATADIR "/clusterlog/" name
+#define FIXTURE(name)    HVD_TEST_DATADIR "/daemon/" name
 #define START_TIMEOUT_MS 30000
 #define WAIT_MS          30000
 
