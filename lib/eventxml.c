@@ -23,6 +23,7 @@
 
 #define EVENTXML_MAX_FIELDS 512
 #define EVENTXML_MAX_BYTES  (4u << 20) /* arena bytes per event */
+#define CTXT_REUSE          4096       /* events parsed with one parser context */
 
 enum part { P_NONE, P_SYSTEM, P_EVENTDATA, P_USERDATA, P_RENDERING };
 
@@ -72,6 +73,11 @@ struct hvd_eventxml {
     const char *name;   /* for messages */
     int failed;
     char why[256];
+
+    /* One push-parser context reused across events: a new one per event costs more
+     * allocations than the parse. Replaced now and then so its dictionary stays small. */
+    xmlParserCtxtPtr ctxt;
+    unsigned uses;
 };
 
 int hvd_eventxml_create(hvd_eventxml **out, hvd_error *err)
@@ -92,6 +98,9 @@ void hvd_eventxml_destroy(hvd_eventxml *px)
 {
     if (!px) {
         return;
+    }
+    if (px->ctxt) {
+        xmlFreeParserCtxt(px->ctxt);
     }
     hvd_buf_free(&px->arena);
     hvd_buf_free(&px->message);
@@ -434,7 +443,28 @@ int hvd_eventxml_parse(hvd_eventxml *px, const char *name, const char *xml, size
     px->why[0] = '\0';
     px->name = name;
 
-    rc = xmlSAXUserParseMemory(&sax, px, xml, (int)len);
+    if (px->ctxt && px->uses < CTXT_REUSE) {
+        xmlCtxtResetPush(px->ctxt, NULL, 0, NULL, NULL);
+    } else {
+        if (px->ctxt) {
+            xmlFreeParserCtxt(px->ctxt);
+        }
+        px->ctxt = xmlCreatePushParserCtxt(&sax, px, NULL, 0, NULL);
+        if (!px->ctxt) {
+            return hvd_error_set(err, HVD_ENOMEM, name, 0, "cannot start the XML parser");
+        }
+        xmlCtxtUseOptions(px->ctxt, XML_PARSE_NONET);
+        px->uses = 0;
+    }
+    px->uses++;
+    rc = xmlParseChunk(px->ctxt, xml, (int)len, 1);
+    if (px->ctxt->myDoc) { /* built by libxml2 itself to hold a DOCTYPE's entities */
+        xmlFreeDoc(px->ctxt->myDoc);
+        px->ctxt->myDoc = NULL;
+    }
+    if (!px->ctxt->wellFormed) {
+        rc = -1;
+    }
     if (px->failed || rc != 0) {
         return hvd_error_set(err, HVD_ECORRUPT, name, 0, "%s",
                              px->failed ? px->why : "malformed XML");

@@ -8,10 +8,12 @@
 
 #include <check.h>
 #include <dirent.h>
+#include <errno.h>
 #include <libevtx.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #define EVTXGEN HVD_TEST_BINDIR "/evtxgen"
 
@@ -223,6 +225,139 @@ START_TEST(resume_token_continues_where_it_stopped)
 }
 END_TEST
 
+/* A synthetic export of n records, EventRecordID i+1, EventID 1000 + i % 50, Data n = i. */
+static char *generate_many(int n, const char *name)
+{
+    size_t cap = (size_t)n * 700 + 256;
+    char *xml = malloc(cap);
+    char *xml_path = hvd_test_path(tmp, "many.xml");
+    size_t len = 0;
+    char *out;
+
+    ck_assert_ptr_nonnull(xml);
+    len += (size_t)snprintf(xml + len, cap - len, "<Events>\n");
+    for (int i = 0; i < n; i++) {
+        len += (size_t)snprintf(
+            xml + len, cap - len,
+            "<Event xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\"><System>"
+            "<Provider Name=\"Microsoft-Windows-Hyper-V-VMMS\" "
+            "Guid=\"{6066F867-7CA1-4418-85FD-36E3F9C0600C}\"/><EventID>%d</EventID>"
+            "<Level>4</Level><TimeCreated SystemTime=\"2024-03-05T09:%02d:%02d.0000000Z\"/>"
+            "<EventRecordID>%d</EventRecordID><Channel>Microsoft-Windows-Hyper-V-VMMS-Admin"
+            "</Channel><Computer>HV-NODE01.contoso.local</Computer></System><EventData>"
+            "<Data Name=\"n\">%d</Data></EventData></Event>\n",
+            1000 + i % 50, (i / 60) % 60, i % 60, i + 1, i);
+    }
+    len += (size_t)snprintf(xml + len, cap - len, "</Events>\n");
+    ck_assert_int_eq(hvd_test_write_file(xml_path, xml, len), 0);
+    out = generate(xml_path, name, NULL);
+    free(xml);
+    free(xml_path);
+    return out;
+}
+
+/* No reading process is left behind: every child of this test process was reaped. */
+static void assert_no_children(void)
+{
+    errno = 0;
+    ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1);
+    ck_assert_int_eq(errno, ECHILD);
+}
+
+/* Files of thousands of records are read by a child process: same events, in order. */
+START_TEST(large_file_read_ahead_gives_every_record_in_order)
+{
+    char *path = generate_many(5000, "many.evtx");
+    hvd_source_options opt = {0};
+    hvd_source *s = NULL;
+    hvd_event ev;
+    hvd_error err;
+    char token[64];
+    int i = 0;
+    int rc;
+
+    ck_assert_int_eq(libevtx_count(path), 5000);
+    ck_assert_int_eq(hvd_source_open(&s, path, NULL, NULL, &err), HVD_OK);
+    while ((rc = hvd_source_next(s, &ev, &err)) == 1) {
+        char want[16];
+
+        ck_assert_uint_eq(ev.index, (uint64_t)i);
+        ck_assert_uint_eq(ev.event_record_id, (uint64_t)i + 1);
+        ck_assert_uint_eq(ev.event_id, 1000 + i % 50);
+        snprintf(want, sizeof(want), "%d", i);
+        ck_assert_str_eq(hvd_event_field(&ev, "n"), want);
+        i++;
+    }
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(i, 5000);
+    ck_assert_str_eq(hvd_source_position(s), "evtx:next=5000");
+    hvd_source_close(s);
+    assert_no_children();
+
+    /* Resumed in the middle, and closed long before the end. */
+    opt.resume = "evtx:next=2500";
+    ck_assert_int_eq(hvd_source_open(&s, path, &opt, NULL, &err), HVD_OK);
+    ck_assert_int_eq(hvd_source_next(s, &ev, &err), 1);
+    ck_assert_uint_eq(ev.event_record_id, 2501);
+    snprintf(token, sizeof(token), "%s", hvd_source_position(s));
+    ck_assert_str_eq(token, "evtx:next=2501");
+    hvd_source_close(s);
+    assert_no_children();
+    free(path);
+}
+END_TEST
+
+#ifdef HVD_TESTING
+/* A record that kills the reading process (libevtx crashing on a hostile file) is found,
+ * skipped and counted; the records around it are all read. */
+START_TEST(read_ahead_crash_skips_the_record_that_caused_it)
+{
+    char *path = generate_many(4000, "crash.evtx");
+    hvd_source_stats st;
+    long n;
+
+    setenv("HVD_TEST_EVTX_CRASH", "3000-3000", 1);
+    n = read_all(path, NULL, &st);
+    unsetenv("HVD_TEST_EVTX_CRASH");
+    ck_assert_int_eq(n, 3999);
+    ck_assert_uint_eq(st.skipped, 1);
+    ck_assert_uint_eq(st.first_skipped, 3000);
+    assert_no_children();
+    free(path);
+}
+END_TEST
+
+/* A file that keeps killing it is given up with an error naming the file; what was read
+ * before stands. */
+START_TEST(read_ahead_crashing_again_and_again_ends_the_file_with_an_error)
+{
+    char *path = generate_many(4000, "crash.evtx");
+    hvd_source *s = NULL;
+    hvd_event ev;
+    hvd_error err;
+    int n = 0;
+    int rc;
+
+    setenv("HVD_TEST_EVTX_CRASH", "3000-3999", 1);
+    ck_assert_int_eq(hvd_source_open(&s, path, NULL, NULL, &err), HVD_OK);
+    while ((rc = hvd_source_next(s, &ev, &err)) == 1) {
+        ck_assert_uint_eq(ev.event_record_id, (uint64_t)n + 1);
+        n++;
+    }
+    unsetenv("HVD_TEST_EVTX_CRASH");
+    ck_assert_int_lt(rc, 0);
+    ck_assert_int_eq(n, 3000);
+    ck_assert_msg(strstr(err.msg, "crash.evtx") && strstr(err.msg, "signal 6"), "%s", err.msg);
+    /* the first child read ahead; each careful one after it names its record */
+    ck_assert_uint_eq(hvd_source_get_stats(s)->skipped, 7);
+    ck_assert_int_eq(hvd_source_next(s, &ev, &err), 0); /* the end stays the end */
+    hvd_source_close(s);
+    assert_no_children();
+    free(path);
+}
+END_TEST
+#endif
+
 START_TEST(damaged_files_are_read_and_flagged)
 {
     hvd_source_options with_recovered = {.include_recovered = 1};
@@ -302,6 +437,11 @@ static Suite *evtx_reader_suite(void)
     tcase_add_test(tc, generated_fixture_gives_every_field);
     tcase_add_test(tc, resume_token_continues_where_it_stopped);
     tcase_add_test(tc, damaged_files_are_read_and_flagged);
+    tcase_add_test(tc, large_file_read_ahead_gives_every_record_in_order);
+#ifdef HVD_TESTING
+    tcase_add_test(tc, read_ahead_crash_skips_the_record_that_caused_it);
+    tcase_add_test(tc, read_ahead_crashing_again_and_again_ends_the_file_with_an_error);
+#endif
     tcase_add_test(tc, garbage_and_truncated_headers_are_errors_naming_the_file);
     suite_add_tcase(s, tc);
     return s;
