@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -27,13 +28,15 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: hvdiag query [incidents | incident ID | sources | rules | health]\n"
+            "usage: hvdiag query [incidents | incident ID | sources | rules | health | follow]\n"
             "                    [--vm NAME|ID] [--host H] [--rule R] [--severity S]\n"
             "                    [--since T] [--until T] [--limit N] [--offset N]\n"
             "                    [--socket PATH] [--db FILE] [--json]\n"
             "\n"
             "Asks hvdiagd at --socket (default %s); when no daemon answers, reads\n"
             "--db (default ./%s) directly, read-only. --json prints the raw response.\n"
+            "follow prints each new diagnosis as the daemon makes it (--vm, --host, --rule,\n"
+            "--severity select which; minimum severity), until the daemon stops or Ctrl-C.\n"
             "exit status: 0 answered, 2 usage errors or nothing to ask\n",
             DEFAULT_SOCKET, DEFAULT_DB);
 }
@@ -181,6 +184,94 @@ static void print_table(const char *what, const json_t *res)
     }
 }
 
+static int severity_rank(const char *s)
+{
+    static const char *const names[] = {"info", "warning", "error", "critical"};
+
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* Does a followed diagnosis pass the --vm/--host/--rule/--severity filters in req? */
+static int follow_wanted(const json_t *req, const json_t *dg)
+{
+    const char *vm = str(req, "vm");
+    const char *host = str(req, "host");
+    const char *rule = str(req, "rule");
+    const char *sev = str(req, "severity");
+
+    return (!*vm || strcasecmp(vm, str(dg, "vm_name")) == 0 ||
+            strcasecmp(vm, str(dg, "vm_id")) == 0) &&
+           (!*host || strncasecmp(host, str(dg, "host"), strlen(host)) == 0) &&
+           (!*rule || strcmp(rule, str(dg, "rule")) == 0) &&
+           (!*sev || severity_rank(str(dg, "severity")) >= severity_rank(sev));
+}
+
+/* Streams new diagnoses from the daemon; there is nothing to follow without one. */
+static int follow(const char *path, const json_t *req, int json_out)
+{
+    struct sockaddr_un addr;
+    char buf[1 << 16];
+    size_t len = 0;
+    int fd;
+
+    if (strlen(path) >= sizeof(addr.sun_path) ||
+        (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+        fprintf(stderr, "hvdiag query: %s: bad socket path\n", path);
+        return HVD_EXIT_USAGE;
+    }
+    memset(&addr, 0, sizeof(addr));
+    addr.sun_family = AF_UNIX;
+    memcpy(addr.sun_path, path, strlen(path) + 1);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+        write(fd, "{\"op\":\"follow\"}\n", 16) != 16) {
+        fprintf(stderr, "hvdiag query: follow needs a running hvdiagd: %s: %s\n", path,
+                strerror(errno));
+        close(fd);
+        return HVD_EXIT_USAGE;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    for (;;) {
+        char *nl;
+        ssize_t n = read(fd, buf + len, sizeof(buf) - len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        len += (size_t)n;
+        while ((nl = memchr(buf, '\n', len)) != NULL) {
+            json_t *o = json_loadb(buf, (size_t)(nl - buf), 0, NULL);
+            const json_t *dg = json_object_get(o, "diagnosis");
+
+            if (dg && strcmp(str(o, "event"), "diagnosis") == 0 && follow_wanted(req, dg)) {
+                if (json_out) {
+                    printf("%.*s\n", (int)(nl - buf), buf);
+                } else {
+                    printf("%-19.19s %-8s %-24s %-12s %s\n", str(dg, "last_time"),
+                           str(dg, "severity"), str(dg, "host"), str(dg, "vm_name"),
+                           str(dg, "title"));
+                }
+            }
+            json_decref(o);
+            len -= (size_t)(nl - buf) + 1;
+            memmove(buf, nl + 1, len);
+        }
+        if (len == sizeof(buf)) {
+            len = 0; /* a line longer than any the daemon sends: drop it */
+        }
+    }
+    close(fd);
+    fprintf(stderr, "hvdiag query: the daemon closed the connection\n");
+    return HVD_EXIT_OK;
+}
+
 int hvd_cmd_query(int argc, char **argv)
 {
     const char *socket_path = DEFAULT_SOCKET;
@@ -238,13 +329,22 @@ int hvd_cmd_query(int argc, char **argv)
             what = "incident";
             json_object_set_new(req, "id", json_integer(id));
         } else if (strcmp(a, "incidents") == 0 || strcmp(a, "sources") == 0 ||
-                   strcmp(a, "rules") == 0 || strcmp(a, "health") == 0) {
+                   strcmp(a, "rules") == 0 || strcmp(a, "health") == 0 ||
+                   strcmp(a, "follow") == 0) {
             what = a;
         } else {
             fprintf(stderr, "hvdiag query: unknown question '%s'\n", a);
             usage(stderr);
             goto out;
         }
+    }
+    if (strcmp(what, "follow") == 0) {
+        if (json_object_get(req, "severity") && severity_rank(str(req, "severity")) < 0) {
+            fprintf(stderr, "hvdiag query: unknown severity '%s'\n", str(req, "severity"));
+            goto out;
+        }
+        status = follow(socket_path, req, json_out);
+        goto out;
     }
     json_object_set_new(req, "op", json_string(what));
     text = json_dumps(req, JSON_COMPACT);

@@ -178,7 +178,12 @@ static const char *health_extra(void *ud)
     struct hvdd *d = ud;
     json_t *o = json_object();
     size_t quarantined = 0;
+    size_t followers = 0;
     size_t due = hvdd_files_due(d);
+
+    for (struct hvdd_client *c = d->clients; c; c = c->next) {
+        followers += c->following;
+    }
 
     for (size_t i = 0; i < d->nfiles; i++) {
         quarantined += d->files[i]->state == HVDD_QUARANTINED;
@@ -192,6 +197,7 @@ static const char *health_extra(void *ud)
     json_object_set_new(o, "busy", json_boolean(d->running > 0 || due > 0));
     SET_INT("workers", d->cfg->workers);
     SET_INT("clients", d->nclients);
+    SET_INT("followers", followers);
     SET_INT("rules", d->rules ? hvd_ruleset_count(d->rules) : 0);
     SET_INT("files_ingested", d->count.files_ingested);
     SET_INT("events_read", d->count.events);

@@ -122,6 +122,11 @@ try:
           r.returncode == 2 and (bad + ":3:") in r.stderr and (bad + ":6:") in r.stderr, r.stderr)
 
     p = start()
+    # Followers: one sees every new diagnosis, one only the critical ones.
+    followers = [subprocess.Popen([HVDIAG, "query", "follow", "--json", "--socket", sock] + extra,
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                 for extra in ([], ["--severity", "critical"])]
+    wait_for("two followers", lambda: ask(sock, op="health")["followers"] >= 2)
     # Files dropped into the watched folder: the correlation across two files appears once.
     shutil.copy(os.path.join(SAMPLE, "HV-NODE02", "Microsoft-Windows-Hyper-V-VMMS-Admin.evtx"),
                 os.path.join(inbox, "n2.evtx"))
@@ -132,6 +137,19 @@ try:
     check("the correlated root cause is served on the socket",
           len(inc) == 1 and "migration SPN is missing" in inc[0]["title"], inc)
     before = ask(sock, op="health")["diagnoses"]
+    for f in followers:
+        f.terminate()
+    streams = [[json.loads(l)["diagnosis"] for l in f.communicate(timeout=30)[0].splitlines()]
+               for f in followers]
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    stored = con.execute("SELECT id, severity FROM diagnoses ORDER BY id").fetchall()
+    con.close()
+    ids = [d["id"] for d in streams[0]]
+    check("a follower sees each new diagnosis once", sorted(ids) == [r[0] for r in stored] and
+          len(ids) == len(set(ids)) and ids, (ids, stored))
+    check("a --severity critical follower sees only the critical ones",
+          [d["id"] for d in streams[1]] == [d["id"] for d in streams[0] if d["severity"] == "critical"]
+          and streams[1], streams[1])
     # A re-export repeating the same records adds nothing.
     shutil.copy(os.path.join(inbox, "n1.evtx"), os.path.join(inbox, "n1-again.evtx"))
     idle(3)
