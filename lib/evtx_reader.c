@@ -283,6 +283,7 @@ static void start_child(hvd_evtx_reader *r)
     }
     r->child = pid;
     r->fd = p[0];
+    fcntl(r->fd, F_SETPIPE_SZ, (int)PIPE_BUF_SZ * 4); /* room for bursts; failure is harmless */
 }
 
 /* Makes n bytes available at r->in + r->in_pos: 1, 0 at EOF, -1 on a read error. */
