@@ -214,8 +214,12 @@ static void child_main(hvd_evtx_reader *r, int fd)
         _exit(1);
     }
     for (int index = r->next; index <= r->end; index++) {
-        struct rec_head h = {index, REC_END, 0, 0};
+        struct rec_head h;
         size_t len = 0;
+
+        memset(&h, 0, sizeof(h)); /* padding too: it goes down the pipe */
+        h.index = index;
+        h.status = REC_END;
 
         if (index < r->end) {
             h.status = (int32_t)read_record(r, index, &h.id, &len);
