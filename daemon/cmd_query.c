@@ -27,18 +27,20 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: hvdiag query [incidents | incident ID | sources | rules | health | follow]\n"
-            "                    [--vm NAME|ID] [--host H] [--rule R] [--severity S]\n"
-            "                    [--since T] [--until T] [--limit N] [--offset N]\n"
-            "                    [--socket PATH] [--db FILE] [--json]\n"
-            "\n"
-            "Asks hvdiagd at --socket (default %s); when no daemon answers, reads\n"
-            "--db (default ./%s) directly, read-only. --json prints the raw response.\n"
-            "follow prints each new diagnosis as the daemon makes it (--vm, --host, --rule,\n"
-            "--severity select which; minimum severity), until the daemon stops or Ctrl-C.\n"
-            "exit status: 0 answered, 2 usage errors or nothing to ask\n",
-            DEFAULT_SOCKET, DEFAULT_DB);
+    fprintf(
+        out,
+        "usage: hvdiag query [incidents | incident ID | diagnoses | sources | rules | health |\n"
+        "                     follow]\n"
+        "                    [--vm NAME|ID] [--host H] [--rule R] [--severity S]\n"
+        "                    [--since T] [--until T] [--limit N] [--offset N]\n"
+        "                    [--socket PATH] [--db FILE] [--json]\n"
+        "\n"
+        "Asks hvdiagd at --socket (default %s); when no daemon answers, reads\n"
+        "--db (default ./%s) directly, read-only. --json prints the raw response.\n"
+        "follow prints each new diagnosis as the daemon makes it (--vm, --host, --rule,\n"
+        "--severity select which; minimum severity), until the daemon stops or Ctrl-C.\n"
+        "exit status: 0 answered, 2 usage errors or nothing to ask\n",
+        DEFAULT_SOCKET, DEFAULT_DB);
 }
 
 /* Sends one request line and reads one response line; NULL when no daemon answers. */
@@ -149,6 +151,20 @@ static void print_table(const char *what, const json_t *res)
                    (long long)json_integer_value(json_object_get(row, "id")), str(row, "severity"),
                    str(row, "first_time"), str(row, "last_time"), str(row, "subject"),
                    str(row, "title"));
+        }
+        if (json_object_get(res, "next_offset")) {
+            printf("(more: --offset %lld)\n",
+                   (long long)json_integer_value(json_object_get(res, "next_offset")));
+        }
+    } else if (strcmp(what, "diagnoses") == 0) {
+        printf("%-6s %-9s %-19s %-19s %-24s %-12s %s\n", "ID", "SEVERITY", "FIRST (UTC)",
+               "LAST (UTC)", "HOST", "VM", "TITLE");
+        json_array_foreach(json_object_get(res, "diagnoses"), i, row)
+        {
+            printf("%-6lld %-9s %-19.19s %-19.19s %-24s %-12s %s\n",
+                   (long long)json_integer_value(json_object_get(row, "id")), str(row, "severity"),
+                   str(row, "first_time"), str(row, "last_time"), str(row, "host"),
+                   str(row, "vm_name"), str(row, "title"));
         }
         if (json_object_get(res, "next_offset")) {
             printf("(more: --offset %lld)\n",
@@ -328,9 +344,9 @@ int hvd_cmd_query(int argc, char **argv)
             }
             what = "incident";
             json_object_set_new(req, "id", json_integer(id));
-        } else if (strcmp(a, "incidents") == 0 || strcmp(a, "sources") == 0 ||
-                   strcmp(a, "rules") == 0 || strcmp(a, "health") == 0 ||
-                   strcmp(a, "follow") == 0) {
+        } else if (strcmp(a, "incidents") == 0 || strcmp(a, "diagnoses") == 0 ||
+                   strcmp(a, "sources") == 0 || strcmp(a, "rules") == 0 ||
+                   strcmp(a, "health") == 0 || strcmp(a, "follow") == 0) {
             what = a;
         } else {
             fprintf(stderr, "hvdiag query: unknown question '%s'\n", a);

@@ -93,55 +93,73 @@ static int add_incident(void *ud, const hvd_incident *in)
     return 0;
 }
 
-static char *op_incidents(const hvd_query_context *q, const json_t *req)
+/* The filters incidents and diagnoses share. Returns NULL, or a failure response. */
+static char *parse_filter(const json_t *req, hvd_incident_filter *f, long long *limit,
+                          long long *offset)
 {
-    hvd_incident_filter f = {0};
     const char *sev = NULL;
     const char *since = NULL;
     const char *until = NULL;
-    long long limit = 50;
-    long long offset = 0;
-    json_t *list = json_array();
-    json_t *res;
-    hvd_error err;
 
-    if (opt_string(req, "vm", &f.vm) < 0 || opt_string(req, "host", &f.host) < 0 ||
-        opt_string(req, "rule", &f.rule) < 0 || opt_string(req, "severity", &sev) < 0 ||
+    memset(f, 0, sizeof(*f));
+    *limit = 50;
+    *offset = 0;
+    if (opt_string(req, "vm", &f->vm) < 0 || opt_string(req, "host", &f->host) < 0 ||
+        opt_string(req, "rule", &f->rule) < 0 || opt_string(req, "severity", &sev) < 0 ||
         opt_string(req, "since", &since) < 0 || opt_string(req, "until", &until) < 0 ||
-        opt_integer(req, "limit", &limit) < 0 || opt_integer(req, "offset", &offset) < 0) {
-        json_decref(list);
+        opt_integer(req, "limit", limit) < 0 || opt_integer(req, "offset", offset) < 0) {
         return fail("bad_request", "a filter has the wrong type");
     }
-    if (!f.vm && opt_string(req, "vm_id", &f.vm) < 0) {
-        json_decref(list);
+    if (!f->vm && opt_string(req, "vm_id", &f->vm) < 0) {
         return fail("bad_request", "vm_id must be a string");
     }
-    f.min_severity = HVD_SEVERITY_INFO;
-    if (sev && (f.min_severity = hvd_severity_parse(sev)) < 0) {
-        json_decref(list);
+    f->min_severity = HVD_SEVERITY_INFO;
+    if (sev && (f->min_severity = hvd_severity_parse(sev)) < 0) {
         return fail("bad_request", "unknown severity");
     }
-    if ((since && hvd_time_parse(since, &f.since) < 0) ||
-        (until && hvd_time_parse(until, &f.until) < 0)) {
-        json_decref(list);
+    if ((since && hvd_time_parse(since, &f->since) < 0) ||
+        (until && hvd_time_parse(until, &f->until) < 0)) {
         return fail("bad_request", "since/until must be ISO-8601 times");
     }
-    if (limit == 0 || limit > 1000) {
-        limit = limit ? 1000 : 50;
+    if (*limit == 0 || *limit > 1000) {
+        *limit = *limit ? 1000 : 50;
     }
-    f.limit = limit + 1; /* one more tells whether there is a next page */
-    f.offset = offset;
-    if (hvd_store_incidents(q->store, &f, add_incident, list, &err) < 0) {
-        json_decref(list);
-        return fail("internal", err.msg);
-    }
-    res = ok();
+    f->limit = *limit + 1; /* one more tells whether there is a next page */
+    f->offset = *offset;
+    return NULL;
+}
+
+/* Moves list into res under name, with next_offset when the extra row says there is more. */
+static char *page(json_t *list, const char *name, long long limit, long long offset)
+{
+    json_t *res = ok();
+
     if ((long long)json_array_size(list) > limit) {
         json_array_remove(list, json_array_size(list) - 1);
         json_object_set_new(res, "next_offset", json_integer(offset + limit));
     }
-    json_object_set_new(res, "incidents", list);
+    json_object_set_new(res, name, list);
     return dump(res);
+}
+
+static char *op_incidents(const hvd_query_context *q, const json_t *req)
+{
+    hvd_incident_filter f;
+    long long limit;
+    long long offset;
+    char *bad = parse_filter(req, &f, &limit, &offset);
+    json_t *list;
+    hvd_error err;
+
+    if (bad) {
+        return bad;
+    }
+    list = json_array();
+    if (hvd_store_incidents(q->store, &f, add_incident, list, &err) < 0) {
+        json_decref(list);
+        return fail("internal", err.msg);
+    }
+    return page(list, "incidents", limit, offset);
 }
 
 static int add_evidence(void *ud, const hvd_evidence *e)
@@ -170,6 +188,7 @@ static int add_evidence(void *ud, const hvd_evidence *e)
 struct diag_ctx {
     hvd_store *store;
     json_t *list;
+    int evidence; /* with each diagnosis's evidence events */
 };
 
 static int add_diagnosis(void *ud, const hvd_stored_diagnosis *d)
@@ -186,7 +205,11 @@ static int add_diagnosis(void *ud, const hvd_stored_diagnosis *d)
         json_array_append_new(refs, json_stringn(p, n));
         p += n + (p[n] == '\n');
     }
-    hvd_store_diagnosis_evidence(c->store, d->id, add_evidence, ev, &err);
+    if (c->evidence) {
+        hvd_store_diagnosis_evidence(c->store, d->id, add_evidence, ev, &err);
+    }
+    json_object_set_new(o, "id", json_integer(d->id));
+    json_object_set_new(o, "incident", json_integer(d->incident));
     json_object_set_new(o, "rule", json_string(d->rule_id));
     json_object_set_new(o, "kind", json_string(d->kind));
     json_object_set_new(o, "root_cause", json_boolean(d->root));
@@ -202,7 +225,11 @@ static int add_diagnosis(void *ud, const hvd_stored_diagnosis *d)
     json_object_set_new(o, "cause", json_string(d->cause));
     json_object_set_new(o, "remedy", json_string(d->remedy));
     json_object_set_new(o, "references", refs);
-    json_object_set_new(o, "evidence", ev);
+    if (c->evidence) {
+        json_object_set_new(o, "evidence", ev);
+    } else {
+        json_decref(ev);
+    }
     json_array_append_new(c->list, o);
     return 0;
 }
@@ -210,7 +237,7 @@ static int add_diagnosis(void *ud, const hvd_stored_diagnosis *d)
 static char *op_incident(const hvd_query_context *q, const json_t *req)
 {
     const json_t *id = json_object_get(req, "id");
-    struct diag_ctx c = {q->store, NULL};
+    struct diag_ctx c = {q->store, NULL, 1};
     json_t *res;
     hvd_error err;
 
@@ -231,6 +258,27 @@ static char *op_incident(const hvd_query_context *q, const json_t *req)
     json_object_set_new(res, "id", json_integer(json_integer_value(id)));
     json_object_set_new(res, "diagnoses", c.list);
     return dump(res);
+}
+
+/* Single diagnoses, filtered like incidents, newest first, without their evidence. */
+static char *op_diagnoses(const hvd_query_context *q, const json_t *req)
+{
+    hvd_diagnosis_filter f;
+    long long limit;
+    long long offset;
+    char *bad = parse_filter(req, &f, &limit, &offset);
+    struct diag_ctx c = {q->store, NULL, 0};
+    hvd_error err;
+
+    if (bad) {
+        return bad;
+    }
+    c.list = json_array();
+    if (hvd_store_diagnoses(q->store, &f, add_diagnosis, &c, &err) < 0) {
+        json_decref(c.list);
+        return fail("internal", err.msg);
+    }
+    return page(c.list, "diagnoses", limit, offset);
 }
 
 static int add_source(void *ud, const hvd_store_source *s)
@@ -339,6 +387,8 @@ char *hvd_query_handle(const hvd_query_context *q, const char *line, size_t len)
         out = dump(ok());
     } else if (strcmp(op, "incidents") == 0) {
         out = op_incidents(q, req);
+    } else if (strcmp(op, "diagnoses") == 0) {
+        out = op_diagnoses(q, req);
     } else if (strcmp(op, "incident") == 0) {
         out = op_incident(q, req);
     } else if (strcmp(op, "sources") == 0) {

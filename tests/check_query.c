@@ -164,6 +164,35 @@ START_TEST(incidents_page_and_filter)
 }
 END_TEST
 
+START_TEST(diagnoses_page_and_filter_without_evidence)
+{
+    json_t *res = ask("{\"op\":\"diagnoses\",\"rule\":\"even\",\"limit\":2}");
+    json_t *list = json_object_get(res, "diagnoses");
+    json_t *first = json_array_get(list, 0);
+
+    ck_assert(json_is_true(json_object_get(res, "ok")));
+    ck_assert_uint_eq(json_array_size(list), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(res, "next_offset")), 2);
+    /* Newest first: k4, then k2; k0 is on the next page. */
+    ck_assert_str_eq(json_string_value(json_object_get(first, "title")), "k4");
+    ck_assert_str_eq(json_string_value(json_object_get(first, "vm_name")), "VM4");
+    ck_assert_int_gt(json_integer_value(json_object_get(first, "id")), 0);
+    ck_assert_int_gt(json_integer_value(json_object_get(first, "incident")), 0);
+    ck_assert_ptr_null(json_object_get(first, "evidence"));
+    json_decref(res);
+    res = ask("{\"op\":\"diagnoses\",\"rule\":\"even\",\"limit\":2,\"offset\":2}");
+    ck_assert_uint_eq(json_array_size(json_object_get(res, "diagnoses")), 1);
+    ck_assert_ptr_null(json_object_get(res, "next_offset"));
+    json_decref(res);
+    res = ask("{\"op\":\"diagnoses\",\"severity\":\"critical\"}");
+    ck_assert_uint_eq(json_array_size(json_object_get(res, "diagnoses")), 0);
+    json_decref(res);
+    res = ask("{\"op\":\"diagnoses\",\"severity\":\"loud\"}");
+    ck_assert_str_eq(error_code(res), "bad_request");
+    json_decref(res);
+}
+END_TEST
+
 static Suite *query_suite(void)
 {
     Suite *s = suite_create("query");
@@ -173,6 +202,7 @@ static Suite *query_suite(void)
     tcase_add_test(tc, bad_requests_get_json_errors);
     tcase_add_test(tc, oversized_requests_are_refused);
     tcase_add_test(tc, incidents_page_and_filter);
+    tcase_add_test(tc, diagnoses_page_and_filter_without_evidence);
     suite_add_tcase(s, tc);
     return s;
 }
