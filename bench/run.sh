@@ -20,3 +20,5 @@ python3 bench/patterns.py rules/clusterlog.xml > "$dir/patterns.txt"
 echo "inputs: $(du -h "$dir/events-$records.evtx" | cut -f1) EVTX ($records records)," \
      "$(du -h "$dir/cluster-$mb.log" | cut -f1) cluster.log"
 "$build/hvdiag-bench" "$dir/events-$records.evtx" "$dir/cluster-$mb.log" rules "$dir/patterns.txt"
+# Incident grouping: one small file's commit into a store of 1,000 and of 100,000 diagnoses.
+"$build/hvdiag-bench-incidents"

@@ -169,18 +169,23 @@ fail_closed:
 
 int hvd_ingest_finish(hvd_ingest *ing, int *changed, hvd_error *err)
 {
-    int rc = hvd_engine_flush(ing->engine, err);
+    /* Each file's commit regrouped the incidents it touched; what the engine still holds
+     * is stored (and regrouped) in a transaction of its own. */
+    int rc = hvd_store_begin(ing->st, err);
 
-    if (rc == HVD_OK && ing->changed_total) {
-        rc = hvd_store_begin(ing->st, err);
-        if (rc == HVD_OK) {
-            rc = hvd_store_rebuild_incidents(ing->st, err);
-            if (rc == HVD_OK) {
-                rc = hvd_store_commit(ing->st, err);
-            } else {
-                hvd_store_rollback(ing->st);
-            }
+    if (rc == HVD_OK) {
+        ing->changed_file = 0;
+        ing->failed = 0;
+        rc = hvd_engine_flush(ing->engine, err);
+        if (rc == HVD_OK && ing->failed) {
+            *err = ing->store_err;
+            rc = err->code;
         }
+        rc = rc == HVD_OK ? hvd_store_commit(ing->st, err) : rc;
+        if (rc < 0) {
+            hvd_store_rollback(ing->st);
+        }
+        ing->changed_total |= ing->changed_file;
     }
     if (changed) {
         *changed = ing->changed_total;

@@ -44,7 +44,8 @@ int hvd_ingest_create(hvd_ingest **out, hvd_store *st, const hvd_ruleset *rs, co
 int hvd_ingest_file(hvd_ingest *ing, const char *path, const char *display,
                     const hvd_ingest_options *opt, hvd_ingest_result *res, hvd_error *err);
 
-/* End of input: regroups incidents when anything changed. *changed may be NULL. */
+/* End of input: stores what the engine still holds. *changed (may be NULL) says whether
+ * the database changed since create or the last finish. */
 int hvd_ingest_finish(hvd_ingest *ing, int *changed, hvd_error *err);
 
 void hvd_ingest_destroy(hvd_ingest *ing); /* NULL-safe */

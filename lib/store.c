@@ -8,12 +8,15 @@
  * needed), and so does a begin that finds another connection has committed since
  * (PRAGMA data_version), so two writers never trust a stale cache.
  *
- * Incidents are regrouped at commit when diagnoses changed, in one deterministic pass over
- * all diagnoses: O(N log N) in memory plus a write for each incident or membership that
- * actually changed. That is cheap for the thousands of diagnoses a cluster produces; a
- * database of millions would want the pass limited to the subjects touched.
+ * Incidents are regrouped at commit when diagnoses changed. Put notes which ones; commit
+ * reads those, the diagnoses that can share an incident with them (index searches by
+ * subject and time, correlation and incident) and regroups only that part, so its cost
+ * follows what changed, not the size of the database. hvd_store_rebuild_incidents() is
+ * the full pass over all diagnoses; both give the same incidents and ids (see the
+ * incidents section). Only changed incidents and memberships are written.
  */
 #include "store.h"
+#include "store_internal.h"
 
 #include "alloc.h"
 #include "buf.h"
@@ -31,6 +34,10 @@
 #define SCHEMA_VERSION  ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
 #define BUSY_TIMEOUT_MS 10000
 #define HOST_MAX        256 /* a host's short name, as kept for grouping */
+/* Changes noted per transaction for regrouping; past this, commit regroups everything. */
+#define CHANGED_MAX (1u << 20)
+/* Above this many changed diagnoses, and an eighth of all, one full pass is cheaper. */
+#define REGROUP_FULL_MIN 1024
 
 _Static_assert(HVD_STORE_SCHEMA_VERSION ==
                    (int)(sizeof(store_migrations) / sizeof(store_migrations[0])),
@@ -56,15 +63,25 @@ struct hwm { /* cluster.log lines seen for one (node, section) */
     int dirty;
 };
 
+struct changed_diag { /* a diagnosis the open transaction changed in a way grouping sees */
+    int64_t id;
+    int inserted;
+};
+
 struct hvd_store {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *stmt[SQL_COUNT];
     int in_tx;
     int readonly;
-    int incidents_dirty;   /* diagnoses changed in the open transaction */
-    int64_t pending_marks; /* events marked in the open transaction */
-    int64_t data_version;  /* PRAGMA data_version at the last begin */
+    int incidents_dirty; /* diagnoses changed in the open transaction */
+    struct changed_diag *changed;
+    size_t nchanged;
+    size_t changed_cap;
+    int changes_lost;       /* not all changes were noted: regroup everything */
+    int64_t regroup_loaded; /* diagnoses the last regrouping read */
+    int64_t pending_marks;  /* events marked in the open transaction */
+    int64_t data_version;   /* PRAGMA data_version at the last begin */
     struct ivset *evtx;
     size_t nevtx;
     size_t evtx_last; /* index of the set used last: events of one file share it */
@@ -347,6 +364,7 @@ void hvd_store_close(hvd_store *st)
         hvd_store_rollback(st);
     }
     caches_clear(st);
+    hvd_free(st->changed);
     for (int i = 0; i < SQL_COUNT; i++) {
         sqlite3_finalize(st->stmt[i]);
     }
@@ -357,6 +375,38 @@ void hvd_store_close(hvd_store *st)
 }
 
 /* --- transactions ---------------------------------------------------------------------- */
+
+static void changes_clear(hvd_store *st)
+{
+    st->incidents_dirty = 0;
+    st->nchanged = 0;
+    st->changes_lost = 0;
+}
+
+/* Notes a diagnosis for regrouping at commit. Out of memory or room, the commit regroups
+ * everything instead, so this cannot fail. */
+static void note_changed(hvd_store *st, int64_t id, int inserted)
+{
+    st->incidents_dirty = 1;
+    if (st->changes_lost) {
+        return;
+    }
+    if (st->nchanged == st->changed_cap) {
+        size_t ncap = st->changed_cap ? 2 * st->changed_cap : 64;
+        struct changed_diag *grown =
+            ncap <= CHANGED_MAX ? hvd_realloc(st->changed, ncap * sizeof(*grown)) : NULL;
+
+        if (!grown) {
+            st->changes_lost = 1;
+            return;
+        }
+        st->changed = grown;
+        st->changed_cap = ncap;
+    }
+    st->changed[st->nchanged].id = id;
+    st->changed[st->nchanged].inserted = inserted;
+    st->nchanged++;
+}
 
 int hvd_store_begin(hvd_store *st, hvd_error *err)
 {
@@ -374,7 +424,8 @@ int hvd_store_begin(hvd_store *st, hvd_error *err)
         return rc;
     }
     st->in_tx = 1;
-    st->incidents_dirty = 0;
+    changes_clear(st);
+    st->regroup_loaded = 0;
     st->pending_marks = 0;
     rc = pragma_int(st, "PRAGMA data_version", &dv, err);
     if (rc < 0) {
@@ -453,7 +504,7 @@ static int flush_seen(hvd_store *st, hvd_error *err)
     return rc;
 }
 
-static int regroup(hvd_store *st, hvd_error *err);
+static int regroup_changed(hvd_store *st, hvd_error *err);
 
 int hvd_store_commit(hvd_store *st, hvd_error *err)
 {
@@ -464,7 +515,7 @@ int hvd_store_commit(hvd_store *st, hvd_error *err)
     }
     rc = flush_seen(st, err);
     if (rc == HVD_OK && st->incidents_dirty) {
-        rc = regroup(st, err);
+        rc = regroup_changed(st, err);
     }
     if (rc == HVD_OK) {
         rc = exec(st, "COMMIT", err);
@@ -474,7 +525,7 @@ int hvd_store_commit(hvd_store *st, hvd_error *err)
         return rc;
     }
     st->in_tx = 0;
-    st->incidents_dirty = 0;
+    changes_clear(st);
     st->pending_marks = 0;
     for (size_t i = 0; i < st->nevtx; i++) {
         st->evtx[i].dirty = 0;
@@ -494,7 +545,7 @@ void hvd_store_rollback(hvd_store *st)
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     }
     st->in_tx = 0;
-    st->incidents_dirty = 0;
+    changes_clear(st);
     st->pending_marks = 0;
     caches_clear(st); /* marks made since begin are gone: reload from the database */
 }
@@ -998,7 +1049,9 @@ int hvd_store_put_diagnosis(hvd_store *st, const hvd_diagnosis *d, int *changed,
             bind_text(up, 9, d->confidence);
             rc = step_done(st, up, err, "cannot update a diagnosis");
             any = 1;
-            st->incidents_dirty |= regroup_needed;
+            if (regroup_needed) {
+                note_changed(st, id, 0);
+            }
         } else {
             rc = HVD_OK;
         }
@@ -1006,7 +1059,7 @@ int hvd_store_put_diagnosis(hvd_store *st, const hvd_diagnosis *d, int *changed,
         sqlite3_reset(find);
         rc = diag_insert(st, d, &id, err);
         any = 1;
-        st->incidents_dirty = 1;
+        note_changed(st, id, 1);
     } else {
         rc = db_error(st, err, "cannot look up a diagnosis");
         sqlite3_reset(find);
@@ -1020,7 +1073,7 @@ int hvd_store_put_diagnosis(hvd_store *st, const hvd_diagnosis *d, int *changed,
         rc = step_done(st, s, err, "cannot store a related diagnosis");
         if (rc == HVD_OK && sqlite3_changes(st->db) > 0) {
             any = 1;
-            st->incidents_dirty = 1;
+            note_changed(st, id, 0);
         }
     }
     for (size_t i = 0; rc == HVD_OK && i < d->nevidence; i++) {
@@ -1211,6 +1264,23 @@ int hvd_store_sources(hvd_store *st, int (*fn)(void *ud, const hvd_store_source 
 
 /* --- incidents -------------------------------------------------------------------------- */
 
+/*
+ * Grouping is a union-find over diagnoses. Two diagnoses are joined when they share a
+ * subject and, taken in (first time, key) order, the later starts within the gap of the
+ * earlier's end; or when one is a correlation naming the other. Both relations depend only
+ * on the pair (and on which subject tokens the database joins), so:
+ *
+ * Regrouping what changed. Let D be the diagnoses a transaction changed. Every pair that
+ * gained or lost a link has a member in D, or became one subject through a (VM name, VM id)
+ * pair that only a new diagnosis names. So the set S of D, the diagnoses linked to D now,
+ * every diagnosis of a subject joined by a new pair, and all members of the incidents these
+ * are in, is closed: no link leaves it, and it is a union of old incidents. Grouping S
+ * alone gives its new incidents exactly; incidents outside S are neither read nor written.
+ * This holds when the stored incidents were right before the transaction; a full pass
+ * (hvd_store_rebuild_incidents) makes them right from scratch. The rules for ids see only
+ * S's incidents either way, so both number incidents alike.
+ */
+
 struct inc_diag {
     int64_t id;
     char *key;
@@ -1225,13 +1295,22 @@ struct inc_diag {
     hvd_time last;
     int64_t cur;   /* incident it is in now; 0 for none */
     size_t parent; /* union-find over diagnoses */
-    size_t token;  /* index of its first subject token */
+    size_t token;  /* its first subject token, in the token set */
 };
 
 struct inc_token { /* "n:<vm name>", "i:<vm id>" or "h:<host>", lower case */
     char *text;
-    size_t diag;
-    size_t parent; /* union-find over tokens */
+    size_t parent; /* union-find over tokens: the tokens of one subject */
+};
+
+/* Each token once (open addressing over indexes into tok), so equal tokens are one. */
+struct tokset {
+    struct inc_token *tok;
+    size_t n;
+    size_t cap;
+    size_t *slot;    /* index + 1; 0 is empty */
+    size_t nslot;    /* a power of two, at least twice n */
+    size_t explored; /* tokens below this index had their (name, id) pairs read */
 };
 
 /* A diagnosis's sort keys, copied out so comparators need no context. */
@@ -1249,13 +1328,30 @@ struct ord {
 struct regroup {
     struct inc_diag *v;
     size_t n;
-    struct inc_token *tok;
-    size_t ntok;
+    size_t cap;
+    struct tokset ts;
     struct ord *order; /* scratch for sorting, one per diagnosis */
-    int64_t *ids;      /* existing incident ids, sorted */
+    int64_t *ids;      /* incident ids in play, sorted: all, or those of S */
     unsigned char *claimed;
     size_t nids;
+    int64_t next_id; /* for new incidents */
 };
+
+struct idvec {
+    int64_t *v;
+    size_t n;
+    size_t cap;
+};
+
+static hvd_time plus_gap(hvd_time t)
+{
+    return t > INT64_MAX - HVD_STORE_INCIDENT_GAP ? INT64_MAX : t + HVD_STORE_INCIDENT_GAP;
+}
+
+static hvd_time minus_gap(hvd_time t)
+{
+    return t < INT64_MIN + HVD_STORE_INCIDENT_GAP ? INT64_MIN : t - HVD_STORE_INCIDENT_GAP;
+}
 
 static size_t diag_root(struct inc_diag *v, size_t i)
 {
@@ -1308,6 +1404,15 @@ static void short_name(char *dst, size_t cap, const char *host)
     dst[n] = '\0';
 }
 
+static void tokset_free(struct tokset *ts)
+{
+    for (size_t i = 0; i < ts->n; i++) {
+        hvd_free(ts->tok[i].text);
+    }
+    hvd_free(ts->tok);
+    hvd_free(ts->slot);
+}
+
 static void regroup_free(struct regroup *g)
 {
     for (size_t i = 0; i < g->n; i++) {
@@ -1317,31 +1422,60 @@ static void regroup_free(struct regroup *g)
         hvd_free(g->v[i].title);
         hvd_free(g->v[i].remedy);
     }
-    for (size_t i = 0; i < g->ntok; i++) {
-        hvd_free(g->tok[i].text);
-    }
     hvd_free(g->v);
-    hvd_free(g->tok);
+    tokset_free(&g->ts);
     hvd_free(g->order);
     hvd_free(g->ids);
     hvd_free(g->claimed);
 }
 
+static int idvec_push(struct idvec *a, int64_t id)
+{
+    if (a->n == a->cap) {
+        size_t ncap = a->cap ? 2 * a->cap : 64;
+        int64_t *grown = hvd_realloc(a->v, ncap * sizeof(*grown));
+
+        if (!grown) {
+            return HVD_ENOMEM;
+        }
+        a->v = grown;
+        a->cap = ncap;
+    }
+    a->v[a->n++] = id;
+    return HVD_OK;
+}
+
+static int by_id(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x;
+    int64_t b = *(const int64_t *)y;
+
+    return a < b ? -1 : a > b;
+}
+
+static void idvec_sort_unique(struct idvec *a)
+{
+    size_t k = 0;
+
+    if (a->n > 1) {
+        qsort(a->v, a->n, sizeof(*a->v), by_id);
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        if (k == 0 || a->v[k - 1] != a->v[i]) {
+            a->v[k++] = a->v[i];
+        }
+    }
+    a->n = k;
+}
+
+static int idvec_has(const struct idvec *a, int64_t id)
+{
+    return a->n && bsearch(&id, a->v, a->n, sizeof(*a->v), by_id) != NULL;
+}
+
 static int by_key(const void *x, const void *y)
 {
     return strcmp(((const struct inc_diag *)x)->key, ((const struct inc_diag *)y)->key);
-}
-
-static int by_token(const void *x, const void *y)
-{
-    const struct inc_token *a = x;
-    const struct inc_token *b = y;
-    int c = strcmp(a->text, b->text);
-
-    if (c) {
-        return c;
-    }
-    return a->diag < b->diag ? -1 : a->diag > b->diag;
 }
 
 /* Fills g->order with every diagnosis's sort keys (groups flattened to their roots). */
@@ -1352,7 +1486,7 @@ static void order_fill(struct regroup *g)
         struct ord *o = &g->order[i];
 
         o->idx = i;
-        o->subject = tok_root(g->tok, d->token);
+        o->subject = tok_root(g->ts.tok, d->token);
         o->group = diag_root(g->v, i);
         o->id = d->id;
         o->correlation = d->correlation;
@@ -1410,14 +1544,6 @@ static int by_diag_id(const void *x, const void *y)
     return a->id < b->id ? -1 : a->id > b->id;
 }
 
-static int by_id(const void *x, const void *y)
-{
-    int64_t a = *(const int64_t *)x;
-    int64_t b = *(const int64_t *)y;
-
-    return a < b ? -1 : a > b;
-}
-
 static char *dup_lower(const char *prefix, const char *s)
 {
     size_t np = strlen(prefix);
@@ -1437,64 +1563,141 @@ static char *dup_lower(const char *prefix, const char *s)
     return out;
 }
 
-static int add_token(struct regroup *g, size_t *cap, const char *prefix, const char *value,
-                     size_t diag)
+static size_t tok_hash(const char *text)
 {
-    if (g->ntok == *cap) {
-        size_t ncap = *cap ? 2 * *cap : 256;
-        struct inc_token *grown = hvd_realloc(g->tok, ncap * sizeof(*grown));
+    return (size_t)fnv(UINT64_C(1469598103934665603), text);
+}
+
+static int tokset_grow(struct tokset *ts)
+{
+    size_t nslot = ts->nslot ? 2 * ts->nslot : 256;
+    size_t *slot = hvd_calloc(nslot, sizeof(*slot));
+
+    if (!slot) {
+        return HVD_ENOMEM;
+    }
+    for (size_t i = 0; i < ts->n; i++) {
+        size_t h = tok_hash(ts->tok[i].text) & (nslot - 1);
+
+        while (slot[h]) {
+            h = (h + 1) & (nslot - 1);
+        }
+        slot[h] = i + 1;
+    }
+    hvd_free(ts->slot);
+    ts->slot = slot;
+    ts->nslot = nslot;
+    return HVD_OK;
+}
+
+/* Sets *out to the index of prefix + value (lower case), adding it when new. */
+static int tokset_add(struct tokset *ts, const char *prefix, const char *value, size_t *out)
+{
+    char *text = dup_lower(prefix, value);
+    size_t h;
+
+    if (!text) {
+        return HVD_ENOMEM;
+    }
+    if (2 * (ts->n + 1) > ts->nslot && tokset_grow(ts) < 0) {
+        hvd_free(text);
+        return HVD_ENOMEM;
+    }
+    h = tok_hash(text) & (ts->nslot - 1);
+    for (; ts->slot[h]; h = (h + 1) & (ts->nslot - 1)) {
+        if (strcmp(ts->tok[ts->slot[h] - 1].text, text) == 0) {
+            hvd_free(text);
+            *out = ts->slot[h] - 1;
+            return HVD_OK;
+        }
+    }
+    if (ts->n == ts->cap) {
+        size_t ncap = ts->cap ? 2 * ts->cap : 256;
+        struct inc_token *grown = hvd_realloc(ts->tok, ncap * sizeof(*grown));
+
+        if (!grown) {
+            hvd_free(text);
+            return HVD_ENOMEM;
+        }
+        ts->tok = grown;
+        ts->cap = ncap;
+    }
+    ts->tok[ts->n].text = text;
+    ts->tok[ts->n].parent = ts->n;
+    ts->slot[h] = ts->n + 1;
+    *out = ts->n++;
+    return HVD_OK;
+}
+
+/* A diagnosis's subject tokens: its VM name and id, joined, else its host. */
+static int diag_tokens(struct regroup *g, size_t i)
+{
+    struct inc_diag *d = &g->v[i];
+    size_t t;
+    int rc = HVD_OK;
+
+    d->token = SIZE_MAX;
+    if (d->vm_name[0]) {
+        rc = tokset_add(&g->ts, "n:", d->vm_name, &d->token);
+    }
+    if (rc == HVD_OK && d->vm_id[0]) {
+        rc = tokset_add(&g->ts, "i:", d->vm_id, &t);
+        if (rc == HVD_OK && d->token != SIZE_MAX) {
+            tok_unite(g->ts.tok, d->token, t);
+        } else {
+            d->token = t;
+        }
+    }
+    if (rc == HVD_OK && !d->vm_name[0] && !d->vm_id[0]) {
+        rc = tokset_add(&g->ts, "h:", d->host, &d->token);
+    }
+    return rc;
+}
+
+/* Reads one diagnosis row (STORE_INC_COLUMNS) into a new slot of g->v. */
+static int row_add(struct regroup *g, sqlite3_stmt *q)
+{
+    struct inc_diag *d;
+
+    if (g->n == g->cap) {
+        size_t ncap = g->cap ? 2 * g->cap : 256;
+        struct inc_diag *grown = hvd_realloc(g->v, ncap * sizeof(*grown));
 
         if (!grown) {
             return HVD_ENOMEM;
         }
-        g->tok = grown;
-        *cap = ncap;
+        g->v = grown;
+        g->cap = ncap;
     }
-    g->tok[g->ntok].text = dup_lower(prefix, value);
-    if (!g->tok[g->ntok].text) {
+    d = &g->v[g->n++];
+    memset(d, 0, sizeof(*d));
+    d->id = sqlite3_column_int64(q, 0);
+    d->key = hvd_strdup(col_text(q, 1));
+    d->correlation = strcmp(col_text(q, 2), "correlation") == 0;
+    d->vm_name = hvd_strdup(col_text(q, 3));
+    d->vm_id = hvd_strdup(col_text(q, 4));
+    short_name(d->host, sizeof(d->host), col_text(q, 5));
+    d->first = sqlite3_column_int64(q, 6);
+    d->last = sqlite3_column_int64(q, 7);
+    d->severity = sqlite3_column_int(q, 8);
+    d->title = hvd_strdup(col_text(q, 9));
+    d->remedy = hvd_strdup(col_text(q, 10));
+    d->cur = sqlite3_column_int64(q, 11);
+    if (!d->key || !d->vm_name || !d->vm_id || !d->title || !d->remedy) {
         return HVD_ENOMEM;
     }
-    g->tok[g->ntok].diag = diag;
-    g->tok[g->ntok].parent = g->ntok;
-    g->ntok++;
     return HVD_OK;
 }
 
 static int load_diagnoses(hvd_store *st, struct regroup *g, hvd_error *err)
 {
     sqlite3_stmt *q = st->stmt[SQL_INC_DIAGS];
-    size_t cap = 0;
     int rc;
 
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        struct inc_diag *d;
-
-        if (g->n == cap) {
-            size_t ncap = cap ? 2 * cap : 256;
-            struct inc_diag *grown = hvd_realloc(g->v, ncap * sizeof(*grown));
-
-            if (!grown) {
-                goto nomem;
-            }
-            g->v = grown;
-            cap = ncap;
-        }
-        d = &g->v[g->n++];
-        memset(d, 0, sizeof(*d));
-        d->id = sqlite3_column_int64(q, 0);
-        d->key = hvd_strdup(col_text(q, 1));
-        d->correlation = strcmp(col_text(q, 2), "correlation") == 0;
-        d->vm_name = hvd_strdup(col_text(q, 3));
-        d->vm_id = hvd_strdup(col_text(q, 4));
-        short_name(d->host, sizeof(d->host), col_text(q, 5));
-        d->first = sqlite3_column_int64(q, 6);
-        d->last = sqlite3_column_int64(q, 7);
-        d->severity = sqlite3_column_int(q, 8);
-        d->title = hvd_strdup(col_text(q, 9));
-        d->remedy = hvd_strdup(col_text(q, 10));
-        d->cur = sqlite3_column_int64(q, 11);
-        if (!d->key || !d->vm_name || !d->vm_id || !d->title || !d->remedy) {
-            goto nomem;
+        if (row_add(g, q) < 0) {
+            sqlite3_reset(q);
+            return no_memory(st, err);
         }
     }
     if (rc != SQLITE_DONE) {
@@ -1504,57 +1707,112 @@ static int load_diagnoses(hvd_store *st, struct regroup *g, hvd_error *err)
     }
     sqlite3_reset(q);
     return HVD_OK;
-nomem:
-    sqlite3_reset(q);
-    return no_memory(st, err);
 }
 
-/* Subjects: tokens for each diagnosis's VM name and id (else host); a diagnosis naming
- * both joins the two, and equal tokens are one subject. */
-static int group_subjects(hvd_store *st, struct regroup *g, hvd_error *err)
+/* Loads the diagnoses of ids (sorted, unique) that g does not hold yet. */
+static int load_ids(hvd_store *st, struct regroup *g, const struct idvec *ids, hvd_error *err)
 {
-    size_t cap = 0;
+    sqlite3_stmt *q = st->stmt[SQL_INC_DIAG_ONE];
+    struct idvec have = {0};
     int rc = HVD_OK;
 
     for (size_t i = 0; rc == HVD_OK && i < g->n; i++) {
-        struct inc_diag *d = &g->v[i];
-
-        if (d->vm_name[0]) {
-            rc = add_token(g, &cap, "n:", d->vm_name, i);
+        rc = idvec_push(&have, g->v[i].id);
+    }
+    idvec_sort_unique(&have);
+    for (size_t i = 0; rc == HVD_OK && i < ids->n; i++) {
+        if (idvec_has(&have, ids->v[i])) {
+            continue;
         }
-        if (rc == HVD_OK && d->vm_id[0]) {
-            rc = add_token(g, &cap, "i:", d->vm_id, i);
-        }
-        if (rc == HVD_OK && !d->vm_name[0] && !d->vm_id[0]) {
-            rc = add_token(g, &cap, "h:", d->host, i);
-        }
-    }
-    if (rc < 0) {
-        return no_memory(st, err);
-    }
-    if (g->ntok > 1) {
-        qsort(g->tok, g->ntok, sizeof(*g->tok), by_token);
-    }
-    for (size_t i = 0; i < g->ntok; i++) {
-        g->tok[i].parent = i;
-    }
-    /* Each diagnosis points at its first token (in sorted order); its others join it. */
-    for (size_t i = 0; i < g->n; i++) {
-        g->v[i].token = SIZE_MAX;
-    }
-    for (size_t i = 0; i < g->ntok; i++) {
-        struct inc_diag *d = &g->v[g->tok[i].diag];
-
-        if (i > 0 && strcmp(g->tok[i - 1].text, g->tok[i].text) == 0) {
-            tok_unite(g->tok, i - 1, i);
-        }
-        if (d->token == SIZE_MAX) {
-            d->token = i;
+        sqlite3_bind_int64(q, 1, ids->v[i]);
+        rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW) {
+            rc = row_add(g, q);
+        } else if (rc == SQLITE_DONE) {
+            rc = HVD_OK; /* gone: nothing to group */
         } else {
-            tok_unite(g->tok, d->token, i);
+            rc = db_error(st, err, "cannot read diagnoses");
+        }
+        sqlite3_reset(q);
+    }
+    hvd_free(have.v);
+    return rc == HVD_ENOMEM ? no_memory(st, err) : rc;
+}
+
+/* Steps q (bound by the caller) and adds the id in its first column of every row. */
+static int collect_ids(hvd_store *st, sqlite3_stmt *q, struct idvec *out, hvd_error *err)
+{
+    int rc;
+
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (idvec_push(out, sqlite3_column_int64(q, 0)) < 0) {
+            sqlite3_reset(q);
+            return no_memory(st, err);
         }
     }
+    if (rc != SQLITE_DONE) {
+        rc = db_error(st, err, "cannot read diagnoses");
+        sqlite3_reset(q);
+        return rc;
+    }
+    sqlite3_reset(q);
     return HVD_OK;
+}
+
+/* Joins each VM name and VM id token not explored yet to every value the database names
+ * with it, and those in turn, until the token set holds whole subjects. */
+static int explore_links(hvd_store *st, struct tokset *ts, hvd_error *err)
+{
+    int rc = HVD_OK;
+
+    for (; rc == HVD_OK && ts->explored < ts->n; ts->explored++) {
+        size_t i = ts->explored;
+        int by_name = ts->tok[i].text[0] == 'n';
+        sqlite3_stmt *q = st->stmt[by_name ? SQL_INC_IDS_OF_NAME : SQL_INC_NAMES_OF_ID];
+        size_t last = SIZE_MAX;
+
+        if (ts->tok[i].text[0] == 'h') {
+            continue;
+        }
+        for (;;) {
+            size_t t;
+
+            bind_text(q, 1, ts->tok[i].text + 2);
+            bind_text(q, 2, last == SIZE_MAX ? "" : ts->tok[last].text + 2);
+            rc = sqlite3_step(q);
+            if (rc == SQLITE_DONE) {
+                sqlite3_reset(q);
+                rc = HVD_OK;
+                break;
+            }
+            if (rc != SQLITE_ROW) {
+                rc = db_error(st, err, "cannot read diagnoses");
+                sqlite3_reset(q);
+                break;
+            }
+            rc = tokset_add(ts, by_name ? "i:" : "n:", col_text(q, 0), &t);
+            sqlite3_reset(q);
+            if (rc < 0) {
+                rc = no_memory(st, err);
+                break;
+            }
+            tok_unite(ts->tok, i, t);
+            last = t;
+        }
+    }
+    return rc;
+}
+
+/* Subjects: each diagnosis's tokens joined; with explore, also the joins the database
+ * holds beyond the loaded diagnoses. */
+static int group_subjects(hvd_store *st, struct regroup *g, int explore, hvd_error *err)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        if (diag_tokens(g, i) < 0) {
+            return no_memory(st, err);
+        }
+    }
+    return explore ? explore_links(st, &g->ts, err) : HVD_OK;
 }
 
 /* Same subject, no quiet gap longer than the tolerance: one group. */
@@ -1570,7 +1828,7 @@ static void group_by_time(struct regroup *g)
         const struct inc_diag *d = &g->v[g->order[k].idx];
 
         if (k > 0 && g->order[k - 1].subject == g->order[k].subject &&
-            d->first <= reach + HVD_STORE_INCIDENT_GAP) {
+            d->first <= plus_gap(reach)) {
             diag_unite(g->v, g->order[k - 1].idx, g->order[k].idx);
             reach = d->last > reach ? d->last : reach;
         } else {
@@ -1629,32 +1887,53 @@ static int group_related(hvd_store *st, struct regroup *g, hvd_error *err)
     return HVD_OK;
 }
 
+/* The same for a closed part: the members each loaded diagnosis names (loaded too). */
+static int group_related_some(hvd_store *st, struct regroup *g, hvd_error *err)
+{
+    sqlite3_stmt *q = st->stmt[SQL_INC_RELATED_OF];
+    int rc = SQLITE_DONE;
+
+    order_fill(g);
+    if (g->n > 1) {
+        qsort(g->order, g->n, sizeof(*g->order), by_diag_id);
+    }
+    for (size_t i = 0; i < g->n && rc == SQLITE_DONE; i++) {
+        sqlite3_bind_int64(q, 1, g->v[i].id);
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+            size_t b;
+
+            if (find_by_id(g, sqlite3_column_int64(q, 0), &b)) {
+                diag_unite(g->v, i, b);
+            }
+        }
+        sqlite3_reset(q);
+    }
+    if (rc != SQLITE_DONE) {
+        return db_error(st, err, "cannot read related diagnoses");
+    }
+    return HVD_OK;
+}
+
 static int load_incident_ids(hvd_store *st, struct regroup *g, hvd_error *err)
 {
     sqlite3_stmt *q = st->stmt[SQL_INC_IDS];
-    size_t cap = 0;
+    struct idvec ids = {0};
     int rc;
 
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (g->nids == cap) {
-            size_t ncap = cap ? 2 * cap : 64;
-            int64_t *grown = hvd_realloc(g->ids, ncap * sizeof(*grown));
-
-            if (!grown) {
-                sqlite3_reset(q);
-                return no_memory(st, err);
-            }
-            g->ids = grown;
-            cap = ncap;
+        if (idvec_push(&ids, sqlite3_column_int64(q, 0)) < 0) {
+            sqlite3_reset(q);
+            hvd_free(ids.v);
+            return no_memory(st, err);
         }
-        g->ids[g->nids++] = sqlite3_column_int64(q, 0);
-    }
-    if (rc != SQLITE_DONE) {
-        rc = db_error(st, err, "cannot read incidents");
-        sqlite3_reset(q);
-        return rc;
     }
     sqlite3_reset(q);
+    g->ids = ids.v;
+    g->nids = ids.n;
+    if (rc != SQLITE_DONE) {
+        return db_error(st, err, "cannot read incidents");
+    }
+    g->next_id = g->nids ? g->ids[g->nids - 1] + 1 : 1;
     g->claimed = hvd_calloc(g->nids ? g->nids : 1, 1);
     return g->claimed ? HVD_OK : no_memory(st, err);
 }
@@ -1791,11 +2070,11 @@ static int write_group(hvd_store *st, const struct regroup *g, const struct grou
     return rc;
 }
 
+/* Writes the groups of g, reusing the ids in g->ids and deleting those left unclaimed. */
 static int write_groups(hvd_store *st, struct regroup *g, hvd_error *err)
 {
     struct group_span *spans = NULL;
     size_t nspans = 0;
-    int64_t next_id;
     int rc = HVD_OK;
 
     /* Members of one group next to each other, root cause first. */
@@ -1826,7 +2105,6 @@ static int write_groups(hvd_store *st, struct regroup *g, hvd_error *err)
     if (nspans > 1) {
         qsort(spans, nspans, sizeof(*spans), by_span);
     }
-    next_id = g->nids ? g->ids[g->nids - 1] + 1 : 1;
     for (size_t s = 0; rc == HVD_OK && s < nspans; s++) {
         const struct ord *m = g->order + spans[s].start;
         int64_t id = claim(g, g->v[m[0].idx].cur);
@@ -1847,7 +2125,7 @@ static int write_groups(hvd_store *st, struct regroup *g, hvd_error *err)
             id = claim(g, best);
         }
         if (!id) {
-            id = next_id++;
+            id = g->next_id++;
         }
         rc = write_group(st, g, &spans[s], id, err);
     }
@@ -1863,38 +2141,325 @@ static int write_groups(hvd_store *st, struct regroup *g, hvd_error *err)
     return rc;
 }
 
-static int regroup(hvd_store *st, hvd_error *err)
+/* Groups the loaded diagnoses and writes them; 'some' when they are a closed part. */
+static int group_and_write(hvd_store *st, struct regroup *g, int some, hvd_error *err)
+{
+    int rc;
+
+    if (g->n > 1) {
+        qsort(g->v, g->n, sizeof(*g->v), by_key);
+    }
+    for (size_t i = 0; i < g->n; i++) {
+        g->v[i].parent = i;
+    }
+    g->order = hvd_calloc(g->n ? g->n : 1, sizeof(*g->order));
+    if (!g->order) {
+        return no_memory(st, err);
+    }
+    rc = group_subjects(st, g, some, err);
+    if (rc == HVD_OK) {
+        group_by_time(g);
+        rc = some ? group_related_some(st, g, err) : group_related(st, g, err);
+    }
+    if (rc == HVD_OK) {
+        rc = write_groups(st, g, err);
+    }
+    st->regroup_loaded = (int64_t)g->n;
+    return rc;
+}
+
+/* Regroups every diagnosis. */
+static int regroup_full(hvd_store *st, hvd_error *err)
 {
     struct regroup g;
     int rc;
 
     memset(&g, 0, sizeof(g));
     rc = load_diagnoses(st, &g, err);
-    if (rc == HVD_OK && g.n > 1) {
-        qsort(g.v, g.n, sizeof(*g.v), by_key);
-    }
-    for (size_t i = 0; i < g.n; i++) {
-        g.v[i].parent = i;
-    }
-    if (rc == HVD_OK) {
-        g.order = hvd_calloc(g.n ? g.n : 1, sizeof(*g.order));
-        rc = g.order ? HVD_OK : no_memory(st, err);
-    }
-    if (rc == HVD_OK) {
-        rc = group_subjects(st, &g, err);
-    }
-    if (rc == HVD_OK) {
-        group_by_time(&g);
-        rc = group_related(st, &g, err);
-    }
     if (rc == HVD_OK) {
         rc = load_incident_ids(st, &g, err);
     }
     if (rc == HVD_OK) {
-        rc = write_groups(st, &g, err);
+        rc = group_and_write(st, &g, 0, err);
     }
     regroup_free(&g);
     return rc;
+}
+
+/* Runs a one-number query (arg bound to ?1 when it has one): 1 and *out set when it
+ * gave a row, 0 when none, or a negative code. */
+static int int_of(hvd_store *st, int which, int64_t arg, int64_t *out, hvd_error *err)
+{
+    sqlite3_stmt *q = st->stmt[which];
+    int rc;
+
+    if (sqlite3_bind_parameter_count(q) > 0) {
+        sqlite3_bind_int64(q, 1, arg);
+    }
+    rc = sqlite3_step(q);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+    sqlite3_reset(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        return db_error(st, err, "cannot read incidents");
+    }
+    return rc == SQLITE_ROW;
+}
+
+/* Adds the diagnoses of a token's subject whose span ends at or after lo and starts at or
+ * before hi. */
+static int add_near(hvd_store *st, const char *token, hvd_time lo, hvd_time hi, struct idvec *out,
+                    hvd_error *err)
+{
+    int which = token[0] == 'n'   ? SQL_INC_NEAR_NAME
+                : token[0] == 'i' ? SQL_INC_NEAR_ID
+                                  : SQL_INC_NEAR_HOST;
+    sqlite3_stmt *q = st->stmt[which];
+
+    bind_text(q, 1, token + 2);
+    sqlite3_bind_int64(q, 2, lo);
+    sqlite3_bind_int64(q, 3, hi);
+    return collect_ids(st, q, out, err);
+}
+
+/* 1 when a diagnosis outside 'fresh' (inserted in this transaction) names the pair. */
+static int pair_known(hvd_store *st, const struct inc_diag *d, const struct idvec *fresh,
+                      hvd_error *err)
+{
+    sqlite3_stmt *q = st->stmt[SQL_INC_PAIR];
+    int known = 0;
+    int rc;
+
+    bind_text(q, 1, d->vm_name);
+    bind_text(q, 2, d->vm_id);
+    while (!known && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        known = !idvec_has(fresh, sqlite3_column_int64(q, 0));
+    }
+    if (!known && rc != SQLITE_DONE) {
+        rc = db_error(st, err, "cannot read diagnoses");
+        sqlite3_reset(q);
+        return rc;
+    }
+    sqlite3_reset(q);
+    return known;
+}
+
+struct tok_ref {
+    size_t root;
+    size_t tok;
+};
+
+static int by_root(const void *x, const void *y)
+{
+    const struct tok_ref *a = x;
+    const struct tok_ref *b = y;
+
+    if (a->root != b->root) {
+        return a->root < b->root ? -1 : 1;
+    }
+    return a->tok < b->tok ? -1 : a->tok > b->tok;
+}
+
+/* The first entry of refs (sorted by root) with this root. */
+static size_t refs_first(const struct tok_ref *refs, size_t n, size_t root)
+{
+    size_t lo = 0;
+    size_t hi = n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (refs[mid].root < root) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+/* Adds the diagnoses linked to the changed ones in g (see the top of this section):
+ * same subject and within the gap, correlations either way, and every diagnosis of a
+ * subject that a new (VM name, VM id) pair joined. */
+static int add_linked(hvd_store *st, struct regroup *g, const struct idvec *fresh,
+                      struct idvec *want, hvd_error *err)
+{
+    struct tok_ref *refs = NULL;
+    struct idvec whole = {0}; /* roots of subjects to load entirely */
+    int rc = group_subjects(st, g, 1, err);
+
+    for (size_t i = 0; rc == HVD_OK && i < g->n; i++) {
+        const struct inc_diag *d = &g->v[i];
+        int known;
+
+        if (!d->vm_name[0] || !d->vm_id[0] || !idvec_has(fresh, d->id)) {
+            continue;
+        }
+        known = pair_known(st, d, fresh, err);
+        if (known < 0) {
+            rc = known;
+        } else if (!known && idvec_push(&whole, (int64_t)tok_root(g->ts.tok, d->token)) < 0) {
+            rc = no_memory(st, err);
+        }
+    }
+    idvec_sort_unique(&whole);
+    /* Tokens by subject, so each diagnosis finds every token of its subject. */
+    refs = hvd_calloc(g->ts.n ? g->ts.n : 1, sizeof(*refs));
+    if (rc == HVD_OK && !refs) {
+        rc = no_memory(st, err);
+    }
+    for (size_t t = 0; rc == HVD_OK && t < g->ts.n; t++) {
+        refs[t].root = tok_root(g->ts.tok, t);
+        refs[t].tok = t;
+    }
+    if (rc == HVD_OK && g->ts.n > 1) {
+        qsort(refs, g->ts.n, sizeof(*refs), by_root);
+    }
+    for (size_t t = 0; rc == HVD_OK && t < g->ts.n; t++) {
+        if (idvec_has(&whole, (int64_t)refs[t].root)) {
+            rc = add_near(st, g->ts.tok[refs[t].tok].text, INT64_MIN, INT64_MAX, want, err);
+        }
+    }
+    for (size_t i = 0; rc == HVD_OK && i < g->n; i++) {
+        const struct inc_diag *d = &g->v[i];
+        size_t root = tok_root(g->ts.tok, d->token);
+        hvd_time hi = d->first > plus_gap(d->last) ? d->first : plus_gap(d->last);
+        sqlite3_stmt *q;
+
+        /* One starting before d joins it when it ends within the gap before d's start; one
+         * starting after, when it starts within the gap after d's end. */
+        if (!idvec_has(&whole, (int64_t)root)) {
+            for (size_t r = refs_first(refs, g->ts.n, root);
+                 rc == HVD_OK && r < g->ts.n && refs[r].root == root; r++) {
+                rc = add_near(st, g->ts.tok[refs[r].tok].text, minus_gap(d->first), hi, want, err);
+            }
+        }
+        /* Spans that end before they start escape the search by end above. */
+        if (rc == HVD_OK && d->first <= plus_gap(d->last)) {
+            q = st->stmt[SQL_INC_NEAR_INVERTED];
+            sqlite3_bind_int64(q, 1, d->first);
+            sqlite3_bind_int64(q, 2, plus_gap(d->last));
+            rc = collect_ids(st, q, want, err);
+        }
+        if (rc == HVD_OK) {
+            q = st->stmt[SQL_INC_RELATED_OF];
+            sqlite3_bind_int64(q, 1, d->id);
+            rc = collect_ids(st, q, want, err);
+        }
+        if (rc == HVD_OK) {
+            q = st->stmt[SQL_INC_RELATED_TO];
+            bind_text(q, 1, d->key);
+            rc = collect_ids(st, q, want, err);
+        }
+    }
+    hvd_free(refs);
+    hvd_free(whole.v);
+    return rc;
+}
+
+/* Loads S (see the top of this section) into g, and the ids of its incidents. Returns 1
+ * when only a full pass can tell. */
+static int load_closed_part(hvd_store *st, struct regroup *g, hvd_error *err)
+{
+    struct idvec want = {0};
+    struct idvec fresh = {0};
+    struct idvec incs = {0};
+    int rc = HVD_OK;
+
+    for (size_t i = 0; rc == HVD_OK && i < st->nchanged; i++) {
+        rc = idvec_push(&want, st->changed[i].id);
+        if (rc == HVD_OK && st->changed[i].inserted) {
+            rc = idvec_push(&fresh, st->changed[i].id);
+        }
+    }
+    rc = rc < 0 ? no_memory(st, err) : HVD_OK;
+    idvec_sort_unique(&want);
+    idvec_sort_unique(&fresh);
+    if (rc == HVD_OK) {
+        rc = load_ids(st, g, &want, err);
+    }
+    /* A short name cut at HOST_MAX may stand for longer ones no search by name finds. */
+    for (size_t i = 0; rc == HVD_OK && i < g->n; i++) {
+        if (!g->v[i].vm_name[0] && !g->v[i].vm_id[0] && strlen(g->v[i].host) + 1 >= HOST_MAX) {
+            rc = 1;
+        }
+    }
+    if (rc == HVD_OK) {
+        rc = add_linked(st, g, &fresh, &want, err);
+    }
+    if (rc == HVD_OK) {
+        idvec_sort_unique(&want);
+        rc = load_ids(st, g, &want, err);
+    }
+    /* Whole incidents: what they hold is in play with them. */
+    for (size_t i = 0; rc == HVD_OK && i < g->n; i++) {
+        if (g->v[i].cur > 0 && idvec_push(&incs, g->v[i].cur) < 0) {
+            rc = no_memory(st, err);
+        }
+    }
+    idvec_sort_unique(&incs);
+    want.n = 0;
+    for (size_t i = 0; rc == HVD_OK && i < incs.n; i++) {
+        int64_t one;
+        int found = int_of(st, SQL_INC_EXISTS, incs.v[i], &one, err);
+
+        if (found < 0) {
+            rc = found;
+        } else if (found) {
+            incs.v[g->nids++] = incs.v[i]; /* keeps the ones that exist, in order */
+            sqlite3_bind_int64(st->stmt[SQL_INC_MEMBERS], 1, incs.v[i]);
+            rc = collect_ids(st, st->stmt[SQL_INC_MEMBERS], &want, err);
+        }
+    }
+    if (rc == HVD_OK) {
+        idvec_sort_unique(&want);
+        rc = load_ids(st, g, &want, err);
+    }
+    /* New ids continue after the highest in use, as in a full pass. */
+    if (rc == HVD_OK) {
+        int found = int_of(st, SQL_INC_MAX_ID, 0, &g->next_id, err);
+
+        rc = found < 0 ? found : HVD_OK;
+        g->next_id++;
+    }
+    g->ids = incs.v;
+    incs.v = NULL;
+    g->claimed = hvd_calloc(g->nids ? g->nids : 1, 1);
+    if (rc == HVD_OK && !g->claimed) {
+        rc = no_memory(st, err);
+    }
+    hvd_free(want.v);
+    hvd_free(fresh.v);
+    hvd_free(incs.v);
+    return rc;
+}
+
+/* Regroups what the open transaction changed: the closed part around it, or everything
+ * when the changes are many (one pass is then cheaper) or were not all noted. */
+static int regroup_changed(hvd_store *st, hvd_error *err)
+{
+    struct regroup g;
+    int64_t max_diag = 0;
+    int rc;
+
+    if (st->changes_lost) {
+        return regroup_full(st, err);
+    }
+    if (st->nchanged > REGROUP_FULL_MIN) {
+        rc = int_of(st, SQL_INC_MAX_DIAG, 0, &max_diag, err);
+        if (rc < 0) {
+            return rc;
+        }
+        if ((int64_t)st->nchanged > max_diag / 8) {
+            return regroup_full(st, err);
+        }
+    }
+    memset(&g, 0, sizeof(g));
+    rc = load_closed_part(st, &g, err);
+    if (rc == HVD_OK) {
+        rc = group_and_write(st, &g, 1, err);
+    }
+    regroup_free(&g);
+    return rc == 1 ? regroup_full(st, err) : rc;
 }
 
 int hvd_store_rebuild_incidents(hvd_store *st, hvd_error *err)
@@ -1904,11 +2469,16 @@ int hvd_store_rebuild_incidents(hvd_store *st, hvd_error *err)
     if (rc < 0) {
         return rc;
     }
-    rc = regroup(st, err);
+    rc = regroup_full(st, err);
     if (rc == HVD_OK) {
-        st->incidents_dirty = 0;
+        changes_clear(st);
     }
     return rc;
+}
+
+int64_t hvd__store_regroup_loaded(const hvd_store *st)
+{
+    return st->regroup_loaded;
 }
 
 /* --- reading ---------------------------------------------------------------------------- */

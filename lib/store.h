@@ -27,7 +27,7 @@ enum {
 };
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define HVD_STORE_SCHEMA_VERSION 2
+#define HVD_STORE_SCHEMA_VERSION 3
 
 /* A diagnosis joins an incident of the same subject whose span, widened by this gap on
  * each side, covers it. */
@@ -41,7 +41,8 @@ int hvd_store_open(hvd_store **out, const char *path, int flags, hvd_error *err)
 void hvd_store_close(hvd_store *st); /* NULL-safe; rolls back an open transaction */
 
 /* Every write happens between begin (BEGIN IMMEDIATE) and commit. Commit flushes the marks
- * of seen input and regroups incidents if diagnoses changed; on failure it rolls back.
+ * of seen input and regroups the incidents the changed diagnoses can touch (the others are
+ * neither read nor written); on failure it rolls back.
  * Rollback forgets the writes and the marks made since begin. Begin fails on a read-only
  * store or when a transaction is already open; writes fail when none is open. */
 int hvd_store_begin(hvd_store *st, hvd_error *err);
@@ -137,8 +138,8 @@ int hvd_store_sources(hvd_store *st, int (*fn)(void *ud, const hvd_store_source 
 
 /* --- incidents ----------------------------------------------------------------------- */
 
-/* Regroups every diagnosis into incidents now (commit does it when diagnoses changed; this
- * is for callers that want it regardless). Needs an open transaction.
+/* Regroups every diagnosis into incidents now, reading them all: a repair (commit regroups
+ * what changed, with the same result). Needs an open transaction.
  *
  * Grouping: a diagnosis's subject is its VM (vm_name and vm_id name the same VM when one
  * diagnosis carries both), else its host (short name, any case). Diagnoses of one subject

@@ -2,7 +2,7 @@
  * All SQL text of the store. Times are hvd_time (100-ns ticks since 1970, UTC); text columns
  * are never NULL ('' when unknown).
  *
- * Schema (version 2):
+ * Schema (version 3):
  *   sources             one row per input path: identity (device, inode, size, mtime, hash of
  *                       the first 4 KiB, hash of the bytes before the saved offset), reader
  *                       position token, stats, warnings, last error, quarantine, seen times.
@@ -18,9 +18,15 @@
  *   evidence            events behind a diagnosis, unique per (diagnosis, path, record, line).
  *   incidents           diagnoses grouped by subject (VM, else host) and time; root = the
  *                       diagnosis named as root cause.
+ * Indexes on a subject (VM name, VM id, host short name) then (last_time, first_time) let a
+ * commit regroup only the diagnoses near the ones it changed.
  */
 #ifndef HVD_STORE_SQL_H
 #define HVD_STORE_SQL_H
+
+/* A host's short name (before the first dot), as grouping uses it. Part of the schema
+ * (migration 3 indexes it; queries must repeat it exactly to use that index): never edit. */
+#define STORE_HOST_SHORT "substr(host, 1, instr(host || '.', '.') - 1)"
 
 /* Migrations are applied in order, each in one transaction; user_version is the number of
  * the last one applied. Append only: never edit a step that has shipped. */
@@ -92,6 +98,22 @@ static const char *const store_migrations[] = {
     " FROM evtx_seen;"
     "CREATE INDEX diagnoses_severity ON diagnoses(severity, first_time);"
     "CREATE INDEX incidents_severity ON incidents(severity, first_time);",
+
+    /* 3: for regrouping only what a commit changed. A subject's diagnoses by time (the VM
+     * indexes replace the single-column ones), the (VM name, VM id) pairs that join
+     * subjects, times that end before they start, correlations by member. */
+    "DROP INDEX diagnoses_vm_name;"
+    "DROP INDEX diagnoses_vm_id;"
+    "CREATE INDEX diagnoses_vm_name ON diagnoses(vm_name COLLATE NOCASE, last_time, first_time);"
+    "CREATE INDEX diagnoses_vm_id ON diagnoses(vm_id COLLATE NOCASE, last_time, first_time);"
+    "CREATE INDEX diagnoses_host_short ON diagnoses(" STORE_HOST_SHORT " COLLATE NOCASE,"
+    " last_time, first_time) WHERE vm_name = '' AND vm_id = '';"
+    "CREATE INDEX diagnoses_vm_pair ON diagnoses(vm_name COLLATE NOCASE, vm_id COLLATE NOCASE)"
+    " WHERE vm_name != '' AND vm_id != '';"
+    "CREATE INDEX diagnoses_vm_pair_id ON diagnoses(vm_id COLLATE NOCASE, vm_name COLLATE NOCASE)"
+    " WHERE vm_name != '' AND vm_id != '';"
+    "CREATE INDEX diagnoses_inverted ON diagnoses(first_time) WHERE first_time > last_time;"
+    "CREATE INDEX related_member ON diagnosis_related(member);",
 };
 
 /* The columns of a source row, in the order every SELECT of sources gives them. */
@@ -108,6 +130,11 @@ static const char *const store_migrations[] = {
 #define STORE_INCIDENT_COLUMNS                                                         \
     "i.id, i.subject_kind, i.subject, i.hosts, i.first_time, i.last_time, i.severity," \
     " i.title, i.remedy, i.diagnoses, i.root"
+
+/* A diagnosis as incident grouping reads it. */
+#define STORE_INC_COLUMNS                                                          \
+    "id, key, kind, vm_name, vm_id, host, first_time, last_time, severity, title," \
+    " remedy, coalesce(incident, 0)"
 
 /* Filters shared by the incident and diagnosis lists: ?1 min severity, ?2 vm name or id,
  * ?3 vm id, ?4 host (short name or FQDN), ?5 rule, ?6 since, ?7 until (0: no bound). */
@@ -137,6 +164,20 @@ enum {
     SQL_INC_DIAGS,
     SQL_INC_RELATED,
     SQL_INC_IDS,
+    SQL_INC_DIAG_ONE,
+    SQL_INC_NEAR_NAME,
+    SQL_INC_NEAR_ID,
+    SQL_INC_NEAR_HOST,
+    SQL_INC_NEAR_INVERTED,
+    SQL_INC_IDS_OF_NAME,
+    SQL_INC_NAMES_OF_ID,
+    SQL_INC_PAIR,
+    SQL_INC_RELATED_OF,
+    SQL_INC_RELATED_TO,
+    SQL_INC_MEMBERS,
+    SQL_INC_EXISTS,
+    SQL_INC_MAX_ID,
+    SQL_INC_MAX_DIAG,
     SQL_INC_PUT,
     SQL_INC_SET,
     SQL_INC_DELETE,
@@ -207,11 +248,42 @@ static const char *const store_sql[SQL_COUNT] = {
     [SQL_SOURCE_LIST] = "SELECT " STORE_SOURCE_COLUMNS " FROM sources ORDER BY path",
 
     /* --- incident grouping --- */
-    [SQL_INC_DIAGS] = "SELECT id, key, kind, vm_name, vm_id, host, first_time, last_time,"
-                      " severity, title, remedy, coalesce(incident, 0) FROM diagnoses",
+    [SQL_INC_DIAGS] = "SELECT " STORE_INC_COLUMNS " FROM diagnoses",
     [SQL_INC_RELATED] = "SELECT r.diagnosis, d.id FROM diagnosis_related r"
                         " JOIN diagnoses d ON d.key = r.member",
     [SQL_INC_IDS] = "SELECT id FROM incidents ORDER BY id",
+    /* Regrouping what changed: every lookup below is an index search. */
+    [SQL_INC_DIAG_ONE] = "SELECT " STORE_INC_COLUMNS " FROM diagnoses WHERE id = ?1",
+    /* A subject's diagnoses that end at or after ?2 and start at or before ?3. */
+    [SQL_INC_NEAR_NAME] = "SELECT id FROM diagnoses WHERE vm_name = ?1 COLLATE NOCASE"
+                          " AND last_time >= ?2 AND first_time <= ?3",
+    [SQL_INC_NEAR_ID] = "SELECT id FROM diagnoses WHERE vm_id = ?1 COLLATE NOCASE"
+                        " AND last_time >= ?2 AND first_time <= ?3",
+    [SQL_INC_NEAR_HOST] = "SELECT id FROM diagnoses WHERE vm_name = '' AND vm_id = ''"
+                          " AND " STORE_HOST_SHORT " = ?1 COLLATE NOCASE"
+                          " AND last_time >= ?2 AND first_time <= ?3",
+    /* Diagnoses of any subject that end before they start, starting in [?1, ?2]. Named:
+     * the planner would rather range over every diagnosis of those times. */
+    [SQL_INC_NEAR_INVERTED] = "SELECT id FROM diagnoses INDEXED BY diagnoses_inverted"
+                              " WHERE first_time > last_time"
+                              " AND first_time >= ?1 AND first_time <= ?2",
+    /* The next VM id (after ?2, any case) named with VM name ?1, and the reverse: walking
+     * the distinct values one index search at a time. */
+    [SQL_INC_IDS_OF_NAME] = "SELECT vm_id FROM diagnoses WHERE vm_name != '' AND vm_id != ''"
+                            " AND vm_name = ?1 COLLATE NOCASE AND vm_id > ?2 COLLATE NOCASE"
+                            " ORDER BY vm_id COLLATE NOCASE LIMIT 1",
+    [SQL_INC_NAMES_OF_ID] = "SELECT vm_name FROM diagnoses WHERE vm_name != '' AND vm_id != ''"
+                            " AND vm_id = ?1 COLLATE NOCASE AND vm_name > ?2 COLLATE NOCASE"
+                            " ORDER BY vm_name COLLATE NOCASE LIMIT 1",
+    [SQL_INC_PAIR] = "SELECT id FROM diagnoses WHERE vm_name != '' AND vm_id != ''"
+                     " AND vm_name = ?1 COLLATE NOCASE AND vm_id = ?2 COLLATE NOCASE",
+    [SQL_INC_RELATED_OF] = "SELECT d.id FROM diagnosis_related r"
+                           " JOIN diagnoses d ON d.key = r.member WHERE r.diagnosis = ?1",
+    [SQL_INC_RELATED_TO] = "SELECT diagnosis FROM diagnosis_related WHERE member = ?1",
+    [SQL_INC_MEMBERS] = "SELECT id FROM diagnoses WHERE incident = ?1",
+    [SQL_INC_EXISTS] = "SELECT 1 FROM incidents WHERE id = ?1",
+    [SQL_INC_MAX_ID] = "SELECT coalesce(max(id), 0) FROM incidents",
+    [SQL_INC_MAX_DIAG] = "SELECT coalesce(max(id), 0) FROM diagnoses",
     /* Writes only when something differs, so an unchanged incident costs no page write. */
     [SQL_INC_PUT] = "INSERT INTO incidents(id, subject_kind, subject, hosts, first_time,"
                     " last_time, severity, title, remedy, root, diagnoses)"

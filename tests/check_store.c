@@ -1,6 +1,7 @@
 /* Suite for the store: real SQLite files in a temp dir. */
 #define _DEFAULT_SOURCE /* kill(), for the crash test */
 #include "store.h"
+#include "store_internal.h"
 
 #include "alloc.h"
 #include "hvtime.h"
@@ -8,6 +9,7 @@
 #include "testutil.h"
 
 #include <check.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -184,8 +186,9 @@ START_TEST(schema_is_created_versioned_and_in_wal_mode)
     ck_assert_int_eq(count("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN"
                            " ('entities_value', 'diagnoses_vm_name', 'diagnoses_vm_id',"
                            " 'diagnoses_host', 'diagnoses_rule', 'diagnoses_time',"
-                           " 'diagnoses_severity')"),
-                     7);
+                           " 'diagnoses_severity', 'diagnoses_host_short', 'diagnoses_vm_pair',"
+                           " 'diagnoses_vm_pair_id', 'diagnoses_inverted', 'related_member')"),
+                     12);
     ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
     ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, NULL), SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
@@ -788,6 +791,392 @@ START_TEST(without_a_correlation_the_most_severe_comes_first)
 }
 END_TEST
 
+/* --- regrouping what changed ------------------------------------------------------------- */
+
+/* The rows of a query on the database at path, one line each, columns separated by '|'.
+ * Caller frees. */
+static char *rows_of(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+
+    ck_assert_ptr_nonnull(out);
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(db));
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        for (int i = 0; i < sqlite3_column_count(q); i++) {
+            const unsigned char *v = sqlite3_column_text(q, i);
+
+            fprintf(out, "%s%s", i ? "|" : "", v ? (const char *)v : "NULL");
+        }
+        fputc('\n', out);
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    fclose(out);
+    return text;
+}
+
+/* Everything grouping decides, ids included: every diagnosis's incident, every incident. */
+static char *grouping_of(const char *path)
+{
+    char *members = rows_of(path, "SELECT key, incident FROM diagnoses ORDER BY key");
+    char *incs = rows_of(path, "SELECT id, subject_kind, subject, hosts, first_time, last_time,"
+                               " severity, title, remedy, root, diagnoses FROM incidents"
+                               " ORDER BY id");
+    size_t n = strlen(members) + strlen(incs) + 2;
+    char *all = malloc(n);
+
+    ck_assert_ptr_nonnull(all);
+    snprintf(all, n, "%s\n%s", members, incs);
+    free(members);
+    free(incs);
+    return all;
+}
+
+/* Each incident as "id members", members its keys in order. */
+static char *memberships_of(const char *path)
+{
+    return rows_of(path, "SELECT incident, group_concat(key, ',') FROM"
+                         " (SELECT incident, key FROM diagnoses WHERE incident IS NOT NULL"
+                         "  ORDER BY incident, key) GROUP BY incident");
+}
+
+/* An incident whose members did not change keeps its id. */
+static void check_ids_kept(const char *before, const char *after)
+{
+    char *copy = strdup(before);
+    char *save = NULL;
+
+    ck_assert_ptr_nonnull(copy);
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        const char *members = strchr(line, '|') + 1;
+        char probe[4096];
+        char *at;
+
+        snprintf(probe, sizeof(probe), "|%s\n", members);
+        at = strstr(after, probe);
+        if (at) {
+            while (at > after && at[-1] != '\n') {
+                at--;
+            }
+            ck_assert_msg(strncmp(at, line, (size_t)(members - line)) == 0,
+                          "incident %.*s changed id, members %s", (int)(members - line - 1), line,
+                          members);
+        }
+    }
+    free(copy);
+}
+
+/* A full rebuild on a copy of path, then its grouping. */
+static char *rebuilt_copy_of(const char *path)
+{
+    char *copy = hvd_test_path(tmp, "copy.db");
+    char sql[4200];
+    sqlite3 *db = NULL;
+    hvd_store *st;
+    hvd_error err;
+    char *out;
+
+    remove(copy);
+    snprintf(sql, sizeof(sql), "VACUUM INTO '%s'", copy);
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    st = open_path(copy, 0);
+    begin(st);
+    ck_assert_msg(hvd_store_rebuild_incidents(st, &err) == HVD_OK, "%s", err.msg);
+    commit(st);
+    hvd_store_close(st);
+    out = grouping_of(copy);
+    free(copy);
+    return out;
+}
+
+static uint64_t rnd_state;
+
+static uint64_t rnd(uint64_t n)
+{
+    uint64_t z = (rnd_state += UINT64_C(0x9E3779B97F4A7C15));
+
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return (z ^ (z >> 31)) % n;
+}
+
+enum { NKEYS = 40 };
+
+/* What the model remembers of a key: the store keeps a diagnosis's entities from its first
+ * put, so later puts name the same ones. */
+struct mkey {
+    char key[8];
+    int made;
+    const char *vm;
+    const char *vmid;
+    const char *host;
+};
+
+static void random_put(hvd_store *inc, hvd_store *ref, struct mkey *keys)
+{
+    /* Names that differ only in case, FQDNs, and two hosts whose short names agree in the
+     * first 255 bytes (grouping keeps that much). */
+    static char long_a[300];
+    static char long_b[300];
+    static const char *const vms[] = {"VM-A", "vm-a", "VM-B", "VM-C"};
+    static const char *const ids[] = {"ID-1", "id-1", "ID-2", "ID-3"};
+    const char *hosts[] = {"HV1", "hv1.corp.local", "HV2", "HV2.corp", "HV3", long_a, long_b};
+    size_t k = (size_t)rnd(NKEYS);
+    struct mkey *m = &keys[k];
+    struct tdiag t;
+    hvd_time first = (hvd_time)rnd(120) * H + (hvd_time)rnd(60) * (H / 60);
+    hvd_time last = first + (hvd_time)(rnd(8) ? rnd(8) : rnd(40)) * H;
+
+    if (!long_a[0]) {
+        memset(long_a, 'x', 260);
+        memcpy(long_b, long_a, 260);
+        long_b[259] = 'y';
+        memcpy(long_b + 260, ".corp", 6);
+    }
+    if (!m->made) {
+        unsigned shape = (unsigned)rnd(4); /* host only, VM name, VM id, both */
+
+        m->made = 1;
+        m->vm = shape == 1 || shape == 3 ? vms[rnd(4)] : NULL;
+        m->vmid = shape >= 2 ? ids[rnd(4)] : NULL;
+        m->host = hosts[rnd(k % 3 == 0 ? 7 : 5)];
+    }
+    if (rnd(10) == 0) {
+        last = first - (hvd_time)rnd(30) * H; /* ends before it starts */
+    }
+    tdiag_init(&t, m->key, m->vm, m->vmid, m->host, first, last, 1 + rnd(3), rnd(1000));
+    t.d.severity = (hvd_severity)(1 + rnd(4));
+    t.d.title = rnd(2) ? "one title" : "another title";
+    if (k % 6 == 0) {
+        t.d.kind = HVD_DIAGNOSIS_CORRELATION;
+        t.d.nrelated = 1 + (size_t)rnd(3);
+        for (size_t i = 0; i < t.d.nrelated; i++) {
+            t.related[i] = keys[rnd(NKEYS)].key; /* may not exist yet */
+        }
+    }
+    put(inc, &t);
+    put(ref, &t);
+}
+
+START_TEST(regrouping_what_changed_equals_a_full_rebuild)
+{
+    char *refpath = hvd_test_path(tmp, "ref.db");
+    int commits = 0;
+
+    for (uint64_t seed = 1; seed <= 40; seed++) {
+        struct mkey keys[NKEYS];
+        hvd_store *inc;
+        hvd_store *ref;
+        uint64_t per_commit;
+        int steps;
+
+        rnd_state = seed;
+        memset(keys, 0, sizeof(keys));
+        for (int i = 0; i < NKEYS; i++) {
+            snprintf(keys[i].key, sizeof(keys[i].key), "k%02d", i);
+        }
+        remove(dbpath);
+        remove(refpath);
+        inc = open_db(0);
+        ref = open_path(refpath, 0);
+        per_commit = 1 + rnd(12); /* mean commit size */
+        steps = 40 + (int)rnd(80);
+        begin(inc);
+        begin(ref);
+        for (int s = 0; s < steps; s++) {
+            random_put(inc, ref, keys);
+            if (rnd(per_commit) == 0 || s == steps - 1) {
+                hvd_error err;
+                char *before = memberships_of(dbpath);
+                char *want;
+                char *got;
+                char *after;
+
+                if (rnd(12) == 0) { /* a rolled-back file leaves nothing to regroup */
+                    hvd_store_rollback(inc);
+                    hvd_store_rollback(ref);
+                    begin(inc);
+                    begin(ref);
+                    random_put(inc, ref, keys);
+                }
+                ck_assert_msg(hvd_store_rebuild_incidents(ref, &err) == HVD_OK, "%s", err.msg);
+                commit(ref);
+                commit(inc);
+                commits++;
+                want = grouping_of(refpath);
+                got = grouping_of(dbpath);
+                ck_assert_msg(strcmp(got, want) == 0, "seed %" PRIu64 " step %d:\n%s\nwant\n%s",
+                              seed, s, got, want);
+                free(want);
+                want = rebuilt_copy_of(dbpath);
+                ck_assert_msg(strcmp(got, want) == 0, "seed %" PRIu64 " step %d: copy", seed, s);
+                after = memberships_of(dbpath);
+                check_ids_kept(before, after);
+                free(before);
+                free(after);
+                free(want);
+                free(got);
+                if (rnd(20) == 0) { /* nothing lives only in memory between commits */
+                    hvd_store_close(inc);
+                    inc = open_db(0);
+                }
+                begin(inc);
+                begin(ref);
+            }
+        }
+        hvd_store_rollback(inc);
+        hvd_store_rollback(ref);
+        hvd_store_close(inc);
+        hvd_store_close(ref);
+    }
+    ck_assert_int_gt(commits, 200);
+    free(refpath);
+}
+END_TEST
+
+START_TEST(a_commit_reads_only_what_can_share_an_incident_with_its_changes)
+{
+    hvd_store *st = open_db(0);
+    struct tdiag t;
+    hvd_error err;
+    char key[32];
+    char vm[32];
+
+    /* 40 VMs, one diagnosis a day for 25 days: 1000 incidents of one diagnosis each. */
+    begin(st);
+    for (int v = 0; v < 40; v++) {
+        for (int day = 0; day < 25; day++) {
+            snprintf(key, sizeof(key), "k-%d-%d", v, day);
+            snprintf(vm, sizeof(vm), "VM%02d", v);
+            tdiag_init(&t, key, vm, NULL, "HV1", day * 24 * H, day * 24 * H + H, 1, 1);
+            put(st, &t);
+        }
+    }
+    commit(st);
+    ck_assert_int_eq(count("SELECT count(*) FROM incidents"), 1000);
+    /* A new one for VM07 two hours after its last: it and that one. */
+    begin(st);
+    tdiag_init(&t, "new", "vm07", NULL, "HV1", 24 * 24 * H + 3 * H, 24 * 24 * H + 3 * H, 1, 2);
+    put(st, &t);
+    commit(st);
+    ck_assert_int_eq(hvd__store_regroup_loaded(st), 2);
+    ck_assert_int_eq(count("SELECT diagnoses FROM incidents WHERE id ="
+                           " (SELECT incident FROM diagnoses WHERE key = 'new')"),
+                     2);
+    /* An old one growing across the day to the next: those two and the incident it meets. */
+    begin(st);
+    tdiag_init(&t, "k-3-10", "VM03", NULL, "HV1", 10 * 24 * H, 11 * 24 * H - 2 * H, 2, 3);
+    put(st, &t);
+    commit(st);
+    ck_assert_int_eq(hvd__store_regroup_loaded(st), 2);
+    ck_assert_int_eq(count("SELECT count(*) FROM incidents"), 999);
+    /* A count alone changes no incident: nothing to read. */
+    begin(st);
+    tdiag_init(&t, "k-5-5", "VM05", NULL, "HV1", 5 * 24 * H, 5 * 24 * H + H, 9, 4);
+    put(st, &t);
+    commit(st);
+    ck_assert_int_eq(hvd__store_regroup_loaded(st), 0);
+    /* The full pass reads everything. */
+    begin(st);
+    ck_assert_msg(hvd_store_rebuild_incidents(st, &err) == HVD_OK, "%s", err.msg);
+    commit(st);
+    ck_assert_int_eq(hvd__store_regroup_loaded(st), 1001);
+    hvd_store_close(st);
+}
+END_TEST
+
+START_TEST(regrouping_searches_indexes_and_never_scans_a_table)
+{
+    sqlite3 *db = NULL;
+
+    hvd_store_close(open_db(0));
+    ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    for (int i = SQL_INC_DIAG_ONE; i <= SQL_INC_MAX_DIAG; i++) {
+        char sql[4096];
+        sqlite3_stmt *q = NULL;
+
+        snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", store_sql[i]);
+        ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK, "%s",
+                      sqlite3_errmsg(db));
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            const char *plan = (const char *)sqlite3_column_text(q, 3);
+
+            ck_assert_msg(strncmp(plan, "SEARCH ", 7) == 0, "%s: %s", store_sql[i], plan);
+        }
+        sqlite3_finalize(q);
+    }
+    sqlite3_close(db);
+}
+END_TEST
+
+START_TEST(version_2_database_is_migrated_and_regroups_what_changed)
+{
+    char *before;
+    char *want;
+    char *got;
+    struct tdiag t;
+    hvd_store *st;
+
+    /* A database as schema version 2 wrote it: VM at 1 h and 2 h in incident 5, VM2 at
+     * 40 h in incident 9. */
+    exec_sql(store_migrations[0]);
+    exec_sql(store_migrations[1]);
+    exec_sql("INSERT INTO diagnoses(id, key, kind, rule, title, severity, confidence, cause,"
+             " remedy, refs, vm_name, vm_id, host, first_time, last_time, count, incident)"
+             " VALUES(1, 'a', 'signature', 'r', 'A', 3, 'high', '', 'fix a', '', 'VM', '',"
+             " 'HV1', 36000000000, 36000000000, 1, 5),"
+             " (2, 'b', 'signature', 'r', 'B', 2, 'high', '', 'fix b', '', 'VM', '', 'HV2',"
+             " 72000000000, 72000000000, 1, 5),"
+             " (3, 'c', 'signature', 'r', 'C', 2, 'high', '', 'fix c', '', 'VM2', '', 'HV1',"
+             " 1440000000000, 1440000000000, 1, 9);"
+             "INSERT INTO incidents(id, subject_kind, subject, hosts, first_time, last_time,"
+             " severity, title, remedy, root, diagnoses)"
+             " VALUES(5, 'vm', 'VM', 'HV1,HV2', 36000000000, 72000000000, 3, 'A', 'fix a', 1, 2),"
+             " (9, 'vm', 'VM2', 'HV1', 1440000000000, 1440000000000, 2, 'C', 'fix c', 3, 1);"
+             "PRAGMA user_version = 2;");
+    before = grouping_of(dbpath);
+    want = rebuilt_copy_of(dbpath); /* the fixture is what a full pass writes */
+    ck_assert_str_eq(before, want);
+    free(want);
+    st = open_db(0);
+    ck_assert_int_eq(count("PRAGMA user_version"), HVD_STORE_SCHEMA_VERSION);
+    ck_assert_int_eq(count("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN"
+                           " ('diagnoses_vm_name', 'diagnoses_vm_id', 'diagnoses_host_short',"
+                           " 'diagnoses_vm_pair', 'diagnoses_vm_pair_id', 'diagnoses_inverted',"
+                           " 'related_member')"),
+                     7);
+    got = grouping_of(dbpath);
+    ck_assert_str_eq(got, before); /* migrating regroups nothing */
+    free(got);
+    /* A critical one for VM at 4 h joins incident 5 and becomes its root; 9 is not touched. */
+    begin(st);
+    tdiag_init(&t, "d", "vm", NULL, "HV3", 4 * H, 4 * H, 1, 1);
+    t.d.severity = HVD_SEVERITY_CRITICAL;
+    put(st, &t);
+    commit(st);
+    ck_assert_int_eq(hvd__store_regroup_loaded(st), 3);
+    ck_assert_int_eq(count("SELECT incident FROM diagnoses WHERE key = 'd'"), 5);
+    ck_assert_int_eq(count("SELECT count(*) FROM incidents"), 2);
+    ck_assert_int_eq(count("SELECT count(*) FROM incidents WHERE id = 5 AND title = 'd'"
+                           " AND hosts = 'HV1,HV2,HV3' AND diagnoses = 3"),
+                     1);
+    got = grouping_of(dbpath);
+    want = rebuilt_copy_of(dbpath);
+    ck_assert_str_eq(got, want);
+    hvd_store_close(st);
+    free(before);
+    free(got);
+    free(want);
+}
+END_TEST
+
 /* --- reading ----------------------------------------------------------------------------- */
 
 START_TEST(filters_and_paging_answer_the_users_questions)
@@ -1175,6 +1564,7 @@ static Suite *store_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, schema_is_created_versioned_and_in_wal_mode);
     tcase_add_test(tc, version_1_database_is_migrated_keeping_its_rows);
+    tcase_add_test(tc, version_2_database_is_migrated_and_regroups_what_changed);
     tcase_add_test(tc, bad_files_are_refused_with_their_name);
     suite_add_tcase(s, tc);
     tc = tcase_create("diagnoses");
@@ -1196,6 +1586,12 @@ static Suite *store_suite(void)
     tcase_add_test(tc, a_time_gap_splits_and_a_bridge_joins);
     tcase_add_test(tc, a_correlation_pulls_its_members_in_and_comes_first);
     tcase_add_test(tc, without_a_correlation_the_most_severe_comes_first);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("regroup");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, regrouping_what_changed_equals_a_full_rebuild);
+    tcase_add_test(tc, a_commit_reads_only_what_can_share_an_incident_with_its_changes);
+    tcase_add_test(tc, regrouping_searches_indexes_and_never_scans_a_table);
     suite_add_tcase(s, tc);
     tc = tcase_create("read");
     tcase_add_checked_fixture(tc, setup, teardown);
