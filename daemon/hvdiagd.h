@@ -76,7 +76,12 @@ struct hvdd_file {
     uint64_t fresh;
     char *last_error;
     struct hvdd_worker *worker; /* while RUNNING */
+    int complete_next;          /* its last line had no newline: read it whole next time */
 };
+
+/* A cluster.log whose last line has no newline yet gets it read this long after the file
+ * last changed: by then its writer is done with it. */
+#define HVDD_COMPLETE_MS 30000
 
 struct hvdd_dirwatch {
     uv_fs_event_t handle;

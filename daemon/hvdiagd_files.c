@@ -449,6 +449,11 @@ static void adopt_checkpoint(struct hvdd *d, struct hvdd_file *f)
     f->read = f->seen;
     f->read_valid = 1;
     f->state = row.quarantined ? HVDD_QUARANTINED : HVDD_DONE;
+    if (!row.quarantined && strcmp(row.kind, "clusterlog") == 0 && row.prefix_len < row.size) {
+        /* stopped with a last line still open: read it whole once its writer is done */
+        f->retry_at = uv_now(d->loop) + HVDD_COMPLETE_MS;
+        f->complete_next = 1;
+    }
     f->events = row.events;
     if (row.quarantined) {
         f->last_error = strdup(row.quarantine_reason);
@@ -609,22 +614,27 @@ void hvdd_files_schedule(struct hvdd *d)
     }
     for (size_t i = 0; i < d->nfiles; i++) {
         struct hvdd_file *f = d->files[i];
+        /* done with a line still open: due again once that line had time to end */
+        int open_line = f->complete_next && f->state == HVDD_DONE;
         uint64_t ready;
 
         if (f->state == HVDD_RUNNING) {
             continue;
         }
-        if (f->read_valid && identity_equal(&f->seen, &f->read) && f->state != HVDD_RETRY) {
+        if (f->read_valid && identity_equal(&f->seen, &f->read) && f->state != HVDD_RETRY &&
+            !open_line) {
             continue; /* done, failed or quarantined at this identity */
         }
         ready = f->stable_since + d->cfg->settle_ms;
-        if (f->state == HVDD_RETRY && f->retry_at > ready) {
+        if ((f->state == HVDD_RETRY || open_line) && f->retry_at > ready) {
             ready = f->retry_at;
         }
         if (now >= ready) {
             f->state = HVDD_DUE;
         } else {
-            f->state = f->state == HVDD_RETRY ? HVDD_RETRY : HVDD_SETTLING;
+            if (!open_line || !identity_equal(&f->seen, &f->read)) {
+                f->state = f->state == HVDD_RETRY ? HVDD_RETRY : HVDD_SETTLING;
+            }
             if (ready - now < wake) {
                 wake = ready - now;
             }

@@ -273,6 +273,10 @@ static void take_result(struct hvdd_worker *w, const char *line)
                 fresh);
         if (f) {
             f->state = HVDD_DONE;
+            if (json_integer_value(json_object_get(r, "pending")) > 0) {
+                f->retry_at = uv_now(d->loop) + HVDD_COMPLETE_MS;
+                f->complete_next = 1; /* done, but for a line still open */
+            }
             f->reads++;
             f->events = events;
             f->fresh = fresh;
@@ -506,7 +510,11 @@ int hvdd_worker_assign(struct hvdd *d, struct hvdd_file *f)
     if (!w) {
         return -1;
     }
-    req = json_pack("{s:s}", "path", f->path);
+    /* follow: a cluster.log is read on from its checkpoint; complete: its writer is done */
+    req = json_pack("{s:s,s:b,s:b}", "path", f->path, "follow", 1, "complete",
+                    f->complete_next && f->read_valid && f->read.ino == f->seen.ino &&
+                        f->read.size == f->seen.size && f->read.mtime_ns == f->seen.mtime_ns);
+    f->complete_next = 0;
     if (f->host) {
         json_object_set_new(req, "host", json_string(f->host));
     }
@@ -619,13 +627,16 @@ static hvd_source_kind kind_parse(const char *s)
  * "ok", "file" (the file cannot be read) or "retry" (the store failed), and fills *res.
  */
 static const char *ingest_one(hvd_ingest *ing, const char *path, const char *host,
-                              hvd_source_kind kind, hvd_ingest_result *res, hvd_error *err)
+                              hvd_source_kind kind, const json_t *req, hvd_ingest_result *res,
+                              hvd_error *err)
 {
     hvd_ingest_options opt;
 
     memset(&opt, 0, sizeof(opt));
     memset(res, 0, sizeof(*res));
     opt.host_hint = host;
+    opt.follow = json_is_true(json_object_get(req, "follow"));
+    opt.complete = json_is_true(json_object_get(req, "complete"));
     if (kind != HVD_SOURCE_UNKNOWN) {
         hvd_error derr;
         hvd_source_kind k = hvd_source_detect(path, &derr);
@@ -657,6 +668,8 @@ static void print_result(const char *cls, const hvd_ingest_result *res, const hv
     json_object_set_new(out, "fresh", json_integer((json_int_t)res->fresh));
     json_object_set_new(out, "repeated", json_integer((json_int_t)res->repeated));
     json_object_set_new(out, "changed", json_boolean(res->changed));
+    json_object_set_new(out, "resumed", json_boolean(res->resumed));
+    json_object_set_new(out, "pending", json_integer((json_int_t)res->pending));
     if (strcmp(cls, "ok") != 0) {
         json_object_set_new(out, "error", json_string(err->msg));
     }
@@ -744,7 +757,7 @@ int hvdd_worker_main(int argc, char **argv)
         goto out;
     }
     if (a.path) {
-        cls = ingest_one(ing, a.path, a.host, a.kind, &res, &err);
+        cls = ingest_one(ing, a.path, a.host, a.kind, NULL, &res, &err);
         print_result(cls, &res, &err);
         code = strcmp(cls, "ok") == 0     ? HVDD_WORKER_OK
                : strcmp(cls, "file") == 0 ? HVDD_WORKER_BAD_FILE
@@ -761,9 +774,9 @@ int hvdd_worker_main(int argc, char **argv)
             hvd_error_set(&err, HVD_EPROTO, NULL, 0, "a request needs a \"path\"");
             print_result("file", &res, &err);
         } else {
-            cls =
-                ingest_one(ing, path, json_string_value(json_object_get(req, "host")),
-                           kind_parse(json_string_value(json_object_get(req, "kind"))), &res, &err);
+            cls = ingest_one(ing, path, json_string_value(json_object_get(req, "host")),
+                             kind_parse(json_string_value(json_object_get(req, "kind"))), req, &res,
+                             &err);
             print_result(cls, &res, &err);
         }
         json_decref(req);

@@ -881,19 +881,28 @@ bad:
 
 /* ---- open and close ---- */
 
-/* Host from a "<node>_cluster.log" name, as Get-ClusterLog -Destination writes it. */
+/* Host from a "<node>_cluster.log" name, as Get-ClusterLog -Destination writes it, also
+ * when a copy or a rotation added to it ("_cluster.log.1", "_cluster.log.txt",
+ * "_cluster.log-20240309"). */
 static void host_from_name(const char *path, char *host)
 {
     const char *base = strrchr(path, '/');
-    size_t n;
-    static const char suffix[] = "_cluster.log";
-    size_t sl = sizeof(suffix) - 1;
+    static const char mark[] = "_cluster.log";
+    size_t ml = sizeof(mark) - 1;
 
     base = base ? base + 1 : path;
-    n = strlen(base);
-    if (n > sl && n - sl <= HOST_MAX && strcasecmp(base + n - sl, suffix) == 0) {
-        memcpy(host, base, n - sl);
-        host[n - sl] = '\0';
+    for (size_t n = 1; base[n] && n <= HOST_MAX; n++) {
+        char after;
+
+        if (strncasecmp(base + n, mark, ml) != 0) {
+            continue;
+        }
+        after = base[n + ml];
+        if (after == '\0' || after == '.' || after == '-' || after == '_') {
+            memcpy(host, base, n);
+            host[n] = '\0';
+            return;
+        }
     }
 }
 

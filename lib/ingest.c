@@ -8,8 +8,15 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#define IDENT_SPAN 4096 /* bytes hashed at the start of a file and before its checkpoint */
 
 struct hvd_ingest {
     hvd_store *st;
@@ -54,11 +61,118 @@ int hvd_ingest_create(hvd_ingest **out, hvd_store *st, const hvd_ruleset *rs, co
     return HVD_OK;
 }
 
+/* What identifies a file as the one checkpointed, up to a byte offset. */
+struct identity {
+    uint64_t dev;
+    uint64_t ino;
+    uint64_t size;
+    uint64_t offset;
+    char head[17];   /* FNV-1a of the first min(IDENT_SPAN, offset) bytes */
+    char prefix[17]; /* FNV-1a of the IDENT_SPAN bytes (or fewer) before offset */
+};
+
+/* A checkpoint to resume from, copied out of the store. */
+struct resume {
+    char position[512];
+    uint64_t events;
+    uint64_t skipped;
+};
+
+/* FNV-1a over len bytes of fd at off, as 16 hex digits. */
+static int hash_range(int fd, uint64_t off, uint64_t len, char out[17])
+{
+    unsigned char buf[IDENT_SPAN];
+    uint64_t h = 14695981039346656037ull;
+
+    while (len > 0) {
+        ssize_t n = pread(fd, buf, len < sizeof(buf) ? (size_t)len : sizeof(buf), (off_t)off);
+
+        if (n <= 0) {
+            return -1;
+        }
+        for (ssize_t i = 0; i < n; i++) {
+            h = (h ^ buf[i]) * 1099511628211ull;
+        }
+        off += (uint64_t)n;
+        len -= (uint64_t)n;
+    }
+    snprintf(out, 17, "%016" PRIx64, h);
+    return 0;
+}
+
+/* The identity of path up to offset (UINT64_MAX: its size). */
+static int identify(const char *path, uint64_t offset, struct identity *id)
+{
+    struct stat sb;
+    uint64_t span;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int rc = -1;
+
+    memset(id, 0, sizeof(*id));
+    if (fd < 0) {
+        return -1;
+    }
+    if (fstat(fd, &sb) == 0) {
+        id->dev = (uint64_t)sb.st_dev;
+        id->ino = (uint64_t)sb.st_ino;
+        id->size = (uint64_t)sb.st_size;
+        id->offset = offset == UINT64_MAX || offset > id->size ? id->size : offset;
+        span = id->offset < IDENT_SPAN ? id->offset : IDENT_SPAN;
+        if (hash_range(fd, 0, span, id->head) == 0 &&
+            hash_range(fd, id->offset - span, span, id->prefix) == 0) {
+            rc = 0;
+        }
+    }
+    close(fd);
+    return rc;
+}
+
+/* The byte offset in a cluster.log position token, or UINT64_MAX. */
+static uint64_t token_offset(const char *pos)
+{
+    char *end;
+    unsigned long long v;
+
+    if (!pos || strncmp(pos, "clog:off=", 9) != 0) {
+        return UINT64_MAX;
+    }
+    errno = 0;
+    v = strtoull(pos + 9, &end, 10);
+    return errno || *end != ';' ? UINT64_MAX : (uint64_t)v;
+}
+
+/* 1 and *out filled when display's checkpoint is a cluster.log that path still is, grown;
+ * 0 when it must be read from the start; < 0 on a store error. */
+static int resume_point(hvd_ingest *ing, const char *path, const char *display, struct resume *out,
+                        hvd_error *err)
+{
+    hvd_store_source row;
+    struct identity now;
+    uint64_t off;
+    int rc = hvd_store_get_source(ing->st, display, &row, err);
+
+    if (rc <= 0) {
+        return rc;
+    }
+    off = token_offset(row.position);
+    if (strcmp(row.kind, "clusterlog") != 0 || off == UINT64_MAX || row.prefix_len != off ||
+        strlen(row.position) >= sizeof(out->position) || identify(path, off, &now) < 0 ||
+        now.dev != row.device || now.ino != row.inode || now.size < off ||
+        strcmp(now.head, row.head_hash) != 0 || strcmp(now.prefix, row.prefix_hash) != 0) {
+        return 0;
+    }
+    memcpy(out->position, row.position, strlen(row.position) + 1);
+    out->events = row.events;
+    out->skipped = row.skipped;
+    return 1;
+}
+
 static int record_source(hvd_ingest *ing, const char *path, const char *display, hvd_source *src,
-                         const char *last_error, hvd_error *err)
+                         const struct resume *from, const char *last_error, hvd_error *err)
 {
     const hvd_source_stats *s = hvd_source_get_stats(src);
     hvd_store_source row;
+    struct identity id;
     struct stat sb;
 
     memset(&row, 0, sizeof(row));
@@ -70,8 +184,20 @@ static int record_source(hvd_ingest *ing, const char *path, const char *display,
         row.mtime = (int64_t)sb.st_mtime;
     }
     row.position = hvd_source_position(src);
-    row.events = s->events;
-    row.skipped = s->skipped;
+    row.events = s->events + (from ? from->events : 0);
+    row.skipped = s->skipped + (from ? from->skipped : 0);
+    /* Up to where it was read: a cluster.log to its position, anything else whole. */
+    if (identify(path, token_offset(row.position), &id) == 0) {
+        row.device = id.dev;
+        row.inode = id.ino;
+        row.prefix_len = id.offset;
+        row.head_hash = id.head;
+        row.prefix_hash = id.prefix;
+    } else {
+        row.head_hash = "";
+        row.prefix_hash = "";
+    }
+    row.warnings = "";
     row.first_skipped = s->first_skipped;
     row.recovered = s->recovered;
     row.corrupted = s->corrupted;
@@ -89,6 +215,8 @@ int hvd_ingest_file(hvd_ingest *ing, const char *path, const char *display,
     hvd_source *src = NULL;
     hvd_event ev;
     hvd_error rerr;
+    struct resume from;
+    int resumed = 0;
     int rc;
 
     memset(res, 0, sizeof(*res));
@@ -100,10 +228,26 @@ int hvd_ingest_file(hvd_ingest *ing, const char *path, const char *display,
     }
     sopt.include_recovered = opt->include_recovered;
     sopt.host_hint = opt->host_hint;
+    if (opt->follow) {
+        resumed = resume_point(ing, path, display, &from, err);
+        if (resumed < 0) {
+            return resumed;
+        }
+        sopt.resume = resumed ? from.position : NULL;
+        sopt.tail = !opt->complete;
+    }
     rc = hvd_source_open(&src, path, &sopt, ing->log, err);
+    if (rc < 0 && resumed) {
+        /* A checkpoint this reader no longer takes: read the file again from its start. */
+        hvd_log(ing->log, HVD_LOG_WARNING, "%s: %s; reading it from the start", display, err->msg);
+        resumed = 0;
+        sopt.resume = NULL;
+        rc = hvd_source_open(&src, path, &sopt, ing->log, err);
+    }
     if (rc < 0) {
         return rc;
     }
+    res->resumed = resumed;
     rc = hvd_store_begin(ing->st, err);
     if (rc < 0) {
         hvd_source_close(src);
@@ -145,8 +289,18 @@ int hvd_ingest_file(hvd_ingest *ing, const char *path, const char *display,
         hvd_log(ing->log, HVD_LOG_WARNING, "%s: %s", display, rerr.msg);
     }
     res->stats = *hvd_source_get_stats(src);
-    if (res->fresh || rc < 0) {
-        rc = record_source(ing, path, display, src, rc < 0 ? rerr.msg : NULL, err);
+    if (opt->follow) {
+        uint64_t off = token_offset(hvd_source_position(src));
+        struct stat sb;
+
+        if (off != UINT64_MAX && stat(path, &sb) == 0 && (uint64_t)sb.st_size > off) {
+            res->pending = (uint64_t)sb.st_size - off;
+        }
+    }
+    /* Following, the checkpoint moves with every read: the next one starts there. */
+    if (res->fresh || rc < 0 || opt->follow) {
+        rc = record_source(ing, path, display, src, resumed ? &from : NULL,
+                           rc < 0 ? rerr.msg : NULL, err);
         if (rc < 0) {
             goto fail;
         }

@@ -21,6 +21,13 @@ typedef struct hvd_ingest_options {
     hvd_time until; /* events after are ignored; 0 for no bound */
     int include_recovered;
     const char *host_hint;
+    /* The file may be appended to (a live cluster.log): a cluster.log that is provably the
+     * one checkpointed, grown (same device and inode, not shorter, the same bytes at its
+     * start and just before the checkpoint), is read from its checkpoint instead of from
+     * the start, and a last line without its newline is left for a later read. */
+    int follow;
+    /* With follow: the writer is done, so a last line without newline is read too. */
+    int complete;
 } hvd_ingest_options;
 
 typedef struct hvd_ingest_result {
@@ -29,6 +36,8 @@ typedef struct hvd_ingest_result {
     uint64_t repeated; /* seen before (re-exports, re-runs) */
     uint64_t outside;  /* outside since/until */
     int changed;       /* the database changed */
+    int resumed;       /* follow: read from the checkpoint, not from the start */
+    uint64_t pending;  /* follow: bytes after the checkpoint left for later (a partial line) */
     hvd_source_stats stats;
 } hvd_ingest_result;
 

@@ -161,9 +161,21 @@ try:
     with open(clog, "w") as f:
         f.writelines(lines[:7])
     idle(4)
+    read_before = ask(sock, op="health")["events_read"]
     with open(clog, "a") as f:
         f.writelines(lines[7:])
     idle(5)
+
+    def events_in(text):
+        part = os.path.join(work, "part_cluster.log")
+        with open(part, "w") as f:
+            f.write(text)
+        out = subprocess.run([HVDIAG, "dump", "--count", part], capture_output=True, text=True).stdout
+        return int(out.split(": ")[1].split()[0])
+    appended = events_in("".join(lines)) - events_in("".join(lines[:7]))
+    grown_by = ask(sock, op="health")["events_read"] - read_before
+    check("a grown cluster.log is read on from its checkpoint, not again from its start",
+          grown_by == appended and appended > 0, (grown_by, appended))
     con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
     hb = con.execute("SELECT count FROM diagnoses WHERE rule = 'cl-missed-hb'").fetchall()
     con.close()

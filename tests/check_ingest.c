@@ -1,0 +1,335 @@
+/*
+ * Suite for ingest's follow mode: a cluster.log that grows is read on from its checkpoint,
+ * and only when it is provably the file checkpointed; anything else (copytruncate, a
+ * replaced or rewritten file, rotation) is read from the start, and the seen-filter keeps
+ * every event stored once. Real SQLite files, the shipped rules, synthetic cluster.log
+ * lines written by the tests.
+ */
+#include "ingest.h"
+
+#include "testutil.h"
+
+#include <check.h>
+#include <libxml/parser.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *tmp;
+static hvd_ruleset *rules;
+
+static void setup(void)
+{
+    hvd_error err;
+
+    tmp = hvd_test_tmpdir();
+    ck_assert_msg(hvd_ruleset_load(&rules, HVD_TEST_SRCDIR "/rules", NULL, NULL, &err) == HVD_OK,
+                  "%s", err.msg);
+}
+
+static void teardown(void)
+{
+    hvd_ruleset_destroy(rules);
+    hvd_test_rmtree(tmp);
+    free(tmp);
+}
+
+/* Line i of a synthetic cluster.log: a missed-heartbeat line (a diagnosis) every third,
+ * a lost connection otherwise; a minute apart. */
+static void line(char *out, size_t size, int i)
+{
+    if (i % 3 == 0) {
+        snprintf(out, size,
+                 "00001320.00001724::2024/07/24-%02d:%02d:30.789 WARN  [NETWORK] Missed 40%% of "
+                 "the heart beats with node 'sqlnode%02d' (2) on route "
+                 "10.10.20.18:~3343~->10.10.148.18:~3343~\n",
+                 8 + i / 60, i % 60, i % 4);
+    } else {
+        snprintf(out, size,
+                 "00001320.00002cf8::2024/07/24-%02d:%02d:35.251 WARN  [NETWORK] Lost connection "
+                 "to node sqlnode%02d\n",
+                 8 + i / 60, i % 60, i % 4);
+    }
+}
+
+/* Appends lines [from, to) to path; the last one without its newline when cut. */
+static void append_lines(const char *path, int from, int to, int cut)
+{
+    FILE *f = fopen(path, "ab");
+    char buf[256];
+
+    ck_assert_ptr_nonnull(f);
+    for (int i = from; i < to; i++) {
+        line(buf, sizeof(buf), i);
+        if (cut && i == to - 1) {
+            buf[strlen(buf) / 2] = '\0';
+        }
+        ck_assert_int_eq(fputs(buf, f) >= 0, 1);
+    }
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Appends the rest of line i (after append_lines cut it). */
+static void finish_line(const char *path, int i)
+{
+    FILE *f = fopen(path, "ab");
+    char buf[256];
+
+    ck_assert_ptr_nonnull(f);
+    line(buf, sizeof(buf), i);
+    ck_assert_int_eq(fputs(buf + strlen(buf) / 2, f) >= 0, 1);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+struct db {
+    hvd_store *st;
+    hvd_ingest *ing;
+};
+
+static void db_open(struct db *db, const char *name)
+{
+    char *path = hvd_test_path(tmp, name);
+    hvd_error err;
+
+    ck_assert_int_eq(hvd_store_open(&db->st, path, 0, &err), HVD_OK);
+    ck_assert_int_eq(hvd_ingest_create(&db->ing, db->st, rules, NULL, &err), HVD_OK);
+    free(path);
+}
+
+static void db_close(struct db *db)
+{
+    hvd_ingest_destroy(db->ing);
+    hvd_store_close(db->st);
+}
+
+/* One read of path (displayed as itself); returns the result. */
+static hvd_ingest_result db_read(struct db *db, const char *path, int follow, int complete)
+{
+    hvd_ingest_options opt = {0};
+    hvd_ingest_result res;
+    hvd_error err;
+
+    opt.follow = follow;
+    opt.complete = complete;
+    ck_assert_msg(hvd_ingest_file(db->ing, path, NULL, &opt, &res, &err) == HVD_OK, "%s", err.msg);
+    ck_assert_int_eq(hvd_ingest_finish(db->ing, NULL, &err), HVD_OK);
+    return res;
+}
+
+static void digest(struct db *db, char out[HVD_STORE_DIGEST_SIZE])
+{
+    hvd_error err;
+
+    ck_assert_int_eq(hvd_store_digest(db->st, out, &err), HVD_OK);
+}
+
+/* The digest of one plain read of path into a fresh database. */
+static void one_read_digest(const char *path, const char *dbname, char out[HVD_STORE_DIGEST_SIZE])
+{
+    struct db db;
+
+    db_open(&db, dbname);
+    db_read(&db, path, 0, 0);
+    digest(&db, out);
+    db_close(&db);
+}
+
+START_TEST(appended_lines_are_read_from_the_checkpoint)
+{
+    char *log = hvd_test_path(tmp, "NODE1_cluster.log");
+    char followed[HVD_STORE_DIGEST_SIZE];
+    char whole[HVD_STORE_DIGEST_SIZE];
+    struct db db;
+    hvd_ingest_result res;
+    hvd_store_source row;
+    hvd_error err;
+
+    db_open(&db, "f.db");
+    append_lines(log, 0, 30, 0);
+    res = db_read(&db, log, 1, 0);
+    ck_assert_int_eq(res.resumed, 0);
+    ck_assert_uint_eq(res.events, 30);
+    for (int step = 0; step < 5; step++) {
+        append_lines(log, 30 + step * 7, 37 + step * 7, 0);
+        res = db_read(&db, log, 1, 0);
+        ck_assert_int_eq(res.resumed, 1);
+        ck_assert_uint_eq(res.events, 7); /* only the new lines, not the file */
+        ck_assert_uint_eq(res.fresh, 7);
+        ck_assert_uint_eq(res.pending, 0);
+    }
+    /* The checkpoint counts every event the file gave, and covers it to its end. */
+    ck_assert_int_eq(hvd_store_get_source(db.st, log, &row, &err), 1);
+    ck_assert_uint_eq(row.events, 65);
+    ck_assert_uint_eq(row.prefix_len, row.size);
+    ck_assert_str_ne(row.prefix_hash, "");
+    /* Nothing new: nothing read. */
+    res = db_read(&db, log, 1, 0);
+    ck_assert_int_eq(res.resumed, 1);
+    ck_assert_uint_eq(res.events, 0);
+    digest(&db, followed);
+    db_close(&db);
+    one_read_digest(log, "whole.db", whole);
+    ck_assert_str_eq(followed, whole);
+    free(log);
+}
+END_TEST
+
+START_TEST(a_line_being_written_is_read_once_whole)
+{
+    char *log = hvd_test_path(tmp, "NODE1_cluster.log");
+    char followed[HVD_STORE_DIGEST_SIZE];
+    char whole[HVD_STORE_DIGEST_SIZE];
+    struct db db;
+    hvd_ingest_result res;
+
+    db_open(&db, "f.db");
+    append_lines(log, 0, 10, 1); /* line 9 half written */
+    res = db_read(&db, log, 1, 0);
+    ck_assert_uint_eq(res.events, 9);
+    ck_assert_uint_gt(res.pending, 0);
+    finish_line(log, 9);
+    append_lines(log, 10, 12, 0);
+    res = db_read(&db, log, 1, 0);
+    ck_assert_int_eq(res.resumed, 1);
+    ck_assert_uint_eq(res.events, 3); /* line 9 whole, then 10 and 11 */
+    ck_assert_uint_eq(res.pending, 0);
+    digest(&db, followed);
+    db_close(&db);
+    one_read_digest(log, "whole.db", whole);
+    ck_assert_str_eq(followed, whole);
+    free(log);
+}
+END_TEST
+
+/* A writer that stopped mid-line: "complete" reads the line; a later end adds nothing. */
+START_TEST(a_last_line_without_newline_is_read_when_complete)
+{
+    char *log = hvd_test_path(tmp, "NODE1_cluster.log");
+    struct db db;
+    hvd_ingest_result res;
+
+    db_open(&db, "f.db");
+    append_lines(log, 0, 6, 1);
+    res = db_read(&db, log, 1, 0);
+    ck_assert_uint_eq(res.events, 5);
+    ck_assert_uint_gt(res.pending, 0);
+    res = db_read(&db, log, 1, 1);
+    ck_assert_int_eq(res.resumed, 1);
+    ck_assert_uint_eq(res.events, 1);
+    ck_assert_uint_eq(res.pending, 0);
+    res = db_read(&db, log, 1, 0);
+    ck_assert_uint_eq(res.events, 0);
+    db_close(&db);
+    free(log);
+}
+END_TEST
+
+/* Anything but growth is read from the start, and stores nothing twice. */
+START_TEST(changed_files_are_read_from_the_start)
+{
+    char *log = hvd_test_path(tmp, "NODE1_cluster.log");
+    char *rotated = hvd_test_path(tmp, "NODE1_cluster.log.1");
+    struct db db;
+    hvd_ingest_result res;
+    size_t len;
+    char *data;
+
+    db_open(&db, "f.db");
+    append_lines(log, 0, 20, 0);
+    db_read(&db, log, 1, 0);
+
+    /* copytruncate: emptied in place, then written again */
+    ck_assert_int_eq(truncate(log, 0), 0);
+    append_lines(log, 20, 25, 0);
+    res = db_read(&db, log, 1, 0);
+    ck_assert_int_eq(res.resumed, 0);
+    ck_assert_uint_eq(res.events, 5);
+    ck_assert_uint_eq(res.fresh, 5);
+
+    /* rewritten before the checkpoint, same size: the bytes there differ */
+    data = hvd_test_read_file(log, &len);
+    ck_assert_ptr_nonnull(data);
+    data[len - 5] = data[len - 5] == '1' ? '2' : '1';
+    ck_assert_int_eq(hvd_test_write_file(log, data, len), 0);
+    append_lines(log, 25, 26, 0);
+    res = db_read(&db, log, 1, 0);
+    ck_assert_int_eq(res.resumed, 0);
+    ck_assert_uint_eq(res.events, 6);
+    free(data);
+
+    /* the start rewritten (a regenerated Get-ClusterLog): read again, old events skipped */
+    data = hvd_test_read_file(log, &len);
+    data[0] = '1';
+    ck_assert_int_eq(hvd_test_write_file(log, data, len), 0);
+    append_lines(log, 26, 28, 0);
+    res = db_read(&db, log, 1, 0);
+    ck_assert_int_eq(res.resumed, 0);
+    ck_assert_uint_eq(res.events, 8);
+    ck_assert_uint_le(res.fresh, 3); /* the first line changed, then two new ones */
+    free(data);
+
+    /* rotation by rename: the old file under a new name, a new one at the path */
+    ck_assert_int_eq(rename(log, rotated), 0);
+    res = db_read(&db, rotated, 1, 0);
+    ck_assert_int_eq(res.resumed, 0);
+    ck_assert_uint_eq(res.fresh, 0);
+    append_lines(log, 28, 31, 0);
+    res = db_read(&db, log, 1, 0);
+    ck_assert_int_eq(res.resumed, 0);
+    ck_assert_uint_eq(res.events, 3);
+    ck_assert_uint_eq(res.fresh, 3);
+    db_close(&db);
+    free(log);
+    free(rotated);
+}
+END_TEST
+
+/* Without follow (hvdiag analyze) a file is always read whole. */
+START_TEST(without_follow_a_file_is_read_whole)
+{
+    char *log = hvd_test_path(tmp, "NODE1_cluster.log");
+    struct db db;
+    hvd_ingest_result res;
+
+    db_open(&db, "f.db");
+    append_lines(log, 0, 10, 0);
+    db_read(&db, log, 0, 0);
+    append_lines(log, 10, 12, 1);
+    res = db_read(&db, log, 0, 0);
+    ck_assert_int_eq(res.resumed, 0);
+    ck_assert_uint_eq(res.events, 12); /* the cut last line is read as it is */
+    ck_assert_uint_eq(res.fresh, 2);
+    ck_assert_uint_eq(res.pending, 0);
+    db_close(&db);
+    free(log);
+}
+END_TEST
+
+static Suite *ingest_suite(void)
+{
+    Suite *s = suite_create("ingest");
+    TCase *tc = tcase_create("follow");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, appended_lines_are_read_from_the_checkpoint);
+    tcase_add_test(tc, a_line_being_written_is_read_once_whole);
+    tcase_add_test(tc, a_last_line_without_newline_is_read_when_complete);
+    tcase_add_test(tc, changed_files_are_read_from_the_start);
+    tcase_add_test(tc, without_follow_a_file_is_read_whole);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(ingest_suite());
+    int failed;
+
+    xmlInitParser();
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    xmlCleanupParser();
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
