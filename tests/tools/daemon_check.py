@@ -154,17 +154,39 @@ try:
     shutil.copy(os.path.join(inbox, "n1.evtx"), os.path.join(inbox, "n1-again.evtx"))
     idle(3)
     check("a re-export adds no diagnosis", ask(sock, op="health")["diagnoses"] == before)
+    # A later export holding the old records and one more (SQL02 fails to migrate the same
+    # way): only the new record counts.
+    xml = open(os.path.join(SRC, "samples", "xml", "live-migration-spn", "HV-NODE01",
+                            "Microsoft-Windows-Hyper-V-VMMS-Admin.xml")).read()
+    last = xml.rindex("<Event ")
+    extra = (xml[last:xml.rindex("</Events>")].replace("SQL01", "SQL02")
+             .replace("<EventRecordID>1006<", "<EventRecordID>1007<")
+             .replace("2024-03-05T10:12:10", "2024-03-05T11:30:00")
+             .replace("6F1A2B3C-0000-4000-8000-000000000001", "6F1A2B3C-0000-4000-8000-000000000002"))
+    more_xml = os.path.join(work, "more.xml")
+    with open(more_xml, "w") as f:
+        f.write(xml[:xml.rindex("</Events>")] + extra + "</Events>\n")
+    db_before = diagnoses(db)
+    subprocess.run([EVTXGEN, more_xml, os.path.join(inbox, "n1-more.evtx")], check=True)
+    idle(4)
+    db_after = diagnoses(db)
+    old_keys = {r[0]: r for r in db_before[0]}
+    new_rows = [r for r in db_after[0] if r[0] not in old_keys]
+    check("a re-export with one more record adds only its diagnosis",
+          len(new_rows) >= 1 and all("SQL02" in r[0] or "sql02" in r[0].lower() for r in new_rows)
+          and all(old_keys[r[0]] == r for r in db_after[0] if r[0] in old_keys)
+          and [e for e in db_after[1] if e[0] in old_keys] == db_before[1], new_rows)
 
     # A cluster.log that grows: only the new lines count.
     lines = open(os.path.join(SRC, "samples", "unplanned-failover", "HV-NODE02_cluster.log")).read().splitlines(True)
     clog = os.path.join(inbox, "HV-NODE02_cluster.log")
     with open(clog, "w") as f:
         f.writelines(lines[:7])
-    idle(4)
+    idle(5)
     read_before = ask(sock, op="health")["events_read"]
     with open(clog, "a") as f:
         f.writelines(lines[7:])
-    idle(5)
+    idle(6)
 
     def events_in(text):
         part = os.path.join(work, "part_cluster.log")
