@@ -124,22 +124,26 @@ static void digest(struct db *db, char out[HVD_STORE_DIGEST_SIZE])
     ck_assert_int_eq(hvd_store_digest(db->st, out, &err), HVD_OK);
 }
 
-/* The digest of one plain read of path into a fresh database. */
-static void one_read_digest(const char *path, const char *dbname, char out[HVD_STORE_DIGEST_SIZE])
+/* Closes db after checking it holds what one plain read of path into a fresh database
+ * holds. */
+static void db_close_same_as_one_read(struct db *db, const char *path)
 {
-    struct db db;
+    char followed[HVD_STORE_DIGEST_SIZE];
+    char whole[HVD_STORE_DIGEST_SIZE];
+    struct db once;
 
-    db_open(&db, dbname);
-    db_read(&db, path, 0, 0);
-    digest(&db, out);
-    db_close(&db);
+    digest(db, followed);
+    db_close(db);
+    db_open(&once, "once.db");
+    db_read(&once, path, 0, 0);
+    digest(&once, whole);
+    db_close(&once);
+    ck_assert_str_eq(followed, whole);
 }
 
 START_TEST(appended_lines_are_read_from_the_checkpoint)
 {
     char *log = hvd_test_path(tmp, "NODE1_cluster.log");
-    char followed[HVD_STORE_DIGEST_SIZE];
-    char whole[HVD_STORE_DIGEST_SIZE];
     struct db db;
     hvd_ingest_result res;
     hvd_store_source row;
@@ -167,10 +171,7 @@ START_TEST(appended_lines_are_read_from_the_checkpoint)
     res = db_read(&db, log, 1, 0);
     ck_assert_int_eq(res.resumed, 1);
     ck_assert_uint_eq(res.events, 0);
-    digest(&db, followed);
-    db_close(&db);
-    one_read_digest(log, "whole.db", whole);
-    ck_assert_str_eq(followed, whole);
+    db_close_same_as_one_read(&db, log);
     free(log);
 }
 END_TEST
@@ -178,8 +179,6 @@ END_TEST
 START_TEST(a_line_being_written_is_read_once_whole)
 {
     char *log = hvd_test_path(tmp, "NODE1_cluster.log");
-    char followed[HVD_STORE_DIGEST_SIZE];
-    char whole[HVD_STORE_DIGEST_SIZE];
     struct db db;
     hvd_ingest_result res;
 
@@ -194,10 +193,7 @@ START_TEST(a_line_being_written_is_read_once_whole)
     ck_assert_int_eq(res.resumed, 1);
     ck_assert_uint_eq(res.events, 3); /* line 9 whole, then 10 and 11 */
     ck_assert_uint_eq(res.pending, 0);
-    digest(&db, followed);
-    db_close(&db);
-    one_read_digest(log, "whole.db", whole);
-    ck_assert_str_eq(followed, whole);
+    db_close_same_as_one_read(&db, log);
     free(log);
 }
 END_TEST
