@@ -240,6 +240,28 @@ try:
     check("SIGTERM exits 0", rc == 0, rc)
     check("the socket is removed", not os.path.exists(sock))
 
+    # Under systemd (Type=notify, WatchdogSec): READY, then WATCHDOG pings, STOPPING at the end.
+    nsock_path = os.path.join(work, "notify.sock")
+    nsock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    nsock.bind(nsock_path)
+    nsock.settimeout(30)
+    env = dict(os.environ, NOTIFY_SOCKET=nsock_path, WATCHDOG_USEC="400000")
+    log = open(os.path.join(work, "daemon.log"), "ab")
+    p = subprocess.Popen([HVDIAGD, "-c", conf], stdout=log, stderr=log, env=env)
+    said = []
+    try:
+        while "WATCHDOG=1" not in said:
+            said += nsock.recv(4096).decode().split("\n")
+        p.send_signal(signal.SIGTERM)
+        while "STOPPING=1" not in said:
+            said += nsock.recv(4096).decode().split("\n")
+    except socket.timeout:
+        pass
+    check("sd_notify: READY=1 first, then WATCHDOG=1, and STOPPING=1 on SIGTERM",
+          said and said[0] == "READY=1" and "WATCHDOG=1" in said and "STOPPING=1" in said, said)
+    check("and it exits 0", p.wait(timeout=30) == 0)
+    nsock.close()
+
     # kill -9 in the middle of a large file, restart: the database equals a clean run's.
     big_xml = os.path.join(work, "big.xml")
     big_evtx = os.path.join(work, "big.evtx")
