@@ -12,7 +12,9 @@
  *
  * Correlation: every diagnosis made is kept for the longest correlation window (bounded);
  * when one is made or grows, each correlation it can be a member of is tried against the
- * kept ones, in any arrival order, and each combination of members is reported once.
+ * kept ones, in any arrival order, and each combination of members is reported once (and
+ * again only when a member's span grows). A new engine can be primed with diagnoses made
+ * before it (stored before a restart) so that correlations still find them.
  */
 #include "engine.h"
 #include "engine_internal.h"
@@ -108,6 +110,8 @@ struct recent {
 /* A correlation combination already reported: hash chain plus oldest-first list. */
 struct seen {
     char *key;
+    hvd_time lo; /* the members' span when last reported */
+    hvd_time hi;
     struct seen *hnext;
     struct seen *newer;
 };
@@ -145,7 +149,11 @@ struct hvd_engine {
     struct seen *seen_oldest;
     struct seen *seen_newest;
     size_t nseen;
-    size_t **corr_by_rule; /* rule index -> correlation rule indexes (+1), 0-terminated */
+    size_t **corr_by_rule;    /* rule index -> correlation rule indexes (+1), 0-terminated */
+    const char **prime_rules; /* ids of rules some correlation takes, NULL-terminated */
+    hvd_time prime_window;    /* the longest correlation window */
+    char **names;             /* entity names of primed diagnoses, owned */
+    size_t nnames;
 
     pcre2_match_data *md;
     pcre2_match_context *mctx; /* match and depth limits */
@@ -949,17 +957,17 @@ static int remember(hvd_engine *e, size_t rule, const char *key, const struct en
     return HVD_OK;
 }
 
-static int was_seen(const hvd_engine *e, const char *key)
+static struct seen *was_seen(const hvd_engine *e, const char *key)
 {
-    for (const struct seen *s = e->seen_slots[hash(key) % SEEN_SLOTS]; s; s = s->hnext) {
+    for (struct seen *s = e->seen_slots[hash(key) % SEEN_SLOTS]; s; s = s->hnext) {
         if (strcmp(s->key, key) == 0) {
-            return 1;
+            return s;
         }
     }
-    return 0;
+    return NULL;
 }
 
-static int note_seen(hvd_engine *e, const char *key)
+static int note_seen(hvd_engine *e, const char *key, hvd_time lo, hvd_time hi)
 {
     size_t slot = hash(key) % SEEN_SLOTS;
     struct seen *s = hvd_calloc(1, sizeof(*s));
@@ -968,6 +976,8 @@ static int note_seen(hvd_engine *e, const char *key)
         hvd_free(s);
         return HVD_ENOMEM;
     }
+    s->lo = lo;
+    s->hi = hi;
     s->hnext = e->seen_slots[slot];
     e->seen_slots[slot] = s;
     if (e->seen_newest) {
@@ -1012,6 +1022,7 @@ static int try_combination(hvd_engine *e, size_t c, struct recent *const *chosen
     hvd_time hi = INT64_MIN;
     const char *related[8];
     char name[160];
+    struct seen *seen;
     hvd_buf key;
     int rc = HVD_OK;
 
@@ -1048,9 +1059,18 @@ static int try_combination(hvd_engine *e, size_t c, struct recent *const *chosen
     if (!key.data) {
         return HVD_ENOMEM;
     }
-    if (was_seen(e, hvd_buf_str(&key))) {
-        hvd_buf_free(&key);
-        return HVD_OK;
+    seen = was_seen(e, hvd_buf_str(&key));
+    if (seen) {
+        /* Reported before: again only when a member grew, so the span does not depend on
+         * the order members arrived in. */
+        if (lo >= seen->lo && hi <= seen->hi) {
+            hvd_buf_free(&key);
+            return HVD_OK;
+        }
+        lo = seen->lo < lo ? seen->lo : lo;
+        hi = seen->hi > hi ? seen->hi : hi;
+        seen->lo = lo;
+        seen->hi = hi;
     }
     for (size_t i = 0; i < corr->nmembers && rc == HVD_OK; i++) {
         const struct recent *r = chosen[i];
@@ -1074,11 +1094,11 @@ static int try_combination(hvd_engine *e, size_t c, struct recent *const *chosen
             }
         }
     }
-    if (rc == HVD_OK) {
-        rc = note_seen(e, hvd_buf_str(&key));
+    if (rc == HVD_OK && !seen) {
+        rc = note_seen(e, hvd_buf_str(&key), lo, hi);
+        e->stats.diagnoses++;
     }
     if (rc == HVD_OK) {
-        e->stats.diagnoses++;
         rc = emit_diagnosis(e, corr, hvd_buf_str(&key), HVD_DIAGNOSIS_CORRELATION, &ents, lo, hi,
                             corr->nmembers, NULL, 0, related, corr->nmembers);
     }
@@ -1686,11 +1706,77 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
             e->corr_by_rule[member] = grown;
         }
     }
+    if (rc == HVD_OK) {
+        size_t n = 0;
+
+        e->prime_rules = hvd_calloc(rs->nrules + 1, sizeof(*e->prime_rules));
+        rc = e->prime_rules ? HVD_OK : HVD_ENOMEM;
+        for (size_t r = 0; rc == HVD_OK && r < rs->nrules; r++) {
+            if (e->corr_by_rule[r]) {
+                e->prime_rules[n++] = rs->rules[r].info.id;
+            }
+            if (rs->rules[r].info.correlation && rs->rules[r].window > e->prime_window) {
+                e->prime_window = rs->rules[r].window;
+            }
+        }
+    }
     if (rc < 0) {
         hvd_engine_destroy(e);
         return hvd_error_set(err, rc, NULL, 0, "cannot build the rule index");
     }
     *out = e;
+    return HVD_OK;
+}
+
+void hvd_engine_prime_needs(const hvd_engine *e, const char *const **rules, hvd_time *window)
+{
+    *rules = e->prime_rules;
+    *window = e->prime_window;
+}
+
+/* A copy of name that lives as long as the engine (entity names are kept by pointer). */
+static const char *intern(hvd_engine *e, const char *name)
+{
+    char **grown;
+
+    for (size_t i = 0; i < e->nnames; i++) {
+        if (strcmp(e->names[i], name) == 0) {
+            return e->names[i];
+        }
+    }
+    grown = hvd_realloc(e->names, (e->nnames + 1) * sizeof(*grown));
+    if (!grown) {
+        return NULL;
+    }
+    e->names = grown;
+    e->names[e->nnames] = hvd_strdup(name);
+    return e->names[e->nnames] ? e->names[e->nnames++] : NULL;
+}
+
+int hvd_engine_prime(hvd_engine *e, const char *rule_id, const char *key, const hvd_entity *ents,
+                     size_t nents, hvd_time first, hvd_time last, hvd_error *err)
+{
+    long r = hvd__ruleset_find(e->rs, rule_id);
+    struct entities es = {NULL, 0, 0};
+    struct recent *kept = NULL;
+    int rc = HVD_OK;
+
+    if (r < 0 || !e->corr_by_rule[r]) {
+        return HVD_OK;
+    }
+    for (size_t i = 0; i < nents && rc == HVD_OK; i++) {
+        const char *name = intern(e, ents[i].name);
+
+        rc = name ? entities_set(&es, name, ents[i].value, strlen(ents[i].value)) : HVD_ENOMEM;
+    }
+    /* Kept, not searched: combinations among primed diagnoses were made before. */
+    if (rc == HVD_OK) {
+        rc = remember(e, (size_t)r, key, &es, first, last, &kept);
+    }
+    entities_free(&es);
+    if (rc < 0) {
+        return hvd_error_set(err, rc, NULL, 0, "cannot keep a stored diagnosis");
+    }
     return HVD_OK;
 }
 
@@ -1736,6 +1822,11 @@ void hvd_engine_destroy(hvd_engine *e)
         hvd_free(e->corr_by_rule[r]);
     }
     hvd_free(e->corr_by_rule);
+    hvd_free(e->prime_rules);
+    for (size_t i = 0; i < e->nnames; i++) {
+        hvd_free(e->names[i]);
+    }
+    hvd_free(e->names);
     pcre2_match_data_free(e->md);
     pcre2_match_context_free(e->mctx);
     entities_free(&e->ents);

@@ -36,6 +36,24 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
 /* Matches one event. Returns HVD_OK or HVD_ENOMEM. */
 int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err);
 
+/*
+ * What an engine needs to be given after a restart: the rules whose diagnoses can be
+ * members of a correlation, and the longest correlation window. The caller loads those
+ * rules' diagnoses that end within the window before the newest one it has, and hands each
+ * to hvd_engine_prime(). *rules is borrowed from the engine (NULL-terminated ids).
+ */
+void hvd_engine_prime_needs(const hvd_engine *e, const char *const **rules, hvd_time *window);
+
+/*
+ * Gives the engine a diagnosis made before it started (say, stored before a restart), so
+ * that correlations still join it with what comes next. It is kept as if just made, but
+ * neither emitted again nor used to make correlations with other primed ones (those were
+ * made before). A rule the set does not know, or one no correlation uses, is ignored.
+ * Returns HVD_OK or HVD_ENOMEM.
+ */
+int hvd_engine_prime(hvd_engine *e, const char *rule_id, const char *key, const hvd_entity *ents,
+                     size_t nents, hvd_time first, hvd_time last, hvd_error *err);
+
 /* End of input. Nothing is pending in this version; kept so callers mark the end. */
 int hvd_engine_flush(hvd_engine *e, hvd_error *err);
 

@@ -40,6 +40,108 @@ static void on_diagnosis(void *ud, const hvd_diagnosis *d)
     }
 }
 
+#define PRIME_PER_RULE 1000 /* stored diagnoses of one rule given back to a new engine */
+#define PRIME_ENTITIES 48
+
+struct prime {
+    hvd_ingest *ing;
+    hvd_entity ents[PRIME_ENTITIES];
+    size_t n;
+    hvd_time newest;
+    uint64_t primed;
+    int rc; /* the first failure */
+    hvd_error *err;
+};
+
+static int newest_time(void *ud, const hvd_stored_diagnosis *d)
+{
+    ((struct prime *)ud)->newest = d->first_time;
+    return 1;
+}
+
+static int keep_entity(void *ud, const hvd_entity *ent)
+{
+    struct prime *p = ud;
+    char *name;
+    char *value;
+
+    if (p->n == PRIME_ENTITIES) {
+        return 1;
+    }
+    name = hvd_strdup(ent->name);
+    value = hvd_strdup(ent->value);
+    if (!name || !value) {
+        hvd_free(name);
+        hvd_free(value);
+        return 1;
+    }
+    p->ents[p->n].name = name;
+    p->ents[p->n].value = value;
+    p->n++;
+    return 0;
+}
+
+static int prime_one(void *ud, const hvd_stored_diagnosis *d)
+{
+    struct prime *p = ud;
+    int rc;
+
+    p->n = 0;
+    rc = hvd_store_diagnosis_entities(p->ing->st, d->id, keep_entity, p, p->err);
+    if (rc == HVD_OK) {
+        rc = hvd_engine_prime(p->ing->engine, d->rule_id, d->key, p->ents, p->n, d->first_time,
+                              d->last_time, p->err);
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        hvd_free((char *)p->ents[i].name);
+        hvd_free((char *)p->ents[i].value);
+    }
+    p->primed += rc == HVD_OK;
+    p->rc = rc < 0 ? rc : p->rc;
+    return rc < 0;
+}
+
+/*
+ * A new pipeline on a store that already holds diagnoses (a restarted daemon, a second
+ * analyze run): the engine gets back the recent diagnoses correlations can use, so a
+ * cause stored before still explains a failure read now.
+ */
+static int prime(hvd_ingest *ing, hvd_error *err)
+{
+    const char *const *rules = NULL;
+    hvd_diagnosis_filter f;
+    struct prime p;
+    hvd_time window;
+    int rc;
+
+    memset(&p, 0, sizeof(p));
+    p.ing = ing;
+    p.err = err;
+    hvd_engine_prime_needs(ing->engine, &rules, &window);
+    if (!rules || !rules[0]) {
+        return HVD_OK;
+    }
+    memset(&f, 0, sizeof(f));
+    f.limit = 1;
+    rc = hvd_store_diagnoses(ing->st, &f, newest_time, &p, err);
+    if (rc < 0 || p.newest == 0) {
+        return rc;
+    }
+    for (size_t i = 0; rules[i] && rc == HVD_OK; i++) {
+        memset(&f, 0, sizeof(f));
+        f.rule = rules[i];
+        f.since = p.newest - 2 * window; /* files may come a little out of order */
+        f.limit = PRIME_PER_RULE;
+        rc = hvd_store_diagnoses(ing->st, &f, prime_one, &p, err);
+    }
+    rc = rc < 0 ? rc : p.rc;
+    if (rc == HVD_OK && p.primed) {
+        hvd_log(ing->log, HVD_LOG_DEBUG, "%llu stored diagnoses given to the rule engine",
+                (unsigned long long)p.primed);
+    }
+    return rc;
+}
+
 int hvd_ingest_create(hvd_ingest **out, hvd_store *st, const hvd_ruleset *rs, const hvd_logger *log,
                       hvd_error *err)
 {
@@ -54,6 +156,12 @@ int hvd_ingest_create(hvd_ingest **out, hvd_store *st, const hvd_ruleset *rs, co
     ing->log = log;
     rc = hvd_engine_create(&ing->engine, rs, on_diagnosis, ing, err);
     if (rc < 0) {
+        hvd_free(ing);
+        return rc;
+    }
+    rc = prime(ing, err);
+    if (rc < 0) {
+        hvd_engine_destroy(ing->engine);
         hvd_free(ing);
         return rc;
     }

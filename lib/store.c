@@ -2692,6 +2692,32 @@ int hvd_store_diagnosis_evidence(hvd_store *st, int64_t diagnosis,
     return rc;
 }
 
+int hvd_store_diagnosis_entities(hvd_store *st, int64_t diagnosis,
+                                 int (*fn)(void *ud, const hvd_entity *ent), void *ud,
+                                 hvd_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = stmt_acquire(st, SQL_ENTITIES_OF, &q, err);
+
+    if (rc < 0) {
+        return rc;
+    }
+    sqlite3_bind_int64(q, 1, diagnosis);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        hvd_entity ent;
+
+        ent.name = col_text(q, 0);
+        ent.value = col_text(q, 1);
+        if (fn(ud, &ent)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    rc = rc == SQLITE_DONE ? HVD_OK : db_error(st, err, "cannot list entities");
+    stmt_release(st, SQL_ENTITIES_OF, q);
+    return rc;
+}
+
 int hvd_store_get_counts(hvd_store *st, hvd_store_counts *out, hvd_error *err)
 {
     sqlite3_stmt *q = NULL;

@@ -225,6 +225,11 @@ int hvd_store_diagnoses(hvd_store *st, const hvd_diagnosis_filter *f,
 int hvd_store_diagnoses_after(hvd_store *st, int64_t after,
                               int (*fn)(void *ud, const hvd_stored_diagnosis *d), void *ud,
                               hvd_error *err);
+/* A diagnosis's entities, in the order they were first stored. Rows are borrowed for the
+ * call; nonzero stops the walk. */
+int hvd_store_diagnosis_entities(hvd_store *st, int64_t diagnosis,
+                                 int (*fn)(void *ud, const hvd_entity *ent), void *ud,
+                                 hvd_error *err);
 /* A diagnosis's evidence, oldest first. */
 int hvd_store_diagnosis_evidence(hvd_store *st, int64_t diagnosis,
                                  int (*fn)(void *ud, const hvd_evidence *ev), void *ud,

@@ -187,6 +187,7 @@ enum {
     SQL_DIAG_LIST,
     SQL_DIAGS_AFTER,
     SQL_EVIDENCE_OF,
+    SQL_ENTITIES_OF,
     SQL_COUNTS,
     SQL_DUMP_DIAG,
     SQL_DUMP_ENTITY,
@@ -318,6 +319,8 @@ static const char *const store_sql[SQL_COUNT] = {
     [SQL_EVIDENCE_OF] = "SELECT kind, path, record_id, event_record_id, line, byte_offset,"
                         " time, host, provider, channel, component, event_id, level, message"
                         " FROM evidence WHERE diagnosis = ?1 ORDER BY time, path, record_id, line",
+    [SQL_ENTITIES_OF] = "SELECT name, value FROM diagnosis_entities WHERE diagnosis = ?1"
+                        " ORDER BY rowid",
     [SQL_COUNTS] = "SELECT (SELECT count(*) FROM sources), (SELECT count(*) FROM diagnoses),"
                    " (SELECT count(*) FROM incidents), (SELECT count(*) FROM evidence),"
                    " (SELECT coalesce(sum(value), 0) FROM counters"

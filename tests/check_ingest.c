@@ -302,6 +302,90 @@ START_TEST(without_follow_a_file_is_read_whole)
 }
 END_TEST
 
+#define LM_SAMPLE  HVD_TEST_SRCDIR "/samples/live-migration-spn/"
+#define NODE1_VMMS LM_SAMPLE "HV-NODE01/Microsoft-Windows-Hyper-V-VMMS-Admin.evtx"
+#define NODE2_VMMS LM_SAMPLE "HV-NODE02/Microsoft-Windows-Hyper-V-VMMS-Admin.evtx"
+
+/* The digest after reading files[] into dbname, with a new pipeline per file (a restart
+ * between files) or one for all. */
+static void read_files(const char *dbname, const char *const *files, size_t n, int restart,
+                       char out[HVD_STORE_DIGEST_SIZE])
+{
+    struct db db;
+
+    db_open(&db, dbname);
+    for (size_t i = 0; i < n; i++) {
+        if (restart && i > 0) {
+            db_close(&db);
+            db_open(&db, dbname);
+        }
+        db_read(&db, files[i], 0, 0);
+    }
+    digest(&db, out);
+    db_close(&db);
+}
+
+static int count_one(void *ud, const hvd_stored_diagnosis *d)
+{
+    (void)d;
+    (*(int64_t *)ud)++;
+    return 0;
+}
+
+static int64_t correlations(const char *dbname)
+{
+    struct db db;
+    hvd_diagnosis_filter f = {0};
+    int64_t n = 0;
+    hvd_error err;
+
+    db_open(&db, dbname);
+    f.rule = "lm-spn-missing-on-destination";
+    ck_assert_int_eq(hvd_store_diagnoses(db.st, &f, count_one, &n, &err), HVD_OK);
+    db_close(&db);
+    return n;
+}
+
+/* 14050 on the destination in one file, 0x80090303 towards it in another: the root cause
+ * is made once, whichever came first and whether or not the pipeline restarted between. */
+START_TEST(a_restart_between_files_keeps_their_correlation)
+{
+    static const char *const forward[] = {NODE2_VMMS, NODE1_VMMS};
+    static const char *const backward[] = {NODE1_VMMS, NODE2_VMMS};
+    char once[HVD_STORE_DIGEST_SIZE];
+    char split[HVD_STORE_DIGEST_SIZE];
+
+    read_files("once.db", forward, 2, 0, once);
+    ck_assert_int_eq(correlations("once.db"), 1);
+    read_files("forward.db", forward, 2, 1, split);
+    ck_assert_str_eq(split, once);
+    ck_assert_int_eq(correlations("forward.db"), 1);
+    read_files("backward.db", backward, 2, 1, split);
+    ck_assert_str_eq(split, once);
+    /* And a third pipeline on the same files adds nothing. */
+    read_files("backward.db", backward, 2, 1, split);
+    ck_assert_str_eq(split, once);
+}
+END_TEST
+
+/* Only what correlations use is given back, and a primed diagnosis is not stored again. */
+START_TEST(priming_a_new_pipeline_changes_nothing_by_itself)
+{
+    static const char *const both[] = {NODE2_VMMS, NODE1_VMMS};
+    char before[HVD_STORE_DIGEST_SIZE];
+    char after[HVD_STORE_DIGEST_SIZE];
+    struct db db;
+    hvd_error err;
+
+    read_files("p.db", both, 2, 0, before);
+    db_open(&db, "p.db");
+    ck_assert_int_eq(hvd_ingest_finish(db.ing, NULL, &err), HVD_OK);
+    digest(&db, after);
+    db_close(&db);
+    ck_assert_str_eq(before, after);
+}
+END_TEST
+
 static Suite *ingest_suite(void)
 {
     Suite *s = suite_create("ingest");
@@ -313,6 +397,8 @@ static Suite *ingest_suite(void)
     tcase_add_test(tc, a_last_line_without_newline_is_read_when_complete);
     tcase_add_test(tc, changed_files_are_read_from_the_start);
     tcase_add_test(tc, without_follow_a_file_is_read_whole);
+    tcase_add_test(tc, a_restart_between_files_keeps_their_correlation);
+    tcase_add_test(tc, priming_a_new_pipeline_changes_nothing_by_itself);
     suite_add_tcase(s, tc);
     return s;
 }

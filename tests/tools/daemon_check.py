@@ -262,6 +262,28 @@ try:
     check("and it exits 0", p.wait(timeout=30) == 0)
     nsock.close()
 
+    # A restart between the cause and the failure: the root cause is still made, once.
+    for name in os.listdir(inbox):
+        os.remove(os.path.join(inbox, name))
+    os.remove(db)
+    p = start()
+    shutil.copy(os.path.join(SAMPLE, "HV-NODE02", "Microsoft-Windows-Hyper-V-VMMS-Admin.evtx"),
+                os.path.join(inbox, "n2.evtx"))
+    idle(1)
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=30)
+    p = start()
+    shutil.copy(os.path.join(SAMPLE, "HV-NODE01", "Microsoft-Windows-Hyper-V-VMMS-Admin.evtx"),
+                os.path.join(inbox, "n1.evtx"))
+    idle(1)
+    inc = ask(sock, op="incidents")["incidents"]
+    roots = [k for k, *_ in diagnoses(db)[0] if k.startswith("lm-spn-missing-on-destination|")]
+    check("a cause read before a restart explains a failure read after it, once",
+          len(roots) == 1 and len(inc) == 1 and "migration SPN is missing" in inc[0]["title"],
+          (roots, inc))
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=30)
+
     # kill -9 in the middle of a large file, restart: the database equals a clean run's.
     big_xml = os.path.join(work, "big.xml")
     big_evtx = os.path.join(work, "big.evtx")
