@@ -149,10 +149,9 @@ struct hvd_engine {
     struct seen *seen_oldest;
     struct seen *seen_newest;
     size_t nseen;
-    size_t **corr_by_rule;    /* rule index -> correlation rule indexes (+1), 0-terminated */
-    const char **prime_rules; /* ids of rules some correlation takes, NULL-terminated */
-    hvd_time prime_window;    /* the longest correlation window */
-    char **names;             /* entity names of primed diagnoses, owned */
+    size_t **corr_by_rule; /* rule index -> correlation rule indexes (+1), 0-terminated */
+    hvd_time prime_span;   /* see hvd_engine_prime_span() */
+    char **names;          /* entity names of primed diagnoses, owned */
     size_t nnames;
 
     pcre2_match_data *md;
@@ -1706,19 +1705,11 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
             e->corr_by_rule[member] = grown;
         }
     }
-    if (rc == HVD_OK) {
-        size_t n = 0;
+    for (size_t r = 0; r < rs->nrules; r++) {
+        const hvd__rule *rule = &rs->rules[r];
+        hvd_time span = rule->info.correlation ? 2 * rule->window : rule->quiet_period;
 
-        e->prime_rules = hvd_calloc(rs->nrules + 1, sizeof(*e->prime_rules));
-        rc = e->prime_rules ? HVD_OK : HVD_ENOMEM;
-        for (size_t r = 0; rc == HVD_OK && r < rs->nrules; r++) {
-            if (e->corr_by_rule[r]) {
-                e->prime_rules[n++] = rs->rules[r].info.id;
-            }
-            if (rs->rules[r].info.correlation && rs->rules[r].window > e->prime_window) {
-                e->prime_window = rs->rules[r].window;
-            }
-        }
+        e->prime_span = span > e->prime_span ? span : e->prime_span;
     }
     if (rc < 0) {
         hvd_engine_destroy(e);
@@ -1728,10 +1719,9 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
     return HVD_OK;
 }
 
-void hvd_engine_prime_needs(const hvd_engine *e, const char *const **rules, hvd_time *window)
+hvd_time hvd_engine_prime_span(const hvd_engine *e)
 {
-    *rules = e->prime_rules;
-    *window = e->prime_window;
+    return e->prime_span;
 }
 
 /* A copy of name that lives as long as the engine (entity names are kept by pointer). */
@@ -1753,15 +1743,61 @@ static const char *intern(hvd_engine *e, const char *name)
     return e->names[e->nnames] ? e->names[e->nnames++] : NULL;
 }
 
+/* Reopens a stored signature diagnosis in its group, so its quiet period goes on. */
+static int reopen(hvd_engine *e, size_t r, const char *key, const struct entities *es,
+                  hvd_time first, hvd_time last, uint64_t count)
+{
+    const char *at = strstr(key, "\x1f@");
+    struct group *g;
+    struct open_diag *od;
+    char *gk;
+
+    /* The key is the group's key, then the first time: see matched(). */
+    for (const char *p = at; p; p = strstr(p + 1, "\x1f@")) {
+        at = p;
+    }
+    if (!at) {
+        return HVD_OK;
+    }
+    gk = hvd_strndup(key, (size_t)(at - key));
+    g = gk ? group_find(e, gk, r) : NULL;
+    hvd_free(gk);
+    if (!g) {
+        return HVD_ENOMEM;
+    }
+    for (size_t i = 0; i < g->nopen; i++) {
+        if (strcmp(g->open[i].key, key) == 0) {
+            return HVD_OK;
+        }
+    }
+    if (g->nopen == MAX_OPEN) {
+        return HVD_OK; /* the newest were primed first */
+    }
+    od = &g->open[g->nopen];
+    od->key = hvd_strdup(key);
+    if (!od->key || entities_copy(&od->ents, es) < 0) {
+        open_diag_free(od);
+        return HVD_ENOMEM;
+    }
+    od->first = first;
+    od->last = last;
+    od->count = count;
+    od->nevidence = count < MAX_EVIDENCE ? (size_t)count : MAX_EVIDENCE;
+    g->nopen++;
+    g->touched = last > g->touched ? last : g->touched;
+    e->newest = last > e->newest ? last : e->newest;
+    return HVD_OK;
+}
+
 int hvd_engine_prime(hvd_engine *e, const char *rule_id, const char *key, const hvd_entity *ents,
-                     size_t nents, hvd_time first, hvd_time last, hvd_error *err)
+                     size_t nents, hvd_time first, hvd_time last, uint64_t count, hvd_error *err)
 {
     long r = hvd__ruleset_find(e->rs, rule_id);
     struct entities es = {NULL, 0, 0};
     struct recent *kept = NULL;
     int rc = HVD_OK;
 
-    if (r < 0 || !e->corr_by_rule[r]) {
+    if (r < 0) {
         return HVD_OK;
     }
     for (size_t i = 0; i < nents && rc == HVD_OK; i++) {
@@ -1770,8 +1806,11 @@ int hvd_engine_prime(hvd_engine *e, const char *rule_id, const char *key, const 
         rc = name ? entities_set(&es, name, ents[i].value, strlen(ents[i].value)) : HVD_ENOMEM;
     }
     /* Kept, not searched: combinations among primed diagnoses were made before. */
-    if (rc == HVD_OK) {
+    if (rc == HVD_OK && e->corr_by_rule[r]) {
         rc = remember(e, (size_t)r, key, &es, first, last, &kept);
+    }
+    if (rc == HVD_OK && !e->rs->rules[r].info.correlation) {
+        rc = reopen(e, (size_t)r, key, &es, first, last, count);
     }
     entities_free(&es);
     if (rc < 0) {
@@ -1822,7 +1861,6 @@ void hvd_engine_destroy(hvd_engine *e)
         hvd_free(e->corr_by_rule[r]);
     }
     hvd_free(e->corr_by_rule);
-    hvd_free(e->prime_rules);
     for (size_t i = 0; i < e->nnames; i++) {
         hvd_free(e->names[i]);
     }

@@ -37,22 +37,21 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
 int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err);
 
 /*
- * What an engine needs to be given after a restart: the rules whose diagnoses can be
- * members of a correlation, and the longest correlation window. The caller loads those
- * rules' diagnoses that end within the window before the newest one it has, and hands each
- * to hvd_engine_prime(). *rules is borrowed from the engine (NULL-terminated ids).
+ * After a restart: how far back (event time, before the newest stored diagnosis) stored
+ * diagnoses still matter to a new engine, as correlation members or as diagnoses whose
+ * quiet period is still open.
  */
-void hvd_engine_prime_needs(const hvd_engine *e, const char *const **rules, hvd_time *window);
+hvd_time hvd_engine_prime_span(const hvd_engine *e);
 
 /*
- * Gives the engine a diagnosis made before it started (say, stored before a restart), so
- * that correlations still join it with what comes next. It is kept as if just made, but
- * neither emitted again nor used to make correlations with other primed ones (those were
- * made before). A rule the set does not know, or one no correlation uses, is ignored.
- * Returns HVD_OK or HVD_ENOMEM.
+ * Gives the engine a diagnosis made before it started (stored before a restart), as if it
+ * had made it itself, without emitting it again: correlations can still join it (but
+ * combinations among primed ones, made before, are not made again), and a signature
+ * diagnosis stays open, so matches within its quiet period fold into it (count counts on
+ * from count). A rule the set does not know is ignored. Returns HVD_OK or HVD_ENOMEM.
  */
 int hvd_engine_prime(hvd_engine *e, const char *rule_id, const char *key, const hvd_entity *ents,
-                     size_t nents, hvd_time first, hvd_time last, hvd_error *err);
+                     size_t nents, hvd_time first, hvd_time last, uint64_t count, hvd_error *err);
 
 /* End of input. Nothing is pending in this version; kept so callers mark the end. */
 int hvd_engine_flush(hvd_engine *e, hvd_error *err);

@@ -40,7 +40,7 @@ static void on_diagnosis(void *ud, const hvd_diagnosis *d)
     }
 }
 
-#define PRIME_PER_RULE 1000 /* stored diagnoses of one rule given back to a new engine */
+#define PRIME_MAX      20000 /* stored diagnoses given back to a new engine, newest first */
 #define PRIME_ENTITIES 48
 
 struct prime {
@@ -90,7 +90,7 @@ static int prime_one(void *ud, const hvd_stored_diagnosis *d)
     rc = hvd_store_diagnosis_entities(p->ing->st, d->id, keep_entity, p, p->err);
     if (rc == HVD_OK) {
         rc = hvd_engine_prime(p->ing->engine, d->rule_id, d->key, p->ents, p->n, d->first_time,
-                              d->last_time, p->err);
+                              d->last_time, d->count, p->err);
     }
     for (size_t i = 0; i < p->n; i++) {
         hvd_free((char *)p->ents[i].name);
@@ -103,37 +103,29 @@ static int prime_one(void *ud, const hvd_stored_diagnosis *d)
 
 /*
  * A new pipeline on a store that already holds diagnoses (a restarted daemon, a second
- * analyze run): the engine gets back the recent diagnoses correlations can use, so a
- * cause stored before still explains a failure read now.
+ * analyze run): the engine gets back the recent diagnoses, newest first, so a cause
+ * stored before still explains a failure read now and a flood that goes on after a
+ * restart keeps folding into its diagnosis.
  */
 static int prime(hvd_ingest *ing, hvd_error *err)
 {
-    const char *const *rules = NULL;
     hvd_diagnosis_filter f;
     struct prime p;
-    hvd_time window;
     int rc;
 
     memset(&p, 0, sizeof(p));
     p.ing = ing;
     p.err = err;
-    hvd_engine_prime_needs(ing->engine, &rules, &window);
-    if (!rules || !rules[0]) {
-        return HVD_OK;
-    }
     memset(&f, 0, sizeof(f));
     f.limit = 1;
     rc = hvd_store_diagnoses(ing->st, &f, newest_time, &p, err);
     if (rc < 0 || p.newest == 0) {
         return rc;
     }
-    for (size_t i = 0; rules[i] && rc == HVD_OK; i++) {
-        memset(&f, 0, sizeof(f));
-        f.rule = rules[i];
-        f.since = p.newest - 2 * window; /* files may come a little out of order */
-        f.limit = PRIME_PER_RULE;
-        rc = hvd_store_diagnoses(ing->st, &f, prime_one, &p, err);
-    }
+    memset(&f, 0, sizeof(f));
+    f.since = p.newest - hvd_engine_prime_span(ing->engine);
+    f.limit = PRIME_MAX;
+    rc = hvd_store_diagnoses(ing->st, &f, prime_one, &p, err);
     rc = rc < 0 ? rc : p.rc;
     if (rc == HVD_OK && p.primed) {
         hvd_log(ing->log, HVD_LOG_DEBUG, "%llu stored diagnoses given to the rule engine",

@@ -386,6 +386,58 @@ START_TEST(priming_a_new_pipeline_changes_nothing_by_itself)
 }
 END_TEST
 
+#define CONFIG_XML                                               \
+    HVD_TEST_SRCDIR "/samples/xml/unplanned-failover/HV-NODE01/" \
+                    "Microsoft-Windows-Hyper-V-Config-Admin.xml"
+
+/* Writes events [from, to) of the sample export as an EVTX file; returns its path. */
+static char *export_part(const char *name, int from, int to)
+{
+    char *xml = hvd_test_read_file(CONFIG_XML, NULL);
+    char *xml_path = hvd_test_path(tmp, "part.xml");
+    char *out = hvd_test_path(tmp, name);
+    char *argv[] = {HVD_TEST_BINDIR "/evtxgen", xml_path, out, NULL};
+    const char *start = NULL;
+    const char *end = NULL;
+    const char *p;
+    int i = 0;
+    FILE *f;
+
+    ck_assert_ptr_nonnull(xml);
+    for (p = strstr(xml, "<Event "); p; p = strstr(p + 1, "<Event "), i++) {
+        start = i == from ? p : start;
+        end = i == to ? p : end;
+    }
+    ck_assert_ptr_nonnull(start);
+    end = end ? end : strstr(xml, "</Events>");
+    f = fopen(xml_path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "<Events>\n%.*s</Events>\n", (int)(end - start), start);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(hvd_test_run(argv, NULL), 0);
+    free(xml);
+    free(xml_path);
+    return out;
+}
+
+/* Hyper-V-Config 4096 repeating (a stale VM link file), the export cut in two: after a
+ * restart between the parts the flood still folds into the one diagnosis. */
+START_TEST(a_restart_inside_a_flood_keeps_one_diagnosis)
+{
+    char *a = export_part("a.evtx", 0, 4);
+    char *b = export_part("b.evtx", 4, 6);
+    const char *const parts[] = {a, b};
+    char once[HVD_STORE_DIGEST_SIZE];
+    char split[HVD_STORE_DIGEST_SIZE];
+
+    read_files("once.db", parts, 2, 0, once);
+    read_files("split.db", parts, 2, 1, split);
+    ck_assert_str_eq(split, once);
+    free(a);
+    free(b);
+}
+END_TEST
+
 static Suite *ingest_suite(void)
 {
     Suite *s = suite_create("ingest");
@@ -399,6 +451,7 @@ static Suite *ingest_suite(void)
     tcase_add_test(tc, without_follow_a_file_is_read_whole);
     tcase_add_test(tc, a_restart_between_files_keeps_their_correlation);
     tcase_add_test(tc, priming_a_new_pipeline_changes_nothing_by_itself);
+    tcase_add_test(tc, a_restart_inside_a_flood_keeps_one_diagnosis);
     suite_add_tcase(s, tc);
     return s;
 }
