@@ -202,15 +202,15 @@ static int write_all(int fd, const uint8_t *p, size_t n)
     return 0;
 }
 
-/* The child: every record down the pipe, then the end marker. Never returns. */
-static void child_main(hvd_evtx_reader *r, int fd)
+/* The child of parent: every record down the pipe, then the end marker. Never returns. */
+static void child_main(hvd_evtx_reader *r, int fd, pid_t parent)
 {
     uint8_t *out = malloc(PIPE_BUF_SZ);
     size_t used = 0;
 
     /* The reader's owner may be killed (a daemon's worker past its time limit): go too. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() == 1 || !out) {
+    if (getppid() != parent || !out) {
         _exit(1);
     }
     for (int index = r->next; index <= r->end; index++) {
@@ -266,6 +266,7 @@ static void child_main(hvd_evtx_reader *r, int fd)
 /* Starts the child; on any failure the records are read in this process instead. */
 static void start_child(hvd_evtx_reader *r)
 {
+    pid_t parent = getpid();
     int p[2];
     pid_t pid;
 
@@ -278,7 +279,7 @@ static void start_child(hvd_evtx_reader *r)
     pid = fork();
     if (pid == 0) {
         close(p[0]);
-        child_main(r, p[1]);
+        child_main(r, p[1], parent);
     }
     close(p[1]);
     if (pid < 0) {
