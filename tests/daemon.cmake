@@ -2,16 +2,8 @@
 # the real hvdiagd against temp folders and a temp socket. Crash and hang cases need
 # hvdiagd_hooks: the same sources with HVD_DAEMON_TEST_HOOKS, which makes a worker crash or
 # hang on files named in HVD_TEST_CRASH_ON / HVD_TEST_HANG_ON. It is never installed.
-file(GLOB HVDIAGD_HOOKS_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/daemon/hvdiagd*.c)
-add_executable(hvdiagd_hooks ${HVDIAGD_HOOKS_SOURCES})
-target_link_libraries(hvdiagd_hooks PRIVATE hvd PkgConfig::UV)
-if(SYSTEMD_FOUND)
-  target_link_libraries(hvdiagd_hooks PRIVATE PkgConfig::SYSTEMD)
-  target_compile_definitions(hvdiagd_hooks PRIVATE HVD_HAVE_SYSTEMD=1)
-endif()
-target_compile_definitions(hvdiagd_hooks PRIVATE HVD_RULES_DIR="${HVD_RULES_DIR}"
-                                                 HVD_CONF_FILE="${HVD_CONF_FILE}"
-                                                 HVD_DAEMON_TEST_HOOKS=1)
+hvd_daemon_executable(hvdiagd_hooks)
+target_compile_definitions(hvdiagd_hooks PRIVATE HVD_DAEMON_TEST_HOOKS=1)
 set_target_properties(hvdiagd_hooks PROPERTIES RUNTIME_OUTPUT_DIRECTORY
                                                ${CMAKE_CURRENT_BINARY_DIR})
 add_dependencies(check_daemon hvdiagd hvdiagd_hooks)
