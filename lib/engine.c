@@ -1705,12 +1705,9 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
             e->corr_by_rule[member] = grown;
         }
     }
-    for (size_t r = 0; r < rs->nrules; r++) {
-        const hvd__rule *rule = &rs->rules[r];
-        hvd_time span = rule->info.correlation ? 2 * rule->window : rule->quiet_period;
-
-        e->prime_span = span > e->prime_span ? span : e->prime_span;
-    }
+    /* As far back as the engine keeps state itself: files come in any order, so a partner
+     * may bring an older time than the newest stored diagnosis. */
+    e->prime_span = e->horizon;
     if (rc < 0) {
         hvd_engine_destroy(e);
         return hvd_error_set(err, rc, NULL, 0, "cannot build the rule index");

@@ -38,8 +38,8 @@ int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err);
 
 /*
  * After a restart: how far back (event time, before the newest stored diagnosis) stored
- * diagnoses still matter to a new engine, as correlation members or as diagnoses whose
- * quiet period is still open.
+ * diagnoses still matter to a new engine: as far as it keeps its own state (at least a
+ * week, at least twice the longest span a rule looks at), since files come in any order.
  */
 hvd_time hvd_engine_prime_span(const hvd_engine *e);
 
