@@ -775,6 +775,24 @@ static int hwm_push(struct hwm *h, uint64_t hash)
     return HVD_OK;
 }
 
+/* Appends the space-separated hex hashes of a clog_seen row to h. */
+static int hwm_parse(struct hwm *h, const char *text)
+{
+    while (*text) {
+        char *end;
+        uint64_t v = strtoull(text, &end, 16);
+
+        if (end == text) {
+            break;
+        }
+        if (hwm_push(h, v) < 0) {
+            return HVD_ENOMEM;
+        }
+        text = end;
+    }
+    return HVD_OK;
+}
+
 static struct hwm *hwm_get(hvd_store *st, const char *node, const char *section, hvd_error *err)
 {
     sqlite3_stmt *q = st->stmt[SQL_CLOG_LOAD];
@@ -803,21 +821,10 @@ static struct hwm *hwm_get(hvd_store *st, const char *node, const char *section,
     bind_text(q, 2, section);
     rc = sqlite3_step(q);
     if (rc == SQLITE_ROW) {
-        const char *p = col_text(q, 1);
-
         h.time = sqlite3_column_int64(q, 0);
-        while (*p) {
-            char *end;
-            uint64_t v = strtoull(p, &end, 16);
-
-            if (end == p) {
-                break;
-            }
-            if (hwm_push(&h, v) < 0) {
-                sqlite3_reset(q);
-                goto nomem;
-            }
-            p = end;
+        if (hwm_parse(&h, col_text(q, 1)) < 0) {
+            sqlite3_reset(q);
+            goto nomem;
         }
     } else if (rc != SQLITE_DONE) {
         db_error(st, err, "cannot load seen lines");
@@ -2783,19 +2790,10 @@ static int cmp_u64(const void *x, const void *y)
 static int dump_hashes(hvd_buf *line, const char *text)
 {
     struct hwm h;
-    int rc = HVD_OK;
+    int rc;
 
     memset(&h, 0, sizeof(h));
-    while (rc == HVD_OK && *text) {
-        char *end;
-        uint64_t v = strtoull(text, &end, 16);
-
-        if (end == text) {
-            break;
-        }
-        rc = hwm_push(&h, v);
-        text = end;
-    }
+    rc = hwm_parse(&h, text);
     if (rc == HVD_OK && h.n > 1) {
         qsort(h.hashes, h.n, sizeof(*h.hashes), cmp_u64);
     }
