@@ -24,6 +24,7 @@
 #include "errcode.h"
 #include "hvtime.h"
 #include "rules_internal.h"
+#include "template.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -347,55 +348,16 @@ static int fill_value(const struct fill_ctx *fc, const char *name, size_t len, h
     return 0;
 }
 
-/* {name}, {name?fallback}, {{ for a literal brace. */
+static int fill_one(void *ud, const char *name, size_t len, hvd_buf *out)
+{
+    return fill_value(ud, name, len, out);
+}
+
+/* Renders a rule text (grammar in template.h) into out, which it empties first. */
 static int fill(const char *tmpl, const struct fill_ctx *fc, hvd_buf *out)
 {
     hvd_buf_reset(out);
-    if (!tmpl) {
-        return hvd_buf_add(out, "", 0);
-    }
-    for (const char *p = tmpl; *p; p++) {
-        const char *end;
-        size_t len;
-        size_t before;
-        int got;
-
-        if (p[0] == '{' && p[1] == '{') {
-            if (hvd_buf_addc(out, '{') < 0) {
-                return HVD_ENOMEM;
-            }
-            p++;
-            continue;
-        }
-        if (p[0] == '}' && p[1] == '}') {
-            if (hvd_buf_addc(out, '}') < 0) {
-                return HVD_ENOMEM;
-            }
-            p++;
-            continue;
-        }
-        end = *p == '{' ? strchr(p, '}') : NULL;
-        if (!end) {
-            if (hvd_buf_addc(out, *p) < 0) {
-                return HVD_ENOMEM;
-            }
-            continue;
-        }
-        len = strcspn(p + 1, "?}");
-        before = out->len;
-        got = fill_value(fc, p + 1, len, out);
-        if (got < 0) {
-            return HVD_ENOMEM;
-        }
-        if (got == 0 && p[1 + len] == '?') {
-            out->len = before;
-            if (hvd_buf_add(out, p + 2 + len, (size_t)(end - (p + 2 + len))) < 0) {
-                return HVD_ENOMEM;
-            }
-        }
-        p = end;
-    }
-    return out->data ? HVD_OK : hvd_buf_add(out, "", 0);
+    return hvd_template_render(tmpl, fill_one, (void *)fc, out);
 }
 
 /* --- the index ---------------------------------------------------------------------- */

@@ -14,6 +14,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "errcode.h"
+#include "template.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -399,31 +400,20 @@ static void capture_names(struct loader *ld, struct names *ns, pcre2_code *re)
     }
 }
 
-/* Checks that every {name} in a template is an entity the rule can produce. */
+static int name_known(void *ud, const char *name, size_t len)
+{
+    return names_has(ud, name, len);
+}
+
+/* Checks a template's syntax and that every {name} in it is an entity the rule can
+ * produce. */
 static void check_template(struct loader *ld, const char *tmpl, const struct names *ns, int line,
                            const char *what)
 {
-    for (const char *p = tmpl; p && *p; p++) {
-        const char *end;
-        size_t len;
+    char msg[200];
 
-        if (p[0] == '{' && p[1] == '{') {
-            p++;
-            continue;
-        }
-        if (*p != '{') {
-            continue;
-        }
-        end = strchr(p, '}');
-        if (!end) {
-            report(ld, line, "%s: '{' without '}'", what);
-            return;
-        }
-        len = strcspn(p + 1, "?}");
-        if (p[1 + len] != '?' && !names_has(ns, p + 1, len)) {
-            report(ld, line, "%s: unknown entity {%.*s}", what, (int)len, p + 1);
-        }
-        p = end;
+    if (hvd_template_check(tmpl, name_known, (void *)ns, msg, sizeof(msg)) < 0) {
+        report(ld, line, "%s: %s", what, msg);
     }
 }
 

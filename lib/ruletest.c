@@ -7,6 +7,7 @@
 #include "engine_internal.h"
 #include "eventxml.h"
 #include "rules_internal.h"
+#include "template.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +26,24 @@ static int contains(const char *hay, const char *needle)
     return hay && needle && strstr(hay, needle) != NULL;
 }
 
+/* A rendered text that still holds a {name} means a template the values cannot fill. */
+static int placeholder_left(struct seen *s, const hvd_diagnosis *d)
+{
+    const char *const texts[][2] = {
+        {"title", d->title}, {"cause", d->cause}, {"remedy", d->remedy}};
+
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        const char *left = hvd_template_leftover(texts[i][1]);
+
+        if (left) {
+            snprintf(s->why, sizeof(s->why), "the %s keeps a placeholder: '%.40s'", texts[i][0],
+                     left);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void on_diagnosis(void *ud, const hvd_diagnosis *d)
 {
     struct seen *s = ud;
@@ -34,6 +53,9 @@ static void on_diagnosis(void *ud, const hvd_diagnosis *d)
         return;
     }
     s->made = 1;
+    if (s->ex->positive && placeholder_left(s, d)) {
+        return;
+    }
     for (size_t i = 0; i < ex->nexpects; i++) {
         const hvd__expect *x = &ex->expects[i];
 

@@ -455,7 +455,7 @@ START_TEST(entities_templates_and_evidence)
     ck_assert_int_ge(i, 0);
     /* field, regex on the message, a value template with _short, a fallback, '{{'. */
     ck_assert_str_eq(g.title[i],
-                     "SQL01 6F1B2C3D-0000-4000-8000-00000000ABCD SQL01 fallback {literal}");
+                     "SQL01 6F1B2C3D-0000-4000-8000-00000000ABCD SQL01 fallback {GUID}");
     ck_assert_uint_eq(g.nevidence[i], 1);
     ck_assert_uint_le(g.longest_excerpt, 300);
     ck_assert_uint_ge(g.longest_excerpt, 299);
