@@ -131,6 +131,7 @@ struct hvd_engine {
     hvd_engine_stats stats;
     hvd_time horizon; /* state idle longer than this, by event time, is dropped */
     int match_disabled;
+    hvd_msgmatcher *messages; /* cluster.log lines that are rendered events */
 
     struct bucket *index[1024];
     size_t *fallback[3]; /* by source kind */
@@ -319,8 +320,8 @@ static int fill_value(const struct fill_ctx *fc, const char *name, size_t len, h
     const char *v = entities_get(fc->ents, name, len);
     char tmp[40];
 
-    if (v) {
-        return hvd_buf_adds(out, v) < 0 ? -1 : (*v ? 1 : 0);
+    if (v && *v) {
+        return hvd_buf_adds(out, v) < 0 ? -1 : 1;
     }
     if (len == 5 && strncmp(name, "count", 5) == 0) {
         snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)fc->count);
@@ -344,6 +345,11 @@ static int fill_value(const struct fill_ctx *fc, const char *name, size_t len, h
             }
             return 1;
         }
+    }
+    /* An excerpt pasted without its header or node name: say so rather than leave a gap. */
+    if ((len == 4 && strncmp(name, "host", 4) == 0) ||
+        (len == 10 && strncmp(name, "host_short", 10) == 0)) {
+        return hvd_buf_adds(out, "an unknown host") < 0 ? -1 : 1;
     }
     return 0;
 }
@@ -652,8 +658,8 @@ static int eval(hvd_engine *e, const hvd__pred *p)
     case HVD__P_CHANNEL:
         return strcmp(e->channel, p->text) == 0;
     case HVD__P_EVENT_ID:
-        if (ev->kind != HVD_SOURCE_EVTX) {
-            return 0;
+        if (ev->kind != HVD_SOURCE_EVTX && ev->event_id == 0) {
+            return 0; /* a cluster.log line, unless msgtable knew its event */
         }
         for (size_t i = 0; i < p->nranges; i++) {
             if (ev->event_id >= p->ranges[i].lo && ev->event_id <= p->ranges[i].hi) {
@@ -1542,7 +1548,28 @@ int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
     char low[256];
     int rc = HVD_OK;
     int kind = ev->kind == HVD_SOURCE_CLUSTERLOG ? 2 : 1;
+    hvd_event rendered;
+    hvd_msgtable_match mm;
 
+    /* A cluster.log [System] line is the event it was rendered from: it is matched by
+     * provider and event id like the EVTX event, and keeps its place in the file. */
+    rc = e->messages ? hvd_msgmatcher_match(e->messages, ev, &mm) : 0;
+    if (rc < 0) {
+        return hvd_error_set(err, rc, ev->source_path, ev->line, "rule engine: %s",
+                             hvd_strerror(rc));
+    }
+    if (rc == 1) {
+        rendered = *ev;
+        rendered.provider = mm.provider;
+        rendered.channel = mm.channel;
+        rendered.event_id = mm.event_id;
+        rendered.level = mm.level;
+        rendered.fields = mm.fields;
+        rendered.nfields = mm.nfields;
+        ev = &rendered;
+        e->stats.rendered++;
+    }
+    rc = HVD_OK;
     e->ev = ev;
     e->codes_ready = 0;
     e->stats.events++;
@@ -1550,7 +1577,7 @@ int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
         e->newest = ev->time;
     }
     hvd__channel_normalise(ev->channel ? ev->channel : "", e->channel, sizeof(e->channel));
-    if (ev->kind == HVD_SOURCE_EVTX) {
+    if (ev->kind == HVD_SOURCE_EVTX || ev->event_id != 0) {
         lower_copy(low, sizeof(low), ev->provider ? ev->provider : "");
         snprintf(key, sizeof(key), "E|%s|%u", low, ev->event_id);
         rc = try_bucket(e, key);
@@ -1615,6 +1642,11 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
     e->rs = rs;
     e->emit = emit;
     e->ud = ud;
+    if (rs->messages && hvd_msgtable_count(rs->messages) > 0 &&
+        hvd_msgmatcher_create(&e->messages, rs->messages, err) < 0) {
+        hvd_free(e);
+        return HVD_ENOMEM;
+    }
     hvd_buf_init(&e->scratch, 256 * 1024);
     e->md = pcre2_match_data_create(rs->max_captures + 1, NULL);
     e->mctx = pcre2_match_context_create(NULL);
@@ -1826,6 +1858,7 @@ void hvd_engine_destroy(hvd_engine *e)
     hvd_free(e->names);
     pcre2_match_data_free(e->md);
     pcre2_match_context_free(e->mctx);
+    hvd_msgmatcher_destroy(e->messages);
     entities_free(&e->ents);
     hvd_buf_free(&e->scratch);
     hvd_free(e);

@@ -27,6 +27,7 @@ typedef struct hvd_engine_stats {
     uint64_t diagnoses;  /* distinct diagnosis keys made */
     uint64_t emitted;    /* calls to emit (updates included) */
     uint64_t groups;     /* time-grouping states held now */
+    uint64_t rendered;   /* cluster.log lines recognised as rendered events (msgtable) */
 } hvd_engine_stats;
 
 /* rs is borrowed and must outlive the engine. On success *out owns the engine. */

@@ -1247,6 +1247,22 @@ static int compare_names(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* The message table in dir/messages, when there is one: its problems are the rule set's. */
+static void load_messages(struct loader *ld, const char *dir)
+{
+    char path[4096];
+    int rc;
+
+    if ((size_t)snprintf(path, sizeof(path), "%s/messages", dir) >= sizeof(path)) {
+        report(ld, 0, "folder name too long");
+        return;
+    }
+    rc = hvd_msgtable_load(&ld->rs->messages, path, ld->log, ld->err);
+    if (rc < 0) {
+        ld->errors++;
+    }
+}
+
 static int load(hvd_ruleset **out, const char *dir, const char *one_file, const char *xsd_path,
                 const hvd_logger *log, hvd_error *err)
 {
@@ -1308,6 +1324,9 @@ static int load(hvd_ruleset **out, const char *dir, const char *one_file, const 
             hvd_free(files[i]);
         }
         hvd_free(files);
+        if (ld.errors == 0) {
+            load_messages(&ld, dir);
+        }
     } else {
         load_file(&ld, one_file, schema);
     }
@@ -1345,6 +1364,7 @@ void hvd_ruleset_destroy(hvd_ruleset *rs)
     }
     hvd_free(rs->codes);
     hvd_free(rs->rules);
+    hvd_msgtable_destroy(rs->messages);
     b = rs->arena;
     while (b) {
         struct hvd__block *next = b->next;

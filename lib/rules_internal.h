@@ -3,6 +3,7 @@
 #define HVD_RULES_INTERNAL_H
 
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include "msgtable.h"
 #include "rules.h"
 
 #include <pcre2.h>
@@ -149,6 +150,7 @@ struct hvd_ruleset {
     size_t ncodes;
     size_t codes_cap;
     uint32_t max_captures; /* largest capture count of any regex */
+    hvd_msgtable *messages; /* rendered messages back to events (messages/ beside the rules) */
 };
 
 /* Normalises a channel name for comparison: lower case, and the last '-' or '/' before
