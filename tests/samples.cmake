@@ -1,0 +1,8 @@
+# Sample bundles told through different sources give the same diagnoses.
+add_test(NAME clusterlog_bundle_as_full_as_evtx
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tools/clusterlog_bundle_check.sh
+                 $<TARGET_FILE:hvdiag> ${PROJECT_SOURCE_DIR})
+add_test(NAME corpus_clusterlog_excerpt
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tools/corpus_excerpt_check.sh
+                 $<TARGET_FILE:hvdiag> ${PROJECT_SOURCE_DIR} ${HVD_CORPUS_DIR})
+set_tests_properties(corpus_clusterlog_excerpt PROPERTIES SKIP_RETURN_CODE 77)
