@@ -10,9 +10,11 @@
 #include "alloc.h"
 #include "log.h"
 #include "query.h"
+#include "report.h"
 #include "rules.h"
 #include "store.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -27,6 +29,7 @@ struct options {
     const char *db;
     const char *rules;
     const char *html;
+    hvd_report_options report; /* --time-zone */
     int json;
     int fail_on;
     int verbose;
@@ -39,7 +42,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: hvdiag analyze PATH... [--db FILE] [--rules DIR] [--since T] [--until T]\n"
-            "                      [--json] [--html FILE] [--fail-on SEVERITY] [-v]\n"
+            "                      [--json] [--html FILE] [--time-zone ZONE]\n"
+            "                      [--fail-on SEVERITY] [-v]\n"
             "\n"
             "PATH is a Get-ClusterLog destination folder, a folder of .evtx exports, single\n"
             "files, or a .zip of any of these. Folders are searched recursively.\n"
@@ -48,6 +52,7 @@ static void usage(FILE *out)
             "  --since, --until   only events in this time range (UTC, 2024-03-05T10:00:00)\n"
             "  --json             print one JSON document instead of the table\n"
             "  --html FILE        also write a self-contained HTML report\n"
+            "  --time-zone ZONE   times in the report: utc (default), local, or +02:00\n"
             "  --fail-on SEV      exit 1 when an incident is at least SEV (info, warning,\n"
             "                     error, critical; default error)\n"
             "  -v                 print reader warnings\n"
@@ -91,6 +96,14 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->rules = argv[++i];
         } else if (strcmp(a, "--html") == 0) {
             o->html = argv[++i];
+        } else if (strcmp(a, "--time-zone") == 0) {
+            if (hvd_report_parse_zone(argv[++i], &o->report) < 0) {
+                fprintf(stderr,
+                        "hvdiag analyze: --time-zone: '%s' is not utc, local or an offset "
+                        "such as +02:00\n",
+                        argv[i]);
+                return -1;
+            }
         } else if (strcmp(a, "--since") == 0 || strcmp(a, "--until") == 0) {
             hvd_time *t = a[2] == 's' ? &o->ingest.since : &o->ingest.until;
 
@@ -272,174 +285,35 @@ static void print_table(const json_t *report, int colour)
            json_array_size(incidents));
 }
 
-static void html_text(FILE *f, const char *s)
+/* The report as one self-contained page (lib/report.c), written whole or not at all. */
+static int write_html(const char *path, const json_t *report, const hvd_report_options *ro)
 {
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        default:
-            fputc(*s, f);
+    char *json = json_dumps(report, JSON_COMPACT);
+    hvd_buf page;
+    hvd_error err;
+    FILE *f;
+    int rc = -1;
+
+    hvd_buf_init(&page, (size_t)1 << 30);
+    hvd_error_clear(&err);
+    if (!json) {
+        fprintf(stderr, "hvdiag analyze: %s: out of memory\n", path);
+    } else if (hvd_report_html(json, strlen(json), ro, &page, &err) < 0) {
+        fprintf(stderr, "hvdiag analyze: %s: %s\n", path, err.msg);
+    } else if (!(f = fopen(path, "w"))) {
+        fprintf(stderr, "hvdiag analyze: cannot write %s: %s\n", path, strerror(errno));
+    } else {
+        int bad = fwrite(page.data, 1, page.len, f) != page.len;
+
+        bad |= fclose(f) != 0;
+        if (bad) {
+            fprintf(stderr, "hvdiag analyze: cannot write %s: %s\n", path, strerror(errno));
         }
+        rc = bad ? -1 : 0;
     }
-}
-
-/* One self-contained page: inline style, an SVG timeline per subject, the incidents. */
-static int write_html(const char *path, const json_t *report)
-{
-    const json_t *incidents = json_object_get(report, "incidents");
-    FILE *f = fopen(path, "w");
-    hvd_time lo = INT64_MAX;
-    hvd_time hi = INT64_MIN;
-    size_t i;
-    const json_t *in;
-
-    if (!f) {
-        return -1;
-    }
-    json_array_foreach(incidents, i, in)
-    {
-        hvd_time a;
-        hvd_time b;
-
-        if (hvd_time_parse(jstr(in, "first_time"), &a) == 0 && a < lo) {
-            lo = a;
-        }
-        if (hvd_time_parse(jstr(in, "last_time"), &b) == 0 && b > hi) {
-            hi = b;
-        }
-    }
-    if (hi <= lo) {
-        hi = lo + 1;
-    }
-    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-          "<title>hvdiag report</title><style>"
-          "body{font-family:system-ui,sans-serif;margin:2em;color:#222}"
-          "h1{font-size:1.4em}.inc{border:1px solid #ccc;border-radius:6px;margin:1em 0;"
-          "padding:.8em}.sev{font-weight:bold;text-transform:uppercase;padding:.1em .4em;"
-          "border-radius:4px;color:#fff}.critical{background:#a00}.error{background:#d33}"
-          ".warning{background:#d90}.info,.benign{background:#48a}"
-          "pre{white-space:pre-wrap;background:#f6f6f6;padding:.5em;border-radius:4px}"
-          "table{border-collapse:collapse;font-size:.85em}td,th{border-bottom:1px solid #eee;"
-          "padding:.2em .5em;text-align:left;vertical-align:top}"
-          ".timeline text{font-size:11px}</style></head><body>\n",
-          f);
-    fputs("<h1>hvdiag report</h1>\n<p>Database: ", f);
-    html_text(f, jstr(report, "database"));
-    fprintf(f, ". %zu incident(s).</p>\n<h2>Timeline</h2>\n", json_array_size(incidents));
-    fprintf(f,
-            "<svg class=\"timeline\" width=\"960\" height=\"%zu\" "
-            "xmlns=\"http://www.w3.org/2000/svg\">\n",
-            json_array_size(incidents) * 22 + 30);
-    json_array_foreach(incidents, i, in)
-    {
-        hvd_time a = lo;
-        hvd_time b = hi;
-        double x;
-        double w;
-
-        hvd_time_parse(jstr(in, "first_time"), &a);
-        hvd_time_parse(jstr(in, "last_time"), &b);
-        x = 260.0 + 680.0 * (double)(a - lo) / (double)(hi - lo);
-        w = 680.0 * (double)(b - a) / (double)(hi - lo);
-        fprintf(f, "<text x=\"0\" y=\"%zu\">", i * 22 + 15);
-        html_text(f, jstr(in, "subject"));
-        fprintf(f,
-                "</text><rect class=\"%s\" x=\"%.1f\" y=\"%zu\" width=\"%.1f\" height=\"14\" "
-                "fill=\"%s\"><title>",
-                jstr(in, "severity"), x, i * 22 + 4, w < 4 ? 4 : w,
-                strcmp(jstr(in, "severity"), "critical") == 0  ? "#a00"
-                : strcmp(jstr(in, "severity"), "error") == 0   ? "#d33"
-                : strcmp(jstr(in, "severity"), "warning") == 0 ? "#d90"
-                                                               : "#48a");
-        html_text(f, jstr(in, "title"));
-        fputs("</title></rect>\n", f);
-    }
-    fprintf(f, "<text x=\"260\" y=\"%zu\">", json_array_size(incidents) * 22 + 25);
-    if (json_array_size(incidents)) {
-        html_text(f, jstr(json_array_get(incidents, json_array_size(incidents) - 1), "first_time"));
-    }
-    fputs("</text></svg>\n<h2>Incidents</h2>\n", f);
-    json_array_foreach(incidents, i, in)
-    {
-        size_t k;
-        const json_t *d;
-
-        fprintf(f, "<div class=\"inc\"><span class=\"sev %s\">%s</span> <b>", jstr(in, "severity"),
-                jstr(in, "severity"));
-        html_text(f, jstr(in, "title"));
-        fputs("</b><br>", f);
-        html_text(f, jstr(in, "subject_kind"));
-        fputs(" ", f);
-        html_text(f, jstr(in, "subject"));
-        fputs(", hosts ", f);
-        html_text(f, jstr(in, "hosts"));
-        fputs(", ", f);
-        html_text(f, jstr(in, "first_time"));
-        fputs(" to ", f);
-        html_text(f, jstr(in, "last_time"));
-        json_array_foreach(json_object_get(in, "diagnoses"), k, d)
-        {
-            size_t e;
-            const json_t *ev;
-            const json_t *ref;
-
-            fprintf(f, "<h3>%s",
-                    json_is_true(json_object_get(d, "root_cause")) ? "Root cause: " : "");
-            html_text(f, jstr(d, "title"));
-            fputs("</h3><p><b>Why:</b></p><pre>", f);
-            html_text(f, jstr(d, "cause"));
-            fputs("</pre><p><b>What to do:</b></p><pre>", f);
-            html_text(f, jstr(d, "remedy"));
-            fputs("</pre><p>References: ", f);
-            json_array_foreach(json_object_get(d, "references"), e, ref)
-            {
-                fputs("<a href=\"", f);
-                html_text(f, json_string_value(ref));
-                fputs("\">", f);
-                html_text(f, json_string_value(ref));
-                fputs("</a> ", f);
-            }
-            fputs("</p><table><tr><th>time</th><th>host</th><th>source</th><th>event</th>"
-                  "<th>message</th></tr>\n",
-                  f);
-            json_array_foreach(json_object_get(d, "evidence"), e, ev)
-            {
-                fputs("<tr><td>", f);
-                html_text(f, jstr(ev, "time"));
-                fputs("</td><td>", f);
-                html_text(f, jstr(ev, "host"));
-                fputs("</td><td>", f);
-                html_text(f, jstr(ev, "source"));
-                fputs("</td><td>", f);
-                if (strcmp(jstr(ev, "kind"), "evtx") == 0) {
-                    html_text(f, jstr(ev, "provider"));
-                    fprintf(f, " %" JSON_INTEGER_FORMAT,
-                            json_integer_value(json_object_get(ev, "event_id")));
-                } else {
-                    fprintf(f, "line %" JSON_INTEGER_FORMAT,
-                            json_integer_value(json_object_get(ev, "line")));
-                }
-                fputs("</td><td>", f);
-                html_text(f, jstr(ev, "message"));
-                fputs("</td></tr>\n", f);
-            }
-            fputs("</table>\n", f);
-        }
-        fputs("</div>\n", f);
-    }
-    fputs("</body></html>\n", f);
-    return fclose(f) == 0 ? 0 : -1;
+    free(json);
+    hvd_buf_free(&page);
+    return rc;
 }
 
 /* --- the command -------------------------------------------------------------------- */
@@ -559,8 +433,7 @@ int hvd_cmd_analyze(int argc, char **argv)
     } else {
         print_table(report, isatty(1));
     }
-    if (o.html && write_html(o.html, report) < 0) {
-        fprintf(stderr, "hvdiag analyze: cannot write %s\n", o.html);
+    if (o.html && write_html(o.html, report, &o.report) < 0) {
         input_errors++;
     }
     status = input_errors ? HVD_EXIT_USAGE : worst >= o.fail_on ? HVD_EXIT_FOUND : HVD_EXIT_OK;
