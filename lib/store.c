@@ -2543,7 +2543,7 @@ static void diagnosis_row(sqlite3_stmt *q, hvd_stored_diagnosis *d)
     d->last_time = sqlite3_column_int64(q, 14);
     d->count = (uint64_t)sqlite3_column_int64(q, 15);
     d->incident = sqlite3_column_int64(q, 16);
-    d->root = strcmp(d->kind, "correlation") == 0;
+    d->root = sqlite3_column_int(q, 17);
 }
 
 int hvd_store_incidents(hvd_store *st, const hvd_incident_filter *f,

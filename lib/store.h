@@ -199,7 +199,7 @@ typedef struct hvd_stored_diagnosis {
     hvd_time first_time;
     hvd_time last_time;
     uint64_t count;
-    int root;         /* a correlation: the incident's root cause */
+    int root;         /* the incident's root cause (the first of its diagnoses) */
     int64_t incident; /* 0 until grouped */
 } hvd_stored_diagnosis;
 

@@ -123,9 +123,10 @@ static const char *const store_migrations[] = {
     " head_hash, prefix_len, prefix_hash, warnings, first_seen, last_seen"
 
 /* The columns of a diagnosis row, in the order every SELECT of diagnoses gives them. */
-#define STORE_DIAGNOSIS_COLUMNS                                                          \
-    "d.id, d.key, d.kind, d.rule, d.title, d.severity, d.confidence, d.cause, d.remedy," \
-    " d.refs, d.vm_name, d.vm_id, d.host, d.first_time, d.last_time, d.count, d.incident"
+#define STORE_DIAGNOSIS_COLUMNS                                                            \
+    "d.id, d.key, d.kind, d.rule, d.title, d.severity, d.confidence, d.cause, d.remedy,"   \
+    " d.refs, d.vm_name, d.vm_id, d.host, d.first_time, d.last_time, d.count, d.incident," \
+    " coalesce((SELECT r.root FROM incidents r WHERE r.id = d.incident) = d.id, 0)"
 
 #define STORE_INCIDENT_COLUMNS                                                         \
     "i.id, i.subject_kind, i.subject, i.hosts, i.first_time, i.last_time, i.severity," \

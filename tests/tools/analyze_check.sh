@@ -41,7 +41,7 @@ ev = [d for i in r["incidents"] for d in i["diagnoses"] if d["rule"] == "lm-targ
 assert ev and ev[0]["source"].endswith("HV-NODE01/Microsoft-Windows-Hyper-V-VMMS-Admin.evtx"), ev
 PY
 check "HTML report has a timeline and the root cause" grep -q '<svg class="timeline"' "$work/report.html"
-check "HTML report names the root cause" grep -q 'Root cause: ' "$work/report.html"
+check "HTML report names the root cause" grep -q 'class="label">Root cause<' "$work/report.html"
 
 # Analysing the same files again changes nothing in the database.
 sqlite3 "$db" .dump >"$work/dump1.sql"
