@@ -362,8 +362,15 @@ static int fill_one(void *ud, const char *name, size_t len, hvd_buf *out)
 /* Renders a rule text (grammar in template.h) into out, which it empties first. */
 static int fill(const char *tmpl, const struct fill_ctx *fc, hvd_buf *out)
 {
+    int rc;
+
     hvd_buf_reset(out);
-    return hvd_template_render(tmpl, fill_one, (void *)fc, out);
+    rc = hvd_template_render(tmpl, fill_one, (void *)fc, out);
+    /* A text that opens with the host, and the host is unknown: "An unknown host ...". */
+    if (rc == HVD_OK && strncmp(out->data, "an unknown host", 15) == 0) {
+        out->data[0] = 'A';
+    }
+    return rc;
 }
 
 /* --- the index ---------------------------------------------------------------------- */
