@@ -10,7 +10,8 @@
  * number before a whole line (then also stripped from the continuation lines of the file),
  * and "HH:MM:SS.mmm LEVEL [COMP] message" with the date cut off: such a line takes the date
  * of the last dated line before it (a day is added when the clock goes back by more than
- * 12 hours); with no dated line before it, its time is 0 (unknown).
+ * 12 hours); with no dated line before it, it keeps its time of day with the date unknown
+ * (a time within the first day, written "????-??-??T21:16:17Z": see hvtime.h).
  *
  * 2016+ files open with "[=== Name ===]" sections. The Cluster section gives the time-zone
  * offset, whether the times are local, and the node; the other configuration sections are
@@ -364,7 +365,8 @@ static int parse_event(hvd_clusterlog_reader *r, const char *p, slot *s, int *rc
         days = r->day;
     }
     r->last_tod = tod;
-    s->time = days >= 0 ? line_time(r, days, tod) : 0;
+    /* No date yet: the time of day alone (hvtime.h), neither shifted nor dated 1970. */
+    s->time = days >= 0 ? line_time(r, days, tod) : tod;
     *rc = msg_append(r, s, p, strlen(p), err);
     return *rc < 0 ? PARSE_NONE : PARSE_EVENT;
 }

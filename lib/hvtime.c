@@ -54,6 +54,14 @@ hvd_time hvd_time_from_utc(int year, int month, int day, int hour, int min, int 
     return secs * HVD_TICKS_PER_SECOND + ticks_fraction;
 }
 
+/* "????-??-??", spelled so no C trigraph ("??-") is read in it. */
+#define UNDATED "\?\?\?\?-\?\?-\?\?"
+
+int hvd_time_has_date(hvd_time t)
+{
+    return t < 0 || t >= HVD_TIME_UNDATED_END;
+}
+
 char *hvd_time_format(hvd_time t, char *buf, size_t cap)
 {
     int64_t secs = t / HVD_TICKS_PER_SECOND;
@@ -73,6 +81,11 @@ char *hvd_time_format(hvd_time t, char *buf, size_t cap)
     if (rem < 0) {
         rem += 86400;
         days -= 1;
+    }
+    if (!hvd_time_has_date(t)) {
+        snprintf(buf, cap, UNDATED "T%02d:%02d:%02d.%07lldZ", (int)(rem / 3600),
+                 (int)(rem % 3600 / 60), (int)(rem % 60), (long long)frac);
+        return buf;
     }
     civil_from_days(days, &y, &m, &d);
     snprintf(buf, cap, "%04lld-%02d-%02dT%02d:%02d:%02d.%07lldZ", (long long)y, m, d,
@@ -107,8 +120,14 @@ int hvd_time_parse(const char *s, hvd_time *out)
     int64_t frac = 0;
     int64_t offset = 0;
 
-    if (parse_digits(&p, 4, &year) || *p++ != '-' || parse_digits(&p, 2, &month) || *p++ != '-' ||
-        parse_digits(&p, 2, &day)) {
+    if (strncmp(p, UNDATED, 10) == 0) {
+        /* A time of day without a date: day 0. */
+        p += 10;
+        year = 1970;
+        month = 1;
+        day = 1;
+    } else if (parse_digits(&p, 4, &year) || *p++ != '-' || parse_digits(&p, 2, &month) ||
+               *p++ != '-' || parse_digits(&p, 2, &day)) {
         return -1;
     }
     if (month < 1 || month > 12 || day < 1 || day > 31) {

@@ -17,6 +17,15 @@ hvd_time hvd_time_from_filetime(uint64_t filetime);
 hvd_time hvd_time_from_utc(int year, int month, int day, int hour, int min, int sec,
                            int64_t ticks_fraction);
 
+/* A time in [0, one day) is a time of day whose date is unknown: a cluster.log excerpt
+ * pasted with its dates cut off and no dated line before it. It is written with '?' for
+ * the date ("????-??-??T21:16:17.2560000Z") and read back the same way; nothing in the
+ * Windows logs hvdiag reads is dated 1970-01-01. */
+#define HVD_TIME_UNDATED_END (86400 * HVD_TICKS_PER_SECOND)
+
+/* 1 when t has a date, 0 for a time of day alone. */
+int hvd_time_has_date(hvd_time t);
+
 /* "2024-03-05T10:00:01.1234567Z" (7 fraction digits) into buf; returns buf.
  * cap must be at least 32. */
 char *hvd_time_format(hvd_time t, char *buf, size_t cap);
@@ -24,7 +33,8 @@ char *hvd_time_format(hvd_time t, char *buf, size_t cap);
 /*
  * Parses an ISO-8601 UTC time as Windows and users write it: "2024-03-05T10:00:01Z",
  * "2024-03-05T10:00:01.123456789Z", "2024-03-05 10:00:01", "2024-03-05". A trailing
- * "+hh:mm"/"-hh:mm" offset is applied. Returns 0 and sets *out, or -1.
+ * "+hh:mm"/"-hh:mm" offset is applied. "????-??-??T21:16:17Z" is a time of day without a
+ * date (see HVD_TIME_UNDATED_END). Returns 0 and sets *out, or -1.
  */
 int hvd_time_parse(const char *s, hvd_time *out);
 

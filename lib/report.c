@@ -233,6 +233,12 @@ static void time_text(const struct writer *w, hvd_time t, char *buf, size_t cap)
     struct tm tm;
     int off;
 
+    if (!hvd_time_has_date(t)) {
+        /* An excerpt without dates: its time of day, as written in the file. */
+        snprintf(buf, cap, "%02d:%02d:%02d (date unknown)", (int)(t / HVD_TICKS_PER_SECOND / 3600),
+                 (int)(t / HVD_TICKS_PER_SECOND / 60 % 60), (int)(t / HVD_TICKS_PER_SECOND % 60));
+        return;
+    }
     zone_tm(w->opt, t, &tm, &off);
     if (!w->opt || w->opt->zone == 0) {
         snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
@@ -254,6 +260,10 @@ static void time_out(struct writer *w, const char *iso)
         return;
     }
     time_text(w, t, buf, sizeof(buf));
+    if (!hvd_time_has_date(t)) {
+        fmt(w, "<time>%s</time>", buf);
+        return;
+    }
     fmt(w, "<time datetime=\"%s\">%s</time>", buf, buf);
 }
 
@@ -539,8 +549,12 @@ static void axis(struct writer *w, const struct scale *sc, size_t nlanes)
     fmt(w, "<line class=\"axis\" x1=\"%d\" y1=\"%.0f\" x2=\"%d\" y2=\"%.0f\"/>", LANE_LABEL, y,
         SVG_WIDTH - 40, y);
     zone_tm(w->opt, sc->lo, &tm, &dummy);
-    fmt(w, "<text class=\"date\" x=\"4\" y=\"%.0f\">%04d-%02d-%02d</text>", y + 16,
-        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+    if (!hvd_time_has_date(sc->lo + (sc->hi - sc->lo) / 2)) {
+        fmt(w, "<text class=\"date\" x=\"4\" y=\"%.0f\">date unknown</text>", y + 16);
+    } else {
+        fmt(w, "<text class=\"date\" x=\"4\" y=\"%.0f\">%04d-%02d-%02d</text>", y + 16,
+            tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+    }
     for (int64_t t = first; t * HVD_TICKS_PER_SECOND <= sc->hi; t += step) {
         hvd_time at = t * HVD_TICKS_PER_SECOND;
         double x = xpos(sc, at);

@@ -107,6 +107,21 @@ START_TEST(time_filetime_and_text_agree)
 }
 END_TEST
 
+START_TEST(time_of_day_without_a_date_is_never_1970)
+{
+    char text[40];
+    hvd_time t = (21 * 3600 + 16 * 60 + 17) * HVD_TICKS_PER_SECOND + 2560000;
+
+    ck_assert_int_eq(hvd_time_has_date(t), 0);
+    ck_assert_str_eq(hvd_time_format(t, text, sizeof(text)),
+                     "\?\?\?\?-\?\?-\?\?T21:16:17.2560000Z");
+    ck_assert_int_eq(hvd_time_parse(text, &t), 0);
+    ck_assert_int_eq(t, (21 * 3600 + 16 * 60 + 17) * HVD_TICKS_PER_SECOND + 2560000);
+    ck_assert_int_eq(hvd_time_has_date(HVD_TIME_UNDATED_END), 1);
+    ck_assert_int_eq(hvd_time_has_date(-1), 1);
+}
+END_TEST
+
 START_TEST(time_parse_rejects_nonsense)
 {
     hvd_time t;
@@ -135,6 +150,7 @@ static Suite *plumbing_suite(void)
     tc = tcase_create("time");
     tcase_add_test(tc, time_filetime_and_text_agree);
     tcase_add_test(tc, time_parse_rejects_nonsense);
+    tcase_add_test(tc, time_of_day_without_a_date_is_never_1970);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -29,3 +29,24 @@ for x in sum(d.values(), []):
     assert "  " not in x["title"] and not x["title"].endswith(" on "), x["title"]
     assert x["first_time"].startswith("2017-10-23"), x["first_time"]
 PY
+
+# An excerpt with the dates cut off (times of day only): its time of day is kept with the
+# date marked unknown, never 1970-01-01.
+g=$3/clusterlog/jadarnel27_joshthecoder.com__2020-05-21-prevent-unexpected-failovers-when-patching-ags.excerpt.log
+[ -f "$g" ] || { echo "FAIL: $g is missing from the corpus" >&2; exit 1; }
+"$hvdiag" analyze --rules rules --db "$work/g.db" --json --html "$work/g.html" "$g" >"$work/g.json" 2>"$work/g.err"
+st=$?
+[ $st -eq 1 ] || { echo "FAIL: analyze of the undated excerpt exited $st, expected 1" >&2; exit 1; }
+python3 - "$work/g.json" "$work/g.html" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+page = open(sys.argv[2]).read()
+assert r["incidents"], "no incident from the undated excerpt"
+for inc in r["incidents"]:
+    for k in ("first_time", "last_time"):
+        assert inc[k].startswith("????-??-??T21:1"), inc[k]
+    assert inc["title"][0].isupper(), inc["title"]
+assert "1970" not in page, "the report dates the excerpt 1970"
+assert "(date unknown)" in page
+PY
+
