@@ -18,6 +18,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <libxml/parser.h>
 #include <libxml/xmlschemas.h>
 #include <stdarg.h>
@@ -229,21 +230,69 @@ static int parse_bool(const char *s, int dflt)
     return strcmp(s, "true") == 0 || strcmp(s, "1") == 0;
 }
 
-static int parse_duration(const char *s, int64_t *out)
+/* Reads the decimal number at s (digits only: no sign, no blanks) into *out; returns the
+ * first byte after it, or NULL when s does not start with a digit or the number exceeds max. */
+static const char *read_uint(const char *s, unsigned long long max, unsigned long long *out)
 {
-    int64_t total = 0;
+    char *end;
+    unsigned long long v;
 
-    if (!s || !*s) {
+    if (!isdigit((unsigned char)*s)) {
+        return NULL;
+    }
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno == ERANGE || v > max) {
+        return NULL;
+    }
+    *out = v;
+    return end;
+}
+
+/* A whole attribute as a number in [min, max]; reports "file:line: bad <what>" otherwise. */
+static int parse_count(struct loader *ld, int line, const char *what, const char *s, long min,
+                       long max, long *out)
+{
+    unsigned long long v = 0;
+    const char *end = s ? read_uint(s, (unsigned long long)max, &v) : NULL;
+
+    if (!end || *end || v < (unsigned long long)min) {
+        report(ld, line, "bad %s '%s': a whole number from %ld to %ld", what, s ? s : "", min, max);
         return -1;
     }
-    while (*s) {
-        char *end;
-        long long v;
-        int64_t unit;
+    *out = (long)v;
+    return 0;
+}
 
-        errno = 0;
-        v = strtoll(s, &end, 10);
-        if (errno || end == s || v < 0 || v > 100000000) {
+/*
+ * A duration: one or more <number><unit> parts (s, m, h, d), summed; "1h30m". The total is
+ * at most HVD_RULE_MAX_DURATION seconds, so every sum the engine makes of an event time and
+ * a duration stays far from overflow. Each part is checked before it is added, so no
+ * intermediate value can wrap. Reports "file:line: bad <what> ..." on any problem.
+ */
+static int parse_duration(struct loader *ld, int line, const char *what, const char *s,
+                          int64_t *out)
+{
+    const unsigned long long max = HVD_RULE_MAX_DURATION;
+    unsigned long long total = 0;
+    const char *p = s;
+
+    if (!s || !*s) {
+        report(ld, line, "bad %s: empty duration", what);
+        return -1;
+    }
+    while (*p) {
+        unsigned long long v = 0;
+        unsigned long long unit;
+        const char *end;
+
+        if (!isdigit((unsigned char)*p)) {
+            report(ld, line, "bad %s '%s': expected <number><unit> parts such as 1h30m", what, s);
+            return -1;
+        }
+        end = read_uint(p, max, &v);
+        if (!end) {
+            report(ld, line, "bad %s '%s': longer than the maximum of %llud", what, s, max / 86400);
             return -1;
         }
         switch (*end) {
@@ -260,12 +309,17 @@ static int parse_duration(const char *s, int64_t *out)
             unit = 86400;
             break;
         default:
+            report(ld, line, "bad %s '%s': unit must be s, m, h or d", what, s);
             return -1;
         }
-        total += (int64_t)v * unit * TICK;
-        s = end + 1;
+        if (v > (max - total) / unit) {
+            report(ld, line, "bad %s '%s': longer than the maximum of %llud", what, s, max / 86400);
+            return -1;
+        }
+        total += v * unit;
+        p = end + 1;
     }
-    *out = total;
+    *out = (int64_t)total * TICK;
     return 0;
 }
 
@@ -439,22 +493,24 @@ static size_t count_elements(const xmlNode *n)
     return k;
 }
 
+/* "4 16-18 1069": blank-separated ids and inclusive ranges, each id at most 65535.
+ * Anything else is reported; the array is sized by the tokens, so it never overflows. */
 static int parse_ranges(struct loader *ld, hvd__pred *p, const char *s, int line)
 {
     size_t n = 0;
-    const char *q = s;
+    const char *q;
 
-    for (; *q; q++) {
-        n += isdigit((unsigned char)*q) && (q == s || isspace((unsigned char)q[-1]));
+    for (q = s; *q; q++) {
+        n += !isspace((unsigned char)*q) && (q == s || isspace((unsigned char)q[-1]));
     }
     p->ranges = arena_alloc(ld->rs, (n ? n : 1) * sizeof(*p->ranges));
     if (!p->ranges) {
         return -1;
     }
     for (q = s; *q;) {
-        char *end;
-        unsigned long lo;
-        unsigned long hi;
+        unsigned long long lo = 0;
+        unsigned long long hi;
+        const char *end;
 
         while (isspace((unsigned char)*q)) {
             q++;
@@ -462,19 +518,23 @@ static int parse_ranges(struct loader *ld, hvd__pred *p, const char *s, int line
         if (!*q) {
             break;
         }
-        lo = strtoul(q, &end, 10);
+        end = read_uint(q, 65535, &lo);
         hi = lo;
-        if (*end == '-') {
-            hi = strtoul(end + 1, &end, 10);
+        if (end && *end == '-') {
+            end = read_uint(end + 1, 65535, &hi);
         }
-        if (lo > 65535 || hi > 65535 || hi < lo) {
-            report(ld, line, "bad event id range '%s'", s);
+        if (!end || (*end && !isspace((unsigned char)*end)) || hi < lo || p->nranges == n) {
+            report(ld, line, "bad event id range '%s': ids and ranges (4 16-18) up to 65535", s);
             return -1;
         }
         p->ranges[p->nranges].lo = (uint32_t)lo;
         p->ranges[p->nranges].hi = (uint32_t)hi;
         p->nranges++;
         q = end;
+    }
+    if (p->nranges == 0) {
+        report(ld, line, "bad event id range '%s': no id", s);
+        return -1;
     }
     return 0;
 }
@@ -694,7 +754,10 @@ static int parse_examples(struct loader *ld, const xmlNode *n, hvd__rule *r)
                 x->remedy_contains = attr(ld, c, "remedy-contains");
                 x->cause_contains = attr(ld, c, "cause-contains");
                 x->title_contains = attr(ld, c, "title-contains");
-                x->count = count ? strtol(count, NULL, 10) : 0;
+                x->count = 0;
+                if (count) {
+                    parse_count(ld, line_of(c), "expect count", count, 1, LONG_MAX, &x->count);
+                }
             } else if (is_el(c, "clusterlog")) {
                 hvd__example_event *ev = &e->events[e->nevents++];
                 xmlChar *raw = xmlNodeGetContent(c);
@@ -857,17 +920,15 @@ static int parse_rule(struct loader *ld, const xmlNode *n)
         } else if (is_el(c, "threshold")) {
             const char *count = attr(ld, c, "count");
 
-            r->threshold_count = count ? strtol(count, NULL, 10) : 0;
-            if (parse_duration(attr(ld, c, "window"), &r->threshold_window) < 0) {
-                report(ld, line_of(c), "bad window");
-            }
+            r->threshold_count = 0;
+            parse_count(ld, line_of(c), "threshold count", count, 1, HVD_RULE_MAX_THRESHOLD,
+                        &r->threshold_count);
+            parse_duration(ld, line_of(c), "window", attr(ld, c, "window"), &r->threshold_window);
             r->threshold_group = split_names(ld, attr(ld, c, "group-by"), &r->nthreshold_group);
         } else if (is_el(c, "quiet")) {
             const char *group = attr(ld, c, "group-by");
 
-            if (parse_duration(attr(ld, c, "period"), &r->quiet_period) < 0) {
-                report(ld, line_of(c), "bad period");
-            }
+            parse_duration(ld, line_of(c), "period", attr(ld, c, "period"), &r->quiet_period);
             if (group) {
                 r->quiet_group = split_names(ld, group, &r->nquiet_group);
                 r->quiet_group_set = 1;
@@ -925,9 +986,7 @@ static int parse_correlation(struct loader *ld, const xmlNode *n)
     r->info.correlation = 1;
     r->order_before = -1;
     r->order_after = -1;
-    if (parse_duration(attr(ld, n, "window"), &r->window) < 0) {
-        report(ld, line_of(n), "bad window");
-    }
+    parse_duration(ld, line_of(n), "window", attr(ld, n, "window"), &r->window);
     for (const xmlNode *c = n->children; c; c = c->next) {
         r->nmembers += is_el(c, "member");
         r->njoins += is_el(c, "join");

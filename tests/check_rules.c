@@ -239,6 +239,78 @@ START_TEST(utf16_files_cannot_hide_a_doctype)
 }
 END_TEST
 
+/* A rule with the given threshold and quiet period, for the duration tests. */
+static const char timed_rule[] =
+    "  <rule id=\"r-t\" severity=\"error\">\n"
+    "    <title>t</title>\n"
+    "    <match><provider>P</provider><event-id>%s</event-id></match>\n"
+    "    <threshold count=\"%s\" window=\"%s\"/>\n"
+    "    <quiet period=\"%s\"/>\n"
+    "    <cause>c</cause><remedy>r</remedy>\n"
+    "    <reference href=\"https://example.invalid/\"/>\n"
+    "    <examples><positive><Event "
+    "xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\"/></positive>\n"
+    "      <negative><Event "
+    "xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\"/></negative></examples>\n"
+    "  </rule>\n";
+
+/* Durations, counts and id ranges: the largest allowed values load; anything past them,
+ * or anything that would wrap, is refused with file:line, by the schema or the loader. */
+START_TEST(durations_counts_and_ids_are_bounded)
+{
+    static const struct {
+        const char *ids;
+        const char *count;
+        const char *window;
+        const char *period;
+        const char *want; /* NULL: loads */
+        int line;
+    } cases[] = {
+        {"1", "2", "10m", "1h30m", NULL, 0},
+        {"1-65535", "1000", "366d", "8784h", NULL, 0},
+        {"0 7 9-10", "1", "527040m", "31622400s", NULL, 0},
+        {"1", "2", "10m", "367d", "bad period '367d': longer than the maximum of 366d", 6},
+        {"1", "2", "366d1s", "1h", "bad window '366d1s': longer than the maximum of 366d", 5},
+        {"1", "2", "10m", "300d1700h", "longer than the maximum of 366d", 6},
+        {"1", "2", "10m", "100000000d", "period", 6},
+        {"1", "2", "10m", "99999999999999999999999s", "period", 6},
+        {"1", "2", "10m", "10675199d", "period", 6},
+        {"1", "2", "10m", "-1h", "period", 6},
+        {"1", "2", "10m", "1h-", "period", 6},
+        {"1", "1001", "10m", "1h", "1001", 5},
+        {"1", "99999999999999999999", "10m", "1h", "count", 5},
+        {"65536", "2", "10m", "1h", "65536", 4},
+        {"5-4", "2", "10m", "1h", "5-4", 4},
+        {"1,2", "2", "10m", "1h", "1,2", 4},
+        {"4294967297", "2", "10m", "1h", "4294967297", 4},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char body[4096];
+        char want[600];
+        struct lines l = {.n = 0};
+        hvd_error err;
+        char *path;
+        int rc;
+
+        snprintf(body, sizeof(body), timed_rule, cases[i].ids, cases[i].count, cases[i].window,
+                 cases[i].period);
+        path = write_rules("t.xml", "", body);
+        rc = load_dir(&l, &err);
+        if (!cases[i].want) {
+            ck_assert_msg(rc == 1, "case %zu: %s", i, err.msg);
+        } else {
+            ck_assert_msg(rc < 0, "case %zu loaded", i);
+            snprintf(want, sizeof(want), "t.xml:%d:", cases[i].line);
+            ck_assert_msg(strstr(err.msg, want) != NULL, "case %zu: %s", i, err.msg);
+            ck_assert_msg(strstr(err.msg, cases[i].want) != NULL, "case %zu: %s", i, err.msg);
+        }
+        remove(path);
+        free(path);
+    }
+}
+END_TEST
+
 START_TEST(rule_info_lists_references_and_texts)
 {
     hvd_ruleset *rs = NULL;
@@ -391,6 +463,7 @@ static Suite *rules_suite(void)
     tcase_add_test(tc, external_entities_are_refused_unread);
     tcase_add_test(tc, entity_bombs_are_refused_quickly);
     tcase_add_test(tc, utf16_files_cannot_hide_a_doctype);
+    tcase_add_test(tc, durations_counts_and_ids_are_bounded);
     tcase_add_test(tc, rule_info_lists_references_and_texts);
     tcase_add_test(tc, correlations_of_correlations_resolve_in_any_file_order);
     tcase_add_test(tc, correlation_cycles_are_refused);
