@@ -1,9 +1,10 @@
 /*
  * rules: loads rule files into a compiled rule set.
  *
- * Each file is read whole (rule files are small; capped at 8 MiB), refused if it has a
- * DOCTYPE (so no entity is ever declared, expanded or fetched), parsed with
- * XML_PARSE_NONET, validated against the XML Schema, and compiled: PCRE2 regexes once
+ * Each file is read whole (rule files are small; capped at 8 MiB), parsed with
+ * XML_PARSE_NONET by a parser that stops at a DOCTYPE (so no entity is ever declared,
+ * expanded or fetched, whatever the encoding), checked to be UTF-8, validated against
+ * the XML Schema, and compiled: PCRE2 regexes once
  * with JIT and match limits, durations, event-id ranges, templates checked against the
  * entities the rule can produce, correlation members resolved to rule indexes. Every
  * problem is reported as "file:line: message"; any problem rejects the whole set.
@@ -20,6 +21,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <libxml/parser.h>
+#include <libxml/SAX2.h>
+#include <libxml/xmlstring.h>
 #include <libxml/xmlschemas.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1163,22 +1166,27 @@ static void on_xml_error(void *ctx, xmlErrorPtr e)
     report(ld, e->line, "%s", msg);
 }
 
-/* Refuses a DOCTYPE before any parser sees it: no entities, no external subsets. */
-static int refuse_doctype(struct loader *ld, const char *data, size_t len)
+/* SAX hook called as soon as "<!DOCTYPE name ...>" is read, whatever the file's encoding,
+ * and before its internal subset: stopping here means no entity is ever declared, expanded
+ * or fetched. */
+static void refuse_doctype(void *ctx, const xmlChar *name, const xmlChar *external_id,
+                           const xmlChar *system_id)
 {
-    for (size_t i = 0; i + 9 <= len; i++) {
-        if (data[i] == '<' && data[i + 1] == '!' &&
-            (strncmp(data + i, "<!DOCTYPE", 9) == 0 || strncmp(data + i, "<!ENTITY", 8) == 0)) {
-            int line = 1;
+    xmlParserCtxtPtr ctxt = ctx;
+    struct loader *ld = ctxt->_private;
 
-            for (size_t k = 0; k < i; k++) {
-                line += data[k] == '\n';
-            }
-            report(ld, line, "DOCTYPE and entity declarations are not allowed in rule files");
-            return -1;
-        }
-    }
-    return 0;
+    (void)name;
+    (void)external_id;
+    (void)system_id;
+    report(ld, xmlSAX2GetLineNumber(ctxt),
+           "DOCTYPE and entity declarations are not allowed in rule files");
+    xmlStopParser(ctxt);
+}
+
+/* Rule files are UTF-8 (an optional BOM allowed): no NUL byte, every sequence valid. */
+static int is_utf8(const char *data, size_t len)
+{
+    return !memchr(data, '\0', len) && xmlCheckUTF8((const xmlChar *)data);
 }
 
 static char *read_small_file(struct loader *ld, const char *path, size_t *len)
@@ -1213,6 +1221,7 @@ static void load_file(struct loader *ld, const char *path, xmlSchemaPtr schema)
 {
     char *data;
     size_t len = 0;
+    xmlParserCtxtPtr ctxt;
     xmlDocPtr doc = NULL;
     xmlSchemaValidCtxtPtr vctx = NULL;
     int before = ld->errors;
@@ -1223,20 +1232,24 @@ static void load_file(struct loader *ld, const char *path, xmlSchemaPtr schema)
     if (!data) {
         return;
     }
-    if (memchr(data, '\0', len)) {
-        /* UTF-16 would hide a DOCTYPE from the byte scan below. */
-        report(ld, 0, "not UTF-8 text (NUL bytes): rule files are UTF-8");
+    ctxt = xmlNewParserCtxt();
+    if (!ctxt) {
+        report(ld, 0, "out of memory");
         hvd_free(data);
         return;
     }
-    if (refuse_doctype(ld, data, len) < 0) {
-        hvd_free(data);
-        return;
-    }
+    /* The DOCTYPE check runs inside the parser, which has decoded the file (UTF-16, EBCDIC
+     * and any encoding libxml2 knows), so no byte pattern can hide a DOCTYPE from it. */
+    ctxt->sax->internalSubset = refuse_doctype;
+    ctxt->_private = ld;
     xmlSetStructuredErrorFunc(ld, on_xml_error);
-    doc = xmlReadMemory(data, (int)len, path, NULL, XML_PARSE_NONET);
+    doc = xmlCtxtReadMemory(ctxt, data, (int)len, path, NULL, XML_PARSE_NONET);
+    xmlFreeParserCtxt(ctxt);
     if (doc && (doc->intSubset || doc->extSubset) && ld->errors == before) {
         report(ld, 0, "DOCTYPE and entity declarations are not allowed in rule files");
+    }
+    if (doc && ld->errors == before && !is_utf8(data, len)) {
+        report(ld, 0, "not UTF-8 text: rule files are UTF-8");
     }
     if (doc && ld->errors == before) {
         vctx = xmlSchemaNewValidCtxt(schema);
