@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,11 @@
 #define TOKEN_MAX     1200
 #define TICKS_PER_DAY (INT64_C(86400) * HVD_TICKS_PER_SECOND)
 #define TOD_ROLLBACK  (INT64_C(12) * 3600 * HVD_TICKS_PER_SECOND)
+/* Bounds of what a position token holds; the reader never goes past them, so every token it
+ * writes is read back. Dates start at 1970 (day 0; -1 is "no date yet") and the day count
+ * stops growing at DAY_MAX (year 29349), where day * TICKS_PER_DAY still fits in int64. */
+#define TZ_MAX_MINUTES (24 * 60)
+#define DAY_MAX        INT64_C(10000000)
 
 enum section {
     SEC_NONE = 0, /* no marker seen: a file without sections, every line may be an event */
@@ -169,7 +175,7 @@ static int parse_datetime(const char **pp, int64_t *days, int64_t *tod)
         read_digits(&p, 2, &d) || *p++ != '-') {
         return -1;
     }
-    if (y < 1601 || mo < 1 || mo > 12 || d < 1 || d > 31 || parse_tod(&p, tod)) {
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || parse_tod(&p, tod)) {
         return -1;
     }
     *days = hvd_time_from_utc(y, mo, d, 0, 0, 0, 0) / TICKS_PER_DAY;
@@ -359,7 +365,7 @@ static int parse_event(hvd_clusterlog_reader *r, const char *p, slot *s, int *rc
     if (days >= 0) {
         r->day = days;
     } else if (r->day >= 0) {
-        if (tod + TOD_ROLLBACK < r->last_tod) {
+        if (tod + TOD_ROLLBACK < r->last_tod && r->day < DAY_MAX) {
             r->day++;
         }
         days = r->day;
@@ -459,11 +465,12 @@ static int header_fact(hvd_clusterlog_reader *r, const char *p)
         q = skip_spaces(q + strlen("time zone offset of this machine is"));
         errno = 0;
         v = strtol(q, &end, 10);
-        if (end != q && errno == 0 && v > -24 * 60 && v < 24 * 60) {
-            end = (char *)skip_spaces(end);
-            if (strncasecmp(end, "hour", 4) == 0) {
-                v *= 60;
-            }
+        /* Minutes, or hours when the unit says so; the range is checked on the minutes,
+         * which is what the position token stores. */
+        if (end != q && errno == 0 && strncasecmp(skip_spaces(end), "hour", 4) == 0) {
+            v = v >= -TZ_MAX_MINUTES / 60 && v <= TZ_MAX_MINUTES / 60 ? v * 60 : LONG_MAX;
+        }
+        if (end != q && errno == 0 && v >= -TZ_MAX_MINUTES && v <= TZ_MAX_MINUTES) {
             r->tz_minutes = (int)v;
             r->have_tz = 1;
         } else {
@@ -828,7 +835,7 @@ static int parse_token(hvd_clusterlog_reader *r, const char *tok, uint64_t *off,
                 goto bad;
             }
         } else if (KEY("tz")) {
-            if (parse_i64(v, vlen, -24 * 60, 24 * 60, &x)) {
+            if (parse_i64(v, vlen, -TZ_MAX_MINUTES, TZ_MAX_MINUTES, &x)) {
                 goto bad;
             }
             r->tz_minutes = (int)x;
@@ -859,7 +866,7 @@ static int parse_token(hvd_clusterlog_reader *r, const char *tok, uint64_t *off,
             }
             r->section = found;
         } else if (KEY("day")) {
-            if (parse_i64(v, vlen, -1, INT64_C(10000000), &x)) {
+            if (parse_i64(v, vlen, -1, DAY_MAX, &x)) {
                 goto bad;
             }
             r->day = x;

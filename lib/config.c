@@ -1,17 +1,27 @@
 /*
- * config: hvdiagd's INI file through inih. Debian 12's inih (r55) is built without
- * INI_HANDLER_LINENO, so the handler never learns the line it is called for. We feed inih
- * through ini_parse_stream() with our own reader that hands out exactly one line per call
- * and counts them: when the handler runs, the count is the line of the key. The reader
- * also sees section headers (inih reports a section only with its first key), so empty
- * and unknown sections are caught with their line too. A line longer than inih's buffer
- * would be split by inih into two "lines"; the reader refuses it instead.
+ * config: hvdiagd's INI file through inih, the one parser that decides what the file says.
+ * Debian 12's inih (r55) is built without INI_HANDLER_LINENO and without
+ * INI_CALL_HANDLER_ON_NEW_SECTION, so its handler learns neither the line nor a section
+ * that has no key. We feed inih through ini_parse_stream() with our own reader that hands
+ * out exactly one line per call and counts them: when the handler runs, the count is the
+ * line of the key.
+ *
+ * To name empty and unknown sections with their line, the reader also classifies each line
+ * the way inih r55 does (ini.c, ini_parse_stream(): comment, indented continuation of the
+ * previous key, [section], key = value), tracking the same state (is there a previous key).
+ * inih stays the truth: the handler files every key under the section inih passes it, and
+ * a disagreement with the reader's view is reported as an error rather than guessed.
+ * An indented line after a key is a continuation in inih (Python configparser style): it is
+ * accepted only for 'pattern' (a list) and otherwise refused at its line, with a hint when
+ * it looks like an indented section header. A line longer than inih's buffer would be split
+ * by inih into two "lines"; the reader refuses it instead.
  */
 #include "config.h"
 
 #include "alloc.h"
 #include "buf.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <ini.h>
@@ -21,6 +31,9 @@
 #include <strings.h>
 
 #define MAX_FILE_BYTES (1024 * 1024)
+/* inih r55's fixed buffers (ini.c MAX_SECTION, MAX_NAME): names are cut to 49 bytes. */
+#define INIH_MAX_SECTION 50
+#define INIH_MAX_NAME    50
 
 enum section { SEC_NONE, SEC_DAEMON, SEC_WATCH, SEC_BAD };
 
@@ -35,6 +48,12 @@ struct parse {
     size_t len;
     size_t pos;
     unsigned line; /* lines handed to inih so far */
+    /* inih's state, mirrored by the reader (see the top of this file) */
+    int prev_key;                       /* inih has a previous key to continue (prev_name) */
+    char prev_name[INIH_MAX_NAME];      /* that key, as inih keeps it */
+    unsigned prev_line;                 /* the line that set it */
+    int continuation;                   /* the current line continues prev_name */
+    char section_raw[INIH_MAX_SECTION]; /* the section name as inih keeps it */
     /* current section */
     enum section sec;
     hvd_config_watch *watch;
@@ -100,20 +119,20 @@ void hvd_config_destroy(hvd_config *c)
     hvd_free(c);
 }
 
-/* A section header line, seen by the reader before inih parses it. */
-static void section_header(struct parse *p, const char *line, size_t n)
+/* A section header whose name (between the brackets) is raw, len bytes: seen by the
+ * reader, on a line inih also takes as a section header. */
+static void section_header(struct parse *p, const char *raw, size_t len)
 {
-    const char *close = memchr(line, ']', n);
     char name[HVD_CONFIG_MAX_LINE];
-    size_t len;
 
     p->sec = SEC_BAD;
     p->watch = NULL;
-    if (!close) {
-        return; /* inih reports the syntax error */
+    if (len >= INIH_MAX_SECTION) {
+        /* inih would cut it, and two long names could become one section. */
+        problem(p, p->line, "section name longer than %d bytes", INIH_MAX_SECTION - 1);
+        return;
     }
-    len = (size_t)(close - line - 1);
-    memcpy(name, line + 1, len);
+    memcpy(name, raw, len);
     name[len] = '\0';
     while (len && (name[len - 1] == ' ' || name[len - 1] == '\t')) {
         name[--len] = '\0';
@@ -167,6 +186,92 @@ static void section_header(struct parse *p, const char *line, size_t n)
     problem(p, p->line, "unknown section [%s] (expected [daemon] or [watch NAME])", s);
 }
 
+/* inih r55's helpers, as ini.c has them (INI_ALLOW_INLINE_COMMENTS, prefix ";"). */
+static char *ini_rstrip(char *s)
+{
+    char *p = s + strlen(s);
+
+    while (p > s && isspace((unsigned char)p[-1])) {
+        *--p = '\0';
+    }
+    return s;
+}
+
+static char *ini_lskip(char *s)
+{
+    while (*s && isspace((unsigned char)*s)) {
+        s++;
+    }
+    return s;
+}
+
+/* The first of chars (any when NULL), or a ';' after whitespace (an inline comment). */
+static char *ini_find_chars_or_comment(char *s, const char *chars)
+{
+    int was_space = 0;
+
+    while (*s && (!chars || !strchr(chars, *s)) && !(was_space && *s == ';')) {
+        was_space = isspace((unsigned char)*s);
+        s++;
+    }
+    return s;
+}
+
+/* Copies at most cap - 1 bytes and terminates, as inih's strncpy0(). */
+static void ini_copy(char *dst, const char *src, size_t cap)
+{
+    size_t n = strnlen(src, cap - 1);
+
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+/*
+ * Classifies one line exactly as inih r55's ini_parse_stream() does, on a scratch copy,
+ * and updates the mirrored state: a start-of-line comment or blank line; with a previous
+ * key, an indented non-blank line continues it; a "[section]" line (']' before any inline
+ * comment) starts a section and forgets the previous key; "name = value" or "name: value"
+ * makes name the previous key. Anything else is a syntax error inih reports.
+ */
+static void mirror_inih(struct parse *p, const char *text)
+{
+    char line[HVD_CONFIG_MAX_LINE + 1];
+    char *start;
+    char *end;
+
+    p->continuation = 0;
+    ini_copy(line, text, sizeof(line));
+    start = line;
+    if (p->line == 1 && strncmp(start, "\xEF\xBB\xBF", 3) == 0) {
+        start += 3;
+    }
+    start = ini_lskip(ini_rstrip(start));
+    if (*start == ';' || *start == '#' || *start == '\0') {
+        return;
+    }
+    if (p->prev_key && start > line) {
+        p->continuation = 1;
+        return;
+    }
+    if (*start == '[') {
+        end = ini_find_chars_or_comment(start + 1, "]");
+        if (*end == ']') {
+            *end = '\0';
+            ini_copy(p->section_raw, start + 1, sizeof(p->section_raw));
+            p->prev_key = 0;
+            section_header(p, start + 1, strlen(start + 1));
+        }
+        return;
+    }
+    end = ini_find_chars_or_comment(start, "=:");
+    if (*end == '=' || *end == ':') {
+        *end = '\0';
+        ini_copy(p->prev_name, ini_rstrip(start), sizeof(p->prev_name));
+        p->prev_key = p->prev_name[0] != '\0';
+        p->prev_line = p->line;
+    }
+}
+
 /* inih's reader: one whole line per call, or NULL at the end. */
 static char *reader(char *str, int num, void *stream)
 {
@@ -174,7 +279,6 @@ static char *reader(char *str, int num, void *stream)
     const char *start = p->text + p->pos;
     const char *nl;
     size_t n;
-    const char *s;
 
     if (p->pos >= p->len) {
         return NULL;
@@ -183,26 +287,20 @@ static char *reader(char *str, int num, void *stream)
     n = nl ? (size_t)(nl - start) + 1 : p->len - p->pos;
     p->pos += n;
     p->line++;
+    p->continuation = 0;
     if (memchr(start, '\0', n)) {
         problem(p, p->line, "NUL byte in line");
         str[0] = '\0';
         return str;
     }
-    if (n >= (size_t)num) {
+    if (n >= (size_t)num || n > HVD_CONFIG_MAX_LINE) {
         problem(p, p->line, "line longer than %d bytes", num - 1);
         str[0] = '\0';
         return str;
     }
     memcpy(str, start, n);
     str[n] = '\0';
-    s = str;
-    if (p->line == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0) {
-        s += 3;
-    }
-    s = skip_space(s);
-    if (*s == '[') {
-        section_header(p, s, strlen(s));
-    }
+    mirror_inih(p, str);
     return str;
 }
 
@@ -470,11 +568,42 @@ static void watch_key(struct parse *p, const char *key, const char *v)
     }
 }
 
+/* Whether v looks like a section header: what an indented "[watch b]" becomes. */
+static int looks_like_section(const char *v)
+{
+    size_t n = strlen(v);
+
+    return n >= 2 && v[0] == '[' && v[n - 1] == ']';
+}
+
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
     struct parse *p = user;
 
-    (void)section; /* the reader tracked it, with its line */
+    if (strcmp(section, p->section_raw) != 0 ||
+        (p->continuation && strcmp(name, p->prev_name) != 0)) {
+        /* Cannot happen while the mirror follows inih; refuse rather than guess. */
+        problem(p, p->line, "cannot tell which section '%s' belongs to (the INI parser says [%s])",
+                name, section);
+        return 1;
+    }
+    if (p->continuation) {
+        /* inih hands an indented line after a key to that key again. */
+        if (looks_like_section(value)) {
+            problem(p, p->line,
+                    "'%s' is indented, so it continues '%s' from line %u instead of starting "
+                    "a section: remove the indentation",
+                    value, name, p->prev_line);
+            return 1;
+        }
+        if (p->sec != SEC_WATCH || strcmp(name, "pattern") != 0) {
+            problem(p, p->line,
+                    "indented line continues '%s' from line %u; only pattern may go on over "
+                    "several lines",
+                    name, p->prev_line);
+            return 1;
+        }
+    }
     switch (p->sec) {
     case SEC_NONE:
         problem(p, p->line, "'%s' is outside any section", name);

@@ -1015,7 +1015,7 @@ static int try_combination(hvd_engine *e, size_t c, struct recent *const *chosen
         lo = chosen[i]->first < lo ? chosen[i]->first : lo;
         hi = chosen[i]->last > hi ? chosen[i]->last : hi;
     }
-    if (hi - lo > corr->window) {
+    if (hvd_time_span(lo, hi) > (uint64_t)corr->window) {
         return HVD_OK;
     }
     if (corr->order_before >= 0 && corr->order_after >= 0 &&
@@ -1212,7 +1212,7 @@ static struct group *group_find(hvd_engine *e, const char *key, size_t rule)
  * the cap. Kept diagnoses and reported combinations are trimmed the same way. */
 static void prune(hvd_engine *e)
 {
-    hvd_time horizon = e->newest - e->horizon;
+    hvd_time horizon = hvd_time_add(e->newest, -e->horizon);
     int over = e->ngroups > MAX_GROUPS;
 
     for (size_t s = 0; s < e->ngroup_slots; s++) {
@@ -1283,13 +1283,14 @@ static void times_insert(struct group *g, hvd_time t)
     g->ntimes++;
 }
 
-/* The open diagnosis of g whose quiet period covers t, or NULL. */
+/* The open diagnosis of g whose quiet period covers t, or NULL. Times come from input and
+ * may lie anywhere in the int64 range: the bounds saturate instead of wrapping. */
 static struct open_diag *open_covering(struct group *g, hvd_time t, int64_t quiet)
 {
     for (size_t i = 0; i < g->nopen; i++) {
         struct open_diag *od = &g->open[i];
 
-        if (t >= od->first - quiet && t <= od->last + quiet) {
+        if (t >= hvd_time_add(od->first, -quiet) && t <= hvd_time_add(od->last, quiet)) {
             return od;
         }
     }
@@ -1343,7 +1344,7 @@ static int threshold_reached(struct group *g, const hvd__rule *rule, struct evid
         evidence_free(evc);
     }
     for (size_t hi = 0; hi < g->ntimes; hi++) {
-        while (g->times[hi] - g->times[lo] > rule->threshold_window) {
+        while (hvd_time_span(g->times[lo], g->times[hi]) > (uint64_t)rule->threshold_window) {
             lo++;
         }
         if (hi - lo + 1 > best_n) {

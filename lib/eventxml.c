@@ -17,6 +17,7 @@
 
 #include <libxml/parser.h>
 #include <libxml/SAX2.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,8 +140,14 @@ static void arena_extend(hvd_eventxml *px, const char *s, size_t n)
     }
 }
 
-static int add_field(hvd_eventxml *px, const char *name, size_t name_len)
+/* Adds a field named 'name' (name_len bytes), followed by the decimal 'index' unless it is
+ * NO_INDEX, with an empty value that text then extends. The name is built in the arena, so
+ * its length is bounded only by the arena, never by a scratch buffer. */
+#define NO_INDEX SIZE_MAX
+static int add_field(hvd_eventxml *px, const char *name, size_t name_len, size_t index)
 {
+    char digits[24];
+    int nd;
     size_t n;
     size_t v;
 
@@ -149,6 +156,17 @@ static int add_field(hvd_eventxml *px, const char *name, size_t name_len)
         return -1;
     }
     n = arena_add(px, name, name_len);
+    if (n && index != NO_INDEX) {
+        nd = snprintf(digits, sizeof(digits), "%zu", index);
+        if (nd < 0 || (size_t)nd >= sizeof(digits)) {
+            fail(px, "field index too large");
+            return -1;
+        }
+        arena_extend(px, digits, (size_t)nd);
+        if (px->failed) {
+            return -1;
+        }
+    }
     v = arena_add(px, "", 0);
     if (!n || !v) {
         return -1;
@@ -270,16 +288,15 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
         if (d == px->part_depth + 1) {
             size_t len;
             const char *name = attr_value(attrs, nattrs, "Name", &len);
-            char unnamed[32];
 
-            if (!name) {
-                /* Unnamed <Data> (classic events) and <Binary> get positional names. */
-                len = (size_t)snprintf(unnamed, sizeof(unnamed), "%s%zu",
-                                       is(localname, "Data") ? "Data" : (const char *)localname,
-                                       px->unnamed++);
-                name = unnamed;
+            if (name) {
+                px->text_field = add_field(px, name, len, NO_INDEX);
+            } else {
+                /* Unnamed <Data> (classic events) and <Binary> get positional names: the
+                 * element name (of any length) and a running index. */
+                name = is(localname, "Data") ? "Data" : (const char *)localname;
+                px->text_field = add_field(px, name, strlen(name), px->unnamed++);
             }
-            px->text_field = add_field(px, name, len);
         }
         break;
     case P_USERDATA:
@@ -290,7 +307,7 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
             px->userdata_child = d;
             for (int i = 0; i < nattrs; i++) {
                 const xmlChar **a = attrs + 5 * i;
-                int f = add_field(px, (const char *)a[0], strlen((const char *)a[0]));
+                int f = add_field(px, (const char *)a[0], strlen((const char *)a[0]), NO_INDEX);
 
                 if (f >= 0) {
                     arena_extend(px, (const char *)a[3], (size_t)(a[4] - a[3]));
@@ -299,7 +316,7 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
         } else if (px->userdata_child > 0 && d >= px->userdata_child + 1) {
             /* Leaves (and nested elements) of the UserData child, by element name. */
             px->text_field =
-                add_field(px, (const char *)localname, strlen((const char *)localname));
+                add_field(px, (const char *)localname, strlen((const char *)localname), NO_INDEX);
         }
         break;
     case P_RENDERING:

@@ -487,7 +487,11 @@ int hvd_evtx_reader_open(hvd_evtx_reader **out, const char *path, const hvd_sour
         hvd_log(log, HVD_LOG_WARNING,
                 "%s: libevtx reports damage (checksum or chunk counts); reading what it can", path);
     }
-    r->end = r->nrecords + (r->include_recovered ? r->nrecovered : 0);
+    /* next and end are ints written into the position token; the sum must not wrap. */
+    r->end = r->nrecords;
+    if (r->include_recovered && r->nrecovered > 0) {
+        r->end = r->nrecovered > INT32_MAX - r->nrecords ? INT32_MAX : r->nrecords + r->nrecovered;
+    }
     if (r->end - r->next >= CHILD_MIN) {
         start_child(r);
     }

@@ -7,7 +7,30 @@
 
 hvd_time hvd_time_from_filetime(uint64_t filetime)
 {
-    return (hvd_time)filetime - HVD_FILETIME_EPOCH_DELTA;
+    const uint64_t delta = (uint64_t)HVD_FILETIME_EPOCH_DELTA;
+
+    if (filetime < delta) {
+        return -(hvd_time)(delta - filetime);
+    }
+    filetime -= delta;
+    return filetime > (uint64_t)INT64_MAX ? INT64_MAX : (hvd_time)filetime;
+}
+
+hvd_time hvd_time_add(hvd_time t, int64_t d)
+{
+    if (d > 0 && t > INT64_MAX - d) {
+        return INT64_MAX;
+    }
+    if (d < 0 && t < INT64_MIN - d) {
+        return INT64_MIN;
+    }
+    return t + d;
+}
+
+uint64_t hvd_time_span(hvd_time lo, hvd_time hi)
+{
+    /* Two's complement difference in unsigned arithmetic: exact whenever hi >= lo. */
+    return hi < lo ? 0 : (uint64_t)hi - (uint64_t)lo;
 }
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */

@@ -11,7 +11,15 @@
 /* 100-ns ticks between 1601-01-01 (FILETIME epoch) and 1970-01-01. */
 #define HVD_FILETIME_EPOCH_DELTA INT64_C(116444736000000000)
 
+/* FILETIME to ticks; a FILETIME past the range of hvd_time (year 30828+) gives INT64_MAX. */
 hvd_time hvd_time_from_filetime(uint64_t filetime);
+
+/* t + d, saturated to [INT64_MIN, INT64_MAX]. Event times come from input, so any sum of
+ * an event time and a duration uses this instead of '+'. */
+hvd_time hvd_time_add(hvd_time t, int64_t d);
+
+/* hi - lo as an unsigned count of ticks (0 when hi < lo); never overflows. */
+uint64_t hvd_time_span(hvd_time lo, hvd_time hi);
 
 /* Ticks for a calendar time in UTC; fields are not range-checked beyond what timegm does. */
 hvd_time hvd_time_from_utc(int year, int month, int day, int hour, int min, int sec,

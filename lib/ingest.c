@@ -6,6 +6,7 @@
 
 #include "alloc.h"
 #include "engine.h"
+#include "hvtime.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -123,7 +124,7 @@ static int prime(hvd_ingest *ing, hvd_error *err)
         return rc;
     }
     memset(&f, 0, sizeof(f));
-    f.since = p.newest - hvd_engine_prime_span(ing->engine);
+    f.since = hvd_time_add(p.newest, -hvd_engine_prime_span(ing->engine));
     f.limit = PRIME_MAX;
     rc = hvd_store_diagnoses(ing->st, &f, prime_one, &p, err);
     rc = rc < 0 ? rc : p.rc;

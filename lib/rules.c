@@ -1,9 +1,10 @@
 /*
  * rules: loads rule files into a compiled rule set.
  *
- * Each file is read whole (rule files are small; capped at 8 MiB), refused if it has a
- * DOCTYPE (so no entity is ever declared, expanded or fetched), parsed with
- * XML_PARSE_NONET, validated against the XML Schema, and compiled: PCRE2 regexes once
+ * Each file is read whole (rule files are small; capped at 8 MiB), parsed with
+ * XML_PARSE_NONET by a parser that stops at a DOCTYPE (so no entity is ever declared,
+ * expanded or fetched, whatever the encoding), checked to be UTF-8, validated against
+ * the XML Schema, and compiled: PCRE2 regexes once
  * with JIT and match limits, durations, event-id ranges, templates checked against the
  * entities the rule can produce, correlation members resolved to rule indexes. Every
  * problem is reported as "file:line: message"; any problem rejects the whole set.
@@ -19,7 +20,10 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <libxml/parser.h>
+#include <libxml/SAX2.h>
+#include <libxml/xmlstring.h>
 #include <libxml/xmlschemas.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -230,21 +234,69 @@ static int parse_bool(const char *s, int dflt)
     return strcmp(s, "true") == 0 || strcmp(s, "1") == 0;
 }
 
-static int parse_duration(const char *s, int64_t *out)
+/* Reads the decimal number at s (digits only: no sign, no blanks) into *out; returns the
+ * first byte after it, or NULL when s does not start with a digit or the number exceeds max. */
+static const char *read_uint(const char *s, unsigned long long max, unsigned long long *out)
 {
-    int64_t total = 0;
+    char *end;
+    unsigned long long v;
 
-    if (!s || !*s) {
+    if (!isdigit((unsigned char)*s)) {
+        return NULL;
+    }
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno == ERANGE || v > max) {
+        return NULL;
+    }
+    *out = v;
+    return end;
+}
+
+/* A whole attribute as a number in [min, max]; reports "file:line: bad <what>" otherwise. */
+static int parse_count(struct loader *ld, int line, const char *what, const char *s, long min,
+                       long max, long *out)
+{
+    unsigned long long v = 0;
+    const char *end = s ? read_uint(s, (unsigned long long)max, &v) : NULL;
+
+    if (!end || *end || v < (unsigned long long)min) {
+        report(ld, line, "bad %s '%s': a whole number from %ld to %ld", what, s ? s : "", min, max);
         return -1;
     }
-    while (*s) {
-        char *end;
-        long long v;
-        int64_t unit;
+    *out = (long)v;
+    return 0;
+}
 
-        errno = 0;
-        v = strtoll(s, &end, 10);
-        if (errno || end == s || v < 0 || v > 100000000) {
+/*
+ * A duration: one or more <number><unit> parts (s, m, h, d), summed; "1h30m". The total is
+ * at most HVD_RULE_MAX_DURATION seconds, so every sum the engine makes of an event time and
+ * a duration stays far from overflow. Each part is checked before it is added, so no
+ * intermediate value can wrap. Reports "file:line: bad <what> ..." on any problem.
+ */
+static int parse_duration(struct loader *ld, int line, const char *what, const char *s,
+                          int64_t *out)
+{
+    const unsigned long long max = HVD_RULE_MAX_DURATION;
+    unsigned long long total = 0;
+    const char *p = s;
+
+    if (!s || !*s) {
+        report(ld, line, "bad %s: empty duration", what);
+        return -1;
+    }
+    while (*p) {
+        unsigned long long v = 0;
+        unsigned long long unit;
+        const char *end;
+
+        if (!isdigit((unsigned char)*p)) {
+            report(ld, line, "bad %s '%s': expected <number><unit> parts such as 1h30m", what, s);
+            return -1;
+        }
+        end = read_uint(p, max, &v);
+        if (!end) {
+            report(ld, line, "bad %s '%s': longer than the maximum of %llud", what, s, max / 86400);
             return -1;
         }
         switch (*end) {
@@ -261,12 +313,17 @@ static int parse_duration(const char *s, int64_t *out)
             unit = 86400;
             break;
         default:
+            report(ld, line, "bad %s '%s': unit must be s, m, h or d", what, s);
             return -1;
         }
-        total += (int64_t)v * unit * TICK;
-        s = end + 1;
+        if (v > (max - total) / unit) {
+            report(ld, line, "bad %s '%s': longer than the maximum of %llud", what, s, max / 86400);
+            return -1;
+        }
+        total += v * unit;
+        p = end + 1;
     }
-    *out = total;
+    *out = (int64_t)total * TICK;
     return 0;
 }
 
@@ -429,22 +486,24 @@ static size_t count_elements(const xmlNode *n)
     return k;
 }
 
+/* "4 16-18 1069": blank-separated ids and inclusive ranges, each id at most 65535.
+ * Anything else is reported; the array is sized by the tokens, so it never overflows. */
 static int parse_ranges(struct loader *ld, hvd__pred *p, const char *s, int line)
 {
     size_t n = 0;
-    const char *q = s;
+    const char *q;
 
-    for (; *q; q++) {
-        n += isdigit((unsigned char)*q) && (q == s || isspace((unsigned char)q[-1]));
+    for (q = s; *q; q++) {
+        n += !isspace((unsigned char)*q) && (q == s || isspace((unsigned char)q[-1]));
     }
     p->ranges = arena_alloc(ld->rs, (n ? n : 1) * sizeof(*p->ranges));
     if (!p->ranges) {
         return -1;
     }
     for (q = s; *q;) {
-        char *end;
-        unsigned long lo;
-        unsigned long hi;
+        unsigned long long lo = 0;
+        unsigned long long hi;
+        const char *end;
 
         while (isspace((unsigned char)*q)) {
             q++;
@@ -452,19 +511,23 @@ static int parse_ranges(struct loader *ld, hvd__pred *p, const char *s, int line
         if (!*q) {
             break;
         }
-        lo = strtoul(q, &end, 10);
+        end = read_uint(q, 65535, &lo);
         hi = lo;
-        if (*end == '-') {
-            hi = strtoul(end + 1, &end, 10);
+        if (end && *end == '-') {
+            end = read_uint(end + 1, 65535, &hi);
         }
-        if (lo > 65535 || hi > 65535 || hi < lo) {
-            report(ld, line, "bad event id range '%s'", s);
+        if (!end || (*end && !isspace((unsigned char)*end)) || hi < lo || p->nranges == n) {
+            report(ld, line, "bad event id range '%s': ids and ranges (4 16-18) up to 65535", s);
             return -1;
         }
         p->ranges[p->nranges].lo = (uint32_t)lo;
         p->ranges[p->nranges].hi = (uint32_t)hi;
         p->nranges++;
         q = end;
+    }
+    if (p->nranges == 0) {
+        report(ld, line, "bad event id range '%s': no id", s);
+        return -1;
     }
     return 0;
 }
@@ -684,7 +747,10 @@ static int parse_examples(struct loader *ld, const xmlNode *n, hvd__rule *r)
                 x->remedy_contains = attr(ld, c, "remedy-contains");
                 x->cause_contains = attr(ld, c, "cause-contains");
                 x->title_contains = attr(ld, c, "title-contains");
-                x->count = count ? strtol(count, NULL, 10) : 0;
+                x->count = 0;
+                if (count) {
+                    parse_count(ld, line_of(c), "expect count", count, 1, LONG_MAX, &x->count);
+                }
             } else if (is_el(c, "clusterlog")) {
                 hvd__example_event *ev = &e->events[e->nevents++];
                 xmlChar *raw = xmlNodeGetContent(c);
@@ -847,17 +913,15 @@ static int parse_rule(struct loader *ld, const xmlNode *n)
         } else if (is_el(c, "threshold")) {
             const char *count = attr(ld, c, "count");
 
-            r->threshold_count = count ? strtol(count, NULL, 10) : 0;
-            if (parse_duration(attr(ld, c, "window"), &r->threshold_window) < 0) {
-                report(ld, line_of(c), "bad window");
-            }
+            r->threshold_count = 0;
+            parse_count(ld, line_of(c), "threshold count", count, 1, HVD_RULE_MAX_THRESHOLD,
+                        &r->threshold_count);
+            parse_duration(ld, line_of(c), "window", attr(ld, c, "window"), &r->threshold_window);
             r->threshold_group = split_names(ld, attr(ld, c, "group-by"), &r->nthreshold_group);
         } else if (is_el(c, "quiet")) {
             const char *group = attr(ld, c, "group-by");
 
-            if (parse_duration(attr(ld, c, "period"), &r->quiet_period) < 0) {
-                report(ld, line_of(c), "bad period");
-            }
+            parse_duration(ld, line_of(c), "period", attr(ld, c, "period"), &r->quiet_period);
             if (group) {
                 r->quiet_group = split_names(ld, group, &r->nquiet_group);
                 r->quiet_group_set = 1;
@@ -915,9 +979,7 @@ static int parse_correlation(struct loader *ld, const xmlNode *n)
     r->info.correlation = 1;
     r->order_before = -1;
     r->order_after = -1;
-    if (parse_duration(attr(ld, n, "window"), &r->window) < 0) {
-        report(ld, line_of(n), "bad window");
-    }
+    parse_duration(ld, line_of(n), "window", attr(ld, n, "window"), &r->window);
     for (const xmlNode *c = n->children; c; c = c->next) {
         r->nmembers += is_el(c, "member");
         r->njoins += is_el(c, "join");
@@ -1094,22 +1156,27 @@ static void on_xml_error(void *ctx, xmlErrorPtr e)
     report(ld, e->line, "%s", msg);
 }
 
-/* Refuses a DOCTYPE before any parser sees it: no entities, no external subsets. */
-static int refuse_doctype(struct loader *ld, const char *data, size_t len)
+/* SAX hook called as soon as "<!DOCTYPE name ...>" is read, whatever the file's encoding,
+ * and before its internal subset: stopping here means no entity is ever declared, expanded
+ * or fetched. */
+static void refuse_doctype(void *ctx, const xmlChar *name, const xmlChar *external_id,
+                           const xmlChar *system_id)
 {
-    for (size_t i = 0; i + 9 <= len; i++) {
-        if (data[i] == '<' && data[i + 1] == '!' &&
-            (strncmp(data + i, "<!DOCTYPE", 9) == 0 || strncmp(data + i, "<!ENTITY", 8) == 0)) {
-            int line = 1;
+    xmlParserCtxtPtr ctxt = ctx;
+    struct loader *ld = ctxt->_private;
 
-            for (size_t k = 0; k < i; k++) {
-                line += data[k] == '\n';
-            }
-            report(ld, line, "DOCTYPE and entity declarations are not allowed in rule files");
-            return -1;
-        }
-    }
-    return 0;
+    (void)name;
+    (void)external_id;
+    (void)system_id;
+    report(ld, xmlSAX2GetLineNumber(ctxt),
+           "DOCTYPE and entity declarations are not allowed in rule files");
+    xmlStopParser(ctxt);
+}
+
+/* Rule files are UTF-8 (an optional BOM allowed): no NUL byte, every sequence valid. */
+static int is_utf8(const char *data, size_t len)
+{
+    return !memchr(data, '\0', len) && xmlCheckUTF8((const xmlChar *)data);
 }
 
 static char *read_small_file(struct loader *ld, const char *path, size_t *len)
@@ -1144,6 +1211,7 @@ static void load_file(struct loader *ld, const char *path, xmlSchemaPtr schema)
 {
     char *data;
     size_t len = 0;
+    xmlParserCtxtPtr ctxt;
     xmlDocPtr doc = NULL;
     xmlSchemaValidCtxtPtr vctx = NULL;
     int before = ld->errors;
@@ -1154,20 +1222,24 @@ static void load_file(struct loader *ld, const char *path, xmlSchemaPtr schema)
     if (!data) {
         return;
     }
-    if (memchr(data, '\0', len)) {
-        /* UTF-16 would hide a DOCTYPE from the byte scan below. */
-        report(ld, 0, "not UTF-8 text (NUL bytes): rule files are UTF-8");
+    ctxt = xmlNewParserCtxt();
+    if (!ctxt) {
+        report(ld, 0, "out of memory");
         hvd_free(data);
         return;
     }
-    if (refuse_doctype(ld, data, len) < 0) {
-        hvd_free(data);
-        return;
-    }
+    /* The DOCTYPE check runs inside the parser, which has decoded the file (UTF-16, EBCDIC
+     * and any encoding libxml2 knows), so no byte pattern can hide a DOCTYPE from it. */
+    ctxt->sax->internalSubset = refuse_doctype;
+    ctxt->_private = ld;
     xmlSetStructuredErrorFunc(ld, on_xml_error);
-    doc = xmlReadMemory(data, (int)len, path, NULL, XML_PARSE_NONET);
+    doc = xmlCtxtReadMemory(ctxt, data, (int)len, path, NULL, XML_PARSE_NONET);
+    xmlFreeParserCtxt(ctxt);
     if (doc && (doc->intSubset || doc->extSubset) && ld->errors == before) {
         report(ld, 0, "DOCTYPE and entity declarations are not allowed in rule files");
+    }
+    if (doc && ld->errors == before && !is_utf8(data, len)) {
+        report(ld, 0, "not UTF-8 text: rule files are UTF-8");
     }
     if (doc && ld->errors == before) {
         vctx = xmlSchemaNewValidCtxt(schema);

@@ -13,6 +13,11 @@
 
 typedef struct hvd_ruleset hvd_ruleset;
 
+/* Limits the loader enforces (rules/FORMAT.md): the longest duration a rule may give
+ * (window, quiet period), in seconds, and the largest threshold count. */
+#define HVD_RULE_MAX_DURATION  (366 * 86400)
+#define HVD_RULE_MAX_THRESHOLD 1000
+
 typedef struct hvd_rule_info {
     const char *id;
     int correlation; /* 1 for <correlation>, 0 for <rule> */

@@ -9,7 +9,9 @@
  * Flow: raw[] holds file bytes; iconv(3) turns them into UTF-8 in out[]; lines are split in
  * out[] and copied to line[]. A sequence cut by the end of raw[] (EINVAL) stays at raw's
  * head for the next read; an invalid one (EILSEQ, a lone surrogate, a truncated tail at the
- * end of the data) becomes U+FFFD, one code unit is skipped and counted.
+ * end of the data) becomes U+FFFD, one code unit is skipped and counted. Half a UTF-16 code
+ * unit at the end of the data is left unread, as a file still being written would have it:
+ * offsets in UTF-16 are always even, so every offset reported can be resumed from.
  *
  * Offsets: out[] never mixes a replacement with converted text (a replacement is a fill of
  * its own), so the original width of any run of converted text follows from the encoding:
@@ -275,6 +277,11 @@ static int fill_out(hvd_text_reader *t, hvd_error *err)
             }
             if (rc > 0) {
                 continue;
+            }
+            if (unit == 2 && t->raw_len - t->raw_pos < 2) {
+                /* Half a UTF-16 code unit ends the data: it is not consumed (the file may
+                 * still be written), so every offset the reader reports stays even. */
+                return 0;
             }
         } else if (e != EILSEQ) {
             return hvd_error_set_cause(err, HVD_EIO, e, t->name, 0, "iconv: %s", strerror(e));

@@ -12,6 +12,7 @@
 
 #include <check.h>
 #include <dirent.h>
+#include <errno.h>
 #include <iconv.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -531,6 +532,211 @@ START_TEST(resume_from_any_position_gives_exactly_the_rest)
 }
 END_TEST
 
+/* ---- property: every position token the reader writes is read back ---- */
+
+static uint32_t prng(uint32_t *state)
+{
+    *state = *state * 1103515245u + 12345u;
+    return *state >> 8;
+}
+
+static void gen_add(char *buf, size_t cap, size_t *len, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n < cap - *len) {
+        memcpy(buf + *len, s, n);
+        *len += n;
+    }
+}
+
+/* A cluster.log-like text from the parts the reader cares about, with hostile values:
+ * time-zone offsets in minutes and hours (in and out of range), local time, odd host names,
+ * dates from every era, clock roll-overs, continuations, CRLF, invalid bytes. */
+static size_t gen_text(uint32_t *st, char *buf, size_t cap)
+{
+    static const char *const parts[] = {
+        "[=== Cluster ===]",
+        "[=== Cluster Logs ===]",
+        "[=== System ===]",
+        "[=== Resources ===]",
+        "The logs were generated using local time",
+        "Current node: name (NODE;x=%1 \xC3\xA9) id (2)",
+        "continued text \xFF\xFE\x80",
+        "21:00:00.000 INFO  [RCM] no date yet",
+        "",
+    };
+    static const char *const levels[] = {"INFO ", "ERR  ", "WARN ", "DBG  ", "XYZ  "};
+    size_t len = 0;
+    int lines = (int)(prng(st) % 40);
+
+    for (int i = 0; i < lines; i++) {
+        char line[256];
+        uint32_t pick = prng(st) % 12;
+
+        if (pick < 4) {
+            static const int years[] = {1500, 1601, 1969, 1970, 2024, 9999, 2024, 2024};
+            snprintf(line, sizeof(line),
+                     "%08x.%08x::%04d/%02u/%02u-%02u:%02u:%02u.%03u %s[RCM] event %d",
+                     prng(st) % 5000, prng(st) % 5000, years[prng(st) % 8], 1 + prng(st) % 12,
+                     1 + prng(st) % 31, prng(st) % 24, prng(st) % 60, prng(st) % 61,
+                     prng(st) % 1000, levels[prng(st) % 5], i);
+        } else if (pick < 6) {
+            snprintf(line, sizeof(line), "%02u:%02u:%02u.%03u %s[NM] excerpt %d", prng(st) % 24,
+                     prng(st) % 60, prng(st) % 60, prng(st) % 1000, levels[prng(st) % 4], i);
+        } else if (pick == 6) {
+            static const char *const units[] = {"minutes", "hours", "hour", "", "parsecs"};
+            snprintf(line, sizeof(line), "The time zone offset of this machine is %d %s",
+                     (int)(prng(st) % 3001) - 1500 + (prng(st) % 2 ? 0 : (int)(prng(st) % 30)),
+                     units[prng(st) % 5]);
+        } else {
+            snprintf(line, sizeof(line), "%s",
+                     parts[prng(st) % (sizeof(parts) / sizeof(parts[0]))]);
+        }
+        gen_add(buf, cap, &len, line);
+        gen_add(buf, cap, &len, prng(st) % 4 ? "\n" : "\r\n");
+    }
+    return len;
+}
+
+/* Reads data through once, taking the position token before the first event and after each
+ * one; every token must be accepted on resume and give exactly the events that followed it. */
+static void check_tokens_round_trip(const char *name, const void *data, size_t len, int tail)
+{
+    hvd_source_options opt = {0};
+    hvd_clusterlog_reader *r = NULL;
+    ev_list all = {0};
+    char **tokens = NULL;
+    hvd_error err;
+    hvd_event ev;
+    int rc;
+
+    opt.tail = tail;
+    ck_assert_int_eq(hvd_clusterlog_reader_open_mem(&r, name, data, len, &opt, NULL, &err), HVD_OK);
+    for (;;) {
+        tokens = realloc(tokens, (all.n + 1) * sizeof(*tokens));
+        ck_assert_ptr_nonnull(tokens);
+        tokens[all.n] = strdup(hvd_clusterlog_reader_position(r));
+        ck_assert_ptr_nonnull(tokens[all.n]);
+        rc = hvd_clusterlog_reader_next(r, &ev, &err);
+        if (rc <= 0) {
+            break;
+        }
+        list_add(&all, &ev);
+    }
+    ck_assert_msg(rc == 0, "%s: %s", name, err.msg);
+    hvd_clusterlog_reader_close(r);
+    for (size_t k = 0; k <= all.n; k++) {
+        ev_list rest = {0};
+
+        opt.resume = tokens[k];
+        rc = hvd_clusterlog_reader_open_mem(&r, name, data, len, &opt, NULL, &err);
+        ck_assert_msg(rc == HVD_OK, "%s (%zu bytes, tail %d): token %zu refused: %s", name, len,
+                      tail, k, err.msg);
+        ck_assert_int_eq(drain(r, &rest, (size_t)-1), 0);
+        ck_assert_msg(k + rest.n == all.n, "%s after %zu events (%s): %zu more, expected %zu", name,
+                      k, tokens[k], rest.n, all.n - k);
+        for (size_t i = 0; i < rest.n; i++) {
+            const ev_copy *a = &all.v[k + i], *b = &rest.v[i];
+            ck_assert_uint_eq(a->line, b->line);
+            ck_assert_uint_eq(a->offset, b->offset);
+            ck_assert_int_eq(a->time, b->time);
+            ck_assert_int_eq(a->level, b->level);
+            ck_assert_str_eq(a->host, b->host);
+            ck_assert_str_eq(a->channel, b->channel);
+            ck_assert_str_eq(a->component, b->component);
+            ck_assert_str_eq(a->message, b->message);
+        }
+        hvd_clusterlog_reader_close(r);
+        list_free(&rest);
+        free(tokens[k]);
+    }
+    free(tokens);
+    list_free(&all);
+}
+
+/* The property over many generated inputs: random bytes, generated text in UTF-8 (with and
+ * without BOM), UTF-16LE (with and without BOM) and Windows-1252, each also cut at a random
+ * length (odd lengths included), read in complete and in tail mode. */
+START_TEST(every_token_the_reader_writes_is_read_back)
+{
+    static const char *const encodings[] = {"UTF-8", "UTF-16LE", "CP1252"};
+    uint32_t st = 20240305u;
+    char text[8192];
+    size_t rounds = 400;
+
+    for (size_t round = 0; round < rounds; round++) {
+        size_t len = 0;
+        size_t cut;
+        char *data;
+        int kind = (int)(prng(&st) % 4);
+
+        if (kind == 0) {
+            len = prng(&st) % 2048;
+            for (size_t i = 0; i < len; i++) {
+                text[i] = (char)prng(&st);
+            }
+            data = malloc(len + 1);
+            ck_assert_ptr_nonnull(data);
+            memcpy(data, text, len);
+        } else {
+            const char *to = encodings[prng(&st) % 3];
+            int bom = (int)(prng(&st) % 2);
+            iconv_t cd = iconv_open(to, "UTF-8");
+            char *in = text;
+            size_t inleft = gen_text(&st, text, sizeof(text));
+            size_t cap = inleft * 2 + 8;
+            char *out;
+            size_t outleft;
+
+            ck_assert(cd != (iconv_t)-1);
+            data = malloc(cap);
+            ck_assert_ptr_nonnull(data);
+            out = data;
+            if (bom && strcmp(to, "UTF-16LE") == 0) {
+                memcpy(out, "\xFF\xFE", 2);
+                out += 2;
+            } else if (bom && strcmp(to, "UTF-8") == 0) {
+                memcpy(out, "\xEF\xBB\xBF", 3);
+                out += 3;
+            }
+            outleft = cap - (size_t)(out - data);
+            /* Bytes the target cannot hold are dropped one at a time: still hostile text. */
+            while (inleft > 0 && iconv(cd, &in, &inleft, &out, &outleft) == (size_t)-1) {
+                ck_assert_int_ne(errno, E2BIG);
+                in++;
+                inleft--;
+            }
+            iconv_close(cd);
+            len = (size_t)(out - data);
+        }
+        check_tokens_round_trip("gen.log", data, len, (int)(round % 2));
+        cut = len ? prng(&st) % len : 0;
+        check_tokens_round_trip("cut.log", data, cut, (int)(prng(&st) % 2));
+        free(data);
+    }
+}
+END_TEST
+
+/* The two findings the property test generalises, as files. */
+START_TEST(tz_in_hours_and_odd_utf16_tokens_are_read_back)
+{
+    static const char *const files[] = {"tz-hours_cluster.log", "utf16-odd_cluster.log"};
+
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char *path = hvd_test_path(CASEDIR "/tokens", files[i]);
+        size_t len;
+        char *data = hvd_test_read_file(path, &len);
+
+        ck_assert_msg(data != NULL, "missing %s", path);
+        check_tokens_round_trip(path, data, len, 0);
+        check_tokens_round_trip(path, data, len, 1);
+        free(data);
+        free(path);
+    }
+}
+END_TEST
+
 START_TEST(date_less_lines_take_the_last_date)
 {
     static const char log[] = "21:00:00.000 INFO  [RCM] no date yet\n"
@@ -761,6 +967,8 @@ static Suite *clusterlog_reader_suite(void)
     tc = tcase_create("position");
     tcase_add_test(tc, resume_from_any_position_gives_exactly_the_rest);
     tcase_add_test(tc, tail_leaves_an_unterminated_line_for_later);
+    tcase_add_test(tc, every_token_the_reader_writes_is_read_back);
+    tcase_add_test(tc, tz_in_hours_and_odd_utf16_tokens_are_read_back);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("corpus");

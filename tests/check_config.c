@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include <check.h>
+#include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -340,6 +341,161 @@ START_TEST(config_survives_every_allocation_failure)
 }
 END_TEST
 
+START_TEST(config_indented_lines_follow_inih)
+{
+    struct logged l;
+    hvd_config *c;
+
+    /* The finding: an indented [watch b] continues 'pattern' in inih, so it is no section. */
+    l = reject("[daemon]\nrules = /usr/share/hvdiag/rules\n[watch a]\npath = /a\n"
+               "pattern = *.evtx\n  [watch b]\npath = /b\n");
+    ck_assert_str_eq(l.first, "t.conf:6: '[watch b]' is indented, so it continues 'pattern' "
+                              "from line 5 instead of starting a section: remove the indentation");
+    /* Continuing another key is refused at its line. */
+    l = reject("[watch a]\npath = /a\n  /more\n");
+    ck_assert_str_eq(l.first, "t.conf:3: indented line continues 'path' from line 2; only "
+                              "pattern may go on over several lines");
+    l = reject("[daemon]\nworkers = 2\n\t3\n");
+    ck_assert_ptr_nonnull(strstr(l.first, "t.conf:3: indented line continues 'workers'"));
+    /* pattern may go on over indented lines; an indented header right after a section
+     * header (no key yet) is a header, as in inih. */
+    l = reject("[watch a]\npath = /a\npattern = *.evtx\n   *.log  ; comment\n"
+               "  [watch b]\npath = /b\n");
+    ck_assert_ptr_nonnull(strstr(l.first, "t.conf:5: '[watch b]' is indented"));
+    l = reject("[watch a-very-long-name-of-more-than-forty-nine-bytes-so-inih-cuts-it]\n");
+    ck_assert_str_eq(l.first, "t.conf:1: section name longer than 49 bytes");
+    c = accept_text("[daemon]\n  [watch b]\npath = /b\n");
+    ck_assert_uint_eq(c->nwatches, 1);
+    ck_assert_str_eq(c->watches[0].path, "/b");
+    hvd_config_destroy(c);
+    c = accept_text("[watch a]\npath = /a\npattern = *.evtx\n   *.log\n");
+    ck_assert_uint_eq(c->watches[0].npatterns, 2);
+    ck_assert_str_eq(c->watches[0].patterns[1], "*.log");
+    hvd_config_destroy(c);
+}
+END_TEST
+
+/* Sections inih reports keys under, for the comparison below. */
+struct inih_seen {
+    char sections[64][64];
+    size_t n;
+};
+
+static int inih_record(void *user, const char *section, const char *name, const char *value)
+{
+    struct inih_seen *s = user;
+
+    (void)name;
+    (void)value;
+    for (size_t i = 0; i < s->n; i++) {
+        if (strcmp(s->sections[i], section) == 0) {
+            return 1;
+        }
+    }
+    if (s->n < 64) {
+        snprintf(s->sections[s->n++], sizeof(s->sections[0]), "%s", section);
+    }
+    return 1;
+}
+
+/* The trimmed form of an inih section name, as config.c names a watch. */
+static void trim(const char *in, char *out, size_t cap)
+{
+    size_t n;
+
+    while (*in == ' ' || *in == '\t') {
+        in++;
+    }
+    snprintf(out, cap, "%s", in);
+    n = strlen(out);
+    while (n && (out[n - 1] == ' ' || out[n - 1] == '\t')) {
+        out[--n] = '\0';
+    }
+}
+
+/* Random files from lines that stress the INI grammar: config.c's view of every line never
+ * disagrees with inih's (the handler would report it), and an accepted file has a watch for
+ * every [watch ...] section inih put a key in. */
+START_TEST(config_agrees_with_inih_on_generated_files)
+{
+    static const char *const lines[] = {
+        "[daemon]",
+        "  [daemon]",
+        "[watch a]",
+        "\t[watch b]",
+        "[watch c ; x]",
+        "[watch d",
+        "[ watch  e ]",
+        "path = /p",
+        "  path = /q",
+        "path: /r",
+        "pattern = *.evtx",
+        "   *.log",
+        "  [watch f]",
+        "kind = evtx",
+        "kind: clusterlog ; c",
+        "; comment",
+        "# c",
+        "",
+        "   ",
+        "workers = 2",
+        "  ; indented comment",
+        " = novalue",
+        "novalue",
+        "host = h ; c",
+        "recursive=yes",
+        "\t\t[watch g]  ",
+        "[watch h]] x",
+        "[]",
+        "pattern=",
+        "[watch a-very-long-name-of-more-than-forty-nine-bytes-so-inih-cuts-it]",
+    };
+    const size_t nlines = sizeof(lines) / sizeof(lines[0]);
+    uint32_t seed = 77;
+
+    for (int round = 0; round < 3000; round++) {
+        char text[4096];
+        size_t len = 0;
+        int count = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 14;
+        struct logged l;
+        hvd_logger log = {capture, &l, HVD_LOG_DEBUG};
+        struct inih_seen seen = {.n = 0};
+        hvd_config *c = NULL;
+        hvd_error err;
+
+        for (int i = 0; i < count; i++) {
+            const char *line = lines[((seed = seed * 1103515245u + 12345u) >> 16) % nlines];
+            const char *eol = ((seed >> 20) & 3) == 0 ? "\r\n" : "\n";
+
+            len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%s", line, eol);
+        }
+        memset(&l, 0, sizeof(l));
+        if (hvd_config_parse_string(&c, text, "t.conf", &log, &err) == HVD_OK) {
+            ck_assert_int_eq(ini_parse_string(text, inih_record, &seen), 0);
+            for (size_t i = 0; i < seen.n; i++) {
+                char name[64];
+                int found = strcmp(seen.sections[i], "daemon") == 0;
+
+                trim(seen.sections[i], name, sizeof(name));
+                for (size_t w = 0; !found && w < c->nwatches; w++) {
+                    char want[80];
+
+                    snprintf(want, sizeof(want), "watch %s", c->watches[w].name);
+                    found = strncmp(want, name, 5) == 0 &&
+                            strcmp(name + 5 + strspn(name + 5, " \t"), c->watches[w].name) == 0;
+                }
+                ck_assert_msg(found, "inih section [%s] not in the config:\n%s", seen.sections[i],
+                              text);
+            }
+            hvd_config_destroy(c);
+        } else {
+            ck_assert_msg(strstr(l.all, "cannot tell which section") == NULL, "%s\n%s", l.all,
+                          text);
+        }
+    }
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -356,6 +512,8 @@ static Suite *config_suite(void)
     tcase_add_test(tc, config_durations_parse);
     tcase_add_test(tc, config_describe_round_trips);
     tcase_add_test(tc, config_survives_every_allocation_failure);
+    tcase_add_test(tc, config_indented_lines_follow_inih);
+    tcase_add_test(tc, config_agrees_with_inih_on_generated_files);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -121,7 +121,8 @@ static hvd_event make(const char *provider, uint16_t id, const char *host, hvd_t
     return ev;
 }
 
-#define MIN (60 * HVD_TICKS_PER_SECOND)
+#define MIN    (60 * HVD_TICKS_PER_SECOND)
+#define EVT_NS "http://schemas.microsoft.com/win/2004/08/events/event"
 
 START_TEST(events_meet_only_their_candidate_rules)
 {
@@ -550,6 +551,79 @@ START_TEST(quiet_period_holds_when_files_come_out_of_order)
 }
 END_TEST
 
+/* Rules with the longest durations the loader allows, for the extreme-time test. */
+static const char longest_rules[] =
+    "<rules xmlns=\"urn:hvdiag:rules:1\">\n"
+    "  <rule id=\"x-quiet\" severity=\"error\">\n"
+    "    <title>q {host}</title>\n"
+    "    <match><provider>X</provider><event-id>1</event-id></match>\n"
+    "    <quiet period=\"366d\" group-by=\"host\"/>\n"
+    "    <cause>c</cause><remedy>r</remedy><reference href=\"https://example.invalid/\"/>\n"
+    "    <examples><positive><Event xmlns=\"" EVT_NS "\"/></positive>"
+    "<negative><Event xmlns=\"" EVT_NS "\"/></negative></examples>\n"
+    "  </rule>\n"
+    "  <rule id=\"x-thr\" severity=\"error\">\n"
+    "    <title>t {host}</title>\n"
+    "    <match><provider>X</provider><event-id>2</event-id></match>\n"
+    "    <threshold count=\"2\" window=\"366d\" group-by=\"host\"/>\n"
+    "    <quiet period=\"8784h\" group-by=\"host\"/>\n"
+    "    <cause>c</cause><remedy>r</remedy><reference href=\"https://example.invalid/\"/>\n"
+    "    <examples><positive><Event xmlns=\"" EVT_NS "\"/></positive>"
+    "<negative><Event xmlns=\"" EVT_NS "\"/></negative></examples>\n"
+    "  </rule>\n"
+    "  <correlation id=\"x-corr\" severity=\"critical\" window=\"366d\">\n"
+    "    <title>c {a.host}</title>\n"
+    "    <member role=\"a\" rule=\"x-quiet\"/>\n"
+    "    <member role=\"b\" rule=\"x-thr\"/>\n"
+    "    <join left=\"a.host\" right=\"b.host\" compare=\"host\"/>\n"
+    "    <cause>c</cause><remedy>r</remedy><reference href=\"https://example.invalid/\"/>\n"
+    "    <examples><positive><Event xmlns=\"" EVT_NS "\"/></positive>"
+    "<negative><Event xmlns=\"" EVT_NS "\"/></negative></examples>\n"
+    "  </correlation>\n"
+    "</rules>\n";
+
+/* Event times come from input and may be anywhere in int64; with the longest durations the
+ * loader allows, no sum or difference wraps (UBSan aborts on signed overflow), and the
+ * results stay right: matches at both ends of time never fold into each other. */
+START_TEST(extreme_event_times_with_the_longest_durations)
+{
+    static const hvd_time times[] = {INT64_MAX,     INT64_MIN, INT64_MAX - 1, INT64_MIN + 1, 0,
+                                     INT64_MAX - 2, -1,        INT64_MIN + 2};
+    char *dir = hvd_test_tmpdir();
+    char *path = hvd_test_path(dir, "longest.xml");
+    hvd_ruleset *rs;
+    struct got g = {.n = 0};
+    hvd_engine *e = NULL;
+    hvd_field f;
+    hvd_event ev;
+    int i;
+
+    ck_assert_int_eq(hvd_test_write_file(path, longest_rules, strlen(longest_rules)), 0);
+    rs = load(dir);
+    ck_assert_int_eq(hvd_engine_create(&e, rs, on_diag, &g, NULL), HVD_OK);
+    for (size_t k = 0; k < sizeof(times) / sizeof(times[0]); k++) {
+        for (uint16_t id = 1; id <= 2; id++) {
+            ev = make("X", id, "h1", times[k], "", &f);
+            ck_assert_int_eq(hvd_engine_feed(e, &ev, NULL), HVD_OK);
+        }
+    }
+    /* x-quiet: one diagnosis at each end of time and one around 0. */
+    ck_assert_uint_eq(count_rule(&g, "x-quiet"), 3);
+    i = find_rule(&g, "x-quiet");
+    ck_assert_int_eq(g.first[i], INT64_MAX - 2);
+    ck_assert_int_eq(g.last[i], INT64_MAX);
+    ck_assert_uint_eq(g.count[i], 3);
+    /* x-thr: pairs within 366d at the top and around 0; the bottom end's pair was split by
+     * the reset after the first diagnosis. */
+    ck_assert_uint_eq(count_rule(&g, "x-thr"), 2);
+    hvd_engine_destroy(e);
+    hvd_ruleset_destroy(rs);
+    hvd_test_rmtree(dir);
+    free(path);
+    free(dir);
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
     Suite *s = suite_create("engine");
@@ -563,6 +637,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, benign_rules_say_none_and_disabled_rules_never_match);
     tcase_add_test(tc, catastrophic_regex_stops_at_the_match_limit);
     tcase_add_test(tc, quiet_period_holds_when_files_come_out_of_order);
+    tcase_add_test(tc, extreme_event_times_with_the_longest_durations);
     tcase_add_test(tc, error_codes_match_in_every_spelling);
     tcase_add_test(tc, threshold_and_quiet_are_judged_by_event_time);
     tcase_add_test(tc, correlation_is_found_in_either_order_and_reported_once);

@@ -185,6 +185,37 @@ START_TEST(huge_value_is_bounded)
 }
 END_TEST
 
+START_TEST(unnamed_element_of_any_length_keeps_its_whole_name)
+{
+    /* An element name far longer than any scratch buffer, without a Name attribute. */
+    char elem[301];
+    char want[310];
+    char xml[1024];
+    hvd_eventxml *px = NULL;
+    hvd_event ev;
+    hvd_error err;
+    int n;
+
+    memset(elem, 'B', sizeof(elem) - 1);
+    elem[sizeof(elem) - 1] = '\0';
+    n = snprintf(xml, sizeof(xml),
+                 "<Event><System><EventID>1</EventID></System><EventData><Data>d</Data>"
+                 "<%s>v</%s><%s/></EventData></Event>",
+                 elem, elem, elem);
+    ck_assert_int_lt(n, (int)sizeof(xml));
+    ck_assert_int_eq(hvd_eventxml_create(&px, &err), HVD_OK);
+    ck_assert_int_eq(hvd_eventxml_parse(px, "long", xml, (size_t)n, &ev, &err), HVD_OK);
+    ck_assert_uint_eq(ev.nfields, 3);
+    ck_assert_str_eq(hvd_event_field(&ev, "Data0"), "d");
+    snprintf(want, sizeof(want), "%s1", elem);
+    ck_assert_str_eq(hvd_event_field(&ev, want), "v");
+    snprintf(want, sizeof(want), "%s2", elem);
+    ck_assert_str_eq(hvd_event_field(&ev, want), "");
+    ck_assert_str_eq(ev.fields[2].name, want);
+    hvd_eventxml_destroy(px);
+}
+END_TEST
+
 static Suite *eventxml_suite(void)
 {
     Suite *s = suite_create("eventxml");
@@ -195,6 +226,7 @@ static Suite *eventxml_suite(void)
     tcase_add_test(tc, bad_input_is_an_error_naming_the_input);
     tcase_add_test(tc, control_characters_are_scrubbed_not_fatal);
     tcase_add_test(tc, huge_value_is_bounded);
+    tcase_add_test(tc, unnamed_element_of_any_length_keeps_its_whole_name);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -358,6 +358,81 @@ START_TEST(read_ahead_crashing_again_and_again_ends_the_file_with_an_error)
 END_TEST
 #endif
 
+/* Reads path through with opt, taking the position token before the first event and after
+ * each one; every token must be accepted and resume to exactly the events that followed.
+ * Events are compared by record id, EventRecordID, EventID and message. */
+static void check_evtx_tokens(const char *path, const hvd_source_options *base)
+{
+    hvd_source_options opt = *base;
+    hvd_source *s = NULL;
+    hvd_event ev;
+    hvd_error err;
+    char(*tokens)[64] = NULL;
+    uint64_t *ids = NULL;
+    size_t n = 0;
+    int rc;
+
+    ck_assert_msg(hvd_source_open(&s, path, &opt, NULL, &err) == HVD_OK, "%s", err.msg);
+    for (;;) {
+        tokens = realloc(tokens, (n + 1) * sizeof(*tokens));
+        ids = realloc(ids, (n + 1) * 3 * sizeof(*ids));
+        ck_assert(tokens && ids);
+        ck_assert_int_lt(snprintf(tokens[n], sizeof(tokens[n]), "%s", hvd_source_position(s)),
+                         (int)sizeof(tokens[n]));
+        rc = hvd_source_next(s, &ev, &err);
+        if (rc != 1) {
+            break;
+        }
+        ids[3 * n] = ev.record_id;
+        ids[3 * n + 1] = ev.event_record_id;
+        ids[3 * n + 2] = ev.event_id;
+        n++;
+    }
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    hvd_source_close(s);
+    for (size_t k = 0; k <= n; k++) {
+        size_t i = k;
+
+        opt.resume = tokens[k];
+        ck_assert_msg(hvd_source_open(&s, path, &opt, NULL, &err) == HVD_OK, "token %s: %s",
+                      tokens[k], err.msg);
+        while ((rc = hvd_source_next(s, &ev, &err)) == 1) {
+            ck_assert_uint_lt(i, n);
+            ck_assert_uint_eq(ev.record_id, ids[3 * i]);
+            ck_assert_uint_eq(ev.event_record_id, ids[3 * i + 1]);
+            ck_assert_uint_eq(ev.event_id, ids[3 * i + 2]);
+            i++;
+        }
+        ck_assert_int_eq(rc, 0);
+        ck_assert_msg(i == n, "from %s: %zu events, expected %zu", tokens[k], i - k, n - k);
+        hvd_source_close(s);
+    }
+    free(tokens);
+    free(ids);
+}
+
+/* Every EVTX position token the reader writes is read back, on whole, damaged and
+ * truncated files, with and without recovered records. */
+START_TEST(every_evtx_token_is_read_back)
+{
+    static const char *const damage[] = {NULL, "--corrupt=chunk-crc", "--dirty", "--stale-record",
+                                         "--truncate"};
+    hvd_source_options plain = {0};
+    hvd_source_options recovered = {.include_recovered = 1};
+    char *path;
+
+    for (size_t i = 0; i < sizeof(damage) / sizeof(damage[0]); i++) {
+        path = generate(vmms_ha, "tok.evtx", damage[i]);
+        check_evtx_tokens(path, &plain);
+        check_evtx_tokens(path, &recovered);
+        free(path);
+    }
+    path = generate_many(60, "tok-many.evtx");
+    check_evtx_tokens(path, &plain);
+    free(path);
+}
+END_TEST
+
 START_TEST(damaged_files_are_read_and_flagged)
 {
     hvd_source_options with_recovered = {.include_recovered = 1};
@@ -436,6 +511,7 @@ static Suite *evtx_reader_suite(void)
     tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
     tcase_add_test(tc, generated_fixture_gives_every_field);
     tcase_add_test(tc, resume_token_continues_where_it_stopped);
+    tcase_add_test(tc, every_evtx_token_is_read_back);
     tcase_add_test(tc, damaged_files_are_read_and_flagged);
     tcase_add_test(tc, large_file_read_ahead_gives_every_record_in_order);
 #ifdef HVD_TESTING

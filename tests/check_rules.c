@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include <check.h>
+#include <iconv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,31 +212,163 @@ START_TEST(entity_bombs_are_refused_quickly)
 }
 END_TEST
 
-START_TEST(utf16_files_cannot_hide_a_doctype)
+/* Writes text to dir/name converted from UTF-8 into 'encoding' (iconv), with a BOM first
+ * when bom is non-NULL. */
+static char *write_encoded(const char *name, const char *text, const char *encoding,
+                           const char *bom, size_t bom_len)
 {
-    static const char text[] = "<?xml version=\"1.0\" encoding=\"UTF-16\"?>\n"
-                               "<!DOCTYPE r [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>\n"
-                               "<rules xmlns=\"urn:hvdiag:rules:1\"/>\n";
-    unsigned char utf16[2 * sizeof(text) + 2];
+    char out[4096];
+    char *in = (char *)text;
+    size_t in_left = strlen(text);
+    char *o = out + bom_len;
+    size_t o_left = sizeof(out) - bom_len;
+    iconv_t cd = iconv_open(encoding, "UTF-8");
+    char *path = hvd_test_path(tmp, name);
+
+    ck_assert_msg(cd != (iconv_t)-1, "iconv cannot write %s", encoding);
+    memcpy(out, bom, bom_len);
+    ck_assert_int_ne((long)iconv(cd, &in, &in_left, &o, &o_left), -1L);
+    iconv_close(cd);
+    ck_assert_int_eq(hvd_test_write_file(path, out, sizeof(out) - o_left), 0);
+    return path;
+}
+
+/* The DOCTYPE check runs in the parser after decoding: no encoding can hide one. */
+START_TEST(doctype_is_refused_in_every_encoding)
+{
+    static const struct {
+        const char *name;
+        const char *decl;
+        const char *encoding;
+        const char *bom;
+        size_t bom_len;
+    } cases[] = {
+        {"utf8.xml", "UTF-8", "UTF-8", "", 0},
+        {"utf8bom.xml", "UTF-8", "UTF-8", "\xEF\xBB\xBF", 3},
+        {"utf16le.xml", "UTF-16", "UTF-16LE", "\xFF\xFE", 2},
+        {"utf16be.xml", "UTF-16", "UTF-16BE", "\xFE\xFF", 2},
+        {"ebcdic.xml", "IBM037", "IBM037", "", 0},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[512];
+        char want[600];
+        struct lines l = {.n = 0};
+        hvd_error err;
+        char *path;
+
+        snprintf(text, sizeof(text),
+                 "<?xml version=\"1.0\" encoding=\"%s\"?>\n"
+                 "<!DOCTYPE r [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>\n"
+                 "<rules xmlns=\"urn:hvdiag:rules:1\"><rule id=\"x\">&xxe;</rule></rules>\n",
+                 cases[i].decl);
+        path =
+            write_encoded(cases[i].name, text, cases[i].encoding, cases[i].bom, cases[i].bom_len);
+        ck_assert_int_lt(load_dir(&l, &err), 0);
+        snprintf(want, sizeof(want), "%s:2: DOCTYPE and entity declarations", cases[i].name);
+        ck_assert_msg(strstr(err.msg, want) != NULL, "%s: %s", cases[i].name, err.msg);
+        ck_assert_ptr_null(strstr(l.text, "root:"));
+        remove(path);
+        free(path);
+    }
+}
+END_TEST
+
+START_TEST(rule_files_are_utf8)
+{
+    char text[2048];
+    char one[1024];
     struct lines l = {.n = 0};
     hvd_error err;
-    char *path = hvd_test_path(tmp, "utf16.xml");
-    FILE *f;
+    char *path;
 
-    utf16[0] = 0xFF;
-    utf16[1] = 0xFE;
-    for (size_t i = 0; i + 1 < sizeof(text); i++) {
-        utf16[2 + 2 * i] = (unsigned char)text[i];
-        utf16[3 + 2 * i] = 0;
-    }
-    f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    fwrite(utf16, 1, 2 * (sizeof(text) - 1) + 2, f);
-    fclose(f);
+    snprintf(one, sizeof(one), good_rule, 1, 1);
+    snprintf(text, sizeof(text),
+             "<?xml version=\"1.0\" encoding=\"UTF-16\"?>\n"
+             "<rules xmlns=\"urn:hvdiag:rules:1\">\n%s</rules>\n",
+             one);
+    path = write_encoded("utf16.xml", text, "UTF-16LE", "\xFF\xFE", 2);
     ck_assert_int_lt(load_dir(&l, &err), 0);
     ck_assert_msg(strstr(err.msg, "utf16.xml: not UTF-8") != NULL, "%s", err.msg);
-    ck_assert_ptr_null(strstr(l.text, "root:"));
+    remove(path);
     free(path);
+    /* The same rule in UTF-8 loads. */
+    snprintf(text, sizeof(text), "<rules xmlns=\"urn:hvdiag:rules:1\">\n%s</rules>\n", one);
+    path = write_encoded("utf8.xml", text, "UTF-8", "", 0);
+    ck_assert_msg(load_dir(&l, &err) == 1, "%s", err.msg);
+    free(path);
+}
+END_TEST
+
+/* A rule with the given threshold and quiet period, for the duration tests. */
+static const char timed_rule[] =
+    "  <rule id=\"r-t\" severity=\"error\">\n"
+    "    <title>t</title>\n"
+    "    <match><provider>P</provider><event-id>%s</event-id></match>\n"
+    "    <threshold count=\"%s\" window=\"%s\"/>\n"
+    "    <quiet period=\"%s\"/>\n"
+    "    <cause>c</cause><remedy>r</remedy>\n"
+    "    <reference href=\"https://example.invalid/\"/>\n"
+    "    <examples><positive><Event "
+    "xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\"/></positive>\n"
+    "      <negative><Event "
+    "xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\"/></negative></examples>\n"
+    "  </rule>\n";
+
+/* Durations, counts and id ranges: the largest allowed values load; anything past them,
+ * or anything that would wrap, is refused with file:line, by the schema or the loader. */
+START_TEST(durations_counts_and_ids_are_bounded)
+{
+    static const struct {
+        const char *ids;
+        const char *count;
+        const char *window;
+        const char *period;
+        const char *want; /* NULL: loads */
+        int line;
+    } cases[] = {
+        {"1", "2", "10m", "1h30m", NULL, 0},
+        {"1-65535", "1000", "366d", "8784h", NULL, 0},
+        {"0 7 9-10", "1", "527040m", "31622400s", NULL, 0},
+        {"1", "2", "10m", "367d", "bad period '367d': longer than the maximum of 366d", 6},
+        {"1", "2", "366d1s", "1h", "bad window '366d1s': longer than the maximum of 366d", 5},
+        {"1", "2", "10m", "300d1700h", "longer than the maximum of 366d", 6},
+        {"1", "2", "10m", "100000000d", "period", 6},
+        {"1", "2", "10m", "99999999999999999999999s", "period", 6},
+        {"1", "2", "10m", "10675199d", "period", 6},
+        {"1", "2", "10m", "-1h", "period", 6},
+        {"1", "2", "10m", "1h-", "period", 6},
+        {"1", "1001", "10m", "1h", "1001", 5},
+        {"1", "99999999999999999999", "10m", "1h", "count", 5},
+        {"65536", "2", "10m", "1h", "65536", 4},
+        {"5-4", "2", "10m", "1h", "5-4", 4},
+        {"1,2", "2", "10m", "1h", "1,2", 4},
+        {"4294967297", "2", "10m", "1h", "4294967297", 4},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char body[4096];
+        char want[600];
+        struct lines l = {.n = 0};
+        hvd_error err;
+        char *path;
+        int rc;
+
+        snprintf(body, sizeof(body), timed_rule, cases[i].ids, cases[i].count, cases[i].window,
+                 cases[i].period);
+        path = write_rules("t.xml", "", body);
+        rc = load_dir(&l, &err);
+        if (!cases[i].want) {
+            ck_assert_msg(rc == 1, "case %zu: %s", i, err.msg);
+        } else {
+            ck_assert_msg(rc < 0, "case %zu loaded", i);
+            snprintf(want, sizeof(want), "t.xml:%d:", cases[i].line);
+            ck_assert_msg(strstr(err.msg, want) != NULL, "case %zu: %s", i, err.msg);
+            ck_assert_msg(strstr(err.msg, cases[i].want) != NULL, "case %zu: %s", i, err.msg);
+        }
+        remove(path);
+        free(path);
+    }
 }
 END_TEST
 
@@ -390,7 +523,9 @@ static Suite *rules_suite(void)
     tcase_add_test(tc, bad_regex_and_unknown_entity_and_duplicate_id_are_all_reported);
     tcase_add_test(tc, external_entities_are_refused_unread);
     tcase_add_test(tc, entity_bombs_are_refused_quickly);
-    tcase_add_test(tc, utf16_files_cannot_hide_a_doctype);
+    tcase_add_test(tc, doctype_is_refused_in_every_encoding);
+    tcase_add_test(tc, rule_files_are_utf8);
+    tcase_add_test(tc, durations_counts_and_ids_are_bounded);
     tcase_add_test(tc, rule_info_lists_references_and_texts);
     tcase_add_test(tc, correlations_of_correlations_resolve_in_any_file_order);
     tcase_add_test(tc, correlation_cycles_are_refused);
