@@ -13,6 +13,7 @@
 #include "rules.h"
 #include "store.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@ struct options {
     int json;
     int fail_on;
     int verbose;
+    hvd_bundle_limits limits;
     hvd_ingest_options ingest;
     char **paths;
     int npaths;
@@ -48,6 +50,9 @@ static void usage(FILE *out)
             "  --since, --until   only events in this time range (UTC, 2024-03-05T10:00:00)\n"
             "  --json             print one JSON document instead of the table\n"
             "  --html FILE        also write a self-contained HTML report\n"
+            "  --max-extract SIZE most bytes to extract from archives, all together (K, M,\n"
+            "                     G suffixes; default 8G or half the free space of $TMPDIR,\n"
+            "                     whichever is smaller)\n"
             "  --fail-on SEV      exit 1 when an incident is at least SEV (info, warning,\n"
             "                     error, critical; default error)\n"
             "  -v                 print reader warnings\n"
@@ -59,6 +64,42 @@ static void log_to_stderr(void *ud, int level, const char *msg)
 {
     (void)ud;
     fprintf(stderr, "hvdiag: %s: %s\n", hvd_log_level_name(level), msg);
+}
+
+/* "512M", "8G", "100000": bytes, with K/M/G/T meaning powers of 1024 (an optional "B" or
+ * "iB" after the letter is allowed). Returns 0, or -1 for anything else, 0 or overflow. */
+static int parse_size(const char *s, uint64_t *out)
+{
+    static const char units[] = "KMGT";
+    const char *u;
+    char *end;
+    unsigned long long n;
+    int shift = 0;
+
+    if (*s < '0' || *s > '9') {
+        return -1;
+    }
+    errno = 0;
+    n = strtoull(s, &end, 10);
+    if (errno || n == 0) {
+        return -1;
+    }
+    if (*end) {
+        u = strchr(units, end[0] >= 'a' ? end[0] - 'a' + 'A' : end[0]);
+        if (!u || !*u) {
+            return -1;
+        }
+        shift = 10 * (int)(u - units + 1);
+        end++;
+        if (strcmp(end, "") != 0 && strcmp(end, "B") != 0 && strcmp(end, "iB") != 0) {
+            return -1;
+        }
+    }
+    if (n > (UINT64_MAX >> shift)) {
+        return -1;
+    }
+    *out = (uint64_t)n << shift;
+    return 0;
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -96,6 +137,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 
             if (hvd_time_parse(argv[++i], t) < 0) {
                 fprintf(stderr, "hvdiag analyze: %s: not a time ('%s')\n", a, argv[i]);
+                return -1;
+            }
+        } else if (strcmp(a, "--max-extract") == 0) {
+            if (parse_size(argv[++i], &o->limits.max_archive_bytes) < 0) {
+                fprintf(stderr, "hvdiag analyze: --max-extract: not a size ('%s'; e.g. 512M, 2G)\n",
+                        argv[i]);
                 return -1;
             }
         } else if (strcmp(a, "--fail-on") == 0) {
@@ -480,8 +527,8 @@ int hvd_cmd_analyze(int argc, char **argv)
         fprintf(stderr, "hvdiag analyze: %s\n", err.msg);
         goto out;
     }
-    if (hvd_bundle_open(&bundle, (const char *const *)o.paths, (size_t)o.npaths, NULL, &log, &err) <
-        0) {
+    if (hvd_bundle_open(&bundle, (const char *const *)o.paths, (size_t)o.npaths, &o.limits, &log,
+                        &err) < 0) {
         fprintf(stderr, "hvdiag analyze: %s\n", err.msg);
         goto out;
     }
