@@ -4,6 +4,8 @@
  */
 #include "cmd.h"
 
+#include "cli_out.h"
+
 #include "bundle.h"
 #include "hvtime.h"
 #include "ingest.h"
@@ -58,12 +60,6 @@ static void usage(FILE *out)
             "  -v                 print reader warnings\n"
             "exit status: 0 nothing at or above --fail-on, 1 found such, 2 usage or input errors\n",
             DEFAULT_DB, HVD_RULES_DIR);
-}
-
-static void log_to_stderr(void *ud, int level, const char *msg)
-{
-    (void)ud;
-    fprintf(stderr, "hvdiag: %s: %s\n", hvd_log_level_name(level), msg);
 }
 
 /* "512M", "8G", "100000": bytes, with K/M/G/T meaning powers of 1024 (an optional "B" or
@@ -124,7 +120,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         } else if (strcmp(a, "-v") == 0) {
             o->verbose = 1;
         } else if (a[0] == '-' && a[1] == '-' && !val) {
-            fprintf(stderr, "hvdiag analyze: %s needs a value\n", a);
+            hvd_cli_error("hvdiag analyze: %s needs a value", a);
             return -1;
         } else if (strcmp(a, "--db") == 0) {
             o->db = argv[++i];
@@ -136,30 +132,30 @@ static int parse_args(int argc, char **argv, struct options *o)
             hvd_time *t = a[2] == 's' ? &o->ingest.since : &o->ingest.until;
 
             if (hvd_time_parse(argv[++i], t) < 0) {
-                fprintf(stderr, "hvdiag analyze: %s: not a time ('%s')\n", a, argv[i]);
+                hvd_cli_error("hvdiag analyze: %s: not a time ('%s')", a, argv[i]);
                 return -1;
             }
         } else if (strcmp(a, "--max-extract") == 0) {
             if (parse_size(argv[++i], &o->limits.max_archive_bytes) < 0) {
-                fprintf(stderr, "hvdiag analyze: --max-extract: not a size ('%s'; e.g. 512M, 2G)\n",
-                        argv[i]);
+                hvd_cli_error("hvdiag analyze: --max-extract: not a size ('%s'; e.g. 512M, 2G)",
+                              argv[i]);
                 return -1;
             }
         } else if (strcmp(a, "--fail-on") == 0) {
             o->fail_on = hvd_severity_parse(argv[++i]);
             if (o->fail_on < HVD_SEVERITY_INFO) {
-                fprintf(stderr, "hvdiag analyze: --fail-on: unknown severity '%s'\n", argv[i]);
+                hvd_cli_error("hvdiag analyze: --fail-on: unknown severity '%s'", argv[i]);
                 return -1;
             }
         } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "hvdiag analyze: unknown option '%s'\n", a);
+            hvd_cli_error("hvdiag analyze: unknown option '%s'", a);
             return -1;
         } else {
             o->paths[o->npaths++] = argv[i];
         }
     }
     if (o->npaths == 0) {
-        fprintf(stderr, "hvdiag analyze: no PATH given\n");
+        hvd_cli_error("hvdiag analyze: no PATH given");
         return -1;
     }
     if (!o->rules) {
@@ -180,8 +176,8 @@ static json_t *ask(const hvd_query_context *q, json_t *request)
     hvd_free(answer);
     json_decref(request);
     if (res && !json_is_true(json_object_get(res, "ok"))) {
-        fprintf(stderr, "hvdiag analyze: %s\n",
-                json_string_value(json_object_get(json_object_get(res, "error"), "message")));
+        hvd_cli_error("hvdiag analyze: %s",
+                      json_string_value(json_object_get(json_object_get(res, "error"), "message")));
         json_decref(res);
         return NULL;
     }
@@ -493,7 +489,7 @@ static int write_html(const char *path, const json_t *report)
 
 int hvd_cmd_analyze(int argc, char **argv)
 {
-    hvd_logger log = {log_to_stderr, NULL, HVD_LOG_ERR};
+    hvd_logger log = {hvd_cli_log_stderr, NULL, HVD_LOG_ERR};
     struct options o;
     hvd_ruleset *rs = NULL;
     hvd_store *st = NULL;
@@ -516,20 +512,20 @@ int hvd_cmd_analyze(int argc, char **argv)
     log.min_level = o.verbose ? HVD_LOG_WARNING : HVD_LOG_ERR;
     hvd_error_clear(&err);
     if (hvd_ruleset_load(&rs, o.rules, NULL, &log, &err) < 0) {
-        fprintf(stderr, "hvdiag analyze: the rule set in %s is invalid\n", o.rules);
+        hvd_cli_error("hvdiag analyze: the rule set in %s is invalid", o.rules);
         goto out;
     }
     if (!o.db) {
         o.db = DEFAULT_DB;
-        fprintf(stderr, "hvdiag: using the database ./%s (--db FILE to choose)\n", DEFAULT_DB);
+        hvd_cli_error("hvdiag: using the database ./%s (--db FILE to choose)", DEFAULT_DB);
     }
     if (hvd_store_open(&st, o.db, 0, &err) < 0 || hvd_ingest_create(&ing, st, rs, &log, &err) < 0) {
-        fprintf(stderr, "hvdiag analyze: %s\n", err.msg);
+        hvd_cli_error("hvdiag analyze: %s", err.msg);
         goto out;
     }
     if (hvd_bundle_open(&bundle, (const char *const *)o.paths, (size_t)o.npaths, &o.limits, &log,
                         &err) < 0) {
-        fprintf(stderr, "hvdiag analyze: %s\n", err.msg);
+        hvd_cli_error("hvdiag analyze: %s", err.msg);
         goto out;
     }
     files = json_array();
@@ -544,14 +540,18 @@ int hvd_cmd_analyze(int argc, char **argv)
                 fo, "status", json_string(bf->status == HVD_BUNDLE_SKIPPED ? "skipped" : "error"));
             json_object_set_new(fo, "reason", json_string(bf->reason));
             if (bf->status == HVD_BUNDLE_ERROR) {
-                fprintf(stderr, "hvdiag analyze: %s: %s\n", bf->display, bf->reason);
+                hvd_cli_error("hvdiag analyze: %s: %s", bf->display, bf->reason);
                 input_errors++;
             }
             json_array_append_new(files, fo);
             continue;
         }
         if (tty && !o.json) {
-            fprintf(stderr, "\r\033[K[%zu/%zu] %s", i + 1, hvd_bundle_count(bundle), bf->display);
+            char *shown = hvd_cli_clean(bf->display, 0);
+
+            fprintf(stderr, "\r\033[K[%zu/%zu] %s", i + 1, hvd_bundle_count(bundle),
+                    shown ? shown : "");
+            free(shown);
         }
         hvd_error_clear(&err);
         json_object_set_new(fo, "kind", json_string(hvd_source_kind_name(bf->kind)));
@@ -559,7 +559,7 @@ int hvd_cmd_analyze(int argc, char **argv)
             if (tty && !o.json) {
                 fputs("\r\033[K", stderr);
             }
-            fprintf(stderr, "hvdiag analyze: %s\n", err.msg);
+            hvd_cli_error("hvdiag analyze: %s", err.msg);
             json_object_set_new(fo, "status", json_string("error"));
             json_object_set_new(fo, "reason", json_string(err.msg));
             input_errors++;
@@ -576,10 +576,9 @@ int hvd_cmd_analyze(int argc, char **argv)
             json_object_set_new(fo, "recovered", json_integer((json_int_t)res.stats.recovered));
             json_object_set_new(fo, "corrupted", json_boolean(res.stats.corrupted));
             if (res.stats.records && res.stats.skipped == res.stats.records) {
-                fprintf(stderr,
-                        "hvdiag analyze: %s: none of its %" PRIu64 " records could be read "
-                        "(forwarded events?)\n",
-                        bf->display, res.stats.records);
+                hvd_cli_error("hvdiag analyze: %s: none of its %" PRIu64 " records could be read "
+                              "(forwarded events?)",
+                              bf->display, res.stats.records);
             }
         }
         json_array_append_new(files, fo);
@@ -588,7 +587,7 @@ int hvd_cmd_analyze(int argc, char **argv)
         fputs("\r\033[K", stderr);
     }
     if (hvd_ingest_finish(ing, NULL, &err) < 0) {
-        fprintf(stderr, "hvdiag analyze: %s\n", err.msg);
+        hvd_cli_error("hvdiag analyze: %s", err.msg);
         goto out;
     }
     report = json_object();
@@ -601,13 +600,19 @@ int hvd_cmd_analyze(int argc, char **argv)
     }
     json_object_set_new(report, "incidents", incidents);
     if (o.json) {
-        json_dumpf(report, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        json_dumpf(report, stdout,
+                   hvd_cli_json_flags(stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER));
         fputc('\n', stdout);
     } else {
-        print_table(report, isatty(1));
+        /* The table shows input text: a copy made safe for the terminal. */
+        json_t *shown = json_deep_copy(report);
+
+        hvd_cli_clean_json(shown);
+        print_table(shown ? shown : report, isatty(1));
+        json_decref(shown);
     }
     if (o.html && write_html(o.html, report) < 0) {
-        fprintf(stderr, "hvdiag analyze: cannot write %s\n", o.html);
+        hvd_cli_error("hvdiag analyze: cannot write %s", o.html);
         input_errors++;
     }
     status = input_errors ? HVD_EXIT_USAGE : worst >= o.fail_on ? HVD_EXIT_FOUND : HVD_EXIT_OK;

@@ -5,6 +5,8 @@
  */
 #include "cmd.h"
 
+#include "cli_out.h"
+
 #include "alloc.h"
 #include "query.h"
 #include "rules.h"
@@ -114,7 +116,7 @@ static char *ask_database(const char *db, const char *request)
     struct stat sb;
 
     if (hvd_store_open(&st, db, HVD_STORE_READONLY, &err) < 0) {
-        fprintf(stderr, "hvdiag query: no daemon answered and %s\n", err.msg);
+        hvd_cli_error("hvdiag query: no daemon answered and %s", err.msg);
         return NULL;
     }
     /* The rule set is only needed for "rules"; a broken one is not an error here. */
@@ -237,7 +239,7 @@ static int follow(const char *path, const json_t *req, int json_out)
 
     if (strlen(path) >= sizeof(addr.sun_path) ||
         (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-        fprintf(stderr, "hvdiag query: %s: bad socket path\n", path);
+        hvd_cli_error("hvdiag query: %s: bad socket path", path);
         return HVD_EXIT_USAGE;
     }
     memset(&addr, 0, sizeof(addr));
@@ -245,8 +247,8 @@ static int follow(const char *path, const json_t *req, int json_out)
     memcpy(addr.sun_path, path, strlen(path) + 1);
     if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
         write(fd, "{\"op\":\"follow\"}\n", 16) != 16) {
-        fprintf(stderr, "hvdiag query: follow needs a running hvdiagd: %s: %s\n", path,
-                strerror(errno));
+        hvd_cli_error("hvdiag query: follow needs a running hvdiagd: %s: %s", path,
+                      strerror(errno));
         close(fd);
         return HVD_EXIT_USAGE;
     }
@@ -267,6 +269,7 @@ static int follow(const char *path, const json_t *req, int json_out)
             const json_t *dg = json_object_get(o, "diagnosis");
 
             if (dg && strcmp(str(o, "event"), "diagnosis") == 0 && follow_wanted(req, dg)) {
+                hvd_cli_clean_json(o);
                 if (json_out) {
                     printf("%.*s\n", (int)(nl - buf), buf);
                 } else {
@@ -284,7 +287,7 @@ static int follow(const char *path, const json_t *req, int json_out)
         }
     }
     close(fd);
-    fprintf(stderr, "hvdiag query: the daemon closed the connection\n");
+    hvd_cli_error("hvdiag query: the daemon closed the connection");
     return HVD_EXIT_OK;
 }
 
@@ -311,7 +314,7 @@ int hvd_cmd_query(int argc, char **argv)
         } else if (strcmp(a, "--json") == 0) {
             json_out = 1;
         } else if (a[0] == '-' && !v) {
-            fprintf(stderr, "hvdiag query: %s needs a value\n", a);
+            hvd_cli_error("hvdiag query: %s needs a value", a);
             goto out;
         } else if (strcmp(a, "--socket") == 0) {
             socket_path = argv[++i];
@@ -322,7 +325,7 @@ int hvd_cmd_query(int argc, char **argv)
             long long n = strtoll(argv[++i], &end, 10);
 
             if (*end || n < 0) {
-                fprintf(stderr, "hvdiag query: %s needs a number\n", a);
+                hvd_cli_error("hvdiag query: %s needs a number", a);
                 goto out;
             }
             json_object_set_new(req, a + 2, json_integer(n));
@@ -332,14 +335,14 @@ int hvd_cmd_query(int argc, char **argv)
             json_object_set_new(req, strcmp(a, "--vm-id") == 0 ? "vm_id" : a + 2,
                                 json_string(argv[++i]));
         } else if (a[0] == '-') {
-            fprintf(stderr, "hvdiag query: unknown option '%s'\n", a);
+            hvd_cli_error("hvdiag query: unknown option '%s'", a);
             goto out;
         } else if (strcmp(a, "incident") == 0 && v) {
             char *end;
             long long id = strtoll(argv[++i], &end, 10);
 
             if (*end) {
-                fprintf(stderr, "hvdiag query: incident needs a number\n");
+                hvd_cli_error("hvdiag query: incident needs a number");
                 goto out;
             }
             what = "incident";
@@ -349,14 +352,14 @@ int hvd_cmd_query(int argc, char **argv)
                    strcmp(a, "health") == 0 || strcmp(a, "follow") == 0) {
             what = a;
         } else {
-            fprintf(stderr, "hvdiag query: unknown question '%s'\n", a);
+            hvd_cli_error("hvdiag query: unknown question '%s'", a);
             usage(stderr);
             goto out;
         }
     }
     if (strcmp(what, "follow") == 0) {
         if (json_object_get(req, "severity") && severity_rank(str(req, "severity")) < 0) {
-            fprintf(stderr, "hvdiag query: unknown severity '%s'\n", str(req, "severity"));
+            hvd_cli_error("hvdiag query: unknown severity '%s'", str(req, "severity"));
             goto out;
         }
         status = follow(socket_path, req, json_out);
@@ -377,15 +380,19 @@ int hvd_cmd_query(int argc, char **argv)
     }
     res = json_loads(answer, 0, NULL);
     if (!res) {
-        fprintf(stderr, "hvdiag query: the answer is not JSON\n");
+        hvd_cli_error("hvdiag query: the answer is not JSON");
         goto out;
     }
-    if (json_out) {
+    if (json_out && isatty(1)) {
+        json_dumpf(res, stdout, hvd_cli_json_flags(stdout, JSON_COMPACT | JSON_PRESERVE_ORDER));
+        putchar('\n');
+    } else if (json_out) {
         printf("%s\n", answer);
     } else if (!json_is_true(json_object_get(res, "ok"))) {
-        fprintf(stderr, "hvdiag query: %s\n", str(json_object_get(res, "error"), "message"));
+        hvd_cli_error("hvdiag query: %s", str(json_object_get(res, "error"), "message"));
         goto out;
     } else {
+        hvd_cli_clean_json(res);
         print_table(what, res);
     }
     status = json_is_true(json_object_get(res, "ok")) ? HVD_EXIT_OK : HVD_EXIT_USAGE;

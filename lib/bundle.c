@@ -537,8 +537,17 @@ static int add_archive(hvd_bundle *b, const char *path, const char *display, hvd
                            archive_error_string(a) ? archive_error_string(a) : "damaged archive");
             break;
         }
-        name = archive_entry_pathname(ae);
+        /* UTF-8 first: in the C locale the plain name of a non-ASCII member is NULL. */
+        name = archive_entry_pathname_utf8(ae);
         if (!name) {
+            name = archive_entry_pathname(ae);
+        }
+        if (!name) {
+            rc = add_entry(b, display, display, HVD_SOURCE_UNKNOWN, HVD_BUNDLE_SKIPPED,
+                           "a member whose name cannot be read");
+            if (rc < 0) {
+                break;
+            }
             continue;
         }
         if (++entries > b->limits.max_archive_entries) {

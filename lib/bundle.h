@@ -52,8 +52,10 @@ typedef struct hvd_bundle hvd_bundle;
  * (an empty folder or archive, a folder of other files) becomes an error entry itself.
  * Archive members are checked by name and first bytes before they are written; members
  * that are not logs are listed as skipped and never written. limits and log may be NULL
- * (defaults above). On success *out owns everything until hvd_bundle_close(); on failure
- * nothing is left in the temporary folder.
+ * (defaults above). Member names are read as UTF-8 when LC_CTYPE is a UTF-8 locale (in the
+ * C locale libarchive cannot give a non-ASCII name; such members are listed as skipped).
+ * On success *out owns everything until hvd_bundle_close(); on failure nothing is left in
+ * the temporary folder.
  */
 int hvd_bundle_open(hvd_bundle **out, const char *const *paths, size_t npaths,
                     const hvd_bundle_limits *limits, const hvd_logger *log, hvd_error *err);
