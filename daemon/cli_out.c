@@ -1,5 +1,5 @@
 /* cli_out: input-derived text made safe for a terminal; see cli_out.h. */
-#include "cli_out.h"
+#include "cli.h"
 
 #include "log.h"
 #include "text.h"

@@ -4,7 +4,7 @@
  */
 #include "cmd.h"
 
-#include "cli_out.h"
+#include "cli.h"
 
 #include "bundle.h"
 #include "hvtime.h"
@@ -43,12 +43,16 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: hvdiag analyze PATH... [--db FILE] [--rules DIR] [--since T] [--until T]\n"
-            "                      [--json] [--html FILE] [--fail-on SEVERITY] [-v]\n"
+            "                      [--json] [--html FILE] [--max-extract SIZE]\n"
+            "                      [--fail-on SEVERITY] [-v] [--] [PATH...]\n"
             "\n"
             "PATH is a Get-ClusterLog destination folder, a folder of .evtx exports, single\n"
-            "files, or a .zip of any of these. Folders are searched recursively.\n"
-            "  --db FILE          database to add to (default ./%s)\n"
-            "  --rules DIR        rule set (default ./rules if present, else %s)\n"
+            "files, or an archive (.zip, .tar, .tgz, .7z...) of any of these. Folders are\n"
+            "searched recursively. A PATH that yields no event is an input error.\n"
+            "  --db FILE          database to add to (default ./%s; created only when a\n"
+            "                     file is read)\n"
+            "  --rules DIR        rule set (default ./rules if present; from the build tree,\n"
+            "                     the source tree's rules; else %s)\n"
             "  --since, --until   only events in this time range (UTC, 2024-03-05T10:00:00)\n"
             "  --json             print one JSON document instead of the table\n"
             "  --html FILE        also write a self-contained HTML report\n"
@@ -58,7 +62,9 @@ static void usage(FILE *out)
             "  --fail-on SEV      exit 1 when an incident is at least SEV (info, warning,\n"
             "                     error, critical; default error)\n"
             "  -v                 print reader warnings\n"
-            "exit status: 0 nothing at or above --fail-on, 1 found such, 2 usage or input errors\n",
+            "The table ends with a line per run: files read, damaged, unreadable, skipped.\n"
+            "exit status: 0 nothing at or above --fail-on, 1 found such, 2 usage or input errors\n"
+            "(a path missing, unreadable or without one event; an archive member refused)\n",
             DEFAULT_DB, HVD_RULES_DIR);
 }
 
@@ -100,7 +106,10 @@ static int parse_size(const char *s, uint64_t *out)
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-    struct stat st;
+    static const char *const with_value[] = {"--db",    "--rules",   "--html", "--since",
+                                             "--until", "--fail-on", NULL};
+    static const char *const max_extract[] = {"--max-extract", NULL};
+    int options_end = 0;
 
     memset(o, 0, sizeof(*o));
     o->fail_on = HVD_SEVERITY_ERROR;
@@ -112,14 +121,22 @@ static int parse_args(int argc, char **argv, struct options *o)
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
 
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        if (options_end || a[0] != '-' || !a[1]) {
+            o->paths[o->npaths++] = argv[i];
+        } else if (strcmp(a, "--") == 0) {
+            options_end = 1;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             exit(HVD_EXIT_OK);
         } else if (strcmp(a, "--json") == 0) {
             o->json = 1;
         } else if (strcmp(a, "-v") == 0) {
             o->verbose = 1;
-        } else if (a[0] == '-' && a[1] == '-' && !val) {
+        } else if (!hvd_cli_is_one_of(a, with_value) && !hvd_cli_is_one_of(a, max_extract)) {
+            hvd_cli_error("hvdiag analyze: unknown option %s ('hvdiag analyze --help' lists them)",
+                          a);
+            return -1;
+        } else if (!val) {
             hvd_cli_error("hvdiag analyze: %s needs a value", a);
             return -1;
         } else if (strcmp(a, "--db") == 0) {
@@ -147,19 +164,14 @@ static int parse_args(int argc, char **argv, struct options *o)
                 hvd_cli_error("hvdiag analyze: --fail-on: unknown severity '%s'", argv[i]);
                 return -1;
             }
-        } else if (a[0] == '-' && a[1]) {
-            hvd_cli_error("hvdiag analyze: unknown option '%s'", a);
-            return -1;
-        } else {
-            o->paths[o->npaths++] = argv[i];
         }
     }
     if (o->npaths == 0) {
-        hvd_cli_error("hvdiag analyze: no PATH given");
+        hvd_cli_error("hvdiag analyze: no PATH given ('hvdiag analyze --help' says more)");
         return -1;
     }
-    if (!o->rules) {
-        o->rules = stat("rules/hvdiag-rules.xsd", &st) == 0 ? "rules" : HVD_RULES_DIR;
+    if (hvd_cli_check_range("hvdiag analyze", o->ingest.since, o->ingest.until) < 0) {
+        return -1;
     }
     return 0;
 }
@@ -249,6 +261,32 @@ static const char *sev_colour(const char *sev)
     return "\033[36m";
 }
 
+static json_int_t num(const json_t *o, const char *k)
+{
+    return json_integer_value(json_object_get(o, k));
+}
+
+/* "12 files: 10 read, 1 damaged (108 records recovered), 1 unreadable; 3 skipped" */
+static void print_summary(const json_t *sum)
+{
+    json_int_t files = num(sum, "files");
+
+    printf("%" JSON_INTEGER_FORMAT " file%s: %" JSON_INTEGER_FORMAT " read", files,
+           files == 1 ? "" : "s", num(sum, "read"));
+    if (num(sum, "damaged")) {
+        printf(", %" JSON_INTEGER_FORMAT " damaged (%" JSON_INTEGER_FORMAT " records recovered)",
+               num(sum, "damaged"), num(sum, "recovered"));
+    }
+    if (num(sum, "unreadable")) {
+        printf(", %" JSON_INTEGER_FORMAT " unreadable", num(sum, "unreadable"));
+    }
+    if (num(sum, "skipped")) {
+        printf("; %" JSON_INTEGER_FORMAT " other file%s skipped", num(sum, "skipped"),
+               num(sum, "skipped") == 1 ? "" : "s");
+    }
+    printf("\n");
+}
+
 static void print_table(const json_t *report, int colour)
 {
     const json_t *incidents = json_object_get(report, "incidents");
@@ -260,13 +298,18 @@ static void print_table(const json_t *report, int colour)
     {
         const char *status = json_string_value(json_object_get(in, "status"));
 
-        if (strcmp(status, "read") != 0) {
-            printf("%-8s %s (%s)\n", status, json_string_value(json_object_get(in, "path")),
-                   json_string_value(json_object_get(in, "reason")));
+        if (strcmp(status, "damaged") == 0) {
+            printf("%-8s %s (%" JSON_INTEGER_FORMAT " events read, %" JSON_INTEGER_FORMAT
+                   " records or lines lost%s)\n",
+                   status, jstr(in, "path"), num(in, "events"), num(in, "skipped"),
+                   json_is_true(json_object_get(in, "corrupted")) ? ", flagged corrupted" : "");
+        } else if (strcmp(status, "read") != 0) {
+            printf("%-8s %s (%s)\n", status, jstr(in, "path"), jstr(in, "reason"));
         }
     }
     if (json_array_size(incidents) == 0) {
         printf("No incidents found.\n");
+        print_summary(json_object_get(report, "summary"));
         return;
     }
     printf("%-9s %-19s %-19s %-18s %s\n", "SEVERITY", "FIRST (UTC)", "LAST (UTC)", "VM / HOST",
@@ -313,6 +356,7 @@ static void print_table(const json_t *report, int colour)
     printf("\n%zu incident(s). 'hvdiag analyze --json' or '--html FILE' shows causes, remedies "
            "and evidence.\n",
            json_array_size(incidents));
+    print_summary(json_object_get(report, "summary"));
 }
 
 static void html_text(FILE *f, const char *s)
@@ -487,6 +531,69 @@ static int write_html(const char *path, const json_t *report)
 
 /* --- the command -------------------------------------------------------------------- */
 
+/* What became of the files, for the summary line and the JSON "summary". */
+struct tally {
+    uint64_t read;       /* read without trouble */
+    uint64_t damaged;    /* read, but records or lines were lost */
+    uint64_t recovered;  /* events read from damaged files */
+    uint64_t unreadable; /* an error, or not one event from a file with content */
+    uint64_t skipped;    /* not logs hvdiag reads */
+};
+
+/* Does the bundle entry 'display' come from the path the user gave? */
+static int from_input(const char *display, const char *input)
+{
+    size_t n = strlen(input);
+
+    return strncmp(display, input, n) == 0 &&
+           (display[n] == '\0' || display[n] == '/' || display[n] == '!' || input[n - 1] == '/');
+}
+
+/* Opens the database on first need, so a run that reads nothing creates none. */
+static int open_store(struct options *o, const hvd_ruleset *rs, const hvd_logger *log,
+                      hvd_store **st, hvd_ingest **ing, int *existed, hvd_error *err)
+{
+    struct stat sb;
+
+    if (*st) {
+        return 0;
+    }
+    if (!o->db) {
+        o->db = DEFAULT_DB;
+        hvd_cli_error("hvdiag: using the database ./%s (--db FILE to choose)", DEFAULT_DB);
+    }
+    *existed = stat(o->db, &sb) == 0;
+    if (hvd_store_open(st, o->db, 0, err) < 0 || hvd_ingest_create(ing, *st, rs, log, err) < 0) {
+        hvd_cli_error("hvdiag analyze: %s", err->msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Removes a database this run created but stored nothing from. */
+static void drop_new_store(const char *db)
+{
+    static const char *const suffixes[] = {"", "-journal", "-wal", "-shm"};
+    char p[4096];
+
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        int n = snprintf(p, sizeof(p), "%s%s", db, suffixes[i]);
+
+        if (n > 0 && (size_t)n < sizeof(p)) {
+            unlink(p);
+        }
+    }
+}
+
+static json_t *tally_json(const struct tally *t)
+{
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "files",
+                     (json_int_t)(t->read + t->damaged + t->unreadable), "read",
+                     (json_int_t)t->read, "damaged", (json_int_t)t->damaged, "recovered",
+                     (json_int_t)t->recovered, "unreadable", (json_int_t)t->unreadable, "skipped",
+                     (json_int_t)t->skipped);
+}
+
 int hvd_cmd_analyze(int argc, char **argv)
 {
     hvd_logger log = {hvd_cli_log_stderr, NULL, HVD_LOG_ERR};
@@ -499,28 +606,29 @@ int hvd_cmd_analyze(int argc, char **argv)
     json_t *report = NULL;
     json_t *files = NULL;
     json_t *incidents = NULL;
+    uint64_t *input_events = NULL;
+    int *input_failed = NULL;
+    struct tally t = {0};
     int worst = 0;
     int input_errors = 0;
+    int db_existed = 1;
     int status = HVD_EXIT_USAGE;
     int tty = isatty(2);
 
     if (parse_args(argc, argv, &o) < 0) {
-        usage(stderr);
         free(o.paths);
         return HVD_EXIT_USAGE;
     }
     log.min_level = o.verbose ? HVD_LOG_WARNING : HVD_LOG_ERR;
     hvd_error_clear(&err);
-    if (hvd_ruleset_load(&rs, o.rules, NULL, &log, &err) < 0) {
-        hvd_cli_error("hvdiag analyze: the rule set in %s is invalid", o.rules);
+    if (!o.rules) {
+        o.rules = hvd_cli_default_rules();
+    }
+    if (hvd_cli_rules_present("hvdiag analyze", o.rules) < 0) {
         goto out;
     }
-    if (!o.db) {
-        o.db = DEFAULT_DB;
-        hvd_cli_error("hvdiag: using the database ./%s (--db FILE to choose)", DEFAULT_DB);
-    }
-    if (hvd_store_open(&st, o.db, 0, &err) < 0 || hvd_ingest_create(&ing, st, rs, &log, &err) < 0) {
-        hvd_cli_error("hvdiag analyze: %s", err.msg);
+    if (hvd_ruleset_load(&rs, o.rules, NULL, &log, &err) < 0) {
+        hvd_cli_error("hvdiag analyze: the rule set in %s is invalid: %s", o.rules, err.msg);
         goto out;
     }
     if (hvd_bundle_open(&bundle, (const char *const *)o.paths, (size_t)o.npaths, &o.limits, &log,
@@ -528,11 +636,18 @@ int hvd_cmd_analyze(int argc, char **argv)
         hvd_cli_error("hvdiag analyze: %s", err.msg);
         goto out;
     }
+    input_events = calloc((size_t)o.npaths, sizeof(*input_events));
+    input_failed = calloc((size_t)o.npaths, sizeof(*input_failed));
     files = json_array();
+    if (!input_events || !input_failed || !files) {
+        hvd_cli_error("hvdiag analyze: out of memory");
+        goto out;
+    }
     for (size_t i = 0; i < hvd_bundle_count(bundle); i++) {
         const hvd_bundle_file *bf = hvd_bundle_file_at(bundle, i);
         json_t *fo = json_object();
         hvd_ingest_result res;
+        int failed = 0;
 
         json_object_set_new(fo, "path", json_string(bf->display));
         if (bf->status != HVD_BUNDLE_READ) {
@@ -542,9 +657,17 @@ int hvd_cmd_analyze(int argc, char **argv)
             if (bf->status == HVD_BUNDLE_ERROR) {
                 hvd_cli_error("hvdiag analyze: %s: %s", bf->display, bf->reason);
                 input_errors++;
+                t.unreadable++;
+                failed = 1;
+            } else {
+                t.skipped++;
             }
             json_array_append_new(files, fo);
-            continue;
+            goto next;
+        }
+        if (open_store(&o, rs, &log, &st, &ing, &db_existed, &err) < 0) {
+            json_decref(fo);
+            goto out;
         }
         if (tty && !o.json) {
             char *shown = hvd_cli_clean(bf->display, 0);
@@ -563,38 +686,85 @@ int hvd_cmd_analyze(int argc, char **argv)
             json_object_set_new(fo, "status", json_string("error"));
             json_object_set_new(fo, "reason", json_string(err.msg));
             input_errors++;
+            t.unreadable++;
+            failed = 1;
             if (err.code == HVD_ESTORE) {
                 json_array_append_new(files, fo);
                 goto out;
             }
         } else {
-            json_object_set_new(fo, "status", json_string("read"));
+            /* An EVTX export of an empty channel is fine; anything else without one event
+             * is not a log hvdiag can read. */
+            int empty_export = bf->kind == HVD_SOURCE_EVTX && res.stats.records == 0 &&
+                               !res.stats.corrupted && res.stats.skipped == 0;
+            const char *state = "read";
+
+            if (res.events == 0 && !empty_export) {
+                if (tty && !o.json) {
+                    fputs("\r\033[K", stderr);
+                }
+                if (res.stats.records && res.stats.skipped == res.stats.records) {
+                    hvd_cli_error("hvdiag analyze: warning: %s: none of its %" PRIu64
+                                  " records could be read (forwarded events?)",
+                                  bf->display, res.stats.records);
+                } else {
+                    hvd_cli_error("hvdiag analyze: warning: %s: no event read from it (not a "
+                                  "log hvdiag knows?)",
+                                  bf->display);
+                }
+                state = "unreadable";
+                json_object_set_new(fo, "reason", json_string("no event read from it"));
+                input_errors++;
+                t.unreadable++;
+                failed = 1;
+            } else if (res.stats.skipped || res.stats.corrupted) {
+                state = "damaged";
+                t.damaged++;
+                t.recovered += res.events;
+            } else {
+                t.read++;
+            }
+            json_object_set_new(fo, "status", json_string(state));
             json_object_set_new(fo, "events", json_integer((json_int_t)res.events));
             json_object_set_new(fo, "new_events", json_integer((json_int_t)res.fresh));
             json_object_set_new(fo, "repeated", json_integer((json_int_t)res.repeated));
             json_object_set_new(fo, "skipped", json_integer((json_int_t)res.stats.skipped));
             json_object_set_new(fo, "recovered", json_integer((json_int_t)res.stats.recovered));
             json_object_set_new(fo, "corrupted", json_boolean(res.stats.corrupted));
-            if (res.stats.records && res.stats.skipped == res.stats.records) {
-                hvd_cli_error("hvdiag analyze: %s: none of its %" PRIu64 " records could be read "
-                              "(forwarded events?)",
-                              bf->display, res.stats.records);
+            for (int k = 0; k < o.npaths; k++) {
+                if (from_input(bf->display, o.paths[k])) {
+                    input_events[k] += res.events;
+                }
             }
         }
         json_array_append_new(files, fo);
+    next:
+        for (int k = 0; failed && k < o.npaths; k++) {
+            if (from_input(bf->display, o.paths[k])) {
+                input_failed[k] = 1;
+            }
+        }
     }
     if (tty && !o.json) {
         fputs("\r\033[K", stderr);
     }
-    if (hvd_ingest_finish(ing, NULL, &err) < 0) {
+    /* A path that gave not one event is no healthy input, even when each file was fine. */
+    for (int k = 0; k < o.npaths; k++) {
+        if (input_events[k] == 0 && !input_failed[k]) {
+            hvd_cli_error("hvdiag analyze: warning: %s: no event read from it", o.paths[k]);
+            input_errors++;
+        }
+    }
+    if (ing && hvd_ingest_finish(ing, NULL, &err) < 0) {
         hvd_cli_error("hvdiag analyze: %s", err.msg);
         goto out;
     }
     report = json_object();
-    json_object_set_new(report, "database", json_string(o.db));
+    json_object_set_new(report, "database", o.db ? json_string(o.db) : json_null());
     json_object_set_new(report, "files", files);
     files = NULL;
-    incidents = collect_incidents(st, &o, &worst);
+    json_object_set_new(report, "summary", tally_json(&t));
+    incidents = st ? collect_incidents(st, &o, &worst) : json_array();
     if (!incidents) {
         goto out;
     }
@@ -621,8 +791,15 @@ out:
     json_decref(report);
     hvd_bundle_close(bundle);
     hvd_ingest_destroy(ing);
-    hvd_store_close(st);
+    if (st && !db_existed && t.read + t.damaged == 0) {
+        hvd_store_close(st);
+        drop_new_store(o.db);
+    } else {
+        hvd_store_close(st);
+    }
     hvd_ruleset_destroy(rs);
+    free(input_events);
+    free(input_failed);
     free(o.paths);
     return status;
 }

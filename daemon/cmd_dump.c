@@ -4,7 +4,7 @@
  */
 #include "cmd.h"
 
-#include "cli_out.h"
+#include "cli.h"
 
 #include "hvtime.h"
 #include "log.h"

@@ -5,9 +5,10 @@
  */
 #include "cmd.h"
 
-#include "cli_out.h"
+#include "cli.h"
 
 #include "alloc.h"
+#include "hvtime.h"
 #include "query.h"
 #include "rules.h"
 #include "store.h"
@@ -37,16 +38,19 @@ static void usage(FILE *out)
         "                    [--since T] [--until T] [--limit N] [--offset N]\n"
         "                    [--socket PATH] [--db FILE] [--json]\n"
         "\n"
-        "Asks hvdiagd at --socket (default %s); when no daemon answers, reads\n"
-        "--db (default ./%s) directly, read-only. --json prints the raw response.\n"
+        "Asks hvdiagd at --socket (default %s). Without --socket, when no\n"
+        "daemon answers, reads ./%s directly, read-only, and says so; with --socket,\n"
+        "a silent daemon is an error. --db FILE reads FILE and asks no daemon.\n"
+        "--json prints the raw response.\n"
         "follow prints each new diagnosis as the daemon makes it (--vm, --host, --rule,\n"
         "--severity select which; minimum severity), until the daemon stops or Ctrl-C.\n"
         "exit status: 0 answered, 2 usage errors or nothing to ask\n",
         DEFAULT_SOCKET, DEFAULT_DB);
 }
 
-/* Sends one request line and reads one response line; NULL when no daemon answers. */
-static char *ask_socket(const char *path, const char *request)
+/* Sends one request line and reads one response line; NULL when no daemon answers, with
+ * the reason in *why (an errno value). */
+static char *ask_socket(const char *path, const char *request, int *why)
 {
     struct sockaddr_un addr;
     char *buf = NULL;
@@ -54,11 +58,13 @@ static char *ask_socket(const char *path, const char *request)
     size_t cap = 0;
     int fd;
 
+    *why = ENAMETOOLONG;
     if (strlen(path) >= sizeof(addr.sun_path)) {
         return NULL;
     }
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
+        *why = errno;
         return NULL;
     }
     memset(&addr, 0, sizeof(addr));
@@ -67,6 +73,7 @@ static char *ask_socket(const char *path, const char *request)
     if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
         write(fd, request, strlen(request)) != (ssize_t)strlen(request) ||
         write(fd, "\n", 1) != 1) {
+        *why = errno;
         close(fd);
         return NULL;
     }
@@ -97,6 +104,7 @@ static char *ask_socket(const char *path, const char *request)
     }
     close(fd);
     if (!buf || len == 0) {
+        *why = buf ? ECONNRESET : ENOMEM;
         free(buf);
         return NULL;
     }
@@ -113,15 +121,13 @@ static char *ask_database(const char *db, const char *request)
     hvd_error err;
     char *answer;
     char *copy;
-    struct stat sb;
 
     if (hvd_store_open(&st, db, HVD_STORE_READONLY, &err) < 0) {
-        hvd_cli_error("hvdiag query: no daemon answered and %s", err.msg);
+        hvd_cli_error("hvdiag query: %s", err.msg);
         return NULL;
     }
     /* The rule set is only needed for "rules"; a broken one is not an error here. */
-    hvd_ruleset_load(&rs, stat("rules/hvdiag-rules.xsd", &sb) == 0 ? "rules" : HVD_RULES_DIR, NULL,
-                     NULL, &err);
+    hvd_ruleset_load(&rs, hvd_cli_default_rules(), NULL, NULL, &err);
     q.store = st;
     q.rules = rs;
     answer = hvd_query_handle(&q, request, strlen(request));
@@ -293,10 +299,14 @@ static int follow(const char *path, const json_t *req, int json_out)
 
 int hvd_cmd_query(int argc, char **argv)
 {
-    const char *socket_path = DEFAULT_SOCKET;
+    static const char *const with_value[] = {"--socket", "--db",    "--limit", "--offset",
+                                             "--vm",     "--host",  "--rule",  "--severity",
+                                             "--since",  "--until", "--vm-id", NULL};
+    const char *socket_path = NULL;
     const char *db = NULL;
     const char *what = "incidents";
     int json_out = 0;
+    int why = 0;
     json_t *req = json_object();
     json_t *res = NULL;
     char *text = NULL;
@@ -313,6 +323,9 @@ int hvd_cmd_query(int argc, char **argv)
             return HVD_EXIT_OK;
         } else if (strcmp(a, "--json") == 0) {
             json_out = 1;
+        } else if (a[0] == '-' && !hvd_cli_is_one_of(a, with_value)) {
+            hvd_cli_error("hvdiag query: unknown option %s ('hvdiag query --help' lists them)", a);
+            goto out;
         } else if (a[0] == '-' && !v) {
             hvd_cli_error("hvdiag query: %s needs a value", a);
             goto out;
@@ -334,9 +347,6 @@ int hvd_cmd_query(int argc, char **argv)
                    strcmp(a, "--until") == 0 || strcmp(a, "--vm-id") == 0) {
             json_object_set_new(req, strcmp(a, "--vm-id") == 0 ? "vm_id" : a + 2,
                                 json_string(argv[++i]));
-        } else if (a[0] == '-') {
-            hvd_cli_error("hvdiag query: unknown option '%s'", a);
-            goto out;
         } else if (strcmp(a, "incident") == 0 && v) {
             char *end;
             long long id = strtoll(argv[++i], &end, 10);
@@ -357,12 +367,22 @@ int hvd_cmd_query(int argc, char **argv)
             goto out;
         }
     }
+    if (*str(req, "since") && *str(req, "until")) {
+        hvd_time since = 0;
+        hvd_time until = 0;
+
+        if (hvd_time_parse(str(req, "since"), &since) == 0 &&
+            hvd_time_parse(str(req, "until"), &until) == 0 &&
+            hvd_cli_check_range("hvdiag query", since, until) < 0) {
+            goto out;
+        }
+    }
     if (strcmp(what, "follow") == 0) {
         if (json_object_get(req, "severity") && severity_rank(str(req, "severity")) < 0) {
             hvd_cli_error("hvdiag query: unknown severity '%s'", str(req, "severity"));
             goto out;
         }
-        status = follow(socket_path, req, json_out);
+        status = follow(socket_path ? socket_path : DEFAULT_SOCKET, req, json_out);
         goto out;
     }
     json_object_set_new(req, "op", json_string(what));
@@ -370,10 +390,22 @@ int hvd_cmd_query(int argc, char **argv)
     if (!text) {
         goto out;
     }
-    /* An explicit --db means the database, not the daemon. */
-    answer = db ? NULL : ask_socket(socket_path, text);
-    if (!answer) {
-        answer = ask_database(db ? db : DEFAULT_DB, text);
+    /* An explicit --db means the database, not the daemon; an explicit --socket means the
+     * daemon, never a database; with neither, the database stands in for a silent daemon. */
+    if (db) {
+        answer = ask_database(db, text);
+    } else if (socket_path) {
+        answer = ask_socket(socket_path, text, &why);
+        if (!answer) {
+            hvd_cli_error("hvdiag query: no daemon answers at %s: %s", socket_path, strerror(why));
+        }
+    } else {
+        answer = ask_socket(DEFAULT_SOCKET, text, &why);
+        if (!answer) {
+            hvd_cli_error("hvdiag query: no daemon answers at %s (%s); reading ./%s",
+                          DEFAULT_SOCKET, strerror(why), DEFAULT_DB);
+            answer = ask_database(DEFAULT_DB, text);
+        }
     }
     if (!answer) {
         goto out;

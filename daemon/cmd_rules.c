@@ -4,7 +4,7 @@
  */
 #include "cmd.h"
 
-#include "cli_out.h"
+#include "cli.h"
 
 #include "log.h"
 #include "rules.h"
@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static void usage(FILE *out)
 {
@@ -42,13 +41,6 @@ static void print_failure(void *ud, const char *line)
     (void)ud;
     printf("FAIL %s\n", shown ? shown : "");
     free(shown);
-}
-
-static const char *default_dir(void)
-{
-    struct stat st;
-
-    return stat("rules", &st) == 0 && S_ISDIR(st.st_mode) ? "rules" : HVD_RULES_DIR;
 }
 
 int hvd_cmd_rules(int argc, char **argv)
@@ -85,7 +77,7 @@ int hvd_cmd_rules(int argc, char **argv)
         }
     }
     if (!dir) {
-        dir = default_dir();
+        dir = hvd_cli_default_rules();
     }
     hvd_error_clear(&err);
     if (hvd_ruleset_load(&rs, dir, xsd, &log, &err) < 0) {
