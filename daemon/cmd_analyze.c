@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -531,6 +532,34 @@ static int write_html(const char *path, const json_t *report)
 
 /* --- the command -------------------------------------------------------------------- */
 
+/* The signal that asked analyze to stop (0: none). Between files the loop stops, what was
+ * read is stored and reported, the temporary folder of extracted archives is removed, then
+ * the signal is raised again. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+/* Signals already ignored (nohup, a background job) stay ignored. */
+static void catch_stop_signals(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa;
+    struct sigaction old;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESTART | SA_RESETHAND; /* a second one acts at once */
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN) {
+            sigaction(sigs[i], &sa, NULL);
+        }
+    }
+}
+
 /* What became of the files, for the summary line and the JSON "summary". */
 struct tally {
     uint64_t read;       /* read without trouble */
@@ -631,6 +660,7 @@ int hvd_cmd_analyze(int argc, char **argv)
         hvd_cli_error("hvdiag analyze: the rule set in %s is invalid: %s", o.rules, err.msg);
         goto out;
     }
+    catch_stop_signals();
     if (hvd_bundle_open(&bundle, (const char *const *)o.paths, (size_t)o.npaths, &o.limits, &log,
                         &err) < 0) {
         hvd_cli_error("hvdiag analyze: %s", err.msg);
@@ -645,9 +675,21 @@ int hvd_cmd_analyze(int argc, char **argv)
     }
     for (size_t i = 0; i < hvd_bundle_count(bundle); i++) {
         const hvd_bundle_file *bf = hvd_bundle_file_at(bundle, i);
-        json_t *fo = json_object();
+        json_t *fo;
         hvd_ingest_result res;
         int failed = 0;
+
+        if (stop_signal) {
+            if (tty && !o.json) {
+                fputs("\r\033[K", stderr);
+            }
+            /* Store what the engine holds, as a run over these files alone would. */
+            hvd_cli_error("hvdiag analyze: interrupted; %zu of %zu files read", i,
+                          hvd_bundle_count(bundle));
+            input_errors++;
+            break;
+        }
+        fo = json_object();
 
         json_object_set_new(fo, "path", json_string(bf->display));
         if (bf->status != HVD_BUNDLE_READ) {
@@ -801,5 +843,11 @@ out:
     free(input_events);
     free(input_failed);
     free(o.paths);
+    if (stop_signal) {
+        /* Everything is cleaned up: end the way the signal would have. */
+        fflush(NULL);
+        signal(stop_signal, SIG_DFL);
+        raise(stop_signal);
+    }
     return status;
 }

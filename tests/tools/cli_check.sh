@@ -119,6 +119,34 @@ else
     echo "note: a daemon listens at /run/hvdiag/hvdiag.sock; fallback not checked"
 fi
 
+# Interrupted (SIGTERM; SIGINT alike): the files read so far are stored, the extracted
+# archive is removed, and the process ends as the signal would end it.
+mkdir "$work/sigtmp"
+python3 - "$work/big.zip" "$src/samples/unplanned-failover/HV-NODE02_cluster.log" <<'PY'
+import sys, zipfile
+data = open(sys.argv[2], "rb").read() * 20000
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
+    for n in range(3):
+        z.writestr("HV-NODE0%d_cluster.log" % n, data)
+PY
+TMPDIR=$work/sigtmp "$hvdiag" analyze --db "$work/sig.db" "$work/big.zip" >"$work/sig.out" 2>"$work/sig.err" &
+pid=$!
+i=0
+while [ $i -lt 600 ] && [ -z "$(ls -A "$work/sigtmp")" ]; do # deadline: 60 s
+    sleep 0.1
+    i=$((i + 1))
+done
+if kill -TERM $pid 2>/dev/null; then
+    wait $pid
+    rc=$?
+    check "SIGTERM ends analyze as the signal would (status 143)" test $rc -eq 143
+    check "and it says it was interrupted" grep -q "interrupted; [0-9]* of 3 files read" "$work/sig.err"
+else
+    wait $pid
+    echo "note: analyze ended before the signal; interruption not checked"
+fi
+check "nothing is left in TMPDIR after an interrupted run" test -z "$(ls -A "$work/sigtmp")"
+
 if [ $fail -eq 0 ]; then
     echo "cli: all checks passed"
 fi
