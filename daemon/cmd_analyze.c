@@ -4,6 +4,8 @@
  */
 #include "cmd.h"
 
+#include "cli.h"
+
 #include "bundle.h"
 #include "hvtime.h"
 #include "ingest.h"
@@ -17,6 +19,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +36,7 @@ struct options {
     int json;
     int fail_on;
     int verbose;
+    hvd_bundle_limits limits;
     hvd_ingest_options ingest;
     char **paths;
     int npaths;
@@ -43,32 +47,74 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: hvdiag analyze PATH... [--db FILE] [--rules DIR] [--since T] [--until T]\n"
             "                      [--json] [--html FILE] [--time-zone ZONE]\n"
-            "                      [--fail-on SEVERITY] [-v]\n"
+            "                      [--max-extract SIZE] [--fail-on SEVERITY] [-v]\n"
+            "                      [--] [PATH...]\n"
             "\n"
             "PATH is a Get-ClusterLog destination folder, a folder of .evtx exports, single\n"
-            "files, or a .zip of any of these. Folders are searched recursively.\n"
-            "  --db FILE          database to add to (default ./%s)\n"
-            "  --rules DIR        rule set (default ./rules if present, else %s)\n"
+            "files, or an archive (.zip, .tar, .tgz, .7z...) of any of these. Folders are\n"
+            "searched recursively. A PATH that yields no event is an input error.\n"
+            "  --db FILE          database to add to (default ./%s; created only when a\n"
+            "                     file is read)\n"
+            "  --rules DIR        rule set (default ./rules if present; from the build tree,\n"
+            "                     the source tree's rules; else %s)\n"
             "  --since, --until   only events in this time range (UTC, 2024-03-05T10:00:00)\n"
             "  --json             print one JSON document instead of the table\n"
             "  --html FILE        also write a self-contained HTML report\n"
             "  --time-zone ZONE   times in the report: utc (default), local, or +02:00\n"
+            "  --max-extract SIZE most bytes to extract from archives, all together (K, M,\n"
+            "                     G suffixes; default 8G or half the free space of $TMPDIR,\n"
+            "                     whichever is smaller)\n"
             "  --fail-on SEV      exit 1 when an incident is at least SEV (info, warning,\n"
             "                     error, critical; default error)\n"
             "  -v                 print reader warnings\n"
-            "exit status: 0 nothing at or above --fail-on, 1 found such, 2 usage or input errors\n",
+            "The table ends with a line per run: files read, damaged, unreadable, skipped.\n"
+            "exit status: 0 nothing at or above --fail-on, 1 found such, 2 usage or input errors\n"
+            "(a path missing, unreadable or without one event; an archive member refused)\n",
             DEFAULT_DB, HVD_RULES_DIR);
 }
 
-static void log_to_stderr(void *ud, int level, const char *msg)
+/* "512M", "8G", "100000": bytes, with K/M/G/T meaning powers of 1024 (an optional "B" or
+ * "iB" after the letter is allowed). Returns 0, or -1 for anything else, 0 or overflow. */
+static int parse_size(const char *s, uint64_t *out)
 {
-    (void)ud;
-    fprintf(stderr, "hvdiag: %s: %s\n", hvd_log_level_name(level), msg);
+    static const char units[] = "KMGT";
+    const char *u;
+    char *end;
+    unsigned long long n;
+    int shift = 0;
+
+    if (*s < '0' || *s > '9') {
+        return -1;
+    }
+    errno = 0;
+    n = strtoull(s, &end, 10);
+    if (errno || n == 0) {
+        return -1;
+    }
+    if (*end) {
+        u = strchr(units, end[0] >= 'a' ? end[0] - 'a' + 'A' : end[0]);
+        if (!u || !*u) {
+            return -1;
+        }
+        shift = 10 * (int)(u - units + 1);
+        end++;
+        if (strcmp(end, "") != 0 && strcmp(end, "B") != 0 && strcmp(end, "iB") != 0) {
+            return -1;
+        }
+    }
+    if (n > (UINT64_MAX >> shift)) {
+        return -1;
+    }
+    *out = (uint64_t)n << shift;
+    return 0;
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-    struct stat st;
+    static const char *const with_value[] = {"--db",    "--rules",   "--html",      "--since",
+                                             "--until", "--fail-on", "--time-zone", NULL};
+    static const char *const max_extract[] = {"--max-extract", NULL};
+    int options_end = 0;
 
     memset(o, 0, sizeof(*o));
     o->fail_on = HVD_SEVERITY_ERROR;
@@ -80,15 +126,23 @@ static int parse_args(int argc, char **argv, struct options *o)
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
 
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        if (options_end || a[0] != '-' || !a[1]) {
+            o->paths[o->npaths++] = argv[i];
+        } else if (strcmp(a, "--") == 0) {
+            options_end = 1;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             exit(HVD_EXIT_OK);
         } else if (strcmp(a, "--json") == 0) {
             o->json = 1;
         } else if (strcmp(a, "-v") == 0) {
             o->verbose = 1;
-        } else if (a[0] == '-' && a[1] == '-' && !val) {
-            fprintf(stderr, "hvdiag analyze: %s needs a value\n", a);
+        } else if (!hvd_cli_is_one_of(a, with_value) && !hvd_cli_is_one_of(a, max_extract)) {
+            hvd_cli_error("hvdiag analyze: unknown option %s ('hvdiag analyze --help' lists them)",
+                          a);
+            return -1;
+        } else if (!val) {
+            hvd_cli_error("hvdiag analyze: %s needs a value", a);
             return -1;
         } else if (strcmp(a, "--db") == 0) {
             o->db = argv[++i];
@@ -98,38 +152,38 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->html = argv[++i];
         } else if (strcmp(a, "--time-zone") == 0) {
             if (hvd_report_parse_zone(argv[++i], &o->report) < 0) {
-                fprintf(stderr,
-                        "hvdiag analyze: --time-zone: '%s' is not utc, local or an offset "
-                        "such as +02:00\n",
-                        argv[i]);
+                hvd_cli_error("hvdiag analyze: --time-zone: '%s' is not utc, local or an offset "
+                              "such as +02:00",
+                              argv[i]);
                 return -1;
             }
         } else if (strcmp(a, "--since") == 0 || strcmp(a, "--until") == 0) {
             hvd_time *t = a[2] == 's' ? &o->ingest.since : &o->ingest.until;
 
             if (hvd_time_parse(argv[++i], t) < 0) {
-                fprintf(stderr, "hvdiag analyze: %s: not a time ('%s')\n", a, argv[i]);
+                hvd_cli_error("hvdiag analyze: %s: not a time ('%s')", a, argv[i]);
+                return -1;
+            }
+        } else if (strcmp(a, "--max-extract") == 0) {
+            if (parse_size(argv[++i], &o->limits.max_archive_bytes) < 0) {
+                hvd_cli_error("hvdiag analyze: --max-extract: not a size ('%s'; e.g. 512M, 2G)",
+                              argv[i]);
                 return -1;
             }
         } else if (strcmp(a, "--fail-on") == 0) {
             o->fail_on = hvd_severity_parse(argv[++i]);
             if (o->fail_on < HVD_SEVERITY_INFO) {
-                fprintf(stderr, "hvdiag analyze: --fail-on: unknown severity '%s'\n", argv[i]);
+                hvd_cli_error("hvdiag analyze: --fail-on: unknown severity '%s'", argv[i]);
                 return -1;
             }
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "hvdiag analyze: unknown option '%s'\n", a);
-            return -1;
-        } else {
-            o->paths[o->npaths++] = argv[i];
         }
     }
     if (o->npaths == 0) {
-        fprintf(stderr, "hvdiag analyze: no PATH given\n");
+        hvd_cli_error("hvdiag analyze: no PATH given ('hvdiag analyze --help' says more)");
         return -1;
     }
-    if (!o->rules) {
-        o->rules = stat("rules/hvdiag-rules.xsd", &st) == 0 ? "rules" : HVD_RULES_DIR;
+    if (hvd_cli_check_range("hvdiag analyze", o->ingest.since, o->ingest.until) < 0) {
+        return -1;
     }
     return 0;
 }
@@ -146,8 +200,8 @@ static json_t *ask(const hvd_query_context *q, json_t *request)
     hvd_free(answer);
     json_decref(request);
     if (res && !json_is_true(json_object_get(res, "ok"))) {
-        fprintf(stderr, "hvdiag analyze: %s\n",
-                json_string_value(json_object_get(json_object_get(res, "error"), "message")));
+        hvd_cli_error("hvdiag analyze: %s",
+                      json_string_value(json_object_get(json_object_get(res, "error"), "message")));
         json_decref(res);
         return NULL;
     }
@@ -219,6 +273,32 @@ static const char *sev_colour(const char *sev)
     return "\033[36m";
 }
 
+static json_int_t num(const json_t *o, const char *k)
+{
+    return json_integer_value(json_object_get(o, k));
+}
+
+/* "12 files: 10 read, 1 damaged (108 records recovered), 1 unreadable; 3 skipped" */
+static void print_summary(const json_t *sum)
+{
+    json_int_t files = num(sum, "files");
+
+    printf("%" JSON_INTEGER_FORMAT " file%s: %" JSON_INTEGER_FORMAT " read", files,
+           files == 1 ? "" : "s", num(sum, "read"));
+    if (num(sum, "damaged")) {
+        printf(", %" JSON_INTEGER_FORMAT " damaged (%" JSON_INTEGER_FORMAT " records recovered)",
+               num(sum, "damaged"), num(sum, "recovered"));
+    }
+    if (num(sum, "unreadable")) {
+        printf(", %" JSON_INTEGER_FORMAT " unreadable", num(sum, "unreadable"));
+    }
+    if (num(sum, "skipped")) {
+        printf("; %" JSON_INTEGER_FORMAT " other file%s skipped", num(sum, "skipped"),
+               num(sum, "skipped") == 1 ? "" : "s");
+    }
+    printf("\n");
+}
+
 static void print_table(const json_t *report, int colour)
 {
     const json_t *incidents = json_object_get(report, "incidents");
@@ -230,13 +310,18 @@ static void print_table(const json_t *report, int colour)
     {
         const char *status = json_string_value(json_object_get(in, "status"));
 
-        if (strcmp(status, "read") != 0) {
-            printf("%-8s %s (%s)\n", status, json_string_value(json_object_get(in, "path")),
-                   json_string_value(json_object_get(in, "reason")));
+        if (strcmp(status, "damaged") == 0) {
+            printf("%-8s %s (%" JSON_INTEGER_FORMAT " events read, %" JSON_INTEGER_FORMAT
+                   " records or lines lost%s)\n",
+                   status, jstr(in, "path"), num(in, "events"), num(in, "skipped"),
+                   json_is_true(json_object_get(in, "corrupted")) ? ", flagged corrupted" : "");
+        } else if (strcmp(status, "read") != 0) {
+            printf("%-8s %s (%s)\n", status, jstr(in, "path"), jstr(in, "reason"));
         }
     }
     if (json_array_size(incidents) == 0) {
         printf("No incidents found.\n");
+        print_summary(json_object_get(report, "summary"));
         return;
     }
     printf("%-9s %-19s %-19s %-18s %s\n", "SEVERITY", "FIRST (UTC)", "LAST (UTC)", "VM / HOST",
@@ -283,6 +368,7 @@ static void print_table(const json_t *report, int colour)
     printf("\n%zu incident(s). 'hvdiag analyze --json' or '--html FILE' shows causes, remedies "
            "and evidence.\n",
            json_array_size(incidents));
+    print_summary(json_object_get(report, "summary"));
 }
 
 /* The report as one self-contained page (lib/report.c), written whole or not at all. */
@@ -318,9 +404,100 @@ static int write_html(const char *path, const json_t *report, const hvd_report_o
 
 /* --- the command -------------------------------------------------------------------- */
 
+/* The signal that asked analyze to stop (0: none). Between files the loop stops, what was
+ * read is stored and reported, the temporary folder of extracted archives is removed, then
+ * the signal is raised again. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+/* Signals already ignored (nohup, a background job) stay ignored. */
+static void catch_stop_signals(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa;
+    struct sigaction old;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESTART | SA_RESETHAND; /* a second one acts at once */
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN) {
+            sigaction(sigs[i], &sa, NULL);
+        }
+    }
+}
+
+/* What became of the files, for the summary line and the JSON "summary". */
+struct tally {
+    uint64_t read;       /* read without trouble */
+    uint64_t damaged;    /* read, but records or lines were lost */
+    uint64_t recovered;  /* events read from damaged files */
+    uint64_t unreadable; /* an error, or not one event from a file with content */
+    uint64_t skipped;    /* not logs hvdiag reads */
+};
+
+/* Does the bundle entry 'display' come from the path the user gave? */
+static int from_input(const char *display, const char *input)
+{
+    size_t n = strlen(input);
+
+    return strncmp(display, input, n) == 0 &&
+           (display[n] == '\0' || display[n] == '/' || display[n] == '!' || input[n - 1] == '/');
+}
+
+/* Opens the database on first need, so a run that reads nothing creates none. */
+static int open_store(struct options *o, const hvd_ruleset *rs, const hvd_logger *log,
+                      hvd_store **st, hvd_ingest **ing, int *existed, hvd_error *err)
+{
+    struct stat sb;
+
+    if (*st) {
+        return 0;
+    }
+    if (!o->db) {
+        o->db = DEFAULT_DB;
+        hvd_cli_error("hvdiag: using the database ./%s (--db FILE to choose)", DEFAULT_DB);
+    }
+    *existed = stat(o->db, &sb) == 0;
+    if (hvd_store_open(st, o->db, 0, err) < 0 || hvd_ingest_create(ing, *st, rs, log, err) < 0) {
+        hvd_cli_error("hvdiag analyze: %s", err->msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Removes a database this run created but stored nothing from. */
+static void drop_new_store(const char *db)
+{
+    static const char *const suffixes[] = {"", "-journal", "-wal", "-shm"};
+    char p[4096];
+
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        int n = snprintf(p, sizeof(p), "%s%s", db, suffixes[i]);
+
+        if (n > 0 && (size_t)n < sizeof(p)) {
+            unlink(p);
+        }
+    }
+}
+
+static json_t *tally_json(const struct tally *t)
+{
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "files",
+                     (json_int_t)(t->read + t->damaged + t->unreadable), "read",
+                     (json_int_t)t->read, "damaged", (json_int_t)t->damaged, "recovered",
+                     (json_int_t)t->recovered, "unreadable", (json_int_t)t->unreadable, "skipped",
+                     (json_int_t)t->skipped);
+}
+
 int hvd_cmd_analyze(int argc, char **argv)
 {
-    hvd_logger log = {log_to_stderr, NULL, HVD_LOG_ERR};
+    hvd_logger log = {hvd_cli_log_stderr, NULL, HVD_LOG_ERR};
     struct options o;
     hvd_ruleset *rs = NULL;
     hvd_store *st = NULL;
@@ -330,40 +507,61 @@ int hvd_cmd_analyze(int argc, char **argv)
     json_t *report = NULL;
     json_t *files = NULL;
     json_t *incidents = NULL;
+    uint64_t *input_events = NULL;
+    int *input_failed = NULL;
+    struct tally t = {0};
     int worst = 0;
     int input_errors = 0;
+    int db_existed = 1;
     int status = HVD_EXIT_USAGE;
     int tty = isatty(2);
 
     if (parse_args(argc, argv, &o) < 0) {
-        usage(stderr);
         free(o.paths);
         return HVD_EXIT_USAGE;
     }
     log.min_level = o.verbose ? HVD_LOG_WARNING : HVD_LOG_ERR;
     hvd_error_clear(&err);
+    if (!o.rules) {
+        o.rules = hvd_cli_default_rules();
+    }
+    if (hvd_cli_rules_present("hvdiag analyze", o.rules) < 0) {
+        goto out;
+    }
     if (hvd_ruleset_load(&rs, o.rules, NULL, &log, &err) < 0) {
-        fprintf(stderr, "hvdiag analyze: the rule set in %s is invalid\n", o.rules);
+        hvd_cli_error("hvdiag analyze: the rule set in %s is invalid: %s", o.rules, err.msg);
         goto out;
     }
-    if (!o.db) {
-        o.db = DEFAULT_DB;
-        fprintf(stderr, "hvdiag: using the database ./%s (--db FILE to choose)\n", DEFAULT_DB);
-    }
-    if (hvd_store_open(&st, o.db, 0, &err) < 0 || hvd_ingest_create(&ing, st, rs, &log, &err) < 0) {
-        fprintf(stderr, "hvdiag analyze: %s\n", err.msg);
+    catch_stop_signals();
+    if (hvd_bundle_open(&bundle, (const char *const *)o.paths, (size_t)o.npaths, &o.limits, &log,
+                        &err) < 0) {
+        hvd_cli_error("hvdiag analyze: %s", err.msg);
         goto out;
     }
-    if (hvd_bundle_open(&bundle, (const char *const *)o.paths, (size_t)o.npaths, NULL, &log, &err) <
-        0) {
-        fprintf(stderr, "hvdiag analyze: %s\n", err.msg);
-        goto out;
-    }
+    input_events = calloc((size_t)o.npaths, sizeof(*input_events));
+    input_failed = calloc((size_t)o.npaths, sizeof(*input_failed));
     files = json_array();
+    if (!input_events || !input_failed || !files) {
+        hvd_cli_error("hvdiag analyze: out of memory");
+        goto out;
+    }
     for (size_t i = 0; i < hvd_bundle_count(bundle); i++) {
         const hvd_bundle_file *bf = hvd_bundle_file_at(bundle, i);
-        json_t *fo = json_object();
+        json_t *fo;
         hvd_ingest_result res;
+        int failed = 0;
+
+        if (stop_signal) {
+            if (tty && !o.json) {
+                fputs("\r\033[K", stderr);
+            }
+            /* Store what the engine holds, as a run over these files alone would. */
+            hvd_cli_error("hvdiag analyze: interrupted; %zu of %zu files read", i,
+                          hvd_bundle_count(bundle));
+            input_errors++;
+            break;
+        }
+        fo = json_object();
 
         json_object_set_new(fo, "path", json_string(bf->display));
         if (bf->status != HVD_BUNDLE_READ) {
@@ -371,14 +569,26 @@ int hvd_cmd_analyze(int argc, char **argv)
                 fo, "status", json_string(bf->status == HVD_BUNDLE_SKIPPED ? "skipped" : "error"));
             json_object_set_new(fo, "reason", json_string(bf->reason));
             if (bf->status == HVD_BUNDLE_ERROR) {
-                fprintf(stderr, "hvdiag analyze: %s: %s\n", bf->display, bf->reason);
+                hvd_cli_error("hvdiag analyze: %s: %s", bf->display, bf->reason);
                 input_errors++;
+                t.unreadable++;
+                failed = 1;
+            } else {
+                t.skipped++;
             }
             json_array_append_new(files, fo);
-            continue;
+            goto next;
+        }
+        if (open_store(&o, rs, &log, &st, &ing, &db_existed, &err) < 0) {
+            json_decref(fo);
+            goto out;
         }
         if (tty && !o.json) {
-            fprintf(stderr, "\r\033[K[%zu/%zu] %s", i + 1, hvd_bundle_count(bundle), bf->display);
+            char *shown = hvd_cli_clean(bf->display, 0);
+
+            fprintf(stderr, "\r\033[K[%zu/%zu] %s", i + 1, hvd_bundle_count(bundle),
+                    shown ? shown : "");
+            free(shown);
         }
         hvd_error_clear(&err);
         json_object_set_new(fo, "kind", json_string(hvd_source_kind_name(bf->kind)));
@@ -386,52 +596,104 @@ int hvd_cmd_analyze(int argc, char **argv)
             if (tty && !o.json) {
                 fputs("\r\033[K", stderr);
             }
-            fprintf(stderr, "hvdiag analyze: %s\n", err.msg);
+            hvd_cli_error("hvdiag analyze: %s", err.msg);
             json_object_set_new(fo, "status", json_string("error"));
             json_object_set_new(fo, "reason", json_string(err.msg));
             input_errors++;
+            t.unreadable++;
+            failed = 1;
             if (err.code == HVD_ESTORE) {
                 json_array_append_new(files, fo);
                 goto out;
             }
         } else {
-            json_object_set_new(fo, "status", json_string("read"));
+            /* An EVTX export of an empty channel is fine; anything else without one event
+             * is not a log hvdiag can read. */
+            int empty_export = bf->kind == HVD_SOURCE_EVTX && res.stats.records == 0 &&
+                               !res.stats.corrupted && res.stats.skipped == 0;
+            const char *state = "read";
+
+            if (res.events == 0 && !empty_export) {
+                if (tty && !o.json) {
+                    fputs("\r\033[K", stderr);
+                }
+                if (res.stats.records && res.stats.skipped == res.stats.records) {
+                    hvd_cli_error("hvdiag analyze: warning: %s: none of its %" PRIu64
+                                  " records could be read (forwarded events?)",
+                                  bf->display, res.stats.records);
+                } else {
+                    hvd_cli_error("hvdiag analyze: warning: %s: no event read from it (not a "
+                                  "log hvdiag knows?)",
+                                  bf->display);
+                }
+                state = "unreadable";
+                json_object_set_new(fo, "reason", json_string("no event read from it"));
+                input_errors++;
+                t.unreadable++;
+                failed = 1;
+            } else if (res.stats.skipped || res.stats.corrupted) {
+                state = "damaged";
+                t.damaged++;
+                t.recovered += res.events;
+            } else {
+                t.read++;
+            }
+            json_object_set_new(fo, "status", json_string(state));
             json_object_set_new(fo, "events", json_integer((json_int_t)res.events));
             json_object_set_new(fo, "new_events", json_integer((json_int_t)res.fresh));
             json_object_set_new(fo, "repeated", json_integer((json_int_t)res.repeated));
             json_object_set_new(fo, "skipped", json_integer((json_int_t)res.stats.skipped));
             json_object_set_new(fo, "recovered", json_integer((json_int_t)res.stats.recovered));
             json_object_set_new(fo, "corrupted", json_boolean(res.stats.corrupted));
-            if (res.stats.records && res.stats.skipped == res.stats.records) {
-                fprintf(stderr,
-                        "hvdiag analyze: %s: none of its %" PRIu64 " records could be read "
-                        "(forwarded events?)\n",
-                        bf->display, res.stats.records);
+            for (int k = 0; k < o.npaths; k++) {
+                if (from_input(bf->display, o.paths[k])) {
+                    input_events[k] += res.events;
+                }
             }
         }
         json_array_append_new(files, fo);
+    next:
+        for (int k = 0; failed && k < o.npaths; k++) {
+            if (from_input(bf->display, o.paths[k])) {
+                input_failed[k] = 1;
+            }
+        }
     }
     if (tty && !o.json) {
         fputs("\r\033[K", stderr);
     }
-    if (hvd_ingest_finish(ing, NULL, &err) < 0) {
-        fprintf(stderr, "hvdiag analyze: %s\n", err.msg);
+    /* A path that gave not one event is no healthy input, even when each file was fine. */
+    for (int k = 0; k < o.npaths; k++) {
+        if (input_events[k] == 0 && !input_failed[k]) {
+            hvd_cli_error("hvdiag analyze: warning: %s: no event read from it", o.paths[k]);
+            input_errors++;
+        }
+    }
+    if (ing && hvd_ingest_finish(ing, NULL, &err) < 0) {
+        hvd_cli_error("hvdiag analyze: %s", err.msg);
         goto out;
     }
     report = json_object();
-    json_object_set_new(report, "database", json_string(o.db));
+    json_object_set_new(report, "database", o.db ? json_string(o.db) : json_null());
     json_object_set_new(report, "files", files);
     files = NULL;
-    incidents = collect_incidents(st, &o, &worst);
+    json_object_set_new(report, "summary", tally_json(&t));
+    incidents = st ? collect_incidents(st, &o, &worst) : json_array();
     if (!incidents) {
         goto out;
     }
     json_object_set_new(report, "incidents", incidents);
     if (o.json) {
-        json_dumpf(report, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        json_dumpf(report, stdout,
+                   hvd_cli_json_flags(stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER));
         fputc('\n', stdout);
     } else {
-        print_table(report, isatty(1));
+        /* The table shows input text: a copy made safe for the terminal. */
+        json_t *shown = json_deep_copy(report);
+
+        hvd_cli_clean_json(shown);
+        print_table(shown ? shown : report, isatty(1));
+        json_decref(shown);
     }
     if (o.html && write_html(o.html, report, &o.report) < 0) {
         input_errors++;
@@ -442,8 +704,21 @@ out:
     json_decref(report);
     hvd_bundle_close(bundle);
     hvd_ingest_destroy(ing);
-    hvd_store_close(st);
+    if (st && !db_existed && t.read + t.damaged == 0) {
+        hvd_store_close(st);
+        drop_new_store(o.db);
+    } else {
+        hvd_store_close(st);
+    }
     hvd_ruleset_destroy(rs);
+    free(input_events);
+    free(input_failed);
     free(o.paths);
+    if (stop_signal) {
+        /* Everything is cleaned up: end the way the signal would have. */
+        fflush(NULL);
+        signal(stop_signal, SIG_DFL);
+        raise(stop_signal);
+    }
     return status;
 }

@@ -4,6 +4,8 @@
  */
 #include "cmd.h"
 
+#include "cli.h"
+
 #include "hvtime.h"
 #include "log.h"
 #include "source.h"
@@ -11,6 +13,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void usage(FILE *out)
@@ -22,12 +25,6 @@ static void usage(FILE *out)
                  "  --count      print per-file counts instead of events\n"
                  "  --recovered  also read EVTX records recovered from free space\n"
                  "  -v           print reader warnings (damaged records, bad lines)\n");
-}
-
-static void log_to_stderr(void *ud, int level, const char *msg)
-{
-    (void)ud;
-    fprintf(stderr, "hvdiag: %s: %s\n", hvd_log_level_name(level), msg);
 }
 
 static json_t *event_json(const hvd_event *ev)
@@ -90,7 +87,11 @@ static json_t *event_json(const hvd_event *ev)
 
 static void print_counts(const char *path, const hvd_source_stats *st)
 {
-    printf("%s: %" PRIu64 " events, %" PRIu64 " skipped", path, st->events, st->skipped);
+    char *shown = hvd_cli_clean(path, 0);
+    char *host = hvd_cli_clean(st->host, 0);
+
+    printf("%s: %" PRIu64 " events, %" PRIu64 " skipped", shown ? shown : "", st->events,
+           st->skipped);
     if (st->skipped) {
         printf(" (first at %s %" PRIu64 ")", st->records ? "record" : "line", st->first_skipped);
     }
@@ -106,15 +107,17 @@ static void print_counts(const char *path, const hvd_source_stats *st)
     if (st->encoding && *st->encoding) {
         printf(", %s", st->encoding);
     }
-    if (st->host && *st->host) {
-        printf(", host %s", st->host);
+    if (host && *host) {
+        printf(", host %s", host);
     }
     printf("\n");
+    free(shown);
+    free(host);
 }
 
 int hvd_cmd_dump(int argc, char **argv)
 {
-    hvd_logger log = {log_to_stderr, NULL, HVD_LOG_ERR};
+    hvd_logger log = {hvd_cli_log_stderr, NULL, HVD_LOG_ERR};
     hvd_source_options opt = {0};
     uint64_t total = 0;
     uint64_t total_skipped = 0;
@@ -137,7 +140,7 @@ int hvd_cmd_dump(int argc, char **argv)
             i++;
             break;
         } else {
-            fprintf(stderr, "hvdiag dump: unknown option '%s'\n", argv[i]);
+            hvd_cli_error("hvdiag dump: unknown option '%s'", argv[i]);
             usage(stderr);
             return HVD_EXIT_USAGE;
         }
@@ -154,7 +157,7 @@ int hvd_cmd_dump(int argc, char **argv)
 
         hvd_error_clear(&err);
         if (hvd_source_open(&src, argv[i], &opt, &log, &err) < 0) {
-            fprintf(stderr, "hvdiag dump: %s\n", err.msg);
+            hvd_cli_error("hvdiag dump: %s", err.msg);
             status = HVD_EXIT_USAGE;
             continue;
         }
@@ -162,13 +165,14 @@ int hvd_cmd_dump(int argc, char **argv)
             if (!count_only) {
                 json_t *o = event_json(&ev);
 
-                json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                json_dumpf(o, stdout,
+                           hvd_cli_json_flags(stdout, JSON_COMPACT | JSON_PRESERVE_ORDER));
                 fputc('\n', stdout);
                 json_decref(o);
             }
         }
         if (rc < 0) {
-            fprintf(stderr, "hvdiag dump: %s\n", err.msg);
+            hvd_cli_error("hvdiag dump: %s", err.msg);
             status = HVD_EXIT_USAGE;
         }
         if (count_only) {

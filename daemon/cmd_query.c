@@ -5,7 +5,10 @@
  */
 #include "cmd.h"
 
+#include "cli.h"
+
 #include "alloc.h"
+#include "hvtime.h"
 #include "query.h"
 #include "rules.h"
 #include "store.h"
@@ -35,16 +38,19 @@ static void usage(FILE *out)
         "                    [--since T] [--until T] [--limit N] [--offset N]\n"
         "                    [--socket PATH] [--db FILE] [--json]\n"
         "\n"
-        "Asks hvdiagd at --socket (default %s); when no daemon answers, reads\n"
-        "--db (default ./%s) directly, read-only. --json prints the raw response.\n"
+        "Asks hvdiagd at --socket (default %s). Without --socket, when no\n"
+        "daemon answers, reads ./%s directly, read-only, and says so; with --socket,\n"
+        "a silent daemon is an error. --db FILE reads FILE and asks no daemon.\n"
+        "--json prints the raw response.\n"
         "follow prints each new diagnosis as the daemon makes it (--vm, --host, --rule,\n"
         "--severity select which; minimum severity), until the daemon stops or Ctrl-C.\n"
         "exit status: 0 answered, 2 usage errors or nothing to ask\n",
         DEFAULT_SOCKET, DEFAULT_DB);
 }
 
-/* Sends one request line and reads one response line; NULL when no daemon answers. */
-static char *ask_socket(const char *path, const char *request)
+/* Sends one request line and reads one response line; NULL when no daemon answers, with
+ * the reason in *why (an errno value). */
+static char *ask_socket(const char *path, const char *request, int *why)
 {
     struct sockaddr_un addr;
     char *buf = NULL;
@@ -52,11 +58,13 @@ static char *ask_socket(const char *path, const char *request)
     size_t cap = 0;
     int fd;
 
+    *why = ENAMETOOLONG;
     if (strlen(path) >= sizeof(addr.sun_path)) {
         return NULL;
     }
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
+        *why = errno;
         return NULL;
     }
     memset(&addr, 0, sizeof(addr));
@@ -65,6 +73,7 @@ static char *ask_socket(const char *path, const char *request)
     if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
         write(fd, request, strlen(request)) != (ssize_t)strlen(request) ||
         write(fd, "\n", 1) != 1) {
+        *why = errno;
         close(fd);
         return NULL;
     }
@@ -95,6 +104,7 @@ static char *ask_socket(const char *path, const char *request)
     }
     close(fd);
     if (!buf || len == 0) {
+        *why = buf ? ECONNRESET : ENOMEM;
         free(buf);
         return NULL;
     }
@@ -111,15 +121,13 @@ static char *ask_database(const char *db, const char *request)
     hvd_error err;
     char *answer;
     char *copy;
-    struct stat sb;
 
     if (hvd_store_open(&st, db, HVD_STORE_READONLY, &err) < 0) {
-        fprintf(stderr, "hvdiag query: no daemon answered and %s\n", err.msg);
+        hvd_cli_error("hvdiag query: %s", err.msg);
         return NULL;
     }
     /* The rule set is only needed for "rules"; a broken one is not an error here. */
-    hvd_ruleset_load(&rs, stat("rules/hvdiag-rules.xsd", &sb) == 0 ? "rules" : HVD_RULES_DIR, NULL,
-                     NULL, &err);
+    hvd_ruleset_load(&rs, hvd_cli_default_rules(), NULL, NULL, &err);
     q.store = st;
     q.rules = rs;
     answer = hvd_query_handle(&q, request, strlen(request));
@@ -237,7 +245,7 @@ static int follow(const char *path, const json_t *req, int json_out)
 
     if (strlen(path) >= sizeof(addr.sun_path) ||
         (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-        fprintf(stderr, "hvdiag query: %s: bad socket path\n", path);
+        hvd_cli_error("hvdiag query: %s: bad socket path", path);
         return HVD_EXIT_USAGE;
     }
     memset(&addr, 0, sizeof(addr));
@@ -245,8 +253,8 @@ static int follow(const char *path, const json_t *req, int json_out)
     memcpy(addr.sun_path, path, strlen(path) + 1);
     if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
         write(fd, "{\"op\":\"follow\"}\n", 16) != 16) {
-        fprintf(stderr, "hvdiag query: follow needs a running hvdiagd: %s: %s\n", path,
-                strerror(errno));
+        hvd_cli_error("hvdiag query: follow needs a running hvdiagd: %s: %s", path,
+                      strerror(errno));
         close(fd);
         return HVD_EXIT_USAGE;
     }
@@ -267,6 +275,7 @@ static int follow(const char *path, const json_t *req, int json_out)
             const json_t *dg = json_object_get(o, "diagnosis");
 
             if (dg && strcmp(str(o, "event"), "diagnosis") == 0 && follow_wanted(req, dg)) {
+                hvd_cli_clean_json(o);
                 if (json_out) {
                     printf("%.*s\n", (int)(nl - buf), buf);
                 } else {
@@ -284,16 +293,20 @@ static int follow(const char *path, const json_t *req, int json_out)
         }
     }
     close(fd);
-    fprintf(stderr, "hvdiag query: the daemon closed the connection\n");
+    hvd_cli_error("hvdiag query: the daemon closed the connection");
     return HVD_EXIT_OK;
 }
 
 int hvd_cmd_query(int argc, char **argv)
 {
-    const char *socket_path = DEFAULT_SOCKET;
+    static const char *const with_value[] = {"--socket", "--db",    "--limit", "--offset",
+                                             "--vm",     "--host",  "--rule",  "--severity",
+                                             "--since",  "--until", "--vm-id", NULL};
+    const char *socket_path = NULL;
     const char *db = NULL;
     const char *what = "incidents";
     int json_out = 0;
+    int why = 0;
     json_t *req = json_object();
     json_t *res = NULL;
     char *text = NULL;
@@ -310,8 +323,11 @@ int hvd_cmd_query(int argc, char **argv)
             return HVD_EXIT_OK;
         } else if (strcmp(a, "--json") == 0) {
             json_out = 1;
+        } else if (a[0] == '-' && !hvd_cli_is_one_of(a, with_value)) {
+            hvd_cli_error("hvdiag query: unknown option %s ('hvdiag query --help' lists them)", a);
+            goto out;
         } else if (a[0] == '-' && !v) {
-            fprintf(stderr, "hvdiag query: %s needs a value\n", a);
+            hvd_cli_error("hvdiag query: %s needs a value", a);
             goto out;
         } else if (strcmp(a, "--socket") == 0) {
             socket_path = argv[++i];
@@ -322,7 +338,7 @@ int hvd_cmd_query(int argc, char **argv)
             long long n = strtoll(argv[++i], &end, 10);
 
             if (*end || n < 0) {
-                fprintf(stderr, "hvdiag query: %s needs a number\n", a);
+                hvd_cli_error("hvdiag query: %s needs a number", a);
                 goto out;
             }
             json_object_set_new(req, a + 2, json_integer(n));
@@ -331,15 +347,12 @@ int hvd_cmd_query(int argc, char **argv)
                    strcmp(a, "--until") == 0 || strcmp(a, "--vm-id") == 0) {
             json_object_set_new(req, strcmp(a, "--vm-id") == 0 ? "vm_id" : a + 2,
                                 json_string(argv[++i]));
-        } else if (a[0] == '-') {
-            fprintf(stderr, "hvdiag query: unknown option '%s'\n", a);
-            goto out;
         } else if (strcmp(a, "incident") == 0 && v) {
             char *end;
             long long id = strtoll(argv[++i], &end, 10);
 
             if (*end) {
-                fprintf(stderr, "hvdiag query: incident needs a number\n");
+                hvd_cli_error("hvdiag query: incident needs a number");
                 goto out;
             }
             what = "incident";
@@ -349,17 +362,27 @@ int hvd_cmd_query(int argc, char **argv)
                    strcmp(a, "health") == 0 || strcmp(a, "follow") == 0) {
             what = a;
         } else {
-            fprintf(stderr, "hvdiag query: unknown question '%s'\n", a);
+            hvd_cli_error("hvdiag query: unknown question '%s'", a);
             usage(stderr);
+            goto out;
+        }
+    }
+    if (*str(req, "since") && *str(req, "until")) {
+        hvd_time since = 0;
+        hvd_time until = 0;
+
+        if (hvd_time_parse(str(req, "since"), &since) == 0 &&
+            hvd_time_parse(str(req, "until"), &until) == 0 &&
+            hvd_cli_check_range("hvdiag query", since, until) < 0) {
             goto out;
         }
     }
     if (strcmp(what, "follow") == 0) {
         if (json_object_get(req, "severity") && severity_rank(str(req, "severity")) < 0) {
-            fprintf(stderr, "hvdiag query: unknown severity '%s'\n", str(req, "severity"));
+            hvd_cli_error("hvdiag query: unknown severity '%s'", str(req, "severity"));
             goto out;
         }
-        status = follow(socket_path, req, json_out);
+        status = follow(socket_path ? socket_path : DEFAULT_SOCKET, req, json_out);
         goto out;
     }
     json_object_set_new(req, "op", json_string(what));
@@ -367,25 +390,41 @@ int hvd_cmd_query(int argc, char **argv)
     if (!text) {
         goto out;
     }
-    /* An explicit --db means the database, not the daemon. */
-    answer = db ? NULL : ask_socket(socket_path, text);
-    if (!answer) {
-        answer = ask_database(db ? db : DEFAULT_DB, text);
+    /* An explicit --db means the database, not the daemon; an explicit --socket means the
+     * daemon, never a database; with neither, the database stands in for a silent daemon. */
+    if (db) {
+        answer = ask_database(db, text);
+    } else if (socket_path) {
+        answer = ask_socket(socket_path, text, &why);
+        if (!answer) {
+            hvd_cli_error("hvdiag query: no daemon answers at %s: %s", socket_path, strerror(why));
+        }
+    } else {
+        answer = ask_socket(DEFAULT_SOCKET, text, &why);
+        if (!answer) {
+            hvd_cli_error("hvdiag query: no daemon answers at %s (%s); reading ./%s",
+                          DEFAULT_SOCKET, strerror(why), DEFAULT_DB);
+            answer = ask_database(DEFAULT_DB, text);
+        }
     }
     if (!answer) {
         goto out;
     }
     res = json_loads(answer, 0, NULL);
     if (!res) {
-        fprintf(stderr, "hvdiag query: the answer is not JSON\n");
+        hvd_cli_error("hvdiag query: the answer is not JSON");
         goto out;
     }
-    if (json_out) {
+    if (json_out && isatty(1)) {
+        json_dumpf(res, stdout, hvd_cli_json_flags(stdout, JSON_COMPACT | JSON_PRESERVE_ORDER));
+        putchar('\n');
+    } else if (json_out) {
         printf("%s\n", answer);
     } else if (!json_is_true(json_object_get(res, "ok"))) {
-        fprintf(stderr, "hvdiag query: %s\n", str(json_object_get(res, "error"), "message"));
+        hvd_cli_error("hvdiag query: %s", str(json_object_get(res, "error"), "message"));
         goto out;
     } else {
+        hvd_cli_clean_json(res);
         print_table(what, res);
     }
     status = json_is_true(json_object_get(res, "ok")) ? HVD_EXIT_OK : HVD_EXIT_USAGE;

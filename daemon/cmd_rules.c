@@ -4,13 +4,15 @@
  */
 #include "cmd.h"
 
+#include "cli.h"
+
 #include "log.h"
 #include "rules.h"
 #include "ruletest.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static void usage(FILE *out)
 {
@@ -29,20 +31,16 @@ static void log_to_stderr(void *ud, int level, const char *msg)
 {
     (void)ud;
     (void)level;
-    fprintf(stderr, "%s\n", msg);
+    hvd_cli_error("%s", msg);
 }
 
 static void print_failure(void *ud, const char *line)
 {
+    char *shown = hvd_cli_clean(line, 0);
+
     (void)ud;
-    printf("FAIL %s\n", line);
-}
-
-static const char *default_dir(void)
-{
-    struct stat st;
-
-    return stat("rules", &st) == 0 && S_ISDIR(st.st_mode) ? "rules" : HVD_RULES_DIR;
+    printf("FAIL %s\n", shown ? shown : "");
+    free(shown);
 }
 
 int hvd_cmd_rules(int argc, char **argv)
@@ -61,7 +59,7 @@ int hvd_cmd_rules(int argc, char **argv)
     }
     what = argv[1];
     if (strcmp(what, "check") != 0 && strcmp(what, "test") != 0) {
-        fprintf(stderr, "hvdiag rules: unknown action '%s'\n", what);
+        hvd_cli_error("hvdiag rules: unknown action '%s'", what);
         usage(stderr);
         return HVD_EXIT_USAGE;
     }
@@ -69,7 +67,7 @@ int hvd_cmd_rules(int argc, char **argv)
         if (strcmp(argv[i], "--xsd") == 0 && i + 1 < argc) {
             xsd = argv[++i];
         } else if (argv[i][0] == '-') {
-            fprintf(stderr, "hvdiag rules: unknown option '%s'\n", argv[i]);
+            hvd_cli_error("hvdiag rules: unknown option '%s'", argv[i]);
             return HVD_EXIT_USAGE;
         } else if (!dir) {
             dir = argv[i];
@@ -79,11 +77,11 @@ int hvd_cmd_rules(int argc, char **argv)
         }
     }
     if (!dir) {
-        dir = default_dir();
+        dir = hvd_cli_default_rules();
     }
     hvd_error_clear(&err);
     if (hvd_ruleset_load(&rs, dir, xsd, &log, &err) < 0) {
-        fprintf(stderr, "hvdiag rules: the rule set in %s is invalid\n", dir);
+        hvd_cli_error("hvdiag rules: the rule set in %s is invalid", dir);
         return HVD_EXIT_USAGE;
     }
     if (strcmp(what, "check") == 0) {
@@ -108,7 +106,7 @@ int hvd_cmd_rules(int argc, char **argv)
 
         hvd_ruleset_destroy(rs);
         if (rc < 0) {
-            fprintf(stderr, "hvdiag rules test: %s\n", err.msg);
+            hvd_cli_error("hvdiag rules test: %s", err.msg);
             return HVD_EXIT_USAGE;
         }
         printf("%zu passed, %zu failed\n", res.passed, res.failed);

@@ -2,6 +2,7 @@
 #include "cmd.h"
 
 #include <libxml/parser.h>
+#include <locale.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,6 +42,11 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "--version") == 0) {
         printf("hvdiag %s\n", HVD_VERSION);
         return HVD_EXIT_OK;
+    }
+    /* Archive member names are UTF-8 whatever the environment says: with the C locale
+     * libarchive cannot hand over a non-ASCII name at all. */
+    if (!setlocale(LC_CTYPE, "C.UTF-8")) {
+        setlocale(LC_CTYPE, "");
     }
     xmlInitParser();
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {

@@ -29,17 +29,33 @@ typedef struct hvd_bundle_file {
 } hvd_bundle_file;
 
 typedef struct hvd_bundle_limits {
-    uint64_t max_archive_bytes;   /* total bytes extracted from all archives */
-    uint64_t max_archive_entries; /* entries per archive */
+    /* Logical bytes extracted from all archives together (a sparse member counts at its
+     * full size); 0: hvd_bundle_default_max_extract(). A member that would pass it is an
+     * error entry and is not written. */
+    uint64_t max_archive_bytes;
+    uint64_t max_archive_entries; /* entries per archive; 0: 100000 */
 } hvd_bundle_limits;
+
+/* The most the default extraction limit allows, whatever the free space. */
+#define HVD_BUNDLE_MAX_EXTRACT_CAP (UINT64_C(8) << 30)
+
+/* The default extraction limit: HVD_BUNDLE_MAX_EXTRACT_CAP or half the free space of the
+ * temporary folder ($TMPDIR, else /tmp), whichever is smaller. */
+uint64_t hvd_bundle_default_max_extract(void);
 
 typedef struct hvd_bundle hvd_bundle;
 
 /*
  * Expands paths. Problems with one path (missing, unreadable, a damaged archive) become
  * HVD_BUNDLE_ERROR entries and do not stop the others; only running out of memory or of
- * temporary space fails the whole call. limits and log may be NULL (defaults: 8 GiB,
- * 100000 entries). On success *out owns everything until hvd_bundle_close().
+ * temporary space fails the whole call. A path that yields no file to read and no error
+ * (an empty folder or archive, a folder of other files) becomes an error entry itself.
+ * Archive members are checked by name and first bytes before they are written; members
+ * that are not logs are listed as skipped and never written. limits and log may be NULL
+ * (defaults above). Member names are read as UTF-8 when LC_CTYPE is a UTF-8 locale (in the
+ * C locale libarchive cannot give a non-ASCII name; such members are listed as skipped).
+ * On success *out owns everything until hvd_bundle_close(); on failure nothing is left in
+ * the temporary folder.
  */
 int hvd_bundle_open(hvd_bundle **out, const char *const *paths, size_t npaths,
                     const hvd_bundle_limits *limits, const hvd_logger *log, hvd_error *err);
@@ -47,6 +63,9 @@ int hvd_bundle_open(hvd_bundle **out, const char *const *paths, size_t npaths,
 size_t hvd_bundle_count(const hvd_bundle *b);
 /* Entry i (0-based, sorted by display name): borrowed, valid until hvd_bundle_close(). */
 const hvd_bundle_file *hvd_bundle_file_at(const hvd_bundle *b, size_t i);
+
+/* Logical bytes of the archive members written to the temporary folder. */
+uint64_t hvd_bundle_extracted_bytes(const hvd_bundle *b);
 
 /* Frees the list and removes the temporary folder. NULL-safe. */
 void hvd_bundle_close(hvd_bundle *b);

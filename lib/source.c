@@ -20,11 +20,36 @@ struct hvd_source {
     hvd_clusterlog_reader *clog;
 };
 
+hvd_source_kind hvd_source_detect_head(const void *head, size_t len)
+{
+    const unsigned char *h = head;
+
+    if (len > HVD_SOURCE_DETECT_HEAD) {
+        len = HVD_SOURCE_DETECT_HEAD;
+    }
+    if (len >= 8 && memcmp(h, "ElfFile", 8) == 0) {
+        return HVD_SOURCE_EVTX;
+    }
+    if (len == 0) {
+        return HVD_SOURCE_UNKNOWN;
+    }
+    /* Text: UTF-16LE has NULs at odd offsets only; other binary data has them anywhere. */
+    if (len >= 2 && h[0] == 0xFF && h[1] == 0xFE) {
+        return HVD_SOURCE_CLUSTERLOG;
+    }
+    for (size_t i = 0; i < len; i += 2) {
+        if (h[i] == 0) {
+            return HVD_SOURCE_UNKNOWN;
+        }
+    }
+    return HVD_SOURCE_CLUSTERLOG;
+}
+
 hvd_source_kind hvd_source_detect(const char *path, hvd_error *err)
 {
-    unsigned char head[512];
+    unsigned char head[HVD_SOURCE_DETECT_HEAD];
+    hvd_source_kind kind;
     size_t n;
-    size_t nul = 0;
     FILE *f;
 
     f = fopen(path, "rb");
@@ -35,27 +60,12 @@ hvd_source_kind hvd_source_detect(const char *path, hvd_error *err)
     }
     n = fread(head, 1, sizeof(head), f);
     fclose(f);
-    if (n >= 8 && memcmp(head, "ElfFile", 8) == 0) {
-        return HVD_SOURCE_EVTX;
+    kind = hvd_source_detect_head(head, n);
+    if (kind == HVD_SOURCE_UNKNOWN) {
+        hvd_error_set(err, HVD_EUNSUPPORTED, path, 0, "%s",
+                      n == 0 ? "empty file" : "neither an EVTX file nor a text log");
     }
-    if (n == 0) {
-        hvd_error_set(err, HVD_EUNSUPPORTED, path, 0, "empty file");
-        return HVD_SOURCE_UNKNOWN;
-    }
-    /* Text: UTF-16LE has NULs at odd offsets only; other binary data has them anywhere. */
-    if (n >= 2 && head[0] == 0xFF && head[1] == 0xFE) {
-        return HVD_SOURCE_CLUSTERLOG;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (head[i] == 0 && (i % 2 == 0)) {
-            nul++;
-        }
-    }
-    if (nul == 0) {
-        return HVD_SOURCE_CLUSTERLOG;
-    }
-    hvd_error_set(err, HVD_EUNSUPPORTED, path, 0, "neither an EVTX file nor a text log");
-    return HVD_SOURCE_UNKNOWN;
+    return kind;
 }
 
 int hvd_source_open(hvd_source **out, const char *path, const hvd_source_options *opt,

@@ -36,6 +36,14 @@ typedef struct hvd_source_stats {
 
 typedef struct hvd_source hvd_source;
 
+/* How many leading bytes hvd_source_detect_head() looks at. */
+#define HVD_SOURCE_DETECT_HEAD 512
+
+/* The kind of a file whose first len bytes are head (at most HVD_SOURCE_DETECT_HEAD are
+ * looked at): HVD_SOURCE_EVTX for "ElfFile\0", HVD_SOURCE_CLUSTERLOG for text (a UTF-16LE
+ * BOM, or no NUL at an even offset), HVD_SOURCE_UNKNOWN for binary data or len 0. */
+hvd_source_kind hvd_source_detect_head(const void *head, size_t len);
+
 /* The kind of the file at path, from its first bytes: HVD_SOURCE_EVTX for "ElfFile\0",
  * HVD_SOURCE_CLUSTERLOG for text, HVD_SOURCE_UNKNOWN with err set for anything else
  * (including unreadable files). */

@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <iconv.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -515,4 +516,84 @@ void hvd_text_reader_close(hvd_text_reader *t)
         iconv_close(t->cd);
     }
     hvd_free(t);
+}
+
+/* --- text for a terminal ---------------------------------------------------------------- */
+
+/* Bidirectional overrides and isolates: they reorder what follows them on screen. */
+static int is_bidi_control(uint32_t cp)
+{
+    return (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200E ||
+           cp == 0x200F || cp == 0x061C;
+}
+
+static uint32_t utf8_value(const unsigned char *p, int len)
+{
+    static const unsigned char lead_mask[5] = {0, 0x7F, 0x1F, 0x0F, 0x07};
+    uint32_t cp = p[0] & lead_mask[len];
+
+    for (int i = 1; i < len; i++) {
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    return cp;
+}
+
+/* Cost: O(len), one pass; nothing allocated. */
+size_t hvd_text_sanitize(char *out, size_t cap, const char *s, size_t len, unsigned flags)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t need = 0;
+    size_t used = 0;
+    int full = 0;
+
+    for (size_t i = 0; i < len;) {
+        char piece[8];
+        size_t n;
+        size_t adv = 1;
+        unsigned c = p[i];
+
+        if (c >= 0x20 && c < 0x7F) {
+            piece[0] = (char)c;
+            n = 1;
+        } else if ((c == '\n' || c == '\t') && (flags & HVD_TEXT_KEEP_LINES)) {
+            piece[0] = (char)c;
+            n = 1;
+        } else if (c == '\n' || c == '\t' || c == '\r') {
+            piece[0] = '\\';
+            piece[1] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+            n = 2;
+        } else if (c < 0x80) {
+            n = (size_t)snprintf(piece, sizeof(piece), "\\x%02x", c);
+        } else {
+            int seq = utf8_seq(p + i, len - i);
+
+            if (seq <= 0) {
+                memcpy(piece, "\xEF\xBF\xBD", 3); /* U+FFFD for a byte that is not UTF-8 */
+                n = 3;
+            } else {
+                uint32_t cp = utf8_value(p + i, seq);
+
+                adv = (size_t)seq;
+                if (cp <= 0x9F || is_bidi_control(cp)) {
+                    n = (size_t)snprintf(piece, sizeof(piece), "\\u%04x", (unsigned)cp);
+                } else {
+                    memcpy(piece, p + i, adv);
+                    n = adv;
+                }
+            }
+        }
+        need += n;
+        /* Whole pieces only: an escape or a character is never cut. */
+        if (!full && cap > 0 && n < cap - used) {
+            memcpy(out + used, piece, n);
+            used += n;
+        } else {
+            full = 1;
+        }
+        i += adv;
+    }
+    if (cap > 0) {
+        out[used] = '\0';
+    }
+    return need;
 }

@@ -85,4 +85,21 @@ uint64_t hvd_text_reader_cut_lines(const hvd_text_reader *t);
 
 void hvd_text_reader_close(hvd_text_reader *t); /* NULL-safe */
 
+/* hvd_text_sanitize() flag: keep LF and TAB (multi-line text such as a rule's remedy). */
+#define HVD_TEXT_KEEP_LINES 1u
+/* The most bytes hvd_text_sanitize() writes for one input byte (a control as "\xhh"). */
+#define HVD_TEXT_SANITIZE_GROWTH 4
+
+/*
+ * Text from input (file and archive member names, event text, host names), made safe to
+ * write to a terminal: C0 controls and DEL become "\x1b"-style escapes ("\n", "\t", "\r"
+ * for those, or kept with HVD_TEXT_KEEP_LINES), C1 controls (U+0080-U+009F) and the
+ * bidirectional overrides "\u009b"-style escapes, bytes that are not UTF-8 U+FFFD; other
+ * text is copied. Writes at most cap bytes to out including a NUL (whole characters and
+ * escapes only; out may be NULL when cap is 0) and returns the length of the whole result,
+ * as snprintf() does: the output was cut when the return value is >= cap. A buffer of
+ * len * HVD_TEXT_SANITIZE_GROWTH + 1 bytes always suffices.
+ */
+size_t hvd_text_sanitize(char *out, size_t cap, const char *s, size_t len, unsigned flags);
+
 #endif

@@ -6,22 +6,48 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <check.h>
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 static char *tmp;
+static char *ttmp; /* $TMPDIR of the code under test: must be empty after every close */
 
 static void tmp_setup(void)
 {
     tmp = hvd_test_tmpdir();
+    ttmp = hvd_test_path(tmp, "TMPDIR");
+    ck_assert_int_eq(mkdir(ttmp, 0700), 0);
+    ck_assert_int_eq(setenv("TMPDIR", ttmp, 1), 0);
 }
 
 static void tmp_teardown(void)
 {
     hvd_test_rmtree(tmp);
+    free(ttmp);
     free(tmp);
+}
+
+/* Nothing left in the bundle's temporary folder. */
+static void assert_tmpdir_empty(void)
+{
+    DIR *d = opendir(ttmp);
+    struct dirent *de;
+    int left = 0;
+
+    ck_assert_ptr_nonnull(d);
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+            left++;
+        }
+    }
+    closedir(d);
+    ck_assert_int_eq(left, 0);
 }
 
 /* A file that starts like an EVTX file: enough for kind detection. */
@@ -48,6 +74,21 @@ static void zip_add(struct archive *a, const char *name, const void *data, size_
     ck_assert_int_eq(archive_write_header(a, e), ARCHIVE_OK);
     ck_assert_int_eq(archive_write_data(a, data, len), (la_ssize_t)len);
     archive_entry_free(e);
+}
+
+static struct archive *zip_create(const char *path)
+{
+    struct archive *a = archive_write_new();
+
+    ck_assert_int_eq(archive_write_set_format_zip(a), ARCHIVE_OK);
+    ck_assert_int_eq(archive_write_open_filename(a, path), ARCHIVE_OK);
+    return a;
+}
+
+static void archive_done(struct archive *a)
+{
+    ck_assert_int_eq(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
 }
 
 static const hvd_bundle_file *find(const hvd_bundle *b, const char *display_suffix)
@@ -241,9 +282,320 @@ START_TEST(zip_over_the_byte_limit_stops)
         }
     }
     ck_assert_int_eq(errors, 1);
+    ck_assert_int_eq(find(b, "big.zip!/two_cluster.log")->status, HVD_BUNDLE_ERROR);
+    ck_assert_uint_eq(hvd_bundle_extracted_bytes(b), 100000);
     hvd_bundle_close(b);
+    assert_tmpdir_empty();
     free(payload);
     free(zip);
+}
+END_TEST
+
+START_TEST(sparse_member_counts_at_its_logical_size)
+{
+    char *tar = hvd_test_path(tmp, "sparse.tar");
+    struct archive *a = archive_write_new();
+    struct archive_entry *e = archive_entry_new();
+    hvd_bundle_limits small = {.max_archive_bytes = 64 * 1024};
+    hvd_bundle_limits roomy = {.max_archive_bytes = 1024 * 1024};
+    char text[2048];
+    const char *paths[1];
+    hvd_bundle *b = NULL;
+    hvd_error err;
+    const hvd_bundle_file *f;
+    struct stat st;
+
+    /* 200000 logical bytes: 1 KiB of lines at the start and at the end, a hole between. */
+    for (size_t i = 0; i < sizeof(text); i++) {
+        text[i] = clog_line[i % strlen(clog_line)];
+    }
+    ck_assert_int_eq(archive_write_set_format_pax(a), ARCHIVE_OK);
+    ck_assert_int_eq(archive_write_open_filename(a, tar), ARCHIVE_OK);
+    archive_entry_set_pathname(e, "HV1_cluster.log");
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, 200000);
+    archive_entry_sparse_add_entry(e, 0, 1024);
+    archive_entry_sparse_add_entry(e, 200000 - 1024, 1024);
+    ck_assert_int_eq(archive_write_header(a, e), ARCHIVE_OK);
+    ck_assert_int_eq(archive_write_data(a, text, sizeof(text)), (la_ssize_t)sizeof(text));
+    archive_entry_free(e);
+    archive_done(a);
+    paths[0] = tar;
+
+    /* Over the limit: refused, nothing written, the archive and member named. */
+    ck_assert_int_eq(hvd_bundle_open(&b, paths, 1, &small, NULL, &err), HVD_OK);
+    f = find(b, "sparse.tar!/HV1_cluster.log");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(f->status, HVD_BUNDLE_ERROR);
+    ck_assert_ptr_nonnull(strstr(f->reason, "limit of 64 KiB"));
+    ck_assert_ptr_nonnull(strstr(f->reason, "--max-extract"));
+    ck_assert_uint_eq(hvd_bundle_extracted_bytes(b), 0);
+    hvd_bundle_close(b);
+    assert_tmpdir_empty();
+
+    /* Within it: extracted whole, holes included, and charged at 200000 bytes. */
+    ck_assert_int_eq(hvd_bundle_open(&b, paths, 1, &roomy, NULL, &err), HVD_OK);
+    f = find(b, "sparse.tar!/HV1_cluster.log");
+    ck_assert_int_eq(f->status, HVD_BUNDLE_READ);
+    ck_assert_int_eq(stat(f->path, &st), 0);
+    ck_assert_int_eq(st.st_size, 200000);
+    ck_assert_uint_eq(hvd_bundle_extracted_bytes(b), 200000);
+    ck_assert_int_eq(f->kind, HVD_SOURCE_CLUSTERLOG);
+    hvd_bundle_close(b);
+    assert_tmpdir_empty();
+    free(tar);
+}
+END_TEST
+
+START_TEST(sparse_10gib_regression_archive_is_refused)
+{
+    const char *paths[1] = {HVD_TEST_DATADIR "/bundle/bundle-sparse-10GiB.tar"};
+    hvd_bundle *b = NULL;
+    hvd_error err;
+    const hvd_bundle_file *f;
+
+    ck_assert_int_eq(hvd_bundle_open(&b, paths, 1, NULL, NULL, &err), HVD_OK);
+    f = find(b, "bundle-sparse-10GiB.tar!/HV1_cluster.log");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(f->status, HVD_BUNDLE_ERROR);
+    ck_assert_ptr_nonnull(strstr(f->reason, "10737418242"));
+    ck_assert_ptr_nonnull(strstr(f->reason, "limit"));
+    ck_assert_uint_eq(hvd_bundle_extracted_bytes(b), 0);
+    hvd_bundle_close(b);
+    assert_tmpdir_empty();
+}
+END_TEST
+
+/* "a/a/.../name" with 'depth' folders. */
+static char *deep_name(int depth, const char *name)
+{
+    size_t n = (size_t)depth * 2 + strlen(name) + 1;
+    char *p = malloc(n);
+
+    ck_assert_ptr_nonnull(p);
+    for (int i = 0; i < depth; i++) {
+        memcpy(p + 2 * i, "a/", 2);
+    }
+    memcpy(p + 2 * depth, name, strlen(name) + 1);
+    return p;
+}
+
+START_TEST(deep_members_are_refused_and_the_tree_is_removed)
+{
+    char *zip = hvd_test_path(tmp, "deep.zip");
+    char *ok_name = deep_name(32, "HV1_cluster.log");
+    char *deep = deep_name(300, "HV2_cluster.log");
+    struct archive *a = zip_create(zip);
+    const char *paths[1];
+    hvd_bundle *b = NULL;
+    hvd_error err;
+    const hvd_bundle_file *f;
+    char *extracted;
+    struct stat st;
+
+    zip_add(a, ok_name, clog_line, strlen(clog_line));
+    zip_add(a, deep, clog_line, strlen(clog_line));
+    archive_done(a);
+    paths[0] = zip;
+    ck_assert_int_eq(hvd_bundle_open(&b, paths, 1, NULL, NULL, &err), HVD_OK);
+    f = find(b, "/a/HV1_cluster.log");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(f->status, HVD_BUNDLE_READ);
+    ck_assert_int_eq(stat(f->path, &st), 0);
+    extracted = strdup(f->path);
+    f = find(b, "/a/HV2_cluster.log");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(f->status, HVD_BUNDLE_SKIPPED);
+    ck_assert_ptr_nonnull(strstr(f->reason, "nested deeper"));
+    hvd_bundle_close(b);
+    ck_assert_int_ne(stat(extracted, &st), 0);
+    assert_tmpdir_empty();
+    free(extracted);
+    free(ok_name);
+    free(deep);
+    free(zip);
+}
+END_TEST
+
+START_TEST(deep_nesting_regression_archive_leaves_nothing)
+{
+    const char *paths[1] = {HVD_TEST_DATADIR "/bundle/bundle-deep-nesting-tmp-leak.zip"};
+    hvd_bundle *b = NULL;
+    hvd_error err;
+
+    ck_assert_int_eq(hvd_bundle_open(&b, paths, 1, NULL, NULL, &err), HVD_OK);
+    ck_assert_int_eq(find(b, "/a/HV1_cluster.log")->status, HVD_BUNDLE_SKIPPED);
+    /* Nothing readable in it: the archive itself is an error. */
+    ck_assert_int_eq(find(b, "bundle-deep-nesting-tmp-leak.zip")->status, HVD_BUNDLE_ERROR);
+    hvd_bundle_close(b);
+    assert_tmpdir_empty();
+}
+END_TEST
+
+static void expect_one_error(const char *path, const char *reason_part)
+{
+    const char *paths[1] = {path};
+    hvd_bundle *b = NULL;
+    hvd_error err;
+    const hvd_bundle_file *f;
+
+    ck_assert_int_eq(hvd_bundle_open(&b, paths, 1, NULL, NULL, &err), HVD_OK);
+    f = find(b, path);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(f->status, HVD_BUNDLE_ERROR);
+    ck_assert_msg(strstr(f->reason, reason_part), "%s: reason '%s'", path, f->reason);
+    hvd_bundle_close(b);
+    assert_tmpdir_empty();
+}
+
+START_TEST(empty_inputs_are_errors_naming_the_input)
+{
+    char *zero_zip = hvd_test_path(tmp, "zero.zip");
+    char *empty_zip = hvd_test_path(tmp, "empty.zip");
+    char *zero_log = hvd_test_path(tmp, "zero_cluster.log");
+    char *dir = hvd_test_path(tmp, "emptydir");
+    char *other = hvd_test_path(tmp, "otherdir");
+    struct archive *a;
+
+    put(tmp, "zero.zip", "", 0);
+    put(tmp, "zero_cluster.log", "", 0);
+    a = zip_create(empty_zip);
+    archive_done(a);
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    ck_assert_int_eq(mkdir(other, 0700), 0);
+    put(other, "README.txt", "hello\n", 6);
+    expect_one_error(zero_zip, "");
+    expect_one_error(empty_zip, "nothing to read");
+    expect_one_error(zero_log, "empty file");
+    expect_one_error(dir, "nothing to read");
+    expect_one_error(other, "no .evtx or cluster.log file in it (1 skipped)");
+    free(zero_zip);
+    free(empty_zip);
+    free(zero_log);
+    free(dir);
+    free(other);
+}
+END_TEST
+
+/* Fails any write past 'bytes' with EFBIG instead of killing the process. */
+static void cap_file_size(rlim_t bytes)
+{
+    struct rlimit rl = {bytes, bytes};
+
+    signal(SIGXFSZ, SIG_IGN);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+START_TEST(members_are_checked_before_they_are_written)
+{
+    char *zip = hvd_test_path(tmp, "zeros.zip");
+    struct archive *a = zip_create(zip);
+    struct archive_entry *e = archive_entry_new();
+    const size_t chunk = 1 << 20;
+    const la_int64_t zeros = (la_int64_t)2 << 30; /* 2 GiB */
+    char *buf = calloc(1, chunk);
+    const char *paths[1];
+    hvd_bundle *b = NULL;
+    hvd_error err;
+    const hvd_bundle_file *f;
+
+    /* A 2 GiB member of zeros named like a cluster.log, and small fakes. */
+    ck_assert_ptr_nonnull(buf);
+    archive_entry_set_pathname(e, "HV1_cluster.log");
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, zeros);
+    ck_assert_int_eq(archive_write_header(a, e), ARCHIVE_OK);
+    for (la_int64_t done = 0; done < zeros; done += (la_int64_t)chunk) {
+        ck_assert_int_eq(archive_write_data(a, buf, chunk), (la_ssize_t)chunk);
+    }
+    archive_entry_free(e);
+    zip_add(a, "System.evtx", "ElfChnk\0 not a file header", 27);
+    zip_add(a, "binary.log", "\x01\x00\x02\x00\x00\x00", 6);
+    zip_add(a, "readme.txt", clog_line, strlen(clog_line));
+    zip_add(a, "Application.bin", evtx_head, sizeof(evtx_head));
+    archive_done(a);
+    free(buf);
+
+    /* From here no file may grow past 1 MiB: writing the zeros out would fail. */
+    cap_file_size(1 << 20);
+    paths[0] = zip;
+    ck_assert_int_eq(hvd_bundle_open(&b, paths, 1, NULL, NULL, &err), HVD_OK);
+    f = find(b, "zeros.zip!/HV1_cluster.log");
+    ck_assert_int_eq(f->status, HVD_BUNDLE_SKIPPED);
+    ck_assert_ptr_nonnull(strstr(f->reason, "not an .evtx or cluster.log"));
+    f = find(b, "zeros.zip!/System.evtx");
+    ck_assert_int_eq(f->status, HVD_BUNDLE_SKIPPED);
+    ck_assert_ptr_nonnull(strstr(f->reason, "bad signature"));
+    ck_assert_int_eq(find(b, "zeros.zip!/binary.log")->status, HVD_BUNDLE_SKIPPED);
+    ck_assert_int_eq(find(b, "zeros.zip!/readme.txt")->status, HVD_BUNDLE_SKIPPED);
+    /* An EVTX is known by its signature, whatever its name. */
+    f = find(b, "zeros.zip!/Application.bin");
+    ck_assert_int_eq(f->status, HVD_BUNDLE_READ);
+    ck_assert_int_eq(f->kind, HVD_SOURCE_EVTX);
+    /* Only that one member reached the disk. */
+    ck_assert_uint_eq(hvd_bundle_extracted_bytes(b), sizeof(evtx_head));
+    hvd_bundle_close(b);
+    assert_tmpdir_empty();
+    free(zip);
+}
+END_TEST
+
+START_TEST(links_and_control_characters_in_names_are_refused)
+{
+    char *tar = hvd_test_path(tmp, "links.tar");
+    char *outside = hvd_test_path(tmp, "target_cluster.log");
+    struct archive *a = archive_write_new();
+    struct archive_entry *e;
+    const char *paths[1];
+    hvd_bundle *b = NULL;
+    hvd_error err;
+    struct stat st;
+
+    put(tmp, "target_cluster.log", clog_line, strlen(clog_line));
+    ck_assert_int_eq(archive_write_set_format_pax(a), ARCHIVE_OK);
+    ck_assert_int_eq(archive_write_open_filename(a, tar), ARCHIVE_OK);
+    e = archive_entry_new();
+    archive_entry_set_pathname(e, "sym_cluster.log");
+    archive_entry_set_filetype(e, AE_IFLNK);
+    archive_entry_set_symlink(e, outside);
+    ck_assert_int_eq(archive_write_header(a, e), ARCHIVE_OK);
+    archive_entry_free(e);
+    e = archive_entry_new();
+    archive_entry_set_pathname(e, "hard_cluster.log");
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_hardlink(e, outside);
+    archive_entry_set_size(e, 0);
+    ck_assert_int_eq(archive_write_header(a, e), ARCHIVE_OK);
+    archive_entry_free(e);
+    zip_add(a, "esc\033[2J_cluster.log", clog_line, strlen(clog_line));
+    zip_add(a, "../up_cluster.log", clog_line, strlen(clog_line));
+    archive_done(a);
+    paths[0] = tar;
+    ck_assert_int_eq(hvd_bundle_open(&b, paths, 1, NULL, NULL, &err), HVD_OK);
+    ck_assert_int_eq(find(b, "links.tar!/sym_cluster.log")->status, HVD_BUNDLE_SKIPPED);
+    ck_assert_int_eq(find(b, "links.tar!/hard_cluster.log")->status, HVD_BUNDLE_SKIPPED);
+    ck_assert_int_eq(find(b, "2J_cluster.log")->status, HVD_BUNDLE_SKIPPED);
+    ck_assert_ptr_nonnull(strstr(find(b, "2J_cluster.log")->reason, "control"));
+    ck_assert_int_eq(find(b, "links.tar!/../up_cluster.log")->status, HVD_BUNDLE_SKIPPED);
+    ck_assert_uint_eq(hvd_bundle_extracted_bytes(b), 0);
+    hvd_bundle_close(b);
+    /* The link target is untouched. */
+    ck_assert_int_eq(stat(outside, &st), 0);
+    ck_assert_int_eq(st.st_size, (off_t)strlen(clog_line));
+    assert_tmpdir_empty();
+    free(outside);
+    free(tar);
+}
+END_TEST
+
+START_TEST(default_limit_is_capped_by_free_space)
+{
+    uint64_t lim = hvd_bundle_default_max_extract();
+
+    ck_assert_uint_gt(lim, 0);
+    ck_assert_uint_le(lim, HVD_BUNDLE_MAX_EXTRACT_CAP);
 }
 END_TEST
 
@@ -262,6 +614,14 @@ static Suite *bundle_suite(void)
     tcase_add_test(tc, zip_members_are_extracted_safely_and_removed_on_close);
     tcase_add_test(tc, damaged_zip_is_an_error_entry);
     tcase_add_test(tc, zip_over_the_byte_limit_stops);
+    tcase_add_test(tc, sparse_member_counts_at_its_logical_size);
+    tcase_add_test(tc, sparse_10gib_regression_archive_is_refused);
+    tcase_add_test(tc, deep_members_are_refused_and_the_tree_is_removed);
+    tcase_add_test(tc, deep_nesting_regression_archive_leaves_nothing);
+    tcase_add_test(tc, empty_inputs_are_errors_naming_the_input);
+    tcase_add_test(tc, members_are_checked_before_they_are_written);
+    tcase_add_test(tc, links_and_control_characters_in_names_are_refused);
+    tcase_add_test(tc, default_limit_is_capped_by_free_space);
     suite_add_tcase(s, tc);
     return s;
 }

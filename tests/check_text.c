@@ -370,6 +370,60 @@ START_TEST(fd_reader_sees_a_growing_file)
 }
 END_TEST
 
+static const char *clean(const char *s, unsigned flags)
+{
+    static char out[512];
+
+    ck_assert_uint_lt(hvd_text_sanitize(out, sizeof(out), s, strlen(s), flags), sizeof(out));
+    return out;
+}
+
+START_TEST(sanitize_escapes_controls_and_keeps_text)
+{
+    /* A screen-clearing, title-setting member name. */
+    ck_assert_str_eq(clean("evil\033[2J\033]0;pwned\007.log", 0),
+                     "evil\\x1b[2J\\x1b]0;pwned\\x07.log");
+    ck_assert_str_eq(clean("a\nb\tc\rd\x7f", 0), "a\\nb\\tc\\rd\\x7f");
+    ck_assert_str_eq(clean("a\nb\tc\rd", HVD_TEXT_KEEP_LINES), "a\nb\tc\\rd");
+    /* C1 CSI (U+009B) and a right-to-left override are escaped; other UTF-8 is kept. */
+    ck_assert_str_eq(clean("x\xc2\x9b"
+                           "2Jy",
+                           0),
+                     "x\\u009b2Jy");
+    ck_assert_str_eq(clean("gpj.\xe2\x80\xae"
+                           "exe",
+                           0),
+                     "gpj.\\u202eexe");
+    ck_assert_str_eq(clean("Hyper-V \xc3\xa9t\xc3\xa9 \xe2\x80\xa6 \xf0\x9f\x98\x80", 0),
+                     "Hyper-V \xc3\xa9t\xc3\xa9 \xe2\x80\xa6 \xf0\x9f\x98\x80");
+    /* Bytes that are not UTF-8 (a lone lead, an overlong, a cut sequence) become U+FFFD. */
+    ck_assert_str_eq(clean("a\xff"
+                           "b\xc0\xaf"
+                           "c\xe2\x80",
+                           0),
+                     "a\xef\xbf\xbd"
+                     "b\xef\xbf\xbd\xef\xbf\xbd"
+                     "c\xef\xbf\xbd\xef\xbf\xbd");
+}
+END_TEST
+
+START_TEST(sanitize_cuts_whole_pieces_and_reports_the_full_length)
+{
+    char out[6];
+    char big[4 * 64 + 1];
+    char in[64];
+
+    /* "ab\x1b" needs 6 bytes; 5 fit: the escape is left out whole. */
+    ck_assert_uint_eq(hvd_text_sanitize(out, sizeof(out), "ab\033cd", 5, 0), 8);
+    ck_assert_str_eq(out, "ab");
+    ck_assert_uint_eq(hvd_text_sanitize(NULL, 0, "ab\033cd", 5, 0), 8);
+    /* The documented worst case fits. */
+    memset(in, 1, sizeof(in));
+    ck_assert_uint_eq(hvd_text_sanitize(big, sizeof(big), in, sizeof(in), 0), 4 * 64);
+    ck_assert_uint_eq(strlen(big), 4 * 64);
+}
+END_TEST
+
 static Suite *text_suite(void)
 {
     Suite *s = suite_create("text");
@@ -384,6 +438,10 @@ static Suite *text_suite(void)
     tcase_add_test(tc, windows1252_bytes_convert);
     tcase_add_test(tc, long_lines_are_cut_and_counted);
     tcase_add_test(tc, fd_reader_sees_a_growing_file);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("terminal");
+    tcase_add_test(tc, sanitize_escapes_controls_and_keeps_text);
+    tcase_add_test(tc, sanitize_cuts_whole_pieces_and_reports_the_full_length);
     suite_add_tcase(s, tc);
     return s;
 }

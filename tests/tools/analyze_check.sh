@@ -90,6 +90,25 @@ with zipfile.ZipFile(sys.argv[1], 'w') as z:
 "$hvdiag" analyze --db "$work/z.db" --json "$work/bundle.zip" >"$work/z.json" 2>/dev/null
 check "a zipped bundle is analysed" grep -q lm-spn-missing-on-destination "$work/z.json"
 
+# --max-extract: a member that would pass it is refused, naming the archive and the member.
+"$hvdiag" analyze --db "$work/m.db" --max-extract 4K "$work/bundle.zip" >"$work/m.txt" 2>"$work/m.err"
+check "--max-extract reached gives exit 2" test $? -eq 2
+check "and names the archive, the member and the limit" \
+    grep -q 'bundle.zip!/live-migration-spn/.*limit of 4 KiB.*--max-extract' "$work/m.err"
+"$hvdiag" analyze --db "$work/m.db" --max-extract 12Q "$work/bundle.zip" >/dev/null 2>"$work/m2.err"
+check "--max-extract with a bad size is a usage error" test $? -eq 2
+check "and says which value" grep -q "12Q" "$work/m2.err"
+
+# Hostile archives (tests/data/bundle): refused with a clear error, nothing left in $TMPDIR.
+mkdir "$work/tmp"
+TMPDIR=$work/tmp "$hvdiag" analyze --db "$work/h.db" tests/data/bundle/bundle-sparse-10GiB.tar >/dev/null 2>"$work/h.err"
+check "a sparse 10 GiB member gives exit 2" test $? -eq 2
+check "and is refused by name" grep -q 'bundle-sparse-10GiB.tar!/HV1_cluster.log: not extracted' "$work/h.err"
+TMPDIR=$work/tmp "$hvdiag" analyze --db "$work/h.db" tests/data/bundle/bundle-deep-nesting-tmp-leak.zip >"$work/h2.txt" 2>"$work/h2.err"
+check "an archive with nothing readable gives exit 2" test $? -eq 2
+check "the deep member is named as nested too deep" grep -q 'nested deeper than 32 folders' "$work/h2.txt"
+check "nothing is left in TMPDIR" test -z "$(ls -A "$work/tmp")"
+
 if [ $fail -eq 0 ]; then
     echo "analyze integration: all checks passed"
 fi
