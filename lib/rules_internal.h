@@ -149,7 +149,7 @@ struct hvd_ruleset {
     pcre2_code **codes;
     size_t ncodes;
     size_t codes_cap;
-    uint32_t max_captures; /* largest capture count of any regex */
+    uint32_t max_captures;  /* largest capture count of any regex */
     hvd_msgtable *messages; /* rendered messages back to events (messages/ beside the rules) */
 };
 
