@@ -3,9 +3,9 @@
  * prepared once in hvd_store_open(), reset after each use and finalized in close.
  *
  * Seen input (see store.h for the rules) is cached in memory per (host, channel) or
- * (node, section), loaded on first use, and written back at commit in the same transaction as the diagnoses it produced, so
- * a crash loses or repeats nothing. A rollback drops the caches (they reload when next
- * needed), and so does a begin that finds another connection has committed since
+ * (node, section), loaded on first use, and written back at commit in the same transaction as the
+ * diagnoses it produced, so a crash loses or repeats nothing. A rollback drops the caches (they
+ * reload when next needed), and so does a begin that finds another connection has committed since
  * (PRAGMA data_version), so two writers never trust a stale cache.
  *
  * Incidents are regrouped at commit when diagnoses changed. Put notes which ones; commit
@@ -800,8 +800,9 @@ static int ivset_union(struct ivset *dst, const struct ivset *src)
         return HVD_ENOMEM;
     }
     while (i < dst->n || j < src->n) {
-        const struct iv *next =
-            j == src->n || (i < dst->n && dst->v[i].lo <= src->v[j].lo) ? &dst->v[i++] : &src->v[j++];
+        const struct iv *next = j == src->n || (i < dst->n && dst->v[i].lo <= src->v[j].lo)
+                                    ? &dst->v[i++]
+                                    : &src->v[j++];
 
         if (n > 0 && next->lo - 1 <= out[n - 1].hi) {
             iv_fold(&out[n - 1], next);
@@ -1289,7 +1290,8 @@ static int clog_get(hvd_store *st, const char *node, const char *section, struct
         r->lo = sqlite3_column_int64(q, 0);
         r->hi = sqlite3_column_int64(q, 1);
         r->stored = 1;
-        if (hset_parse(&r->at_lo, col_text(q, 2)) < 0 || hset_parse(&r->at_hi, col_text(q, 3)) < 0) {
+        if (hset_parse(&r->at_lo, col_text(q, 2)) < 0 ||
+            hset_parse(&r->at_hi, col_text(q, 3)) < 0) {
             sqlite3_reset(q);
             goto nomem;
         }
@@ -1548,8 +1550,7 @@ int hvd_store_event_seen(hvd_store *st, const hvd_event *ev, int *seen, hvd_erro
 
         rc = clog_get(st, ev->host ? ev->host : "", ev->channel ? ev->channel : "", &c, err);
         if (rc == HVD_OK) {
-            rc = clog_see(st, c, ev->time, line_hash(ev->pid, ev->tid, ev->message), 1, seen,
-                          err);
+            rc = clog_see(st, c, ev->time, line_hash(ev->pid, ev->tid, ev->message), 1, seen, err);
         }
     }
     return rc;

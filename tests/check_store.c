@@ -671,7 +671,7 @@ START_TEST(version_3_clusterlog_high_water_becomes_a_range)
 }
 END_TEST
 
-#define T(s) ((hvd_time)(s) * 10000000)
+#define T(s) ((hvd_time)(s)*10000000)
 
 /* One EVTX "file": ids [lo, hi] with times base + id seconds. */
 static void evtx_file(hvd_store *st, const char *host, uint64_t lo, uint64_t hi, int64_t base,
