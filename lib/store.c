@@ -445,7 +445,7 @@ static void note_changed(hvd_store *st, int64_t id, int inserted)
 
 int hvd_store_begin(hvd_store *st, hvd_error *err)
 {
-    int64_t dv;
+    int64_t dv = 0;
     int rc;
 
     if (st->readonly) {

@@ -757,6 +757,21 @@ START_TEST(seen_input_digests_the_same_in_any_order)
 }
 END_TEST
 
+/* A failing store says so, with or without an error record to fill. */
+START_TEST(seen_lookups_keep_the_store_error_code)
+{
+    hvd_store *st = open_db(0);
+    hvd_error err;
+
+    exec_sql("DROP TABLE evtx_seen; DROP TABLE clog_cover;");
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 5, 0, NULL), HVD_ESTORE);
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 5, 0, &err), HVD_ESTORE);
+    ck_assert_int_eq(err.code, HVD_ESTORE);
+    ck_assert_int_eq(hvd_store_clusterlog_seen(st, "N1", "", 5, 1, 2, "x", NULL), HVD_ESTORE);
+    hvd_store_close(st);
+}
+END_TEST
+
 START_TEST(a_second_writer_sees_the_first_writers_marks)
 {
     hvd_store *a = open_db(0);
@@ -1778,6 +1793,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, version_3_clusterlog_high_water_becomes_a_range);
     tcase_add_test(tc, evtx_log_instances_tell_a_rebuilt_host_from_a_re_export);
     tcase_add_test(tc, seen_input_digests_the_same_in_any_order);
+    tcase_add_test(tc, seen_lookups_keep_the_store_error_code);
     tcase_add_test(tc, a_second_writer_sees_the_first_writers_marks);
     suite_add_tcase(s, tc);
     tc = tcase_create("incidents");
