@@ -203,24 +203,21 @@ static int hash_range(int fd, uint64_t off, uint64_t len, char out[17])
     return 0;
 }
 
-/* The identity of the file open at fd up to offset (UINT64_MAX: its size). sb: its fstat,
- * or NULL to take it now. */
-static int identify_fd(int fd, const struct stat *sb, uint64_t offset, struct identity *id)
+/* The identity of the file open at fd up to offset (UINT64_MAX: its size). Cost: an
+ * fstat and up to 2 x IDENT_SPAN bytes read. */
+static int identify_fd(int fd, uint64_t offset, struct identity *id)
 {
-    struct stat now;
+    struct stat sb;
     uint64_t span;
 
     memset(id, 0, sizeof(*id));
-    if (!sb) {
-        if (fstat(fd, &now) < 0) {
-            return -1;
-        }
-        sb = &now;
+    if (fstat(fd, &sb) < 0) {
+        return -1;
     }
-    id->dev = (uint64_t)sb->st_dev;
-    id->ino = (uint64_t)sb->st_ino;
-    id->size = (uint64_t)sb->st_size;
-    id->mtime = (int64_t)sb->st_mtime;
+    id->dev = (uint64_t)sb.st_dev;
+    id->ino = (uint64_t)sb.st_ino;
+    id->size = (uint64_t)sb.st_size;
+    id->mtime = (int64_t)sb.st_mtime;
     id->offset = offset == UINT64_MAX || offset > id->size ? id->size : offset;
     span = id->offset < IDENT_SPAN ? id->offset : IDENT_SPAN;
     if (hash_range(fd, 0, span, id->head) < 0 ||
@@ -248,7 +245,7 @@ static uint64_t token_offset(const char *pos)
  * inode, and the same bytes at its start and just before the offset? */
 static int row_is_file(const hvd_store_source *row, int fd, struct identity *now)
 {
-    if (row->inode == 0 || !row->head_hash[0] || identify_fd(fd, NULL, row->prefix_len, now) < 0) {
+    if (row->inode == 0 || !row->head_hash[0] || identify_fd(fd, row->prefix_len, now) < 0) {
         return 0;
     }
     return now->dev == row->device && now->ino == row->inode && now->offset == row->prefix_len &&
@@ -326,12 +323,12 @@ static int record_source(hvd_ingest *ing, const char *display, hvd_source *src,
     row.skipped = s->skipped + (from ? from->skipped : 0);
     row.fresh = res->fresh + (from ? from->fresh : 0);
     row.repeated = res->repeated + (from ? from->repeated : 0);
-    /* Up to where it was read: a cluster.log to its position, anything else whole as it
-     * was opened. The size and mtime are those at open: a file that grew while it was read
-     * looks changed afterwards, and is read again. */
-    if (identify_fd(hvd_source_fd(src), opened, token_offset(row.position), &id) == 0) {
-        row.size = id.size;
-        row.mtime = id.mtime;
+    /* Up to where it was read: a cluster.log to its position, anything else whole. The
+     * size and mtime are those at open: a file that grew while it was read looks changed
+     * afterwards, and is looked at again. */
+    if (identify_fd(hvd_source_fd(src), token_offset(row.position), &id) == 0) {
+        row.size = opened->st_ino ? (uint64_t)opened->st_size : id.size;
+        row.mtime = opened->st_ino ? (int64_t)opened->st_mtime : id.mtime;
         row.device = id.dev;
         row.inode = id.ino;
         row.prefix_len = id.offset;
