@@ -195,7 +195,9 @@ static void print_table(const char *what, const json_t *res)
             printf("%-11s %8lld events %6lld skipped %s%s\n", str(row, "kind"),
                    (long long)json_integer_value(json_object_get(row, "events")),
                    (long long)json_integer_value(json_object_get(row, "skipped")), str(row, "path"),
-                   json_is_true(json_object_get(row, "quarantined")) ? " (quarantined)" : "");
+                   json_is_true(json_object_get(row, "quarantined"))   ? " (quarantined)"
+                   : json_is_true(json_object_get(row, "all_repeats")) ? " (all repeats)"
+                                                                       : "");
         }
     } else if (strcmp(what, "rules") == 0) {
         json_array_foreach(json_object_get(res, "rules"), i, row)

@@ -20,6 +20,7 @@
  */
 #define _DEFAULT_SOURCE
 #include "hvdiagd.h"
+#include "ingest.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -433,17 +434,15 @@ static void observe_same(struct hvdd *d, struct hvdd_file *f, const struct obs *
     }
 }
 
-/* A file seen for the first time: if the store already read it at this size and mtime
- * (a restart), it is not read again. */
+/* A file seen for the first time: if the store's checkpoint is this very file as it is now
+ * (a restart; see hvd_ingest_checkpoint_holds()), it is not read again. */
 static void adopt_checkpoint(struct hvdd *d, struct hvdd_file *f)
 {
     hvd_store_source row;
     hvd_error err;
 
-    if (!d->store || hvd_store_get_source(d->store, f->path, &row, &err) != 1) {
-        return;
-    }
-    if (row.size != f->seen.size || row.mtime != (int64_t)(f->seen.mtime_ns / 1000000000)) {
+    if (!d->store || hvd_ingest_checkpoint_holds(d->store, f->path, f->path, &err) != 1 ||
+        hvd_store_get_source(d->store, f->path, &row, &err) != 1) {
         return;
     }
     f->read = f->seen;

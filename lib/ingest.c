@@ -167,6 +167,7 @@ struct identity {
     uint64_t dev;
     uint64_t ino;
     uint64_t size;
+    int64_t mtime; /* seconds */
     uint64_t offset;
     char head[17];   /* FNV-1a of the first min(IDENT_SPAN, offset) bytes */
     char prefix[17]; /* FNV-1a of the IDENT_SPAN bytes (or fewer) before offset */
@@ -177,6 +178,8 @@ struct resume {
     char position[512];
     uint64_t events;
     uint64_t skipped;
+    uint64_t fresh;
+    uint64_t repeated;
 };
 
 /* FNV-1a over len bytes of fd at off, as 16 hex digits. */
@@ -201,31 +204,28 @@ static int hash_range(int fd, uint64_t off, uint64_t len, char out[17])
     return 0;
 }
 
-/* The identity of path up to offset (UINT64_MAX: its size). */
-static int identify(const char *path, uint64_t offset, struct identity *id)
+/* The identity of the file open at fd up to offset (UINT64_MAX: its size). Cost: an
+ * fstat and up to 2 x IDENT_SPAN bytes read. */
+static int identify_fd(int fd, uint64_t offset, struct identity *id)
 {
     struct stat sb;
     uint64_t span;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    int rc = -1;
 
     memset(id, 0, sizeof(*id));
-    if (fd < 0) {
+    if (fstat(fd, &sb) < 0) {
         return -1;
     }
-    if (fstat(fd, &sb) == 0) {
-        id->dev = (uint64_t)sb.st_dev;
-        id->ino = (uint64_t)sb.st_ino;
-        id->size = (uint64_t)sb.st_size;
-        id->offset = offset == UINT64_MAX || offset > id->size ? id->size : offset;
-        span = id->offset < IDENT_SPAN ? id->offset : IDENT_SPAN;
-        if (hash_range(fd, 0, span, id->head) == 0 &&
-            hash_range(fd, id->offset - span, span, id->prefix) == 0) {
-            rc = 0;
-        }
+    id->dev = (uint64_t)sb.st_dev;
+    id->ino = (uint64_t)sb.st_ino;
+    id->size = (uint64_t)sb.st_size;
+    id->mtime = (int64_t)sb.st_mtime;
+    id->offset = offset == UINT64_MAX || offset > id->size ? id->size : offset;
+    span = id->offset < IDENT_SPAN ? id->offset : IDENT_SPAN;
+    if (hash_range(fd, 0, span, id->head) < 0 ||
+        hash_range(fd, id->offset - span, span, id->prefix) < 0) {
+        return -1;
     }
-    close(fd);
-    return rc;
+    return 0;
 }
 
 /* The byte offset in a cluster.log position token, or UINT64_MAX. */
@@ -242,53 +242,94 @@ static uint64_t token_offset(const char *pos)
     return errno || *end != ';' ? UINT64_MAX : (uint64_t)v;
 }
 
-/* 1 and *out filled when display's checkpoint is a cluster.log that path still is, grown;
- * 0 when it must be read from the start; < 0 on a store error. */
-static int resume_point(hvd_ingest *ing, const char *path, const char *display, struct resume *out,
-                        hvd_error *err)
+/* Is row the checkpoint of the file open at fd, up to row's saved offset: same device and
+ * inode, and the same bytes at its start and just before the offset? */
+static int row_is_file(const hvd_store_source *row, int fd, struct identity *now)
 {
-    hvd_store_source row;
-    struct identity now;
+    if (row->inode == 0 || !row->head_hash[0] || identify_fd(fd, row->prefix_len, now) < 0) {
+        return 0;
+    }
+    return now->dev == row->device && now->ino == row->inode && now->offset == row->prefix_len &&
+           strcmp(now->head, row->head_hash) == 0 && strcmp(now->prefix, row->prefix_hash) == 0;
+}
+
+/* 1 and *out filled when display's checkpoint is a cluster.log that may be resumed (its
+ * token and identity are whole; whether it is still this file is checked on the file
+ * opened); 0 when it must be read from the start; < 0 on a store error. */
+static int resume_point(hvd_ingest *ing, const char *display, struct resume *out,
+                        hvd_store_source *row, hvd_error *err)
+{
     uint64_t off;
-    int rc = hvd_store_get_source(ing->st, display, &row, err);
+    int rc = hvd_store_get_source(ing->st, display, row, err);
 
     if (rc <= 0) {
         return rc;
     }
-    off = token_offset(row.position);
-    if (strcmp(row.kind, "clusterlog") != 0 || off == UINT64_MAX || row.prefix_len != off ||
-        strlen(row.position) >= sizeof(out->position) || identify(path, off, &now) < 0 ||
-        now.dev != row.device || now.ino != row.inode || now.size < off ||
-        strcmp(now.head, row.head_hash) != 0 || strcmp(now.prefix, row.prefix_hash) != 0) {
+    off = token_offset(row->position);
+    if (strcmp(row->kind, "clusterlog") != 0 || off == UINT64_MAX || row->prefix_len != off ||
+        strlen(row->position) >= sizeof(out->position)) {
         return 0;
     }
-    memcpy(out->position, row.position, strlen(row.position) + 1);
-    out->events = row.events;
-    out->skipped = row.skipped;
+    memcpy(out->position, row->position, strlen(row->position) + 1);
+    out->events = row->events;
+    out->skipped = row->skipped;
+    out->fresh = row->fresh;
+    out->repeated = row->repeated;
     return 1;
 }
 
-static int record_source(hvd_ingest *ing, const char *path, const char *display, hvd_source *src,
-                         const struct resume *from, const char *last_error, hvd_error *err)
+/*
+ * Whether the checkpoint stored for display is the file now at path, read as far as its
+ * size: the same device and inode, size and mtime, and the same bytes at its start and
+ * before its saved offset. Size and mtime alone are not trusted: a re-export copied over
+ * with 'cp -p' or robocopy keeps both, and an EVTX grows in 64 KiB chunks. Returns 1, 0
+ * (not known, or another file: read it), or a negative store error.
+ * Cost: one open and up to 2 x IDENT_SPAN bytes read.
+ */
+int hvd_ingest_checkpoint_holds(hvd_store *st, const char *path, const char *display,
+                                hvd_error *err)
+{
+    hvd_store_source row;
+    struct identity now;
+    int fd;
+    int rc = hvd_store_get_source(st, display ? display : path, &row, err);
+
+    if (rc <= 0) {
+        return rc;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        return 0;
+    }
+    rc = row_is_file(&row, fd, &now) && now.size == row.size && now.mtime == row.mtime;
+    close(fd);
+    return rc;
+}
+
+/* The checkpoint of src, read from the file it opened (opened: its fstat at open). */
+static int record_source(hvd_ingest *ing, const char *display, hvd_source *src,
+                         const struct stat *opened, const struct resume *from,
+                         const hvd_ingest_result *res, const char *last_error, hvd_error *err)
 {
     const hvd_source_stats *s = hvd_source_get_stats(src);
     hvd_store_source row;
     struct identity id;
-    struct stat sb;
 
     memset(&row, 0, sizeof(row));
     row.path = display;
     row.kind = hvd_source_kind_name(hvd_source_get_kind(src));
     row.host = s->host ? s->host : "";
-    if (stat(path, &sb) == 0) {
-        row.size = (uint64_t)sb.st_size;
-        row.mtime = (int64_t)sb.st_mtime;
-    }
     row.position = hvd_source_position(src);
     row.events = s->events + (from ? from->events : 0);
     row.skipped = s->skipped + (from ? from->skipped : 0);
-    /* Up to where it was read: a cluster.log to its position, anything else whole. */
-    if (identify(path, token_offset(row.position), &id) == 0) {
+    row.fresh = res->fresh + (from ? from->fresh : 0);
+    row.repeated = res->repeated + (from ? from->repeated : 0);
+    /* Up to where it was read: a cluster.log to its position, anything else whole. The
+     * size and mtime are those at open: a file that grew while it was read looks changed
+     * afterwards, and is looked at again. */
+    if (identify_fd(hvd_source_fd(src), token_offset(row.position), &id) == 0) {
+        row.size = opened->st_ino ? (uint64_t)opened->st_size : id.size;
+        row.mtime = opened->st_ino ? (int64_t)opened->st_mtime : id.mtime;
         row.device = id.dev;
         row.inode = id.ino;
         row.prefix_len = id.offset;
@@ -308,15 +349,62 @@ static int record_source(hvd_ingest *ing, const char *path, const char *display,
     return hvd_store_put_source(ing->st, &row, err);
 }
 
+/* Opens path for reading, resuming a followed cluster.log at its checkpoint when the file
+ * opened is provably the one checkpointed, grown; *resumed says which. */
+static int open_source(hvd_ingest *ing, const char *path, const char *display,
+                       const hvd_ingest_options *opt, hvd_source **src, struct stat *opened,
+                       struct resume *from, int *resumed, hvd_error *err)
+{
+    hvd_source_options sopt = {0};
+    hvd_store_source row;
+    struct identity now;
+    int rc;
+
+    *resumed = 0;
+    sopt.include_recovered = opt->include_recovered;
+    sopt.host_hint = opt->host_hint;
+    if (opt->follow) {
+        rc = resume_point(ing, display, from, &row, err);
+        if (rc < 0) {
+            return rc;
+        }
+        *resumed = rc;
+        sopt.resume = rc ? from->position : NULL;
+        sopt.tail = !opt->complete;
+    }
+    rc = hvd_source_open(src, path, &sopt, ing->log, err);
+    if (rc == HVD_OK && *resumed &&
+        !(row_is_file(&row, hvd_source_fd(*src), &now) && now.size >= row.prefix_len)) {
+        hvd_source_close(*src); /* another file now, or rewritten: from the start */
+        *src = NULL;
+        rc = HVD_EINVAL;
+        hvd_error_clear(err);
+    } else if (rc < 0 && *resumed) {
+        /* A checkpoint this reader no longer takes: read the file again from its start. */
+        hvd_log(ing->log, HVD_LOG_WARNING, "%s: %s; reading it from the start", display, err->msg);
+    }
+    if (rc < 0 && *resumed) {
+        *resumed = 0;
+        sopt.resume = NULL;
+        rc = hvd_source_open(src, path, &sopt, ing->log, err);
+    }
+    if (rc == HVD_OK && fstat(hvd_source_fd(*src), opened) < 0) {
+        memset(opened, 0, sizeof(*opened));
+    }
+    return rc;
+}
+
 int hvd_ingest_file(hvd_ingest *ing, const char *path, const char *display,
                     const hvd_ingest_options *opt, hvd_ingest_result *res, hvd_error *err)
 {
     hvd_ingest_options none = {0};
-    hvd_source_options sopt = {0};
     hvd_source *src = NULL;
+    const hvd_source_stats *stats;
     hvd_event ev;
     hvd_error rerr;
     struct resume from;
+    struct stat opened;
+    uint64_t skipped;
     int resumed = 0;
     int rc;
 
@@ -327,24 +415,7 @@ int hvd_ingest_file(hvd_ingest *ing, const char *path, const char *display,
     if (!display) {
         display = path;
     }
-    sopt.include_recovered = opt->include_recovered;
-    sopt.host_hint = opt->host_hint;
-    if (opt->follow) {
-        resumed = resume_point(ing, path, display, &from, err);
-        if (resumed < 0) {
-            return resumed;
-        }
-        sopt.resume = resumed ? from.position : NULL;
-        sopt.tail = !opt->complete;
-    }
-    rc = hvd_source_open(&src, path, &sopt, ing->log, err);
-    if (rc < 0 && resumed) {
-        /* A checkpoint this reader no longer takes: read the file again from its start. */
-        hvd_log(ing->log, HVD_LOG_WARNING, "%s: %s; reading it from the start", display, err->msg);
-        resumed = 0;
-        sopt.resume = NULL;
-        rc = hvd_source_open(&src, path, &sopt, ing->log, err);
-    }
+    rc = open_source(ing, path, display, opt, &src, &opened, &from, &resumed, err);
     if (rc < 0) {
         return rc;
     }
@@ -357,6 +428,8 @@ int hvd_ingest_file(hvd_ingest *ing, const char *path, const char *display,
     ing->changed_file = 0;
     ing->failed = 0;
     hvd_error_clear(&rerr);
+    stats = hvd_source_get_stats(src);
+    skipped = stats->skipped;
     while (!ing->failed && (rc = hvd_source_next(src, &ev, &rerr)) == 1) {
         int seen = 0;
 
@@ -365,6 +438,14 @@ int hvd_ingest_file(hvd_ingest *ing, const char *path, const char *display,
         if ((opt->since && ev.time < opt->since) || (opt->until && ev.time > opt->until)) {
             res->outside++;
             continue;
+        }
+        if (stats->skipped != skipped) {
+            /* Lines lost to damage lie between: what this file covers has a hole here. */
+            skipped = stats->skipped;
+            rc = hvd_store_seen_break(ing->st, err);
+            if (rc < 0) {
+                goto fail;
+            }
         }
         rc = hvd_store_event_seen(ing->st, &ev, &seen, err);
         if (rc < 0) {
@@ -394,18 +475,21 @@ int hvd_ingest_file(hvd_ingest *ing, const char *path, const char *display,
         uint64_t off = token_offset(hvd_source_position(src));
         struct stat sb;
 
-        if (off != UINT64_MAX && stat(path, &sb) == 0 && (uint64_t)sb.st_size > off) {
+        if (off != UINT64_MAX && fstat(hvd_source_fd(src), &sb) == 0 &&
+            (uint64_t)sb.st_size > off) {
             res->pending = (uint64_t)sb.st_size - off;
         }
     }
-    /* Following, the checkpoint moves with every read: the next one starts there. */
-    if (res->fresh || rc < 0 || opt->follow) {
-        rc = record_source(ing, path, display, src, resumed ? &from : NULL,
+    /* Every read leaves its row, a file of repeats too (sources says so). */
+    {
+        int news = res->fresh || rc < 0 || opt->follow;
+
+        rc = record_source(ing, display, src, &opened, resumed ? &from : NULL, res,
                            rc < 0 ? rerr.msg : NULL, err);
         if (rc < 0) {
             goto fail;
         }
-        ing->changed_file = 1;
+        ing->changed_file |= news;
     }
     rc = hvd_store_commit(ing->st, err);
     if (rc < 0) {

@@ -53,6 +53,15 @@ int hvd_ingest_create(hvd_ingest **out, hvd_store *st, const hvd_ruleset *rs, co
 int hvd_ingest_file(hvd_ingest *ing, const char *path, const char *display,
                     const hvd_ingest_options *opt, hvd_ingest_result *res, hvd_error *err);
 
+/*
+ * Whether the checkpoint stored for display (NULL: path) is the file now at path, read up
+ * to its size: same device and inode, size and mtime, and the same bytes at its start and
+ * before the saved offset (size and mtime alone survive a copy over it with 'cp -p').
+ * Returns 1, 0 (unknown or another file: read it), or a negative store error.
+ */
+int hvd_ingest_checkpoint_holds(hvd_store *st, const char *path, const char *display,
+                                hvd_error *err);
+
 /* End of input: stores what the engine still holds. *changed (may be NULL) says whether
  * the database changed since create or the last finish. */
 int hvd_ingest_finish(hvd_ingest *ing, int *changed, hvd_error *err);

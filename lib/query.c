@@ -291,6 +291,10 @@ static int add_source(void *ud, const hvd_store_source *s)
     json_object_set_new(o, "position", json_string(s->position));
     json_object_set_new(o, "events", json_integer((json_int_t)s->events));
     json_object_set_new(o, "skipped", json_integer((json_int_t)s->skipped));
+    json_object_set_new(o, "fresh", json_integer((json_int_t)s->fresh));
+    json_object_set_new(o, "repeated", json_integer((json_int_t)s->repeated));
+    /* read, and every event was stored before: a re-export or a re-run */
+    json_object_set_new(o, "all_repeats", json_boolean(s->fresh == 0 && s->repeated > 0));
     json_object_set_new(o, "recovered", json_integer((json_int_t)s->recovered));
     json_object_set_new(o, "corrupted", json_boolean(s->corrupted));
     json_object_set_new(o, "dirty", json_boolean(s->dirty));

@@ -2,6 +2,9 @@
  * source: the read stage's front door. Detects a file's kind from its first bytes and
  * forwards every call to the matching reader. Knows nothing of either format beyond the
  * EVTX file signature.
+ *
+ * The source also holds a descriptor of the file its reader opened, so what was read can be
+ * identified (fstat, hashes) even when the path is renamed over during the read.
  */
 #include "source.h"
 
@@ -10,12 +13,18 @@
 #include "evtx_reader.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define OPEN_TRIES 4 /* the path replaced between our open and the reader's: try again */
 
 struct hvd_source {
     hvd_source_kind kind;
     char *path;
+    int fd; /* the file the reader opened, for its identity; -1 if none */
     hvd_evtx_reader *evtx;
     hvd_clusterlog_reader *clog;
 };
@@ -68,26 +77,16 @@ hvd_source_kind hvd_source_detect(const char *path, hvd_error *err)
     return kind;
 }
 
-int hvd_source_open(hvd_source **out, const char *path, const hvd_source_options *opt,
-                    const hvd_logger *log, hvd_error *err)
+/* Opens the reader for path; fd is a descriptor of path opened just before. Returns 1 when
+ * the path still names fd's file after the reader opened it (so the reader has that file),
+ * 0 when it was replaced meanwhile, or a negative code. */
+static int open_reader(hvd_source *s, const char *path, int fd, const hvd_source_options *opt,
+                       const hvd_logger *log, hvd_error *err)
 {
-    hvd_source *s = NULL;
-    hvd_source_options none = {0};
+    struct stat before;
+    struct stat after;
     int rc;
 
-    *out = NULL;
-    if (!opt) {
-        opt = &none;
-    }
-    s = hvd_calloc(1, sizeof(*s));
-    if (!s) {
-        return hvd_error_set(err, HVD_ENOMEM, path, 0, "cannot allocate a source");
-    }
-    s->path = hvd_strdup(path);
-    if (!s->path) {
-        rc = hvd_error_set(err, HVD_ENOMEM, path, 0, "cannot allocate a source");
-        goto fail;
-    }
     s->kind = hvd_source_detect(path, err);
     switch (s->kind) {
     case HVD_SOURCE_EVTX:
@@ -99,6 +98,56 @@ int hvd_source_open(hvd_source **out, const char *path, const hvd_source_options
     default:
         rc = err ? err->code : HVD_EUNSUPPORTED;
         break;
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    if (fstat(fd, &before) == 0 && stat(path, &after) == 0 &&
+        (before.st_dev != after.st_dev || before.st_ino != after.st_ino)) {
+        hvd_evtx_reader_close(s->evtx);
+        hvd_clusterlog_reader_close(s->clog);
+        s->evtx = NULL;
+        s->clog = NULL;
+        return 0;
+    }
+    return 1;
+}
+
+int hvd_source_open(hvd_source **out, const char *path, const hvd_source_options *opt,
+                    const hvd_logger *log, hvd_error *err)
+{
+    hvd_source *s = NULL;
+    hvd_source_options none = {0};
+    int rc = 0;
+
+    *out = NULL;
+    if (!opt) {
+        opt = &none;
+    }
+    s = hvd_calloc(1, sizeof(*s));
+    if (!s) {
+        return hvd_error_set(err, HVD_ENOMEM, path, 0, "cannot allocate a source");
+    }
+    s->fd = -1;
+    s->path = hvd_strdup(path);
+    if (!s->path) {
+        rc = hvd_error_set(err, HVD_ENOMEM, path, 0, "cannot allocate a source");
+        goto fail;
+    }
+    for (int i = 0; rc == 0 && i < OPEN_TRIES; i++) {
+        if (s->fd >= 0) {
+            close(s->fd);
+        }
+        s->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (s->fd < 0) {
+            rc = hvd_error_set_cause(err, errno == ENOENT ? HVD_ENOENT : HVD_EIO, errno, path, 0,
+                                     "cannot open: %s", strerror(errno));
+            break;
+        }
+        rc = open_reader(s, path, s->fd, opt, log, err);
+    }
+    if (rc == 0) {
+        rc = hvd_error_set(err, HVD_EIO, path, 0, "replaced while being opened, again and again");
     }
     if (rc < 0) {
         goto fail;
@@ -136,6 +185,11 @@ const char *hvd_source_path(const hvd_source *s)
     return s->path;
 }
 
+int hvd_source_fd(const hvd_source *s)
+{
+    return s->fd;
+}
+
 const hvd_source_stats *hvd_source_get_stats(const hvd_source *s)
 {
     if (s->evtx) {
@@ -151,6 +205,9 @@ void hvd_source_close(hvd_source *s)
     }
     hvd_evtx_reader_close(s->evtx);
     hvd_clusterlog_reader_close(s->clog);
+    if (s->fd >= 0) {
+        close(s->fd);
+    }
     hvd_free(s->path);
     hvd_free(s);
 }

@@ -66,6 +66,10 @@ const char *hvd_source_position(hvd_source *s);
 
 hvd_source_kind hvd_source_get_kind(const hvd_source *s);
 const char *hvd_source_path(const hvd_source *s);
+/* A read-only descriptor of the very file the reader opened (the path may name another file
+ * by now): fstat() it or pread() it to identify what was read. Borrowed, valid until close;
+ * never read with read() or lseek(). */
+int hvd_source_fd(const hvd_source *s);
 const hvd_source_stats *hvd_source_get_stats(const hvd_source *s);
 
 void hvd_source_close(hvd_source *s); /* NULL-safe */

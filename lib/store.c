@@ -2,10 +2,10 @@
  * store: SQLite behind the keep stage. All SQL text is in store_sql.h; statements are
  * prepared once in hvd_store_open(), reset after each use and finalized in close.
  *
- * Seen input is cached in memory per (host, channel) or (node, section), loaded on first
- * use, and written back at commit in the same transaction as the diagnoses it produced, so
- * a crash loses or repeats nothing. A rollback drops the caches (they reload when next
- * needed), and so does a begin that finds another connection has committed since
+ * Seen input (see store.h for the rules) is cached in memory per (host, channel) or
+ * (node, section), loaded on first use, and written back at commit in the same transaction as the
+ * diagnoses it produced, so a crash loses or repeats nothing. A rollback drops the caches (they
+ * reload when next needed), and so does a begin that finds another connection has committed since
  * (PRAGMA data_version), so two writers never trust a stale cache.
  *
  * Incidents are regrouped at commit when diagnoses changed. Put notes which ones; commit
@@ -43,23 +43,60 @@ _Static_assert(HVD_STORE_SCHEMA_VERSION ==
                    (int)(sizeof(store_migrations) / sizeof(store_migrations[0])),
                "HVD_STORE_SCHEMA_VERSION must count the migrations");
 
-struct ivset { /* EVTX record ids seen for one (host, channel): sorted disjoint intervals */
-    char *host;
-    char *channel;
-    uint64_t *lo;
-    uint64_t *hi;
+struct iv { /* EVTX record ids [lo, hi] of one log instance */
+    uint64_t lo;
+    uint64_t hi;
+    hvd_time lo_time;  /* time of record lo; 0: unknown */
+    hvd_time hi_time;  /* time of record hi; 0: unknown */
+    hvd_time min_time; /* span of the known times inside; min > max: none known */
+    hvd_time max_time;
+};
+
+struct ivset { /* one log instance: sorted, disjoint, non-adjacent intervals */
+    int64_t inst;
+    struct iv *v;
     size_t n;
     size_t cap;
+};
+
+struct evlog { /* EVTX records seen for one (host, channel) */
+    char *host;
+    char *channel;
+    struct ivset *sets;
+    size_t nsets;
+    int64_t next_inst;
+    size_t cur; /* the instance the open transaction's records join, or NO_INST */
     int dirty;
 };
 
-struct hwm { /* cluster.log lines seen for one (node, section) */
+struct hset { /* hashes of the lines at one time: open addressing, 0 is an empty slot */
+    uint64_t *slot;
+    size_t n;
+    size_t cap; /* 0 or a power of two */
+    int full;   /* HSET_MAX reached: every line at this time counts as covered */
+};
+
+struct crange { /* a cluster.log time range read: lines strictly inside are all covered */
+    hvd_time lo;
+    hvd_time hi;
+    struct hset at_lo; /* the lines at exactly lo */
+    struct hset at_hi; /* the lines at exactly hi */
+    int stored;        /* a row with this lo exists in the database */
+    int changed;       /* to be written at commit */
+};
+
+struct clog { /* cluster.log lines seen for one (node, section) */
     char *node;
     char *section;
-    hvd_time time; /* INT64_MIN: nothing seen */
-    uint64_t *hashes;
+    struct crange *r; /* sorted by lo, disjoint, not touching */
     size_t n;
     size_t cap;
+    hvd_time *gone; /* lo of stored ranges merged away: rows to delete at commit */
+    size_t ngone;
+    size_t capgone;
+    struct crange run; /* the open transaction's lines, when run_on */
+    int run_on;
+    int64_t pending_lines; /* new lines in the open transaction */
     int dirty;
 };
 
@@ -82,10 +119,10 @@ struct hvd_store {
     int64_t regroup_loaded; /* diagnoses the last regrouping read */
     int64_t pending_marks;  /* events marked in the open transaction */
     int64_t data_version;   /* PRAGMA data_version at the last begin */
-    struct ivset *evtx;
+    struct evlog *evtx;
     size_t nevtx;
-    size_t evtx_last; /* index of the set used last: events of one file share it */
-    struct hwm *clog;
+    size_t evtx_last; /* index of the log used last: events of one file share it */
+    struct clog *clog;
     size_t nclog;
     size_t clog_last;
     hvd_buf text; /* scratch for strings handed out by get_source */
@@ -332,22 +369,20 @@ fail:
     return rc;
 }
 
+static void evlog_free(struct evlog *g);
+static void clog_free(struct clog *c);
+
 static void caches_clear(hvd_store *st)
 {
     for (size_t i = 0; i < st->nevtx; i++) {
-        hvd_free(st->evtx[i].host);
-        hvd_free(st->evtx[i].channel);
-        hvd_free(st->evtx[i].lo);
-        hvd_free(st->evtx[i].hi);
+        evlog_free(&st->evtx[i]);
     }
     hvd_free(st->evtx);
     st->evtx = NULL;
     st->nevtx = 0;
     st->evtx_last = 0;
     for (size_t i = 0; i < st->nclog; i++) {
-        hvd_free(st->clog[i].node);
-        hvd_free(st->clog[i].section);
-        hvd_free(st->clog[i].hashes);
+        clog_free(&st->clog[i]);
     }
     hvd_free(st->clog);
     st->clog = NULL;
@@ -410,7 +445,7 @@ static void note_changed(hvd_store *st, int64_t id, int inserted)
 
 int hvd_store_begin(hvd_store *st, hvd_error *err)
 {
-    int64_t dv;
+    int64_t dv = 0;
     int rc;
 
     if (st->readonly) {
@@ -439,45 +474,87 @@ int hvd_store_begin(hvd_store *st, hvd_error *err)
     return HVD_OK;
 }
 
-static int flush_evtx(hvd_store *st, struct ivset *s, hvd_error *err)
+/* Rewrites the intervals of (host, channel): O(intervals), which merge as exports
+ * overlap, so they stay few. */
+static int flush_evtx(hvd_store *st, struct evlog *g, hvd_error *err)
 {
     sqlite3_stmt *del = st->stmt[SQL_EVTX_DELETE];
     sqlite3_stmt *ins = st->stmt[SQL_EVTX_INSERT];
     int rc;
 
-    bind_text(del, 1, s->host);
-    bind_text(del, 2, s->channel);
+    bind_text(del, 1, g->host);
+    bind_text(del, 2, g->channel);
     rc = step_done(st, del, err, "cannot save seen records");
-    for (size_t k = 0; k < s->n && rc == HVD_OK; k++) {
-        bind_text(ins, 1, s->host);
-        bind_text(ins, 2, s->channel);
-        sqlite3_bind_int64(ins, 3, (sqlite3_int64)s->lo[k]);
-        sqlite3_bind_int64(ins, 4, (sqlite3_int64)s->hi[k]);
-        rc = step_done(st, ins, err, "cannot save seen records");
+    for (size_t i = 0; i < g->nsets && rc == HVD_OK; i++) {
+        const struct ivset *s = &g->sets[i];
+
+        for (size_t k = 0; k < s->n && rc == HVD_OK; k++) {
+            bind_text(ins, 1, g->host);
+            bind_text(ins, 2, g->channel);
+            sqlite3_bind_int64(ins, 3, s->inst);
+            sqlite3_bind_int64(ins, 4, (sqlite3_int64)s->v[k].lo);
+            sqlite3_bind_int64(ins, 5, (sqlite3_int64)s->v[k].hi);
+            sqlite3_bind_int64(ins, 6, s->v[k].lo_time);
+            sqlite3_bind_int64(ins, 7, s->v[k].hi_time);
+            sqlite3_bind_int64(ins, 8, s->v[k].min_time);
+            sqlite3_bind_int64(ins, 9, s->v[k].max_time);
+            rc = step_done(st, ins, err, "cannot save seen records");
+        }
     }
     return rc;
 }
 
-static int flush_clog(hvd_store *st, struct hwm *h, hvd_error *err)
-{
-    sqlite3_stmt *put = st->stmt[SQL_CLOG_PUT];
-    hvd_buf hex;
-    int rc = HVD_OK;
+static int clog_run_close(struct clog *c);
+static int hset_text(const struct hset *s, hvd_buf *out);
 
-    hvd_buf_init(&hex, 64u << 20);
-    for (size_t k = 0; k < h->n && rc == HVD_OK; k++) {
-        rc = hvd_buf_printf(&hex, "%s%016" PRIx64, k ? " " : "", h->hashes[k]);
-    }
+/* Closes the run and writes the ranges it changed: O(ranges) to find them in memory,
+ * O(changed) rows written. */
+static int flush_clog(hvd_store *st, struct clog *c, hvd_error *err)
+{
+    sqlite3_stmt *del = st->stmt[SQL_CLOG_DELETE];
+    sqlite3_stmt *put = st->stmt[SQL_CLOG_PUT];
+    sqlite3_stmt *add = st->stmt[SQL_CLOG_LINES_ADD];
+    hvd_buf lo;
+    hvd_buf hi;
+    int rc = clog_run_close(c);
+
     if (rc < 0) {
-        hvd_buf_free(&hex);
-        return hvd_error_set(err, rc, st->path, 0, "cannot save seen lines: %s", hvd_strerror(rc));
+        return no_memory(st, err);
     }
-    bind_text(put, 1, h->node);
-    bind_text(put, 2, h->section);
-    sqlite3_bind_int64(put, 3, h->time);
-    bind_text(put, 4, hvd_buf_str(&hex));
-    rc = step_done(st, put, err, "cannot save seen lines");
-    hvd_buf_free(&hex);
+    hvd_buf_init(&lo, 64u << 20);
+    hvd_buf_init(&hi, 64u << 20);
+    for (size_t k = 0; k < c->ngone && rc == HVD_OK; k++) {
+        bind_text(del, 1, c->node);
+        bind_text(del, 2, c->section);
+        sqlite3_bind_int64(del, 3, c->gone[k]);
+        rc = step_done(st, del, err, "cannot save seen lines");
+    }
+    for (size_t k = 0; k < c->n && rc == HVD_OK; k++) {
+        struct crange *r = &c->r[k];
+
+        if (!r->changed) {
+            continue;
+        }
+        if (hset_text(&r->at_lo, &lo) < 0 || hset_text(&r->at_hi, &hi) < 0) {
+            rc = no_memory(st, err);
+            break;
+        }
+        bind_text(put, 1, c->node);
+        bind_text(put, 2, c->section);
+        sqlite3_bind_int64(put, 3, r->lo);
+        sqlite3_bind_int64(put, 4, r->hi);
+        bind_text(put, 5, hvd_buf_str(&lo));
+        bind_text(put, 6, hvd_buf_str(&hi));
+        rc = step_done(st, put, err, "cannot save seen lines");
+    }
+    if (rc == HVD_OK && c->pending_lines) {
+        bind_text(add, 1, c->node);
+        bind_text(add, 2, c->section);
+        sqlite3_bind_int64(add, 3, c->pending_lines);
+        rc = step_done(st, add, err, "cannot count seen lines");
+    }
+    hvd_buf_free(&lo);
+    hvd_buf_free(&hi);
     return rc;
 }
 
@@ -504,6 +581,26 @@ static int flush_seen(hvd_store *st, hvd_error *err)
     return rc;
 }
 
+/* After a commit: what is cached is what is stored. */
+static void seen_committed(hvd_store *st)
+{
+    for (size_t i = 0; i < st->nevtx; i++) {
+        st->evtx[i].dirty = 0;
+        st->evtx[i].cur = SIZE_MAX;
+    }
+    for (size_t i = 0; i < st->nclog; i++) {
+        struct clog *c = &st->clog[i];
+
+        for (size_t k = 0; k < c->n; k++) {
+            c->r[k].stored = 1;
+            c->r[k].changed = 0;
+        }
+        c->ngone = 0;
+        c->pending_lines = 0;
+        c->dirty = 0;
+    }
+}
+
 static int regroup_changed(hvd_store *st, hvd_error *err);
 
 int hvd_store_commit(hvd_store *st, hvd_error *err)
@@ -527,12 +624,7 @@ int hvd_store_commit(hvd_store *st, hvd_error *err)
     st->in_tx = 0;
     changes_clear(st);
     st->pending_marks = 0;
-    for (size_t i = 0; i < st->nevtx; i++) {
-        st->evtx[i].dirty = 0;
-    }
-    for (size_t i = 0; i < st->nclog; i++) {
-        st->clog[i].dirty = 0;
-    }
+    seen_committed(st);
     return HVD_OK;
 }
 
@@ -552,91 +644,69 @@ void hvd_store_rollback(hvd_store *st)
 
 /* --- seen EVTX records ------------------------------------------------------------------ */
 
-static int grow_pair(uint64_t **a, uint64_t **b, size_t *cap)
-{
-    size_t ncap = *cap ? 2 * *cap : 16;
-    uint64_t *na = hvd_realloc(*a, ncap * sizeof(**a));
-    uint64_t *nb;
+#define NO_INST SIZE_MAX
 
-    if (!na) {
+static void iv_widen(struct iv *v, hvd_time t)
+{
+    if (t != 0) {
+        v->min_time = t < v->min_time ? t : v->min_time;
+        v->max_time = t > v->max_time ? t : v->max_time;
+    }
+}
+
+/* Does record (id, t), inside v, agree with what v holds? Exactly at v's ends, within its
+ * span of times inside; an unknown time on either side agrees. */
+static int iv_agrees(const struct iv *v, uint64_t id, hvd_time t)
+{
+    if (t == 0) {
+        return 1;
+    }
+    if (id == v->lo && v->lo_time != 0) {
+        return t == v->lo_time;
+    }
+    if (id == v->hi && v->hi_time != 0) {
+        return t == v->hi_time;
+    }
+    return v->min_time > v->max_time || (t >= v->min_time && t <= v->max_time);
+}
+
+/* Folds b into a, where a->lo <= b->lo and b starts inside a or right after it. */
+static void iv_fold(struct iv *a, const struct iv *b)
+{
+    if (b->lo == a->lo && a->lo_time == 0) {
+        a->lo_time = b->lo_time;
+    }
+    if (b->hi > a->hi) {
+        a->hi = b->hi;
+        a->hi_time = b->hi_time;
+    } else if (b->hi == a->hi && a->hi_time == 0) {
+        a->hi_time = b->hi_time;
+    }
+    a->min_time = b->min_time < a->min_time ? b->min_time : a->min_time;
+    a->max_time = b->max_time > a->max_time ? b->max_time : a->max_time;
+}
+
+static int ivset_reserve(struct ivset *s, size_t n)
+{
+    size_t ncap = s->cap ? s->cap : 8;
+    struct iv *grown;
+
+    if (n <= s->cap) {
+        return HVD_OK;
+    }
+    while (ncap < n) {
+        ncap *= 2;
+    }
+    grown = hvd_realloc(s->v, ncap * sizeof(*grown));
+    if (!grown) {
         return HVD_ENOMEM;
     }
-    *a = na;
-    nb = hvd_realloc(*b, ncap * sizeof(**b));
-    if (!nb) {
-        return HVD_ENOMEM; /* *a is larger than needed, which is harmless */
-    }
-    *b = nb;
-    *cap = ncap;
+    s->v = grown;
+    s->cap = ncap;
     return HVD_OK;
 }
 
-static void ivset_free(struct ivset *s)
-{
-    hvd_free(s->host);
-    hvd_free(s->channel);
-    hvd_free(s->lo);
-    hvd_free(s->hi);
-}
-
-/* The cached set for (host, channel), loaded from the database on first use; NULL with err
- * set on failure, leaving the cache as it was. */
-static struct ivset *ivset_get(hvd_store *st, const char *host, const char *channel, hvd_error *err)
-{
-    sqlite3_stmt *q = st->stmt[SQL_EVTX_LOAD];
-    struct ivset s;
-    struct ivset *grown;
-    int rc;
-
-    if (st->evtx_last < st->nevtx && strcmp(st->evtx[st->evtx_last].host, host) == 0 &&
-        strcmp(st->evtx[st->evtx_last].channel, channel) == 0) {
-        return &st->evtx[st->evtx_last];
-    }
-    for (size_t i = 0; i < st->nevtx; i++) {
-        if (strcmp(st->evtx[i].host, host) == 0 && strcmp(st->evtx[i].channel, channel) == 0) {
-            st->evtx_last = i;
-            return &st->evtx[i];
-        }
-    }
-    memset(&s, 0, sizeof(s));
-    s.host = hvd_strdup(host);
-    s.channel = hvd_strdup(channel);
-    if (!s.host || !s.channel) {
-        goto nomem;
-    }
-    bind_text(q, 1, host);
-    bind_text(q, 2, channel);
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (s.n == s.cap && grow_pair(&s.lo, &s.hi, &s.cap) < 0) {
-            sqlite3_reset(q);
-            goto nomem;
-        }
-        s.lo[s.n] = (uint64_t)sqlite3_column_int64(q, 0);
-        s.hi[s.n] = (uint64_t)sqlite3_column_int64(q, 1);
-        s.n++;
-    }
-    if (rc != SQLITE_DONE) {
-        db_error(st, err, "cannot load seen records");
-        sqlite3_reset(q);
-        ivset_free(&s);
-        return NULL;
-    }
-    sqlite3_reset(q);
-    grown = hvd_realloc(st->evtx, (st->nevtx + 1) * sizeof(*grown));
-    if (!grown) {
-        goto nomem;
-    }
-    st->evtx = grown;
-    st->evtx[st->nevtx] = s;
-    st->evtx_last = st->nevtx++;
-    return &st->evtx[st->evtx_last];
-nomem:
-    ivset_free(&s);
-    no_memory(st, err);
-    return NULL;
-}
-
-/* Index of the first interval whose end is >= id (s->n when none). */
+/* Index of the first interval whose end is >= id (s->n when none). O(log n). */
 static size_t ivset_search(const struct ivset *s, uint64_t id)
 {
     size_t lo = 0;
@@ -645,7 +715,7 @@ static size_t ivset_search(const struct ivset *s, uint64_t id)
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
 
-        if (s->hi[mid] < id) {
+        if (s->v[mid].hi < id) {
             lo = mid + 1;
         } else {
             hi = mid;
@@ -654,86 +724,312 @@ static size_t ivset_search(const struct ivset *s, uint64_t id)
     return lo;
 }
 
-static int ivset_has(const struct ivset *s, uint64_t id)
+enum { MEET_NONE, MEET_NEXT, MEET_HOLDS };
+
+/* How instance s meets record (id, t): it holds the id and agrees on the time, the record
+ * would extend one of its intervals in time order, or neither. O(log n). */
+static int ivset_meet(const struct ivset *s, uint64_t id, hvd_time t)
 {
     size_t i = ivset_search(s, id);
 
-    return i < s->n && s->lo[i] <= id;
+    if (i < s->n && s->v[i].lo <= id) {
+        return iv_agrees(&s->v[i], id, t) ? MEET_HOLDS : MEET_NONE;
+    }
+    if (i > 0 && s->v[i - 1].hi + 1 == id &&
+        (t == 0 || s->v[i - 1].hi_time == 0 || t >= s->v[i - 1].hi_time)) {
+        return MEET_NEXT;
+    }
+    if (i < s->n && id + 1 == s->v[i].lo &&
+        (t == 0 || s->v[i].lo_time == 0 || t <= s->v[i].lo_time)) {
+        return MEET_NEXT;
+    }
+    return MEET_NONE;
 }
 
-/* Adds id, merging neighbours so intervals stay disjoint and non-adjacent. Returns 1 when
- * it was there already, 0 when added, HVD_ENOMEM. */
-static int ivset_add(struct ivset *s, uint64_t id)
+/* Adds (id, t), merging neighbours so intervals stay disjoint and non-adjacent. Returns 1
+ * when the id was there already, 0 when added, HVD_ENOMEM. O(n) for a new interval (a
+ * move), O(log n) otherwise: records come mostly in order, so moves are rare. */
+static int ivset_add(struct ivset *s, uint64_t id, hvd_time t)
 {
     size_t i = ivset_search(s, id);
-    int joins_prev = i > 0 && s->hi[i - 1] + 1 == id;
-    int joins_next = i < s->n && id != UINT64_MAX && s->lo[i] == id + 1;
+    int joins_prev = i > 0 && s->v[i - 1].hi + 1 == id;
+    int joins_next = i < s->n && id != UINT64_MAX && s->v[i].lo == id + 1;
 
-    if (i < s->n && s->lo[i] <= id) {
+    if (i < s->n && s->v[i].lo <= id) {
         return 1;
     }
     if (joins_prev && joins_next) {
-        s->hi[i - 1] = s->hi[i];
-        memmove(s->lo + i, s->lo + i + 1, (s->n - i - 1) * sizeof(*s->lo));
-        memmove(s->hi + i, s->hi + i + 1, (s->n - i - 1) * sizeof(*s->hi));
+        iv_fold(&s->v[i - 1], &s->v[i]);
+        memmove(s->v + i, s->v + i + 1, (s->n - i - 1) * sizeof(*s->v));
         s->n--;
+        iv_widen(&s->v[i - 1], t);
     } else if (joins_prev) {
-        s->hi[i - 1] = id;
+        s->v[i - 1].hi = id;
+        s->v[i - 1].hi_time = t;
+        iv_widen(&s->v[i - 1], t);
     } else if (joins_next) {
-        s->lo[i] = id;
+        s->v[i].lo = id;
+        s->v[i].lo_time = t;
+        iv_widen(&s->v[i], t);
     } else {
-        if (s->n == s->cap && grow_pair(&s->lo, &s->hi, &s->cap) < 0) {
+        if (ivset_reserve(s, s->n + 1) < 0) {
             return HVD_ENOMEM;
         }
-        memmove(s->lo + i + 1, s->lo + i, (s->n - i) * sizeof(*s->lo));
-        memmove(s->hi + i + 1, s->hi + i, (s->n - i) * sizeof(*s->hi));
-        s->lo[i] = id;
-        s->hi[i] = id;
+        memmove(s->v + i + 1, s->v + i, (s->n - i) * sizeof(*s->v));
+        s->v[i].lo = id;
+        s->v[i].hi = id;
+        s->v[i].lo_time = t;
+        s->v[i].hi_time = t;
+        s->v[i].min_time = INT64_MAX;
+        s->v[i].max_time = INT64_MIN;
+        iv_widen(&s->v[i], t);
         s->n++;
     }
-    s->dirty = 1;
     return 0;
 }
 
-int hvd_store_evtx_seen(hvd_store *st, const char *host, const char *channel, uint64_t erid,
-                        hvd_error *err)
+/* dst becomes the union of dst and src (src is left as it was). O(n + m). */
+static int ivset_union(struct ivset *dst, const struct ivset *src)
 {
-    struct ivset *s;
+    struct iv *out = hvd_malloc((dst->n + src->n + 1) * sizeof(*out));
+    size_t i = 0;
+    size_t j = 0;
+    size_t n = 0;
+
+    if (!out) {
+        return HVD_ENOMEM;
+    }
+    while (i < dst->n || j < src->n) {
+        const struct iv *next = j == src->n || (i < dst->n && dst->v[i].lo <= src->v[j].lo)
+                                    ? &dst->v[i++]
+                                    : &src->v[j++];
+
+        if (n > 0 && next->lo - 1 <= out[n - 1].hi) {
+            iv_fold(&out[n - 1], next);
+        } else {
+            out[n++] = *next;
+        }
+    }
+    hvd_free(dst->v);
+    dst->cap = dst->n + src->n + 1;
+    dst->v = out;
+    dst->n = n;
+    return HVD_OK;
+}
+
+static void evlog_free(struct evlog *g)
+{
+    hvd_free(g->host);
+    hvd_free(g->channel);
+    for (size_t i = 0; i < g->nsets; i++) {
+        hvd_free(g->sets[i].v);
+    }
+    hvd_free(g->sets);
+}
+
+/* A new empty instance in g; its index in *out. */
+static int evlog_new_set(struct evlog *g, int64_t inst, size_t *out)
+{
+    struct ivset *grown = hvd_realloc(g->sets, (g->nsets + 1) * sizeof(*grown));
+
+    if (!grown) {
+        return HVD_ENOMEM;
+    }
+    g->sets = grown;
+    memset(&g->sets[g->nsets], 0, sizeof(g->sets[0]));
+    g->sets[g->nsets].inst = inst;
+    g->next_inst = inst >= g->next_inst ? inst + 1 : g->next_inst;
+    *out = g->nsets++;
+    return HVD_OK;
+}
+
+/* The cached record ids of (host, channel), loaded from the database on first use. On
+ * failure returns the code with err set and leaves the cache as it was. */
+static int evlog_get(hvd_store *st, const char *host, const char *channel, struct evlog **out,
+                     hvd_error *err)
+{
+    sqlite3_stmt *q = st->stmt[SQL_EVTX_LOAD];
+    struct evlog g;
+    struct evlog *grown;
+    int rc;
+
+    if (st->evtx_last < st->nevtx && strcmp(st->evtx[st->evtx_last].host, host) == 0 &&
+        strcmp(st->evtx[st->evtx_last].channel, channel) == 0) {
+        *out = &st->evtx[st->evtx_last];
+        return HVD_OK;
+    }
+    for (size_t i = 0; i < st->nevtx; i++) {
+        if (strcmp(st->evtx[i].host, host) == 0 && strcmp(st->evtx[i].channel, channel) == 0) {
+            st->evtx_last = i;
+            *out = &st->evtx[i];
+            return HVD_OK;
+        }
+    }
+    memset(&g, 0, sizeof(g));
+    g.cur = NO_INST;
+    g.next_inst = 1;
+    g.host = hvd_strdup(host);
+    g.channel = hvd_strdup(channel);
+    if (!g.host || !g.channel) {
+        goto nomem;
+    }
+    bind_text(q, 1, host);
+    bind_text(q, 2, channel);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        int64_t inst = sqlite3_column_int64(q, 0);
+        struct ivset *s = g.nsets ? &g.sets[g.nsets - 1] : NULL;
+        size_t k;
+
+        if (!s || s->inst != inst) {
+            if (evlog_new_set(&g, inst, &k) < 0) {
+                sqlite3_reset(q);
+                goto nomem;
+            }
+            s = &g.sets[k];
+        }
+        if (ivset_reserve(s, s->n + 1) < 0) {
+            sqlite3_reset(q);
+            goto nomem;
+        }
+        s->v[s->n].lo = (uint64_t)sqlite3_column_int64(q, 1);
+        s->v[s->n].hi = (uint64_t)sqlite3_column_int64(q, 2);
+        s->v[s->n].lo_time = sqlite3_column_int64(q, 3);
+        s->v[s->n].hi_time = sqlite3_column_int64(q, 4);
+        s->v[s->n].min_time = sqlite3_column_int64(q, 5);
+        s->v[s->n].max_time = sqlite3_column_int64(q, 6);
+        s->n++;
+    }
+    if (rc != SQLITE_DONE) {
+        rc = db_error(st, err, "cannot load seen records");
+        sqlite3_reset(q);
+        evlog_free(&g);
+        return rc;
+    }
+    sqlite3_reset(q);
+    grown = hvd_realloc(st->evtx, (st->nevtx + 1) * sizeof(*grown));
+    if (!grown) {
+        goto nomem;
+    }
+    st->evtx = grown;
+    st->evtx[st->nevtx] = g;
+    st->evtx_last = st->nevtx++;
+    *out = &st->evtx[st->evtx_last];
+    return HVD_OK;
+nomem:
+    evlog_free(&g);
+    return no_memory(st, err);
+}
+
+/* The open transaction's records are of instance k from now on: when they were of another
+ * one, the two are one log and become one instance. */
+static int evlog_join(hvd_store *st, struct evlog *g, size_t k, hvd_error *err)
+{
+    size_t from = g->cur;
+
+    if (from == NO_INST) {
+        g->cur = k;
+        return HVD_OK;
+    }
+    if (from == k) {
+        return HVD_OK;
+    }
+    if (ivset_union(&g->sets[k], &g->sets[from]) < 0) {
+        return no_memory(st, err);
+    }
+    hvd_free(g->sets[from].v);
+    memmove(g->sets + from, g->sets + from + 1, (g->nsets - from - 1) * sizeof(*g->sets));
+    g->nsets--;
+    g->cur = k > from ? k - 1 : k;
+    g->dirty = 1;
+    return HVD_OK;
+}
+
+/*
+ * Looks record (id, t) up in g and, with mark, records it as read by the open transaction
+ * (see the seen-input contract in store.h). *seen says whether it was a repeat.
+ * Cost: O(instances x log intervals) per record; instances are few (one per log a host
+ * ever had, plus exports that overlap none), intervals merge as exports overlap.
+ */
+static int evlog_see(hvd_store *st, struct evlog *g, uint64_t id, hvd_time t, int mark, int *seen,
+                     hvd_error *err)
+{
+    size_t holds = NO_INST;
+    size_t next = NO_INST;
+    size_t k;
+    int rc;
+
+    for (size_t i = 0; i < g->nsets && holds == NO_INST; i++) {
+        int m = ivset_meet(&g->sets[i], id, t);
+
+        if (m == MEET_HOLDS) {
+            holds = i;
+        } else if (m == MEET_NEXT && next == NO_INST) {
+            next = i;
+        }
+    }
+    *seen = holds != NO_INST;
+    if (!mark) {
+        return HVD_OK;
+    }
+    if (holds != NO_INST) {
+        return evlog_join(st, g, holds, err);
+    }
+    if (g->cur == NO_INST && next != NO_INST) {
+        g->cur = next;
+    }
+    if (g->cur == NO_INST) {
+        if (evlog_new_set(g, g->next_inst, &k) < 0) {
+            return no_memory(st, err);
+        }
+        g->cur = k;
+    }
+    rc = ivset_add(&g->sets[g->cur], id, t);
+    if (rc < 0) {
+        return no_memory(st, err);
+    }
+    g->dirty = 1;
+    st->pending_marks += rc == 0;
+    return HVD_OK;
+}
+
+int hvd_store_evtx_seen(hvd_store *st, const char *host, const char *channel, uint64_t erid,
+                        hvd_time time, hvd_error *err)
+{
+    struct evlog *g;
+    int seen = 0;
+    int rc;
 
     if (erid == 0) {
         return 0; /* nothing to identify it by */
     }
-    s = ivset_get(st, host ? host : "", channel ? channel : "", err);
-    if (!s) {
-        return err ? err->code : HVD_ENOMEM;
+    rc = evlog_get(st, host ? host : "", channel ? channel : "", &g, err);
+    if (rc == HVD_OK) {
+        rc = evlog_see(st, g, erid, time, 0, &seen, err);
     }
-    return ivset_has(s, erid);
+    return rc < 0 ? rc : seen;
 }
 
 int hvd_store_evtx_mark(hvd_store *st, const char *host, const char *channel, uint64_t erid,
-                        hvd_error *err)
+                        hvd_time time, hvd_error *err)
 {
-    struct ivset *s;
+    struct evlog *g;
+    int seen;
     int rc = need_tx(st, err);
 
     if (rc < 0 || erid == 0) {
         return rc;
     }
-    s = ivset_get(st, host ? host : "", channel ? channel : "", err);
-    if (!s) {
-        return err ? err->code : HVD_ENOMEM;
+    rc = evlog_get(st, host ? host : "", channel ? channel : "", &g, err);
+    if (rc == HVD_OK) {
+        rc = evlog_see(st, g, erid, time, 1, &seen, err);
     }
-    rc = ivset_add(s, erid);
-    if (rc < 0) {
-        return no_memory(st, err);
-    }
-    if (rc == 0) {
-        st->pending_marks++;
-    }
-    return HVD_OK;
+    return rc;
 }
 
 /* --- seen cluster.log lines ------------------------------------------------------------- */
+
+#define HSET_MAX   (1u << 16) /* lines kept at one time; past it the time counts as covered */
+#define HSET_SMALL 16         /* a cleared set keeps its table up to this size */
 
 static uint64_t fnv(uint64_t h, const char *s)
 {
@@ -743,49 +1039,131 @@ static uint64_t fnv(uint64_t h, const char *s)
     return h;
 }
 
-/* The same text as schema 1 hashed, so databases from then stay valid. */
+/* The same text as schema 1 hashed, so databases from then stay valid; never 0 (an empty
+ * slot in a set). */
 static uint64_t line_hash(uint32_t pid, uint32_t tid, const char *text)
 {
     char ids[32];
+    uint64_t h;
 
     snprintf(ids, sizeof(ids), "%08x.%08x|", pid, tid);
-    return fnv(fnv(UINT64_C(1469598103934665603), ids), text ? text : "");
+    h = fnv(fnv(UINT64_C(1469598103934665603), ids), text ? text : "");
+    return h ? h : 1;
 }
 
-static void hwm_free(struct hwm *h)
+static void hset_free(struct hset *s)
 {
-    hvd_free(h->node);
-    hvd_free(h->section);
-    hvd_free(h->hashes);
+    hvd_free(s->slot);
+    memset(s, 0, sizeof(*s));
 }
 
-static int hwm_push(struct hwm *h, uint64_t hash)
+static void hset_clear(struct hset *s)
 {
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? 2 * h->cap : 8;
-        uint64_t *grown = hvd_realloc(h->hashes, cap * sizeof(*grown));
+    if (s->cap > HSET_SMALL) {
+        hset_free(s);
+    } else {
+        if (s->slot) {
+            memset(s->slot, 0, s->cap * sizeof(*s->slot));
+        }
+        s->n = 0;
+        s->full = 0;
+    }
+}
 
-        if (!grown) {
+static size_t hset_home(const struct hset *s, uint64_t h)
+{
+    return (size_t)((h * UINT64_C(0x9e3779b97f4a7c15)) >> 32) & (s->cap - 1);
+}
+
+/* O(1) expected: open addressing at most half full. */
+static int hset_has(const struct hset *s, uint64_t h)
+{
+    if (s->cap == 0) {
+        return 0;
+    }
+    for (size_t i = hset_home(s, h);; i = (i + 1) & (s->cap - 1)) {
+        if (s->slot[i] == h) {
+            return 1;
+        }
+        if (s->slot[i] == 0) {
+            return 0;
+        }
+    }
+}
+
+/* Adds h (nonzero); past HSET_MAX the set is marked full instead. HVD_ENOMEM on failure. */
+static int hset_add(struct hset *s, uint64_t h)
+{
+    size_t i;
+
+    if (hset_has(s, h)) {
+        return HVD_OK;
+    }
+    if (s->n >= HSET_MAX) {
+        s->full = 1;
+        return HVD_OK;
+    }
+    if (2 * (s->n + 1) > s->cap) {
+        struct hset g;
+
+        memset(&g, 0, sizeof(g));
+        g.cap = s->cap ? 2 * s->cap : 8;
+        g.slot = hvd_calloc(g.cap, sizeof(*g.slot));
+        if (!g.slot) {
             return HVD_ENOMEM;
         }
-        h->hashes = grown;
-        h->cap = cap;
+        for (size_t k = 0; k < s->cap; k++) {
+            if (s->slot[k]) {
+                i = hset_home(&g, s->slot[k]);
+                while (g.slot[i]) {
+                    i = (i + 1) & (g.cap - 1);
+                }
+                g.slot[i] = s->slot[k];
+            }
+        }
+        g.n = s->n;
+        g.full = s->full;
+        hvd_free(s->slot);
+        *s = g;
     }
-    h->hashes[h->n++] = hash;
+    for (i = hset_home(s, h); s->slot[i]; i = (i + 1) & (s->cap - 1)) {
+    }
+    s->slot[i] = h;
+    s->n++;
     return HVD_OK;
 }
 
-/* Appends the space-separated hex hashes of a clog_seen row to h. */
-static int hwm_parse(struct hwm *h, const char *text)
+static int hset_union(struct hset *dst, const struct hset *src)
+{
+    for (size_t k = 0; k < src->cap; k++) {
+        if (src->slot[k] && hset_add(dst, src->slot[k]) < 0) {
+            return HVD_ENOMEM;
+        }
+    }
+    dst->full |= src->full;
+    return HVD_OK;
+}
+
+/* Reads the space-separated hex hashes of a stored set ("*" first: full). */
+static int hset_parse(struct hset *s, const char *text)
 {
     while (*text) {
         char *end;
-        uint64_t v = strtoull(text, &end, 16);
+        uint64_t v;
 
+        while (*text == ' ') {
+            text++;
+        }
+        if (*text == '*') {
+            s->full = 1;
+            text++;
+            continue;
+        }
+        v = strtoull(text, &end, 16);
         if (end == text) {
             break;
         }
-        if (hwm_push(h, v) < 0) {
+        if (hset_add(s, v ? v : 1) < 0) {
             return HVD_ENOMEM;
         }
         text = end;
@@ -793,44 +1171,136 @@ static int hwm_parse(struct hwm *h, const char *text)
     return HVD_OK;
 }
 
-static struct hwm *hwm_get(hvd_store *st, const char *node, const char *section, hvd_error *err)
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x;
+    uint64_t b = *(const uint64_t *)y;
+
+    return a < b ? -1 : a > b;
+}
+
+/* The set as hset_parse() reads it, sorted. */
+static int hset_text(const struct hset *s, hvd_buf *out)
+{
+    uint64_t *v = s->n ? hvd_malloc(s->n * sizeof(*v)) : NULL;
+    size_t n = 0;
+    int rc = HVD_OK;
+
+    hvd_buf_reset(out);
+    if (s->n && !v) {
+        return HVD_ENOMEM;
+    }
+    for (size_t k = 0; k < s->cap; k++) {
+        if (s->slot[k]) {
+            v[n++] = s->slot[k];
+        }
+    }
+    if (n > 1) {
+        qsort(v, n, sizeof(*v), cmp_u64);
+    }
+    if (s->full) {
+        rc = hvd_buf_adds(out, "*");
+    }
+    for (size_t k = 0; rc == HVD_OK && k < n; k++) {
+        rc = hvd_buf_printf(out, "%s%016" PRIx64, k || s->full ? " " : "", v[k]);
+    }
+    if (rc == HVD_OK) {
+        rc = hvd_buf_adds(out, ""); /* a string even when empty */
+    }
+    hvd_free(v);
+    return rc;
+}
+
+static void crange_free(struct crange *r)
+{
+    hset_free(&r->at_lo);
+    hset_free(&r->at_hi);
+}
+
+static void clog_free(struct clog *c)
+{
+    hvd_free(c->node);
+    hvd_free(c->section);
+    for (size_t i = 0; i < c->n; i++) {
+        crange_free(&c->r[i]);
+    }
+    hvd_free(c->r);
+    hvd_free(c->gone);
+    crange_free(&c->run);
+}
+
+static int clog_reserve(struct clog *c, size_t n)
+{
+    size_t ncap = c->cap ? c->cap : 8;
+    struct crange *grown;
+
+    if (n <= c->cap) {
+        return HVD_OK;
+    }
+    while (ncap < n) {
+        ncap *= 2;
+    }
+    grown = hvd_realloc(c->r, ncap * sizeof(*grown));
+    if (!grown) {
+        return HVD_ENOMEM;
+    }
+    c->r = grown;
+    c->cap = ncap;
+    return HVD_OK;
+}
+
+/* The cached ranges of (node, section), loaded on first use; as evlog_get(). */
+static int clog_get(hvd_store *st, const char *node, const char *section, struct clog **out,
+                    hvd_error *err)
 {
     sqlite3_stmt *q = st->stmt[SQL_CLOG_LOAD];
-    struct hwm h;
-    struct hwm *grown;
+    struct clog c;
+    struct clog *grown;
     int rc;
 
     if (st->clog_last < st->nclog && strcmp(st->clog[st->clog_last].node, node) == 0 &&
         strcmp(st->clog[st->clog_last].section, section) == 0) {
-        return &st->clog[st->clog_last];
+        *out = &st->clog[st->clog_last];
+        return HVD_OK;
     }
     for (size_t i = 0; i < st->nclog; i++) {
         if (strcmp(st->clog[i].node, node) == 0 && strcmp(st->clog[i].section, section) == 0) {
             st->clog_last = i;
-            return &st->clog[i];
+            *out = &st->clog[i];
+            return HVD_OK;
         }
     }
-    memset(&h, 0, sizeof(h));
-    h.time = INT64_MIN;
-    h.node = hvd_strdup(node);
-    h.section = hvd_strdup(section);
-    if (!h.node || !h.section) {
+    memset(&c, 0, sizeof(c));
+    c.node = hvd_strdup(node);
+    c.section = hvd_strdup(section);
+    if (!c.node || !c.section) {
         goto nomem;
     }
     bind_text(q, 1, node);
     bind_text(q, 2, section);
-    rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW) {
-        h.time = sqlite3_column_int64(q, 0);
-        if (hwm_parse(&h, col_text(q, 1)) < 0) {
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        struct crange *r;
+
+        if (clog_reserve(&c, c.n + 1) < 0) {
             sqlite3_reset(q);
             goto nomem;
         }
-    } else if (rc != SQLITE_DONE) {
-        db_error(st, err, "cannot load seen lines");
+        r = &c.r[c.n++];
+        memset(r, 0, sizeof(*r));
+        r->lo = sqlite3_column_int64(q, 0);
+        r->hi = sqlite3_column_int64(q, 1);
+        r->stored = 1;
+        if (hset_parse(&r->at_lo, col_text(q, 2)) < 0 ||
+            hset_parse(&r->at_hi, col_text(q, 3)) < 0) {
+            sqlite3_reset(q);
+            goto nomem;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        rc = db_error(st, err, "cannot load seen lines");
         sqlite3_reset(q);
-        hwm_free(&h);
-        return NULL;
+        clog_free(&c);
+        return rc;
     }
     sqlite3_reset(q);
     grown = hvd_realloc(st->clog, (st->nclog + 1) * sizeof(*grown));
@@ -838,96 +1308,252 @@ static struct hwm *hwm_get(hvd_store *st, const char *node, const char *section,
         goto nomem;
     }
     st->clog = grown;
-    st->clog[st->nclog] = h;
+    st->clog[st->nclog] = c;
     st->clog_last = st->nclog++;
-    return &st->clog[st->clog_last];
+    *out = &st->clog[st->clog_last];
+    return HVD_OK;
 nomem:
-    hwm_free(&h);
-    no_memory(st, err);
-    return NULL;
+    clog_free(&c);
+    return no_memory(st, err);
 }
 
-static int hwm_has(const struct hwm *h, hvd_time time, uint64_t hash)
+/* Is line (t, h) covered by the stored ranges or by the open run's ends? O(log ranges). */
+static int clog_has(const struct clog *c, hvd_time t, uint64_t h)
 {
-    if (time < h->time) {
+    size_t lo = 0;
+    size_t hi = c->n;
+
+    if (c->run_on && ((t == c->run.hi && hset_has(&c->run.at_hi, h)) ||
+                      (t == c->run.lo && hset_has(&c->run.at_lo, h)))) {
         return 1;
     }
-    if (time > h->time) {
-        return 0;
-    }
-    for (size_t i = 0; i < h->n; i++) {
-        if (h->hashes[i] == hash) {
-            return 1;
+    while (lo < hi) { /* the first range starting after t */
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (c->r[mid].lo <= t) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
         }
     }
-    return 0;
+    if (lo == 0 || t > c->r[lo - 1].hi) {
+        return 0;
+    }
+    {
+        const struct crange *r = &c->r[lo - 1];
+
+        if (t > r->lo && t < r->hi) {
+            return 1;
+        }
+        return (t == r->lo && (r->at_lo.full || hset_has(&r->at_lo, h))) ||
+               (t == r->hi && (r->at_hi.full || hset_has(&r->at_hi, h)));
+    }
+}
+
+/* Widens the open run by line (t, h). O(1) expected. */
+static int clog_run_add(struct clog *c, hvd_time t, uint64_t h)
+{
+    struct crange *run = &c->run;
+
+    if (!c->run_on) {
+        hset_clear(&run->at_lo);
+        hset_clear(&run->at_hi);
+        run->lo = t;
+        run->hi = t;
+        c->run_on = 1;
+    }
+    if (t > run->hi) {
+        run->hi = t;
+        hset_clear(&run->at_hi);
+    }
+    if (t < run->lo) {
+        run->lo = t;
+        hset_clear(&run->at_lo);
+    }
+    if (t == run->hi && hset_add(&run->at_hi, h) < 0) {
+        return HVD_ENOMEM;
+    }
+    if (t == run->lo && hset_add(&run->at_lo, h) < 0) {
+        return HVD_ENOMEM;
+    }
+    c->dirty = 1;
+    return HVD_OK;
+}
+
+static int clog_gone(struct clog *c, hvd_time lo)
+{
+    if (c->ngone == c->capgone) {
+        size_t ncap = c->capgone ? 2 * c->capgone : 8;
+        hvd_time *grown = hvd_realloc(c->gone, ncap * sizeof(*grown));
+
+        if (!grown) {
+            return HVD_ENOMEM;
+        }
+        c->gone = grown;
+        c->capgone = ncap;
+    }
+    c->gone[c->ngone++] = lo;
+    return HVD_OK;
+}
+
+/*
+ * Merges the open run into the ranges: the run and every range it overlaps or touches
+ * become one range; the hashes at its ends are those of the parts that end there, and
+ * the times that fall inside lose theirs. Stored ranges merged away are noted for
+ * deletion at commit. O(ranges) for the move, O(lines at the ends) for the hashes.
+ */
+static int clog_run_close(struct clog *c)
+{
+    struct crange nr;
+    size_t i0 = 0;
+    size_t i1;
+    size_t hi = c->n;
+    size_t gone = c->ngone;
+    int rc = HVD_OK;
+
+    if (!c->run_on) {
+        return HVD_OK;
+    }
+    while (i0 < hi) { /* the first range ending at or after the run's start */
+        size_t mid = i0 + (hi - i0) / 2;
+
+        if (c->r[mid].hi < c->run.lo) {
+            i0 = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    for (i1 = i0; i1 < c->n && c->r[i1].lo <= c->run.hi; i1++) {
+    }
+    if (i1 == i0 && clog_reserve(c, c->n + 1) < 0) {
+        return HVD_ENOMEM;
+    }
+    for (size_t k = i0; k < i1; k++) { /* note the deletions first: no half merge */
+        if (c->r[k].stored && clog_gone(c, c->r[k].lo) < 0) {
+            c->ngone = gone;
+            return HVD_ENOMEM;
+        }
+    }
+    nr = c->run;
+    memset(&c->run, 0, sizeof(c->run));
+    c->run_on = 0;
+    for (size_t k = i0; k < i1; k++) {
+        struct crange *r = &c->r[k];
+
+        if (r->lo < nr.lo) {
+            nr.lo = r->lo;
+            hset_free(&nr.at_lo);
+            nr.at_lo = r->at_lo;
+            memset(&r->at_lo, 0, sizeof(r->at_lo));
+        } else if (r->lo == nr.lo && hset_union(&nr.at_lo, &r->at_lo) < 0) {
+            rc = HVD_ENOMEM;
+        }
+        if (r->hi > nr.hi) {
+            nr.hi = r->hi;
+            hset_free(&nr.at_hi);
+            nr.at_hi = r->at_hi;
+            memset(&r->at_hi, 0, sizeof(r->at_hi));
+        } else if (r->hi == nr.hi && hset_union(&nr.at_hi, &r->at_hi) < 0) {
+            rc = HVD_ENOMEM;
+        }
+        crange_free(r);
+    }
+    nr.stored = 0;
+    nr.changed = 1;
+    if (i1 == i0) {
+        memmove(c->r + i0 + 1, c->r + i0, (c->n - i0) * sizeof(*c->r));
+        c->n++;
+    } else {
+        memmove(c->r + i0 + 1, c->r + i1, (c->n - i1) * sizeof(*c->r));
+        c->n -= i1 - i0 - 1;
+    }
+    c->r[i0] = nr;
+    return rc; /* out of memory the sets lack hashes: the caller rolls back */
+}
+
+/* Looks line (t, h) up and, with mark, records it as read by the open transaction: a new
+ * line is counted, and any line widens the run. O(log ranges) per line. */
+static int clog_see(hvd_store *st, struct clog *c, hvd_time t, uint64_t h, int mark, int *seen,
+                    hvd_error *err)
+{
+    *seen = clog_has(c, t, h);
+    if (!mark) {
+        return HVD_OK;
+    }
+    if (clog_run_add(c, t, h) < 0) {
+        return no_memory(st, err);
+    }
+    if (!*seen) {
+        c->pending_lines++;
+        st->pending_marks++;
+    }
+    return HVD_OK;
 }
 
 int hvd_store_clusterlog_seen(hvd_store *st, const char *node, const char *section, hvd_time time,
                               uint32_t pid, uint32_t tid, const char *text, hvd_error *err)
 {
-    struct hwm *h = hwm_get(st, node ? node : "", section ? section : "", err);
+    struct clog *c;
+    int rc = clog_get(st, node ? node : "", section ? section : "", &c, err);
 
-    if (!h) {
-        return err ? err->code : HVD_ENOMEM;
-    }
-    return hwm_has(h, time, line_hash(pid, tid, text));
+    return rc < 0 ? rc : clog_has(c, time, line_hash(pid, tid, text));
 }
 
 int hvd_store_clusterlog_mark(hvd_store *st, const char *node, const char *section, hvd_time time,
                               uint32_t pid, uint32_t tid, const char *text, hvd_error *err)
 {
-    uint64_t hash = line_hash(pid, tid, text);
-    struct hwm *h;
+    struct clog *c;
+    int seen;
     int rc = need_tx(st, err);
 
-    if (rc < 0) {
-        return rc;
+    if (rc == HVD_OK) {
+        rc = clog_get(st, node ? node : "", section ? section : "", &c, err);
     }
-    h = hwm_get(st, node ? node : "", section ? section : "", err);
-    if (!h) {
-        return err ? err->code : HVD_ENOMEM;
+    if (rc == HVD_OK) {
+        rc = clog_see(st, c, time, line_hash(pid, tid, text), 1, &seen, err);
     }
-    if (hwm_has(h, time, hash)) {
-        return HVD_OK;
+    return rc;
+}
+
+int hvd_store_seen_break(hvd_store *st, hvd_error *err)
+{
+    int rc = need_tx(st, err);
+
+    for (size_t i = 0; rc == HVD_OK && i < st->nclog; i++) {
+        if (clog_run_close(&st->clog[i]) < 0) {
+            rc = no_memory(st, err);
+        }
     }
-    if (time > h->time) {
-        h->time = time;
-        h->n = 0;
-    }
-    if (hwm_push(h, hash) < 0) {
-        return no_memory(st, err);
-    }
-    h->dirty = 1;
-    st->pending_marks++;
-    return HVD_OK;
+    return rc;
 }
 
 int hvd_store_event_seen(hvd_store *st, const hvd_event *ev, int *seen, hvd_error *err)
 {
-    int rc;
+    int rc = need_tx(st, err);
 
     *seen = 0;
-    if (ev->kind == HVD_SOURCE_EVTX) {
-        rc = hvd_store_evtx_seen(st, ev->host, ev->channel, ev->event_record_id, err);
-        if (rc == 0) {
-            rc = hvd_store_evtx_mark(st, ev->host, ev->channel, ev->event_record_id, err);
-        }
-    } else if (ev->kind == HVD_SOURCE_CLUSTERLOG) {
-        rc = hvd_store_clusterlog_seen(st, ev->host, ev->channel, ev->time, ev->pid, ev->tid,
-                                       ev->message, err);
-        if (rc == 0) {
-            rc = hvd_store_clusterlog_mark(st, ev->host, ev->channel, ev->time, ev->pid, ev->tid,
-                                           ev->message, err);
-        }
-    } else {
-        return HVD_OK;
-    }
     if (rc < 0) {
         return rc;
     }
-    *seen = rc;
-    return HVD_OK;
+    if (ev->kind == HVD_SOURCE_EVTX) {
+        struct evlog *g;
+
+        if (ev->event_record_id == 0) {
+            return HVD_OK;
+        }
+        rc = evlog_get(st, ev->host ? ev->host : "", ev->channel ? ev->channel : "", &g, err);
+        if (rc == HVD_OK) {
+            rc = evlog_see(st, g, ev->event_record_id, ev->time, 1, seen, err);
+        }
+    } else if (ev->kind == HVD_SOURCE_CLUSTERLOG) {
+        struct clog *c;
+
+        rc = clog_get(st, ev->host ? ev->host : "", ev->channel ? ev->channel : "", &c, err);
+        if (rc == HVD_OK) {
+            rc = clog_see(st, c, ev->time, line_hash(ev->pid, ev->tid, ev->message), 1, seen, err);
+        }
+    }
+    return rc;
 }
 
 /* --- diagnoses -------------------------------------------------------------------------- */
@@ -1125,6 +1751,8 @@ int hvd_store_put_source(hvd_store *st, const hvd_store_source *src, hvd_error *
     bind_text(s, 21, src->prefix_hash);
     bind_text(s, 22, src->warnings);
     sqlite3_bind_int64(s, 23, now_ticks());
+    sqlite3_bind_int64(s, 24, (sqlite3_int64)src->fresh);
+    sqlite3_bind_int64(s, 25, (sqlite3_int64)src->repeated);
     return step_done(st, s, err, "cannot store a source");
 }
 
@@ -1163,6 +1791,8 @@ static void source_numbers(sqlite3_stmt *q, hvd_store_source *out)
     out->prefix_len = (uint64_t)sqlite3_column_int64(q, 19);
     out->first_seen = sqlite3_column_int64(q, 22);
     out->last_seen = sqlite3_column_int64(q, 23);
+    out->fresh = (uint64_t)sqlite3_column_int64(q, 24);
+    out->repeated = (uint64_t)sqlite3_column_int64(q, 25);
 }
 
 /* The text columns of STORE_SOURCE_COLUMNS and where they go. */
@@ -2778,32 +3408,64 @@ static int dump_field(hvd_buf *line, const char *v)
     return rc;
 }
 
-static int cmp_u64(const void *x, const void *y)
+/* The evtx_seen rows, sorted by (host, channel, lo), as the union of their intervals over
+ * all instances: which instance holds an id depends on the order files came in, the ids
+ * seen do not. One pass, O(rows). */
+static int dump_evtx(hvd_store *st, sqlite3_stmt *q, int (*fn)(void *ud, const char *line),
+                     void *ud, hvd_buf *line, int *stop, hvd_error *err)
 {
-    uint64_t a = *(const uint64_t *)x;
-    uint64_t b = *(const uint64_t *)y;
+    hvd_buf key;
+    uint64_t lo = 0;
+    uint64_t hi = 0;
+    int have = 0;
+    int step;
+    int rc = HVD_OK;
 
-    return a < b ? -1 : a > b;
-}
+    hvd_buf_init(&key, 16u << 20);
+    for (;;) {
+        uint64_t rlo = 0;
+        uint64_t rhi = 0;
+        int same = 0;
 
-/* The clog_seen hashes column, sorted, so the order lines were marked in does not show. */
-static int dump_hashes(hvd_buf *line, const char *text)
-{
-    struct hwm h;
-    int rc;
+        step = sqlite3_step(q);
+        if (step == SQLITE_ROW) {
+            hvd_buf_reset(line);
+            rc = dump_field(line, col_text(q, 0));
+            rc = rc == HVD_OK ? dump_field(line, col_text(q, 1)) : rc;
+            rlo = (uint64_t)sqlite3_column_int64(q, 2);
+            rhi = (uint64_t)sqlite3_column_int64(q, 3);
+            same = have && rc == HVD_OK && strcmp(hvd_buf_str(line), hvd_buf_str(&key)) == 0;
+            if (same && rlo - 1 <= hi) {
+                hi = rhi > hi ? rhi : hi;
+                continue;
+            }
+        } else if (step != SQLITE_DONE) {
+            return db_error(st, err, "cannot dump");
+        }
+        if (have && rc == HVD_OK) {
+            hvd_buf tmp;
 
-    memset(&h, 0, sizeof(h));
-    rc = hwm_parse(&h, text);
-    if (rc == HVD_OK && h.n > 1) {
-        qsort(h.hashes, h.n, sizeof(*h.hashes), cmp_u64);
+            hvd_buf_init(&tmp, 16u << 20);
+            rc = hvd_buf_printf(&tmp, "evtx_seen\t%s\t%" PRIu64 "\t%" PRIu64, hvd_buf_str(&key), lo,
+                                hi);
+            if (rc == HVD_OK && fn(ud, hvd_buf_str(&tmp))) {
+                *stop = 1;
+            }
+            hvd_buf_free(&tmp);
+        }
+        if (step != SQLITE_ROW || rc < 0 || *stop) {
+            break;
+        }
+        hvd_buf_reset(&key);
+        rc = hvd_buf_adds(&key, hvd_buf_str(line));
+        lo = rlo;
+        hi = rhi;
+        have = 1;
     }
-    if (rc == HVD_OK) {
-        rc = hvd_buf_addc(line, '\t');
+    hvd_buf_free(&key);
+    if (rc < 0) {
+        rc = hvd_error_set(err, rc, st->path, 0, "cannot dump: %s", hvd_strerror(rc));
     }
-    for (size_t i = 0; rc == HVD_OK && i < h.n; i++) {
-        rc = hvd_buf_printf(line, "%s%016" PRIx64, i ? " " : "", h.hashes[i]);
-    }
-    hvd_free(h.hashes);
     return rc;
 }
 
@@ -2816,7 +3478,7 @@ int hvd_store_dump(hvd_store *st, int (*fn)(void *ud, const char *line), void *u
         {SQL_DUMP_DIAG, "diagnosis"},    {SQL_DUMP_ENTITY, "entity"},
         {SQL_DUMP_RELATED, "related"},   {SQL_DUMP_EVIDENCE, "evidence"},
         {SQL_DUMP_INCIDENT, "incident"}, {SQL_DUMP_MEMBER, "member"},
-        {SQL_DUMP_EVTX, "evtx_seen"},    {SQL_DUMP_CLOG, "clog_seen"},
+        {SQL_DUMP_EVTX, "evtx_seen"},    {SQL_DUMP_CLOG, "clog_lines"},
     };
     hvd_buf line;
     int rc = HVD_OK;
@@ -2831,17 +3493,18 @@ int hvd_store_dump(hvd_store *st, int (*fn)(void *ud, const char *line), void *u
         if (rc < 0) {
             break;
         }
+        if (parts[p].sql == SQL_DUMP_EVTX) {
+            rc = dump_evtx(st, q, fn, ud, &line, &stop, err);
+            stmt_release(st, parts[p].sql, q);
+            continue;
+        }
         while (rc == HVD_OK && !stop && (step = sqlite3_step(q)) == SQLITE_ROW) {
             int ncol = sqlite3_column_count(q);
 
             hvd_buf_reset(&line);
             rc = dump_field(&line, parts[p].tag);
             for (int c = 0; rc == HVD_OK && c < ncol; c++) {
-                if (parts[p].sql == SQL_DUMP_CLOG && c == 3) {
-                    rc = dump_hashes(&line, col_text(q, c));
-                } else {
-                    rc = dump_field(&line, col_text(q, c));
-                }
+                rc = dump_field(&line, col_text(q, c));
             }
             if (rc < 0) {
                 rc = hvd_error_set(err, rc, st->path, 0, "cannot dump: %s", hvd_strerror(rc));

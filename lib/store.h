@@ -27,7 +27,7 @@ enum {
 };
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define HVD_STORE_SCHEMA_VERSION 3
+#define HVD_STORE_SCHEMA_VERSION 4
 
 /* A diagnosis joins an incident of the same subject whose span, widened by this gap on
  * each side, covers it. */
@@ -50,32 +50,54 @@ int hvd_store_commit(hvd_store *st, hvd_error *err);
 void hvd_store_rollback(hvd_store *st); /* NULL-safe; harmless without a transaction */
 
 /* --- seen input ----------------------------------------------------------------------
- * Re-reading a file, or an export that repeats old records, must add nothing twice.
+ * Re-reading a file, or an export that repeats old records, must add nothing twice, and
+ * anything not read before is new, whatever order files come in.
  *
- * EVTX: a record is (host, channel, EventRecordID). Ids seen are kept as merged intervals
- * per (host, channel), since exports overlap and files come in any order. Id 0 (unknown)
- * is never seen and marking it does nothing.
+ * EVTX: a record is (host, channel, log instance, EventRecordID). Ids seen are kept as
+ * merged intervals per instance, each with the times of the records at its two ends and the
+ * span of times inside it. A record is a repeat when an instance holds its id and agrees on
+ * its time: exactly at an interval's ends, within its span inside. A rebuilt host or a
+ * cleared log restarts its ids with later times, so it agrees with no instance and is new.
+ * The first record of the open transaction (a file) that an instance holds, or that extends
+ * one of its intervals in time order, makes the file's new records marks of that instance;
+ * a file that shares records with two instances joins them into one; a file that meets no
+ * instance starts its own. Time 0 (unknown) agrees with anything, and so do intervals stored
+ * before times were kept. Id 0 (unknown) is never seen and marking it does nothing.
  *
  * cluster.log: a line is (node, section, time, pid.tid, text). Assumption: a node writes
- * the lines of one section in time order, so each (node, section) keeps a high-water time;
- * older lines are seen, newer are new, and lines at exactly the high-water time are told
- * apart by a hash of pid.tid and text.
+ * the lines of one section in time order and an export holds every line of its section
+ * between its first and its last time. Each (node, section) keeps the time ranges files
+ * covered, merged when they overlap or touch, with the hashes of the lines at exactly the
+ * two ends of each range. A line strictly inside a range is a repeat, a line at an end is a
+ * repeat when its hash is stored there, anything else is new. So a disjoint file costs no
+ * per-line storage, an overlapping one adds exactly its lines outside what was covered, and
+ * lines at one time with other text or pid.tid are other lines. The lines of the open
+ * transaction (repeats too) form its run, merged into the ranges by
+ * hvd_store_seen_break() or at commit; within the run, a line equal to one at the run's
+ * first or last time is a repeat.
  *
  * seen returns 1 (stored before, or marked in the open transaction), 0, or a negative code.
  * mark needs an open transaction; marks reach the database at commit. */
 int hvd_store_evtx_seen(hvd_store *st, const char *host, const char *channel, uint64_t erid,
-                        hvd_error *err);
+                        hvd_time time, hvd_error *err);
 int hvd_store_evtx_mark(hvd_store *st, const char *host, const char *channel, uint64_t erid,
-                        hvd_error *err);
+                        hvd_time time, hvd_error *err);
 int hvd_store_clusterlog_seen(hvd_store *st, const char *node, const char *section, hvd_time time,
                               uint32_t pid, uint32_t tid, const char *text, hvd_error *err);
 int hvd_store_clusterlog_mark(hvd_store *st, const char *node, const char *section, hvd_time time,
                               uint32_t pid, uint32_t tid, const char *text, hvd_error *err);
 
-/* Seen-and-mark for a reader's event (EVTX by host/channel/event_record_id, cluster.log by
- * host/channel/time/pid/tid/message). Sets *seen to 1 for a repeat, 0 for a new event,
- * which is then marked (so it needs an open transaction). Other kinds are never seen. */
+/* Seen-and-mark for a reader's event (EVTX by host/channel/event_record_id/time, cluster.log
+ * by host/channel/time/pid/tid/message). Sets *seen to 1 for a repeat, 0 for a new event,
+ * which is then marked (so it needs an open transaction). A repeat still counts as read:
+ * it joins the file to its EVTX instance and widens the cluster.log run. Other kinds are
+ * never seen. */
 int hvd_store_event_seen(hvd_store *st, const hvd_event *ev, int *seen, hvd_error *err);
+
+/* Ends the open transaction's cluster.log runs here (a file ends, or lines between were
+ * lost to damage): the next line starts a new run, so a gap is not taken as covered.
+ * Needs an open transaction. */
+int hvd_store_seen_break(hvd_store *st, hvd_error *err);
 
 /* --- diagnoses ----------------------------------------------------------------------- */
 
@@ -118,6 +140,8 @@ typedef struct hvd_store_source {
     const char *warnings;    /* summary of the file's warnings, or "" */
     hvd_time first_seen;     /* set by the store: first and latest checkpoint (wall clock) */
     hvd_time last_seen;
+    uint64_t fresh;    /* events new to the store when read (all reads from the start) */
+    uint64_t repeated; /* events already stored: fresh 0 and repeated > 0 is all repeats */
 } hvd_store_source;
 
 /* Records a file's checkpoint (insert or update by path), keeping its quarantine and

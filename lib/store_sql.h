@@ -2,14 +2,18 @@
  * All SQL text of the store. Times are hvd_time (100-ns ticks since 1970, UTC); text columns
  * are never NULL ('' when unknown).
  *
- * Schema (version 3):
+ * Schema (version 4):
  *   sources             one row per input path: identity (device, inode, size, mtime, hash of
- *                       the first 4 KiB, hash of the bytes before the saved offset), reader
- *                       position token, stats, warnings, last error, quarantine, seen times.
+ *                       the first 4 KiB, hash of the bytes before the saved offset) of the
+ *                       file as read, reader position token, stats, fresh and repeated
+ *                       events, warnings, last error, quarantine, seen times.
  *   evtx_seen           EVTX records stored before: closed intervals [lo, hi] of EventRecordID
- *                       per (host, channel), disjoint and not adjacent.
- *   clog_seen           cluster.log lines stored before: per (node, section) the high-water
- *                       time and the hashes of the lines at exactly that time.
+ *                       per (host, channel, log instance), disjoint and not adjacent within an
+ *                       instance, with the times of the records at lo and hi and the span of
+ *                       times inside (0 / INT64_MIN..INT64_MAX: unknown).
+ *   clog_cover          cluster.log time ranges [lo, hi] read per (node, section), disjoint
+ *                       and not touching, with the hashes of the lines at exactly lo and hi.
+ *   clog_lines          cluster.log lines marked per (node, section).
  *   counters            named totals (events marked).
  *   diagnoses           one row per diagnosis key, with vm_name/vm_id/host copied out of the
  *                       entities for fast filters; incident = the incident it belongs to.
@@ -114,13 +118,38 @@ static const char *const store_migrations[] = {
     " WHERE vm_name != '' AND vm_id != '';"
     "CREATE INDEX diagnoses_inverted ON diagnoses(first_time) WHERE first_time > last_time;"
     "CREATE INDEX related_member ON diagnosis_related(member);",
+
+    /* 4: exact identity of seen input. EVTX intervals belong to a log instance and keep the
+     * times of the records at their ends and their time span (rows from before know no
+     * times: any time agrees with them). cluster.log keeps covered time ranges with the
+     * hashes of the lines at their two ends instead of one high-water time (a high-water
+     * mark becomes a range open to the past) and counts the lines marked. Source rows count
+     * their fresh and repeated events. */
+    "ALTER TABLE evtx_seen RENAME TO evtx_seen_v3;"
+    "CREATE TABLE evtx_seen(host TEXT NOT NULL, channel TEXT NOT NULL, inst INTEGER NOT NULL,"
+    " lo INTEGER NOT NULL, hi INTEGER NOT NULL, lo_time INTEGER NOT NULL,"
+    " hi_time INTEGER NOT NULL, min_time INTEGER NOT NULL, max_time INTEGER NOT NULL,"
+    " PRIMARY KEY(host, channel, inst, lo)) WITHOUT ROWID;"
+    "INSERT INTO evtx_seen SELECT host, channel, 1, lo, hi, 0, 0, -9223372036854775807 - 1,"
+    " 9223372036854775807 FROM evtx_seen_v3;"
+    "DROP TABLE evtx_seen_v3;"
+    "CREATE TABLE clog_cover(node TEXT NOT NULL, section TEXT NOT NULL, lo INTEGER NOT NULL,"
+    " hi INTEGER NOT NULL, lo_hashes TEXT NOT NULL, hi_hashes TEXT NOT NULL,"
+    " PRIMARY KEY(node, section, lo)) WITHOUT ROWID;"
+    "INSERT INTO clog_cover SELECT node, section, -9223372036854775807 - 1, hwm, '', hashes"
+    " FROM clog_seen;"
+    "CREATE TABLE clog_lines(node TEXT NOT NULL, section TEXT NOT NULL, n INTEGER NOT NULL,"
+    " PRIMARY KEY(node, section)) WITHOUT ROWID;"
+    "DROP TABLE clog_seen;"
+    "ALTER TABLE sources ADD COLUMN fresh INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE sources ADD COLUMN repeated INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* The columns of a source row, in the order every SELECT of sources gives them. */
 #define STORE_SOURCE_COLUMNS                                                                  \
     "path, kind, host, size, mtime, position, events, skipped, first_skipped, recovered,"     \
     " corrupted, dirty, encoding, last_error, quarantined, quarantine_reason, device, inode," \
-    " head_hash, prefix_len, prefix_hash, warnings, first_seen, last_seen"
+    " head_hash, prefix_len, prefix_hash, warnings, first_seen, last_seen, fresh, repeated"
 
 /* The columns of a diagnosis row, in the order every SELECT of diagnoses gives them. */
 #define STORE_DIAGNOSIS_COLUMNS                                                            \
@@ -156,7 +185,9 @@ enum {
     SQL_EVTX_DELETE,
     SQL_EVTX_INSERT,
     SQL_CLOG_LOAD,
+    SQL_CLOG_DELETE,
     SQL_CLOG_PUT,
+    SQL_CLOG_LINES_ADD,
     SQL_COUNTER_ADD,
     SQL_SOURCE_GET,
     SQL_SOURCE_PUT,
@@ -220,12 +251,18 @@ static const char *const store_sql[SQL_COUNT] = {
                          " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
 
     /* --- seen input --- */
-    [SQL_EVTX_LOAD] = "SELECT lo, hi FROM evtx_seen WHERE host = ?1 AND channel = ?2 ORDER BY lo",
+    [SQL_EVTX_LOAD] = "SELECT inst, lo, hi, lo_time, hi_time, min_time, max_time FROM evtx_seen"
+                      " WHERE host = ?1 AND channel = ?2 ORDER BY inst, lo",
     [SQL_EVTX_DELETE] = "DELETE FROM evtx_seen WHERE host = ?1 AND channel = ?2",
-    [SQL_EVTX_INSERT] = "INSERT INTO evtx_seen(host, channel, lo, hi) VALUES(?1, ?2, ?3, ?4)",
-    [SQL_CLOG_LOAD] = "SELECT hwm, hashes FROM clog_seen WHERE node = ?1 AND section = ?2",
-    [SQL_CLOG_PUT] = "INSERT OR REPLACE INTO clog_seen(node, section, hwm, hashes)"
-                     " VALUES(?1, ?2, ?3, ?4)",
+    [SQL_EVTX_INSERT] = "INSERT INTO evtx_seen(host, channel, inst, lo, hi, lo_time, hi_time,"
+                        " min_time, max_time) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [SQL_CLOG_LOAD] = "SELECT lo, hi, lo_hashes, hi_hashes FROM clog_cover"
+                      " WHERE node = ?1 AND section = ?2 ORDER BY lo",
+    [SQL_CLOG_DELETE] = "DELETE FROM clog_cover WHERE node = ?1 AND section = ?2 AND lo = ?3",
+    [SQL_CLOG_PUT] = "INSERT OR REPLACE INTO clog_cover(node, section, lo, hi, lo_hashes,"
+                     " hi_hashes) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [SQL_CLOG_LINES_ADD] = "INSERT INTO clog_lines(node, section, n) VALUES(?1, ?2, ?3)"
+                           " ON CONFLICT(node, section) DO UPDATE SET n = n + ?3",
     [SQL_COUNTER_ADD] = "INSERT INTO counters(name, value) VALUES(?1, ?2)"
                         " ON CONFLICT(name) DO UPDATE SET value = value + ?2",
 
@@ -236,15 +273,16 @@ static const char *const store_sql[SQL_COUNT] = {
     [SQL_SOURCE_PUT] = "INSERT INTO sources(path, kind, host, size, mtime, position, events,"
                        " skipped, first_skipped, recovered, corrupted, dirty, encoding,"
                        " last_error, quarantined, quarantine_reason, device, inode, head_hash,"
-                       " prefix_len, prefix_hash, warnings, first_seen, last_seen)"
+                       " prefix_len, prefix_hash, warnings, first_seen, last_seen, fresh,"
+                       " repeated)"
                        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
-                       " ?19,?20,?21,?22,?23,?23)"
+                       " ?19,?20,?21,?22,?23,?23,?24,?25)"
                        " ON CONFLICT(path) DO UPDATE SET kind = ?2, host = ?3, size = ?4,"
                        " mtime = ?5, position = ?6, events = ?7, skipped = ?8,"
                        " first_skipped = ?9, recovered = ?10, corrupted = ?11, dirty = ?12,"
                        " encoding = ?13, last_error = ?14, device = ?17, inode = ?18,"
                        " head_hash = ?19, prefix_len = ?20, prefix_hash = ?21, warnings = ?22,"
-                       " last_seen = ?23",
+                       " last_seen = ?23, fresh = ?24, repeated = ?25",
     [SQL_SOURCE_QUARANTINE] = "UPDATE sources SET quarantined = ?2, quarantine_reason = ?3"
                               " WHERE path = ?1",
     [SQL_SOURCE_LIST] = "SELECT " STORE_SOURCE_COLUMNS " FROM sources ORDER BY path",
@@ -346,8 +384,9 @@ static const char *const store_sql[SQL_COUNT] = {
     [SQL_DUMP_MEMBER] = "SELECT r.key, d.key FROM diagnoses d"
                         " JOIN incidents i ON i.id = d.incident"
                         " JOIN diagnoses r ON r.id = i.root ORDER BY r.key, d.key",
+    /* Record ids seen, whatever instance holds them; their union is dumped (see store.c). */
     [SQL_DUMP_EVTX] = "SELECT host, channel, lo, hi FROM evtx_seen ORDER BY host, channel, lo",
-    [SQL_DUMP_CLOG] = "SELECT node, section, hwm, hashes FROM clog_seen ORDER BY node, section",
+    [SQL_DUMP_CLOG] = "SELECT node, section, n FROM clog_lines ORDER BY node, section",
 };
 
 #endif

@@ -13,7 +13,9 @@
 #include <libxml/parser.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char *tmp;
@@ -36,20 +38,24 @@ static void teardown(void)
 }
 
 /* Line i of a synthetic cluster.log: a missed-heartbeat line (a diagnosis) every third,
- * a lost connection otherwise; a minute apart. */
+ * a lost connection otherwise; a minute apart from 08:00 on 2024-07-24, lines from 10000 on
+ * three days later (i - 10000 minutes from 08:00). */
 static void line(char *out, size_t size, int i)
 {
+    int day = i >= 10000 ? 27 : 24;
+
+    i = i >= 10000 ? i - 10000 : i;
     if (i % 3 == 0) {
         snprintf(out, size,
-                 "00001320.00001724::2024/07/24-%02d:%02d:30.789 WARN  [NETWORK] Missed 40%% of "
+                 "00001320.00001724::2024/07/%02d-%02d:%02d:30.789 WARN  [NETWORK] Missed 40%% of "
                  "the heart beats with node 'sqlnode%02d' (2) on route "
                  "10.10.20.18:~3343~->10.10.148.18:~3343~\n",
-                 8 + i / 60, i % 60, i % 4);
+                 day, 8 + i / 60, i % 60, i % 4);
     } else {
         snprintf(out, size,
-                 "00001320.00002cf8::2024/07/24-%02d:%02d:35.251 WARN  [NETWORK] Lost connection "
+                 "00001320.00002cf8::2024/07/%02d-%02d:%02d:35.251 WARN  [NETWORK] Lost connection "
                  "to node sqlnode%02d\n",
-                 8 + i / 60, i % 60, i % 4);
+                 day, 8 + i / 60, i % 60, i % 4);
     }
 }
 
@@ -390,8 +396,16 @@ END_TEST
     HVD_TEST_SRCDIR "/samples/xml/unplanned-failover/HV-NODE01/" \
                     "Microsoft-Windows-Hyper-V-Config-Admin.xml"
 
+static char *export_shifted(const char *name, int from, int to, const char *old, const char *now);
+
 /* Writes events [from, to) of the sample export as an EVTX file; returns its path. */
 static char *export_part(const char *name, int from, int to)
+{
+    return export_shifted(name, from, to, NULL, NULL);
+}
+
+/* As export_part(), with every 'old' in the events replaced by 'now' (same length). */
+static char *export_shifted(const char *name, int from, int to, const char *old, const char *now)
 {
     char *xml = hvd_test_read_file(CONFIG_XML, NULL);
     char *xml_path = hvd_test_path(tmp, "part.xml");
@@ -410,6 +424,10 @@ static char *export_part(const char *name, int from, int to)
     }
     ck_assert_ptr_nonnull(start);
     end = end ? end : strstr(xml, "</Events>");
+    for (char *q = old ? strstr(xml, old) : NULL; q; q = strstr(q + 1, old)) {
+        ck_assert_uint_eq(strlen(old), strlen(now));
+        memcpy(q, now, strlen(now));
+    }
     f = fopen(xml_path, "w");
     ck_assert_ptr_nonnull(f);
     fprintf(f, "<Events>\n%.*s</Events>\n", (int)(end - start), start);
@@ -438,6 +456,277 @@ START_TEST(a_restart_inside_a_flood_keeps_one_diagnosis)
 }
 END_TEST
 
+/* One cluster.log with lines [from, to) at dir/HV-NODE09_cluster.log; returns its path. */
+static char *clog_export(const char *dir, int from, int to)
+{
+    char *d = hvd_test_path(tmp, dir);
+    char *path;
+
+    mkdir(d, 0755);
+    path = hvd_test_path(d, "HV-NODE09_cluster.log");
+    unlink(path);
+    append_lines(path, from, to, 0);
+    free(d);
+    return path;
+}
+
+/* Reads path shown as 'display' (so evidence names one file whatever folder it came from). */
+static hvd_ingest_result read_as(struct db *db, const char *path, const char *display)
+{
+    hvd_ingest_options opt = {0};
+    hvd_ingest_result res;
+    hvd_error err;
+
+    ck_assert_msg(hvd_ingest_file(db->ing, path, display, &opt, &res, &err) == HVD_OK, "%s",
+                  err.msg);
+    ck_assert_int_eq(hvd_ingest_finish(db->ing, NULL, &err), HVD_OK);
+    return res;
+}
+
+struct dump_hash {
+    uint64_t h;
+    int evidence; /* include evidence lines (they name lines and offsets in a file) */
+};
+
+static int hash_line(void *ud, const char *line)
+{
+    struct dump_hash *d = ud;
+
+    if (!d->evidence && strncmp(line, "evidence\t", 9) == 0) {
+        return 0;
+    }
+    for (const char *p = line; *p; p++) {
+        d->h = (d->h ^ (unsigned char)*p) * 1099511628211ull;
+    }
+    d->h = (d->h ^ '\n') * 1099511628211ull;
+    return 0;
+}
+
+/* The store's dump, hashed; without evidence it compares reads of differently cut files. */
+static uint64_t dump_hash(struct db *db, int evidence)
+{
+    struct dump_hash d = {14695981039346656037ull, evidence};
+    hvd_error err;
+
+    ck_assert_int_eq(hvd_store_dump(db->st, hash_line, &d, &err), HVD_OK);
+    return d.h;
+}
+
+static int count_before(void *ud, const hvd_stored_diagnosis *d)
+{
+    /* 2024-07-24 10:00 UTC in ticks */
+    *(int *)ud += d->first_time < INT64_C(17218152000000000);
+    return 0;
+}
+
+/* b (10:00-12:00) then a (08:00-10:00, one line shared), a restart between as with two
+ * 'hvdiag analyze' runs: a is read, but for the line b had, and its diagnoses stored. */
+START_TEST(an_older_cluster_log_read_after_a_newer_one_is_read)
+{
+    char *a = clog_export("a", 0, 121);
+    char *b = clog_export("b", 120, 240);
+    struct db db;
+    hvd_ingest_result res;
+    hvd_store_counts c;
+    hvd_error err;
+    int early = 0;
+
+    db_open(&db, "ba.db");
+    res = read_as(&db, b, "HV-NODE09_cluster.log");
+    ck_assert_uint_eq(res.fresh, 120);
+    ck_assert_int_eq(hvd_store_diagnoses(db.st, NULL, count_before, &early, &err), HVD_OK);
+    ck_assert_int_eq(early, 0);
+    db_close(&db);
+    db_open(&db, "ba.db");
+    res = read_as(&db, a, "HV-NODE09_cluster.log");
+    ck_assert_uint_eq(res.fresh, 120);
+    ck_assert_uint_eq(res.repeated, 1);
+    ck_assert_int_eq(hvd_store_get_counts(db.st, &c, &err), HVD_OK);
+    ck_assert_int_eq(c.events_marked, 240);
+    ck_assert_int_eq(hvd_store_diagnoses(db.st, NULL, count_before, &early, &err), HVD_OK);
+    ck_assert_int_gt(early, 0);
+    db_close(&db);
+    free(a);
+    free(b);
+}
+END_TEST
+
+/* Exports of one node read newest first, oldest first, or as one file hold the same (but
+ * for which file and line the evidence names). Days apart, so what the engine folds does
+ * not depend on the order either. */
+START_TEST(cluster_log_exports_in_any_order_give_one_database)
+{
+    char *a = clog_export("a", 0, 120);
+    char *b = clog_export("b", 10000, 10120);
+    char *whole = clog_export("whole", 0, 120);
+    char ba[HVD_STORE_DIGEST_SIZE];
+    char ab[HVD_STORE_DIGEST_SIZE];
+    struct db db;
+    uint64_t split;
+
+    append_lines(whole, 10000, 10120, 0);
+    db_open(&db, "ba.db");
+    read_as(&db, b, "HV-NODE09_cluster.log");
+    db_close(&db);
+    db_open(&db, "ba.db");
+    read_as(&db, a, "HV-NODE09_cluster.log");
+    read_as(&db, b, "HV-NODE09_cluster.log"); /* again: nothing */
+    digest(&db, ba);
+    split = dump_hash(&db, 0);
+    db_close(&db);
+
+    db_open(&db, "ab.db");
+    read_as(&db, a, "HV-NODE09_cluster.log");
+    read_as(&db, b, "HV-NODE09_cluster.log");
+    digest(&db, ab);
+    db_close(&db);
+    ck_assert_str_eq(ba, ab);
+
+    db_open(&db, "whole.db");
+    read_as(&db, whole, "HV-NODE09_cluster.log");
+    ck_assert_uint_eq(dump_hash(&db, 0), split);
+    db_close(&db);
+    free(a);
+    free(b);
+    free(whole);
+}
+END_TEST
+
+/* A re-export that overlaps one read before adds only its new lines; one that adds nothing
+ * still leaves its source row, which says it was all repeats. */
+START_TEST(an_overlapping_re_export_adds_only_its_new_lines)
+{
+    char *first = clog_export("first", 60, 180);
+    char *again = clog_export("again", 0, 200);
+    char *copy = clog_export("copy", 60, 180);
+    struct db db;
+    hvd_ingest_result res;
+    hvd_store_source row;
+    hvd_error err;
+    char dig[HVD_STORE_DIGEST_SIZE];
+    char dig2[HVD_STORE_DIGEST_SIZE];
+
+    db_open(&db, "o.db");
+    res = read_as(&db, first, NULL);
+    ck_assert_uint_eq(res.fresh, 120);
+    res = read_as(&db, again, NULL);
+    ck_assert_uint_eq(res.fresh, 80);
+    ck_assert_uint_eq(res.repeated, 120);
+    ck_assert_int_eq(hvd_store_get_source(db.st, again, &row, &err), 1);
+    ck_assert_uint_eq(row.fresh, 80);
+    ck_assert_uint_eq(row.repeated, 120);
+    res = read_as(&db, copy, NULL);
+    ck_assert_uint_eq(res.fresh, 0);
+    ck_assert_int_eq(hvd_store_get_source(db.st, copy, &row, &err), 1);
+    ck_assert_uint_eq(row.fresh, 0);
+    ck_assert_uint_eq(row.repeated, 120);
+    ck_assert_uint_eq(row.events, 120);
+    ck_assert_int_eq(hvd_store_digest(db.st, dig, &err), HVD_OK);
+    db_close(&db);
+    /* Then the first file again, and the copy: all repeats, nothing changes. */
+    db_open(&db, "o.db");
+    res = read_as(&db, first, NULL);
+    ck_assert_uint_eq(res.fresh, 0);
+    digest(&db, dig2);
+    ck_assert_str_eq(dig, dig2);
+    db_close(&db);
+    free(first);
+    free(again);
+    free(copy);
+}
+END_TEST
+
+static int count_diags(struct db *db, const char *rule)
+{
+    hvd_diagnosis_filter f = {0};
+    int64_t n = 0;
+    hvd_error err;
+
+    f.rule = rule;
+    ck_assert_int_eq(hvd_store_diagnoses(db->st, &f, count_one, &n, &err), HVD_OK);
+    return (int)n;
+}
+
+/* A host rebuilt under its name restarts its record ids with later times: another log, read;
+ * a re-export of either log adds nothing. */
+START_TEST(an_evtx_from_a_rebuilt_host_reusing_record_ids_is_read)
+{
+    char *old = export_part("old.evtx", 0, 6);
+    char *rebuilt = export_shifted("rebuilt.evtx", 0, 6, "2024-03-09T", "2025-06-21T");
+    struct db db;
+    hvd_ingest_result res;
+    int before;
+
+    db_open(&db, "r.db");
+    res = db_read(&db, old, 0, 0);
+    ck_assert_uint_eq(res.fresh, 6);
+    before = count_diags(&db, NULL);
+    ck_assert_int_gt(before, 0);
+    res = db_read(&db, rebuilt, 0, 0);
+    ck_assert_uint_eq(res.fresh, 6);
+    ck_assert_uint_eq(res.repeated, 0);
+    ck_assert_int_gt(count_diags(&db, NULL), before);
+    res = db_read(&db, old, 0, 0);
+    ck_assert_uint_eq(res.fresh, 0);
+    res = db_read(&db, rebuilt, 0, 0);
+    ck_assert_uint_eq(res.fresh, 0);
+    db_close(&db);
+    free(old);
+    free(rebuilt);
+}
+END_TEST
+
+/* A checkpoint holds only for the very file read: a copy over it with the same size and
+ * mtime (cp -p) is another file. */
+START_TEST(a_checkpoint_holds_only_for_the_file_read)
+{
+    char *a = export_part("a.evtx", 0, 4);
+    char *b = export_part("b.evtx", 0, 6);
+    char *tmpb = hvd_test_path(tmp, "b.tmp");
+    struct stat sa;
+    struct stat sb;
+    struct timespec times[2];
+    struct db db;
+    hvd_error err;
+    size_t len;
+    char *data;
+
+    ck_assert_int_eq(stat(a, &sa), 0);
+    ck_assert_int_eq(stat(b, &sb), 0);
+    ck_assert_int_eq(sa.st_size, sb.st_size); /* EVTX grows by whole chunks */
+    db_open(&db, "c.db");
+    ck_assert_int_eq(hvd_ingest_checkpoint_holds(db.st, a, NULL, &err), 0);
+    db_read(&db, a, 0, 0);
+    ck_assert_int_eq(hvd_ingest_checkpoint_holds(db.st, a, NULL, &err), 1);
+    /* In place, same inode, size and mtime: the bytes differ. */
+    data = hvd_test_read_file(b, &len);
+    ck_assert_ptr_nonnull(data);
+    {
+        FILE *f = fopen(a, "r+b");
+
+        ck_assert_ptr_nonnull(f);
+        ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+        ck_assert_int_eq(fclose(f), 0);
+    }
+    times[0] = sa.st_atim;
+    times[1] = sa.st_mtim;
+    ck_assert_int_eq(utimensat(AT_FDCWD, a, times, 0), 0);
+    ck_assert_int_eq(hvd_ingest_checkpoint_holds(db.st, a, NULL, &err), 0);
+    db_read(&db, a, 0, 0);
+    ck_assert_int_eq(hvd_ingest_checkpoint_holds(db.st, a, NULL, &err), 1);
+    /* Renamed over: another inode. */
+    ck_assert_int_eq(hvd_test_write_file(tmpb, data, len), 0);
+    ck_assert_int_eq(utimensat(AT_FDCWD, tmpb, times, 0), 0);
+    ck_assert_int_eq(rename(tmpb, a), 0);
+    ck_assert_int_eq(hvd_ingest_checkpoint_holds(db.st, a, NULL, &err), 0);
+    db_close(&db);
+    free(data);
+    free(a);
+    free(b);
+    free(tmpb);
+}
+END_TEST
+
 static Suite *ingest_suite(void)
 {
     Suite *s = suite_create("ingest");
@@ -452,6 +741,11 @@ static Suite *ingest_suite(void)
     tcase_add_test(tc, a_restart_between_files_keeps_their_correlation);
     tcase_add_test(tc, priming_a_new_pipeline_changes_nothing_by_itself);
     tcase_add_test(tc, a_restart_inside_a_flood_keeps_one_diagnosis);
+    tcase_add_test(tc, an_older_cluster_log_read_after_a_newer_one_is_read);
+    tcase_add_test(tc, cluster_log_exports_in_any_order_give_one_database);
+    tcase_add_test(tc, an_overlapping_re_export_adds_only_its_new_lines);
+    tcase_add_test(tc, an_evtx_from_a_rebuilt_host_reusing_record_ids_is_read);
+    tcase_add_test(tc, a_checkpoint_holds_only_for_the_file_read);
     suite_add_tcase(s, tc);
     return s;
 }

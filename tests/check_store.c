@@ -179,10 +179,10 @@ START_TEST(schema_is_created_versioned_and_in_wal_mode)
     hvd_store_close(st);
     ck_assert_int_eq(count("PRAGMA user_version"), HVD_STORE_SCHEMA_VERSION);
     ck_assert_int_eq(count("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
-                           " ('sources', 'evtx_seen', 'clog_seen', 'counters', 'diagnoses',"
-                           " 'diagnosis_entities', 'diagnosis_related', 'evidence',"
+                           " ('sources', 'evtx_seen', 'clog_cover', 'clog_lines', 'counters',"
+                           " 'diagnoses', 'diagnosis_entities', 'diagnosis_related', 'evidence',"
                            " 'incidents')"),
-                     9);
+                     10);
     ck_assert_int_eq(count("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN"
                            " ('entities_value', 'diagnoses_vm_name', 'diagnoses_vm_id',"
                            " 'diagnoses_host', 'diagnoses_rule', 'diagnoses_time',"
@@ -229,8 +229,8 @@ START_TEST(version_1_database_is_migrated_keeping_its_rows)
     ck_assert_str_eq(src.prefix_hash, "");
     ck_assert_int_eq(hvd_store_get_counts(st, &c, &err), HVD_OK);
     ck_assert_int_eq(c.events_marked, 7); /* counted from the seen intervals */
-    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 7, &err), 1);
-    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 8, &err), 0);
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 7, 0, &err), 1);
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 8, 0, &err), 0);
     hvd_store_close(st);
     /* Every statement of this version prepares against the migrated schema. */
     for (size_t i = 0; i < SQL_COUNT; i++) {
@@ -471,25 +471,25 @@ START_TEST(evtx_seen_ranges_merge_persist_and_roll_back)
     hvd_store_counts c;
     hvd_error err;
 
-    ck_assert_int_eq(hvd_store_evtx_mark(st, "HV1", "System", 1, &err), HVD_EINVAL);
+    ck_assert_int_eq(hvd_store_evtx_mark(st, "HV1", "System", 1, 0, &err), HVD_EINVAL);
     begin(st);
     for (size_t i = 0; i < 10; i++) {
-        ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", order[i], NULL), 0);
-        ck_assert_int_eq(hvd_store_evtx_mark(st, "HV1", "System", order[i], NULL), HVD_OK);
-        ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", order[i], NULL), 1);
+        ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", order[i], 0, NULL), 0);
+        ck_assert_int_eq(hvd_store_evtx_mark(st, "HV1", "System", order[i], 0, NULL), HVD_OK);
+        ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", order[i], 0, NULL), 1);
     }
     /* Two runs with a hole, then the hole: one interval. */
-    ck_assert_int_eq(hvd_store_evtx_mark(st, "HV1", "System", 20, NULL), HVD_OK);
-    ck_assert_int_eq(hvd_store_evtx_mark(st, "HV1", "System", 22, NULL), HVD_OK);
-    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 21, NULL), 0);
-    ck_assert_int_eq(hvd_store_evtx_mark(st, "HV1", "System", 21, NULL), HVD_OK);
-    ck_assert_int_eq(hvd_store_evtx_mark(st, "HV1", "System", 21, NULL), HVD_OK); /* again */
-    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 15, NULL), 0);
+    ck_assert_int_eq(hvd_store_evtx_mark(st, "HV1", "System", 20, 0, NULL), HVD_OK);
+    ck_assert_int_eq(hvd_store_evtx_mark(st, "HV1", "System", 22, 0, NULL), HVD_OK);
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 21, 0, NULL), 0);
+    ck_assert_int_eq(hvd_store_evtx_mark(st, "HV1", "System", 21, 0, NULL), HVD_OK);
+    ck_assert_int_eq(hvd_store_evtx_mark(st, "HV1", "System", 21, 0, NULL), HVD_OK); /* again */
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 15, 0, NULL), 0);
     /* Another channel or host is another sequence; id 0 identifies nothing. */
-    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "Application", 6, NULL), 0);
-    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV2", "System", 6, NULL), 0);
-    ck_assert_int_eq(hvd_store_evtx_mark(st, "HV1", "System", 0, NULL), HVD_OK);
-    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 0, NULL), 0);
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "Application", 6, 0, NULL), 0);
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV2", "System", 6, 0, NULL), 0);
+    ck_assert_int_eq(hvd_store_evtx_mark(st, "HV1", "System", 0, 0, NULL), HVD_OK);
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 0, 0, NULL), 0);
     commit(st);
     hvd_store_close(st);
     ck_assert_int_eq(count("SELECT count(*) FROM evtx_seen"), 2);
@@ -498,50 +498,63 @@ START_TEST(evtx_seen_ranges_merge_persist_and_roll_back)
     st = open_db(0);
     ck_assert_int_eq(hvd_store_get_counts(st, &c, &err), HVD_OK);
     ck_assert_int_eq(c.events_marked, 13);
-    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 10, NULL), 1);
-    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 11, NULL), 0);
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 10, 0, NULL), 1);
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 11, 0, NULL), 0);
     begin(st);
-    ck_assert_int_eq(hvd_store_evtx_mark(st, "HV1", "System", 11, NULL), HVD_OK);
-    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 11, NULL), 1);
+    ck_assert_int_eq(hvd_store_evtx_mark(st, "HV1", "System", 11, 0, NULL), HVD_OK);
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 11, 0, NULL), 1);
     hvd_store_rollback(st);
-    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 11, NULL), 0); /* forgotten */
-    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 10, NULL), 1); /* kept */
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 11, 0, NULL), 0); /* forgotten */
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 10, 0, NULL), 1); /* kept */
     hvd_store_close(st);
     ck_assert_int_eq(count("SELECT hi FROM evtx_seen WHERE lo = 1"), 10);
     ck_assert_int_eq(count("SELECT value FROM counters WHERE name = 'events_marked'"), 13);
 }
 END_TEST
 
-START_TEST(clusterlog_high_water_mark_with_equal_times)
+#define CLOG_SEEN(st, t, pid, text) hvd_store_clusterlog_seen(st, "N1", "", t, pid, 2, text, NULL)
+#define CLOG_MARK(st, t, pid, text) hvd_store_clusterlog_mark(st, "N1", "", t, pid, 2, text, NULL)
+
+/* One "file": lines at times from[0..n), each with its pid and text, in one transaction. */
+static void clog_file(hvd_store *st, const int64_t *times, size_t n, const char *text)
+{
+    begin(st);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_eq(CLOG_MARK(st, times[i], 1, text), HVD_OK);
+    }
+    commit(st);
+}
+
+START_TEST(clusterlog_lines_at_equal_times_are_told_apart)
 {
     hvd_store *st = open_db(0);
     hvd_event ev;
     int seen;
 
     begin(st);
-    ck_assert_int_eq(hvd_store_clusterlog_mark(st, "N1", "", 100, 1, 2, "a", NULL), HVD_OK);
-    ck_assert_int_eq(hvd_store_clusterlog_seen(st, "N1", "", 100, 1, 2, "a", NULL), 1);
+    ck_assert_int_eq(CLOG_MARK(st, 100, 1, "a"), HVD_OK);
+    ck_assert_int_eq(CLOG_SEEN(st, 100, 1, "a"), 1);
     /* Same time: other text, or the same text from another thread, is another line. */
-    ck_assert_int_eq(hvd_store_clusterlog_seen(st, "N1", "", 100, 1, 2, "b", NULL), 0);
+    ck_assert_int_eq(CLOG_SEEN(st, 100, 1, "b"), 0);
     ck_assert_int_eq(hvd_store_clusterlog_seen(st, "N1", "", 100, 1, 3, "a", NULL), 0);
-    ck_assert_int_eq(hvd_store_clusterlog_mark(st, "N1", "", 100, 1, 2, "b", NULL), HVD_OK);
-    /* Older than the mark: seen; newer: new. */
-    ck_assert_int_eq(hvd_store_clusterlog_seen(st, "N1", "", 50, 9, 9, "never", NULL), 1);
-    ck_assert_int_eq(hvd_store_clusterlog_seen(st, "N1", "", 101, 1, 2, "a", NULL), 0);
-    /* Another node or section has its own clock. */
-    ck_assert_int_eq(hvd_store_clusterlog_seen(st, "N2", "", 50, 1, 2, "a", NULL), 0);
-    ck_assert_int_eq(hvd_store_clusterlog_seen(st, "N1", "Operational", 50, 1, 2, "a", NULL), 0);
+    ck_assert_int_eq(CLOG_MARK(st, 100, 1, "b"), HVD_OK);
+    /* Older or newer than what was read: new. */
+    ck_assert_int_eq(CLOG_SEEN(st, 50, 9, "never"), 0);
+    ck_assert_int_eq(CLOG_SEEN(st, 101, 1, "a"), 0);
+    /* Another node or section is another stream. */
+    ck_assert_int_eq(hvd_store_clusterlog_seen(st, "N2", "", 100, 1, 2, "a", NULL), 0);
+    ck_assert_int_eq(hvd_store_clusterlog_seen(st, "N1", "Operational", 100, 1, 2, "a", NULL), 0);
     commit(st);
     hvd_store_close(st);
     st = open_db(0);
-    ck_assert_int_eq(hvd_store_clusterlog_seen(st, "N1", "", 100, 1, 2, "b", NULL), 1);
-    ck_assert_int_eq(hvd_store_clusterlog_seen(st, "N1", "", 100, 1, 2, "c", NULL), 0);
+    ck_assert_int_eq(CLOG_SEEN(st, 100, 1, "b"), 1);
+    ck_assert_int_eq(CLOG_SEEN(st, 100, 1, "c"), 0);
     /* The event form checks and marks at once. */
     memset(&ev, 0, sizeof(ev));
     ev.kind = HVD_SOURCE_CLUSTERLOG;
     ev.host = "N1";
     ev.channel = "";
-    ev.time = 101;
+    ev.time = 105;
     ev.pid = 1;
     ev.tid = 2;
     ev.message = "x";
@@ -550,12 +563,211 @@ START_TEST(clusterlog_high_water_mark_with_equal_times)
     ck_assert_int_eq(seen, 0);
     ck_assert_int_eq(hvd_store_event_seen(st, &ev, &seen, NULL), HVD_OK);
     ck_assert_int_eq(seen, 1);
-    /* The mark moved on: lines at the old high-water time are now older, hence seen. */
-    ck_assert_int_eq(hvd_store_clusterlog_seen(st, "N1", "", 100, 1, 2, "c", NULL), 1);
+    /* Not yet merged: the run covers only its ends. */
+    ck_assert_int_eq(CLOG_SEEN(st, 103, 1, "c"), 0);
+    ck_assert_int_eq(hvd_store_seen_break(st, NULL), HVD_OK);
+    /* The run touched nothing stored, so 100..105 is not taken as read. */
+    ck_assert_int_eq(CLOG_SEEN(st, 103, 1, "c"), 0);
+    ck_assert_int_eq(CLOG_SEEN(st, 105, 1, "x"), 1);
     hvd_store_rollback(st);
     ck_assert_int_eq(hvd_store_event_seen(st, &ev, &seen, NULL), HVD_EINVAL); /* no tx */
     ck_assert_int_eq(seen, 0);
-    ck_assert_int_eq(hvd_store_clusterlog_seen(st, "N1", "", 101, 1, 2, "x", NULL), 0);
+    ck_assert_int_eq(CLOG_SEEN(st, 105, 1, "x"), 0);
+    ck_assert_int_eq(CLOG_SEEN(st, 100, 1, "a"), 1);
+    hvd_store_close(st);
+}
+END_TEST
+
+/* Files in any order: an older one is read, an overlapping one adds only what lies outside
+ * what was read, and the lines at the shared edge are compared one by one. */
+START_TEST(clusterlog_ranges_take_files_in_any_order)
+{
+    static const int64_t late[] = {1000, 1100, 1200};
+    static const int64_t early[] = {800, 900, 1000};
+    static const int64_t wider[] = {700, 800, 850, 1100, 1150, 1200, 1300};
+    hvd_store *st = open_db(0);
+    hvd_store_counts c;
+    hvd_error err;
+
+    clog_file(st, late, 3, "late");
+    /* Inside what was read: covered, whatever the text; at its ends only the lines read. */
+    ck_assert_int_eq(CLOG_SEEN(st, 1150, 7, "anything"), 1);
+    ck_assert_int_eq(CLOG_SEEN(st, 1000, 1, "late"), 1);
+    ck_assert_int_eq(CLOG_SEEN(st, 1000, 1, "early"), 0);
+    ck_assert_int_eq(CLOG_SEEN(st, 999, 1, "early"), 0);
+    /* The older export is read whole, its line at 1000 too (other text). */
+    clog_file(st, early, 3, "early");
+    hvd_store_close(st);
+    st = open_db(0);
+    /* They touch at 1000: one range, with both lines at 1000 inside it. */
+    ck_assert_int_eq(count("SELECT count(*) FROM clog_cover"), 1);
+    ck_assert_int_eq(CLOG_SEEN(st, 1000, 1, "early"), 1);
+    ck_assert_int_eq(CLOG_SEEN(st, 950, 1, "x"), 1);
+    ck_assert_int_eq(CLOG_SEEN(st, 1050, 1, "x"), 1);
+    /* A wider re-export: only 700 and 1300 are new. */
+    begin(st);
+    for (size_t i = 0; i < 7; i++) {
+        int64_t t = wider[i];
+        const char *text = t < 1000 ? "early" : "late";
+        int seen = CLOG_SEEN(st, t, 1, text);
+
+        ck_assert_int_eq(seen, t != 700 && t != 1300);
+        ck_assert_int_eq(CLOG_MARK(st, t, 1, text), HVD_OK);
+    }
+    commit(st);
+    ck_assert_int_eq(count("SELECT count(*) FROM clog_cover"), 1);
+    ck_assert_int_eq(count("SELECT lo FROM clog_cover"), 700);
+    ck_assert_int_eq(count("SELECT hi FROM clog_cover"), 1300);
+    ck_assert_int_eq(count("SELECT n FROM clog_lines"), 8);
+    ck_assert_int_eq(hvd_store_get_counts(st, &c, &err), HVD_OK);
+    ck_assert_int_eq(c.events_marked, 8);
+    ck_assert_int_eq(CLOG_SEEN(st, 700, 1, "early"), 1);
+    ck_assert_int_eq(CLOG_SEEN(st, 700, 2, "early"), 0);
+    ck_assert_int_eq(CLOG_SEEN(st, 1000, 1, "middle"), 1); /* inside now */
+    hvd_store_close(st);
+}
+END_TEST
+
+/* A database from before keeps what its high-water time said: everything up to it read. */
+START_TEST(version_3_clusterlog_high_water_becomes_a_range)
+{
+    hvd_store *st;
+    hvd_store_source src;
+    hvd_error err;
+    char sql[512];
+
+    for (int i = 0; i < 3; i++) {
+        exec_sql(store_migrations[i]);
+    }
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO clog_seen VALUES('N1', '', 100, '%016" PRIx64 "');"
+             "INSERT INTO evtx_seen VALUES('HV1', 'System', 1, 7);"
+             "INSERT INTO sources(path, kind, position, events, inode, head_hash)"
+             " VALUES('/l/a.evtx', 'evtx', 'r:7', 7, 42, '0123456789abcdef');"
+             "PRAGMA user_version = 3;",
+             (uint64_t)0);
+    exec_sql(sql);
+    st = open_db(0);
+    ck_assert_int_eq(count("PRAGMA user_version"), HVD_STORE_SCHEMA_VERSION);
+    ck_assert_int_eq(count("SELECT count(*) FROM clog_cover"), 1);
+    ck_assert_int_eq(CLOG_SEEN(st, 50, 1, "older"), 1);
+    ck_assert_int_eq(CLOG_SEEN(st, 100, 1, "other"), 0);
+    ck_assert_int_eq(CLOG_SEEN(st, 101, 1, "newer"), 0);
+    /* Intervals without times agree with any time. */
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 7, 1234, &err), 1);
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 8, 1234, &err), 0);
+    ck_assert_int_eq(hvd_store_get_source(st, "/l/a.evtx", &src, &err), 1);
+    ck_assert_uint_eq(src.inode, 42);
+    ck_assert_uint_eq(src.fresh, 0);
+    ck_assert_uint_eq(src.repeated, 0);
+    /* A later line joins the old range. */
+    begin(st);
+    ck_assert_int_eq(CLOG_MARK(st, 100, 1, "other"), HVD_OK);
+    ck_assert_int_eq(CLOG_MARK(st, 120, 1, "newer"), HVD_OK);
+    commit(st);
+    ck_assert_int_eq(count("SELECT count(*) FROM clog_cover"), 1);
+    ck_assert_int_eq(CLOG_SEEN(st, 110, 1, "x"), 1);
+    hvd_store_close(st);
+}
+END_TEST
+
+#define T(s) ((hvd_time)(s)*10000000)
+
+/* One EVTX "file": ids [lo, hi] with times base + id seconds. */
+static void evtx_file(hvd_store *st, const char *host, uint64_t lo, uint64_t hi, int64_t base,
+                      uint64_t *fresh)
+{
+    *fresh = 0;
+    begin(st);
+    for (uint64_t id = lo; id <= hi; id++) {
+        hvd_event ev;
+        int seen;
+
+        memset(&ev, 0, sizeof(ev));
+        ev.kind = HVD_SOURCE_EVTX;
+        ev.host = host;
+        ev.channel = "System";
+        ev.event_record_id = id;
+        ev.time = T(base + (int64_t)id);
+        ck_assert_int_eq(hvd_store_event_seen(st, &ev, &seen, NULL), HVD_OK);
+        *fresh += !seen;
+    }
+    commit(st);
+}
+
+/* Re-exports of one log add nothing twice; a rebuilt host or a cleared log (ids again from
+ * 1, later times) is another instance and is read. */
+START_TEST(evtx_log_instances_tell_a_rebuilt_host_from_a_re_export)
+{
+    hvd_store *st = open_db(0);
+    uint64_t fresh;
+
+    evtx_file(st, "HV1", 1, 100, 1000, &fresh);
+    ck_assert_uint_eq(fresh, 100);
+    evtx_file(st, "HV1", 50, 150, 1000, &fresh); /* a later export of the same log */
+    ck_assert_uint_eq(fresh, 50);
+    evtx_file(st, "HV1", 1, 80, 50000, &fresh); /* rebuilt: ids again, times later */
+    ck_assert_uint_eq(fresh, 80);
+    ck_assert_int_eq(count("SELECT count(DISTINCT inst) FROM evtx_seen"), 2);
+    evtx_file(st, "HV1", 1, 120, 50000, &fresh); /* the rebuilt host's log grew */
+    ck_assert_uint_eq(fresh, 40);
+    evtx_file(st, "HV1", 20, 150, 1000, &fresh); /* the old log again */
+    ck_assert_uint_eq(fresh, 0);
+    /* Time agrees exactly at the ends, within the span inside. */
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 1, T(1001), NULL), 1);
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 1, T(1002), NULL), 0);
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 150, T(1150), NULL), 1);
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 130, T(90000), NULL), 0);
+    /* A file split in two, the second half first: the halves join on their shared edge. */
+    evtx_file(st, "HV2", 51, 100, 0, &fresh);
+    evtx_file(st, "HV2", 1, 50, 0, &fresh);
+    ck_assert_uint_eq(fresh, 50);
+    evtx_file(st, "HV2", 1, 100, 0, &fresh);
+    ck_assert_uint_eq(fresh, 0);
+    ck_assert_int_eq(count("SELECT count(*) FROM evtx_seen WHERE host = 'HV2'"), 1);
+    hvd_store_close(st);
+}
+END_TEST
+
+/* The digest does not depend on how files were split or which came first. */
+START_TEST(seen_input_digests_the_same_in_any_order)
+{
+    static const int64_t a[] = {800, 900, 1000};
+    static const int64_t b[] = {1000, 1100, 1200};
+    static const int64_t ab[] = {800, 900, 1000, 1100, 1200};
+    char one[HVD_STORE_DIGEST_SIZE];
+    char two[HVD_STORE_DIGEST_SIZE];
+    char *other = hvd_test_path(tmp, "other.db");
+    hvd_store *st = open_db(0);
+    hvd_store *st2 = open_path(other, 0);
+    uint64_t fresh;
+
+    clog_file(st, ab, 5, "x");
+    evtx_file(st, "HV1", 1, 100, 0, &fresh);
+    digest_of(st, one);
+    evtx_file(st2, "HV1", 61, 100, 0, &fresh);
+    clog_file(st2, b, 3, "x");
+    evtx_file(st2, "HV1", 1, 70, 0, &fresh);
+    clog_file(st2, a, 3, "x");
+    digest_of(st2, two);
+    ck_assert_str_eq(one, two);
+    hvd_store_close(st);
+    hvd_store_close(st2);
+    free(other);
+}
+END_TEST
+
+/* A failing store says so, with or without an error record to fill. */
+START_TEST(seen_lookups_keep_the_store_error_code)
+{
+    hvd_store *st = open_db(0);
+    hvd_error err;
+
+    exec_sql("DROP TABLE evtx_seen; DROP TABLE clog_cover;");
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 5, 0, NULL), HVD_ESTORE);
+    ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 5, 0, &err), HVD_ESTORE);
+    ck_assert_int_eq(err.code, HVD_ESTORE);
+    ck_assert_int_eq(hvd_store_clusterlog_seen(st, "N1", "", 5, 1, 2, "x", NULL), HVD_ESTORE);
     hvd_store_close(st);
 }
 END_TEST
@@ -566,13 +778,13 @@ START_TEST(a_second_writer_sees_the_first_writers_marks)
     hvd_store *b = open_db(0);
 
     /* b caches the set before a writes. */
-    ck_assert_int_eq(hvd_store_evtx_seen(b, "HV1", "System", 5, NULL), 0);
+    ck_assert_int_eq(hvd_store_evtx_seen(b, "HV1", "System", 5, 0, NULL), 0);
     begin(a);
-    ck_assert_int_eq(hvd_store_evtx_mark(a, "HV1", "System", 5, NULL), HVD_OK);
+    ck_assert_int_eq(hvd_store_evtx_mark(a, "HV1", "System", 5, 0, NULL), HVD_OK);
     commit(a);
     begin(b);
-    ck_assert_int_eq(hvd_store_evtx_seen(b, "HV1", "System", 5, NULL), 1);
-    ck_assert_int_eq(hvd_store_evtx_mark(b, "HV1", "System", 6, NULL), HVD_OK);
+    ck_assert_int_eq(hvd_store_evtx_seen(b, "HV1", "System", 5, 0, NULL), 1);
+    ck_assert_int_eq(hvd_store_evtx_mark(b, "HV1", "System", 6, 0, NULL), HVD_OK);
     commit(b);
     hvd_store_close(a);
     hvd_store_close(b);
@@ -1404,7 +1616,7 @@ START_TEST(readonly_refuses_writes_and_reads_beside_a_writer)
     ck_assert_int_lt(hvd_store_begin(reader, &err), 0);
     ck_assert_ptr_nonnull(strstr(err.msg, "read-only"));
     ck_assert_int_eq(hvd_store_put_diagnosis(reader, tdiag_get(&t), NULL, &err), HVD_EINVAL);
-    ck_assert_int_eq(hvd_store_evtx_mark(reader, "HV1", "System", 1, &err), HVD_EINVAL);
+    ck_assert_int_eq(hvd_store_evtx_mark(reader, "HV1", "System", 1, 0, &err), HVD_EINVAL);
     /* The reader can still answer while the writer holds its write transaction. */
     begin(writer);
     ck_assert_int_eq(diagnoses_in(reader), 1);
@@ -1447,7 +1659,7 @@ START_TEST(a_killed_writer_leaves_nothing_half_done)
             s.path = "/l/System.evtx";
             s.position = "r:1";
             if (hvd_store_put_diagnosis(cst, tdiag_get(&t), NULL, NULL) < 0 ||
-                hvd_store_evtx_mark(cst, "HV1", "System", 1, NULL) < 0 ||
+                hvd_store_evtx_mark(cst, "HV1", "System", 1, 0, NULL) < 0 ||
                 hvd_store_put_source(cst, &s, NULL) < 0) {
                 _exit(1);
             }
@@ -1473,12 +1685,12 @@ START_TEST(a_killed_writer_leaves_nothing_half_done)
         if (!committed) {
             ck_assert_str_eq(after, empty);
             ck_assert_int_eq(hvd_store_get_source(st, "/l/System.evtx", &got, NULL), 0);
-            ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 1, NULL), 0);
+            ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 1, 0, NULL), 0);
             ck_assert_int_eq(diagnoses_in(st), 0);
         } else {
             ck_assert_str_ne(after, empty);
             ck_assert_int_eq(hvd_store_get_source(st, "/l/System.evtx", &got, NULL), 1);
-            ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 1, NULL), 1);
+            ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 1, 0, NULL), 1);
             ck_assert_int_eq(diagnoses_in(st), 1);
             ck_assert_int_eq(count("SELECT count(*) FROM incidents"), 1);
         }
@@ -1497,7 +1709,7 @@ static int fill(hvd_store *st, struct tdiag *v, hvd_error *err)
     for (int i = 0; rc == HVD_OK && i < NSET; i++) {
         rc = hvd_store_put_diagnosis(st, tdiag_get(&v[i]), NULL, err);
         if (rc == HVD_OK) {
-            rc = hvd_store_evtx_mark(st, "HV1", "System", (uint64_t)(3 * i + 1), err);
+            rc = hvd_store_evtx_mark(st, "HV1", "System", (uint64_t)(3 * i + 1), 0, err);
         }
         if (rc == HVD_OK) {
             rc = hvd_store_clusterlog_mark(st, "N1", "", i, 1, 1, "x", err);
@@ -1544,7 +1756,7 @@ START_TEST(allocation_failures_fail_cleanly_and_leave_no_trace)
             ck_assert_ptr_nonnull(strstr(err.msg, dbpath));
             /* Nothing of the failed transaction stayed. */
             ck_assert_int_eq(diagnoses_in(st), 0);
-            ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 1, NULL), 0);
+            ck_assert_int_eq(hvd_store_evtx_seen(st, "HV1", "System", 1, 0, NULL), 0);
             ck_assert_int_eq(hvd_store_clusterlog_seen(st, "N1", "", 0, 1, 1, "x", NULL), 0);
         }
         hvd_store_close(st);
@@ -1576,7 +1788,12 @@ static Suite *store_suite(void)
     tc = tcase_create("seen");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, evtx_seen_ranges_merge_persist_and_roll_back);
-    tcase_add_test(tc, clusterlog_high_water_mark_with_equal_times);
+    tcase_add_test(tc, clusterlog_lines_at_equal_times_are_told_apart);
+    tcase_add_test(tc, clusterlog_ranges_take_files_in_any_order);
+    tcase_add_test(tc, version_3_clusterlog_high_water_becomes_a_range);
+    tcase_add_test(tc, evtx_log_instances_tell_a_rebuilt_host_from_a_re_export);
+    tcase_add_test(tc, seen_input_digests_the_same_in_any_order);
+    tcase_add_test(tc, seen_lookups_keep_the_store_error_code);
     tcase_add_test(tc, a_second_writer_sees_the_first_writers_marks);
     suite_add_tcase(s, tc);
     tc = tcase_create("incidents");

@@ -18,3 +18,12 @@ add_test(NAME daemon_integration
          COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/tools/daemon_check.py $<TARGET_FILE:hvdiagd>
                  $<TARGET_FILE:hvdiag> $<TARGET_FILE:evtxgen> ${PROJECT_SOURCE_DIR})
 set_tests_properties(daemon_integration PROPERTIES TIMEOUT 600)
+
+# What the daemon takes for already read: a file replaced during a read then kill -9, a copy
+# over it with the same size and mtime while down, a late older cluster.log, rotation by
+# rename while down in both listing orders.
+add_test(NAME daemon_identity
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/tools/daemon_identity_check.py
+                 $<TARGET_FILE:hvdiagd> $<TARGET_FILE:hvdiag> $<TARGET_FILE:evtxgen>
+                 ${PROJECT_SOURCE_DIR})
+set_tests_properties(daemon_identity PROPERTIES TIMEOUT 900)

@@ -1,0 +1,321 @@
+#!/usr/bin/env python3
+"""Integration test of what hvdiagd takes for already read: the real daemon, kill -9 and
+restarts, files replaced and rotated the way collectors deliver them.
+
+usage: daemon_identity_check.py HVDIAGD HVDIAG EVTXGEN SOURCE_DIR
+Each case runs on a fresh folder and database and compares with 'hvdiag analyze' of the
+same content. Waits with deadlines, never fixed sleeps. Exits 1 on any failure."""
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+HVDIAGD, HVDIAG, EVTXGEN, SRC = sys.argv[1:5]
+failures = 0
+
+
+def check(what, ok, detail=""):
+    global failures
+    print(("ok   " if ok else "FAIL ") + what + ("" if ok else ": " + str(detail)))
+    if not ok:
+        failures += 1
+
+
+def wait_for(what, cond, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = cond()
+            if last:
+                return last
+        except (OSError, ValueError, KeyError, sqlite3.Error):
+            pass
+        time.sleep(0.05)
+    check(what, False, "timed out (last: %r)" % (last,))
+    return None
+
+
+def ask(sock, **req):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    try:
+        s.connect(sock)
+        s.sendall(json.dumps(req).encode() + b"\n")
+        line = s.makefile("rb").readline()
+        return json.loads(line) if line else None
+    finally:
+        s.close()
+
+
+def query(db, sql):
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def diagnoses(db):
+    return query(db, "SELECT key, count, first_time, last_time FROM diagnoses ORDER BY key")
+
+
+def per_rule(db):
+    """Events counted per rule: the same whatever way one rule's diagnoses were folded."""
+    return query(db, "SELECT rule, sum(count) FROM diagnoses GROUP BY rule ORDER BY rule")
+
+
+def evtx(work, name, n, more=None):
+    """An EVTX of n synthetic events (the first n of any longer run: the same records)."""
+    xml = os.path.join(work, name + ".xml")
+    out = os.path.join(work, name + ".evtx")
+    subprocess.run([sys.executable, os.path.join(SRC, "bench", "gen_events.py"), str(n), xml],
+                   check=True)
+    subprocess.run([EVTXGEN, xml, out], check=True, capture_output=True)
+    return out
+
+
+def clog_lines(first, last):
+    """cluster.log lines [first, last): a diagnosis every third, a minute apart from 08:00."""
+    out = []
+    for i in range(first, last):
+        hh, mm = 8 + i // 60, i % 60
+        if i % 3 == 0:
+            out.append("00001320.00001724::2024/07/24-%02d:%02d:30.789 WARN  [NETWORK] Missed 40%% of"
+                       " the heart beats with node 'sqlnode%02d' (2) on route"
+                       " 10.10.20.18:~3343~->10.10.148.18:~3343~\n" % (hh, mm, i % 4))
+        else:
+            out.append("00001320.00002cf8::2024/07/24-%02d:%02d:35.251 WARN  [NETWORK] Lost connection"
+                       " to node sqlnode%02d\n" % (hh, mm, i % 4))
+    return "".join(out)
+
+
+def write(path, text, mode="w"):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, mode) as f:
+        f.write(text)
+
+
+def drop(src, dst):
+    """Puts a file in place at once, as a collector's rename does."""
+    tmp = os.path.join(os.path.dirname(dst), ".incoming.tmp")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+def analyze(work, name, files):
+    db = os.path.join(work, name + ".db")
+    r = subprocess.run([HVDIAG, "analyze", "--rules", os.path.join(SRC, "rules"), "--db", db] + files,
+                       capture_output=True, text=True)
+    check("hvdiag analyze %s" % name, r.returncode in (0, 1), r.stderr[-2000:])
+    return db
+
+
+class Daemon:
+    def __init__(self, work):
+        self.work = work
+        self.inbox = os.path.join(work, "in")
+        os.makedirs(self.inbox, exist_ok=True)
+        self.sock = os.path.join(work, "s.sock")
+        self.db = os.path.join(work, "d.db")
+        self.conf = os.path.join(work, "hvdiag.conf")
+        self.proc = None
+        with open(self.conf, "w") as f:
+            f.write("[daemon]\ndatabase = %s\nrules = %s\nsocket = %s\nlog_level = debug\n"
+                    "rescan_interval = 1\nsettle_time = 0\n\n[watch incoming]\npath = %s\n"
+                    "pattern = *.evtx *_cluster.log *_cluster.log.1\nrecursive = yes\n"
+                    % (self.db, os.path.join(SRC, "rules"), self.sock, self.inbox))
+
+    def start(self):
+        log = open(os.path.join(self.work, "daemon.log"), "ab")
+        if os.path.exists(self.sock):
+            os.remove(self.sock)
+        self.proc = subprocess.Popen([HVDIAGD, "-c", self.conf], stdout=log, stderr=log)
+        wait_for("daemon answers ping", lambda: ask(self.sock, op="ping")["ok"])
+
+    def idle(self, jobs, timeout=300):
+        """Waits until the daemon read files jobs times since it started and is idle."""
+        def cond():
+            h = ask(self.sock, op="health")
+            return h if (not h["busy"] and h["files_ingested"] >= jobs) else None
+        return wait_for("daemon reads %d files" % jobs, cond, timeout)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
+
+    def worker_has_open(self, path):
+        """Whether a worker process holds path (as it is now) open."""
+        ino = os.stat(path).st_ino
+        for pid in subprocess.run(["pgrep", "-f", self.db], capture_output=True,
+                                  text=True).stdout.split():
+            fds = "/proc/%s/fd" % pid
+            for fd in os.listdir(fds):
+                try:
+                    if os.stat(os.path.join(fds, fd)).st_ino == ino and \
+                            os.readlink(os.path.join(fds, fd)) == path:
+                        return True
+                except OSError:
+                    pass
+        return False
+
+    def kill(self):
+        """kill -9 of the daemon and of every worker it started."""
+        for pid in subprocess.run(["pgrep", "-f", self.db], capture_output=True,
+                                  text=True).stdout.split():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def log_tail(self):
+        try:
+            return open(os.path.join(self.work, "daemon.log"), errors="replace").read()[-3000:]
+        except OSError:
+            return ""
+
+
+def case_replaced_during_a_read_then_kill(root):
+    """A 24k-record export is being read, a re-export with 200 more records is renamed over
+    it, kill -9 once the first file's checkpoint is committed, restart: the re-export is
+    read, and the database holds what reading the re-export alone gives."""
+    work = os.path.join(root, "replace-kill")
+    d = Daemon(work)
+    old, new = evtx(work, "old", 24000), evtx(work, "new", 24200)
+    path = os.path.join(d.inbox, "HV-NODE01_System.evtx")
+    d.start()
+    drop(old, path)
+    wait_for("a worker has the export open", lambda: d.worker_has_open(path))
+    drop(new, path)
+    wait_for("its checkpoint is committed",
+             lambda: query(d.db, "SELECT count(*) FROM sources WHERE path = '%s'" % path)[0][0],
+             timeout=600)
+    d.kill()
+    d.start()
+    d.idle(1)
+    d.stop()
+    clean = analyze(work, "clean", [new])
+    check("replaced during a read, kill -9, restart: the re-export's diagnoses are all there",
+          diagnoses(d.db) == diagnoses(clean) and len(diagnoses(clean)) > 0,
+          (len(diagnoses(d.db)), len(diagnoses(clean))))
+    check("(and the 200 records make a difference)",
+          diagnoses(analyze(work, "old-only", [old])) != diagnoses(clean))
+    return d
+
+
+def case_same_size_and_mtime_while_down(root):
+    """A re-export copied over the file read, in place, with the same size and mtime (EVTX
+    grows in 64 KiB chunks; cp -p and robocopy keep times), while the daemon is down."""
+    work = os.path.join(root, "same-size")
+    d = Daemon(work)
+    small, big = evtx(work, "small", 30), evtx(work, "big", 40)
+    check("the two exports have one size", os.path.getsize(small) == os.path.getsize(big))
+    path = os.path.join(d.inbox, "HV-NODE02_System.evtx")
+    d.start()
+    drop(small, path)
+    d.idle(1)
+    d.stop()
+    st = os.stat(path)
+    with open(big, "rb") as src, open(path, "r+b") as dst:
+        dst.write(src.read())
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    after = os.stat(path)
+    check("same inode, size and mtime", (after.st_ino, after.st_size, after.st_mtime_ns)
+          == (st.st_ino, st.st_size, st.st_mtime_ns))
+    d.start()
+    d.idle(1)
+    d.stop()
+    clean = analyze(work, "clean", [big])
+    check("replaced with the same size and mtime while down: read again, nothing twice",
+          diagnoses(d.db) == diagnoses(clean) and diagnoses(clean) != diagnoses(
+              analyze(work, "small-only", [small])),
+          (diagnoses(d.db), diagnoses(clean)))
+    rows = query(d.db, "SELECT fresh, repeated FROM sources WHERE path = '%s'" % path)
+    check("its source row counts 10 fresh and 30 repeated events", rows == [(10, 30)], rows)
+    return d
+
+
+def case_late_older_cluster_log(root):
+    """b/ (10:00-12:00) then a/ (08:00-10:00) of one node: a is read, not taken for old."""
+    work = os.path.join(root, "late-older")
+    d = Daemon(work)
+    a = os.path.join(d.inbox, "a", "HV-NODE09_cluster.log")
+    b = os.path.join(d.inbox, "b", "HV-NODE09_cluster.log")
+    d.start()
+    write(b, clog_lines(120, 240))
+    d.idle(1)
+    write(a, clog_lines(0, 121))
+    d.idle(2)
+    d.stop()
+    rows = query(d.db, "SELECT fresh, repeated FROM sources WHERE path = '%s'" % a)
+    check("a late older cluster.log export is read (one line shared with the newer)",
+          rows == [(120, 1)], rows)
+    whole = os.path.join(work, "whole", "HV-NODE09_cluster.log")
+    write(whole, clog_lines(0, 240))
+    clean = analyze(work, "clean", [whole])
+    check("every line counted once, per rule as in one file", per_rule(d.db) == per_rule(clean),
+          (per_rule(d.db), per_rule(clean)))
+    return d
+
+
+def case_rotation_while_down(root, new_first):
+    """A followed cluster.log is rotated by rename while the daemon is down, with lines it
+    had not read yet; the new cluster.log is listed before the rotated one or after it."""
+    work = os.path.join(root, "rotate-%s" % ("new-first" if new_first else "old-first"))
+    d = Daemon(work)
+    log = os.path.join(d.inbox, "HV-NODE09_cluster.log")
+    rotated = log + ".1"
+    held = os.path.join(work, "held.log")
+    d.start()
+    write(log, clog_lines(0, 100))
+    d.idle(1)
+    d.stop()
+    write(log, clog_lines(100, 150), "a")  # written while nobody read
+    os.rename(log, held if new_first else rotated)
+    write(log, clog_lines(150, 200))
+    d.start()
+    d.idle(1)
+    if new_first:
+        os.rename(held, rotated)
+    d.idle(2)
+    d.stop()
+    whole = os.path.join(work, "whole", "HV-NODE09_cluster.log")
+    write(whole, clog_lines(0, 200))
+    clean = analyze(work, "clean", [whole])
+    lines = query(d.db, "SELECT sum(n) FROM clog_lines")
+    check("rotation while down, %s listed first: every line read once"
+          % ("the new file" if new_first else "the rotated file"),
+          lines == [(200,)] and per_rule(d.db) == per_rule(clean),
+          (lines, per_rule(d.db), per_rule(clean)))
+    return d
+
+
+root = tempfile.mkdtemp(prefix="hvdiagd-identity.")
+daemons = []
+try:
+    for case in (case_replaced_during_a_read_then_kill, case_same_size_and_mtime_while_down,
+                 case_late_older_cluster_log, lambda r: case_rotation_while_down(r, True),
+                 lambda r: case_rotation_while_down(r, False)):
+        before = failures
+        d = case(root)
+        if failures > before:
+            print(d.log_tail())
+finally:
+    for pid in subprocess.run(["pgrep", "-f", root], capture_output=True, text=True).stdout.split():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except OSError:
+            pass
+    shutil.rmtree(root, ignore_errors=True)
+
+print("daemon identity: all checks passed" if not failures
+      else "daemon identity: %d checks failed" % failures)
+sys.exit(1 if failures else 0)
