@@ -718,9 +718,14 @@ void hvdd_file_report(struct hvdd *d, struct hvdd_file *f, const char *path,
         d->count.files_ingested++;
         d->count.events += r->events;
         d->count.fresh += r->fresh;
-        hvd_log(&d->log, HVD_LOG_INFO,
-                "%s: %" PRIu64 " events, %" PRIu64 " new, %" PRIu64 " records skipped", path,
-                r->events, r->fresh, r->skipped);
+        if (r->skipped) {
+            hvd_log(&d->log, HVD_LOG_INFO,
+                    "%s: %" PRIu64 " events, %" PRIu64 " new, %" PRIu64 " records skipped", path,
+                    r->events, r->fresh, r->skipped);
+        } else {
+            hvd_log(&d->log, HVD_LOG_INFO, "%s: %" PRIu64 " events, %" PRIu64 " new", path,
+                    r->events, r->fresh);
+        }
         if (f) {
             f->state = HVDD_DONE;
             if (r->pending) {
