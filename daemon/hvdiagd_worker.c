@@ -57,12 +57,14 @@ static void worker_log(void *ud, int level, const char *msg)
 }
 
 #ifdef HVD_DAEMON_TEST_HOOKS
-/* Test builds only: make the worker crash, hang or spin on chosen files. */
-static void test_hooks(const char *path)
+/* Test builds only: make the worker crash, hang, spin or run out of memory on chosen
+ * files. Returns -1 for "out of memory" (err filled), else 0. */
+static int test_hooks(const char *path, hvd_error *err)
 {
     const char *crash = getenv("HVD_TEST_CRASH_ON");
     const char *hang = getenv("HVD_TEST_HANG_ON");
     const char *spin = getenv("HVD_TEST_SPIN_ON");
+    const char *oom = getenv("HVD_TEST_NOMEM_ON");
 
     if (crash && *crash && strstr(path, crash)) {
         raise(SIGSEGV);
@@ -79,6 +81,10 @@ static void test_hooks(const char *path)
             n++;
         }
     }
+    if (oom && *oom && strstr(path, oom)) {
+        return hvd_error_set(err, HVD_ENOMEM, path, 0, "out of memory (test hook)");
+    }
+    return 0;
 }
 #endif
 
@@ -130,7 +136,9 @@ static const char *ingest_one(hvd_ingest *ing, const char *path, const char *hos
         }
     }
 #ifdef HVD_DAEMON_TEST_HOOKS
-    test_hooks(path);
+    if (test_hooks(path, err) < 0) {
+        return failure_class(err);
+    }
 #endif
     if (hvd_ingest_file(ing, path, path, &opt, res, err) < 0) {
         return failure_class(err);

@@ -1570,6 +1570,44 @@ START_TEST(daemon_worker_past_max_rss_is_replaced)
 }
 END_TEST
 
+START_TEST(daemon_read_out_of_memory_is_retried_by_a_fresh_worker_then_quarantined)
+{
+    struct dm m;
+    struct want_file q = {NULL, "quarantined", NULL, 0, 0};
+    struct want_file good = {NULL, "done", NULL, 1, 0};
+    json_t *o;
+    char *log;
+    char *bad;
+    char *ok;
+
+    dm_init(&m);
+    dm_config(&m, NULL);
+    dm_start_bin(&m, HVD_TEST_HOOKS_BIN, "HVD_TEST_NOMEM_ON=nomem");
+    bad = dm_drop(&m, FIXTURE("ws2022_cluster.log"), "nomem_cluster.log");
+    q.path = bad;
+    o = dm_wait(&m, "{\"op\":\"sources\"}", file_is, &q, "quarantine after two tries");
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(file_entry(o, bad), "error")), "out of memory"));
+    json_decref(o);
+    ok = dm_drop(&m, FIXTURE("HV-NODE02_cluster.log"), "HV-NODE02_cluster.log");
+    good.path = ok;
+    json_decref(dm_wait(&m, "{\"op\":\"sources\"}", file_is, &good, "the next file read"));
+    o = dm_ask(&m, "{\"op\":\"health\"}");
+    ck_assert_int_eq(counter(o, "quarantined"), 1);
+    ck_assert_int_eq(counter(o, "crashes"), 0);
+    json_decref(o);
+    ck_assert_int_eq(dm_stop(&m), 0);
+    log = dm_log_text(&m);
+    /* each try by a worker of its own: the one that ran out is replaced */
+    ck_assert_uint_eq(count_in(log, "replaced: it ran out of memory"), 2);
+    ck_assert_uint_eq(worker_starts(log), 3);
+    free(log);
+    free(bad);
+    free(ok);
+    dm_free(&m);
+}
+END_TEST
+
 static Suite *daemon_suite(void)
 {
     Suite *s = suite_create("daemon");
@@ -1597,6 +1635,7 @@ static Suite *daemon_suite(void)
     tcase_add_test(work, daemon_worker_past_its_cpu_limit_is_ended_and_its_file_quarantined);
     tcase_add_test(work, daemon_worker_replaced_after_max_files_gives_the_same_database);
     tcase_add_test(work, daemon_worker_past_max_rss_is_replaced);
+    tcase_add_test(work, daemon_read_out_of_memory_is_retried_by_a_fresh_worker_then_quarantined);
     TCase *all[] = {cfg, sock, watch, sig, work};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         tcase_set_timeout(all[i], 180);
