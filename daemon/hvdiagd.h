@@ -209,8 +209,9 @@ void hvdd_file_report(struct hvdd *d, struct hvdd_file *f, const char *path,
                       const struct hvdd_report *r);
 
 /* hvdiagd_workers.c */
-/* Hands job to an idle worker (starting one if fewer than cfg->workers run). Returns the
- * worker, or NULL when every worker is busy or none could start. */
+/* Hands job to an idle worker (starting one if fewer than cfg->workers run); f is handed
+ * back in the worker's hvdd_file_report() (NULL there once detached). Returns the worker,
+ * or NULL when every worker is busy or none could start: f is then untouched. */
 struct hvdd_worker *hvdd_worker_assign(struct hvdd *d, struct hvdd_file *f,
                                        const struct hvdd_job *job);
 int hvdd_worker_pid(const struct hvdd_worker *w);
