@@ -1,9 +1,12 @@
 /*
  * hvdiagd internals, shared by its files:
  *   hvdiagd.c         main, configuration, signals, logging, systemd, start and stop
- *   hvdiagd_files.c   watched folders, the file table, change classification, scheduling
- *   hvdiagd_workers.c    worker processes (spawn, one file at a time, time limit, reap,
- *                     quarantine) and the worker's own side (--worker, --ingest-one)
+ *   hvdiagd_files.c   watched folders, the file table, change classification, scheduling,
+ *                     and every change of a file's state (hvdd_file_report), quarantine
+ *   hvdiagd_workers.c worker processes seen from the daemon: spawn with limits, one file
+ *                     at a time, time limit, reap, replace after worker_max_files files
+ *                     or past worker_max_rss
+ *   hvdiagd_worker.c  the worker's own side (--worker, --ingest-one)
  *   hvdiagd_server.c  the Unix socket: clients, requests, follow
  * Everything runs on the loop thread except the worker processes and the quarantine
  * writes (uv_queue_work).
@@ -57,6 +60,34 @@ struct hvdd_identity {
 
 struct hvdd_worker;
 
+/* How reading a file ended, as a worker reports it (hvdd_file_report). */
+enum hvdd_outcome {
+    HVDD_OUT_READ,     /* read and committed */
+    HVDD_OUT_BAD_FILE, /* cannot be read: failed until it changes */
+    HVDD_OUT_RETRY,    /* store or rules trouble: read again after a pause */
+    HVDD_OUT_MEMORY,   /* out of memory under worker_memory_limit: one more try, then quarantine */
+    HVDD_OUT_CRASHED,  /* the worker died reading it: quarantined */
+    HVDD_OUT_TIMEOUT,  /* past file_timeout or its CPU limit: quarantined */
+    HVDD_OUT_STOPPED,  /* killed at shutdown: its transaction rolled back */
+};
+
+struct hvdd_report {
+    enum hvdd_outcome outcome;
+    uint64_t events;   /* READ: events read */
+    uint64_t fresh;    /* READ: not seen before */
+    uint64_t skipped;  /* READ: records that could not be read */
+    int pending;       /* READ: a last line still open */
+    const char *error; /* what went wrong (READ: a warning); NULL if nothing */
+};
+
+/* What a worker is given: one file. Strings borrowed for the call. */
+struct hvdd_job {
+    const char *path;
+    const char *host; /* NULL: none */
+    hvd_source_kind kind;
+    int complete; /* a cluster.log whose writer is done: read its last line too */
+};
+
 /* One file in a watched folder. Owned by the table in struct hvdd. */
 struct hvdd_file {
     char *path;
@@ -77,6 +108,7 @@ struct hvdd_file {
     char *last_error;
     struct hvdd_worker *worker; /* while RUNNING */
     int complete_next;          /* its last line had no newline: read it whole next time */
+    unsigned memory_strikes;    /* reads in a row that ran out of memory */
 };
 
 /* A cluster.log whose last line has no newline yet gets it read this long after the file
@@ -100,6 +132,8 @@ struct hvdd_counters {
     uint64_t failed;
     uint64_t crashed;
     uint64_t timeouts;
+    uint64_t out_of_memory;
+    uint64_t workers_replaced;
     uint64_t clients_dropped;
 };
 
@@ -165,15 +199,28 @@ size_t hvdd_files_due(const struct hvdd *d);
 const char *hvdd_state_name(enum hvdd_state s);
 const char *hvdd_change_name(enum hvdd_change c);
 void hvdd_file_remove(struct hvdd *d, struct hvdd_file *f);
+/*
+ * The one way a read changes a file's state: how it ended, from the worker that read it.
+ * f is NULL when the file was forgotten while it was read (path still names it: a
+ * quarantine is recorded all the same). Updates the counters, logs, records a quarantine
+ * in the store (off the loop), and leaves f ready for scheduling.
+ */
+void hvdd_file_report(struct hvdd *d, struct hvdd_file *f, const char *path,
+                      const struct hvdd_report *r);
 
 /* hvdiagd_workers.c */
-/* Hands f to an idle worker (starting one if fewer than cfg->workers run). Returns 0, or
- * -1 when every worker is busy or none could start. */
-int hvdd_worker_assign(struct hvdd *d, struct hvdd_file *f);
+/* Hands job to an idle worker (starting one if fewer than cfg->workers run); f is handed
+ * back in the worker's hvdd_file_report() (NULL there once detached). Returns the worker,
+ * or NULL when every worker is busy or none could start: f is then untouched. */
+struct hvdd_worker *hvdd_worker_assign(struct hvdd *d, struct hvdd_file *f,
+                                       const struct hvdd_job *job);
+int hvdd_worker_pid(const struct hvdd_worker *w);
 void hvdd_worker_detach(struct hvdd_worker *w); /* its file was forgotten */
 void hvdd_workers_retire(struct hvdd *d);       /* they exit after their current file */
 void hvdd_workers_kill_busy(struct hvdd *d);    /* end of the grace period at stop */
-int hvdd_worker_main(int argc, char **argv);    /* hvdiagd --worker / --ingest-one */
+
+/* hvdiagd_worker.c */
+int hvdd_worker_main(int argc, char **argv); /* hvdiagd --worker / --ingest-one */
 
 /* hvdiagd_server.c */
 int hvdd_server_start(struct hvdd *d);

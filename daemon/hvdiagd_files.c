@@ -15,6 +15,10 @@
  * are written and then closed, and a copy caught with a half-written last chunk grows
  * again and is read again (the store skips what was seen).
  *
+ * This file owns a file's state: the scan moves it to settling or due, the scheduler to
+ * running (file_started), and a worker's report (hvdd_file_report) to done, failed, retry
+ * or quarantined; nothing else writes f->state.
+ *
  * The table is an array searched linearly: a scan is O(files x observations), fine for the
  * few thousand files a collector folder holds; a hash on path and inode would replace it.
  */
@@ -36,6 +40,9 @@
 #define MAX_FILES  100000
 #define MAX_DEPTH  16
 #define SOON_MS    100
+#define RETRY_MS   5000
+/* Reads in a row that may run out of memory, each by a fresh worker, before quarantine. */
+#define MEMORY_STRIKES 2
 
 struct obs {
     char *path;
@@ -575,7 +582,227 @@ void hvdd_files_scan(struct hvdd *d)
     hvdd_files_schedule(d);
 }
 
+/* --- outcomes ------------------------------------------------------------------------ */
+
+struct quarantine {
+    uv_work_t req;
+    struct hvdd *d;
+    char *db;
+    char *path;
+    char *reason;
+    int rc;
+    hvd_error err;
+};
+
+/* Thread pool: touches only its own struct; opens its own connection. */
+static void quarantine_work(uv_work_t *req)
+{
+    struct quarantine *q = req->data;
+    hvd_store *st = NULL;
+    hvd_store_source row;
+    int rc;
+
+    hvd_error_clear(&q->err);
+    rc = hvd_store_open(&st, q->db, 0, &q->err);
+    if (rc == HVD_OK) {
+        rc = hvd_store_begin(st, &q->err);
+    }
+    if (rc == HVD_OK) {
+        rc = hvd_store_get_source(st, q->path, &row, &q->err);
+        if (rc == 0) {
+            /* never read to the end: a row that says only what it is */
+            memset(&row, 0, sizeof(row));
+            row.path = q->path;
+            row.kind = "unknown";
+            row.host = "";
+            row.position = "";
+            row.encoding = "";
+            row.last_error = q->reason;
+            row.head_hash = "";
+            row.prefix_hash = "";
+            row.warnings = "";
+            rc = hvd_store_put_source(st, &row, &q->err);
+        }
+        if (rc >= 0) {
+            rc = hvd_store_set_quarantine(st, q->path, q->reason, &q->err);
+        }
+        rc = rc < 0 ? rc : hvd_store_commit(st, &q->err);
+        if (rc < 0) {
+            hvd_store_rollback(st);
+        }
+    }
+    hvd_store_close(st);
+    q->rc = rc;
+}
+
+/* Loop thread: reports and frees. */
+static void quarantine_done(uv_work_t *req, int status)
+{
+    struct quarantine *q = req->data;
+
+    if (status < 0 || q->rc < 0) {
+        hvd_log(&q->d->log, HVD_LOG_ERR, "%s: cannot record the quarantine: %s", q->path,
+                status < 0 ? uv_strerror(status) : q->err.msg);
+    }
+    free(q->db);
+    free(q->path);
+    free(q->reason);
+    free(q);
+}
+
+static void record_quarantine(struct hvdd *d, const char *path, const char *reason)
+{
+    struct quarantine *q = calloc(1, sizeof(*q));
+
+    if (!q || !(q->db = strdup(d->cfg->database)) || !(q->path = strdup(path)) ||
+        !(q->reason = strdup(reason))) {
+        goto fail;
+    }
+    q->d = d;
+    q->req.data = q;
+    if (uv_queue_work(d->loop, &q->req, quarantine_work, quarantine_done) < 0) {
+        goto fail;
+    }
+    return;
+fail:
+    hvd_log(&d->log, HVD_LOG_ERR, "%s: cannot record the quarantine (no memory)", path);
+    if (q) {
+        free(q->db);
+        free(q->path);
+        free(q->reason);
+    }
+    free(q);
+}
+
+static void set_error(struct hvdd_file *f, const char *msg)
+{
+    free(f->last_error);
+    f->last_error = msg ? strdup(msg) : NULL;
+}
+
+/* Not read again until it changes; recorded in the store so a restart knows too. */
+static void quarantine(struct hvdd *d, struct hvdd_file *f, const char *path, const char *reason)
+{
+    d->count.quarantined++;
+    hvd_log(&d->log, HVD_LOG_ERR, "%s: quarantined: %s", path, reason);
+    if (f) {
+        f->state = HVDD_QUARANTINED;
+        f->memory_strikes = 0;
+        set_error(f, reason);
+    }
+    record_quarantine(d, path, reason);
+}
+
+static void retry_later(struct hvdd *d, struct hvdd_file *f, const char *path, const char *why,
+                        uint64_t ms)
+{
+    hvd_log(&d->log, HVD_LOG_WARNING, "%s: %s; trying again later", path, why);
+    if (f) {
+        f->state = HVDD_RETRY;
+        f->retry_at = uv_now(d->loop) + ms;
+        set_error(f, why);
+    }
+}
+
+void hvdd_file_report(struct hvdd *d, struct hvdd_file *f, const char *path,
+                      const struct hvdd_report *r)
+{
+    const char *error = r->error;
+
+    if (f) {
+        f->worker = NULL;
+    }
+    switch (r->outcome) {
+    case HVDD_OUT_READ:
+        d->count.files_ingested++;
+        d->count.events += r->events;
+        d->count.fresh += r->fresh;
+        if (r->skipped) {
+            hvd_log(&d->log, HVD_LOG_INFO,
+                    "%s: %" PRIu64 " events, %" PRIu64 " new, %" PRIu64 " records skipped", path,
+                    r->events, r->fresh, r->skipped);
+        } else {
+            hvd_log(&d->log, HVD_LOG_INFO, "%s: %" PRIu64 " events, %" PRIu64 " new", path,
+                    r->events, r->fresh);
+        }
+        if (f) {
+            f->state = HVDD_DONE;
+            if (r->pending) {
+                f->retry_at = uv_now(d->loop) + HVDD_COMPLETE_MS;
+                f->complete_next = 1; /* done, but for a line still open */
+            }
+            f->reads++;
+            f->events = r->events;
+            f->fresh = r->fresh;
+            f->memory_strikes = 0;
+            set_error(f, error);
+        }
+        break;
+    case HVDD_OUT_BAD_FILE:
+        d->count.failed++;
+        error = error ? error : "cannot be read";
+        hvd_log(&d->log, HVD_LOG_WARNING, "%s: %s", path, error);
+        if (f) {
+            f->state = HVDD_FAILED;
+            f->memory_strikes = 0;
+            set_error(f, error);
+        }
+        break;
+    case HVDD_OUT_RETRY:
+        retry_later(d, f, path, error ? error : "the worker could not finish", RETRY_MS);
+        break;
+    case HVDD_OUT_MEMORY:
+        d->count.out_of_memory++;
+        error = error ? error : "out of memory";
+        if (f && ++f->memory_strikes < MEMORY_STRIKES) {
+            /* perhaps what an earlier file left behind: a fresh worker tries once more */
+            retry_later(d, f, path, error, 0);
+        } else {
+            quarantine(d, f, path, error);
+        }
+        break;
+    case HVDD_OUT_CRASHED:
+        d->count.crashed++;
+        quarantine(d, f, path, error ? error : "the reader crashed");
+        break;
+    case HVDD_OUT_TIMEOUT:
+        d->count.timeouts++;
+        quarantine(d, f, path, error ? error : "reading took too long");
+        break;
+    case HVDD_OUT_STOPPED:
+        /* its transaction rolled back; the file is read again at the next start */
+        hvd_log(&d->log, HVD_LOG_NOTICE, "%s: worker stopped at shutdown", path);
+        if (f) {
+            f->state = HVDD_DUE;
+        }
+        break;
+    }
+}
+
 /* --- scheduling ---------------------------------------------------------------------- */
+
+/* The job for f: a cluster.log is read on from its checkpoint; "complete" when its writer
+ * is done with a last line left open at the identity read last time. */
+static void job_of(const struct hvdd_file *f, struct hvdd_job *job)
+{
+    job->path = f->path;
+    job->host = f->host;
+    job->kind = f->kind;
+    job->complete = f->complete_next && f->read_valid && f->read.ino == f->seen.ino &&
+                    f->read.size == f->seen.size && f->read.mtime_ns == f->seen.mtime_ns;
+}
+
+/* A worker took f. */
+static void file_started(struct hvdd *d, struct hvdd_file *f, struct hvdd_worker *w)
+{
+    f->complete_next = 0;
+    f->worker = w;
+    f->state = HVDD_RUNNING;
+    f->read = f->seen;
+    f->read_valid = 1;
+    hvd_log(&d->log, HVD_LOG_DEBUG, "%s: to worker %d (%s)", f->path, hvdd_worker_pid(w),
+            hvdd_change_name(f->change));
+}
 
 static void on_soon(uv_timer_t *t)
 {
@@ -607,6 +834,8 @@ void hvdd_files_schedule(struct hvdd *d)
 {
     uint64_t now = uv_now(d->loop);
     uint64_t wake = UINT64_MAX;
+    struct hvdd_job job;
+    struct hvdd_worker *w;
 
     if (d->stopping) {
         return;
@@ -653,9 +882,12 @@ void hvdd_files_schedule(struct hvdd *d)
         if (!next) {
             break;
         }
-        if (hvdd_worker_assign(d, next) < 0) {
+        job_of(next, &job);
+        w = hvdd_worker_assign(d, next, &job);
+        if (!w) {
             break; /* every worker busy: the next result schedules again */
         }
+        file_started(d, next, w);
     }
     if (wake != UINT64_MAX) {
         /* one more scan after the settle time confirms the size held still */

@@ -1,10 +1,10 @@
 /*
- * hvdiagd workers: files are read in worker processes, `hvdiagd --worker ...`, spawned from
- * this same binary. A worker loads the rule set, opens the store and keeps one ingest
- * pipeline (so one engine: correlations join diagnoses from every file it has read, across
- * hosts), then reads requests on stdin, one JSON line per file, and answers each with one
- * JSON result line on stdout after the file's transaction committed. SQLite in WAL mode
- * with a busy timeout is safe across processes.
+ * hvdiagd workers, seen from the daemon: files are read in worker processes, `hvdiagd
+ * --worker ...` (hvdiagd_worker.c), spawned from this same binary. Each gets one request
+ * line per file on stdin and answers with one result line on stdout after the file's
+ * transaction committed; this file turns results and deaths into hvdd_file_report() calls
+ * and never touches a file's state itself. SQLite in WAL mode with a busy timeout is safe
+ * across processes.
  *
  * Why processes: a thread cannot be stopped safely, a process can. A worker that crashes
  * (libevtx on a hostile file) or runs past file_timeout (and is killed) loses only its
@@ -12,6 +12,14 @@
  * reported in "sources", not read again until it changes) and the next file gets a fresh
  * worker. The daemon keeps serving throughout. A worker that dies takes its correlation
  * memory with it, as a restart of the daemon does.
+ *
+ * Containment: a worker runs under worker_memory_limit (RLIMIT_DATA, which its EVTX
+ * read-ahead child inherits; in sanitizer builds the allocator options in ASAN_OPTIONS
+ * instead) and a CPU budget per file (RLIMIT_CPU, worker_cpu_limit or file_timeout). It is
+ * replaced after worker_max_files files or once its resident size passes worker_max_rss
+ * (libevtx leaks on malformed records, and a long-lived worker would accumulate that); the
+ * new one primes its engine from the store as after a restart. A worker that runs out of
+ * memory is replaced too.
  *
  * Workers get PR_SET_PDEATHSIG, so a daemon killed with -9 does not leave one writing.
  * After a reload the workers are retired (stdin closed: they exit after their current file)
@@ -24,7 +32,7 @@
 #define _GNU_SOURCE
 #include "hvdiagd.h"
 
-#include "ingest.h"
+#include "reslimit.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -37,7 +45,9 @@
 
 #define RESULT_MAX  8192
 #define REQUEST_MAX 8192
-#define RETRY_MS    5000
+#define ENV_MAX     1024 /* environment entries handed to a worker */
+
+extern char **environ;
 
 struct hvdd_worker {
     struct hvdd *d;
@@ -58,101 +68,10 @@ struct hvdd_worker {
     struct hvdd_file *f; /* NULL once the file is forgotten */
     int timed_out;
     int killed_for_stop;
+    uint64_t files; /* files it has read */
     size_t used;
     char result[RESULT_MAX];
 };
-
-/* --- quarantine records, written off the loop --------------------------------------- */
-
-struct quarantine {
-    uv_work_t req;
-    struct hvdd *d;
-    char *db;
-    char *path;
-    char *reason;
-    int rc;
-    hvd_error err;
-};
-
-/* Thread pool: touches only its own struct; opens its own connection. */
-static void quarantine_work(uv_work_t *req)
-{
-    struct quarantine *q = req->data;
-    hvd_store *st = NULL;
-    hvd_store_source row;
-    int rc;
-
-    hvd_error_clear(&q->err);
-    rc = hvd_store_open(&st, q->db, 0, &q->err);
-    if (rc == HVD_OK) {
-        rc = hvd_store_begin(st, &q->err);
-    }
-    if (rc == HVD_OK) {
-        rc = hvd_store_get_source(st, q->path, &row, &q->err);
-        if (rc == 0) {
-            /* never read to the end: a row that says only what it is */
-            memset(&row, 0, sizeof(row));
-            row.path = q->path;
-            row.kind = "unknown";
-            row.host = "";
-            row.position = "";
-            row.encoding = "";
-            row.last_error = q->reason;
-            row.head_hash = "";
-            row.prefix_hash = "";
-            row.warnings = "";
-            rc = hvd_store_put_source(st, &row, &q->err);
-        }
-        if (rc >= 0) {
-            rc = hvd_store_set_quarantine(st, q->path, q->reason, &q->err);
-        }
-        rc = rc < 0 ? rc : hvd_store_commit(st, &q->err);
-        if (rc < 0) {
-            hvd_store_rollback(st);
-        }
-    }
-    hvd_store_close(st);
-    q->rc = rc;
-}
-
-/* Loop thread: reports and frees. */
-static void quarantine_done(uv_work_t *req, int status)
-{
-    struct quarantine *q = req->data;
-
-    if (status < 0 || q->rc < 0) {
-        hvd_log(&q->d->log, HVD_LOG_ERR, "%s: cannot record the quarantine: %s", q->path,
-                status < 0 ? uv_strerror(status) : q->err.msg);
-    }
-    free(q->db);
-    free(q->path);
-    free(q->reason);
-    free(q);
-}
-
-static void record_quarantine(struct hvdd *d, const char *path, const char *reason)
-{
-    struct quarantine *q = calloc(1, sizeof(*q));
-
-    if (!q || !(q->db = strdup(d->cfg->database)) || !(q->path = strdup(path)) ||
-        !(q->reason = strdup(reason))) {
-        goto fail;
-    }
-    q->d = d;
-    q->req.data = q;
-    if (uv_queue_work(d->loop, &q->req, quarantine_work, quarantine_done) < 0) {
-        goto fail;
-    }
-    return;
-fail:
-    hvd_log(&d->log, HVD_LOG_ERR, "%s: cannot record the quarantine (no memory)", path);
-    if (q) {
-        free(q->db);
-        free(q->path);
-        free(q->reason);
-    }
-    free(q);
-}
 
 /* --- the parent side ----------------------------------------------------------------- */
 
@@ -202,131 +121,130 @@ void hvdd_worker_detach(struct hvdd_worker *w)
     w->f = NULL;
 }
 
-static void set_error(struct hvdd_file *f, const char *msg)
+int hvdd_worker_pid(const struct hvdd_worker *w)
 {
-    free(f->last_error);
-    f->last_error = msg ? strdup(msg) : NULL;
+    return w->proc.pid;
 }
 
 /* The current file is finished, whatever the outcome: the worker is idle again. */
-static void file_finished(struct hvdd_worker *w)
+static void file_finished(struct hvdd_worker *w, const struct hvdd_report *r)
 {
     struct hvdd *d = w->d;
 
     uv_timer_stop(&w->timer);
-    if (w->f) {
-        w->f->worker = NULL;
-    }
+    hvdd_file_report(d, w->f, w->path, r);
     free(w->path);
     w->path = NULL;
     w->f = NULL;
     w->timed_out = 0;
+    w->files++;
     d->running--;
 }
 
-static void quarantine(struct hvdd_worker *w, const char *reason)
+/* After a file: replaced when it read its share of files or grew past worker_max_rss. */
+static void maybe_replace(struct hvdd_worker *w, int out_of_memory)
 {
     struct hvdd *d = w->d;
+    uint64_t rss = 0;
+    char why[128];
 
-    d->count.quarantined++;
-    hvd_log(&d->log, HVD_LOG_ERR, "%s: quarantined: %s", w->path, reason);
-    if (w->f) {
-        w->f->state = HVDD_QUARANTINED;
-        set_error(w->f, reason);
+    if (w->retiring) {
+        return;
     }
-    record_quarantine(d, w->path, reason);
+    if (out_of_memory) {
+        snprintf(why, sizeof(why), "it ran out of memory");
+    } else if (d->cfg->worker_max_files && w->files >= d->cfg->worker_max_files) {
+        snprintf(why, sizeof(why), "%" PRIu64 " files", w->files);
+    } else if (d->cfg->worker_max_rss &&
+               (rss = hvd_reslimit_rss(w->proc.pid)) > d->cfg->worker_max_rss) {
+        snprintf(why, sizeof(why), "resident size %" PRIu64 " MiB after %" PRIu64 " files",
+                 rss >> 20, w->files);
+    } else {
+        return;
+    }
+    d->count.workers_replaced++;
+    hvd_log(&d->log, HVD_LOG_INFO, "worker %d replaced: %s", w->proc.pid, why);
+    retire(w);
 }
 
-static void retry_later(struct hvdd_worker *w, const char *why)
-{
-    struct hvdd *d = w->d;
-
-    hvd_log(&d->log, HVD_LOG_WARNING, "%s: %s; trying again later", w->path, why);
-    if (w->f) {
-        w->f->state = HVDD_RETRY;
-        w->f->retry_at = uv_now(d->loop) + RETRY_MS;
-        set_error(w->f, why);
-    }
-}
-
-/* One result line: {"class":"ok"|"file"|"retry", "events", "fresh", "error"}. */
+/* One result line: {"class":"ok"|"file"|"retry"|"memory", "events", "fresh", "error"}. */
 static void take_result(struct hvdd_worker *w, const char *line)
 {
-    struct hvdd *d = w->d;
     json_t *r = json_loads(line, 0, NULL);
     const char *cls = json_string_value(json_object_get(r, "class"));
-    const char *error = json_string_value(json_object_get(r, "error"));
-    struct hvdd_file *f = w->f;
+    struct hvdd_report rep;
 
+    memset(&rep, 0, sizeof(rep));
+    rep.error = json_string_value(json_object_get(r, "error"));
     if (!cls) {
-        cls = "retry";
-        error = "the worker answered something else than a result";
-    }
-    if (strcmp(cls, "ok") == 0) {
-        uint64_t events = (uint64_t)json_integer_value(json_object_get(r, "events"));
-        uint64_t fresh = (uint64_t)json_integer_value(json_object_get(r, "fresh"));
-
-        d->count.files_ingested++;
-        d->count.events += events;
-        d->count.fresh += fresh;
-        hvd_log(&d->log, HVD_LOG_INFO, "%s: %" PRIu64 " events, %" PRIu64 " new", w->path, events,
-                fresh);
-        if (f) {
-            f->state = HVDD_DONE;
-            if (json_integer_value(json_object_get(r, "pending")) > 0) {
-                f->retry_at = uv_now(d->loop) + HVDD_COMPLETE_MS;
-                f->complete_next = 1; /* done, but for a line still open */
-            }
-            f->reads++;
-            f->events = events;
-            f->fresh = fresh;
-            set_error(f, error);
-        }
+        rep.outcome = HVDD_OUT_RETRY;
+        rep.error = "the worker answered something else than a result";
+    } else if (strcmp(cls, "ok") == 0) {
+        rep.outcome = HVDD_OUT_READ;
+        rep.events = (uint64_t)json_integer_value(json_object_get(r, "events"));
+        rep.fresh = (uint64_t)json_integer_value(json_object_get(r, "fresh"));
+        rep.skipped = (uint64_t)json_integer_value(json_object_get(r, "skipped"));
+        rep.pending = json_integer_value(json_object_get(r, "pending")) > 0;
     } else if (strcmp(cls, "file") == 0) {
-        d->count.failed++;
-        hvd_log(&d->log, HVD_LOG_WARNING, "%s: %s", w->path, error ? error : "cannot be read");
-        if (f) {
-            f->state = HVDD_FAILED;
-            set_error(f, error ? error : "cannot be read");
-        }
+        rep.outcome = HVDD_OUT_BAD_FILE;
+    } else if (strcmp(cls, "memory") == 0) {
+        rep.outcome = HVDD_OUT_MEMORY;
     } else {
-        retry_later(w, error ? error : "the worker could not finish");
+        rep.outcome = HVDD_OUT_RETRY;
     }
+    file_finished(w, &rep);
     json_decref(r);
-    file_finished(w);
+    maybe_replace(w, rep.outcome == HVDD_OUT_MEMORY);
+}
+
+/* Why a worker died while reading, as a report. */
+static void death_report(const struct hvdd_worker *w, struct hvdd_report *rep, char *why,
+                         size_t size)
+{
+    const hvd_config *c = w->d->cfg;
+
+    memset(rep, 0, sizeof(*rep));
+    rep->error = why;
+    if (w->killed_for_stop) {
+        rep->outcome = HVDD_OUT_STOPPED;
+        snprintf(why, size, "stopped at shutdown");
+    } else if (w->timed_out) {
+        rep->outcome = HVDD_OUT_TIMEOUT;
+        snprintf(why, size, "reading took longer than %" PRIu64 " ms", c->file_timeout_ms);
+    } else if (w->term_signal == SIGXCPU) {
+        rep->outcome = HVDD_OUT_TIMEOUT;
+        snprintf(why, size, "reading used more than %" PRIu64 " ms of CPU time",
+                 c->worker_cpu_ms ? c->worker_cpu_ms : c->file_timeout_ms);
+    } else if (!w->term_signal &&
+               (w->status == HVDD_WORKER_BAD_RULES || w->status == HVDD_WORKER_RETRY)) {
+        rep->outcome = HVDD_OUT_RETRY;
+        snprintf(why, size, "%s",
+                 w->status == HVDD_WORKER_BAD_RULES ? "the worker cannot load the rules"
+                                                    : "the worker cannot open the store");
+    } else if (w->term_signal == SIGKILL) {
+        /* not ours: the kernel's OOM killer, or the unit's MemoryMax= */
+        rep->outcome = HVDD_OUT_CRASHED;
+        snprintf(why, size, "the reader was killed (signal 9: out of memory?)");
+    } else if (w->term_signal) {
+        rep->outcome = HVDD_OUT_CRASHED;
+        snprintf(why, size, "the reader crashed (signal %d, %s)", w->term_signal,
+                 strsignal(w->term_signal));
+    } else {
+        rep->outcome = HVDD_OUT_CRASHED;
+        snprintf(why, size, "the reader crashed (exit status %" PRId64 ")", w->status);
+    }
 }
 
 /* Process gone and stdout drained: settle the file it was reading, if any. */
 static void finalize(struct hvdd_worker *w)
 {
     struct hvdd *d = w->d;
-    char reason[256];
+    char why[256];
+    struct hvdd_report rep;
 
     if (w->path) {
-        if (w->killed_for_stop) {
-            /* its transaction rolled back; the file is read again at the next start */
-            hvd_log(&d->log, HVD_LOG_NOTICE, "%s: worker stopped at shutdown", w->path);
-        } else if (w->timed_out) {
-            d->count.timeouts++;
-            snprintf(reason, sizeof(reason), "reading took longer than %" PRIu64 " ms",
-                     d->cfg->file_timeout_ms);
-            quarantine(w, reason);
-        } else if (!w->term_signal &&
-                   (w->status == HVDD_WORKER_BAD_RULES || w->status == HVDD_WORKER_RETRY)) {
-            retry_later(w, w->status == HVDD_WORKER_BAD_RULES ? "the worker cannot load the rules"
-                                                              : "the worker cannot open the store");
-        } else {
-            d->count.crashed++;
-            if (w->term_signal) {
-                snprintf(reason, sizeof(reason), "the reader crashed (signal %d, %s)",
-                         w->term_signal, strsignal(w->term_signal));
-            } else {
-                snprintf(reason, sizeof(reason), "the reader crashed (exit status %" PRId64 ")",
-                         w->status);
-            }
-            quarantine(w, reason);
-        }
-        file_finished(w);
+        death_report(w, &rep, why, sizeof(why));
+        file_finished(w, &rep);
     } else if (!w->retiring && !d->stopping && (w->term_signal || w->status != 0)) {
         hvd_log(&d->log, HVD_LOG_WARNING, "idle worker %d ended (status %" PRId64 ", signal %d)",
                 w->proc.pid, w->status, w->term_signal);
@@ -407,6 +325,29 @@ static void on_timeout(uv_timer_t *t)
     uv_process_kill(&w->proc, SIGKILL);
 }
 
+/*
+ * Sanitizer builds: this environment with ASAN_OPTIONS replaced by 'sanitizer' (the
+ * allocator limits that stand in for setrlimit there). Caller frees the array (the strings
+ * are borrowed); NULL when out of memory, and the worker then inherits ours.
+ */
+static char **worker_env(char *sanitizer)
+{
+    char **env = calloc(ENV_MAX + 2, sizeof(*env));
+    size_t n = 0;
+
+    if (!env) {
+        return NULL;
+    }
+    for (char **e = environ; *e && n < ENV_MAX; e++) {
+        if (strncmp(*e, "ASAN_OPTIONS=", 13) != 0) {
+            env[n++] = *e;
+        }
+    }
+    env[n++] = sanitizer;
+    env[n] = NULL;
+    return env;
+}
+
 static struct hvdd_worker *worker_spawn(struct hvdd *d)
 {
     struct hvdd_worker *w = calloc(1, sizeof(*w));
@@ -414,7 +355,11 @@ static struct hvdd_worker *worker_spawn(struct hvdd *d)
     uv_stdio_container_t stdio[3];
     char level[16];
     char parent[32];
-    char *args[16];
+    char memory[32];
+    char cpu[32];
+    char sanitizer[1024];
+    char *args[20];
+    char **env = NULL;
     int n = 0;
     int rc;
 
@@ -434,7 +379,18 @@ static struct hvdd_worker *worker_spawn(struct hvdd *d)
     args[n++] = level;
     args[n++] = "--parent";
     args[n++] = parent;
+    snprintf(memory, sizeof(memory), "%" PRIu64, d->cfg->worker_memory_limit);
+    args[n++] = "--memory-limit";
+    args[n++] = memory;
+    snprintf(cpu, sizeof(cpu), "%" PRIu64,
+             d->cfg->worker_cpu_ms ? d->cfg->worker_cpu_ms : d->cfg->file_timeout_ms);
+    args[n++] = "--cpu-limit";
+    args[n++] = cpu;
     args[n] = NULL;
+    if (hvd_reslimit_sanitizer_options(d->cfg->worker_memory_limit, getenv("ASAN_OPTIONS"),
+                                       sanitizer, sizeof(sanitizer)) == HVD_OK) {
+        env = worker_env(sanitizer);
+    }
 
     uv_pipe_init(d->loop, &w->in, 0);
     w->in.data = w;
@@ -457,9 +413,11 @@ static struct hvdd_worker *worker_spawn(struct hvdd *d)
     opt.stdio = stdio;
     opt.stdio_count = 3;
     opt.exit_cb = on_exit_cb;
+    opt.env = env; /* NULL: this process's environment */
     w->next = d->workers;
     d->workers = w;
     rc = uv_spawn(d->loop, &w->proc, &opt);
+    free(env);
     if (rc < 0) {
         hvd_log(&d->log, HVD_LOG_ERR, "cannot start a worker: %s", uv_strerror(rc));
         /* the process handle is initialised even when the spawn fails */
@@ -485,7 +443,8 @@ static void on_written(uv_write_t *req, int status)
     free(req);
 }
 
-int hvdd_worker_assign(struct hvdd *d, struct hvdd_file *f)
+struct hvdd_worker *hvdd_worker_assign(struct hvdd *d, struct hvdd_file *f,
+                                       const struct hvdd_job *job)
 {
     struct hvdd_worker *w = NULL;
     unsigned alive = 0;
@@ -508,27 +467,24 @@ int hvdd_worker_assign(struct hvdd *d, struct hvdd_file *f)
         w = worker_spawn(d);
     }
     if (!w) {
-        return -1;
+        return NULL;
     }
-    /* follow: a cluster.log is read on from its checkpoint; complete: its writer is done */
-    req = json_pack("{s:s,s:b,s:b}", "path", f->path, "follow", 1, "complete",
-                    f->complete_next && f->read_valid && f->read.ino == f->seen.ino &&
-                        f->read.size == f->seen.size && f->read.mtime_ns == f->seen.mtime_ns);
-    f->complete_next = 0;
-    if (f->host) {
-        json_object_set_new(req, "host", json_string(f->host));
+    /* follow: a cluster.log is read on from its checkpoint */
+    req = json_pack("{s:s,s:b,s:b}", "path", job->path, "follow", 1, "complete", job->complete);
+    if (req && job->host) {
+        json_object_set_new(req, "host", json_string(job->host));
     }
-    if (f->kind != HVD_SOURCE_UNKNOWN) {
-        json_object_set_new(req, "kind", json_string(hvd_source_kind_name(f->kind)));
+    if (req && job->kind != HVD_SOURCE_UNKNOWN) {
+        json_object_set_new(req, "kind", json_string(hvd_source_kind_name(job->kind)));
     }
     text = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
     len = text ? strlen(text) : 0;
     wr = text && len < REQUEST_MAX ? malloc(sizeof(*wr) + len + 1) : NULL;
-    if (!wr || !(w->path = strdup(f->path))) {
+    if (!wr || !(w->path = strdup(job->path))) {
         free(text);
         free(wr);
-        return -1;
+        return NULL;
     }
     memcpy(wr->data, text, len);
     wr->data[len] = '\n';
@@ -539,20 +495,14 @@ int hvdd_worker_assign(struct hvdd *d, struct hvdd_file *f)
         free(w->path);
         w->path = NULL;
         retire(w);
-        return -1;
+        return NULL;
     }
     w->f = f;
     w->killed_for_stop = 0;
     w->timed_out = 0;
     uv_timer_start(&w->timer, on_timeout, d->cfg->file_timeout_ms, 0);
     d->running++;
-    f->worker = w;
-    f->state = HVDD_RUNNING;
-    f->read = f->seen;
-    f->read_valid = 1;
-    hvd_log(&d->log, HVD_LOG_DEBUG, "%s: to worker %d (%s)", f->path, w->proc.pid,
-            hvdd_change_name(f->change));
-    return 0;
+    return w;
 }
 
 void hvdd_workers_retire(struct hvdd *d)
@@ -572,221 +522,4 @@ void hvdd_workers_kill_busy(struct hvdd *d)
             uv_process_kill(&w->proc, SIGKILL);
         }
     }
-}
-
-/* --- the worker side ----------------------------------------------------------------- */
-
-struct worker_args {
-    const char *path; /* --ingest-one */
-    const char *db;
-    const char *rules;
-    const char *host;
-    hvd_source_kind kind;
-    int level;
-    long parent;
-};
-
-static void worker_log(void *ud, int level, const char *msg)
-{
-    (void)ud;
-    fprintf(stderr, "<%d>hvdiagd worker: %s\n", level, msg);
-}
-
-#ifdef HVD_DAEMON_TEST_HOOKS
-/* Test builds only: make the worker crash or hang on chosen files. */
-static void test_hooks(const char *path)
-{
-    const char *crash = getenv("HVD_TEST_CRASH_ON");
-    const char *hang = getenv("HVD_TEST_HANG_ON");
-
-    if (crash && *crash && strstr(path, crash)) {
-        raise(SIGSEGV);
-    }
-    if (hang && *hang && strstr(path, hang)) {
-        for (;;) {
-            pause();
-        }
-    }
-}
-#endif
-
-static hvd_source_kind kind_parse(const char *s)
-{
-    if (s && strcmp(s, "evtx") == 0) {
-        return HVD_SOURCE_EVTX;
-    }
-    if (s && strcmp(s, "clusterlog") == 0) {
-        return HVD_SOURCE_CLUSTERLOG;
-    }
-    return HVD_SOURCE_UNKNOWN;
-}
-
-/*
- * The seam to the pipeline: one file through source -> seen-filter -> engine -> store, its
- * diagnoses and checkpoint in one transaction, then the incidents regrouped. Returns
- * "ok", "file" (the file cannot be read) or "retry" (the store failed), and fills *res.
- */
-static const char *ingest_one(hvd_ingest *ing, const char *path, const char *host,
-                              hvd_source_kind kind, const json_t *req, hvd_ingest_result *res,
-                              hvd_error *err)
-{
-    hvd_ingest_options opt;
-
-    memset(&opt, 0, sizeof(opt));
-    memset(res, 0, sizeof(*res));
-    opt.host_hint = host;
-    opt.follow = json_is_true(json_object_get(req, "follow"));
-    opt.complete = json_is_true(json_object_get(req, "complete"));
-    if (kind != HVD_SOURCE_UNKNOWN) {
-        hvd_error derr;
-        hvd_source_kind k = hvd_source_detect(path, &derr);
-
-        if (k != kind) {
-            hvd_error_set(err, HVD_EUNSUPPORTED, path, 0, "not a %s file (found %s)",
-                          hvd_source_kind_name(kind), hvd_source_kind_name(k));
-            return "file";
-        }
-    }
-#ifdef HVD_DAEMON_TEST_HOOKS
-    test_hooks(path);
-#endif
-    if (hvd_ingest_file(ing, path, path, &opt, res, err) < 0) {
-        return err->code == HVD_ESTORE || err->code == HVD_ENOMEM ? "retry" : "file";
-    }
-    if (hvd_ingest_finish(ing, NULL, err) < 0) {
-        return "retry";
-    }
-    return "ok";
-}
-
-static void print_result(const char *cls, const hvd_ingest_result *res, const hvd_error *err)
-{
-    json_t *out = json_object();
-
-    json_object_set_new(out, "class", json_string(cls));
-    json_object_set_new(out, "events", json_integer((json_int_t)res->events));
-    json_object_set_new(out, "fresh", json_integer((json_int_t)res->fresh));
-    json_object_set_new(out, "repeated", json_integer((json_int_t)res->repeated));
-    json_object_set_new(out, "changed", json_boolean(res->changed));
-    json_object_set_new(out, "resumed", json_boolean(res->resumed));
-    json_object_set_new(out, "pending", json_integer((json_int_t)res->pending));
-    if (strcmp(cls, "ok") != 0) {
-        json_object_set_new(out, "error", json_string(err->msg));
-    }
-    json_dumpf(out, stdout, JSON_COMPACT);
-    fputc('\n', stdout);
-    fflush(stdout);
-    json_decref(out);
-}
-
-static int parse_args(int argc, char **argv, struct worker_args *a)
-{
-    memset(a, 0, sizeof(*a));
-    a->level = HVD_LOG_INFO;
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-
-        if (strcmp(argv[i], "--worker") == 0) {
-            continue;
-        }
-        if (!v) {
-            fprintf(stderr, "hvdiagd: %s needs a value\n", argv[i]);
-            return -1;
-        }
-        if (strcmp(argv[i], "--ingest-one") == 0) {
-            a->path = v;
-        } else if (strcmp(argv[i], "--db") == 0) {
-            a->db = v;
-        } else if (strcmp(argv[i], "--rules") == 0) {
-            a->rules = v;
-        } else if (strcmp(argv[i], "--host") == 0) {
-            a->host = v;
-        } else if (strcmp(argv[i], "--kind") == 0) {
-            a->kind = kind_parse(v);
-        } else if (strcmp(argv[i], "--log-level") == 0) {
-            a->level = (int)strtol(v, NULL, 10);
-        } else if (strcmp(argv[i], "--parent") == 0) {
-            a->parent = strtol(v, NULL, 10);
-        } else {
-            fprintf(stderr, "hvdiagd: unknown worker option '%s'\n", argv[i]);
-            return -1;
-        }
-        i++;
-    }
-    if (!a->db || !a->rules) {
-        fprintf(stderr, "usage: hvdiagd --worker --db DB --rules DIR [--log-level N]\n"
-                        "       hvdiagd --ingest-one FILE --db DB --rules DIR [--host H] "
-                        "[--kind evtx|clusterlog]\n");
-        return -1;
-    }
-    return 0;
-}
-
-int hvdd_worker_main(int argc, char **argv)
-{
-    struct worker_args a;
-    hvd_logger log = {worker_log, NULL, HVD_LOG_INFO};
-    hvd_ruleset *rs = NULL;
-    hvd_store *st = NULL;
-    hvd_ingest *ing = NULL;
-    hvd_ingest_result res;
-    hvd_error err;
-    char line[REQUEST_MAX];
-    const char *cls = "ok";
-    int code = HVDD_WORKER_OK;
-
-    if (parse_args(argc, argv, &a) < 0) {
-        return 2;
-    }
-    if (a.parent) {
-        /* die with the daemon: a kill -9 of it must not leave a writer behind */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != (pid_t)a.parent) {
-            return HVDD_WORKER_RETRY;
-        }
-    }
-    log.min_level = a.level;
-    memset(&res, 0, sizeof(res));
-    hvd_error_clear(&err);
-    if (hvd_ruleset_load(&rs, a.rules, NULL, &log, &err) < 0) {
-        code = HVDD_WORKER_BAD_RULES;
-        goto out;
-    }
-    if (hvd_store_open(&st, a.db, 0, &err) < 0 || hvd_ingest_create(&ing, st, rs, &log, &err) < 0) {
-        code = HVDD_WORKER_RETRY;
-        goto out;
-    }
-    if (a.path) {
-        cls = ingest_one(ing, a.path, a.host, a.kind, NULL, &res, &err);
-        print_result(cls, &res, &err);
-        code = strcmp(cls, "ok") == 0     ? HVDD_WORKER_OK
-               : strcmp(cls, "file") == 0 ? HVDD_WORKER_BAD_FILE
-                                          : HVDD_WORKER_RETRY;
-        goto out;
-    }
-    while (fgets(line, sizeof(line), stdin)) {
-        json_t *req = json_loads(line, 0, NULL);
-        const char *path = json_string_value(json_object_get(req, "path"));
-
-        hvd_error_clear(&err);
-        if (!path) {
-            memset(&res, 0, sizeof(res));
-            hvd_error_set(&err, HVD_EPROTO, NULL, 0, "a request needs a \"path\"");
-            print_result("file", &res, &err);
-        } else {
-            cls = ingest_one(ing, path, json_string_value(json_object_get(req, "host")),
-                             kind_parse(json_string_value(json_object_get(req, "kind"))), req, &res,
-                             &err);
-            print_result(cls, &res, &err);
-        }
-        json_decref(req);
-    }
-out:
-    if (code != HVDD_WORKER_OK) {
-        hvd_log(&log, HVD_LOG_ERR, "%s", err.msg);
-    }
-    hvd_ingest_destroy(ing);
-    hvd_store_close(st);
-    hvd_ruleset_destroy(rs);
-    return code;
 }

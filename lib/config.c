@@ -354,6 +354,38 @@ int hvd_config_parse_duration(const char *s, uint64_t *ms)
     return 0;
 }
 
+int hvd_config_parse_size(const char *s, uint64_t *bytes)
+{
+    static const char units[] = "KMGT";
+    char *end = NULL;
+    unsigned long long v;
+    const char *u;
+    unsigned shift = 0;
+
+    if (!s || *s < '0' || *s > '9') {
+        return -1;
+    }
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno || end == s) {
+        return -1;
+    }
+    if (*end && (u = strchr(units, *end)) != NULL) {
+        shift = 10 * (unsigned)(u - units + 1);
+        end++;
+        if (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0) {
+            end += strlen(end);
+        }
+    } else if (strcmp(end, "B") == 0) {
+        end++;
+    }
+    if (*end || v > (UINT64_MAX >> shift)) {
+        return -1;
+    }
+    *bytes = (uint64_t)v << shift;
+    return 0;
+}
+
 static int parse_uint(const char *v, unsigned base, unsigned long max, unsigned long *out)
 {
     char *end = NULL;
@@ -403,9 +435,33 @@ static int set_duration(struct parse *p, const char *key, const char *v, uint64_
     return 0;
 }
 
+/* A size key: 0 (off) or from min to max bytes. */
+static int set_size(struct parse *p, const char *key, const char *v, uint64_t min, uint64_t max,
+                    uint64_t *out)
+{
+    uint64_t n;
+
+    if (hvd_config_parse_size(v, &n) < 0) {
+        problem(p, p->line, "%s: '%s' is not a size (like 512M, 1G)", key, v);
+        return -1;
+    }
+    if (n != 0 && (n < min || n > max)) {
+        problem(p, p->line, "%s: %s is out of range (0 for none, or %lluM to %lluG)", key, v,
+                (unsigned long long)(min >> 20), (unsigned long long)(max >> 30));
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
 static const char *const daemon_keys[] = {
-    "database",        "rules",       "socket",       "socket_mode", "log_level",
-    "rescan_interval", "settle_time", "file_timeout", "workers",
+    "database",         "rules",
+    "socket",           "socket_mode",
+    "log_level",        "rescan_interval",
+    "settle_time",      "file_timeout",
+    "workers",          "worker_memory_limit",
+    "worker_cpu_limit", "worker_max_files",
+    "worker_max_rss",
 };
 
 static void daemon_key(struct parse *p, const char *key, const char *v)
@@ -475,6 +531,27 @@ static void daemon_key(struct parse *p, const char *key, const char *v)
         } else {
             c->workers = (unsigned)n;
         }
+        break;
+    case 9:
+        set_size(p, key, v, 64ull << 20, 1ull << 40, &c->worker_memory_limit);
+        break;
+    case 10:
+        /* 0: the same as file_timeout */
+        if (hvd_config_parse_duration(v, &c->worker_cpu_ms) < 0 ||
+            (c->worker_cpu_ms != 0 && c->worker_cpu_ms < 1000) ||
+            c->worker_cpu_ms > 24ull * 3600 * 1000) {
+            problem(p, p->line, "worker_cpu_limit: '%s' is not 0 or a duration from 1s to 24h", v);
+        }
+        break;
+    case 11:
+        if (parse_uint(v, 10, 100000000, &n) < 0) {
+            problem(p, p->line, "worker_max_files: '%s' is not a number from 0 to 100000000", v);
+        } else {
+            c->worker_max_files = n;
+        }
+        break;
+    case 12:
+        set_size(p, key, v, 1ull << 20, 1ull << 40, &c->worker_max_rss);
         break;
     default:
         break;
@@ -631,6 +708,10 @@ static int set_defaults(hvd_config *c)
     c->settle_ms = 2 * 1000;
     c->file_timeout_ms = 5 * 60 * 1000;
     c->workers = 1;
+    c->worker_memory_limit = 1ull << 30;
+    c->worker_cpu_ms = 0;
+    c->worker_max_files = 1000;
+    c->worker_max_rss = 512ull << 20;
     return c->database && c->rules && c->socket ? 0 : -1;
 }
 
@@ -743,6 +824,22 @@ static void describe_ms(hvd_buf *b, const char *key, uint64_t ms)
     }
 }
 
+static void describe_size(hvd_buf *b, const char *key, uint64_t n)
+{
+    static const char units[] = "KMGT";
+    int u = -1;
+
+    while (u < 3 && n && n % 1024 == 0) {
+        n /= 1024;
+        u++;
+    }
+    if (u < 0) {
+        hvd_buf_printf(b, "%s = %llu\n", key, (unsigned long long)n);
+    } else {
+        hvd_buf_printf(b, "%s = %llu%c\n", key, (unsigned long long)n, units[u]);
+    }
+}
+
 char *hvd_config_describe(const hvd_config *c)
 {
     hvd_buf b;
@@ -756,6 +853,10 @@ char *hvd_config_describe(const hvd_config *c)
     describe_ms(&b, "settle_time", c->settle_ms);
     describe_ms(&b, "file_timeout", c->file_timeout_ms);
     hvd_buf_printf(&b, "workers = %u\n", c->workers);
+    describe_size(&b, "worker_memory_limit", c->worker_memory_limit);
+    describe_ms(&b, "worker_cpu_limit", c->worker_cpu_ms);
+    hvd_buf_printf(&b, "worker_max_files = %llu\n", (unsigned long long)c->worker_max_files);
+    describe_size(&b, "worker_max_rss", c->worker_max_rss);
     for (size_t i = 0; i < c->nwatches; i++) {
         const hvd_config_watch *w = &c->watches[i];
 

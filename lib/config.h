@@ -13,6 +13,10 @@
  *   file_timeout = 5m                      ; time limit for reading one file
  *   workers = 1                            ; worker processes reading files at once (1..64);
  *                                          ; correlations join diagnoses of one worker
+ *   worker_memory_limit = 1G               ; sizes: 512K, 256M, 1G, bare: bytes; 0: none
+ *   worker_cpu_limit = 0                   ; CPU time for one file; 0: file_timeout
+ *   worker_max_files = 1000                ; a worker is replaced after this many; 0: never
+ *   worker_max_rss = 512M                  ; ... or once its resident size passes this; 0: never
  *
  *   [watch exports]
  *   path = /srv/hyperv/exports             ; absolute folder
@@ -62,6 +66,10 @@ typedef struct hvd_config {
     uint64_t settle_ms;
     uint64_t file_timeout_ms;
     unsigned workers;
+    uint64_t worker_memory_limit; /* bytes; 0: no limit */
+    uint64_t worker_cpu_ms;       /* CPU time for one file; 0: file_timeout_ms */
+    uint64_t worker_max_files;    /* files before a worker is replaced; 0: never */
+    uint64_t worker_max_rss;      /* bytes of resident memory before it is; 0: never */
     hvd_config_watch *watches;
     size_t nwatches;
 } hvd_config;
@@ -86,5 +94,9 @@ char *hvd_config_describe(const hvd_config *c);
 /* Parses a duration ("250ms", "30s", "5m", "1h", bare number = seconds) into
  * milliseconds. Returns 0, or -1 for anything else. */
 int hvd_config_parse_duration(const char *s, uint64_t *ms);
+
+/* Parses a size ("512K", "256M", "1G", "1T", binary units, optional "iB"/"B"; bare number =
+ * bytes) into bytes. Returns 0, or -1 for anything else or an overflow. */
+int hvd_config_parse_size(const char *s, uint64_t *bytes);
 
 #endif

@@ -15,7 +15,9 @@
  * thread: libevtx makes several allocations per value, and a second thread would put a lock
  * on every one of them. The child also takes a libevtx crash on a hostile file with it: the
  * records before stand and the file ends with an error. Memory stays flat: the pipe is the
- * only queue. Smaller files are read in this process.
+ * only queue, and the child limits its own memory (CHILD_MEMORY, or the lower limit it
+ * inherits), so a count libevtx takes from a hostile file and allocates fails there and
+ * the record is skipped. Smaller files are read in this process, under its own limit.
  *
  * libevtx ignores a partial last chunk (a file still being copied), so 'tail' needs nothing
  * here: the records of that chunk appear when the file is read again once complete.
@@ -25,6 +27,7 @@
 
 #include "alloc.h"
 #include "eventxml.h"
+#include "reslimit.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,7 +46,8 @@
 #define WARN_RECORDS 5    /* records named one by one in the log; the rest are summed up */
 #define CHILD_MIN    2048 /* records from which a child process reads */
 #define PIPE_BUF_SZ  (256u * 1024)
-#define MAX_CRASHES  8 /* reading processes a file may kill before it is given up */
+#define MAX_CRASHES  8            /* reading processes a file may kill before it is given up */
+#define CHILD_MEMORY (1ull << 30) /* the child needs ~12 MB for any file; records <= XML_MAX */
 
 enum rec_status { REC_OK, REC_NO_RECORD, REC_NO_XML, REC_END, REC_RETRY };
 
@@ -213,6 +217,7 @@ static void child_main(hvd_evtx_reader *r, int fd, pid_t parent)
     if (getppid() != parent || !out) {
         _exit(1);
     }
+    hvd_reslimit_memory(CHILD_MEMORY, NULL); /* best effort; not in sanitizer builds */
     for (int index = r->next; index <= r->end; index++) {
         struct rec_head h;
         size_t len = 0;

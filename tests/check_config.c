@@ -69,6 +69,10 @@ START_TEST(config_empty_gives_defaults)
     ck_assert_uint_eq(c->settle_ms, 2000);
     ck_assert_uint_eq(c->file_timeout_ms, 300000);
     ck_assert_uint_eq(c->workers, 1);
+    ck_assert_uint_eq(c->worker_memory_limit, 1ull << 30);
+    ck_assert_uint_eq(c->worker_cpu_ms, 0);
+    ck_assert_uint_eq(c->worker_max_files, 1000);
+    ck_assert_uint_eq(c->worker_max_rss, 512ull << 20);
     ck_assert_uint_eq(c->nwatches, 0);
     hvd_config_destroy(c);
 }
@@ -187,6 +191,13 @@ START_TEST(config_bad_values_are_refused)
         {"[daemon]\nfile_timeout = -5\n", "t.conf:2: file_timeout: '-5' is not a duration"},
         {"[daemon]\nsocket = relative.sock\n", "t.conf:2: socket: 'relative.sock' is not an"},
         {"[daemon]\ndatabase =\n", "t.conf:2: database: empty value"},
+        {"[daemon]\nworker_memory_limit = 1X\n",
+         "t.conf:2: worker_memory_limit: '1X' is not a size"},
+        {"[daemon]\nworker_memory_limit = 10M\n",
+         "t.conf:2: worker_memory_limit: 10M is out of range (0 for none, or 64M to 1024G)"},
+        {"[daemon]\nworker_max_rss = -1\n", "t.conf:2: worker_max_rss: '-1' is not a size"},
+        {"[daemon]\nworker_cpu_limit = 500ms\n", "t.conf:2: worker_cpu_limit: '500ms' is not 0"},
+        {"[daemon]\nworker_max_files = many\n", "t.conf:2: worker_max_files: 'many' is not a"},
         {"[watch a]\npath = srv\n", "t.conf:2: path: 'srv' is not an absolute path"},
         {"[watch a]\npath = /a\nkind = xml\n", "t.conf:3: kind: 'xml' is not evtx"},
         {"[watch a]\npath = /a\nrecursive = maybe\n", "t.conf:3: recursive: 'maybe' is not yes"},
@@ -292,9 +303,37 @@ START_TEST(config_durations_parse)
 }
 END_TEST
 
+START_TEST(config_sizes_parse)
+{
+    uint64_t n = 0;
+
+    ck_assert_int_eq(hvd_config_parse_size("0", &n), 0);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(hvd_config_parse_size("4096", &n), 0);
+    ck_assert_uint_eq(n, 4096);
+    ck_assert_int_eq(hvd_config_parse_size("512K", &n), 0);
+    ck_assert_uint_eq(n, 512ull << 10);
+    ck_assert_int_eq(hvd_config_parse_size("256M", &n), 0);
+    ck_assert_uint_eq(n, 256ull << 20);
+    ck_assert_int_eq(hvd_config_parse_size("1GiB", &n), 0);
+    ck_assert_uint_eq(n, 1ull << 30);
+    ck_assert_int_eq(hvd_config_parse_size("2TB", &n), 0);
+    ck_assert_uint_eq(n, 2ull << 40);
+    ck_assert_int_eq(hvd_config_parse_size("", &n), -1);
+    ck_assert_int_eq(hvd_config_parse_size("M", &n), -1);
+    ck_assert_int_eq(hvd_config_parse_size("1 G", &n), -1);
+    ck_assert_int_eq(hvd_config_parse_size("1P", &n), -1);
+    ck_assert_int_eq(hvd_config_parse_size("1Gx", &n), -1);
+    ck_assert_int_eq(hvd_config_parse_size("-1", &n), -1);
+    ck_assert_int_eq(hvd_config_parse_size("99999999999T", &n), -1);
+}
+END_TEST
+
 START_TEST(config_describe_round_trips)
 {
     hvd_config *c = accept_text("[daemon]\nworkers = 3\nsettle_time = 1500ms\n"
+                                "worker_memory_limit = 768M\nworker_cpu_limit = 90s\n"
+                                "worker_max_files = 0\nworker_max_rss = 3000K\n"
                                 "[watch a]\npath = /a\npattern = *.evtx x*\nhost = H1\n");
     hvd_config *again = NULL;
     char *text = hvd_config_describe(c);
@@ -308,6 +347,10 @@ START_TEST(config_describe_round_trips)
     ck_assert_int_eq(hvd_config_parse_string(&again, text, "summary", NULL, &err), HVD_OK);
     ck_assert_uint_eq(again->workers, 3);
     ck_assert_uint_eq(again->settle_ms, 1500);
+    ck_assert_uint_eq(again->worker_memory_limit, 768ull << 20);
+    ck_assert_uint_eq(again->worker_cpu_ms, 90000);
+    ck_assert_uint_eq(again->worker_max_files, 0);
+    ck_assert_uint_eq(again->worker_max_rss, 3000ull << 10);
     ck_assert_uint_eq(again->watches[0].npatterns, 2);
     ck_assert_str_eq(again->watches[0].host, "H1");
     hvd_config_destroy(again);
@@ -502,6 +545,7 @@ static Suite *config_suite(void)
     TCase *tc = tcase_create("parse");
 
     tcase_add_test(tc, config_empty_gives_defaults);
+    tcase_add_test(tc, config_sizes_parse);
     tcase_add_test(tc, config_full_file_is_read);
     tcase_add_test(tc, config_crlf_and_bom_are_accepted);
     tcase_add_test(tc, config_errors_name_file_and_line);

@@ -11,6 +11,9 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
+#include "reslimit.h"
+#include "store.h"
+
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +24,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <inttypes.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -31,6 +37,8 @@
 
 #define DAEMON_BIN       HVD_TEST_BINDIR "/hvdiagd"
 #define FIXTURE(name)    HVD_TEST_DATADIR "/daemon/" name
+#define EVTX_FIXTURE(n)  HVD_TEST_DATADIR "/evtx/" n
+#define SAMPLE(name)     HVD_TEST_SRCDIR "/samples/" name
 #define START_TIMEOUT_MS 30000
 #define WAIT_MS          30000
 
@@ -1169,6 +1177,437 @@ START_TEST(daemon_sigterm_during_a_hanging_worker_kills_it_after_grace)
 }
 END_TEST
 
+/* --- containment: limits and replaced workers ---------------------------------------- */
+
+/* The processes below root (its children, theirs...), from the ppid field of /proc/N/stat.
+ * Fills pids (at most cap) and returns how many. Cost: one pass over /proc per level. */
+static size_t descendants(pid_t root, pid_t *pids, size_t cap)
+{
+    pid_t all[4096][2];
+    size_t nall = 0;
+    size_t n = 0;
+    DIR *dp = opendir("/proc");
+    struct dirent *de;
+
+    ck_assert_ptr_nonnull(dp);
+    while ((de = readdir(dp)) != NULL && nall < 4096) {
+        char path[64];
+        char buf[512];
+        char *close_paren;
+        char *text;
+        char *end = NULL;
+        long pid = strtol(de->d_name, &end, 10);
+        int ppid = 0;
+
+        if (pid <= 0 || *end) {
+            continue;
+        }
+        snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+        text = hvd_test_read_file(path, NULL);
+        if (!text) {
+            continue;
+        }
+        snprintf(buf, sizeof(buf), "%s", text);
+        free(text);
+        /* "pid (comm) state ppid ...": comm may hold spaces and parentheses */
+        close_paren = strrchr(buf, ')');
+        if (close_paren && sscanf(close_paren + 1, " %*c %d", &ppid) == 1) {
+            all[nall][0] = (pid_t)pid;
+            all[nall][1] = ppid;
+            nall++;
+        }
+    }
+    closedir(dp);
+    for (int grew = 1; grew;) {
+        grew = 0;
+        for (size_t i = 0; i < nall; i++) {
+            int parent_known = all[i][1] == root;
+            int known = 0;
+
+            for (size_t j = 0; j < n && !parent_known; j++) {
+                parent_known = pids[j] == all[i][1];
+            }
+            for (size_t j = 0; j < n && !known; j++) {
+                known = pids[j] == all[i][0];
+            }
+            if (parent_known && !known && n < cap) {
+                pids[n++] = all[i][0];
+                grew = 1;
+            }
+        }
+    }
+    return n;
+}
+
+/* Resident memory of the daemon and every process below it, in bytes. */
+static uint64_t tree_rss(pid_t root)
+{
+    pid_t pids[256];
+    size_t n = descendants(root, pids, 256);
+    uint64_t total = hvd_reslimit_rss(root);
+
+    for (size_t i = 0; i < n; i++) {
+        total += hvd_reslimit_rss(pids[i]);
+    }
+    return total;
+}
+
+/* True when process pid runs under a data memory limit of 'bytes': its RLIMIT_DATA, or in
+ * a sanitizer build its allocator options. */
+static int runs_limited(pid_t pid, uint64_t bytes)
+{
+    char path[64];
+    char want[64];
+    size_t len = 0;
+    char *text;
+    int found = 0;
+
+    if (hvd_reslimit_sanitized()) {
+        snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+        snprintf(want, sizeof(want), "max_allocation_size_mb=%" PRIu64, bytes >> 20);
+        text = hvd_test_read_file(path, &len);
+        for (size_t i = 0; text && i < len; i += strlen(text + i) + 1) {
+            found |= strncmp(text + i, "ASAN_OPTIONS=", 13) == 0 && strstr(text + i, want);
+        }
+    } else {
+        snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+        snprintf(want, sizeof(want), "%" PRIu64, bytes);
+        text = hvd_test_read_file(path, NULL);
+        for (char *line = text; line && *line;
+             line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+            if (strncmp(line, "Max data size", 13) == 0) {
+                found = strstr(line, want) != NULL;
+            }
+        }
+    }
+    free(text);
+    return found;
+}
+
+/* The store's row for path in a "sources" answer, or NULL. */
+static const json_t *source_row(const json_t *sources, const char *path)
+{
+    size_t i;
+    const json_t *s;
+
+    json_array_foreach(json_object_get(sources, "sources"), i, s)
+    {
+        if (strcmp(json_string_value(json_object_get(s, "path")), path) == 0) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
+/* Asks "sources" until path is done or quarantined; the daemon must answer "health" all
+ * along, and the resident memory of it and its workers is sampled into *max_rss. */
+static json_t *wait_settled_watching_memory(const struct dm *m, const char *path, uint64_t *max_rss,
+                                            uint64_t bound)
+{
+    long long deadline = now_ms() + 4 * WAIT_MS;
+
+    for (;;) {
+        json_t *h = dm_ask(m, "{\"op\":\"health\"}");
+        json_t *o;
+        const json_t *f;
+        uint64_t rss = tree_rss(m->pid);
+
+        ck_assert(json_is_true(json_object_get(h, "ok")));
+        json_decref(h);
+        if (rss > *max_rss) {
+            *max_rss = rss;
+        }
+        if (rss > bound) {
+            kill(m->pid, SIGKILL); /* before the machine suffers */
+            ck_abort_msg("hvdiagd and its workers hold %" PRIu64 " MiB, more than %" PRIu64 " MiB",
+                         rss >> 20, bound >> 20);
+        }
+        o = dm_ask(m, "{\"op\":\"sources\"}");
+        f = file_entry(o, path);
+        if (f && (strcmp(json_string_value(json_object_get(f, "state")), "quarantined") == 0 ||
+                  json_integer_value(json_object_get(f, "reads")) > 0)) {
+            return o;
+        }
+        json_decref(o);
+        ck_assert_msg(now_ms() < deadline, "%s was never read nor quarantined", path);
+        nap(50);
+    }
+}
+
+START_TEST(daemon_hostile_evtx_is_read_within_the_worker_memory_limit)
+{
+    struct dm m;
+    struct want_file good = {NULL, "done", NULL, 1, 0};
+    const uint64_t limit = 512ull << 20;
+    /* the daemon, one worker at its limit, its read-ahead child, and room for sanitizers */
+    const uint64_t bound = limit + (512ull << 20);
+    uint64_t max_rss = 0;
+    pid_t workers[16];
+    size_t nworkers;
+    size_t limited = 0;
+    json_t *o;
+    const json_t *row;
+    char *bad;
+    char *ok;
+
+    if (!hvd_reslimit_sanitized()) {
+        /* a safety net for this machine should the daemon forget its limits */
+        struct rlimit rl = {8ull << 30, 8ull << 30};
+
+        ck_assert_int_eq(setrlimit(RLIMIT_DATA, &rl), 0);
+    }
+    dm_init(&m);
+    dm_config(&m, "worker_memory_limit = 512M\nworker_max_rss = 0\n");
+    dm_start(&m);
+    /* libevtx allocates 8 GiB from a count in one of its records */
+    bad = dm_drop(&m, EVTX_FIXTURE("evtx-libevtx-8GiB-calloc-memory-exhaustion.evtx"),
+                  "hostile.evtx");
+    o = wait_settled_watching_memory(&m, bad, &max_rss, bound);
+    ck_assert_str_eq(json_string_value(json_object_get(file_entry(o, bad), "state")), "done");
+    row = source_row(o, bad);
+    ck_assert_ptr_nonnull(row);
+    ck_assert_int_ge(json_integer_value(json_object_get(row, "skipped")), 1);
+    ck_assert_int_gt(json_integer_value(json_object_get(row, "events")), 0);
+    json_decref(o);
+
+    /* the next file is read as usual, by a worker under the same limit */
+    ok = dm_drop(&m,
+                 SAMPLE("live-migration-spn/HV-NODE02/Microsoft-Windows-Hyper-V-VMMS-Admin.evtx"),
+                 "n2.evtx");
+    good.path = ok;
+    json_decref(wait_settled_watching_memory(&m, ok, &max_rss, bound));
+    o = dm_wait(&m, "{\"op\":\"sources\"}", file_is, &good, "the normal file read");
+    ck_assert_int_gt(json_integer_value(json_object_get(file_entry(o, ok), "events")), 0);
+    json_decref(o);
+    nworkers = descendants(m.pid, workers, 16);
+    for (size_t i = 0; i < nworkers; i++) {
+        limited += runs_limited(workers[i], limit);
+    }
+    ck_assert_msg(nworkers > 0 && limited == nworkers, "%zu of %zu workers limited", limited,
+                  nworkers);
+    o = dm_ask(&m, "{\"op\":\"health\"}");
+    ck_assert_int_eq(counter(o, "crashes"), 0);
+    ck_assert_int_eq(counter(o, "quarantined"), 0);
+    ck_assert_int_eq(counter(o, "files_ingested"), 2);
+    json_decref(o);
+    ck_assert_msg(max_rss < bound, "%" PRIu64 " MiB", max_rss >> 20);
+    fprintf(stderr, "hostile evtx: daemon and workers peaked at %" PRIu64 " MiB\n", max_rss >> 20);
+    free(bad);
+    free(ok);
+    ck_assert_int_eq(dm_stop(&m), 0);
+    dm_free(&m);
+}
+END_TEST
+
+START_TEST(daemon_worker_past_its_cpu_limit_is_ended_and_its_file_quarantined)
+{
+    struct dm m;
+    struct want_file q = {NULL, "quarantined", NULL, 0, 0};
+    struct want_file good = {NULL, "done", NULL, 1, 0};
+    json_t *o;
+    char *bad;
+    char *ok;
+
+    dm_init(&m);
+    dm_config(&m, "worker_cpu_limit = 1s\nfile_timeout = 10m\n");
+    dm_start_bin(&m, HVD_TEST_HOOKS_BIN, "HVD_TEST_SPIN_ON=spinme");
+    bad = dm_drop(&m, FIXTURE("ws2022_cluster.log"), "spinme_cluster.log");
+    q.path = bad;
+    /* a busy machine gives the spinning worker a fraction of a core: allow for it */
+    for (long long deadline = now_ms() + 6 * WAIT_MS;; nap(100)) {
+        o = dm_ask(&m, "{\"op\":\"sources\"}");
+        if (file_is(o, &q)) {
+            break;
+        }
+        json_decref(o);
+        ck_assert_msg(now_ms() < deadline, "the spinning worker was never ended");
+    }
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(file_entry(o, bad), "error")), "of CPU time"));
+    json_decref(o);
+    ok = dm_drop(&m, FIXTURE("HV-NODE02_cluster.log"), "HV-NODE02_cluster.log");
+    good.path = ok;
+    json_decref(dm_wait(&m, "{\"op\":\"sources\"}", file_is, &good, "the next file read"));
+    o = dm_ask(&m, "{\"op\":\"health\"}");
+    ck_assert_int_eq(counter(o, "timeouts"), 1);
+    ck_assert_int_eq(counter(o, "crashes"), 0);
+    json_decref(o);
+    free(bad);
+    free(ok);
+    ck_assert_int_eq(dm_stop(&m), 0);
+    dm_free(&m);
+}
+END_TEST
+
+/* Exports of two incidents, in time order: a live migration whose cause is on the other
+ * host (a correlation across files), then an unplanned failover. */
+static const char *const incident_files[][2] = {
+    {SAMPLE("live-migration-spn/HV-NODE02/Microsoft-Windows-Hyper-V-VMMS-Admin.evtx"),
+     "lm-n2.evtx"},
+    {SAMPLE("live-migration-spn/HV-NODE01/Microsoft-Windows-Hyper-V-VMMS-Admin.evtx"),
+     "lm-n1.evtx"},
+    {SAMPLE("unplanned-failover/HV-NODE01/Microsoft-Windows-Hyper-V-Config-Admin.evtx"),
+     "uf-n1-config.evtx"},
+    {SAMPLE("unplanned-failover/HV-NODE02/System.evtx"), "uf-n2-system.evtx"},
+    {SAMPLE("unplanned-failover/HV-NODE02_cluster.log"), "HV-NODE02_cluster.log"},
+};
+
+static size_t count_in(const char *text, const char *needle)
+{
+    size_t n = 0;
+
+    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle)) {
+        n++;
+    }
+    return n;
+}
+
+/* Lines "hvdiagd: worker PID started" in a daemon log. */
+static size_t worker_starts(const char *log)
+{
+    size_t n = 0;
+
+    for (const char *p = strstr(log, "hvdiagd: worker "); p;
+         p = strstr(p + 1, "hvdiagd: worker ")) {
+        const char *q = p + strlen("hvdiagd: worker ");
+
+        while (*q >= '0' && *q <= '9') {
+            q++;
+        }
+        n += strncmp(q, " started\n", 9) == 0;
+    }
+    return n;
+}
+
+/* Runs a fresh daemon over the incident files, dropped one at a time; returns the digest of
+ * its database and the number of diagnoses in *ndiag. */
+static void incident_run(struct dm *m, const char *extra, char digest[HVD_STORE_DIGEST_SIZE],
+                         int64_t *ndiag)
+{
+    size_t nfiles = sizeof(incident_files) / sizeof(incident_files[0]);
+    char *side;
+    hvd_store *st = NULL;
+    hvd_store_counts counts;
+    hvd_error err;
+
+    unlink(m->db);
+    side = hvd_test_path(m->dir, "hvdiag.db-wal");
+    unlink(side);
+    free(side);
+    side = hvd_test_path(m->dir, "hvdiag.db-shm");
+    unlink(side);
+    free(side);
+    ck_assert_int_eq(hvd_test_write_file(m->log, "", 0), 0);
+    for (size_t i = 0; i < nfiles; i++) {
+        side = hvd_test_path(m->watch, incident_files[i][1]);
+        unlink(side);
+        free(side);
+    }
+    dm_config(m, extra);
+    dm_start(m);
+    for (size_t i = 0; i < nfiles; i++) {
+        struct want_counter read = {"files_ingested", (json_int_t)(i + 1)};
+
+        free(dm_drop(m, incident_files[i][0], incident_files[i][1]));
+        json_decref(dm_wait(m, "{\"op\":\"health\"}", counter_at_least, &read, "a file read"));
+    }
+    ck_assert_int_eq(dm_stop(m), 0);
+    ck_assert_msg(hvd_store_open(&st, m->db, 0, &err) == HVD_OK, "%s", err.msg);
+    ck_assert_msg(hvd_store_digest(st, digest, &err) == HVD_OK, "%s", err.msg);
+    ck_assert_int_eq(hvd_store_get_counts(st, &counts, &err), HVD_OK);
+    *ndiag = counts.diagnoses;
+    hvd_store_close(st);
+}
+
+START_TEST(daemon_worker_replaced_after_max_files_gives_the_same_database)
+{
+    struct dm m;
+    char one_worker[HVD_STORE_DIGEST_SIZE];
+    char replaced[HVD_STORE_DIGEST_SIZE];
+    int64_t n1 = 0;
+    int64_t n2 = 0;
+    char *log;
+
+    dm_init(&m);
+    incident_run(&m, "workers = 1\nworker_max_files = 0\nworker_max_rss = 0\n", one_worker, &n1);
+    log = dm_log_text(&m);
+    ck_assert_uint_eq(worker_starts(log), 1);
+    ck_assert_uint_eq(count_in(log, "replaced"), 0);
+    free(log);
+
+    incident_run(&m, "workers = 1\nworker_max_files = 1\nworker_max_rss = 0\n", replaced, &n2);
+    log = dm_log_text(&m);
+    /* every file by a fresh worker, each primed from the store */
+    ck_assert_uint_eq(count_in(log, "replaced: 1 files"), 5);
+    ck_assert_uint_eq(worker_starts(log), 5);
+    free(log);
+    ck_assert_int_gt(n1, 0);
+    ck_assert_int_eq(n1, n2);
+    ck_assert_str_eq(one_worker, replaced);
+    dm_free(&m);
+}
+END_TEST
+
+START_TEST(daemon_worker_past_max_rss_is_replaced)
+{
+    struct dm m;
+    struct want_counter read = {"files_ingested", 2};
+    char *log;
+
+    dm_init(&m);
+    /* any worker holds more than 1 MiB once it has loaded the rules */
+    dm_config(&m, "worker_max_rss = 1M\nworker_max_files = 0\n");
+    dm_start(&m);
+    free(dm_drop(&m, EVTX_FIXTURE("evtx-libevtx-leak-1.evtx"), "leak.evtx"));
+    free(dm_drop(&m, FIXTURE("HV-NODE02_cluster.log"), "HV-NODE02_cluster.log"));
+    json_decref(dm_wait(&m, "{\"op\":\"health\"}", counter_at_least, &read, "both files read"));
+    dm_wait_log(&m, "replaced: resident size");
+    ck_assert_int_eq(dm_stop(&m), 0);
+    log = dm_log_text(&m);
+    ck_assert_uint_ge(worker_starts(log), 2);
+    free(log);
+    dm_free(&m);
+}
+END_TEST
+
+START_TEST(daemon_read_out_of_memory_is_retried_by_a_fresh_worker_then_quarantined)
+{
+    struct dm m;
+    struct want_file q = {NULL, "quarantined", NULL, 0, 0};
+    struct want_file good = {NULL, "done", NULL, 1, 0};
+    json_t *o;
+    char *log;
+    char *bad;
+    char *ok;
+
+    dm_init(&m);
+    dm_config(&m, NULL);
+    dm_start_bin(&m, HVD_TEST_HOOKS_BIN, "HVD_TEST_NOMEM_ON=nomem");
+    bad = dm_drop(&m, FIXTURE("ws2022_cluster.log"), "nomem_cluster.log");
+    q.path = bad;
+    o = dm_wait(&m, "{\"op\":\"sources\"}", file_is, &q, "quarantine after two tries");
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(file_entry(o, bad), "error")), "out of memory"));
+    json_decref(o);
+    ok = dm_drop(&m, FIXTURE("HV-NODE02_cluster.log"), "HV-NODE02_cluster.log");
+    good.path = ok;
+    json_decref(dm_wait(&m, "{\"op\":\"sources\"}", file_is, &good, "the next file read"));
+    o = dm_ask(&m, "{\"op\":\"health\"}");
+    ck_assert_int_eq(counter(o, "quarantined"), 1);
+    ck_assert_int_eq(counter(o, "crashes"), 0);
+    json_decref(o);
+    ck_assert_int_eq(dm_stop(&m), 0);
+    log = dm_log_text(&m);
+    /* each try by a worker of its own: the one that ran out is replaced */
+    ck_assert_uint_eq(count_in(log, "replaced: it ran out of memory"), 2);
+    ck_assert_uint_eq(worker_starts(log), 3);
+    free(log);
+    free(bad);
+    free(ok);
+    dm_free(&m);
+}
+END_TEST
+
 static Suite *daemon_suite(void)
 {
     Suite *s = suite_create("daemon");
@@ -1192,6 +1631,11 @@ static Suite *daemon_suite(void)
     tcase_add_test(work, daemon_crashing_worker_quarantines_its_file);
     tcase_add_test(work, daemon_hanging_worker_is_killed_at_the_time_limit);
     tcase_add_test(work, daemon_sigterm_during_a_hanging_worker_kills_it_after_grace);
+    tcase_add_test(work, daemon_hostile_evtx_is_read_within_the_worker_memory_limit);
+    tcase_add_test(work, daemon_worker_past_its_cpu_limit_is_ended_and_its_file_quarantined);
+    tcase_add_test(work, daemon_worker_replaced_after_max_files_gives_the_same_database);
+    tcase_add_test(work, daemon_worker_past_max_rss_is_replaced);
+    tcase_add_test(work, daemon_read_out_of_memory_is_retried_by_a_fresh_worker_then_quarantined);
     TCase *all[] = {cfg, sock, watch, sig, work};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         tcase_set_timeout(all[i], 180);
