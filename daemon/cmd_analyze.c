@@ -299,12 +299,162 @@ static void print_summary(const json_t *sum)
     printf("\n");
 }
 
+#define MEMBERS_SHOWN 8 /* diagnoses listed under an incident before the rest is summed up */
+#define NAMES_SHOWN   3 /* names listed in such a sum */
+
+/* Prints s in a column of width characters (UTF-8 code points): padded, or cut with '…'. */
+static void print_cell(const char *s, size_t width)
+{
+    size_t chars = 0;
+    size_t cut = 0;
+    size_t i;
+
+    for (i = 0; s[i]; i++) {
+        if (((unsigned char)s[i] & 0xC0) != 0x80) {
+            if (chars == width - 1) {
+                cut = i;
+            }
+            chars++;
+        }
+    }
+    if (chars <= width) {
+        printf("%s%*s", s, (int)(width - chars), "");
+    } else {
+        printf("%.*s…", (int)cut, s);
+    }
+}
+
+/* The diagnoses from index 'from' on, summed up by rule: "- and 394 more: fc-resource-failed
+ * x390 (SQL01, SQL33, SQL81 and 387 more), ...". */
+static void print_rest(const json_t *diags, size_t from, const char *title)
+{
+    json_t *by_rule = json_object();
+    size_t k;
+    size_t more = 0;
+    const json_t *d;
+    const char *rule;
+    json_t *names;
+
+    if (!by_rule) {
+        return;
+    }
+    json_array_foreach(diags, k, d)
+    {
+        json_t *list;
+        const char *who = *jstr(d, "vm_name") ? jstr(d, "vm_name") : jstr(d, "host");
+
+        if (k < from || strcmp(jstr(d, "title"), title) == 0) {
+            continue;
+        }
+        more++;
+        list = json_object_get(by_rule, jstr(d, "rule"));
+        if (!list) {
+            list = json_array();
+            json_object_set_new(by_rule, jstr(d, "rule"), list);
+        }
+        json_array_append_new(list, json_string(who));
+    }
+    printf("%-68s - and %zu more:", "", more);
+    k = 0;
+    json_object_foreach(by_rule, rule, names)
+    {
+        size_t n = json_array_size(names);
+
+        printf("%s %s x%zu (", k++ ? "," : "", rule, n);
+        for (size_t j = 0; j < n && j < NAMES_SHOWN; j++) {
+            printf("%s%s", j ? ", " : "", json_string_value(json_array_get(names, j)));
+        }
+        if (n > NAMES_SHOWN) {
+            printf(" and %zu more", n - NAMES_SHOWN);
+        }
+        printf(")");
+    }
+    printf("\n");
+    json_decref(by_rule);
+}
+
+static int sev_rank(const char *s)
+{
+    static const char *const order[] = {"benign", "info", "warning", "error", "critical"};
+
+    for (int i = 0; s && i < 5; i++) {
+        if (strcmp(s, order[i]) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* Most severe first, then the earliest: a critical cause before the errors it led to. */
+static int by_severity_then_time(const void *x, const void *y)
+{
+    const json_t *a = *(const json_t *const *)x;
+    const json_t *b = *(const json_t *const *)y;
+    int ra = sev_rank(jstr(a, "severity"));
+    int rb = sev_rank(jstr(b, "severity"));
+    int c;
+
+    if (ra != rb) {
+        return ra > rb ? -1 : 1;
+    }
+    c = strcmp(jstr(a, "first_time"), jstr(b, "first_time"));
+    return c ? c : strcmp(jstr(a, "title"), jstr(b, "title"));
+}
+
+/* One incident: its line, its fix, and its other diagnoses (summed up past a few). */
+static void print_incident(const json_t *in, int colour)
+{
+    const char *sev = json_string_value(json_object_get(in, "severity"));
+    const char *remedy = json_string_value(json_object_get(in, "remedy"));
+    char first[20];
+    char last[20];
+    char subject[256];
+    const json_t *diags = json_object_get(in, "diagnoses");
+    size_t k;
+    size_t shown = 0;
+    const json_t *d;
+
+    snprintf(first, sizeof(first), "%.19s", json_string_value(json_object_get(in, "first_time")));
+    snprintf(last, sizeof(last), "%.19s", json_string_value(json_object_get(in, "last_time")));
+    first[10] = ' ';
+    last[10] = ' ';
+    snprintf(subject, sizeof(subject), "%s%s", json_string_value(json_object_get(in, "subject")),
+             strcmp(json_string_value(json_object_get(in, "subject_kind")), "vm") == 0 ? " (VM)"
+                                                                                       : "");
+    printf("%s%-9s%s %-19s %-19s ", colour ? sev_colour(sev) : "", sev, colour ? "\033[0m" : "",
+           first, last);
+    print_cell(subject, 18);
+    printf(" %s\n", json_string_value(json_object_get(in, "title")));
+    if (remedy && *remedy) {
+        printf("%-68s fix: %.*s\n", "", (int)strcspn(remedy, "\n"), remedy);
+    }
+    json_array_foreach(diags, k, d)
+    {
+        if (strcmp(jstr(d, "title"), jstr(in, "title")) == 0) {
+            continue; /* the incident's own line already says it */
+        }
+        if (shown == MEMBERS_SHOWN) {
+            print_rest(diags, k, jstr(in, "title"));
+            break;
+        }
+        printf("%-68s %s %s [%s, %s, x%" JSON_INTEGER_FORMAT "]\n", "",
+               json_is_true(json_object_get(d, "root_cause")) ? "root cause:" : "-",
+               json_string_value(json_object_get(d, "title")),
+               json_string_value(json_object_get(d, "rule")),
+               json_string_value(json_object_get(d, "host")),
+               json_integer_value(json_object_get(d, "count")));
+        shown++;
+    }
+}
+
 static void print_table(const json_t *report, int colour)
 {
     const json_t *incidents = json_object_get(report, "incidents");
     const json_t *files = json_object_get(report, "files");
     size_t i;
+    size_t n;
     const json_t *in;
+    const json_t **order;
 
     json_array_foreach(files, i, in)
     {
@@ -326,45 +476,18 @@ static void print_table(const json_t *report, int colour)
     }
     printf("%-9s %-19s %-19s %-18s %s\n", "SEVERITY", "FIRST (UTC)", "LAST (UTC)", "VM / HOST",
            "WHAT HAPPENED");
-    json_array_foreach(incidents, i, in)
-    {
-        const char *sev = json_string_value(json_object_get(in, "severity"));
-        const char *remedy = json_string_value(json_object_get(in, "remedy"));
-        char first[20];
-        char last[20];
-        char subject[64];
-        const json_t *diags = json_object_get(in, "diagnoses");
-        size_t k;
-        const json_t *d;
-
-        snprintf(first, sizeof(first), "%.19s",
-                 json_string_value(json_object_get(in, "first_time")));
-        snprintf(last, sizeof(last), "%.19s", json_string_value(json_object_get(in, "last_time")));
-        first[10] = ' ';
-        last[10] = ' ';
-        snprintf(subject, sizeof(subject), "%s%s",
-                 json_string_value(json_object_get(in, "subject")),
-                 strcmp(json_string_value(json_object_get(in, "subject_kind")), "vm") == 0 ? " (VM)"
-                                                                                           : "");
-        printf("%s%-9s%s %-19s %-19s %-18s %s\n", colour ? sev_colour(sev) : "", sev,
-               colour ? "\033[0m" : "", first, last, subject,
-               json_string_value(json_object_get(in, "title")));
-        if (remedy && *remedy) {
-            printf("%-68s fix: %.*s\n", "", (int)strcspn(remedy, "\n"), remedy);
-        }
-        json_array_foreach(diags, k, d)
-        {
-            if (strcmp(jstr(d, "title"), jstr(in, "title")) == 0) {
-                continue; /* the incident's own line already says it */
-            }
-            printf("%-68s %s %s [%s, %s, x%" JSON_INTEGER_FORMAT "]\n", "",
-                   json_is_true(json_object_get(d, "root_cause")) ? "root cause:" : "-",
-                   json_string_value(json_object_get(d, "title")),
-                   json_string_value(json_object_get(d, "rule")),
-                   json_string_value(json_object_get(d, "host")),
-                   json_integer_value(json_object_get(d, "count")));
-        }
+    n = json_array_size(incidents);
+    order = calloc(n ? n : 1, sizeof(*order));
+    for (i = 0; order && i < n; i++) {
+        order[i] = json_array_get(incidents, i);
     }
+    if (order && n > 1) {
+        qsort(order, n, sizeof(*order), by_severity_then_time);
+    }
+    for (i = 0; i < n; i++) {
+        print_incident(order ? order[i] : json_array_get(incidents, i), colour);
+    }
+    free(order);
     printf("\n%zu incident(s). 'hvdiag analyze --json' or '--html FILE' shows causes, remedies "
            "and evidence.\n",
            json_array_size(incidents));

@@ -9,3 +9,8 @@ add_test(NAME report_in_chromium
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tools/report_check.sh $<TARGET_FILE:hvdiag>
                  ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}/artifacts)
 set_tests_properties(report_in_chromium PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
+
+# The terminal table of a storm: a few diagnoses listed, the rest summed up; columns aligned.
+add_test(NAME analyze_table_storm
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tools/table_check.sh $<TARGET_FILE:hvdiag>
+                 ${PROJECT_SOURCE_DIR})
