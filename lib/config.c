@@ -306,9 +306,51 @@ static int set_duration(struct parse *p, const char *key, const char *v, uint64_
 }
 
 static const char *const daemon_keys[] = {
-    "database",        "rules",       "socket",       "socket_mode", "log_level",
-    "rescan_interval", "settle_time", "file_timeout", "workers",
+    "database",
+    "rules",
+    "socket",
+    "socket_mode",
+    "log_level",
+    "rescan_interval",
+    "settle_time",
+    "file_timeout",
+    "workers",
+    "max_clients",
+    "max_clients_per_uid",
+    "client_idle_timeout",
+    "client_queue_limit",
+    "client_output_budget",
 };
+
+/* A byte size: a number with an optional k, m or g (powers of 1024, any case). */
+static int set_size(struct parse *p, const char *key, const char *v, uint64_t min, uint64_t max,
+                    uint64_t *out)
+{
+    char *end = NULL;
+    unsigned long long n;
+    uint64_t mult = 1;
+
+    errno = 0;
+    n = *v >= '0' && *v <= '9' ? strtoull(v, &end, 10) : 0;
+    if (end && (*end == 'k' || *end == 'K')) {
+        mult = 1024;
+    } else if (end && (*end == 'm' || *end == 'M')) {
+        mult = 1024 * 1024;
+    } else if (end && (*end == 'g' || *end == 'G')) {
+        mult = 1024 * 1024 * 1024;
+    }
+    if (!end || end == v || errno || (mult > 1 ? end[1] != '\0' : *end != '\0')) {
+        problem(p, p->line, "%s: '%s' is not a size (like 65536, 256k, 32M)", key, v);
+        return -1;
+    }
+    if (n > max / mult || n * mult < min || n * mult > max) {
+        problem(p, p->line, "%s: %s is out of range (%llu to %llu bytes)", key, v,
+                (unsigned long long)min, (unsigned long long)max);
+        return -1;
+    }
+    *out = n * mult;
+    return 0;
+}
 
 static void daemon_key(struct parse *p, const char *key, const char *v)
 {
@@ -377,6 +419,25 @@ static void daemon_key(struct parse *p, const char *key, const char *v)
         } else {
             c->workers = (unsigned)n;
         }
+        break;
+    case 9:
+    case 10:
+        if (parse_uint(v, 10, 65536, &n) < 0 || n == 0) {
+            problem(p, p->line, "%s: '%s' is not a number from 1 to 65536", key, v);
+        } else if (k == 9) {
+            c->max_clients = (unsigned)n;
+        } else {
+            c->max_clients_per_uid = (unsigned)n;
+        }
+        break;
+    case 11:
+        set_duration(p, key, v, 100, 24ull * 3600 * 1000, &c->client_idle_ms);
+        break;
+    case 12:
+        set_size(p, key, v, 4096, 1ull << 30, &c->client_queue_limit);
+        break;
+    case 13:
+        set_size(p, key, v, 65536, 1ull << 34, &c->client_output_budget);
         break;
     default:
         break;
@@ -502,6 +563,11 @@ static int set_defaults(hvd_config *c)
     c->settle_ms = 2 * 1000;
     c->file_timeout_ms = 5 * 60 * 1000;
     c->workers = 1;
+    c->max_clients = 1024;
+    c->max_clients_per_uid = 64;
+    c->client_idle_ms = 5 * 60 * 1000;
+    c->client_queue_limit = 256 * 1024;
+    c->client_output_budget = 32 * 1024 * 1024;
     return c->database && c->rules && c->socket ? 0 : -1;
 }
 
@@ -627,6 +693,12 @@ char *hvd_config_describe(const hvd_config *c)
     describe_ms(&b, "settle_time", c->settle_ms);
     describe_ms(&b, "file_timeout", c->file_timeout_ms);
     hvd_buf_printf(&b, "workers = %u\n", c->workers);
+    hvd_buf_printf(&b, "max_clients = %u\nmax_clients_per_uid = %u\n", c->max_clients,
+                   c->max_clients_per_uid);
+    describe_ms(&b, "client_idle_timeout", c->client_idle_ms);
+    hvd_buf_printf(&b, "client_queue_limit = %llu\nclient_output_budget = %llu\n",
+                   (unsigned long long)c->client_queue_limit,
+                   (unsigned long long)c->client_output_budget);
     for (size_t i = 0; i < c->nwatches; i++) {
         const hvd_config_watch *w = &c->watches[i];
 

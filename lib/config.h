@@ -13,6 +13,11 @@
  *   file_timeout = 5m                      ; time limit for reading one file
  *   workers = 1                            ; worker processes reading files at once (1..64);
  *                                          ; correlations join diagnoses of one worker
+ *   max_clients = 1024                     ; socket connections at once
+ *   max_clients_per_uid = 64               ; of them, by one peer user (SO_PEERCRED)
+ *   client_idle_timeout = 5m               ; a client that neither asks nor reads is closed
+ *   client_queue_limit = 256k              ; unsent bytes per client before it waits
+ *   client_output_budget = 32M             ; unsent bytes held for all clients together
  *
  *   [watch exports]
  *   path = /srv/hyperv/exports             ; absolute folder
@@ -62,6 +67,11 @@ typedef struct hvd_config {
     uint64_t settle_ms;
     uint64_t file_timeout_ms;
     unsigned workers;
+    unsigned max_clients;
+    unsigned max_clients_per_uid;
+    uint64_t client_idle_ms;
+    uint64_t client_queue_limit;   /* bytes */
+    uint64_t client_output_budget; /* bytes */
     hvd_config_watch *watches;
     size_t nwatches;
 } hvd_config;
