@@ -228,25 +228,40 @@ static json_t *collect_incidents(hvd_store *st, const struct options *o, int *wo
         json_object_set_new(req, "until",
                             json_string(hvd_time_format(o->ingest.until, t, sizeof(t))));
     }
-    res = ask(&q, req);
-    if (!res) {
-        json_decref(out);
-        return NULL;
-    }
-    json_array_foreach(json_object_get(res, "incidents"), i, in)
-    {
-        json_t *one = ask(&q, json_pack("{s:s,s:I}", "op", "incident", "id",
-                                        json_integer_value(json_object_get(in, "id"))));
-        int sev = hvd_severity_parse(json_string_value(json_object_get(in, "severity")));
+    /* every incident, page by page (a page holds at most 1000) */
+    for (;;) {
+        const char *next;
 
-        json_object_set(in, "diagnoses", one ? json_object_get(one, "diagnoses") : json_array());
-        json_decref(one);
-        if (sev > *worst) {
-            *worst = sev;
+        res = ask(&q, json_deep_copy(req));
+        if (!res) {
+            json_decref(req);
+            json_decref(out);
+            return NULL;
         }
-        json_array_append(out, in);
+        json_array_foreach(json_object_get(res, "incidents"), i, in)
+        {
+            json_t *one = ask(&q, json_pack("{s:s,s:I}", "op", "incident", "id",
+                                            json_integer_value(json_object_get(in, "id"))));
+            int sev = hvd_severity_parse(json_string_value(json_object_get(in, "severity")));
+
+            json_object_set_new(in, "diagnoses",
+                                one ? json_incref(json_object_get(one, "diagnoses"))
+                                    : json_array());
+            json_decref(one);
+            if (sev > *worst) {
+                *worst = sev;
+            }
+            json_array_append(out, in);
+        }
+        next = json_string_value(json_object_get(res, "next_cursor"));
+        if (!next) {
+            json_decref(res);
+            break;
+        }
+        json_object_set_new(req, "cursor", json_string(next));
+        json_decref(res);
     }
-    json_decref(res);
+    json_decref(req);
     return out;
 }
 

@@ -1,7 +1,10 @@
 /*
  * hvdiag query: past incidents. Asks hvdiagd over its socket when it answers; otherwise
  * reads the database itself, read-only, through the same query module, so the answer is
- * the same either way.
+ * the same either way. Listings come in pages (lib/query.h): the command asks page after
+ * page on one connection, following "next_cursor", and prints each as it arrives (with
+ * --json it prints one object holding every row), so a listing of any length arrives
+ * whole while no single answer grows past a page.
  */
 #include "cmd.h"
 
@@ -27,6 +30,7 @@
 #define DEFAULT_SOCKET "/run/hvdiag/hvdiag.sock"
 #define DEFAULT_DB     "hvdiag.db"
 #define MAX_RESPONSE   (64u << 20)
+#define PAGE_ROWS      1000 /* HVD_QUERY_MAX_PAGE */
 
 static void usage(FILE *out)
 {
@@ -35,107 +39,184 @@ static void usage(FILE *out)
         "usage: hvdiag query [incidents | incident ID | diagnoses | sources | rules | health |\n"
         "                     follow]\n"
         "                    [--vm NAME|ID] [--host H] [--rule R] [--severity S]\n"
-        "                    [--since T] [--until T] [--limit N] [--offset N]\n"
-        "                    [--socket PATH] [--db FILE] [--json]\n"
+        "                    [--since T] [--until T] [--limit N | --all] [--offset N]\n"
+        "                    [--cursor C] [--socket PATH] [--db FILE] [--json]\n"
         "\n"
         "Asks hvdiagd at --socket (default %s). Without --socket, when no\n"
         "daemon answers, reads ./%s directly, read-only, and says so; with --socket,\n"
         "a silent daemon is an error. --db FILE reads FILE and asks no daemon.\n"
         "--json prints the raw response.\n"
+        "incidents and diagnoses show --limit rows (default 50; --all: every one), sources\n"
+        "every file; long listings are fetched page by page. --cursor C continues where a\n"
+        "listing said \"(more: --cursor C)\".\n"
         "follow prints each new diagnosis as the daemon makes it (--vm, --host, --rule,\n"
         "--severity select which; minimum severity), until the daemon stops or Ctrl-C.\n"
         "exit status: 0 answered, 2 usage errors or nothing to ask\n",
         DEFAULT_SOCKET, DEFAULT_DB);
 }
 
-/* Sends one request line and reads one response line; NULL when no daemon answers, with
- * the reason in *why (an errno value). */
-static char *ask_socket(const char *path, const char *request, int *why)
+/* Where answers come from: the daemon's socket, or the database read directly. */
+struct asker {
+    int fd; /* -1: the database */
+    char *buf;
+    size_t len;
+    size_t cap;
+    hvd_store *st;
+    hvd_ruleset *rs;
+};
+
+static int connect_socket(const char *path)
 {
     struct sockaddr_un addr;
-    char *buf = NULL;
-    size_t len = 0;
-    size_t cap = 0;
     int fd;
 
-    *why = ENAMETOOLONG;
     if (strlen(path) >= sizeof(addr.sun_path)) {
-        return NULL;
+        return -1;
     }
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        *why = errno;
-        return NULL;
+        return -1;
     }
     memset(&addr, 0, sizeof(addr));
     addr.sun_family = AF_UNIX;
     memcpy(addr.sun_path, path, strlen(path) + 1);
-    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-        write(fd, request, strlen(request)) != (ssize_t)strlen(request) ||
-        write(fd, "\n", 1) != 1) {
-        *why = errno;
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
         close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Sends one request line and reads one response line; NULL when the daemon does not
+ * answer. Caller frees. */
+static char *ask_socket(struct asker *a, const char *request)
+{
+    size_t scanned = 0;
+    char *nl;
+    char *line;
+
+    if (write_all(a->fd, request, strlen(request)) < 0 || write_all(a->fd, "\n", 1) < 0) {
         return NULL;
     }
-    for (;;) {
+    while (!(nl = a->len ? memchr(a->buf + scanned, '\n', a->len - scanned) : NULL)) {
         ssize_t n;
 
-        if (cap - len < 4096) {
-            char *grown;
+        scanned = a->len;
+        if (a->cap - a->len < 65536) {
+            size_t cap = a->cap ? a->cap * 2 : 131072;
+            char *grown = cap <= MAX_RESPONSE ? realloc(a->buf, cap) : NULL;
 
-            cap = cap ? cap * 2 : 65536;
-            grown = cap <= MAX_RESPONSE ? realloc(buf, cap + 1) : NULL;
             if (!grown) {
-                break;
+                return NULL;
             }
-            buf = grown;
+            a->buf = grown;
+            a->cap = cap;
         }
-        n = read(fd, buf + len, cap - len);
+        n = read(a->fd, a->buf + a->len, a->cap - a->len);
         if (n < 0 && errno == EINTR) {
             continue;
         }
         if (n <= 0) {
-            break;
+            return NULL;
         }
-        len += (size_t)n;
-        if (memchr(buf + len - (size_t)n, '\n', (size_t)n)) {
-            break;
-        }
+        a->len += (size_t)n;
     }
-    close(fd);
-    if (!buf || len == 0) {
-        *why = buf ? ECONNRESET : ENOMEM;
-        free(buf);
-        return NULL;
-    }
-    buf[len] = '\0';
-    buf[strcspn(buf, "\n")] = '\0';
-    return buf;
+    line = strndup(a->buf, (size_t)(nl - a->buf));
+    a->len -= (size_t)(nl - a->buf) + 1;
+    memmove(a->buf, nl + 1, a->len);
+    return line;
 }
 
-static char *ask_database(const char *db, const char *request)
+static int open_database(struct asker *a, const char *db)
 {
-    hvd_store *st = NULL;
-    hvd_ruleset *rs = NULL;
-    hvd_query_context q = {0};
     hvd_error err;
+
+    if (hvd_store_open(&a->st, db, HVD_STORE_READONLY, &err) < 0) {
+        hvd_cli_error("hvdiag query: %s", err.msg);
+        return -1;
+    }
+    /* The rule set is only needed for "rules"; a broken one is not an error here. */
+    hvd_ruleset_load(&a->rs, hvd_cli_default_rules(), NULL, NULL, &err);
+    return 0;
+}
+
+static char *ask_database(struct asker *a, const char *request)
+{
+    hvd_query_context q = {0};
     char *answer;
     char *copy;
 
-    if (hvd_store_open(&st, db, HVD_STORE_READONLY, &err) < 0) {
-        hvd_cli_error("hvdiag query: %s", err.msg);
-        return NULL;
-    }
-    /* The rule set is only needed for "rules"; a broken one is not an error here. */
-    hvd_ruleset_load(&rs, hvd_cli_default_rules(), NULL, NULL, &err);
-    q.store = st;
-    q.rules = rs;
+    q.store = a->st;
+    q.rules = a->rs;
     answer = hvd_query_handle(&q, request, strlen(request));
     copy = answer ? strdup(answer) : NULL;
     hvd_free(answer);
-    hvd_ruleset_destroy(rs);
-    hvd_store_close(st);
     return copy;
+}
+
+static void asker_close(struct asker *a)
+{
+    if (a->fd >= 0) {
+        close(a->fd);
+    }
+    free(a->buf);
+    hvd_ruleset_destroy(a->rs);
+    hvd_store_close(a->st);
+}
+
+/* Asks the daemon, or the database: an explicit --db means the database, not the daemon;
+ * an explicit --socket means the daemon, never a database; with neither, ./hvdiag.db
+ * stands in for a silent daemon, with a notice. The first question decides which: once a
+ * daemon answered, all pages come from it. Caller frees the answer; NULL when nobody
+ * answered (said on stderr). */
+static char *ask(struct asker *a, const char *socket_path, const char *db, const char *request)
+{
+    const char *path = socket_path ? socket_path : DEFAULT_SOCKET;
+    char *answer;
+    int why;
+
+    if (!a->st && a->fd < 0 && !db) {
+        a->fd = connect_socket(path);
+        why = errno;
+        if (a->fd >= 0) {
+            answer = ask_socket(a, request);
+            if (answer) {
+                return answer;
+            }
+            why = errno ? errno : ECONNRESET;
+            close(a->fd);
+            a->fd = -1;
+        }
+        if (socket_path) {
+            hvd_cli_error("hvdiag query: no daemon answers at %s: %s", path, strerror(why));
+            return NULL;
+        }
+        hvd_cli_error("hvdiag query: no daemon answers at %s (%s); reading ./%s", path,
+                      strerror(why), DEFAULT_DB);
+    } else if (a->fd >= 0) {
+        return ask_socket(a, request);
+    }
+    if (!a->st && open_database(a, db ? db : DEFAULT_DB) < 0) {
+        return NULL;
+    }
+    return ask_database(a, request);
 }
 
 static const char *str(const json_t *o, const char *k)
@@ -145,14 +226,17 @@ static const char *str(const json_t *o, const char *k)
     return v ? v : "";
 }
 
-static void print_table(const char *what, const json_t *res)
+/* Prints one answer, or one page of a listing (header on the first). */
+static void print_table(const char *what, const json_t *res, int first)
 {
     size_t i;
     const json_t *row;
 
     if (strcmp(what, "incidents") == 0) {
-        printf("%-5s %-9s %-19s %-19s %-20s %s\n", "ID", "SEVERITY", "FIRST (UTC)", "LAST (UTC)",
-               "VM / HOST", "TITLE");
+        if (first) {
+            printf("%-5s %-9s %-19s %-19s %-20s %s\n", "ID", "SEVERITY", "FIRST (UTC)",
+                   "LAST (UTC)", "VM / HOST", "TITLE");
+        }
         json_array_foreach(json_object_get(res, "incidents"), i, row)
         {
             printf("%-5lld %-9s %-19.19s %-19.19s %-20s %s\n",
@@ -160,23 +244,17 @@ static void print_table(const char *what, const json_t *res)
                    str(row, "first_time"), str(row, "last_time"), str(row, "subject"),
                    str(row, "title"));
         }
-        if (json_object_get(res, "next_offset")) {
-            printf("(more: --offset %lld)\n",
-                   (long long)json_integer_value(json_object_get(res, "next_offset")));
-        }
     } else if (strcmp(what, "diagnoses") == 0) {
-        printf("%-6s %-9s %-19s %-19s %-24s %-12s %s\n", "ID", "SEVERITY", "FIRST (UTC)",
-               "LAST (UTC)", "HOST", "VM", "TITLE");
+        if (first) {
+            printf("%-6s %-9s %-19s %-19s %-24s %-12s %s\n", "ID", "SEVERITY", "FIRST (UTC)",
+                   "LAST (UTC)", "HOST", "VM", "TITLE");
+        }
         json_array_foreach(json_object_get(res, "diagnoses"), i, row)
         {
             printf("%-6lld %-9s %-19.19s %-19.19s %-24s %-12s %s\n",
                    (long long)json_integer_value(json_object_get(row, "id")), str(row, "severity"),
                    str(row, "first_time"), str(row, "last_time"), str(row, "host"),
                    str(row, "vm_name"), str(row, "title"));
-        }
-        if (json_object_get(res, "next_offset")) {
-            printf("(more: --offset %lld)\n",
-                   (long long)json_integer_value(json_object_get(res, "next_offset")));
         }
     } else if (strcmp(what, "incident") == 0) {
         json_array_foreach(json_object_get(res, "diagnoses"), i, row)
@@ -195,9 +273,7 @@ static void print_table(const char *what, const json_t *res)
             printf("%-11s %8lld events %6lld skipped %s%s\n", str(row, "kind"),
                    (long long)json_integer_value(json_object_get(row, "events")),
                    (long long)json_integer_value(json_object_get(row, "skipped")), str(row, "path"),
-                   json_is_true(json_object_get(row, "quarantined"))   ? " (quarantined)"
-                   : json_is_true(json_object_get(row, "all_repeats")) ? " (all repeats)"
-                                                                       : "");
+                   json_is_true(json_object_get(row, "quarantined")) ? " (quarantined)" : "");
         }
     } else if (strcmp(what, "rules") == 0) {
         json_array_foreach(json_object_get(res, "rules"), i, row)
@@ -299,57 +375,163 @@ static int follow(const char *path, const json_t *req, int json_out)
     return HVD_EXIT_OK;
 }
 
+/* Appends the rows of page under name to all (a JSON array member of it). */
+static void merge_rows(json_t *all, const json_t *page, const char *name)
+{
+    json_t *rows = json_object_get(page, name);
+
+    if (!json_is_array(rows)) {
+        return;
+    }
+    if (!json_object_get(all, name)) {
+        json_object_set_new(all, name, json_array());
+    }
+    json_array_extend(json_object_get(all, name), rows);
+}
+
+/*
+ * Asks for a listing page by page until 'wanted' rows (0: all) came or the listing ends.
+ * Prints each page as it comes, or with json_out one object with every row at the end.
+ * Returns the exit status.
+ */
+static int run_listing(struct asker *a, const char *socket_path, const char *db, const char *what,
+                       json_t *req, long long wanted, int json_out)
+{
+    json_t *all = json_pack("{s:b}", "ok", 1);
+    const char *cursor = NULL;
+    long long got = 0;
+    int status = HVD_EXIT_USAGE;
+    int first = 1;
+    json_t *res = NULL;
+
+    for (;;) {
+        long long want = wanted ? wanted - got : PAGE_ROWS;
+        char *text;
+        char *answer;
+        size_t rows;
+
+        json_object_set_new(req, "limit", json_integer(want < PAGE_ROWS ? want : PAGE_ROWS));
+        text = json_dumps(req, JSON_COMPACT);
+        answer = text ? ask(a, socket_path, db, text) : NULL;
+        free(text);
+        json_decref(res);
+        res = answer ? json_loads(answer, 0, NULL) : NULL;
+        if (!res) {
+            if (answer || a->fd >= 0) {
+                hvd_cli_error("hvdiag query: %s", answer ? "the answer is not JSON"
+                                                         : "no answer (the daemon went away?)");
+            }
+            free(answer);
+            goto out;
+        }
+        free(answer);
+        if (!json_is_true(json_object_get(res, "ok"))) {
+            if (json_out) {
+                json_dumpf(res, stdout,
+                           hvd_cli_json_flags(stdout, JSON_COMPACT | JSON_PRESERVE_ORDER));
+                putchar('\n');
+            } else {
+                hvd_cli_error("hvdiag query: %s", str(json_object_get(res, "error"), "message"));
+            }
+            goto out;
+        }
+        rows = json_array_size(json_object_get(res, what));
+        got += (long long)rows;
+        if (json_out) {
+            merge_rows(all, res, what);
+            merge_rows(all, res, "files");
+        } else {
+            hvd_cli_clean_json(res);
+            print_table(what, res, first);
+        }
+        first = 0;
+        cursor = json_string_value(json_object_get(res, "next_cursor"));
+        if (!cursor || (wanted && got >= wanted)) {
+            break;
+        }
+        /* the cursor carries the position; an offset applied to the first page only */
+        json_object_del(req, "offset");
+        json_object_set_new(req, "cursor", json_string(cursor));
+    }
+    if (json_out) {
+        if (!json_object_get(all, what)) {
+            json_object_set_new(all, what, json_array());
+        }
+        if (cursor) {
+            json_object_set_new(all, "next_cursor", json_string(cursor));
+        }
+        json_dumpf(all, stdout, hvd_cli_json_flags(stdout, JSON_COMPACT | JSON_PRESERVE_ORDER));
+        putchar('\n');
+    } else if (cursor) {
+        printf("(more: --cursor %s)\n", cursor);
+    }
+    status = HVD_EXIT_OK;
+out:
+    json_decref(res);
+    json_decref(all);
+    return status;
+}
+
 int hvd_cmd_query(int argc, char **argv)
 {
-    static const char *const with_value[] = {"--socket", "--db",    "--limit", "--offset",
-                                             "--vm",     "--host",  "--rule",  "--severity",
-                                             "--since",  "--until", "--vm-id", NULL};
+    static const char *const with_value[] = {
+        "--socket",   "--db",    "--limit", "--offset", "--vm",     "--host", "--rule",
+        "--severity", "--since", "--until", "--vm-id",  "--cursor", NULL};
     const char *socket_path = NULL;
     const char *db = NULL;
     const char *what = "incidents";
     int json_out = 0;
-    int why = 0;
+    long long wanted = -1; /* -1: the default for the listing; 0: all */
     json_t *req = json_object();
     json_t *res = NULL;
     char *text = NULL;
     char *answer = NULL;
+    struct asker a = {.fd = -1};
     int status = HVD_EXIT_USAGE;
 
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
+        const char *arg = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             usage(stdout);
             json_decref(req);
             return HVD_EXIT_OK;
-        } else if (strcmp(a, "--json") == 0) {
+        } else if (strcmp(arg, "--json") == 0) {
             json_out = 1;
-        } else if (a[0] == '-' && !hvd_cli_is_one_of(a, with_value)) {
-            hvd_cli_error("hvdiag query: unknown option %s ('hvdiag query --help' lists them)", a);
+        } else if (strcmp(arg, "--all") == 0) {
+            wanted = 0;
+        } else if (arg[0] == '-' && !hvd_cli_is_one_of(arg, with_value)) {
+            hvd_cli_error("hvdiag query: unknown option %s ('hvdiag query --help' lists them)",
+                          arg);
             goto out;
-        } else if (a[0] == '-' && !v) {
-            hvd_cli_error("hvdiag query: %s needs a value", a);
+        } else if (arg[0] == '-' && !v) {
+            hvd_cli_error("hvdiag query: %s needs a value", arg);
             goto out;
-        } else if (strcmp(a, "--socket") == 0) {
+        } else if (strcmp(arg, "--socket") == 0) {
             socket_path = argv[++i];
-        } else if (strcmp(a, "--db") == 0) {
+        } else if (strcmp(arg, "--db") == 0) {
             db = argv[++i];
-        } else if (strcmp(a, "--limit") == 0 || strcmp(a, "--offset") == 0) {
+        } else if (strcmp(arg, "--limit") == 0 || strcmp(arg, "--offset") == 0) {
             char *end;
             long long n = strtoll(argv[++i], &end, 10);
 
-            if (*end || n < 0) {
-                hvd_cli_error("hvdiag query: %s needs a number", a);
+            if (*end || n < 0 || end == argv[i]) {
+                hvd_cli_error("hvdiag query: %s needs a number", arg);
                 goto out;
             }
-            json_object_set_new(req, a + 2, json_integer(n));
-        } else if (strcmp(a, "--vm") == 0 || strcmp(a, "--host") == 0 || strcmp(a, "--rule") == 0 ||
-                   strcmp(a, "--severity") == 0 || strcmp(a, "--since") == 0 ||
-                   strcmp(a, "--until") == 0 || strcmp(a, "--vm-id") == 0) {
-            json_object_set_new(req, strcmp(a, "--vm-id") == 0 ? "vm_id" : a + 2,
+            if (strcmp(arg, "--limit") == 0) {
+                wanted = n;
+            } else {
+                json_object_set_new(req, "offset", json_integer(n));
+            }
+        } else if (strcmp(arg, "--vm") == 0 || strcmp(arg, "--host") == 0 ||
+                   strcmp(arg, "--rule") == 0 || strcmp(arg, "--severity") == 0 ||
+                   strcmp(arg, "--since") == 0 || strcmp(arg, "--until") == 0 ||
+                   strcmp(arg, "--vm-id") == 0 || strcmp(arg, "--cursor") == 0) {
+            json_object_set_new(req, strcmp(arg, "--vm-id") == 0 ? "vm_id" : arg + 2,
                                 json_string(argv[++i]));
-        } else if (strcmp(a, "incident") == 0 && v) {
+        } else if (strcmp(arg, "incident") == 0 && v) {
             char *end;
             long long id = strtoll(argv[++i], &end, 10);
 
@@ -359,12 +541,12 @@ int hvd_cmd_query(int argc, char **argv)
             }
             what = "incident";
             json_object_set_new(req, "id", json_integer(id));
-        } else if (strcmp(a, "incidents") == 0 || strcmp(a, "diagnoses") == 0 ||
-                   strcmp(a, "sources") == 0 || strcmp(a, "rules") == 0 ||
-                   strcmp(a, "health") == 0 || strcmp(a, "follow") == 0) {
-            what = a;
+        } else if (strcmp(arg, "incidents") == 0 || strcmp(arg, "diagnoses") == 0 ||
+                   strcmp(arg, "sources") == 0 || strcmp(arg, "rules") == 0 ||
+                   strcmp(arg, "health") == 0 || strcmp(arg, "follow") == 0) {
+            what = arg;
         } else {
-            hvd_cli_error("hvdiag query: unknown question '%s'", a);
+            hvd_cli_error("hvdiag query: unknown question '%s'", arg);
             usage(stderr);
             goto out;
         }
@@ -388,27 +570,16 @@ int hvd_cmd_query(int argc, char **argv)
         goto out;
     }
     json_object_set_new(req, "op", json_string(what));
-    text = json_dumps(req, JSON_COMPACT);
-    if (!text) {
+    if (strcmp(what, "incidents") == 0 || strcmp(what, "diagnoses") == 0 ||
+        strcmp(what, "sources") == 0) {
+        if (wanted < 0) {
+            wanted = strcmp(what, "sources") == 0 ? 0 : 50;
+        }
+        status = run_listing(&a, socket_path, db, what, req, wanted, json_out);
         goto out;
     }
-    /* An explicit --db means the database, not the daemon; an explicit --socket means the
-     * daemon, never a database; with neither, the database stands in for a silent daemon. */
-    if (db) {
-        answer = ask_database(db, text);
-    } else if (socket_path) {
-        answer = ask_socket(socket_path, text, &why);
-        if (!answer) {
-            hvd_cli_error("hvdiag query: no daemon answers at %s: %s", socket_path, strerror(why));
-        }
-    } else {
-        answer = ask_socket(DEFAULT_SOCKET, text, &why);
-        if (!answer) {
-            hvd_cli_error("hvdiag query: no daemon answers at %s (%s); reading ./%s",
-                          DEFAULT_SOCKET, strerror(why), DEFAULT_DB);
-            answer = ask_database(DEFAULT_DB, text);
-        }
-    }
+    text = json_dumps(req, JSON_COMPACT);
+    answer = text ? ask(&a, socket_path, db, text) : NULL;
     if (!answer) {
         goto out;
     }
@@ -427,10 +598,11 @@ int hvd_cmd_query(int argc, char **argv)
         goto out;
     } else {
         hvd_cli_clean_json(res);
-        print_table(what, res);
+        print_table(what, res, 1);
     }
     status = json_is_true(json_object_get(res, "ok")) ? HVD_EXIT_OK : HVD_EXIT_USAGE;
 out:
+    asker_close(&a);
     json_decref(req);
     json_decref(res);
     free(text);

@@ -134,7 +134,9 @@ struct hvdd_counters {
     uint64_t timeouts;
     uint64_t out_of_memory;
     uint64_t workers_replaced;
-    uint64_t clients_dropped;
+    uint64_t clients_dropped;   /* closed by the daemon: timed out, errors */
+    uint64_t clients_refused;   /* turned away at connect: too many, or stopping */
+    uint64_t clients_timed_out; /* of the dropped: idle, or not reading */
 };
 
 struct hvdd_client;
@@ -171,7 +173,12 @@ struct hvdd {
     int server_open;
     struct hvdd_client *clients;
     size_t nclients;
-    int64_t last_diagnosis; /* highest diagnosis id announced to followers */
+    int64_t last_diagnosis;  /* highest diagnosis id counted as new */
+    size_t out_bytes;        /* bytes in write requests of all clients, not yet done */
+    int out_blocked;         /* a client waits for out_bytes to fall below the budget */
+    uv_timer_t client_timer; /* idle clients */
+    uv_idle_t round;         /* clients whose requests wait for their turn */
+    int client_timer_init;
     char *health_text;
 
     uv_signal_t sig_hup;
@@ -225,7 +232,7 @@ int hvdd_worker_main(int argc, char **argv); /* hvdiagd --worker / --ingest-one 
 /* hvdiagd_server.c */
 int hvdd_server_start(struct hvdd *d);
 void hvdd_server_stop(struct hvdd *d);
-void hvdd_server_announce(struct hvdd *d); /* push new diagnoses to followers */
+void hvdd_server_announce(struct hvdd *d); /* new diagnoses: count them, feed followers */
 int64_t hvdd_server_last_diagnosis(struct hvdd *d);
 
 #endif

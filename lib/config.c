@@ -455,14 +455,45 @@ static int set_size(struct parse *p, const char *key, const char *v, uint64_t mi
 }
 
 static const char *const daemon_keys[] = {
-    "database",         "rules",
-    "socket",           "socket_mode",
-    "log_level",        "rescan_interval",
-    "settle_time",      "file_timeout",
-    "workers",          "worker_memory_limit",
-    "worker_cpu_limit", "worker_max_files",
+    "database",
+    "rules",
+    "socket",
+    "socket_mode",
+    "log_level",
+    "rescan_interval",
+    "settle_time",
+    "file_timeout",
+    "workers",
+    "worker_memory_limit",
+    "worker_cpu_limit",
+    "worker_max_files",
     "worker_max_rss",
+    "max_clients",
+    "max_clients_per_uid",
+    "client_idle_timeout",
+    "client_queue_limit",
+    "client_output_budget",
 };
+
+/* A byte size from min to max: a number with an optional k, m or g (powers of 1024, any
+ * case); no "0 for none" here. */
+static int set_bytes(struct parse *p, const char *key, const char *v, uint64_t min, uint64_t max,
+                     uint64_t *out)
+{
+    uint64_t n;
+
+    if (hvd_config_parse_size(v, &n) < 0) {
+        problem(p, p->line, "%s: '%s' is not a size (like 65536, 256k, 32M)", key, v);
+        return -1;
+    }
+    if (n < min || n > max) {
+        problem(p, p->line, "%s: %s is out of range (%llu to %llu bytes)", key, v,
+                (unsigned long long)min, (unsigned long long)max);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
 
 static void daemon_key(struct parse *p, const char *key, const char *v)
 {
@@ -552,6 +583,25 @@ static void daemon_key(struct parse *p, const char *key, const char *v)
         break;
     case 12:
         set_size(p, key, v, 1ull << 20, 1ull << 40, &c->worker_max_rss);
+        break;
+    case 13:
+    case 14:
+        if (parse_uint(v, 10, 65536, &n) < 0 || n == 0) {
+            problem(p, p->line, "%s: '%s' is not a number from 1 to 65536", key, v);
+        } else if (k == 13) {
+            c->max_clients = (unsigned)n;
+        } else {
+            c->max_clients_per_uid = (unsigned)n;
+        }
+        break;
+    case 15:
+        set_duration(p, key, v, 100, 24ull * 3600 * 1000, &c->client_idle_ms);
+        break;
+    case 16:
+        set_bytes(p, key, v, 4096, 1ull << 30, &c->client_queue_limit);
+        break;
+    case 17:
+        set_bytes(p, key, v, 65536, 1ull << 34, &c->client_output_budget);
         break;
     default:
         break;
@@ -712,6 +762,11 @@ static int set_defaults(hvd_config *c)
     c->worker_cpu_ms = 0;
     c->worker_max_files = 1000;
     c->worker_max_rss = 512ull << 20;
+    c->max_clients = 1024;
+    c->max_clients_per_uid = 64;
+    c->client_idle_ms = 5 * 60 * 1000;
+    c->client_queue_limit = 256 * 1024;
+    c->client_output_budget = 32 * 1024 * 1024;
     return c->database && c->rules && c->socket ? 0 : -1;
 }
 
@@ -857,6 +912,12 @@ char *hvd_config_describe(const hvd_config *c)
     describe_ms(&b, "worker_cpu_limit", c->worker_cpu_ms);
     hvd_buf_printf(&b, "worker_max_files = %llu\n", (unsigned long long)c->worker_max_files);
     describe_size(&b, "worker_max_rss", c->worker_max_rss);
+    hvd_buf_printf(&b, "max_clients = %u\nmax_clients_per_uid = %u\n", c->max_clients,
+                   c->max_clients_per_uid);
+    describe_ms(&b, "client_idle_timeout", c->client_idle_ms);
+    hvd_buf_printf(&b, "client_queue_limit = %llu\nclient_output_budget = %llu\n",
+                   (unsigned long long)c->client_queue_limit,
+                   (unsigned long long)c->client_output_budget);
     for (size_t i = 0; i < c->nwatches; i++) {
         const hvd_config_watch *w = &c->watches[i];
 

@@ -17,6 +17,11 @@
  *   worker_cpu_limit = 0                   ; CPU time for one file; 0: file_timeout
  *   worker_max_files = 1000                ; a worker is replaced after this many; 0: never
  *   worker_max_rss = 512M                  ; ... or once its resident size passes this; 0: never
+ *   max_clients = 1024                     ; socket connections at once
+ *   max_clients_per_uid = 64               ; of them, by one peer user (SO_PEERCRED)
+ *   client_idle_timeout = 5m               ; a client that neither asks nor reads is closed
+ *   client_queue_limit = 256k              ; unsent bytes per client before it waits
+ *   client_output_budget = 32M             ; unsent bytes held for all clients together
  *
  *   [watch exports]
  *   path = /srv/hyperv/exports             ; absolute folder
@@ -70,6 +75,11 @@ typedef struct hvd_config {
     uint64_t worker_cpu_ms;       /* CPU time for one file; 0: file_timeout_ms */
     uint64_t worker_max_files;    /* files before a worker is replaced; 0: never */
     uint64_t worker_max_rss;      /* bytes of resident memory before it is; 0: never */
+    unsigned max_clients;
+    unsigned max_clients_per_uid;
+    uint64_t client_idle_ms;
+    uint64_t client_queue_limit;   /* bytes */
+    uint64_t client_output_budget; /* bytes */
     hvd_config_watch *watches;
     size_t nwatches;
 } hvd_config;

@@ -8,7 +8,11 @@
 #include "alloc.h"
 #include "hvtime.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static char *dump(json_t *o)
@@ -75,8 +79,127 @@ static int opt_integer(const json_t *req, const char *name, long long *out)
     return 0;
 }
 
+/*
+ * Paging. A listing answers at most HVD_QUERY_MAX_PAGE rows and, when more follow, a
+ * "next_cursor": an opaque string naming the last row sent, which the next request passes
+ * back as "cursor". The store continues right after that row with an index search, so
+ * walking n rows costs O(n log n) whatever the page size, and rows added meanwhile neither
+ * shift nor repeat the rest. Cursors: "i:TIME:ID" and "d:TIME:ID" (incidents and
+ * diagnoses, newest first by first time, then id), "s:PATH" (sources, by path).
+ * "offset" still works and gives "next_offset".
+ */
+struct page {
+    json_t *list;
+    long long limit;  /* rows wanted; the store is asked for one more */
+    size_t max_bytes; /* 0, or end the page early once its rows take this much JSON */
+    size_t bytes;
+    size_t n;
+    hvd_time time; /* the limit-th row, for the cursor */
+    int64_t id;
+    char *key; /* hvd_strdup'd; a source's path */
+};
+
+static void page_free(struct page *pg)
+{
+    json_decref(pg->list);
+    hvd_free(pg->key);
+}
+
+/* Counts the row just appended to the page and notes it when it ends the page: the
+ * limit-th row, or the one that brings the page to max_bytes. Returns 1 to stop the walk
+ * (the row after the page's end, which only says there is more, was fetched), 0 to go
+ * on, -1 when out of memory. Measuring a row serializes it: O(row), once more. */
+static int page_mark(struct page *pg, hvd_time t, int64_t id, const char *key)
+{
+    pg->n++;
+    if ((long long)pg->n > pg->limit) {
+        return 1;
+    }
+    if (pg->max_bytes) {
+        pg->bytes += json_dumpb(json_array_get(pg->list, pg->n - 1), NULL, 0, JSON_COMPACT) + 1;
+        if (pg->bytes >= pg->max_bytes) {
+            pg->limit = (long long)pg->n;
+        }
+    }
+    if ((long long)pg->n != pg->limit) {
+        return 0;
+    }
+    pg->time = t;
+    pg->id = id;
+    if (key) {
+        pg->key = hvd_strdup(key);
+        return pg->key ? 0 : -1;
+    }
+    return 0;
+}
+
+/* Reads "cursor" of the given kind ('i', 'd' or 's') into f or *path. Returns 0 when
+ * absent or valid, -1 when malformed. *path is borrowed from req. */
+static int parse_cursor(const json_t *req, char kind, hvd_incident_filter *f, const char **path)
+{
+    const char *c = NULL;
+    char *end = NULL;
+    long long t;
+    long long id;
+
+    if (opt_string(req, "cursor", &c) < 0) {
+        return -1;
+    }
+    if (!c) {
+        return 0;
+    }
+    if (c[0] != kind || c[1] != ':') {
+        return -1;
+    }
+    if (kind == 's') {
+        *path = c + 2;
+        return 0;
+    }
+    errno = 0;
+    t = strtoll(c + 2, &end, 10);
+    if (errno || end == c + 2 || *end != ':') {
+        return -1;
+    }
+    f->after = 1;
+    f->after_time = t;
+    c = end + 1;
+    id = strtoll(c, &end, 10);
+    if (errno || end == c || *end) {
+        return -1;
+    }
+    f->after_id = id;
+    return 0;
+}
+
+/* The "next_cursor" member for a page that has more, or NULL. */
+static json_t *cursor_json(const struct page *pg, char kind)
+{
+    char buf[64];
+    char *text;
+    size_t n;
+    json_t *o;
+
+    if (kind != 's') {
+        snprintf(buf, sizeof(buf), "%c:%" PRId64 ":%" PRId64, kind, pg->time, pg->id);
+        return json_string(buf);
+    }
+    if (!pg->key) {
+        return NULL; /* page_mark() ran out of memory */
+    }
+    n = strlen(pg->key) + 3;
+    text = hvd_malloc(n);
+    if (!text) {
+        return NULL;
+    }
+    snprintf(text, n, "s:%s", pg->key);
+    o = json_string(text);
+    hvd_free(text);
+    return o;
+}
+
 static int add_incident(void *ud, const hvd_incident *in)
 {
+    struct page *pg = ud;
     json_t *o = json_object();
 
     json_object_set_new(o, "id", json_integer(in->id));
@@ -89,12 +212,12 @@ static int add_incident(void *ud, const hvd_incident *in)
     json_object_set_new(o, "title", json_string(in->title));
     json_object_set_new(o, "remedy", json_string(in->remedy));
     json_object_set_new(o, "diagnoses", json_integer(in->diagnoses));
-    json_array_append_new(ud, o);
-    return 0;
+    json_array_append_new(pg->list, o);
+    return page_mark(pg, in->first_time, in->id, NULL);
 }
 
 /* The filters incidents and diagnoses share. Returns NULL, or a failure response. */
-static char *parse_filter(const json_t *req, hvd_incident_filter *f, long long *limit,
+static char *parse_filter(const json_t *req, char kind, hvd_incident_filter *f, long long *limit,
                           long long *offset)
 {
     const char *sev = NULL;
@@ -113,6 +236,9 @@ static char *parse_filter(const json_t *req, hvd_incident_filter *f, long long *
     if (!f->vm && opt_string(req, "vm_id", &f->vm) < 0) {
         return fail("bad_request", "vm_id must be a string");
     }
+    if (parse_cursor(req, kind, f, NULL) < 0) {
+        return fail("bad_request", "cursor is not one this listing gave");
+    }
     f->min_severity = HVD_SEVERITY_INFO;
     if (sev && (f->min_severity = hvd_severity_parse(sev)) < 0) {
         return fail("bad_request", "unknown severity");
@@ -121,45 +247,57 @@ static char *parse_filter(const json_t *req, hvd_incident_filter *f, long long *
         (until && hvd_time_parse(until, &f->until) < 0)) {
         return fail("bad_request", "since/until must be ISO-8601 times");
     }
-    if (*limit == 0 || *limit > 1000) {
-        *limit = *limit ? 1000 : 50;
+    if (*limit == 0 || *limit > HVD_QUERY_MAX_PAGE) {
+        *limit = *limit ? HVD_QUERY_MAX_PAGE : 50;
     }
     f->limit = *limit + 1; /* one more tells whether there is a next page */
     f->offset = *offset;
     return NULL;
 }
 
-/* Moves list into res under name, with next_offset when the extra row says there is more. */
-static char *page(json_t *list, const char *name, long long limit, long long offset)
+/* Moves the page's rows into res under name, with next_cursor and next_offset when the
+ * extra row says there is more. */
+static char *page(struct page *pg, const char *name, char kind, long long offset)
 {
     json_t *res = ok();
 
-    if ((long long)json_array_size(list) > limit) {
-        json_array_remove(list, json_array_size(list) - 1);
-        json_object_set_new(res, "next_offset", json_integer(offset + limit));
+    if ((long long)json_array_size(pg->list) > pg->limit) {
+        json_t *cursor = cursor_json(pg, kind);
+
+        if (!cursor) {
+            json_decref(res);
+            page_free(pg);
+            return NULL;
+        }
+        json_array_remove(pg->list, json_array_size(pg->list) - 1);
+        json_object_set_new(res, "next_cursor", cursor);
+        if (kind != 's') {
+            json_object_set_new(res, "next_offset", json_integer(offset + pg->limit));
+        }
     }
-    json_object_set_new(res, name, list);
+    json_object_set(res, name, pg->list);
+    page_free(pg);
     return dump(res);
 }
 
 static char *op_incidents(const hvd_query_context *q, const json_t *req)
 {
     hvd_incident_filter f;
-    long long limit;
+    struct page pg = {0};
     long long offset;
-    char *bad = parse_filter(req, &f, &limit, &offset);
-    json_t *list;
+    char *bad = parse_filter(req, 'i', &f, &pg.limit, &offset);
     hvd_error err;
 
     if (bad) {
         return bad;
     }
-    list = json_array();
-    if (hvd_store_incidents(q->store, &f, add_incident, list, &err) < 0) {
-        json_decref(list);
+    pg.max_bytes = q->max_answer;
+    pg.list = json_array();
+    if (hvd_store_incidents(q->store, &f, add_incident, &pg, &err) < 0) {
+        page_free(&pg);
         return fail("internal", err.msg);
     }
-    return page(list, "incidents", limit, offset);
+    return page(&pg, "incidents", 'i', offset);
 }
 
 static int add_evidence(void *ud, const hvd_evidence *e)
@@ -188,7 +326,8 @@ static int add_evidence(void *ud, const hvd_evidence *e)
 struct diag_ctx {
     hvd_store *store;
     json_t *list;
-    int evidence; /* with each diagnosis's evidence events */
+    int evidence;    /* with each diagnosis's evidence events */
+    struct page *pg; /* paged listings: the cursor's row */
 };
 
 static int add_diagnosis(void *ud, const hvd_stored_diagnosis *d)
@@ -231,13 +370,13 @@ static int add_diagnosis(void *ud, const hvd_stored_diagnosis *d)
         json_decref(ev);
     }
     json_array_append_new(c->list, o);
-    return 0;
+    return c->pg ? page_mark(c->pg, d->first_time, d->id, NULL) : 0;
 }
 
 static char *op_incident(const hvd_query_context *q, const json_t *req)
 {
     const json_t *id = json_object_get(req, "id");
-    struct diag_ctx c = {q->store, NULL, 1};
+    struct diag_ctx c = {q->store, NULL, 1, NULL};
     json_t *res;
     hvd_error err;
 
@@ -264,25 +403,28 @@ static char *op_incident(const hvd_query_context *q, const json_t *req)
 static char *op_diagnoses(const hvd_query_context *q, const json_t *req)
 {
     hvd_diagnosis_filter f;
-    long long limit;
+    struct page pg = {0};
     long long offset;
-    char *bad = parse_filter(req, &f, &limit, &offset);
-    struct diag_ctx c = {q->store, NULL, 0};
+    char *bad = parse_filter(req, 'd', &f, &pg.limit, &offset);
+    struct diag_ctx c = {q->store, NULL, 0, &pg};
     hvd_error err;
 
     if (bad) {
         return bad;
     }
-    c.list = json_array();
+    pg.max_bytes = q->max_answer;
+    pg.list = json_array();
+    c.list = pg.list;
     if (hvd_store_diagnoses(q->store, &f, add_diagnosis, &c, &err) < 0) {
-        json_decref(c.list);
+        page_free(&pg);
         return fail("internal", err.msg);
     }
-    return page(c.list, "diagnoses", limit, offset);
+    return page(&pg, "diagnoses", 'd', offset);
 }
 
 static int add_source(void *ud, const hvd_store_source *s)
 {
+    struct page *pg = ud;
     json_t *o = json_object();
 
     json_object_set_new(o, "path", json_string(s->path));
@@ -300,23 +442,31 @@ static int add_source(void *ud, const hvd_store_source *s)
     json_object_set_new(o, "dirty", json_boolean(s->dirty));
     json_object_set_new(o, "last_error", json_string(s->last_error));
     json_object_set_new(o, "quarantined", json_boolean(s->quarantined));
-    json_array_append_new(ud, o);
-    return 0;
+    json_array_append_new(pg->list, o);
+    return page_mark(pg, 0, 0, s->path);
 }
 
-static char *op_sources(const hvd_query_context *q)
+static char *op_sources(const hvd_query_context *q, const json_t *req)
 {
-    json_t *list = json_array();
-    json_t *res;
+    struct page pg = {0};
+    const char *after = NULL;
+    hvd_incident_filter none;
     hvd_error err;
 
-    if (hvd_store_sources(q->store, add_source, list, &err) < 0) {
-        json_decref(list);
+    pg.limit = HVD_QUERY_MAX_PAGE;
+    if (opt_integer(req, "limit", &pg.limit) < 0 || parse_cursor(req, 's', &none, &after) < 0) {
+        return fail("bad_request", "limit or cursor has the wrong form");
+    }
+    if (pg.limit == 0 || pg.limit > HVD_QUERY_MAX_PAGE) {
+        pg.limit = HVD_QUERY_MAX_PAGE;
+    }
+    pg.max_bytes = q->max_answer;
+    pg.list = json_array();
+    if (hvd_store_sources_page(q->store, after, pg.limit + 1, add_source, &pg, &err) < 0) {
+        page_free(&pg);
         return fail("internal", err.msg);
     }
-    res = ok();
-    json_object_set_new(res, "sources", list);
-    return dump(res);
+    return page(&pg, "sources", 's', 0);
 }
 
 static char *op_rules(const hvd_query_context *q)
@@ -396,7 +546,7 @@ char *hvd_query_handle(const hvd_query_context *q, const char *line, size_t len)
     } else if (strcmp(op, "incident") == 0) {
         out = op_incident(q, req);
     } else if (strcmp(op, "sources") == 0) {
-        out = op_sources(q);
+        out = op_sources(q, req);
     } else if (strcmp(op, "rules") == 0) {
         out = op_rules(q);
     } else if (strcmp(op, "health") == 0) {

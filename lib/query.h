@@ -4,9 +4,15 @@
  * give the same answers.
  *
  * Requests: {"op":"incidents", "vm", "host", "rule", "severity", "since", "until", "limit",
- * "offset"}, {"op":"incident","id":N}, {"op":"sources"}, {"op":"rules"}, {"op":"health"},
- * {"op":"ping"}. Responses: {"ok":true,...} or {"ok":false,"error":{"code","message"}} with
- * code bad_request, too_large, unknown_op, not_found or internal.
+ * "offset", "cursor"}, {"op":"diagnoses", the same}, {"op":"incident","id":N},
+ * {"op":"sources", "limit", "cursor"}, {"op":"rules"}, {"op":"health"}, {"op":"ping"}.
+ * Responses: {"ok":true,...} or {"ok":false,"error":{"code","message"}} with code
+ * bad_request, too_large, unknown_op, not_found or internal.
+ *
+ * Listings are paged: at most "limit" rows (incidents and diagnoses: default 50; sources:
+ * default and most HVD_QUERY_MAX_PAGE), and "next_cursor" when more follow; passing it
+ * back as "cursor" gives the next page. A cursor is opaque to clients; a sources cursor is
+ * "s:" followed by the last path sent (hvdiagd pages its file table by it too).
  */
 #ifndef HVD_QUERY_H
 #define HVD_QUERY_H
@@ -17,6 +23,7 @@
 #include <stddef.h>
 
 #define HVD_QUERY_MAX_REQUEST (64 * 1024)
+#define HVD_QUERY_MAX_PAGE    1000 /* rows in one answer of a listing */
 
 typedef struct hvd_query_context {
     hvd_store *store;         /* borrowed */
@@ -24,6 +31,9 @@ typedef struct hvd_query_context {
     /* Extra members for "health" (the daemon's counters) as a JSON object text, or NULL. */
     const char *(*health)(void *ud);
     void *ud;
+    /* 0, or about the most bytes of rows one page of a listing holds: a page ends early
+     * (with its next_cursor) once its rows reach this much JSON. */
+    size_t max_answer;
 } hvd_query_context;
 
 /* Answers one request (len bytes, no newline needed). Returns the response as one line of

@@ -1899,6 +1899,32 @@ int hvd_store_sources(hvd_store *st, int (*fn)(void *ud, const hvd_store_source 
     return rc;
 }
 
+int hvd_store_sources_page(hvd_store *st, const char *after, int64_t limit,
+                           int (*fn)(void *ud, const hvd_store_source *src), void *ud,
+                           hvd_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = stmt_acquire(st, SQL_SOURCE_PAGE, &q, err);
+
+    if (rc < 0) {
+        return rc;
+    }
+    bind_opt_text(q, 1, after);
+    sqlite3_bind_int64(q, 2, limit > 0 ? limit : -1);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        hvd_store_source s;
+
+        source_row(q, &s);
+        if (fn(ud, &s)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    rc = rc == SQLITE_DONE ? HVD_OK : db_error(st, err, "cannot list sources");
+    stmt_release(st, SQL_SOURCE_PAGE, q);
+    return rc;
+}
+
 /* --- incidents -------------------------------------------------------------------------- */
 
 /*
@@ -3137,6 +3163,9 @@ static void bind_filter(sqlite3_stmt *q, const hvd_incident_filter *f)
     sqlite3_bind_int64(q, 7, f->until);
     sqlite3_bind_int64(q, 8, f->limit > 0 ? f->limit : -1);
     sqlite3_bind_int64(q, 9, f->offset > 0 ? f->offset : 0);
+    sqlite3_bind_int(q, 10, f->after != 0);
+    sqlite3_bind_int64(q, 11, f->after_time);
+    sqlite3_bind_int64(q, 12, f->after_id);
 }
 
 static void incident_row(sqlite3_stmt *q, hvd_incident *in)

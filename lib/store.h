@@ -159,6 +159,11 @@ int hvd_store_get_source(hvd_store *st, const char *path, hvd_store_source *out,
 /* Every known source, by path. Rows are borrowed for the call; nonzero stops the walk. */
 int hvd_store_sources(hvd_store *st, int (*fn)(void *ud, const hvd_store_source *src), void *ud,
                       hvd_error *err);
+/* One page of sources by path: those after 'after' (NULL: from the first), at most limit
+ * (0: no limit). An index range scan: O(log n + limit). Rows as for hvd_store_sources(). */
+int hvd_store_sources_page(hvd_store *st, const char *after, int64_t limit,
+                           int (*fn)(void *ud, const hvd_store_source *src), void *ud,
+                           hvd_error *err);
 
 /* --- incidents ----------------------------------------------------------------------- */
 
@@ -202,6 +207,12 @@ typedef struct hvd_incident_filter {
     int64_t limit;    /* 0 for no limit */
     int64_t offset;
     const char *vm_id; /* vm id only */
+    /* Keyset cursor: with 'after' set, only rows past (after_time, after_id) in the
+     * listing's order, the last row of the previous page. Unlike an offset it stays right
+     * while rows are added. */
+    int after;
+    hvd_time after_time;
+    int64_t after_id;
 } hvd_incident_filter;
 
 typedef hvd_incident_filter hvd_diagnosis_filter;
@@ -240,7 +251,7 @@ int hvd_store_get_incident(hvd_store *st, int64_t id, int (*fn)(void *ud, const 
 int hvd_store_incident_diagnoses(hvd_store *st, int64_t incident,
                                  int (*fn)(void *ud, const hvd_stored_diagnosis *d), void *ud,
                                  hvd_error *err);
-/* Diagnoses matching f (NULL: all), newest first (by first time, then key). */
+/* Diagnoses matching f (NULL: all), newest first (by first time, then id). */
 int hvd_store_diagnoses(hvd_store *st, const hvd_diagnosis_filter *f,
                         int (*fn)(void *ud, const hvd_stored_diagnosis *d), void *ud,
                         hvd_error *err);

@@ -193,6 +193,7 @@ enum {
     SQL_SOURCE_PUT,
     SQL_SOURCE_QUARANTINE,
     SQL_SOURCE_LIST,
+    SQL_SOURCE_PAGE,
     SQL_INC_DIAGS,
     SQL_INC_RELATED,
     SQL_INC_IDS,
@@ -286,6 +287,8 @@ static const char *const store_sql[SQL_COUNT] = {
     [SQL_SOURCE_QUARANTINE] = "UPDATE sources SET quarantined = ?2, quarantine_reason = ?3"
                               " WHERE path = ?1",
     [SQL_SOURCE_LIST] = "SELECT " STORE_SOURCE_COLUMNS " FROM sources ORDER BY path",
+    [SQL_SOURCE_PAGE] = "SELECT " STORE_SOURCE_COLUMNS " FROM sources"
+                        " WHERE ?1 IS NULL OR path > ?1 ORDER BY path LIMIT ?2",
 
     /* --- incident grouping --- */
     [SQL_INC_DIAGS] = "SELECT " STORE_INC_COLUMNS " FROM diagnoses",
@@ -343,6 +346,7 @@ static const char *const store_sql[SQL_COUNT] = {
         " AND (?7 = 0 OR i.first_time <= ?7)"
         " AND ((?2 IS NULL AND ?3 IS NULL AND ?4 IS NULL AND ?5 IS NULL)"
         "  OR EXISTS(SELECT 1 FROM diagnoses d WHERE d.incident = i.id AND " STORE_DIAG_MATCH "))"
+        " AND (?10 = 0 OR i.first_time < ?11 OR (i.first_time = ?11 AND i.id < ?12))"
         " ORDER BY i.first_time DESC, i.id DESC LIMIT ?8 OFFSET ?9",
     [SQL_INCIDENT_GET] = "SELECT " STORE_INCIDENT_COLUMNS " FROM incidents i WHERE i.id = ?1",
     [SQL_INCIDENT_DIAGS] = "SELECT " STORE_DIAGNOSIS_COLUMNS " FROM diagnoses d"
@@ -352,7 +356,8 @@ static const char *const store_sql[SQL_COUNT] = {
     [SQL_DIAG_LIST] = "SELECT " STORE_DIAGNOSIS_COLUMNS " FROM diagnoses d"
                       " WHERE d.severity >= ?1 AND (?6 = 0 OR d.last_time >= ?6)"
                       " AND (?7 = 0 OR d.first_time <= ?7) AND " STORE_DIAG_MATCH
-                      " ORDER BY d.first_time DESC, d.key LIMIT ?8 OFFSET ?9",
+                      " AND (?10 = 0 OR d.first_time < ?11 OR (d.first_time = ?11 AND d.id < ?12))"
+                      " ORDER BY d.first_time DESC, d.id DESC LIMIT ?8 OFFSET ?9",
     [SQL_DIAGS_AFTER] = "SELECT " STORE_DIAGNOSIS_COLUMNS " FROM diagnoses d WHERE d.id > ?1"
                         " ORDER BY d.id",
     [SQL_EVIDENCE_OF] = "SELECT kind, path, record_id, event_record_id, line, byte_offset,"

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <inttypes.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -36,6 +37,7 @@
 #include <unistd.h>
 
 #define DAEMON_BIN       HVD_TEST_BINDIR "/hvdiagd"
+#define HVDIAG_BIN       HVD_TEST_BINDIR "/hvdiag"
 #define FIXTURE(name)    HVD_TEST_DATADIR "/daemon/" name
 #define EVTX_FIXTURE(n)  HVD_TEST_DATADIR "/evtx/" n
 #define SAMPLE(name)     HVD_TEST_SRCDIR "/samples/" name
@@ -660,7 +662,7 @@ START_TEST(daemon_client_that_never_reads_is_dropped_not_waited_for)
     int sends = 0;
 
     dm_init(&m);
-    dm_config(&m, NULL);
+    dm_config(&m, "client_idle_timeout = 1s\nclient_queue_limit = 16k");
     dm_start(&m);
     ck_assert_int_eq(conn_open(&slow, m.sock), 0);
     ck_assert_int_eq(conn_open(&other, m.sock), 0);
@@ -677,7 +679,7 @@ START_TEST(daemon_client_that_never_reads_is_dropped_not_waited_for)
             poll(&p, 1, 100);
         }
         /* meanwhile the other client is answered */
-        if (++sends % 100 == 0) {
+        if (++sends % 5 == 0) {
             o = conn_ask(&other, "{\"op\":\"ping\"}");
             ck_assert(json_is_true(json_object_get(o, "ok")));
             json_decref(o);
@@ -722,6 +724,469 @@ START_TEST(daemon_serves_fifty_clients_at_once)
     }
     for (int i = 0; i < 50; i++) {
         conn_close(&c[i]);
+    }
+    ck_assert_int_eq(dm_stop(&m), 0);
+    dm_free(&m);
+}
+END_TEST
+
+/* --- limits on clients ----------------------------------------------------------------- */
+
+/* A cluster.log of n lines, each a failed VM start of its own VM: n diagnoses. */
+static void write_burst(const char *path, int n)
+{
+    FILE *f = fopen(path, "w");
+
+    ck_assert_ptr_nonnull(f);
+    fputs("[=== Cluster ===]\nCurrent node: name (HV-NODE01) id (1)\n[=== Cluster Logs ===]\n", f);
+    for (int i = 0; i < n; i++) {
+        int secs = i * 7;
+
+        fprintf(f,
+                "00000f20.00001a34::2024/03/%02d-%02d:%02d:%02d.%03d ERR   [RHS] Online for "
+                "resource Virtual Machine VM%05d failed.\n",
+                1 + secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60, i % 1000, i);
+    }
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+START_TEST(daemon_reading_follower_gets_every_diagnosis_of_a_burst_once)
+{
+    enum { N = 5000 };
+    struct dm m;
+    struct conn follow;
+    char *tmp;
+    char *path;
+    json_t *o;
+    char *seen = calloc(N + 1, 1);
+    int got = 0;
+    long long deadline;
+
+    dm_init(&m);
+    /* small limits, so the feed waits for the follower many times over */
+    dm_config(&m, "client_queue_limit = 8k\nclient_output_budget = 64k\n"
+                  "client_idle_timeout = 2s");
+    dm_start(&m);
+    ck_assert_int_eq(conn_open(&follow, m.sock), 0);
+    o = conn_ask(&follow, "{\"op\":\"follow\"}");
+    ck_assert(json_is_true(json_object_get(o, "following")));
+    json_decref(o);
+    tmp = hvd_test_path(m.dir, "burst.tmp");
+    path = hvd_test_path(m.watch, "HV-NODE01_cluster.log");
+    write_burst(tmp, N);
+    ck_assert_int_eq(rename(tmp, path), 0);
+
+    deadline = now_ms() + 300000;
+    while (got < N) {
+        char *line = conn_line(&follow, 1000);
+        json_int_t id;
+
+        ck_assert_msg(now_ms() < deadline, "only %d of %d diagnoses arrived", got, N);
+        if (!line) {
+            /* nothing yet: the file is still being read, or the follower was dropped */
+            ck_assert_msg(!conn_closed_by_peer(&follow, 1), "the follower was dropped after %d",
+                          got);
+            continue;
+        }
+        o = json_loads(line, 0, NULL);
+        ck_assert_msg(o != NULL, "not JSON: %s", line);
+        ck_assert_str_eq(json_string_value(json_object_get(o, "event")), "diagnosis");
+        id = json_integer_value(json_object_get(json_object_get(o, "diagnosis"), "id"));
+        ck_assert_msg(id >= 1 && id <= N, "diagnosis id %lld", (long long)id);
+        ck_assert_msg(!seen[id], "diagnosis %lld arrived twice", (long long)id);
+        seen[id] = 1;
+        got++;
+        json_decref(o);
+        free(line);
+    }
+    /* and nothing more */
+    o = dm_ask(&m, "{\"op\":\"health\"}");
+    ck_assert_int_eq(counter(o, "diagnoses"), N);
+    ck_assert_int_eq(counter(o, "new_diagnoses"), N);
+    ck_assert_int_eq(counter(o, "clients_dropped"), 0);
+    json_decref(o);
+    o = conn_ask(&follow, "{\"op\":\"ping\"}");
+    ck_assert(json_is_true(json_object_get(o, "ok")));
+    json_decref(o);
+    conn_close(&follow);
+    free(seen);
+    free(tmp);
+    free(path);
+    ck_assert_int_eq(dm_stop(&m), 0);
+    dm_free(&m);
+}
+END_TEST
+
+/* n source rows in the daemon's database before it starts: "/archive/src-00042.log"... */
+static void put_sources(const struct dm *m, int n)
+{
+    hvd_store *st = NULL;
+    hvd_error err;
+
+    ck_assert_msg(hvd_store_open(&st, m->db, 0, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(hvd_store_begin(st, &err), 0);
+    for (int i = 0; i < n; i++) {
+        char path[64];
+        hvd_store_source src;
+
+        snprintf(path, sizeof(path), "/archive/src-%05d.log", i);
+        memset(&src, 0, sizeof(src));
+        src.path = path;
+        src.kind = "clusterlog";
+        src.host = "HV-NODE01";
+        src.position = "";
+        src.encoding = "utf-8";
+        src.last_error = "";
+        src.head_hash = "";
+        src.prefix_hash = "";
+        src.warnings = "";
+        src.events = (uint64_t)i;
+        ck_assert_msg(hvd_store_put_source(st, &src, &err) == 0, "%s", err.msg);
+    }
+    ck_assert_int_eq(hvd_store_commit(st, &err), 0);
+    hvd_store_close(st);
+}
+
+/* Runs hvdiag with args; returns its stdout (caller frees). */
+static char *run_hvdiag(const struct dm *m, char *const args[])
+{
+    char *out = hvd_test_path(m->dir, "hvdiag.out");
+    char *argv[16] = {HVDIAG_BIN};
+    size_t n = 1;
+    char *text;
+
+    for (; args[n - 1] && n < 15; n++) {
+        argv[n] = args[n - 1];
+    }
+    argv[n] = NULL;
+    ck_assert_int_eq(hvd_test_run(argv, out), 0);
+    text = hvd_test_read_file(out, NULL);
+    ck_assert_ptr_nonnull(text);
+    free(out);
+    return text;
+}
+
+static int not_busy(const json_t *o, const void *ud)
+{
+    (void)ud;
+    return json_is_false(json_object_get(o, "busy"));
+}
+
+START_TEST(daemon_sources_of_ten_thousand_files_arrive_whole_through_the_cli)
+{
+    enum { N = 10000, FILES = 1100 };
+    struct dm m;
+    json_t *o;
+    json_t *list;
+    size_t i;
+    const json_t *row;
+    char *text;
+    char *seen = calloc(N, 1);
+    size_t lines = 0;
+    struct want_counter watched = {"files_watched", FILES};
+    size_t archived = 0;
+
+    dm_init(&m);
+    dm_config(&m, NULL);
+    put_sources(&m, N);
+    /* and a file table longer than one page: empty files, quickly read */
+    for (int k = 0; k < FILES; k++) {
+        char name[32];
+        char *p;
+
+        snprintf(name, sizeof(name), "empty-%04d.log", k);
+        p = hvd_test_path(m.watch, name);
+        ck_assert_int_eq(hvd_test_write_file(p, "", 0), 0);
+        free(p);
+    }
+    dm_start(&m);
+    o = dm_wait(&m, "{\"op\":\"health\"}", counter_at_least, &watched, "the files listed");
+    json_decref(o);
+    o = dm_wait(&m, "{\"op\":\"health\"}", not_busy, NULL, "the files read");
+    json_decref(o);
+    /* one page of the socket's answer is a page, with a cursor */
+    o = dm_ask(&m, "{\"op\":\"sources\"}");
+    ck_assert_uint_le(json_array_size(json_object_get(o, "sources")), 1000);
+    ck_assert(json_is_string(json_object_get(o, "next_cursor")));
+    json_decref(o);
+
+    {
+        char *args[] = {"query", "sources", "--json", "--socket", m.sock, NULL};
+
+        text = run_hvdiag(&m, args);
+    }
+    o = json_loads(text, 0, NULL);
+    ck_assert_msg(o != NULL, "not JSON: %.200s", text);
+    ck_assert(json_is_true(json_object_get(o, "ok")));
+    list = json_object_get(o, "sources");
+    ck_assert_uint_ge(json_array_size(list), N);
+    json_array_foreach(list, i, row)
+    {
+        const char *p = json_string_value(json_object_get(row, "path"));
+        int k;
+
+        if (strncmp(p, "/archive/", 9) != 0) {
+            continue; /* one of the empty files */
+        }
+        archived++;
+        ck_assert_int_eq(sscanf(p, "/archive/src-%d.log", &k), 1);
+        ck_assert_msg(!seen[k], "%s twice", p);
+        seen[k] = 1;
+        ck_assert_int_eq(json_integer_value(json_object_get(row, "events")), k);
+    }
+    ck_assert_uint_eq(archived, N);
+    /* the daemon's file table, paged alongside: every file once */
+    list = json_object_get(o, "files");
+    ck_assert_uint_eq(json_array_size(list), FILES);
+    json_array_foreach(list, i, row)
+    {
+        const char *p = json_string_value(json_object_get(row, "path"));
+
+        ck_assert_ptr_nonnull(strstr(p, "/empty-"));
+        ck_assert(
+            i == 0 ||
+            strcmp(json_string_value(json_object_get(json_array_get(list, i - 1), "path")), p) < 0);
+    }
+    ck_assert_ptr_null(json_object_get(o, "next_cursor"));
+    json_decref(o);
+    free(text);
+
+    /* the table: one line per source */
+    {
+        char *args[] = {"query", "sources", "--socket", m.sock, NULL};
+
+        text = run_hvdiag(&m, args);
+    }
+    for (const char *p = text; (p = strstr(p, "/archive/src-")) != NULL; p++) {
+        lines++;
+    }
+    ck_assert_uint_eq(lines, N);
+    free(text);
+    free(seen);
+    ck_assert_int_eq(dm_stop(&m), 0);
+    dm_free(&m);
+}
+END_TEST
+
+static long rss_kib(pid_t pid)
+{
+    char path[64];
+    char *text;
+    const char *p;
+    long kib = -1;
+
+    snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+    text = hvd_test_read_file(path, NULL);
+    ck_assert_ptr_nonnull(text);
+    p = strstr(text, "VmRSS:");
+    ck_assert_ptr_nonnull(p);
+    kib = strtol(p + 6, NULL, 10);
+    free(text);
+    return kib;
+}
+
+START_TEST(daemon_clients_that_never_read_leave_memory_bounded)
+{
+    enum { CLIENTS = 200, REQUESTS = 2000 };
+    struct dm m;
+    struct conn *c = calloc(CLIENTS, sizeof(*c));
+    struct conn good;
+    char req[] = "{\"op\":\"rules\"}\n"; /* some 20 KB to answer */
+    json_t *o;
+    long before;
+    long after;
+    long long deadline;
+
+    static char env[512];
+    const char *asan = getenv("ASAN_OPTIONS");
+
+    /* Under AddressSanitizer freed memory sits in its quarantine (256 MB by default) and
+     * counts as resident: keep it small, so RSS shows what the daemon holds. */
+    snprintf(env, sizeof(env), "ASAN_OPTIONS=%s%squarantine_size_mb=1", asan ? asan : "",
+             asan && *asan ? ":" : "");
+    dm_init(&m);
+    dm_config(&m, "max_clients_per_uid = 1000\nclient_output_budget = 4M\n"
+                  "client_queue_limit = 64k\nclient_idle_timeout = 10m");
+    dm_start_bin(&m, NULL, env);
+    o = dm_ask(&m, "{\"op\":\"rules\"}");
+    ck_assert(json_is_true(json_object_get(o, "ok")));
+    json_decref(o);
+    before = rss_kib(m.pid);
+    for (int i = 0; i < CLIENTS; i++) {
+        ck_assert_int_eq(conn_open(&c[i], m.sock), 0);
+        for (int k = 0; k < REQUESTS; k++) {
+            /* never reads; stops sending when the daemon stops reading */
+            if (send(c[i].fd, req, sizeof(req) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+                break;
+            }
+        }
+    }
+    /* the daemon has seen them all, answered what fits and still answers others */
+    ck_assert_int_eq(conn_open(&good, m.sock), 0);
+    deadline = now_ms() + WAIT_MS;
+    for (;;) {
+        o = conn_ask(&good, "{\"op\":\"health\"}");
+        if (counter(o, "clients") >= CLIENTS + 1 &&
+            counter(o, "output_bytes") >= counter(o, "output_budget")) {
+            break;
+        }
+        ck_assert_msg(now_ms() < deadline, "the clients' answers never filled the budget");
+        json_decref(o);
+        nap(50);
+    }
+    ck_assert_int_eq(counter(o, "clients_dropped"), 0);
+    json_decref(o);
+    o = conn_ask(&good, "{\"op\":\"ping\"}");
+    ck_assert(json_is_true(json_object_get(o, "ok")));
+    json_decref(o);
+    after = rss_kib(m.pid);
+    /* 200 clients × 2000 answers of 20 KB would be 8 GB (and were 1 MiB a client before
+     * the budget: 200 MB); held: the 4 MB budget, at most one answer per client beyond it
+     * (4 MB), the clients' 64 KiB read buffers (13 MB), plus allocator slack */
+    ck_assert_msg(after - before < 48 * 1024, "RSS grew from %ld to %ld KiB", before, after);
+    /* and the flood still gets answers: the daemon reads on as they read */
+    {
+        char *line = conn_line(&c[0], WAIT_MS);
+
+        ck_assert_ptr_nonnull(line);
+        ck_assert_ptr_nonnull(strstr(line, "\"rules\""));
+        free(line);
+    }
+    for (int i = 0; i < CLIENTS; i++) {
+        conn_close(&c[i]);
+    }
+    conn_close(&good);
+    free(c);
+    ck_assert_int_eq(dm_stop(&m), 0);
+    dm_free(&m);
+}
+END_TEST
+
+START_TEST(daemon_idle_client_is_closed_but_a_waiting_follower_is_not)
+{
+    struct dm m;
+    struct conn follower;
+    struct conn idle;
+    struct pollfd p;
+    json_t *o;
+
+    dm_init(&m);
+    dm_config(&m, "client_idle_timeout = 300ms");
+    dm_start(&m);
+    ck_assert_int_eq(conn_open(&follower, m.sock), 0);
+    o = conn_ask(&follower, "{\"op\":\"follow\"}");
+    ck_assert(json_is_true(json_object_get(o, "following")));
+    json_decref(o);
+    ck_assert_int_eq(conn_open(&idle, m.sock), 0);
+    ck_assert(conn_closed_by_peer(&idle, WAIT_MS));
+    conn_close(&idle);
+    /* the follower, older than the idle client, is still connected */
+    p.fd = follower.fd;
+    p.events = POLLIN;
+    p.revents = 0;
+    ck_assert_int_eq(poll(&p, 1, 0), 0);
+    o = dm_ask(&m, "{\"op\":\"health\"}");
+    ck_assert_int_ge(counter(o, "clients_timed_out"), 1);
+    ck_assert_int_eq(counter(o, "followers"), 1);
+    json_decref(o);
+    o = conn_ask(&follower, "{\"op\":\"ping\"}");
+    ck_assert(json_is_true(json_object_get(o, "ok")));
+    json_decref(o);
+    conn_close(&follower);
+    ck_assert_int_eq(dm_stop(&m), 0);
+    dm_free(&m);
+}
+END_TEST
+
+START_TEST(daemon_caps_connections_per_user_and_counts_refusals)
+{
+    struct dm m;
+    struct conn c[4];
+    char *line;
+    json_t *o;
+
+    dm_init(&m);
+    dm_config(&m, "max_clients_per_uid = 3");
+    dm_start(&m);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(conn_open(&c[i], m.sock), 0);
+        o = conn_ask(&c[i], "{\"op\":\"ping\"}");
+        ck_assert(json_is_true(json_object_get(o, "ok")));
+        json_decref(o);
+    }
+    ck_assert_int_eq(conn_open(&c[3], m.sock), 0);
+    line = conn_line(&c[3], WAIT_MS);
+    ck_assert_ptr_nonnull(line);
+    o = json_loads(line, 0, NULL);
+    ck_assert_str_eq(error_code(o), "busy");
+    json_decref(o);
+    free(line);
+    ck_assert(conn_closed_by_peer(&c[3], WAIT_MS));
+    conn_close(&c[3]);
+    o = conn_ask(&c[0], "{\"op\":\"health\"}");
+    ck_assert_int_ge(counter(o, "clients_refused"), 1);
+    json_decref(o);
+    for (int i = 0; i < 3; i++) {
+        conn_close(&c[i]);
+    }
+    ck_assert_int_eq(dm_stop(&m), 0);
+    dm_free(&m);
+}
+END_TEST
+
+START_TEST(daemon_socket_has_its_mode_when_it_appears)
+{
+    struct dm m;
+    int fd;
+    char ev[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    long long deadline;
+    int seen = 0;
+    mode_t old;
+
+    dm_init(&m);
+    dm_config(&m, "socket_mode = 0600");
+    fd = inotify_init1(IN_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_ge(inotify_add_watch(fd, m.dir, IN_CREATE), 0);
+    /* with umask 0 a socket created before its chmod would be 0777 for a moment */
+    old = umask(0);
+    m.pid = spawn(DAEMON_BIN, m.conf, m.log, NULL);
+    umask(old);
+    deadline = now_ms() + START_TIMEOUT_MS;
+    while (!seen) {
+        struct pollfd p = {fd, POLLIN, 0};
+        ssize_t n;
+
+        ck_assert_msg(now_ms() < deadline, "the socket never appeared");
+        if (poll(&p, 1, 100) <= 0) {
+            continue;
+        }
+        n = read(fd, ev, sizeof(ev));
+        ck_assert_int_gt(n, 0);
+        for (char *q = ev; q < ev + n;) {
+            const struct inotify_event *e = (const struct inotify_event *)q;
+
+            if (e->len && strcmp(e->name, "hvdiag.sock") == 0) {
+                struct stat st;
+
+                ck_assert_int_eq(lstat(m.sock, &st), 0);
+                ck_assert_msg((st.st_mode & 0777) == 0600, "the socket appeared as %04o",
+                              (unsigned)(st.st_mode & 0777));
+                seen = 1;
+            }
+            q += sizeof(*e) + e->len;
+        }
+    }
+    close(fd);
+    {
+        long long until = now_ms() + START_TIMEOUT_MS;
+        struct conn c;
+
+        while (conn_open(&c, m.sock) < 0) {
+            ck_assert(now_ms() < until);
+            nap(20);
+        }
+        conn_close(&c);
     }
     ck_assert_int_eq(dm_stop(&m), 0);
     dm_free(&m);
@@ -1622,6 +2087,12 @@ static Suite *daemon_suite(void)
     tcase_add_test(sock, daemon_bad_requests_get_json_errors_and_others_go_on);
     tcase_add_test(sock, daemon_client_that_never_reads_is_dropped_not_waited_for);
     tcase_add_test(sock, daemon_serves_fifty_clients_at_once);
+    tcase_add_test(sock, daemon_reading_follower_gets_every_diagnosis_of_a_burst_once);
+    tcase_add_test(sock, daemon_sources_of_ten_thousand_files_arrive_whole_through_the_cli);
+    tcase_add_test(sock, daemon_clients_that_never_read_leave_memory_bounded);
+    tcase_add_test(sock, daemon_idle_client_is_closed_but_a_waiting_follower_is_not);
+    tcase_add_test(sock, daemon_caps_connections_per_user_and_counts_refusals);
+    tcase_add_test(sock, daemon_socket_has_its_mode_when_it_appears);
     tcase_add_test(watch, daemon_reads_a_dropped_file_and_tells_followers);
     tcase_add_test(watch, daemon_classifies_grown_truncated_renamed_replaced);
     tcase_add_test(watch, daemon_rotation_by_rename_is_renamed_plus_replaced);

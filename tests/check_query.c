@@ -193,6 +193,190 @@ START_TEST(diagnoses_page_and_filter_without_evidence)
 }
 END_TEST
 
+/* The parsed response to a request, with a cap on the bytes of a page. */
+static json_t *ask_capped(const char *request, size_t max_answer)
+{
+    hvd_query_context q = {.store = st, .max_answer = max_answer};
+    char *out = hvd_query_handle(&q, request, strlen(request));
+    json_t *res;
+
+    ck_assert_ptr_nonnull(out);
+    res = json_loads(out, 0, NULL);
+    ck_assert_msg(res != NULL, "not JSON: %s", out);
+    hvd_free(out);
+    return res;
+}
+
+static void put_one(const char *key, hvd_time t)
+{
+    hvd_entity ents[1] = {{"host", "HV2"}};
+    hvd_diagnosis d;
+
+    memset(&d, 0, sizeof(d));
+    d.key = key;
+    d.kind = HVD_DIAGNOSIS_SIGNATURE;
+    d.rule_id = "tie";
+    d.title = key;
+    d.severity = HVD_SEVERITY_ERROR;
+    d.confidence = "high";
+    d.cause = "c";
+    d.remedy = "r";
+    d.entities = ents;
+    d.nentities = 1;
+    d.first_time = d.last_time = t;
+    d.count = 1;
+    ck_assert_int_eq(hvd_store_put_diagnosis(st, &d, NULL, NULL), HVD_OK);
+}
+
+/*
+ * Walks a listing page by page through next_cursor and returns how many rows came; every
+ * id must come once. A row added after the first page, newer than all, must not show up
+ * (it sorts before the cursor) nor shift the rest.
+ */
+static int walk(const char *op, const char *name, int limit, size_t max_answer, int add_midway)
+{
+    char seen[64] = {0};
+    char *cursor = NULL;
+    int rows = 0;
+
+    for (int pages = 0; pages < 50; pages++) {
+        char req[256];
+        json_t *res;
+        json_t *list;
+        const json_t *row;
+        const char *next;
+        size_t i;
+
+        snprintf(req, sizeof(req), "{\"op\":\"%s\",\"limit\":%d%s%s%s}", op, limit,
+                 cursor ? ",\"cursor\":\"" : "", cursor ? cursor : "", cursor ? "\"" : "");
+        res = ask_capped(req, max_answer);
+        ck_assert_msg(json_is_true(json_object_get(res, "ok")), "%s", req);
+        list = json_object_get(res, name);
+        ck_assert_uint_le(json_array_size(list), (size_t)limit);
+        json_array_foreach(list, i, row)
+        {
+            json_int_t id = json_integer_value(json_object_get(row, "id"));
+
+            ck_assert(id > 0 && id < 64);
+            ck_assert_msg(!seen[id], "%s %lld twice", name, (long long)id);
+            seen[id] = 1;
+            rows++;
+        }
+        next = json_string_value(json_object_get(res, "next_cursor"));
+        free(cursor);
+        cursor = next ? strdup(next) : NULL;
+        json_decref(res);
+        if (add_midway && pages == 0) {
+            ck_assert_int_eq(hvd_store_begin(st, NULL), HVD_OK);
+            put_one("late", (hvd_time)100 * 86400 * HVD_TICKS_PER_SECOND);
+            ck_assert_int_eq(hvd_store_rebuild_incidents(st, NULL), HVD_OK);
+            ck_assert_int_eq(hvd_store_commit(st, NULL), HVD_OK);
+        }
+        if (!cursor) {
+            return rows;
+        }
+    }
+    ck_abort_msg("%s: the cursor never ended", op);
+    return -1;
+}
+
+START_TEST(cursors_walk_every_row_once)
+{
+    /* three more diagnoses at the same time as k2: ties are ordered by id */
+    ck_assert_int_eq(hvd_store_begin(st, NULL), HVD_OK);
+    put_one("t1", (hvd_time)2 * 86400 * HVD_TICKS_PER_SECOND);
+    put_one("t2", (hvd_time)2 * 86400 * HVD_TICKS_PER_SECOND);
+    put_one("t3", (hvd_time)2 * 86400 * HVD_TICKS_PER_SECOND);
+    ck_assert_int_eq(hvd_store_rebuild_incidents(st, NULL), HVD_OK);
+    ck_assert_int_eq(hvd_store_commit(st, NULL), HVD_OK);
+
+    ck_assert_int_eq(walk("diagnoses", "diagnoses", 2, 0, 0), 8);
+    ck_assert_int_eq(walk("diagnoses", "diagnoses", 3, 0, 0), 8);
+    ck_assert_int_eq(walk("diagnoses", "diagnoses", 1000, 0, 0), 8);
+    /* a byte cap ends every page after its first row; the walk is still whole */
+    ck_assert_int_eq(walk("diagnoses", "diagnoses", 1000, 1, 0), 8);
+    {
+        json_t *health = ask("{\"op\":\"health\"}");
+
+        ck_assert_int_eq(walk("incidents", "incidents", 2, 0, 0),
+                         (int)json_integer_value(json_object_get(health, "incidents")));
+        json_decref(health);
+    }
+    /* rows added meanwhile do not shift or repeat the rest */
+    ck_assert_int_eq(walk("diagnoses", "diagnoses", 3, 0, 1), 8);
+}
+END_TEST
+
+START_TEST(sources_come_in_pages_by_path)
+{
+    json_t *res;
+    char *cursor = NULL;
+    int seen = 0;
+    char last[64] = "";
+
+    ck_assert_int_eq(hvd_store_begin(st, NULL), HVD_OK);
+    for (int i = 6; i >= 0; i--) {
+        char path[32];
+        hvd_store_source src;
+
+        snprintf(path, sizeof(path), "/in/f%d.log", i);
+        memset(&src, 0, sizeof(src));
+        src.path = path;
+        src.kind = "clusterlog";
+        src.host = "";
+        src.position = "";
+        src.encoding = "";
+        src.last_error = "";
+        src.head_hash = "";
+        src.prefix_hash = "";
+        src.warnings = "";
+        ck_assert_int_eq(hvd_store_put_source(st, &src, NULL), HVD_OK);
+    }
+    ck_assert_int_eq(hvd_store_commit(st, NULL), HVD_OK);
+    for (;;) {
+        char req[128];
+        const json_t *row;
+        const char *next;
+        size_t i;
+
+        snprintf(req, sizeof(req), "{\"op\":\"sources\",\"limit\":3%s%s%s}",
+                 cursor ? ",\"cursor\":\"" : "", cursor ? cursor : "", cursor ? "\"" : "");
+        res = ask(req);
+        ck_assert_uint_le(json_array_size(json_object_get(res, "sources")), 3);
+        json_array_foreach(json_object_get(res, "sources"), i, row)
+        {
+            const char *p = json_string_value(json_object_get(row, "path"));
+
+            ck_assert_msg(strcmp(p, last) > 0, "%s after %s", p, last);
+            snprintf(last, sizeof(last), "%s", p);
+            seen++;
+        }
+        next = json_string_value(json_object_get(res, "next_cursor"));
+        free(cursor);
+        cursor = next ? strdup(next) : NULL;
+        json_decref(res);
+        if (!cursor) {
+            break;
+        }
+        ck_assert_ptr_nonnull(strstr(cursor, "s:/in/f"));
+    }
+    ck_assert_int_eq(seen, 7);
+    /* a cursor of another listing, or of no listing, is refused */
+    res = ask("{\"op\":\"sources\",\"cursor\":\"i:1:2\"}");
+    ck_assert_str_eq(error_code(res), "bad_request");
+    json_decref(res);
+    res = ask("{\"op\":\"diagnoses\",\"cursor\":\"s:/in/f1.log\"}");
+    ck_assert_str_eq(error_code(res), "bad_request");
+    json_decref(res);
+    res = ask("{\"op\":\"incidents\",\"cursor\":\"i:12x:3\"}");
+    ck_assert_str_eq(error_code(res), "bad_request");
+    json_decref(res);
+    res = ask("{\"op\":\"incidents\",\"cursor\":7}");
+    ck_assert_str_eq(error_code(res), "bad_request");
+    json_decref(res);
+}
+END_TEST
+
 static Suite *query_suite(void)
 {
     Suite *s = suite_create("query");
@@ -203,6 +387,8 @@ static Suite *query_suite(void)
     tcase_add_test(tc, oversized_requests_are_refused);
     tcase_add_test(tc, incidents_page_and_filter);
     tcase_add_test(tc, diagnoses_page_and_filter_without_evidence);
+    tcase_add_test(tc, cursors_walk_every_row_once);
+    tcase_add_test(tc, sources_come_in_pages_by_path);
     suite_add_tcase(s, tc);
     return s;
 }
