@@ -10,11 +10,18 @@
  * quiet period of its first or last event fold into it (same key, count grows). Both are
  * judged by event time, so out-of-order files give the same diagnoses.
  *
- * Correlation: every diagnosis made is kept for the longest correlation window (bounded);
- * when one is made or grows, each correlation it can be a member of is tried against the
- * kept ones, in any arrival order, and each combination of members is reported once (and
- * again only when a member's span grows). A new engine can be primed with diagnoses made
- * before it (stored before a restart) so that correlations still find them.
+ * Correlation: every diagnosis made is kept; when one is made or grows, each correlation
+ * it can be a member of is tried against the kept ones within the correlation's window of
+ * it, in any arrival order, and each combination of members is reported once (and again
+ * only when a member's span grows).
+ *
+ * Memory: nothing is dropped for being old, since "old" would depend on which events came
+ * first. Groups and kept diagnoses are bounded by count (MAX_GROUPS, MAX_RECENT) and the
+ * least recently used go first; reported combinations by MAX_SEEN, oldest first (one
+ * reported again re-emits the same diagnosis: no change). Every open or kept diagnosis is
+ * in the store, so an evicted one is loaded back (hvd_engine_set_loader()) before an event
+ * it could matter to is matched: eviction changes memory, not results. Only matches short
+ * of a threshold live in memory alone; they are lost with their group.
  */
 #include "engine.h"
 #include "engine_internal.h"
@@ -35,7 +42,8 @@
 #define MAX_CODES     64
 #define MAX_EVIDENCE  20 /* evidence kept per diagnosis; later events only count */
 #define EXCERPT_BYTES 300
-#define KEEP_HORIZON  (7 * 86400 * INT64_C(10000000)) /* groups idle longer are dropped */
+#define MIN_SPAN      (3600 * INT64_C(10000000)) /* the loader's slice is at least an hour */
+#define MAX_LOADED    4096                       /* slices remembered as loaded */
 #define MAX_GROUPS    100000
 #define MAX_OPEN      4 /* open diagnoses per group */
 #define MAX_RECENT    20000
@@ -89,7 +97,8 @@ struct group {
     size_t npending;
     struct open_diag open[MAX_OPEN];
     size_t nopen;
-    hvd_time touched; /* newest event time of the group */
+    struct group *older; /* least recently used order, for eviction */
+    struct group *newer;
 };
 
 /* A diagnosis kept for correlation: in a hash chain by key, in one list per rule, and in
@@ -128,8 +137,15 @@ struct hvd_engine {
     hvd_engine_emit emit;
     void *ud;
     hvd_engine_stats stats;
-    hvd_time horizon; /* state idle longer than this, by event time, is dropped */
     int match_disabled;
+    hvd_engine_load load;
+    void *load_ud;
+    int64_t *loaded; /* slices (time / prime_span) given by the loader, sorted */
+    size_t nloaded;
+    hvd_error load_err;
+    uint64_t *limit_hits; /* per rule: regexes stopped by a PCRE2 limit, all time */
+    uint64_t *limit_told; /* per rule: as of the last hvd_engine_limit_report() */
+    size_t cur_rule;      /* the rule being tried (for limit_hits) */
 
     struct bucket *index[1024];
     size_t *fallback[3]; /* by source kind */
@@ -138,7 +154,8 @@ struct hvd_engine {
     struct group **groups;
     size_t ngroup_slots;
     size_t ngroups;
-    hvd_time newest;
+    struct group *group_oldest; /* least recently used first */
+    struct group *group_newest;
 
     struct recent *recent_slots[RECENT_SLOTS];
     struct recent **recent_by_rule;
@@ -602,6 +619,20 @@ static int code_matches(hvd_engine *e, const hvd__pred *p)
     return 0;
 }
 
+/* pcre2_match() with the engine's limits. A match stopped by a limit counts as no match
+ * (the event is not held up) and is counted for rule r, so it is reported, not hidden. */
+static int run_regex(hvd_engine *e, size_t r, const pcre2_code *re, const char *subject)
+{
+    int rc = pcre2_match(re, (PCRE2_SPTR)subject, PCRE2_ZERO_TERMINATED, 0, 0, e->md, e->mctx);
+
+    if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+        rc == PCRE2_ERROR_HEAPLIMIT) {
+        e->limit_hits[r]++;
+        e->stats.limit_hits++;
+    }
+    return rc;
+}
+
 /* Runs a regex; named groups of a match become entities. */
 static int regex_matches(hvd_engine *e, pcre2_code *re, const char *subject)
 {
@@ -611,7 +642,7 @@ static int regex_matches(hvd_engine *e, pcre2_code *re, const char *subject)
     PCRE2_SPTR table = NULL;
     PCRE2_SIZE *ov;
 
-    rc = pcre2_match(re, (PCRE2_SPTR)subject, PCRE2_ZERO_TERMINATED, 0, 0, e->md, e->mctx);
+    rc = run_regex(e, e->cur_rule, re, subject);
     if (rc < 0) {
         return 0;
     }
@@ -818,7 +849,7 @@ static int emit_diagnosis(hvd_engine *e, const hvd__rule *rule, const char *key,
         d.related = related;
         d.nrelated = nrelated;
         e->stats.emitted++;
-        e->emit(e->ud, &d);
+        rc = e->emit(e->ud, &d);
     }
     hvd_buf_free(&title);
     hvd_buf_free(&cause);
@@ -826,9 +857,108 @@ static int emit_diagnosis(hvd_engine *e, const hvd__rule *rule, const char *key,
     return rc;
 }
 
+/* --- loading stored diagnoses ------------------------------------------------------ */
+
+/* The loader's slice holding t: floor(t / prime_span). */
+static int64_t slice_of(const hvd_engine *e, hvd_time t)
+{
+    int64_t q = t / e->prime_span;
+
+    return t % e->prime_span < 0 ? q - 1 : q;
+}
+
+/* Index of the first loaded slice >= s. Cost: O(log nloaded). */
+static size_t loaded_at(const hvd_engine *e, int64_t s)
+{
+    size_t lo = 0;
+    size_t hi = e->nloaded;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (e->loaded[mid] < s) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+static hvd_time add_sat(hvd_time t, int64_t d)
+{
+    if (d > 0 && t > INT64_MAX - d) {
+        return INT64_MAX;
+    }
+    if (d < 0 && t < INT64_MIN - d) {
+        return INT64_MIN;
+    }
+    return t + d;
+}
+
+/*
+ * Asks the loader for the stored diagnoses that can matter to state spanning [lo, hi]:
+ * every slice of [lo - S, hi + S] not asked for yet. The marks are a sorted array of at
+ * most MAX_LOADED slices (when full they are all forgotten: asking again is harmless,
+ * priming is idempotent). Cost: O(k log L) for k slices, plus the loads; a span of more
+ * than 64 slices is asked for whole, unmarked.
+ */
+static int need(hvd_engine *e, hvd_time lo, hvd_time hi)
+{
+    int64_t a;
+    int64_t b;
+    int rc;
+
+    if (!e->load) {
+        return HVD_OK;
+    }
+    lo = add_sat(lo, -e->prime_span);
+    hi = add_sat(hi, e->prime_span);
+    a = slice_of(e, lo);
+    b = slice_of(e, hi);
+    if (b - a > 64) {
+        e->stats.loads++;
+        return e->load(e->load_ud, lo, hi, &e->load_err);
+    }
+    for (int64_t sl = a; sl <= b; sl++) {
+        size_t at = loaded_at(e, sl);
+
+        if (at < e->nloaded && e->loaded[at] == sl) {
+            continue;
+        }
+        if (e->nloaded == MAX_LOADED) {
+            e->nloaded = 0;
+            at = 0;
+        }
+        memmove(e->loaded + at + 1, e->loaded + at, (e->nloaded - at) * sizeof(*e->loaded));
+        e->loaded[at] = sl;
+        e->nloaded++;
+        e->stats.loads++;
+        rc = e->load(e->load_ud, add_sat(sl * e->prime_span, 0),
+                     add_sat(sl * e->prime_span, e->prime_span - 1), &e->load_err);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return HVD_OK;
+}
+
+/* State spanning [lo, hi] was evicted: the slices it lies in are asked for again when
+ * needed. Cost: O(log L + L). */
+static void forget_loaded(hvd_engine *e, hvd_time lo, hvd_time hi)
+{
+    size_t a = loaded_at(e, slice_of(e, lo));
+    size_t b = loaded_at(e, slice_of(e, hi) + 1);
+
+    if (b > a) {
+        memmove(e->loaded + a, e->loaded + b, (e->nloaded - b) * sizeof(*e->loaded));
+        e->nloaded -= b - a;
+    }
+}
+
 /* --- correlation -------------------------------------------------------------------- */
 
-static int where_holds(hvd_engine *e, const hvd__member *m, const struct entities *ents)
+static int where_holds(hvd_engine *e, size_t c, const hvd__member *m, const struct entities *ents)
 {
     for (size_t i = 0; i < m->nwhere; i++) {
         const hvd__where *w = &m->where[i];
@@ -843,8 +973,7 @@ static int where_holds(hvd_engine *e, const hvd__member *m, const struct entitie
             ok = v && ci_contains(v, w->text);
             break;
         case HVD__OP_REGEX:
-            ok = v && pcre2_match(w->re, (PCRE2_SPTR)v, PCRE2_ZERO_TERMINATED, 0, 0, e->md,
-                                  e->mctx) >= 0;
+            ok = v && run_regex(e, c, w->re, v) >= 0;
             break;
         default:
             ok = v && strcasecmp(v, w->text) == 0;
@@ -1128,7 +1257,7 @@ static int try_roles(hvd_engine *e, size_t c, size_t m, struct recent **chosen, 
         for (size_t k = 0; k < corr->nmembers; k++) {
             used = used || chosen[k] == r;
         }
-        if (used || !where_holds(e, &corr->members[m], &r->ents)) {
+        if (used || !where_holds(e, c, &corr->members[m], &r->ents)) {
             continue;
         }
         chosen[m] = r;
@@ -1151,6 +1280,11 @@ static int made(hvd_engine *e, size_t rule, const char *key, const struct entiti
     if (!e->corr_by_rule[rule] || depth > CORR_DEPTH) {
         return HVD_OK;
     }
+    /* Every stored diagnosis that could be a partner is here before the search. */
+    rc = need(e, first, last);
+    if (rc < 0) {
+        return rc;
+    }
     rc = remember(e, rule, key, ents, first, last, &r);
     if (rc < 0) {
         return rc;
@@ -1161,7 +1295,8 @@ static int made(hvd_engine *e, size_t rule, const char *key, const struct entiti
         for (size_t m = 0; m < corr->nmembers; m++) {
             struct recent *chosen[8] = {NULL};
 
-            if (corr->members[m].rule != rule || !where_holds(e, &corr->members[m], &r->ents)) {
+            if (corr->members[m].rule != rule ||
+                !where_holds(e, *c - 1, &corr->members[m], &r->ents)) {
                 continue;
             }
             chosen[m] = r;
@@ -1197,6 +1332,35 @@ static void group_free(struct group *g)
     hvd_free(g);
 }
 
+static void group_unlink_order(hvd_engine *e, struct group *g)
+{
+    if (g->older) {
+        g->older->newer = g->newer;
+    } else {
+        e->group_oldest = g->newer;
+    }
+    if (g->newer) {
+        g->newer->older = g->older;
+    } else {
+        e->group_newest = g->older;
+    }
+    g->older = NULL;
+    g->newer = NULL;
+}
+
+static void group_push_newest(hvd_engine *e, struct group *g)
+{
+    g->older = e->group_newest;
+    g->newer = NULL;
+    if (e->group_newest) {
+        e->group_newest->newer = g;
+    } else {
+        e->group_oldest = g;
+    }
+    e->group_newest = g;
+}
+
+/* The group of key (made when new), now the most recently used. Cost: O(1) expected. */
 static struct group *group_find(hvd_engine *e, const char *key, size_t rule)
 {
     size_t slot;
@@ -1213,6 +1377,8 @@ static struct group *group_find(hvd_engine *e, const char *key, size_t rule)
     slot = hash(key) % e->ngroup_slots;
     for (g = e->groups[slot]; g; g = g->next) {
         if (strcmp(g->key, key) == 0) {
+            group_unlink_order(e, g);
+            group_push_newest(e, g);
             return g;
         }
     }
@@ -1228,40 +1394,50 @@ static struct group *group_find(hvd_engine *e, const char *key, size_t rule)
     g->rule = rule;
     g->next = e->groups[slot];
     e->groups[slot] = g;
+    group_push_newest(e, g);
     e->ngroups++;
     return g;
 }
 
-/* Drops groups idle (by event time) for longer than the horizon; over the cap, also drops
- * groups until 90 % of it is left, so a flood of new groups pays for one scan per tenth of
- * the cap. Kept diagnoses and reported combinations are trimmed the same way. */
-static void prune(hvd_engine *e)
+/* Drops the least recently used group; its open diagnoses are loaded again when needed.
+ * Cost: O(chain) to unlink it from its hash slot. */
+static void group_evict_oldest(hvd_engine *e)
 {
-    hvd_time horizon = e->newest - e->horizon;
-    int over = e->ngroups > MAX_GROUPS;
+    struct group *g = e->group_oldest;
+    struct group **pg = &e->groups[hash(g->key) % e->ngroup_slots];
 
-    for (size_t s = 0; s < e->ngroup_slots; s++) {
-        struct group **pg = &e->groups[s];
+    while (*pg && *pg != g) {
+        pg = &(*pg)->next;
+    }
+    if (*pg) {
+        *pg = g->next;
+    }
+    for (size_t i = 0; i < g->nopen; i++) {
+        forget_loaded(e, g->open[i].first, g->open[i].last);
+    }
+    group_unlink_order(e, g);
+    group_free(g);
+    e->ngroups--;
+    e->stats.evicted++;
+}
 
-        while (*pg) {
-            struct group *g = *pg;
-
-            if (g->touched < horizon || (over && e->ngroups > MAX_GROUPS / 10 * 9)) {
-                *pg = g->next;
-                group_free(g);
-                e->ngroups--;
-            } else {
-                pg = &g->next;
-            }
+/* Over a bound: drops least recently used groups and kept diagnoses down to 90 % of it, so
+ * that the slices they free are asked for again once per tenth of the bound, not per
+ * event. Cost: O(1) per item dropped (plus the slice marks). Reported combinations go
+ * oldest first: one reported again only re-emits the same diagnosis. */
+static void evict(hvd_engine *e)
+{
+    if (e->ngroups > MAX_GROUPS) {
+        while (e->ngroups > MAX_GROUPS / 10 * 9) {
+            group_evict_oldest(e);
         }
     }
-    for (struct recent *r = e->recent_oldest; r;) {
-        struct recent *next = r->newer;
-
-        if (r->last < horizon || e->nrecent > MAX_RECENT) {
-            recent_drop(e, r);
+    if (e->nrecent > MAX_RECENT) {
+        while (e->nrecent > MAX_RECENT / 10 * 9) {
+            forget_loaded(e, e->recent_oldest->first, e->recent_oldest->last);
+            recent_drop(e, e->recent_oldest);
+            e->stats.evicted++;
         }
-        r = next;
     }
     while (e->nseen > MAX_SEEN) {
         seen_drop_oldest(e);
@@ -1410,7 +1586,6 @@ static int matched(hvd_engine *e, size_t r)
     if (!g) {
         return HVD_ENOMEM;
     }
-    g->touched = ev->time > g->touched ? ev->time : g->touched;
     rc = evidence_from(&evc, ev);
     if (rc < 0) {
         return rc;
@@ -1512,8 +1687,7 @@ static int extract(hvd_engine *e, const hvd__rule *rule)
             if (!subject) {
                 continue;
             }
-            n = pcre2_match(x->re, (PCRE2_SPTR)subject, PCRE2_ZERO_TERMINATED, 0, 0, e->md,
-                            e->mctx);
+            n = run_regex(e, e->cur_rule, x->re, subject);
             if (n < 0) {
                 continue;
             }
@@ -1550,6 +1724,7 @@ static int try_rule(hvd_engine *e, size_t r)
         return HVD_OK;
     }
     e->stats.candidates++;
+    e->cur_rule = r;
     entities_clear(&e->ents);
     e->found_code = 0;
     if (!eval(e, &rule->match)) {
@@ -1584,11 +1759,11 @@ int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
     e->ev = ev;
     e->codes_ready = 0;
     e->stats.events++;
-    if (ev->time > e->newest) {
-        e->newest = ev->time;
-    }
+    hvd_error_clear(&e->load_err);
+    /* Stored diagnoses this event could fold into or join with, before it is matched. */
+    rc = need(e, ev->time, ev->time);
     hvd__channel_normalise(ev->channel ? ev->channel : "", e->channel, sizeof(e->channel));
-    if (ev->kind == HVD_SOURCE_EVTX) {
+    if (rc == HVD_OK && ev->kind == HVD_SOURCE_EVTX) {
         lower_copy(low, sizeof(low), ev->provider ? ev->provider : "");
         snprintf(key, sizeof(key), "E|%s|%u", low, ev->event_id);
         rc = try_bucket(e, key);
@@ -1600,7 +1775,7 @@ int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
             snprintf(key, sizeof(key), "I|%u", ev->event_id);
             rc = try_bucket(e, key);
         }
-    } else if (ev->component && *ev->component) {
+    } else if (rc == HVD_OK && ev->component && *ev->component) {
         lower_copy(low, sizeof(low), ev->component);
         snprintf(key, sizeof(key), "C|%s", low);
         rc = try_bucket(e, key);
@@ -1609,12 +1784,18 @@ int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
         rc = try_rule(e, e->fallback[kind][i]);
     }
     entities_clear(&e->ents);
-    if (e->stats.events % 10000 == 0 || e->ngroups > MAX_GROUPS || e->nrecent > MAX_RECENT ||
-        e->nseen > MAX_SEEN) {
-        prune(e);
+    if (e->ngroups > MAX_GROUPS || e->nrecent > MAX_RECENT || e->nseen > MAX_SEEN) {
+        evict(e);
     }
     e->stats.groups = e->ngroups;
+    e->stats.kept = e->nrecent;
     e->ev = NULL;
+    if (rc < 0 && e->load_err.code < 0) {
+        if (err) {
+            *err = e->load_err;
+        }
+        return rc;
+    }
     if (rc < 0) {
         return hvd_error_set(err, rc, ev->source_path, ev->line, "rule engine: %s",
                              hvd_strerror(rc));
@@ -1658,23 +1839,26 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
     e->mctx = pcre2_match_context_create(NULL);
     e->corr_by_rule = hvd_calloc(rs->nrules + 1, sizeof(*e->corr_by_rule));
     e->recent_by_rule = hvd_calloc(rs->nrules + 1, sizeof(*e->recent_by_rule));
-    if (!e->md || !e->mctx || !e->corr_by_rule || !e->recent_by_rule) {
+    e->limit_hits = hvd_calloc(rs->nrules + 1, sizeof(*e->limit_hits));
+    e->limit_told = hvd_calloc(rs->nrules + 1, sizeof(*e->limit_told));
+    e->loaded = hvd_calloc(MAX_LOADED, sizeof(*e->loaded));
+    if (!e->md || !e->mctx || !e->corr_by_rule || !e->recent_by_rule || !e->limit_hits ||
+        !e->limit_told || !e->loaded) {
         rc = HVD_ENOMEM;
     } else {
         pcre2_set_match_limit(e->mctx, HVD__MATCH_LIMIT);
         pcre2_set_depth_limit(e->mctx, HVD__DEPTH_LIMIT);
     }
-    /* State is kept at least a week of event time, and at least twice the longest span a
-     * rule looks at, so files read out of order still meet their group's state. */
-    e->horizon = KEEP_HORIZON;
+    /* The longest span a rule looks at: how far from an event stored state can matter. */
+    e->prime_span = MIN_SPAN;
     for (size_t r = 0; r < rs->nrules; r++) {
         const hvd__rule *rule = &rs->rules[r];
         int64_t span = rule->window;
 
         span = rule->threshold_window > span ? rule->threshold_window : span;
         span = rule->quiet_period > span ? rule->quiet_period : span;
-        if (span < INT64_MAX / 2 && 2 * span > e->horizon) {
-            e->horizon = 2 * span;
+        if (span > e->prime_span && span < INT64_MAX / 4) {
+            e->prime_span = span;
         }
     }
     for (size_t r = 0; rc == HVD_OK && r < rs->nrules; r++) {
@@ -1705,9 +1889,6 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
             e->corr_by_rule[member] = grown;
         }
     }
-    /* As far back as the engine keeps state itself: files come in any order, so a partner
-     * may bring an older time than the newest stored diagnosis. */
-    e->prime_span = e->horizon;
     if (rc < 0) {
         hvd_engine_destroy(e);
         return hvd_error_set(err, rc, NULL, 0, "cannot build the rule index");
@@ -1719,6 +1900,26 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
 hvd_time hvd_engine_prime_span(const hvd_engine *e)
 {
     return e->prime_span;
+}
+
+void hvd_engine_set_loader(hvd_engine *e, hvd_engine_load load, void *ud)
+{
+    e->load = load;
+    e->load_ud = ud;
+    e->nloaded = 0;
+}
+
+void hvd_engine_limit_report(hvd_engine *e,
+                             void (*fn)(void *ud, const char *rule_id, uint64_t hits,
+                                        uint64_t total),
+                             void *ud)
+{
+    for (size_t r = 0; r < e->rs->nrules; r++) {
+        if (e->limit_hits[r] != e->limit_told[r]) {
+            fn(ud, e->rs->rules[r].info.id, e->limit_hits[r] - e->limit_told[r], e->limit_hits[r]);
+            e->limit_told[r] = e->limit_hits[r];
+        }
+    }
 }
 
 /* A copy of name that lives as long as the engine (entity names are kept by pointer). */
@@ -1781,8 +1982,6 @@ static int reopen(hvd_engine *e, size_t r, const char *key, const struct entitie
     od->count = count;
     od->nevidence = count < MAX_EVIDENCE ? (size_t)count : MAX_EVIDENCE;
     g->nopen++;
-    g->touched = last > g->touched ? last : g->touched;
-    e->newest = last > e->newest ? last : e->newest;
     return HVD_OK;
 }
 
@@ -1862,6 +2061,9 @@ void hvd_engine_destroy(hvd_engine *e)
         hvd_free(e->names[i]);
     }
     hvd_free(e->names);
+    hvd_free(e->limit_hits);
+    hvd_free(e->limit_told);
+    hvd_free(e->loaded);
     pcre2_match_data_free(e->md);
     pcre2_match_context_free(e->mctx);
     entities_free(&e->ents);

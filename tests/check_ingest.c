@@ -6,6 +6,7 @@
  * lines written by the tests.
  */
 #include "ingest.h"
+#include "ingest_internal.h"
 
 #include "testutil.h"
 
@@ -438,6 +439,48 @@ START_TEST(a_restart_inside_a_flood_keeps_one_diagnosis)
 }
 END_TEST
 
+/* A read that fails half way (the store refuses the (k+1)th diagnosis) is rolled back, and
+ * the engine with it: the retry counts nothing twice, and a correlation first made in the
+ * failed read is made and stored again. */
+START_TEST(a_retry_after_a_rollback_stores_what_one_read_stores)
+{
+    char *flood = export_part("flood.evtx", 0, 6);
+    const char *const files[] = {NODE2_VMMS, flood, NODE1_VMMS};
+    char once[HVD_STORE_DIGEST_SIZE];
+    char retried[HVD_STORE_DIGEST_SIZE];
+
+    read_files("once.db", files, 3, 0, once);
+    for (long k = 0; k < 4; k++) {
+        char name[32];
+        int failures = 0;
+        struct db db;
+
+        snprintf(name, sizeof(name), "retry%ld.db", k);
+        db_open(&db, name);
+        for (size_t i = 0; i < 3; i++) {
+            hvd_ingest_result res;
+            hvd_error err;
+
+            /* Each file first fails after k diagnoses (when it makes more), then is retried. */
+            hvd__ingest_fail_store_after(db.ing, k);
+            if (hvd_ingest_file(db.ing, files[i], NULL, NULL, &res, &err) < 0) {
+                ck_assert_int_eq(err.code, HVD_ESTORE);
+                ck_assert_ptr_nonnull(strstr(err.msg, "injected"));
+                failures++;
+            }
+            hvd__ingest_fail_store_after(db.ing, -1);
+            db_read(&db, files[i], 0, 0);
+        }
+        ck_assert_int_gt(failures, 0);
+        digest(&db, retried);
+        db_close(&db);
+        ck_assert_str_eq(retried, once);
+        ck_assert_int_eq(correlations(name), 1);
+    }
+    free(flood);
+}
+END_TEST
+
 static Suite *ingest_suite(void)
 {
     Suite *s = suite_create("ingest");
@@ -452,6 +495,7 @@ static Suite *ingest_suite(void)
     tcase_add_test(tc, a_restart_between_files_keeps_their_correlation);
     tcase_add_test(tc, priming_a_new_pipeline_changes_nothing_by_itself);
     tcase_add_test(tc, a_restart_inside_a_flood_keeps_one_diagnosis);
+    tcase_add_test(tc, a_retry_after_a_rollback_stores_what_one_read_stores);
     suite_add_tcase(s, tc);
     return s;
 }
