@@ -5,10 +5,13 @@
  * event id), provider, event id or cluster.log component, or in a fallback list; an event
  * looks up its own keys and meets only those rules.
  *
- * Time: a rule's matches are grouped by entity values. A threshold needs N matches of a
- * group within its window; after a diagnosis is made, matches of the group within the
- * quiet period of its first or last event fold into it (same key, count grows). Both are
- * judged by event time, so out-of-order files give the same diagnoses.
+ * Time: a rule's matches are grouped by entity values, and time is cut in quiet periods
+ * (aligned on 1970-01-01, so the cut depends on nothing read). A group makes one diagnosis
+ * per period with matches: its key names the rule, the group and the period's start, and
+ * every match of the period folds into it (count, first and last grow). With a threshold,
+ * the diagnosis is made once N of the period's matches lie within the window, and then
+ * counts all of the period's matches. Each match belongs to one diagnosis whatever came
+ * before it, so any order of files, split anywhere, gives the same diagnoses.
  *
  * Correlation: every diagnosis made is kept; when one is made or grows, each correlation
  * it can be a member of is tried against the kept ones within the correlation's window of
@@ -45,7 +48,8 @@
 #define MIN_SPAN      (3600 * INT64_C(10000000)) /* the loader's slice is at least an hour */
 #define MAX_LOADED    4096                       /* slices remembered as loaded */
 #define MAX_GROUPS    100000
-#define MAX_OPEN      4 /* open diagnoses per group */
+#define MAX_OPEN      200000 /* open diagnoses in all groups */
+#define MAX_PENDING   1024   /* threshold: matches short of it kept per group */
 #define MAX_RECENT    20000
 #define RECENT_SLOTS  4096
 #define MAX_SEEN      50000
@@ -75,9 +79,10 @@ struct evidence_copy {
     char *message;
 };
 
-/* A diagnosis a group has made and may still fold matches into. */
+/* A diagnosis a group has made for one quiet period; its matches fold into it. */
 struct open_diag {
     char *key;
+    hvd_time period; /* start of its quiet period */
     hvd_time first;
     hvd_time last;
     uint64_t count;
@@ -85,18 +90,19 @@ struct open_diag {
     struct entities ents;
 };
 
-/* The time state of one rule for one set of group-by values. Several diagnoses may be open
- * at once: files read out of order can bring matches far before or after an open one. */
+/* The time state of one rule for one set of group-by values: one diagnosis per quiet
+ * period with matches (sorted by period), and matches still short of a threshold (sorted
+ * by time). Files read out of order can bring matches for any period. */
 struct group {
     char *key;
     size_t rule;
-    struct group *next; /* hash chain */
-    hvd_time *times;    /* threshold: times of matches not yet in a diagnosis, sorted */
-    size_t ntimes;
-    struct evidence_copy *pending; /* threshold: their evidence */
+    struct group *next;            /* hash chain */
+    struct evidence_copy *pending; /* threshold: matches not yet in a diagnosis, by time */
     size_t npending;
-    struct open_diag open[MAX_OPEN];
+    size_t pending_cap;
+    struct open_diag *open;
     size_t nopen;
+    size_t open_cap;
     struct group *older; /* least recently used order, for eviction */
     struct group *newer;
 };
@@ -154,6 +160,7 @@ struct hvd_engine {
     struct group **groups;
     size_t ngroup_slots;
     size_t ngroups;
+    size_t nopen;               /* open diagnoses in all groups */
     struct group *group_oldest; /* least recently used first */
     struct group *group_newest;
 
@@ -943,6 +950,28 @@ static int need(hvd_engine *e, hvd_time lo, hvd_time hi)
     return HVD_OK;
 }
 
+/* Whether need(lo, hi) has nothing left to ask for. Cost: O(k log L). */
+static int covered(const hvd_engine *e, hvd_time lo, hvd_time hi)
+{
+    int64_t a = slice_of(e, add_sat(lo, -e->prime_span));
+    int64_t b = slice_of(e, add_sat(hi, e->prime_span));
+
+    if (!e->load) {
+        return 1;
+    }
+    if (b - a > 64) {
+        return 0;
+    }
+    for (int64_t sl = a; sl <= b; sl++) {
+        size_t at = loaded_at(e, sl);
+
+        if (at == e->nloaded || e->loaded[at] != sl) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* State spanning [lo, hi] was evicted: the slices it lies in are asked for again when
  * needed. Cost: O(log L + L). */
 static void forget_loaded(hvd_engine *e, hvd_time lo, hvd_time hi)
@@ -1275,17 +1304,30 @@ static int made(hvd_engine *e, size_t rule, const char *key, const struct entiti
                 hvd_time first, hvd_time last, int depth)
 {
     struct recent *r = NULL;
+    struct entities copy = {NULL, 0, 0};
+    char *key_copy = NULL;
     int rc;
 
     if (!e->corr_by_rule[rule] || depth > CORR_DEPTH) {
         return HVD_OK;
     }
-    /* Every stored diagnosis that could be a partner is here before the search. */
-    rc = need(e, first, last);
-    if (rc < 0) {
-        return rc;
+    /* Every stored diagnosis that could be a partner is here before the search. Loading
+     * may move the caller's open diagnoses (key and ents point into one): copy first. */
+    if (!covered(e, first, last)) {
+        key_copy = hvd_strdup(key);
+        rc = key_copy ? entities_copy(&copy, ents) : HVD_ENOMEM;
+        rc = rc < 0 ? rc : need(e, first, last);
+        if (rc < 0) {
+            hvd_free(key_copy);
+            entities_free(&copy);
+            return rc;
+        }
+        key = key_copy;
+        ents = &copy;
     }
     rc = remember(e, rule, key, ents, first, last, &r);
+    hvd_free(key_copy);
+    entities_free(&copy);
     if (rc < 0) {
         return rc;
     }
@@ -1321,7 +1363,6 @@ static void open_diag_free(struct open_diag *od)
 static void group_free(struct group *g)
 {
     hvd_free(g->key);
-    hvd_free(g->times);
     for (size_t i = 0; i < g->npending; i++) {
         evidence_free(&g->pending[i]);
     }
@@ -1329,6 +1370,7 @@ static void group_free(struct group *g)
     for (size_t i = 0; i < g->nopen; i++) {
         open_diag_free(&g->open[i]);
     }
+    hvd_free(g->open);
     hvd_free(g);
 }
 
@@ -1416,6 +1458,7 @@ static void group_evict_oldest(hvd_engine *e)
         forget_loaded(e, g->open[i].first, g->open[i].last);
     }
     group_unlink_order(e, g);
+    e->nopen -= g->nopen;
     group_free(g);
     e->ngroups--;
     e->stats.evicted++;
@@ -1427,8 +1470,9 @@ static void group_evict_oldest(hvd_engine *e)
  * oldest first: one reported again only re-emits the same diagnosis. */
 static void evict(hvd_engine *e)
 {
-    if (e->ngroups > MAX_GROUPS) {
-        while (e->ngroups > MAX_GROUPS / 10 * 9) {
+    if (e->ngroups > MAX_GROUPS || e->nopen > MAX_OPEN) {
+        while (e->group_oldest &&
+               (e->ngroups > MAX_GROUPS / 10 * 9 || e->nopen > MAX_OPEN / 10 * 9)) {
             group_evict_oldest(e);
         }
     }
@@ -1471,30 +1515,74 @@ static int group_key(hvd_engine *e, const hvd__rule *rule, const char *const *na
     return out->data ? HVD_OK : HVD_ENOMEM;
 }
 
-/* Sorted insert of t. */
-static void times_insert(struct group *g, hvd_time t)
+/* The start of the quiet period of rule that holds t (floor, also before 1970). */
+static hvd_time period_of(const hvd__rule *rule, hvd_time t)
 {
-    size_t i = g->ntimes;
+    int64_t p = rule->quiet_period > 0 ? rule->quiet_period : 1;
+    int64_t q = t / p;
 
-    while (i > 0 && g->times[i - 1] > t) {
-        g->times[i] = g->times[i - 1];
-        i--;
-    }
-    g->times[i] = t;
-    g->ntimes++;
+    return (t % p < 0 ? q - 1 : q) * p;
 }
 
-/* The open diagnosis of g whose quiet period covers t, or NULL. */
-static struct open_diag *open_covering(struct group *g, hvd_time t, int64_t quiet)
+/* Index of the first open diagnosis of g whose period is >= period. Cost: O(log nopen). */
+static size_t open_at(const struct group *g, hvd_time period)
 {
-    for (size_t i = 0; i < g->nopen; i++) {
-        struct open_diag *od = &g->open[i];
+    size_t lo = 0;
+    size_t hi = g->nopen;
 
-        if (t >= od->first - quiet && t <= od->last + quiet) {
-            return od;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (g->open[mid].period < period) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
         }
     }
-    return NULL;
+    return lo;
+}
+
+/* The open diagnosis of g for period, or NULL. */
+static struct open_diag *open_find(struct group *g, hvd_time period)
+{
+    size_t at = open_at(g, period);
+
+    return at < g->nopen && g->open[at].period == period ? &g->open[at] : NULL;
+}
+
+/* A new, zeroed open diagnosis for period in its sorted place, or NULL when out of memory.
+ * Cost: O(nopen) to shift the later periods. */
+static struct open_diag *open_add(hvd_engine *e, struct group *g, hvd_time period)
+{
+    size_t at = open_at(g, period);
+
+    if (g->nopen == g->open_cap) {
+        size_t cap = g->open_cap ? 2 * g->open_cap : 1;
+        struct open_diag *grown = hvd_realloc(g->open, cap * sizeof(*grown));
+
+        if (!grown) {
+            return NULL;
+        }
+        g->open = grown;
+        g->open_cap = cap;
+    }
+    memmove(g->open + at + 1, g->open + at, (g->nopen - at) * sizeof(*g->open));
+    memset(&g->open[at], 0, sizeof(g->open[at]));
+    g->open[at].period = period;
+    g->nopen++;
+    e->nopen++;
+    return &g->open[at];
+}
+
+/* Removes the open diagnosis od (not yet counted as made) from g. */
+static void open_remove(hvd_engine *e, struct group *g, struct open_diag *od)
+{
+    size_t at = (size_t)(od - g->open);
+
+    open_diag_free(od);
+    memmove(g->open + at, g->open + at + 1, (g->nopen - at - 1) * sizeof(*g->open));
+    g->nopen--;
+    e->nopen--;
 }
 
 static int fold(hvd_engine *e, size_t r, struct open_diag *od, struct evidence_copy *evc)
@@ -1513,53 +1601,68 @@ static int fold(hvd_engine *e, size_t r, struct open_diag *od, struct evidence_c
     return rc < 0 ? rc : made(e, r, od->key, &od->ents, od->first, od->last, 0);
 }
 
-/* Threshold: adds the match; returns 1 with [*first, *last] and *count when the group now
- * holds count matches within the window, 0 when not yet. Takes ownership of evc. */
+/*
+ * Threshold: adds the match (takes ownership of evc) to the group's pending ones; returns
+ * 1 with [*lo, *hi) the pending matches of its period when N of them now lie within the
+ * window, 0 when not yet. Pending matches are kept sorted by time, at most MAX_PENDING per
+ * group (past that the oldest goes: the only order-dependent bound). Cost: O(k) for the k
+ * pending matches of the period.
+ */
 static int threshold_reached(struct group *g, const hvd__rule *rule, struct evidence_copy *evc,
-                             hvd_time *first, hvd_time *last, uint64_t *count)
+                             hvd_time period, size_t *lo, size_t *hi)
 {
     size_t need = (size_t)rule->threshold_count;
-    size_t cap = need * 4;
-    size_t lo = 0;
-    size_t best_lo = 0;
-    size_t best_n = 0;
+    size_t at;
+    size_t a;
+    size_t b;
+    size_t w;
 
-    if (!g->times) {
-        g->times = hvd_calloc(cap + 1, sizeof(*g->times));
-        g->pending = hvd_calloc(need + 1, sizeof(*g->pending));
-        if (!g->times || !g->pending) {
+    if (g->npending == g->pending_cap && g->pending_cap < MAX_PENDING) {
+        size_t cap = g->pending_cap ? 2 * g->pending_cap : need;
+        struct evidence_copy *grown;
+
+        cap = cap < MAX_PENDING ? cap : MAX_PENDING;
+        grown = hvd_realloc(g->pending, cap * sizeof(*grown));
+        if (!grown) {
             evidence_free(evc);
             return HVD_ENOMEM;
         }
+        g->pending = grown;
+        g->pending_cap = cap;
     }
-    if (g->ntimes == cap) {
-        /* Keep the newest: drop the oldest time. */
-        memmove(g->times, g->times + 1, (cap - 1) * sizeof(*g->times));
-        g->ntimes--;
+    if (g->npending == MAX_PENDING) {
+        evidence_free(&g->pending[0]);
+        memmove(g->pending, g->pending + 1, (MAX_PENDING - 1) * sizeof(*g->pending));
+        g->npending--;
     }
-    times_insert(g, evc->ev.time);
-    if (g->npending < need) {
-        g->pending[g->npending++] = *evc;
-    } else {
-        evidence_free(evc);
+    at = g->npending;
+    while (at > 0 && g->pending[at - 1].ev.time > evc->ev.time) {
+        at--;
     }
-    for (size_t hi = 0; hi < g->ntimes; hi++) {
-        while (g->times[hi] - g->times[lo] > rule->threshold_window) {
-            lo++;
+    memmove(g->pending + at + 1, g->pending + at, (g->npending - at) * sizeof(*g->pending));
+    g->pending[at] = *evc;
+    g->npending++;
+    /* The period's matches are one run of the sorted array around the new one. */
+    a = at;
+    while (a > 0 && g->pending[a - 1].ev.time >= period) {
+        a--;
+    }
+    b = at + 1;
+    while (b < g->npending && g->pending[b].ev.time - period < rule->quiet_period) {
+        b++;
+    }
+    for (size_t i = a, j = a; i < b; i++) {
+        while (g->pending[i].ev.time - g->pending[j].ev.time > rule->threshold_window) {
+            j++;
         }
-        if (hi - lo + 1 > best_n) {
-            best_n = hi - lo + 1;
-            best_lo = lo;
+        w = i - j + 1;
+        if (w >= need) {
+            *lo = a;
+            *hi = b;
+            return 1;
         }
     }
-    if (best_n < need) {
-        return 0;
-    }
-    *first = g->times[best_lo];
-    *last = g->times[best_lo + best_n - 1];
-    *count = best_n;
-    g->ntimes = 0;
-    return 1;
+    return 0;
 }
 
 static int matched(hvd_engine *e, size_t r)
@@ -1570,11 +1673,14 @@ static int matched(hvd_engine *e, size_t r)
     struct open_diag *od;
     struct evidence_copy evc;
     hvd_buf *key = &e->scratch;
+    hvd_time period = period_of(rule, ev->time);
     hvd_time first = ev->time;
     hvd_time last = ev->time;
     uint64_t count = 1;
     hvd_evidence list[MAX_EVIDENCE];
-    size_t n;
+    size_t lo = 0;
+    size_t hi = 0;
+    size_t n = 1;
     char tbuf[40];
     int rc;
 
@@ -1590,65 +1696,58 @@ static int matched(hvd_engine *e, size_t r)
     if (rc < 0) {
         return rc;
     }
-    od = open_covering(g, ev->time, rule->quiet_period);
+    od = open_find(g, period);
     if (od) {
         rc = fold(e, r, od, &evc);
         evidence_free(&evc);
         return rc;
     }
+    list[0] = evc.ev;
     if (rule->threshold_count > 1) {
-        rc = threshold_reached(g, rule, &evc, &first, &last, &count);
+        rc = threshold_reached(g, rule, &evc, period, &lo, &hi);
         if (rc <= 0) {
             return rc;
         }
-    } else {
-        if (!g->pending) {
-            g->pending = hvd_calloc(2, sizeof(*g->pending));
-            if (!g->pending) {
-                evidence_free(&evc);
-                return HVD_ENOMEM;
-            }
+        first = g->pending[lo].ev.time;
+        last = g->pending[hi - 1].ev.time;
+        count = hi - lo;
+        n = count < MAX_EVIDENCE ? (size_t)count : MAX_EVIDENCE;
+        for (size_t i = 0; i < n; i++) {
+            list[i] = g->pending[lo + i].ev;
         }
-        g->pending[0] = evc;
-        g->npending = 1;
     }
-    if (g->nopen == MAX_OPEN) {
-        /* Full: the open diagnosis that ended longest ago stops folding. */
-        size_t oldest = 0;
-
-        for (size_t i = 1; i < g->nopen; i++) {
-            oldest = g->open[i].last < g->open[oldest].last ? i : oldest;
-        }
-        open_diag_free(&g->open[oldest]);
-        g->open[oldest] = g->open[--g->nopen];
-        memset(&g->open[g->nopen], 0, sizeof(g->open[0]));
-    }
-    od = &g->open[g->nopen];
-    /* A new diagnosis: its key names the rule, the group and its first time. */
+    /* A new diagnosis: its key names the rule, the group and its period. */
     hvd_buf_adds(key, "\x1f@");
-    hvd_buf_adds(key, hvd_time_format(first, tbuf, sizeof(tbuf)));
-    od->key = key->data ? hvd_strdup(hvd_buf_str(key)) : NULL;
-    rc = od->key ? entities_copy(&od->ents, &e->ents) : HVD_ENOMEM;
+    hvd_buf_adds(key, hvd_time_format(period, tbuf, sizeof(tbuf)));
+    od = open_add(e, g, period);
+    if (!od) {
+        rc = HVD_ENOMEM;
+    } else {
+        od->key = key->data ? hvd_strdup(hvd_buf_str(key)) : NULL;
+        rc = od->key ? entities_copy(&od->ents, &e->ents) : HVD_ENOMEM;
+        if (rc < 0) {
+            open_remove(e, g, od);
+            od = NULL;
+        }
+    }
     if (rc == HVD_OK) {
-        g->nopen++;
         od->first = first;
         od->last = last;
         od->count = count;
-        n = g->npending < MAX_EVIDENCE ? g->npending : MAX_EVIDENCE;
-        for (size_t i = 0; i < n; i++) {
-            list[i] = g->pending[i].ev;
-        }
         od->nevidence = n;
         e->stats.diagnoses++;
         rc = emit_diagnosis(e, rule, od->key, HVD_DIAGNOSIS_SIGNATURE, &od->ents, first, last,
                             count, list, n, NULL, 0);
+    }
+    if (rule->threshold_count > 1) {
+        for (size_t i = lo; i < hi; i++) {
+            evidence_free(&g->pending[i]);
+        }
+        memmove(g->pending + lo, g->pending + hi, (g->npending - hi) * sizeof(*g->pending));
+        g->npending -= hi - lo;
     } else {
-        open_diag_free(od);
+        evidence_free(&evc);
     }
-    for (size_t i = 0; i < g->npending; i++) {
-        evidence_free(&g->pending[i]);
-    }
-    g->npending = 0;
     if (rc < 0) {
         return rc;
     }
@@ -1784,7 +1883,8 @@ int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
         rc = try_rule(e, e->fallback[kind][i]);
     }
     entities_clear(&e->ents);
-    if (e->ngroups > MAX_GROUPS || e->nrecent > MAX_RECENT || e->nseen > MAX_SEEN) {
+    if (e->ngroups > MAX_GROUPS || e->nopen > MAX_OPEN || e->nrecent > MAX_RECENT ||
+        e->nseen > MAX_SEEN) {
         evict(e);
     }
     e->stats.groups = e->ngroups;
@@ -1948,9 +2048,10 @@ static int reopen(hvd_engine *e, size_t r, const char *key, const struct entitie
     const char *at = strstr(key, "\x1f@");
     struct group *g;
     struct open_diag *od;
+    hvd_time period;
     char *gk;
 
-    /* The key is the group's key, then the first time: see matched(). */
+    /* The key is the group's key, then the period: see matched(). */
     for (const char *p = at; p; p = strstr(p + 1, "\x1f@")) {
         at = p;
     }
@@ -1963,25 +2064,25 @@ static int reopen(hvd_engine *e, size_t r, const char *key, const struct entitie
     if (!g) {
         return HVD_ENOMEM;
     }
-    for (size_t i = 0; i < g->nopen; i++) {
-        if (strcmp(g->open[i].key, key) == 0) {
-            return HVD_OK;
-        }
+    /* Its period holds its first match (a key of an older version, named by the first
+     * time, lands in the period of that time too). */
+    period = period_of(&e->rs->rules[r], first);
+    if (open_find(g, period)) {
+        return HVD_OK; /* held already (made here, or primed before) */
     }
-    if (g->nopen == MAX_OPEN) {
-        return HVD_OK; /* the newest were primed first */
+    od = open_add(e, g, period);
+    if (!od) {
+        return HVD_ENOMEM;
     }
-    od = &g->open[g->nopen];
     od->key = hvd_strdup(key);
     if (!od->key || entities_copy(&od->ents, es) < 0) {
-        open_diag_free(od);
+        open_remove(e, g, od);
         return HVD_ENOMEM;
     }
     od->first = first;
     od->last = last;
     od->count = count;
     od->nevidence = count < MAX_EVIDENCE ? (size_t)count : MAX_EVIDENCE;
-    g->nopen++;
     return HVD_OK;
 }
 
