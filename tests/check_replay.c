@@ -14,7 +14,9 @@
  * Switch REPLAY_CLUSTERLOG_ANY_ORDER (off): cluster.log halves of one node read in any
  * order. The seen filter still treats lines older than the newest read of a (node, section)
  * as repeats, so the later half read first loses the earlier one; turn it on once the
- * seen filter keeps exact covered ranges. With it on, the TCase "clusterlog_any_order" runs.
+ * seen filter keeps exact covered ranges. With it on, the TCase "clusterlog_any_order" runs:
+ * clusterlog_halves_in_either_order and
+ * any_order_with_clusterlog_halves_gives_the_time_order_database.
  */
 #include "ingest.h"
 #include "ingest_internal.h"
@@ -311,6 +313,8 @@ static void build_bundle(void)
     free(dir);
     write_clusterlog(clog_halves[0].path, 0, 12, 1);
     write_clusterlog(clog_halves[1].path, 12, 12, 1);
+    snprintf(clog_halves[0].first, sizeof(clog_halves[0].first), "2024-03-09T01:00:30");
+    snprintf(clog_halves[1].first, sizeof(clog_halves[1].first), "2024-03-09T02:00:30");
 }
 
 static void bundle_setup(void)
@@ -530,8 +534,6 @@ START_TEST(clusterlog_halves_in_either_order)
     char ref[HVD_STORE_DIGEST_SIZE];
     char got[HVD_STORE_DIGEST_SIZE];
 
-    snprintf(clog_halves[0].first, sizeof(clog_halves[0].first), "2024-03-09T01:00");
-    snprintf(clog_halves[1].first, sizeof(clog_halves[1].first), "2024-03-09T02:00");
     time_order(&r, clog_halves, 2);
     replay(&r, clog_halves, "ref.db", ref);
     r.order[0] = 1;
@@ -541,6 +543,32 @@ START_TEST(clusterlog_halves_in_either_order)
     r.restart[1] = 1;
     replay(&r, clog_halves, "late-first-restart.db", got);
     ck_assert_str_eq(got, ref);
+}
+END_TEST
+
+/* The whole bundle plus both cluster.log halves, in PERMUTATIONS orders as above. */
+START_TEST(any_order_with_clusterlog_halves_gives_the_time_order_database)
+{
+    struct file set[18];
+    uint32_t state = SEED + 1;
+    struct run r;
+    char ref[HVD_STORE_DIGEST_SIZE];
+    char got[HVD_STORE_DIGEST_SIZE];
+    char why[2048];
+    size_t n = nfiles + 2;
+
+    memcpy(set, files, nfiles * sizeof(*files));
+    set[nfiles] = clog_halves[0];
+    set[nfiles + 1] = clog_halves[1];
+    time_order(&r, set, n);
+    replay(&r, set, "ref.db", ref);
+    for (unsigned k = 0; k < PERMUTATIONS; k++) {
+        random_run(&r, n, &state, k);
+        replay(&r, set, "perm.db", got);
+        describe(&r, set, why, sizeof(why));
+        ck_assert_msg(strcmp(got, ref) == 0, "order %u (seed %u, fail after %ld):%s", k, SEED + 1,
+                      r.fail_after, why);
+    }
 }
 END_TEST
 #endif
@@ -559,8 +587,9 @@ static Suite *replay_suite(void)
 #if REPLAY_CLUSTERLOG_ANY_ORDER
     tc = tcase_create("clusterlog_any_order");
     tcase_add_unchecked_fixture(tc, bundle_setup, bundle_teardown);
-    tcase_set_timeout(tc, 300);
+    tcase_set_timeout(tc, 900);
     tcase_add_test(tc, clusterlog_halves_in_either_order);
+    tcase_add_test(tc, any_order_with_clusterlog_halves_gives_the_time_order_database);
     suite_add_tcase(s, tc);
 #endif
     return s;
