@@ -914,6 +914,7 @@ static int need(hvd_engine *e, hvd_time lo, hvd_time hi)
 {
     int64_t a;
     int64_t b;
+    hvd_time start;
     int rc;
 
     if (!e->load) {
@@ -941,8 +942,8 @@ static int need(hvd_engine *e, hvd_time lo, hvd_time hi)
         e->loaded[at] = sl;
         e->nloaded++;
         e->stats.loads++;
-        rc = e->load(e->load_ud, add_sat(sl * e->prime_span, 0),
-                     add_sat(sl * e->prime_span, e->prime_span - 1), &e->load_err);
+        start = sl * e->prime_span;
+        rc = e->load(e->load_ud, start, add_sat(start, e->prime_span - 1), &e->load_err);
         if (rc < 0) {
             return rc;
         }
@@ -1858,7 +1859,7 @@ int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
     e->ev = ev;
     e->codes_ready = 0;
     e->stats.events++;
-    hvd_error_clear(&e->load_err);
+    e->load_err.code = HVD_OK; /* set by the loader when it fails */
     /* Stored diagnoses this event could fold into or join with, before it is matched. */
     rc = need(e, ev->time, ev->time);
     hvd__channel_normalise(ev->channel ? ev->channel : "", e->channel, sizeof(e->channel));
