@@ -1,7 +1,8 @@
 /*
  * engine: events in, diagnoses out. Matches each event against the candidate rules of a
- * rule set, extracts entities, applies thresholds and quiet periods (judged by event time,
- * so files may come in any order), and makes correlation diagnoses from other diagnoses.
+ * rule set, extracts entities, applies thresholds and quiet periods (judged by event time:
+ * one diagnosis per group and quiet period, keyed by the period's start, so files may come
+ * in any order, split anywhere), and makes correlation diagnoses from other diagnoses.
  *
  * State is never dropped for being old: a kept diagnosis or group is used for an event
  * when it lies within the rule's span of that event's own time. Memory is bounded by
@@ -71,7 +72,7 @@ hvd_time hvd_engine_prime_span(const hvd_engine *e);
  * Gives the engine a diagnosis made before it started (stored before a restart), as if it
  * had made it itself, without emitting it again: correlations can still join it (but
  * combinations among primed ones, made before, are not made again), and a signature
- * diagnosis stays open, so matches within its quiet period fold into it (count counts on
+ * diagnosis stays open, so later matches of its quiet period fold into it (count counts on
  * from count). A rule the set does not know is ignored. Returns HVD_OK or HVD_ENOMEM.
  */
 int hvd_engine_prime(hvd_engine *e, const char *rule_id, const char *key, const hvd_entity *ents,
