@@ -5,16 +5,26 @@
  * event id), provider, event id or cluster.log component, or in a fallback list; an event
  * looks up its own keys and meets only those rules.
  *
- * Time: a rule's matches are grouped by entity values. A threshold needs N matches of a
- * group within its window; after a diagnosis is made, matches of the group within the
- * quiet period of its first or last event fold into it (same key, count grows). Both are
- * judged by event time, so out-of-order files give the same diagnoses.
+ * Time: a rule's matches are grouped by entity values, and time is cut in quiet periods
+ * (aligned on 1970-01-01, so the cut depends on nothing read). A group makes one diagnosis
+ * per period with matches: its key names the rule, the group and the period's start, and
+ * every match of the period folds into it (count, first and last grow). With a threshold,
+ * the diagnosis is made once N of the period's matches lie within the window, and then
+ * counts all of the period's matches. Each match belongs to one diagnosis whatever came
+ * before it, so any order of files, split anywhere, gives the same diagnoses.
  *
- * Correlation: every diagnosis made is kept for the longest correlation window (bounded);
- * when one is made or grows, each correlation it can be a member of is tried against the
- * kept ones, in any arrival order, and each combination of members is reported once (and
- * again only when a member's span grows). A new engine can be primed with diagnoses made
- * before it (stored before a restart) so that correlations still find them.
+ * Correlation: every diagnosis made is kept; when one is made or grows, each correlation
+ * it can be a member of is tried against the kept ones within the correlation's window of
+ * it, in any arrival order, and each combination of members is reported once (and again
+ * only when a member's span grows).
+ *
+ * Memory: nothing is dropped for being old, since "old" would depend on which events came
+ * first. Groups and kept diagnoses are bounded by count (MAX_GROUPS, MAX_RECENT) and the
+ * least recently used go first; reported combinations by MAX_SEEN, oldest first (one
+ * reported again re-emits the same diagnosis: no change). Every open or kept diagnosis is
+ * in the store, so an evicted one is loaded back (hvd_engine_set_loader()) before an event
+ * it could matter to is matched: eviction changes memory, not results. Only matches short
+ * of a threshold live in memory alone; they are lost with their group.
  */
 #include "engine.h"
 #include "engine_internal.h"
@@ -36,9 +46,11 @@
 #define MAX_CODES     64
 #define MAX_EVIDENCE  20 /* evidence kept per diagnosis; later events only count */
 #define EXCERPT_BYTES 300
-#define KEEP_HORIZON  (7 * 86400 * INT64_C(10000000)) /* groups idle longer are dropped */
+#define MIN_SPAN      (3600 * INT64_C(10000000)) /* the loader's slice is at least an hour */
+#define MAX_LOADED    4096                       /* slices remembered as loaded */
 #define MAX_GROUPS    100000
-#define MAX_OPEN      4 /* open diagnoses per group */
+#define MAX_OPEN      200000 /* open diagnoses in all groups */
+#define MAX_PENDING   1024   /* threshold: matches short of it kept per group */
 #define MAX_RECENT    20000
 #define RECENT_SLOTS  4096
 #define MAX_SEEN      50000
@@ -68,9 +80,10 @@ struct evidence_copy {
     char *message;
 };
 
-/* A diagnosis a group has made and may still fold matches into. */
+/* A diagnosis a group has made for one quiet period; its matches fold into it. */
 struct open_diag {
     char *key;
+    hvd_time period; /* start of its quiet period */
     hvd_time first;
     hvd_time last;
     uint64_t count;
@@ -78,19 +91,21 @@ struct open_diag {
     struct entities ents;
 };
 
-/* The time state of one rule for one set of group-by values. Several diagnoses may be open
- * at once: files read out of order can bring matches far before or after an open one. */
+/* The time state of one rule for one set of group-by values: one diagnosis per quiet
+ * period with matches (sorted by period), and matches still short of a threshold (sorted
+ * by time). Files read out of order can bring matches for any period. */
 struct group {
     char *key;
     size_t rule;
-    struct group *next; /* hash chain */
-    hvd_time *times;    /* threshold: times of matches not yet in a diagnosis, sorted */
-    size_t ntimes;
-    struct evidence_copy *pending; /* threshold: their evidence */
+    struct group *next;            /* hash chain */
+    struct evidence_copy *pending; /* threshold: matches not yet in a diagnosis, by time */
     size_t npending;
-    struct open_diag open[MAX_OPEN];
+    size_t pending_cap;
+    struct open_diag *open;
     size_t nopen;
-    hvd_time touched; /* newest event time of the group */
+    size_t open_cap;
+    struct group *older; /* least recently used order, for eviction */
+    struct group *newer;
 };
 
 /* A diagnosis kept for correlation: in a hash chain by key, in one list per rule, and in
@@ -129,9 +144,16 @@ struct hvd_engine {
     hvd_engine_emit emit;
     void *ud;
     hvd_engine_stats stats;
-    hvd_time horizon; /* state idle longer than this, by event time, is dropped */
     int match_disabled;
     hvd_msgmatcher *messages; /* cluster.log lines that are rendered events */
+    hvd_engine_load load;
+    void *load_ud;
+    int64_t *loaded; /* slices (time / prime_span) given by the loader, sorted */
+    size_t nloaded;
+    hvd_error load_err;
+    uint64_t *limit_hits; /* per rule: regexes stopped by a PCRE2 limit, all time */
+    uint64_t *limit_told; /* per rule: as of the last hvd_engine_limit_report() */
+    size_t cur_rule;      /* the rule being tried (for limit_hits) */
 
     struct bucket *index[1024];
     size_t *fallback[3]; /* by source kind */
@@ -140,7 +162,9 @@ struct hvd_engine {
     struct group **groups;
     size_t ngroup_slots;
     size_t ngroups;
-    hvd_time newest;
+    size_t nopen;               /* open diagnoses in all groups */
+    struct group *group_oldest; /* least recently used first */
+    struct group *group_newest;
 
     struct recent *recent_slots[RECENT_SLOTS];
     struct recent **recent_by_rule;
@@ -577,6 +601,20 @@ static int code_matches(hvd_engine *e, const hvd__pred *p)
     return 0;
 }
 
+/* pcre2_match() with the engine's limits. A match stopped by a limit counts as no match
+ * (the event is not held up) and is counted for rule r, so it is reported, not hidden. */
+static int run_regex(hvd_engine *e, size_t r, const pcre2_code *re, const char *subject)
+{
+    int rc = pcre2_match(re, (PCRE2_SPTR)subject, PCRE2_ZERO_TERMINATED, 0, 0, e->md, e->mctx);
+
+    if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+        rc == PCRE2_ERROR_HEAPLIMIT) {
+        e->limit_hits[r]++;
+        e->stats.limit_hits++;
+    }
+    return rc;
+}
+
 /* Runs a regex; named groups of a match become entities. */
 static int regex_matches(hvd_engine *e, pcre2_code *re, const char *subject)
 {
@@ -586,7 +624,7 @@ static int regex_matches(hvd_engine *e, pcre2_code *re, const char *subject)
     PCRE2_SPTR table = NULL;
     PCRE2_SIZE *ov;
 
-    rc = pcre2_match(re, (PCRE2_SPTR)subject, PCRE2_ZERO_TERMINATED, 0, 0, e->md, e->mctx);
+    rc = run_regex(e, e->cur_rule, re, subject);
     if (rc < 0) {
         return 0;
     }
@@ -793,7 +831,7 @@ static int emit_diagnosis(hvd_engine *e, const hvd__rule *rule, const char *key,
         d.related = related;
         d.nrelated = nrelated;
         e->stats.emitted++;
-        e->emit(e->ud, &d);
+        rc = e->emit(e->ud, &d);
     }
     hvd_buf_free(&title);
     hvd_buf_free(&cause);
@@ -801,9 +839,131 @@ static int emit_diagnosis(hvd_engine *e, const hvd__rule *rule, const char *key,
     return rc;
 }
 
+/* --- loading stored diagnoses ------------------------------------------------------ */
+
+/* The loader's slice holding t: floor(t / prime_span). */
+static int64_t slice_of(const hvd_engine *e, hvd_time t)
+{
+    int64_t q = t / e->prime_span;
+
+    return t % e->prime_span < 0 ? q - 1 : q;
+}
+
+/* Index of the first loaded slice >= s. Cost: O(log nloaded). */
+static size_t loaded_at(const hvd_engine *e, int64_t s)
+{
+    size_t lo = 0;
+    size_t hi = e->nloaded;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (e->loaded[mid] < s) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+static hvd_time add_sat(hvd_time t, int64_t d)
+{
+    if (d > 0 && t > INT64_MAX - d) {
+        return INT64_MAX;
+    }
+    if (d < 0 && t < INT64_MIN - d) {
+        return INT64_MIN;
+    }
+    return t + d;
+}
+
+/*
+ * Asks the loader for the stored diagnoses that can matter to state spanning [lo, hi]:
+ * every slice of [lo - S, hi + S] not asked for yet. The marks are a sorted array of at
+ * most MAX_LOADED slices (when full they are all forgotten: asking again is harmless,
+ * priming is idempotent). Cost: O(k log L) for k slices, plus the loads; a span of more
+ * than 64 slices is asked for whole, unmarked.
+ */
+static int need(hvd_engine *e, hvd_time lo, hvd_time hi)
+{
+    int64_t a;
+    int64_t b;
+    hvd_time start;
+    int rc;
+
+    if (!e->load) {
+        return HVD_OK;
+    }
+    lo = add_sat(lo, -e->prime_span);
+    hi = add_sat(hi, e->prime_span);
+    a = slice_of(e, lo);
+    b = slice_of(e, hi);
+    if (b - a > 64) {
+        e->stats.loads++;
+        return e->load(e->load_ud, lo, hi, &e->load_err);
+    }
+    for (int64_t sl = a; sl <= b; sl++) {
+        size_t at = loaded_at(e, sl);
+
+        if (at < e->nloaded && e->loaded[at] == sl) {
+            continue;
+        }
+        if (e->nloaded == MAX_LOADED) {
+            e->nloaded = 0;
+            at = 0;
+        }
+        memmove(e->loaded + at + 1, e->loaded + at, (e->nloaded - at) * sizeof(*e->loaded));
+        e->loaded[at] = sl;
+        e->nloaded++;
+        e->stats.loads++;
+        start = sl * e->prime_span;
+        rc = e->load(e->load_ud, start, add_sat(start, e->prime_span - 1), &e->load_err);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return HVD_OK;
+}
+
+/* Whether need(lo, hi) has nothing left to ask for. Cost: O(k log L). */
+static int covered(const hvd_engine *e, hvd_time lo, hvd_time hi)
+{
+    int64_t a = slice_of(e, add_sat(lo, -e->prime_span));
+    int64_t b = slice_of(e, add_sat(hi, e->prime_span));
+
+    if (!e->load) {
+        return 1;
+    }
+    if (b - a > 64) {
+        return 0;
+    }
+    for (int64_t sl = a; sl <= b; sl++) {
+        size_t at = loaded_at(e, sl);
+
+        if (at == e->nloaded || e->loaded[at] != sl) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* State spanning [lo, hi] was evicted: the slices it lies in are asked for again when
+ * needed. Cost: O(log L + L). */
+static void forget_loaded(hvd_engine *e, hvd_time lo, hvd_time hi)
+{
+    size_t a = loaded_at(e, slice_of(e, lo));
+    size_t b = loaded_at(e, slice_of(e, hi) + 1);
+
+    if (b > a) {
+        memmove(e->loaded + a, e->loaded + b, (e->nloaded - b) * sizeof(*e->loaded));
+        e->nloaded -= b - a;
+    }
+}
+
 /* --- correlation -------------------------------------------------------------------- */
 
-static int where_holds(hvd_engine *e, const hvd__member *m, const struct entities *ents)
+static int where_holds(hvd_engine *e, size_t c, const hvd__member *m, const struct entities *ents)
 {
     for (size_t i = 0; i < m->nwhere; i++) {
         const hvd__where *w = &m->where[i];
@@ -818,8 +978,7 @@ static int where_holds(hvd_engine *e, const hvd__member *m, const struct entitie
             ok = v && ci_contains(v, w->text);
             break;
         case HVD__OP_REGEX:
-            ok = v && pcre2_match(w->re, (PCRE2_SPTR)v, PCRE2_ZERO_TERMINATED, 0, 0, e->md,
-                                  e->mctx) >= 0;
+            ok = v && run_regex(e, c, w->re, v) >= 0;
             break;
         default:
             ok = v && strcasecmp(v, w->text) == 0;
@@ -1103,7 +1262,7 @@ static int try_roles(hvd_engine *e, size_t c, size_t m, struct recent **chosen, 
         for (size_t k = 0; k < corr->nmembers; k++) {
             used = used || chosen[k] == r;
         }
-        if (used || !where_holds(e, &corr->members[m], &r->ents)) {
+        if (used || !where_holds(e, c, &corr->members[m], &r->ents)) {
             continue;
         }
         chosen[m] = r;
@@ -1121,12 +1280,30 @@ static int made(hvd_engine *e, size_t rule, const char *key, const struct entiti
                 hvd_time first, hvd_time last, int depth)
 {
     struct recent *r = NULL;
+    struct entities copy = {NULL, 0, 0};
+    char *key_copy = NULL;
     int rc;
 
     if (!e->corr_by_rule[rule] || depth > CORR_DEPTH) {
         return HVD_OK;
     }
+    /* Every stored diagnosis that could be a partner is here before the search. Loading
+     * may move the caller's open diagnoses (key and ents point into one): copy first. */
+    if (!covered(e, first, last)) {
+        key_copy = hvd_strdup(key);
+        rc = key_copy ? entities_copy(&copy, ents) : HVD_ENOMEM;
+        rc = rc < 0 ? rc : need(e, first, last);
+        if (rc < 0) {
+            hvd_free(key_copy);
+            entities_free(&copy);
+            return rc;
+        }
+        key = key_copy;
+        ents = &copy;
+    }
     rc = remember(e, rule, key, ents, first, last, &r);
+    hvd_free(key_copy);
+    entities_free(&copy);
     if (rc < 0) {
         return rc;
     }
@@ -1136,7 +1313,8 @@ static int made(hvd_engine *e, size_t rule, const char *key, const struct entiti
         for (size_t m = 0; m < corr->nmembers; m++) {
             struct recent *chosen[8] = {NULL};
 
-            if (corr->members[m].rule != rule || !where_holds(e, &corr->members[m], &r->ents)) {
+            if (corr->members[m].rule != rule ||
+                !where_holds(e, *c - 1, &corr->members[m], &r->ents)) {
                 continue;
             }
             chosen[m] = r;
@@ -1161,7 +1339,6 @@ static void open_diag_free(struct open_diag *od)
 static void group_free(struct group *g)
 {
     hvd_free(g->key);
-    hvd_free(g->times);
     for (size_t i = 0; i < g->npending; i++) {
         evidence_free(&g->pending[i]);
     }
@@ -1169,9 +1346,39 @@ static void group_free(struct group *g)
     for (size_t i = 0; i < g->nopen; i++) {
         open_diag_free(&g->open[i]);
     }
+    hvd_free(g->open);
     hvd_free(g);
 }
 
+static void group_unlink_order(hvd_engine *e, struct group *g)
+{
+    if (g->older) {
+        g->older->newer = g->newer;
+    } else {
+        e->group_oldest = g->newer;
+    }
+    if (g->newer) {
+        g->newer->older = g->older;
+    } else {
+        e->group_newest = g->older;
+    }
+    g->older = NULL;
+    g->newer = NULL;
+}
+
+static void group_push_newest(hvd_engine *e, struct group *g)
+{
+    g->older = e->group_newest;
+    g->newer = NULL;
+    if (e->group_newest) {
+        e->group_newest->newer = g;
+    } else {
+        e->group_oldest = g;
+    }
+    e->group_newest = g;
+}
+
+/* The group of key (made when new), now the most recently used. Cost: O(1) expected. */
 static struct group *group_find(hvd_engine *e, const char *key, size_t rule)
 {
     size_t slot;
@@ -1188,6 +1395,8 @@ static struct group *group_find(hvd_engine *e, const char *key, size_t rule)
     slot = hash(key) % e->ngroup_slots;
     for (g = e->groups[slot]; g; g = g->next) {
         if (strcmp(g->key, key) == 0) {
+            group_unlink_order(e, g);
+            group_push_newest(e, g);
             return g;
         }
     }
@@ -1203,40 +1412,52 @@ static struct group *group_find(hvd_engine *e, const char *key, size_t rule)
     g->rule = rule;
     g->next = e->groups[slot];
     e->groups[slot] = g;
+    group_push_newest(e, g);
     e->ngroups++;
     return g;
 }
 
-/* Drops groups idle (by event time) for longer than the horizon; over the cap, also drops
- * groups until 90 % of it is left, so a flood of new groups pays for one scan per tenth of
- * the cap. Kept diagnoses and reported combinations are trimmed the same way. */
-static void prune(hvd_engine *e)
+/* Drops the least recently used group; its open diagnoses are loaded again when needed.
+ * Cost: O(chain) to unlink it from its hash slot. */
+static void group_evict_oldest(hvd_engine *e)
 {
-    hvd_time horizon = hvd_time_add(e->newest, -e->horizon);
-    int over = e->ngroups > MAX_GROUPS;
+    struct group *g = e->group_oldest;
+    struct group **pg = &e->groups[hash(g->key) % e->ngroup_slots];
 
-    for (size_t s = 0; s < e->ngroup_slots; s++) {
-        struct group **pg = &e->groups[s];
+    while (*pg && *pg != g) {
+        pg = &(*pg)->next;
+    }
+    if (*pg) {
+        *pg = g->next;
+    }
+    for (size_t i = 0; i < g->nopen; i++) {
+        forget_loaded(e, g->open[i].first, g->open[i].last);
+    }
+    group_unlink_order(e, g);
+    e->nopen -= g->nopen;
+    group_free(g);
+    e->ngroups--;
+    e->stats.evicted++;
+}
 
-        while (*pg) {
-            struct group *g = *pg;
-
-            if (g->touched < horizon || (over && e->ngroups > MAX_GROUPS / 10 * 9)) {
-                *pg = g->next;
-                group_free(g);
-                e->ngroups--;
-            } else {
-                pg = &g->next;
-            }
+/* Over a bound: drops least recently used groups and kept diagnoses down to 90 % of it, so
+ * that the slices they free are asked for again once per tenth of the bound, not per
+ * event. Cost: O(1) per item dropped (plus the slice marks). Reported combinations go
+ * oldest first: one reported again only re-emits the same diagnosis. */
+static void evict(hvd_engine *e)
+{
+    if (e->ngroups > MAX_GROUPS || e->nopen > MAX_OPEN) {
+        while (e->group_oldest &&
+               (e->ngroups > MAX_GROUPS / 10 * 9 || e->nopen > MAX_OPEN / 10 * 9)) {
+            group_evict_oldest(e);
         }
     }
-    for (struct recent *r = e->recent_oldest; r;) {
-        struct recent *next = r->newer;
-
-        if (r->last < horizon || e->nrecent > MAX_RECENT) {
-            recent_drop(e, r);
+    if (e->nrecent > MAX_RECENT) {
+        while (e->nrecent > MAX_RECENT / 10 * 9) {
+            forget_loaded(e, e->recent_oldest->first, e->recent_oldest->last);
+            recent_drop(e, e->recent_oldest);
+            e->stats.evicted++;
         }
-        r = next;
     }
     while (e->nseen > MAX_SEEN) {
         seen_drop_oldest(e);
@@ -1270,31 +1491,74 @@ static int group_key(hvd_engine *e, const hvd__rule *rule, const char *const *na
     return out->data ? HVD_OK : HVD_ENOMEM;
 }
 
-/* Sorted insert of t. */
-static void times_insert(struct group *g, hvd_time t)
+/* The start of the quiet period of rule that holds t (floor, also before 1970). */
+static hvd_time period_of(const hvd__rule *rule, hvd_time t)
 {
-    size_t i = g->ntimes;
+    int64_t p = rule->quiet_period > 0 ? rule->quiet_period : 1;
+    int64_t q = t / p;
 
-    while (i > 0 && g->times[i - 1] > t) {
-        g->times[i] = g->times[i - 1];
-        i--;
-    }
-    g->times[i] = t;
-    g->ntimes++;
+    return (t % p < 0 ? q - 1 : q) * p;
 }
 
-/* The open diagnosis of g whose quiet period covers t, or NULL. Times come from input and
- * may lie anywhere in the int64 range: the bounds saturate instead of wrapping. */
-static struct open_diag *open_covering(struct group *g, hvd_time t, int64_t quiet)
+/* Index of the first open diagnosis of g whose period is >= period. Cost: O(log nopen). */
+static size_t open_at(const struct group *g, hvd_time period)
 {
-    for (size_t i = 0; i < g->nopen; i++) {
-        struct open_diag *od = &g->open[i];
+    size_t lo = 0;
+    size_t hi = g->nopen;
 
-        if (t >= hvd_time_add(od->first, -quiet) && t <= hvd_time_add(od->last, quiet)) {
-            return od;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (g->open[mid].period < period) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
         }
     }
-    return NULL;
+    return lo;
+}
+
+/* The open diagnosis of g for period, or NULL. */
+static struct open_diag *open_find(struct group *g, hvd_time period)
+{
+    size_t at = open_at(g, period);
+
+    return at < g->nopen && g->open[at].period == period ? &g->open[at] : NULL;
+}
+
+/* A new, zeroed open diagnosis for period in its sorted place, or NULL when out of memory.
+ * Cost: O(nopen) to shift the later periods. */
+static struct open_diag *open_add(hvd_engine *e, struct group *g, hvd_time period)
+{
+    size_t at = open_at(g, period);
+
+    if (g->nopen == g->open_cap) {
+        size_t cap = g->open_cap ? 2 * g->open_cap : 1;
+        struct open_diag *grown = hvd_realloc(g->open, cap * sizeof(*grown));
+
+        if (!grown) {
+            return NULL;
+        }
+        g->open = grown;
+        g->open_cap = cap;
+    }
+    memmove(g->open + at + 1, g->open + at, (g->nopen - at) * sizeof(*g->open));
+    memset(&g->open[at], 0, sizeof(g->open[at]));
+    g->open[at].period = period;
+    g->nopen++;
+    e->nopen++;
+    return &g->open[at];
+}
+
+/* Removes the open diagnosis od (not yet counted as made) from g. */
+static void open_remove(hvd_engine *e, struct group *g, struct open_diag *od)
+{
+    size_t at = (size_t)(od - g->open);
+
+    open_diag_free(od);
+    memmove(g->open + at, g->open + at + 1, (g->nopen - at - 1) * sizeof(*g->open));
+    g->nopen--;
+    e->nopen--;
 }
 
 static int fold(hvd_engine *e, size_t r, struct open_diag *od, struct evidence_copy *evc)
@@ -1313,53 +1577,70 @@ static int fold(hvd_engine *e, size_t r, struct open_diag *od, struct evidence_c
     return rc < 0 ? rc : made(e, r, od->key, &od->ents, od->first, od->last, 0);
 }
 
-/* Threshold: adds the match; returns 1 with [*first, *last] and *count when the group now
- * holds count matches within the window, 0 when not yet. Takes ownership of evc. */
+/*
+ * Threshold: adds the match (takes ownership of evc) to the group's pending ones; returns
+ * 1 with [*lo, *hi) the pending matches of its period when N of them now lie within the
+ * window, 0 when not yet. Pending matches are kept sorted by time, at most MAX_PENDING per
+ * group (past that the oldest goes: the only order-dependent bound). Cost: O(k) for the k
+ * pending matches of the period.
+ */
 static int threshold_reached(struct group *g, const hvd__rule *rule, struct evidence_copy *evc,
-                             hvd_time *first, hvd_time *last, uint64_t *count)
+                             hvd_time period, size_t *lo, size_t *hi)
 {
     size_t need = (size_t)rule->threshold_count;
-    size_t cap = need * 4;
-    size_t lo = 0;
-    size_t best_lo = 0;
-    size_t best_n = 0;
+    size_t at;
+    size_t a;
+    size_t b;
+    size_t w;
 
-    if (!g->times) {
-        g->times = hvd_calloc(cap + 1, sizeof(*g->times));
-        g->pending = hvd_calloc(need + 1, sizeof(*g->pending));
-        if (!g->times || !g->pending) {
+    if (g->npending == g->pending_cap && g->pending_cap < MAX_PENDING) {
+        size_t cap = g->pending_cap ? 2 * g->pending_cap : need;
+        struct evidence_copy *grown;
+
+        cap = cap < MAX_PENDING ? cap : MAX_PENDING;
+        grown = hvd_realloc(g->pending, cap * sizeof(*grown));
+        if (!grown) {
             evidence_free(evc);
             return HVD_ENOMEM;
         }
+        g->pending = grown;
+        g->pending_cap = cap;
     }
-    if (g->ntimes == cap) {
-        /* Keep the newest: drop the oldest time. */
-        memmove(g->times, g->times + 1, (cap - 1) * sizeof(*g->times));
-        g->ntimes--;
+    if (g->npending == MAX_PENDING) {
+        evidence_free(&g->pending[0]);
+        memmove(g->pending, g->pending + 1, (MAX_PENDING - 1) * sizeof(*g->pending));
+        g->npending--;
     }
-    times_insert(g, evc->ev.time);
-    if (g->npending < need) {
-        g->pending[g->npending++] = *evc;
-    } else {
-        evidence_free(evc);
+    at = g->npending;
+    while (at > 0 && g->pending[at - 1].ev.time > evc->ev.time) {
+        at--;
     }
-    for (size_t hi = 0; hi < g->ntimes; hi++) {
-        while (hvd_time_span(g->times[lo], g->times[hi]) > (uint64_t)rule->threshold_window) {
-            lo++;
+    memmove(g->pending + at + 1, g->pending + at, (g->npending - at) * sizeof(*g->pending));
+    g->pending[at] = *evc;
+    g->npending++;
+    /* The period's matches are one run of the sorted array around the new one. */
+    a = at;
+    while (a > 0 && g->pending[a - 1].ev.time >= period) {
+        a--;
+    }
+    b = at + 1;
+    while (b < g->npending &&
+           hvd_time_span(period, g->pending[b].ev.time) < (uint64_t)rule->quiet_period) {
+        b++;
+    }
+    for (size_t i = a, j = a; i < b; i++) {
+        while (hvd_time_span(g->pending[j].ev.time, g->pending[i].ev.time) >
+               (uint64_t)rule->threshold_window) {
+            j++;
         }
-        if (hi - lo + 1 > best_n) {
-            best_n = hi - lo + 1;
-            best_lo = lo;
+        w = i - j + 1;
+        if (w >= need) {
+            *lo = a;
+            *hi = b;
+            return 1;
         }
     }
-    if (best_n < need) {
-        return 0;
-    }
-    *first = g->times[best_lo];
-    *last = g->times[best_lo + best_n - 1];
-    *count = best_n;
-    g->ntimes = 0;
-    return 1;
+    return 0;
 }
 
 static int matched(hvd_engine *e, size_t r)
@@ -1370,11 +1651,14 @@ static int matched(hvd_engine *e, size_t r)
     struct open_diag *od;
     struct evidence_copy evc;
     hvd_buf *key = &e->scratch;
+    hvd_time period = period_of(rule, ev->time);
     hvd_time first = ev->time;
     hvd_time last = ev->time;
     uint64_t count = 1;
     hvd_evidence list[MAX_EVIDENCE];
-    size_t n;
+    size_t lo = 0;
+    size_t hi = 0;
+    size_t n = 1;
     char tbuf[40];
     int rc;
 
@@ -1386,70 +1670,62 @@ static int matched(hvd_engine *e, size_t r)
     if (!g) {
         return HVD_ENOMEM;
     }
-    g->touched = ev->time > g->touched ? ev->time : g->touched;
     rc = evidence_from(&evc, ev);
     if (rc < 0) {
         return rc;
     }
-    od = open_covering(g, ev->time, rule->quiet_period);
+    od = open_find(g, period);
     if (od) {
         rc = fold(e, r, od, &evc);
         evidence_free(&evc);
         return rc;
     }
+    list[0] = evc.ev;
     if (rule->threshold_count > 1) {
-        rc = threshold_reached(g, rule, &evc, &first, &last, &count);
+        rc = threshold_reached(g, rule, &evc, period, &lo, &hi);
         if (rc <= 0) {
             return rc;
         }
-    } else {
-        if (!g->pending) {
-            g->pending = hvd_calloc(2, sizeof(*g->pending));
-            if (!g->pending) {
-                evidence_free(&evc);
-                return HVD_ENOMEM;
-            }
+        first = g->pending[lo].ev.time;
+        last = g->pending[hi - 1].ev.time;
+        count = hi - lo;
+        n = count < MAX_EVIDENCE ? (size_t)count : MAX_EVIDENCE;
+        for (size_t i = 0; i < n; i++) {
+            list[i] = g->pending[lo + i].ev;
         }
-        g->pending[0] = evc;
-        g->npending = 1;
     }
-    if (g->nopen == MAX_OPEN) {
-        /* Full: the open diagnosis that ended longest ago stops folding. */
-        size_t oldest = 0;
-
-        for (size_t i = 1; i < g->nopen; i++) {
-            oldest = g->open[i].last < g->open[oldest].last ? i : oldest;
-        }
-        open_diag_free(&g->open[oldest]);
-        g->open[oldest] = g->open[--g->nopen];
-        memset(&g->open[g->nopen], 0, sizeof(g->open[0]));
-    }
-    od = &g->open[g->nopen];
-    /* A new diagnosis: its key names the rule, the group and its first time. */
+    /* A new diagnosis: its key names the rule, the group and its period. */
     hvd_buf_adds(key, "\x1f@");
-    hvd_buf_adds(key, hvd_time_format(first, tbuf, sizeof(tbuf)));
-    od->key = key->data ? hvd_strdup(hvd_buf_str(key)) : NULL;
-    rc = od->key ? entities_copy(&od->ents, &e->ents) : HVD_ENOMEM;
+    hvd_buf_adds(key, hvd_time_format(period, tbuf, sizeof(tbuf)));
+    od = open_add(e, g, period);
+    if (!od) {
+        rc = HVD_ENOMEM;
+    } else {
+        od->key = key->data ? hvd_strdup(hvd_buf_str(key)) : NULL;
+        rc = od->key ? entities_copy(&od->ents, &e->ents) : HVD_ENOMEM;
+        if (rc < 0) {
+            open_remove(e, g, od);
+            od = NULL;
+        }
+    }
     if (rc == HVD_OK) {
-        g->nopen++;
         od->first = first;
         od->last = last;
         od->count = count;
-        n = g->npending < MAX_EVIDENCE ? g->npending : MAX_EVIDENCE;
-        for (size_t i = 0; i < n; i++) {
-            list[i] = g->pending[i].ev;
-        }
         od->nevidence = n;
         e->stats.diagnoses++;
         rc = emit_diagnosis(e, rule, od->key, HVD_DIAGNOSIS_SIGNATURE, &od->ents, first, last,
                             count, list, n, NULL, 0);
+    }
+    if (rule->threshold_count > 1) {
+        for (size_t i = lo; i < hi; i++) {
+            evidence_free(&g->pending[i]);
+        }
+        memmove(g->pending + lo, g->pending + hi, (g->npending - hi) * sizeof(*g->pending));
+        g->npending -= hi - lo;
     } else {
-        open_diag_free(od);
+        evidence_free(&evc);
     }
-    for (size_t i = 0; i < g->npending; i++) {
-        evidence_free(&g->pending[i]);
-    }
-    g->npending = 0;
     if (rc < 0) {
         return rc;
     }
@@ -1488,8 +1764,7 @@ static int extract(hvd_engine *e, const hvd__rule *rule)
             if (!subject) {
                 continue;
             }
-            n = pcre2_match(x->re, (PCRE2_SPTR)subject, PCRE2_ZERO_TERMINATED, 0, 0, e->md,
-                            e->mctx);
+            n = run_regex(e, e->cur_rule, x->re, subject);
             if (n < 0) {
                 continue;
             }
@@ -1526,6 +1801,7 @@ static int try_rule(hvd_engine *e, size_t r)
         return HVD_OK;
     }
     e->stats.candidates++;
+    e->cur_rule = r;
     entities_clear(&e->ents);
     e->found_code = 0;
     if (!eval(e, &rule->match)) {
@@ -1581,11 +1857,11 @@ int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
     e->ev = ev;
     e->codes_ready = 0;
     e->stats.events++;
-    if (ev->time > e->newest) {
-        e->newest = ev->time;
-    }
+    e->load_err.code = HVD_OK; /* set by the loader when it fails */
+    /* Stored diagnoses this event could fold into or join with, before it is matched. */
+    rc = need(e, ev->time, ev->time);
     hvd__channel_normalise(ev->channel ? ev->channel : "", e->channel, sizeof(e->channel));
-    if (ev->kind == HVD_SOURCE_EVTX || ev->event_id != 0) {
+    if (rc == HVD_OK && (ev->kind == HVD_SOURCE_EVTX || ev->event_id != 0)) {
         lower_copy(low, sizeof(low), ev->provider ? ev->provider : "");
         snprintf(key, sizeof(key), "E|%s|%u", low, ev->event_id);
         rc = try_bucket(e, key);
@@ -1597,7 +1873,7 @@ int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
             snprintf(key, sizeof(key), "I|%u", ev->event_id);
             rc = try_bucket(e, key);
         }
-    } else if (ev->component && *ev->component) {
+    } else if (rc == HVD_OK && ev->component && *ev->component) {
         lower_copy(low, sizeof(low), ev->component);
         snprintf(key, sizeof(key), "C|%s", low);
         rc = try_bucket(e, key);
@@ -1606,12 +1882,19 @@ int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
         rc = try_rule(e, e->fallback[kind][i]);
     }
     entities_clear(&e->ents);
-    if (e->stats.events % 10000 == 0 || e->ngroups > MAX_GROUPS || e->nrecent > MAX_RECENT ||
+    if (e->ngroups > MAX_GROUPS || e->nopen > MAX_OPEN || e->nrecent > MAX_RECENT ||
         e->nseen > MAX_SEEN) {
-        prune(e);
+        evict(e);
     }
     e->stats.groups = e->ngroups;
+    e->stats.kept = e->nrecent;
     e->ev = NULL;
+    if (rc < 0 && e->load_err.code < 0) {
+        if (err) {
+            *err = e->load_err;
+        }
+        return rc;
+    }
     if (rc < 0) {
         return hvd_error_set(err, rc, ev->source_path, ev->line, "rule engine: %s",
                              hvd_strerror(rc));
@@ -1660,23 +1943,26 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
     e->mctx = pcre2_match_context_create(NULL);
     e->corr_by_rule = hvd_calloc(rs->nrules + 1, sizeof(*e->corr_by_rule));
     e->recent_by_rule = hvd_calloc(rs->nrules + 1, sizeof(*e->recent_by_rule));
-    if (!e->md || !e->mctx || !e->corr_by_rule || !e->recent_by_rule) {
+    e->limit_hits = hvd_calloc(rs->nrules + 1, sizeof(*e->limit_hits));
+    e->limit_told = hvd_calloc(rs->nrules + 1, sizeof(*e->limit_told));
+    e->loaded = hvd_calloc(MAX_LOADED, sizeof(*e->loaded));
+    if (!e->md || !e->mctx || !e->corr_by_rule || !e->recent_by_rule || !e->limit_hits ||
+        !e->limit_told || !e->loaded) {
         rc = HVD_ENOMEM;
     } else {
         pcre2_set_match_limit(e->mctx, HVD__MATCH_LIMIT);
         pcre2_set_depth_limit(e->mctx, HVD__DEPTH_LIMIT);
     }
-    /* State is kept at least a week of event time, and at least twice the longest span a
-     * rule looks at, so files read out of order still meet their group's state. */
-    e->horizon = KEEP_HORIZON;
+    /* The longest span a rule looks at: how far from an event stored state can matter. */
+    e->prime_span = MIN_SPAN;
     for (size_t r = 0; r < rs->nrules; r++) {
         const hvd__rule *rule = &rs->rules[r];
         int64_t span = rule->window;
 
         span = rule->threshold_window > span ? rule->threshold_window : span;
         span = rule->quiet_period > span ? rule->quiet_period : span;
-        if (span < INT64_MAX / 2 && 2 * span > e->horizon) {
-            e->horizon = 2 * span;
+        if (span > e->prime_span && span < INT64_MAX / 4) {
+            e->prime_span = span;
         }
     }
     for (size_t r = 0; rc == HVD_OK && r < rs->nrules; r++) {
@@ -1707,9 +1993,6 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
             e->corr_by_rule[member] = grown;
         }
     }
-    /* As far back as the engine keeps state itself: files come in any order, so a partner
-     * may bring an older time than the newest stored diagnosis. */
-    e->prime_span = e->horizon;
     if (rc < 0) {
         hvd_engine_destroy(e);
         return hvd_error_set(err, rc, NULL, 0, "cannot build the rule index");
@@ -1721,6 +2004,26 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
 hvd_time hvd_engine_prime_span(const hvd_engine *e)
 {
     return e->prime_span;
+}
+
+void hvd_engine_set_loader(hvd_engine *e, hvd_engine_load load, void *ud)
+{
+    e->load = load;
+    e->load_ud = ud;
+    e->nloaded = 0;
+}
+
+void hvd_engine_limit_report(hvd_engine *e,
+                             void (*fn)(void *ud, const char *rule_id, uint64_t hits,
+                                        uint64_t total),
+                             void *ud)
+{
+    for (size_t r = 0; r < e->rs->nrules; r++) {
+        if (e->limit_hits[r] != e->limit_told[r]) {
+            fn(ud, e->rs->rules[r].info.id, e->limit_hits[r] - e->limit_told[r], e->limit_hits[r]);
+            e->limit_told[r] = e->limit_hits[r];
+        }
+    }
 }
 
 /* A copy of name that lives as long as the engine (entity names are kept by pointer). */
@@ -1749,9 +2052,10 @@ static int reopen(hvd_engine *e, size_t r, const char *key, const struct entitie
     const char *at = strstr(key, "\x1f@");
     struct group *g;
     struct open_diag *od;
+    hvd_time period;
     char *gk;
 
-    /* The key is the group's key, then the first time: see matched(). */
+    /* The key is the group's key, then the period: see matched(). */
     for (const char *p = at; p; p = strstr(p + 1, "\x1f@")) {
         at = p;
     }
@@ -1764,27 +2068,25 @@ static int reopen(hvd_engine *e, size_t r, const char *key, const struct entitie
     if (!g) {
         return HVD_ENOMEM;
     }
-    for (size_t i = 0; i < g->nopen; i++) {
-        if (strcmp(g->open[i].key, key) == 0) {
-            return HVD_OK;
-        }
+    /* Its period holds its first match (a key of an older version, named by the first
+     * time, lands in the period of that time too). */
+    period = period_of(&e->rs->rules[r], first);
+    if (open_find(g, period)) {
+        return HVD_OK; /* held already (made here, or primed before) */
     }
-    if (g->nopen == MAX_OPEN) {
-        return HVD_OK; /* the newest were primed first */
+    od = open_add(e, g, period);
+    if (!od) {
+        return HVD_ENOMEM;
     }
-    od = &g->open[g->nopen];
     od->key = hvd_strdup(key);
     if (!od->key || entities_copy(&od->ents, es) < 0) {
-        open_diag_free(od);
+        open_remove(e, g, od);
         return HVD_ENOMEM;
     }
     od->first = first;
     od->last = last;
     od->count = count;
     od->nevidence = count < MAX_EVIDENCE ? (size_t)count : MAX_EVIDENCE;
-    g->nopen++;
-    g->touched = last > g->touched ? last : g->touched;
-    e->newest = last > e->newest ? last : e->newest;
     return HVD_OK;
 }
 
@@ -1864,6 +2166,9 @@ void hvd_engine_destroy(hvd_engine *e)
         hvd_free(e->names[i]);
     }
     hvd_free(e->names);
+    hvd_free(e->limit_hits);
+    hvd_free(e->limit_told);
+    hvd_free(e->loaded);
     pcre2_match_data_free(e->md);
     pcre2_match_context_free(e->mctx);
     hvd_msgmatcher_destroy(e->messages);

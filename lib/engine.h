@@ -1,7 +1,14 @@
 /*
  * engine: events in, diagnoses out. Matches each event against the candidate rules of a
- * rule set, extracts entities, applies thresholds and quiet periods (judged by event time,
- * so files may come in any order), and makes correlation diagnoses from other diagnoses.
+ * rule set, extracts entities, applies thresholds and quiet periods (judged by event time:
+ * one diagnosis per group and quiet period, keyed by the period's start, so files may come
+ * in any order, split anywhere), and makes correlation diagnoses from other diagnoses.
+ *
+ * State is never dropped for being old: a kept diagnosis or group is used for an event
+ * when it lies within the rule's span of that event's own time. Memory is bounded by
+ * counts (least recently used goes first); what goes can be loaded again from the store
+ * through the loader (see hvd_engine_set_loader()), so evicting changes no result, except
+ * matches still short of a threshold, which are only in memory.
  */
 #ifndef HVD_ENGINE_H
 #define HVD_ENGINE_H
@@ -16,8 +23,13 @@
 typedef struct hvd_engine hvd_engine;
 
 /* Receives each diagnosis as it is made, and again (same key) each time it grows.
- * d and everything it points to are borrowed for the call. */
-typedef void (*hvd_engine_emit)(void *ud, const hvd_diagnosis *d);
+ * d and everything it points to are borrowed for the call. Returns HVD_OK, or a negative
+ * HVD_E* code that stops the engine: the feed that made d returns that code. */
+typedef int (*hvd_engine_emit)(void *ud, const hvd_diagnosis *d);
+
+/* Gives the engine (with hvd_engine_prime()) every stored diagnosis whose span [first,
+ * last] overlaps [lo, hi]. Returns HVD_OK or a negative code with err set. */
+typedef int (*hvd_engine_load)(void *ud, hvd_time lo, hvd_time hi, hvd_error *err);
 
 typedef struct hvd_engine_stats {
     uint64_t events;     /* events fed */
@@ -28,27 +40,40 @@ typedef struct hvd_engine_stats {
     uint64_t emitted;    /* calls to emit (updates included) */
     uint64_t groups;     /* time-grouping states held now */
     uint64_t rendered;   /* cluster.log lines recognised as rendered events (msgtable) */
+    uint64_t kept;       /* diagnoses kept for correlation now */
+    uint64_t evicted;    /* groups and kept diagnoses dropped over the memory bounds */
+    uint64_t loads;      /* calls to the loader */
+    uint64_t limit_hits; /* regex matches stopped by the PCRE2 match or depth limit */
 } hvd_engine_stats;
 
 /* rs is borrowed and must outlive the engine. On success *out owns the engine. */
 int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit emit, void *ud,
                       hvd_error *err);
 
-/* Matches one event. Returns HVD_OK or HVD_ENOMEM. */
+/*
+ * Sets the loader (NULL: none) that gives back stored diagnoses. Before an event at time t
+ * is matched, and before partners of a diagnosis spanning [a, b] are searched, the engine
+ * asks for the stored diagnoses that could take part: those overlapping [t - S, t + S]
+ * (resp. [a - S, b + S]), S = hvd_engine_prime_span(), in slices of S it has not asked
+ * for yet (a slice is asked again once state from it was evicted). So a new engine (after
+ * a restart or a rollback) needs no priming up front, and sees exactly the stored
+ * diagnoses an engine that never stopped would still hold.
+ */
+void hvd_engine_set_loader(hvd_engine *e, hvd_engine_load load, void *ud);
+
+/* Matches one event. Returns HVD_OK, HVD_ENOMEM, or the code emit or the loader returned
+ * (err set by them; the engine then holds state it may not have stored: destroy it). */
 int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err);
 
-/*
- * After a restart: how far back (event time, before the newest stored diagnosis) stored
- * diagnoses still matter to a new engine: as far as it keeps its own state (at least a
- * week, at least twice the longest span a rule looks at), since files come in any order.
- */
+/* The longest span of event time any rule looks at (window, threshold window or quiet
+ * period), at least an hour: how far from an event stored diagnoses can still matter. */
 hvd_time hvd_engine_prime_span(const hvd_engine *e);
 
 /*
  * Gives the engine a diagnosis made before it started (stored before a restart), as if it
  * had made it itself, without emitting it again: correlations can still join it (but
  * combinations among primed ones, made before, are not made again), and a signature
- * diagnosis stays open, so matches within its quiet period fold into it (count counts on
+ * diagnosis stays open, so later matches of its quiet period fold into it (count counts on
  * from count). A rule the set does not know is ignored. Returns HVD_OK or HVD_ENOMEM.
  */
 int hvd_engine_prime(hvd_engine *e, const char *rule_id, const char *key, const hvd_entity *ents,
@@ -58,6 +83,13 @@ int hvd_engine_prime(hvd_engine *e, const char *rule_id, const char *key, const 
 int hvd_engine_flush(hvd_engine *e, hvd_error *err);
 
 const hvd_engine_stats *hvd_engine_get_stats(const hvd_engine *e);
+
+/* Rules whose regexes hit the PCRE2 match or depth limit (counted as no match) since the
+ * last call: calls fn once per such rule with the hits since then. Cost: O(rules). */
+void hvd_engine_limit_report(hvd_engine *e,
+                             void (*fn)(void *ud, const char *rule_id, uint64_t hits,
+                                        uint64_t total),
+                             void *ud);
 
 void hvd_engine_destroy(hvd_engine *e); /* NULL-safe */
 

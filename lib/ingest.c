@@ -1,8 +1,14 @@
 /*
  * ingest: one file through the whole data flow. The engine's diagnoses go straight to the
  * store inside the file's transaction; a store failure stops the file and rolls it back.
+ *
+ * The engine's memory follows the store: it loads stored diagnoses as the events of a
+ * file need them (see hvd_engine_set_loader()), and after any rollback it is replaced by a
+ * new one, which loads again what the store holds. So a retry, a restart or a file read
+ * after a failed one sees the same state as if the failed read had never happened.
  */
 #include "ingest.h"
+#include "ingest_internal.h"
 
 #include "alloc.h"
 #include "engine.h"
@@ -21,44 +27,52 @@
 
 struct hvd_ingest {
     hvd_store *st;
+    const hvd_ruleset *rs;
     hvd_engine *engine;
     const hvd_logger *log;
     int changed_file;  /* the current file changed the database */
     int changed_total; /* anything changed since create or the last finish */
     int failed;
     hvd_error store_err;
+#ifdef HVD_TESTING
+    long fail_after; /* see hvd__ingest_fail_store_after(); < 0 off */
+#endif
 };
 
-static void on_diagnosis(void *ud, const hvd_diagnosis *d)
+static int on_diagnosis(void *ud, const hvd_diagnosis *d)
 {
     hvd_ingest *ing = ud;
+    int rc;
 
     if (ing->failed) {
-        return;
+        return ing->store_err.code;
     }
-    if (hvd_store_put_diagnosis(ing->st, d, &ing->changed_file, &ing->store_err) < 0) {
+#ifdef HVD_TESTING
+    if (ing->fail_after == 0) {
+        ing->fail_after = -1;
+        ing->failed = 1;
+        return hvd_error_set(&ing->store_err, HVD_ESTORE, NULL, 0, "injected store failure");
+    }
+    ing->fail_after -= ing->fail_after > 0;
+#endif
+    rc = hvd_store_put_diagnosis(ing->st, d, &ing->changed_file, &ing->store_err);
+    if (rc < 0) {
         ing->failed = 1;
     }
+    return rc;
 }
 
-#define PRIME_MAX      20000 /* stored diagnoses given back to a new engine, newest first */
+#define PRIME_MAX      20000 /* stored diagnoses given to the engine per slice, newest first */
 #define PRIME_ENTITIES 48
 
 struct prime {
     hvd_ingest *ing;
     hvd_entity ents[PRIME_ENTITIES];
     size_t n;
-    hvd_time newest;
     uint64_t primed;
     int rc; /* the first failure */
     hvd_error *err;
 };
-
-static int newest_time(void *ud, const hvd_stored_diagnosis *d)
-{
-    ((struct prime *)ud)->newest = d->first_time;
-    return 1;
-}
 
 static int keep_entity(void *ud, const hvd_entity *ent)
 {
@@ -102,14 +116,40 @@ static int prime_one(void *ud, const hvd_stored_diagnosis *d)
     return rc < 0;
 }
 
-/*
- * A new pipeline on a store that already holds diagnoses (a restarted daemon, a second
- * analyze run): the engine gets back the recent diagnoses, newest first, so a cause
- * stored before still explains a failure read now and a flood that goes on after a
- * restart keeps folding into its diagnosis.
- */
-static int prime(hvd_ingest *ing, hvd_error *err)
+struct limit_ctx {
+    const hvd_logger *log;
+    const char *display;
+};
+
+static void limit_one(void *ud, const char *rule_id, uint64_t hits, uint64_t total)
 {
+    const struct limit_ctx *c = ud;
+
+    hvd_log(c->log, HVD_LOG_WARNING,
+            "%s%srule %s: %llu regex match(es) stopped at the PCRE2 match or depth limit and "
+            "counted as no match (%llu in all); simplify the pattern",
+            c->display, *c->display ? ": " : "", rule_id, (unsigned long long)hits,
+            (unsigned long long)total);
+}
+
+/* One warning per rule whose regexes hit a PCRE2 limit since the last report. */
+static void limit_report(hvd_ingest *ing, const char *display)
+{
+    struct limit_ctx c = {ing->log, display};
+
+    hvd_engine_limit_report(ing->engine, limit_one, &c);
+}
+
+/*
+ * The engine's loader: the stored diagnoses whose span overlaps [lo, hi] (a slice of event
+ * time the file's events reach), newest first, at most PRIME_MAX. So a cause stored before
+ * a restart still explains a failure read now, whatever the times of the files read
+ * between, and a flood that goes on in a later file keeps folding into its diagnosis.
+ * Cost: one indexed query per slice, one more per diagnosis for its entities.
+ */
+static int load(void *ud, hvd_time lo, hvd_time hi, hvd_error *err)
+{
+    hvd_ingest *ing = ud;
     hvd_diagnosis_filter f;
     struct prime p;
     int rc;
@@ -118,13 +158,8 @@ static int prime(hvd_ingest *ing, hvd_error *err)
     p.ing = ing;
     p.err = err;
     memset(&f, 0, sizeof(f));
-    f.limit = 1;
-    rc = hvd_store_diagnoses(ing->st, &f, newest_time, &p, err);
-    if (rc < 0 || p.newest == 0) {
-        return rc;
-    }
-    memset(&f, 0, sizeof(f));
-    f.since = hvd_time_add(p.newest, -hvd_engine_prime_span(ing->engine));
+    f.since = lo == 0 ? -1 : lo; /* 0 does not filter */
+    f.until = hi == 0 ? 1 : hi;
     f.limit = PRIME_MAX;
     rc = hvd_store_diagnoses(ing->st, &f, prime_one, &p, err);
     rc = rc < 0 ? rc : p.rc;
@@ -133,6 +168,33 @@ static int prime(hvd_ingest *ing, hvd_error *err)
                 (unsigned long long)p.primed);
     }
     return rc;
+}
+
+/* After a rollback the engine may hold matches and diagnoses the store forgot: it goes,
+ * and the next file gets a new one (which loads what the store holds). */
+static void engine_drop(hvd_ingest *ing)
+{
+    if (ing->engine) {
+        limit_report(ing, "");
+    }
+    hvd_engine_destroy(ing->engine);
+    ing->engine = NULL;
+}
+
+/* A new engine (at create, and after any rollback): it loads what it needs from the store
+ * as events come, so it holds nothing the store does not. */
+static int engine_renew(hvd_ingest *ing, hvd_error *err)
+{
+    hvd_engine *e = NULL;
+    int rc = hvd_engine_create(&e, ing->rs, on_diagnosis, ing, err);
+
+    if (rc < 0) {
+        return rc;
+    }
+    hvd_engine_set_loader(e, load, ing);
+    engine_drop(ing);
+    ing->engine = e;
+    return HVD_OK;
 }
 
 int hvd_ingest_create(hvd_ingest **out, hvd_store *st, const hvd_ruleset *rs, const hvd_logger *log,
@@ -146,15 +208,13 @@ int hvd_ingest_create(hvd_ingest **out, hvd_store *st, const hvd_ruleset *rs, co
         return hvd_error_set(err, HVD_ENOMEM, NULL, 0, "cannot allocate the pipeline");
     }
     ing->st = st;
+    ing->rs = rs;
     ing->log = log;
-    rc = hvd_engine_create(&ing->engine, rs, on_diagnosis, ing, err);
+#ifdef HVD_TESTING
+    ing->fail_after = -1;
+#endif
+    rc = engine_renew(ing, err);
     if (rc < 0) {
-        hvd_free(ing);
-        return rc;
-    }
-    rc = prime(ing, err);
-    if (rc < 0) {
-        hvd_engine_destroy(ing->engine);
         hvd_free(ing);
         return rc;
     }
@@ -420,6 +480,13 @@ int hvd_ingest_file(hvd_ingest *ing, const char *path, const char *display,
         return rc;
     }
     res->resumed = resumed;
+    if (!ing->engine) {
+        rc = engine_renew(ing, err);
+        if (rc < 0) {
+            hvd_source_close(src);
+            return rc;
+        }
+    }
     rc = hvd_store_begin(ing->st, err);
     if (rc < 0) {
         hvd_source_close(src);
@@ -458,6 +525,9 @@ int hvd_ingest_file(hvd_ingest *ing, const char *path, const char *display,
         res->fresh++;
         rc = hvd_engine_feed(ing->engine, &ev, err);
         if (rc < 0) {
+            if (ing->failed) {
+                *err = ing->store_err; /* the store's own error, with its code */
+            }
             goto fail;
         }
     }
@@ -497,11 +567,13 @@ int hvd_ingest_file(hvd_ingest *ing, const char *path, const char *display,
     }
     res->changed = ing->changed_file;
     ing->changed_total |= ing->changed_file;
+    limit_report(ing, display);
     hvd_source_close(src);
     return rc == HVD_OK ? HVD_OK : rc;
 fail:
     hvd_store_rollback(ing->st);
 fail_closed:
+    engine_drop(ing);
     hvd_source_close(src);
     return rc;
 }
@@ -512,6 +584,12 @@ int hvd_ingest_finish(hvd_ingest *ing, int *changed, hvd_error *err)
      * is stored (and regrouped) in a transaction of its own. */
     int rc = hvd_store_begin(ing->st, err);
 
+    if (rc == HVD_OK && !ing->engine) {
+        rc = engine_renew(ing, err);
+        if (rc < 0) {
+            hvd_store_rollback(ing->st);
+        }
+    }
     if (rc == HVD_OK) {
         ing->changed_file = 0;
         ing->failed = 0;
@@ -523,6 +601,7 @@ int hvd_ingest_finish(hvd_ingest *ing, int *changed, hvd_error *err)
         rc = rc == HVD_OK ? hvd_store_commit(ing->st, err) : rc;
         if (rc < 0) {
             hvd_store_rollback(ing->st);
+            engine_drop(ing);
         }
         ing->changed_total |= ing->changed_file;
     }
@@ -541,3 +620,10 @@ void hvd_ingest_destroy(hvd_ingest *ing)
     hvd_engine_destroy(ing->engine);
     hvd_free(ing);
 }
+
+#ifdef HVD_TESTING
+void hvd__ingest_fail_store_after(hvd_ingest *ing, long n)
+{
+    ing->fail_after = n < 0 ? -1 : n;
+}
+#endif

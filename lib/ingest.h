@@ -41,14 +41,19 @@ typedef struct hvd_ingest_result {
     hvd_source_stats stats;
 } hvd_ingest_result;
 
-/* st and rs are borrowed and must outlive the pipeline. */
+/* st and rs are borrowed and must outlive the pipeline. The rule engine is given stored
+ * diagnoses as the events of each file need them (by event time, see engine.h), not up
+ * front. */
 int hvd_ingest_create(hvd_ingest **out, hvd_store *st, const hvd_ruleset *rs, const hvd_logger *log,
                       hvd_error *err);
 
 /*
  * Reads path (shown as display in the store and in evidence; NULL: path) and stores what it
  * produced. A damaged file is read as far as it goes and its problems recorded; an error
- * for this file is returned with err set, and nothing it produced is half-stored.
+ * for this file is returned with err set, and nothing it produced is half-stored: the
+ * transaction is rolled back and the rule engine replaced (the next read loads what the
+ * store holds), so a retry stores what one good read stores. Rules whose regexes hit a
+ * PCRE2 limit while reading are named in one warning each through the logger.
  */
 int hvd_ingest_file(hvd_ingest *ing, const char *path, const char *display,
                     const hvd_ingest_options *opt, hvd_ingest_result *res, hvd_error *err);

@@ -44,17 +44,17 @@ static int placeholder_left(struct seen *s, const hvd_diagnosis *d)
     return 0;
 }
 
-static void on_diagnosis(void *ud, const hvd_diagnosis *d)
+static int on_diagnosis(void *ud, const hvd_diagnosis *d)
 {
     struct seen *s = ud;
     const hvd__example *ex = s->ex;
 
     if (strcmp(d->rule_id, s->rule->info.id) != 0) {
-        return;
+        return HVD_OK;
     }
     s->made = 1;
     if (s->ex->positive && placeholder_left(s, d)) {
-        return;
+        return HVD_OK;
     }
     for (size_t i = 0; i < ex->nexpects; i++) {
         const hvd__expect *x = &ex->expects[i];
@@ -65,28 +65,29 @@ static void on_diagnosis(void *ud, const hvd_diagnosis *d)
             if (!v || strcmp(v, x->value) != 0) {
                 snprintf(s->why, sizeof(s->why), "entity %s is '%s', expected '%s'", x->entity,
                          v ? v : "(none)", x->value);
-                return;
+                return HVD_OK;
             }
         }
         if (x->remedy_contains && !contains(d->remedy, x->remedy_contains)) {
             snprintf(s->why, sizeof(s->why), "remedy lacks '%s'", x->remedy_contains);
-            return;
+            return HVD_OK;
         }
         if (x->cause_contains && !contains(d->cause, x->cause_contains)) {
             snprintf(s->why, sizeof(s->why), "cause lacks '%s'", x->cause_contains);
-            return;
+            return HVD_OK;
         }
         if (x->title_contains && !contains(d->title, x->title_contains)) {
             snprintf(s->why, sizeof(s->why), "title lacks '%s'", x->title_contains);
-            return;
+            return HVD_OK;
         }
         if (x->count && d->count != (uint64_t)x->count) {
             snprintf(s->why, sizeof(s->why), "count %llu, expected %ld",
                      (unsigned long long)d->count, x->count);
-            return;
+            return HVD_OK;
         }
     }
     s->matched_expects = 1;
+    return HVD_OK;
 }
 
 /* Feeds one example's events; returns HVD_OK or an error with why set. */

@@ -31,7 +31,7 @@ struct got {
     size_t calls; /* emit calls */
 };
 
-static void on_diag(void *ud, const hvd_diagnosis *d)
+static int on_diag(void *ud, const hvd_diagnosis *d)
 {
     struct got *g = ud;
 
@@ -47,7 +47,7 @@ static void on_diag(void *ud, const hvd_diagnosis *d)
             g->first[i] = d->first_time;
             g->last[i] = d->last_time;
             g->nevidence[i] += d->nevidence;
-            return;
+            return HVD_OK;
         }
     }
     if (g->n < 64) {
@@ -62,6 +62,7 @@ static void on_diag(void *ud, const hvd_diagnosis *d)
         g->nevidence[g->n] = d->nevidence;
         g->n++;
     }
+    return HVD_OK;
 }
 
 static size_t count_rule(const struct got *g, const char *rule)
@@ -206,20 +207,37 @@ START_TEST(threshold_and_quiet_are_judged_by_event_time)
     ev = make("Test-Provider", 200, "h1", 5 * MIN, "", &f);
     hvd_engine_feed(e, &ev, NULL);
     ck_assert_uint_eq(count_rule(&g, "t-flood"), 1);
-    ck_assert_uint_eq(g.count[0], 3);
+    /* Made once 3 lie within 10 minutes (0, 5, 9); it counts every match of its hour. */
+    ck_assert_uint_eq(g.count[0], 5);
+    ck_assert_int_eq(g.first[0], 0);
+    ck_assert_int_eq(g.last[0], 40 * MIN);
     /* A flood within the quiet hour folds into it: same key, the count grows. */
     for (int i = 0; i < 1000; i++) {
         ev = make("Test-Provider", 200, "h1", 10 * MIN + i * HVD_TICKS_PER_SECOND, "", &f);
         hvd_engine_feed(e, &ev, NULL);
     }
     ck_assert_uint_eq(count_rule(&g, "t-flood"), 1);
-    ck_assert_uint_eq(g.count[0], 1003);
+    ck_assert_uint_eq(g.count[0], 1005);
+    /* The next hour is the next quiet period: its matches wait for the threshold again. */
+    for (int i = 0; i < 2; i++) {
+        ev = make("Test-Provider", 200, "h1", 61 * MIN + i * MIN, "", &f);
+        hvd_engine_feed(e, &ev, NULL);
+    }
+    ck_assert_uint_eq(count_rule(&g, "t-flood"), 1);
+    ev = make("Test-Provider", 200, "h1", 59 * MIN, "", &f);
+    hvd_engine_feed(e, &ev, NULL);
+    ck_assert_uint_eq(count_rule(&g, "t-flood"), 1);
+    ck_assert_uint_eq(g.count[0], 1006);
+    ev = make("Test-Provider", 200, "h1", 70 * MIN, "", &f);
+    hvd_engine_feed(e, &ev, NULL);
+    ck_assert_uint_eq(count_rule(&g, "t-flood"), 2);
+    ck_assert_uint_eq(g.count[1], 3);
     /* Another host is another group. */
     for (int i = 0; i < 3; i++) {
         ev = make("Test-Provider", 200, "h2", i * MIN, "", &f);
         hvd_engine_feed(e, &ev, NULL);
     }
-    ck_assert_uint_eq(count_rule(&g, "t-flood"), 2);
+    ck_assert_uint_eq(count_rule(&g, "t-flood"), 3);
     hvd_engine_destroy(e);
     hvd_ruleset_destroy(rs);
 }
@@ -498,9 +516,26 @@ START_TEST(benign_rules_say_none_and_disabled_rules_never_match)
 }
 END_TEST
 
+struct limits {
+    int calls;
+    char rule[64];
+    uint64_t hits;
+};
+
+static void on_limit(void *ud, const char *rule_id, uint64_t hits, uint64_t total)
+{
+    struct limits *l = ud;
+
+    l->calls++;
+    snprintf(l->rule, sizeof(l->rule), "%s", rule_id);
+    l->hits = hits;
+    ck_assert_uint_ge(total, hits);
+}
+
 START_TEST(catastrophic_regex_stops_at_the_match_limit)
 {
     hvd_ruleset *rs = load(TEST_RULES);
+    hvd_engine_stats st;
     struct got g;
     hvd_field f;
     char msg[64];
@@ -512,9 +547,77 @@ START_TEST(catastrophic_regex_stops_at_the_match_limit)
     msg[40] = 'b';
     msg[41] = '\0';
     ev = make("Match-Provider", 70, "h", 0, msg, &f);
-    feed_one(rs, &ev, &g, NULL);
+    feed_one(rs, &ev, &g, &st);
     ck_assert_uint_eq(g.n, 0);
     ck_assert_double_lt((double)(clock() - start) / CLOCKS_PER_SEC, 5.0);
+    /* Stopped, not silently "no match": counted, and reported per rule. */
+    ck_assert_uint_eq(st.limit_hits, 1);
+    {
+        struct limits l = {0, "", 0};
+        hvd_engine *e = NULL;
+
+        ck_assert_int_eq(hvd_engine_create(&e, rs, on_diag, &g, NULL), HVD_OK);
+        for (int i = 0; i < 3; i++) {
+            ck_assert_int_eq(hvd_engine_feed(e, &ev, NULL), HVD_OK);
+        }
+        hvd_engine_limit_report(e, on_limit, &l);
+        ck_assert_int_eq(l.calls, 1);
+        ck_assert_str_eq(l.rule, "m-backtrack");
+        ck_assert_uint_eq(l.hits, 3);
+        /* Reported once: a second report without new hits says nothing. */
+        hvd_engine_limit_report(e, on_limit, &l);
+        ck_assert_int_eq(l.calls, 1);
+        hvd_engine_destroy(e);
+    }
+    hvd_ruleset_destroy(rs);
+}
+END_TEST
+
+/* The state an event meets does not depend on events far from it in time: one event four
+ * weeks later (and thousands more after it) changes nothing for an event read next. */
+START_TEST(state_is_judged_by_the_event_not_by_the_newest_seen)
+{
+    hvd_ruleset *rs = load(TEST_RULES);
+    struct got g = {.n = 0};
+    hvd_engine *e = NULL;
+    hvd_field f1;
+    hvd_field f2;
+    hvd_field f3;
+    hvd_event cause = make("Test-Provider", 300, "B.example.local", 0, "", &f1);
+    hvd_event failure =
+        make("Test-Provider", 100, "A.example.local", 30 * MIN, "with host 'b' (0x80090303)", &f2);
+    hvd_event far;
+    int q;
+
+    ck_assert_int_eq(hvd_engine_create(&e, rs, on_diag, &g, NULL), HVD_OK);
+    ck_assert_int_eq(hvd_engine_feed(e, &cause, NULL), HVD_OK);
+    for (int i = 0; i < 20000; i++) {
+        far = make("Match-Provider", 50, "h9", (28 * 24 * 60 + i % 5) * MIN, "", &f3);
+        ck_assert_int_eq(hvd_engine_feed(e, &far, NULL), HVD_OK);
+    }
+    ck_assert_int_eq(hvd_engine_feed(e, &failure, NULL), HVD_OK);
+    ck_assert_uint_eq(count_rule(&g, "t-corr"), 1);
+    /* A repeat inside the quiet period of an old diagnosis still folds into it. */
+    far = make("Match-Provider", 50, "h1", 0, "", &f3);
+    ck_assert_int_eq(hvd_engine_feed(e, &far, NULL), HVD_OK);
+    for (int i = 0; i < 20000; i++) {
+        hvd_event late = make("Match-Provider", 50, "h8", (60 * 24 * 60 + i % 5) * MIN, "", &f3);
+
+        ck_assert_int_eq(hvd_engine_feed(e, &late, NULL), HVD_OK);
+    }
+    far = make("Match-Provider", 50, "h1", 5 * MIN, "", &f3);
+    ck_assert_int_eq(hvd_engine_feed(e, &far, NULL), HVD_OK);
+    q = -1;
+    for (size_t i = 0; i < g.n; i++) {
+        if (strcmp(g.rules[i], "m-quiet") == 0 && g.first[i] == 0) {
+            ck_assert_int_eq(q, -1);
+            q = (int)i;
+        }
+    }
+    ck_assert_int_ge(q, 0);
+    ck_assert_uint_eq(g.count[q], 2);
+    ck_assert_uint_eq(hvd_engine_get_stats(e)->evicted, 0);
+    hvd_engine_destroy(e);
     hvd_ruleset_destroy(rs);
 }
 END_TEST
@@ -530,22 +633,24 @@ START_TEST(quiet_period_holds_when_files_come_out_of_order)
     int a;
     int b;
 
-    /* m-quiet folds matches within 10 minutes. Two files: one from minute 100, one from
+    /* m-quiet folds the matches of each 10 minutes. Two files: one from minute 100, one from
      * minute 0, read interleaved; then a third much later. */
     ck_assert_int_eq(hvd_engine_create(&e, rs, on_diag, &g, NULL), HVD_OK);
     for (size_t i = 0; i < sizeof(minutes) / sizeof(minutes[0]); i++) {
         ev = make("Match-Provider", 50, "h1", minutes[i] * MIN, "", &f);
         ck_assert_int_eq(hvd_engine_feed(e, &ev, NULL), HVD_OK);
     }
-    ck_assert_uint_eq(count_rule(&g, "m-quiet"), 3);
+    ck_assert_uint_eq(count_rule(&g, "m-quiet"), 4); /* 90-100, 100-110, 0-10, 200-210 */
     a = find_rule(&g, "m-quiet");
     b = a + 1;
-    ck_assert_uint_eq(g.count[a], 3); /* 100, 105, 98 */
-    ck_assert_int_eq(g.first[a], 98 * MIN);
+    ck_assert_uint_eq(g.count[a], 2); /* 100, 105 */
+    ck_assert_int_eq(g.first[a], 100 * MIN);
     ck_assert_int_eq(g.last[a], 105 * MIN);
+    ck_assert_uint_eq(g.nevidence[a], 2);
     ck_assert_uint_eq(g.count[b], 3); /* 0, 3, 1 */
+    ck_assert_int_eq(g.first[b], 0);
     ck_assert_int_eq(g.last[b], 3 * MIN);
-    ck_assert_uint_eq(g.nevidence[a], 3);
+    ck_assert_ptr_nonnull(strstr(g.keys[b], "1970-01-01T00:00:00"));
     hvd_engine_destroy(e);
     hvd_ruleset_destroy(rs);
 }
@@ -638,6 +743,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, catastrophic_regex_stops_at_the_match_limit);
     tcase_add_test(tc, quiet_period_holds_when_files_come_out_of_order);
     tcase_add_test(tc, extreme_event_times_with_the_longest_durations);
+    tcase_add_test(tc, state_is_judged_by_the_event_not_by_the_newest_seen);
     tcase_add_test(tc, error_codes_match_in_every_spelling);
     tcase_add_test(tc, threshold_and_quiet_are_judged_by_event_time);
     tcase_add_test(tc, correlation_is_found_in_either_order_and_reported_once);
