@@ -11,7 +11,7 @@
  * are split in two files, so an order may read a second half first. Real SQLite files, the
  * shipped rules.
  *
- * Switch REPLAY_CLUSTERLOG_ANY_ORDER (off): cluster.log halves of one node read in any
+ * Switch REPLAY_CLUSTERLOG_ANY_ORDER (on): cluster.log halves of one node read in any
  * order. The seen filter still treats lines older than the newest read of a (node, section)
  * as repeats, so the later half read first loses the earlier one; turn it on once the
  * seen filter keeps exact covered ranges. With it on, the TCase "clusterlog_any_order" runs:
