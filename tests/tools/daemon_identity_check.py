@@ -150,20 +150,37 @@ class Daemon:
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout=60)
 
-    def worker_has_open(self, path):
-        """Whether a worker process holds path (as it is now) open."""
+    def reader_pos(self, path, ino):
+        """The offset at which the EVTX reader's child process (a worker's child: it exists
+        only once the file is open and its kind checked) reads inode ino at path, or None."""
+        pids = subprocess.run(["pgrep", "-f", self.db], capture_output=True,
+                              text=True).stdout.split()
+        for pid in pids:
+            try:
+                with open("/proc/%s/stat" % pid) as f:
+                    ppid = f.read().rsplit(")", 1)[1].split()[1]
+                if ppid not in pids:
+                    continue
+                fds = "/proc/%s/fd" % pid
+                for fd in os.listdir(fds):
+                    if os.readlink(os.path.join(fds, fd)) == path and \
+                            os.stat(os.path.join(fds, fd)).st_ino == ino:
+                        with open("/proc/%s/fdinfo/%s" % (pid, fd)) as info:
+                            pos = int(info.readline().split()[1])
+                        if pos > 0:
+                            return pos
+            except (OSError, ValueError, IndexError):
+                pass
+        return None
+
+    def wait_reading(self, path):
+        """Waits until a worker reads the file now at path record by record: its reader's
+        child exists and has moved on since first seen."""
         ino = os.stat(path).st_ino
-        for pid in subprocess.run(["pgrep", "-f", self.db], capture_output=True,
-                                  text=True).stdout.split():
-            fds = "/proc/%s/fd" % pid
-            for fd in os.listdir(fds):
-                try:
-                    if os.stat(os.path.join(fds, fd)).st_ino == ino and \
-                            os.readlink(os.path.join(fds, fd)) == path:
-                        return True
-                except OSError:
-                    pass
-        return False
+        first = wait_for("a worker is reading the export", lambda: self.reader_pos(path, ino),
+                         timeout=300)
+        wait_for("and moving on", lambda: (self.reader_pos(path, ino) or first) != first,
+                 timeout=300)
 
     def kill(self):
         """kill -9 of the daemon and of every worker it started."""
@@ -193,7 +210,7 @@ def case_replaced_during_a_read_then_kill(root):
     path = os.path.join(d.inbox, "HV-NODE01_System.evtx")
     d.start()
     drop(old, path)
-    wait_for("a worker has the export open", lambda: d.worker_has_open(path))
+    d.wait_reading(path)
     drop(new, path)
     wait_for("its checkpoint is committed",
              lambda: query(d.db, "SELECT count(*) FROM sources WHERE path = '%s'" % path)[0][0],
@@ -254,6 +271,13 @@ def case_late_older_cluster_log(root):
     d.idle(1)
     write(a, clog_lines(0, 121))
     d.idle(2)
+    c = os.path.join(d.inbox, "c", "HV-NODE09_cluster.log")
+    write(c, clog_lines(100, 200))  # a copy of what was read: a row that says so
+    d.idle(3)
+    rows = [r for r in ask(d.sock, op="sources")["sources"] if r["path"] in (a, c)]
+    check("sources marks the file that brought only repeats",
+          sorted((r["path"] == c, r["all_repeats"], r["fresh"]) for r in rows)
+          == [(False, False, 120), (True, True, 0)], rows)
     d.stop()
     rows = query(d.db, "SELECT fresh, repeated FROM sources WHERE path = '%s'" % a)
     check("a late older cluster.log export is read (one line shared with the newer)",
