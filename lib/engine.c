@@ -1426,7 +1426,7 @@ static int matched(hvd_engine *e, size_t r)
     od = &g->open[g->nopen];
     /* A new diagnosis: its key names the rule, the group and its first time. */
     hvd_buf_adds(key, "\x1f@");
-    hvd_buf_adds(key, hvd_time_format(first, tbuf, sizeof(tbuf)));
+    hvd_buf_adds(key, hvd_time_format_key(first, tbuf, sizeof(tbuf)));
     od->key = key->data ? hvd_strdup(hvd_buf_str(key)) : NULL;
     rc = od->key ? entities_copy(&od->ents, &e->ents) : HVD_ENOMEM;
     if (rc == HVD_OK) {
