@@ -1696,7 +1696,7 @@ static int matched(hvd_engine *e, size_t r)
     }
     /* A new diagnosis: its key names the rule, the group and its period. */
     hvd_buf_adds(key, "\x1f@");
-    hvd_buf_adds(key, hvd_time_format(period, tbuf, sizeof(tbuf)));
+    hvd_buf_adds(key, hvd_time_format_key(period, tbuf, sizeof(tbuf)));
     od = open_add(e, g, period);
     if (!od) {
         rc = HVD_ENOMEM;

@@ -85,7 +85,19 @@ int hvd_time_has_date(hvd_time t)
     return t < 0 || t >= HVD_TIME_UNDATED_END;
 }
 
+static char *format(hvd_time t, char *buf, size_t cap, int undated_as_such);
+
 char *hvd_time_format(hvd_time t, char *buf, size_t cap)
+{
+    return format(t, buf, cap, 1);
+}
+
+char *hvd_time_format_key(hvd_time t, char *buf, size_t cap)
+{
+    return format(t, buf, cap, 0);
+}
+
+static char *format(hvd_time t, char *buf, size_t cap, int undated_as_such)
 {
     int64_t secs = t / HVD_TICKS_PER_SECOND;
     int64_t frac = t % HVD_TICKS_PER_SECOND;
@@ -105,7 +117,7 @@ char *hvd_time_format(hvd_time t, char *buf, size_t cap)
         rem += 86400;
         days -= 1;
     }
-    if (!hvd_time_has_date(t)) {
+    if (undated_as_such && !hvd_time_has_date(t)) {
         snprintf(buf, cap, UNDATED "T%02d:%02d:%02d.%07lldZ", (int)(rem / 3600),
                  (int)(rem % 3600 / 60), (int)(rem % 60), (long long)frac);
         return buf;

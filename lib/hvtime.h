@@ -36,6 +36,9 @@ int hvd_time_has_date(hvd_time t);
 
 /* "2024-03-05T10:00:01.1234567Z" (7 fraction digits) into buf; returns buf.
  * cap must be at least 32. */
+/* As hvd_time_format(), with a calendar date even for a time of day alone: for keys that
+ * must not change with how times are shown. */
+char *hvd_time_format_key(hvd_time t, char *buf, size_t cap);
 char *hvd_time_format(hvd_time t, char *buf, size_t cap);
 
 /*
