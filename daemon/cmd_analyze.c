@@ -39,7 +39,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: hvdiag analyze PATH... [--db FILE] [--rules DIR] [--since T] [--until T]\n"
-            "                      [--json] [--html FILE] [--fail-on SEVERITY] [-v]\n"
+            "                      [--json] [--html FILE] [--fail-on SEVERITY]\n"
+            "                      [--evtx-reader libevtx|native] [-v]\n"
             "\n"
             "PATH is a Get-ClusterLog destination folder, a folder of .evtx exports, single\n"
             "files, or a .zip of any of these. Folders are searched recursively.\n"
@@ -50,9 +51,11 @@ static void usage(FILE *out)
             "  --html FILE        also write a self-contained HTML report\n"
             "  --fail-on SEV      exit 1 when an incident is at least SEV (info, warning,\n"
             "                     error, critical; default error)\n"
+            "  --evtx-reader R    which decoder reads EVTX files: libevtx or native\n"
+            "                     (default %s)\n"
             "  -v                 print reader warnings\n"
             "exit status: 0 nothing at or above --fail-on, 1 found such, 2 usage or input errors\n",
-            DEFAULT_DB, HVD_RULES_DIR);
+            DEFAULT_DB, HVD_RULES_DIR, hvd_evtx_decoder_name(HVD_EVTX_DEFAULT));
 }
 
 static void log_to_stderr(void *ud, int level, const char *msg)
@@ -96,6 +99,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 
             if (hvd_time_parse(argv[++i], t) < 0) {
                 fprintf(stderr, "hvdiag analyze: %s: not a time ('%s')\n", a, argv[i]);
+                return -1;
+            }
+        } else if (strcmp(a, "--evtx-reader") == 0) {
+            if (hvd_evtx_decoder_parse(argv[++i], &o->ingest.evtx_decoder) < 0) {
+                fprintf(stderr, "hvdiag analyze: --evtx-reader: '%s' is not libevtx or native\n",
+                        argv[i]);
                 return -1;
             }
         } else if (strcmp(a, "--fail-on") == 0) {

@@ -434,6 +434,8 @@ static struct hvdd_worker *worker_spawn(struct hvdd *d)
     args[n++] = level;
     args[n++] = "--parent";
     args[n++] = parent;
+    args[n++] = "--evtx-reader";
+    args[n++] = (char *)hvd_evtx_decoder_name((hvd_evtx_decoder)d->cfg->evtx_decoder);
     args[n] = NULL;
 
     uv_pipe_init(d->loop, &w->in, 0);
@@ -582,6 +584,7 @@ struct worker_args {
     const char *rules;
     const char *host;
     hvd_source_kind kind;
+    hvd_evtx_decoder evtx_decoder;
     int level;
     long parent;
 };
@@ -627,13 +630,14 @@ static hvd_source_kind kind_parse(const char *s)
  * "ok", "file" (the file cannot be read) or "retry" (the store failed), and fills *res.
  */
 static const char *ingest_one(hvd_ingest *ing, const char *path, const char *host,
-                              hvd_source_kind kind, const json_t *req, hvd_ingest_result *res,
-                              hvd_error *err)
+                              hvd_source_kind kind, const struct worker_args *a, const json_t *req,
+                              hvd_ingest_result *res, hvd_error *err)
 {
     hvd_ingest_options opt;
 
     memset(&opt, 0, sizeof(opt));
     memset(res, 0, sizeof(*res));
+    opt.evtx_decoder = a->evtx_decoder;
     opt.host_hint = host;
     opt.follow = json_is_true(json_object_get(req, "follow"));
     opt.complete = json_is_true(json_object_get(req, "complete"));
@@ -705,6 +709,11 @@ static int parse_args(int argc, char **argv, struct worker_args *a)
             a->kind = kind_parse(v);
         } else if (strcmp(argv[i], "--log-level") == 0) {
             a->level = (int)strtol(v, NULL, 10);
+        } else if (strcmp(argv[i], "--evtx-reader") == 0) {
+            if (hvd_evtx_decoder_parse(v, &a->evtx_decoder) < 0) {
+                fprintf(stderr, "hvdiagd: --evtx-reader: '%s' is not libevtx or native\n", v);
+                return -1;
+            }
         } else if (strcmp(argv[i], "--parent") == 0) {
             a->parent = strtol(v, NULL, 10);
         } else {
@@ -757,7 +766,7 @@ int hvdd_worker_main(int argc, char **argv)
         goto out;
     }
     if (a.path) {
-        cls = ingest_one(ing, a.path, a.host, a.kind, NULL, &res, &err);
+        cls = ingest_one(ing, a.path, a.host, a.kind, &a, NULL, &res, &err);
         print_result(cls, &res, &err);
         code = strcmp(cls, "ok") == 0     ? HVDD_WORKER_OK
                : strcmp(cls, "file") == 0 ? HVDD_WORKER_BAD_FILE
@@ -775,8 +784,8 @@ int hvdd_worker_main(int argc, char **argv)
             print_result("file", &res, &err);
         } else {
             cls = ingest_one(ing, path, json_string_value(json_object_get(req, "host")),
-                             kind_parse(json_string_value(json_object_get(req, "kind"))), req, &res,
-                             &err);
+                             kind_parse(json_string_value(json_object_get(req, "kind"))), &a, req,
+                             &res, &err);
             print_result(cls, &res, &err);
         }
         json_decref(req);

@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "source.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -307,7 +308,7 @@ static int set_duration(struct parse *p, const char *key, const char *v, uint64_
 
 static const char *const daemon_keys[] = {
     "database",        "rules",       "socket",       "socket_mode", "log_level",
-    "rescan_interval", "settle_time", "file_timeout", "workers",
+    "rescan_interval", "settle_time", "file_timeout", "workers",     "evtx_reader",
 };
 
 static void daemon_key(struct parse *p, const char *key, const char *v)
@@ -378,6 +379,16 @@ static void daemon_key(struct parse *p, const char *key, const char *v)
             c->workers = (unsigned)n;
         }
         break;
+    case 9: {
+        hvd_evtx_decoder d;
+
+        if (hvd_evtx_decoder_parse(v, &d) < 0) {
+            problem(p, p->line, "evtx_reader: '%s' is not libevtx or native", v);
+        } else {
+            c->evtx_decoder = (int)d;
+        }
+        break;
+    }
     default:
         break;
     }
@@ -627,6 +638,8 @@ char *hvd_config_describe(const hvd_config *c)
     describe_ms(&b, "settle_time", c->settle_ms);
     describe_ms(&b, "file_timeout", c->file_timeout_ms);
     hvd_buf_printf(&b, "workers = %u\n", c->workers);
+    hvd_buf_printf(&b, "evtx_reader = %s\n",
+                   hvd_evtx_decoder_name((hvd_evtx_decoder)c->evtx_decoder));
     for (size_t i = 0; i < c->nwatches; i++) {
         const hvd_config_watch *w = &c->watches[i];
 

@@ -13,6 +13,7 @@
  *   file_timeout = 5m                      ; time limit for reading one file
  *   workers = 1                            ; worker processes reading files at once (1..64);
  *                                          ; correlations join diagnoses of one worker
+ *   evtx_reader = libevtx                  ; EVTX decoder: libevtx or native
  *
  *   [watch exports]
  *   path = /srv/hyperv/exports             ; absolute folder
@@ -62,6 +63,7 @@ typedef struct hvd_config {
     uint64_t settle_ms;
     uint64_t file_timeout_ms;
     unsigned workers;
+    int evtx_decoder; /* evtx_reader: an hvd_evtx_decoder (source.h); 0 = the default */
     hvd_config_watch *watches;
     size_t nwatches;
 } hvd_config;

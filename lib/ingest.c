@@ -328,6 +328,7 @@ int hvd_ingest_file(hvd_ingest *ing, const char *path, const char *display,
     }
     sopt.include_recovered = opt->include_recovered;
     sopt.host_hint = opt->host_hint;
+    sopt.evtx_decoder = opt->evtx_decoder;
     if (opt->follow) {
         resumed = resume_point(ing, path, display, &from, err);
         if (resumed < 0) {
