@@ -306,7 +306,17 @@ int hvd_evtx_native_open(hvd_evtx_native **out, const char *path, const hvd_sour
         r->first_chunk = 4096;
     }
     if ((uint64_t)sb.st_size > r->first_chunk) {
+        uint64_t partial = ((uint64_t)sb.st_size - r->first_chunk) % CHUNK_SIZE;
+
         r->nchunks = ((uint64_t)sb.st_size - r->first_chunk) / CHUNK_SIZE;
+        /* A file still being copied: its last chunk is read once it is whole. */
+        if (partial && !(opt && opt->tail)) {
+            r->stats.corrupted = 1;
+            hvd_log(log, HVD_LOG_WARNING,
+                    "%s: the last chunk (file offset %" PRIu64 ") has %" PRIu64
+                    " of 65536 bytes; its records are not read",
+                    path, r->first_chunk + r->nchunks * CHUNK_SIZE, partial);
+        }
     }
     if (crc32(0L, head, 120) != rd32(head + 124)) {
         r->stats.corrupted = 1;
