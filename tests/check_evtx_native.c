@@ -122,6 +122,45 @@ START_TEST(forwarded_event_exports_are_read)
 }
 END_TEST
 
+/* evtxgen --forwarded: the collector's shape, with RenderingInfo; libevtx reads none. */
+START_TEST(forwarded_events_give_the_rendered_message)
+{
+    char *path = generate(HVD_TEST_DATADIR "/evtx/forwarded.xml", "fw.evtx", "--forwarded");
+    hvd_source_options libevtx = {.evtx_decoder = HVD_EVTX_LIBEVTX};
+    hvd_source_stats st;
+    hvd_source *s = NULL;
+    hvd_event ev;
+    hvd_error err;
+
+    ck_assert_int_eq(read_all(path, &libevtx, &st), 0);
+    ck_assert_uint_eq(st.skipped, 3);
+    ck_assert_int_eq(hvd_source_open(&s, path, &native, NULL, &err), HVD_OK);
+    ck_assert_int_eq(hvd_source_next(s, &ev, &err), 1);
+    ck_assert_uint_eq(ev.event_id, 20413);
+    ck_assert_str_eq(ev.host, "HV-NODE01.contoso.local");
+    ck_assert_str_eq(ev.provider_guid, "{6066F867-7CA1-4418-85FD-36E3F9C0600C}");
+    ck_assert_str_eq(ev.message, "'SQL01' could not initialize. (Virtual machine ID "
+                                 "6F1A2B3C-0000-4000-8000-000000000001)");
+    ck_assert_str_eq(hvd_event_field(&ev, "VmName"), "SQL01");
+    ck_assert_uint_eq(ev.nfields, 2); /* RenderingInfo is not data */
+    ck_assert_int_eq(hvd_source_next(s, &ev, &err), 1);
+    ck_assert_uint_eq(ev.event_id, 1069);
+    ck_assert_uint_eq(ev.task, 3);
+    ck_assert_str_eq(ev.host, "HV-NODE02.contoso.local");
+    ck_assert_str_eq(ev.channel, "System");
+    ck_assert_ptr_nonnull(strstr(ev.message, "failed.\n\nBased on the failure policies"));
+    ck_assert_int_eq(hvd_source_next(s, &ev, &err), 1);
+    ck_assert_uint_eq(ev.event_id, 21502);
+    ck_assert_str_eq(ev.host, "HV-NODE03.contoso.local");
+    ck_assert_uint_eq(ev.event_record_id, 977);
+    ck_assert_int_eq(ev.time % 10000000, 0);
+    ck_assert_ptr_nonnull(strstr(ev.message, "Failed to establish a connection with host"));
+    ck_assert_int_eq(hvd_source_next(s, &ev, &err), 0);
+    hvd_source_close(s);
+    free(path);
+}
+END_TEST
+
 START_TEST(generated_fixture_gives_every_field)
 {
     char *path = generate(vmms_ha, "f.evtx", NULL);
@@ -333,6 +372,7 @@ static Suite *evtx_native_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
     tcase_add_test(tc, generated_fixture_gives_every_field);
+    tcase_add_test(tc, forwarded_events_give_the_rendered_message);
     tcase_add_test(tc, positions_are_shared_with_the_libevtx_reader);
     tcase_add_test(tc, damaged_files_are_read_and_flagged);
     tcase_add_test(tc, damaged_bytes_anywhere_never_break_the_reader);

@@ -1,6 +1,7 @@
 #!/bin/sh
 # The two EVTX decoders on evtxgen's files: every event XML fixture (tests/data/evtx,
-# samples/xml) as written, and the first one again with each kind of damage evtxgen makes.
+# samples/xml) as written, the first one again with each kind of damage evtxgen makes, and
+# forwarded.xml as a collector writes it.
 # usage: evtx_diff_fixtures.sh HVDIAG EVTXGEN SRCDIR
 set -eu
 hvdiag=$1
@@ -19,4 +20,6 @@ for opt in --corrupt=chunk-crc --corrupt=data-crc --corrupt=header-crc --dirty -
     n=$((n + 1))
     "$evtxgen" --chunk-records=3 "$opt" "$first" "$tmp/damaged$n.evtx"
 done
-exec python3 "$src/tests/tools/evtx_diff_check.py" "$hvdiag" "$tmp"
+# Forwarded events: libevtx reads none; the native decoder all, with RenderingInfo/Message.
+"$evtxgen" --forwarded "$src/tests/data/evtx/forwarded.xml" "$tmp/forwarded.evtx"
+exec python3 "$src/tests/tools/evtx_diff_check.py" "$hvdiag" --expect forwarded.evtx=3 "$tmp"
