@@ -13,7 +13,7 @@
  *   file_timeout = 5m                      ; time limit for reading one file
  *   workers = 1                            ; worker processes reading files at once (1..64);
  *                                          ; correlations join diagnoses of one worker
- *   evtx_reader = libevtx                  ; EVTX decoder: libevtx or native
+ *   evtx_reader = native                   ; EVTX decoder: native or libevtx
  *
  *   [watch exports]
  *   path = /srv/hyperv/exports             ; absolute folder
