@@ -15,3 +15,16 @@ if(HVD_FUZZ AND CMAKE_C_COMPILER_ID MATCHES "Clang")
   target_link_options(fuzz_clusterlog PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_libraries(fuzz_clusterlog PRIVATE m)
 endif()
+
+# libFuzzer target for hvdiag's own EVTX decoder:
+#   build-fuzz/tests/fuzz_evtx_native tests/fuzz/seeds_evtx_native
+if(HVD_FUZZ AND CMAKE_C_COMPILER_ID MATCHES "Clang")
+  add_executable(fuzz_evtx_native fuzz/fuzz_evtx_native.c ${_lib}/evtx_native.c
+                 ${_lib}/evtx_binxml.c ${_lib}/buf.c ${_lib}/alloc.c ${_lib}/error.c
+                 ${_lib}/log.c ${_lib}/hvtime.c ${_lib}/event.c)
+  target_include_directories(fuzz_evtx_native PRIVATE ${_lib})
+  target_compile_options(fuzz_evtx_native PRIVATE -fsanitize=fuzzer,address,undefined
+                         -Wno-format-nonliteral)
+  target_link_options(fuzz_evtx_native PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_libraries(fuzz_evtx_native PRIVATE PkgConfig::ZLIB m)
+endif()
