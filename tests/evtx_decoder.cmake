@@ -13,3 +13,10 @@ add_test(NAME evtx_decoder_diff_corpus
                  --expect Yamato-Security_hayabusa-sample-evtx__ID131-RDP_brutforce_no_user_info.evtx=154
                  --expect omerbenamram_evtx__MSExchange_Management_wec.evtx=1)
 set_tests_properties(evtx_decoder_diff_corpus PROPERTIES SKIP_RETURN_CODE 77)
+# The tests that read the whole corpus, one at a time: together they starve each other past
+# their time limits on a two-core machine.
+set_tests_properties(evtx_decoder_diff_corpus check_evtx_reader check_evtx_native
+                     PROPERTIES RESOURCE_LOCK evtx_corpus)
+if(TEST dump_corpus_counts)
+  set_tests_properties(dump_corpus_counts PROPERTIES RESOURCE_LOCK evtx_corpus)
+endif()
