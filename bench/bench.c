@@ -2,7 +2,9 @@
  * bench: hvdiag's throughput against its baselines, measured in one run on the same files.
  *   1. bare libevtx iteration: every record, its identifier, event id and XML (what the
  *      reader needs), nothing else;
- *   2. the whole pipeline (reader, rule engine, store) over the same EVTX file;
+ *   2. the whole pipeline (reader, rule engine, store) over the same EVTX file, with the
+ *      libevtx reader and with hvdiag's own decoder;
+ *   2b. hvdiag's own decoder alone: every record into an hvd_event, nothing else;
  *   3. the whole pipeline over a cluster.log file, against grep -E -f with the shipped
  *      rules' cluster.log patterns on the same file.
  * Each phase runs in its own child process, so its peak RSS is its own.
@@ -11,6 +13,7 @@
 #define _DEFAULT_SOURCE
 #include "ingest.h"
 #include "rules.h"
+#include "source.h"
 #include "store.h"
 
 #include <inttypes.h>
@@ -66,8 +69,32 @@ static uint64_t bare_libevtx(const char *path)
     return ok;
 }
 
-static uint64_t pipeline(const char *path, const char *rules)
+/* hvd_source with the given EVTX decoder: every event, nothing done with it. */
+static uint64_t decoder_only(const char *path, hvd_evtx_decoder d)
 {
+    hvd_source_options opt = {0};
+    hvd_source *src = NULL;
+    hvd_event ev;
+    hvd_error err;
+    uint64_t n = 0;
+    uint64_t sum = 0;
+
+    opt.evtx_decoder = d;
+    if (hvd_source_open(&src, path, &opt, NULL, &err) < 0) {
+        fprintf(stderr, "bench: %s\n", err.msg);
+        return 0;
+    }
+    while (hvd_source_next(src, &ev, &err) == 1) {
+        sum += ev.event_id + ev.nfields; /* touch what a consumer reads */
+        n++;
+    }
+    hvd_source_close(src);
+    return sum ? n : 0;
+}
+
+static uint64_t pipeline(const char *path, const char *rules, hvd_evtx_decoder d)
+{
+    hvd_ingest_options opt = {0};
     char db[] = "/tmp/hvdiag-bench-XXXXXX";
     int fd = mkstemp(db);
     hvd_ruleset *rs = NULL;
@@ -82,9 +109,10 @@ static uint64_t pipeline(const char *path, const char *rules)
     close(fd);
     unlink(db);
     xmlInitParser();
+    opt.evtx_decoder = d;
     if (hvd_ruleset_load(&rs, rules, NULL, NULL, &err) < 0 ||
         hvd_store_open(&st, db, 0, &err) < 0 || hvd_ingest_create(&ing, st, rs, NULL, &err) < 0 ||
-        hvd_ingest_file(ing, path, NULL, NULL, &res, &err) < 0 ||
+        hvd_ingest_file(ing, path, NULL, &opt, &res, &err) < 0 ||
         hvd_ingest_finish(ing, NULL, &err) < 0) {
         fprintf(stderr, "bench: %s\n", err.msg);
         return 0;
@@ -116,9 +144,13 @@ static int phase(const char *name, int which, char **argv, uint64_t *items, doub
         if (which == 0) {
             n = bare_libevtx(argv[1]);
         } else if (which == 1) {
-            n = pipeline(argv[1], argv[3]);
+            n = pipeline(argv[1], argv[3], HVD_EVTX_LIBEVTX);
         } else if (which == 2) {
-            n = pipeline(argv[2], argv[3]);
+            n = pipeline(argv[2], argv[3], HVD_EVTX_DEFAULT);
+        } else if (which == 4) {
+            n = decoder_only(argv[1], HVD_EVTX_NATIVE);
+        } else if (which == 5) {
+            n = pipeline(argv[1], argv[3], HVD_EVTX_NATIVE);
         } else {
             char cmd[8192];
 
@@ -156,21 +188,27 @@ static int phase(const char *name, int which, char **argv, uint64_t *items, doub
 
 int main(int argc, char **argv)
 {
-    uint64_t n[4];
-    double s[4];
-    long rss[4];
+    uint64_t n[6];
+    double s[6];
+    long rss[6];
 
     if (argc != 5) {
         fprintf(stderr, "usage: bench EVTX CLUSTERLOG RULES_DIR PATTERNS_FILE\n");
         return 2;
     }
     phase("bare libevtx (records)", 0, argv, &n[0], &s[0], &rss[0]);
-    phase("hvdiag pipeline, EVTX (records)", 1, argv, &n[1], &s[1], &rss[1]);
+    phase("hvdiag pipeline, EVTX, libevtx", 1, argv, &n[1], &s[1], &rss[1]);
+    phase("native decoder alone (records)", 4, argv, &n[4], &s[4], &rss[4]);
+    phase("hvdiag pipeline, EVTX, native", 5, argv, &n[5], &s[5], &rss[5]);
     phase("grep -E -f patterns (lines)", 3, argv, &n[3], &s[3], &rss[3]);
     phase("hvdiag pipeline, cluster.log (lines)", 2, argv, &n[2], &s[2], &rss[2]);
     if (s[0] > 0 && s[1] > 0 && n[0] && n[3]) {
-        printf("EVTX: pipeline speed / bare libevtx speed = %.2f\n",
+        printf("EVTX: pipeline (libevtx) speed / bare libevtx speed = %.2f\n",
                ((double)n[1] / s[1]) / ((double)n[0] / s[0]));
+        printf("EVTX: native decoder alone speed / bare libevtx speed = %.2f\n",
+               ((double)n[4] / s[4]) / ((double)n[0] / s[0]));
+        printf("EVTX: pipeline (native) speed / bare libevtx speed = %.2f\n",
+               ((double)n[5] / s[5]) / ((double)n[0] / s[0]));
         printf("cluster.log: pipeline speed / grep speed = %.2f\n",
                ((double)n[2] / s[2]) / ((double)n[3] / s[3]));
     }

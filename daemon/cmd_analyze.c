@@ -47,8 +47,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: hvdiag analyze PATH... [--db FILE] [--rules DIR] [--since T] [--until T]\n"
             "                      [--json] [--html FILE] [--time-zone ZONE]\n"
-            "                      [--max-extract SIZE] [--fail-on SEVERITY] [-v]\n"
-            "                      [--] [PATH...]\n"
+            "                      [--max-extract SIZE] [--fail-on SEVERITY]\n"
+            "                      [--evtx-reader libevtx|native] [-v] [--] [PATH...]\n"
             "\n"
             "PATH is a Get-ClusterLog destination folder, a folder of .evtx exports, single\n"
             "files, or an archive (.zip, .tar, .tgz, .7z...) of any of these. Folders are\n"
@@ -66,11 +66,13 @@ static void usage(FILE *out)
             "                     whichever is smaller)\n"
             "  --fail-on SEV      exit 1 when an incident is at least SEV (info, warning,\n"
             "                     error, critical; default error)\n"
+            "  --evtx-reader R    which decoder reads EVTX files: libevtx or native\n"
+            "                     (default %s)\n"
             "  -v                 print reader warnings\n"
             "The table ends with a line per run: files read, damaged, unreadable, skipped.\n"
             "exit status: 0 nothing at or above --fail-on, 1 found such, 2 usage or input errors\n"
             "(a path missing, unreadable or without one event; an archive member refused)\n",
-            DEFAULT_DB, HVD_RULES_DIR);
+            DEFAULT_DB, HVD_RULES_DIR, hvd_evtx_decoder_name(HVD_EVTX_DEFAULT));
 }
 
 /* "512M", "8G", "100000": bytes, with K/M/G/T meaning powers of 1024 (an optional "B" or
@@ -111,8 +113,9 @@ static int parse_size(const char *s, uint64_t *out)
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-    static const char *const with_value[] = {"--db",    "--rules",   "--html",      "--since",
-                                             "--until", "--fail-on", "--time-zone", NULL};
+    static const char *const with_value[] = {"--db",        "--rules",       "--html",
+                                             "--since",     "--until",       "--fail-on",
+                                             "--time-zone", "--evtx-reader", NULL};
     static const char *const max_extract[] = {"--max-extract", NULL};
     int options_end = 0;
 
@@ -167,6 +170,12 @@ static int parse_args(int argc, char **argv, struct options *o)
         } else if (strcmp(a, "--max-extract") == 0) {
             if (parse_size(argv[++i], &o->limits.max_archive_bytes) < 0) {
                 hvd_cli_error("hvdiag analyze: --max-extract: not a size ('%s'; e.g. 512M, 2G)",
+                              argv[i]);
+                return -1;
+            }
+        } else if (strcmp(a, "--evtx-reader") == 0) {
+            if (hvd_evtx_decoder_parse(argv[++i], &o->ingest.evtx_decoder) < 0) {
+                hvd_cli_error("hvdiag analyze: --evtx-reader: '%s' is not libevtx or native",
                               argv[i]);
                 return -1;
             }

@@ -18,13 +18,18 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: hvdiag dump [--count] [--recovered] [-v] FILE...\n"
-                 "\n"
-                 "Prints every event read from the .evtx and cluster.log FILEs as one JSON\n"
-                 "object per line.\n"
-                 "  --count      print per-file counts instead of events\n"
-                 "  --recovered  also read EVTX records recovered from free space\n"
-                 "  -v           print reader warnings (damaged records, bad lines)\n");
+    fprintf(out,
+            "usage: hvdiag dump [--count] [--recovered] [--evtx-reader libevtx|native] [-v] "
+            "FILE...\n"
+            "\n"
+            "Prints every event read from the .evtx and cluster.log FILEs as one JSON\n"
+            "object per line.\n"
+            "  --count      print per-file counts instead of events\n"
+            "  --recovered  also read EVTX records recovered from free space\n"
+            "  --evtx-reader libevtx|native\n"
+            "               which decoder reads EVTX files (default: %s)\n"
+            "  -v           print reader warnings (damaged records, bad lines)\n",
+            hvd_evtx_decoder_name(HVD_EVTX_DEFAULT));
 }
 
 static json_t *event_json(const hvd_event *ev)
@@ -131,6 +136,12 @@ int hvd_cmd_dump(int argc, char **argv)
             count_only = 1;
         } else if (strcmp(argv[i], "--recovered") == 0) {
             opt.include_recovered = 1;
+        } else if (strcmp(argv[i], "--evtx-reader") == 0) {
+            if (i + 1 == argc || hvd_evtx_decoder_parse(argv[i + 1], &opt.evtx_decoder) < 0) {
+                fprintf(stderr, "hvdiag dump: --evtx-reader takes libevtx or native\n");
+                return HVD_EXIT_USAGE;
+            }
+            i++;
         } else if (strcmp(argv[i], "-v") == 0) {
             log.min_level = HVD_LOG_WARNING;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

@@ -25,6 +25,7 @@
 
 #include "ingest.h"
 #include "reslimit.h"
+#include "source.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -48,6 +49,7 @@ struct worker_args {
     long parent;
     uint64_t memory_limit; /* bytes; 0: none */
     uint64_t cpu_ms;       /* per file; 0: none */
+    hvd_evtx_decoder evtx_decoder;
 };
 
 static void worker_log(void *ud, int level, const char *msg)
@@ -114,15 +116,16 @@ static const char *failure_class(const hvd_error *err)
  * "ok", "file" (the file cannot be read), "retry" (the store failed) or "memory" (out of
  * memory under the limit), and fills *res.
  */
-static const char *ingest_one(hvd_ingest *ing, const char *path, const char *host,
-                              hvd_source_kind kind, const json_t *req, hvd_ingest_result *res,
-                              hvd_error *err)
+static const char *ingest_one(hvd_ingest *ing, const struct worker_args *a, const char *path,
+                              const char *host, hvd_source_kind kind, const json_t *req,
+                              hvd_ingest_result *res, hvd_error *err)
 {
     hvd_ingest_options opt;
 
     memset(&opt, 0, sizeof(opt));
     memset(res, 0, sizeof(*res));
     opt.host_hint = host;
+    opt.evtx_decoder = a->evtx_decoder;
     opt.follow = json_is_true(json_object_get(req, "follow"));
     opt.complete = json_is_true(json_object_get(req, "complete"));
     if (kind != HVD_SOURCE_UNKNOWN) {
@@ -200,6 +203,9 @@ static int option_value(const char *opt, const char *v, struct worker_args *a)
         a->memory_limit = n;
     } else if (strcmp(opt, "--cpu-limit") == 0 && parse_u64(v, &n) == 0) {
         a->cpu_ms = n;
+    } else if (strcmp(opt, "--evtx-reader") == 0 &&
+               hvd_evtx_decoder_parse(v, &a->evtx_decoder) == 0) {
+        return 0;
     } else {
         return -1;
     }
@@ -319,7 +325,7 @@ int hvdd_worker_main(int argc, char **argv)
     }
     if (a.path) {
         cpu_budget(&a, &log);
-        cls = ingest_one(ing, a.path, a.host, a.kind, NULL, &res, &err);
+        cls = ingest_one(ing, &a, a.path, a.host, a.kind, NULL, &res, &err);
         print_result(cls, &res, &err);
         code = strcmp(cls, "ok") == 0     ? HVDD_WORKER_OK
                : strcmp(cls, "file") == 0 ? HVDD_WORKER_BAD_FILE
@@ -337,7 +343,7 @@ int hvdd_worker_main(int argc, char **argv)
             print_result("file", &res, &err);
         } else {
             cpu_budget(&a, &log);
-            cls = ingest_one(ing, path, json_string_value(json_object_get(req, "host")),
+            cls = ingest_one(ing, &a, path, json_string_value(json_object_get(req, "host")),
                              kind_parse(json_string_value(json_object_get(req, "kind"))), req, &res,
                              &err);
             print_result(cls, &res, &err);

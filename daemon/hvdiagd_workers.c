@@ -33,6 +33,7 @@
 #include "hvdiagd.h"
 
 #include "reslimit.h"
+#include "source.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -386,6 +387,8 @@ static struct hvdd_worker *worker_spawn(struct hvdd *d)
              d->cfg->worker_cpu_ms ? d->cfg->worker_cpu_ms : d->cfg->file_timeout_ms);
     args[n++] = "--cpu-limit";
     args[n++] = cpu;
+    args[n++] = "--evtx-reader";
+    args[n++] = (char *)hvd_evtx_decoder_name((hvd_evtx_decoder)d->cfg->evtx_decoder);
     args[n] = NULL;
     if (hvd_reslimit_sanitizer_options(d->cfg->worker_memory_limit, getenv("ASAN_OPTIONS"),
                                        sanitizer, sizeof(sanitizer)) == HVD_OK) {

@@ -20,6 +20,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "source.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -473,6 +474,7 @@ static const char *const daemon_keys[] = {
     "client_idle_timeout",
     "client_queue_limit",
     "client_output_budget",
+    "evtx_reader",
 };
 
 /* A byte size from min to max: a number with an optional k, m or g (powers of 1024, any
@@ -603,6 +605,16 @@ static void daemon_key(struct parse *p, const char *key, const char *v)
     case 17:
         set_bytes(p, key, v, 65536, 1ull << 34, &c->client_output_budget);
         break;
+    case 18: {
+        hvd_evtx_decoder d;
+
+        if (hvd_evtx_decoder_parse(v, &d) < 0) {
+            problem(p, p->line, "evtx_reader: '%s' is not libevtx or native", v);
+        } else {
+            c->evtx_decoder = (int)d;
+        }
+        break;
+    }
     default:
         break;
     }
@@ -918,6 +930,8 @@ char *hvd_config_describe(const hvd_config *c)
     hvd_buf_printf(&b, "client_queue_limit = %llu\nclient_output_budget = %llu\n",
                    (unsigned long long)c->client_queue_limit,
                    (unsigned long long)c->client_output_budget);
+    hvd_buf_printf(&b, "evtx_reader = %s\n",
+                   hvd_evtx_decoder_name((hvd_evtx_decoder)c->evtx_decoder));
     for (size_t i = 0; i < c->nwatches; i++) {
         const hvd_config_watch *w = &c->watches[i];
 

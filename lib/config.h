@@ -22,6 +22,7 @@
  *   client_idle_timeout = 5m               ; a client that neither asks nor reads is closed
  *   client_queue_limit = 256k              ; unsent bytes per client before it waits
  *   client_output_budget = 32M             ; unsent bytes held for all clients together
+ *   evtx_reader = native                   ; EVTX decoder: native or libevtx
  *
  *   [watch exports]
  *   path = /srv/hyperv/exports             ; absolute folder
@@ -80,6 +81,7 @@ typedef struct hvd_config {
     uint64_t client_idle_ms;
     uint64_t client_queue_limit;   /* bytes */
     uint64_t client_output_budget; /* bytes */
+    int evtx_decoder; /* evtx_reader: an hvd_evtx_decoder (source.h); 0 = the default */
     hvd_config_watch *watches;
     size_t nwatches;
 } hvd_config;

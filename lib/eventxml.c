@@ -490,8 +490,11 @@ int hvd_eventxml_parse(hvd_eventxml *px, const char *name, const char *xml, size
         return hvd_error_set(err, HVD_ECORRUPT, name, 0, "no <Event> element");
     }
     for (size_t i = 0; i < px->nfields; i++) {
+        const char *v = px->arena.data + px->fat[i].value - 1;
+
         px->fields[i].name = px->arena.data + px->fat[i].name - 1;
-        px->fields[i].value = px->arena.data + px->fat[i].value - 1;
+        /* Only blanks (the indentation around a container's children): "". */
+        px->fields[i].value = v + (v[strspn(v, " \t\n\r")] ? 0 : strlen(v));
     }
     ev->provider = slot(px, SYS_PROVIDER) ? slot(px, SYS_PROVIDER) : "";
     if (!*ev->provider && slot(px, SYS_SOURCE_NAME)) {

@@ -423,6 +423,7 @@ static int open_source(hvd_ingest *ing, const char *path, const char *display,
     *resumed = 0;
     sopt.include_recovered = opt->include_recovered;
     sopt.host_hint = opt->host_hint;
+    sopt.evtx_decoder = opt->evtx_decoder;
     if (opt->follow) {
         rc = resume_point(ing, display, from, &row, err);
         if (rc < 0) {

@@ -21,6 +21,7 @@ typedef struct hvd_ingest_options {
     hvd_time until; /* events after are ignored; 0 for no bound */
     int include_recovered;
     const char *host_hint;
+    hvd_evtx_decoder evtx_decoder; /* which decoder reads EVTX files */
     /* The file may be appended to (a live cluster.log): a cluster.log that is provably the
      * one checkpointed, grown (same device and inode, not shorter, the same bytes at its
      * start and just before the checkpoint), is read from its checkpoint instead of from

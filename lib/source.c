@@ -10,6 +10,7 @@
 
 #include "alloc.h"
 #include "clusterlog_reader.h"
+#include "evtx_native.h"
 #include "evtx_reader.h"
 
 #include <errno.h>
@@ -26,6 +27,7 @@ struct hvd_source {
     char *path;
     int fd; /* the file the reader opened, for its identity; -1 if none */
     hvd_evtx_reader *evtx;
+    hvd_evtx_native *native;
     hvd_clusterlog_reader *clog;
 };
 
@@ -52,6 +54,26 @@ hvd_source_kind hvd_source_detect_head(const void *head, size_t len)
         }
     }
     return HVD_SOURCE_CLUSTERLOG;
+}
+
+int hvd_evtx_decoder_parse(const char *name, hvd_evtx_decoder *out)
+{
+    if (strcmp(name, "libevtx") == 0) {
+        *out = HVD_EVTX_LIBEVTX;
+    } else if (strcmp(name, "native") == 0) {
+        *out = HVD_EVTX_NATIVE;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+const char *hvd_evtx_decoder_name(hvd_evtx_decoder d)
+{
+    if (d == HVD_EVTX_DEFAULT) {
+        d = HVD_EVTX_DECODER_DEFAULT;
+    }
+    return d == HVD_EVTX_NATIVE ? "native" : "libevtx";
 }
 
 hvd_source_kind hvd_source_detect(const char *path, hvd_error *err)
@@ -90,7 +112,12 @@ static int open_reader(hvd_source *s, const char *path, int fd, const hvd_source
     s->kind = hvd_source_detect(path, err);
     switch (s->kind) {
     case HVD_SOURCE_EVTX:
-        rc = hvd_evtx_reader_open(&s->evtx, path, opt, log, err);
+        if ((opt->evtx_decoder == HVD_EVTX_DEFAULT ? HVD_EVTX_DECODER_DEFAULT
+                                                   : opt->evtx_decoder) == HVD_EVTX_NATIVE) {
+            rc = hvd_evtx_native_open(&s->native, path, opt, log, err);
+        } else {
+            rc = hvd_evtx_reader_open(&s->evtx, path, opt, log, err);
+        }
         break;
     case HVD_SOURCE_CLUSTERLOG:
         rc = hvd_clusterlog_reader_open(&s->clog, path, opt, log, err);
@@ -164,6 +191,9 @@ int hvd_source_next(hvd_source *s, hvd_event *ev, hvd_error *err)
     if (s->evtx) {
         return hvd_evtx_reader_next(s->evtx, ev, err);
     }
+    if (s->native) {
+        return hvd_evtx_native_next(s->native, ev, err);
+    }
     return hvd_clusterlog_reader_next(s->clog, ev, err);
 }
 
@@ -171,6 +201,9 @@ const char *hvd_source_position(hvd_source *s)
 {
     if (s->evtx) {
         return hvd_evtx_reader_position(s->evtx);
+    }
+    if (s->native) {
+        return hvd_evtx_native_position(s->native);
     }
     return hvd_clusterlog_reader_position(s->clog);
 }
@@ -195,6 +228,9 @@ const hvd_source_stats *hvd_source_get_stats(const hvd_source *s)
     if (s->evtx) {
         return hvd_evtx_reader_stats(s->evtx);
     }
+    if (s->native) {
+        return hvd_evtx_native_stats(s->native);
+    }
     return hvd_clusterlog_reader_stats(s->clog);
 }
 
@@ -204,6 +240,7 @@ void hvd_source_close(hvd_source *s)
         return;
     }
     hvd_evtx_reader_close(s->evtx);
+    hvd_evtx_native_close(s->native);
     hvd_clusterlog_reader_close(s->clog);
     if (s->fd >= 0) {
         close(s->fd);

@@ -12,6 +12,21 @@
 
 #include <stdint.h>
 
+/* Which decoder reads EVTX files. */
+typedef enum hvd_evtx_decoder {
+    HVD_EVTX_DEFAULT = 0, /* the default below */
+    HVD_EVTX_LIBEVTX = 1, /* libevtx renders XML, eventxml parses it: the reference */
+    HVD_EVTX_NATIVE = 2,  /* hvdiag's own BinXML decoder (evtx_native) */
+} hvd_evtx_decoder;
+
+/* The default: the native decoder gives libevtx's events for every record libevtx reads
+ * (tests evtx_decoder_diff_*), reads the records libevtx cannot, and is far faster. */
+#define HVD_EVTX_DECODER_DEFAULT HVD_EVTX_NATIVE
+
+/* "libevtx" or "native" (case-sensitive) into *out; returns 0, or -1 for anything else. */
+int hvd_evtx_decoder_parse(const char *name, hvd_evtx_decoder *out);
+const char *hvd_evtx_decoder_name(hvd_evtx_decoder d); /* "libevtx", "native" */
+
 typedef struct hvd_source_options {
     int include_recovered; /* EVTX: also return records recovered from free space (marked) */
     const char *resume;    /* a token from hvd_source_position(); NULL reads from the start */
@@ -19,6 +34,7 @@ typedef struct hvd_source_options {
                               or a partial last chunk (EVTX) is left for a later read */
     const char *host_hint; /* host when the file does not name one; NULL derives it from the
                               file name ("<node>_cluster.log") */
+    hvd_evtx_decoder evtx_decoder; /* EVTX: which decoder reads it */
 } hvd_source_options;
 
 typedef struct hvd_source_stats {

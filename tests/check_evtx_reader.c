@@ -1,6 +1,7 @@
 /*
- * Suite for the EVTX reader: every real corpus file (counts checked against libevtx itself),
- * evtxgen fixtures with known values, damaged files and garbage.
+ * Suite for the libevtx EVTX reader (the reference decoder, chosen explicitly): every real
+ * corpus file (counts checked against libevtx itself), evtxgen fixtures with known values,
+ * damaged files and garbage. hvdiag's own decoder has check_evtx_native.
  */
 #include "source.h"
 
@@ -18,6 +19,7 @@
 #define EVTXGEN HVD_TEST_BINDIR "/evtxgen"
 
 static char *tmp;
+static const hvd_source_options libevtx = {.evtx_decoder = HVD_EVTX_LIBEVTX};
 
 static void tmp_setup(void)
 {
@@ -100,7 +102,7 @@ START_TEST(every_corpus_file_reads_and_counts_match_libevtx)
             continue;
         }
         path = hvd_test_path(dir, de->d_name);
-        n = read_all(path, NULL, &st);
+        n = read_all(path, &libevtx, &st);
         ck_assert_msg((uint64_t)n + st.skipped == (uint64_t)libevtx_count(path),
                       "%s: %ld read + %llu skipped != %d", de->d_name, n,
                       (unsigned long long)st.skipped, libevtx_count(path));
@@ -130,7 +132,7 @@ START_TEST(forwarded_event_files_are_all_skipped_not_empty)
         char *path = hvd_test_path(HVD_CORPUS_DIR "/evtx", names[i]);
         hvd_source_stats st;
 
-        ck_assert_int_eq(read_all(path, NULL, &st), 0);
+        ck_assert_int_eq(read_all(path, &libevtx, &st), 0);
         ck_assert_uint_eq(st.records, records[i]);
         ck_assert_uint_eq(st.skipped, records[i]);
         ck_assert_uint_eq(st.first_skipped, 0);
@@ -148,7 +150,7 @@ START_TEST(corpus_damage_flags_are_reported)
         free(path);
         return;
     }
-    ck_assert_int_eq(read_all(path, NULL, &st), 1881);
+    ck_assert_int_eq(read_all(path, &libevtx, &st), 1881);
     ck_assert_int_eq(st.corrupted, 1);
     ck_assert_int_eq(st.dirty, 1);
     ck_assert_uint_eq(st.recovered, 79);
@@ -165,7 +167,7 @@ START_TEST(generated_fixture_gives_every_field)
     hvd_event ev;
     hvd_error err;
 
-    ck_assert_int_eq(hvd_source_open(&s, path, NULL, NULL, &err), HVD_OK);
+    ck_assert_int_eq(hvd_source_open(&s, path, &libevtx, NULL, &err), HVD_OK);
     ck_assert_int_eq(hvd_source_next(s, &ev, &err), 1);
     ck_assert_uint_eq(ev.record_id, 1);
     ck_assert_uint_eq(ev.event_record_id, 311);
@@ -200,13 +202,13 @@ END_TEST
 START_TEST(resume_token_continues_where_it_stopped)
 {
     char *path = generate(vmms_ha, "r.evtx", NULL);
-    hvd_source_options opt = {0};
+    hvd_source_options opt = {.evtx_decoder = HVD_EVTX_LIBEVTX};
     hvd_source *s = NULL;
     hvd_event ev;
     hvd_error err;
     char token[64];
 
-    ck_assert_int_eq(hvd_source_open(&s, path, NULL, NULL, &err), HVD_OK);
+    ck_assert_int_eq(hvd_source_open(&s, path, &libevtx, NULL, &err), HVD_OK);
     ck_assert_int_eq(hvd_source_next(s, &ev, &err), 1);
     ck_assert_int_eq(hvd_source_next(s, &ev, &err), 1);
     snprintf(token, sizeof(token), "%s", hvd_source_position(s));
@@ -268,7 +270,7 @@ static void assert_no_children(void)
 START_TEST(large_file_read_ahead_gives_every_record_in_order)
 {
     char *path = generate_many(5000, "many.evtx");
-    hvd_source_options opt = {0};
+    hvd_source_options opt = {.evtx_decoder = HVD_EVTX_LIBEVTX};
     hvd_source *s = NULL;
     hvd_event ev;
     hvd_error err;
@@ -277,7 +279,7 @@ START_TEST(large_file_read_ahead_gives_every_record_in_order)
     int rc;
 
     ck_assert_int_eq(libevtx_count(path), 5000);
-    ck_assert_int_eq(hvd_source_open(&s, path, NULL, NULL, &err), HVD_OK);
+    ck_assert_int_eq(hvd_source_open(&s, path, &libevtx, NULL, &err), HVD_OK);
     while ((rc = hvd_source_next(s, &ev, &err)) == 1) {
         char want[16];
 
@@ -317,7 +319,7 @@ START_TEST(read_ahead_crash_skips_the_record_that_caused_it)
     long n;
 
     setenv("HVD_TEST_EVTX_CRASH", "3000-3000", 1);
-    n = read_all(path, NULL, &st);
+    n = read_all(path, &libevtx, &st);
     unsetenv("HVD_TEST_EVTX_CRASH");
     ck_assert_int_eq(n, 3999);
     ck_assert_uint_eq(st.skipped, 1);
@@ -339,7 +341,7 @@ START_TEST(read_ahead_crashing_again_and_again_ends_the_file_with_an_error)
     int rc;
 
     setenv("HVD_TEST_EVTX_CRASH", "3000-3999", 1);
-    ck_assert_int_eq(hvd_source_open(&s, path, NULL, NULL, &err), HVD_OK);
+    ck_assert_int_eq(hvd_source_open(&s, path, &libevtx, NULL, &err), HVD_OK);
     while ((rc = hvd_source_next(s, &ev, &err)) == 1) {
         ck_assert_uint_eq(ev.event_record_id, (uint64_t)n + 1);
         n++;
@@ -435,26 +437,26 @@ END_TEST
 
 START_TEST(damaged_files_are_read_and_flagged)
 {
-    hvd_source_options with_recovered = {.include_recovered = 1};
+    hvd_source_options with_recovered = {.include_recovered = 1, .evtx_decoder = HVD_EVTX_LIBEVTX};
     hvd_source_stats st;
     char *path;
 
     path = generate(vmms_ha, "crc.evtx", "--corrupt=chunk-crc");
-    ck_assert_int_eq(read_all(path, NULL, &st), 4);
+    ck_assert_int_eq(read_all(path, &libevtx, &st), 4);
     ck_assert_int_eq(st.corrupted, 1);
     free(path);
     path = generate(vmms_ha, "dirty.evtx", "--dirty");
-    ck_assert_int_eq(read_all(path, NULL, &st), 4);
+    ck_assert_int_eq(read_all(path, &libevtx, &st), 4);
     ck_assert_int_eq(st.dirty, 1);
     ck_assert_int_eq(st.corrupted, 0);
     free(path);
     path = generate(vmms_ha, "stale.evtx", "--stale-record");
-    ck_assert_int_eq(read_all(path, NULL, &st), 4);
+    ck_assert_int_eq(read_all(path, &libevtx, &st), 4);
     ck_assert_uint_ge(st.recovered, 1);
     ck_assert_int_eq(read_all(path, &with_recovered, &st), 4 + (long)st.recovered);
     free(path);
     path = generate(vmms_ha, "trunc.evtx", "--truncate");
-    ck_assert_int_eq(read_all(path, NULL, &st), 0);
+    ck_assert_int_eq(read_all(path, &libevtx, &st), 0);
     ck_assert_int_eq(st.corrupted, 1);
     free(path);
 }
@@ -474,16 +476,16 @@ START_TEST(garbage_and_truncated_headers_are_errors_naming_the_file)
     }
     bytes[1] = 0; /* binary, not text */
     ck_assert_int_eq(hvd_test_write_file(garbage, bytes, sizeof(bytes)), 0);
-    ck_assert_int_lt(hvd_source_open(&s, garbage, NULL, NULL, &err), 0);
+    ck_assert_int_lt(hvd_source_open(&s, garbage, &libevtx, NULL, &err), 0);
     ck_assert_ptr_null(s);
     ck_assert_ptr_nonnull(strstr(err.msg, garbage));
     /* A valid signature followed by garbage. */
     memcpy(bytes, "ElfFile", 8);
     ck_assert_int_eq(hvd_test_write_file(header, bytes, 100), 0);
-    ck_assert_int_lt(hvd_source_open(&s, header, NULL, NULL, &err), 0);
+    ck_assert_int_lt(hvd_source_open(&s, header, &libevtx, NULL, &err), 0);
     ck_assert_ptr_nonnull(strstr(err.msg, header));
     ck_assert_int_eq(hvd_test_write_file(header, bytes, sizeof(bytes)), 0);
-    if (hvd_source_open(&s, header, NULL, NULL, &err) == HVD_OK) {
+    if (hvd_source_open(&s, header, &libevtx, NULL, &err) == HVD_OK) {
         hvd_event ev;
 
         while (hvd_source_next(s, &ev, &err) == 1) {

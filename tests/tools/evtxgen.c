@@ -84,6 +84,7 @@ struct event {
     char *userdata_ns;
     uint64_t time_filetime;
     long line;
+    const xmlNode *node; /* the <Event> itself, for --forwarded */
 };
 
 struct name_ref {
@@ -99,6 +100,7 @@ struct template_ref {
 
 struct options {
     int chunk_crc, data_crc, header_crc, truncate, dirty, stale_record;
+    int forwarded;    /* records without templates, as a Windows Event Collector writes them */
     long chunk_count; /* -1: the real count */
     long chunk_records;
     uint64_t first_id;
@@ -535,6 +537,7 @@ static int read_event(struct event *ev, const xmlNode *node, char *why, size_t w
         set_null(&ev->v[i]);
     }
     ev->data_kind = DATA_NONE;
+    ev->node = node;
     for (const xmlNode *c = node->children; c; c = c->next) {
         if (is_elem(c, "System")) {
             sys = c;
@@ -737,6 +740,84 @@ static void emit_text(struct writer *w, const char *text)
     emit8(w, 0x01);
     emit16(w, (uint16_t)n);
     emit_bytes(w, units, (size_t)(2 * n));
+}
+
+/* Text of any length as one value-text token. */
+static void emit_long_text(struct writer *w, const char *text)
+{
+    size_t cap = strlen(text) + 1;
+    uint8_t *units = malloc(2 * cap);
+    long n = units ? utf16_from_utf8(text, units, cap) : -1;
+
+    if (n < 0 || n > 0xFFFF) {
+        w->overflow = 1;
+    } else {
+        emit8(w, 0x05);
+        emit8(w, 0x01);
+        emit16(w, (uint16_t)n);
+        emit_bytes(w, units, (size_t)(2 * n));
+    }
+    free(units);
+}
+
+/*
+ * The element n as a Windows Event Collector writes forwarded events: the tree itself, no
+ * template, no dependency ids, every attribute and text as value text (RenderingInfo
+ * included, which carries the message rendered on the source host).
+ */
+static void emit_tree(struct writer *w, const xmlNode *n)
+{
+    size_t nattrs = n->nsDef && !n->nsDef->prefix ? 1 : 0;
+    uint32_t size_at;
+    int content = 0;
+
+    for (const xmlAttr *a = n->properties; a; a = a->next) {
+        nattrs++;
+    }
+    emit8(w, nattrs ? 0x41 : 0x01);
+    size_at = w->pos;
+    emit32(w, 0);
+    emit_name(w, (const char *)n->name);
+    if (nattrs) {
+        uint32_t list_at = w->pos;
+        size_t i = 0;
+
+        emit32(w, 0);
+        if (n->nsDef && !n->nsDef->prefix) {
+            emit8(w, ++i < nattrs ? 0x46 : 0x06);
+            emit_name(w, "xmlns");
+            emit_long_text(w, (const char *)n->nsDef->href);
+        }
+        for (const xmlAttr *a = n->properties; a; a = a->next) {
+            xmlChar *v = xmlNodeListGetString(n->doc, a->children, 1);
+
+            emit8(w, ++i < nattrs ? 0x46 : 0x06);
+            emit_name(w, (const char *)a->name);
+            emit_long_text(w, v ? (const char *)v : "");
+            xmlFree(v);
+        }
+        if (!w->overflow) {
+            put32(w->chunk + list_at, w->pos - (list_at + 4));
+        }
+    }
+    for (const xmlNode *c = n->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE && c->type != XML_TEXT_NODE &&
+            c->type != XML_CDATA_SECTION_NODE) {
+            continue;
+        }
+        if (!content++) {
+            emit8(w, 0x02);
+        }
+        if (c->type == XML_ELEMENT_NODE) {
+            emit_tree(w, c);
+        } else {
+            emit_long_text(w, (const char *)c->content);
+        }
+    }
+    emit8(w, content ? 0x04 : 0x03);
+    if (!w->overflow) {
+        put32(w->chunk + size_at, w->pos - (size_at + 4));
+    }
 }
 
 struct attr {
@@ -1055,6 +1136,11 @@ static int record_emit(struct writer *w, const struct event *ev, const char *sha
     emit8(w, 0x01);
     emit8(w, 0x01);
     emit8(w, 0x00);
+    if (w->opt.forwarded) {
+        emit_tree(w, ev->node);
+        count = 0;
+        goto ended;
+    }
     emit_template_instance(w, ev, shape);
     count = (uint32_t)(S_COUNT + ev->ndata);
     emit32(w, count);
@@ -1081,6 +1167,7 @@ static int record_emit(struct writer *w, const struct event *ev, const char *sha
             emit_bytes(w, ev->v[i].bytes, ev->v[i].size);
         }
     }
+ended:
     emit8(w, 0x00); /* end of the record's document */
     while (!w->overflow && (w->pos - start + 4) % 8 != 0) {
         emit8(w, 0);
@@ -1203,6 +1290,9 @@ static void usage(FILE *out)
                  "options:\n"
                  "  --chunk-records=N  start a new chunk after N records\n"
                  "  --first-id=N       record identifier of the first record (default 1)\n"
+                 "  --forwarded        write records as a Windows Event Collector does\n"
+                 "                     (ForwardedEvents): the element tree with every value\n"
+                 "                     as text and no template; RenderingInfo is kept\n"
                  "damage, for tests of readers:\n"
                  "  --corrupt=chunk-crc   wrong CRC in the first chunk's header\n"
                  "  --corrupt=data-crc    wrong CRC of the first chunk's event records\n"
@@ -1245,6 +1335,8 @@ static int parse_options(int argc, char **argv, struct options *opt, int *first_
             opt->data_crc = 1;
         } else if (strcmp(a, "--corrupt=header-crc") == 0) {
             opt->header_crc = 1;
+        } else if (strcmp(a, "--forwarded") == 0) {
+            opt->forwarded = 1;
         } else if (strcmp(a, "--dirty") == 0) {
             opt->dirty = 1;
         } else if (strcmp(a, "--truncate") == 0) {
