@@ -995,7 +995,8 @@ START_TEST(without_a_correlation_the_most_severe_comes_first)
     ck_assert_int_eq(hvd_store_incident_diagnoses(st, count("SELECT id FROM incidents"),
                                                   note_diagnosis, &l, NULL),
                      HVD_OK);
-    ck_assert_str_eq(l.text, "mid-critical;late-critical;early-warning;");
+    /* '*': the incident's root cause, whatever its kind. */
+    ck_assert_str_eq(l.text, "mid-critical*;late-critical;early-warning;");
     ck_assert_int_eq(count("SELECT count(*) FROM incidents WHERE title = 'mid-critical'"
                            " AND severity = 4"),
                      1);
@@ -1444,12 +1445,12 @@ START_TEST(filters_and_paging_answer_the_users_questions)
     f.vm = "SQL01";
     memset(&l, 0, sizeof(l));
     ck_assert_int_eq(hvd_store_diagnoses(st, &f, note_diagnosis, &l, NULL), HVD_OK);
-    ck_assert_str_eq(l.text, "e-later;c-both;a-vmname;");
+    ck_assert_str_eq(l.text, "e-later;c-both;a-vmname*;");
     f.limit = 2;
     f.offset = 1;
     memset(&l, 0, sizeof(l));
     ck_assert_int_eq(hvd_store_diagnoses(st, &f, note_diagnosis, &l, NULL), HVD_OK);
-    ck_assert_str_eq(l.text, "c-both;a-vmname;");
+    ck_assert_str_eq(l.text, "c-both;a-vmname*;");
     memset(&l, 0, sizeof(l));
     ck_assert_int_eq(hvd_store_diagnoses(st, NULL, note_diagnosis, &l, NULL), HVD_OK);
     ck_assert_uint_eq(l.n, NSET);
