@@ -535,89 +535,85 @@ START_TEST(config_agrees_with_inih_on_generated_files)
             ck_assert_msg(strstr(l.all, "cannot tell which section") == NULL, "%s\n%s", l.all,
                           text);
         }
-        START_TEST(config_client_limits_parse)
-        {
-            static const struct {
-                const char *text;
-                const char *msg;
-            } bad[] = {
-                {"[daemon]\nmax_clients = 0\n",
-                 "t.conf:2: max_clients: '0' is not a number from 1"},
-                {"[daemon]\nmax_clients_per_uid = 70000\n",
-                 "t.conf:2: max_clients_per_uid: '70000'"},
-                {"[daemon]\nclient_idle_timeout = 1ms\n",
-                 "t.conf:2: client_idle_timeout: 1ms is out"},
-                {"[daemon]\nclient_queue_limit = 12q\n",
-                 "t.conf:2: client_queue_limit: '12q' is not a"},
-                {"[daemon]\nclient_queue_limit = 1k\n",
-                 "t.conf:2: client_queue_limit: 1k is out of"},
-                {"[daemon]\nclient_queue_limit = k\n",
-                 "t.conf:2: client_queue_limit: 'k' is not a"},
-                {"[daemon]\nclient_output_budget = 99999999999G\n",
-                 "t.conf:2: client_output_budget:"},
-                {"[daemon]\nclient_output_budget = 32MB\n",
-                 "t.conf:2: client_output_budget: '32MB'"},
-            };
-            hvd_config *c = accept_text("");
+    }
+}
+END_TEST
 
-            ck_assert_uint_eq(c->max_clients, 1024);
-            ck_assert_uint_eq(c->max_clients_per_uid, 64);
-            ck_assert_uint_eq(c->client_idle_ms, 300000);
-            ck_assert_uint_eq(c->client_queue_limit, 256 * 1024);
-            ck_assert_uint_eq(c->client_output_budget, 32 * 1024 * 1024);
-            hvd_config_destroy(c);
-            c = accept_text("[daemon]\nmax_clients = 10\nmax_clients_per_uid = 2\n"
-                            "client_idle_timeout = 90s\nclient_queue_limit = 64k\n"
-                            "client_output_budget = 1G\n");
-            ck_assert_uint_eq(c->max_clients, 10);
-            ck_assert_uint_eq(c->max_clients_per_uid, 2);
-            ck_assert_uint_eq(c->client_idle_ms, 90000);
-            ck_assert_uint_eq(c->client_queue_limit, 65536);
-            ck_assert_uint_eq(c->client_output_budget, 1024ull * 1024 * 1024);
-            hvd_config_destroy(c);
-            c = accept_text("[daemon]\nclient_queue_limit = 5000\n");
-            ck_assert_uint_eq(c->client_queue_limit, 5000);
-            hvd_config_destroy(c);
-            for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-                struct logged l = reject(bad[i].text);
+START_TEST(config_client_limits_parse)
+{
+    static const struct {
+        const char *text;
+        const char *msg;
+    } bad[] = {
+        {"[daemon]\nmax_clients = 0\n", "t.conf:2: max_clients: '0' is not a number from 1"},
+        {"[daemon]\nmax_clients_per_uid = 70000\n", "t.conf:2: max_clients_per_uid: '70000'"},
+        {"[daemon]\nclient_idle_timeout = 1ms\n", "t.conf:2: client_idle_timeout: 1ms is out"},
+        {"[daemon]\nclient_queue_limit = 12q\n", "t.conf:2: client_queue_limit: '12q' is not a"},
+        {"[daemon]\nclient_queue_limit = 1k\n", "t.conf:2: client_queue_limit: 1k is out of"},
+        {"[daemon]\nclient_queue_limit = k\n", "t.conf:2: client_queue_limit: 'k' is not a"},
+        {"[daemon]\nclient_output_budget = 99999999999G\n", "t.conf:2: client_output_budget:"},
+        {"[daemon]\nclient_output_budget = 32MB\n", "t.conf:2: client_output_budget: '32MB'"},
+    };
+    hvd_config *c = accept_text("");
 
-                ck_assert_msg(strncmp(l.first, bad[i].msg, strlen(bad[i].msg)) == 0, "%s: %s",
-                              bad[i].text, l.first);
-            }
-        }
-        END_TEST
+    ck_assert_uint_eq(c->max_clients, 1024);
+    ck_assert_uint_eq(c->max_clients_per_uid, 64);
+    ck_assert_uint_eq(c->client_idle_ms, 300000);
+    ck_assert_uint_eq(c->client_queue_limit, 256 * 1024);
+    ck_assert_uint_eq(c->client_output_budget, 32 * 1024 * 1024);
+    hvd_config_destroy(c);
+    c = accept_text("[daemon]\nmax_clients = 10\nmax_clients_per_uid = 2\n"
+                    "client_idle_timeout = 90s\nclient_queue_limit = 64k\n"
+                    "client_output_budget = 1G\n");
+    ck_assert_uint_eq(c->max_clients, 10);
+    ck_assert_uint_eq(c->max_clients_per_uid, 2);
+    ck_assert_uint_eq(c->client_idle_ms, 90000);
+    ck_assert_uint_eq(c->client_queue_limit, 65536);
+    ck_assert_uint_eq(c->client_output_budget, 1024ull * 1024 * 1024);
+    hvd_config_destroy(c);
+    c = accept_text("[daemon]\nclient_queue_limit = 5000\n");
+    ck_assert_uint_eq(c->client_queue_limit, 5000);
+    hvd_config_destroy(c);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct logged l = reject(bad[i].text);
 
-        static Suite *config_suite(void)
-        {
-            Suite *s = suite_create("config");
-            TCase *tc = tcase_create("parse");
+        ck_assert_msg(strncmp(l.first, bad[i].msg, strlen(bad[i].msg)) == 0, "%s: %s", bad[i].text,
+                      l.first);
+    }
+}
+END_TEST
 
-            tcase_add_test(tc, config_empty_gives_defaults);
-            tcase_add_test(tc, config_sizes_parse);
-            tcase_add_test(tc, config_full_file_is_read);
-            tcase_add_test(tc, config_crlf_and_bom_are_accepted);
-            tcase_add_test(tc, config_errors_name_file_and_line);
-            tcase_add_test(tc, config_bad_values_are_refused);
-            tcase_add_test(tc, config_every_error_is_logged);
-            tcase_add_test(tc, config_long_line_is_an_error_at_its_line);
-            tcase_add_test(tc, config_file_is_loaded_and_missing_file_named);
-            tcase_add_test(tc, config_durations_parse);
-            tcase_add_test(tc, config_describe_round_trips);
-            tcase_add_test(tc, config_survives_every_allocation_failure);
-            tcase_add_test(tc, config_indented_lines_follow_inih);
-            tcase_add_test(tc, config_agrees_with_inih_on_generated_files);
-            tcase_add_test(tc, config_client_limits_parse);
-            suite_add_tcase(s, tc);
-            return s;
-        }
+static Suite *config_suite(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("parse");
 
-        int main(void)
-        {
-            SRunner *sr = srunner_create(config_suite());
-            int failed;
+    tcase_add_test(tc, config_empty_gives_defaults);
+    tcase_add_test(tc, config_sizes_parse);
+    tcase_add_test(tc, config_full_file_is_read);
+    tcase_add_test(tc, config_crlf_and_bom_are_accepted);
+    tcase_add_test(tc, config_errors_name_file_and_line);
+    tcase_add_test(tc, config_bad_values_are_refused);
+    tcase_add_test(tc, config_every_error_is_logged);
+    tcase_add_test(tc, config_long_line_is_an_error_at_its_line);
+    tcase_add_test(tc, config_file_is_loaded_and_missing_file_named);
+    tcase_add_test(tc, config_durations_parse);
+    tcase_add_test(tc, config_describe_round_trips);
+    tcase_add_test(tc, config_survives_every_allocation_failure);
+    tcase_add_test(tc, config_indented_lines_follow_inih);
+    tcase_add_test(tc, config_agrees_with_inih_on_generated_files);
+    tcase_add_test(tc, config_client_limits_parse);
+    suite_add_tcase(s, tc);
+    return s;
+}
 
-            srunner_run_all(sr, CK_NORMAL);
-            failed = srunner_ntests_failed(sr);
-            srunner_free(sr);
-            return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-        }
+int main(void)
+{
+    SRunner *sr = srunner_create(config_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -725,81 +725,84 @@ START_TEST(a_checkpoint_holds_only_for_the_file_read)
     free(a);
     free(b);
     free(tmpb);
-    /* A read that fails half way (the store refuses the (k+1)th diagnosis) is rolled back, and
-     * the engine with it: the retry counts nothing twice, and a correlation first made in the
-     * failed read is made and stored again. */
-    START_TEST(a_retry_after_a_rollback_stores_what_one_read_stores)
-    {
-        char *flood = export_part("flood.evtx", 0, 6);
-        const char *const files[] = {NODE2_VMMS, flood, NODE1_VMMS};
-        char once[HVD_STORE_DIGEST_SIZE];
-        char retried[HVD_STORE_DIGEST_SIZE];
+}
+END_TEST
 
-        read_files("once.db", files, 3, 0, once);
-        for (long k = 0; k < 4; k++) {
-            char name[32];
-            int failures = 0;
-            struct db db;
+/* A read that fails half way (the store refuses the (k+1)th diagnosis) is rolled back, and
+ * the engine with it: the retry counts nothing twice, and a correlation first made in the
+ * failed read is made and stored again. */
+START_TEST(a_retry_after_a_rollback_stores_what_one_read_stores)
+{
+    char *flood = export_part("flood.evtx", 0, 6);
+    const char *const files[] = {NODE2_VMMS, flood, NODE1_VMMS};
+    char once[HVD_STORE_DIGEST_SIZE];
+    char retried[HVD_STORE_DIGEST_SIZE];
 
-            snprintf(name, sizeof(name), "retry%ld.db", k);
-            db_open(&db, name);
-            for (size_t i = 0; i < 3; i++) {
-                hvd_ingest_result res;
-                hvd_error err;
+    read_files("once.db", files, 3, 0, once);
+    for (long k = 0; k < 4; k++) {
+        char name[32];
+        int failures = 0;
+        struct db db;
 
-                /* Each file first fails after k diagnoses (when it makes more), then is retried. */
-                hvd__ingest_fail_store_after(db.ing, k);
-                if (hvd_ingest_file(db.ing, files[i], NULL, NULL, &res, &err) < 0) {
-                    ck_assert_int_eq(err.code, HVD_ESTORE);
-                    ck_assert_ptr_nonnull(strstr(err.msg, "injected"));
-                    failures++;
-                }
-                hvd__ingest_fail_store_after(db.ing, -1);
-                db_read(&db, files[i], 0, 0);
+        snprintf(name, sizeof(name), "retry%ld.db", k);
+        db_open(&db, name);
+        for (size_t i = 0; i < 3; i++) {
+            hvd_ingest_result res;
+            hvd_error err;
+
+            /* Each file first fails after k diagnoses (when it makes more), then is retried. */
+            hvd__ingest_fail_store_after(db.ing, k);
+            if (hvd_ingest_file(db.ing, files[i], NULL, NULL, &res, &err) < 0) {
+                ck_assert_int_eq(err.code, HVD_ESTORE);
+                ck_assert_ptr_nonnull(strstr(err.msg, "injected"));
+                failures++;
             }
-            ck_assert_int_gt(failures, 0);
-            digest(&db, retried);
-            db_close(&db);
-            ck_assert_str_eq(retried, once);
-            ck_assert_int_eq(correlations(name), 1);
+            hvd__ingest_fail_store_after(db.ing, -1);
+            db_read(&db, files[i], 0, 0);
         }
-        free(flood);
+        ck_assert_int_gt(failures, 0);
+        digest(&db, retried);
+        db_close(&db);
+        ck_assert_str_eq(retried, once);
+        ck_assert_int_eq(correlations(name), 1);
     }
-    END_TEST
+    free(flood);
+}
+END_TEST
 
-    static Suite *ingest_suite(void)
-    {
-        Suite *s = suite_create("ingest");
-        TCase *tc = tcase_create("follow");
+static Suite *ingest_suite(void)
+{
+    Suite *s = suite_create("ingest");
+    TCase *tc = tcase_create("follow");
 
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_add_test(tc, appended_lines_are_read_from_the_checkpoint);
-        tcase_add_test(tc, a_line_being_written_is_read_once_whole);
-        tcase_add_test(tc, a_last_line_without_newline_is_read_when_complete);
-        tcase_add_test(tc, changed_files_are_read_from_the_start);
-        tcase_add_test(tc, without_follow_a_file_is_read_whole);
-        tcase_add_test(tc, a_restart_between_files_keeps_their_correlation);
-        tcase_add_test(tc, priming_a_new_pipeline_changes_nothing_by_itself);
-        tcase_add_test(tc, a_restart_inside_a_flood_keeps_one_diagnosis);
-        tcase_add_test(tc, an_older_cluster_log_read_after_a_newer_one_is_read);
-        tcase_add_test(tc, cluster_log_exports_in_any_order_give_one_database);
-        tcase_add_test(tc, an_overlapping_re_export_adds_only_its_new_lines);
-        tcase_add_test(tc, an_evtx_from_a_rebuilt_host_reusing_record_ids_is_read);
-        tcase_add_test(tc, a_checkpoint_holds_only_for_the_file_read);
-        tcase_add_test(tc, a_retry_after_a_rollback_stores_what_one_read_stores);
-        suite_add_tcase(s, tc);
-        return s;
-    }
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, appended_lines_are_read_from_the_checkpoint);
+    tcase_add_test(tc, a_line_being_written_is_read_once_whole);
+    tcase_add_test(tc, a_last_line_without_newline_is_read_when_complete);
+    tcase_add_test(tc, changed_files_are_read_from_the_start);
+    tcase_add_test(tc, without_follow_a_file_is_read_whole);
+    tcase_add_test(tc, a_restart_between_files_keeps_their_correlation);
+    tcase_add_test(tc, priming_a_new_pipeline_changes_nothing_by_itself);
+    tcase_add_test(tc, a_restart_inside_a_flood_keeps_one_diagnosis);
+    tcase_add_test(tc, an_older_cluster_log_read_after_a_newer_one_is_read);
+    tcase_add_test(tc, cluster_log_exports_in_any_order_give_one_database);
+    tcase_add_test(tc, an_overlapping_re_export_adds_only_its_new_lines);
+    tcase_add_test(tc, an_evtx_from_a_rebuilt_host_reusing_record_ids_is_read);
+    tcase_add_test(tc, a_checkpoint_holds_only_for_the_file_read);
+    tcase_add_test(tc, a_retry_after_a_rollback_stores_what_one_read_stores);
+    suite_add_tcase(s, tc);
+    return s;
+}
 
-    int main(void)
-    {
-        SRunner *sr = srunner_create(ingest_suite());
-        int failed;
+int main(void)
+{
+    SRunner *sr = srunner_create(ingest_suite());
+    int failed;
 
-        xmlInitParser();
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        xmlCleanupParser();
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-    }
+    xmlInitParser();
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    xmlCleanupParser();
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
