@@ -436,23 +436,42 @@ static int set_duration(struct parse *p, const char *key, const char *v, uint64_
     return 0;
 }
 
-/* A size key: 0 (off) or from min to max bytes. */
-static int set_size(struct parse *p, const char *key, const char *v, uint64_t min, uint64_t max,
-                    uint64_t *out)
+/* A size key from min to max bytes; with zero_off, 0 (off) too. */
+static int set_size_in(struct parse *p, const char *key, const char *v, uint64_t min, uint64_t max,
+                       int zero_off, uint64_t *out)
 {
     uint64_t n;
 
     if (hvd_config_parse_size(v, &n) < 0) {
-        problem(p, p->line, "%s: '%s' is not a size (like 512M, 1G)", key, v);
+        problem(p, p->line, "%s: '%s' is not a size (like %s)", key, v,
+                zero_off ? "512M, 1G" : "65536, 256k, 32M");
         return -1;
     }
-    if (n != 0 && (n < min || n > max)) {
+    if (zero_off && n != 0 && (n < min || n > max)) {
         problem(p, p->line, "%s: %s is out of range (0 for none, or %lluM to %lluG)", key, v,
                 (unsigned long long)(min >> 20), (unsigned long long)(max >> 30));
         return -1;
     }
+    if (!zero_off && (n < min || n > max)) {
+        problem(p, p->line, "%s: %s is out of range (%llu to %llu bytes)", key, v,
+                (unsigned long long)min, (unsigned long long)max);
+        return -1;
+    }
     *out = n;
     return 0;
+}
+
+static int set_size(struct parse *p, const char *key, const char *v, uint64_t min, uint64_t max,
+                    uint64_t *out)
+{
+    return set_size_in(p, key, v, min, max, 1, out);
+}
+
+/* A byte size from min to max (k, m, g: powers of 1024); no "0 for none" here. */
+static int set_bytes(struct parse *p, const char *key, const char *v, uint64_t min, uint64_t max,
+                     uint64_t *out)
+{
+    return set_size_in(p, key, v, min, max, 0, out);
 }
 
 static const char *const daemon_keys[] = {
@@ -476,26 +495,6 @@ static const char *const daemon_keys[] = {
     "client_output_budget",
     "evtx_reader",
 };
-
-/* A byte size from min to max: a number with an optional k, m or g (powers of 1024, any
- * case); no "0 for none" here. */
-static int set_bytes(struct parse *p, const char *key, const char *v, uint64_t min, uint64_t max,
-                     uint64_t *out)
-{
-    uint64_t n;
-
-    if (hvd_config_parse_size(v, &n) < 0) {
-        problem(p, p->line, "%s: '%s' is not a size (like 65536, 256k, 32M)", key, v);
-        return -1;
-    }
-    if (n < min || n > max) {
-        problem(p, p->line, "%s: %s is out of range (%llu to %llu bytes)", key, v,
-                (unsigned long long)min, (unsigned long long)max);
-        return -1;
-    }
-    *out = n;
-    return 0;
-}
 
 static void daemon_key(struct parse *p, const char *key, const char *v)
 {

@@ -867,6 +867,18 @@ static size_t loaded_at(const hvd_engine *e, int64_t s)
     return lo;
 }
 
+/* q * p saturated to the int64 range (p > 0): the start of slice or period q. */
+static hvd_time mul_sat(int64_t q, int64_t p)
+{
+    if (q < 0 && q < INT64_MIN / p) {
+        return INT64_MIN;
+    }
+    if (q > 0 && q > INT64_MAX / p) {
+        return INT64_MAX;
+    }
+    return q * p;
+}
+
 static hvd_time add_sat(hvd_time t, int64_t d)
 {
     if (d > 0 && t > INT64_MAX - d) {
@@ -917,7 +929,7 @@ static int need(hvd_engine *e, hvd_time lo, hvd_time hi)
         e->loaded[at] = sl;
         e->nloaded++;
         e->stats.loads++;
-        start = sl * e->prime_span;
+        start = mul_sat(sl, e->prime_span);
         rc = e->load(e->load_ud, start, add_sat(start, e->prime_span - 1), &e->load_err);
         if (rc < 0) {
             return rc;
@@ -1497,7 +1509,7 @@ static hvd_time period_of(const hvd__rule *rule, hvd_time t)
     int64_t p = rule->quiet_period > 0 ? rule->quiet_period : 1;
     int64_t q = t / p;
 
-    return (t % p < 0 ? q - 1 : q) * p;
+    return mul_sat(t % p < 0 ? q - 1 : q, p);
 }
 
 /* Index of the first open diagnosis of g whose period is >= period. Cost: O(log nopen). */

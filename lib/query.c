@@ -504,7 +504,10 @@ static char *op_health(const hvd_query_context *q)
     res = ok();
     json_object_set_new(res, "sources", json_integer(c.sources));
     json_object_set_new(res, "diagnoses", json_integer(c.diagnoses));
-    json_object_set_new(res, "incidents", json_integer(c.incidents));
+    /* What 'incidents' lists by default (info and up); benign ones apart, as
+     * '--severity benign' lists them. */
+    json_object_set_new(res, "incidents", json_integer(c.incidents - c.benign_incidents));
+    json_object_set_new(res, "benign_incidents", json_integer(c.benign_incidents));
     json_object_set_new(res, "evidence", json_integer(c.evidence));
     if (q->health) {
         const char *extra = q->health(q->ud);

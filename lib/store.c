@@ -3400,6 +3400,7 @@ int hvd_store_get_counts(hvd_store *st, hvd_store_counts *out, hvd_error *err)
         out->incidents = sqlite3_column_int64(q, 2);
         out->evidence = sqlite3_column_int64(q, 3);
         out->events_marked = sqlite3_column_int64(q, 4);
+        out->benign_incidents = sqlite3_column_int64(q, 5);
         rc = HVD_OK;
     } else {
         rc = db_error(st, err, "cannot count");

@@ -275,7 +275,8 @@ typedef struct hvd_store_counts {
     int64_t diagnoses;
     int64_t incidents;
     int64_t evidence;
-    int64_t events_marked; /* input events marked seen, all time */
+    int64_t events_marked;    /* input events marked seen, all time */
+    int64_t benign_incidents; /* of the incidents, those only of benign diagnoses */
 } hvd_store_counts;
 
 int hvd_store_get_counts(hvd_store *st, hvd_store_counts *out, hvd_error *err);

@@ -368,7 +368,8 @@ static const char *const store_sql[SQL_COUNT] = {
     [SQL_COUNTS] = "SELECT (SELECT count(*) FROM sources), (SELECT count(*) FROM diagnoses),"
                    " (SELECT count(*) FROM incidents), (SELECT count(*) FROM evidence),"
                    " (SELECT coalesce(sum(value), 0) FROM counters"
-                   "  WHERE name = 'events_marked')",
+                   "  WHERE name = 'events_marked'),"
+                   " (SELECT count(*) FROM incidents WHERE severity = 0)",
 
     /* --- digest: every stored fact in a stable order, without row ids or seen times --- */
     [SQL_DUMP_DIAG] = "SELECT key, kind, rule, title, severity, confidence, cause, remedy, refs,"

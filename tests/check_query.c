@@ -207,9 +207,9 @@ static json_t *ask_capped(const char *request, size_t max_answer)
     return res;
 }
 
-static void put_one(const char *key, hvd_time t)
+static void put_one_as(const char *key, hvd_time t, const char *host, hvd_severity sev)
 {
-    hvd_entity ents[1] = {{"host", "HV2"}};
+    hvd_entity ents[1] = {{"host", host}};
     hvd_diagnosis d;
 
     memset(&d, 0, sizeof(d));
@@ -217,7 +217,7 @@ static void put_one(const char *key, hvd_time t)
     d.kind = HVD_DIAGNOSIS_SIGNATURE;
     d.rule_id = "tie";
     d.title = key;
-    d.severity = HVD_SEVERITY_ERROR;
+    d.severity = sev;
     d.confidence = "high";
     d.cause = "c";
     d.remedy = "r";
@@ -226,6 +226,11 @@ static void put_one(const char *key, hvd_time t)
     d.first_time = d.last_time = t;
     d.count = 1;
     ck_assert_int_eq(hvd_store_put_diagnosis(st, &d, NULL, NULL), HVD_OK);
+}
+
+static void put_one(const char *key, hvd_time t)
+{
+    put_one_as(key, t, "HV2", HVD_SEVERITY_ERROR);
 }
 
 /*
@@ -295,11 +300,17 @@ START_TEST(cursors_walk_every_row_once)
     ck_assert_int_eq(walk("diagnoses", "diagnoses", 1000, 0, 0), 8);
     /* a byte cap ends every page after its first row; the walk is still whole */
     ck_assert_int_eq(walk("diagnoses", "diagnoses", 1000, 1, 0), 8);
+    /* health counts what the listing shows; a benign incident apart, as the listing does */
+    ck_assert_int_eq(hvd_store_begin(st, NULL), HVD_OK);
+    put_one_as("benign", (hvd_time)9 * 86400 * HVD_TICKS_PER_SECOND, "HV9", HVD_SEVERITY_NONE);
+    ck_assert_int_eq(hvd_store_rebuild_incidents(st, NULL), HVD_OK);
+    ck_assert_int_eq(hvd_store_commit(st, NULL), HVD_OK);
     {
         json_t *health = ask("{\"op\":\"health\"}");
 
         ck_assert_int_eq(walk("incidents", "incidents", 2, 0, 0),
                          (int)json_integer_value(json_object_get(health, "incidents")));
+        ck_assert_int_eq(json_integer_value(json_object_get(health, "benign_incidents")), 1);
         json_decref(health);
     }
     /* rows added meanwhile do not shift or repeat the rest */
