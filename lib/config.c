@@ -371,7 +371,8 @@ int hvd_config_parse_size(const char *s, uint64_t *bytes)
     if (errno || end == s) {
         return -1;
     }
-    if (*end && (u = strchr(units, *end)) != NULL) {
+    /* Units in either case: 256k and 256K are the same. */
+    if (*end && (u = strchr(units, toupper((unsigned char)*end))) != NULL) {
         shift = 10 * (unsigned)(u - units + 1);
         end++;
         if (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0) {

@@ -107,8 +107,8 @@ char *hvd_config_describe(const hvd_config *c);
  * milliseconds. Returns 0, or -1 for anything else. */
 int hvd_config_parse_duration(const char *s, uint64_t *ms);
 
-/* Parses a size ("512K", "256M", "1G", "1T", binary units, optional "iB"/"B"; bare number =
- * bytes) into bytes. Returns 0, or -1 for anything else or an overflow. */
+/* Parses a size ("512K", "256m", "1G", "1T", binary units in either case, optional "iB"/"B";
+ * bare number = bytes) into bytes. Returns 0, or -1 for anything else or an overflow. */
 int hvd_config_parse_size(const char *s, uint64_t *bytes);
 
 #endif
