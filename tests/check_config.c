@@ -552,7 +552,7 @@ START_TEST(config_client_limits_parse)
         {"[daemon]\nclient_queue_limit = 1k\n", "t.conf:2: client_queue_limit: 1k is out of"},
         {"[daemon]\nclient_queue_limit = k\n", "t.conf:2: client_queue_limit: 'k' is not a"},
         {"[daemon]\nclient_output_budget = 99999999999G\n", "t.conf:2: client_output_budget:"},
-        {"[daemon]\nclient_output_budget = 32MB\n", "t.conf:2: client_output_budget: '32MB'"},
+        {"[daemon]\nclient_output_budget = 32X\n", "t.conf:2: client_output_budget: '32X'"},
     };
     hvd_config *c = accept_text("");
 

@@ -207,15 +207,14 @@ static void export_split(const char *name, const struct pick *picks, size_t n, s
 /* Missed heartbeats (a diagnosis each quiet period) and lost connections, every 5 minutes
  * from 2024-03-09 01:00 for 'n' lines starting at line 'from'; with the header when
  * 'header'. */
-static void write_clusterlog(const char *path, int from, int n, int header)
+static void write_clusterlog(const char *path, const char *node, int from, int n, int header)
 {
     FILE *f = fopen(path, "w");
 
     ck_assert_ptr_nonnull(f);
     if (header) {
-        fputs("[=== Cluster ===]\nCurrent node: name (HV-NODE04) id (4)\n"
-              "[=== Cluster Logs ===]\n",
-              f);
+        fprintf(f, "[=== Cluster ===]\nCurrent node: name (%s) id (4)\n[=== Cluster Logs ===]\n",
+                node);
     }
     for (int i = from; i < from + n; i++) {
         int minute = 60 + i * 5;
@@ -298,7 +297,7 @@ static void build_bundle(void)
     export_split("n1-system", n1system, 6, 0);
     export_split("n2-system", n2system, 3, 2);
     export_split("n3-far", n3far, 2, 0);
-    write_clusterlog(clog, 0, 24, 1);
+    write_clusterlog(clog, "HV-NODE04", 0, 24, 1);
     files[nfiles].path = clog;
     snprintf(files[nfiles].first, sizeof(files[nfiles].first), "2024-03-09T01:00:30");
     nfiles++;
@@ -312,8 +311,8 @@ static void build_bundle(void)
     ck_assert_int_eq(mkdir(dir, 0755), 0);
     clog_halves[1].path = hvd_test_path(dir, "HV-NODE05_cluster.log");
     free(dir);
-    write_clusterlog(clog_halves[0].path, 0, 12, 1);
-    write_clusterlog(clog_halves[1].path, 12, 12, 1);
+    write_clusterlog(clog_halves[0].path, "HV-NODE05", 0, 12, 1);
+    write_clusterlog(clog_halves[1].path, "HV-NODE05", 12, 12, 1);
     snprintf(clog_halves[0].first, sizeof(clog_halves[0].first), "2024-03-09T01:00:30");
     snprintf(clog_halves[1].first, sizeof(clog_halves[1].first), "2024-03-09T02:00:30");
 }
