@@ -126,8 +126,11 @@ class Daemon:
         self.db = os.path.join(work, "d.db")
         self.conf = os.path.join(work, "hvdiag.conf")
         self.proc = None
+        # The libevtx reader reads a large export in a child process whose file position
+        # shows how far it got: the replace-during-read case waits on it.
         with open(self.conf, "w") as f:
             f.write("[daemon]\ndatabase = %s\nrules = %s\nsocket = %s\nlog_level = debug\n"
+                    "evtx_reader = libevtx\n"
                     "rescan_interval = 1\nsettle_time = 0\n\n[watch incoming]\npath = %s\n"
                     "pattern = *.evtx *_cluster.log *_cluster.log.1\nrecursive = yes\n"
                     % (self.db, os.path.join(SRC, "rules"), self.sock, self.inbox))
