@@ -13,9 +13,9 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "xmlfile.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <libxml/parser.h>
 #include <pcre2.h>
@@ -25,7 +25,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define MSG_FILE_MAX   (1024 * 1024)
 #define MAX_PARAMS     16
 #define MAX_FIELDS     64 /* the event's own fields plus insertion strings */
 #define VALUE_MAX      4096
@@ -60,10 +59,7 @@ struct hvd_msgmatcher {
 
 struct loader {
     hvd_msgtable *t;
-    const hvd_logger *log;
-    hvd_error *err;
-    const char *file;
-    int errors;
+    hvd_xmlfile_report rep; /* problems: the file being read, its count, the first in err */
 };
 
 static void report(struct loader *ld, int line, const char *fmt, ...)
@@ -71,17 +67,11 @@ static void report(struct loader *ld, int line, const char *fmt, ...)
 
 static void report(struct loader *ld, int line, const char *fmt, ...)
 {
-    char msg[400];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    hvd_xmlfile_vproblem(&ld->rep, line, fmt, ap);
     va_end(ap);
-    if (ld->errors == 0) {
-        hvd_error_set(ld->err, HVD_ERULE, ld->file, (uint64_t)(line > 0 ? line : 0), "%s", msg);
-    }
-    ld->errors++;
-    hvd_log(ld->log, HVD_LOG_ERR, "%s:%d: %s", ld->file, line, msg);
 }
 
 static int is_el(const xmlNode *n, const char *name)
@@ -285,39 +275,16 @@ out:
     hvd_free(params);
 }
 
-static void on_xml_error(void *ud, const xmlError *e)
-{
-    struct loader *ld = ud;
-    char msg[300];
-
-    if (!e || e->level < XML_ERR_ERROR) {
-        return;
-    }
-    snprintf(msg, sizeof(msg), "%s", e->message ? e->message : "XML error");
-    msg[strcspn(msg, "\n")] = '\0';
-    report(ld, e->line, "%s", msg);
-}
-
 static void load_file(struct loader *ld, const char *path)
 {
-    xmlDocPtr doc;
+    xmlDocPtr doc = hvd_xmlfile_read(&ld->rep, path, "message files");
     const xmlNode *root;
-    int before = ld->errors;
 
-    ld->file = path;
-    xmlSetStructuredErrorFunc(ld, (xmlStructuredErrorFunc)on_xml_error);
-    doc = xmlReadFile(path, NULL, XML_PARSE_NONET | XML_PARSE_NOCDATA);
-    xmlSetStructuredErrorFunc(NULL, NULL);
     if (!doc) {
-        if (ld->errors == before) {
-            report(ld, 0, "not well-formed XML");
-        }
         return;
     }
     root = xmlDocGetRootElement(doc);
-    if (doc->intSubset || doc->extSubset) {
-        report(ld, 0, "DOCTYPE and entity declarations are not allowed in message files");
-    } else if (!root || !is_el(root, "messages")) {
+    if (!root || !is_el(root, "messages")) {
         report(ld, root ? (int)xmlGetLineNo(root) : 0,
                "the root element must be <messages xmlns=\"%s\">", MESSAGES_XMLNS);
     } else {
@@ -341,63 +308,23 @@ static void load_file(struct loader *ld, const char *path)
     xmlFreeDoc(doc);
 }
 
-static int compare_names(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 int hvd_msgtable_load(hvd_msgtable **out, const char *dir, const hvd_logger *log, hvd_error *err)
 {
-    struct loader ld = {.log = log, .err = err, .file = dir};
-    DIR *d;
-    struct dirent *de;
+    struct loader ld = {.rep = {.log = log, .err = err, .file = dir}};
     char **files = NULL;
-    size_t nfiles = 0;
+    long nfiles;
 
     *out = NULL;
     ld.t = hvd_calloc(1, sizeof(*ld.t));
     if (!ld.t) {
         return hvd_error_set(err, HVD_ENOMEM, dir, 0, "out of memory");
     }
-    d = opendir(dir);
-    if (!d && errno != ENOENT) {
-        report(&ld, 0, "cannot open the message folder: %s", strerror(errno));
+    nfiles = hvd_xmlfile_list(&ld.rep, dir, 1, &files);
+    for (long i = 0; i < nfiles && ld.rep.errors == 0; i++) {
+        load_file(&ld, files[i]);
     }
-    while (d && (de = readdir(d)) != NULL) {
-        size_t n = strlen(de->d_name);
-        char **grown;
-
-        if (n < 5 || strcmp(de->d_name + n - 4, ".xml") != 0 || de->d_name[0] == '.') {
-            continue;
-        }
-        grown = hvd_realloc(files, (nfiles + 1) * sizeof(*files));
-        if (!grown) {
-            report(&ld, 0, "out of memory");
-            break;
-        }
-        files = grown;
-        files[nfiles] = hvd_malloc(strlen(dir) + n + 2);
-        if (!files[nfiles]) {
-            report(&ld, 0, "out of memory");
-            break;
-        }
-        snprintf(files[nfiles], strlen(dir) + n + 2, "%s/%s", dir, de->d_name);
-        nfiles++;
-    }
-    if (d) {
-        closedir(d);
-    }
-    if (nfiles > 1) {
-        qsort(files, nfiles, sizeof(*files), compare_names);
-    }
-    for (size_t i = 0; i < nfiles; i++) {
-        if (ld.errors == 0) {
-            load_file(&ld, files[i]);
-        }
-        hvd_free(files[i]);
-    }
-    hvd_free(files);
-    if (ld.errors) {
+    hvd_xmlfile_list_free(files, nfiles);
+    if (ld.rep.errors) {
         hvd_msgtable_destroy(ld.t);
         return err ? err->code : HVD_ERULE;
     }

@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "errcode.h"
 #include "template.h"
+#include "xmlfile.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -33,7 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define RULE_FILE_MAX (8u << 20)
+#define RULE_FILE_MAX HVD_XMLFILE_MAX
 #define RULES_NS      "urn:hvdiag:rules:1"
 #define EVENT_NS      "http://schemas.microsoft.com/win/2004/08/events/event"
 #define TICK          INT64_C(10000000)
@@ -48,10 +49,7 @@ struct hvd__block {
 /* Load-time state: where errors go and how many there were. */
 struct loader {
     hvd_ruleset *rs;
-    const hvd_logger *log;
-    hvd_error *err;
-    int errors;
-    const char *file;
+    hvd_xmlfile_report rep; /* problems: the file being read, its count, the first in err */
 };
 
 static void report(struct loader *ld, int line, const char *fmt, ...)
@@ -59,21 +57,11 @@ static void report(struct loader *ld, int line, const char *fmt, ...)
 
 static void report(struct loader *ld, int line, const char *fmt, ...)
 {
-    char msg[400];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    hvd_xmlfile_vproblem(&ld->rep, line, fmt, ap);
     va_end(ap);
-    if (ld->errors == 0) {
-        hvd_error_set(ld->err, HVD_ERULE, ld->file, (uint64_t)(line > 0 ? line : 0), "%s", msg);
-    }
-    ld->errors++;
-    if (line > 0) {
-        hvd_log(ld->log, HVD_LOG_ERR, "%s:%d: %s", ld->file, line, msg);
-    } else {
-        hvd_log(ld->log, HVD_LOG_ERR, "%s: %s", ld->file, msg);
-    }
 }
 
 /* --- arena -------------------------------------------------------------------------- */
@@ -798,7 +786,7 @@ static int common_attributes(struct loader *ld, const xmlNode *n, hvd__rule *r)
     size_t nrefs = 0;
 
     r->info.id = attr(ld, n, "id");
-    r->info.file = arena_strdup(ld->rs, ld->file);
+    r->info.file = arena_strdup(ld->rs, ld->rep.file);
     r->info.line = line_of(n);
     r->info.severity = (hvd_severity)hvd_severity_parse(sev ? sev : "error");
     r->info.confidence = attr(ld, n, "confidence");
@@ -1124,7 +1112,7 @@ static void resolve_correlations(struct loader *ld)
             if (!r->info.correlation || r->names) {
                 continue;
             }
-            ld->file = r->info.file;
+            ld->rep.file = r->info.file;
             if (resolve_one(ld, i, 0)) {
                 left--;
             }
@@ -1132,7 +1120,7 @@ static void resolve_correlations(struct loader *ld)
         if (left == before) {
             for (size_t i = 0; i < rs->nrules; i++) {
                 if (rs->rules[i].info.correlation && !rs->rules[i].names) {
-                    ld->file = rs->rules[i].info.file;
+                    ld->rep.file = rs->rules[i].info.file;
                     resolve_one(ld, i, 1);
                 }
             }
@@ -1143,124 +1131,27 @@ static void resolve_correlations(struct loader *ld)
 
 /* --- files ---------------------------------------------------------------------------- */
 
-static void on_xml_error(void *ctx, xmlErrorPtr e)
-{
-    struct loader *ld = ctx;
-    char msg[300];
-
-    if (!e || e->level < XML_ERR_ERROR) {
-        return;
-    }
-    snprintf(msg, sizeof(msg), "%s", e->message ? e->message : "XML error");
-    msg[strcspn(msg, "\n")] = '\0';
-    report(ld, e->line, "%s", msg);
-}
-
-/* SAX hook called as soon as "<!DOCTYPE name ...>" is read, whatever the file's encoding,
- * and before its internal subset: stopping here means no entity is ever declared, expanded
- * or fetched. */
-static void refuse_doctype(void *ctx, const xmlChar *name, const xmlChar *external_id,
-                           const xmlChar *system_id)
-{
-    xmlParserCtxtPtr ctxt = ctx;
-    struct loader *ld = ctxt->_private;
-
-    (void)name;
-    (void)external_id;
-    (void)system_id;
-    report(ld, xmlSAX2GetLineNumber(ctxt),
-           "DOCTYPE and entity declarations are not allowed in rule files");
-    xmlStopParser(ctxt);
-}
-
-/* Rule files are UTF-8 (an optional BOM allowed): no NUL byte, every sequence valid. */
-static int is_utf8(const char *data, size_t len)
-{
-    return !memchr(data, '\0', len) && xmlCheckUTF8((const xmlChar *)data);
-}
-
-static char *read_small_file(struct loader *ld, const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *data;
-    size_t n;
-
-    if (!f) {
-        report(ld, 0, "cannot open: %s", strerror(errno));
-        return NULL;
-    }
-    data = hvd_malloc(RULE_FILE_MAX + 1);
-    if (!data) {
-        fclose(f);
-        report(ld, 0, "out of memory");
-        return NULL;
-    }
-    n = fread(data, 1, RULE_FILE_MAX + 1, f);
-    fclose(f);
-    if (n > RULE_FILE_MAX) {
-        hvd_free(data);
-        report(ld, 0, "larger than %u bytes", RULE_FILE_MAX);
-        return NULL;
-    }
-    data[n] = '\0';
-    *len = n;
-    return data;
-}
-
 static void load_file(struct loader *ld, const char *path, xmlSchemaPtr schema)
 {
-    char *data;
-    size_t len = 0;
-    xmlParserCtxtPtr ctxt;
-    xmlDocPtr doc = NULL;
-    xmlSchemaValidCtxtPtr vctx = NULL;
-    int before = ld->errors;
+    xmlDocPtr doc;
+    xmlSchemaValidCtxtPtr vctx;
+    int before = ld->rep.errors;
     const xmlNode *root;
 
-    ld->file = path;
-    data = read_small_file(ld, path, &len);
-    if (!data) {
-        return;
-    }
-    ctxt = xmlNewParserCtxt();
-    if (!ctxt) {
-        report(ld, 0, "out of memory");
-        hvd_free(data);
-        return;
-    }
-    /* The DOCTYPE check runs inside the parser, which has decoded the file (UTF-16, EBCDIC
-     * and any encoding libxml2 knows), so no byte pattern can hide a DOCTYPE from it. */
-    ctxt->sax->internalSubset = refuse_doctype;
-    ctxt->_private = ld;
-    xmlSetStructuredErrorFunc(ld, on_xml_error);
-    doc = xmlCtxtReadMemory(ctxt, data, (int)len, path, NULL, XML_PARSE_NONET);
-    xmlFreeParserCtxt(ctxt);
-    if (doc && (doc->intSubset || doc->extSubset) && ld->errors == before) {
-        report(ld, 0, "DOCTYPE and entity declarations are not allowed in rule files");
-    }
-    if (doc && ld->errors == before && !is_utf8(data, len)) {
-        report(ld, 0, "not UTF-8 text: rule files are UTF-8");
-    }
-    if (doc && ld->errors == before) {
-        vctx = xmlSchemaNewValidCtxt(schema);
-        if (vctx) {
-            xmlSchemaSetValidStructuredErrors(vctx, on_xml_error, ld);
-            if (xmlSchemaValidateDoc(vctx, doc) != 0 && ld->errors == before) {
-                report(ld, 0, "does not follow the rule schema");
-            }
-            xmlSchemaFreeValidCtxt(vctx);
-        }
-    }
-    xmlSetStructuredErrorFunc(NULL, NULL);
-    hvd_free(data);
+    doc = hvd_xmlfile_read(&ld->rep, path, "rule files");
     if (!doc) {
-        if (ld->errors == before) {
-            report(ld, 0, "not well-formed XML");
-        }
         return;
+    }
+    vctx = xmlSchemaNewValidCtxt(schema);
+    if (vctx) {
+        xmlSchemaSetValidStructuredErrors(vctx, hvd_xmlfile_on_error, &ld->rep);
+        if (xmlSchemaValidateDoc(vctx, doc) != 0 && ld->rep.errors == before) {
+            report(ld, 0, "does not follow the rule schema");
+        }
+        xmlSchemaFreeValidCtxt(vctx);
     }
     root = xmlDocGetRootElement(doc);
-    if (ld->errors == before && root) {
+    if (ld->rep.errors == before && root) {
         for (const xmlNode *n = root->children; n; n = n->next) {
             if (is_el(n, "rule")) {
                 parse_rule(ld, n);
@@ -1276,24 +1167,24 @@ static xmlSchemaPtr load_schema(struct loader *ld, const char *xsd)
 {
     xmlSchemaParserCtxtPtr pctx;
     xmlSchemaPtr schema = NULL;
-    const char *file = ld->file;
+    const char *file = ld->rep.file;
 
-    ld->file = xsd;
+    ld->rep.file = xsd;
     if (access(xsd, R_OK) != 0) {
         report(ld, 0, "cannot read the rule schema: %s", strerror(errno));
-        ld->file = file;
+        ld->rep.file = file;
         return NULL;
     }
     pctx = xmlSchemaNewParserCtxt(xsd);
     if (pctx) {
-        xmlSchemaSetParserStructuredErrors(pctx, on_xml_error, ld);
+        xmlSchemaSetParserStructuredErrors(pctx, hvd_xmlfile_on_error, &ld->rep);
         schema = xmlSchemaParse(pctx);
         xmlSchemaFreeParserCtxt(pctx);
     }
-    if (!schema && ld->errors == 0) {
+    if (!schema && ld->rep.errors == 0) {
         report(ld, 0, "cannot load the rule schema");
     }
-    ld->file = file;
+    ld->rep.file = file;
     return schema;
 }
 
@@ -1314,11 +1205,6 @@ static const char *find_xsd(const char *dir, const char *given, char *buf, size_
     return buf;
 }
 
-static int compare_names(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* The message table in dir/messages, when there is one: its problems are the rule set's. */
 static void load_messages(struct loader *ld, const char *dir)
 {
@@ -1329,21 +1215,20 @@ static void load_messages(struct loader *ld, const char *dir)
         report(ld, 0, "folder name too long");
         return;
     }
-    rc = hvd_msgtable_load(&ld->rs->messages, path, ld->log, ld->err);
+    rc = hvd_msgtable_load(&ld->rs->messages, path, ld->rep.log, ld->rep.err);
     if (rc < 0) {
-        ld->errors++;
+        ld->rep.errors++;
     }
 }
 
 static int load(hvd_ruleset **out, const char *dir, const char *one_file, const char *xsd_path,
                 const hvd_logger *log, hvd_error *err)
 {
-    struct loader ld = {.log = log, .err = err, .file = dir ? dir : one_file};
+    struct loader ld = {.rep = {.log = log, .err = err, .file = dir ? dir : one_file}};
     char xsd_buf[4096];
     const char *xsd;
     xmlSchemaPtr schema;
     char **files = NULL;
-    size_t nfiles = 0;
 
     *out = NULL;
     ld.rs = hvd_calloc(1, sizeof(*ld.rs));
@@ -1357,46 +1242,16 @@ static int load(hvd_ruleset **out, const char *dir, const char *one_file, const 
         return err ? err->code : HVD_ERULE;
     }
     if (dir) {
-        DIR *d = opendir(dir);
-        struct dirent *de;
+        long nfiles = hvd_xmlfile_list(&ld.rep, dir, 0, &files);
 
-        if (!d) {
-            report(&ld, 0, "cannot open the rules folder: %s", strerror(errno));
-        }
-        while (d && (de = readdir(d)) != NULL) {
-            size_t n = strlen(de->d_name);
-            char **grown;
-
-            if (n < 5 || strcmp(de->d_name + n - 4, ".xml") != 0 || de->d_name[0] == '.') {
-                continue;
-            }
-            grown = hvd_realloc(files, (nfiles + 1) * sizeof(*files));
-            if (!grown) {
-                break;
-            }
-            files = grown;
-            files[nfiles] = hvd_malloc(strlen(dir) + n + 2);
-            if (!files[nfiles]) {
-                break;
-            }
-            snprintf(files[nfiles], strlen(dir) + n + 2, "%s/%s", dir, de->d_name);
-            nfiles++;
-        }
-        if (d) {
-            closedir(d);
-        }
-        if (nfiles > 1) {
-            qsort(files, nfiles, sizeof(*files), compare_names);
-        }
-        if (nfiles == 0 && ld.errors == 0) {
+        if (nfiles == 0 && ld.rep.errors == 0) {
             report(&ld, 0, "no rule files (*.xml) in the folder");
         }
-        for (size_t i = 0; i < nfiles; i++) {
+        for (long i = 0; i < nfiles; i++) {
             load_file(&ld, files[i], schema);
-            hvd_free(files[i]);
         }
-        hvd_free(files);
-        if (ld.errors == 0) {
+        hvd_xmlfile_list_free(files, nfiles);
+        if (ld.rep.errors == 0) {
             load_messages(&ld, dir);
         }
     } else {
@@ -1404,7 +1259,7 @@ static int load(hvd_ruleset **out, const char *dir, const char *one_file, const 
     }
     xmlSchemaFree(schema);
     resolve_correlations(&ld);
-    if (ld.errors) {
+    if (ld.rep.errors) {
         hvd_ruleset_destroy(ld.rs);
         return err ? err->code : HVD_ERULE;
     }
