@@ -397,25 +397,13 @@ static void print_rest(const json_t *diags, size_t from, const char *title)
     json_decref(by_rule);
 }
 
-static int sev_rank(const char *s)
-{
-    static const char *const order[] = {"benign", "info", "warning", "error", "critical"};
-
-    for (int i = 0; s && i < 5; i++) {
-        if (strcmp(s, order[i]) == 0) {
-            return i;
-        }
-    }
-    return -1;
-}
-
 /* Most severe first, then the earliest: a critical cause before the errors it led to. */
 static int by_severity_then_time(const void *x, const void *y)
 {
     const json_t *a = *(const json_t *const *)x;
     const json_t *b = *(const json_t *const *)y;
-    int ra = sev_rank(jstr(a, "severity"));
-    int rb = sev_rank(jstr(b, "severity"));
+    int ra = hvd_severity_parse(jstr(a, "severity"));
+    int rb = hvd_severity_parse(jstr(b, "severity"));
     int c;
 
     if (ra != rb) {

@@ -17,6 +17,7 @@
 #include "report.h"
 
 #include "alloc.h"
+#include "diagnosis.h"
 #include "hvtime.h"
 
 #include <ctype.h>
@@ -111,30 +112,17 @@ static const char *jstr(const json_t *o, const char *k)
     return s ? s : "";
 }
 
-static int sev_rank(const char *s)
-{
-    static const char *const order[] = {"benign", "info", "warning", "error", "critical"};
-
-    for (int i = 0; i < 5; i++) {
-        if (strcmp(s, order[i]) == 0) {
-            return i;
-        }
-    }
-    return -1;
-}
-
 /* The severity as a class name: one of a fixed set, whatever the input says. */
 static const char *sev_name(const char *s)
 {
-    static const char *const names[] = {"benign", "info", "warning", "error", "critical"};
-    int r = sev_rank(s);
+    int r = hvd_severity_parse(s);
 
-    return r < 0 ? "info" : names[r];
+    return hvd_severity_name(r < 0 ? HVD_SEVERITY_INFO : (hvd_severity)r);
 }
 
 static const char *sev_colour(const char *s)
 {
-    switch (sev_rank(s)) {
+    switch (hvd_severity_parse(s)) {
     case 4:
         return "#a40000";
     case 3:
@@ -981,8 +969,8 @@ static int by_severity_then_time(const void *x, const void *y)
 {
     const json_t *a = *(json_t *const *)x;
     const json_t *b = *(json_t *const *)y;
-    int ra = sev_rank(jstr(a, "severity"));
-    int rb = sev_rank(jstr(b, "severity"));
+    int ra = hvd_severity_parse(jstr(a, "severity"));
+    int rb = hvd_severity_parse(jstr(b, "severity"));
     hvd_time ta = 0;
     hvd_time tb = 0;
 
