@@ -8,7 +8,7 @@
 # With clang and -DHVD_FUZZ=ON the real libFuzzer binaries fuzz_<surface> are built too,
 # over a copy of lib/ compiled with coverage (tests/fuzz/README.md says how to run them):
 #   CC=clang cmake -S . -B build-fuzz -DHVD_FUZZ=ON && cmake --build build-fuzz --target fuzz_all
-set(HVD_FUZZ_SURFACES eventxml evtx clusterlog rules config query bundle)
+set(HVD_FUZZ_SURFACES eventxml evtx evtx_native clusterlog rules config query bundle)
 option(HVD_FUZZ "Build the libFuzzer targets (needs clang)" OFF)
 
 set(_fuzz ${CMAKE_CURRENT_SOURCE_DIR}/fuzz)
@@ -39,9 +39,9 @@ if(HVD_FUZZ)
   # clang flags the va_list formatting in error.c and log.c, which gcc accepts.
   target_compile_options(hvd_fuzzlib PRIVATE -fsanitize=fuzzer-no-link,address,undefined
                          -Wno-format-nonliteral)
-  target_link_libraries(hvd_fuzzlib PUBLIC PkgConfig::EVTX PkgConfig::BFIO PkgConfig::XML2
-                        PkgConfig::SQLITE3 PkgConfig::PCRE2 PkgConfig::JANSSON PkgConfig::ARCHIVE
-                        PkgConfig::INIH m)
+  # The same libraries as hvd, whatever lib/CMakeLists.txt lists.
+  get_target_property(_hvd_deps hvd INTERFACE_LINK_LIBRARIES)
+  target_link_libraries(hvd_fuzzlib PUBLIC ${_hvd_deps})
   add_custom_target(fuzz_all)
   foreach(surface ${HVD_FUZZ_SURFACES})
     add_executable(fuzz_${surface} ${_fuzz}/fuzz_${surface}.c ${_fuzz}/fuzz_util.c)

@@ -4,7 +4,7 @@
  * header, the string and template tables, the records and their BinXML. The first byte
  * picks the options (recovered records, the dirty flag); the file is read twice, the second
  * time from the position taken halfway.
- * Seeds: tests/fuzz/seeds_evtx_native (first chunks of evtxgen files).
+ * Seeds: tests/fuzz/seeds/evtx_native (first chunks of evtxgen files).
  */
 #define _GNU_SOURCE /* memfd_create */
 #include "evtx_native.h"
