@@ -20,8 +20,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define LINE_MAX_BYTES (1024 * 1024) /* one JSON line; an incident's hosts are kept under 64 KiB \
-                                      */
+#define LINE_MAX_BYTES                                                        \
+    (1024 * 1024) /* one JSON line; an incident's hosts are kept under 64 KiB \
+                   */
 
 struct file_output {
     char *path;
