@@ -20,9 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define LINE_MAX_BYTES                                                        \
-    (1024 * 1024) /* one JSON line; an incident's hosts are kept under 64 KiB \
-                   */
+/* One JSON line; an incident's hosts are kept under 64 KiB. */
+#define LINE_MAX_BYTES (1024 * 1024)
 
 struct file_output {
     char *path;
