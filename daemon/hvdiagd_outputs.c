@@ -395,6 +395,7 @@ int hvdd_outputs_start(struct hvdd *d)
 {
     struct hvdd_outputs *set = calloc(1, sizeof(*set));
     const hvd_config *c = d->cfg;
+    const char *names[MAX_OUTPUTS];
     hvd_output out;
     hvd_error err;
 
@@ -437,7 +438,19 @@ int hvdd_outputs_start(struct hvdd *d)
     set->timer.data = set;
     set->timer_open = 1;
     uv_timer_start(&set->timer, on_tick, TICK_MS, TICK_MS);
-    /* the first job attaches the cursors, even with no output: it drops stale ones */
+    /* Cursors before any worker starts: a new output must not miss the first changes. The
+     * store is free now (our workers are not started yet), so this does not wait. */
+    for (size_t i = 0; i < set->n; i++) {
+        names[i] = set->o[i].name;
+    }
+    if (hvd_store_outbox_attach(d->store, names, set->n, &err) == HVD_OK) {
+        set->attached = 1;
+        for (size_t i = 0; i < set->n; i++) {
+            set->o[i].more = 1;
+        }
+    } else {
+        hvd_log(&d->log, HVD_LOG_WARNING, "outputs: %s; trying again", err.msg);
+    }
     start_job(set);
     return 0;
 }
