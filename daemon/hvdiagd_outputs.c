@@ -62,9 +62,9 @@ struct hvdd_out {
 struct slot {
     struct hvdd_out *o;
     char name[16];
-    int64_t ack; /* write this cursor first (0: none) */
-    int read;    /* then read a batch after the cursor */
-    int64_t after;
+    int64_t ack;    /* write this cursor first (0: none) */
+    int read;       /* then read a batch after the cursor */
+    unsigned kicks; /* set->kicks when the job started */
     int rc;
     char error[ERROR_MAX];
     int64_t cursor; /* out: the cursor after the job */
@@ -93,6 +93,7 @@ struct hvdd_outputs {
     int job_running;
     int stopping;
     int prune_due;
+    unsigned kicks; /* announcements of new rows: one during a read keeps 'more' */
     unsigned ticks;
     uv_timer_t timer;
     int timer_open;
@@ -214,7 +215,10 @@ static void job_done(uv_work_t *req, int status)
         if (s->read) {
             o->batch = s->batch;
             hvd_output_batch_init(&s->batch);
-            o->more = o->batch.n > 0;
+            o->more = o->batch.n > 0 || s->kicks != set->kicks;
+        }
+        if (!o->failing) {
+            o->retry_at = 0; /* a cursor write that had failed went through */
         }
     }
     job_free(j);
@@ -255,6 +259,7 @@ static int start_job(struct hvdd_outputs *set)
         snprintf(s->name, sizeof(s->name), "%s", o->name);
         s->ack = want_ack ? o->ack : 0;
         s->read = want_read;
+        s->kicks = set->kicks;
         hvd_output_batch_init(&s->batch);
         o->in_job = 1;
         n++;
@@ -462,6 +467,7 @@ void hvdd_outputs_kick(struct hvdd *d)
     if (!set) {
         return;
     }
+    set->kicks++;
     for (size_t i = 0; i < set->n; i++) {
         set->o[i].more = 1;
     }

@@ -335,7 +335,7 @@ def kill_loop(work):
         want = changes(d.db)
         got = {l["event"]["id"] for l in lines(jf)}
         return want and want <= got and want <= set(hook_runs(hook_out)) and want
-    want = wait_for("every incident change reached the file and the hook", done, timeout=180)
+    want = wait_for("every incident change reached the file and the hook", done, timeout=400)
     if want:
         got = lines(jf)
         ids = [l["event"]["id"] for l in got]
