@@ -53,7 +53,7 @@
     " new.remedy, new.diagnoses, coalesce(d.rule, ''), coalesce(d.key, ''),"              \
     " coalesce(d.host, ''), coalesce(d.vm_name, ''), coalesce(d.vm_id, '')"               \
     " FROM incident_revisions r LEFT JOIN diagnoses d ON d.id = new.root"                 \
-    " WHERE r.incident = new.id"
+    " WHERE r.incident = new.id AND EXISTS(SELECT 1 FROM output_cursors)"
 
 /* Migrations are applied in order, each in one transaction; user_version is the number of
  * the last one applied. Append only: never edit a step that has shipped. */
@@ -168,12 +168,13 @@ static const char *const store_migrations[] = {
     "ALTER TABLE sources ADD COLUMN repeated INTEGER NOT NULL DEFAULT 0;",
 
     /* 5: the outbox. Triggers on incidents write one row per new or changed incident in
-     * the transaction that changed it, a snapshot of the incident and its root cause, so
-     * a crash can lose no change an output has yet to see. Revisions count per incident id
-     * and are never reset (an id freed by a merge and used again goes on counting), so
-     * (incident, revision) names one change for good. AUTOINCREMENT: a seq is never used
-     * twice, even after every row was pruned. output_cursors: the last seq each output
-     * delivered. */
+     * the transaction that changed it, a snapshot of the incident and its root cause, so a
+     * crash can lose no change an output has yet to see; with no output cursor (a database
+     * of 'hvdiag analyze', a daemon without outputs) no row is kept. Revisions count per
+     * incident id and are never reset (an id freed by a merge and used again goes on
+     * counting), so (incident, revision) names one change for good. AUTOINCREMENT: a seq
+     * is never used twice, even after every row was pruned. output_cursors: the last seq
+     * each output delivered. */
     "CREATE TABLE outbox("
     " seq INTEGER PRIMARY KEY AUTOINCREMENT, incident INTEGER NOT NULL,"
     " revision INTEGER NOT NULL, change TEXT NOT NULL, changed_at INTEGER NOT NULL,"

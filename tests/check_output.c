@@ -108,11 +108,21 @@ static struct seen read_after(hvd_store *st, int64_t after)
 
 /* --- outbox ------------------------------------------------------------------------------ */
 
+/* An output that listens from the start. */
+static void attach_one(hvd_store *st)
+{
+    const char *names[] = {"file"};
+    hvd_error err;
+
+    ck_assert_msg(hvd_store_outbox_attach(st, names, 1, &err) == HVD_OK, "%s", err.msg);
+}
+
 START_TEST(each_incident_change_is_one_outbox_row_with_a_new_revision)
 {
     hvd_store *st = open_db();
     struct seen s;
 
+    attach_one(st);
     put(st, "a", "HV1", "VM1", HVD_SEVERITY_WARNING, T(1000), T(1000));
     s = read_after(st, 0);
     ck_assert_uint_eq(s.n, 1);
@@ -151,6 +161,7 @@ START_TEST(outbox_rows_are_snapshots_of_the_incident_and_its_root_cause)
     char text[64] = "";
     hvd_error err;
 
+    attach_one(st);
     put(st, "a", "HV1.contoso.local", "VM1", HVD_SEVERITY_ERROR, T(1000), T(1000));
     ck_assert_int_eq(hvd_store_outbox_read(st, 0, 10, keep_title, text, &err), HVD_OK);
     ck_assert_str_eq(text, "a|rule-x|VM1|VM1");
@@ -166,19 +177,28 @@ START_TEST(a_new_output_starts_at_the_end_and_cursors_only_move_forward)
     int64_t end = 0;
     hvd_error err;
 
+    /* no output listens: the change is not kept */
     put(st, "a", "HV1", NULL, HVD_SEVERITY_ERROR, T(1000), T(1000));
+    ck_assert_uint_eq(read_after(st, 0).n, 0);
+    ck_assert_int_eq(hvd_store_outbox_end(st, &end, &err), HVD_OK);
+    ck_assert_int_eq(end, 0);
     ck_assert_int_eq(hvd_store_outbox_attach(st, names, 1, &err), HVD_OK);
     ck_assert_int_eq(hvd_store_outbox_cursor(st, "file", &seq, &err), HVD_OK);
-    ck_assert_int_eq(seq, 1); /* the row before it is not its business */
+    ck_assert_int_eq(seq, 0);
     ck_assert_int_eq(hvd_store_outbox_cursor(st, "hook", &seq, &err), HVD_ENOTFOUND);
     put(st, "b", "HV2", NULL, HVD_SEVERITY_ERROR, T(1000), T(1000));
     ck_assert_int_eq(hvd_store_outbox_end(st, &end, &err), HVD_OK);
-    ck_assert_int_eq(end, 2);
+    ck_assert_int_eq(end, 1);
+    put(st, "c", "HV3", NULL, HVD_SEVERITY_ERROR, T(1000), T(1000));
     ck_assert_int_eq(hvd_store_outbox_ack(st, "file", 2, &err), HVD_OK);
     ck_assert_int_eq(hvd_store_outbox_ack(st, "file", 1, &err), HVD_OK);
     ck_assert_int_eq(hvd_store_outbox_cursor(st, "file", &seq, &err), HVD_OK);
     ck_assert_int_eq(seq, 2);
     ck_assert_int_eq(hvd_store_outbox_ack(st, "nobody", 2, &err), HVD_ENOTFOUND);
+    /* a second output attached now starts at the end */
+    ck_assert_int_eq(hvd_store_outbox_attach(st, names, 2, &err), HVD_OK);
+    ck_assert_int_eq(hvd_store_outbox_cursor(st, "hook", &seq, &err), HVD_OK);
+    ck_assert_int_eq(seq, 2);
     /* attaching again keeps a cursor; an output no longer named loses its own */
     ck_assert_int_eq(hvd_store_outbox_attach(st, names + 1, 1, &err), HVD_OK);
     ck_assert_int_eq(hvd_store_outbox_cursor(st, "file", &seq, &err), HVD_ENOTFOUND);
@@ -216,10 +236,12 @@ START_TEST(rows_every_cursor_passed_are_pruned_and_seqs_never_reused)
     put(st, "c", "HV3", NULL, HVD_SEVERITY_ERROR, T(1000), T(1000));
     ck_assert_int_eq(hvd_store_outbox_end(st, &end, &err), HVD_OK);
     ck_assert_int_eq(end, 3);
-    /* with no output at all, everything goes */
+    /* with no output at all, everything goes, and nothing more is kept */
     ck_assert_int_eq(hvd_store_outbox_attach(st, NULL, 0, &err), HVD_OK);
     ck_assert_int_eq(hvd_store_outbox_prune(st, &deleted, &err), HVD_OK);
     ck_assert_int_eq(deleted, 1);
+    put(st, "d", "HV4", NULL, HVD_SEVERITY_ERROR, T(1000), T(1000));
+    ck_assert_uint_eq(read_after(st, 0).n, 0);
     hvd_store_close(st);
 }
 END_TEST
@@ -232,10 +254,10 @@ START_TEST(the_outbox_leaves_the_digest_alone)
     char after[HVD_STORE_DIGEST_SIZE];
     hvd_error err;
 
+    ck_assert_int_eq(hvd_store_outbox_attach(st, names, 1, &err), HVD_OK);
     put(st, "a", "HV1", "VM1", HVD_SEVERITY_ERROR, T(1000), T(1000));
     put(st, "b", "HV1", "VM1", HVD_SEVERITY_CRITICAL, T(1100), T(1100));
     ck_assert_int_eq(hvd_store_digest(st, before, &err), HVD_OK);
-    ck_assert_int_eq(hvd_store_outbox_attach(st, names, 1, &err), HVD_OK);
     ck_assert_int_eq(hvd_store_outbox_ack(st, "file", 2, &err), HVD_OK);
     ck_assert_int_eq(hvd_store_outbox_prune(st, NULL, &err), HVD_OK);
     ck_assert_int_eq(hvd_store_digest(st, after, &err), HVD_OK);
@@ -250,6 +272,7 @@ START_TEST(an_incident_id_used_again_goes_on_counting_revisions)
     sqlite3 *db = NULL;
     struct seen s;
 
+    attach_one(st);
     hvd_store_close(st);
     /* An incident merged away frees its id; a later incident may get it again. */
     ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
