@@ -31,6 +31,7 @@ import time
 HVDIAGD, SRC = sys.argv[1:3]
 MODE = sys.argv[3] if len(sys.argv) > 3 else "basic"
 failures = 0
+daemons = []  # every daemon started, killed at the end whatever happened
 
 
 def check(what, ok, detail=""):
@@ -89,6 +90,7 @@ class Daemon:
     def start(self):
         log = open(self.log, "ab")
         self.proc = subprocess.Popen([HVDIAGD, "-c", self.conf], stdout=log, stderr=log)
+        daemons.append(self.proc)
         log.close()
         wait_for("daemon answers ping", self.alive)
 
@@ -389,6 +391,10 @@ work = tempfile.mkdtemp(prefix="hvdiag-outputs.")
 try:
     {"basic": basic, "kill": kill_loop, "journald": journald}[MODE](work)
 finally:
+    for p in daemons:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
     if failures and os.environ.get("HVD_KEEP"):
         print("kept " + work)
     else:
