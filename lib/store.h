@@ -291,9 +291,10 @@ int hvd_store_dump(hvd_store *st, int (*fn)(void *ud, const char *line), void *u
  * Every incident that is created or changes gets one outbox row in the transaction that
  * changed it (triggers in the schema, so nothing that writes incidents can forget it). Each
  * output the daemon runs has a cursor: the seq of the last row it delivered. Rows all
- * cursors have passed are pruned; while no output has a cursor, no row is written (the
- * revision still counts). (incident, revision) names one change for good: a
- * receiver can drop a record it has seen. The outbox is not part of hvd_store_dump().
+ * cursors have passed are pruned; while no output has a cursor, nothing is written and
+ * revisions do not count (they go on from where they were once one has). (incident,
+ * revision) names one change for good: a receiver can drop a record it has seen. The
+ * outbox is not part of hvd_store_dump().
  *
  * These calls write outside hvd_store_begin()/commit() (each is one statement or its own
  * transaction) and fail when a transaction is open. */

@@ -53,7 +53,7 @@
     " new.remedy, new.diagnoses, coalesce(d.rule, ''), coalesce(d.key, ''),"              \
     " coalesce(d.host, ''), coalesce(d.vm_name, ''), coalesce(d.vm_id, '')"               \
     " FROM incident_revisions r LEFT JOIN diagnoses d ON d.id = new.root"                 \
-    " WHERE r.incident = new.id AND EXISTS(SELECT 1 FROM output_cursors)"
+    " WHERE r.incident = new.id"
 
 /* Migrations are applied in order, each in one transaction; user_version is the number of
  * the last one applied. Append only: never edit a step that has shipped. */
@@ -169,12 +169,12 @@ static const char *const store_migrations[] = {
 
     /* 5: the outbox. Triggers on incidents write one row per new or changed incident in
      * the transaction that changed it, a snapshot of the incident and its root cause, so a
-     * crash can lose no change an output has yet to see; with no output cursor (a database
-     * of 'hvdiag analyze', a daemon without outputs) no row is kept. Revisions count per
-     * incident id and are never reset (an id freed by a merge and used again goes on
-     * counting), so (incident, revision) names one change for good. AUTOINCREMENT: a seq
-     * is never used twice, even after every row was pruned. output_cursors: the last seq
-     * each output delivered. */
+     * crash can lose no change an output has yet to see. While no output has a cursor (a
+     * database of 'hvdiag analyze', a daemon without outputs) the triggers do nothing, so
+     * they cost one lookup. Revisions count per incident id and are never reset (an id
+     * freed by a merge and used again goes on counting), so (incident, revision) names one
+     * change for good. AUTOINCREMENT: a seq is never used twice, even after every row was
+     * pruned. output_cursors: the last seq each output delivered. */
     "CREATE TABLE outbox("
     " seq INTEGER PRIMARY KEY AUTOINCREMENT, incident INTEGER NOT NULL,"
     " revision INTEGER NOT NULL, change TEXT NOT NULL, changed_at INTEGER NOT NULL,"
@@ -189,14 +189,16 @@ static const char *const store_migrations[] = {
     "CREATE TABLE output_cursors(name TEXT PRIMARY KEY, seq INTEGER NOT NULL,"
     " active INTEGER NOT NULL DEFAULT 1) WITHOUT ROWID;"
     "INSERT INTO incident_revisions(incident, revision) SELECT id, 1 FROM incidents;"
-    "CREATE TRIGGER incidents_outbox_insert AFTER INSERT ON incidents BEGIN"
+    "CREATE TRIGGER incidents_outbox_insert AFTER INSERT ON incidents"
+    " WHEN EXISTS(SELECT 1 FROM output_cursors) BEGIN"
     " INSERT INTO incident_revisions(incident, revision) VALUES(new.id, 1)"
     "  ON CONFLICT(incident) DO UPDATE SET revision = revision + 1;"
     " INSERT INTO outbox(" STORE_OUTBOX_INSERT_COLUMNS ")"
     "  SELECT new.id, r.revision, 'new', " STORE_NOW_TICKS ", new.severity, -1,"
     "  " STORE_OUTBOX_SNAPSHOT ";"
     " END;"
-    "CREATE TRIGGER incidents_outbox_update AFTER UPDATE ON incidents BEGIN"
+    "CREATE TRIGGER incidents_outbox_update AFTER UPDATE ON incidents"
+    " WHEN EXISTS(SELECT 1 FROM output_cursors) BEGIN"
     " INSERT INTO incident_revisions(incident, revision) VALUES(new.id, 1)"
     "  ON CONFLICT(incident) DO UPDATE SET revision = revision + 1;"
     " INSERT INTO outbox(" STORE_OUTBOX_INSERT_COLUMNS ")"
