@@ -17,6 +17,7 @@
 #include "hvdiagd.h"
 
 #include "alloc.h"
+#include "output.h"
 
 #include <libxml/parser.h>
 #include <signal.h>
@@ -121,6 +122,7 @@ static void begin_stop(struct hvdd *d, const char *why)
     hvd_log(&d->log, HVD_LOG_NOTICE, "%s: stopping (%u workers running)", why, d->running);
     uv_timer_stop(&d->watchdog_timer);
     hvdd_files_stop(d);
+    hvdd_outputs_stop(d);
     hvdd_server_stop(d);
     hvdd_workers_retire(d);
     if (d->running) {
@@ -184,6 +186,7 @@ static void on_signal(uv_signal_t *h, int signum)
     if (signum == SIGHUP) {
         if (!d->stopping) {
             reload(d);
+            hvdd_outputs_reopen(d);
         }
         return;
     }
@@ -251,6 +254,7 @@ static int run(struct hvdd *d)
         /* a stop with nothing running closes every handle */
         begin_stop(d, "cannot listen");
     } else {
+        hvdd_outputs_start(d);
         hvdd_files_start(d);
         hvd_log(&d->log, HVD_LOG_NOTICE, "started: %zu watches, %zu rules, %u workers",
                 d->cfg->nwatches, hvd_ruleset_count(d->rules), d->cfg->workers);
@@ -262,6 +266,7 @@ static int run(struct hvdd *d)
         uv_run(&loop, UV_RUN_DEFAULT);
     }
     hvdd_files_free(d);
+    hvdd_outputs_free(d);
     d->loop = NULL;
     return d->exit_code;
 }
@@ -312,6 +317,13 @@ int main(int argc, char **argv)
         d.log.min_level = HVD_LOG_DEBUG;
         if (hvd_config_load(&d.cfg, conf, &d.log, &err) < 0) {
             fprintf(stderr, "hvdiagd: %s: the configuration is invalid\n", conf);
+            xmlCleanupParser();
+            return 2;
+        }
+        /* outputs that cannot work here (unwritable file, missing program) */
+        if (hvd_output_check_config(d.cfg, &d.log, &err) < 0) {
+            fprintf(stderr, "hvdiagd: %s: the configuration is invalid\n", conf);
+            hvd_config_destroy(d.cfg);
             xmlCleanupParser();
             return 2;
         }

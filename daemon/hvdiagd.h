@@ -8,6 +8,9 @@
  *                     or past worker_max_rss
  *   hvdiagd_worker.c  the worker's own side (--worker, --ingest-one)
  *   hvdiagd_server.c  the Unix socket: clients, requests, follow
+ *   hvdiagd_outputs.c incident changes from the store's outbox to each output (journald,
+ *                     JSON file, hook), with cursors, retries and health
+ *   hvdiagd_hook.c    the on_incident output: a program run per change
  * Everything runs on the loop thread except the worker processes and the quarantine
  * writes (uv_queue_work).
  */
@@ -140,6 +143,7 @@ struct hvdd_counters {
 };
 
 struct hvdd_client;
+struct hvdd_outputs;
 
 struct hvdd {
     uv_loop_t *loop;
@@ -187,6 +191,7 @@ struct hvdd {
     uv_timer_t watchdog_timer;
 
     struct hvdd_counters count;
+    struct hvdd_outputs *outputs; /* NULL until started */
 };
 
 /* hvdiagd.c */
@@ -234,5 +239,21 @@ int hvdd_server_start(struct hvdd *d);
 void hvdd_server_stop(struct hvdd *d);
 void hvdd_server_announce(struct hvdd *d); /* new diagnoses: count them, feed followers */
 int64_t hvdd_server_last_diagnosis(struct hvdd *d);
+
+/* hvdiagd_outputs.c */
+/* Opens the configured outputs and starts delivering (loop running or about to). */
+int hvdd_outputs_start(struct hvdd *d);
+void hvdd_outputs_kick(struct hvdd *d);   /* the outbox may have grown */
+void hvdd_outputs_reopen(struct hvdd *d); /* SIGHUP */
+void hvdd_outputs_stop(struct hvdd *d);   /* closes its handles; deliveries stop */
+void hvdd_outputs_free(struct hvdd *d);   /* after the loop ended */
+/* Each output's state for "health": {"file": {...}, ...}. Caller owns the reference. */
+struct json_t;
+struct json_t *hvdd_outputs_health(struct hvdd *d);
+
+/* hvdiagd_hook.c */
+/* The on_incident output, on d's loop: see hvdiagd_hook.c. */
+struct hvd_output;
+int hvdd_hook_open(struct hvd_output *out, struct hvdd *d, hvd_error *err);
 
 #endif

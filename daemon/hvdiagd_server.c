@@ -358,6 +358,7 @@ static const char *health_extra(void *ud)
     SET_INT("output_bytes", d->out_bytes);
     SET_INT("output_budget", d->cfg->client_output_budget);
 #undef SET_INT
+    json_object_set_new(o, "outputs", hvdd_outputs_health(d));
     free(d->health_text);
     d->health_text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
@@ -882,6 +883,7 @@ void hvdd_server_announce(struct hvdd *d)
             follow_pump(c); /* may drop c; it is freed only in its close callback */
         }
     }
+    hvdd_outputs_kick(d);
 }
 
 /* --- the listening socket ------------------------------------------------------------ */

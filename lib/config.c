@@ -36,7 +36,7 @@
 #define INIH_MAX_SECTION 50
 #define INIH_MAX_NAME    50
 
-enum section { SEC_NONE, SEC_DAEMON, SEC_WATCH, SEC_BAD };
+enum section { SEC_NONE, SEC_DAEMON, SEC_WATCH, SEC_OUTPUTS, SEC_BAD };
 
 struct parse {
     hvd_config *c;
@@ -61,6 +61,8 @@ struct parse {
     int seen_daemon;
     unsigned daemon_keys; /* bit per [daemon] key, to refuse repeats */
     unsigned watch_keys;
+    int seen_outputs;
+    unsigned output_keys;
 };
 
 static void problem(struct parse *p, unsigned line, const char *fmt, ...)
@@ -117,6 +119,8 @@ void hvd_config_destroy(hvd_config *c)
     hvd_free(c->database);
     hvd_free(c->rules);
     hvd_free(c->socket);
+    hvd_free(c->json_file);
+    hvd_free(c->on_incident);
     hvd_free(c);
 }
 
@@ -146,6 +150,15 @@ static void section_header(struct parse *p, const char *raw, size_t len)
         p->seen_daemon = 1;
         p->sec = SEC_DAEMON;
         p->daemon_keys = 0;
+        return;
+    }
+    if (strcmp(s, "outputs") == 0) {
+        if (p->seen_outputs) {
+            problem(p, p->line, "[outputs] appears twice");
+        }
+        p->seen_outputs = 1;
+        p->sec = SEC_OUTPUTS;
+        p->output_keys = 0;
         return;
     }
     if (strncmp(s, "watch", 5) == 0 && (s[5] == ' ' || s[5] == '\t' || s[5] == '\0')) {
@@ -184,7 +197,7 @@ static void section_header(struct parse *p, const char *raw, size_t len)
         p->watch_keys = 0;
         return;
     }
-    problem(p, p->line, "unknown section [%s] (expected [daemon] or [watch NAME])", s);
+    problem(p, p->line, "unknown section [%s] (expected [daemon], [outputs] or [watch NAME])", s);
 }
 
 /* inih r55's helpers, as ini.c has them (INI_ALLOW_INLINE_COMMENTS, prefix ";"). */
@@ -707,6 +720,75 @@ static void watch_key(struct parse *p, const char *key, const char *v)
     }
 }
 
+static const char *const output_keys[] = {
+    "journald",  "json_file", "on_incident", "on_incident_timeout", "on_incident_max_running",
+    "retry_max",
+};
+
+static void output_key(struct parse *p, const char *key, const char *v)
+{
+    size_t nkeys = sizeof(output_keys) / sizeof(output_keys[0]);
+    size_t k;
+    unsigned long n;
+    hvd_config *c = p->c;
+
+    for (k = 0; k < nkeys && strcmp(output_keys[k], key) != 0; k++) {
+    }
+    if (k == nkeys) {
+        problem(p, p->line, "unknown key '%s' in [outputs]", key);
+        return;
+    }
+    if (p->output_keys & (1u << k)) {
+        problem(p, p->line, "'%s' is set twice in [outputs]", key);
+        return;
+    }
+    p->output_keys |= 1u << k;
+    if (!*v) {
+        problem(p, p->line, "%s: empty value", key);
+        return;
+    }
+    switch (k) {
+    case 0: {
+        int on;
+
+        if (strcmp(v, "auto") == 0) {
+            c->journald = HVD_CONFIG_AUTO;
+        } else if (parse_bool(v, &on) == 0) {
+            c->journald = on ? HVD_CONFIG_ON : HVD_CONFIG_OFF;
+        } else {
+            problem(p, p->line, "journald: '%s' is not auto, yes or no", v);
+        }
+        c->journald_line = p->line;
+        break;
+    }
+    case 1:
+    case 2:
+        if (v[0] != '/') {
+            problem(p, p->line, "%s: '%s' is not an absolute path", key, v);
+        } else if (k == 1 && v[strlen(v) - 1] == '/') {
+            problem(p, p->line, "json_file: '%s' names a folder, not a file", v);
+        } else if (set_string(p, k == 1 ? &c->json_file : &c->on_incident, v) == 0) {
+            *(k == 1 ? &c->json_file_line : &c->on_incident_line) = p->line;
+        }
+        break;
+    case 3:
+        set_duration(p, key, v, 100, 24ull * 3600 * 1000, &c->hook_timeout_ms);
+        break;
+    case 4:
+        if (parse_uint(v, 10, 64, &n) < 0 || n == 0) {
+            problem(p, p->line, "on_incident_max_running: '%s' is not a number from 1 to 64", v);
+        } else {
+            c->hook_max_running = (unsigned)n;
+        }
+        break;
+    case 5:
+        set_duration(p, key, v, 1000, 24ull * 3600 * 1000, &c->retry_max_ms);
+        break;
+    default:
+        break;
+    }
+}
+
 /* Whether v looks like a section header: what an indented "[watch b]" becomes. */
 static int looks_like_section(const char *v)
 {
@@ -753,6 +835,9 @@ static int handler(void *user, const char *section, const char *name, const char
     case SEC_WATCH:
         watch_key(p, name, value);
         break;
+    case SEC_OUTPUTS:
+        output_key(p, name, value);
+        break;
     case SEC_BAD:
         break; /* the section header was reported */
     }
@@ -779,6 +864,10 @@ static int set_defaults(hvd_config *c)
     c->client_idle_ms = 5 * 60 * 1000;
     c->client_queue_limit = 256 * 1024;
     c->client_output_budget = 32 * 1024 * 1024;
+    c->journald = HVD_CONFIG_AUTO;
+    c->hook_timeout_ms = 30 * 1000;
+    c->hook_max_running = 4;
+    c->retry_max_ms = 5 * 60 * 1000;
     return c->database && c->rules && c->socket ? 0 : -1;
 }
 
@@ -932,6 +1021,19 @@ char *hvd_config_describe(const hvd_config *c)
                    (unsigned long long)c->client_output_budget);
     hvd_buf_printf(&b, "evtx_reader = %s\n",
                    hvd_evtx_decoder_name((hvd_evtx_decoder)c->evtx_decoder));
+    hvd_buf_printf(&b, "\n[outputs]\njournald = %s\n",
+                   c->journald == HVD_CONFIG_AUTO ? "auto"
+                   : c->journald == HVD_CONFIG_ON ? "yes"
+                                                  : "no");
+    if (c->json_file) {
+        hvd_buf_printf(&b, "json_file = %s\n", c->json_file);
+    }
+    if (c->on_incident) {
+        hvd_buf_printf(&b, "on_incident = %s\n", c->on_incident);
+    }
+    describe_ms(&b, "on_incident_timeout", c->hook_timeout_ms);
+    hvd_buf_printf(&b, "on_incident_max_running = %u\n", c->hook_max_running);
+    describe_ms(&b, "retry_max", c->retry_max_ms);
     for (size_t i = 0; i < c->nwatches; i++) {
         const hvd_config_watch *w = &c->watches[i];
 

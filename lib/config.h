@@ -24,6 +24,14 @@
  *   client_output_budget = 32M             ; unsent bytes held for all clients together
  *   evtx_reader = native                   ; EVTX decoder: native or libevtx
  *
+ *   [outputs]                              ; where incident changes are pushed
+ *   journald = auto                        ; auto (when journald runs), yes, no
+ *   json_file = /var/log/hvdiag/incidents.json  ; JSON lines (ECS names); none by default
+ *   on_incident = /usr/local/bin/page      ; run per change, JSON on stdin; none by default
+ *   on_incident_timeout = 30s              ; the hook is killed past this
+ *   on_incident_max_running = 4            ; hook runs at once (1..64)
+ *   retry_max = 5m                         ; longest pause between retries of an output
+ *
  *   [watch exports]
  *   path = /srv/hyperv/exports             ; absolute folder
  *   pattern = *.evtx *_cluster.log         ; globs on the file name, several allowed
@@ -60,6 +68,8 @@ typedef struct hvd_config_watch {
     unsigned line; /* line of the section header */
 } hvd_config_watch;
 
+enum { HVD_CONFIG_AUTO = 0, HVD_CONFIG_ON = 1, HVD_CONFIG_OFF = 2 };
+
 /* A parsed configuration. Every string is owned by the config. */
 typedef struct hvd_config {
     char *file; /* where it was read from ("<string>" for hvd_config_parse_string) */
@@ -82,6 +92,16 @@ typedef struct hvd_config {
     uint64_t client_queue_limit;   /* bytes */
     uint64_t client_output_budget; /* bytes */
     int evtx_decoder; /* evtx_reader: an hvd_evtx_decoder (source.h); 0 = the default */
+    /* [outputs] */
+    int journald;              /* HVD_CONFIG_AUTO, _ON or _OFF */
+    char *json_file;           /* NULL: none */
+    char *on_incident;         /* NULL: none */
+    uint64_t hook_timeout_ms;  /* on_incident_timeout */
+    unsigned hook_max_running; /* on_incident_max_running */
+    uint64_t retry_max_ms;     /* retry_max */
+    unsigned journald_line;    /* lines of those keys, for --check-config; 0: not set */
+    unsigned json_file_line;
+    unsigned on_incident_line;
     hvd_config_watch *watches;
     size_t nwatches;
 } hvd_config;

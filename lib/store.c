@@ -3409,6 +3409,163 @@ int hvd_store_get_counts(hvd_store *st, hvd_store_counts *out, hvd_error *err)
     return rc;
 }
 
+/* --- outbox ----------------------------------------------------------------------------- */
+
+/* Outbox writes run on their own: not inside a begin/commit of diagnoses. */
+static int outbox_writable(hvd_store *st, hvd_error *err)
+{
+    if (st->readonly) {
+        return hvd_error_set(err, HVD_EINVAL, st->path, 0, "opened read-only");
+    }
+    if (st->in_tx) {
+        return hvd_error_set(err, HVD_EINVAL, st->path, 0, "a transaction is open");
+    }
+    return HVD_OK;
+}
+
+int hvd_store_outbox_attach(hvd_store *st, const char *const *names, size_t n, hvd_error *err)
+{
+    sqlite3_stmt *q;
+    int64_t end = 0;
+    int rc = outbox_writable(st, err);
+
+    if (rc < 0) {
+        return rc;
+    }
+    rc = exec(st, "BEGIN IMMEDIATE", err);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = int_of(st, SQL_OUTBOX_END, 0, &end, err);
+    if (rc >= 0) {
+        rc = step_done(st, st->stmt[SQL_CURSOR_DEACTIVATE], err, "cannot write output cursors");
+    }
+    q = st->stmt[SQL_CURSOR_ATTACH];
+    for (size_t i = 0; rc == HVD_OK && i < n; i++) {
+        bind_text(q, 1, names[i]);
+        sqlite3_bind_int64(q, 2, end);
+        rc = step_done(st, q, err, "cannot write output cursors");
+    }
+    if (rc == HVD_OK) {
+        rc = step_done(st, st->stmt[SQL_CURSOR_DROP_INACTIVE], err, "cannot write output cursors");
+    }
+    if (rc == HVD_OK) {
+        rc = exec(st, "COMMIT", err);
+    }
+    if (rc < 0) {
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    return rc;
+}
+
+int hvd_store_outbox_cursor(hvd_store *st, const char *name, int64_t *seq, hvd_error *err)
+{
+    sqlite3_stmt *q = st->stmt[SQL_CURSOR_GET];
+    int rc;
+
+    *seq = 0;
+    bind_text(q, 1, name);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        *seq = sqlite3_column_int64(q, 0);
+        rc = HVD_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = hvd_error_set(err, HVD_ENOTFOUND, st->path, 0, "output '%s' has no cursor", name);
+    } else {
+        rc = db_error(st, err, "cannot read output cursors");
+    }
+    sqlite3_reset(q);
+    return rc;
+}
+
+int hvd_store_outbox_ack(hvd_store *st, const char *name, int64_t seq, hvd_error *err)
+{
+    sqlite3_stmt *q = st->stmt[SQL_CURSOR_SET];
+    int rc = outbox_writable(st, err);
+
+    if (rc < 0) {
+        return rc;
+    }
+    bind_text(q, 1, name);
+    sqlite3_bind_int64(q, 2, seq);
+    rc = step_done(st, q, err, "cannot write an output cursor");
+    if (rc == HVD_OK && sqlite3_changes(st->db) == 0) {
+        rc = hvd_error_set(err, HVD_ENOTFOUND, st->path, 0, "output '%s' has no cursor", name);
+    }
+    return rc;
+}
+
+int hvd_store_outbox_read(hvd_store *st, int64_t after, int64_t limit,
+                          int (*fn)(void *ud, const hvd_outbox_record *r), void *ud, hvd_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    hvd_outbox_record r;
+    int rc = stmt_acquire(st, SQL_OUTBOX_READ, &q, err);
+
+    if (rc < 0) {
+        return rc;
+    }
+    sqlite3_bind_int64(q, 1, after);
+    sqlite3_bind_int64(q, 2, limit > 0 ? limit : 1);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        r.seq = sqlite3_column_int64(q, 0);
+        r.incident = sqlite3_column_int64(q, 1);
+        r.revision = sqlite3_column_int64(q, 2);
+        r.change = col_text(q, 3);
+        r.changed_at = sqlite3_column_int64(q, 4);
+        r.severity = (hvd_severity)sqlite3_column_int(q, 5);
+        r.previous_severity = sqlite3_column_int(q, 6);
+        r.subject_kind = col_text(q, 7);
+        r.subject = col_text(q, 8);
+        r.hosts = col_text(q, 9);
+        r.first_time = sqlite3_column_int64(q, 10);
+        r.last_time = sqlite3_column_int64(q, 11);
+        r.title = col_text(q, 12);
+        r.remedy = col_text(q, 13);
+        r.diagnoses = sqlite3_column_int64(q, 14);
+        r.rule = col_text(q, 15);
+        r.root_key = col_text(q, 16);
+        r.host = col_text(q, 17);
+        r.vm_name = col_text(q, 18);
+        r.vm_id = col_text(q, 19);
+        if (fn(ud, &r) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    rc = rc == SQLITE_DONE ? HVD_OK : db_error(st, err, "cannot read the outbox");
+    stmt_release(st, SQL_OUTBOX_READ, q);
+    return rc;
+}
+
+int hvd_store_outbox_end(hvd_store *st, int64_t *end, hvd_error *err)
+{
+    int rc = int_of(st, SQL_OUTBOX_END, 0, end, err);
+
+    return rc < 0 ? rc : HVD_OK;
+}
+
+int hvd_store_outbox_prune(hvd_store *st, int64_t *deleted, hvd_error *err)
+{
+    sqlite3_stmt *q = st->stmt[SQL_OUTBOX_PRUNE];
+    int64_t end = 0;
+    int rc = outbox_writable(st, err);
+
+    if (rc < 0) {
+        return rc;
+    }
+    rc = int_of(st, SQL_OUTBOX_END, 0, &end, err);
+    if (rc < 0) {
+        return rc;
+    }
+    sqlite3_bind_int64(q, 1, end);
+    rc = step_done(st, q, err, "cannot prune the outbox");
+    if (deleted) {
+        *deleted = rc == HVD_OK ? sqlite3_changes(st->db) : 0;
+    }
+    return rc;
+}
+
 /* --- dump and digest -------------------------------------------------------------------- */
 
 /* Appends a field, escaping what would break the one-fact-a-line layout. */

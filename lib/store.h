@@ -27,7 +27,7 @@ enum {
 };
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define HVD_STORE_SCHEMA_VERSION 4
+#define HVD_STORE_SCHEMA_VERSION 5
 
 /* A diagnosis joins an incident of the same subject whose span, widened by this gap on
  * each side, covers it. */
@@ -286,6 +286,67 @@ int hvd_store_get_counts(hvd_store *st, hvd_store_counts *out, hvd_error *err);
  * rows are left out: they are bookkeeping of each read). Two databases built from the
  * same input in any order dump the same. Lines are borrowed for the call. */
 int hvd_store_dump(hvd_store *st, int (*fn)(void *ud, const char *line), void *ud, hvd_error *err);
+
+/* --- outbox --------------------------------------------------------------------------
+ * Every incident that is created or changes gets one outbox row in the transaction that
+ * changed it (triggers in the schema, so nothing that writes incidents can forget it). Each
+ * output the daemon runs has a cursor: the seq of the last row it delivered. Rows all
+ * cursors have passed are pruned; while no output has a cursor, nothing is written and
+ * revisions do not count (they go on from where they were once one has). (incident,
+ * revision) names one change for good: a receiver can drop a record it has seen. The
+ * outbox is not part of hvd_store_dump().
+ *
+ * These calls write outside hvd_store_begin()/commit() (each is one statement or its own
+ * transaction) and fail when a transaction is open. */
+
+typedef struct hvd_outbox_record {
+    int64_t seq;              /* position in the outbox; grows with each commit */
+    int64_t incident;         /* incident id */
+    int64_t revision;         /* 1, 2, ... per incident id */
+    const char *change;       /* "new", "severity" (severity changed) or "update" */
+    hvd_time changed_at;      /* wall clock of the commit */
+    hvd_severity severity;    /* the incident's, after the change */
+    int previous_severity;    /* before a change; -1 for a new incident */
+    const char *subject_kind; /* as hvd_incident */
+    const char *subject;
+    const char *hosts;
+    hvd_time first_time;
+    hvd_time last_time;
+    const char *title;
+    const char *remedy;
+    int64_t diagnoses;
+    const char *rule; /* the root cause's rule id, key, host and VM ('' when unknown) */
+    const char *root_key;
+    const char *host;
+    const char *vm_name;
+    const char *vm_id;
+} hvd_outbox_record;
+
+/* Marks names[0..n) as the outputs that run now, in one transaction: an output without a
+ * cursor gets one at the end of the outbox (it sees the changes from now on), cursors of
+ * outputs no longer named are dropped (they would keep rows from being pruned). */
+int hvd_store_outbox_attach(hvd_store *st, const char *const *names, size_t n, hvd_error *err);
+
+/* The cursor of output name in *seq; HVD_ENOTFOUND when it has none. */
+int hvd_store_outbox_cursor(hvd_store *st, const char *name, int64_t *seq, hvd_error *err);
+
+/* Moves the cursor of output name forward to seq (never back). */
+int hvd_store_outbox_ack(hvd_store *st, const char *name, int64_t seq, hvd_error *err);
+
+/* Rows after seq 'after', oldest first, at most limit (> 0). Rows are borrowed for the
+ * call; nonzero stops the walk. An index range scan: O(log n + limit). */
+int hvd_store_outbox_read(hvd_store *st, int64_t after, int64_t limit,
+                          int (*fn)(void *ud, const hvd_outbox_record *r), void *ud,
+                          hvd_error *err);
+
+/* The highest seq ever written, in *end (0: none). Seqs are consecutive and rows are only
+ * pruned behind every cursor, so end - cursor is the number of rows an output has yet to
+ * deliver. */
+int hvd_store_outbox_end(hvd_store *st, int64_t *end, hvd_error *err);
+
+/* Deletes the rows every cursor has passed (all rows when there is no cursor); the number
+ * deleted in *deleted (may be NULL). */
+int hvd_store_outbox_prune(hvd_store *st, int64_t *deleted, hvd_error *err);
 
 /* A 128-bit hash of hvd_store_dump() as 32 hex digits and a NUL. */
 #define HVD_STORE_DIGEST_SIZE 33

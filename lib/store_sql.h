@@ -2,7 +2,7 @@
  * All SQL text of the store. Times are hvd_time (100-ns ticks since 1970, UTC); text columns
  * are never NULL ('' when unknown).
  *
- * Schema (version 4):
+ * Schema (version 5):
  *   sources             one row per input path: identity (device, inode, size, mtime, hash of
  *                       the first 4 KiB, hash of the bytes before the saved offset) of the
  *                       file as read, reader position token, stats, fresh and repeated
@@ -22,6 +22,14 @@
  *   evidence            events behind a diagnosis, unique per (diagnosis, path, record, line).
  *   incidents           diagnoses grouped by subject (VM, else host) and time; root = the
  *                       diagnosis named as root cause.
+ *   outbox              one row per incident change (new, severity, update) in the order
+ *                       of commits, written by triggers on incidents, with a snapshot of
+ *                       the incident; rows every output cursor has passed are pruned.
+ *   incident_revisions  the last revision of each incident id ever written.
+ *   output_cursors      per output (name): the last outbox seq it delivered; active marks
+ *                       the outputs the daemon runs now.
+ * The outbox, revisions and cursors are delivery bookkeeping: hvd_store_dump() and the
+ * digest leave them out, as they leave out source rows, so replay safety is unchanged.
  * Indexes on a subject (VM name, VM id, host short name) then (last_time, first_time) let a
  * commit regroup only the diagnoses near the ones it changed.
  */
@@ -31,6 +39,21 @@
 /* A host's short name (before the first dot), as grouping uses it. Part of the schema
  * (migration 3 indexes it; queries must repeat it exactly to use that index): never edit. */
 #define STORE_HOST_SHORT "substr(host, 1, instr(host || '.', '.') - 1)"
+
+/* The outbox triggers' parts (migration 5; part of the schema: never edit). The wall
+ * clock in hvd_time ticks; the columns an outbox row is inserted with; the snapshot of
+ * incident 'new' and its root cause, from its revision row r. */
+#define STORE_NOW_TICKS "CAST((julianday('now') - 2440587.5) * 864000000000.0 AS INTEGER)"
+#define STORE_OUTBOX_INSERT_COLUMNS                                                           \
+    "incident, revision, change, changed_at, severity, previous_severity, subject_kind,"      \
+    " subject, hosts, first_time, last_time, title, remedy, diagnoses, rule, root_key, host," \
+    " vm_name, vm_id"
+#define STORE_OUTBOX_SNAPSHOT                                                             \
+    "new.subject_kind, new.subject, new.hosts, new.first_time, new.last_time, new.title," \
+    " new.remedy, new.diagnoses, coalesce(d.rule, ''), coalesce(d.key, ''),"              \
+    " coalesce(d.host, ''), coalesce(d.vm_name, ''), coalesce(d.vm_id, '')"               \
+    " FROM incident_revisions r LEFT JOIN diagnoses d ON d.id = new.root"                 \
+    " WHERE r.incident = new.id"
 
 /* Migrations are applied in order, each in one transaction; user_version is the number of
  * the last one applied. Append only: never edit a step that has shipped. */
@@ -143,6 +166,47 @@ static const char *const store_migrations[] = {
     "DROP TABLE clog_seen;"
     "ALTER TABLE sources ADD COLUMN fresh INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE sources ADD COLUMN repeated INTEGER NOT NULL DEFAULT 0;",
+
+    /* 5: the outbox. Triggers on incidents write one row per new or changed incident in
+     * the transaction that changed it, a snapshot of the incident and its root cause, so a
+     * crash can lose no change an output has yet to see. While no output has a cursor (a
+     * database of 'hvdiag analyze', a daemon without outputs) the triggers do nothing, so
+     * they cost one lookup. Revisions count per incident id and are never reset (an id
+     * freed by a merge and used again goes on counting), so (incident, revision) names one
+     * change for good. AUTOINCREMENT: a seq is never used twice, even after every row was
+     * pruned. output_cursors: the last seq each output delivered. */
+    "CREATE TABLE outbox("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT, incident INTEGER NOT NULL,"
+    " revision INTEGER NOT NULL, change TEXT NOT NULL, changed_at INTEGER NOT NULL,"
+    " severity INTEGER NOT NULL, previous_severity INTEGER NOT NULL,"
+    " subject_kind TEXT NOT NULL, subject TEXT NOT NULL, hosts TEXT NOT NULL,"
+    " first_time INTEGER NOT NULL, last_time INTEGER NOT NULL, title TEXT NOT NULL,"
+    " remedy TEXT NOT NULL, diagnoses INTEGER NOT NULL, rule TEXT NOT NULL,"
+    " root_key TEXT NOT NULL, host TEXT NOT NULL, vm_name TEXT NOT NULL,"
+    " vm_id TEXT NOT NULL);"
+    "CREATE TABLE incident_revisions(incident INTEGER PRIMARY KEY,"
+    " revision INTEGER NOT NULL);"
+    "CREATE TABLE output_cursors(name TEXT PRIMARY KEY, seq INTEGER NOT NULL,"
+    " active INTEGER NOT NULL DEFAULT 1) WITHOUT ROWID;"
+    "INSERT INTO incident_revisions(incident, revision) SELECT id, 1 FROM incidents;"
+    "CREATE TRIGGER incidents_outbox_insert AFTER INSERT ON incidents"
+    " WHEN EXISTS(SELECT 1 FROM output_cursors) BEGIN"
+    " INSERT INTO incident_revisions(incident, revision) VALUES(new.id, 1)"
+    "  ON CONFLICT(incident) DO UPDATE SET revision = revision + 1;"
+    " INSERT INTO outbox(" STORE_OUTBOX_INSERT_COLUMNS ")"
+    "  SELECT new.id, r.revision, 'new', " STORE_NOW_TICKS ", new.severity, -1,"
+    "  " STORE_OUTBOX_SNAPSHOT ";"
+    " END;"
+    "CREATE TRIGGER incidents_outbox_update AFTER UPDATE ON incidents"
+    " WHEN EXISTS(SELECT 1 FROM output_cursors) BEGIN"
+    " INSERT INTO incident_revisions(incident, revision) VALUES(new.id, 1)"
+    "  ON CONFLICT(incident) DO UPDATE SET revision = revision + 1;"
+    " INSERT INTO outbox(" STORE_OUTBOX_INSERT_COLUMNS ")"
+    "  SELECT new.id, r.revision,"
+    "  CASE WHEN new.severity != old.severity THEN 'severity' ELSE 'update' END,"
+    "  " STORE_NOW_TICKS ", new.severity, old.severity,"
+    "  " STORE_OUTBOX_SNAPSHOT ";"
+    " END;",
 };
 
 /* The columns of a source row, in the order every SELECT of sources gives them. */
@@ -230,6 +294,14 @@ enum {
     SQL_DUMP_MEMBER,
     SQL_DUMP_EVTX,
     SQL_DUMP_CLOG,
+    SQL_OUTBOX_READ,
+    SQL_OUTBOX_END,
+    SQL_CURSOR_GET,
+    SQL_CURSOR_DEACTIVATE,
+    SQL_CURSOR_ATTACH,
+    SQL_CURSOR_DROP_INACTIVE,
+    SQL_CURSOR_SET,
+    SQL_OUTBOX_PRUNE,
     SQL_COUNT
 };
 
@@ -393,6 +465,26 @@ static const char *const store_sql[SQL_COUNT] = {
     /* Record ids seen, whatever instance holds them; their union is dumped (see store.c). */
     [SQL_DUMP_EVTX] = "SELECT host, channel, lo, hi FROM evtx_seen ORDER BY host, channel, lo",
     [SQL_DUMP_CLOG] = "SELECT node, section, n FROM clog_lines ORDER BY node, section",
+
+    /* --- outbox --- */
+    [SQL_OUTBOX_READ] = "SELECT seq, incident, revision, change, changed_at, severity,"
+                        " previous_severity, subject_kind, subject, hosts, first_time, last_time,"
+                        " title, remedy, diagnoses, rule, root_key, host, vm_name, vm_id"
+                        " FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    /* The highest seq ever given out, pruned or not. */
+    [SQL_OUTBOX_END] = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'),"
+                       " 0)",
+    [SQL_CURSOR_GET] = "SELECT seq FROM output_cursors WHERE name = ?1",
+    [SQL_CURSOR_DEACTIVATE] = "UPDATE output_cursors SET active = 0",
+    /* A new output starts at the end: it gets the changes from now on. */
+    [SQL_CURSOR_ATTACH] = "INSERT INTO output_cursors(name, seq, active) VALUES(?1, ?2, 1)"
+                          " ON CONFLICT(name) DO UPDATE SET active = 1",
+    [SQL_CURSOR_DROP_INACTIVE] = "DELETE FROM output_cursors WHERE active = 0",
+    /* Cursors only move forward. */
+    [SQL_CURSOR_SET] = "UPDATE output_cursors SET seq = max(seq, ?2) WHERE name = ?1",
+    /* Rows every cursor has passed; with no cursor, every row up to ?1. */
+    [SQL_OUTBOX_PRUNE] = "DELETE FROM outbox WHERE seq <= coalesce("
+                         "(SELECT min(seq) FROM output_cursors), ?1)",
 };
 
 #endif

@@ -154,8 +154,9 @@ START_TEST(config_errors_name_file_and_line)
     l = reject("[daemon]\nworkers = 2\nworkerz = 3\n");
     ck_assert_str_eq(l.first, "t.conf:3: unknown key 'workerz' in [daemon]");
     l = reject("[daemon]\n\n[deamon]\nworkers = 1\n");
-    ck_assert_str_eq(l.first,
-                     "t.conf:3: unknown section [deamon] (expected [daemon] or [watch NAME])");
+    ck_assert_str_eq(
+        l.first,
+        "t.conf:3: unknown section [deamon] (expected [daemon], [outputs] or [watch NAME])");
     l = reject("[watch a]\npath = /a\ncolour = red\n");
     ck_assert_str_eq(l.first, "t.conf:3: unknown key 'colour' in [watch a]");
     l = reject("workers = 1\n");
