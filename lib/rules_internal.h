@@ -156,8 +156,8 @@ struct hvd_ruleset {
     pcre2_code **codes;
     size_t ncodes;
     size_t codes_cap;
-    uint32_t max_captures;  /* largest capture count of any regex */
-    hvd_msgtable *messages; /* rendered messages back to events (messages/ beside the rules) */
+    uint32_t max_captures;    /* largest capture count of any regex */
+    hvd_msgtable *messages;   /* rendered messages back to events (messages/ beside the rules) */
     hvd_extract_table *names; /* names in message text (names/ beside the rules) */
 };
 
