@@ -1,6 +1,7 @@
 #!/bin/sh
-# The samples of names from message text, companion events and a localised host, analysed
-# end to end into real database files.
+# The samples of names from message text and companion events (WS2022 EVTX), a localised host
+# (German WS2016 EVTX) and a WS2012 R2 bundle (UTF-16LE cluster.log without header sections),
+# analysed end to end into real database files.
 # usage: samples_names_check.sh HVDIAG EVTXGEN SOURCE_DIR
 set -u
 hvdiag=$1
@@ -18,7 +19,7 @@ check() { # check DESCRIPTION COMMAND...
     fi
 }
 cd "$src" || exit 1
-for s in migration-companion quorum-loss-de; do
+for s in migration-companion quorum-loss-de csv-pause-2012r2; do
     test -d "samples/$s" || { echo "FAIL: samples/$s is missing" >&2; exit 1; }
     for x in $(cd samples/xml/$s && find . -name '*.xml'); do
         "$evtxgen" "samples/xml/$s/$x" "$work/regen.evtx" >/dev/null 2>&1
@@ -66,4 +67,22 @@ check "quorum-loss-de: the German 7036 'Wird ausgeführt' is the cluster service
 check "quorum-loss-de: the 7036 'Beendet' (stopped) is not" \
     test "$(sqlite3 "$work/b.db" "SELECT count(*) FROM evidence e JOIN diagnoses d
         ON d.id = e.diagnosis WHERE d.rule = 'clussvc-started'")" = 1
+# WS2012 R2: a CSV pause on HV-NODE01, then HV-NODE02 removes it; HV-NODE02's cluster.log is
+# UTF-16LE without header sections (its node comes from the file name).
+"$hvdiag" analyze --db "$work/c.db" --json samples/csv-pause-2012r2 >"$work/c.json" 2>"$work/c.err"
+check "csv-pause-2012r2: exit 1 for a critical incident" test $? -eq 1
+check "csv-pause-2012r2: the CSV pause is the root, heartbeats and removal with it" \
+    python3 - "$work/c.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert len(r["incidents"]) == 1, [i["title"] for i in r["incidents"]]
+d = r["incidents"][0]["diagnoses"]
+assert d[0]["rule"] == "csv-pause-then-node-removed" and d[0]["root_cause"] is True, d[0]["rule"]
+rules = {x["rule"] for x in d}
+assert {"heartbeat-loss-then-node-removed", "fc-node-removed", "fc-csv-paused",
+        "cl-missed-hb"} <= rules, rules
+hb = [x for x in d if x["rule"] == "cl-missed-hb"][0]
+assert hb["host"] == "HV-NODE02", hb["host"]
+assert hb["evidence"][0]["source"].endswith("HV-NODE02_cluster.log"), hb["evidence"]
+PY
 exit $fail
