@@ -388,20 +388,6 @@ size_t hvd_extract_count(const hvd_extract_table *t)
     return t ? t->n : 0;
 }
 
-int hvd_extract_provides(const hvd_extract_table *t, const char *name, size_t len)
-{
-    for (size_t i = 0; t && i < t->n; i++) {
-        for (size_t k = 0; k < t->v[i].nparams; k++) {
-            const char *p = t->v[i].params[k];
-
-            if (p && strlen(p) == len && strncmp(p, name, len) == 0) {
-                return 1;
-            }
-        }
-    }
-    return 0;
-}
-
 size_t hvd_extract_entities(const hvd_extract_table *t, const char **names, size_t cap)
 {
     size_t n = 0;

@@ -33,12 +33,9 @@ void hvd_extract_destroy(hvd_extract_table *t); /* NULL-safe */
 
 size_t hvd_extract_count(const hvd_extract_table *t); /* templates held; 0 for NULL */
 
-/* Nonzero when some template of t can give the entity name (len bytes): rules may then use
- * it in their texts without an <extract> of their own. */
-int hvd_extract_provides(const hvd_extract_table *t, const char *name, size_t len);
-
 /* Puts up to cap distinct entity names the table gives into names (borrowed from t, in
- * table order) and returns how many there are in all. Cost: O(templates * params^2). */
+ * table order) and returns how many there are in all: rules may use these in their texts
+ * without an <extract> of their own. Cost: O(templates * params^2). */
 size_t hvd_extract_entities(const hvd_extract_table *t, const char **names, size_t cap);
 
 typedef struct hvd_extractor hvd_extractor;
