@@ -146,6 +146,7 @@ struct hvd_engine {
     hvd_engine_stats stats;
     int match_disabled;
     hvd_msgmatcher *messages; /* cluster.log lines that are rendered events */
+    hvd_extractor *namer;     /* names in message text (extract.h) */
     hvd_engine_load load;
     void *load_ud;
     int64_t *loaded; /* slices (time / prime_span) given by the loader, sorted */
@@ -189,6 +190,8 @@ struct hvd_engine {
     uint32_t codes[MAX_CODES];
     size_t ncodes;
     uint32_t found_code;
+    const hvd_entity *text_names; /* what the names table found in the event, borrowed */
+    size_t ntext_names;
     struct entities ents;
     hvd_buf scratch;
 };
@@ -652,6 +655,8 @@ static int value_matches(hvd_engine *e, const hvd__pred *p, const char *v)
     switch (p->op) {
     case HVD__OP_EXISTS:
         return v != NULL;
+    case HVD__OP_ABSENT:
+        return v == NULL || *v == '\0';
     case HVD__OP_CONTAINS:
         return v && ci_contains(v, p->text);
     case HVD__OP_REGEX:
@@ -985,6 +990,9 @@ static int where_holds(hvd_engine *e, size_t c, const hvd__member *m, const stru
         switch (w->op) {
         case HVD__OP_EXISTS:
             ok = v != NULL;
+            break;
+        case HVD__OP_ABSENT:
+            ok = v == NULL || *v == '\0';
             break;
         case HVD__OP_CONTAINS:
             ok = v && ci_contains(v, w->text);
@@ -1759,6 +1767,17 @@ static int extract(hvd_engine *e, const hvd__rule *rule)
     if (rc == HVD_OK) {
         rc = entities_set(&e->ents, "host_short", short_name, nshort);
     }
+    /* The names the event's text holds come before the rule's own <extract>, which may
+     * replace them, and after the named groups of its <match>, which they do not replace. */
+    for (size_t i = 0; i < e->ntext_names && rc == HVD_OK; i++) {
+        const char *name = e->text_names[i].name;
+
+        if (entities_get(&e->ents, name, strlen(name))) {
+            continue;
+        }
+        rc = entities_set(&e->ents, e->text_names[i].name, e->text_names[i].value,
+                          strlen(e->text_names[i].value));
+    }
 
     if (rc == HVD_OK && rule->has_error_code && e->found_code) {
         hvd_errcode_format(e->found_code, code, sizeof(code));
@@ -1865,6 +1884,13 @@ int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
         ev = &rendered;
         e->stats.rendered++;
     }
+    e->ntext_names = 0;
+    rc = e->namer ? hvd_extractor_find(e->namer, ev, &e->text_names) : 0;
+    if (rc < 0) {
+        return hvd_error_set(err, rc, ev->source_path, ev->line, "rule engine: %s",
+                             hvd_strerror(rc));
+    }
+    e->ntext_names = (size_t)rc;
     rc = HVD_OK;
     e->ev = ev;
     e->codes_ready = 0;
@@ -1947,6 +1973,11 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
     e->ud = ud;
     if (rs->messages && hvd_msgtable_count(rs->messages) > 0 &&
         hvd_msgmatcher_create(&e->messages, rs->messages, err) < 0) {
+        hvd_free(e);
+        return HVD_ENOMEM;
+    }
+    if (hvd_extract_count(rs->names) > 0 && hvd_extractor_create(&e->namer, rs->names, err) < 0) {
+        hvd_msgmatcher_destroy(e->messages);
         hvd_free(e);
         return HVD_ENOMEM;
     }
@@ -2184,6 +2215,7 @@ void hvd_engine_destroy(hvd_engine *e)
     pcre2_match_data_free(e->md);
     pcre2_match_context_free(e->mctx);
     hvd_msgmatcher_destroy(e->messages);
+    hvd_extractor_destroy(e->namer);
     entities_free(&e->ents);
     hvd_buf_free(&e->scratch);
     hvd_free(e);

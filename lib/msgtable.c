@@ -10,6 +10,7 @@
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "msgtable.h"
+#include "msgtable_internal.h"
 
 #include "alloc.h"
 #include "buf.h"
@@ -112,19 +113,14 @@ static int add_literal(hvd_buf *re, char c)
     return hvd_buf_addc(re, c);
 }
 
-/* Compiles a message text into t->re: literal text (whitespace runs match any whitespace
- * run), %k a lazy capture. Returns 0, or -1 after reporting. */
-static int compile_text(struct loader *ld, struct template *t, const char *text, int line)
+int hvd__msgtext_pattern(hvd_buf *re, const char *text, size_t nparams, uint32_t *group_of,
+                         enum hvd__msgtext_mode mode, char *why, size_t cap)
 {
-    hvd_buf re;
     uint32_t group = 0;
     int rc = 0;
-    int errcode;
-    PCRE2_SIZE erroff;
     const char *p = text;
 
-    hvd_buf_init(&re, 64 * 1024);
-    rc |= hvd_buf_adds(&re, "^\\s*");
+    rc |= hvd_buf_adds(re, mode == HVD__MSGTEXT_SEARCH ? "" : "^\\s*");
     while (isspace((unsigned char)*p)) {
         p++;
     }
@@ -133,31 +129,61 @@ static int compile_text(struct loader *ld, struct template *t, const char *text,
             while (isspace((unsigned char)*p)) {
                 p++;
             }
-            rc |= hvd_buf_adds(&re, *p ? "\\s+" : "");
+            rc |= hvd_buf_adds(re, *p ? "\\s+" : "");
         } else if (p[0] == '%' && p[1] == '%') {
-            rc |= add_literal(&re, '%');
+            rc |= add_literal(re, '%');
             p += 2;
         } else if (p[0] == '%' && isdigit((unsigned char)p[1])) {
             char *end;
             unsigned long k = strtoul(p + 1, &end, 10);
 
-            if (k == 0 || k > t->nparams) {
-                report(ld, line, "%%%lu: the message has %zu insertion points in 'params'", k,
-                       t->nparams);
-                hvd_buf_free(&re);
+            if (k == 0 || k > nparams) {
+                snprintf(why, cap, "%%%lu: the message has %zu insertion points in 'params'", k,
+                         nparams);
                 return -1;
             }
-            /* A value at the very end runs to the end of its sentence or line. */
-            rc |= hvd_buf_adds(&re, *end ? "(.*?)" : "(.+?)(?=\\.?\\s|\\.?$)");
-            t->group_of[k - 1] = ++group;
+            /* A value at the very end (before a last full stop at most) runs to the end
+             * of its sentence or line, or of a whole field: "endpoint %2." keeps the dots
+             * of "10.0.0.2". */
+            if (end[0] == '.' && mode != HVD__MSGTEXT_WHOLE &&
+                !end[1 + strspn(end + 1, " \t\r\n")]) {
+                end += strlen(end);
+            }
+            if (*end) {
+                rc |= hvd_buf_adds(re, "(.*?)");
+            } else {
+                rc |= hvd_buf_adds(re,
+                                   mode == HVD__MSGTEXT_WHOLE ? "(.+?)" : "(.+?)(?=\\.?\\s|\\.?$)");
+            }
+            group_of[k - 1] = ++group;
             p = end;
         } else {
-            rc |= add_literal(&re, *p++);
+            rc |= add_literal(re, *p++);
         }
     }
+    if (rc == 0 && mode == HVD__MSGTEXT_WHOLE) {
+        rc |= hvd_buf_adds(re, "\\s*$");
+    }
     if (rc != 0) {
+        snprintf(why, cap, "message text too long");
+        return -1;
+    }
+    return 0;
+}
+
+/* Compiles a message text into t->re. Returns 0, or -1 after reporting. */
+static int compile_text(struct loader *ld, struct template *t, const char *text, int line)
+{
+    hvd_buf re;
+    char why[160];
+    int errcode;
+    PCRE2_SIZE erroff;
+
+    hvd_buf_init(&re, 64 * 1024);
+    if (hvd__msgtext_pattern(&re, text, t->nparams, t->group_of, HVD__MSGTEXT_PREFIX, why,
+                             sizeof(why)) < 0) {
         hvd_buf_free(&re);
-        report(ld, line, "message text too long");
+        report(ld, line, "%s", why);
         return -1;
     }
     t->re = pcre2_compile((PCRE2_SPTR)hvd_buf_str(&re), PCRE2_ZERO_TERMINATED,

@@ -392,6 +392,9 @@ static enum hvd__op parse_op(const char *s, enum hvd__op dflt)
     if (strcmp(s, "exists") == 0) {
         return HVD__OP_EXISTS;
     }
+    if (strcmp(s, "absent") == 0) {
+        return HVD__OP_ABSENT;
+    }
     return HVD__OP_EQUALS;
 }
 
@@ -827,6 +830,17 @@ static void finish_names(struct loader *ld, hvd__rule *r, struct names *ns)
     }
 }
 
+/* Entities the names table gives any event of its providers (names/ beside the rules). */
+static void table_names(struct loader *ld, struct names *ns)
+{
+    const char *v[32];
+    size_t n = hvd_extract_entities(ld->rs->names, v, sizeof(v) / sizeof(v[0]));
+
+    for (size_t i = 0; i < n && i < sizeof(v) / sizeof(v[0]); i++) {
+        names_add(ld, ns, v[i]);
+    }
+}
+
 static void check_texts(struct loader *ld, const hvd__rule *r, const struct names *ns)
 {
     check_template(ld, r->info.title, ns, r->info.line, "title");
@@ -929,6 +943,7 @@ static int parse_rule(struct loader *ld, const xmlNode *n)
     r->info.cause = r->cause;
     r->info.remedy = r->remedy;
     r->info.nexamples = r->nexamples;
+    table_names(ld, &ns);
     finish_names(ld, r, &ns);
     check_texts(ld, r, &ns);
     for (size_t i = 0; i < r->nthreshold_group; i++) {
@@ -1205,6 +1220,21 @@ static const char *find_xsd(const char *dir, const char *given, char *buf, size_
     return buf;
 }
 
+/* The names table in dir/names, when there is one: its problems are the rule set's. Read
+ * before the rules, whose texts may use the entities it gives. */
+static void load_names(struct loader *ld, const char *dir)
+{
+    char path[4096];
+
+    if ((size_t)snprintf(path, sizeof(path), "%s/names", dir) >= sizeof(path)) {
+        report(ld, 0, "folder name too long");
+        return;
+    }
+    if (hvd_extract_load(&ld->rs->names, path, ld->rep.log, ld->rep.err) < 0) {
+        ld->rep.errors++;
+    }
+}
+
 /* The message table in dir/messages, when there is one: its problems are the rule set's. */
 static void load_messages(struct loader *ld, const char *dir)
 {
@@ -1242,7 +1272,10 @@ static int load(hvd_ruleset **out, const char *dir, const char *one_file, const 
         return err ? err->code : HVD_ERULE;
     }
     if (dir) {
-        long nfiles = hvd_xmlfile_list(&ld.rep, dir, 0, &files);
+        long nfiles;
+
+        load_names(&ld, dir);
+        nfiles = hvd_xmlfile_list(&ld.rep, dir, 0, &files);
 
         if (nfiles == 0 && ld.rep.errors == 0) {
             report(&ld, 0, "no rule files (*.xml) in the folder");
@@ -1292,6 +1325,7 @@ void hvd_ruleset_destroy(hvd_ruleset *rs)
     hvd_free(rs->codes);
     hvd_free(rs->rules);
     hvd_msgtable_destroy(rs->messages);
+    hvd_extract_destroy(rs->names);
     b = rs->arena;
     while (b) {
         struct hvd__block *next = b->next;

@@ -3,6 +3,7 @@
 #define HVD_RULES_INTERNAL_H
 
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include "extract.h"
 #include "msgtable.h"
 #include "rules.h"
 
@@ -30,7 +31,13 @@ enum hvd__pred_kind {
     HVD__P_ERROR_CODE,
 };
 
-enum hvd__op { HVD__OP_EQUALS, HVD__OP_CONTAINS, HVD__OP_REGEX, HVD__OP_EXISTS };
+enum hvd__op {
+    HVD__OP_EQUALS,
+    HVD__OP_CONTAINS,
+    HVD__OP_REGEX,
+    HVD__OP_EXISTS,
+    HVD__OP_ABSENT /* no value, or an empty one */
+};
 
 typedef struct hvd__range {
     uint32_t lo;
@@ -149,8 +156,9 @@ struct hvd_ruleset {
     pcre2_code **codes;
     size_t ncodes;
     size_t codes_cap;
-    uint32_t max_captures;  /* largest capture count of any regex */
-    hvd_msgtable *messages; /* rendered messages back to events (messages/ beside the rules) */
+    uint32_t max_captures;    /* largest capture count of any regex */
+    hvd_msgtable *messages;   /* rendered messages back to events (messages/ beside the rules) */
+    hvd_extract_table *names; /* names in message text (names/ beside the rules) */
 };
 
 /* Normalises a channel name for comparison: lower case, and the last '-' or '/' before

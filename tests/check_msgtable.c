@@ -104,6 +104,55 @@ START_TEST(the_most_specific_template_wins)
 }
 END_TEST
 
+/* The real WS2016 [Operational] lines of zeroch/FailoverDetector's cluster.log. */
+START_TEST(operational_lines_become_their_events)
+{
+    hvd_msgtable_match mm;
+
+    ck_assert_int_eq(match("Operational",
+                           "Clustered role 'ag1023' is moving from cluster node 'ze-2016-v1' to "
+                           "cluster node 'ze-2016-v2'.",
+                           &mm),
+                     1);
+    ck_assert_str_eq(mm.channel, "Operational");
+    ck_assert_uint_eq(mm.event_id, 1641);
+    ck_assert_str_eq(field(&mm, "ResourceGroup"), "ag1023");
+    ck_assert_str_eq(field(&mm, "SourceNode"), "ze-2016-v1");
+    ck_assert_str_eq(field(&mm, "TargetNode"), "ze-2016-v2");
+
+    ck_assert_int_eq(match("Operational",
+                           "The Cluster service is attempting to fail over the clustered role "
+                           "'ag1023' from node 'ze-2016-v1' to node 'ze-2016-v2'.",
+                           &mm),
+                     1);
+    ck_assert_uint_eq(mm.event_id, 1153);
+    ck_assert_int_eq(match("Operational",
+                           "Group 'ag1023' has transitioned from state 'Pending' to state "
+                           "'Online'.",
+                           &mm),
+                     1);
+    ck_assert_uint_eq(mm.event_id, 1674);
+    ck_assert_str_eq(field(&mm, "NewState"), "Online");
+    ck_assert_int_eq(
+        match("Operational",
+              "Microsoft Failover Cluster Virtual Adapter (NetFT) has missed more than "
+              "40 percent of consecutive heartbeats.",
+              &mm),
+        1);
+    ck_assert_uint_eq(mm.event_id, 1650);
+    ck_assert_uint_eq(mm.level, 3);
+    ck_assert_int_eq(match("Operational",
+                           "Cluster has lost the UDP connection from local endpoint "
+                           "10.135.4.221:~3343~ connected to remote endpoint 10.135.4.222:~3343~.",
+                           &mm),
+                     1);
+    ck_assert_str_eq(field(&mm, "RemoteEndpoint"), "10.135.4.222:~3343~");
+    /* An Operational text on a [System] line is not taken for the System event. */
+    ck_assert_int_eq(match("System", "Clustered role 'ag1023' is moving to cluster node 'x'.", &mm),
+                     0);
+}
+END_TEST
+
 START_TEST(other_lines_are_left_alone)
 {
     hvd_msgtable_match mm;
@@ -192,6 +241,7 @@ static Suite *msgtable_suite(void)
     tcase_add_checked_fixture(tc, shipped_setup, shipped_teardown);
     tcase_add_test(tc, system_lines_become_their_events);
     tcase_add_test(tc, the_most_specific_template_wins);
+    tcase_add_test(tc, operational_lines_become_their_events);
     tcase_add_test(tc, other_lines_are_left_alone);
     suite_add_tcase(s, tc);
     tcase_add_test(bad, bad_files_are_refused_with_their_line);

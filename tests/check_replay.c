@@ -7,7 +7,8 @@
  * at chosen times), several nodes, with a cross-host correlation twice ten days apart
  * (14050 on HV-NODE02, 0x80090303 towards it from HV-NODE01), a Hyper-V-Config flood inside
  * one quiet period, a CSV auto-pause threshold, a failover on another node, an event four
- * weeks after everything else, and a cluster.log of missed heartbeats. Most EVTX exports
+ * weeks after everything else, and a cluster.log of missed heartbeats. Apart from them, a
+ * code-only migration failure and the event naming its VM, in two files. Most EVTX exports
  * are split in two files, so an order may read a second half first. Real SQLite files, the
  * shipped rules.
  *
@@ -25,6 +26,7 @@
 
 #include <check.h>
 #include <libxml/parser.h>
+#include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +47,9 @@
 #define N2LM LM "HV-NODE02/Microsoft-Windows-Hyper-V-VMMS-Admin.xml"
 #define N1UF UF "HV-NODE01/Microsoft-Windows-Hyper-V-Config-Admin.xml"
 #define N2UF UF "HV-NODE02/System.xml"
+#define N1MC        \
+    HVD_TEST_SRCDIR \
+    "/samples/xml/migration-companion/HV-NODE01/Microsoft-Windows-Hyper-V-VMMS-Admin.xml"
 
 /* A CSV auto-pause (5120, c0130021): five within an hour make fc-csv-auto-pause-frequent. */
 static const char csv_event[] =
@@ -94,7 +99,8 @@ static hvd_ruleset *rules;
 static struct file files[16];
 static size_t nfiles;
 static struct file clog_halves[2];
-static unsigned injected; /* reads that failed as injected, then were retried */
+static struct file companion[2]; /* a code-only failure, the event naming its VM: apart */
+static unsigned injected;        /* reads that failed as injected, then were retried */
 
 /* The text of one <Event> of a sample, with time, record id and host replaced; caller
  * frees. */
@@ -281,6 +287,11 @@ static void build_bundle(void)
         {N2UF, 1, "2024-03-09T02:00:04.0000000Z", 1002, NULL},
         {N2UF, 2, "2024-03-09T02:00:30.0000000Z", 1003, NULL},
     };
+    /* A VMMS 20306 naming no VM and, 50 ms later, the event naming it: one file each. */
+    static const struct pick n1companion[] = {
+        {N1MC, 0, "2024-03-12T13:22:07.4811022Z", 6001, NULL},
+        {N1MC, 1, "2024-03-12T13:22:07.5330418Z", 6002, NULL},
+    };
     /* Four weeks after everything else, on another node. */
     static const struct pick n3far[] = {
         {N1UF, 1, "2024-04-06T12:00:00.0000000Z", 5001, "HV-NODE03.contoso.local"},
@@ -297,6 +308,11 @@ static void build_bundle(void)
     export_split("n1-system", n1system, 6, 0);
     export_split("n2-system", n2system, 3, 2);
     export_split("n3-far", n3far, 2, 0);
+    /* Kept out of the permutations (they are slow enough): a test of their own reads them. */
+    export_split("n1-companion", n1companion, 2, 1);
+    nfiles -= 2;
+    companion[0] = files[nfiles];
+    companion[1] = files[nfiles + 1];
     write_clusterlog(clog, "HV-NODE04", 0, 24, 1);
     files[nfiles].path = clog;
     snprintf(files[nfiles].first, sizeof(files[nfiles].first), "2024-03-09T01:00:30");
@@ -334,6 +350,8 @@ static void bundle_teardown(void)
     }
     free(clog_halves[0].path);
     free(clog_halves[1].path);
+    free(companion[0].path);
+    free(companion[1].path);
     hvd_ruleset_destroy(rules);
     hvd_test_rmtree(tmp);
     free(tmp);
@@ -511,6 +529,61 @@ START_TEST(any_order_split_restart_and_retry_give_the_time_order_database)
 }
 END_TEST
 
+/* Diagnoses of rule with vm_name in the database at path. */
+static int count_named(const char *path, const char *rule, const char *vm_name)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int n = -1;
+
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db,
+                                        "SELECT count(*) FROM diagnoses WHERE rule = ?1 AND "
+                                        "vm_name = ?2",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, rule, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, vm_name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        n = sqlite3_column_int(st, 0);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* The companion tie is a correlation: the VM is named whichever of the two files comes first,
+ * with a restart between them. */
+START_TEST(companion_names_the_vm_in_either_order)
+{
+    char *path = hvd_test_path(tmp, "companion.db");
+    hvd_error err;
+
+    for (int first = 0; first < 2; first++) {
+        hvd_store *st = NULL;
+
+        unlink(path);
+        for (int k = 0; k < 2; k++) {
+            hvd_ingest *ing = NULL;
+            hvd_ingest_result res;
+            const char *file = companion[(first + k) % 2].path;
+
+            ck_assert_int_eq(hvd_store_open(&st, path, 0, &err), HVD_OK);
+            ck_assert_msg(hvd_ingest_create(&ing, st, rules, NULL, &err) == HVD_OK, "%s", err.msg);
+            ck_assert_msg(hvd_ingest_file(ing, file, NULL, NULL, &res, &err) == HVD_OK, "%s",
+                          err.msg);
+            ck_assert_int_eq(hvd_ingest_finish(ing, NULL, &err), HVD_OK);
+            hvd_ingest_destroy(ing);
+            hvd_store_close(st);
+        }
+        ck_assert_int_eq(count_named(path, "lm-no-credentials-named", "APP07"), 1);
+        ck_assert_int_eq(count_named(path, "lm-migration-failed-at-source", "APP07"), 1);
+    }
+    unlink(path);
+    free(path);
+}
+END_TEST
+
 /* The same bundle read twice into one database adds nothing the second time. */
 START_TEST(reading_everything_again_changes_nothing)
 {
@@ -587,6 +660,7 @@ static Suite *replay_suite(void)
     tcase_add_test(tc, time_order_is_the_same_read_twice_or_restarted);
     tcase_add_test(tc, any_order_split_restart_and_retry_give_the_time_order_database);
     tcase_add_test(tc, reading_everything_again_changes_nothing);
+    tcase_add_test(tc, companion_names_the_vm_in_either_order);
     suite_add_tcase(s, tc);
 #if REPLAY_CLUSTERLOG_ANY_ORDER
     tc = tcase_create("clusterlog_any_order");

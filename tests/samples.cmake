@@ -6,3 +6,6 @@ add_test(NAME corpus_clusterlog_excerpt
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tools/corpus_excerpt_check.sh
                  $<TARGET_FILE:hvdiag> ${PROJECT_SOURCE_DIR} ${HVD_CORPUS_DIR})
 set_tests_properties(corpus_clusterlog_excerpt PROPERTIES SKIP_RETURN_CODE 77)
+add_test(NAME samples_new_families
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tools/samples_names_check.sh
+                 $<TARGET_FILE:hvdiag> $<TARGET_FILE:evtxgen> ${PROJECT_SOURCE_DIR})

@@ -10,6 +10,7 @@
  */
 #include "hvtime.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <libxml/tree.h>
 #include <libxml/xmlreader.h>
@@ -39,6 +40,7 @@ enum {
     VT_GUID = 0x0F,
     VT_FILETIME = 0x11,
     VT_SID = 0x13,
+    VT_BINARY = 0x0E,
     VT_HEXINT64 = 0x15,
 };
 
@@ -80,6 +82,7 @@ struct event {
     size_t ndata;
     enum data_kind data_kind;
     char *names[MAX_DATA]; /* Data@Name or UserData leaf name; NULL for unnamed Data */
+    int binary[MAX_DATA];  /* the value is EventData's <Binary> (hex digits in the input) */
     char *userdata_name;   /* the UserData child element */
     char *userdata_ns;
     uint64_t time_filetime;
@@ -382,6 +385,7 @@ static void event_free(struct event *ev)
     for (size_t i = 0; i < ev->ndata; i++) {
         xmlFree(ev->names[i]);
         ev->names[i] = NULL;
+        ev->binary[i] = 0;
     }
     xmlFree(ev->userdata_name);
     xmlFree(ev->userdata_ns);
@@ -529,6 +533,46 @@ static int add_data(struct event *ev, char *name, const xmlNode *n, char *why, s
     return 0;
 }
 
+/* EventData's <Binary>: hex digits, written as a binary value (as Windows writes the raw
+ * data of classic events such as Service Control Manager 7036). */
+static int add_binary(struct event *ev, const xmlNode *n, char *why, size_t whycap)
+{
+    char *text;
+    size_t len;
+    struct value *v;
+
+    if (ev->ndata == MAX_DATA) {
+        snprintf(why, whycap, "more than %d data values", MAX_DATA);
+        return -1;
+    }
+    text = text_of(n);
+    len = text ? strlen(text) : 0;
+    v = &ev->v[S_COUNT + ev->ndata];
+    if (len % 2 || len / 2 > sizeof(v->bytes)) {
+        xmlFree(text);
+        snprintf(why, whycap, "<Binary> needs an even number of hex digits");
+        return -1;
+    }
+    for (size_t i = 0; i < len; i += 2) {
+        char pair[3] = {text[i], text[i + 1], '\0'};
+        char *end;
+        unsigned long b = strtoul(pair, &end, 16);
+
+        if (*end || !isxdigit((unsigned char)pair[0])) {
+            xmlFree(text);
+            snprintf(why, whycap, "<Binary> holds a character that is not a hex digit");
+            return -1;
+        }
+        v->bytes[i / 2] = (uint8_t)b;
+    }
+    xmlFree(text);
+    v->type = len ? VT_BINARY : VT_NULL;
+    v->size = (uint16_t)(len / 2);
+    ev->binary[ev->ndata] = 1;
+    ev->names[ev->ndata++] = NULL;
+    return 0;
+}
+
 static int read_event(struct event *ev, const xmlNode *node, char *why, size_t whycap)
 {
     const xmlNode *sys = NULL;
@@ -545,6 +589,9 @@ static int read_event(struct event *ev, const xmlNode *node, char *why, size_t w
             ev->data_kind = DATA_EVENTDATA;
             for (const xmlNode *d = c->children; d; d = d->next) {
                 if (is_elem(d, "Data") && add_data(ev, attr_of(d, "Name"), d, why, whycap) < 0) {
+                    return -1;
+                }
+                if (is_elem(d, "Binary") && add_binary(ev, d, why, whycap) < 0) {
                     return -1;
                 }
             }
@@ -922,6 +969,10 @@ static void emit_template_body(struct writer *w, const struct event *ev)
             for (size_t i = 0; i < ev->ndata; i++) {
                 struct attr name = {"Name", -1, 0, ev->names[i]};
 
+                if (ev->binary[i]) {
+                    emit_leaf(w, "Binary", NULL, 0, (int)(S_COUNT + i), VT_BINARY);
+                    continue;
+                }
                 emit_leaf(w, "Data", &name, ev->names[i] ? 1 : 0, (int)(S_COUNT + i), VT_STRING);
             }
             emit8(w, 0x04);
@@ -976,7 +1027,10 @@ static int shape_of(const struct event *ev, char *out, size_t cap)
     }
     used = (size_t)n;
     for (size_t i = 0; i < ev->ndata; i++) {
-        n = snprintf(out + used, cap - used, "%s%s,", ev->names[i] ? "=" : "#",
+        n = snprintf(out + used, cap - used, "%s%s,",
+                     ev->binary[i]  ? "%"
+                     : ev->names[i] ? "="
+                                    : "#",
                      ev->names[i] ? ev->names[i] : "");
         if (n < 0 || (size_t)n >= cap - used) {
             return -1;

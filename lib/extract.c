@@ -1,0 +1,537 @@
+/*
+ * extract: documented message texts with named insertion points, compiled into regexes,
+ * that pull the VM, peer host or resource out of an event's text (see extract.h). Part of
+ * the match stage: the engine asks once per event, before its rules.
+ *
+ * A template
+ *   <template event-id="21500-21503" params="vm_name - vm_id">
+ *     <text>Virtual machine migration operation for '%1' failed at migration source '%2'.
+ *           (Virtual machine ID %3)</text>
+ *   </template>
+ * compiles to Virtual\s+machine\s+migration ... '(.*?)' ... searched anywhere in the
+ * message (an EVTX event's insertion strings joined with newlines, a cluster.log line's
+ * text), or only at its start with at="start"; with field="ResourceName" it must match
+ * that field's whole value instead.
+ * Invariant: what an event gets depends on the event and the table alone.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "extract.h"
+
+#include "alloc.h"
+#include "buf.h"
+#include "msgtable_internal.h"
+#include "xmlfile.h"
+
+#include <ctype.h>
+#include <libxml/parser.h>
+#include <pcre2.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_PARAMS   16
+#define MAX_RANGES   16
+#define MAX_FOUND    16 /* distinct entities one event can give */
+#define VALUE_MAX    1024
+#define MATCH_LIMIT  100000
+#define NAMES_XMLNS  "urn:hvdiag:names:1"
+#define MAX_NAME_LEN 40
+
+struct template
+{
+    char *provider;
+    char *field;  /* NULL: the message */
+    int at_start; /* the text starts the message (at="start") */
+    uint16_t lo[MAX_RANGES];
+    uint16_t hi[MAX_RANGES];
+    size_t nranges; /* 0: any event id */
+    size_t nparams;
+    char *params[MAX_PARAMS]; /* entity of %1..%n; NULL for "-" */
+    uint32_t group_of[MAX_PARAMS];
+    pcre2_code *re;
+};
+
+struct hvd_extract_table {
+    struct template *v;
+    size_t n;
+    size_t cap;
+};
+
+struct hvd_extractor {
+    const hvd_extract_table *t;
+    pcre2_match_data *md;
+    pcre2_match_context *mctx;
+    hvd_entity found[MAX_FOUND];
+    char values[MAX_FOUND][VALUE_MAX];
+};
+
+struct loader {
+    hvd_extract_table *t;
+    hvd_xmlfile_report rep;
+};
+
+static void report(struct loader *ld, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void report(struct loader *ld, int line, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    hvd_xmlfile_vproblem(&ld->rep, line, fmt, ap);
+    va_end(ap);
+}
+
+static int is_el(const xmlNode *n, const char *name)
+{
+    return n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0 && n->ns &&
+           strcmp((const char *)n->ns->href, NAMES_XMLNS) == 0;
+}
+
+static char *attr(const xmlNode *n, const char *name)
+{
+    xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
+    char *copy = v ? hvd_strdup((const char *)v) : NULL;
+
+    xmlFree(v);
+    return copy;
+}
+
+static void template_free(struct template *t)
+{
+    hvd_free(t->provider);
+    hvd_free(t->field);
+    for (size_t i = 0; i < t->nparams; i++) {
+        hvd_free(t->params[i]);
+    }
+    pcre2_code_free(t->re);
+}
+
+/* An entity name as rules write them, and not one the engine sets itself. */
+static int entity_name_ok(const char *s, size_t len)
+{
+    static const char *const reserved[] = {"host", "host_short", "error_code"};
+
+    if (len == 0 || len > MAX_NAME_LEN || !islower((unsigned char)s[0])) {
+        return 0;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '_') {
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+        if (strlen(reserved[i]) == len && strncmp(reserved[i], s, len) == 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Splits "vm_name - vm_id" into t->params. Returns 0, or -1 after reporting. */
+static int parse_params(struct loader *ld, struct template *t, const char *s, int line)
+{
+    while (s && *s) {
+        size_t len;
+
+        while (isspace((unsigned char)*s)) {
+            s++;
+        }
+        len = strcspn(s, " \t\r\n");
+        if (len == 0) {
+            break;
+        }
+        if (t->nparams == MAX_PARAMS) {
+            report(ld, line, "more than %d params", MAX_PARAMS);
+            return -1;
+        }
+        if (len == 1 && *s == '-') {
+            t->params[t->nparams++] = NULL;
+        } else if (!entity_name_ok(s, len)) {
+            report(ld, line,
+                   "params: '%.*s' is not an entity name ([a-z][a-z0-9_]*; not host, "
+                   "host_short or error_code)",
+                   (int)(len < 60 ? len : 60), s);
+            return -1;
+        } else {
+            t->params[t->nparams] = hvd_strndup(s, len);
+            if (!t->params[t->nparams]) {
+                report(ld, line, "out of memory");
+                return -1;
+            }
+            t->nparams++;
+        }
+        s += len;
+    }
+    for (size_t i = 0; i < t->nparams; i++) {
+        if (t->params[i]) {
+            return 0;
+        }
+    }
+    report(ld, line, "<template> needs params naming at least one entity");
+    return -1;
+}
+
+/* "21500-21503 1069" into ranges. Returns 0, or -1 after reporting. */
+static int parse_ids(struct loader *ld, struct template *t, const char *s, int line)
+{
+    while (s && *s) {
+        char *end;
+        unsigned long lo;
+        unsigned long hi;
+
+        while (isspace((unsigned char)*s)) {
+            s++;
+        }
+        if (!*s) {
+            break;
+        }
+        lo = strtoul(s, &end, 10);
+        hi = lo;
+        if (end != s && *end == '-') {
+            const char *q = end + 1;
+
+            hi = strtoul(q, &end, 10);
+            if (end == q) {
+                hi = 0;
+            }
+        }
+        if (end == s || (*end && !isspace((unsigned char)*end)) || lo == 0 || lo > 65535 ||
+            hi < lo || hi > 65535) {
+            report(ld, line, "event-id: ids or ranges from 1 to 65535, space separated");
+            return -1;
+        }
+        if (t->nranges == MAX_RANGES) {
+            report(ld, line, "event-id: more than %d ids or ranges", MAX_RANGES);
+            return -1;
+        }
+        t->lo[t->nranges] = (uint16_t)lo;
+        t->hi[t->nranges] = (uint16_t)hi;
+        t->nranges++;
+        s = end;
+    }
+    return 0;
+}
+
+static int compile_text(struct loader *ld, struct template *t, const char *text, int line)
+{
+    hvd_buf re;
+    char why[160];
+    int errcode;
+    PCRE2_SIZE erroff;
+
+    hvd_buf_init(&re, 64 * 1024);
+    if (hvd__msgtext_pattern(&re, text, t->nparams, t->group_of,
+                             t->field      ? HVD__MSGTEXT_WHOLE
+                             : t->at_start ? HVD__MSGTEXT_PREFIX
+                                           : HVD__MSGTEXT_SEARCH,
+                             why, sizeof(why)) < 0) {
+        hvd_buf_free(&re);
+        report(ld, line, "%s", why);
+        return -1;
+    }
+    t->re = pcre2_compile((PCRE2_SPTR)hvd_buf_str(&re), PCRE2_ZERO_TERMINATED,
+                          PCRE2_UTF | PCRE2_CASELESS | PCRE2_DOTALL, &errcode, &erroff, NULL);
+    hvd_buf_free(&re);
+    if (!t->re) {
+        PCRE2_UCHAR msg[200];
+
+        pcre2_get_error_message(errcode, msg, sizeof(msg));
+        report(ld, line, "template text does not compile: %s", (const char *)msg);
+        return -1;
+    }
+    if (!getenv("HVD_PCRE2_JIT") || strcmp(getenv("HVD_PCRE2_JIT"), "0") != 0) {
+        pcre2_jit_compile(t->re, PCRE2_JIT_COMPLETE);
+    }
+    for (size_t k = 0; k < t->nparams; k++) {
+        if (t->params[k] && t->group_of[k] == 0) {
+            report(ld, line, "params: %s (%%%zu) is not in the text", t->params[k], k + 1);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int table_add(struct loader *ld, struct template *t, int line)
+{
+    if (ld->t->n == ld->t->cap) {
+        size_t cap = ld->t->cap ? 2 * ld->t->cap : 32;
+        struct template *grown = hvd_realloc(ld->t->v, cap * sizeof(*grown));
+
+        if (!grown) {
+            report(ld, line, "out of memory");
+            return -1;
+        }
+        ld->t->v = grown;
+        ld->t->cap = cap;
+    }
+    ld->t->v[ld->t->n++] = *t;
+    memset(t, 0, sizeof(*t));
+    return 0;
+}
+
+static void parse_template(struct loader *ld, const xmlNode *n, const char *provider)
+{
+    struct template t;
+    char *ids = attr(n, "event-id");
+    char *params = attr(n, "params");
+    char *at = attr(n, "at");
+    xmlChar *text = NULL;
+    int line = (int)xmlGetLineNo(n);
+
+    memset(&t, 0, sizeof(t));
+    t.field = attr(n, "field");
+    t.at_start = at && strcmp(at, "start") == 0;
+    for (const xmlNode *c = n->children; c; c = c->next) {
+        if (is_el(c, "text") && !text) {
+            text = xmlNodeGetContent(c);
+        } else if (c->type == XML_ELEMENT_NODE) {
+            report(ld, (int)xmlGetLineNo(c), "unknown element <%s>", (const char *)c->name);
+        }
+    }
+    if (at && strcmp(at, "start") != 0 && strcmp(at, "anywhere") != 0) {
+        report(ld, line, "<template> at is 'start' or 'anywhere'");
+    } else if (at && t.field) {
+        report(ld, line, "<template> with field matches the whole value: at does not apply");
+    } else if (!text || !*text) {
+        report(ld, line, "<template> needs a <text>");
+    } else if (t.field && !*t.field) {
+        report(ld, line, "<template> field is empty");
+    } else if (parse_ids(ld, &t, ids, line) == 0 && parse_params(ld, &t, params, line) == 0) {
+        t.provider = hvd_strdup(provider);
+        if (!t.provider) {
+            report(ld, line, "out of memory");
+        } else if (compile_text(ld, &t, (const char *)text, line) == 0) {
+            table_add(ld, &t, line);
+        }
+    }
+    template_free(&t);
+    xmlFree(text);
+    hvd_free(ids);
+    hvd_free(params);
+    hvd_free(at);
+}
+
+static void load_file(struct loader *ld, const char *path)
+{
+    xmlDocPtr doc = hvd_xmlfile_read(&ld->rep, path, "name files");
+    const xmlNode *root;
+    char *provider;
+
+    if (!doc) {
+        return;
+    }
+    root = xmlDocGetRootElement(doc);
+    if (!root || !is_el(root, "names")) {
+        report(ld, root ? (int)xmlGetLineNo(root) : 0,
+               "the root element must be <names xmlns=\"%s\">", NAMES_XMLNS);
+        xmlFreeDoc(doc);
+        return;
+    }
+    provider = attr(root, "provider");
+    if (!provider || !*provider) {
+        report(ld, (int)xmlGetLineNo(root), "<names> needs provider");
+    } else {
+        for (const xmlNode *n = root->children; n; n = n->next) {
+            if (is_el(n, "template")) {
+                parse_template(ld, n, provider);
+            } else if (n->type == XML_ELEMENT_NODE) {
+                report(ld, (int)xmlGetLineNo(n), "unknown element <%s>", (const char *)n->name);
+            }
+        }
+    }
+    hvd_free(provider);
+    xmlFreeDoc(doc);
+}
+
+int hvd_extract_load(hvd_extract_table **out, const char *dir, const hvd_logger *log,
+                     hvd_error *err)
+{
+    struct loader ld = {.rep = {.log = log, .err = err, .file = dir}};
+    char **files = NULL;
+    long nfiles;
+
+    *out = NULL;
+    ld.t = hvd_calloc(1, sizeof(*ld.t));
+    if (!ld.t) {
+        return hvd_error_set(err, HVD_ENOMEM, dir, 0, "out of memory");
+    }
+    nfiles = hvd_xmlfile_list(&ld.rep, dir, 1, &files);
+    for (long i = 0; i < nfiles && ld.rep.errors == 0; i++) {
+        load_file(&ld, files[i]);
+    }
+    hvd_xmlfile_list_free(files, nfiles);
+    if (ld.rep.errors) {
+        hvd_extract_destroy(ld.t);
+        return err ? err->code : HVD_ERULE;
+    }
+    *out = ld.t;
+    return HVD_OK;
+}
+
+void hvd_extract_destroy(hvd_extract_table *t)
+{
+    if (!t) {
+        return;
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        template_free(&t->v[i]);
+    }
+    hvd_free(t->v);
+    hvd_free(t);
+}
+
+size_t hvd_extract_count(const hvd_extract_table *t)
+{
+    return t ? t->n : 0;
+}
+
+size_t hvd_extract_entities(const hvd_extract_table *t, const char **names, size_t cap)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; t && i < t->n; i++) {
+        for (size_t k = 0; k < t->v[i].nparams; k++) {
+            const char *p = t->v[i].params[k];
+            int before = 0;
+
+            for (size_t j = 0; p && j < i && !before; j++) {
+                for (size_t m = 0; m < t->v[j].nparams && !before; m++) {
+                    before = t->v[j].params[m] && strcmp(t->v[j].params[m], p) == 0;
+                }
+            }
+            for (size_t m = 0; p && m < k && !before; m++) {
+                before = t->v[i].params[m] && strcmp(t->v[i].params[m], p) == 0;
+            }
+            if (p && !before) {
+                if (n < cap) {
+                    names[n] = p;
+                }
+                n++;
+            }
+        }
+    }
+    return n;
+}
+
+int hvd_extractor_create(hvd_extractor **out, const hvd_extract_table *t, hvd_error *err)
+{
+    hvd_extractor *x = hvd_calloc(1, sizeof(*x));
+
+    *out = NULL;
+    if (!x) {
+        return hvd_error_set(err, HVD_ENOMEM, NULL, 0, "out of memory");
+    }
+    x->t = t;
+    x->md = pcre2_match_data_create(MAX_PARAMS + 1, NULL);
+    x->mctx = pcre2_match_context_create(NULL);
+    if (!x->md || !x->mctx) {
+        hvd_extractor_destroy(x);
+        return hvd_error_set(err, HVD_ENOMEM, NULL, 0, "out of memory");
+    }
+    pcre2_set_match_limit(x->mctx, MATCH_LIMIT);
+    *out = x;
+    return HVD_OK;
+}
+
+void hvd_extractor_destroy(hvd_extractor *x)
+{
+    if (!x) {
+        return;
+    }
+    pcre2_match_data_free(x->md);
+    pcre2_match_context_free(x->mctx);
+    hvd_free(x);
+}
+
+static int id_in(const struct template *t, uint16_t id)
+{
+    if (t->nranges == 0) {
+        return 1;
+    }
+    for (size_t i = 0; i < t->nranges; i++) {
+        if (id >= t->lo[i] && id <= t->hi[i]) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Index of name among the found entities, or n when absent. */
+static size_t found_at(const hvd_extractor *x, size_t n, const char *name)
+{
+    size_t i = 0;
+
+    while (i < n && strcmp(x->found[i].name, name) != 0) {
+        i++;
+    }
+    return i;
+}
+
+/* Copies the values of one match into the entities not found before. */
+static size_t take(hvd_extractor *x, size_t n, const struct template *t, const char *subject)
+{
+    const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(x->md);
+
+    for (size_t k = 0; k < t->nparams && n < MAX_FOUND; k++) {
+        uint32_t g = t->group_of[k];
+        size_t len;
+        const char *v;
+
+        if (!t->params[k] || g == 0 || ov[2 * g] == PCRE2_UNSET ||
+            found_at(x, n, t->params[k]) < n) {
+            continue;
+        }
+        v = subject + ov[2 * g];
+        len = ov[2 * g + 1] - ov[2 * g];
+        while (len > 0 && isspace((unsigned char)*v)) {
+            v++;
+            len--;
+        }
+        while (len > 0 && isspace((unsigned char)v[len - 1])) {
+            len--;
+        }
+        if (len == 0) {
+            continue;
+        }
+        len = len < VALUE_MAX - 1 ? len : VALUE_MAX - 1;
+        memcpy(x->values[n], v, len);
+        x->values[n][len] = '\0';
+        x->found[n].name = t->params[k];
+        x->found[n].value = x->values[n];
+        n++;
+    }
+    return n;
+}
+
+int hvd_extractor_find(hvd_extractor *x, const hvd_event *ev, const hvd_entity **out)
+{
+    const hvd_extract_table *t = x->t;
+    size_t n = 0;
+
+    *out = x->found;
+    for (size_t i = 0; t && i < t->n && n < MAX_FOUND; i++) {
+        const struct template *tp = &t->v[i];
+        const char *subject;
+        int rc;
+
+        if (!ev->provider || strcasecmp(tp->provider, ev->provider) != 0 ||
+            !id_in(tp, ev->event_id)) {
+            continue;
+        }
+        subject = tp->field ? hvd_event_field(ev, tp->field) : ev->message;
+        if (!subject || !*subject) {
+            continue;
+        }
+        rc = pcre2_match(tp->re, (PCRE2_SPTR)subject, strlen(subject), 0, 0, x->md, x->mctx);
+        if (rc == PCRE2_ERROR_NOMEMORY) {
+            return HVD_ENOMEM;
+        }
+        if (rc > 0) {
+            n = take(x, n, tp, subject);
+        }
+    }
+    return (int)n;
+}
