@@ -122,6 +122,7 @@ static void begin_stop(struct hvdd *d, const char *why)
     uv_timer_stop(&d->watchdog_timer);
     hvdd_files_stop(d);
     hvdd_server_stop(d);
+    hvdd_metrics_stop(d);
     hvdd_workers_retire(d);
     if (d->running) {
         uv_timer_start(&d->grace_timer, on_grace, grace, 0);
@@ -166,6 +167,10 @@ static void reload(struct hvdd *d)
         swap_str(&cfg->socket, &d->cfg->socket);
         cfg->socket_mode = d->cfg->socket_mode;
     }
+    if ((cfg->metrics_listen != NULL) != (d->cfg->metrics_listen != NULL) ||
+        (cfg->metrics_listen && strcmp(cfg->metrics_listen, d->cfg->metrics_listen) != 0)) {
+        hvd_log(&d->log, HVD_LOG_WARNING, "metrics_listen changes take effect at the next start");
+    }
     hvd_config_destroy(d->cfg);
     d->cfg = cfg;
     hvd_ruleset_destroy(d->rules);
@@ -173,6 +178,7 @@ static void reload(struct hvdd *d)
     d->log.min_level = cfg->log_level;
     hvdd_workers_retire(d); /* new workers load the new rules */
     hvdd_files_apply_config(d);
+    hvdd_metrics_apply_config(d);
     hvd_log(&d->log, HVD_LOG_NOTICE, "reloaded: %zu watches, %zu rules", cfg->nwatches,
             hvd_ruleset_count(rs));
 }
@@ -250,6 +256,9 @@ static int run(struct hvdd *d)
         d->exit_code = 1;
         /* a stop with nothing running closes every handle */
         begin_stop(d, "cannot listen");
+    } else if (hvdd_metrics_start(d) < 0) {
+        d->exit_code = 1;
+        begin_stop(d, "cannot serve metrics");
     } else {
         hvdd_files_start(d);
         hvd_log(&d->log, HVD_LOG_NOTICE, "started: %zu watches, %zu rules, %u workers",
@@ -262,6 +271,7 @@ static int run(struct hvdd *d)
         uv_run(&loop, UV_RUN_DEFAULT);
     }
     hvdd_files_free(d);
+    hvdd_metrics_free(d);
     d->loop = NULL;
     return d->exit_code;
 }
@@ -312,6 +322,12 @@ int main(int argc, char **argv)
         d.log.min_level = HVD_LOG_DEBUG;
         if (hvd_config_load(&d.cfg, conf, &d.log, &err) < 0) {
             fprintf(stderr, "hvdiagd: %s: the configuration is invalid\n", conf);
+            xmlCleanupParser();
+            return 2;
+        }
+        if (hvdd_metrics_check(d.cfg, &d.log) < 0) {
+            fprintf(stderr, "hvdiagd: %s: the configuration is invalid\n", conf);
+            hvd_config_destroy(d.cfg);
             xmlCleanupParser();
             return 2;
         }
