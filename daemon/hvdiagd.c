@@ -17,6 +17,7 @@
 #include "hvdiagd.h"
 
 #include "alloc.h"
+#include "syslog5424.h"
 
 #include <libxml/parser.h>
 #include <signal.h>
@@ -65,6 +66,29 @@ static void check_log(void *ud, int level, const char *msg)
 {
     (void)ud;
     fprintf(stderr, "%s: %s\n", hvd_log_level_name(level), msg);
+}
+
+/* --check-config: the syslog target's host resolves and a socket can be made. A receiver
+ * that is down is no error: the daemon sends once it is there. */
+static int check_syslog(const hvd_config *cfg, const hvd_logger *log)
+{
+    hvd_syslog_config sc;
+    hvd_syslog *s = NULL;
+    hvd_error err;
+
+    if (!cfg->syslog_target) {
+        return 0;
+    }
+    memset(&sc, 0, sizeof(sc));
+    sc.target = cfg->syslog_target;
+    sc.facility = cfg->syslog_facility;
+    if (hvd_syslog_open(&s, &sc, &err) < 0) {
+        hvd_log(log, HVD_LOG_ERR, "%s:%u: syslog_target: %s", cfg->file, cfg->syslog_target_line,
+                err.msg);
+        return -1;
+    }
+    hvd_syslog_close(s);
+    return 0;
 }
 
 static void usage(FILE *out)
@@ -325,7 +349,7 @@ int main(int argc, char **argv)
             xmlCleanupParser();
             return 2;
         }
-        if (hvdd_metrics_check(d.cfg, &d.log) < 0) {
+        if (hvdd_metrics_check(d.cfg, &d.log) < 0 || check_syslog(d.cfg, &d.log) < 0) {
             fprintf(stderr, "hvdiagd: %s: the configuration is invalid\n", conf);
             hvd_config_destroy(d.cfg);
             xmlCleanupParser();

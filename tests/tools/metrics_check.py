@@ -144,6 +144,16 @@ try:
     check("--check-config refuses a textfile in a missing folder at file:line",
           r.returncode == 2 and (bad + ":9: metrics_textfile") in r.stderr, r.stderr)
 
+    write_conf(bad, "127.0.0.1:%d" % port, "syslog_target = udp://no-such-host.invalid:514")
+    r = subprocess.run([HVDIAGD, "-c", bad, "--check-config"], capture_output=True, text=True)
+    check("--check-config refuses a syslog host that does not resolve, at file:line",
+          r.returncode == 2 and (bad + ":9: syslog_target") in r.stderr
+          and "no-such-host.invalid" in r.stderr, r.stderr)
+    write_conf(bad, "127.0.0.1:%d" % port, "syslog_target = tcp://127.0.0.1:%d" % free_port())
+    r = subprocess.run([HVDIAGD, "-c", bad, "--check-config"], capture_output=True, text=True)
+    check("--check-config accepts a syslog receiver that is not up yet", r.returncode == 0,
+          r.stderr)
+
     # The port taken by someone else: the daemon does not start, and says where and why.
     taken = socket.socket()
     taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
