@@ -124,6 +124,7 @@ static void begin_stop(struct hvdd *d, const char *why)
     hvdd_files_stop(d);
     hvdd_outputs_stop(d);
     hvdd_server_stop(d);
+    hvdd_metrics_stop(d);
     hvdd_workers_retire(d);
     if (d->running) {
         uv_timer_start(&d->grace_timer, on_grace, grace, 0);
@@ -168,6 +169,10 @@ static void reload(struct hvdd *d)
         swap_str(&cfg->socket, &d->cfg->socket);
         cfg->socket_mode = d->cfg->socket_mode;
     }
+    if ((cfg->metrics_listen != NULL) != (d->cfg->metrics_listen != NULL) ||
+        (cfg->metrics_listen && strcmp(cfg->metrics_listen, d->cfg->metrics_listen) != 0)) {
+        hvd_log(&d->log, HVD_LOG_WARNING, "metrics_listen changes take effect at the next start");
+    }
     hvd_config_destroy(d->cfg);
     d->cfg = cfg;
     hvd_ruleset_destroy(d->rules);
@@ -175,6 +180,7 @@ static void reload(struct hvdd *d)
     d->log.min_level = cfg->log_level;
     hvdd_workers_retire(d); /* new workers load the new rules */
     hvdd_files_apply_config(d);
+    hvdd_metrics_apply_config(d);
     hvd_log(&d->log, HVD_LOG_NOTICE, "reloaded: %zu watches, %zu rules", cfg->nwatches,
             hvd_ruleset_count(rs));
 }
@@ -253,6 +259,9 @@ static int run(struct hvdd *d)
         d->exit_code = 1;
         /* a stop with nothing running closes every handle */
         begin_stop(d, "cannot listen");
+    } else if (hvdd_metrics_start(d) < 0) {
+        d->exit_code = 1;
+        begin_stop(d, "cannot serve metrics");
     } else {
         hvdd_outputs_start(d);
         hvdd_files_start(d);
@@ -267,6 +276,7 @@ static int run(struct hvdd *d)
     }
     hvdd_files_free(d);
     hvdd_outputs_free(d);
+    hvdd_metrics_free(d);
     d->loop = NULL;
     return d->exit_code;
 }
@@ -320,8 +330,9 @@ int main(int argc, char **argv)
             xmlCleanupParser();
             return 2;
         }
-        /* outputs that cannot work here (unwritable file, missing program) */
-        if (hvd_output_check_config(d.cfg, &d.log, &err) < 0) {
+        /* outputs that cannot work here (unwritable file, missing program, bad address) */
+        if (hvd_output_check_config(d.cfg, &d.log, &err) < 0 ||
+            hvdd_metrics_check(d.cfg, &d.log) < 0) {
             fprintf(stderr, "hvdiagd: %s: the configuration is invalid\n", conf);
             hvd_config_destroy(d.cfg);
             xmlCleanupParser();

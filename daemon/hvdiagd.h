@@ -76,11 +76,13 @@ enum hvdd_outcome {
 
 struct hvdd_report {
     enum hvdd_outcome outcome;
-    uint64_t events;   /* READ: events read */
-    uint64_t fresh;    /* READ: not seen before */
-    uint64_t skipped;  /* READ: records that could not be read */
-    int pending;       /* READ: a last line still open */
-    const char *error; /* what went wrong (READ: a warning); NULL if nothing */
+    uint64_t events;      /* READ: events read */
+    uint64_t fresh;       /* READ: not seen before */
+    uint64_t skipped;     /* READ: records that could not be read */
+    int pending;          /* READ: a last line still open */
+    hvd_source_kind kind; /* READ: what the file is (HVD_SOURCE_UNKNOWN if not said) */
+    int64_t newest;       /* READ: the latest event time read (hvd_time); 0 if none */
+    const char *error;    /* what went wrong (READ: a warning); NULL if nothing */
 };
 
 /* What a worker is given: one file. Strings borrowed for the call. */
@@ -126,6 +128,8 @@ struct hvdd_dirwatch {
     struct hvdd_dirwatch *next;
 };
 
+#define HVDD_KINDS 3
+
 struct hvdd_counters {
     uint64_t files_ingested;
     uint64_t events;
@@ -140,10 +144,17 @@ struct hvdd_counters {
     uint64_t clients_dropped;   /* closed by the daemon: timed out, errors */
     uint64_t clients_refused;   /* turned away at connect: too many, or stopping */
     uint64_t clients_timed_out; /* of the dropped: idle, or not reading */
+    /* by source kind (index hvd_source_kind: unknown, evtx, clusterlog) */
+    uint64_t kind_events[HVDD_KINDS];
+    uint64_t kind_fresh[HVDD_KINDS];
+    uint64_t kind_skipped[HVDD_KINDS];
+    int64_t kind_newest[HVDD_KINDS];   /* the latest event time read since start; 0 if none */
+    uint64_t diagnoses_by_severity[5]; /* new since start, by hvd_severity */
 };
 
 struct hvdd_client;
 struct hvdd_outputs;
+struct hvdd_metrics;
 
 struct hvdd {
     uv_loop_t *loop;
@@ -192,6 +203,7 @@ struct hvdd {
 
     struct hvdd_counters count;
     struct hvdd_outputs *outputs; /* NULL until started */
+    struct hvdd_metrics *metrics; /* NULL unless metrics_listen or metrics_textfile is set */
 };
 
 /* hvdiagd.c */
@@ -199,7 +211,8 @@ void hvdd_log_line(void *ud, int level, const char *msg);
 void hvdd_maybe_finish_stop(struct hvdd *d);
 
 /* hvdiagd_files.c */
-void hvdd_files_init(struct hvdd *d); /* timers, before anything may stop */
+hvd_source_kind hvdd_kind_parse(const char *name); /* "evtx", "clusterlog"; else unknown */
+void hvdd_files_init(struct hvdd *d);              /* timers, before anything may stop */
 int hvdd_files_start(struct hvdd *d);
 void hvdd_files_apply_config(struct hvdd *d); /* after a reload */
 void hvdd_files_scan(struct hvdd *d);
@@ -239,6 +252,20 @@ int hvdd_server_start(struct hvdd *d);
 void hvdd_server_stop(struct hvdd *d);
 void hvdd_server_announce(struct hvdd *d); /* new diagnoses: count them, feed followers */
 int64_t hvdd_server_last_diagnosis(struct hvdd *d);
+size_t hvdd_server_followers(const struct hvdd *d); /* O(clients) */
+
+/* hvdiagd_metrics.c: Prometheus metrics over HTTP (metrics_listen) and as a node_exporter
+ * textfile (metrics_textfile). */
+/* Checks what the configuration cannot: the textfile's folder is writable. Returns 0, or
+ * -1 after logging "file:line: ..." errors. */
+int hvdd_metrics_check(const hvd_config *cfg, const hvd_logger *log);
+/* Listens and starts writing; nothing when neither key is set. Returns 0, or -1 after
+ * logging (the address is taken, ...). */
+int hvdd_metrics_start(struct hvdd *d);
+void hvdd_metrics_changed(struct hvdd *d);      /* the store changed: count by severity again */
+void hvdd_metrics_apply_config(struct hvdd *d); /* after a reload: the textfile path */
+void hvdd_metrics_stop(struct hvdd *d);         /* at stop: the HTTP thread ends */
+void hvdd_metrics_free(struct hvdd *d);         /* after the loop closed */
 
 /* hvdiagd_outputs.c */
 /* Opens the configured outputs and starts delivering (loop running or about to). */

@@ -717,6 +717,14 @@ void hvdd_file_report(struct hvdd *d, struct hvdd_file *f, const char *path,
         d->count.files_ingested++;
         d->count.events += r->events;
         d->count.fresh += r->fresh;
+        if (r->kind > HVD_SOURCE_UNKNOWN && r->kind < HVDD_KINDS) {
+            d->count.kind_events[r->kind] += r->events;
+            d->count.kind_fresh[r->kind] += r->fresh;
+            d->count.kind_skipped[r->kind] += r->skipped;
+            if (r->newest > d->count.kind_newest[r->kind]) {
+                d->count.kind_newest[r->kind] = r->newest;
+            }
+        }
         if (r->skipped) {
             hvd_log(&d->log, HVD_LOG_INFO,
                     "%s: %" PRIu64 " events, %" PRIu64 " new, %" PRIu64 " records skipped", path,
@@ -777,6 +785,17 @@ void hvdd_file_report(struct hvdd *d, struct hvdd_file *f, const char *path,
         }
         break;
     }
+}
+
+hvd_source_kind hvdd_kind_parse(const char *name)
+{
+    if (name && strcmp(name, "evtx") == 0) {
+        return HVD_SOURCE_EVTX;
+    }
+    if (name && strcmp(name, "clusterlog") == 0) {
+        return HVD_SOURCE_CLUSTERLOG;
+    }
+    return HVD_SOURCE_UNKNOWN;
 }
 
 /* --- scheduling ---------------------------------------------------------------------- */

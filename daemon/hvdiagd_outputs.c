@@ -426,6 +426,13 @@ int hvdd_outputs_start(struct hvdd *d)
             hvd_log(&d->log, HVD_LOG_ERR, "output file: %s", err.msg);
         }
     }
+    if (c->syslog_target) {
+        if (hvd_output_syslog_open(&out, c, &err) == HVD_OK) {
+            add_output(set, &out);
+        } else {
+            hvd_log(&d->log, HVD_LOG_ERR, "output syslog: %s", err.msg);
+        }
+    }
     if (c->on_incident) {
         if (hvdd_hook_open(&out, d, &err) == HVD_OK) {
             add_output(set, &out);

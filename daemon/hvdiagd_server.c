@@ -317,6 +317,16 @@ static void client_fail(struct hvdd_client *c, const char *code, const char *mes
 
 /* --- requests ------------------------------------------------------------------------ */
 
+size_t hvdd_server_followers(const struct hvdd *d)
+{
+    size_t n = 0;
+
+    for (const struct hvdd_client *c = d->clients; c; c = c->next) {
+        n += c->following && !client_gone(c);
+    }
+    return n;
+}
+
 /* The daemon's members of a "health" answer, beside the store's counts. */
 static const char *health_extra(void *ud)
 {
@@ -352,6 +362,8 @@ static const char *health_extra(void *ud)
     SET_INT("failures", d->count.failed);
     SET_INT("crashes", d->count.crashed);
     SET_INT("timeouts", d->count.timeouts);
+    SET_INT("out_of_memory", d->count.out_of_memory);
+    SET_INT("workers_replaced", d->count.workers_replaced);
     SET_INT("clients_dropped", d->count.clients_dropped);
     SET_INT("clients_refused", d->count.clients_refused);
     SET_INT("clients_timed_out", d->count.clients_timed_out);
@@ -865,6 +877,9 @@ static int count_new(void *ud, const hvd_stored_diagnosis *dg)
 
     d->last_diagnosis = dg->id;
     d->count.diagnoses++;
+    if (dg->severity >= HVD_SEVERITY_NONE && dg->severity <= HVD_SEVERITY_CRITICAL) {
+        d->count.diagnoses_by_severity[dg->severity]++;
+    }
     return 0;
 }
 
@@ -878,6 +893,7 @@ void hvdd_server_announce(struct hvdd *d)
     if (hvd_store_diagnoses_after(d->store, d->last_diagnosis, count_new, d, &err) < 0) {
         hvd_log(&d->log, HVD_LOG_WARNING, "follow: %s", err.msg);
     }
+    hvdd_metrics_changed(d);
     for (struct hvdd_client *c = d->clients; c; c = c->next) {
         if (c->following) {
             follow_pump(c); /* may drop c; it is freed only in its close callback */

@@ -7,7 +7,8 @@
  * stdout after the file's transaction committed:
  *
  *   {"path":P,"follow":B,"complete":B[,"host":H][,"kind":K]}
- *   {"class":"ok"|"file"|"retry"|"memory","events":N,"fresh":N,...[,"error":E]}
+ *   {"class":"ok"|"file"|"retry"|"memory","events":N,"fresh":N,"kind":K,"newest":T,...
+ *    [,"error":E]}        (T: the latest event time read, hvd_time ticks; 0 if none)
  *
  * Before anything is read the worker limits itself: data memory to --memory-limit bytes
  * (an allocation sized from a hostile file fails, and libevtx reports that record as
@@ -164,6 +165,8 @@ static void print_result(const char *cls, const hvd_ingest_result *res, const hv
     json_object_set_new(out, "resumed", json_boolean(res->resumed));
     json_object_set_new(out, "pending", json_integer((json_int_t)res->pending));
     json_object_set_new(out, "skipped", json_integer((json_int_t)res->stats.skipped));
+    json_object_set_new(out, "kind", json_string(hvd_source_kind_name(res->kind)));
+    json_object_set_new(out, "newest", json_integer((json_int_t)res->newest));
     if (strcmp(cls, "ok") != 0) {
         json_object_set_new(out, "error", json_string(err->msg));
     }

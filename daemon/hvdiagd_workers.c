@@ -185,6 +185,8 @@ static void take_result(struct hvdd_worker *w, const char *line)
         rep.events = (uint64_t)json_integer_value(json_object_get(r, "events"));
         rep.fresh = (uint64_t)json_integer_value(json_object_get(r, "fresh"));
         rep.skipped = (uint64_t)json_integer_value(json_object_get(r, "skipped"));
+        rep.kind = hvdd_kind_parse(json_string_value(json_object_get(r, "kind")));
+        rep.newest = (int64_t)json_integer_value(json_object_get(r, "newest"));
         rep.pending = json_integer_value(json_object_get(r, "pending")) > 0;
     } else if (strcmp(cls, "file") == 0) {
         rep.outcome = HVDD_OUT_BAD_FILE;

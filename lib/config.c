@@ -21,6 +21,9 @@
 #include "alloc.h"
 #include "buf.h"
 #include "source.h"
+#include "syslog5424.h"
+
+#include <arpa/inet.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -59,7 +62,7 @@ struct parse {
     enum section sec;
     hvd_config_watch *watch;
     int seen_daemon;
-    unsigned daemon_keys; /* bit per [daemon] key, to refuse repeats */
+    uint64_t daemon_keys; /* bit per [daemon] key, to refuse repeats */
     unsigned watch_keys;
     int seen_outputs;
     unsigned output_keys;
@@ -121,6 +124,9 @@ void hvd_config_destroy(hvd_config *c)
     hvd_free(c->socket);
     hvd_free(c->json_file);
     hvd_free(c->on_incident);
+    hvd_free(c->metrics_listen);
+    hvd_free(c->metrics_textfile);
+    hvd_free(c->syslog_target);
     hvd_free(c);
 }
 
@@ -488,6 +494,57 @@ static int set_bytes(struct parse *p, const char *key, const char *v, uint64_t m
     return set_size_in(p, key, v, min, max, 0, out);
 }
 
+/* metrics_listen: "ADDRESS:PORT", "[V6]:PORT", or a bare PORT on 127.0.0.1. Numeric
+ * addresses only: the daemon binds to what the file says, without name lookups. */
+static void set_listen(struct parse *p, const char *v)
+{
+    hvd_config *c = p->c;
+    const char *port = v;
+    char addr[sizeof(c->metrics_address)] = "127.0.0.1";
+    unsigned long n;
+    unsigned char bin[16];
+
+    if (v[0] == '[') {
+        const char *close = strchr(v, ']');
+
+        if (!close || close[1] != ':' || (size_t)(close - v - 1) >= sizeof(addr)) {
+            goto bad;
+        }
+        memcpy(addr, v + 1, (size_t)(close - v - 1));
+        addr[close - v - 1] = '\0';
+        if (inet_pton(AF_INET6, addr, bin) != 1) {
+            goto bad;
+        }
+        port = close + 2;
+    } else if (strchr(v, ':')) {
+        const char *colon = strrchr(v, ':');
+
+        if ((size_t)(colon - v) >= sizeof(addr)) {
+            goto bad;
+        }
+        memcpy(addr, v, (size_t)(colon - v));
+        addr[colon - v] = '\0';
+        if (inet_pton(AF_INET, addr, bin) != 1) {
+            goto bad;
+        }
+        port = colon + 1;
+    }
+    if (parse_uint(port, 10, 65535, &n) < 0 || n == 0) {
+        goto bad;
+    }
+    if (set_string(p, &c->metrics_listen, v) == 0) {
+        memcpy(c->metrics_address, addr, sizeof(addr));
+        c->metrics_port = (unsigned)n;
+        c->metrics_listen_line = p->line;
+    }
+    return;
+bad:
+    problem(p, p->line,
+            "metrics_listen: '%s' is not ADDRESS:PORT with a numeric address (like "
+            "127.0.0.1:9464 or [::1]:9464) or a PORT from 1 to 65535",
+            v);
+}
+
 static const char *const daemon_keys[] = {
     "database",
     "rules",
@@ -508,6 +565,8 @@ static const char *const daemon_keys[] = {
     "client_queue_limit",
     "client_output_budget",
     "evtx_reader",
+    "metrics_listen",
+    "metrics_textfile",
 };
 
 static void daemon_key(struct parse *p, const char *key, const char *v)
@@ -523,11 +582,11 @@ static void daemon_key(struct parse *p, const char *key, const char *v)
         problem(p, p->line, "unknown key '%s' in [daemon]", key);
         return;
     }
-    if (p->daemon_keys & (1u << k)) {
+    if (p->daemon_keys & (1ull << k)) {
         problem(p, p->line, "'%s' is set twice in [daemon]", key);
         return;
     }
-    p->daemon_keys |= 1u << k;
+    p->daemon_keys |= 1ull << k;
     if (!*v) {
         problem(p, p->line, "%s: empty value", key);
         return;
@@ -628,6 +687,22 @@ static void daemon_key(struct parse *p, const char *key, const char *v)
         }
         break;
     }
+    case 19:
+        set_listen(p, v);
+        break;
+    case 20: {
+        size_t len = strlen(v);
+
+        if (v[0] != '/' || len < 7 || strcmp(v + len - 5, ".prom") != 0 || v[len - 6] == '/') {
+            problem(p, p->line,
+                    "metrics_textfile: '%s' is not an absolute path ending in .prom (the "
+                    "textfile collector reads only *.prom)",
+                    v);
+        } else if (set_string(p, &c->metrics_textfile, v) == 0) {
+            c->metrics_textfile_line = p->line;
+        }
+        break;
+    }
     default:
         break;
     }
@@ -721,8 +796,14 @@ static void watch_key(struct parse *p, const char *key, const char *v)
 }
 
 static const char *const output_keys[] = {
-    "journald",  "json_file", "on_incident", "on_incident_timeout", "on_incident_max_running",
+    "journald",
+    "json_file",
+    "on_incident",
+    "on_incident_timeout",
+    "on_incident_max_running",
     "retry_max",
+    "syslog_target",
+    "syslog_facility",
 };
 
 static void output_key(struct parse *p, const char *key, const char *v)
@@ -784,6 +865,30 @@ static void output_key(struct parse *p, const char *key, const char *v)
     case 5:
         set_duration(p, key, v, 1000, 24ull * 3600 * 1000, &c->retry_max_ms);
         break;
+    case 6: {
+        hvd_syslog_target t;
+        hvd_error terr;
+
+        if (hvd_syslog_target_parse(v, &t, &terr) < 0) {
+            problem(p, p->line, "syslog_target: %s", terr.msg);
+        } else if (set_string(p, &c->syslog_target, v) == 0) {
+            c->syslog_target_line = p->line;
+        }
+        break;
+    }
+    case 7: {
+        int f = hvd_syslog_facility_parse(v);
+
+        if (f < 0) {
+            problem(p, p->line,
+                    "syslog_facility: '%s' is not a facility (kern, user, daemon, auth, ..., "
+                    "local0 to local7, or 0 to 23)",
+                    v);
+        } else {
+            c->syslog_facility = f;
+        }
+        break;
+    }
     default:
         break;
     }
@@ -868,6 +973,7 @@ static int set_defaults(hvd_config *c)
     c->hook_timeout_ms = 30 * 1000;
     c->hook_max_running = 4;
     c->retry_max_ms = 5 * 60 * 1000;
+    c->syslog_facility = 3; /* daemon */
     return c->database && c->rules && c->socket ? 0 : -1;
 }
 
@@ -1021,6 +1127,12 @@ char *hvd_config_describe(const hvd_config *c)
                    (unsigned long long)c->client_output_budget);
     hvd_buf_printf(&b, "evtx_reader = %s\n",
                    hvd_evtx_decoder_name((hvd_evtx_decoder)c->evtx_decoder));
+    if (c->metrics_listen) {
+        hvd_buf_printf(&b, "metrics_listen = %s\n", c->metrics_listen);
+    }
+    if (c->metrics_textfile) {
+        hvd_buf_printf(&b, "metrics_textfile = %s\n", c->metrics_textfile);
+    }
     hvd_buf_printf(&b, "\n[outputs]\njournald = %s\n",
                    c->journald == HVD_CONFIG_AUTO ? "auto"
                    : c->journald == HVD_CONFIG_ON ? "yes"
@@ -1034,6 +1146,10 @@ char *hvd_config_describe(const hvd_config *c)
     describe_ms(&b, "on_incident_timeout", c->hook_timeout_ms);
     hvd_buf_printf(&b, "on_incident_max_running = %u\n", c->hook_max_running);
     describe_ms(&b, "retry_max", c->retry_max_ms);
+    if (c->syslog_target) {
+        hvd_buf_printf(&b, "syslog_target = %s\n", c->syslog_target);
+    }
+    hvd_buf_printf(&b, "syslog_facility = %s\n", hvd_syslog_facility_name(c->syslog_facility));
     for (size_t i = 0; i < c->nwatches; i++) {
         const hvd_config_watch *w = &c->watches[i];
 

@@ -23,6 +23,11 @@
  *   client_queue_limit = 256k              ; unsent bytes per client before it waits
  *   client_output_budget = 32M             ; unsent bytes held for all clients together
  *   evtx_reader = native                   ; EVTX decoder: native or libevtx
+ *   metrics_listen = 127.0.0.1:9464        ; Prometheus /metrics (ADDRESS:PORT, [V6]:PORT,
+ *                                          ; or PORT for 127.0.0.1); off unless set
+ *   metrics_textfile = /var/lib/prometheus/node-exporter/hvdiag.prom ; off unless set
+ *   syslog_target = udp://127.0.0.1:514    ; or tcp://HOST:PORT, unix:/dev/log; off unless set
+ *   syslog_facility = daemon               ; kern ... local7, or 0 to 23
  *
  *   [outputs]                              ; where incident changes are pushed
  *   journald = auto                        ; auto (when journald runs), yes, no
@@ -102,6 +107,16 @@ typedef struct hvd_config {
     unsigned journald_line;    /* lines of those keys, for --check-config; 0: not set */
     unsigned json_file_line;
     unsigned on_incident_line;
+    int evtx_decoder;             /* evtx_reader: an hvd_evtx_decoder (source.h); 0 = the default */
+    char *metrics_listen;         /* "ADDRESS:PORT" as given; NULL: no HTTP endpoint */
+    char metrics_address[48];     /* its numeric address, IPv6 without brackets */
+    unsigned metrics_port;        /* 1 to 65535 */
+    unsigned metrics_listen_line; /* its line, for errors found when listening */
+    char *metrics_textfile;       /* absolute path ending in .prom; NULL: none */
+    unsigned metrics_textfile_line;
+    char *syslog_target; /* as hvd_syslog_target_parse() reads it; NULL: none */
+    unsigned syslog_target_line;
+    int syslog_facility; /* 0 to 23 */
     hvd_config_watch *watches;
     size_t nwatches;
 } hvd_config;

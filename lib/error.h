@@ -19,7 +19,8 @@
     X(HVD_ELIMIT, -9, "limit exceeded")          \
     X(HVD_ECONFIG, -10, "invalid configuration") \
     X(HVD_EPROTO, -11, "invalid request")        \
-    X(HVD_ENOTFOUND, -12, "not found")
+    X(HVD_ENOTFOUND, -12, "not found")           \
+    X(HVD_EAGAIN, -13, "try again later")
 
 enum {
 #define HVD__ERROR_ENUM(name, value, text) name = value,

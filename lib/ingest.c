@@ -481,6 +481,7 @@ int hvd_ingest_file(hvd_ingest *ing, const char *path, const char *display,
         return rc;
     }
     res->resumed = resumed;
+    res->kind = hvd_source_get_kind(src);
     if (!ing->engine) {
         rc = engine_renew(ing, err);
         if (rc < 0) {
@@ -502,6 +503,9 @@ int hvd_ingest_file(hvd_ingest *ing, const char *path, const char *display,
         int seen = 0;
 
         res->events++;
+        if (ev.time > res->newest && hvd_time_has_date(ev.time)) {
+            res->newest = ev.time;
+        }
         ev.source_path = display;
         if ((opt->since && ev.time < opt->since) || (opt->until && ev.time > opt->until)) {
             res->outside++;

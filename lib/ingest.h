@@ -32,13 +32,15 @@ typedef struct hvd_ingest_options {
 } hvd_ingest_options;
 
 typedef struct hvd_ingest_result {
-    uint64_t events;   /* read from the file */
-    uint64_t fresh;    /* not seen before, given to the engine */
-    uint64_t repeated; /* seen before (re-exports, re-runs) */
-    uint64_t outside;  /* outside since/until */
-    int changed;       /* the database changed */
-    int resumed;       /* follow: read from the checkpoint, not from the start */
-    uint64_t pending;  /* follow: bytes after the checkpoint left for later (a partial line) */
+    uint64_t events;      /* read from the file */
+    uint64_t fresh;       /* not seen before, given to the engine */
+    uint64_t repeated;    /* seen before (re-exports, re-runs) */
+    uint64_t outside;     /* outside since/until */
+    int changed;          /* the database changed */
+    int resumed;          /* follow: read from the checkpoint, not from the start */
+    uint64_t pending;     /* follow: bytes after the checkpoint left for later (a partial line) */
+    hvd_source_kind kind; /* what the file turned out to be */
+    hvd_time newest;      /* the latest dated event read; 0 if none */
     hvd_source_stats stats;
 } hvd_ingest_result;
 

@@ -442,6 +442,17 @@ int hvd_output_check_config(const hvd_config *c, const hvd_logger *log, hvd_erro
                            "on_incident: %s: not executable by this user", c->on_incident);
         }
     }
+    if (c->syslog_target) {
+        hvd_output o;
+        hvd_error serr;
+
+        if (hvd_output_syslog_open(&o, c, &serr) < 0) {
+            config_problem(c, c->syslog_target_line, log, err, &errors, "syslog_target: %s",
+                           serr.msg);
+        } else {
+            o.ops->close(o.impl);
+        }
+    }
     if (c->journald == HVD_CONFIG_ON && !hvd_output_journald_available()) {
         config_problem(c, c->journald_line, log, err, &errors,
                        "journald: yes, but systemd-journald does not run here "

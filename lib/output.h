@@ -112,8 +112,8 @@ int hvd_output_hook_env(const hvd_outbox_record *r, hvd_buf *text, const char **
 
 /* --check-config: the output keys name things that work here (json_file's folder exists
  * and the file can be appended to by this user; on_incident is an executable regular
- * file). Each problem is logged as "file:line: ..." at error level; the first is in err.
- * Returns HVD_OK or HVD_ECONFIG. */
+ * file; syslog_target's host resolves). Each problem is logged as "file:line: ..." at error level;
+ * the first is in err. Returns HVD_OK or HVD_ECONFIG. */
 int hvd_output_check_config(const hvd_config *c, const hvd_logger *log, hvd_error *err);
 
 /* Whether systemd-journald listens here (its socket exists): journald = auto turns on. */
@@ -135,5 +135,9 @@ int hvd_output_file_open(hvd_output *out, const char *path, const hvd_logger *lo
 /* journald through sd_journal_sendv(): notable changes only (hvd_output_is_notable()),
  * the others count as delivered. HVD_EUNSUPPORTED when built without libsystemd. */
 int hvd_output_journald_open(hvd_output *out, const hvd_logger *log, hvd_error *err);
+
+/* syslog_target as RFC 5424 messages (syslog5424.h), every change. The target's host is
+ * resolved now; a receiver that is down is no error (deliveries retry). */
+int hvd_output_syslog_open(hvd_output *out, const hvd_config *c, hvd_error *err);
 
 #endif

@@ -281,6 +281,12 @@ typedef struct hvd_store_counts {
 
 int hvd_store_get_counts(hvd_store *st, hvd_store_counts *out, hvd_error *err);
 
+/* Diagnoses and incidents stored, by severity (index: hvd_severity, benign 0 to critical
+ * 4). Reads both tables whole: O(diagnoses + incidents). */
+#define HVD_STORE_SEVERITIES 5
+int hvd_store_severity_counts(hvd_store *st, int64_t diagnoses[HVD_STORE_SEVERITIES],
+                              int64_t incidents[HVD_STORE_SEVERITIES], hvd_error *err);
+
 /* Everything the database holds about diagnoses, evidence, incidents and seen input, one
  * fact a line in a stable order, without row ids, incident ids or wall-clock times (source
  * rows are left out: they are bookkeeping of each read). Two databases built from the

@@ -302,6 +302,7 @@ enum {
     SQL_CURSOR_DROP_INACTIVE,
     SQL_CURSOR_SET,
     SQL_OUTBOX_PRUNE,
+    SQL_SEVERITY_COUNTS,
     SQL_COUNT
 };
 
@@ -442,6 +443,10 @@ static const char *const store_sql[SQL_COUNT] = {
                    " (SELECT coalesce(sum(value), 0) FROM counters"
                    "  WHERE name = 'events_marked'),"
                    " (SELECT count(*) FROM incidents WHERE severity = 0)",
+    /* one full scan of each table: the table says 0 for diagnoses, 1 for incidents */
+    [SQL_SEVERITY_COUNTS] = "SELECT 0, severity, count(*) FROM diagnoses GROUP BY severity"
+                            " UNION ALL SELECT 1, severity, count(*) FROM incidents"
+                            " GROUP BY severity",
 
     /* --- digest: every stored fact in a stable order, without row ids or seen times --- */
     [SQL_DUMP_DIAG] = "SELECT key, kind, rule, title, severity, confidence, cause, remedy, refs,"

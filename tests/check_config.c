@@ -584,6 +584,78 @@ START_TEST(config_client_limits_parse)
 }
 END_TEST
 
+START_TEST(config_metrics_and_syslog_keys_parse)
+{
+    static const struct {
+        const char *text;
+        const char *msg;
+    } bad[] = {
+        {"[daemon]\nmetrics_listen = localhost:9464\n",
+         "t.conf:2: metrics_listen: 'localhost:9464'"},
+        {"[daemon]\nmetrics_listen = 127.0.0.1:0\n", "t.conf:2: metrics_listen: '127.0.0.1:0'"},
+        {"[daemon]\nmetrics_listen = 127.0.0.1:70000\n", "t.conf:2: metrics_listen:"},
+        {"[daemon]\nmetrics_listen = 1.2.3:80\n", "t.conf:2: metrics_listen: '1.2.3:80'"},
+        {"[daemon]\nmetrics_listen = ::1:9464\n", "t.conf:2: metrics_listen: '::1:9464'"},
+        {"[daemon]\nmetrics_listen = [::1]9464\n", "t.conf:2: metrics_listen: '[::1]9464'"},
+        {"[daemon]\nmetrics_textfile = hvdiag.prom\n", "t.conf:2: metrics_textfile: 'hvdiag.prom'"},
+        {"[daemon]\nmetrics_textfile = /var/lib/hvdiag.txt\n", "t.conf:2: metrics_textfile:"},
+        {"[daemon]\nmetrics_textfile = /var/lib/.prom\n", "t.conf:2: metrics_textfile:"},
+        {"[outputs]\n\nsyslog_target = udp://127.0.0.1\n",
+         "t.conf:3: syslog_target: 'udp://127.0.0.1' has no :PORT"},
+        {"[outputs]\nsyslog_target = http://x:1\n", "t.conf:2: syslog_target: 'http://x:1' is not"},
+        {"[outputs]\nsyslog_target = unix:dev/log\n", "t.conf:2: syslog_target: 'unix:dev/log'"},
+        {"[outputs]\nsyslog_facility = local9\n", "t.conf:2: syslog_facility: 'local9' is not"},
+        {"[outputs]\nsyslog_facility = 24\n", "t.conf:2: syslog_facility: '24' is not"},
+    };
+    hvd_config *c = accept_text("");
+    hvd_config *again = NULL;
+    char *text;
+    hvd_error err;
+
+    ck_assert_ptr_null(c->metrics_listen);
+    ck_assert_ptr_null(c->metrics_textfile);
+    ck_assert_ptr_null(c->syslog_target);
+    ck_assert_int_eq(c->syslog_facility, 3);
+    hvd_config_destroy(c);
+    c = accept_text("[daemon]\nmetrics_listen = 9464\n");
+    ck_assert_str_eq(c->metrics_address, "127.0.0.1");
+    ck_assert_uint_eq(c->metrics_port, 9464);
+    ck_assert_uint_eq(c->metrics_listen_line, 2);
+    hvd_config_destroy(c);
+    c = accept_text("[daemon]\nmetrics_listen = [::1]:19464\n");
+    ck_assert_str_eq(c->metrics_address, "::1");
+    ck_assert_uint_eq(c->metrics_port, 19464);
+    hvd_config_destroy(c);
+    c = accept_text("[daemon]\nworkers = 1\nmetrics_listen = 0.0.0.0:9100\n"
+                    "metrics_textfile = /var/lib/node/hvdiag.prom\n"
+                    "[outputs]\nsyslog_target = tcp://[::1]:6514\nsyslog_facility = local3\n");
+    ck_assert_str_eq(c->metrics_address, "0.0.0.0");
+    ck_assert_uint_eq(c->metrics_port, 9100);
+    ck_assert_uint_eq(c->metrics_listen_line, 3);
+    ck_assert_str_eq(c->metrics_textfile, "/var/lib/node/hvdiag.prom");
+    ck_assert_uint_eq(c->metrics_textfile_line, 4);
+    ck_assert_str_eq(c->syslog_target, "tcp://[::1]:6514");
+    ck_assert_uint_eq(c->syslog_target_line, 6);
+    ck_assert_int_eq(c->syslog_facility, 19);
+    /* the summary says the same */
+    text = hvd_config_describe(c);
+    ck_assert_int_eq(hvd_config_parse_string(&again, text, "summary", NULL, &err), HVD_OK);
+    ck_assert_str_eq(again->metrics_listen, "0.0.0.0:9100");
+    ck_assert_str_eq(again->metrics_textfile, c->metrics_textfile);
+    ck_assert_str_eq(again->syslog_target, c->syslog_target);
+    ck_assert_int_eq(again->syslog_facility, 19);
+    hvd_config_destroy(again);
+    hvd_free(text);
+    hvd_config_destroy(c);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct logged l = reject(bad[i].text);
+
+        ck_assert_msg(strncmp(l.first, bad[i].msg, strlen(bad[i].msg)) == 0, "%s: %s", bad[i].text,
+                      l.first);
+    }
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -604,6 +676,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, config_indented_lines_follow_inih);
     tcase_add_test(tc, config_agrees_with_inih_on_generated_files);
     tcase_add_test(tc, config_client_limits_parse);
+    tcase_add_test(tc, config_metrics_and_syslog_keys_parse);
     suite_add_tcase(s, tc);
     return s;
 }

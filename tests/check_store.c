@@ -1769,6 +1769,54 @@ START_TEST(allocation_failures_fail_cleanly_and_leave_no_trace)
 }
 END_TEST
 
+/* Counts by severity agree with the rows, and with the totals. */
+START_TEST(severity_counts_match_the_rows)
+{
+    hvd_store *st = open_db(0);
+    struct tdiag a, b, c, w;
+    int64_t diag[HVD_STORE_SEVERITIES];
+    int64_t inc[HVD_STORE_SEVERITIES];
+    hvd_store_counts totals;
+    hvd_error err;
+    int64_t dsum = 0;
+    int64_t isum = 0;
+
+    ck_assert_int_eq(hvd_store_severity_counts(st, diag, inc, &err), HVD_OK);
+    for (int s = 0; s < HVD_STORE_SEVERITIES; s++) {
+        ck_assert_int_eq(diag[s] + inc[s], 0);
+    }
+    tdiag_init(&a, "k1", "vm1", NULL, "HV1", 1000, 2000, 1, 1);
+    tdiag_init(&b, "k2", "vm1", NULL, "HV1", 1500, 2500, 1, 2);
+    tdiag_init(&c, "k3", "vm2", NULL, "HV2", 1000, 2000, 1, 3);
+    tdiag_init(&w, "k4", NULL, NULL, "HV3", 1000, 2000, 1, 4);
+    b.d.severity = HVD_SEVERITY_CRITICAL;
+    w.d.severity = HVD_SEVERITY_WARNING;
+    begin(st);
+    put(st, &a);
+    put(st, &b);
+    put(st, &c);
+    put(st, &w);
+    commit(st);
+    ck_assert_int_eq(hvd_store_severity_counts(st, diag, inc, &err), HVD_OK);
+    ck_assert_int_eq(hvd_store_get_counts(st, &totals, &err), HVD_OK);
+    ck_assert_int_eq(diag[HVD_SEVERITY_ERROR], 2);
+    ck_assert_int_eq(diag[HVD_SEVERITY_CRITICAL], 1);
+    ck_assert_int_eq(diag[HVD_SEVERITY_WARNING], 1);
+    for (int s = 0; s < HVD_STORE_SEVERITIES; s++) {
+        char sql[80];
+
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM incidents WHERE severity = %d", s);
+        ck_assert_int_eq(inc[s], count(sql));
+        dsum += diag[s];
+        isum += inc[s];
+    }
+    ck_assert_int_eq(dsum, totals.diagnoses);
+    ck_assert_int_eq(isum, totals.incidents);
+    ck_assert_int_ge(inc[HVD_SEVERITY_CRITICAL], 1);
+    hvd_store_close(st);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -1783,6 +1831,7 @@ static Suite *store_suite(void)
     tc = tcase_create("diagnoses");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, upsert_by_key_grows_and_dedupes_evidence);
+    tcase_add_test(tc, severity_counts_match_the_rows);
     tcase_add_test(tc, cluster_log_evidence_is_told_apart_by_line);
     tcase_add_test(tc, same_diagnoses_in_any_order_give_the_same_digest);
     suite_add_tcase(s, tc);
