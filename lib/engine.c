@@ -55,9 +55,9 @@
 #define MAX_OPEN      200000 /* open diagnoses in all groups */
 #define MAX_PENDING   1024   /* threshold: matches short of it kept per group */
 #define MAX_RECENT    20000
-#define RECENT_SLOTS  4096
+#define RECENT_SLOTS  32768 /* more slots than entries at the bound: chains stay O(1) */
 #define MAX_SEEN      50000
-#define SEEN_SLOTS    4096
+#define SEEN_SLOTS    65536
 #define CORR_DEPTH    3
 
 struct entity {
