@@ -1639,12 +1639,13 @@ static int fill_role(hvd_engine *e, size_t c, struct recent **chosen, size_t nfi
  * dropped at the first role, not after all are filled. A role no join reaches (a
  * correlation without joins) is filled from every kept diagnosis of its rule.
  *
- * Cost: for M roles and J joins, O(M·J) lookups to choose each step, and O(j + k) for the
- * k candidates met, of which j fit: O(M²·J + the candidates met) a search. With joins on
- * values that name few diagnoses (a group, a VM, a host) that is O(1) in the number of
- * kept diagnoses, against O(K^(M-1)) for every combination of the K kept ones. Candidates
- * are copied before they are tried, since a combination reported inside the loop can keep
- * (and file) more diagnoses: O(k) memory a step.
+ * Cost: for M roles and J joins, a step costs J lookups (O(1) expected each) to choose its
+ * role, and O(J + M) to check each of its candidates; a search costs O((J + M) · c) for the
+ * c candidates met over all its steps, plus the combinations reported. With joins on
+ * values that name few diagnoses (a group, a VM, a host) that is O(1) in the number K of
+ * kept diagnoses, where trying every combination cost O(K^(M-1)). Candidates are copied
+ * before they are tried, since a combination reported inside the loop can keep (and file)
+ * more diagnoses: O(candidates) memory a step.
  */
 static int fill_roles(hvd_engine *e, size_t c, struct recent **chosen, size_t nfilled, int depth)
 {
