@@ -16,7 +16,10 @@
  * Correlation: every diagnosis made is kept; when one is made or grows, each correlation
  * it can be a member of is tried against the kept ones within the correlation's window of
  * it, in any arrival order, and each combination of members is reported once (and again
- * only when a member's span grows).
+ * only when a member's span grows). Kept diagnoses are indexed by the values their joins
+ * compare (see fill_roles()), so a search meets the partners its joins name, not every
+ * kept diagnosis of each role's rule; one whose span and entities did not change is not
+ * searched again.
  *
  * Memory: nothing is dropped for being old, since "old" would depend on which events came
  * first. Groups and kept diagnoses are bounded by count (MAX_GROUPS, MAX_RECENT) and the
@@ -52,9 +55,9 @@
 #define MAX_OPEN      200000 /* open diagnoses in all groups */
 #define MAX_PENDING   1024   /* threshold: matches short of it kept per group */
 #define MAX_RECENT    20000
-#define RECENT_SLOTS  4096
+#define RECENT_SLOTS  32768 /* more slots than entries at the bound: chains stay O(1) */
 #define MAX_SEEN      50000
-#define SEEN_SLOTS    4096
+#define SEEN_SLOTS    65536
 #define CORR_DEPTH    3
 
 struct entity {
@@ -101,21 +104,57 @@ struct group {
     struct evidence_copy *pending; /* threshold: matches not yet in a diagnosis, by time */
     size_t npending;
     size_t pending_cap;
-    struct open_diag *open;
+    struct open_diag *open; /* open_base + open_front */
     size_t nopen;
+    struct open_diag *open_base; /* the allocation: open_cap slots, free ones on both ends */
+    size_t open_front;           /* free slots before open[0] */
     size_t open_cap;
     struct group *older; /* least recently used order, for eviction */
     struct group *newer;
 };
 
-/* A diagnosis kept for correlation: in a hash chain by key, in one list per rule, and in
- * a list from least to most recently made or grown (the eviction order). */
+struct recent;
+
+/* A join side: kept diagnoses of 'rule' looked up by the value of their entity 'entity'. */
+struct jattr {
+    size_t rule;
+    const char *entity; /* the rule set's */
+    int host;           /* compared as host names, so keyed by the first label */
+};
+
+struct jkey;
+
+/* One kept diagnosis filed under one join key. */
+struct jnode {
+    struct recent *r;
+    struct jkey *key; /* NULL: not filed (the entity is missing) */
+    struct jnode *prev;
+    struct jnode *next;
+};
+
+/* The kept diagnoses of one join side whose entity has one value, compared as the join
+ * compares: lower case, and for a host its first label. */
+struct jkey {
+    size_t attr;
+    uint64_t hash;
+    char *value;
+    size_t len;
+    size_t n;
+    struct jnode *head;
+    struct jkey *hnext;
+};
+
+/* A diagnosis kept for correlation: in a hash chain by key, in one list per rule, in a
+ * list from least to most recently made or grown (the eviction order), and under one join
+ * key per join side of its rule (jnodes[i] for e->attrs_of_rule[rule][i]). */
 struct recent {
     size_t rule;
     char *key;
     struct entities ents;
     hvd_time first;
     hvd_time last;
+    struct jnode *jnodes;
+    size_t njnodes;
     struct recent *hnext;
     struct recent *rule_prev;
     struct recent *rule_next;
@@ -177,8 +216,15 @@ struct hvd_engine {
     struct seen *seen_newest;
     size_t nseen;
     size_t **corr_by_rule; /* rule index -> correlation rule indexes (+1), 0-terminated */
-    hvd_time prime_span;   /* see hvd_engine_prime_span() */
-    char **names;          /* entity names of primed diagnoses, owned */
+    struct jattr *jattrs;  /* every join side of every correlation, once */
+    size_t njattrs;
+    size_t **attrs_of_rule; /* rule index -> its join sides (jattrs index + 1), 0-terminated */
+    size_t **join_attrs;    /* correlation -> per join, the jattrs of its left and right side */
+    struct jkey **jslots;   /* join keys by hash; grows with them */
+    size_t njslots;
+    size_t njkeys;
+    hvd_time prime_span; /* see hvd_engine_prime_span() */
+    char **names;        /* entity names of primed diagnoses, owned */
     size_t nnames;
 
     pcre2_match_data *md;
@@ -1011,6 +1057,269 @@ static int where_holds(hvd_engine *e, size_t c, const hvd__member *m, const stru
     return 1;
 }
 
+/* --- the join index ------------------------------------------------------------------ */
+
+/* The part of v a join of this kind compares: a host's first label, else all of it. */
+static size_t join_len(const char *v, int host)
+{
+    return host ? strcspn(v, ".") : strlen(v);
+}
+
+/* Lower-case bytes, as strcasecmp() compares them. */
+static uint64_t join_hash(size_t attr, const char *v, size_t len)
+{
+    uint64_t h = (1469598103934665603ULL ^ (uint64_t)attr) * 1099511628211ULL;
+
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ (unsigned char)tolower((unsigned char)v[i])) * 1099511628211ULL;
+    }
+    return h;
+}
+
+/* The key of attr for value v, or NULL when no kept diagnosis has it. Cost: O(1)
+ * expected (the table grows with the keys). */
+static struct jkey *jkey_find(const hvd_engine *e, size_t attr, const char *v)
+{
+    size_t len = join_len(v, e->jattrs[attr].host);
+    uint64_t h = join_hash(attr, v, len);
+
+    if (!e->njslots) {
+        return NULL;
+    }
+    for (struct jkey *k = e->jslots[h & (e->njslots - 1)]; k; k = k->hnext) {
+        size_t i = 0;
+
+        if (k->hash != h || k->attr != attr || k->len != len) {
+            continue;
+        }
+        while (i < len && k->value[i] == (char)tolower((unsigned char)v[i])) {
+            i++;
+        }
+        if (i == len) {
+            return k;
+        }
+    }
+    return NULL;
+}
+
+/* Doubles the table when keys outnumber slots. Cost: O(keys), amortised O(1) a key. */
+static int jslots_grow(hvd_engine *e)
+{
+    size_t n = e->njslots ? 2 * e->njslots : 1024;
+    struct jkey **slots;
+
+    if (e->njkeys < e->njslots) {
+        return HVD_OK;
+    }
+    slots = hvd_calloc(n, sizeof(*slots));
+    if (!slots) {
+        return HVD_ENOMEM;
+    }
+    for (size_t i = 0; i < e->njslots; i++) {
+        while (e->jslots[i]) {
+            struct jkey *k = e->jslots[i];
+
+            e->jslots[i] = k->hnext;
+            k->hnext = slots[k->hash & (n - 1)];
+            slots[k->hash & (n - 1)] = k;
+        }
+    }
+    hvd_free(e->jslots);
+    e->jslots = slots;
+    e->njslots = n;
+    return HVD_OK;
+}
+
+/* Takes node out of its key; the key goes with its last node. */
+static void jnode_unfile(hvd_engine *e, struct jnode *node)
+{
+    struct jkey *k = node->key;
+    struct jkey **pk;
+
+    if (!k) {
+        return;
+    }
+    if (node->prev) {
+        node->prev->next = node->next;
+    } else {
+        k->head = node->next;
+    }
+    if (node->next) {
+        node->next->prev = node->prev;
+    }
+    node->key = NULL;
+    node->prev = NULL;
+    node->next = NULL;
+    if (--k->n > 0) {
+        return;
+    }
+    for (pk = &e->jslots[k->hash & (e->njslots - 1)]; *pk && *pk != k;) {
+        pk = &(*pk)->hnext;
+    }
+    if (*pk) {
+        *pk = k->hnext;
+    }
+    hvd_free(k->value);
+    hvd_free(k);
+    e->njkeys--;
+}
+
+/* Files node under attr's key for v (made when new). */
+static int jnode_file(hvd_engine *e, struct jnode *node, size_t attr, const char *v)
+{
+    struct jkey *k = jkey_find(e, attr, v);
+
+    if (!k) {
+        size_t len = join_len(v, e->jattrs[attr].host);
+
+        if (jslots_grow(e) < 0) {
+            return HVD_ENOMEM;
+        }
+        k = hvd_calloc(1, sizeof(*k));
+        if (!k || !(k->value = hvd_strndup(v, len))) {
+            hvd_free(k);
+            return HVD_ENOMEM;
+        }
+        for (size_t i = 0; i < len; i++) {
+            k->value[i] = (char)tolower((unsigned char)k->value[i]);
+        }
+        k->attr = attr;
+        k->len = len;
+        k->hash = join_hash(attr, v, len);
+        k->hnext = e->jslots[k->hash & (e->njslots - 1)];
+        e->jslots[k->hash & (e->njslots - 1)] = k;
+        e->njkeys++;
+    }
+    node->key = k;
+    node->prev = NULL;
+    node->next = k->head;
+    if (k->head) {
+        k->head->prev = node;
+    }
+    k->head = node;
+    k->n++;
+    return HVD_OK;
+}
+
+/* Files r under its join values; a node already under the right key stays where it is.
+ * Cost: O(join sides of its rule), expected. */
+static int recent_file(hvd_engine *e, struct recent *r)
+{
+    const size_t *attrs = e->attrs_of_rule[r->rule];
+    size_t n = 0;
+
+    while (attrs && attrs[n]) {
+        n++;
+    }
+    if (n && !r->jnodes) {
+        r->jnodes = hvd_calloc(n, sizeof(*r->jnodes));
+        if (!r->jnodes) {
+            return HVD_ENOMEM;
+        }
+        r->njnodes = n;
+    }
+    for (size_t i = 0; i < r->njnodes; i++) {
+        const struct jattr *a = &e->jattrs[attrs[i] - 1];
+        const char *v = entities_get(&r->ents, a->entity, strlen(a->entity));
+        struct jnode *node = &r->jnodes[i];
+
+        node->r = r;
+        if (v && node->key && jkey_find(e, attrs[i] - 1, v) == node->key) {
+            continue;
+        }
+        jnode_unfile(e, node);
+        if (v && jnode_file(e, node, attrs[i] - 1, v) < 0) {
+            return HVD_ENOMEM;
+        }
+    }
+    return HVD_OK;
+}
+
+static void recent_unfile(hvd_engine *e, struct recent *r)
+{
+    for (size_t i = 0; i < r->njnodes; i++) {
+        jnode_unfile(e, &r->jnodes[i]);
+    }
+    hvd_free(r->jnodes);
+    r->jnodes = NULL;
+    r->njnodes = 0;
+}
+
+/* The join side of rule's entity name (compared as hosts or not), made when new. Returns
+ * its index, or -1 when out of memory. Cost: O(join sides), once per join at create. */
+static long jattr_of(hvd_engine *e, size_t rule, const char *entity, int host)
+{
+    struct jattr *grown;
+
+    for (size_t i = 0; i < e->njattrs; i++) {
+        const struct jattr *a = &e->jattrs[i];
+
+        if (a->rule == rule && a->host == host && strcmp(a->entity, entity) == 0) {
+            return (long)i;
+        }
+    }
+    grown = hvd_realloc(e->jattrs, (e->njattrs + 1) * sizeof(*grown));
+    if (!grown) {
+        return -1;
+    }
+    e->jattrs = grown;
+    e->jattrs[e->njattrs].rule = rule;
+    e->jattrs[e->njattrs].entity = entity;
+    e->jattrs[e->njattrs].host = host;
+    return (long)e->njattrs++;
+}
+
+/* Appends value to a 0-terminated list; returns HVD_OK or HVD_ENOMEM. */
+static int list_add(size_t **list, size_t value)
+{
+    size_t n = 0;
+    size_t *grown;
+
+    while (*list && (*list)[n]) {
+        if ((*list)[n] == value) {
+            return HVD_OK;
+        }
+        n++;
+    }
+    grown = hvd_realloc(*list, (n + 2) * sizeof(*grown));
+    if (!grown) {
+        return HVD_ENOMEM;
+    }
+    grown[n] = value;
+    grown[n + 1] = 0;
+    *list = grown;
+    return HVD_OK;
+}
+
+/* The join sides of correlation c, filed per member rule. */
+static int index_joins(hvd_engine *e, size_t c)
+{
+    const hvd__rule *corr = &e->rs->rules[c];
+
+    if (!corr->njoins) {
+        return HVD_OK;
+    }
+    e->join_attrs[c] = hvd_calloc(2 * corr->njoins, sizeof(**e->join_attrs));
+    if (!e->join_attrs[c]) {
+        return HVD_ENOMEM;
+    }
+    for (size_t i = 0; i < corr->njoins; i++) {
+        const hvd__join *j = &corr->joins[i];
+        size_t rules[2] = {corr->members[j->left].rule, corr->members[j->right].rule};
+        const char *ents[2] = {j->left_entity, j->right_entity};
+
+        for (int side = 0; side < 2; side++) {
+            long a = jattr_of(e, rules[side], ents[side], j->host);
+
+            if (a < 0 || list_add(&e->attrs_of_rule[rules[side]], (size_t)a + 1) < 0) {
+                return HVD_ENOMEM;
+            }
+            e->join_attrs[c][2 * i + (size_t)side] = (size_t)a;
+        }
+    }
+    return HVD_OK;
+}
+
 static void recent_unlink_order(hvd_engine *e, struct recent *r)
 {
     if (r->older) {
@@ -1059,17 +1368,39 @@ static void recent_drop(hvd_engine *e, struct recent *r)
         r->rule_next->rule_prev = r->rule_prev;
     }
     recent_unlink_order(e, r);
+    recent_unfile(e, r);
     hvd_free(r->key);
     entities_free(&r->ents);
     hvd_free(r);
     e->nrecent--;
 }
 
+/* Whether a and b hold the same names and values, in the same order. */
+static int entities_same(const struct entities *a, const struct entities *b)
+{
+    if (a->n != b->n) {
+        return 0;
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        if (strcmp(a->v[i].name, b->v[i].name) != 0 || strcmp(a->v[i].value, b->v[i].value) != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * Keeps a diagnosis (or updates the kept one of the same key: its span grows) and files it
+ * under its join values. *changed (may be NULL) says whether it is new or its span or
+ * entities changed: only then can it join a combination not reported yet. Cost: O(1)
+ * expected, plus O(entities).
+ */
 static int remember(hvd_engine *e, size_t rule, const char *key, const struct entities *ents,
-                    hvd_time first, hvd_time last, struct recent **out)
+                    hvd_time first, hvd_time last, struct recent **out, int *changed)
 {
     size_t slot = hash(key) % RECENT_SLOTS;
     struct recent *r;
+    int fresh = 0;
 
     for (r = e->recent_slots[slot]; r; r = r->hnext) {
         if (strcmp(r->key, key) == 0) {
@@ -1097,11 +1428,16 @@ static int remember(hvd_engine *e, size_t rule, const char *key, const struct en
         e->recent_by_rule[rule] = r;
         recent_push_newest(e, r);
         e->nrecent++;
+        fresh = 1;
     } else {
         recent_unlink_order(e, r);
         recent_push_newest(e, r);
     }
-    if (entities_copy(&r->ents, ents) < 0) {
+    if (changed) {
+        *changed = fresh || first < r->first || last > r->last || !entities_same(&r->ents, ents);
+    }
+    if ((fresh || !entities_same(&r->ents, ents)) &&
+        (entities_copy(&r->ents, ents) < 0 || recent_file(e, r) < 0)) {
         return HVD_ENOMEM;
     }
     r->first = first < r->first ? first : r->first;
@@ -1166,6 +1502,43 @@ static void seen_drop_oldest(hvd_engine *e)
 static int made(hvd_engine *e, size_t rule, const char *key, const struct entities *ents,
                 hvd_time first, hvd_time last, int depth);
 
+static int join_holds(const hvd__join *j, struct recent *const *chosen)
+{
+    const char *a = entities_get(&chosen[j->left]->ents, j->left_entity, strlen(j->left_entity));
+    const char *b = entities_get(&chosen[j->right]->ents, j->right_entity, strlen(j->right_entity));
+
+    return a && b && *a && (j->host ? host_equal(a, b) : strcasecmp(a, b) == 0);
+}
+
+/* Whether role m, just filled, fits the filled roles: the joins between them, the window
+ * over all filled roles and their order. Cost: O(joins + members). */
+static int role_fits(const hvd__rule *corr, struct recent *const *chosen, size_t m)
+{
+    hvd_time lo = INT64_MAX;
+    hvd_time hi = INT64_MIN;
+
+    for (size_t i = 0; i < corr->njoins; i++) {
+        const hvd__join *j = &corr->joins[i];
+
+        if ((j->left == m || j->right == m) && chosen[j->left] && chosen[j->right] &&
+            !join_holds(j, chosen)) {
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < corr->nmembers; i++) {
+        if (chosen[i]) {
+            lo = chosen[i]->first < lo ? chosen[i]->first : lo;
+            hi = chosen[i]->last > hi ? chosen[i]->last : hi;
+        }
+    }
+    if (hvd_time_span(lo, hi) > (uint64_t)corr->window) {
+        return 0;
+    }
+    return corr->order_before < 0 || corr->order_after < 0 || !chosen[corr->order_before] ||
+           !chosen[corr->order_after] ||
+           chosen[corr->order_before]->first <= chosen[corr->order_after]->first;
+}
+
 /* All roles are filled: checks joins, window and order; reports a new combination. */
 static int try_combination(hvd_engine *e, size_t c, struct recent *const *chosen, int depth)
 {
@@ -1180,13 +1553,7 @@ static int try_combination(hvd_engine *e, size_t c, struct recent *const *chosen
     int rc = HVD_OK;
 
     for (size_t i = 0; i < corr->njoins; i++) {
-        const hvd__join *j = &corr->joins[i];
-        const char *a =
-            entities_get(&chosen[j->left]->ents, j->left_entity, strlen(j->left_entity));
-        const char *b =
-            entities_get(&chosen[j->right]->ents, j->right_entity, strlen(j->right_entity));
-
-        if (!a || !b || !*a || !(j->host ? host_equal(a, b) : strcasecmp(a, b) == 0)) {
+        if (!join_holds(&corr->joins[i], chosen)) {
             return HVD_OK;
         }
     }
@@ -1263,36 +1630,116 @@ static int try_combination(hvd_engine *e, size_t c, struct recent *const *chosen
     return rc;
 }
 
-/* Fills roles [m..] of correlation c with kept diagnoses of each role's rule; chosen[m]
- * already set (the diagnosis that started the search) is kept. */
-static int try_roles(hvd_engine *e, size_t c, size_t m, struct recent **chosen, int depth)
+/* Tries candidate r for role m (the others of chosen as they are), then the roles left. */
+static int fill_role(hvd_engine *e, size_t c, struct recent **chosen, size_t nfilled, size_t m,
+                     struct recent *r, int depth);
+
+/*
+ * Fills the roles of correlation c that chosen[] leaves empty (nfilled are filled) with
+ * kept diagnoses, and reports each combination that holds.
+ *
+ * Each step fills one role joined to a filled one: the join names a value (the filled
+ * side's entity), and the kept diagnoses of the role's rule with that value are one index
+ * lookup (struct jkey). Of the roles so reached, the one with the fewest candidates goes
+ * first; a role whose lookup is empty ends the search, since no combination can hold.
+ * Each candidate is kept only when its where clauses, its joins with every filled role,
+ * the window over all filled roles and their order hold, so what is out of the window is
+ * dropped at the first role, not after all are filled. A role no join reaches (a
+ * correlation without joins) is filled from every kept diagnosis of its rule.
+ *
+ * Cost: for M roles and J joins, a step costs J lookups (O(1) expected each) to choose its
+ * role, and O(J + M) to check each of its candidates; a search costs O((J + M) · c) for the
+ * c candidates met over all its steps, plus the combinations reported. With joins on
+ * values that name few diagnoses (a group, a VM, a host) that is O(1) in the number K of
+ * kept diagnoses, where trying every combination cost O(K^(M-1)). Candidates are copied
+ * before they are tried, since a combination reported inside the loop can keep (and file)
+ * more diagnoses: O(candidates) memory a step.
+ */
+static int fill_roles(hvd_engine *e, size_t c, struct recent **chosen, size_t nfilled, int depth)
 {
     const hvd__rule *corr = &e->rs->rules[c];
+    const size_t *attrs = e->join_attrs[c];
+    const struct jkey *best = NULL;
+    struct recent *small[16];
+    struct recent **cands = small;
+    size_t m = corr->nmembers;
+    size_t n = 0;
+    int rc = HVD_OK;
 
-    if (m == corr->nmembers) {
+    if (nfilled == corr->nmembers) {
         return try_combination(e, c, chosen, depth);
     }
-    if (chosen[m]) {
-        return try_roles(e, c, m + 1, chosen, depth);
-    }
-    for (struct recent *r = e->recent_by_rule[corr->members[m].rule]; r; r = r->rule_next) {
-        int used = 0;
-        int rc;
+    for (size_t i = 0; i < corr->njoins; i++) {
+        const hvd__join *j = &corr->joins[i];
+        int left_known = chosen[j->left] != NULL;
+        size_t known = left_known ? j->left : j->right;
+        const char *name = left_known ? j->left_entity : j->right_entity;
+        const struct jkey *k;
+        const char *v;
 
-        for (size_t k = 0; k < corr->nmembers; k++) {
-            used = used || chosen[k] == r;
-        }
-        if (used || !where_holds(e, c, &corr->members[m], &r->ents)) {
+        if ((chosen[j->left] != NULL) == (chosen[j->right] != NULL)) {
             continue;
         }
-        chosen[m] = r;
-        rc = try_roles(e, c, m + 1, chosen, depth);
-        chosen[m] = NULL;
-        if (rc < 0) {
-            return rc;
+        v = entities_get(&chosen[known]->ents, name, strlen(name));
+        /* The join needs a left value that is not empty. */
+        k = v && (*v || !left_known) ? jkey_find(e, attrs[2 * i + (size_t)left_known], v) : NULL;
+        if (!k) {
+            return HVD_OK;
+        }
+        if (!best || k->n < best->n) {
+            best = k;
+            m = left_known ? j->right : j->left;
         }
     }
-    return HVD_OK;
+    if (!best) {
+        /* No join reaches an empty role: the first one takes every kept diagnosis of its
+         * rule. Combinations reported inside only add at the head of the list. */
+        for (m = 0; chosen[m]; m++) {
+        }
+        for (struct recent *r = e->recent_by_rule[corr->members[m].rule]; r && rc == HVD_OK;
+             r = r->rule_next) {
+            rc = fill_role(e, c, chosen, nfilled, m, r, depth);
+        }
+        return rc;
+    }
+    if (best->n > sizeof(small) / sizeof(small[0])) {
+        cands = hvd_malloc(best->n * sizeof(*cands));
+        if (!cands) {
+            return HVD_ENOMEM;
+        }
+    }
+    for (const struct jnode *node = best->head; node; node = node->next) {
+        cands[n++] = node->r;
+    }
+    for (size_t i = 0; i < n && rc == HVD_OK; i++) {
+        rc = fill_role(e, c, chosen, nfilled, m, cands[i], depth);
+    }
+    if (cands != small) {
+        hvd_free(cands);
+    }
+    return rc;
+}
+
+static int fill_role(hvd_engine *e, size_t c, struct recent **chosen, size_t nfilled, size_t m,
+                     struct recent *r, int depth)
+{
+    const hvd__rule *corr = &e->rs->rules[c];
+    int rc = HVD_OK;
+
+    for (size_t k = 0; k < corr->nmembers; k++) {
+        if (chosen[k] == r) {
+            return HVD_OK;
+        }
+    }
+    if (corr->members[m].rule != r->rule || !where_holds(e, c, &corr->members[m], &r->ents)) {
+        return HVD_OK;
+    }
+    chosen[m] = r;
+    if (role_fits(corr, chosen, m)) {
+        rc = fill_roles(e, c, chosen, nfilled + 1, depth);
+    }
+    chosen[m] = NULL;
+    return rc;
 }
 
 /* A diagnosis was made or grew: keep it and try the correlations it can take part in. */
@@ -1302,6 +1749,7 @@ static int made(hvd_engine *e, size_t rule, const char *key, const struct entiti
     struct recent *r = NULL;
     struct entities copy = {NULL, 0, 0};
     char *key_copy = NULL;
+    int changed = 0;
     int rc;
 
     if (!e->corr_by_rule[rule] || depth > CORR_DEPTH) {
@@ -1321,11 +1769,16 @@ static int made(hvd_engine *e, size_t rule, const char *key, const struct entiti
         key = key_copy;
         ents = &copy;
     }
-    rc = remember(e, rule, key, ents, first, last, &r);
+    rc = remember(e, rule, key, ents, first, last, &r, &changed);
     hvd_free(key_copy);
     entities_free(&copy);
     if (rc < 0) {
         return rc;
+    }
+    /* Same span, same entities: every combination it can take part in was tried when it
+     * was made or grew, or made before it was stored (a primed one). */
+    if (!changed) {
+        return HVD_OK;
     }
     for (size_t *c = e->corr_by_rule[rule]; *c; c++) {
         const hvd__rule *corr = &e->rs->rules[*c - 1];
@@ -1333,12 +1786,7 @@ static int made(hvd_engine *e, size_t rule, const char *key, const struct entiti
         for (size_t m = 0; m < corr->nmembers; m++) {
             struct recent *chosen[8] = {NULL};
 
-            if (corr->members[m].rule != rule ||
-                !where_holds(e, *c - 1, &corr->members[m], &r->ents)) {
-                continue;
-            }
-            chosen[m] = r;
-            rc = try_roles(e, *c - 1, 0, chosen, depth);
+            rc = fill_role(e, *c - 1, chosen, 0, m, r, depth);
             if (rc < 0) {
                 return rc;
             }
@@ -1366,7 +1814,7 @@ static void group_free(struct group *g)
     for (size_t i = 0; i < g->nopen; i++) {
         open_diag_free(&g->open[i]);
     }
-    hvd_free(g->open);
+    hvd_free(g->open_base);
     hvd_free(g);
 }
 
@@ -1546,23 +1994,60 @@ static struct open_diag *open_find(struct group *g, hvd_time period)
     return at < g->nopen && g->open[at].period == period ? &g->open[at] : NULL;
 }
 
-/* A new, zeroed open diagnosis for period in its sorted place, or NULL when out of memory.
- * Cost: O(nopen) to shift the later periods. */
+/*
+ * Makes the free slots on both ends of g's array equal, in an array of cap slots (a new
+ * one when cap differs). Cost: O(nopen).
+ */
+static int open_spread(struct group *g, size_t cap)
+{
+    struct open_diag *base = g->open_base;
+    size_t front = (cap - g->nopen) / 2;
+
+    if (cap != g->open_cap) {
+        base = hvd_realloc(g->open_base, cap * sizeof(*base));
+        if (!base) {
+            return HVD_ENOMEM;
+        }
+    }
+    if (g->nopen) {
+        memmove(base + front, base + g->open_front, g->nopen * sizeof(*base));
+    }
+    g->open_base = base;
+    g->open_cap = cap;
+    g->open_front = front;
+    g->open = base + front;
+    return HVD_OK;
+}
+
+/*
+ * A new, zeroed open diagnosis for period in its sorted place, or NULL when out of memory.
+ * The array keeps free slots on both ends and shifts the shorter side, so periods that come
+ * in time order (a file read) or in reverse (stored diagnoses primed newest first) cost O(1)
+ * amortised each: a side that runs out is given half the free slots again (O(nopen)), and
+ * the array doubles when fewer than nopen / 2 are free. A period in the middle costs
+ * O(min(at, nopen - at)).
+ */
 static struct open_diag *open_add(hvd_engine *e, struct group *g, hvd_time period)
 {
     size_t at = open_at(g, period);
+    int front = at < g->nopen - at; /* shift the head left, else the tail right */
+    size_t back = g->open_cap - g->open_front - g->nopen;
 
-    if (g->nopen == g->open_cap) {
-        size_t cap = g->open_cap ? 2 * g->open_cap : 1;
-        struct open_diag *grown = hvd_realloc(g->open, cap * sizeof(*grown));
+    if ((front && g->open_front == 0) || (!front && back == 0)) {
+        size_t spare = g->open_cap - g->nopen;
+        size_t cap = spare < g->nopen / 2 + 2 ? 2 * g->open_cap + 4 : g->open_cap;
 
-        if (!grown) {
+        if (open_spread(g, cap) < 0) {
             return NULL;
         }
-        g->open = grown;
-        g->open_cap = cap;
     }
-    memmove(g->open + at + 1, g->open + at, (g->nopen - at) * sizeof(*g->open));
+    if (front) {
+        g->open--;
+        g->open_front--;
+        memmove(g->open, g->open + 1, at * sizeof(*g->open));
+    } else {
+        memmove(g->open + at + 1, g->open + at, (g->nopen - at) * sizeof(*g->open));
+    }
     memset(&g->open[at], 0, sizeof(g->open[at]));
     g->open[at].period = period;
     g->nopen++;
@@ -1570,13 +2055,20 @@ static struct open_diag *open_add(hvd_engine *e, struct group *g, hvd_time perio
     return &g->open[at];
 }
 
-/* Removes the open diagnosis od (not yet counted as made) from g. */
+/* Removes the open diagnosis od (not yet counted as made) from g, shifting the shorter
+ * side. */
 static void open_remove(hvd_engine *e, struct group *g, struct open_diag *od)
 {
     size_t at = (size_t)(od - g->open);
 
     open_diag_free(od);
-    memmove(g->open + at, g->open + at + 1, (g->nopen - at - 1) * sizeof(*g->open));
+    if (at < g->nopen - at - 1) {
+        memmove(g->open + 1, g->open, at * sizeof(*g->open));
+        g->open++;
+        g->open_front++;
+    } else {
+        memmove(g->open + at, g->open + at + 1, (g->nopen - at - 1) * sizeof(*g->open));
+    }
     g->nopen--;
     e->nopen--;
 }
@@ -1986,11 +2478,13 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
     e->mctx = pcre2_match_context_create(NULL);
     e->corr_by_rule = hvd_calloc(rs->nrules + 1, sizeof(*e->corr_by_rule));
     e->recent_by_rule = hvd_calloc(rs->nrules + 1, sizeof(*e->recent_by_rule));
+    e->attrs_of_rule = hvd_calloc(rs->nrules + 1, sizeof(*e->attrs_of_rule));
+    e->join_attrs = hvd_calloc(rs->nrules + 1, sizeof(*e->join_attrs));
     e->limit_hits = hvd_calloc(rs->nrules + 1, sizeof(*e->limit_hits));
     e->limit_told = hvd_calloc(rs->nrules + 1, sizeof(*e->limit_told));
     e->loaded = hvd_calloc(MAX_LOADED, sizeof(*e->loaded));
-    if (!e->md || !e->mctx || !e->corr_by_rule || !e->recent_by_rule || !e->limit_hits ||
-        !e->limit_told || !e->loaded) {
+    if (!e->md || !e->mctx || !e->corr_by_rule || !e->recent_by_rule || !e->attrs_of_rule ||
+        !e->join_attrs || !e->limit_hits || !e->limit_told || !e->loaded) {
         rc = HVD_ENOMEM;
     } else {
         pcre2_set_match_limit(e->mctx, HVD__MATCH_LIMIT);
@@ -2015,6 +2509,7 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
             rc = index_rule(e, r);
             continue;
         }
+        rc = index_joins(e, r);
         for (size_t m = 0; rc == HVD_OK && m < rule->nmembers; m++) {
             size_t member = rule->members[m].rule;
             size_t n = 0;
@@ -2151,7 +2646,7 @@ int hvd_engine_prime(hvd_engine *e, const char *rule_id, const char *key, const 
     }
     /* Kept, not searched: combinations among primed diagnoses were made before. */
     if (rc == HVD_OK && e->corr_by_rule[r]) {
-        rc = remember(e, (size_t)r, key, &es, first, last, &kept);
+        rc = remember(e, (size_t)r, key, &es, first, last, &kept, NULL);
     }
     if (rc == HVD_OK && !e->rs->rules[r].info.correlation) {
         rc = reopen(e, (size_t)r, key, &es, first, last, count);
@@ -2205,6 +2700,16 @@ void hvd_engine_destroy(hvd_engine *e)
         hvd_free(e->corr_by_rule[r]);
     }
     hvd_free(e->corr_by_rule);
+    for (size_t r = 0; e->attrs_of_rule && r < e->rs->nrules + 1; r++) {
+        hvd_free(e->attrs_of_rule[r]);
+    }
+    hvd_free(e->attrs_of_rule);
+    for (size_t r = 0; e->join_attrs && r < e->rs->nrules + 1; r++) {
+        hvd_free(e->join_attrs[r]);
+    }
+    hvd_free(e->join_attrs);
+    hvd_free(e->jattrs);
+    hvd_free(e->jslots);
     for (size_t i = 0; i < e->nnames; i++) {
         hvd_free(e->names[i]);
     }

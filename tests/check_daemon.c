@@ -2073,6 +2073,71 @@ START_TEST(daemon_read_out_of_memory_is_retried_by_a_fresh_worker_then_quarantin
 }
 END_TEST
 
+/* A settled file: read ("done") or given up ("quarantined"). */
+static int file_settled(const json_t *o, const void *ud)
+{
+    const json_t *f = file_entry(o, ud);
+    const char *state = f ? json_string_value(json_object_get(f, "state")) : NULL;
+
+    return state && (strcmp(state, "done") == 0 || strcmp(state, "quarantined") == 0);
+}
+
+START_TEST(daemon_reads_a_storm_of_failing_roles_within_the_file_timeout)
+{
+    enum { ROLES = 1600, STORM_MS = 400000 };
+    struct dm m;
+    char *xml;
+    char *evtx;
+    char *path;
+    char count[16];
+    char *gen[] = {HVD_TEST_BINDIR "/stormgen", count, NULL, NULL, NULL};
+    char *conv[] = {HVD_TEST_BINDIR "/evtxgen", NULL, NULL, NULL};
+    long long deadline;
+    json_t *o;
+    const json_t *f;
+
+    dm_init(&m);
+    xml = hvd_test_path(m.dir, "storm.xml");
+    evtx = hvd_test_path(m.dir, "storm.evtx");
+    snprintf(count, sizeof(count), "%d", ROLES);
+    gen[2] = xml;
+    conv[1] = xml;
+    conv[2] = evtx;
+    ck_assert_int_eq(hvd_test_run(gen, NULL), 0);
+    ck_assert_int_eq(hvd_test_run(conv, NULL), 0);
+    /* The shipped file_timeout: a worker that took longer would be ended and the file
+     * quarantined. */
+    dm_config(&m, "file_timeout = 5m\nworkers = 1\n");
+    dm_start(&m);
+    path = dm_drop(&m, evtx, "storm.evtx");
+    /* The deadline only bounds a broken run; the daemon's own limit is the file_timeout. */
+    deadline = now_ms() + STORM_MS;
+    for (o = dm_ask(&m, "{\"op\":\"sources\"}"); !file_settled(o, path);
+         o = dm_ask(&m, "{\"op\":\"sources\"}")) {
+        ck_assert_msg(now_ms() < deadline, "the storm file was neither read nor quarantined");
+        json_decref(o);
+        nap(100);
+    }
+    f = file_entry(o, path);
+    ck_assert_msg(strcmp(json_string_value(json_object_get(f, "state")), "done") == 0,
+                  "storm file %s: %s", json_string_value(json_object_get(f, "state")),
+                  json_string_value(json_object_get(f, "error")));
+    ck_assert_int_eq(json_integer_value(json_object_get(f, "events")), 4 + 4 * ROLES);
+    json_decref(o);
+    o = dm_ask(&m, "{\"op\":\"health\"}");
+    ck_assert_int_eq(counter(o, "quarantined"), 0);
+    ck_assert_int_eq(counter(o, "files_ingested"), 1);
+    /* four 1135s; per role three signatures and three correlations (see stormgen) */
+    ck_assert_int_eq(counter(o, "diagnoses"), 4 + 6 * ROLES);
+    json_decref(o);
+    ck_assert_int_eq(dm_stop(&m), 0);
+    free(xml);
+    free(evtx);
+    free(path);
+    dm_free(&m);
+}
+END_TEST
+
 static Suite *daemon_suite(void)
 {
     Suite *s = suite_create("daemon");
@@ -2081,6 +2146,7 @@ static Suite *daemon_suite(void)
     TCase *watch = tcase_create("watch");
     TCase *sig = tcase_create("signals");
     TCase *work = tcase_create("workers");
+    TCase *storm = tcase_create("storm");
 
     tcase_add_test(cfg, daemon_check_config_prints_summary_or_file_line_errors);
     tcase_add_test(sock, daemon_answers_ping_and_health);
@@ -2112,6 +2178,11 @@ static Suite *daemon_suite(void)
         tcase_set_timeout(all[i], 180);
         suite_add_tcase(s, all[i]);
     }
+    /* Its own ctest test (tests/storm.cmake): a long read under sanitizers. */
+    tcase_set_tags(storm, "storm");
+    tcase_set_timeout(storm, 420);
+    tcase_add_test(storm, daemon_reads_a_storm_of_failing_roles_within_the_file_timeout);
+    suite_add_tcase(s, storm);
     return s;
 }
 

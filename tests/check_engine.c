@@ -730,10 +730,355 @@ START_TEST(extreme_event_times_with_the_longest_durations)
 }
 END_TEST
 
+/* --- a storm: many cluster roles failing at once -------------------------------------- */
+
+#define STORM_ROLES 200
+
+/* An event read from a file, with its strings copied (readers lend theirs). */
+struct owned_event {
+    hvd_event ev;
+    hvd_field *fields;
+    char **strings;
+    size_t nstrings;
+};
+
+static const char *own(struct owned_event *o, const char *s)
+{
+    if (!s) {
+        return NULL;
+    }
+    o->strings[o->nstrings] = strdup(s);
+    ck_assert_ptr_nonnull(o->strings[o->nstrings]);
+    return o->strings[o->nstrings++];
+}
+
+static void owned_copy(struct owned_event *o, const hvd_event *ev)
+{
+    o->ev = *ev;
+    o->nstrings = 0;
+    o->strings = calloc(10 + 2 * ev->nfields, sizeof(*o->strings));
+    o->fields = calloc(ev->nfields + 1, sizeof(*o->fields));
+    ck_assert(o->strings && o->fields);
+    o->ev.source_path = own(o, ev->source_path);
+    o->ev.host = own(o, ev->host);
+    o->ev.provider = own(o, ev->provider);
+    o->ev.provider_guid = own(o, ev->provider_guid);
+    o->ev.channel = own(o, ev->channel);
+    o->ev.user_sid = own(o, ev->user_sid);
+    o->ev.component = own(o, ev->component);
+    o->ev.level_word = own(o, ev->level_word);
+    o->ev.message = own(o, ev->message);
+    o->ev.xml = NULL;
+    for (size_t i = 0; i < ev->nfields; i++) {
+        o->fields[i].name = own(o, ev->fields[i].name);
+        o->fields[i].value = own(o, ev->fields[i].value);
+    }
+    o->ev.fields = o->fields;
+}
+
+static void owned_free(struct owned_event *o)
+{
+    for (size_t i = 0; i < o->nstrings; i++) {
+        free(o->strings[i]);
+    }
+    free(o->strings);
+    free(o->fields);
+}
+
+/* The storm (stormgen), through evtxgen and the EVTX reader; *n events, caller frees. */
+static struct owned_event *storm_events(int roles, size_t *n)
+{
+    char *tmp = hvd_test_tmpdir();
+    char *xml = hvd_test_path(tmp, "storm.xml");
+    char *evtx = hvd_test_path(tmp, "storm.evtx");
+    char count[16];
+    char *gen[] = {HVD_TEST_BINDIR "/stormgen", count, xml, NULL};
+    char *conv[] = {HVD_TEST_BINDIR "/evtxgen", xml, evtx, NULL};
+    struct owned_event *evs = NULL;
+    size_t cap = 0;
+    hvd_source *src = NULL;
+    hvd_event ev;
+    hvd_error err;
+
+    snprintf(count, sizeof(count), "%d", roles);
+    ck_assert_int_eq(hvd_test_run(gen, NULL), 0);
+    ck_assert_int_eq(hvd_test_run(conv, NULL), 0);
+    ck_assert_msg(hvd_source_open(&src, evtx, NULL, NULL, &err) == HVD_OK, "%s", err.msg);
+    *n = 0;
+    while (hvd_source_next(src, &ev, &err) == 1) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 1024;
+            evs = realloc(evs, cap * sizeof(*evs));
+            ck_assert_ptr_nonnull(evs);
+        }
+        owned_copy(&evs[(*n)++], &ev);
+    }
+    hvd_source_close(src);
+    hvd_test_rmtree(tmp);
+    free(xml);
+    free(evtx);
+    free(tmp);
+    return evs;
+}
+
+/* One diagnosis as last emitted, with how often it was. */
+struct storm_diag {
+    char *key;
+    char *rule;
+    char *group; /* entity "group", or "" */
+    char *host;  /* entity "host", or "" */
+    char *related[3];
+    size_t nrelated;
+    int correlation;
+    hvd_time first;
+    hvd_time last;
+    uint64_t count;
+    unsigned calls;
+};
+
+struct storm_got {
+    struct storm_diag *v;
+    size_t n;
+    size_t cap;
+};
+
+static const char *entity_of(const hvd_diagnosis *d, const char *name)
+{
+    for (size_t i = 0; i < d->nentities; i++) {
+        if (strcmp(d->entities[i].name, name) == 0) {
+            return d->entities[i].value;
+        }
+    }
+    return "";
+}
+
+static struct storm_diag *storm_find(const struct storm_got *g, const char *key)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        if (strcmp(g->v[i].key, key) == 0) {
+            return &g->v[i];
+        }
+    }
+    return NULL;
+}
+
+static int on_storm(void *ud, const hvd_diagnosis *d)
+{
+    struct storm_got *g = ud;
+    struct storm_diag *sd = storm_find(g, d->key);
+
+    if (!sd) {
+        if (g->n == g->cap) {
+            g->cap = g->cap ? 2 * g->cap : 256;
+            g->v = realloc(g->v, g->cap * sizeof(*g->v));
+            ck_assert_ptr_nonnull(g->v);
+        }
+        sd = &g->v[g->n++];
+        memset(sd, 0, sizeof(*sd));
+        sd->key = strdup(d->key);
+        sd->rule = strdup(d->rule_id);
+        sd->group = strdup(entity_of(d, "group"));
+        sd->host = strdup(entity_of(d, "host"));
+        sd->correlation = d->kind == HVD_DIAGNOSIS_CORRELATION;
+        ck_assert_uint_le(d->nrelated, 3);
+        for (size_t i = 0; i < d->nrelated; i++) {
+            sd->related[i] = strdup(d->related[i]);
+        }
+        sd->nrelated = d->nrelated;
+    }
+    sd->first = d->first_time;
+    sd->last = d->last_time;
+    sd->count = d->count;
+    sd->calls++;
+    return HVD_OK;
+}
+
+static void storm_got_free(struct storm_got *g)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        free(g->v[i].key);
+        free(g->v[i].rule);
+        free(g->v[i].group);
+        free(g->v[i].host);
+        for (size_t k = 0; k < g->v[i].nrelated; k++) {
+            free(g->v[i].related[k]);
+        }
+    }
+    free(g->v);
+    memset(g, 0, sizeof(*g));
+}
+
+/* Feeds the events in the order given by order[] (NULL: as read), twice when again. */
+static void storm_feed(const hvd_ruleset *rs, const struct owned_event *evs, size_t n,
+                       const size_t *order, int again, struct storm_got *g)
+{
+    hvd_engine *e = NULL;
+    hvd_error err;
+
+    ck_assert_int_eq(hvd_engine_create(&e, rs, on_storm, g, NULL), HVD_OK);
+    for (int pass = 0; pass < 1 + again; pass++) {
+        for (size_t i = 0; i < n; i++) {
+            const hvd_event *ev = &evs[order ? order[i] : i].ev;
+
+            ck_assert_msg(hvd_engine_feed(e, ev, &err) == HVD_OK, "%s", err.msg);
+        }
+    }
+    hvd_engine_destroy(e);
+}
+
+static size_t storm_count(const struct storm_got *g, const char *rule)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < g->n; i++) {
+        n += strcmp(g->v[i].rule, rule) == 0;
+    }
+    return n;
+}
+
+/* The expected diagnoses: per role its three signatures and three correlations, each
+ * correlation naming diagnoses of its own role (same group) or host. */
+static void storm_check(const struct storm_got *g)
+{
+    size_t correlations = 0;
+
+    ck_assert_uint_eq(storm_count(g, "fc-node-removed"), 4);
+    ck_assert_uint_eq(storm_count(g, "fc-resource-failed"), STORM_ROLES);
+    ck_assert_uint_eq(storm_count(g, "fc-role-online-failed"), STORM_ROLES);
+    ck_assert_uint_eq(storm_count(g, "fc-role-terminal"), STORM_ROLES);
+    ck_assert_uint_eq(storm_count(g, "role-failure-escalation"), STORM_ROLES);
+    ck_assert_uint_eq(storm_count(g, "resource-failed-after-node-removed"), STORM_ROLES);
+    ck_assert_uint_eq(storm_count(g, "role-failed-after-node-removed"), STORM_ROLES);
+    for (size_t i = 0; i < g->n; i++) {
+        const struct storm_diag *d = &g->v[i];
+        const struct storm_diag *m[3] = {NULL, NULL, NULL};
+
+        if (!d->correlation) {
+            continue;
+        }
+        correlations++;
+        for (size_t k = 0; k < d->nrelated; k++) {
+            m[k] = storm_find(g, d->related[k]);
+            ck_assert_msg(m[k] && !m[k]->correlation, "%s: member %s", d->key, d->related[k]);
+        }
+        if (strcmp(d->rule, "role-failure-escalation") == 0) {
+            ck_assert_uint_eq(d->nrelated, 3);
+            ck_assert_str_eq(m[0]->rule, "fc-resource-failed");
+            ck_assert_str_eq(m[1]->rule, "fc-role-online-failed");
+            ck_assert_str_eq(m[2]->rule, "fc-role-terminal");
+            ck_assert_str_eq(m[0]->group, m[1]->group);
+            ck_assert_str_eq(m[1]->group, m[2]->group);
+        } else {
+            ck_assert_uint_eq(d->nrelated, 2);
+            ck_assert_str_eq(m[1]->rule, "fc-node-removed");
+            ck_assert_str_eq(m[0]->host, m[1]->host);
+        }
+        /* The span of a correlation is its members' span. */
+        for (size_t k = 0; k < d->nrelated; k++) {
+            ck_assert_int_le(d->first, m[k]->first);
+            ck_assert_int_ge(d->last, m[k]->last);
+        }
+    }
+    ck_assert_uint_eq(correlations, 3 * STORM_ROLES);
+}
+
+/* Both runs made the same diagnoses with the same spans and counts. */
+static void storm_same(const struct storm_got *a, const struct storm_got *b)
+{
+    ck_assert_uint_eq(a->n, b->n);
+    for (size_t i = 0; i < a->n; i++) {
+        const struct storm_diag *x = &a->v[i];
+        const struct storm_diag *y = storm_find(b, x->key);
+
+        ck_assert_msg(y != NULL, "%s made in one order only", x->key);
+        ck_assert_int_eq(x->first, y->first);
+        ck_assert_int_eq(x->last, y->last);
+        ck_assert_uint_eq(x->count, y->count);
+    }
+}
+
+START_TEST(storm_of_failing_roles_gives_each_correlation_once_in_any_order)
+{
+    hvd_ruleset *rs = load(HVD_TEST_SRCDIR "/rules");
+    struct storm_got in_time = {NULL, 0, 0};
+    struct storm_got reversed = {NULL, 0, 0};
+    struct storm_got shuffled = {NULL, 0, 0};
+    struct storm_got twice = {NULL, 0, 0};
+    size_t n = 0;
+    struct owned_event *evs = storm_events(STORM_ROLES, &n);
+    size_t *order = calloc(n, sizeof(*order));
+    uint64_t rng = 42;
+
+    ck_assert_uint_eq(n, 4 + 4 * STORM_ROLES);
+    ck_assert_ptr_nonnull(order);
+
+    /* In time order, every combination is complete when its last member comes, and no
+     * member grows after: each correlation is emitted exactly once. */
+    storm_feed(rs, evs, n, NULL, 0, &in_time);
+    storm_check(&in_time);
+    for (size_t i = 0; i < in_time.n; i++) {
+        if (in_time.v[i].correlation && strcmp(in_time.v[i].rule, "role-failure-escalation") == 0) {
+            ck_assert_msg(in_time.v[i].calls == 1, "%s emitted %u times", in_time.v[i].key,
+                          in_time.v[i].calls);
+        }
+    }
+
+    for (size_t i = 0; i < n; i++) {
+        order[i] = n - 1 - i;
+    }
+    storm_feed(rs, evs, n, order, 0, &reversed);
+    storm_check(&reversed);
+    storm_same(&in_time, &reversed);
+
+    for (size_t i = n - 1; i > 0; i--) {
+        size_t j;
+        size_t t;
+
+        rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        j = (size_t)(rng >> 33) % (i + 1);
+        t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    storm_feed(rs, evs, n, order, 0, &shuffled);
+    storm_check(&shuffled);
+    storm_same(&in_time, &shuffled);
+
+    /* The same events again (a re-export read twice): signatures count them, spans stay,
+     * and no correlation is emitted again. */
+    storm_feed(rs, evs, n, NULL, 1, &twice);
+    storm_check(&twice);
+    for (size_t i = 0; i < twice.n; i++) {
+        const struct storm_diag *once = storm_find(&in_time, twice.v[i].key);
+
+        ck_assert_ptr_nonnull(once);
+        ck_assert_int_eq(twice.v[i].first, once->first);
+        ck_assert_int_eq(twice.v[i].last, once->last);
+        if (twice.v[i].correlation) {
+            ck_assert_uint_eq(twice.v[i].calls, once->calls);
+        } else {
+            ck_assert_uint_eq(twice.v[i].count, 2 * once->count);
+        }
+    }
+
+    storm_got_free(&in_time);
+    storm_got_free(&reversed);
+    storm_got_free(&shuffled);
+    storm_got_free(&twice);
+    for (size_t i = 0; i < n; i++) {
+        owned_free(&evs[i]);
+    }
+    free(evs);
+    free(order);
+    hvd_ruleset_destroy(rs);
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
     Suite *s = suite_create("engine");
     TCase *tc = tcase_create("match");
+    TCase *storm;
 
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, events_meet_only_their_candidate_rules);
@@ -751,6 +1096,10 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, state_stays_bounded_with_many_groups);
     tcase_add_test(tc, spn_missing_on_destination_from_real_evtx_files);
     suite_add_tcase(s, tc);
+    storm = tcase_create("storm");
+    tcase_set_timeout(storm, 300);
+    tcase_add_test(storm, storm_of_failing_roles_gives_each_correlation_once_in_any_order);
+    suite_add_tcase(s, storm);
     return s;
 }
 
