@@ -96,7 +96,13 @@ typedef struct hvd_config {
     uint64_t client_idle_ms;
     uint64_t client_queue_limit;   /* bytes */
     uint64_t client_output_budget; /* bytes */
-    int evtx_decoder; /* evtx_reader: an hvd_evtx_decoder (source.h); 0 = the default */
+    int evtx_decoder;             /* evtx_reader: an hvd_evtx_decoder (source.h); 0 = the default */
+    char *metrics_listen;         /* "ADDRESS:PORT" as given; NULL: no HTTP endpoint */
+    char metrics_address[48];     /* its numeric address, IPv6 without brackets */
+    unsigned metrics_port;        /* 1 to 65535 */
+    unsigned metrics_listen_line; /* its line, for errors found when listening */
+    char *metrics_textfile;       /* absolute path ending in .prom; NULL: none */
+    unsigned metrics_textfile_line;
     /* [outputs] */
     int journald;              /* HVD_CONFIG_AUTO, _ON or _OFF */
     char *json_file;           /* NULL: none */
@@ -107,13 +113,6 @@ typedef struct hvd_config {
     unsigned journald_line;    /* lines of those keys, for --check-config; 0: not set */
     unsigned json_file_line;
     unsigned on_incident_line;
-    int evtx_decoder;             /* evtx_reader: an hvd_evtx_decoder (source.h); 0 = the default */
-    char *metrics_listen;         /* "ADDRESS:PORT" as given; NULL: no HTTP endpoint */
-    char metrics_address[48];     /* its numeric address, IPv6 without brackets */
-    unsigned metrics_port;        /* 1 to 65535 */
-    unsigned metrics_listen_line; /* its line, for errors found when listening */
-    char *metrics_textfile;       /* absolute path ending in .prom; NULL: none */
-    unsigned metrics_textfile_line;
     char *syslog_target; /* as hvd_syslog_target_parse() reads it; NULL: none */
     unsigned syslog_target_line;
     int syslog_facility; /* 0 to 23 */

@@ -3409,6 +3409,29 @@ int hvd_store_get_counts(hvd_store *st, hvd_store_counts *out, hvd_error *err)
     return rc;
 }
 
+int hvd_store_severity_counts(hvd_store *st, int64_t diagnoses[HVD_STORE_SEVERITIES],
+                              int64_t incidents[HVD_STORE_SEVERITIES], hvd_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = stmt_acquire(st, SQL_SEVERITY_COUNTS, &q, err);
+
+    if (rc < 0) {
+        return rc;
+    }
+    memset(diagnoses, 0, HVD_STORE_SEVERITIES * sizeof(diagnoses[0]));
+    memset(incidents, 0, HVD_STORE_SEVERITIES * sizeof(incidents[0]));
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        int64_t sev = sqlite3_column_int64(q, 1);
+
+        if (sev >= 0 && sev < HVD_STORE_SEVERITIES) {
+            (sqlite3_column_int(q, 0) ? incidents : diagnoses)[sev] += sqlite3_column_int64(q, 2);
+        }
+    }
+    rc = rc == SQLITE_DONE ? HVD_OK : db_error(st, err, "cannot count by severity");
+    stmt_release(st, SQL_SEVERITY_COUNTS, q);
+    return rc;
+}
+
 /* --- outbox ----------------------------------------------------------------------------- */
 
 /* Outbox writes run on their own: not inside a begin/commit of diagnoses. */
@@ -3501,11 +3524,6 @@ int hvd_store_outbox_read(hvd_store *st, int64_t after, int64_t limit,
     sqlite3_stmt *q = NULL;
     hvd_outbox_record r;
     int rc = stmt_acquire(st, SQL_OUTBOX_READ, &q, err);
-int hvd_store_severity_counts(hvd_store *st, int64_t diagnoses[HVD_STORE_SEVERITIES],
-                              int64_t incidents[HVD_STORE_SEVERITIES], hvd_error *err)
-{
-    sqlite3_stmt *q = NULL;
-    int rc = stmt_acquire(st, SQL_SEVERITY_COUNTS, &q, err);
 
     if (rc < 0) {
         return rc;
@@ -3568,17 +3586,6 @@ int hvd_store_outbox_prune(hvd_store *st, int64_t *deleted, hvd_error *err)
     if (deleted) {
         *deleted = rc == HVD_OK ? sqlite3_changes(st->db) : 0;
     }
-    memset(diagnoses, 0, HVD_STORE_SEVERITIES * sizeof(diagnoses[0]));
-    memset(incidents, 0, HVD_STORE_SEVERITIES * sizeof(incidents[0]));
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        int64_t sev = sqlite3_column_int64(q, 1);
-
-        if (sev >= 0 && sev < HVD_STORE_SEVERITIES) {
-            (sqlite3_column_int(q, 0) ? incidents : diagnoses)[sev] += sqlite3_column_int64(q, 2);
-        }
-    }
-    rc = rc == SQLITE_DONE ? HVD_OK : db_error(st, err, "cannot count by severity");
-    stmt_release(st, SQL_SEVERITY_COUNTS, q);
     return rc;
 }
 
