@@ -25,6 +25,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "hvtime.h"
+#include "needs.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -117,7 +118,11 @@ enum cls {
     C_QUALIFIERS,
     C_SYSTEMTIME,
     C_USERID,
-    C_LEAF, /* a leaf of the UserData child, not a name */
+    C_LEAF,       /* a leaf of the UserData child, not a name */
+    C_LEVEL_TEXT, /* RenderingInfo children, not names */
+    C_TASK_TEXT,
+    C_OPCODE_TEXT,
+    C_CHANNEL_TEXT,
 };
 
 static const struct {
@@ -207,6 +212,10 @@ enum slot {
     S_TIME,
     S_RECORD_ID,
     S_MESSAGE,
+    S_LEVEL_TEXT,
+    S_TASK_TEXT,
+    S_OPCODE_TEXT,
+    S_CHANNEL_TEXT,
     S_COUNT
 };
 
@@ -216,8 +225,9 @@ enum target { TG_NONE, TG_SLOT, TG_FIELD, TG_NAME };
 struct hvd_binxml {
     const uint8_t *chunk;
     size_t size;
-    struct pool main;    /* templates of the chunk */
-    struct pool scratch; /* template-less trees, dropped after their record */
+    const hvd_needs *needs; /* NULL: every record whole */
+    struct pool main;       /* templates of the chunk */
+    struct pool scratch;    /* template-less trees, dropped after their record */
     struct tmpl tmpl[TEMPLATE_SLOTS];
     struct value *vals; /* MAX_VALUES */
     uint32_t nvals;
@@ -248,6 +258,7 @@ struct hvd_binxml {
     int in_attr;        /* text goes into an attribute value */
     int cr;             /* the last character emitted was a CR */
     int failed;
+    int system_only; /* no rule needs the event: the walk stopped after System */
     char *why;
     size_t why_size;
 };
@@ -318,6 +329,11 @@ void hvd_binxml_destroy(hvd_binxml *bx)
     hvd_buf_free(&bx->arena);
     hvd_buf_free(&bx->message);
     hvd_free(bx);
+}
+
+void hvd_binxml_set_needs(hvd_binxml *bx, const hvd_needs *needs)
+{
+    bx->needs = needs && !hvd_needs_everything(needs) ? needs : NULL;
 }
 
 void hvd_binxml_set_chunk(hvd_binxml *bx, const uint8_t *chunk, size_t size)
@@ -1255,9 +1271,15 @@ static void on_open(hvd_binxml *bx, const struct pool *p, const struct node *nd)
         }
         break;
     case P_RENDERING:
-        if (d == bx->part_depth + 1 && nd->cls == C_MESSAGE) {
-            bx->elem = C_MESSAGE;
+        if (d != bx->part_depth + 1) {
+            break;
         }
+        bx->elem = nd->cls == C_MESSAGE   ? C_MESSAGE
+                   : nd->cls == C_LEVEL   ? C_LEVEL_TEXT
+                   : nd->cls == C_TASK    ? C_TASK_TEXT
+                   : nd->cls == C_OPCODE  ? C_OPCODE_TEXT
+                   : nd->cls == C_CHANNEL ? C_CHANNEL_TEXT
+                                          : C_OTHER;
         break;
     default:
         break;
@@ -1347,6 +1369,18 @@ static void on_started(hvd_binxml *bx)
     case C_MESSAGE:
         to_slot(bx, S_MESSAGE);
         break;
+    case C_LEVEL_TEXT:
+        to_slot(bx, S_LEVEL_TEXT);
+        break;
+    case C_TASK_TEXT:
+        to_slot(bx, S_TASK_TEXT);
+        break;
+    case C_OPCODE_TEXT:
+        to_slot(bx, S_OPCODE_TEXT);
+        break;
+    case C_CHANNEL_TEXT:
+        to_slot(bx, S_CHANNEL_TEXT);
+        break;
     case C_LEAF:
         bx->target = TG_FIELD; /* its field's value is the arena's last string */
         break;
@@ -1376,8 +1410,35 @@ static void on_started(hvd_binxml *bx)
     }
 }
 
+static const char *slot(const hvd_binxml *bx, enum slot s);
+static uint64_t number(const char *s, int base, uint64_t max, int *bad);
+
+/* The System part is complete: whether a rule can match the event (a System part that does
+ * not read well is decoded on, so that the record fails as it would whole). */
+static int needed(const hvd_binxml *bx)
+{
+    const char *provider = slot(bx, S_PROVIDER);
+    int bad = 0;
+    uint64_t id;
+
+    if (!bx->needs || !slot(bx, S_EVENT_ID)) {
+        return 1;
+    }
+    id = number(slot(bx, S_EVENT_ID), 10, 0xFFFF, &bad);
+    if (bad) {
+        return 1;
+    }
+    if ((!provider || !*provider) && slot(bx, S_SOURCE_NAME)) {
+        provider = slot(bx, S_SOURCE_NAME);
+    }
+    return hvd_needs_evtx(bx->needs, provider, slot(bx, S_CHANNEL), (uint16_t)id);
+}
+
 static void on_close(hvd_binxml *bx)
 {
+    if (bx->part == P_SYSTEM && bx->in_event > 0 && bx->depth == bx->part_depth && !needed(bx)) {
+        bx->system_only = 1; /* the walks stop here */
+    }
     if (bx->userdata_child > 0 && bx->depth == bx->userdata_child) {
         bx->userdata_child = -bx->userdata_child; /* later children are ignored */
     }
@@ -1434,7 +1495,7 @@ static int walk_array(hvd_binxml *bx, struct pool *p, uint32_t i, uint32_t vbase
 
     int items = 0;
 
-    while (rc == 0 && array_item(&whole, &at, &item)) {
+    while (rc == 0 && !bx->system_only && array_item(&whole, &at, &item)) {
         bx->vals[vbase + index] = item;
         rc = walk(bx, p, i, p->nodes[i].end - i + 1, vbase, nvals, nest);
         items++;
@@ -1461,7 +1522,7 @@ static int is_null(const struct value *vals, uint32_t nvals, uint16_t index)
 static int walk(hvd_binxml *bx, struct pool *p, uint32_t first, uint32_t count, uint32_t vbase,
                 uint32_t nvals, int nest)
 {
-    for (uint32_t i = first; i < first + count && !bx->failed; i++) {
+    for (uint32_t i = first; i < first + count && !bx->failed && !bx->system_only; i++) {
         struct node nd = p->nodes[i];
         const struct value *vals = bx->vals + vbase;
 
@@ -1674,6 +1735,7 @@ int hvd_binxml_decode(hvd_binxml *bx, size_t off, size_t len, hvd_event *ev, cha
     bx->nvals = 0;
     bx->scratch.n = 0;
     bx->scratch.slen = 0;
+    bx->system_only = 0;
     /* The arena always holds something, so offsets + 1 are never 0 by accident. */
     if (hvd_buf_addc(&bx->arena, '\0') < 0) {
         return failf(bx, "out of memory");
@@ -1724,6 +1786,17 @@ int hvd_binxml_decode(hvd_binxml *bx, size_t off, size_t len, hvd_event *ev, cha
     ev->level_word = "";
     ev->pid = 0;
     ev->tid = 0;
+    ev->level_text = slot(bx, S_LEVEL_TEXT) ? slot(bx, S_LEVEL_TEXT) : "";
+    ev->task_text = slot(bx, S_TASK_TEXT) ? slot(bx, S_TASK_TEXT) : "";
+    ev->opcode_text = slot(bx, S_OPCODE_TEXT) ? slot(bx, S_OPCODE_TEXT) : "";
+    ev->channel_text = slot(bx, S_CHANNEL_TEXT) ? slot(bx, S_CHANNEL_TEXT) : "";
+    ev->system_only = bx->system_only;
+    if (bx->system_only) {
+        ev->nfields = 0; /* whatever came before System is dropped too: one shape */
+        ev->message = "";
+        ev->level_text = ev->task_text = ev->opcode_text = ev->channel_text = "";
+        return HVD_OK;
+    }
     if (slot(bx, S_MESSAGE) && *slot(bx, S_MESSAGE)) {
         ev->message = slot(bx, S_MESSAGE);
         return HVD_OK;
