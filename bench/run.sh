@@ -22,3 +22,6 @@ echo "inputs: $(du -h "$dir/events-$records.evtx" | cut -f1) EVTX ($records reco
 "$build/hvdiag-bench" "$dir/events-$records.evtx" "$dir/cluster-$mb.log" rules "$dir/patterns.txt"
 # Incident grouping: one small file's commit into a store of 1,000 and of 100,000 diagnoses.
 "$build/hvdiag-bench-incidents"
+# EVTX end to end (hvdiag analyze) against bare libevtx, on the bench file and the corpus, and
+# analyze's peak RSS at 20k, 200k and 1M records.
+bench/evtx.sh "$build" "${HVD_CORPUS_DIR:-../shared/corpus}/evtx"
