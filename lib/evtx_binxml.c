@@ -258,7 +258,9 @@ struct hvd_binxml {
     int in_attr;        /* text goes into an attribute value */
     int cr;             /* the last character emitted was a CR */
     int failed;
-    int system_only; /* no rule needs the event: the walk stopped after System */
+    int system_only;   /* no rule needs the event: values after System are not rendered */
+    int may_skip;      /* this decode may skim (a needs set, and not a retry) */
+    size_t skim_bound; /* skimming: most bytes the values skipped would have rendered */
     char *why;
     size_t why_size;
 };
@@ -842,6 +844,10 @@ static void emit(hvd_binxml *bx, const char *s, size_t n)
     if (bx->target == TG_NONE || bx->failed) {
         return;
     }
+    if (bx->system_only) {
+        bx->skim_bound += n;
+        return;
+    }
     bx->arena.len--; /* the value being built is the arena's last string */
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
@@ -1163,6 +1169,12 @@ static int emit_value(hvd_binxml *bx, const struct value *v, int nest)
     if (bx->target == TG_NONE) {
         return 0; /* nobody reads it */
     }
+    if (bx->system_only) {
+        /* Not rendered: no scalar renders to more than 4 bytes a byte, separators and
+         * fixed texts (a GUID's braces, "false") included in the constant. */
+        bx->skim_bound += 4 * (size_t)v->size + 64;
+        return 0;
+    }
     if (type & V_ARRAY) {
         type &= (uint8_t)~V_ARRAY;
         fixed = type_size(type);
@@ -1421,7 +1433,7 @@ static int needed(const hvd_binxml *bx)
     int bad = 0;
     uint64_t id;
 
-    if (!bx->needs || !slot(bx, S_EVENT_ID)) {
+    if (!bx->needs || !bx->may_skip || !slot(bx, S_EVENT_ID)) {
         return 1;
     }
     id = number(slot(bx, S_EVENT_ID), 10, 0xFFFF, &bad);
@@ -1436,8 +1448,9 @@ static int needed(const hvd_binxml *bx)
 
 static void on_close(hvd_binxml *bx)
 {
-    if (bx->part == P_SYSTEM && bx->in_event > 0 && bx->depth == bx->part_depth && !needed(bx)) {
-        bx->system_only = 1; /* the walks stop here */
+    if (bx->part == P_SYSTEM && bx->in_event > 0 && bx->depth == bx->part_depth &&
+        !bx->system_only && !needed(bx)) {
+        bx->system_only = 1; /* from here on values are skimmed, not rendered */
     }
     if (bx->userdata_child > 0 && bx->depth == bx->userdata_child) {
         bx->userdata_child = -bx->userdata_child; /* later children are ignored */
@@ -1495,7 +1508,7 @@ static int walk_array(hvd_binxml *bx, struct pool *p, uint32_t i, uint32_t vbase
 
     int items = 0;
 
-    while (rc == 0 && !bx->system_only && array_item(&whole, &at, &item)) {
+    while (rc == 0 && array_item(&whole, &at, &item)) {
         bx->vals[vbase + index] = item;
         rc = walk(bx, p, i, p->nodes[i].end - i + 1, vbase, nvals, nest);
         items++;
@@ -1522,7 +1535,7 @@ static int is_null(const struct value *vals, uint32_t nvals, uint16_t index)
 static int walk(hvd_binxml *bx, struct pool *p, uint32_t first, uint32_t count, uint32_t vbase,
                 uint32_t nvals, int nest)
 {
-    for (uint32_t i = first; i < first + count && !bx->failed && !bx->system_only; i++) {
+    for (uint32_t i = first; i < first + count && !bx->failed; i++) {
         struct node nd = p->nodes[i];
         const struct value *vals = bx->vals + vbase;
 
@@ -1705,8 +1718,31 @@ static uint64_t number(const char *s, int base, uint64_t max, int *bad)
     return v;
 }
 
+static int decode_once(hvd_binxml *bx, size_t off, size_t len, hvd_event *ev, char *why,
+                       size_t why_size);
+
+/*
+ * A record no rule can match is skimmed: walked whole as in a full decode (the same nested
+ * fragments read, the same fields counted, so it fails where a full decode fails), but its
+ * values after System are not rendered. Only the 4 MiB bound on an event's text cannot be
+ * judged without rendering: a skim whose values could reach it is decoded again in full.
+ */
 int hvd_binxml_decode(hvd_binxml *bx, size_t off, size_t len, hvd_event *ev, char *why,
                       size_t why_size)
+{
+    int rc;
+
+    bx->may_skip = 1;
+    rc = decode_once(bx, off, len, ev, why, why_size);
+    if (rc == HVD_OK && bx->system_only && bx->skim_bound > ARENA_MAX - bx->arena.len) {
+        bx->may_skip = 0;
+        rc = decode_once(bx, off, len, ev, why, why_size);
+    }
+    return rc;
+}
+
+static int decode_once(hvd_binxml *bx, size_t off, size_t len, hvd_event *ev, char *why,
+                       size_t why_size)
 {
     const char *s;
     int bad = 0;
@@ -1736,6 +1772,7 @@ int hvd_binxml_decode(hvd_binxml *bx, size_t off, size_t len, hvd_event *ev, cha
     bx->scratch.n = 0;
     bx->scratch.slen = 0;
     bx->system_only = 0;
+    bx->skim_bound = 0;
     /* The arena always holds something, so offsets + 1 are never 0 by accident. */
     if (hvd_buf_addc(&bx->arena, '\0') < 0) {
         return failf(bx, "out of memory");

@@ -31,10 +31,9 @@
 struct entry {
     const char **channels; /* normalised; NULL: any */
     size_t nchannels;
-    hvd__range *ranges; /* NULL: any id */
+    hvd__range *ranges; /* NULL: any id; the rule's own, or one_range */
     size_t nranges;
-    uint16_t one_id; /* a message-table entry: its one id (ranges points at one_range) */
-    hvd__range one_range;
+    hvd__range one_range; /* a message-table entry's one id */
 };
 
 struct by_provider {

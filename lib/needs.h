@@ -19,9 +19,10 @@ typedef struct hvd_needs hvd_needs;
 struct hvd_ruleset; /* rules.h: readers see this header, not the rules */
 
 /*
- * What the enabled rules of rs (and its message table) can match. rs is borrowed for the
- * call only. On success *out owns the set until hvd_needs_destroy(). Returns HVD_OK or
- * HVD_ENOMEM. Cost: O(rules × providers of a rule) and a sort.
+ * What the enabled rules of rs (and its message table) can match. rs is borrowed and must
+ * outlive the set (its event-id ranges are used in place). On success *out owns the set
+ * until hvd_needs_destroy(). Returns HVD_OK or HVD_ENOMEM.
+ * Cost: O(rules × providers of a rule) and a sort.
  */
 int hvd_needs_create(hvd_needs **out, const struct hvd_ruleset *rs, hvd_error *err);
 void hvd_needs_destroy(hvd_needs *n); /* NULL-safe */

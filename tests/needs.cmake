@@ -1,9 +1,10 @@
 # The rules' needs filter (lib/needs.c): records no rule can match are decoded up to System
-# only, and the database is the same as with every record decoded whole. On the samples and,
+# only, and the database is the same as with every record decoded whole. On the samples and the
+# damaged EVTX seeds of the fuzz corpus (a record damaged after System is rejected alike) and,
 # when present, on the real corpus (skipped when absent).
 add_test(NAME needs_filter_same_digest_samples
          COMMAND needs_digest ${PROJECT_SOURCE_DIR}/rules --expect-filtered
-                 ${PROJECT_SOURCE_DIR}/samples)
+                 ${PROJECT_SOURCE_DIR}/samples ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/seeds/evtx)
 add_test(NAME needs_filter_same_digest_corpus
          COMMAND sh -c "d=\"$1/evtx\"; [ -d \"$d\" ] || d=/work/shared/corpus/evtx; exec \"$0\" \"$2\" --expect-filtered --skip-missing \"$d\""
                  $<TARGET_FILE:needs_digest> ${HVD_CORPUS_DIR} ${PROJECT_SOURCE_DIR}/rules)
