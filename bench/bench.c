@@ -9,6 +9,8 @@
  *      rules' cluster.log patterns on the same file.
  * Each phase runs in its own child process, so its peak RSS is its own.
  * usage: bench EVTX CLUSTERLOG RULES_DIR PATTERNS_FILE
+ *        bench --bare|--decoder FILE...   (one loop over the files, for bench/evtx.sh)
+ *        bench --run PROGRAM ARG...       (seconds and peak RSS of one command)
  */
 #define _DEFAULT_SOURCE
 #include "ingest.h"
@@ -186,12 +188,58 @@ static int phase(const char *name, int which, char **argv, uint64_t *items, doub
     return 0;
 }
 
+/* bench --bare|--decoder FILE...: one loop over several files (bench/evtx.sh), printed as
+ * "records seconds peak-RSS-KiB". */
+static int over_files(int argc, char **argv)
+{
+    int bare = strcmp(argv[1], "--bare") == 0;
+    uint64_t n = 0;
+    double t0 = now();
+    struct rusage ru;
+
+    for (int i = 2; i < argc; i++) {
+        n += bare ? bare_libevtx(argv[i]) : decoder_only(argv[i], HVD_EVTX_NATIVE);
+    }
+    getrusage(RUSAGE_SELF, &ru);
+    printf("%" PRIu64 " %.3f %ld\n", n, now() - t0, ru.ru_maxrss);
+    return 0;
+}
+
+/* bench --run CMD ARG...: runs a command (output to /dev/null), printed as "seconds
+ * peak-RSS-KiB exit-status". */
+static int run_command(char **argv)
+{
+    double t0 = now();
+    struct rusage ru;
+    int status = 0;
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) {
+            _exit(127);
+        }
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    if (pid < 0 || wait4(pid, &status, 0, &ru) < 0) {
+        return 1;
+    }
+    printf("%.3f %ld %d\n", now() - t0, ru.ru_maxrss, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     uint64_t n[6];
     double s[6];
     long rss[6];
 
+    if (argc > 2 && (strcmp(argv[1], "--bare") == 0 || strcmp(argv[1], "--decoder") == 0)) {
+        return over_files(argc, argv);
+    }
+    if (argc > 2 && strcmp(argv[1], "--run") == 0) {
+        return run_command(argv + 2);
+    }
     if (argc != 5) {
         fprintf(stderr, "usage: bench EVTX CLUSTERLOG RULES_DIR PATTERNS_FILE\n");
         return 2;

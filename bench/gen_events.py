@@ -32,6 +32,7 @@ MIX = [  # (weight, provider, guid, channel, id, level, data)
      "Microsoft-Windows-Hyper-V-VMMS-Admin", 14050, 2, [("Parameter0", "Microsoft Virtual System Migration Service")]),
 ]
 wheel = [m for m in MIX for _ in range(m[0])]
+next_id = {}  # EventRecordID counts up by one per record in each host's log, as in a real export
 out.write("<Events>\n")
 for i in range(N):
     _, prov, guid, chan, eid, level, data = wheel[(i * 7919) % len(wheel)]
@@ -40,11 +41,12 @@ for i in range(N):
     secs = i // 10
     t = "2024-03-%02dT%02d:%02d:%02d.%07dZ" % (1 + secs // 86400 % 28, secs // 3600 % 24, secs // 60 % 60, secs % 60, (i % 10) * 1000000)
     g = ' Guid="%s"' % guid if guid else ""
+    rid = next_id[(h, chan)] = next_id.get((h, chan), 0) + 1
     out.write('<Event xmlns="%s"><System><Provider Name="%s"%s/><EventID>%d</EventID><Version>0</Version>'
               '<Level>%d</Level><Task>0</Task><Opcode>0</Opcode><Keywords>0x8000000000000000</Keywords>'
               '<TimeCreated SystemTime="%s"/><EventRecordID>%d</EventRecordID><Execution ProcessID="4" ThreadID="8"/>'
               '<Channel>%s</Channel><Computer>HV-NODE0%d.contoso.local</Computer><Security UserID="S-1-5-18"/></System><EventData>'
-              % (NS, prov, g, eid, level, t, i + 1, chan, h))
+              % (NS, prov, g, eid, level, t, rid, chan, h))
     for k, v in data:
         out.write('<Data Name="%s">%s</Data>' % (k, v.format(n=n, h=h).replace("&", "&amp;")))
     out.write("</EventData></Event>\n")

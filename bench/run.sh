@@ -24,3 +24,6 @@ echo "inputs: $(du -h "$dir/events-$records.evtx" | cut -f1) EVTX ($records reco
 "$build/hvdiag-bench-incidents"
 # Correlation storm: N = 100 .. 1600 failing cluster roles, and priming with stored diagnoses.
 bench/storm.sh "$build"
+# EVTX end to end (hvdiag analyze) against bare libevtx, on the bench file and the corpus, and
+# analyze's peak RSS at 20k, 200k and 1M records.
+bench/evtx.sh "$build" "${HVD_CORPUS_DIR:-../shared/corpus}/evtx"

@@ -217,8 +217,8 @@ static json_t *ask(const hvd_query_context *q, json_t *request)
     return res;
 }
 
-/* Incidents at or above info in the time range, each with its diagnoses and evidence.
- * Sets *worst to the highest severity found. */
+/* Incidents at or above info in the time range, each with its diagnoses and (for --json
+ * and --html) their evidence. Sets *worst to the highest severity found. */
 static json_t *collect_incidents(hvd_store *st, const struct options *o, int *worst)
 {
     hvd_query_context q = {.store = st};
@@ -252,7 +252,26 @@ static json_t *collect_incidents(hvd_store *st, const struct options *o, int *wo
             json_t *one = ask(&q, json_pack("{s:s,s:I}", "op", "incident", "id",
                                             json_integer_value(json_object_get(in, "id"))));
             int sev = hvd_severity_parse(json_string_value(json_object_get(in, "severity")));
+            size_t k;
+            json_t *d;
 
+            /* The table shows one line per diagnosis: keeping only what it shows (not the
+             * evidence, cause, remedy... that are most of the report) keeps memory small
+             * however many incidents there are. */
+            json_array_foreach(
+                one && !o->json && !o->html ? json_object_get(one, "diagnoses") : NULL, k, d)
+            {
+                static const char *const shown[] = {"rule",  "title",      "host", "vm_name",
+                                                    "count", "root_cause", NULL};
+                json_t *slim = json_object();
+
+                for (size_t j = 0; slim && shown[j]; j++) {
+                    json_object_set(slim, shown[j], json_object_get(d, shown[j]));
+                }
+                if (slim) {
+                    json_array_set_new(json_object_get(one, "diagnoses"), k, slim);
+                }
+            }
             json_object_set_new(in, "diagnoses",
                                 one ? json_incref(json_object_get(one, "diagnoses"))
                                     : json_array());

@@ -87,6 +87,17 @@ static json_t *event_json(const hvd_event *ev)
     }
     json_object_set_new(o, "fields", fields);
     json_object_set_new(o, "message", json_string(ev->message ? ev->message : ""));
+    /* RenderingInfo texts (forwarded events), when the record carries them. */
+    if ((ev->level_text && *ev->level_text) || (ev->task_text && *ev->task_text) ||
+        (ev->opcode_text && *ev->opcode_text) || (ev->channel_text && *ev->channel_text)) {
+        json_t *r = json_object();
+
+        json_object_set_new(r, "level", json_string(ev->level_text ? ev->level_text : ""));
+        json_object_set_new(r, "task", json_string(ev->task_text ? ev->task_text : ""));
+        json_object_set_new(r, "opcode", json_string(ev->opcode_text ? ev->opcode_text : ""));
+        json_object_set_new(r, "channel", json_string(ev->channel_text ? ev->channel_text : ""));
+        json_object_set_new(o, "rendering", r);
+    }
     return o;
 }
 

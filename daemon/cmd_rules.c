@@ -7,6 +7,7 @@
 #include "cli.h"
 
 #include "log.h"
+#include "needs.h"
 #include "rules.h"
 #include "ruletest.h"
 
@@ -87,6 +88,7 @@ int hvd_cmd_rules(int argc, char **argv)
     if (strcmp(what, "check") == 0) {
         size_t n = hvd_ruleset_count(rs);
         size_t correlations = 0;
+        size_t unkeyed = 0;
 
         for (size_t k = 0; k < n; k++) {
             const hvd_rule_info *r = hvd_ruleset_rule(rs, k);
@@ -96,7 +98,25 @@ int hvd_cmd_rules(int argc, char **argv)
                    r->benign ? "benign" : hvd_severity_name(r->severity), r->confidence,
                    r->correlation ? "correlation" : "rule", r->file, r->line, r->title);
         }
-        printf("%zu rules (%zu correlations) in %s: valid\n", n, correlations, dir);
+        /* Valid, but costly: such a rule is tried on every EVTX event, and the reader must
+         * decode every record whole for it. */
+        for (size_t k = 0; k < n; k++) {
+            const hvd_rule_info *r = hvd_ruleset_rule(rs, k);
+
+            if (hvd_needs_unkeyed(rs, k)) {
+                unkeyed++;
+                hvd_cli_error(
+                    "%s:%d: warning: rule %s names no <provider> and no <event-id>: it is "
+                    "tried on every EVTX event and every record must be decoded "
+                    "whole; name them (or <source>clusterlog</source>)",
+                    r->file, r->line, r->id);
+            }
+        }
+        printf("%zu rules (%zu correlations) in %s: valid", n, correlations, dir);
+        if (unkeyed) {
+            printf(", %zu unkeyed EVTX rule%s (warned above)", unkeyed, unkeyed == 1 ? "" : "s");
+        }
+        printf("\n");
         hvd_ruleset_destroy(rs);
         return HVD_EXIT_OK;
     }

@@ -2359,7 +2359,8 @@ int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
     hvd_msgtable_match mm;
 
     /* A cluster.log [System] line is the event it was rendered from: it is matched by
-     * provider and event id like the EVTX event, and keeps its place in the file. */
+     * provider and event id like the EVTX event, and keeps its place in the file. A
+     * forwarded EVTX event with only its rendered message gets its insertion strings. */
     rc = e->messages ? hvd_msgmatcher_match(e->messages, ev, &mm) : 0;
     if (rc < 0) {
         return hvd_error_set(err, rc, ev->source_path, ev->line, "rule engine: %s",
@@ -2367,10 +2368,12 @@ int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
     }
     if (rc == 1) {
         rendered = *ev;
-        rendered.provider = mm.provider;
-        rendered.channel = mm.channel;
-        rendered.event_id = mm.event_id;
-        rendered.level = mm.level;
+        if (ev->kind == HVD_SOURCE_CLUSTERLOG) {
+            rendered.provider = mm.provider;
+            rendered.channel = mm.channel;
+            rendered.event_id = mm.event_id;
+            rendered.level = mm.level;
+        }
         rendered.fields = mm.fields;
         rendered.nfields = mm.nfields;
         ev = &rendered;

@@ -80,6 +80,18 @@ typedef struct hvd_event {
 
     /* EVTX: the record rendered as XML by libevtx; NULL for cluster.log. */
     const char *xml;
+
+    /* EVTX RenderingInfo (forwarded events carry it): the level, task, opcode and channel
+     * as the sending host rendered them ("Error", "Live Migration", "Info", "System"); the
+     * rendered message is in message. NULL or "" when the record has none. */
+    const char *level_text;
+    const char *task_text;
+    const char *opcode_text;
+    const char *channel_text;
+
+    /* EVTX: 1 when only the System part was decoded because no loaded rule can match the
+     * event (hvd_source_options.needs): fields, message and the texts above are empty. */
+    int system_only;
 } hvd_event;
 
 /* The value of the named field (case-sensitive), or NULL when absent. */

@@ -50,7 +50,11 @@ enum sys_slot {
     SYS_KEYWORDS,
     SYS_TIME,
     SYS_RECORD_ID,
-    SYS_MESSAGE, /* RenderingInfo/Message */
+    SYS_MESSAGE,      /* RenderingInfo/Message */
+    SYS_LEVEL_TEXT,   /* RenderingInfo/Level */
+    SYS_TASK_TEXT,    /* RenderingInfo/Task */
+    SYS_OPCODE_TEXT,  /* RenderingInfo/Opcode */
+    SYS_CHANNEL_TEXT, /* RenderingInfo/Channel */
     SYS_COUNT
 };
 
@@ -320,8 +324,19 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
         }
         break;
     case P_RENDERING:
-        if (d == px->part_depth + 1 && is(localname, "Message")) {
+        if (d != px->part_depth + 1) {
+            break;
+        }
+        if (is(localname, "Message")) {
             start_text(px, SYS_MESSAGE);
+        } else if (is(localname, "Level")) {
+            start_text(px, SYS_LEVEL_TEXT);
+        } else if (is(localname, "Task")) {
+            start_text(px, SYS_TASK_TEXT);
+        } else if (is(localname, "Opcode")) {
+            start_text(px, SYS_OPCODE_TEXT);
+        } else if (is(localname, "Channel")) {
+            start_text(px, SYS_CHANNEL_TEXT);
         }
         break;
     default:
@@ -529,6 +544,11 @@ int hvd_eventxml_parse(hvd_eventxml *px, const char *name, const char *xml, size
     ev->level_word = "";
     ev->pid = 0;
     ev->tid = 0;
+    ev->level_text = slot(px, SYS_LEVEL_TEXT) ? slot(px, SYS_LEVEL_TEXT) : "";
+    ev->task_text = slot(px, SYS_TASK_TEXT) ? slot(px, SYS_TASK_TEXT) : "";
+    ev->opcode_text = slot(px, SYS_OPCODE_TEXT) ? slot(px, SYS_OPCODE_TEXT) : "";
+    ev->channel_text = slot(px, SYS_CHANNEL_TEXT) ? slot(px, SYS_CHANNEL_TEXT) : "";
+    ev->system_only = 0;
     if (slot(px, SYS_MESSAGE) && *slot(px, SYS_MESSAGE)) {
         ev->message = slot(px, SYS_MESSAGE);
         return HVD_OK;

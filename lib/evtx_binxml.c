@@ -25,6 +25,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "hvtime.h"
+#include "needs.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -117,7 +118,11 @@ enum cls {
     C_QUALIFIERS,
     C_SYSTEMTIME,
     C_USERID,
-    C_LEAF, /* a leaf of the UserData child, not a name */
+    C_LEAF,       /* a leaf of the UserData child, not a name */
+    C_LEVEL_TEXT, /* RenderingInfo children, not names */
+    C_TASK_TEXT,
+    C_OPCODE_TEXT,
+    C_CHANNEL_TEXT,
 };
 
 static const struct {
@@ -207,6 +212,10 @@ enum slot {
     S_TIME,
     S_RECORD_ID,
     S_MESSAGE,
+    S_LEVEL_TEXT,
+    S_TASK_TEXT,
+    S_OPCODE_TEXT,
+    S_CHANNEL_TEXT,
     S_COUNT
 };
 
@@ -216,8 +225,9 @@ enum target { TG_NONE, TG_SLOT, TG_FIELD, TG_NAME };
 struct hvd_binxml {
     const uint8_t *chunk;
     size_t size;
-    struct pool main;    /* templates of the chunk */
-    struct pool scratch; /* template-less trees, dropped after their record */
+    const hvd_needs *needs; /* NULL: every record whole */
+    struct pool main;       /* templates of the chunk */
+    struct pool scratch;    /* template-less trees, dropped after their record */
     struct tmpl tmpl[TEMPLATE_SLOTS];
     struct value *vals; /* MAX_VALUES */
     uint32_t nvals;
@@ -248,6 +258,9 @@ struct hvd_binxml {
     int in_attr;        /* text goes into an attribute value */
     int cr;             /* the last character emitted was a CR */
     int failed;
+    int system_only;   /* no rule needs the event: values after System are not rendered */
+    int may_skip;      /* this decode may skim (a needs set, and not a retry) */
+    size_t skim_bound; /* skimming: most bytes the values skipped would have rendered */
     char *why;
     size_t why_size;
 };
@@ -318,6 +331,11 @@ void hvd_binxml_destroy(hvd_binxml *bx)
     hvd_buf_free(&bx->arena);
     hvd_buf_free(&bx->message);
     hvd_free(bx);
+}
+
+void hvd_binxml_set_needs(hvd_binxml *bx, const hvd_needs *needs)
+{
+    bx->needs = needs && !hvd_needs_everything(needs) ? needs : NULL;
 }
 
 void hvd_binxml_set_chunk(hvd_binxml *bx, const uint8_t *chunk, size_t size)
@@ -826,6 +844,10 @@ static void emit(hvd_binxml *bx, const char *s, size_t n)
     if (bx->target == TG_NONE || bx->failed) {
         return;
     }
+    if (bx->system_only) {
+        bx->skim_bound += n;
+        return;
+    }
     bx->arena.len--; /* the value being built is the arena's last string */
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
@@ -1147,6 +1169,12 @@ static int emit_value(hvd_binxml *bx, const struct value *v, int nest)
     if (bx->target == TG_NONE) {
         return 0; /* nobody reads it */
     }
+    if (bx->system_only) {
+        /* Not rendered: no scalar renders to more than 4 bytes a byte, separators and
+         * fixed texts (a GUID's braces, "false") included in the constant. */
+        bx->skim_bound += 4 * (size_t)v->size + 64;
+        return 0;
+    }
     if (type & V_ARRAY) {
         type &= (uint8_t)~V_ARRAY;
         fixed = type_size(type);
@@ -1255,9 +1283,15 @@ static void on_open(hvd_binxml *bx, const struct pool *p, const struct node *nd)
         }
         break;
     case P_RENDERING:
-        if (d == bx->part_depth + 1 && nd->cls == C_MESSAGE) {
-            bx->elem = C_MESSAGE;
+        if (d != bx->part_depth + 1) {
+            break;
         }
+        bx->elem = nd->cls == C_MESSAGE   ? C_MESSAGE
+                   : nd->cls == C_LEVEL   ? C_LEVEL_TEXT
+                   : nd->cls == C_TASK    ? C_TASK_TEXT
+                   : nd->cls == C_OPCODE  ? C_OPCODE_TEXT
+                   : nd->cls == C_CHANNEL ? C_CHANNEL_TEXT
+                                          : C_OTHER;
         break;
     default:
         break;
@@ -1347,6 +1381,18 @@ static void on_started(hvd_binxml *bx)
     case C_MESSAGE:
         to_slot(bx, S_MESSAGE);
         break;
+    case C_LEVEL_TEXT:
+        to_slot(bx, S_LEVEL_TEXT);
+        break;
+    case C_TASK_TEXT:
+        to_slot(bx, S_TASK_TEXT);
+        break;
+    case C_OPCODE_TEXT:
+        to_slot(bx, S_OPCODE_TEXT);
+        break;
+    case C_CHANNEL_TEXT:
+        to_slot(bx, S_CHANNEL_TEXT);
+        break;
     case C_LEAF:
         bx->target = TG_FIELD; /* its field's value is the arena's last string */
         break;
@@ -1376,8 +1422,36 @@ static void on_started(hvd_binxml *bx)
     }
 }
 
+static const char *slot(const hvd_binxml *bx, enum slot s);
+static uint64_t number(const char *s, int base, uint64_t max, int *bad);
+
+/* The System part is complete: whether a rule can match the event (a System part that does
+ * not read well is decoded on, so that the record fails as it would whole). */
+static int needed(const hvd_binxml *bx)
+{
+    const char *provider = slot(bx, S_PROVIDER);
+    int bad = 0;
+    uint64_t id;
+
+    if (!bx->needs || !bx->may_skip || !slot(bx, S_EVENT_ID)) {
+        return 1;
+    }
+    id = number(slot(bx, S_EVENT_ID), 10, 0xFFFF, &bad);
+    if (bad) {
+        return 1;
+    }
+    if ((!provider || !*provider) && slot(bx, S_SOURCE_NAME)) {
+        provider = slot(bx, S_SOURCE_NAME);
+    }
+    return hvd_needs_evtx(bx->needs, provider, slot(bx, S_CHANNEL), (uint16_t)id);
+}
+
 static void on_close(hvd_binxml *bx)
 {
+    if (bx->part == P_SYSTEM && bx->in_event > 0 && bx->depth == bx->part_depth &&
+        !bx->system_only && !needed(bx)) {
+        bx->system_only = 1; /* from here on values are skimmed, not rendered */
+    }
     if (bx->userdata_child > 0 && bx->depth == bx->userdata_child) {
         bx->userdata_child = -bx->userdata_child; /* later children are ignored */
     }
@@ -1644,8 +1718,31 @@ static uint64_t number(const char *s, int base, uint64_t max, int *bad)
     return v;
 }
 
+static int decode_once(hvd_binxml *bx, size_t off, size_t len, hvd_event *ev, char *why,
+                       size_t why_size);
+
+/*
+ * A record no rule can match is skimmed: walked whole as in a full decode (the same nested
+ * fragments read, the same fields counted, so it fails where a full decode fails), but its
+ * values after System are not rendered. Only the 4 MiB bound on an event's text cannot be
+ * judged without rendering: a skim whose values could reach it is decoded again in full.
+ */
 int hvd_binxml_decode(hvd_binxml *bx, size_t off, size_t len, hvd_event *ev, char *why,
                       size_t why_size)
+{
+    int rc;
+
+    bx->may_skip = 1;
+    rc = decode_once(bx, off, len, ev, why, why_size);
+    if (rc == HVD_OK && bx->system_only && bx->skim_bound > ARENA_MAX - bx->arena.len) {
+        bx->may_skip = 0;
+        rc = decode_once(bx, off, len, ev, why, why_size);
+    }
+    return rc;
+}
+
+static int decode_once(hvd_binxml *bx, size_t off, size_t len, hvd_event *ev, char *why,
+                       size_t why_size)
 {
     const char *s;
     int bad = 0;
@@ -1674,6 +1771,8 @@ int hvd_binxml_decode(hvd_binxml *bx, size_t off, size_t len, hvd_event *ev, cha
     bx->nvals = 0;
     bx->scratch.n = 0;
     bx->scratch.slen = 0;
+    bx->system_only = 0;
+    bx->skim_bound = 0;
     /* The arena always holds something, so offsets + 1 are never 0 by accident. */
     if (hvd_buf_addc(&bx->arena, '\0') < 0) {
         return failf(bx, "out of memory");
@@ -1724,6 +1823,17 @@ int hvd_binxml_decode(hvd_binxml *bx, size_t off, size_t len, hvd_event *ev, cha
     ev->level_word = "";
     ev->pid = 0;
     ev->tid = 0;
+    ev->level_text = slot(bx, S_LEVEL_TEXT) ? slot(bx, S_LEVEL_TEXT) : "";
+    ev->task_text = slot(bx, S_TASK_TEXT) ? slot(bx, S_TASK_TEXT) : "";
+    ev->opcode_text = slot(bx, S_OPCODE_TEXT) ? slot(bx, S_OPCODE_TEXT) : "";
+    ev->channel_text = slot(bx, S_CHANNEL_TEXT) ? slot(bx, S_CHANNEL_TEXT) : "";
+    ev->system_only = bx->system_only;
+    if (bx->system_only) {
+        ev->nfields = 0; /* whatever came before System is dropped too: one shape */
+        ev->message = "";
+        ev->level_text = ev->task_text = ev->opcode_text = ev->channel_text = "";
+        return HVD_OK;
+    }
     if (slot(bx, S_MESSAGE) && *slot(bx, S_MESSAGE)) {
         ev->message = slot(bx, S_MESSAGE);
         return HVD_OK;

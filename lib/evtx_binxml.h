@@ -19,6 +19,13 @@ typedef struct hvd_binxml hvd_binxml; /* per-chunk caches and the current event'
 int hvd_binxml_create(hvd_binxml **out, hvd_error *err);
 void hvd_binxml_destroy(hvd_binxml *bx); /* NULL-safe */
 
+struct hvd_needs;
+/* From now on, a record no rule can match (needs.h; borrowed, must outlive bx) has only its
+ * System part rendered: the rest is walked for damage (a record a full decode rejects is
+ * rejected alike) but no value is rendered, and the event comes with system_only set and no
+ * fields, message or RenderingInfo texts. NULL decodes every record whole. */
+void hvd_binxml_set_needs(hvd_binxml *bx, const struct hvd_needs *needs);
+
 /* Starts a chunk: size bytes at chunk (borrowed; unchanged until the next call or destroy).
  * Drops the templates of the previous chunk. */
 void hvd_binxml_set_chunk(hvd_binxml *bx, const uint8_t *chunk, size_t size);

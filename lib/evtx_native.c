@@ -281,6 +281,7 @@ int hvd_evtx_native_open(hvd_evtx_native **out, const char *path, const hvd_sour
     if (rc < 0) {
         goto fail;
     }
+    hvd_binxml_set_needs(r->bx, opt ? opt->needs : NULL);
     if (opt && opt->resume && *opt->resume && parse_resume(opt->resume, &r->next) < 0) {
         rc = hvd_error_set(err, HVD_EINVAL, path, 0, "bad resume position '%s'", opt->resume);
         goto fail;
@@ -351,6 +352,7 @@ static int decode(hvd_evtx_native *r, uint32_t o, uint64_t index, int recovered,
     ev->recovered = recovered;
     ev->xml = NULL;
     r->stats.events++;
+    r->stats.system_only += (uint64_t)ev->system_only;
     return 1;
 }
 

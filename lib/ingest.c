@@ -13,6 +13,7 @@
 #include "alloc.h"
 #include "engine.h"
 #include "hvtime.h"
+#include "needs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +30,7 @@ struct hvd_ingest {
     hvd_store *st;
     const hvd_ruleset *rs;
     hvd_engine *engine;
+    hvd_needs *needs; /* what the rules can match: the EVTX reader skips the rest */
     const hvd_logger *log;
     int changed_file;  /* the current file changed the database */
     int changed_total; /* anything changed since create or the last finish */
@@ -214,8 +216,11 @@ int hvd_ingest_create(hvd_ingest **out, hvd_store *st, const hvd_ruleset *rs, co
     ing->fail_after = -1;
 #endif
     rc = engine_renew(ing, err);
+    if (rc == HVD_OK) {
+        rc = hvd_needs_create(&ing->needs, rs, err);
+    }
     if (rc < 0) {
-        hvd_free(ing);
+        hvd_ingest_destroy(ing);
         return rc;
     }
     *out = ing;
@@ -424,6 +429,7 @@ static int open_source(hvd_ingest *ing, const char *path, const char *display,
     sopt.include_recovered = opt->include_recovered;
     sopt.host_hint = opt->host_hint;
     sopt.evtx_decoder = opt->evtx_decoder;
+    sopt.needs = opt->decode_all ? NULL : ing->needs;
     if (opt->follow) {
         rc = resume_point(ing, display, from, &row, err);
         if (rc < 0) {
@@ -623,6 +629,7 @@ void hvd_ingest_destroy(hvd_ingest *ing)
         return;
     }
     hvd_engine_destroy(ing->engine);
+    hvd_needs_destroy(ing->needs);
     hvd_free(ing);
 }
 

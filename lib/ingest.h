@@ -22,6 +22,10 @@ typedef struct hvd_ingest_options {
     int include_recovered;
     const char *host_hint;
     hvd_evtx_decoder evtx_decoder; /* which decoder reads EVTX files */
+    /* Decode every EVTX record whole. By default a record no rule can match (needs.h) is
+     * decoded up to its System part only, which is all the pipeline then uses (the seen
+     * marks, the engine's clock): the database is the same either way. */
+    int decode_all;
     /* The file may be appended to (a live cluster.log): a cluster.log that is provably the
      * one checkpointed, grown (same device and inode, not shorter, the same bytes at its
      * start and just before the checkpoint), is read from its checkpoint instead of from

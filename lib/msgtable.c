@@ -375,6 +375,12 @@ size_t hvd_msgtable_count(const hvd_msgtable *t)
     return t ? t->n : 0;
 }
 
+void hvd_msgtable_entry(const hvd_msgtable *t, size_t i, const char **provider, uint16_t *event_id)
+{
+    *provider = t->v[i].provider;
+    *event_id = t->v[i].event_id;
+}
+
 int hvd_msgmatcher_create(hvd_msgmatcher **out, const hvd_msgtable *t, hvd_error *err)
 {
     hvd_msgmatcher *m = hvd_calloc(1, sizeof(*m));
@@ -444,8 +450,17 @@ int hvd_msgmatcher_match(hvd_msgmatcher *m, const hvd_event *ev, hvd_msgtable_ma
     const hvd_msgtable *t = m->t;
     size_t len;
 
-    if (!t || t->n == 0 || ev->kind != HVD_SOURCE_CLUSTERLOG || ev->event_id != 0 || !ev->channel ||
-        !*ev->channel || !ev->message) {
+    if (!t || t->n == 0 || !ev->message || !*ev->message) {
+        return 0;
+    }
+    if (ev->kind == HVD_SOURCE_EVTX) {
+        /* A forwarded event that carries its rendered message but no insertion strings:
+         * the template of its own provider and id gives them back. */
+        if (ev->nfields != 0 || ev->system_only || !ev->provider) {
+            return 0;
+        }
+    } else if (ev->kind != HVD_SOURCE_CLUSTERLOG || ev->event_id != 0 || !ev->channel ||
+               !*ev->channel) {
         return 0;
     }
     len = strlen(ev->message);
@@ -453,7 +468,9 @@ int hvd_msgmatcher_match(hvd_msgmatcher *m, const hvd_event *ev, hvd_msgtable_ma
         const struct template *tp = &t->v[i];
         int rc;
 
-        if (strcasecmp(tp->channel, ev->channel) != 0) {
+        if (ev->kind == HVD_SOURCE_EVTX
+                ? tp->event_id != ev->event_id || strcasecmp(tp->provider, ev->provider) != 0
+                : strcasecmp(tp->channel, ev->channel) != 0) {
             continue;
         }
         rc = pcre2_match(tp->re, (PCRE2_SPTR)ev->message, len, 0, 0, m->md, m->mctx);

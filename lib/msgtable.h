@@ -29,6 +29,10 @@ void hvd_msgtable_destroy(hvd_msgtable *t); /* NULL-safe */
 
 size_t hvd_msgtable_count(const hvd_msgtable *t); /* message templates held */
 
+/* The provider and event id of template i (i < hvd_msgtable_count()): the provider is
+ * borrowed from the table. */
+void hvd_msgtable_entry(const hvd_msgtable *t, size_t i, const char **provider, uint16_t *event_id);
+
 /* What one recognised line says. Strings are borrowed from the matcher and the event given
  * (valid until the next match on m, and while ev's strings are). */
 typedef struct hvd_msgtable_match {
@@ -49,10 +53,12 @@ void hvd_msgmatcher_destroy(hvd_msgmatcher *m); /* NULL-safe */
 
 /*
  * Recognises a cluster.log event (kind clusterlog, no event id) whose section is a channel of
- * the table and whose message starts with a known message text. Returns 1 and fills *out, 0
- * when the event is not such a line, or HVD_ENOMEM.
- * Cost: O(templates of the channel) regex matches for a line of a known section, each
- * anchored at the start of the message; nothing for any other line.
+ * the table and whose message starts with a known message text; or an EVTX event with a
+ * rendered message and no fields (a forwarded event that carries only rendered text) whose
+ * message is a text of its own provider and event id. Returns 1 and fills *out, 0 when the
+ * event is not such a line or event, or HVD_ENOMEM.
+ * Cost: O(templates) compares and at most O(templates of the channel, or of the provider
+ * and id) regex matches, each anchored at the start of the message.
  */
 int hvd_msgmatcher_match(hvd_msgmatcher *m, const hvd_event *ev, hvd_msgtable_match *out);
 

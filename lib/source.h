@@ -35,6 +35,10 @@ typedef struct hvd_source_options {
     const char *host_hint; /* host when the file does not name one; NULL derives it from the
                               file name ("<node>_cluster.log") */
     hvd_evtx_decoder evtx_decoder; /* EVTX: which decoder reads it */
+    /* EVTX, own decoder: what the rules can match (needs.h; borrowed, must outlive the
+     * source). A record none can match is decoded up to its System part only and returned
+     * with system_only set. NULL (and the libevtx reader) decode every record whole. */
+    const struct hvd_needs *needs;
 } hvd_source_options;
 
 typedef struct hvd_source_stats {
@@ -48,6 +52,7 @@ typedef struct hvd_source_stats {
     int dirty;              /* EVTX: the file header says dirty */
     const char *encoding;   /* cluster.log: "utf-16le", "utf-8", "windows-1252"; else "" */
     const char *host;       /* host the whole file is from, when it says so; else "" */
+    uint64_t system_only;   /* EVTX events returned with System only (see needs) */
 } hvd_source_stats;
 
 typedef struct hvd_source hvd_source;

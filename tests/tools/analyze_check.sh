@@ -20,7 +20,9 @@ cd "$src" || exit 1
 
 # The committed sample EVTX files are what evtxgen makes of their XML.
 for x in $(cd samples/xml && find . -name '*.xml'); do
-    "$evtxgen" "samples/xml/$x" "$work/regen.evtx" >/dev/null 2>&1
+    fwd=
+    case $x in */ForwardedEvents.xml) fwd=--forwarded ;; esac # as a collector writes them
+    "$evtxgen" $fwd "samples/xml/$x" "$work/regen.evtx" >/dev/null 2>&1
     check "samples/${x%.xml}.evtx matches its XML" cmp -s "$work/regen.evtx" "samples/${x%.xml}.evtx"
 done
 

@@ -22,7 +22,7 @@ import sys
 
 COMPARED = ("record_id", "index", "event_id", "qualifiers", "version", "level", "task",
             "opcode", "keywords", "provider", "provider_guid", "time", "host", "channel",
-            "user_sid", "event_record_id", "fields", "message", "recovered")
+            "user_sid", "event_record_id", "fields", "message", "recovered", "rendering")
 
 
 def dump(hvdiag, reader, path):
