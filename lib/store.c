@@ -194,18 +194,70 @@ static const char *col_text(sqlite3_stmt *s, int i)
 }
 
 /* A statement for a read that may be running already (a callback reading more): the
- * shared one when idle, else a private copy the caller finalizes with stmt_release(). */
+ * shared one when idle (prepared now if open left it for later), else a private copy the
+ * caller finalizes with stmt_release(). */
 static int stmt_acquire(hvd_store *st, int which, sqlite3_stmt **out, hvd_error *err)
 {
-    if (!sqlite3_stmt_busy(st->stmt[which])) {
+    if (st->stmt[which] && !sqlite3_stmt_busy(st->stmt[which])) {
         *out = st->stmt[which];
         return HVD_OK;
     }
-    if (sqlite3_prepare_v2(st->db, store_sql[which], -1, out, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v3(st->db, store_sql[which], -1,
+                           st->stmt[which] ? 0 : SQLITE_PREPARE_PERSISTENT, out,
+                           NULL) != SQLITE_OK) {
         *out = NULL;
         return db_error(st, err, "cannot prepare a statement");
     }
+    if (!st->stmt[which]) {
+        st->stmt[which] = *out;
+    }
     return HVD_OK;
+}
+
+/* Whether open prepares a statement. Those only read through stmt_acquire() are prepared
+ * when first used, and a read-only store never writes or regroups: preparing every
+ * statement costs more than a query of 'hvdiag query' runs. */
+static int prepared_at_open(int which, int readonly)
+{
+    switch (which) {
+    case SQL_SOURCE_GET:
+    case SQL_SOURCE_LIST:
+    case SQL_SOURCE_PAGE:
+    case SQL_INCIDENT_GET:
+    case SQL_INCIDENT_DIAGS:
+    case SQL_DIAGS_AFTER:
+    case SQL_EVIDENCE_OF:
+    case SQL_EVIDENCE_COUNT:
+    case SQL_ENTITIES_OF:
+    case SQL_COUNTS:
+    case SQL_DUMP_DIAG:
+    case SQL_DUMP_ENTITY:
+    case SQL_DUMP_RELATED:
+    case SQL_DUMP_EVIDENCE:
+    case SQL_DUMP_INCIDENT:
+    case SQL_DUMP_MEMBER:
+    case SQL_DUMP_EVTX:
+    case SQL_DUMP_CLOG:
+        return 0;
+    case SQL_DIAG_FIND:
+    case SQL_DIAG_INSERT:
+    case SQL_DIAG_UPDATE:
+    case SQL_ENTITY_PUT:
+    case SQL_RELATED_PUT:
+    case SQL_EVIDENCE_PUT:
+    case SQL_EVTX_DELETE:
+    case SQL_EVTX_INSERT:
+    case SQL_CLOG_DELETE:
+    case SQL_CLOG_PUT:
+    case SQL_CLOG_LINES_ADD:
+    case SQL_COUNTER_ADD:
+    case SQL_SOURCE_PUT:
+    case SQL_SOURCE_QUARANTINE:
+        return !readonly;
+    default:
+        /* incident regrouping runs only in a write transaction */
+        return !readonly || which < SQL_INC_DIAGS || which > SQL_INC_DELETE;
+    }
 }
 
 static void stmt_release(hvd_store *st, int which, sqlite3_stmt *s)
@@ -355,6 +407,9 @@ int hvd_store_open(hvd_store **out, const char *path, int flags, hvd_error *err)
         goto fail;
     }
     for (int i = 0; i < SQL_COUNT; i++) {
+        if (!prepared_at_open(i, readonly)) {
+            continue;
+        }
         if (sqlite3_prepare_v3(st->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
                                NULL) != SQLITE_OK) {
             rc = db_error(st, err, "cannot prepare a statement");
