@@ -27,3 +27,5 @@ bench/storm.sh "$build"
 # EVTX end to end (hvdiag analyze) against bare libevtx, on the bench file and the corpus, and
 # analyze's peak RSS at 20k, 200k and 1M records.
 bench/evtx.sh "$build" "${HVD_CORPUS_DIR:-../shared/corpus}/evtx"
+# Queries as processes over 1,000,000 diagnoses; the store is made once and kept in $dir.
+"$build/hvdiag-bench-query" --keep "$dir/query-1000000.db" "$build/hvdiag"

@@ -217,8 +217,67 @@ static json_t *ask(const hvd_query_context *q, json_t *request)
     return res;
 }
 
-/* Incidents at or above info in the time range, each with its diagnoses and (for --json
- * and --html) their evidence. Sets *worst to the highest severity found. */
+/* Every diagnosis of an incident with all its evidence: the incident's pages, and for a
+ * diagnosis with more evidence than a page holds, the "evidence" pages after it. NULL
+ * when a question failed (said on stderr). */
+static json_t *incident_diagnoses(const hvd_query_context *q, json_int_t id)
+{
+    json_t *out = json_array();
+    json_t *req = json_pack("{s:s,s:I,s:i,s:i}", "op", "incident", "id", id, "limit",
+                            HVD_QUERY_MAX_PAGE, "evidence", HVD_QUERY_MAX_PAGE);
+
+    for (;;) {
+        json_t *res = ask(q, json_deep_copy(req));
+        const char *next;
+        size_t i;
+        json_t *d;
+
+        if (!res) {
+            json_decref(out);
+            out = NULL;
+            break;
+        }
+        json_array_foreach(json_object_get(res, "diagnoses"), i, d)
+        {
+            const char *more = json_string_value(json_object_get(d, "evidence_cursor"));
+            json_t *ev = json_object_get(d, "evidence");
+
+            /* the cursor lives in d, replaced page by page */
+            while (more) {
+                json_t *page = ask(q, json_pack("{s:s,s:O,s:i,s:s}", "op", "evidence", "diagnosis",
+                                                json_object_get(d, "id"), "limit",
+                                                HVD_QUERY_MAX_PAGE, "cursor", more));
+                const char *next_page;
+
+                if (!page) {
+                    break;
+                }
+                json_array_extend(ev, json_object_get(page, "evidence"));
+                next_page = json_string_value(json_object_get(page, "next_cursor"));
+                json_object_set_new(d, "evidence_cursor",
+                                    next_page ? json_string(next_page) : json_null());
+                json_decref(page);
+                more = json_string_value(json_object_get(d, "evidence_cursor"));
+            }
+            json_object_del(d, "evidence_more");
+            json_object_del(d, "evidence_cursor");
+            json_array_append(out, d);
+        }
+        next = json_string_value(json_object_get(res, "next_cursor"));
+        if (next) {
+            json_object_set_new(req, "cursor", json_string(next));
+        }
+        json_decref(res);
+        if (!next) {
+            break;
+        }
+    }
+    json_decref(req);
+    return out;
+}
+
+/* Incidents at or above info in the time range, each with its diagnoses and evidence.
+ * Sets *worst to the highest severity found. */
 static json_t *collect_incidents(hvd_store *st, const struct options *o, int *worst)
 {
     hvd_query_context q = {.store = st};
@@ -249,8 +308,7 @@ static json_t *collect_incidents(hvd_store *st, const struct options *o, int *wo
         }
         json_array_foreach(json_object_get(res, "incidents"), i, in)
         {
-            json_t *one = ask(&q, json_pack("{s:s,s:I}", "op", "incident", "id",
-                                            json_integer_value(json_object_get(in, "id"))));
+            json_t *diags = incident_diagnoses(&q, json_integer_value(json_object_get(in, "id")));
             int sev = hvd_severity_parse(json_string_value(json_object_get(in, "severity")));
             size_t k;
             json_t *d;
@@ -258,8 +316,7 @@ static json_t *collect_incidents(hvd_store *st, const struct options *o, int *wo
             /* The table shows one line per diagnosis: keeping only what it shows (not the
              * evidence, cause, remedy... that are most of the report) keeps memory small
              * however many incidents there are. */
-            json_array_foreach(
-                one && !o->json && !o->html ? json_object_get(one, "diagnoses") : NULL, k, d)
+            json_array_foreach(diags && !o->json && !o->html ? diags : NULL, k, d)
             {
                 static const char *const shown[] = {"rule",  "title",      "host", "vm_name",
                                                     "count", "root_cause", NULL};
@@ -269,13 +326,10 @@ static json_t *collect_incidents(hvd_store *st, const struct options *o, int *wo
                     json_object_set(slim, shown[j], json_object_get(d, shown[j]));
                 }
                 if (slim) {
-                    json_array_set_new(json_object_get(one, "diagnoses"), k, slim);
+                    json_array_set_new(diags, k, slim);
                 }
             }
-            json_object_set_new(in, "diagnoses",
-                                one ? json_incref(json_object_get(one, "diagnoses"))
-                                    : json_array());
-            json_decref(one);
+            json_object_set_new(in, "diagnoses", diags ? diags : json_array());
             if (sev > *worst) {
                 *worst = sev;
             }

@@ -34,25 +34,26 @@
 
 static void usage(FILE *out)
 {
-    fprintf(
-        out,
-        "usage: hvdiag query [incidents | incident ID | diagnoses | sources | rules | health |\n"
-        "                     follow]\n"
-        "                    [--vm NAME|ID] [--host H] [--rule R] [--severity S]\n"
-        "                    [--since T] [--until T] [--limit N | --all] [--offset N]\n"
-        "                    [--cursor C] [--socket PATH] [--db FILE] [--json]\n"
-        "\n"
-        "Asks hvdiagd at --socket (default %s). Without --socket, when no\n"
-        "daemon answers, reads ./%s directly, read-only, and says so; with --socket,\n"
-        "a silent daemon is an error. --db FILE reads FILE and asks no daemon.\n"
-        "--json prints the raw response.\n"
-        "incidents and diagnoses show --limit rows (default 50; --all: every one), sources\n"
-        "every file; long listings are fetched page by page. --cursor C continues where a\n"
-        "listing said \"(more: --cursor C)\".\n"
-        "follow prints each new diagnosis as the daemon makes it (--vm, --host, --rule,\n"
-        "--severity select which; minimum severity), until the daemon stops or Ctrl-C.\n"
-        "exit status: 0 answered, 2 usage errors or nothing to ask\n",
-        DEFAULT_SOCKET, DEFAULT_DB);
+    fprintf(out,
+            "usage: hvdiag query [incidents | incident ID | diagnoses | evidence DIAGNOSIS |\n"
+            "                     sources | rules | health | follow]\n"
+            "                    [--vm NAME|ID] [--host H] [--rule R] [--severity S]\n"
+            "                    [--since T] [--until T] [--limit N | --all] [--offset N]\n"
+            "                    [--cursor C] [--socket PATH] [--db FILE] [--json]\n"
+            "\n"
+            "Asks hvdiagd at --socket (default %s). Without --socket, when no\n"
+            "daemon answers, reads ./%s directly, read-only, and says so; with --socket,\n"
+            "a silent daemon is an error. --db FILE reads FILE and asks no daemon.\n"
+            "--json prints the raw response.\n"
+            "incidents, diagnoses, an incident's diagnoses and a diagnosis's evidence show\n"
+            "--limit rows (default 50; --all: every one), sources every file; long listings are\n"
+            "fetched page by page. --cursor C continues where a listing said\n"
+            "\"(more: --cursor C)\". With --json, each diagnosis of an incident carries its first\n"
+            "20 evidence events; 'evidence DIAGNOSIS' lists them all.\n"
+            "follow prints each new diagnosis as the daemon makes it (--vm, --host, --rule,\n"
+            "--severity select which; minimum severity), until the daemon stops or Ctrl-C.\n"
+            "exit status: 0 answered, 2 usage errors or nothing to ask\n",
+            DEFAULT_SOCKET, DEFAULT_DB);
 }
 
 /* Where answers come from: the daemon's socket, or the database read directly. */
@@ -63,6 +64,7 @@ struct asker {
     size_t cap;
     hvd_store *st;
     hvd_ruleset *rs;
+    int want_rules; /* the rule set is read only for "rules" */
 };
 
 static int connect_socket(const char *path)
@@ -153,7 +155,9 @@ static int open_database(struct asker *a, const char *db)
         return -1;
     }
     /* The rule set is only needed for "rules"; a broken one is not an error here. */
-    hvd_ruleset_load(&a->rs, hvd_cli_default_rules(), NULL, NULL, &err);
+    if (a->want_rules) {
+        hvd_ruleset_load(&a->rs, hvd_cli_default_rules(), NULL, NULL, &err);
+    }
     return 0;
 }
 
@@ -266,6 +270,18 @@ static void print_table(const char *what, const json_t *res, int first)
                    str(row, "first_time"), str(row, "last_time"),
                    (long long)json_integer_value(json_object_get(row, "count")), str(row, "cause"),
                    str(row, "remedy"));
+        }
+    } else if (strcmp(what, "evidence") == 0) {
+        if (first) {
+            printf("%-19s %-24s %-9s %s\n", "TIME (UTC)", "HOST", "RECORD", "MESSAGE");
+        }
+        json_array_foreach(json_object_get(res, "evidence"), i, row)
+        {
+            const json_t *at = json_object_get(row, "record_id");
+
+            printf("%-19.19s %-24s %-9lld %s\n", str(row, "time"), str(row, "host"),
+                   (long long)json_integer_value(at ? at : json_object_get(row, "line")),
+                   str(row, "message"));
         }
     } else if (strcmp(what, "sources") == 0) {
         json_array_foreach(json_object_get(res, "sources"), i, row)
@@ -395,7 +411,7 @@ static void merge_rows(json_t *all, const json_t *page, const char *name)
  * Returns the exit status.
  */
 static int run_listing(struct asker *a, const char *socket_path, const char *db, const char *what,
-                       json_t *req, long long wanted, int json_out)
+                       const char *rows_name, json_t *req, long long wanted, int json_out)
 {
     json_t *all = json_pack("{s:b}", "ok", 1);
     const char *cursor = NULL;
@@ -404,6 +420,12 @@ static int run_listing(struct asker *a, const char *socket_path, const char *db,
     int first = 1;
     json_t *res = NULL;
 
+    /* an incident's pages, or a diagnosis's evidence, say whose they are */
+    if (json_object_get(req, "id")) {
+        json_object_set(all, "id", json_object_get(req, "id"));
+    } else if (json_object_get(req, "diagnosis")) {
+        json_object_set(all, "diagnosis", json_object_get(req, "diagnosis"));
+    }
     for (;;) {
         long long want = wanted ? wanted - got : PAGE_ROWS;
         char *text;
@@ -435,10 +457,10 @@ static int run_listing(struct asker *a, const char *socket_path, const char *db,
             }
             goto out;
         }
-        rows = json_array_size(json_object_get(res, what));
+        rows = json_array_size(json_object_get(res, rows_name));
         got += (long long)rows;
         if (json_out) {
-            merge_rows(all, res, what);
+            merge_rows(all, res, rows_name);
             merge_rows(all, res, "files");
         } else {
             hvd_cli_clean_json(res);
@@ -454,8 +476,8 @@ static int run_listing(struct asker *a, const char *socket_path, const char *db,
         json_object_set_new(req, "cursor", json_string(cursor));
     }
     if (json_out) {
-        if (!json_object_get(all, what)) {
-            json_object_set_new(all, what, json_array());
+        if (!json_object_get(all, rows_name)) {
+            json_object_set_new(all, rows_name, json_array());
         }
         if (cursor) {
             json_object_set_new(all, "next_cursor", json_string(cursor));
@@ -541,6 +563,16 @@ int hvd_cmd_query(int argc, char **argv)
             }
             what = "incident";
             json_object_set_new(req, "id", json_integer(id));
+        } else if (strcmp(arg, "evidence") == 0 && v) {
+            char *end;
+            long long id = strtoll(argv[++i], &end, 10);
+
+            if (*end) {
+                hvd_cli_error("hvdiag query: evidence needs a diagnosis number");
+                goto out;
+            }
+            what = "evidence";
+            json_object_set_new(req, "diagnosis", json_integer(id));
         } else if (strcmp(arg, "incidents") == 0 || strcmp(arg, "diagnoses") == 0 ||
                    strcmp(arg, "sources") == 0 || strcmp(arg, "rules") == 0 ||
                    strcmp(arg, "health") == 0 || strcmp(arg, "follow") == 0) {
@@ -570,12 +602,16 @@ int hvd_cmd_query(int argc, char **argv)
         goto out;
     }
     json_object_set_new(req, "op", json_string(what));
+    a.want_rules = strcmp(what, "rules") == 0;
     if (strcmp(what, "incidents") == 0 || strcmp(what, "diagnoses") == 0 ||
-        strcmp(what, "sources") == 0) {
+        strcmp(what, "sources") == 0 || strcmp(what, "incident") == 0 ||
+        strcmp(what, "evidence") == 0) {
         if (wanted < 0) {
             wanted = strcmp(what, "sources") == 0 ? 0 : 50;
         }
-        status = run_listing(&a, socket_path, db, what, req, wanted, json_out);
+        status =
+            run_listing(&a, socket_path, db, what,
+                        strcmp(what, "incident") == 0 ? "diagnoses" : what, req, wanted, json_out);
         goto out;
     }
     text = json_dumps(req, JSON_COMPACT);

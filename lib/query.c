@@ -85,8 +85,10 @@ static int opt_integer(const json_t *req, const char *name, long long *out)
  * back as "cursor". The store continues right after that row with an index search, so
  * walking n rows costs O(n log n) whatever the page size, and rows added meanwhile neither
  * shift nor repeat the rest. Cursors: "i:TIME:ID" and "d:TIME:ID" (incidents and
- * diagnoses, newest first by first time, then id), "s:PATH" (sources, by path).
- * "offset" still works and gives "next_offset".
+ * diagnoses, newest first by first time, then id), "s:PATH" (sources, by path),
+ * "n:CORRELATION:SEVERITY:TIME:KEY" (an incident's diagnoses, in the order shown) and
+ * "e:TIME:RECORD:LINE:PATH" (a diagnosis's evidence, oldest first). "offset" still works
+ * for incidents and diagnoses and gives "next_offset".
  */
 struct page {
     json_t *list;
@@ -179,12 +181,15 @@ static json_t *cursor_json(const struct page *pg, char kind)
     size_t n;
     json_t *o;
 
-    if (kind != 's') {
+    if (kind == 'i' || kind == 'd') {
         snprintf(buf, sizeof(buf), "%c:%" PRId64 ":%" PRId64, kind, pg->time, pg->id);
         return json_string(buf);
     }
     if (!pg->key) {
         return NULL; /* page_mark() ran out of memory */
+    }
+    if (kind != 's') {
+        return json_string(pg->key); /* made whole by the listing */
     }
     n = strlen(pg->key) + 3;
     text = hvd_malloc(n);
@@ -271,7 +276,7 @@ static char *page(struct page *pg, const char *name, char kind, long long offset
         }
         json_array_remove(pg->list, json_array_size(pg->list) - 1);
         json_object_set_new(res, "next_cursor", cursor);
-        if (kind != 's') {
+        if (kind == 'i' || kind == 'd') {
             json_object_set_new(res, "next_offset", json_integer(offset + pg->limit));
         }
     }
@@ -300,10 +305,68 @@ static char *op_incidents(const hvd_query_context *q, const json_t *req)
     return page(&pg, "incidents", 'i', offset);
 }
 
+/* The cursor text of an evidence event: "e:TIME:RECORD:LINE:PATH". Caller frees with
+ * hvd_free(); NULL when out of memory. */
+static char *evidence_cursor(const hvd_evidence *e)
+{
+    int n = snprintf(NULL, 0, "e:%" PRId64 ":%" PRIu64 ":%" PRIu64 ":%s", e->time, e->record_id,
+                     e->line, e->source_path);
+    char *text = n > 0 ? hvd_malloc((size_t)n + 1) : NULL;
+
+    if (text) {
+        snprintf(text, (size_t)n + 1, "e:%" PRId64 ":%" PRIu64 ":%" PRIu64 ":%s", e->time,
+                 e->record_id, e->line, e->source_path);
+    }
+    return text;
+}
+
+/* Parses an "e:" cursor; *path is borrowed from c. Returns 0, or -1 when malformed. */
+static int parse_evidence_cursor(const char *c, hvd_evidence_cursor *out)
+{
+    char *end = NULL;
+    unsigned long long v;
+
+    if (strncmp(c, "e:", 2) != 0) {
+        return -1;
+    }
+    errno = 0;
+    out->time = strtoll(c + 2, &end, 10);
+    if (errno || end == c + 2 || *end != ':') {
+        return -1;
+    }
+    c = end + 1;
+    v = strtoull(c, &end, 10);
+    if (errno || end == c || *end != ':' || *c == '-') {
+        return -1;
+    }
+    out->record_id = v;
+    c = end + 1;
+    v = strtoull(c, &end, 10);
+    if (errno || end == c || *end != ':' || *c == '-') {
+        return -1;
+    }
+    out->line = v;
+    out->source_path = end + 1;
+    return 0;
+}
+
+struct evidence_page {
+    json_t *list;
+    size_t keep;  /* rows wanted; one more is read to tell whether there is more */
+    size_t n;     /* rows seen */
+    char *cursor; /* of the keep-th row; hvd_malloc'd */
+    int nomem;
+};
+
 static int add_evidence(void *ud, const hvd_evidence *e)
 {
-    json_t *o = json_object();
+    struct evidence_page *ep = ud;
+    json_t *o;
 
+    if (++ep->n > ep->keep) {
+        return 1; /* there is more; that is all this row says */
+    }
+    o = json_object();
     json_object_set_new(o, "time", time_json(e->time));
     json_object_set_new(o, "host", json_string(e->host));
     json_object_set_new(o, "source", json_string(e->source_path));
@@ -319,33 +382,106 @@ static int add_evidence(void *ud, const hvd_evidence *e)
     }
     json_object_set_new(o, "level", json_integer(e->level));
     json_object_set_new(o, "message", json_string(e->message));
-    json_array_append_new(ud, o);
+    json_array_append_new(ep->list, o);
+    if (ep->n == ep->keep) {
+        ep->cursor = evidence_cursor(e);
+        ep->nomem = ep->cursor == NULL;
+    }
     return 0;
 }
 
 struct diag_ctx {
     hvd_store *store;
     json_t *list;
-    int evidence;    /* with each diagnosis's evidence events */
-    struct page *pg; /* paged listings: the cursor's row */
+    long long evidence; /* with at most this many evidence events each (0: none) */
+    struct page *pg;    /* paged listings: the cursor's row */
+    char kind;          /* the listing's cursor kind */
+    int failed;         /* a nested read failed: err says why */
+    hvd_error err;
 };
+
+/* The cursor text of an incident's diagnosis: "n:CORRELATION:SEVERITY:TIME:KEY". Caller
+ * frees with hvd_free(); NULL when out of memory. */
+static char *incident_diag_cursor(const hvd_stored_diagnosis *d)
+{
+    int corr = strcmp(d->kind, "correlation") == 0;
+    int n =
+        snprintf(NULL, 0, "n:%d:%d:%" PRId64 ":%s", corr, (int)d->severity, d->first_time, d->key);
+    char *text = n > 0 ? hvd_malloc((size_t)n + 1) : NULL;
+
+    if (text) {
+        snprintf(text, (size_t)n + 1, "n:%d:%d:%" PRId64 ":%s", corr, (int)d->severity,
+                 d->first_time, d->key);
+    }
+    return text;
+}
+
+/* Parses an "n:" cursor; out->key is borrowed from c. Returns 0, or -1 when malformed. */
+static int parse_incident_cursor(const char *c, hvd_incident_diag_cursor *out)
+{
+    char *end = NULL;
+    long v;
+
+    if (strncmp(c, "n:", 2) != 0 || (c[2] != '0' && c[2] != '1') || c[3] != ':') {
+        return -1;
+    }
+    out->correlation = c[2] == '1';
+    c += 4;
+    errno = 0;
+    v = strtol(c, &end, 10);
+    if (errno || end == c || *end != ':' || v < 0 || v > HVD_SEVERITY_CRITICAL) {
+        return -1;
+    }
+    out->severity = (hvd_severity)v;
+    c = end + 1;
+    out->first_time = strtoll(c, &end, 10);
+    if (errno || end == c || *end != ':') {
+        return -1;
+    }
+    out->key = end + 1;
+    return 0;
+}
+
+/* Adds a diagnosis's first c->evidence events, and when it has more, "evidence_more" (how
+ * many) and "evidence_cursor" (where the "evidence" request goes on). */
+static int add_diagnosis_evidence(struct diag_ctx *c, json_t *o, int64_t id)
+{
+    struct evidence_page ep = {0};
+    int64_t total = 0;
+    int rc;
+
+    ep.list = json_array();
+    ep.keep = (size_t)c->evidence;
+    rc = hvd_store_diagnosis_evidence_page(c->store, id, NULL, c->evidence + 1, add_evidence, &ep,
+                                           &c->err);
+    if (rc == HVD_OK && ep.n > ep.keep) {
+        rc = hvd_store_evidence_count(c->store, id, &total, &c->err);
+    }
+    json_object_set_new(o, "evidence", ep.list);
+    if (rc == HVD_OK && ep.n > ep.keep && ep.cursor) {
+        json_object_set_new(o, "evidence_more", json_integer(total - (int64_t)ep.keep));
+        json_object_set_new(o, "evidence_cursor", json_string(ep.cursor));
+    }
+    hvd_free(ep.cursor);
+    if (rc == HVD_OK && ep.nomem) {
+        rc = hvd_error_set(&c->err, HVD_ENOMEM, NULL, 0, "out of memory");
+    }
+    return rc;
+}
 
 static int add_diagnosis(void *ud, const hvd_stored_diagnosis *d)
 {
     struct diag_ctx *c = ud;
     json_t *o = json_object();
-    json_t *ev = json_array();
     json_t *refs = json_array();
-    hvd_error err;
+    char *key = NULL;
+    int rc;
 
     for (const char *p = d->references; p && *p;) {
         size_t n = strcspn(p, "\n");
 
         json_array_append_new(refs, json_stringn(p, n));
         p += n + (p[n] == '\n');
-    }
-    if (c->evidence) {
-        hvd_store_diagnosis_evidence(c->store, d->id, add_evidence, ev, &err);
     }
     json_object_set_new(o, "id", json_integer(d->id));
     json_object_set_new(o, "incident", json_integer(d->incident));
@@ -364,38 +500,134 @@ static int add_diagnosis(void *ud, const hvd_stored_diagnosis *d)
     json_object_set_new(o, "cause", json_string(d->cause));
     json_object_set_new(o, "remedy", json_string(d->remedy));
     json_object_set_new(o, "references", refs);
-    if (c->evidence) {
-        json_object_set_new(o, "evidence", ev);
-    } else {
-        json_decref(ev);
-    }
     json_array_append_new(c->list, o);
-    return c->pg ? page_mark(c->pg, d->first_time, d->id, NULL) : 0;
+    if (c->pg && (long long)c->pg->n >= c->pg->limit) {
+        /* the row after the page: it only says there is more */
+        return page_mark(c->pg, d->first_time, d->id, NULL);
+    }
+    if (c->evidence > 0 && add_diagnosis_evidence(c, o, d->id) < 0) {
+        c->failed = 1;
+        return 1;
+    }
+    if (!c->pg) {
+        return 0;
+    }
+    if (c->kind == 'n') {
+        key = incident_diag_cursor(d);
+        if (!key) {
+            return -1;
+        }
+    }
+    rc = page_mark(c->pg, d->first_time, d->id, key);
+    hvd_free(key);
+    return rc;
 }
 
+/* One incident: its diagnoses root cause first, in pages ("limit", default 50; "cursor"
+ * "n:..."), each with its first "evidence" events (default HVD_QUERY_EVIDENCE; 0: none)
+ * and, when it has more, "evidence_more" and "evidence_cursor" for the "evidence" request. */
 static char *op_incident(const hvd_query_context *q, const json_t *req)
 {
     const json_t *id = json_object_get(req, "id");
-    struct diag_ctx c = {q->store, NULL, 1, NULL};
+    struct page pg = {0};
+    struct diag_ctx c = {0};
+    hvd_incident_diag_cursor after;
+    const char *cursor = NULL;
+    long long evidence = HVD_QUERY_EVIDENCE;
+    json_t *res;
+    json_t *next = NULL;
+
+    pg.limit = 50;
+    if (!json_is_integer(id)) {
+        return fail("bad_request", "id must be an integer");
+    }
+    if (opt_integer(req, "limit", &pg.limit) < 0 || opt_integer(req, "evidence", &evidence) < 0 ||
+        opt_string(req, "cursor", &cursor) < 0 ||
+        (cursor && parse_incident_cursor(cursor, &after) < 0)) {
+        return fail("bad_request", "limit, evidence or cursor has the wrong form");
+    }
+    if (pg.limit == 0 || pg.limit > HVD_QUERY_MAX_PAGE) {
+        pg.limit = pg.limit ? HVD_QUERY_MAX_PAGE : 50;
+    }
+    if (evidence > HVD_QUERY_MAX_PAGE) {
+        evidence = HVD_QUERY_MAX_PAGE;
+    }
+    pg.max_bytes = q->max_answer;
+    pg.list = json_array();
+    c.store = q->store;
+    c.list = pg.list;
+    c.evidence = evidence;
+    c.pg = &pg;
+    c.kind = 'n';
+    if (hvd_store_incident_diagnoses_page(q->store, json_integer_value(id), cursor ? &after : NULL,
+                                          pg.limit + 1, add_diagnosis, &c, &c.err) < 0 ||
+        c.failed) {
+        page_free(&pg);
+        return fail("internal", c.err.msg);
+    }
+    if (json_array_size(pg.list) == 0 && !cursor) {
+        page_free(&pg);
+        return fail("not_found", "no such incident");
+    }
+    if ((long long)json_array_size(pg.list) > pg.limit) {
+        next = cursor_json(&pg, 'n');
+        if (!next) {
+            page_free(&pg);
+            return NULL;
+        }
+        json_array_remove(pg.list, json_array_size(pg.list) - 1);
+    }
+    res = ok();
+    json_object_set_new(res, "id", json_integer(json_integer_value(id)));
+    json_object_set(res, "diagnoses", pg.list);
+    if (next) {
+        json_object_set_new(res, "next_cursor", next);
+    }
+    page_free(&pg);
+    return dump(res);
+}
+
+/* A diagnosis's evidence events, oldest first, in pages ("limit", default 50; "cursor"
+ * "e:..." as "evidence_cursor" or "next_cursor" gave it). */
+static char *op_evidence(const hvd_query_context *q, const json_t *req)
+{
+    const json_t *id = json_object_get(req, "diagnosis");
+    struct evidence_page ep = {0};
+    hvd_evidence_cursor after;
+    const char *cursor = NULL;
+    long long limit = 50;
     json_t *res;
     hvd_error err;
 
     if (!json_is_integer(id)) {
-        return fail("bad_request", "id must be an integer");
+        return fail("bad_request", "diagnosis must be an integer");
     }
-    c.list = json_array();
-    if (hvd_store_incident_diagnoses(q->store, json_integer_value(id), add_diagnosis, &c, &err) <
-        0) {
-        json_decref(c.list);
+    if (opt_integer(req, "limit", &limit) < 0 || opt_string(req, "cursor", &cursor) < 0 ||
+        (cursor && parse_evidence_cursor(cursor, &after) < 0)) {
+        return fail("bad_request", "limit or cursor has the wrong form");
+    }
+    if (limit == 0 || limit > HVD_QUERY_MAX_PAGE) {
+        limit = limit ? HVD_QUERY_MAX_PAGE : 50;
+    }
+    ep.list = json_array();
+    ep.keep = (size_t)limit;
+    if (hvd_store_diagnosis_evidence_page(q->store, json_integer_value(id), cursor ? &after : NULL,
+                                          limit + 1, add_evidence, &ep, &err) < 0) {
+        json_decref(ep.list);
+        hvd_free(ep.cursor);
         return fail("internal", err.msg);
     }
-    if (json_array_size(c.list) == 0) {
-        json_decref(c.list);
-        return fail("not_found", "no such incident");
+    if (ep.nomem) {
+        json_decref(ep.list);
+        return NULL;
     }
     res = ok();
-    json_object_set_new(res, "id", json_integer(json_integer_value(id)));
-    json_object_set_new(res, "diagnoses", c.list);
+    json_object_set_new(res, "diagnosis", json_integer(json_integer_value(id)));
+    json_object_set_new(res, "evidence", ep.list);
+    if (ep.n > ep.keep && ep.cursor) {
+        json_object_set_new(res, "next_cursor", json_string(ep.cursor));
+    }
+    hvd_free(ep.cursor);
     return dump(res);
 }
 
@@ -406,18 +638,20 @@ static char *op_diagnoses(const hvd_query_context *q, const json_t *req)
     struct page pg = {0};
     long long offset;
     char *bad = parse_filter(req, 'd', &f, &pg.limit, &offset);
-    struct diag_ctx c = {q->store, NULL, 0, &pg};
-    hvd_error err;
+    struct diag_ctx c = {0};
 
     if (bad) {
         return bad;
     }
     pg.max_bytes = q->max_answer;
     pg.list = json_array();
+    c.store = q->store;
     c.list = pg.list;
-    if (hvd_store_diagnoses(q->store, &f, add_diagnosis, &c, &err) < 0) {
+    c.pg = &pg;
+    c.kind = 'd';
+    if (hvd_store_diagnoses(q->store, &f, add_diagnosis, &c, &c.err) < 0) {
         page_free(&pg);
-        return fail("internal", err.msg);
+        return fail("internal", c.err.msg);
     }
     return page(&pg, "diagnoses", 'd', offset);
 }
@@ -548,6 +782,8 @@ char *hvd_query_handle(const hvd_query_context *q, const char *line, size_t len)
         out = op_diagnoses(q, req);
     } else if (strcmp(op, "incident") == 0) {
         out = op_incident(q, req);
+    } else if (strcmp(op, "evidence") == 0) {
+        out = op_evidence(q, req);
     } else if (strcmp(op, "sources") == 0) {
         out = op_sources(q, req);
     } else if (strcmp(op, "rules") == 0) {

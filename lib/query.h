@@ -4,7 +4,8 @@
  * give the same answers.
  *
  * Requests: {"op":"incidents", "vm", "host", "rule", "severity", "since", "until", "limit",
- * "offset", "cursor"}, {"op":"diagnoses", the same}, {"op":"incident","id":N},
+ * "offset", "cursor"}, {"op":"diagnoses", the same}, {"op":"incident","id":N, "limit",
+ * "cursor", "evidence"}, {"op":"evidence","diagnosis":N, "limit", "cursor"},
  * {"op":"sources", "limit", "cursor"}, {"op":"rules"}, {"op":"health"}, {"op":"ping"}.
  * Responses: {"ok":true,...} or {"ok":false,"error":{"code","message"}} with code
  * bad_request, too_large, unknown_op, not_found or internal.
@@ -13,6 +14,11 @@
  * default and most HVD_QUERY_MAX_PAGE), and "next_cursor" when more follow; passing it
  * back as "cursor" gives the next page. A cursor is opaque to clients; a sources cursor is
  * "s:" followed by the last path sent (hvdiagd pages its file table by it too).
+ *
+ * "incident" is paged the same way over the incident's diagnoses (default 50 a page). Each
+ * diagnosis carries its first "evidence" events (default HVD_QUERY_EVIDENCE, at most
+ * HVD_QUERY_MAX_PAGE; 0: none); one with more also has "evidence_more" (how many more) and
+ * "evidence_cursor", the "cursor" of an "evidence" request that lists the rest.
  */
 #ifndef HVD_QUERY_H
 #define HVD_QUERY_H
@@ -24,6 +30,7 @@
 
 #define HVD_QUERY_MAX_REQUEST (64 * 1024)
 #define HVD_QUERY_MAX_PAGE    1000 /* rows in one answer of a listing */
+#define HVD_QUERY_EVIDENCE    20   /* evidence events with each diagnosis of an incident */
 
 typedef struct hvd_query_context {
     hvd_store *store;         /* borrowed */

@@ -109,6 +109,9 @@ struct hvd_store {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *stmt[SQL_COUNT];
+    /* Listings by filter combination ([0] diagnoses, [1] incidents), prepared when first
+     * asked for: 256 statements would cost more to prepare at open than a query runs. */
+    sqlite3_stmt *list[2][STORE_LIST_COMBOS];
     int in_tx;
     int readonly;
     int incidents_dirty; /* diagnoses changed in the open transaction */
@@ -191,18 +194,70 @@ static const char *col_text(sqlite3_stmt *s, int i)
 }
 
 /* A statement for a read that may be running already (a callback reading more): the
- * shared one when idle, else a private copy the caller finalizes with stmt_release(). */
+ * shared one when idle (prepared now if open left it for later), else a private copy the
+ * caller finalizes with stmt_release(). */
 static int stmt_acquire(hvd_store *st, int which, sqlite3_stmt **out, hvd_error *err)
 {
-    if (!sqlite3_stmt_busy(st->stmt[which])) {
+    if (st->stmt[which] && !sqlite3_stmt_busy(st->stmt[which])) {
         *out = st->stmt[which];
         return HVD_OK;
     }
-    if (sqlite3_prepare_v2(st->db, store_sql[which], -1, out, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v3(st->db, store_sql[which], -1,
+                           st->stmt[which] ? 0 : SQLITE_PREPARE_PERSISTENT, out,
+                           NULL) != SQLITE_OK) {
         *out = NULL;
         return db_error(st, err, "cannot prepare a statement");
     }
+    if (!st->stmt[which]) {
+        st->stmt[which] = *out;
+    }
     return HVD_OK;
+}
+
+/* Whether open prepares a statement. Those only read through stmt_acquire() are prepared
+ * when first used, and a read-only store never writes or regroups: preparing every
+ * statement costs more than a query of 'hvdiag query' runs. */
+static int prepared_at_open(int which, int readonly)
+{
+    switch (which) {
+    case SQL_SOURCE_GET:
+    case SQL_SOURCE_LIST:
+    case SQL_SOURCE_PAGE:
+    case SQL_INCIDENT_GET:
+    case SQL_INCIDENT_DIAGS:
+    case SQL_DIAGS_AFTER:
+    case SQL_EVIDENCE_OF:
+    case SQL_EVIDENCE_COUNT:
+    case SQL_ENTITIES_OF:
+    case SQL_COUNTS:
+    case SQL_DUMP_DIAG:
+    case SQL_DUMP_ENTITY:
+    case SQL_DUMP_RELATED:
+    case SQL_DUMP_EVIDENCE:
+    case SQL_DUMP_INCIDENT:
+    case SQL_DUMP_MEMBER:
+    case SQL_DUMP_EVTX:
+    case SQL_DUMP_CLOG:
+        return 0;
+    case SQL_DIAG_FIND:
+    case SQL_DIAG_INSERT:
+    case SQL_DIAG_UPDATE:
+    case SQL_ENTITY_PUT:
+    case SQL_RELATED_PUT:
+    case SQL_EVIDENCE_PUT:
+    case SQL_EVTX_DELETE:
+    case SQL_EVTX_INSERT:
+    case SQL_CLOG_DELETE:
+    case SQL_CLOG_PUT:
+    case SQL_CLOG_LINES_ADD:
+    case SQL_COUNTER_ADD:
+    case SQL_SOURCE_PUT:
+    case SQL_SOURCE_QUARANTINE:
+        return !readonly;
+    default:
+        /* incident regrouping runs only in a write transaction */
+        return !readonly || which < SQL_INC_DIAGS || which > SQL_INC_DELETE;
+    }
 }
 
 static void stmt_release(hvd_store *st, int which, sqlite3_stmt *s)
@@ -352,6 +407,9 @@ int hvd_store_open(hvd_store **out, const char *path, int flags, hvd_error *err)
         goto fail;
     }
     for (int i = 0; i < SQL_COUNT; i++) {
+        if (!prepared_at_open(i, readonly)) {
+            continue;
+        }
         if (sqlite3_prepare_v3(st->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
                                NULL) != SQLITE_OK) {
             rc = db_error(st, err, "cannot prepare a statement");
@@ -402,6 +460,10 @@ void hvd_store_close(hvd_store *st)
     hvd_free(st->changed);
     for (int i = 0; i < SQL_COUNT; i++) {
         sqlite3_finalize(st->stmt[i]);
+    }
+    for (int i = 0; i < STORE_LIST_COMBOS; i++) {
+        sqlite3_finalize(st->list[0][i]);
+        sqlite3_finalize(st->list[1][i]);
     }
     sqlite3_close(st->db);
     hvd_buf_free(&st->text);
@@ -3146,26 +3208,106 @@ int64_t hvd__store_regroup_loaded(const hvd_store *st)
 
 /* --- reading ---------------------------------------------------------------------------- */
 
-static void bind_filter(sqlite3_stmt *q, const hvd_incident_filter *f)
+/* Which filters f sets, as STORE_LIST_* bits. */
+static unsigned filter_mask(const hvd_incident_filter *f)
 {
-    hvd_incident_filter none;
-
     if (!f) {
-        memset(&none, 0, sizeof(none));
-        f = &none;
+        return 0;
     }
-    sqlite3_bind_int(q, 1, f->min_severity);
-    bind_opt_text(q, 2, f->vm);
-    bind_opt_text(q, 3, f->vm_id);
-    bind_opt_text(q, 4, f->host);
-    bind_opt_text(q, 5, f->rule);
-    sqlite3_bind_int64(q, 6, f->since);
-    sqlite3_bind_int64(q, 7, f->until);
-    sqlite3_bind_int64(q, 8, f->limit > 0 ? f->limit : -1);
-    sqlite3_bind_int64(q, 9, f->offset > 0 ? f->offset : 0);
-    sqlite3_bind_int(q, 10, f->after != 0);
-    sqlite3_bind_int64(q, 11, f->after_time);
-    sqlite3_bind_int64(q, 12, f->after_id);
+    return (f->vm ? STORE_LIST_VM : 0) | (f->vm_id ? STORE_LIST_VM_ID : 0) |
+           (f->host ? STORE_LIST_HOST : 0) | (f->rule ? STORE_LIST_RULE : 0) |
+           (f->since ? STORE_LIST_SINCE : 0) | (f->until ? STORE_LIST_UNTIL : 0) |
+           (f->after ? STORE_LIST_AFTER : 0);
+}
+
+int hvd__store_list_sql(int incidents, unsigned mask, hvd_buf *out)
+{
+    int rc = hvd_buf_adds(out, incidents ? STORE_LIST_INC_HEAD : STORE_LIST_DIAG_HEAD);
+
+    if (incidents && (mask & STORE_LIST_MATCH) && rc == HVD_OK) {
+        rc = hvd_buf_adds(out, STORE_LIST_INC_MATCH_HEAD);
+    }
+    for (unsigned b = 0; b < 4 && rc == HVD_OK; b++) {
+        if (mask & (1u << b)) {
+            rc = hvd_buf_adds(out, store_list_match[b]);
+        }
+    }
+    if (incidents && (mask & STORE_LIST_MATCH) && rc == HVD_OK) {
+        rc = hvd_buf_adds(out, STORE_LIST_INC_MATCH_TAIL);
+    }
+    if ((mask & STORE_LIST_SINCE) && rc == HVD_OK) {
+        rc = hvd_buf_adds(out, incidents ? STORE_LIST_INC_SINCE : STORE_LIST_DIAG_SINCE);
+    }
+    if ((mask & STORE_LIST_UNTIL) && rc == HVD_OK) {
+        rc = hvd_buf_adds(out, incidents ? STORE_LIST_INC_UNTIL : STORE_LIST_DIAG_UNTIL);
+    }
+    if ((mask & STORE_LIST_AFTER) && rc == HVD_OK) {
+        rc = hvd_buf_adds(out, incidents ? STORE_LIST_INC_AFTER : STORE_LIST_DIAG_AFTER);
+    }
+    if (rc == HVD_OK) {
+        rc = hvd_buf_adds(out, incidents ? STORE_LIST_INC_TAIL : STORE_LIST_DIAG_TAIL);
+    }
+    return rc;
+}
+
+/* The listing statement for f, bound: the cached one when idle, else (a callback listing
+ * again) a private copy. Release with list_release(). */
+static int list_acquire(hvd_store *st, int incidents, const hvd_incident_filter *f,
+                        sqlite3_stmt **out, hvd_error *err)
+{
+    unsigned mask = filter_mask(f);
+    sqlite3_stmt **slot = &st->list[incidents][mask];
+    hvd_buf sql;
+    int rc;
+
+    *out = NULL;
+    if (*slot && !sqlite3_stmt_busy(*slot)) {
+        *out = *slot;
+    } else {
+        hvd_buf_init(&sql, 64 * 1024);
+        rc = hvd__store_list_sql(incidents, mask, &sql);
+        if (rc < 0) {
+            hvd_buf_free(&sql);
+            return no_memory(st, err);
+        }
+        rc = sqlite3_prepare_v3(st->db, hvd_buf_str(&sql), -1,
+                                *slot ? 0 : SQLITE_PREPARE_PERSISTENT, out, NULL);
+        hvd_buf_free(&sql);
+        if (rc != SQLITE_OK) {
+            *out = NULL;
+            return db_error(st, err, "cannot prepare a listing");
+        }
+        if (!*slot) {
+            *slot = *out;
+        }
+    }
+    if (f) {
+        sqlite3_bind_int(*out, 1, f->min_severity);
+        bind_opt_text(*out, 2, f->vm);
+        bind_opt_text(*out, 3, f->vm_id);
+        bind_opt_text(*out, 4, f->host);
+        bind_opt_text(*out, 5, f->rule);
+        sqlite3_bind_int64(*out, 6, f->since);
+        sqlite3_bind_int64(*out, 7, f->until);
+        sqlite3_bind_int64(*out, 11, f->after_time);
+        sqlite3_bind_int64(*out, 12, f->after_id);
+    } else {
+        sqlite3_bind_int(*out, 1, 0);
+    }
+    sqlite3_bind_int64(*out, 8, f && f->limit > 0 ? f->limit : -1);
+    sqlite3_bind_int64(*out, 9, f && f->offset > 0 ? f->offset : 0);
+    return HVD_OK;
+}
+
+static void list_release(hvd_store *st, int incidents, const hvd_incident_filter *f,
+                         sqlite3_stmt *q)
+{
+    if (q == st->list[incidents][filter_mask(f)]) {
+        sqlite3_reset(q);
+        sqlite3_clear_bindings(q);
+    } else {
+        sqlite3_finalize(q);
+    }
 }
 
 static void incident_row(sqlite3_stmt *q, hvd_incident *in)
@@ -3209,12 +3351,11 @@ int hvd_store_incidents(hvd_store *st, const hvd_incident_filter *f,
                         int (*fn)(void *ud, const hvd_incident *in), void *ud, hvd_error *err)
 {
     sqlite3_stmt *q = NULL;
-    int rc = stmt_acquire(st, SQL_INCIDENT_LIST, &q, err);
+    int rc = list_acquire(st, 1, f, &q, err);
 
     if (rc < 0) {
         return rc;
     }
-    bind_filter(q, f);
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         hvd_incident in;
 
@@ -3225,7 +3366,7 @@ int hvd_store_incidents(hvd_store *st, const hvd_incident_filter *f,
         }
     }
     rc = rc == SQLITE_DONE ? HVD_OK : db_error(st, err, "cannot list incidents");
-    stmt_release(st, SQL_INCIDENT_LIST, q);
+    list_release(st, 1, f, q);
     return rc;
 }
 
@@ -3255,7 +3396,8 @@ int hvd_store_get_incident(hvd_store *st, int64_t id, int (*fn)(void *ud, const 
     return rc;
 }
 
-static int walk_diagnoses(hvd_store *st, int which, sqlite3_stmt *q,
+/* Steps q calling fn with each row; returns HVD_OK or a database error. Does not reset q. */
+static int walk_diagnoses(hvd_store *st, sqlite3_stmt *q,
                           int (*fn)(void *ud, const hvd_stored_diagnosis *d), void *ud,
                           hvd_error *err)
 {
@@ -3270,14 +3412,20 @@ static int walk_diagnoses(hvd_store *st, int which, sqlite3_stmt *q,
             break;
         }
     }
-    rc = rc == SQLITE_DONE ? HVD_OK : db_error(st, err, "cannot list diagnoses");
-    stmt_release(st, which, q);
-    return rc;
+    return rc == SQLITE_DONE ? HVD_OK : db_error(st, err, "cannot list diagnoses");
 }
 
 int hvd_store_incident_diagnoses(hvd_store *st, int64_t incident,
                                  int (*fn)(void *ud, const hvd_stored_diagnosis *d), void *ud,
                                  hvd_error *err)
+{
+    return hvd_store_incident_diagnoses_page(st, incident, NULL, 0, fn, ud, err);
+}
+
+int hvd_store_incident_diagnoses_page(hvd_store *st, int64_t incident,
+                                      const hvd_incident_diag_cursor *after, int64_t limit,
+                                      int (*fn)(void *ud, const hvd_stored_diagnosis *d), void *ud,
+                                      hvd_error *err)
 {
     sqlite3_stmt *q = NULL;
     int rc = stmt_acquire(st, SQL_INCIDENT_DIAGS, &q, err);
@@ -3286,7 +3434,18 @@ int hvd_store_incident_diagnoses(hvd_store *st, int64_t incident,
         return rc;
     }
     sqlite3_bind_int64(q, 1, incident);
-    return walk_diagnoses(st, SQL_INCIDENT_DIAGS, q, fn, ud, err);
+    sqlite3_bind_int(q, 2, after != NULL);
+    if (after) {
+        /* the order key of STORE_INCIDENT_DIAG_ORDER */
+        sqlite3_bind_int(q, 3, after->correlation ? -1 : 0);
+        sqlite3_bind_int(q, 4, -(int)after->severity);
+        sqlite3_bind_int64(q, 5, after->first_time);
+        bind_text(q, 6, after->key);
+    }
+    sqlite3_bind_int64(q, 7, limit > 0 ? limit : -1);
+    rc = walk_diagnoses(st, q, fn, ud, err);
+    stmt_release(st, SQL_INCIDENT_DIAGS, q);
+    return rc;
 }
 
 int hvd_store_diagnoses(hvd_store *st, const hvd_diagnosis_filter *f,
@@ -3294,13 +3453,14 @@ int hvd_store_diagnoses(hvd_store *st, const hvd_diagnosis_filter *f,
                         hvd_error *err)
 {
     sqlite3_stmt *q = NULL;
-    int rc = stmt_acquire(st, SQL_DIAG_LIST, &q, err);
+    int rc = list_acquire(st, 0, f, &q, err);
 
     if (rc < 0) {
         return rc;
     }
-    bind_filter(q, f);
-    return walk_diagnoses(st, SQL_DIAG_LIST, q, fn, ud, err);
+    rc = walk_diagnoses(st, q, fn, ud, err);
+    list_release(st, 0, f, q);
+    return rc;
 }
 
 int hvd_store_diagnoses_after(hvd_store *st, int64_t after,
@@ -3314,12 +3474,22 @@ int hvd_store_diagnoses_after(hvd_store *st, int64_t after,
         return rc;
     }
     sqlite3_bind_int64(q, 1, after);
-    return walk_diagnoses(st, SQL_DIAGS_AFTER, q, fn, ud, err);
+    rc = walk_diagnoses(st, q, fn, ud, err);
+    stmt_release(st, SQL_DIAGS_AFTER, q);
+    return rc;
 }
 
 int hvd_store_diagnosis_evidence(hvd_store *st, int64_t diagnosis,
                                  int (*fn)(void *ud, const hvd_evidence *ev), void *ud,
                                  hvd_error *err)
+{
+    return hvd_store_diagnosis_evidence_page(st, diagnosis, NULL, 0, fn, ud, err);
+}
+
+int hvd_store_diagnosis_evidence_page(hvd_store *st, int64_t diagnosis,
+                                      const hvd_evidence_cursor *after, int64_t limit,
+                                      int (*fn)(void *ud, const hvd_evidence *ev), void *ud,
+                                      hvd_error *err)
 {
     sqlite3_stmt *q = NULL;
     int rc = stmt_acquire(st, SQL_EVIDENCE_OF, &q, err);
@@ -3328,6 +3498,14 @@ int hvd_store_diagnosis_evidence(hvd_store *st, int64_t diagnosis,
         return rc;
     }
     sqlite3_bind_int64(q, 1, diagnosis);
+    sqlite3_bind_int(q, 2, after != NULL);
+    if (after) {
+        sqlite3_bind_int64(q, 3, after->time);
+        bind_text(q, 4, after->source_path);
+        sqlite3_bind_int64(q, 5, (sqlite3_int64)after->record_id);
+        sqlite3_bind_int64(q, 6, (sqlite3_int64)after->line);
+    }
+    sqlite3_bind_int64(q, 7, limit > 0 ? limit : -1);
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         hvd_evidence e;
         const char *kind = col_text(q, 0);
@@ -3355,6 +3533,26 @@ int hvd_store_diagnosis_evidence(hvd_store *st, int64_t diagnosis,
     }
     rc = rc == SQLITE_DONE ? HVD_OK : db_error(st, err, "cannot list evidence");
     stmt_release(st, SQL_EVIDENCE_OF, q);
+    return rc;
+}
+
+int hvd_store_evidence_count(hvd_store *st, int64_t diagnosis, int64_t *out, hvd_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = stmt_acquire(st, SQL_EVIDENCE_COUNT, &q, err);
+
+    *out = 0;
+    if (rc < 0) {
+        return rc;
+    }
+    sqlite3_bind_int64(q, 1, diagnosis);
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        *out = sqlite3_column_int64(q, 0);
+        rc = HVD_OK;
+    } else {
+        rc = db_error(st, err, "cannot count evidence");
+    }
+    stmt_release(st, SQL_EVIDENCE_COUNT, q);
     return rc;
 }
 

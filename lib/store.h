@@ -27,7 +27,7 @@ enum {
 };
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define HVD_STORE_SCHEMA_VERSION 5
+#define HVD_STORE_SCHEMA_VERSION 6
 
 /* A diagnosis joins an incident of the same subject whose span, widened by this gap on
  * each side, covers it. */
@@ -247,10 +247,25 @@ int hvd_store_incidents(hvd_store *st, const hvd_incident_filter *f,
 /* One incident: returns 1 after calling fn once, 0 when there is no such id, or < 0. */
 int hvd_store_get_incident(hvd_store *st, int64_t id, int (*fn)(void *ud, const hvd_incident *in),
                            void *ud, hvd_error *err);
-/* An incident's diagnoses, root cause first, then by severity and time. */
+/* An incident's diagnoses, root cause first (a correlation), then by severity (highest
+ * first), first time and key. */
 int hvd_store_incident_diagnoses(hvd_store *st, int64_t incident,
                                  int (*fn)(void *ud, const hvd_stored_diagnosis *d), void *ud,
                                  hvd_error *err);
+/* Where a page of an incident's diagnoses goes on: after the diagnosis with these values
+ * (the last one of the previous page), in the order above. key is borrowed for the call. */
+typedef struct hvd_incident_diag_cursor {
+    int correlation; /* the kind is "correlation" */
+    hvd_severity severity;
+    hvd_time first_time;
+    const char *key;
+} hvd_incident_diag_cursor;
+/* One page of them: those after 'after' (NULL: from the first), at most limit (0: all).
+ * Sorts the incident's diagnoses: O(m log m) for an incident of m. */
+int hvd_store_incident_diagnoses_page(hvd_store *st, int64_t incident,
+                                      const hvd_incident_diag_cursor *after, int64_t limit,
+                                      int (*fn)(void *ud, const hvd_stored_diagnosis *d), void *ud,
+                                      hvd_error *err);
 /* Diagnoses matching f (NULL: all), newest first (by first time, then id). */
 int hvd_store_diagnoses(hvd_store *st, const hvd_diagnosis_filter *f,
                         int (*fn)(void *ud, const hvd_stored_diagnosis *d), void *ud,
@@ -265,10 +280,25 @@ int hvd_store_diagnoses_after(hvd_store *st, int64_t after,
 int hvd_store_diagnosis_entities(hvd_store *st, int64_t diagnosis,
                                  int (*fn)(void *ud, const hvd_entity *ent), void *ud,
                                  hvd_error *err);
-/* A diagnosis's evidence, oldest first. */
+/* A diagnosis's evidence, oldest first (by time, source path, record id, line). */
 int hvd_store_diagnosis_evidence(hvd_store *st, int64_t diagnosis,
                                  int (*fn)(void *ud, const hvd_evidence *ev), void *ud,
                                  hvd_error *err);
+/* Where a page of evidence goes on: after the event with these values (the last one of the
+ * previous page). source_path is borrowed for the call. */
+typedef struct hvd_evidence_cursor {
+    hvd_time time;
+    const char *source_path;
+    uint64_t record_id;
+    uint64_t line;
+} hvd_evidence_cursor;
+/* One page of it: the events after 'after' (NULL: from the first), at most limit (0: all). */
+int hvd_store_diagnosis_evidence_page(hvd_store *st, int64_t diagnosis,
+                                      const hvd_evidence_cursor *after, int64_t limit,
+                                      int (*fn)(void *ud, const hvd_evidence *ev), void *ud,
+                                      hvd_error *err);
+/* How many evidence events a diagnosis has (0 for an unknown id): O(that many). */
+int hvd_store_evidence_count(hvd_store *st, int64_t diagnosis, int64_t *out, hvd_error *err);
 
 typedef struct hvd_store_counts {
     int64_t sources;

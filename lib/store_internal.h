@@ -2,6 +2,7 @@
 #ifndef HVD_STORE_INTERNAL_H
 #define HVD_STORE_INTERNAL_H
 
+#include "buf.h"
 #include "store.h"
 
 #include <stdint.h>
@@ -9,5 +10,10 @@
 /* How many diagnoses incident regrouping read in the last transaction: all of them for a
  * full pass; at commit, the changed ones and those that can share an incident with them. */
 int64_t hvd__store_regroup_loaded(const hvd_store *st);
+
+/* Appends the SQL of a listing to out: diagnoses (incidents 0) or incidents (1) with the
+ * filters of mask (STORE_LIST_* bits of store_sql.h). The store prepares exactly this;
+ * tests explain it. Returns HVD_OK or the hvd_buf error. */
+int hvd__store_list_sql(int incidents, unsigned mask, hvd_buf *out);
 
 #endif

@@ -31,7 +31,9 @@
  * The outbox, revisions and cursors are delivery bookkeeping: hvd_store_dump() and the
  * digest leave them out, as they leave out source rows, so replay safety is unchanged.
  * Indexes on a subject (VM name, VM id, host short name) then (last_time, first_time) let a
- * commit regroup only the diagnoses near the ones it changed.
+ * commit regroup only the diagnoses near the ones it changed. Listings search by VM, host
+ * short name, rule or time, each index giving the newest first where it can (see the
+ * listing parts below).
  */
 #ifndef HVD_STORE_SQL_H
 #define HVD_STORE_SQL_H
@@ -167,7 +169,20 @@ static const char *const store_migrations[] = {
     "ALTER TABLE sources ADD COLUMN fresh INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE sources ADD COLUMN repeated INTEGER NOT NULL DEFAULT 0;",
 
-    /* 5: the outbox. Triggers on incidents write one row per new or changed incident in
+    /* 5: listings on their indexes. A host's diagnoses by short name then time, carrying
+     * the host and incident so that finding a host's incidents reads only the index; a
+     * rule's by time; the longest span of a diagnosis and of an incident (so "ends at or
+     * after T" also bounds where the start can be). They replace the host and rule
+     * indexes of step 1. */
+    "DROP INDEX diagnoses_host;"
+    "DROP INDEX diagnoses_rule;"
+    "CREATE INDEX diagnoses_host_time ON diagnoses(" STORE_HOST_SHORT " COLLATE NOCASE,"
+    " first_time, host, incident);"
+    "CREATE INDEX diagnoses_rule_time ON diagnoses(rule, first_time);"
+    "CREATE INDEX diagnoses_span ON diagnoses(last_time - first_time);"
+    "CREATE INDEX incidents_span ON incidents(last_time - first_time);",
+
+    /* 6: the outbox. Triggers on incidents write one row per new or changed incident in
      * the transaction that changed it, a snapshot of the incident and its root cause, so a
      * crash can lose no change an output has yet to see. While no output has a cursor (a
      * database of 'hvdiag analyze', a daemon without outputs) the triggers do nothing, so
@@ -230,13 +245,71 @@ static const char *const store_migrations[] = {
     "id, key, kind, vm_name, vm_id, host, first_time, last_time, severity, title," \
     " remedy, coalesce(incident, 0)"
 
-/* Filters shared by the incident and diagnosis lists: ?1 min severity, ?2 vm name or id,
- * ?3 vm id, ?4 host (short name or FQDN), ?5 rule, ?6 since, ?7 until (0: no bound). */
-#define STORE_DIAG_MATCH                                                           \
-    "(?2 IS NULL OR d.vm_name = ?2 COLLATE NOCASE OR d.vm_id = ?2 COLLATE NOCASE)" \
-    " AND (?3 IS NULL OR d.vm_id = ?3 COLLATE NOCASE)"                             \
-    " AND (?4 IS NULL OR d.host = ?4 COLLATE NOCASE OR d.host LIKE ?4 || '.%')"    \
-    " AND (?5 IS NULL OR d.rule = ?5)"
+/*
+ * Listings of incidents and diagnoses are put together from the parts below, one statement
+ * per combination of filters (store.c prepares each the first time it is asked for), so a
+ * filter that is absent is absent from the SQL and the planner can search on the index of
+ * each filter that is there: no "?N IS NULL OR ..." hiding a column from it. Parameters,
+ * the same in every combination: ?1 min severity, ?2 VM name or id, ?3 VM id, ?4 host
+ * (short name or FQDN), ?5 rule, ?6 since, ?7 until, ?8 limit (-1: none), ?9 offset, ?11
+ * and ?12 the cursor's (first_time, id).
+ *
+ * A diagnosis matches a host when its host is it or starts with it and a dot, in any case.
+ * Both imply the same short name, which the index diagnoses_host_time searches on.
+ */
+#define STORE_ARG_HOST_SHORT "substr(?4, 1, instr(?4 || '.', '.') - 1)"
+
+enum {
+    STORE_LIST_VM = 1 << 0,    /* ?2 */
+    STORE_LIST_VM_ID = 1 << 1, /* ?3 */
+    STORE_LIST_HOST = 1 << 2,  /* ?4 */
+    STORE_LIST_RULE = 1 << 3,  /* ?5 */
+    STORE_LIST_SINCE = 1 << 4, /* ?6 */
+    STORE_LIST_UNTIL = 1 << 5, /* ?7 */
+    STORE_LIST_AFTER = 1 << 6, /* ?11, ?12 */
+    STORE_LIST_MATCH = 0x0f,   /* the filters on a diagnosis's own columns */
+    STORE_LIST_COMBOS = 1 << 7,
+};
+
+/* The filters on a diagnosis (alias d), by bit of STORE_LIST_MATCH. */
+static const char *const store_list_match[4] = {
+    " AND (d.vm_name = ?2 COLLATE NOCASE OR d.vm_id = ?2 COLLATE NOCASE)",
+    " AND d.vm_id = ?3 COLLATE NOCASE",
+    " AND " STORE_HOST_SHORT " = " STORE_ARG_HOST_SHORT " COLLATE NOCASE"
+    " AND (d.host = ?4 COLLATE NOCASE OR d.host LIKE ?4 || '.%')",
+    " AND d.rule = ?5",
+};
+
+/* Diagnoses, newest first: the page's ids are found on the indexes, then only its rows
+ * are read whole. Time filters: a diagnosis that ends at or after ?6 starts no earlier
+ * than ?6 minus the longest span of any (diagnoses_span gives it in one search). */
+#define STORE_LIST_DIAG_HEAD                                                            \
+    "SELECT " STORE_DIAGNOSIS_COLUMNS " FROM (SELECT d.id AS id, d.first_time AS first" \
+    " FROM diagnoses d WHERE d.severity >= ?1"
+#define STORE_LIST_DIAG_SINCE                       \
+    " AND d.last_time >= ?6 AND d.first_time >= ?6" \
+    " - (SELECT coalesce(max(last_time - first_time), 0) FROM diagnoses)"
+#define STORE_LIST_DIAG_UNTIL " AND d.first_time <= ?7"
+#define STORE_LIST_DIAG_AFTER " AND (d.first_time, d.id) < (?11, ?12)"
+#define STORE_LIST_DIAG_TAIL                                       \
+    " ORDER BY d.first_time DESC, d.id DESC LIMIT ?8 OFFSET ?9) p" \
+    " JOIN diagnoses d ON d.id = p.id ORDER BY p.first DESC, p.id DESC"
+
+/* Incidents, newest first; an incident matches the diagnosis filters when one of its
+ * diagnoses does, found by those filters' indexes. */
+#define STORE_LIST_INC_HEAD \
+    "SELECT " STORE_INCIDENT_COLUMNS " FROM incidents i WHERE i.severity >= ?1"
+#define STORE_LIST_INC_MATCH_HEAD " AND i.id IN (SELECT d.incident FROM diagnoses d WHERE 1"
+#define STORE_LIST_INC_MATCH_TAIL ")"
+#define STORE_LIST_INC_SINCE                        \
+    " AND i.last_time >= ?6 AND i.first_time >= ?6" \
+    " - (SELECT coalesce(max(last_time - first_time), 0) FROM incidents)"
+#define STORE_LIST_INC_UNTIL " AND i.first_time <= ?7"
+#define STORE_LIST_INC_AFTER " AND (i.first_time, i.id) < (?11, ?12)"
+#define STORE_LIST_INC_TAIL  " ORDER BY i.first_time DESC, i.id DESC LIMIT ?8 OFFSET ?9"
+
+/* An incident's diagnoses in the order they are shown, as a key that sorts ascending. */
+#define STORE_INCIDENT_DIAG_ORDER "-(d.kind = 'correlation'), -d.severity, d.first_time, d.key"
 
 enum {
     SQL_DIAG_FIND,
@@ -278,12 +351,11 @@ enum {
     SQL_INC_PUT,
     SQL_INC_SET,
     SQL_INC_DELETE,
-    SQL_INCIDENT_LIST,
     SQL_INCIDENT_GET,
     SQL_INCIDENT_DIAGS,
-    SQL_DIAG_LIST,
     SQL_DIAGS_AFTER,
     SQL_EVIDENCE_OF,
+    SQL_EVIDENCE_COUNT,
     SQL_ENTITIES_OF,
     SQL_COUNTS,
     SQL_DUMP_DIAG,
@@ -413,29 +485,23 @@ static const char *const store_sql[SQL_COUNT] = {
     [SQL_INC_DELETE] = "DELETE FROM incidents WHERE id = ?1",
 
     /* --- reading --- */
-    [SQL_INCIDENT_LIST] =
-        "SELECT " STORE_INCIDENT_COLUMNS " FROM incidents i"
-        " WHERE i.severity >= ?1 AND (?6 = 0 OR i.last_time >= ?6)"
-        " AND (?7 = 0 OR i.first_time <= ?7)"
-        " AND ((?2 IS NULL AND ?3 IS NULL AND ?4 IS NULL AND ?5 IS NULL)"
-        "  OR EXISTS(SELECT 1 FROM diagnoses d WHERE d.incident = i.id AND " STORE_DIAG_MATCH "))"
-        " AND (?10 = 0 OR i.first_time < ?11 OR (i.first_time = ?11 AND i.id < ?12))"
-        " ORDER BY i.first_time DESC, i.id DESC LIMIT ?8 OFFSET ?9",
     [SQL_INCIDENT_GET] = "SELECT " STORE_INCIDENT_COLUMNS " FROM incidents i WHERE i.id = ?1",
+    /* A page of an incident's diagnoses: those after the cursor (?2 nonzero) whose order
+     * key is (?3, ?4, ?5, ?6), at most ?7 (-1: all). */
     [SQL_INCIDENT_DIAGS] = "SELECT " STORE_DIAGNOSIS_COLUMNS " FROM diagnoses d"
                            " WHERE d.incident = ?1"
-                           " ORDER BY d.kind = 'correlation' DESC, d.severity DESC,"
-                           " d.first_time, d.key",
-    [SQL_DIAG_LIST] = "SELECT " STORE_DIAGNOSIS_COLUMNS " FROM diagnoses d"
-                      " WHERE d.severity >= ?1 AND (?6 = 0 OR d.last_time >= ?6)"
-                      " AND (?7 = 0 OR d.first_time <= ?7) AND " STORE_DIAG_MATCH
-                      " AND (?10 = 0 OR d.first_time < ?11 OR (d.first_time = ?11 AND d.id < ?12))"
-                      " ORDER BY d.first_time DESC, d.id DESC LIMIT ?8 OFFSET ?9",
+                           " AND (?2 = 0 OR (" STORE_INCIDENT_DIAG_ORDER ") > (?3, ?4, ?5, ?6))"
+                           " ORDER BY " STORE_INCIDENT_DIAG_ORDER " LIMIT ?7",
     [SQL_DIAGS_AFTER] = "SELECT " STORE_DIAGNOSIS_COLUMNS " FROM diagnoses d WHERE d.id > ?1"
                         " ORDER BY d.id",
+    /* A page of a diagnosis's evidence: after the cursor (?2 nonzero) at (?3, ?4, ?5, ?6),
+     * at most ?7 (-1: all). */
     [SQL_EVIDENCE_OF] = "SELECT kind, path, record_id, event_record_id, line, byte_offset,"
                         " time, host, provider, channel, component, event_id, level, message"
-                        " FROM evidence WHERE diagnosis = ?1 ORDER BY time, path, record_id, line",
+                        " FROM evidence WHERE diagnosis = ?1"
+                        " AND (?2 = 0 OR (time, path, record_id, line) > (?3, ?4, ?5, ?6))"
+                        " ORDER BY time, path, record_id, line LIMIT ?7",
+    [SQL_EVIDENCE_COUNT] = "SELECT count(*) FROM evidence WHERE diagnosis = ?1",
     [SQL_ENTITIES_OF] = "SELECT name, value FROM diagnosis_entities WHERE diagnosis = ?1"
                         " ORDER BY rowid",
     [SQL_COUNTS] = "SELECT (SELECT count(*) FROM sources), (SELECT count(*) FROM diagnoses),"

@@ -388,6 +388,202 @@ START_TEST(sources_come_in_pages_by_path)
 }
 END_TEST
 
+/* A diagnosis of VM "BIG" on HV5 at hour h with nev evidence events (records base+1...). */
+static void put_big(const char *key, int h, hvd_severity sev, int correlation, int nev, int base)
+{
+    hvd_entity ents[2] = {{"host", "HV5"}, {"vm_name", "BIG"}};
+    hvd_evidence ev[32];
+    hvd_diagnosis d;
+
+    memset(&d, 0, sizeof(d));
+    memset(ev, 0, sizeof(ev));
+    for (int i = 0; i < nev; i++) {
+        ev[i].kind = HVD_SOURCE_EVTX;
+        ev[i].source_path = i % 2 ? "b.evtx" : "a.evtx";
+        ev[i].record_id = (uint64_t)(base + i + 1);
+        ev[i].event_record_id = ev[i].record_id;
+        /* pairs of events share a time: the path and record tell them apart */
+        ev[i].time = ((hvd_time)h * 3600 + i / 2) * HVD_TICKS_PER_SECOND;
+        ev[i].host = "HV5";
+        ev[i].provider = "p";
+        ev[i].channel = "c";
+        ev[i].component = "";
+        ev[i].message = "m";
+    }
+    d.key = key;
+    d.kind = correlation ? HVD_DIAGNOSIS_CORRELATION : HVD_DIAGNOSIS_SIGNATURE;
+    d.rule_id = "big";
+    d.title = key;
+    d.severity = sev;
+    d.confidence = "high";
+    d.cause = "c";
+    d.remedy = "r";
+    d.entities = ents;
+    d.nentities = 2;
+    d.first_time = d.last_time = (hvd_time)(1000 + h) * 3600 * HVD_TICKS_PER_SECOND;
+    d.count = (uint64_t)nev;
+    d.evidence = ev;
+    d.nevidence = (size_t)nev;
+    ck_assert_int_eq(hvd_store_put_diagnosis(st, &d, NULL, NULL), HVD_OK);
+}
+
+/* Appends a diagnosis's title and ";" to text. */
+static void append_title(char *text, size_t cap, const json_t *d)
+{
+    size_t used = strlen(text);
+
+    snprintf(text + used, cap - used, "%s;", json_string_value(json_object_get(d, "title")));
+}
+
+/* The id of the incident of VM "BIG". */
+static long long big_incident(void)
+{
+    json_t *res = ask("{\"op\":\"incidents\",\"vm\":\"BIG\"}");
+    json_t *list = json_object_get(res, "incidents");
+    long long id;
+
+    ck_assert_uint_eq(json_array_size(list), 1);
+    id = json_integer_value(json_object_get(json_array_get(list, 0), "id"));
+    json_decref(res);
+    return id;
+}
+
+START_TEST(an_incident_comes_in_pages_with_its_evidence_capped)
+{
+    char req[512];
+    char order[512] = "";
+    char paged[512] = "";
+    char *cursor = NULL;
+    long long id;
+    json_t *res;
+    json_t *first;
+    int pages = 0;
+
+    ck_assert_int_eq(hvd_store_begin(st, NULL), HVD_OK);
+    /* ties on severity and time are ordered by key */
+    put_big("b3", 3, HVD_SEVERITY_ERROR, 0, 1, 100);
+    put_big("b1", 1, HVD_SEVERITY_ERROR, 0, 25, 200);
+    put_big("b2", 1, HVD_SEVERITY_ERROR, 0, 1, 300);
+    put_big("b4", 2, HVD_SEVERITY_CRITICAL, 0, 1, 400);
+    put_big("b5", 2, HVD_SEVERITY_WARNING, 0, 1, 500);
+    put_big("b0", 4, HVD_SEVERITY_INFO, 1, 0, 600);
+    ck_assert_int_eq(hvd_store_rebuild_incidents(st, NULL), HVD_OK);
+    ck_assert_int_eq(hvd_store_commit(st, NULL), HVD_OK);
+    id = big_incident();
+
+    /* one page: correlation first, then severity, time, key */
+    snprintf(req, sizeof(req), "{\"op\":\"incident\",\"id\":%lld}", id);
+    res = ask(req);
+    ck_assert_ptr_null(json_object_get(res, "next_cursor"));
+    {
+        size_t i;
+        const json_t *d;
+
+        json_array_foreach(json_object_get(res, "diagnoses"), i, d)
+        {
+            append_title(order, sizeof(order), d);
+        }
+    }
+    ck_assert_str_eq(order, "b0;b4;b1;b2;b3;b5;");
+    /* b1 has 25 events: the first 20 come, and where the rest are */
+    first = json_array_get(json_object_get(res, "diagnoses"), 2);
+    ck_assert_uint_eq(json_array_size(json_object_get(first, "evidence")), HVD_QUERY_EVIDENCE);
+    ck_assert_int_eq(json_integer_value(json_object_get(first, "evidence_more")), 5);
+    ck_assert_ptr_nonnull(json_object_get(first, "evidence_cursor"));
+    ck_assert_ptr_null(
+        json_object_get(json_array_get(json_object_get(res, "diagnoses"), 1), "evidence_more"));
+    {
+        char *ev_cursor = strdup(json_string_value(json_object_get(first, "evidence_cursor")));
+        long long diag = json_integer_value(json_object_get(first, "id"));
+        json_t *rest;
+        json_t *all;
+        char *ev_next = NULL;
+        int walked = 0;
+
+        snprintf(req, sizeof(req), "{\"op\":\"evidence\",\"diagnosis\":%lld,\"cursor\":\"%s\"}",
+                 diag, ev_cursor);
+        rest = ask(req);
+        ck_assert(json_is_true(json_object_get(rest, "ok")));
+        ck_assert_uint_eq(json_array_size(json_object_get(rest, "evidence")), 5);
+        ck_assert_ptr_null(json_object_get(rest, "next_cursor"));
+        /* the 21st event, as the whole list has it */
+        snprintf(req, sizeof(req), "{\"op\":\"evidence\",\"diagnosis\":%lld,\"limit\":100}", diag);
+        all = ask(req);
+        ck_assert_uint_eq(json_array_size(json_object_get(all, "evidence")), 25);
+        ck_assert(json_equal(json_array_get(json_object_get(all, "evidence"), 20),
+                             json_array_get(json_object_get(rest, "evidence"), 0)));
+        /* pages of 7 walk the 25 once, in order */
+        do {
+            json_t *pg;
+
+            snprintf(req, sizeof(req), "{\"op\":\"evidence\",\"diagnosis\":%lld,\"limit\":7%s%s%s}",
+                     diag, ev_next ? ",\"cursor\":\"" : "", ev_next ? ev_next : "",
+                     ev_next ? "\"" : "");
+            pg = ask(req);
+            for (size_t i = 0; i < json_array_size(json_object_get(pg, "evidence")); i++) {
+                ck_assert(json_equal(json_array_get(json_object_get(pg, "evidence"), i),
+                                     json_array_get(json_object_get(all, "evidence"), walked)));
+                walked++;
+            }
+            free(ev_next);
+            ev_next = json_string_value(json_object_get(pg, "next_cursor"))
+                          ? strdup(json_string_value(json_object_get(pg, "next_cursor")))
+                          : NULL;
+            json_decref(pg);
+        } while (ev_next);
+        ck_assert_int_eq(walked, 25);
+        json_decref(all);
+        json_decref(rest);
+        free(ev_cursor);
+    }
+    json_decref(res);
+
+    /* pages of two walk the same order; a byte cap ends pages early and loses nothing */
+    for (int capped = 0; capped <= 1; capped++) {
+        paged[0] = '\0';
+        do {
+            const json_t *d;
+            const char *next;
+            size_t i;
+
+            snprintf(req, sizeof(req), "{\"op\":\"incident\",\"id\":%lld,\"limit\":2%s%s%s}", id,
+                     cursor ? ",\"cursor\":\"" : "", cursor ? cursor : "", cursor ? "\"" : "");
+            res = ask_capped(req, capped ? 1 : 0);
+            ck_assert_msg(json_is_true(json_object_get(res, "ok")), "%s", req);
+            ck_assert_int_eq(json_integer_value(json_object_get(res, "id")), id);
+            ck_assert_uint_le(json_array_size(json_object_get(res, "diagnoses")), 2);
+            json_array_foreach(json_object_get(res, "diagnoses"), i, d)
+            {
+                append_title(paged, sizeof(paged), d);
+            }
+            next = json_string_value(json_object_get(res, "next_cursor"));
+            free(cursor);
+            cursor = next ? strdup(next) : NULL;
+            json_decref(res);
+            pages++;
+        } while (cursor);
+        ck_assert_str_eq(paged, order);
+    }
+    ck_assert_int_eq(pages, 3 + 6);
+    /* no evidence when asked for none; bad cursors are refused */
+    snprintf(req, sizeof(req), "{\"op\":\"incident\",\"id\":%lld,\"evidence\":0}", id);
+    res = ask(req);
+    ck_assert_ptr_null(
+        json_object_get(json_array_get(json_object_get(res, "diagnoses"), 0), "evidence"));
+    json_decref(res);
+    snprintf(req, sizeof(req), "{\"op\":\"incident\",\"id\":%lld,\"cursor\":\"d:1:2\"}", id);
+    res = ask(req);
+    ck_assert_str_eq(error_code(res), "bad_request");
+    json_decref(res);
+    res = ask("{\"op\":\"evidence\",\"diagnosis\":1,\"cursor\":\"e:1:x:3:a\"}");
+    ck_assert_str_eq(error_code(res), "bad_request");
+    json_decref(res);
+    res = ask("{\"op\":\"evidence\"}");
+    ck_assert_str_eq(error_code(res), "bad_request");
+    json_decref(res);
+}
+END_TEST
+
 static Suite *query_suite(void)
 {
     Suite *s = suite_create("query");
@@ -400,6 +596,7 @@ static Suite *query_suite(void)
     tcase_add_test(tc, diagnoses_page_and_filter_without_evidence);
     tcase_add_test(tc, cursors_walk_every_row_once);
     tcase_add_test(tc, sources_come_in_pages_by_path);
+    tcase_add_test(tc, an_incident_comes_in_pages_with_its_evidence_capped);
     suite_add_tcase(s, tc);
     return s;
 }

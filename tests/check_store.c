@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -185,10 +186,15 @@ START_TEST(schema_is_created_versioned_and_in_wal_mode)
                      10);
     ck_assert_int_eq(count("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN"
                            " ('entities_value', 'diagnoses_vm_name', 'diagnoses_vm_id',"
-                           " 'diagnoses_host', 'diagnoses_rule', 'diagnoses_time',"
+                           " 'diagnoses_host_time', 'diagnoses_rule_time', 'diagnoses_time',"
                            " 'diagnoses_severity', 'diagnoses_host_short', 'diagnoses_vm_pair',"
-                           " 'diagnoses_vm_pair_id', 'diagnoses_inverted', 'related_member')"),
-                     12);
+                           " 'diagnoses_vm_pair_id', 'diagnoses_inverted', 'related_member',"
+                           " 'diagnoses_span', 'incidents_span')"),
+                     14);
+    /* the host and rule indexes of step 1 gave way to ones that also give the time order */
+    ck_assert_int_eq(count("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN"
+                           " ('diagnoses_host', 'diagnoses_rule')"),
+                     0);
     ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
     ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, NULL), SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
@@ -1817,6 +1823,306 @@ START_TEST(severity_counts_match_the_rows)
 }
 END_TEST
 
+/* --- listings on their indexes ---------------------------------------------------------- */
+
+/* Checks one statement's plan: no plan line may read all of a table or index (SCAN) of
+ * diagnoses, incidents or evidence, except, when 'walk_ok', a walk along an index (a
+ * listing with no filter reads the newest first and stops at its page). The page
+ * subquery (p) is a handful of rows. Returns how many lines the plan has. */
+static int check_plan(sqlite3 *db, const char *what, const char *sql, int walk_ok)
+{
+    char *explain = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", sql);
+    sqlite3_stmt *q = NULL;
+    int lines = 0;
+
+    ck_assert_msg(sqlite3_prepare_v2(db, explain, -1, &q, NULL) == SQLITE_OK, "%s: %s", what,
+                  sqlite3_errmsg(db));
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        const char *plan = (const char *)sqlite3_column_text(q, 3);
+
+        lines++;
+        if (strncmp(plan, "SCAN ", 5) != 0 || strncmp(plan, "SCAN p", 6) == 0 ||
+            strncmp(plan, "SCAN CONSTANT ROW", 17) == 0) {
+            continue;
+        }
+        ck_assert_msg(walk_ok && strstr(plan, " USING ") != NULL, "%s scans: %s\n%s", what, plan,
+                      sql);
+    }
+    sqlite3_finalize(q);
+    sqlite3_free(explain);
+    return lines;
+}
+
+START_TEST(listings_search_their_indexes_for_every_filter_combination)
+{
+    static const int reads[] = {SQL_INCIDENT_GET, SQL_INCIDENT_DIAGS, SQL_DIAGS_AFTER,
+                                SQL_EVIDENCE_OF,  SQL_EVIDENCE_COUNT, SQL_ENTITIES_OF};
+    struct tdiag v[NSET];
+    hvd_store *st = open_db(0);
+    sqlite3 *db = NULL;
+
+    /* a real file with rows; no ANALYZE, as no store has one */
+    fixture_set(v);
+    begin(st);
+    for (int i = 0; i < NSET; i++) {
+        put(st, &v[i]);
+    }
+    commit(st);
+    hvd_store_close(st);
+    ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    for (int inc = 0; inc <= 1; inc++) {
+        for (unsigned mask = 0; mask < STORE_LIST_COMBOS; mask++) {
+            char what[64];
+            hvd_buf sql;
+
+            hvd_buf_init(&sql, 1 << 16);
+            ck_assert_int_eq(hvd__store_list_sql(inc, mask, &sql), HVD_OK);
+            snprintf(what, sizeof(what), "%s with filters 0x%02x", inc ? "incidents" : "diagnoses",
+                     mask);
+            ck_assert_int_gt(check_plan(db, what, hvd_buf_str(&sql), mask == 0), 0);
+            hvd_buf_free(&sql);
+        }
+    }
+    for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
+        ck_assert_int_gt(check_plan(db, store_sql[reads[i]], store_sql[reads[i]], 0), 0);
+    }
+    sqlite3_close(db);
+}
+END_TEST
+
+/* A diagnosis as the reference filter sees it. */
+struct ref_diag {
+    int64_t id;
+    int64_t incident;
+    int severity;
+    char vm_name[16];
+    char vm_id[16];
+    char host[32];
+    char rule[8];
+    hvd_time first;
+    hvd_time last;
+};
+
+struct ref_inc {
+    int64_t id;
+    int severity;
+    hvd_time first;
+    hvd_time last;
+};
+
+struct ref_set {
+    struct ref_diag d[256];
+    size_t nd;
+    struct ref_inc i[256];
+    size_t ni;
+    int64_t got[256]; /* ids a listing gave, in order */
+    size_t ngot;
+};
+
+static int ref_note_diag(void *ud, const hvd_stored_diagnosis *d)
+{
+    struct ref_set *r = ud;
+    struct ref_diag *x = &r->d[r->nd++];
+
+    ck_assert_uint_le(r->nd, 256);
+    x->id = d->id;
+    x->incident = d->incident;
+    x->severity = (int)d->severity;
+    snprintf(x->vm_name, sizeof(x->vm_name), "%s", d->vm_name);
+    snprintf(x->vm_id, sizeof(x->vm_id), "%s", d->vm_id);
+    snprintf(x->host, sizeof(x->host), "%s", d->host);
+    snprintf(x->rule, sizeof(x->rule), "%s", d->rule_id);
+    x->first = d->first_time;
+    x->last = d->last_time;
+    return 0;
+}
+
+static int ref_note_inc(void *ud, const hvd_incident *in)
+{
+    struct ref_set *r = ud;
+    struct ref_inc *x = &r->i[r->ni++];
+
+    ck_assert_uint_le(r->ni, 256);
+    x->id = in->id;
+    x->severity = (int)in->severity;
+    x->first = in->first_time;
+    x->last = in->last_time;
+    return 0;
+}
+
+static int ref_note_id_diag(void *ud, const hvd_stored_diagnosis *d)
+{
+    struct ref_set *r = ud;
+
+    r->got[r->ngot++] = d->id;
+    return 0;
+}
+
+static int ref_note_id_inc(void *ud, const hvd_incident *in)
+{
+    struct ref_set *r = ud;
+
+    r->got[r->ngot++] = in->id;
+    return 0;
+}
+
+/* The filters on a diagnosis's own columns, as the listings document them. */
+static int ref_match(const struct ref_diag *d, const hvd_incident_filter *f)
+{
+    size_t n = f->host ? strlen(f->host) : 0;
+
+    return (!f->vm || strcasecmp(d->vm_name, f->vm) == 0 || strcasecmp(d->vm_id, f->vm) == 0) &&
+           (!f->vm_id || strcasecmp(d->vm_id, f->vm_id) == 0) &&
+           (!f->host || strcasecmp(d->host, f->host) == 0 ||
+            (strncasecmp(d->host, f->host, n) == 0 && d->host[n] == '.')) &&
+           (!f->rule || strcmp(d->rule, f->rule) == 0);
+}
+
+static int ref_time(hvd_time first, hvd_time last, int64_t id, const hvd_incident_filter *f)
+{
+    return (!f->since || last >= f->since) && (!f->until || first <= f->until) &&
+           (!f->after || first < f->after_time || (first == f->after_time && id < f->after_id));
+}
+
+/* Newest first: by first time, then id, both descending. */
+static int ref_newer(hvd_time fa, int64_t ia, hvd_time fb, int64_t ib)
+{
+    return fa > fb || (fa == fb && ia > ib);
+}
+
+/* The ids a listing must give for f, in order, into want. */
+static size_t ref_expect(const struct ref_set *r, int inc, const hvd_incident_filter *f,
+                         int64_t *want)
+{
+    hvd_time t[256];
+    size_t n = 0;
+    int64_t skip = f->offset;
+
+    for (size_t k = 0; k < (inc ? r->ni : r->nd); k++) {
+        int ok;
+        hvd_time first = inc ? r->i[k].first : r->d[k].first;
+        int64_t id = inc ? r->i[k].id : r->d[k].id;
+
+        if (inc) {
+            ok =
+                r->i[k].severity >= f->min_severity && ref_time(r->i[k].first, r->i[k].last, id, f);
+            if (ok && (f->vm || f->vm_id || f->host || f->rule)) {
+                ok = 0;
+                for (size_t j = 0; j < r->nd && !ok; j++) {
+                    ok = r->d[j].incident == id && ref_match(&r->d[j], f);
+                }
+            }
+        } else {
+            ok = r->d[k].severity >= f->min_severity && ref_match(&r->d[k], f) &&
+                 ref_time(r->d[k].first, r->d[k].last, id, f);
+        }
+        if (!ok) {
+            continue;
+        }
+        /* insertion into newest-first order */
+        size_t at = n;
+        while (at > 0 && ref_newer(first, id, t[at - 1], want[at - 1])) {
+            t[at] = t[at - 1];
+            want[at] = want[at - 1];
+            at--;
+        }
+        t[at] = first;
+        want[at] = id;
+        n++;
+    }
+    if (skip > (int64_t)n) {
+        skip = (int64_t)n;
+    }
+    memmove(want, want + skip, (n - (size_t)skip) * sizeof(*want));
+    n -= (size_t)skip;
+    if (f->limit > 0 && (size_t)f->limit < n) {
+        n = (size_t)f->limit;
+    }
+    return n;
+}
+
+START_TEST(every_filter_combination_lists_what_its_filters_select)
+{
+    static const char *const hosts[] = {
+        "HV1.corp.local", "hv1", "HV10.corp.local", "hv2.CORP.local", "HV1.corp.local.x", "HV1_x"};
+    static const char *const names[] = {"VM-1", "vm-2", "", "ID-2"};
+    static const char *const ids[] = {"id-1", "", "ID-2", "vm-1"};
+    static struct ref_set r;
+    hvd_store *st = open_db(0);
+    uint64_t rng = 7;
+
+    begin(st);
+    for (int k = 0; k < 200; k++) {
+        struct tdiag t;
+        char key[16];
+        char rule[8];
+        const char *name;
+        const char *id;
+        hvd_time first;
+        hvd_time span;
+
+        rng = rng * 6364136223846793005u + 1442695040888963407u;
+        name = names[(rng >> 33) % 4];
+        id = ids[(rng >> 40) % 4];
+        first = (hvd_time)((rng >> 20) % 100) * H;
+        /* mostly short; some run for days; some end before they start */
+        span = (rng >> 50) % 8 == 0   ? 50 * H
+               : (rng >> 50) % 8 == 1 ? -2 * H
+                                      : (hvd_time)(k % 3) * H;
+        snprintf(key, sizeof(key), "k%d", k);
+        snprintf(rule, sizeof(rule), "r%d", (int)((rng >> 45) % 4));
+        tdiag_init(&t, key, *name ? name : NULL, *id ? id : NULL, hosts[(rng >> 28) % 6], first,
+                   first + span, 1, (uint64_t)k + 1);
+        t.d.rule_id = rule;
+        t.d.severity = (hvd_severity)((rng >> 55) % 5);
+        put(st, &t);
+    }
+    commit(st);
+    memset(&r, 0, sizeof(r));
+    ck_assert_int_eq(hvd_store_diagnoses(st, NULL, ref_note_diag, &r, NULL), HVD_OK);
+    ck_assert_int_eq(hvd_store_incidents(st, NULL, ref_note_inc, &r, NULL), HVD_OK);
+    ck_assert_uint_eq(r.nd, 200);
+    for (int inc = 0; inc <= 1; inc++) {
+        for (unsigned mask = 0; mask < STORE_LIST_COMBOS; mask++) {
+            for (int paged = 0; paged <= 1; paged++) {
+                hvd_incident_filter f;
+                int64_t want[256];
+                size_t n;
+                int rc;
+
+                memset(&f, 0, sizeof(f));
+                f.min_severity = 2;
+                f.vm = mask & STORE_LIST_VM ? "vm-1" : NULL;
+                f.vm_id = mask & STORE_LIST_VM_ID ? "Id-2" : NULL;
+                f.host = mask & STORE_LIST_HOST ? (paged ? "hv1.CORP.local" : "HV1") : NULL;
+                f.rule = mask & STORE_LIST_RULE ? "r1" : NULL;
+                f.since = mask & STORE_LIST_SINCE ? 40 * H : 0;
+                f.until = mask & STORE_LIST_UNTIL ? 70 * H : 0;
+                f.after = (mask & STORE_LIST_AFTER) != 0;
+                f.after_time = 60 * H;
+                f.after_id = inc ? r.i[r.ni / 2].id : r.d[r.nd / 2].id;
+                f.limit = paged ? 4 : 0;
+                f.offset = paged ? 1 : 0;
+                n = ref_expect(&r, inc, &f, want);
+                r.ngot = 0;
+                rc = inc ? hvd_store_incidents(st, &f, ref_note_id_inc, &r, NULL)
+                         : hvd_store_diagnoses(st, &f, ref_note_id_diag, &r, NULL);
+                ck_assert_int_eq(rc, HVD_OK);
+                ck_assert_msg(r.ngot == n, "%s 0x%02x paged %d: %zu rows, want %zu",
+                              inc ? "incidents" : "diagnoses", mask, paged, r.ngot, n);
+                for (size_t k = 0; k < n; k++) {
+                    ck_assert_msg(r.got[k] == want[k],
+                                  "%s 0x%02x paged %d: row %zu is %lld, want %lld",
+                                  inc ? "incidents" : "diagnoses", mask, paged, k,
+                                  (long long)r.got[k], (long long)want[k]);
+                }
+            }
+        }
+    }
+    hvd_store_close(st);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -1865,6 +2171,8 @@ static Suite *store_suite(void)
     tcase_add_test(tc, filters_and_paging_answer_the_users_questions);
     tcase_add_test(tc, reads_nest_inside_callbacks);
     tcase_add_test(tc, sources_keep_checkpoint_identity_and_quarantine);
+    tcase_add_test(tc, listings_search_their_indexes_for_every_filter_combination);
+    tcase_add_test(tc, every_filter_combination_lists_what_its_filters_select);
     suite_add_tcase(s, tc);
     tc = tcase_create("robustness");
     tcase_add_checked_fixture(tc, setup, teardown);

@@ -1,0 +1,395 @@
+/*
+ * bench-query: what 'hvdiag query' costs on a large store. A store of N synthetic diagnoses
+ * (default 1,000,000: bursts over 64 hosts with 20 VMs each, 70 rules, one or two evidence
+ * events each, a few long-running diagnoses and correlations, grouped into incidents) is
+ * made through the store API in one transaction, or reused when --keep names a store that
+ * holds N diagnoses already. Then each question runs as its own process, as a user runs
+ * it, RUNS times; the median minus the median of 'hvdiag --version' (process start) is
+ * what the question costs.
+ * usage: hvdiag-bench-query [--keep STORE] [--diagnoses N] [--runs R] HVDIAG
+ */
+#define _DEFAULT_SOURCE
+#include "store.h"
+
+#include "hvtime.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HOSTS        64
+#define VMS_PER_HOST 20
+#define RULES        70
+#define RUNS_MAX     101
+#define TARGET_MS    5.0 /* above process start */
+#define MINUTE       (60 * HVD_TICKS_PER_SECOND)
+#define DAY          (24 * 60 * MINUTE)
+#define EPOCH        (INT64_C(1704067200) * HVD_TICKS_PER_SECOND) /* 2024-01-01 */
+
+extern char **environ;
+
+struct gen {
+    uint64_t rng;
+    uint64_t serial; /* diagnoses made; makes keys unique */
+};
+
+static uint64_t next(struct gen *g)
+{
+    uint64_t z = (g->rng += UINT64_C(0x9E3779B97F4A7C15));
+
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+static uint64_t below(struct gen *g, uint64_t n)
+{
+    return next(g) % n;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One burst: 1-4 diagnoses of one subject within an hour (host-only, by VM name, by VM id
+ * or both), sometimes with a correlation naming two of them. */
+static int burst(hvd_store *st, struct gen *g, hvd_time at, hvd_error *err)
+{
+    static const char *const refs[] = {"https://example.invalid/kb"};
+    unsigned host = (unsigned)below(g, HOSTS);
+    unsigned vm = (unsigned)below(g, VMS_PER_HOST);
+    unsigned shape = (unsigned)below(g, 10); /* 0-2 host, 3-5 name, 6-7 id, 8-9 both */
+    unsigned n = 1 + (unsigned)below(g, 4);
+    char keys[5][96];
+    char host_name[32];
+    char vm_name[32];
+    char vm_id[48];
+    char rule[32];
+    char title[64];
+    int rc = HVD_OK;
+
+    snprintf(host_name, sizeof(host_name), "HV%02u.corp.example", host);
+    snprintf(vm_name, sizeof(vm_name), "vm-%02u-%02u", host, vm);
+    snprintf(vm_id, sizeof(vm_id), "6f1c%04x-0000-4000-8000-%012x", host, vm);
+    for (unsigned i = 0; rc == HVD_OK && i <= n; i++) {
+        hvd_entity ents[3];
+        hvd_evidence ev[2];
+        hvd_diagnosis d;
+        const char *related[2];
+        size_t ne = 0;
+        int correlation = i == n;
+        unsigned r = (unsigned)below(g, RULES);
+
+        if (correlation && (n < 2 || below(g, 10) != 0)) {
+            break;
+        }
+        memset(&d, 0, sizeof(d));
+        memset(ev, 0, sizeof(ev));
+        ents[ne++] = (hvd_entity){HVD_ENTITY_HOST, host_name};
+        if (shape >= 3 && shape != 6 && shape != 7) {
+            ents[ne++] = (hvd_entity){HVD_ENTITY_VM_NAME, vm_name};
+        }
+        if (shape >= 6) {
+            ents[ne++] = (hvd_entity){HVD_ENTITY_VM_ID, vm_id};
+        }
+        snprintf(rule, sizeof(rule), correlation ? "corr.storage-%02u" : "hyperv.rule-%02u",
+                 correlation ? r % 5 : r);
+        snprintf(title, sizeof(title), "Synthetic diagnosis of rule %s", rule);
+        snprintf(keys[i], sizeof(keys[i]), "%s|%s|%" PRIu64, rule, ne > 1 ? vm_name : host_name,
+                 g->serial++);
+        d.key = keys[i];
+        d.kind = correlation ? HVD_DIAGNOSIS_CORRELATION : HVD_DIAGNOSIS_SIGNATURE;
+        d.rule_id = rule;
+        d.title = title;
+        d.severity = (hvd_severity)(1 + below(g, 4));
+        d.confidence = "high";
+        d.cause = "The synthetic cause of this diagnosis, a sentence or two long.";
+        d.remedy = "What to do about it.\nA second line of the remedy.";
+        d.references = refs;
+        d.nreferences = 1;
+        d.entities = ents;
+        d.nentities = ne;
+        d.first_time = at + (hvd_time)below(g, 60) * MINUTE;
+        /* Most end within minutes; a few recur for days. */
+        d.last_time = d.first_time + (below(g, 50) ? (hvd_time)below(g, 30) * MINUTE
+                                                   : (hvd_time)(1 + below(g, 5)) * DAY);
+        d.count = 1 + below(g, 5);
+        if (correlation) {
+            related[0] = keys[0];
+            related[1] = keys[1];
+            d.related = related;
+            d.nrelated = 2;
+        }
+        for (size_t e = 0; e < 2; e++) {
+            ev[e].kind = HVD_SOURCE_EVTX;
+            ev[e].source_path = "/var/lib/hvdiag/in/HV-System.evtx";
+            ev[e].record_id = g->serial * 2 + e;
+            ev[e].event_record_id = g->serial * 2 + e;
+            ev[e].time = e ? d.last_time : d.first_time;
+            ev[e].host = host_name;
+            ev[e].provider = "Microsoft-Windows-Hyper-V-Worker";
+            ev[e].channel = "Microsoft-Windows-Hyper-V-Worker-Admin";
+            ev[e].component = "";
+            ev[e].event_id = 18590;
+            ev[e].level = 2;
+            ev[e].message = "'vm' has encountered a fatal error. The guest operating system "
+                            "reported that it failed with the following error codes.";
+        }
+        d.evidence = ev;
+        d.nevidence = d.count > 1 ? 2 : 1;
+        rc = hvd_store_put_diagnosis(st, &d, NULL, err);
+    }
+    return rc;
+}
+
+/* Makes a store of n diagnoses at path (a new file). One transaction: its commit groups
+ * all of them into incidents in one pass. */
+static int fill(const char *path, uint64_t n, hvd_error *err)
+{
+    struct gen g = {42, 0};
+    hvd_store *st = NULL;
+    double t0 = now();
+    double t1;
+    int rc = hvd_store_open(&st, path, 0, err);
+
+    rc = rc == HVD_OK ? hvd_store_begin(st, err) : rc;
+    while (rc == HVD_OK && g.serial < n) {
+        /* about one diagnosis a minute: two years of a 1,280-VM estate at 1,000,000 */
+        rc = burst(st, &g, EPOCH + (hvd_time)g.serial * MINUTE, err);
+    }
+    t1 = now();
+    rc = rc == HVD_OK ? hvd_store_commit(st, err) : rc;
+    hvd_store_close(st);
+    if (rc == HVD_OK) {
+        printf("  made %" PRIu64 " diagnoses in %.1f s (%.1f s of it grouping and writing at"
+               " commit)\n",
+               g.serial, now() - t0, now() - t1);
+    }
+    return rc;
+}
+
+/* Opens the store at path, making it first when it is missing or holds other than about n
+ * diagnoses (a burst may overshoot by a few). */
+static int prepare(const char *path, uint64_t n, hvd_store **st, hvd_error *err)
+{
+    hvd_store_counts c;
+    struct stat sb;
+    char tmp[4096];
+    int rc;
+
+    if (stat(path, &sb) == 0) {
+        /* opened for writing: a store kept by an older build is migrated once */
+        rc = hvd_store_open(st, path, 0, err);
+        rc = rc == HVD_OK ? hvd_store_get_counts(*st, &c, err) : rc;
+        if (rc == HVD_OK && (uint64_t)c.diagnoses >= n && (uint64_t)c.diagnoses < n + 8) {
+            printf("  reusing %s\n", path);
+            return HVD_OK;
+        }
+        hvd_store_close(*st);
+        *st = NULL;
+        fprintf(stderr, "bench-query: %s is not a store of %" PRIu64 " diagnoses; remaking it\n",
+                path, n);
+    }
+    /* Made under another name and renamed, so an interrupted run leaves nothing to reuse. */
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.new", path) >= sizeof(tmp)) {
+        return hvd_error_set(err, HVD_EINVAL, path, 0, "path too long");
+    }
+    unlink(tmp);
+    rc = fill(tmp, n, err);
+    if (rc == HVD_OK && rename(tmp, path) != 0) {
+        rc = hvd_error_set(err, HVD_EIO, path, 0, "cannot rename the new store");
+    }
+    return rc == HVD_OK ? hvd_store_open(st, path, HVD_STORE_READONLY, err) : rc;
+}
+
+struct timing {
+    double wall; /* ms, start to exit */
+    double cpu;  /* ms, user + system */
+};
+
+/* Runs argv once as a process, output to /dev/null. Returns 0, or -1 when it could not run
+ * or failed. */
+static int run_once(char *const argv[], struct timing *t)
+{
+    posix_spawn_file_actions_t fa;
+    struct rusage ru;
+    pid_t pid;
+    int status = 0;
+    double t0 = now();
+    int ok;
+
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    ok = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) == 0 &&
+         wait4(pid, &status, 0, &ru) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    posix_spawn_file_actions_destroy(&fa);
+    t->wall = (now() - t0) * 1000.0;
+    t->cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000.0 +
+             (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000.0;
+    return ok ? 0 : -1;
+}
+
+static int by_value(const void *x, const void *y)
+{
+    double a = *(const double *)x;
+    double b = *(const double *)y;
+
+    return (a > b) - (a < b);
+}
+
+/* The medians of runs of argv (wall and CPU, apart), or -1 in wall. One unmeasured run
+ * first warms the caches. */
+static struct timing median(char *const argv[], int runs)
+{
+    double wall[RUNS_MAX];
+    double cpu[RUNS_MAX];
+    struct timing t = {-1, -1};
+
+    if (run_once(argv, &t) < 0) {
+        t.wall = -1;
+        return t;
+    }
+    for (int i = 0; i < runs; i++) {
+        if (run_once(argv, &t) < 0) {
+            t.wall = -1;
+            return t;
+        }
+        wall[i] = t.wall;
+        cpu[i] = t.cpu;
+    }
+    qsort(wall, (size_t)runs, sizeof(wall[0]), by_value);
+    qsort(cpu, (size_t)runs, sizeof(cpu[0]), by_value);
+    t.wall = wall[runs / 2];
+    t.cpu = cpu[runs / 2];
+    return t;
+}
+
+static int first_incident(void *ud, const hvd_incident *in)
+{
+    *(int64_t *)ud = in->id;
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    const char *keep = getenv("HVDIAG_BENCH_STORE");
+    const char *hvdiag = NULL;
+    uint64_t n = 1000000;
+    int runs = 20;
+    char path[4096];
+    char incident[32];
+    hvd_incident_filter f;
+    hvd_store *st = NULL;
+    hvd_error err;
+    int64_t inc = 0;
+    struct timing base;
+    int missed = 0;
+    int rc;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--keep") == 0 && i + 1 < argc) {
+            keep = argv[++i];
+        } else if (strcmp(argv[i], "--diagnoses") == 0 && i + 1 < argc) {
+            n = strtoull(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
+            runs = (int)strtol(argv[++i], NULL, 10);
+        } else if (argv[i][0] != '-' && !hvdiag) {
+            hvdiag = argv[i];
+        } else {
+            hvdiag = NULL;
+            break;
+        }
+    }
+    if (!hvdiag || n == 0 || runs < 1 || runs > RUNS_MAX - 1) {
+        fprintf(stderr, "usage: hvdiag-bench-query [--keep STORE] [--diagnoses N] [--runs R]"
+                        " HVDIAG\n(or HVDIAG_BENCH_STORE=STORE: kept and reused)\n");
+        return 2;
+    }
+    if (keep) {
+        snprintf(path, sizeof(path), "%s", keep);
+    } else {
+        snprintf(path, sizeof(path), "/tmp/hvdiag-bench-query-%ld.db", (long)getpid());
+    }
+    rc = prepare(path, n, &st, &err);
+    memset(&f, 0, sizeof(f));
+    f.vm = "vm-07-03";
+    f.limit = 1;
+    rc = rc == HVD_OK ? hvd_store_incidents(st, &f, first_incident, &inc, &err) : rc;
+    hvd_store_close(st);
+    if (rc < 0 || inc == 0) {
+        fprintf(stderr, "bench-query: %s\n", rc < 0 ? err.msg : "no incident of vm-07-03");
+        return 1;
+    }
+    snprintf(incident, sizeof(incident), "%" PRId64, inc);
+    {
+        char *version[] = {(char *)hvdiag, "--version", NULL};
+        /* Each question: a name for the table, then the arguments after '--db STORE'. */
+        static const struct {
+            const char *name;
+            const char *args[6];
+        } q[] = {
+            {"query --vm (present)", {"--vm", "vm-07-03"}},
+            {"query --vm (absent)", {"--vm", "vm-absent"}},
+            {"query --host (present)", {"--host", "HV07"}},
+            {"query --host (absent)", {"--host", "HV99"}},
+            {"query --rule (present)", {"--rule", "hyperv.rule-07"}},
+            {"query --since/--until (a day)",
+             {"--since", "2025-01-01T00:00:00Z", "--until", "2025-01-02T00:00:00Z"}},
+            {"query incident N", {"incident", "@"}},
+            {"query diagnoses --vm (present)", {"diagnoses", "--vm", "vm-07-03"}},
+            {"query diagnoses --vm (absent)", {"diagnoses", "--vm", "vm-absent"}},
+            {"query diagnoses --host (present)", {"diagnoses", "--host", "HV07"}},
+        };
+
+        base = median(version, runs);
+        if (base.wall < 0) {
+            fprintf(stderr, "bench-query: %s --version failed\n", hvdiag);
+            rc = -1;
+        }
+        printf("store of %" PRIu64 " diagnoses; median of %d runs; process start"
+               " (hvdiag --version) %.2f ms, %.2f ms CPU\n",
+               n, runs, base.wall, base.cpu);
+        printf("  %-34s %9s %10s %9s %10s\n", "question", "wall ms", "above", "CPU ms", "above");
+        for (size_t i = 0; rc == 0 && i < sizeof(q) / sizeof(q[0]); i++) {
+            char *args[12] = {(char *)hvdiag, "query", "--db", path};
+            size_t k = 4;
+            struct timing t;
+
+            for (size_t j = 0; j < 6 && q[i].args[j]; j++) {
+                /* "@" stands for the incident found above */
+                args[k++] = strcmp(q[i].args[j], "@") == 0 ? incident : (char *)q[i].args[j];
+            }
+            args[k] = NULL;
+            t = median(args, runs);
+            if (t.wall < 0) {
+                fprintf(stderr, "bench-query: %s failed\n", q[i].name);
+                rc = -1;
+                break;
+            }
+            missed += t.wall - base.wall > TARGET_MS;
+            printf("  %-34s %9.2f %+10.2f %9.2f %+10.2f  %s\n", q[i].name, t.wall,
+                   t.wall - base.wall, t.cpu, t.cpu - base.cpu,
+                   t.wall - base.wall > TARGET_MS ? "OVER 5 ms" : "ok");
+        }
+    }
+    if (!keep) {
+        unlink(path);
+    }
+    if (rc == 0) {
+        printf("questions over %.0f ms above process start: %d\n", TARGET_MS, missed);
+    }
+    return rc == 0 ? 0 : 1;
+}
