@@ -22,3 +22,5 @@ echo "inputs: $(du -h "$dir/events-$records.evtx" | cut -f1) EVTX ($records reco
 "$build/hvdiag-bench" "$dir/events-$records.evtx" "$dir/cluster-$mb.log" rules "$dir/patterns.txt"
 # Incident grouping: one small file's commit into a store of 1,000 and of 100,000 diagnoses.
 "$build/hvdiag-bench-incidents"
+# cluster.log against grep in CPU time, its UTF-16LE copy, and peak RSS by file size.
+sh bench/clusterlog.sh "$build" "$mb"

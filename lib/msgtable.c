@@ -29,6 +29,7 @@
 #define MAX_FIELDS     64 /* the event's own fields plus insertion strings */
 #define VALUE_MAX      4096
 #define MATCH_LIMIT    100000
+#define LIT_MAX        64
 #define MESSAGES_XMLNS "urn:hvdiag:messages:1"
 
 struct template
@@ -41,6 +42,7 @@ struct template
     char *params[MAX_PARAMS]; /* field name of %1..%n; NULL for an unnamed one */
     pcre2_code *re;
     uint32_t group_of[MAX_PARAMS]; /* capture group holding %k+1, 0 when not in the text */
+    char lit[LIT_MAX + 1];         /* see hvd_msgtable_literal() */
 };
 
 struct hvd_msgtable {
@@ -112,6 +114,36 @@ static int add_literal(hvd_buf *re, char c)
     return hvd_buf_addc(re, c);
 }
 
+/* The longest piece of text every match holds as it is: printable ASCII without whitespace
+ * (a space matches any whitespace run), '%' or the letters k and s (caseless UTF matching
+ * folds them with U+212A and U+017F). */
+static void keep_literal(struct template *t, const char *text)
+{
+    size_t best = 0;
+    const char *at = text;
+
+    for (const char *p = text; *p;) {
+        const char *q = p;
+
+        while (*q > ' ' && *q < 0x7F && *q != '%' && !strchr("kKsS", *q)) {
+            q++;
+        }
+        if ((size_t)(q - p) > best) {
+            best = (size_t)(q - p);
+            at = p;
+        }
+        p = *q ? q + 1 : q;
+        if (*q == '%') {
+            while (*p >= '0' && *p <= '9') {
+                p++; /* the insertion point's number */
+            }
+        }
+    }
+    best = best > LIT_MAX ? LIT_MAX : best;
+    memcpy(t->lit, at, best);
+    t->lit[best] = '\0';
+}
+
 /* Compiles a message text into t->re: literal text (whitespace runs match any whitespace
  * run), %k a lazy capture. Returns 0, or -1 after reporting. */
 static int compile_text(struct loader *ld, struct template *t, const char *text, int line)
@@ -123,6 +155,7 @@ static int compile_text(struct loader *ld, struct template *t, const char *text,
     PCRE2_SIZE erroff;
     const char *p = text;
 
+    keep_literal(t, text);
     hvd_buf_init(&re, 64 * 1024);
     rc |= hvd_buf_adds(&re, "^\\s*");
     while (isspace((unsigned char)*p)) {
@@ -347,6 +380,11 @@ void hvd_msgtable_destroy(hvd_msgtable *t)
 size_t hvd_msgtable_count(const hvd_msgtable *t)
 {
     return t ? t->n : 0;
+}
+
+const char *hvd_msgtable_literal(const hvd_msgtable *t, size_t i)
+{
+    return t && i < t->n ? t->v[i].lit : "";
 }
 
 int hvd_msgmatcher_create(hvd_msgmatcher **out, const hvd_msgtable *t, hvd_error *err)

@@ -9,6 +9,7 @@
 #include "error.h"
 #include "event.h"
 #include "log.h"
+#include "prefilter.h"
 
 #include <stdint.h>
 
@@ -35,10 +36,14 @@ typedef struct hvd_source_options {
     const char *host_hint; /* host when the file does not name one; NULL derives it from the
                               file name ("<node>_cluster.log") */
     hvd_evtx_decoder evtx_decoder; /* EVTX: which decoder reads it */
+    /* cluster.log: only events holding one of these literals are returned whole (see
+     * hvd_ruleset_prefilter()); the others only move the reader's state on. NULL: all. */
+    const hvd_prefilter *prefilter;
 } hvd_source_options;
 
 typedef struct hvd_source_stats {
-    uint64_t events;        /* events returned so far */
+    uint64_t events;        /* events read so far: returned, or passed over (filtered) */
+    uint64_t filtered;      /* cluster.log events passed over: no prefilter literal in them */
     uint64_t skipped;       /* EVTX records or cluster.log lines that could not be read */
     uint64_t first_skipped; /* record index or line number of the first one skipped */
     uint64_t recovered;     /* EVTX recovered records seen (returned only if asked) */
