@@ -21,10 +21,11 @@ gen() {
 }
 
 # Runs a command under GNU time; prints "CPU_SECONDS PEAK_RSS_KIB". Exit status 1 is
-# hvdiag's "found an incident at --fail-on"; anything else above 0 is a failure.
+# hvdiag's "found an incident at --fail-on"; anything else above 0 is a failure. Output goes
+# to a file, not /dev/null: GNU grep stops at the first match when it sees /dev/null.
 measure() {
     status=0
-    /usr/bin/time -f "%U %S %M" -o "$dir/time.txt" "$@" > /dev/null 2> "$dir/stderr.txt" ||
+    /usr/bin/time -f "%U %S %M" -o "$dir/time.txt" "$@" > "$dir/stdout.txt" 2> "$dir/stderr.txt" ||
         status=$?
     if [ "$status" -gt 1 ]; then
         echo "bench/clusterlog.sh: '$*' failed ($status):" >&2

@@ -28,6 +28,9 @@
 #include "prefilter.h"
 
 #include <errno.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <iconv.h>
 #include <stdio.h>
 #include <string.h>
@@ -347,6 +350,21 @@ static size_t decode_iconv(hvd_text_reader *t, const unsigned char *in, size_t n
             char *o = t->out + t->out_len;
             size_t k = 0;
 
+#ifdef __SSE2__
+            /* Sixteen ASCII units at a time: both halves ASCII, packed to bytes. */
+            while (j + 32 <= n) {
+                __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(in + j));
+                __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(in + j + 16));
+                __m128i hi = _mm_and_si128(_mm_or_si128(a, b), _mm_set1_epi16((short)0xFF80));
+
+                if (_mm_movemask_epi8(_mm_cmpeq_epi16(hi, _mm_setzero_si128())) != 0xFFFF) {
+                    break;
+                }
+                _mm_storeu_si128((__m128i *)(void *)(o + k), _mm_packus_epi16(a, b));
+                k += 16;
+                j += 32;
+            }
+#endif
             /* Eight ASCII units at a time (every high byte 0, every low byte below 0x80),
              * their low bytes packed into one word (little-endian loads). */
             while (j + 16 <= n) {
