@@ -156,8 +156,8 @@ static int phase(const char *name, int which, char **argv, uint64_t *items, doub
         } else {
             char cmd[8192];
 
-            snprintf(cmd, sizeof(cmd), "grep -E -c -f '%s' '%s' > /dev/null; wc -l < '%s'", argv[4],
-                     argv[2], argv[2]);
+            snprintf(cmd, sizeof(cmd), "grep -E -c -f '%s' '%s' | cat > /dev/null; wc -l < '%s'",
+                     argv[4], argv[2], argv[2]);
             {
                 FILE *p = popen(cmd, "r");
 

@@ -29,3 +29,5 @@ bench/storm.sh "$build"
 bench/evtx.sh "$build" "${HVD_CORPUS_DIR:-../shared/corpus}/evtx"
 # Queries as processes over 1,000,000 diagnoses; the store is made once and kept in $dir.
 "$build/hvdiag-bench-query" --keep "$dir/query-1000000.db" "$build/hvdiag"
+# cluster.log against grep in CPU time, its UTF-16LE copy, and peak RSS by file size.
+sh bench/clusterlog.sh "$build" "$mb"

@@ -187,6 +187,10 @@ static int parse_args(int argc, char **argv, struct options *o)
             }
         }
     }
+    /* A test and diagnostic switch (hvdiag(1)): read every cluster.log line whole. */
+    if (getenv("HVDIAG_PREFILTER") && strcmp(getenv("HVDIAG_PREFILTER"), "off") == 0) {
+        o->ingest.no_prefilter = 1;
+    }
     if (o->npaths == 0) {
         hvd_cli_error("hvdiag analyze: no PATH given ('hvdiag analyze --help' says more)");
         return -1;

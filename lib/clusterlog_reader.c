@@ -100,6 +100,23 @@ struct hvd_clusterlog_reader {
 
     slot slots[2];
     int pending; /* index of the slot holding a parsed event not yet returned, or -1 */
+    /* Prefilter: an event whose lines hold no literal is skipped: its first line is parsed for
+     * the reader's state only, its continuation lines are passed over. Should one of them
+     * hold a literal, the reader goes back to the event's first line and reads it whole. */
+    int skipping;       /* the current event is a skipped one */
+    uint64_t skip_line; /* its first line's number and offset */
+    uint64_t skip_offset;
+    uint64_t skip_bad; /* the text reader's counts before that line */
+    uint64_t skip_cut;
+    uint64_t pre_bad; /* the text reader's counts before the line being handled */
+    uint64_t pre_cut;
+    uint64_t force_end;         /* lines starting before this offset are read whole */
+    int date_y, date_m, date_d; /* the last date converted, and its day number */
+    int64_t date_days;
+    char dt_text[19]; /* the last "YYYY/MM/DD-HH:MM:SS" read (valid when dt_ok), its day */
+    int dt_ok;        /* and its time of day in whole seconds */
+    int64_t dt_days;
+    int64_t dt_secs;
     uint64_t skips_reported;
     uint64_t cuts_reported;
     int warned_no_tz;
@@ -110,7 +127,9 @@ struct hvd_clusterlog_reader {
 
 static int is_hex(char c)
 {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    unsigned char u = (unsigned char)c;
+
+    return (unsigned)(u - '0') < 10u || (unsigned)((u | 0x20) - 'a') < 6u;
 }
 
 static const char *skip_spaces(const char *p)
@@ -165,11 +184,35 @@ static int parse_tod(const char **pp, int64_t *out)
     return 0;
 }
 
-/* "YYYY/MM/DD-HH:MM:SS.mmm" -> *days since 1970 and *tod ticks. */
-static int parse_datetime(const char **pp, int64_t *days, int64_t *tod)
+/* "YYYY/MM/DD-HH:MM:SS.mmm" -> *days since 1970 and *tod ticks. The last date converted
+ * is kept in r: lines of one day need no conversion. */
+static int parse_datetime(hvd_clusterlog_reader *r, const char **pp, int64_t *days, int64_t *tod)
 {
     const char *p = *pp;
     int y, mo, d;
+
+    /* Lines of one second share all but the fraction: read only that. */
+    if (r->dt_ok && strncmp(p, r->dt_text, sizeof(r->dt_text)) == 0 &&
+        p[sizeof(r->dt_text)] == '.') {
+        const char *q = p + sizeof(r->dt_text) + 1;
+        int64_t frac = 0;
+        int digits = 0;
+
+        while (*q >= '0' && *q <= '9' && digits < 7) {
+            frac = frac * 10 + (*q++ - '0');
+            digits++;
+        }
+        if (digits == 0 || (*q >= '0' && *q <= '9')) {
+            return -1;
+        }
+        for (; digits < 7; digits++) {
+            frac *= 10;
+        }
+        *days = r->dt_days;
+        *tod = r->dt_secs + frac;
+        *pp = q;
+        return 0;
+    }
 
     if (read_digits(&p, 4, &y) || *p++ != '/' || read_digits(&p, 2, &mo) || *p++ != '/' ||
         read_digits(&p, 2, &d) || *p++ != '-') {
@@ -178,7 +221,17 @@ static int parse_datetime(const char **pp, int64_t *days, int64_t *tod)
     if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || parse_tod(&p, tod)) {
         return -1;
     }
-    *days = hvd_time_from_utc(y, mo, d, 0, 0, 0, 0) / TICKS_PER_DAY;
+    if (y != r->date_y || mo != r->date_m || d != r->date_d) {
+        r->date_days = hvd_time_from_utc(y, mo, d, 0, 0, 0, 0) / TICKS_PER_DAY;
+        r->date_y = y;
+        r->date_m = mo;
+        r->date_d = d;
+    }
+    *days = r->date_days;
+    memcpy(r->dt_text, *pp, sizeof(r->dt_text));
+    r->dt_ok = 1;
+    r->dt_days = *days;
+    r->dt_secs = *tod - *tod % HVD_TICKS_PER_SECOND;
     *pp = p;
     return 0;
 }
@@ -281,12 +334,27 @@ static hvd_time line_time(hvd_clusterlog_reader *r, int64_t days, int64_t tod)
     return t;
 }
 
+/* The value of n hex digits (n <= 16, checked by the caller), truncated to 32 bits as
+ * strtoull() then a cast would give. */
+static uint32_t hex_value(const char *p, size_t n)
+{
+    uint64_t v = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        v = v << 4 | (uint64_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return (uint32_t)v;
+}
+
 /*
  * Parses an event line into s. PARSE_EVENT on success; PARSE_MALFORMED for a line that
  * starts like an event line (pid.tid::) but is broken after that; PARSE_NONE for anything
- * else. *rc gets a negative HVD_E* code when memory runs out.
+ * else. *rc gets a negative HVD_E* code when memory runs out. light: only what the reader's
+ * state needs (same result and state, but no component and no message in s).
  */
-static int parse_event(hvd_clusterlog_reader *r, const char *p, slot *s, int *rc, hvd_error *err)
+static int parse_event(hvd_clusterlog_reader *r, const char *p, slot *s, int light, int *rc,
+                       hvd_error *err)
 {
     const char *q;
     size_t npid = 0, ntid = 0;
@@ -315,16 +383,29 @@ static int parse_event(hvd_clusterlog_reader *r, const char *p, slot *s, int *rc
             ntid++;
         }
     }
+    if (ntid > 0 && p[npid + 1 + ntid] == ':' && p[npid + 2 + ntid] == ':' && light) {
+        /* Only the time matters: the rest cannot make the line anything but an event. */
+        q = p + npid + ntid + 3;
+        if (parse_datetime(r, &q, &days, &tod) || (*q != ' ' && *q != '\t' && *q != '\0')) {
+            return PARSE_MALFORMED;
+        }
+        r->day = days;
+        r->last_tod = tod;
+        if (r->local_time && !r->have_tz) {
+            (void)line_time(r, days, tod); /* its warning, once */
+        }
+        return PARSE_EVENT;
+    }
     if (ntid > 0 && p[npid + 1 + ntid] == ':' && p[npid + 2 + ntid] == ':') {
         /* The line claims the prefix: from here on a failure is a malformed line. */
         memcpy(s->pid_text, p, npid);
         s->pid_text[npid] = '\0';
         memcpy(s->tid_text, p + npid + 1, ntid);
         s->tid_text[ntid] = '\0';
-        s->pid = (uint32_t)strtoull(s->pid_text, NULL, 16);
-        s->tid = (uint32_t)strtoull(s->tid_text, NULL, 16);
+        s->pid = hex_value(s->pid_text, npid);
+        s->tid = hex_value(s->tid_text, ntid);
         q = p + npid + ntid + 3;
-        if (parse_datetime(&q, &days, &tod) || (*q != ' ' && *q != '\t' && *q != '\0')) {
+        if (parse_datetime(r, &q, &days, &tod) || (*q != ' ' && *q != '\t' && *q != '\0')) {
             return PARSE_MALFORMED;
         }
         p = skip_spaces(q);
@@ -349,7 +430,7 @@ static int parse_event(hvd_clusterlog_reader *r, const char *p, slot *s, int *rc
     }
     s->level = (uint8_t)(level >= 0 ? level : HVD_LEVEL_INFO); /* unknown words kept as text */
 
-    q = bracket_word(p, s->comp);
+    q = light ? NULL : bracket_word(p, s->comp);
     if (q) {
         char *sp = strchr(s->comp, ' ');
         if (sp) {
@@ -373,7 +454,7 @@ static int parse_event(hvd_clusterlog_reader *r, const char *p, slot *s, int *rc
     r->last_tod = tod;
     /* No date yet: the time of day alone (hvtime.h), neither shifted nor dated 1970. */
     s->time = days >= 0 ? line_time(r, days, tod) : tod;
-    *rc = msg_append(r, s, p, strlen(p), err);
+    *rc = light ? HVD_OK : msg_append(r, s, p, strlen(p), err);
     return *rc < 0 ? PARSE_NONE : PARSE_EVENT;
 }
 
@@ -585,7 +666,53 @@ static int flush(hvd_clusterlog_reader *r, hvd_event *ev)
     return 1;
 }
 
-/* One decoded line. Returns 1 when *ev was filled, 0 to read on, or a negative code. */
+#define REREAD 2 /* handle_line(): go back to the skipped event's first line */
+
+/*
+ * The common line of a skipped event, "pppppppp.tttttttt::" then a date and time within the
+ * second of the last one read: what parse_event() in light mode does with it (it is an
+ * event; the time moves on), without its general paths. Returns 1 when it did, 0 when the
+ * line needs parse_event(). Cost: O(1), no call.
+ */
+static int light_common_line(hvd_clusterlog_reader *r, const char *p, size_t len)
+{
+    const size_t dt = 19; /* where the date starts */
+    const char *q;
+    int64_t frac = 0;
+    int digits = 0;
+
+    if (len < dt + sizeof(r->dt_text) + 2 || !r->dt_ok || p[8] != '.' || p[17] != ':' ||
+        p[18] != ':' || p[dt + sizeof(r->dt_text)] != '.' ||
+        memcmp(p + dt, r->dt_text, sizeof(r->dt_text)) != 0) {
+        return 0;
+    }
+    for (int i = 0; i < 17; i++) {
+        if (i != 8 && !is_hex(p[i])) {
+            return 0;
+        }
+    }
+    q = p + dt + sizeof(r->dt_text) + 1;
+    while (*q >= '0' && *q <= '9' && digits < 7) {
+        frac = frac * 10 + (*q++ - '0');
+        digits++;
+    }
+    if (digits == 0 || (*q >= '0' && *q <= '9') || (*q != ' ' && *q != '\t' && *q != '\0')) {
+        return 0;
+    }
+    for (; digits < 7; digits++) {
+        frac *= 10;
+    }
+    r->day = r->dt_days;
+    r->last_tod = r->dt_secs + frac;
+    if (r->local_time && !r->have_tz) {
+        (void)line_time(r, r->day, r->last_tod); /* its warning, once */
+    }
+    return 1;
+}
+
+/* One decoded line. Returns 1 when *ev was filled, 0 to read on, REREAD, or a negative
+ * code. A line without a prefilter hit takes the same path as one with, but an event it
+ * starts is skipped instead of kept. */
 static int handle_line(hvd_clusterlog_reader *r, const hvd_text_line *l, hvd_event *ev,
                        hvd_error *err)
 {
@@ -593,11 +720,13 @@ static int handle_line(hvd_clusterlog_reader *r, const hvd_text_line *l, hvd_eve
     const char *p = l->text;
     const char *body;
     slot *s;
+    int hit = l->hit || l->offset < r->force_end;
     int res;
     int rc;
 
-    if (section_marker(p, name, sizeof(name))) {
+    if (p[0] == '[' && p[1] == '=' && section_marker(p, name, sizeof(name))) {
         r->section = section_kind(name);
+        r->skipping = 0;
         return flush(r, ev);
     }
     if (r->section == SEC_CLUSTER) {
@@ -610,12 +739,17 @@ static int handle_line(hvd_clusterlog_reader *r, const hvd_text_line *l, hvd_eve
     s = &r->slots[r->pending == 0 ? 1 : 0];
     s->line = r->lineno;
     s->byte_offset = l->offset;
-    res = parse_event(r, p, s, &rc, err);
+    if (!hit && light_common_line(r, p, l->len)) {
+        res = PARSE_EVENT;
+        rc = HVD_OK;
+    } else {
+        res = parse_event(r, p, s, !hit, &rc, err);
+    }
     if (res == PARSE_NONE && rc == HVD_OK) {
         /* An editor line number before a whole line marks an excerpt. */
         body = skip_line_number(p);
         if (body != p) {
-            res = parse_event(r, body, s, &rc, err);
+            res = parse_event(r, body, s, !hit, &rc, err);
             if (res == PARSE_EVENT && !r->numbered) {
                 r->numbered = 1;
             }
@@ -623,6 +757,19 @@ static int handle_line(hvd_clusterlog_reader *r, const hvd_text_line *l, hvd_eve
     }
     if (rc < 0) {
         return rc;
+    }
+    if (res == PARSE_EVENT && !hit) {
+        r->skipping = 1;
+        r->skip_line = r->lineno;
+        r->skip_offset = l->offset;
+        r->skip_bad = r->pre_bad;
+        r->skip_cut = r->pre_cut;
+        r->stats.events++;
+        r->stats.filtered++;
+        return flush(r, ev);
+    }
+    if (res != PARSE_NONE) {
+        r->skipping = 0;
     }
     if (res == PARSE_EVENT) {
         int had = r->pending >= 0;
@@ -637,6 +784,10 @@ static int handle_line(hvd_clusterlog_reader *r, const hvd_text_line *l, hvd_eve
     if (res == PARSE_MALFORMED) {
         count_skip(r, "broken cluster.log line");
         return flush(r, ev);
+    }
+    if (r->skipping) {
+        /* A continuation line of a skipped event: read the event whole if it holds a hit. */
+        return hit ? REREAD : 0;
     }
     if (r->pending >= 0) {
         slot *pe = &r->slots[r->pending];
@@ -663,6 +814,8 @@ int hvd_clusterlog_reader_next(hvd_clusterlog_reader *r, hvd_event *ev, hvd_erro
     int rc;
 
     for (;;) {
+        r->pre_bad = hvd_text_reader_bad_units(r->text);
+        r->pre_cut = hvd_text_reader_cut_lines(r->text);
         rc = hvd_text_reader_next(r->text, &l, err);
         r->stats.bad_bytes = hvd_text_reader_bad_units(r->text);
         if (rc < 0) {
@@ -677,6 +830,7 @@ int hvd_clusterlog_reader_next(hvd_clusterlog_reader *r, hvd_event *ev, hvd_erro
             rc = 0;
         }
         if (rc == 0) {
+            r->skipping = 0;
             if (flush(r, ev)) {
                 return 1;
             }
@@ -685,6 +839,21 @@ int hvd_clusterlog_reader_next(hvd_clusterlog_reader *r, hvd_event *ev, hvd_erro
         }
         r->lineno++;
         rc = handle_line(r, &l, ev, err);
+        if (rc == REREAD) {
+            /* Lines before this one read again are what one read without skipping saw:
+             * continuation lines, which changed no state. */
+            rc = hvd_text_reader_seek(r->text, r->skip_offset, err);
+            if (rc < 0) {
+                return rc;
+            }
+            hvd_text_reader_set_counts(r->text, r->skip_bad, r->skip_cut);
+            r->stats.events--; /* counted again when it is returned */
+            r->stats.filtered--;
+            r->lineno = r->skip_line - 1;
+            r->force_end = l.offset + 1;
+            r->skipping = 0;
+            continue;
+        }
         if (rc != 0) {
             return rc;
         }
@@ -746,6 +915,9 @@ const char *hvd_clusterlog_reader_position(hvd_clusterlog_reader *r)
     if (r->pending >= 0) {
         off = r->slots[r->pending].byte_offset;
         line = r->slots[r->pending].line - 1;
+    } else if (r->skipping) {
+        off = r->skip_offset;
+        line = r->skip_line - 1;
     } else {
         off = hvd_text_reader_offset(r->text);
         line = r->lineno;
@@ -960,6 +1132,9 @@ static int reader_open(hvd_clusterlog_reader **out, const char *path, int fd, co
         rc = hvd_text_reader_open_fd(&r->text, fd, r->path, off, enc, err);
     } else {
         rc = hvd_text_reader_open_mem(&r->text, data, len, r->path, off, enc, err);
+    }
+    if (rc == HVD_OK && opt && opt->prefilter) {
+        rc = hvd_text_reader_set_prefilter(r->text, opt->prefilter, err);
     }
     if (rc < 0) {
         goto fail;

@@ -430,6 +430,7 @@ static int open_source(hvd_ingest *ing, const char *path, const char *display,
     sopt.host_hint = opt->host_hint;
     sopt.evtx_decoder = opt->evtx_decoder;
     sopt.needs = opt->decode_all ? NULL : ing->needs;
+    sopt.prefilter = opt->no_prefilter ? NULL : hvd_ruleset_prefilter(ing->rs);
     if (opt->follow) {
         rc = resume_point(ing, display, from, &row, err);
         if (rc < 0) {
@@ -552,6 +553,7 @@ int hvd_ingest_file(hvd_ingest *ing, const char *path, const char *display,
         hvd_log(ing->log, HVD_LOG_WARNING, "%s: %s", display, rerr.msg);
     }
     res->stats = *hvd_source_get_stats(src);
+    res->events += res->stats.filtered; /* read, but no rule could match them */
     if (opt->follow) {
         uint64_t off = token_offset(hvd_source_position(src));
         struct stat sb;

@@ -33,10 +33,14 @@ typedef struct hvd_ingest_options {
     int follow;
     /* With follow: the writer is done, so a last line without newline is read too. */
     int complete;
+    /* Test and diagnostic switch: read every cluster.log event whole, without the rule set's
+     * prefilter (the diagnoses are the same; only lines given to the engine are marked
+     * seen, so the count of marked lines differs). */
+    int no_prefilter;
 } hvd_ingest_options;
 
 typedef struct hvd_ingest_result {
-    uint64_t events;      /* read from the file */
+    uint64_t events;      /* read from the file (those the prefilter passed over included) */
     uint64_t fresh;       /* not seen before, given to the engine */
     uint64_t repeated;    /* seen before (re-exports, re-runs) */
     uint64_t outside;     /* outside since/until */

@@ -30,6 +30,7 @@
 #define MAX_FIELDS     64 /* the event's own fields plus insertion strings */
 #define VALUE_MAX      4096
 #define MATCH_LIMIT    100000
+#define LIT_MAX        64
 #define MESSAGES_XMLNS "urn:hvdiag:messages:1"
 
 struct template
@@ -42,6 +43,7 @@ struct template
     char *params[MAX_PARAMS]; /* field name of %1..%n; NULL for an unnamed one */
     pcre2_code *re;
     uint32_t group_of[MAX_PARAMS]; /* capture group holding %k+1, 0 when not in the text */
+    char lit[LIT_MAX + 1];         /* see hvd_msgtable_literal() */
 };
 
 struct hvd_msgtable {
@@ -113,6 +115,36 @@ static int add_literal(hvd_buf *re, char c)
     return hvd_buf_addc(re, c);
 }
 
+/* The longest piece of text every match holds as it is: printable ASCII without whitespace
+ * (a space matches any whitespace run), '%' or the letters k and s (caseless UTF matching
+ * folds them with U+212A and U+017F). */
+static void keep_literal(struct template *t, const char *text)
+{
+    size_t best = 0;
+    const char *at = text;
+
+    for (const char *p = text; *p;) {
+        const char *q = p;
+
+        while (*q > ' ' && *q < 0x7F && *q != '%' && !strchr("kKsS", *q)) {
+            q++;
+        }
+        if ((size_t)(q - p) > best) {
+            best = (size_t)(q - p);
+            at = p;
+        }
+        p = *q ? q + 1 : q;
+        if (*q == '%') {
+            while (*p >= '0' && *p <= '9') {
+                p++; /* the insertion point's number */
+            }
+        }
+    }
+    best = best > LIT_MAX ? LIT_MAX : best;
+    memcpy(t->lit, at, best);
+    t->lit[best] = '\0';
+}
+
 int hvd__msgtext_pattern(hvd_buf *re, const char *text, size_t nparams, uint32_t *group_of,
                          enum hvd__msgtext_mode mode, char *why, size_t cap)
 {
@@ -179,6 +211,7 @@ static int compile_text(struct loader *ld, struct template *t, const char *text,
     int errcode;
     PCRE2_SIZE erroff;
 
+    keep_literal(t, text);
     hvd_buf_init(&re, 64 * 1024);
     if (hvd__msgtext_pattern(&re, text, t->nparams, t->group_of, HVD__MSGTEXT_PREFIX, why,
                              sizeof(why)) < 0) {
@@ -379,6 +412,11 @@ void hvd_msgtable_entry(const hvd_msgtable *t, size_t i, const char **provider, 
 {
     *provider = t->v[i].provider;
     *event_id = t->v[i].event_id;
+}
+
+const char *hvd_msgtable_literal(const hvd_msgtable *t, size_t i)
+{
+    return t && i < t->n ? t->v[i].lit : "";
 }
 
 int hvd_msgmatcher_create(hvd_msgmatcher **out, const hvd_msgtable *t, hvd_error *err)

@@ -27,7 +27,10 @@ int hvd_msgtable_load(hvd_msgtable **out, const char *dir, const hvd_logger *log
 
 void hvd_msgtable_destroy(hvd_msgtable *t); /* NULL-safe */
 
-size_t hvd_msgtable_count(const hvd_msgtable *t); /* message templates held */
+size_t hvd_msgtable_count(const hvd_msgtable *t); /* message templates held; 0 for NULL */
+/* A piece of template i's text that every line it recognises holds (ASCII, compared without
+ * case), "" when it has none; borrowed, valid until destroy. For the rules' prefilter. */
+const char *hvd_msgtable_literal(const hvd_msgtable *t, size_t i);
 
 /* The provider and event id of template i (i < hvd_msgtable_count()): the provider is
  * borrowed from the table. */

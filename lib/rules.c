@@ -1296,6 +1296,10 @@ static int load(hvd_ruleset **out, const char *dir, const char *one_file, const 
         hvd_ruleset_destroy(ld.rs);
         return err ? err->code : HVD_ERULE;
     }
+    if (hvd__ruleset_build_prefilter(ld.rs, log, err) < 0) {
+        hvd_ruleset_destroy(ld.rs);
+        return err ? err->code : HVD_ENOMEM;
+    }
     *out = ld.rs;
     return HVD_OK;
 }
@@ -1326,6 +1330,7 @@ void hvd_ruleset_destroy(hvd_ruleset *rs)
     hvd_free(rs->rules);
     hvd_msgtable_destroy(rs->messages);
     hvd_extract_destroy(rs->names);
+    hvd_prefilter_destroy(rs->prefilter);
     b = rs->arena;
     while (b) {
         struct hvd__block *next = b->next;

@@ -8,6 +8,7 @@
 #include "diagnosis.h"
 #include "error.h"
 #include "log.h"
+#include "prefilter.h"
 
 #include <stddef.h>
 
@@ -56,5 +57,10 @@ size_t hvd_ruleset_count(const hvd_ruleset *rs);
 /* Rule i, in load order (NULL past the end): the struct and every string it points to are
  * borrowed, valid until hvd_ruleset_destroy(). */
 const hvd_rule_info *hvd_ruleset_rule(const hvd_ruleset *rs, size_t i);
+
+/* The literals one of which every cluster.log event a rule of rs can match holds (message
+ * table texts included), for hvd_source_options.prefilter; NULL when some rule may match a
+ * line without one (then every line is read in full). Borrowed, valid until destroy. */
+const hvd_prefilter *hvd_ruleset_prefilter(const hvd_ruleset *rs);
 
 #endif

@@ -5,6 +5,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "extract.h"
 #include "msgtable.h"
+#include "prefilter.h"
 #include "rules.h"
 
 #include <pcre2.h>
@@ -159,11 +160,16 @@ struct hvd_ruleset {
     uint32_t max_captures;    /* largest capture count of any regex */
     hvd_msgtable *messages;   /* rendered messages back to events (messages/ beside the rules) */
     hvd_extract_table *names; /* names in message text (names/ beside the rules) */
+    hvd_prefilter *prefilter; /* literals of the cluster.log rules; NULL: every line */
 };
 
 /* Normalises a channel name for comparison: lower case, and the last '-' or '/' before
  * Admin, Operational, Analytic, Debug, Diagnostic or DiagnosticVerbose becomes '/'. */
 void hvd__channel_normalise(const char *in, char *out, size_t cap);
+
+/* Compiles rs->prefilter from the rules and the message table (rules_literals.c); leaves it
+ * NULL when some rule may match a line holding no literal it knows. HVD_OK or HVD_ENOMEM. */
+int hvd__ruleset_build_prefilter(hvd_ruleset *rs, const hvd_logger *log, hvd_error *err);
 
 /* The rule index of id, or -1. */
 long hvd__ruleset_find(const hvd_ruleset *rs, const char *id);

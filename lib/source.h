@@ -9,6 +9,7 @@
 #include "error.h"
 #include "event.h"
 #include "log.h"
+#include "prefilter.h"
 
 #include <stdint.h>
 
@@ -39,10 +40,14 @@ typedef struct hvd_source_options {
      * source). A record none can match is decoded up to its System part only and returned
      * with system_only set. NULL (and the libevtx reader) decode every record whole. */
     const struct hvd_needs *needs;
+    /* cluster.log: only events holding one of these literals are returned whole (see
+     * hvd_ruleset_prefilter()); the others only move the reader's state on. NULL: all. */
+    const hvd_prefilter *prefilter;
 } hvd_source_options;
 
 typedef struct hvd_source_stats {
-    uint64_t events;        /* events returned so far */
+    uint64_t events;        /* events read so far: returned, or passed over (filtered) */
+    uint64_t filtered;      /* cluster.log events passed over: no prefilter literal in them */
     uint64_t skipped;       /* EVTX records or cluster.log lines that could not be read */
     uint64_t first_skipped; /* record index or line number of the first one skipped */
     uint64_t recovered;     /* EVTX recovered records seen (returned only if asked) */

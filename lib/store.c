@@ -1105,10 +1105,17 @@ static uint64_t fnv(uint64_t h, const char *s)
  * slot in a set). */
 static uint64_t line_hash(uint32_t pid, uint32_t tid, const char *text)
 {
-    char ids[32];
+    static const char hex[] = "0123456789abcdef";
+    char ids[19]; /* "%08x.%08x|", written without printf: it runs for every line kept */
     uint64_t h;
 
-    snprintf(ids, sizeof(ids), "%08x.%08x|", pid, tid);
+    for (int i = 0; i < 8; i++) {
+        ids[i] = hex[pid >> (28 - 4 * i) & 15];
+        ids[9 + i] = hex[tid >> (28 - 4 * i) & 15];
+    }
+    ids[8] = '.';
+    ids[17] = '|';
+    ids[18] = '\0';
     h = fnv(fnv(UINT64_C(1469598103934665603), ids), text ? text : "");
     return h ? h : 1;
 }

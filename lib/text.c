@@ -6,12 +6,15 @@
  * is FF FE. UTF-8 uses 1-4 bytes per character, BOM EF BB BF. Windows-1252 is one byte per
  * character; glibc leaves 81 8D 8F 90 9D undefined.
  *
- * Flow: raw[] holds file bytes; iconv(3) turns them into UTF-8 in out[]; lines are split in
- * out[] and copied to line[]. A sequence cut by the end of raw[] (EINVAL) stays at raw's
- * head for the next read; an invalid one (EILSEQ, a lone surrogate, a truncated tail at the
- * end of the data) becomes U+FFFD, one code unit is skipped and counted. Half a UTF-16 code
- * unit at the end of the data is left unread, as a file still being written would have it:
- * offsets in UTF-16 are always even, so every offset reported can be resumed from.
+ * Flow: raw[] holds file bytes; the whole lines in it are decoded into out[] in one go
+ * (UTF-8 is checked and copied, ASCII narrowed from UTF-16LE, anything else converted by
+ * iconv(3)), a prefilter (if set) marks in one pass where its literals end, and lines are
+ * handed out where they lie in out[] (copied to line[] only when longer than raw[]). A sequence cut
+ * by the end of raw[] (EINVAL) stays at raw's head for the next read; an invalid one (EILSEQ, a
+ * lone surrogate, a truncated tail at the end of the data) becomes U+FFFD, one code unit is skipped
+ * and counted. Half a UTF-16 code unit at the end of the data is left unread, as a file still being
+ * written would have it: offsets in UTF-16 are always even, so every offset reported can be resumed
+ * from.
  *
  * Offsets: out[] never mixes a replacement with converted text (a replacement is a fill of
  * its own), so the original width of any run of converted text follows from the encoding:
@@ -22,16 +25,21 @@
 #include "text.h"
 
 #include "alloc.h"
+#include "prefilter.h"
 
 #include <errno.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <iconv.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
-#define RAW_CAP (64 * 1024)
-#define OUT_CAP (64 * 1024)
+#define RAW_CAP  (128 * 1024)
+#define OUT_CAP  (3 * RAW_CAP + 8) /* any RAW_CAP bytes decode into it: 1 byte -> 3 at most */
+#define REPL_CAP (RAW_CAP + 1)
 
 struct hvd_text_reader {
     const char *name;
@@ -46,10 +54,22 @@ struct hvd_text_reader {
     size_t raw_pos, raw_len;
     uint64_t raw_end_off; /* file offset of raw[raw_len] */
 
-    char out[OUT_CAP];
+    char out[OUT_CAP + 1];
     size_t out_pos, out_len;
-    size_t out_repl;   /* when non-zero, out[] is one U+FFFD standing for this many bytes */
-    uint64_t next_off; /* file offset of out[out_pos] */
+    uint64_t out_off; /* file offset of out[0] */
+    int out_uniform;  /* out[] is ASCII only: one character a code unit */
+    uint32_t *repl; /* UTF-8: where in out[] a U+FFFD replaced one byte (REPL_CAP, allocated at the
+                       first) */
+    size_t nrepl;
+    int nomem;      /* the replacement list could not be allocated */
+    size_t cur_pos; /* offset_at()'s cursor: out[cur_pos] is at file offset cur_off */
+    uint64_t cur_off;
+    size_t cur_repl;
+    uint64_t next_off; /* file offset where the next line starts */
+
+    hvd_prefilter_scanner *scan; /* NULL: every line is a hit */
+    uint64_t *bits;              /* prefilter hits: bit i set when a literal ends at out[i] */
+    int all_hits;                /* the scanner failed on this chunk: every line is a hit */
 
     char line[HVD_TEXT_LINE_MAX + 1];
     uint64_t bad_units;
@@ -226,104 +246,308 @@ static int fill_raw(hvd_text_reader *t, hvd_error *err)
     return (int)(got > 0);
 }
 
-/* Refills out[] from raw[]. Returns 1 when out[] has bytes, 0 at the end of the data, or a
- * negative HVD_E* code. */
+/* Where the last line end ('\n', or "\n\0" in UTF-16LE) in n bytes at p ends, 0 if none. */
+static size_t last_line_end(const unsigned char *p, size_t n, size_t unit)
+{
+    const unsigned char *nl;
+
+    if (unit == 1) {
+        for (nl = p + n; nl > p; nl--) {
+            if (nl[-1] == '\n') {
+                return (size_t)(nl - p);
+            }
+        }
+        return 0;
+    }
+    for (size_t i = n & ~(size_t)1; i >= 2; i -= 2) {
+        if (p[i - 2] == '\n' && p[i - 1] == 0) {
+            return i;
+        }
+    }
+    return 0;
+}
+
+/* U+FFFD for one invalid unit. Returns 0, or -1 when out of memory. */
+static int put_replacement(hvd_text_reader *t)
+{
+    if (t->enc == HVD_TEXT_UTF8) {
+        if (!t->repl && !(t->repl = hvd_malloc(REPL_CAP * sizeof(*t->repl)))) {
+            return -1;
+        }
+        t->repl[t->nrepl++] = (uint32_t)t->out_len; /* at most one a raw byte: REPL_CAP */
+    }
+    memcpy(t->out + t->out_len, "\xEF\xBF\xBD", 3);
+    t->out_len += 3;
+    t->bad_units++;
+    return 0;
+}
+
+/* UTF-8: valid text is copied as it is, each invalid byte becomes U+FFFD. Returns the bytes
+ * consumed (a sequence cut by the end of in stays unless final). */
+static size_t decode_utf8(hvd_text_reader *t, const unsigned char *in, size_t n, int final)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        size_t j = i;
+        int len;
+
+        char *o = t->out + t->out_len;
+
+        /* ASCII 8 bytes at a time, checked as it is copied. */
+        while (j + 8 <= n) {
+            uint64_t w;
+
+            memcpy(&w, in + j, 8);
+            if (w & UINT64_C(0x8080808080808080)) {
+                break;
+            }
+            memcpy(o + (j - i), &w, 8);
+            j += 8;
+        }
+        while (j < n && in[j] < 0x80) {
+            o[j - i] = (char)in[j];
+            j++;
+        }
+        t->out_len += j - i;
+        i = j;
+        if (i == n) {
+            break;
+        }
+        len = utf8_seq(in + i, n - i);
+        if (len > 0) {
+            memcpy(t->out + t->out_len, in + i, (size_t)len);
+            t->out_len += (size_t)len;
+            i += (size_t)len;
+        } else if (len < 0 && !final) {
+            break; /* the rest of the sequence comes with the next read */
+        } else {
+            if (put_replacement(t) < 0) {
+                t->nomem = 1;
+                break;
+            }
+            i++;
+            t->out_uniform = 0;
+        }
+    }
+    return i;
+}
+
+/* UTF-16LE and Windows-1252: ASCII is narrowed here, anything else goes through iconv(3)
+ * run by run; an invalid unit becomes U+FFFD. Returns the bytes consumed. */
+static size_t decode_iconv(hvd_text_reader *t, const unsigned char *in, size_t n, int final)
+{
+    size_t unit = t->enc == HVD_TEXT_UTF16LE ? 2 : 1;
+    size_t i = 0;
+
+    while (i + unit <= n) {
+        size_t j = i;
+        char *src;
+        char *dst;
+        size_t left, room;
+
+        if (unit == 2) {
+            char *o = t->out + t->out_len;
+            size_t k = 0;
+
+#ifdef __SSE2__
+            /* Sixteen ASCII units at a time: both halves ASCII, packed to bytes. */
+            while (j + 32 <= n) {
+                __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(in + j));
+                __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(in + j + 16));
+                __m128i hi = _mm_and_si128(_mm_or_si128(a, b), _mm_set1_epi16((short)0xFF80));
+
+                if (_mm_movemask_epi8(_mm_cmpeq_epi16(hi, _mm_setzero_si128())) != 0xFFFF) {
+                    break;
+                }
+                _mm_storeu_si128((__m128i *)(void *)(o + k), _mm_packus_epi16(a, b));
+                k += 16;
+                j += 32;
+            }
+#endif
+            /* Eight ASCII units at a time (every high byte 0, every low byte below 0x80),
+             * their low bytes packed into one word (little-endian loads). */
+            while (j + 16 <= n) {
+                uint64_t w0, w1;
+
+                memcpy(&w0, in + j, 8);
+                memcpy(&w1, in + j + 8, 8);
+                if ((w0 | w1) & UINT64_C(0xFF80FF80FF80FF80)) {
+                    break;
+                }
+                w0 = (w0 | w0 >> 8) & UINT64_C(0x0000FFFF0000FFFF);
+                w0 = (w0 | w0 >> 16) & UINT64_C(0x00000000FFFFFFFF);
+                w1 = (w1 | w1 >> 8) & UINT64_C(0x0000FFFF0000FFFF);
+                w1 = (w1 | w1 >> 16) & UINT64_C(0x00000000FFFFFFFF);
+                w0 |= w1 << 32;
+                memcpy(o + k, &w0, 8);
+                k += 8;
+                j += 16;
+            }
+            t->out_len += k;
+            while (j + 2 <= n && in[j + 1] == 0 && in[j] < 0x80) {
+                t->out[t->out_len++] = (char)in[j];
+                j += 2;
+            }
+        } else {
+            while (j < n && in[j] < 0x80) {
+                t->out[t->out_len++] = (char)in[j];
+                j++;
+            }
+        }
+        i = j;
+        if (i + unit > n) {
+            break;
+        }
+        /* A run of non-ASCII units. */
+        while (j + unit <= n && (unit == 2 ? (in[j + 1] != 0 || in[j] >= 0x80) : in[j] >= 0x80)) {
+            j += unit;
+        }
+        t->out_uniform = 0;
+        while (i < j) {
+            size_t r;
+
+            src = (char *)in + i;
+            left = j - i;
+            dst = t->out + t->out_len;
+            room = OUT_CAP - t->out_len;
+            r = iconv(t->cd, &src, &left, &dst, &room);
+            t->out_len = OUT_CAP - room;
+            i = j - left;
+            if (r != (size_t)-1) {
+                break;
+            }
+            if (errno == EINVAL && j == n && !final) {
+                return i; /* a pair cut by the end of the read */
+            }
+            /* EILSEQ, or EINVAL with a unit after the run: a lone surrogate. */
+            (void)put_replacement(t); /* cannot fail: nothing to note outside UTF-8 */
+            i += unit;
+            iconv(t->cd, NULL, NULL, NULL, NULL);
+        }
+    }
+    return i;
+}
+
+/* Refills out[] with the decoded text of whole lines from raw[] (a line longer than raw[]
+ * comes in parts) and marks the prefilter's hits. Returns 1 when out[] has bytes, 0 at the
+ * end of the data, or a negative HVD_E* code. */
 static int fill_out(hvd_text_reader *t, hvd_error *err)
 {
     size_t unit = t->enc == HVD_TEXT_UTF16LE ? 2 : 1;
+    size_t avail, take, used;
+    int final;
     int rc;
 
     t->out_pos = 0;
     t->out_len = 0;
-    t->out_repl = 0;
-    for (;;) {
-        size_t avail = t->raw_len - t->raw_pos;
-        char *in;
-        char *outp = t->out;
-        size_t inleft = avail;
-        size_t outleft = OUT_CAP;
-        size_t r;
-        int e;
-
-        if (avail < 4) {
-            rc = fill_raw(t, err);
-            if (rc < 0) {
-                return rc;
-            }
-            avail = t->raw_len - t->raw_pos;
-            inleft = avail;
-        }
-        if (avail == 0) {
-            return 0;
-        }
-        in = (char *)t->raw + t->raw_pos;
-        r = iconv(t->cd, &in, &inleft, &outp, &outleft);
-        e = errno;
-        t->raw_pos += avail - inleft;
-        t->out_len = OUT_CAP - outleft;
-        if (r != (size_t)-1 || e == E2BIG) {
-            if (t->out_len > 0) {
-                return 1;
-            }
-            continue;
-        }
-        if (t->out_len > 0) {
-            return 1; /* the problem is met again, alone, on the next fill */
-        }
-        if (e == EINVAL) {
-            /* A unit or pair cut by the end of raw[]: read on, unless the data ends here. */
-            rc = fill_raw(t, err);
-            if (rc < 0) {
-                return rc;
-            }
-            if (rc > 0) {
-                continue;
-            }
-            if (unit == 2 && t->raw_len - t->raw_pos < 2) {
-                /* Half a UTF-16 code unit ends the data: it is not consumed (the file may
-                 * still be written), so every offset the reader reports stays even. */
-                return 0;
-            }
-        } else if (e != EILSEQ) {
-            return hvd_error_set_cause(err, HVD_EIO, e, t->name, 0, "iconv: %s", strerror(e));
-        }
-        if (unit > t->raw_len - t->raw_pos) {
-            unit = t->raw_len - t->raw_pos;
-        }
-        memcpy(t->out, "\xEF\xBF\xBD", 3);
-        t->out_len = 3;
-        t->out_repl = unit;
-        t->raw_pos += unit;
-        t->bad_units++;
-        /* glibc keeps no shift state for these encodings, but reset as the API asks. */
-        iconv(t->cd, NULL, NULL, NULL, NULL);
-        return 1;
+    t->nrepl = 0;
+    t->out_uniform = 1;
+    rc = fill_raw(t, err);
+    if (rc < 0) {
+        return rc;
     }
+    avail = t->raw_len - t->raw_pos;
+    final = t->raw_len < RAW_CAP; /* the read stopped short: the end of the data, for now */
+    if (avail == 0) {
+        return 0;
+    }
+    t->out_off = t->raw_end_off - avail;
+    take = last_line_end(t->raw + t->raw_pos, avail, unit);
+    if (take == 0) {
+        take = avail; /* a last line without its end, or a line longer than raw[] */
+    }
+    if (t->enc == HVD_TEXT_UTF8) {
+        used = decode_utf8(t, t->raw + t->raw_pos, take, final);
+    } else {
+        used = decode_iconv(t, t->raw + t->raw_pos, take, final);
+    }
+    t->raw_pos += used;
+    if (t->nomem) {
+        t->nomem = 0;
+        return hvd_error_set(err, HVD_ENOMEM, t->name, 0, "out of memory decoding text");
+    }
+    t->cur_pos = 0;
+    t->cur_off = t->out_off;
+    t->cur_repl = 0;
+    if (t->out_len == 0) {
+        return 0; /* half a code unit or a cut sequence ends the data */
+    }
+    if (t->scan) {
+        memset(t->bits, 0, ((t->out_len + 63) / 64) * sizeof(*t->bits));
+        t->all_hits = hvd_prefilter_scan(t->scan, t->out, t->out_len, t->bits) < 0;
+    }
+    return 1;
 }
 
-/* Original width in bytes of out[a..b). */
-static uint64_t out_width(const hvd_text_reader *t, size_t a, size_t b)
+/* The file offset of out[p], p at or after the last position asked (the cursor): out[]
+ * decoded from UTF-8 is the file's bytes but for U+FFFD (3 bytes for 1); otherwise each
+ * character is 2 bytes in UTF-16LE (4 above U+FFFF), 1 in Windows-1252.
+ * Cost: O(1) for UTF-8 and for ASCII-only chunks, else O(p - cursor). */
+static uint64_t offset_at(hvd_text_reader *t, size_t p)
 {
     uint64_t w = 0;
 
-    if (t->out_repl) {
-        return t->out_repl;
-    }
     if (t->enc == HVD_TEXT_UTF8) {
-        return b - a;
-    }
-    for (size_t i = a; i < b; i++) {
-        unsigned char c = (unsigned char)t->out[i];
-        if ((c & 0xC0) == 0x80) {
-            continue;
+        w = p - t->cur_pos;
+        while (t->cur_repl < t->nrepl && t->repl[t->cur_repl] < p) {
+            w -= 2;
+            t->cur_repl++;
         }
-        if (t->enc == HVD_TEXT_WINDOWS1252) {
-            w += 1;
-        } else {
-            w += c >= 0xF0 ? 4 : 2;
+    } else if (t->out_uniform) {
+        w = (uint64_t)(p - t->cur_pos) * (t->enc == HVD_TEXT_UTF16LE ? 2 : 1);
+    } else {
+        for (size_t i = t->cur_pos; i < p; i++) {
+            unsigned char c = (unsigned char)t->out[i];
+
+            if ((c & 0xC0) == 0x80) {
+                continue;
+            }
+            w += t->enc == HVD_TEXT_WINDOWS1252 ? 1 : c >= 0xF0 ? 4 : 2;
         }
     }
-    return w;
+    t->cur_pos = p;
+    t->cur_off += w;
+    return t->cur_off;
+}
+
+/* Whether a prefilter hit ends in out[a..b). */
+static int hit_in(const hvd_text_reader *t, size_t a, size_t b)
+{
+    if (!t->scan || t->all_hits) {
+        return 1;
+    }
+    while (a < b) {
+        uint64_t w = t->bits[a / 64] >> (a % 64);
+        size_t span = 64 - a % 64;
+
+        if (span > b - a) {
+            w &= (UINT64_C(1) << (b - a)) - 1;
+            span = b - a;
+        }
+        if (w) {
+            return 1;
+        }
+        a += span;
+    }
+    return 0;
+}
+
+/* Cuts the line at most bytes without leaving half a character. */
+static size_t cut_at(const char *s, size_t len)
+{
+    size_t back = len;
+
+    while (back > 0 && ((unsigned char)s[back - 1] & 0xC0) == 0x80) {
+        back--;
+    }
+    if (back > 0 && (unsigned char)s[back - 1] >= 0xC0) {
+        int need = utf8_seq((const unsigned char *)s + back - 1, len - back + 1);
+        if (need <= 0) {
+            len = back - 1;
+        }
+    }
+    return len;
 }
 
 int hvd_text_reader_next(hvd_text_reader *t, hvd_text_line *line, hvd_error *err)
@@ -331,12 +555,15 @@ int hvd_text_reader_next(hvd_text_reader *t, hvd_text_line *line, hvd_error *err
     size_t len = 0;
     int cut = 0;
     int terminated = 0;
+    int pieces = 0;
+    int hit = 0;
     uint64_t start = t->next_off;
+    char *text = t->line;
     int rc;
 
     for (;;) {
-        const char *seg;
-        const char *nl;
+        char *seg;
+        char *nl;
         size_t n, take, copy;
 
         if (t->out_pos == t->out_len) {
@@ -345,7 +572,7 @@ int hvd_text_reader_next(hvd_text_reader *t, hvd_text_line *line, hvd_error *err
                 return rc;
             }
             if (rc == 0) {
-                if (len == 0 && !cut && t->next_off == start) {
+                if (pieces == 0) {
                     return 0;
                 }
                 break;
@@ -355,8 +582,27 @@ int hvd_text_reader_next(hvd_text_reader *t, hvd_text_line *line, hvd_error *err
         n = t->out_len - t->out_pos;
         nl = memchr(seg, '\n', n);
         take = nl ? (size_t)(nl - seg) + 1 : n;
+        if (pieces == 0) {
+            start = offset_at(t, t->out_pos);
+        }
+        hit |= hit_in(t, t->out_pos, t->out_pos + take);
+        if (nl && pieces == 0) {
+            /* The whole line is in out[]: handed out where it lies. */
+            text = seg;
+            len = take - 1;
+            t->next_off = offset_at(t, t->out_pos + take);
+            t->out_pos += take;
+            terminated = 1;
+            if (len > HVD_TEXT_LINE_MAX) {
+                len = cut_at(text, HVD_TEXT_LINE_MAX);
+                cut = 1;
+            }
+            pieces = 1;
+            break;
+        }
+        pieces++;
         copy = nl ? take - 1 : take;
-        t->next_off += out_width(t, t->out_pos, t->out_pos + take);
+        t->next_off = offset_at(t, t->out_pos + take);
         if (copy > HVD_TEXT_LINE_MAX - len) {
             copy = HVD_TEXT_LINE_MAX - len;
             cut = 1;
@@ -370,30 +616,40 @@ int hvd_text_reader_next(hvd_text_reader *t, hvd_text_line *line, hvd_error *err
         }
     }
     if (cut) {
-        /* Do not leave half a character at the cut. */
-        size_t back = len;
-        while (back > 0 && ((unsigned char)t->line[back - 1] & 0xC0) == 0x80) {
-            back--;
-        }
-        if (back > 0 && (unsigned char)t->line[back - 1] >= 0xC0) {
-            int need = utf8_seq((const unsigned char *)t->line + back - 1, len - back + 1);
-            if (need <= 0) {
-                len = back - 1;
-            }
+        if (text == t->line) {
+            len = cut_at(text, len);
         }
         t->cut_lines++;
     }
-    if (len > 0 && t->line[len - 1] == '\r') {
+    if (len > 0 && text[len - 1] == '\r') {
         len--;
     }
-    t->line[len] = '\0';
-    line->text = t->line;
+    text[len] = '\0';
+    line->text = text;
     line->len = len;
     line->offset = start;
     line->next_offset = t->next_off;
     line->terminated = terminated;
     line->cut = cut;
+    /* A line read in parts is always a hit: what it holds depends on how it was split. */
+    line->hit = hit || pieces > 1;
     return 1;
+}
+
+int hvd_text_reader_set_prefilter(hvd_text_reader *t, const hvd_prefilter *pf, hvd_error *err)
+{
+    hvd_prefilter_scanner_destroy(t->scan);
+    t->scan = NULL;
+    if (!pf) {
+        return HVD_OK;
+    }
+    if (!t->bits) {
+        t->bits = hvd_calloc(OUT_CAP / 64 + 1, sizeof(*t->bits));
+        if (!t->bits) {
+            return hvd_error_set(err, HVD_ENOMEM, t->name, 0, "cannot allocate a prefilter");
+        }
+    }
+    return hvd_prefilter_scanner_create(&t->scan, pf, err);
 }
 
 /* Positions the reader at offset with nothing buffered; at 0, skips the BOM. */
@@ -412,7 +668,7 @@ static int reader_reset(hvd_text_reader *t, uint64_t offset, hvd_error *err)
     t->raw_end_off = offset;
     t->out_pos = 0;
     t->out_len = 0;
-    t->out_repl = 0;
+    t->nrepl = 0;
     t->next_off = offset;
     iconv(t->cd, NULL, NULL, NULL, NULL);
     return HVD_OK;
@@ -507,6 +763,12 @@ uint64_t hvd_text_reader_cut_lines(const hvd_text_reader *t)
     return t->cut_lines;
 }
 
+void hvd_text_reader_set_counts(hvd_text_reader *t, uint64_t bad_units, uint64_t cut_lines)
+{
+    t->bad_units = bad_units;
+    t->cut_lines = cut_lines;
+}
+
 void hvd_text_reader_close(hvd_text_reader *t)
 {
     if (!t) {
@@ -515,6 +777,9 @@ void hvd_text_reader_close(hvd_text_reader *t)
     if (t->cd != (iconv_t)-1) {
         iconv_close(t->cd);
     }
+    hvd_prefilter_scanner_destroy(t->scan);
+    hvd_free(t->bits);
+    hvd_free(t->repl);
     hvd_free(t);
 }
 

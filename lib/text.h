@@ -1,6 +1,6 @@
 /*
  * text: Windows text files (cluster.log) as lines of UTF-8. Detects UTF-16LE, UTF-8 and
- * Windows-1252, converts with iconv(3) chunk by chunk, splits lines after decoding and
+ * Windows-1252, decodes whole lines a large chunk at a time, splits lines after decoding and
  * reports where each line starts in the original file, so a reader can checkpoint and
  * resume. Memory is bounded: fixed read and decode buffers and a line cap.
  */
@@ -8,6 +8,7 @@
 #define HVD_TEXT_H
 
 #include "error.h"
+#include "prefilter.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -44,6 +45,8 @@ typedef struct hvd_text_line {
     uint64_t next_offset; /* offset just past the line end: where the next line starts */
     int terminated;       /* 1 when an LF ended the line; 0 for a last line without one */
     int cut;              /* 1 when the line was longer than HVD_TEXT_LINE_MAX and was cut */
+    int hit; /* 1 when the prefilter found one of its literals in the line (before any cut), or
+                the line was longer than a read; always 1 without a prefilter */
 } hvd_text_line;
 
 typedef struct hvd_text_reader hvd_text_reader;
@@ -71,6 +74,10 @@ int hvd_text_reader_open_mem(hvd_text_reader **out, const void *data, size_t len
  */
 int hvd_text_reader_next(hvd_text_reader *t, hvd_text_line *line, hvd_error *err);
 
+/* Marks the lines holding one of pf's literals (hvd_text_line.hit); NULL: every line.
+ * pf is borrowed and must outlive the reader. HVD_OK or HVD_ENOMEM. */
+int hvd_text_reader_set_prefilter(hvd_text_reader *t, const hvd_prefilter *pf, hvd_error *err);
+
 /* Drops everything buffered and goes on at offset (same rules as at open). */
 int hvd_text_reader_seek(hvd_text_reader *t, uint64_t offset, hvd_error *err);
 
@@ -82,6 +89,8 @@ uint64_t hvd_text_reader_offset(const hvd_text_reader *t);
 uint64_t hvd_text_reader_bad_units(const hvd_text_reader *t);
 /* Lines cut at HVD_TEXT_LINE_MAX so far. */
 uint64_t hvd_text_reader_cut_lines(const hvd_text_reader *t);
+/* Sets both counts back, for a caller that seeks back to read lines again. */
+void hvd_text_reader_set_counts(hvd_text_reader *t, uint64_t bad_units, uint64_t cut_lines);
 
 void hvd_text_reader_close(hvd_text_reader *t); /* NULL-safe */
 

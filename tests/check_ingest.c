@@ -302,7 +302,10 @@ START_TEST(without_follow_a_file_is_read_whole)
     res = db_read(&db, log, 0, 0);
     ck_assert_int_eq(res.resumed, 0);
     ck_assert_uint_eq(res.events, 12); /* the cut last line is read as it is */
-    ck_assert_uint_eq(res.fresh, 2);
+    /* Lines 10 and 11 are new; 11, cut before its text, holds no literal a rule needs, so
+     * the prefilter passes it over instead of giving it to the engine. */
+    ck_assert_uint_eq(res.fresh, 1);
+    ck_assert_uint_eq(res.stats.filtered, 1);
     ck_assert_uint_eq(res.pending, 0);
     db_close(&db);
     free(log);

@@ -1,0 +1,704 @@
+/*
+ * rules_literals: the literals a cluster.log line must hold for any rule to match it, compiled
+ * into the rule set's prefilter (prefilter.h). Part of rule loading; the text reader uses the
+ * result to skip lines no rule can match.
+ *
+ * Soundness is the invariant: for every rule and every cluster.log event it matches, the
+ * event's text (its line and continuation lines) holds one of the literals the rule gave.
+ * Each condition yields a set of literals one of which must be present, "all" (anything may
+ * match: no literal known) or "none" (no cluster.log event can match):
+ *   <all>  the best set among its conditions (any one of them must hold);
+ *   <any>  the union of its alternatives' sets ("all" when one of them is "all");
+ *   <not>, level, host, channel, error-code, a cluster.log field: "all";
+ *   <source>evtx: "none"; <component>X: "[X"; message contains/equals: a piece of the text;
+ *   message regex: a required literal of the pattern (below);
+ *   provider, event-id and fields other than the line's own: only a [System] line the
+ *   message table knows can match, so one literal of each of its texts.
+ * Literals are ASCII and compared without case: ASCII bytes decode to themselves in every
+ * encoding the reader takes, and nothing else decodes to ASCII. Where PCRE2 folds an ASCII
+ * letter with a non-ASCII one (k with U+212A, s with U+017F, caseless UTF patterns), the
+ * letter ends a literal.
+ */
+#include "rules_internal.h"
+
+#include "alloc.h"
+#include "prefilter.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define SET_MAX      4096 /* literals one set may hold; past it the set is "all" */
+#define WORD_LIT_MAX (HVD_PREFILTER_LIT_MAX + 2)
+#define DEPTH_MAX    20 /* groups nested deeper: the pattern is "all" */
+
+enum { SET_NONE = 0, SET_LITS, SET_ALL };
+
+struct litset {
+    int kind;
+    size_t n;
+    size_t cap;
+    char **v;
+    int msg;        /* plus one literal of each message-table text (added once, at the end) */
+    size_t msg_min; /* with msg: the shortest of those, and their count */
+    size_t msg_n;
+};
+
+/* Room for one more literal; 0, or -1 when the set may not grow. */
+static int set_room(struct litset *s)
+{
+    char **grown;
+    size_t ncap = s->cap ? 2 * s->cap : 16;
+
+    if (s->n < s->cap) {
+        return 0;
+    }
+    if (s->n >= SET_MAX || !(grown = hvd_realloc(s->v, ncap * sizeof(*grown)))) {
+        return -1;
+    }
+    s->v = grown;
+    s->cap = ncap;
+    return 0;
+}
+
+/* Whether s holds len bytes at p already (case ignored). O(n). */
+static int set_has(const struct litset *s, const char *p, size_t len)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (strlen(s->v[i]) == len && strncasecmp(s->v[i], p, len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void set_free(struct litset *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        hvd_free(s->v[i]);
+    }
+    hvd_free(s->v);
+    memset(s, 0, sizeof(*s));
+}
+
+static void set_clear(struct litset *s, int kind)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        hvd_free(s->v[i]);
+    }
+    s->n = 0;
+    s->kind = kind;
+    s->msg = 0;
+}
+
+/* Adds a copy of len bytes at p; the set becomes "all" when full or out of memory. */
+static void set_add(struct litset *s, const char *p, size_t len)
+{
+    char *c;
+
+    if (s->kind == SET_ALL) {
+        return;
+    }
+    if (len > HVD_PREFILTER_LIT_MAX) {
+        len = HVD_PREFILTER_LIT_MAX;
+    }
+    if (set_has(s, p, len)) {
+        s->kind = SET_LITS;
+        return;
+    }
+    if (set_room(s) < 0 || !(c = hvd_strndup(p, len))) {
+        set_clear(s, SET_ALL);
+        return;
+    }
+    s->v[s->n++] = c;
+    s->kind = SET_LITS;
+}
+
+/* Moves src's literals into dst (union); src is left empty. */
+static void set_union(struct litset *dst, struct litset *src)
+{
+    if (src->kind == SET_ALL || dst->kind == SET_ALL) {
+        set_clear(dst, SET_ALL);
+        set_clear(src, SET_NONE);
+        return;
+    }
+    if (src->msg) {
+        dst->msg = 1;
+        dst->msg_min = src->msg_min;
+        dst->msg_n = src->msg_n;
+        dst->kind = SET_LITS;
+    }
+    for (size_t i = 0; i < src->n; i++) {
+        if (set_has(dst, src->v[i], strlen(src->v[i]))) {
+            continue;
+        }
+        if (set_room(dst) < 0) {
+            set_clear(dst, SET_ALL);
+            break;
+        }
+        dst->v[dst->n++] = src->v[i];
+        src->v[i] = NULL;
+        dst->kind = SET_LITS;
+    }
+    for (size_t i = 0; i < src->n; i++) {
+        hvd_free(src->v[i]);
+    }
+    src->n = 0;
+    src->kind = SET_NONE;
+}
+
+/* How selective a set is: its shortest literal (longer is rarer), then fewer literals. */
+static int set_better(const struct litset *a, const struct litset *b)
+{
+    size_t ma = SIZE_MAX, mb = SIZE_MAX;
+
+    if (b->kind != SET_LITS) {
+        return a->kind == SET_LITS;
+    }
+    if (a->kind != SET_LITS) {
+        return 0;
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        ma = strlen(a->v[i]) < ma ? strlen(a->v[i]) : ma;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        mb = strlen(b->v[i]) < mb ? strlen(b->v[i]) : mb;
+    }
+    ma = a->msg && a->msg_min < ma ? a->msg_min : ma;
+    mb = b->msg && b->msg_min < mb ? b->msg_min : mb;
+    return ma > mb || (ma == mb && a->n + (a->msg ? a->msg_n : 0) < b->n + (b->msg ? b->msg_n : 0));
+}
+
+/* Keeps the better of *best and *cand in *best; cand is left empty. */
+static void set_keep_better(struct litset *best, struct litset *cand)
+{
+    if (set_better(cand, best)) {
+        struct litset t = *best;
+
+        *best = *cand;
+        *cand = t;
+    }
+    set_clear(cand, SET_NONE);
+}
+
+/* A byte that may stand in a literal: printable ASCII, and not k or s when folding. */
+static int lit_char(unsigned char c, int caseless)
+{
+    if (c < 0x20 || c >= 0x7F) {
+        return 0;
+    }
+    return !caseless || (c != 'k' && c != 'K' && c != 's' && c != 'S');
+}
+
+/* The longest piece of text made of lit_char() bytes (whitespace ends one too when
+ * ws_breaks: a space there matches any whitespace run); 0 when none. */
+static size_t best_piece(const char *text, int caseless, int ws_breaks, const char **at)
+{
+    size_t best = 0;
+
+    *at = text;
+    for (const char *p = text; *p;) {
+        const char *q = p;
+
+        while (*q && lit_char((unsigned char)*q, caseless) && !(ws_breaks && *q == ' ')) {
+            q++;
+        }
+        if ((size_t)(q - p) > best) {
+            best = (size_t)(q - p);
+            *at = p;
+        }
+        p = *q ? q + 1 : q;
+    }
+    return best;
+}
+
+/* ---- required literals of a PCRE2 pattern ---- */
+
+struct rx {
+    const char *p;
+    int caseless;
+    int give_up; /* a construct this reader does not follow: the pattern is "all" */
+};
+
+static void rx_alt(struct rx *x, struct litset *out, int depth);
+
+/* Skips a quantifier at x->p; returns its minimum, or -1 when there is none. */
+static long rx_quant(struct rx *x)
+{
+    const char *p = x->p;
+    long min = -1;
+
+    if (*p == '?' || *p == '*') {
+        min = 0;
+        p++;
+    } else if (*p == '+') {
+        min = 1;
+        p++;
+    } else if (*p == '{') {
+        const char *q = p + 1;
+        long n = 0;
+        int digits = 0;
+
+        while (*q >= '0' && *q <= '9') {
+            n = n < 100000 ? n * 10 + (*q - '0') : n;
+            q++;
+            digits++;
+        }
+        if (*q == ',') {
+            q++;
+            while (*q >= '0' && *q <= '9') {
+                q++;
+                digits++;
+            }
+        }
+        if (*q != '}' || digits == 0) {
+            return -1; /* a literal '{': the caller takes it as a break */
+        }
+        min = n;
+        p = q + 1;
+    } else {
+        return -1;
+    }
+    if (*p == '?' || *p == '+') {
+        p++; /* lazy or possessive */
+    }
+    x->p = p;
+    return min;
+}
+
+/* Skips a bracketed part ({...}, <...>, '...') after an escape letter, if any. */
+static void rx_skip_braced(struct rx *x)
+{
+    char close = *x->p == '{' ? '}' : *x->p == '<' ? '>' : *x->p == '\'' ? '\'' : 0;
+
+    if (!close) {
+        return;
+    }
+    while (*x->p && *x->p != close) {
+        x->p++;
+    }
+    if (*x->p) {
+        x->p++;
+    }
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c - 'A' + 10;
+}
+
+/* Reads an escape after '\'. Returns the literal byte, or -1 for anything that is not one
+ * character (a class, an assertion, a back reference). */
+static int rx_escape(struct rx *x)
+{
+    char c = *x->p;
+
+    if (!c) {
+        return -1;
+    }
+    x->p++;
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) {
+        return (unsigned char)c; /* escaped punctuation stands for itself */
+    }
+    switch (c) {
+    case 'x': {
+        int v = 0;
+        int n = 0;
+
+        if (*x->p == '{') {
+            x->p++;
+            while (*x->p && *x->p != '}') {
+                v = n < 6 ? v * 16 + hexval(*x->p) : 0x110000;
+                x->p++;
+                n++;
+            }
+            if (*x->p) {
+                x->p++;
+            }
+        } else {
+            while (n < 2 && ((*x->p >= '0' && *x->p <= '9') || (*x->p >= 'a' && *x->p <= 'f') ||
+                             (*x->p >= 'A' && *x->p <= 'F'))) {
+                v = v * 16 + hexval(*x->p++);
+                n++;
+            }
+        }
+        return v;
+    }
+    case 'Q':
+    case 'E':
+        x->give_up = 1;
+        return -1;
+    case 'c':
+        if (*x->p) {
+            x->p++;
+        }
+        return -1;
+    case 'p':
+    case 'P':
+    case 'g':
+    case 'k':
+    case 'o':
+    case 'N':
+        rx_skip_braced(x);
+        if ((c == 'p' || c == 'P') && *x->p && x->p[-1] == c) {
+            x->p++; /* \pL: one letter */
+        }
+        return -1;
+    default:
+        while (c >= '0' && c <= '9' && *x->p >= '0' && *x->p <= '9') {
+            x->p++;
+        }
+        return -1;
+    }
+}
+
+/* A sequence up to '|' or ')': its best required literal set into out ("all" if none). */
+static void rx_seq(struct rx *x, struct litset *out, int depth)
+{
+    char run[HVD_PREFILTER_LIT_MAX + 1];
+    size_t nrun = 0;
+    struct litset cand;
+
+    memset(&cand, 0, sizeof(cand));
+    set_clear(out, SET_ALL);
+#define FLUSH()                          \
+    do {                                 \
+        if (nrun > 0) {                  \
+            set_add(&cand, run, nrun);   \
+            set_keep_better(out, &cand); \
+            nrun = 0;                    \
+        }                                \
+    } while (0)
+    while (*x->p && *x->p != '|' && *x->p != ')' && !x->give_up) {
+        int c = -1;
+        char ch = *x->p;
+
+        if (ch == '(') {
+            struct litset sub;
+            int skip = 0;
+
+            FLUSH();
+            x->p++;
+            if (x->p[0] == '*') {
+                x->give_up = 1;
+                break;
+            }
+            if (x->p[0] == '?') {
+                const char *q = x->p + 1;
+
+                if (*q == '#') {
+                    while (*x->p && *x->p != ')') {
+                        x->p++;
+                    }
+                    x->p += *x->p ? 1 : 0;
+                    continue;
+                }
+                if (*q == '=' || *q == '!' || (*q == '<' && (q[1] == '=' || q[1] == '!'))) {
+                    skip = 1; /* a lookaround consumes nothing */
+                    x->p = q + (*q == '<' ? 2 : 1);
+                } else if (*q == ':' || *q == '|' || *q == '>') {
+                    x->p = q + 1;
+                } else if (*q == '<' || *q == '\'' || (*q == 'P' && q[1] == '<')) {
+                    char close = *q == '\'' ? '\'' : '>';
+
+                    while (*q && *q != close) {
+                        q++;
+                    }
+                    x->p = *q ? q + 1 : q;
+                } else {
+                    /* Options: (?i) (?-i) (?i:...); anything else is not followed. */
+                    int set_caseless = 0;
+                    int on = 1;
+
+                    while (*q && *q != ')' && *q != ':') {
+                        if (*q == '-') {
+                            on = 0;
+                        } else if (*q == 'i') {
+                            set_caseless = on;
+                        } else if (*q != 'm' && *q != 's' && *q != 'n' && *q != 'U' && *q != 'J') {
+                            x->give_up = 1;
+                        }
+                        q++;
+                    }
+                    x->caseless |= set_caseless;
+                    if (*q == ')') {
+                        x->p = q + 1;
+                        continue;
+                    }
+                    x->p = *q ? q + 1 : q;
+                }
+            }
+            memset(&sub, 0, sizeof(sub));
+            rx_alt(x, &sub, depth + 1);
+            if (*x->p == ')') {
+                x->p++;
+            } else {
+                x->give_up = 1;
+            }
+            if (rx_quant(x) != 0 && !skip) {
+                set_keep_better(out, &sub);
+            }
+            set_free(&sub);
+            continue;
+        }
+        if (ch == '[') {
+            FLUSH();
+            x->p++;
+            if (*x->p == '^') {
+                x->p++;
+            }
+            if (*x->p == ']') {
+                x->p++;
+            }
+            while (*x->p && *x->p != ']') {
+                if (*x->p == '\\' && x->p[1]) {
+                    x->p += 2;
+                } else if (*x->p == '[' && x->p[1] == ':') {
+                    const char *e = strstr(x->p + 2, ":]");
+                    x->p = e ? e + 2 : x->p + 1;
+                } else {
+                    x->p++;
+                }
+            }
+            if (*x->p) {
+                x->p++;
+            }
+            rx_quant(x);
+            continue;
+        }
+        x->p++;
+        if (ch == '\\') {
+            c = rx_escape(x);
+        } else if (ch != '.' && ch != '^' && ch != '$' && ch != '{' && ch != '*' && ch != '+' &&
+                   ch != '?') {
+            c = (unsigned char)ch;
+        }
+        if (c < 0 || c > 0x7F || !lit_char((unsigned char)c, x->caseless)) {
+            FLUSH();
+            rx_quant(x);
+            continue;
+        }
+        {
+            long min = rx_quant(x);
+
+            if (min == 0) {
+                FLUSH();
+                continue;
+            }
+            if (nrun < HVD_PREFILTER_LIT_MAX) {
+                run[nrun++] = (char)c;
+            }
+            if (min > 0) {
+                FLUSH();
+            }
+        }
+    }
+    FLUSH();
+#undef FLUSH
+    set_free(&cand);
+}
+
+/* An alternation up to ')' or the end: the union of its branches' sets. */
+static void rx_alt(struct rx *x, struct litset *out, int depth)
+{
+    struct litset branch;
+
+    memset(&branch, 0, sizeof(branch));
+    set_clear(out, SET_NONE);
+    if (depth > DEPTH_MAX) {
+        x->give_up = 1;
+    }
+    for (;;) {
+        rx_seq(x, &branch, depth);
+        set_union(out, &branch);
+        if (*x->p != '|' || x->give_up) {
+            break;
+        }
+        x->p++;
+    }
+    set_free(&branch);
+}
+
+static void regex_literals(const char *pattern, struct litset *out)
+{
+    struct rx x = {pattern, 0, 0};
+
+    /* An option anywhere may make what precedes it caseless in effect: look first. */
+    for (const char *p = pattern; (p = strstr(p, "(?")) != NULL; p += 2) {
+        if (!p[2] || !strchr("-imsnUJ", p[2])) {
+            continue; /* a group, not options */
+        }
+        for (const char *q = p + 2; *q && *q != ')' && *q != ':' && *q != '-'; q++) {
+            x.caseless |= *q == 'i';
+        }
+    }
+    rx_alt(&x, out, 0);
+    if (x.give_up || *x.p) {
+        set_clear(out, SET_ALL);
+    }
+}
+
+/* ---- conditions ---- */
+
+static const char *const line_fields[] = {"pid",       "tid",   "tag",
+                                          "component", "level", "component_arg"};
+
+/* One literal of each message-table text: what a line rendered from an event holds. The
+ * literals themselves are added once, by add_message_table(). */
+static void message_table_literals(const hvd_ruleset *rs, struct litset *out)
+{
+    size_t n = hvd_msgtable_count(rs->messages);
+
+    set_clear(out, n ? SET_LITS : SET_NONE);
+    out->msg = n > 0;
+    out->msg_n = n;
+    out->msg_min = SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(hvd_msgtable_literal(rs->messages, i));
+
+        if (len == 0) {
+            set_clear(out, SET_ALL);
+            return;
+        }
+        out->msg_min = len < out->msg_min ? len : out->msg_min;
+    }
+}
+
+static void add_message_table(const hvd_ruleset *rs, struct litset *out)
+{
+    for (size_t i = 0; i < hvd_msgtable_count(rs->messages) && out->kind != SET_ALL; i++) {
+        const char *lit = hvd_msgtable_literal(rs->messages, i);
+
+        set_add(out, lit, strlen(lit));
+    }
+    out->msg = 0;
+}
+
+static void text_literal(const char *text, struct litset *out)
+{
+    const char *at;
+    size_t n = best_piece(text, 0, 0, &at);
+
+    set_clear(out, SET_ALL);
+    if (n > 0) {
+        set_clear(out, SET_NONE);
+        set_add(out, at, n);
+    }
+}
+
+static void pred_literals(const hvd_ruleset *rs, const hvd__pred *p, struct litset *out)
+{
+    struct litset kid;
+
+    memset(&kid, 0, sizeof(kid));
+    set_clear(out, SET_ALL);
+    switch (p->kind) {
+    case HVD__P_ALL:
+        for (size_t i = 0; i < p->nkids; i++) {
+            pred_literals(rs, &p->kids[i], &kid);
+            if (kid.kind == SET_NONE) {
+                set_clear(out, SET_NONE);
+                break;
+            }
+            set_keep_better(out, &kid);
+        }
+        set_free(&kid);
+        return;
+    case HVD__P_ANY:
+        set_clear(out, SET_NONE);
+        for (size_t i = 0; i < p->nkids && out->kind != SET_ALL; i++) {
+            pred_literals(rs, &p->kids[i], &kid);
+            set_union(out, &kid);
+        }
+        set_free(&kid);
+        return;
+    case HVD__P_SOURCE:
+        if (p->source != HVD_SOURCE_CLUSTERLOG) {
+            set_clear(out, SET_NONE);
+        }
+        return;
+    case HVD__P_PROVIDER:
+        if (strcasecmp(p->text, "cluster.log") != 0) {
+            message_table_literals(rs, out);
+        }
+        return;
+    case HVD__P_EVENT_ID:
+        message_table_literals(rs, out);
+        return;
+    case HVD__P_COMPONENT: {
+        char lit[WORD_LIT_MAX];
+        int n = snprintf(lit, sizeof(lit), "[%s", p->text);
+        const char *at;
+
+        if (n > 0 && (size_t)n < sizeof(lit) && best_piece(lit, 0, 0, &at) == (size_t)n) {
+            set_clear(out, SET_NONE);
+            set_add(out, lit, (size_t)n);
+        }
+        return;
+    }
+    case HVD__P_FIELD:
+        if (p->op == HVD__OP_ABSENT) {
+            return; /* holds on any line without the field: no literal */
+        }
+        for (size_t i = 0; i < sizeof(line_fields) / sizeof(line_fields[0]); i++) {
+            if (strcmp(p->name, line_fields[i]) == 0) {
+                return;
+            }
+        }
+        message_table_literals(rs, out);
+        return;
+    case HVD__P_MESSAGE:
+        if (p->op == HVD__OP_CONTAINS || p->op == HVD__OP_EQUALS) {
+            text_literal(p->text, out);
+        } else if (p->op == HVD__OP_REGEX) {
+            regex_literals(p->text, out);
+        }
+        return;
+    default:
+        return; /* "all" */
+    }
+}
+
+int hvd__ruleset_build_prefilter(hvd_ruleset *rs, const hvd_logger *log, hvd_error *err)
+{
+    struct litset all, one;
+    const char *every = NULL;
+    int rc = HVD_OK;
+
+    memset(&all, 0, sizeof(all));
+    memset(&one, 0, sizeof(one));
+    for (size_t r = 0; r < rs->nrules && !every; r++) {
+        const hvd__rule *rule = &rs->rules[r];
+
+        if (rule->info.correlation) {
+            continue;
+        }
+        pred_literals(rs, &rule->match, &one);
+        if (one.kind == SET_ALL) {
+            every = rule->info.id;
+        }
+        set_union(&all, &one);
+    }
+    if (!every && all.msg) {
+        add_message_table(rs, &all);
+    }
+    if (every || all.kind == SET_ALL) {
+        hvd_log(log, HVD_LOG_DEBUG,
+                "cluster.log prefilter off: rule %s may match a line without a known literal",
+                every ? every : "(too many literals)");
+    } else {
+        rc = hvd_prefilter_create(&rs->prefilter, (const char *const *)all.v, all.n, err);
+        if (rc == HVD_OK) {
+            hvd_log(log, HVD_LOG_DEBUG, "cluster.log prefilter: %zu literals (%s)",
+                    hvd_prefilter_count(rs->prefilter), hvd_prefilter_backend(rs->prefilter));
+        }
+    }
+    set_free(&all);
+    set_free(&one);
+    return rc;
+}
+
+const hvd_prefilter *hvd_ruleset_prefilter(const hvd_ruleset *rs)
+{
+    return rs ? rs->prefilter : NULL;
+}
