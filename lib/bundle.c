@@ -384,7 +384,7 @@ static int extract_member(hvd_bundle *b, struct archive *a, struct archive_entry
                            archive_error_string(a) ? archive_error_string(a) : "bad offset");
             return -1;
         }
-        if ((uint64_t)offset < sizeof(head)) {
+        if ((uint64_t)offset < sizeof(head) && size > 0) { /* an empty block may be NULL */
             size_t n = size < sizeof(head) - (size_t)offset ? size : sizeof(head) - (size_t)offset;
 
             memcpy(head + offset, block, n);

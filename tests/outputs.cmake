@@ -12,5 +12,10 @@ add_test(NAME outputs_kill9
 add_test(NAME outputs_journald
          COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/tools/outputs_check.py
                  $<TARGET_FILE:hvdiagd> ${PROJECT_SOURCE_DIR} journald)
-set_tests_properties(outputs_integration outputs_kill9 outputs_journald PROPERTIES TIMEOUT 600)
-set_tests_properties(outputs_journald PROPERTIES SKIP_RETURN_CODE 77)
+# syslog to a real rsyslogd started by the test (skipped, 77, without rsyslogd).
+add_test(NAME outputs_syslog
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/tools/outputs_check.py
+                 $<TARGET_FILE:hvdiagd> ${PROJECT_SOURCE_DIR} syslog)
+set_tests_properties(outputs_integration outputs_kill9 outputs_journald outputs_syslog
+                     PROPERTIES TIMEOUT 600)
+set_tests_properties(outputs_journald outputs_syslog PROPERTIES SKIP_RETURN_CODE 77)

@@ -13,6 +13,10 @@ usage: outputs_check.py HVDIAGD SOURCE_DIR [journald]
             with the same stable id and the same content.
   journald  a new incident reaches journald (journalctl); exits 77 (skipped) when
             systemd-journald does not run here.
+  syslog    a new incident reaches a real rsyslogd (started here on a loopback TCP port) as
+            RFC 5424 with the stable id in its structured data; while rsyslogd is down the
+            output retries and health says so; once it is back every change arrives. Exits
+            77 (skipped) without rsyslogd.
 Waits with deadlines, never fixed sleeps. Prints one line per check and exits 1 on any
 failure."""
 import glob
@@ -387,9 +391,116 @@ def journald(work):
     check("the daemon stops cleanly", d.stop() == 0)
 
 
+def free_port():
+    with socket.socket() as t:
+        t.bind(("127.0.0.1", 0))
+        return t.getsockname()[1]
+
+
+class Rsyslogd:
+    """A private rsyslogd: TCP input on a loopback port, each message's RFC 5424 fields
+    written to one line of a file."""
+
+    def __init__(self, work, exe):
+        self.dir = os.path.join(work, "rsyslog")
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port()
+        self.out = os.path.join(self.dir, "messages")
+        self.conf = os.path.join(self.dir, "rsyslog.conf")
+        self.exe = exe
+        self.proc = None
+        with open(self.conf, "w") as f:
+            f.write('global(workDirectory="%s")\n'
+                    'module(load="imtcp")\n'
+                    'input(type="imtcp" address="127.0.0.1" port="%d")\n'
+                    'template(name="fields" type="string" string="%%pri%%|%%app-name%%|'
+                    '%%msgid%%|%%structured-data%%|%%msg%%\\n")\n'
+                    'action(type="omfile" file="%s" template="fields")\n'
+                    % (self.dir, self.port, self.out))
+
+    def start(self):
+        log = open(os.path.join(self.dir, "rsyslogd.log"), "ab")
+        self.proc = subprocess.Popen([self.exe, "-n", "-f", self.conf, "-i",
+                                      os.path.join(self.dir, "pid")], stdout=log, stderr=log)
+        daemons.append(self.proc)
+        log.close()
+
+        def listening():
+            with socket.socket() as t:
+                t.settimeout(1)
+                return t.connect_ex(("127.0.0.1", self.port)) == 0
+        wait_for("rsyslogd listens", listening, 30)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(30)
+
+    def messages(self):
+        try:
+            with open(self.out, encoding="utf-8", errors="replace") as f:
+                return [l.rstrip("\n").split("|", 4) for l in f if l.strip()]
+        except FileNotFoundError:
+            return []
+
+
+def syslog(work):
+    exe = next((p for p in ("/usr/sbin/rsyslogd", "/sbin/rsyslogd") if os.access(p, os.X_OK)),
+               shutil.which("rsyslogd"))
+    if not exe:
+        print("skip: rsyslogd is not installed")
+        sys.exit(77)
+    rs = Rsyslogd(work, exe)
+    rs.start()
+    d = Daemon(work, "journald = no\nsyslog_target = tcp://127.0.0.1:%d\nsyslog_facility = local3\n"
+               "retry_max = 2s\n" % rs.port)
+    d.start()
+    drop(d, sample("live-migration-spn", "HV-NODE02", "Microsoft-Windows-Hyper-V-VMMS-Admin.evtx"),
+         "n2-vmms.evtx")
+    got = wait_for("an RFC 5424 message at rsyslogd", rs.messages)
+    if got:
+        pri, app, msgid, sd, msg = got[0]
+        check("its header: facility local3, app hvdiagd, MSGID incident-new",
+              int(pri) // 8 == 19 and app == "hvdiagd" and msgid == "incident-new", got[0])
+        check("its structured data names the incident, revision and rule",
+              sd.startswith("[hvdiag@32473 ") and 'incident="' in sd and 'revision="1"' in sd
+              and 'rule="' in sd, sd)
+        check("its message is the incident's title", "SPN" in msg, msg)
+
+    def ids():
+        out = set()
+        for m in rs.messages():
+            sd = m[3]
+            try:
+                inc = sd.split('incident="', 1)[1].split('"', 1)[0]
+                rev = sd.split('revision="', 1)[1].split('"', 1)[0]
+            except IndexError:
+                continue
+            out.add("%s-%s" % (inc, rev))
+        return out
+
+    # rsyslogd down: the output retries, health says so, files are still read.
+    rs.stop()
+    drop(d, sample("hypervisor-not-running", "HV-NODE02", "System.evtx"), "hnr-system.evtx")
+
+    def retrying():
+        h = d.health()["outputs"]["syslog"]
+        return h if h["pending"] > 0 and h["failures"] >= 1 else None
+    h = wait_for("with rsyslogd down the syslog output is retrying", retrying)
+    if h:
+        check("health names the receiver", "127.0.0.1" in h["target"], h)
+    rs.start()
+    wait_for("once rsyslogd is back every change arrives",
+             lambda: changes(d.db) and changes(d.db) <= ids()
+             and d.health()["outputs"]["syslog"]["pending"] == 0)
+    check("the daemon stops cleanly", d.stop() == 0)
+    rs.stop()
+    log = open(d.log).read()
+    check("no sanitizer report", "Sanitizer" not in log and "runtime error" not in log, log[-2000:])
+
+
 work = tempfile.mkdtemp(prefix="hvdiag-outputs.")
 try:
-    {"basic": basic, "kill": kill_loop, "journald": journald}[MODE](work)
+    {"basic": basic, "kill": kill_loop, "journald": journald, "syslog": syslog}[MODE](work)
 finally:
     for p in daemons:
         if p.poll() is None:
