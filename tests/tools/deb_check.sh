@@ -119,15 +119,18 @@ fi
 # cmake --install (prefix /usr) installs what the package holds. Two differences are
 # Debian's, not ours: it passes /etc and /lib/systemd/system as absolute directories,
 # where a plain build keeps them relative to the prefix (usr/etc, usr/lib/systemd; /lib is
-# /usr/lib on Debian 12). The package adds /usr/share/doc/hvdiag and compresses man pages.
+# /usr/lib on Debian 12). The package adds its copyright and changelog to /usr/share/doc/hvdiag
+# and compresses man pages (and larger documents).
 if ! DESTDIR="$tmp/inst" cmake --install "$build" --prefix /usr >"$tmp/install.log" 2>&1; then
     cat "$tmp/install.log" >&2
     fail "cmake --install $build failed"
 fi
 (cd "$tmp/inst" && find . ! -type d) | sed -e 's|^\./||' -e 's|^usr/etc/|etc/|' \
     -e 's|^usr/lib/systemd/|lib/systemd/|' | sort >"$tmp/cmake.files"
-(cd "$root" && find . ! -type d) | sed -e 's|^\./||' -e '/^usr\/share\/doc\/hvdiag\//d' \
-    -e 's|^\(usr/share/man/.*\)\.gz$|\1|' | sort >"$tmp/deb.files"
+(cd "$root" && find . ! -type d) | sed -e 's|^\./||' \
+    -e '/^usr\/share\/doc\/hvdiag\/\(copyright\|changelog[^/]*\)$/d' \
+    -e 's|^\(usr/share/man/.*\)\.gz$|\1|' -e 's|^\(usr/share/doc/.*\)\.gz$|\1|' \
+    | sort >"$tmp/deb.files"
 if ! diff -u "$tmp/cmake.files" "$tmp/deb.files" >"$tmp/layout.diff"; then
     cat "$tmp/layout.diff" >&2
     fail "cmake --install (-) and the package (+) install different files"
