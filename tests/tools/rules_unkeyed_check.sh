@@ -13,7 +13,7 @@ cat >"$work/r.xml" <<'XML'
 <?xml version="1.0" encoding="UTF-8"?>
 <rules xmlns="urn:hvdiag:rules:1">
   <rule id="unkeyed-message" severity="warning">
-    <title>t</title>
+    <title>t on {host}</title>
     <match>
       <message op="regex">(?i)something odd</message>
     </match>
@@ -26,7 +26,7 @@ cat >"$work/r.xml" <<'XML'
     </examples>
   </rule>
   <rule id="keyed-message" severity="warning">
-    <title>t</title>
+    <title>t on {host}</title>
     <match>
       <provider>Microsoft-Windows-Hyper-V-VMMS</provider>
       <message op="regex">(?i)something odd</message>
@@ -40,7 +40,7 @@ cat >"$work/r.xml" <<'XML'
     </examples>
   </rule>
   <rule id="clusterlog-message" severity="warning">
-    <title>t</title>
+    <title>t on {host}</title>
     <match>
       <source>clusterlog</source>
       <message op="regex">(?i)something odd</message>
