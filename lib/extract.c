@@ -86,17 +86,7 @@ static void report(struct loader *ld, int line, const char *fmt, ...)
 
 static int is_el(const xmlNode *n, const char *name)
 {
-    return n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0 && n->ns &&
-           strcmp((const char *)n->ns->href, NAMES_XMLNS) == 0;
-}
-
-static char *attr(const xmlNode *n, const char *name)
-{
-    xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
-    char *copy = v ? hvd_strdup((const char *)v) : NULL;
-
-    xmlFree(v);
-    return copy;
+    return hvd_xmlfile_is_el(n, name, NAMES_XMLNS);
 }
 
 static void template_free(struct template *t)
@@ -275,14 +265,14 @@ static int table_add(struct loader *ld, struct template *t, int line)
 static void parse_template(struct loader *ld, const xmlNode *n, const char *provider)
 {
     struct template t;
-    char *ids = attr(n, "event-id");
-    char *params = attr(n, "params");
-    char *at = attr(n, "at");
+    char *ids = hvd_xmlfile_attr(n, "event-id");
+    char *params = hvd_xmlfile_attr(n, "params");
+    char *at = hvd_xmlfile_attr(n, "at");
     xmlChar *text = NULL;
     int line = (int)xmlGetLineNo(n);
 
     memset(&t, 0, sizeof(t));
-    t.field = attr(n, "field");
+    t.field = hvd_xmlfile_attr(n, "field");
     t.at_start = at && strcmp(at, "start") == 0;
     for (const xmlNode *c = n->children; c; c = c->next) {
         if (is_el(c, "text") && !text) {
@@ -314,8 +304,9 @@ static void parse_template(struct loader *ld, const xmlNode *n, const char *prov
     hvd_free(at);
 }
 
-static void load_file(struct loader *ld, const char *path)
+static void load_file(void *ud, const char *path)
 {
+    struct loader *ld = ud;
     xmlDocPtr doc = hvd_xmlfile_read(&ld->rep, path, "name files");
     const xmlNode *root;
     char *provider;
@@ -330,7 +321,7 @@ static void load_file(struct loader *ld, const char *path)
         xmlFreeDoc(doc);
         return;
     }
-    provider = attr(root, "provider");
+    provider = hvd_xmlfile_attr(root, "provider");
     if (!provider || !*provider) {
         report(ld, (int)xmlGetLineNo(root), "<names> needs provider");
     } else {
@@ -350,19 +341,13 @@ int hvd_extract_load(hvd_extract_table **out, const char *dir, const hvd_logger 
                      hvd_error *err)
 {
     struct loader ld = {.rep = {.log = log, .err = err, .file = dir}};
-    char **files = NULL;
-    long nfiles;
 
     *out = NULL;
     ld.t = hvd_calloc(1, sizeof(*ld.t));
     if (!ld.t) {
         return hvd_error_set(err, HVD_ENOMEM, dir, 0, "out of memory");
     }
-    nfiles = hvd_xmlfile_list(&ld.rep, dir, 1, &files);
-    for (long i = 0; i < nfiles && ld.rep.errors == 0; i++) {
-        load_file(&ld, files[i]);
-    }
-    hvd_xmlfile_list_free(files, nfiles);
+    hvd_xmlfile_each(&ld.rep, dir, load_file, &ld);
     if (ld.rep.errors) {
         hvd_extract_destroy(ld.t);
         return err ? err->code : HVD_ERULE;

@@ -79,17 +79,7 @@ static void report(struct loader *ld, int line, const char *fmt, ...)
 
 static int is_el(const xmlNode *n, const char *name)
 {
-    return n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0 && n->ns &&
-           strcmp((const char *)n->ns->href, MESSAGES_XMLNS) == 0;
-}
-
-static char *attr(const xmlNode *n, const char *name)
-{
-    xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
-    char *copy = v ? hvd_strdup((const char *)v) : NULL;
-
-    xmlFree(v);
-    return copy;
+    return hvd_xmlfile_is_el(n, name, MESSAGES_XMLNS);
 }
 
 static int parse_level(const char *s)
@@ -282,9 +272,9 @@ static void parse_message(struct loader *ld, const xmlNode *n, const char *provi
                           const char *channel)
 {
     struct template t;
-    char *id = attr(n, "id");
-    char *level = attr(n, "level");
-    char *params = attr(n, "params");
+    char *id = hvd_xmlfile_attr(n, "id");
+    char *level = hvd_xmlfile_attr(n, "level");
+    char *params = hvd_xmlfile_attr(n, "params");
     xmlChar *text = NULL;
     int line = (int)xmlGetLineNo(n);
     char *end = NULL;
@@ -334,8 +324,9 @@ out:
     hvd_free(params);
 }
 
-static void load_file(struct loader *ld, const char *path)
+static void load_file(void *ud, const char *path)
 {
+    struct loader *ld = ud;
     xmlDocPtr doc = hvd_xmlfile_read(&ld->rep, path, "message files");
     const xmlNode *root;
 
@@ -347,8 +338,8 @@ static void load_file(struct loader *ld, const char *path)
         report(ld, root ? (int)xmlGetLineNo(root) : 0,
                "the root element must be <messages xmlns=\"%s\">", MESSAGES_XMLNS);
     } else {
-        char *provider = attr(root, "provider");
-        char *channel = attr(root, "channel");
+        char *provider = hvd_xmlfile_attr(root, "provider");
+        char *channel = hvd_xmlfile_attr(root, "channel");
 
         if (!provider || !*provider || !channel || !*channel) {
             report(ld, (int)xmlGetLineNo(root), "<messages> needs provider and channel");
@@ -370,19 +361,13 @@ static void load_file(struct loader *ld, const char *path)
 int hvd_msgtable_load(hvd_msgtable **out, const char *dir, const hvd_logger *log, hvd_error *err)
 {
     struct loader ld = {.rep = {.log = log, .err = err, .file = dir}};
-    char **files = NULL;
-    long nfiles;
 
     *out = NULL;
     ld.t = hvd_calloc(1, sizeof(*ld.t));
     if (!ld.t) {
         return hvd_error_set(err, HVD_ENOMEM, dir, 0, "out of memory");
     }
-    nfiles = hvd_xmlfile_list(&ld.rep, dir, 1, &files);
-    for (long i = 0; i < nfiles && ld.rep.errors == 0; i++) {
-        load_file(&ld, files[i]);
-    }
-    hvd_xmlfile_list_free(files, nfiles);
+    hvd_xmlfile_each(&ld.rep, dir, load_file, &ld);
     if (ld.rep.errors) {
         hvd_msgtable_destroy(ld.t);
         return err ? err->code : HVD_ERULE;

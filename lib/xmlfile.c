@@ -64,6 +64,34 @@ void hvd_xmlfile_list_free(char **files, long n)
     hvd_free(files);
 }
 
+long hvd_xmlfile_each(hvd_xmlfile_report *r, const char *dir,
+                      void (*load)(void *ud, const char *path), void *ud)
+{
+    char **files = NULL;
+    long n = hvd_xmlfile_list(r, dir, 1, &files);
+
+    for (long i = 0; i < n && r->errors == 0; i++) {
+        load(ud, files[i]);
+    }
+    hvd_xmlfile_list_free(files, n);
+    return n;
+}
+
+int hvd_xmlfile_is_el(const xmlNode *n, const char *name, const char *ns)
+{
+    return n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0 && n->ns &&
+           strcmp((const char *)n->ns->href, ns) == 0;
+}
+
+char *hvd_xmlfile_attr(const xmlNode *n, const char *name)
+{
+    xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
+    char *copy = v ? hvd_strdup((const char *)v) : NULL;
+
+    xmlFree(v);
+    return copy;
+}
+
 long hvd_xmlfile_list(hvd_xmlfile_report *r, const char *dir, int missing_ok, char ***files)
 {
     DIR *d = opendir(dir);

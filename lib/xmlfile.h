@@ -40,6 +40,19 @@ void hvd_xmlfile_on_error(void *ud, xmlErrorPtr e);
 long hvd_xmlfile_list(hvd_xmlfile_report *r, const char *dir, int missing_ok, char ***files);
 void hvd_xmlfile_list_free(char **files, long n); /* NULL-safe */
 
+/* Calls load(ud, path) for each *.xml file of dir in name order (as hvd_xmlfile_list(),
+ * a missing dir being no problem), and stops after the file that brought r's first
+ * problem. Returns the number of files, or -1. */
+long hvd_xmlfile_each(hvd_xmlfile_report *r, const char *dir,
+                      void (*load)(void *ud, const char *path), void *ud);
+
+/* Whether n is the element name in namespace ns. */
+int hvd_xmlfile_is_el(const xmlNode *n, const char *name, const char *ns);
+
+/* A copy of attribute name of n (caller frees with hvd_free), or NULL when absent or out
+ * of memory. */
+char *hvd_xmlfile_attr(const xmlNode *n, const char *name);
+
 /* Reads and parses path; kind names the files in messages ("rule files"). Returns the
  * document (caller frees with xmlFreeDoc), or NULL after reporting why. Sets r->file. */
 xmlDocPtr hvd_xmlfile_read(hvd_xmlfile_report *r, const char *path, const char *kind);
