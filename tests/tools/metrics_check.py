@@ -19,51 +19,14 @@ import sys
 import tempfile
 import time
 
+from checklib import ask, check, failures, free_port, wait_for
+
 HVDIAGD, SRC = sys.argv[1:3]
 SAMPLE = os.path.join(SRC, "samples", "live-migration-spn")
-failures = 0
 
 
-def check(what, ok, detail=""):
-    global failures
-    print(("ok   " if ok else "FAIL ") + what + ("" if ok else ": " + str(detail)[:2000]))
-    if not ok:
-        failures += 1
 
 
-def wait_for(what, cond, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = cond()
-            if last:
-                return last
-        except (OSError, ValueError, KeyError, http.client.HTTPException) as e:
-            last = e
-        time.sleep(0.1)
-    check(what, False, "timed out (last: %r)" % (last,))
-    return None
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def ask(sock, **req):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(20)
-    s.connect(sock)
-    f = s.makefile("rb")
-    s.sendall(json.dumps(req).encode() + b"\n")
-    line = f.readline()
-    f.close()
-    s.close()
-    return json.loads(line)
 
 
 def scrape(port, method="GET", path="/metrics", body=None):
@@ -295,7 +258,7 @@ finally:
     if p:
         p.kill()
         p.wait()
-    if failures:
+    if failures():
         print("daemon log:")
         try:
             sys.stdout.write(open(os.path.join(work, "daemon.log")).read()[-5000:])
@@ -303,5 +266,5 @@ finally:
             pass
     shutil.rmtree(work, ignore_errors=True)
 
-print("%d failure(s)" % failures if failures else "all metrics checks passed")
-sys.exit(1 if failures else 0)
+print("%d failure(s)" % failures() if failures() else "all metrics checks passed")
+sys.exit(1 if failures() else 0)

@@ -32,47 +32,14 @@ import sys
 import tempfile
 import time
 
+from checklib import ask, check, failures, free_port, wait_for
+
 HVDIAGD, SRC = sys.argv[1:3]
 MODE = sys.argv[3] if len(sys.argv) > 3 else "basic"
-failures = 0
 daemons = []  # every daemon started, killed at the end whatever happened
 
 
-def check(what, ok, detail=""):
-    global failures
-    print(("ok   " if ok else "FAIL ") + what + ("" if ok else ": " + str(detail)), flush=True)
-    if not ok:
-        failures += 1
-    return ok
 
-
-def wait_for(what, cond, timeout=90.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = cond()
-            if last:
-                return last
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-        time.sleep(0.1)
-    check(what, False, "timed out (last: %r)" % (last,))
-    return None
-
-
-def ask(sock, **req):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(20)
-    try:
-        s.connect(sock)
-        s.sendall(json.dumps(req).encode() + b"\n")
-        f = s.makefile("rb")
-        line = f.readline()
-        f.close()
-        return json.loads(line) if line else None
-    finally:
-        s.close()
 
 
 class Daemon:
@@ -391,11 +358,6 @@ def journald(work):
     check("the daemon stops cleanly", d.stop() == 0)
 
 
-def free_port():
-    with socket.socket() as t:
-        t.bind(("127.0.0.1", 0))
-        return t.getsockname()[1]
-
 
 class Rsyslogd:
     """A private rsyslogd: TCP input on a loopback port, each message's RFC 5424 fields
@@ -506,9 +468,9 @@ finally:
         if p.poll() is None:
             p.kill()
             p.wait()
-    if failures and os.environ.get("HVD_KEEP"):
+    if failures() and os.environ.get("HVD_KEEP"):
         print("kept " + work)
     else:
         shutil.rmtree(work, ignore_errors=True)
-print("%d failure(s)" % failures)
-sys.exit(1 if failures else 0)
+print("%d failure(s)" % failures())
+sys.exit(1 if failures() else 0)
