@@ -4,6 +4,7 @@ folder (python3 puts that folder on sys.path) and exits with 1 if failures() > 0
 import http.client
 import json
 import socket
+import sqlite3
 import time
 
 _failures = 0
@@ -23,7 +24,7 @@ def failures():
     return _failures
 
 
-def wait_for(what, cond, timeout=90.0):
+def wait_for(what, cond, timeout=120.0):
     """Polls cond() until it returns something true, for at most timeout seconds; a
     timeout is a failed check. Errors of a daemon not ready yet count as 'not yet'."""
     deadline = time.monotonic() + timeout
@@ -33,7 +34,8 @@ def wait_for(what, cond, timeout=90.0):
             last = cond()
             if last:
                 return last
-        except (OSError, ValueError, KeyError, TypeError, http.client.HTTPException) as e:
+        except (OSError, ValueError, KeyError, TypeError, http.client.HTTPException,
+                sqlite3.Error) as e:
             last = e
         time.sleep(0.1)
     check(what, False, "timed out (last: %r)" % (last,))

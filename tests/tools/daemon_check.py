@@ -15,31 +15,12 @@ import sys
 import tempfile
 import time
 
+from checklib import ask, check, failures, wait_for
+
 HVDIAGD, HVDIAG, EVTXGEN, SRC = sys.argv[1:5]
 SAMPLE = os.path.join(SRC, "samples", "live-migration-spn")
-failures = 0
 
 
-def check(what, ok, detail=""):
-    global failures
-    print(("ok   " if ok else "FAIL ") + what + ("" if ok else ": " + str(detail)))
-    if not ok:
-        failures += 1
-
-
-def wait_for(what, cond, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = cond()
-            if last:
-                return last
-        except (OSError, ValueError, KeyError):
-            pass
-        time.sleep(0.1)
-    check(what, False, "timed out (last: %r)" % (last,))
-    return None
 
 
 class Client:
@@ -61,13 +42,6 @@ class Client:
         self.f.close()
         self.s.close()
 
-
-def ask(sock, **req):
-    c = Client(sock)
-    try:
-        return c.ask(**req)
-    finally:
-        c.close()
 
 
 work = tempfile.mkdtemp(prefix="hvdiagd-test.")
@@ -316,10 +290,10 @@ finally:
             os.kill(int(proc), signal.SIGKILL)
         except OSError:
             pass
-    if failures:
+    if failures():
         print(open(os.path.join(work, "daemon.log")).read()[-4000:])
     shutil.rmtree(work, ignore_errors=True)
 
-print("daemon integration: all checks passed" if not failures
-      else "daemon integration: %d checks failed" % failures)
-sys.exit(1 if failures else 0)
+print("daemon integration: all checks passed" if not failures()
+      else "daemon integration: %d checks failed" % failures())
+sys.exit(1 if failures() else 0)

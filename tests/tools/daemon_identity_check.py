@@ -16,42 +16,12 @@ import sys
 import tempfile
 import time
 
+from checklib import ask, check, failures, wait_for
+
 HVDIAGD, HVDIAG, EVTXGEN, SRC = sys.argv[1:5]
-failures = 0
 
 
-def check(what, ok, detail=""):
-    global failures
-    print(("ok   " if ok else "FAIL ") + what + ("" if ok else ": " + str(detail)))
-    if not ok:
-        failures += 1
 
-
-def wait_for(what, cond, timeout=120.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = cond()
-            if last:
-                return last
-        except (OSError, ValueError, KeyError, sqlite3.Error):
-            pass
-        time.sleep(0.05)
-    check(what, False, "timed out (last: %r)" % (last,))
-    return None
-
-
-def ask(sock, **req):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(20)
-    try:
-        s.connect(sock)
-        s.sendall(json.dumps(req).encode() + b"\n")
-        line = s.makefile("rb").readline()
-        return json.loads(line) if line else None
-    finally:
-        s.close()
 
 
 def query(db, sql):
@@ -331,9 +301,9 @@ try:
     for case in (case_replaced_during_a_read_then_kill, case_same_size_and_mtime_while_down,
                  case_late_older_cluster_log, lambda r: case_rotation_while_down(r, True),
                  lambda r: case_rotation_while_down(r, False)):
-        before = failures
+        before = failures()
         d = case(root)
-        if failures > before:
+        if failures() > before:
             print(d.log_tail())
 finally:
     for pid in subprocess.run(["pgrep", "-f", root], capture_output=True, text=True).stdout.split():
@@ -343,6 +313,6 @@ finally:
             pass
     shutil.rmtree(root, ignore_errors=True)
 
-print("daemon identity: all checks passed" if not failures
-      else "daemon identity: %d checks failed" % failures)
-sys.exit(1 if failures else 0)
+print("daemon identity: all checks passed" if not failures()
+      else "daemon identity: %d checks failed" % failures())
+sys.exit(1 if failures() else 0)
