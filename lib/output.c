@@ -5,8 +5,11 @@
  */
 #include "output.h"
 
+#include "syslog5424.h"
+
 #include "alloc.h"
 #include "hvtime.h"
+#include "syslog5424.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -96,22 +99,6 @@ char *hvd_output_record_id(const hvd_outbox_record *r, char *buf, size_t cap)
 {
     snprintf(buf, cap, "%" PRId64 "-%" PRId64, r->incident, r->revision);
     return buf;
-}
-
-int hvd_output_priority(hvd_severity s)
-{
-    switch (s) {
-    case HVD_SEVERITY_CRITICAL:
-        return 2;
-    case HVD_SEVERITY_ERROR:
-        return 3;
-    case HVD_SEVERITY_WARNING:
-        return 4;
-    case HVD_SEVERITY_INFO:
-        return 6;
-    default:
-        return 7;
-    }
 }
 
 int hvd_output_is_notable(const hvd_outbox_record *r)
@@ -296,7 +283,7 @@ static int common_fields(const hvd_outbox_record *r, hvd_buf *text, const char *
     record_host(r, hname, sizeof(hname));
     if (journal) {
         rc = add_field(text, offs, &n, max, "MESSAGE", r->title);
-        snprintf(num, sizeof(num), "%d", hvd_output_priority(r->severity));
+        snprintf(num, sizeof(num), "%d", hvd_syslog_severity(r->severity));
         if (rc == HVD_OK) {
             rc = add_field(text, offs, &n, max, "PRIORITY", num);
         }

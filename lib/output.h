@@ -85,20 +85,17 @@ char *hvd_output_record_id(const hvd_outbox_record *r, char *buf, size_t cap);
  */
 int hvd_output_json(const hvd_outbox_record *r, hvd_buf *out);
 
-/* syslog/journald PRIORITY of a severity: critical 2, error 3, warning 4, info 6, benign 7. */
-int hvd_output_priority(hvd_severity s);
-
 /* Whether a change is worth one journald (or syslog) line: a new incident or a severity
  * change. Updates of span or counts are not. */
 int hvd_output_is_notable(const hvd_outbox_record *r);
 
 /*
- * The journald fields of r, "NAME=value" each (MESSAGE = the title, PRIORITY,
- * SYSLOG_IDENTIFIER=hvdiagd, HVDIAG_ID, HVDIAG_INCIDENT, HVDIAG_REVISION, HVDIAG_CHANGE,
- * HVDIAG_SEVERITY, HVDIAG_RULE, HVDIAG_HOST, HVDIAG_VM, HVDIAG_SUBJECT). Writes at most
- * max pointers into fields, all pointing into text (reset first; it must outlive them).
- * Values are cut at 4 KiB and newlines become spaces. Returns the count, or a negative
- * HVD_E* code.
+ * The journald fields of r, "NAME=value" each (MESSAGE = the title, PRIORITY as
+ * hvd_syslog_severity(), SYSLOG_IDENTIFIER=hvdiagd, HVDIAG_ID, HVDIAG_INCIDENT,
+ * HVDIAG_REVISION, HVDIAG_CHANGE, HVDIAG_SEVERITY, HVDIAG_RULE, HVDIAG_HOST, HVDIAG_VM,
+ * HVDIAG_SUBJECT). Writes at most max pointers into fields, all pointing into text (reset
+ * first; it must outlive them). Values are cut at 4 KiB and newlines become spaces. Returns
+ * the count, or a negative HVD_E* code.
  */
 #define HVD_OUTPUT_JOURNAL_FIELDS 16
 int hvd_output_journal_fields(const hvd_outbox_record *r, hvd_buf *text, const char **fields,

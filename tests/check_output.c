@@ -9,6 +9,7 @@
 
 #include "alloc.h"
 #include "output.h"
+#include "syslog5424.h"
 #include "store.h"
 
 #include <check.h>
@@ -418,9 +419,9 @@ START_TEST(only_new_incidents_and_severity_changes_are_notable)
     ck_assert(hvd_output_is_notable(&r));
     r.change = "update";
     ck_assert(!hvd_output_is_notable(&r));
-    ck_assert_int_eq(hvd_output_priority(HVD_SEVERITY_ERROR), 3);
-    ck_assert_int_eq(hvd_output_priority(HVD_SEVERITY_WARNING), 4);
-    ck_assert_int_eq(hvd_output_priority(HVD_SEVERITY_NONE), 7);
+    ck_assert_int_eq(hvd_syslog_severity(HVD_SEVERITY_ERROR), 3);
+    ck_assert_int_eq(hvd_syslog_severity(HVD_SEVERITY_WARNING), 4);
+    ck_assert_int_eq(hvd_syslog_severity(HVD_SEVERITY_NONE), 6);
 }
 END_TEST
 
