@@ -63,9 +63,9 @@ struct parse {
     hvd_config_watch *watch;
     int seen_daemon;
     uint64_t daemon_keys; /* bit per [daemon] key, to refuse repeats */
-    unsigned watch_keys;
+    uint64_t watch_keys;
     int seen_outputs;
-    unsigned output_keys;
+    uint64_t output_keys;
 };
 
 static void problem(struct parse *p, unsigned line, const char *fmt, ...)
@@ -545,6 +545,33 @@ bad:
             v);
 }
 
+/* Finds key in keys[0..nkeys) for section "[<sec><name>]" and marks it in *seen. Returns
+ * its index, or -1 after reporting an unknown key, a repeat (unless the key's index is
+ * 'repeatable') or an empty value. */
+static long take_key(struct parse *p, const char *const *keys, size_t nkeys, uint64_t *seen,
+                     long repeatable, const char *sec, const char *name, const char *key,
+                     const char *v)
+{
+    size_t k;
+
+    for (k = 0; k < nkeys && strcmp(keys[k], key) != 0; k++) {
+    }
+    if (k == nkeys) {
+        problem(p, p->line, "unknown key '%s' in [%s%s]", key, sec, name);
+        return -1;
+    }
+    if ((long)k != repeatable && (*seen & (UINT64_C(1) << k))) {
+        problem(p, p->line, "'%s' is set twice in [%s%s]", key, sec, name);
+        return -1;
+    }
+    *seen |= UINT64_C(1) << k;
+    if (!*v) {
+        problem(p, p->line, "%s: empty value", key);
+        return -1;
+    }
+    return (long)k;
+}
+
 static const char *const daemon_keys[] = {
     "database",
     "rules",
@@ -571,24 +598,12 @@ static const char *const daemon_keys[] = {
 
 static void daemon_key(struct parse *p, const char *key, const char *v)
 {
-    size_t nkeys = sizeof(daemon_keys) / sizeof(daemon_keys[0]);
-    size_t k;
+    long k = take_key(p, daemon_keys, sizeof(daemon_keys) / sizeof(daemon_keys[0]), &p->daemon_keys,
+                      -1, "daemon", "", key, v);
     unsigned long n;
     hvd_config *c = p->c;
 
-    for (k = 0; k < nkeys && strcmp(daemon_keys[k], key) != 0; k++) {
-    }
-    if (k == nkeys) {
-        problem(p, p->line, "unknown key '%s' in [daemon]", key);
-        return;
-    }
-    if (p->daemon_keys & (1ull << k)) {
-        problem(p, p->line, "'%s' is set twice in [daemon]", key);
-        return;
-    }
-    p->daemon_keys |= 1ull << k;
-    if (!*v) {
-        problem(p, p->line, "%s: empty value", key);
+    if (k < 0) {
         return;
     }
     switch (k) {
@@ -741,23 +756,11 @@ static const char *const watch_keys[] = {"path", "pattern", "kind", "recursive",
 static void watch_key(struct parse *p, const char *key, const char *v)
 {
     hvd_config_watch *w = p->watch;
-    size_t nkeys = sizeof(watch_keys) / sizeof(watch_keys[0]);
-    size_t k;
+    /* pattern (1) may be given on several lines (or continued); the others only once */
+    long k = take_key(p, watch_keys, sizeof(watch_keys) / sizeof(watch_keys[0]), &p->watch_keys, 1,
+                      "watch ", w->name, key, v);
 
-    for (k = 0; k < nkeys && strcmp(watch_keys[k], key) != 0; k++) {
-    }
-    if (k == nkeys) {
-        problem(p, p->line, "unknown key '%s' in [watch %s]", key, w->name);
-        return;
-    }
-    /* pattern may be given on several lines (or continued); the others only once */
-    if (k != 1 && (p->watch_keys & (1u << k))) {
-        problem(p, p->line, "'%s' is set twice in [watch %s]", key, w->name);
-        return;
-    }
-    p->watch_keys |= 1u << k;
-    if (!*v) {
-        problem(p, p->line, "%s: empty value", key);
+    if (k < 0) {
         return;
     }
     switch (k) {
@@ -808,24 +811,12 @@ static const char *const output_keys[] = {
 
 static void output_key(struct parse *p, const char *key, const char *v)
 {
-    size_t nkeys = sizeof(output_keys) / sizeof(output_keys[0]);
-    size_t k;
+    long k = take_key(p, output_keys, sizeof(output_keys) / sizeof(output_keys[0]), &p->output_keys,
+                      -1, "outputs", "", key, v);
     unsigned long n;
     hvd_config *c = p->c;
 
-    for (k = 0; k < nkeys && strcmp(output_keys[k], key) != 0; k++) {
-    }
-    if (k == nkeys) {
-        problem(p, p->line, "unknown key '%s' in [outputs]", key);
-        return;
-    }
-    if (p->output_keys & (1u << k)) {
-        problem(p, p->line, "'%s' is set twice in [outputs]", key);
-        return;
-    }
-    p->output_keys |= 1u << k;
-    if (!*v) {
-        problem(p, p->line, "%s: empty value", key);
+    if (k < 0) {
         return;
     }
     switch (k) {
