@@ -238,6 +238,7 @@ struct hvd_engine {
     uint32_t found_code;
     const hvd_entity *text_names; /* what the names table found in the event, borrowed */
     size_t ntext_names;
+    int text_names_ready; /* text_names is of this event: looked up at its first match */
     struct entities ents;
     hvd_buf scratch;
 };
@@ -2260,7 +2261,18 @@ static int extract(hvd_engine *e, const hvd__rule *rule)
         rc = entities_set(&e->ents, "host_short", short_name, nshort);
     }
     /* The names the event's text holds come before the rule's own <extract>, which may
-     * replace them, and after the named groups of its <match>, which they do not replace. */
+     * replace them, and after the named groups of its <match>, which they do not replace.
+     * Looked up once per event, at its first match: most events match no rule. */
+    if (rc == HVD_OK && !e->text_names_ready && e->namer) {
+        int n = hvd_extractor_find(e->namer, e->ev, &e->text_names);
+
+        if (n < 0) {
+            rc = n;
+        } else {
+            e->ntext_names = (size_t)n;
+            e->text_names_ready = 1;
+        }
+    }
     for (size_t i = 0; i < e->ntext_names && rc == HVD_OK; i++) {
         const char *name = e->text_names[i].name;
 
@@ -2380,12 +2392,7 @@ int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
         e->stats.rendered++;
     }
     e->ntext_names = 0;
-    rc = e->namer ? hvd_extractor_find(e->namer, ev, &e->text_names) : 0;
-    if (rc < 0) {
-        return hvd_error_set(err, rc, ev->source_path, ev->line, "rule engine: %s",
-                             hvd_strerror(rc));
-    }
-    e->ntext_names = (size_t)rc;
+    e->text_names_ready = 0;
     rc = HVD_OK;
     e->ev = ev;
     e->codes_ready = 0;
