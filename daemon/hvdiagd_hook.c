@@ -10,9 +10,13 @@
  * delivered, the rest are retried later (a record after the failure that did succeed runs
  * again then: receivers drop it by HVDIAG_ID).
  *
- * A run owns four handles (process, stdin, stderr, timer) and is freed when the last one
+ * Its stdin is not a pipe but an in-memory file (memfd) that holds the whole document
+ * before the program starts: a daemon killed at any moment never leaves a run reading half
+ * a change, and the program may read at its own pace or seek.
+ *
+ * A run owns three handles (process, stderr, timer) and is freed when the last one
  * closes; the hook itself is freed after close() once no run is left. Nothing here blocks
- * the loop: the spawn returns at once and the pipes are non-blocking.
+ * the loop: the spawn returns at once and the stderr pipe is non-blocking.
  */
 #define _GNU_SOURCE
 #include "hvdiagd.h"
@@ -20,12 +24,15 @@
 #include "alloc.h"
 #include "output.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define STDERR_MAX  4096
 #define ENV_MAX     512 /* entries of the daemon's environment handed on */
@@ -41,7 +48,6 @@ struct run {
     struct run *next; /* in h->runs until its handles closed */
     size_t index;     /* of the record in the batch */
     uv_process_t proc;
-    uv_pipe_t in;
     uv_pipe_t err;
     uv_timer_t timer;
     int open_handles;
@@ -54,8 +60,6 @@ struct run {
     size_t used;
     char text[STDERR_MAX + 1];
     char sink[1024]; /* stderr past STDERR_MAX: read and dropped */
-    uv_write_t write;
-    hvd_buf json;
 };
 
 struct hook {
@@ -101,7 +105,6 @@ static void run_closed(uv_handle_t *handle)
             break;
         }
     }
-    hvd_buf_free(&r->json);
     free(r);
     h->alive--;
     hook_maybe_free(h);
@@ -117,7 +120,6 @@ static void close_handle(uv_handle_t *handle)
 static void run_close(struct run *r)
 {
     close_handle((uv_handle_t *)&r->proc);
-    close_handle((uv_handle_t *)&r->in);
     close_handle((uv_handle_t *)&r->err);
     close_handle((uv_handle_t *)&r->timer);
 }
@@ -251,12 +253,45 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
 }
 
-static void on_written(uv_write_t *req, int status)
+/* The change as a file the run reads from its start: an in-memory file holding the whole
+ * JSON line. Returns its descriptor (close-on-exec; the spawn dups it to stdin) or -1. */
+static int input_file(const hvd_outbox_record *rec)
 {
-    struct run *r = req->data;
+    hvd_buf json;
+    size_t off = 0;
+    int fd = -1;
 
-    (void)status; /* a hook that does not read its stdin is its business */
-    close_handle((uv_handle_t *)&r->in);
+    hvd_buf_init(&json, 1 << 20);
+    if (hvd_output_json(rec, &json) != HVD_OK || hvd_buf_addc(&json, '\n') != HVD_OK) {
+        goto fail;
+    }
+    fd = memfd_create("hvdiag-incident", MFD_CLOEXEC);
+    if (fd < 0) {
+        goto fail;
+    }
+    while (off < json.len) {
+        ssize_t n = write(fd, json.data + off, json.len - off);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            goto fail;
+        }
+        off += (size_t)n;
+    }
+    if (lseek(fd, 0, SEEK_SET) != 0) {
+        goto fail;
+    }
+    hvd_buf_free(&json);
+    return fd;
+
+fail:
+    if (fd >= 0) {
+        close(fd);
+    }
+    hvd_buf_free(&json);
+    return -1;
 }
 
 /* The environment of a run: ours without HVDIAG_*, then the record's. Pointers into
@@ -298,7 +333,7 @@ static int run_start(struct hook *h, size_t i)
     char *args[2];
     char **env = NULL;
     hvd_buf envtext;
-    uv_buf_t b;
+    int in = -1;
     int rc;
 
     if (!r) {
@@ -307,32 +342,29 @@ static int run_start(struct hook *h, size_t i)
     }
     r->h = h;
     r->index = i;
-    hvd_buf_init(&r->json, 1 << 20);
     hvd_buf_init(&envtext, 64 * 1024);
-    rc = hvd_output_json(&h->recs[i], &r->json);
-    if (rc == HVD_OK) {
-        rc = hvd_buf_addc(&r->json, '\n');
-    }
-    env = rc == HVD_OK ? run_env(&h->recs[i], &envtext) : NULL;
+    in = input_file(&h->recs[i]);
+    env = in >= 0 ? run_env(&h->recs[i], &envtext) : NULL;
     if (!env) {
         snprintf(h->error, sizeof(h->error), "%s: cannot build its input", h->program);
-        hvd_buf_free(&r->json);
+        if (in >= 0) {
+            close(in);
+        }
         hvd_buf_free(&envtext);
         free(r);
         return -1;
     }
-    uv_pipe_init(d->loop, &r->in, 0);
     uv_pipe_init(d->loop, &r->err, 0);
     uv_timer_init(d->loop, &r->timer);
-    r->in.data = r->err.data = r->timer.data = r->proc.data = r->write.data = r;
-    r->open_handles = 4;
+    r->err.data = r->timer.data = r->proc.data = r;
+    r->open_handles = 3;
     r->next = h->runs;
     h->runs = r;
     h->alive++;
     memset(&opt, 0, sizeof(opt));
     memset(stdio, 0, sizeof(stdio));
-    stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
-    stdio[0].data.stream = (uv_stream_t *)&r->in;
+    stdio[0].flags = UV_INHERIT_FD;
+    stdio[0].data.fd = in;
     stdio[1].flags = UV_IGNORE;
     stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
     stdio[2].data.stream = (uv_stream_t *)&r->err;
@@ -346,6 +378,7 @@ static int run_start(struct hook *h, size_t i)
     opt.exit_cb = on_exit_cb;
     opt.flags = UV_PROCESS_DETACHED; /* its own process group, killed as one */
     rc = uv_spawn(d->loop, &r->proc, &opt);
+    close(in); /* the child holds its own copy */
     free(env);
     hvd_buf_free(&envtext);
     if (rc < 0) {
@@ -357,10 +390,6 @@ static int run_start(struct hook *h, size_t i)
     h->running++;
     uv_read_start((uv_stream_t *)&r->err, on_alloc, on_read);
     uv_timer_start(&r->timer, on_timer, d->cfg->hook_timeout_ms, 0);
-    b = uv_buf_init(r->json.data, (unsigned)r->json.len);
-    if (uv_write(&r->write, (uv_stream_t *)&r->in, &b, 1, on_written) < 0) {
-        close_handle((uv_handle_t *)&r->in);
-    }
     return 0;
 }
 

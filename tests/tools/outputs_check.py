@@ -109,15 +109,22 @@ def write_hook(path, out_dir, extra=""):
     os.chmod(path, 0o755)
 
 
-def hook_runs(out_dir):
-    """{stable id: [(env header fields, stdin JSON)]} of the finished hook runs."""
+def hook_runs(out_dir, partial=None):
+    """{stable id: [(env header fields, stdin JSON)]} of the finished hook runs; a run whose
+    stdin was not one whole JSON document is left out and its file named in partial."""
     runs = {}
     for p in glob.glob(os.path.join(out_dir, "*.*")):
         if p.endswith(".tmp"):
             continue
         with open(p) as f:
             head, _, body = f.read().partition("\n")
-        runs.setdefault(head.split("|")[0], []).append((head.split("|"), json.loads(body)))
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            if partial is not None:
+                partial.append("%s: %r" % (os.path.basename(p), body[:80]))
+            continue
+        runs.setdefault(head.split("|")[0], []).append((head.split("|"), doc))
     return runs
 
 
@@ -320,7 +327,10 @@ def kill_loop(work):
         check("repeats are the same change (same id, same content)",
               all(len(set(v)) == 1 for v in by_id.values()),
               [k for k, v in by_id.items() if len(set(v)) > 1])
-        runs = hook_runs(hook_out)
+        partial = []
+        runs = hook_runs(hook_out, partial)
+        check("no hook run read part of a change (the daemon killed while it started)",
+              not partial, partial[:5])
         check("hook repeats carry the same id and content",
               all(len({json.dumps(r[1], sort_keys=True) for r in v}) == 1 for v in runs.values()))
         print("     %d changes, %d lines (%d repeats), %d hook runs, %d kills"
