@@ -14,28 +14,24 @@
  * that field's whole value instead.
  * Invariant: what an event gets depends on the event and the table alone.
  */
-#define PCRE2_CODE_UNIT_WIDTH 8
 #include "extract.h"
 
 #include "alloc.h"
 #include "buf.h"
-#include "msgtable_internal.h"
+#include "msgtext.h"
 #include "xmlfile.h"
 
 #include <ctype.h>
 #include <libxml/parser.h>
-#include <pcre2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#define MAX_PARAMS   16
 #define MAX_RANGES   16
 #define MAX_FOUND    16 /* distinct entities one event can give */
 #define VALUE_MAX    1024
-#define MATCH_LIMIT  100000
 #define NAMES_XMLNS  "urn:hvdiag:names:1"
 #define MAX_NAME_LEN 40
 
@@ -46,11 +42,8 @@ struct template
     int at_start; /* the text starts the message (at="start") */
     uint16_t lo[MAX_RANGES];
     uint16_t hi[MAX_RANGES];
-    size_t nranges; /* 0: any event id */
-    size_t nparams;
-    char *params[MAX_PARAMS]; /* entity of %1..%n; NULL for "-" */
-    uint32_t group_of[MAX_PARAMS];
-    pcre2_code *re;
+    size_t nranges;  /* 0: any event id */
+    hvd_msgtext msg; /* params: the entity of %1..%n */
 };
 
 struct hvd_extract_table {
@@ -61,8 +54,7 @@ struct hvd_extract_table {
 
 struct hvd_extractor {
     const hvd_extract_table *t;
-    pcre2_match_data *md;
-    pcre2_match_context *mctx;
+    hvd_msgtext_scratch *scratch;
     hvd_entity found[MAX_FOUND];
     char values[MAX_FOUND][VALUE_MAX];
 };
@@ -93,10 +85,7 @@ static void template_free(struct template *t)
 {
     hvd_free(t->provider);
     hvd_free(t->field);
-    for (size_t i = 0; i < t->nparams; i++) {
-        hvd_free(t->params[i]);
-    }
-    pcre2_code_free(t->re);
+    hvd_msgtext_free(&t->msg);
 }
 
 /* An entity name as rules write them, and not one the engine sets itself. */
@@ -120,43 +109,19 @@ static int entity_name_ok(const char *s, size_t len)
     return 1;
 }
 
-/* Splits "vm_name - vm_id" into t->params. Returns 0, or -1 after reporting. */
+/* Splits "vm_name - vm_id" into t->msg.params. Returns 0, or -1 after reporting. */
 static int parse_params(struct loader *ld, struct template *t, const char *s, int line)
 {
-    while (s && *s) {
-        size_t len;
+    char why[200];
 
-        while (isspace((unsigned char)*s)) {
-            s++;
-        }
-        len = strcspn(s, " \t\r\n");
-        if (len == 0) {
-            break;
-        }
-        if (t->nparams == MAX_PARAMS) {
-            report(ld, line, "more than %d params", MAX_PARAMS);
-            return -1;
-        }
-        if (len == 1 && *s == '-') {
-            t->params[t->nparams++] = NULL;
-        } else if (!entity_name_ok(s, len)) {
-            report(ld, line,
-                   "params: '%.*s' is not an entity name ([a-z][a-z0-9_]*; not host, "
-                   "host_short or error_code)",
-                   (int)(len < 60 ? len : 60), s);
-            return -1;
-        } else {
-            t->params[t->nparams] = hvd_strndup(s, len);
-            if (!t->params[t->nparams]) {
-                report(ld, line, "out of memory");
-                return -1;
-            }
-            t->nparams++;
-        }
-        s += len;
+    if (hvd_msgtext_params(&t->msg, s, entity_name_ok,
+                           "an entity name ([a-z][a-z0-9_]*; not host, host_short or error_code)",
+                           why, sizeof(why)) < 0) {
+        report(ld, line, "%s", why);
+        return -1;
     }
-    for (size_t i = 0; i < t->nparams; i++) {
-        if (t->params[i]) {
+    for (size_t i = 0; i < t->msg.nparams; i++) {
+        if (t->msg.params[i]) {
             return 0;
         }
     }
@@ -207,39 +172,21 @@ static int parse_ids(struct loader *ld, struct template *t, const char *s, int l
 
 static int compile_text(struct loader *ld, struct template *t, const char *text, int line)
 {
-    hvd_buf re;
-    char why[160];
-    int errcode;
-    PCRE2_SIZE erroff;
+    char why[200];
+    int k;
 
-    hvd_buf_init(&re, 64 * 1024);
-    if (hvd__msgtext_pattern(&re, text, t->nparams, t->group_of,
-                             t->field      ? HVD__MSGTEXT_WHOLE
-                             : t->at_start ? HVD__MSGTEXT_PREFIX
-                                           : HVD__MSGTEXT_SEARCH,
-                             why, sizeof(why)) < 0) {
-        hvd_buf_free(&re);
+    if (hvd_msgtext_compile(&t->msg, text,
+                            t->field      ? HVD_MSGTEXT_WHOLE
+                            : t->at_start ? HVD_MSGTEXT_PREFIX
+                                          : HVD_MSGTEXT_SEARCH,
+                            why, sizeof(why)) < 0) {
         report(ld, line, "%s", why);
         return -1;
     }
-    t->re = pcre2_compile((PCRE2_SPTR)hvd_buf_str(&re), PCRE2_ZERO_TERMINATED,
-                          PCRE2_UTF | PCRE2_CASELESS | PCRE2_DOTALL, &errcode, &erroff, NULL);
-    hvd_buf_free(&re);
-    if (!t->re) {
-        PCRE2_UCHAR msg[200];
-
-        pcre2_get_error_message(errcode, msg, sizeof(msg));
-        report(ld, line, "template text does not compile: %s", (const char *)msg);
+    k = hvd_msgtext_unused(&t->msg);
+    if (k >= 0) {
+        report(ld, line, "params: %s (%%%d) is not in the text", t->msg.params[k], k + 1);
         return -1;
-    }
-    if (!getenv("HVD_PCRE2_JIT") || strcmp(getenv("HVD_PCRE2_JIT"), "0") != 0) {
-        pcre2_jit_compile(t->re, PCRE2_JIT_COMPLETE);
-    }
-    for (size_t k = 0; k < t->nparams; k++) {
-        if (t->params[k] && t->group_of[k] == 0) {
-            report(ld, line, "params: %s (%%%zu) is not in the text", t->params[k], k + 1);
-            return -1;
-        }
     }
     return 0;
 }
@@ -378,17 +325,17 @@ size_t hvd_extract_entities(const hvd_extract_table *t, const char **names, size
     size_t n = 0;
 
     for (size_t i = 0; t && i < t->n; i++) {
-        for (size_t k = 0; k < t->v[i].nparams; k++) {
-            const char *p = t->v[i].params[k];
+        for (size_t k = 0; k < t->v[i].msg.nparams; k++) {
+            const char *p = t->v[i].msg.params[k];
             int before = 0;
 
             for (size_t j = 0; p && j < i && !before; j++) {
-                for (size_t m = 0; m < t->v[j].nparams && !before; m++) {
-                    before = t->v[j].params[m] && strcmp(t->v[j].params[m], p) == 0;
+                for (size_t m = 0; m < t->v[j].msg.nparams && !before; m++) {
+                    before = t->v[j].msg.params[m] && strcmp(t->v[j].msg.params[m], p) == 0;
                 }
             }
             for (size_t m = 0; p && m < k && !before; m++) {
-                before = t->v[i].params[m] && strcmp(t->v[i].params[m], p) == 0;
+                before = t->v[i].msg.params[m] && strcmp(t->v[i].msg.params[m], p) == 0;
             }
             if (p && !before) {
                 if (n < cap) {
@@ -404,19 +351,18 @@ size_t hvd_extract_entities(const hvd_extract_table *t, const char **names, size
 int hvd_extractor_create(hvd_extractor **out, const hvd_extract_table *t, hvd_error *err)
 {
     hvd_extractor *x = hvd_calloc(1, sizeof(*x));
+    int rc;
 
     *out = NULL;
     if (!x) {
         return hvd_error_set(err, HVD_ENOMEM, NULL, 0, "out of memory");
     }
     x->t = t;
-    x->md = pcre2_match_data_create(MAX_PARAMS + 1, NULL);
-    x->mctx = pcre2_match_context_create(NULL);
-    if (!x->md || !x->mctx) {
+    rc = hvd_msgtext_scratch_create(&x->scratch, err);
+    if (rc != HVD_OK) {
         hvd_extractor_destroy(x);
-        return hvd_error_set(err, HVD_ENOMEM, NULL, 0, "out of memory");
+        return rc;
     }
-    pcre2_set_match_limit(x->mctx, MATCH_LIMIT);
     *out = x;
     return HVD_OK;
 }
@@ -426,8 +372,7 @@ void hvd_extractor_destroy(hvd_extractor *x)
     if (!x) {
         return;
     }
-    pcre2_match_data_free(x->md);
-    pcre2_match_context_free(x->mctx);
+    hvd_msgtext_scratch_destroy(x->scratch);
     hvd_free(x);
 }
 
@@ -458,19 +403,16 @@ static size_t found_at(const hvd_extractor *x, size_t n, const char *name)
 /* Copies the values of one match into the entities not found before. */
 static size_t take(hvd_extractor *x, size_t n, const struct template *t, const char *subject)
 {
-    const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(x->md);
-
-    for (size_t k = 0; k < t->nparams && n < MAX_FOUND; k++) {
-        uint32_t g = t->group_of[k];
+    for (size_t k = 0; k < t->msg.nparams && n < MAX_FOUND; k++) {
+        size_t off;
         size_t len;
         const char *v;
 
-        if (!t->params[k] || g == 0 || ov[2 * g] == PCRE2_UNSET ||
-            found_at(x, n, t->params[k]) < n) {
+        if (hvd_msgtext_value(x->scratch, &t->msg, k, &off, &len) < 0 ||
+            found_at(x, n, t->msg.params[k]) < n) {
             continue;
         }
-        v = subject + ov[2 * g];
-        len = ov[2 * g + 1] - ov[2 * g];
+        v = subject + off;
         while (len > 0 && isspace((unsigned char)*v)) {
             v++;
             len--;
@@ -484,7 +426,7 @@ static size_t take(hvd_extractor *x, size_t n, const struct template *t, const c
         len = len < VALUE_MAX - 1 ? len : VALUE_MAX - 1;
         memcpy(x->values[n], v, len);
         x->values[n][len] = '\0';
-        x->found[n].name = t->params[k];
+        x->found[n].name = t->msg.params[k];
         x->found[n].value = x->values[n];
         n++;
     }
@@ -510,9 +452,9 @@ int hvd_extractor_find(hvd_extractor *x, const hvd_event *ev, const hvd_entity *
         if (!subject || !*subject) {
             continue;
         }
-        rc = pcre2_match(tp->re, (PCRE2_SPTR)subject, strlen(subject), 0, 0, x->md, x->mctx);
-        if (rc == PCRE2_ERROR_NOMEMORY) {
-            return HVD_ENOMEM;
+        rc = hvd_msgtext_match(x->scratch, &tp->msg, subject, strlen(subject));
+        if (rc < 0) {
+            return rc;
         }
         if (rc > 0) {
             n = take(x, n, tp, subject);

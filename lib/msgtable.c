@@ -4,32 +4,27 @@
  * and named insertion strings. Part of the match stage: the engine asks before matching.
  *
  * A text "Cluster node '%1' was removed from the active failover cluster membership." with
- * params="NodeName" compiles to ^\s*Cluster\s+node\s+'(.*?)'\s+was\s+removed ... \.
- * (caseless, '.' matching newlines): only the text given must match, so a message that goes
- * on (the boilerplate after the first sentence) or was cut after it still matches.
+ * params="NodeName" must start the message (msgtext.h, PREFIX): a message that goes on (the
+ * boilerplate after the first sentence) or was cut after it still matches.
  */
-#define PCRE2_CODE_UNIT_WIDTH 8
 #include "msgtable.h"
-#include "msgtable_internal.h"
+
+#include "msgtext.h"
 
 #include "alloc.h"
 #include "buf.h"
 #include "xmlfile.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <libxml/parser.h>
-#include <pcre2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#define MAX_PARAMS     16
 #define MAX_FIELDS     64 /* the event's own fields plus insertion strings */
 #define VALUE_MAX      4096
-#define MATCH_LIMIT    100000
 #define LIT_MAX        64
 #define MESSAGES_XMLNS "urn:hvdiag:messages:1"
 
@@ -39,11 +34,8 @@ struct template
     char *channel; /* the cluster.log section it appears in: "System", "Operational" */
     uint16_t event_id;
     uint8_t level;
-    size_t nparams;
-    char *params[MAX_PARAMS]; /* field name of %1..%n; NULL for an unnamed one */
-    pcre2_code *re;
-    uint32_t group_of[MAX_PARAMS]; /* capture group holding %k+1, 0 when not in the text */
-    char lit[LIT_MAX + 1];         /* see hvd_msgtable_literal() */
+    hvd_msgtext msg;       /* params: the field name of %1..%n */
+    char lit[LIT_MAX + 1]; /* see hvd_msgtable_literal() */
 };
 
 struct hvd_msgtable {
@@ -54,10 +46,9 @@ struct hvd_msgtable {
 
 struct hvd_msgmatcher {
     const hvd_msgtable *t;
-    pcre2_match_data *md;
-    pcre2_match_context *mctx;
+    hvd_msgtext_scratch *scratch;
     hvd_field fields[MAX_FIELDS];
-    char values[MAX_PARAMS][VALUE_MAX];
+    char values[HVD_MSGTEXT_PARAMS][VALUE_MAX];
 };
 
 struct loader {
@@ -94,133 +85,17 @@ static int parse_level(const char *s)
     return -1;
 }
 
-/* Appends c to the pattern, escaped when PCRE2 could read it as syntax. */
-static int add_literal(hvd_buf *re, char c)
+/* Compiles a message text into t->msg. Returns 0, or -1 after reporting. */
+static int compile_text(struct loader *ld, struct template *t, const char *params, const char *text,
+                        int line)
 {
-    if (!isalnum((unsigned char)c) && !((unsigned char)c & 0x80)) {
-        if (hvd_buf_addc(re, '\\') < 0) {
-            return -1;
-        }
-    }
-    return hvd_buf_addc(re, c);
-}
+    char why[200];
 
-/* The longest piece of text every match holds as it is: printable ASCII without whitespace
- * (a space matches any whitespace run), '%' or the letters k and s (caseless UTF matching
- * folds them with U+212A and U+017F). */
-static void keep_literal(struct template *t, const char *text)
-{
-    size_t best = 0;
-    const char *at = text;
-
-    for (const char *p = text; *p;) {
-        const char *q = p;
-
-        while (*q > ' ' && *q < 0x7F && *q != '%' && !strchr("kKsS", *q)) {
-            q++;
-        }
-        if ((size_t)(q - p) > best) {
-            best = (size_t)(q - p);
-            at = p;
-        }
-        p = *q ? q + 1 : q;
-        if (*q == '%') {
-            while (*p >= '0' && *p <= '9') {
-                p++; /* the insertion point's number */
-            }
-        }
-    }
-    best = best > LIT_MAX ? LIT_MAX : best;
-    memcpy(t->lit, at, best);
-    t->lit[best] = '\0';
-}
-
-int hvd__msgtext_pattern(hvd_buf *re, const char *text, size_t nparams, uint32_t *group_of,
-                         enum hvd__msgtext_mode mode, char *why, size_t cap)
-{
-    uint32_t group = 0;
-    int rc = 0;
-    const char *p = text;
-
-    rc |= hvd_buf_adds(re, mode == HVD__MSGTEXT_SEARCH ? "" : "^\\s*");
-    while (isspace((unsigned char)*p)) {
-        p++;
-    }
-    while (*p && rc == 0) {
-        if (isspace((unsigned char)*p)) {
-            while (isspace((unsigned char)*p)) {
-                p++;
-            }
-            rc |= hvd_buf_adds(re, *p ? "\\s+" : "");
-        } else if (p[0] == '%' && p[1] == '%') {
-            rc |= add_literal(re, '%');
-            p += 2;
-        } else if (p[0] == '%' && isdigit((unsigned char)p[1])) {
-            char *end;
-            unsigned long k = strtoul(p + 1, &end, 10);
-
-            if (k == 0 || k > nparams) {
-                snprintf(why, cap, "%%%lu: the message has %zu insertion points in 'params'", k,
-                         nparams);
-                return -1;
-            }
-            /* A value at the very end (before a last full stop at most) runs to the end
-             * of its sentence or line, or of a whole field: "endpoint %2." keeps the dots
-             * of "10.0.0.2". */
-            if (end[0] == '.' && mode != HVD__MSGTEXT_WHOLE &&
-                !end[1 + strspn(end + 1, " \t\r\n")]) {
-                end += strlen(end);
-            }
-            if (*end) {
-                rc |= hvd_buf_adds(re, "(.*?)");
-            } else {
-                rc |= hvd_buf_adds(re,
-                                   mode == HVD__MSGTEXT_WHOLE ? "(.+?)" : "(.+?)(?=\\.?\\s|\\.?$)");
-            }
-            group_of[k - 1] = ++group;
-            p = end;
-        } else {
-            rc |= add_literal(re, *p++);
-        }
-    }
-    if (rc == 0 && mode == HVD__MSGTEXT_WHOLE) {
-        rc |= hvd_buf_adds(re, "\\s*$");
-    }
-    if (rc != 0) {
-        snprintf(why, cap, "message text too long");
-        return -1;
-    }
-    return 0;
-}
-
-/* Compiles a message text into t->re. Returns 0, or -1 after reporting. */
-static int compile_text(struct loader *ld, struct template *t, const char *text, int line)
-{
-    hvd_buf re;
-    char why[160];
-    int errcode;
-    PCRE2_SIZE erroff;
-
-    keep_literal(t, text);
-    hvd_buf_init(&re, 64 * 1024);
-    if (hvd__msgtext_pattern(&re, text, t->nparams, t->group_of, HVD__MSGTEXT_PREFIX, why,
-                             sizeof(why)) < 0) {
-        hvd_buf_free(&re);
+    hvd_msgtext_literal(text, t->lit, sizeof(t->lit));
+    if (hvd_msgtext_params(&t->msg, params, NULL, NULL, why, sizeof(why)) < 0 ||
+        hvd_msgtext_compile(&t->msg, text, HVD_MSGTEXT_PREFIX, why, sizeof(why)) < 0) {
         report(ld, line, "%s", why);
         return -1;
-    }
-    t->re = pcre2_compile((PCRE2_SPTR)hvd_buf_str(&re), PCRE2_ZERO_TERMINATED,
-                          PCRE2_UTF | PCRE2_CASELESS | PCRE2_DOTALL, &errcode, &erroff, NULL);
-    hvd_buf_free(&re);
-    if (!t->re) {
-        PCRE2_UCHAR msg[200];
-
-        pcre2_get_error_message(errcode, msg, sizeof(msg));
-        report(ld, line, "message text does not compile: %s", (const char *)msg);
-        return -1;
-    }
-    if (!getenv("HVD_PCRE2_JIT") || strcmp(getenv("HVD_PCRE2_JIT"), "0") != 0) {
-        pcre2_jit_compile(t->re, PCRE2_JIT_COMPLETE);
     }
     return 0;
 }
@@ -229,43 +104,7 @@ static void template_free(struct template *t)
 {
     hvd_free(t->provider);
     hvd_free(t->channel);
-    for (size_t i = 0; i < t->nparams; i++) {
-        hvd_free(t->params[i]);
-    }
-    pcre2_code_free(t->re);
-}
-
-/* Splits "NodeName Count" into t->params. Returns 0, or -1 after reporting. */
-static int parse_params(struct loader *ld, struct template *t, const char *s, int line)
-{
-    while (s && *s) {
-        size_t len;
-
-        while (isspace((unsigned char)*s)) {
-            s++;
-        }
-        len = strcspn(s, " \t\r\n");
-        if (len == 0) {
-            break;
-        }
-        if (t->nparams == MAX_PARAMS) {
-            report(ld, line, "more than %d params", MAX_PARAMS);
-            return -1;
-        }
-        /* "-" names an insertion point no rule needs. */
-        t->params[t->nparams] = (len == 1 && *s == '-') ? NULL : hvd_malloc(len + 1);
-        if (!(len == 1 && *s == '-')) {
-            if (!t->params[t->nparams]) {
-                report(ld, line, "out of memory");
-                return -1;
-            }
-            memcpy(t->params[t->nparams], s, len);
-            t->params[t->nparams][len] = '\0';
-        }
-        t->nparams++;
-        s += len;
-    }
-    return 0;
+    hvd_msgtext_free(&t->msg);
 }
 
 static void parse_message(struct loader *ld, const xmlNode *n, const char *provider,
@@ -293,14 +132,14 @@ static void parse_message(struct loader *ld, const xmlNode *n, const char *provi
         report(ld, line, "<message> needs level: critical, error, warning, info or verbose");
     } else if (!text || !*text) {
         report(ld, line, "<message> needs a <text>");
-    } else if (parse_params(ld, &t, params, line) == 0) {
+    } else {
         t.provider = hvd_strdup(provider);
         t.channel = hvd_strdup(channel);
         t.event_id = (uint16_t)v;
         t.level = (uint8_t)lv;
         if (!t.provider || !t.channel) {
             report(ld, line, "out of memory");
-        } else if (compile_text(ld, &t, (const char *)text, line) == 0) {
+        } else if (compile_text(ld, &t, params, (const char *)text, line) == 0) {
             if (ld->t->n == ld->t->cap) {
                 size_t cap = ld->t->cap ? 2 * ld->t->cap : 32;
                 struct template *grown = hvd_realloc(ld->t->v, cap * sizeof(*grown));
@@ -407,19 +246,18 @@ const char *hvd_msgtable_literal(const hvd_msgtable *t, size_t i)
 int hvd_msgmatcher_create(hvd_msgmatcher **out, const hvd_msgtable *t, hvd_error *err)
 {
     hvd_msgmatcher *m = hvd_calloc(1, sizeof(*m));
+    int rc;
 
     *out = NULL;
     if (!m) {
         return hvd_error_set(err, HVD_ENOMEM, NULL, 0, "out of memory");
     }
     m->t = t;
-    m->md = pcre2_match_data_create(MAX_PARAMS + 1, NULL);
-    m->mctx = pcre2_match_context_create(NULL);
-    if (!m->md || !m->mctx) {
+    rc = hvd_msgtext_scratch_create(&m->scratch, err);
+    if (rc != HVD_OK) {
         hvd_msgmatcher_destroy(m);
-        return hvd_error_set(err, HVD_ENOMEM, NULL, 0, "out of memory");
+        return rc;
     }
-    pcre2_set_match_limit(m->mctx, MATCH_LIMIT);
     *out = m;
     return HVD_OK;
 }
@@ -429,8 +267,7 @@ void hvd_msgmatcher_destroy(hvd_msgmatcher *m)
     if (!m) {
         return;
     }
-    pcre2_match_data_free(m->md);
-    pcre2_match_context_free(m->mctx);
+    hvd_msgtext_scratch_destroy(m->scratch);
     hvd_free(m);
 }
 
@@ -439,24 +276,22 @@ void hvd_msgmatcher_destroy(hvd_msgmatcher *m)
 static void fill(hvd_msgmatcher *m, const struct template *t, const hvd_event *ev,
                  hvd_msgtable_match *out)
 {
-    const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(m->md);
     size_t n = 0;
 
-    for (size_t i = 0; i < ev->nfields && n < MAX_FIELDS - MAX_PARAMS; i++) {
+    for (size_t i = 0; i < ev->nfields && n < MAX_FIELDS - HVD_MSGTEXT_PARAMS; i++) {
         m->fields[n++] = ev->fields[i];
     }
-    for (size_t k = 0; k < t->nparams; k++) {
-        uint32_t g = t->group_of[k];
+    for (size_t k = 0; k < t->msg.nparams; k++) {
+        size_t off;
         size_t len;
 
-        if (!t->params[k] || g == 0 || ov[2 * g] == PCRE2_UNSET) {
+        if (hvd_msgtext_value(m->scratch, &t->msg, k, &off, &len) < 0) {
             continue;
         }
-        len = ov[2 * g + 1] - ov[2 * g];
         len = len < VALUE_MAX - 1 ? len : VALUE_MAX - 1;
-        memcpy(m->values[k], ev->message + ov[2 * g], len);
+        memcpy(m->values[k], ev->message + off, len);
         m->values[k][len] = '\0';
-        m->fields[n].name = t->params[k];
+        m->fields[n].name = t->msg.params[k];
         m->fields[n].value = m->values[k];
         n++;
     }
@@ -496,13 +331,13 @@ int hvd_msgmatcher_match(hvd_msgmatcher *m, const hvd_event *ev, hvd_msgtable_ma
                 : strcasecmp(tp->channel, ev->channel) != 0) {
             continue;
         }
-        rc = pcre2_match(tp->re, (PCRE2_SPTR)ev->message, len, 0, 0, m->md, m->mctx);
+        rc = hvd_msgtext_match(m->scratch, &tp->msg, ev->message, len);
         if (rc > 0) {
             fill(m, tp, ev, out);
             return 1;
         }
-        if (rc == PCRE2_ERROR_NOMEMORY) {
-            return HVD_ENOMEM;
+        if (rc < 0) {
+            return rc;
         }
     }
     return 0;

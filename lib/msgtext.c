@@ -1,0 +1,264 @@
+/*
+ * msgtext: a documented message text compiled into a PCRE2 regex (see msgtext.h).
+ *
+ * "Cluster node '%1' was removed ..." in PREFIX mode compiles to
+ * ^\s*Cluster\s+node\s+'(.*?)'\s+was\s+removed ... : only the text given must match, so a
+ * message that goes on (the boilerplate after the first sentence) or was cut after it still
+ * matches.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "msgtext.h"
+
+#include "alloc.h"
+
+#include <ctype.h>
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MATCH_LIMIT 100000
+
+struct hvd_msgtext_scratch {
+    pcre2_match_data *md;
+    pcre2_match_context *mctx;
+};
+
+int hvd_msgtext_params(hvd_msgtext *mt, const char *s, hvd_msgtext_name_ok name_ok,
+                       const char *what, char *why, size_t cap)
+{
+    while (s && *s) {
+        size_t len;
+
+        while (isspace((unsigned char)*s)) {
+            s++;
+        }
+        len = strcspn(s, " \t\r\n");
+        if (len == 0) {
+            break;
+        }
+        if (mt->nparams == HVD_MSGTEXT_PARAMS) {
+            snprintf(why, cap, "more than %d params", HVD_MSGTEXT_PARAMS);
+            return -1;
+        }
+        if (len == 1 && *s == '-') {
+            mt->params[mt->nparams++] = NULL;
+        } else if (name_ok && !name_ok(s, len)) {
+            snprintf(why, cap, "params: '%.*s' is not %s", (int)(len < 60 ? len : 60), s, what);
+            return -1;
+        } else {
+            mt->params[mt->nparams] = hvd_strndup(s, len);
+            if (!mt->params[mt->nparams]) {
+                snprintf(why, cap, "out of memory");
+                return -1;
+            }
+            mt->nparams++;
+        }
+        s += len;
+    }
+    return 0;
+}
+
+/* Appends c to the pattern, escaped when PCRE2 could read it as syntax. */
+static int add_literal(hvd_buf *re, char c)
+{
+    if (!isalnum((unsigned char)c) && !((unsigned char)c & 0x80)) {
+        if (hvd_buf_addc(re, '\\') < 0) {
+            return -1;
+        }
+    }
+    return hvd_buf_addc(re, c);
+}
+
+/* The pattern of text into re. Cost: O(length of text). */
+static int pattern(hvd_buf *re, hvd_msgtext *mt, const char *text, enum hvd_msgtext_mode mode,
+                   char *why, size_t cap)
+{
+    uint32_t group = 0;
+    int rc = 0;
+    const char *p = text;
+
+    rc |= hvd_buf_adds(re, mode == HVD_MSGTEXT_SEARCH ? "" : "^\\s*");
+    while (isspace((unsigned char)*p)) {
+        p++;
+    }
+    while (*p && rc == 0) {
+        if (isspace((unsigned char)*p)) {
+            while (isspace((unsigned char)*p)) {
+                p++;
+            }
+            rc |= hvd_buf_adds(re, *p ? "\\s+" : "");
+        } else if (p[0] == '%' && p[1] == '%') {
+            rc |= add_literal(re, '%');
+            p += 2;
+        } else if (p[0] == '%' && isdigit((unsigned char)p[1])) {
+            char *end;
+            unsigned long k = strtoul(p + 1, &end, 10);
+
+            if (k == 0 || k > mt->nparams) {
+                snprintf(why, cap, "%%%lu: the message has %zu insertion points in 'params'", k,
+                         mt->nparams);
+                return -1;
+            }
+            /* A value at the very end (before a last full stop at most) runs to the end
+             * of its sentence or line, or of a whole field: "endpoint %2." keeps the dots
+             * of "10.0.0.2". */
+            if (end[0] == '.' && mode != HVD_MSGTEXT_WHOLE &&
+                !end[1 + strspn(end + 1, " \t\r\n")]) {
+                end += strlen(end);
+            }
+            if (*end) {
+                rc |= hvd_buf_adds(re, "(.*?)");
+            } else {
+                rc |= hvd_buf_adds(re,
+                                   mode == HVD_MSGTEXT_WHOLE ? "(.+?)" : "(.+?)(?=\\.?\\s|\\.?$)");
+            }
+            mt->group_of[k - 1] = ++group;
+            p = end;
+        } else {
+            rc |= add_literal(re, *p++);
+        }
+    }
+    if (rc == 0 && mode == HVD_MSGTEXT_WHOLE) {
+        rc |= hvd_buf_adds(re, "\\s*$");
+    }
+    if (rc != 0) {
+        snprintf(why, cap, "message text too long");
+        return -1;
+    }
+    return 0;
+}
+
+int hvd_msgtext_compile(hvd_msgtext *mt, const char *text, enum hvd_msgtext_mode mode, char *why,
+                        size_t cap)
+{
+    hvd_buf re;
+    int errcode;
+    PCRE2_SIZE erroff;
+    const char *jit = getenv("HVD_PCRE2_JIT");
+
+    hvd_buf_init(&re, 64 * 1024);
+    if (pattern(&re, mt, text, mode, why, cap) < 0) {
+        hvd_buf_free(&re);
+        return -1;
+    }
+    mt->re = pcre2_compile((PCRE2_SPTR)hvd_buf_str(&re), PCRE2_ZERO_TERMINATED,
+                           PCRE2_UTF | PCRE2_CASELESS | PCRE2_DOTALL, &errcode, &erroff, NULL);
+    hvd_buf_free(&re);
+    if (!mt->re) {
+        PCRE2_UCHAR msg[200];
+
+        pcre2_get_error_message(errcode, msg, sizeof(msg));
+        snprintf(why, cap, "message text does not compile: %s", (const char *)msg);
+        return -1;
+    }
+    if (!jit || strcmp(jit, "0") != 0) {
+        pcre2_jit_compile(mt->re, PCRE2_JIT_COMPLETE);
+    }
+    return 0;
+}
+
+int hvd_msgtext_unused(const hvd_msgtext *mt)
+{
+    for (size_t k = 0; k < mt->nparams; k++) {
+        if (mt->params[k] && mt->group_of[k] == 0) {
+            return (int)k;
+        }
+    }
+    return -1;
+}
+
+void hvd_msgtext_literal(const char *text, char *out, size_t cap)
+{
+    size_t best = 0;
+    const char *at = text;
+
+    for (const char *p = text; *p;) {
+        const char *q = p;
+
+        while (*q > ' ' && *q < 0x7F && *q != '%' && !strchr("kKsS", *q)) {
+            q++;
+        }
+        if ((size_t)(q - p) > best) {
+            best = (size_t)(q - p);
+            at = p;
+        }
+        p = *q ? q + 1 : q;
+        if (*q == '%') {
+            while (*p >= '0' && *p <= '9') {
+                p++; /* the insertion point's number */
+            }
+        }
+    }
+    if (cap == 0) {
+        return;
+    }
+    best = best > cap - 1 ? cap - 1 : best;
+    memcpy(out, at, best);
+    out[best] = '\0';
+}
+
+void hvd_msgtext_free(hvd_msgtext *mt)
+{
+    if (!mt) {
+        return;
+    }
+    for (size_t i = 0; i < mt->nparams; i++) {
+        hvd_free(mt->params[i]);
+    }
+    pcre2_code_free(mt->re);
+    memset(mt, 0, sizeof(*mt));
+}
+
+int hvd_msgtext_scratch_create(hvd_msgtext_scratch **out, hvd_error *err)
+{
+    hvd_msgtext_scratch *s = hvd_calloc(1, sizeof(*s));
+
+    *out = NULL;
+    if (s) {
+        s->md = pcre2_match_data_create(HVD_MSGTEXT_PARAMS + 1, NULL);
+        s->mctx = pcre2_match_context_create(NULL);
+    }
+    if (!s || !s->md || !s->mctx) {
+        hvd_msgtext_scratch_destroy(s);
+        return hvd_error_set(err, HVD_ENOMEM, NULL, 0, "out of memory");
+    }
+    pcre2_set_match_limit(s->mctx, MATCH_LIMIT);
+    *out = s;
+    return HVD_OK;
+}
+
+void hvd_msgtext_scratch_destroy(hvd_msgtext_scratch *s)
+{
+    if (!s) {
+        return;
+    }
+    pcre2_match_data_free(s->md);
+    pcre2_match_context_free(s->mctx);
+    hvd_free(s);
+}
+
+int hvd_msgtext_match(hvd_msgtext_scratch *s, const hvd_msgtext *mt, const char *subject,
+                      size_t len)
+{
+    int rc = pcre2_match(mt->re, (PCRE2_SPTR)subject, len, 0, 0, s->md, s->mctx);
+
+    if (rc == PCRE2_ERROR_NOMEMORY) {
+        return HVD_ENOMEM;
+    }
+    return rc > 0;
+}
+
+int hvd_msgtext_value(const hvd_msgtext_scratch *s, const hvd_msgtext *mt, size_t k, size_t *off,
+                      size_t *len)
+{
+    const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
+    uint32_t g = k < mt->nparams ? mt->group_of[k] : 0;
+
+    if (g == 0 || !mt->params[k] || ov[2 * g] == PCRE2_UNSET) {
+        return -1;
+    }
+    *off = ov[2 * g];
+    *len = ov[2 * g + 1] - ov[2 * g];
+    return 0;
+}

@@ -1,0 +1,80 @@
+/*
+ * msgtext: one documented message text with numbered insertion points ("Cluster node '%1'
+ * was removed from the active failover cluster membership."), compiled once into a regex
+ * whose captures give the inserted values. The template tables build on it: msgtable
+ * (a rendered message back to its event) and extract (names in an event's text).
+ */
+#ifndef HVD_MSGTEXT_H
+#define HVD_MSGTEXT_H
+
+#include "buf.h"
+#include "error.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HVD_MSGTEXT_PARAMS 16 /* insertion points a text may name */
+
+enum hvd_msgtext_mode {
+    HVD_MSGTEXT_PREFIX, /* the text starts the subject; what follows it is free */
+    HVD_MSGTEXT_SEARCH, /* the text anywhere in the subject */
+    HVD_MSGTEXT_WHOLE,  /* the text is the whole subject (a field's value) */
+};
+
+struct pcre2_real_code_8;
+
+/* A compiled text. Zero it before use; it owns its names and regex until
+ * hvd_msgtext_free(). */
+typedef struct hvd_msgtext {
+    size_t nparams;
+    char *params[HVD_MSGTEXT_PARAMS];      /* name of %1..%n; NULL for "-" (not needed) */
+    uint32_t group_of[HVD_MSGTEXT_PARAMS]; /* capture group of %k+1; 0 when not in the text */
+    struct pcre2_real_code_8 *re;
+} hvd_msgtext;
+
+/* Reports whether s[0..len) is an acceptable name for an insertion point. */
+typedef int (*hvd_msgtext_name_ok)(const char *s, size_t len);
+
+/* Splits the space-separated names of %1..%n ("vm_name - vm_id") into mt->params; "-" skips
+ * a point. name_ok (NULL: any) vets every name; what says what it accepts, for the message
+ * "params: 'X' is not <what>". Returns 0, or -1 with why filled. */
+int hvd_msgtext_params(hvd_msgtext *mt, const char *s, hvd_msgtext_name_ok name_ok,
+                       const char *what, char *why, size_t cap);
+
+/*
+ * Compiles text (after hvd_msgtext_params()) into mt->re: literal text where a run of white
+ * space matches any run, %k a lazy capture, %% a '%'; caseless, '.' matching newlines. A %k
+ * at the end of the text (before a last full stop at most) runs to the end of its sentence
+ * or line (PREFIX, SEARCH) or of the subject (WHOLE). Returns 0, or -1 with why filled
+ * ("%3: the message has 2 insertion points in 'params'", a PCRE2 error).
+ */
+int hvd_msgtext_compile(hvd_msgtext *mt, const char *text, enum hvd_msgtext_mode mode, char *why,
+                        size_t cap);
+
+/* The first named insertion point the text does not use, or -1. */
+int hvd_msgtext_unused(const hvd_msgtext *mt);
+
+/* The longest piece of text every match holds as it is, into out (at most cap - 1 bytes,
+ * "" when none): printable ASCII without white space, '%' or the letters k and s (caseless
+ * UTF matching folds them with U+212A and U+017F). For a prefilter, compared without case. */
+void hvd_msgtext_literal(const char *text, char *out, size_t cap);
+
+void hvd_msgtext_free(hvd_msgtext *mt); /* leaves mt zeroed; NULL-safe */
+
+/* The scratch memory of matching (one per thread). */
+typedef struct hvd_msgtext_scratch hvd_msgtext_scratch;
+
+int hvd_msgtext_scratch_create(hvd_msgtext_scratch **out, hvd_error *err);
+void hvd_msgtext_scratch_destroy(hvd_msgtext_scratch *s); /* NULL-safe */
+
+/* Matches subject[0..len) against mt. Returns 1 (the values are in s until its next match),
+ * 0 for no match (also when PCRE2's match limit is hit), or HVD_ENOMEM. */
+int hvd_msgtext_match(hvd_msgtext_scratch *s, const hvd_msgtext *mt, const char *subject,
+                      size_t len);
+
+/* After a match of mt on subject: the value of %k+1 as subject + *off, *len bytes. Returns 0,
+ * or -1 when the point has no name or took no part in the match. */
+int hvd_msgtext_value(const hvd_msgtext_scratch *s, const hvd_msgtext *mt, size_t k, size_t *off,
+                      size_t *len);
+
+#endif
