@@ -453,22 +453,28 @@ static void print_rest(const json_t *diags, size_t from, const char *title)
             list = json_array();
             json_object_set_new(by_rule, jstr(d, "rule"), list);
         }
-        json_array_append_new(list, json_string(who));
+        json_array_append_new(list, json_string(who)); /* "" for an unknown host */
     }
     printf("%-68s - and %zu more:", "", more);
     k = 0;
     json_object_foreach(by_rule, rule, names)
     {
         size_t n = json_array_size(names);
+        size_t named = 0;
 
-        printf("%s %s x%zu (", k++ ? "," : "", rule, n);
-        for (size_t j = 0; j < n && j < NAMES_SHOWN; j++) {
-            printf("%s%s", j ? ", " : "", json_string_value(json_array_get(names, j)));
+        printf("%s %s x%zu", k++ ? "," : "", rule, n);
+        for (size_t j = 0; j < n; j++) {
+            const char *who = json_string_value(json_array_get(names, j));
+
+            if (*who && named < NAMES_SHOWN) {
+                printf("%s%s", named ? ", " : " (", who);
+            }
+            named += *who != '\0';
         }
-        if (n > NAMES_SHOWN) {
-            printf(" and %zu more", n - NAMES_SHOWN);
+        if (named > NAMES_SHOWN) {
+            printf(" and %zu more", named - NAMES_SHOWN);
         }
-        printf(")");
+        printf("%s", named ? ")" : "");
     }
     printf("\n");
     json_decref(by_rule);
@@ -526,11 +532,9 @@ static void print_incident(const json_t *in, int colour)
             print_rest(diags, k, jstr(in, "title"));
             break;
         }
-        printf("%-68s %s %s [%s, %s, x%" JSON_INTEGER_FORMAT "]\n", "",
+        printf("%-68s %s %s [%s%s%s, x%" JSON_INTEGER_FORMAT "]\n", "",
                json_is_true(json_object_get(d, "root_cause")) ? "root cause:" : "-",
-               json_string_value(json_object_get(d, "title")),
-               json_string_value(json_object_get(d, "rule")),
-               json_string_value(json_object_get(d, "host")),
+               jstr(d, "title"), jstr(d, "rule"), *jstr(d, "host") ? ", " : "", jstr(d, "host"),
                json_integer_value(json_object_get(d, "count")));
         shown++;
     }

@@ -20,6 +20,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "clusterlog_reader.h"
 #include "source.h"
 
 #include <archive.h>
@@ -140,7 +141,23 @@ static int is_archive_name(const char *name)
            ends_with_ci(name, ".tar.xz") || ends_with_ci(name, ".7z");
 }
 
-/* Decides what a regular file is. 'named' is set when the user gave this very path. */
+/* Whether the text file at path holds cluster.log lines in its first bytes. */
+static int text_is_clusterlog(const char *path)
+{
+    unsigned char head[1024];
+    size_t n = 0;
+    FILE *f = fopen(path, "rb");
+
+    if (f) {
+        n = fread(head, 1, sizeof(head), f);
+        fclose(f);
+    }
+    return hvd_clusterlog_looks_like(head, n);
+}
+
+/* Decides what a regular file is. 'named' is set when the user gave this very path. A text
+ * file is a cluster.log by its name (*.log, "cluster" in it) or by its lines (an excerpt
+ * saved as .txt). */
 static int classify_file(hvd_bundle *b, const char *path, const char *display, int named)
 {
     hvd_error derr;
@@ -156,7 +173,8 @@ static int classify_file(hvd_bundle *b, const char *path, const char *display, i
         return add_entry(b, path, display, kind, HVD_BUNDLE_ERROR, derr.msg);
     }
     if (kind == HVD_SOURCE_CLUSTERLOG &&
-        (named || ends_with_ci(name, ".log") || contains_ci(name, "cluster"))) {
+        (named || ends_with_ci(name, ".log") || contains_ci(name, "cluster") ||
+         text_is_clusterlog(path))) {
         return add_entry(b, path, display, kind, HVD_BUNDLE_READ, "");
     }
     if (named && kind == HVD_SOURCE_UNKNOWN) {
@@ -403,7 +421,8 @@ static int extract_member(hvd_bundle *b, struct archive *a, struct archive_entry
         hvd_buf_printf(why, "empty file");
         return 0;
     }
-    if (m->kind == HVD_SOURCE_UNKNOWN || (m->kind == HVD_SOURCE_CLUSTERLOG && !m->clog_named)) {
+    if (m->kind == HVD_SOURCE_UNKNOWN || (m->kind == HVD_SOURCE_CLUSTERLOG && !m->clog_named &&
+                                          !hvd_clusterlog_looks_like(head, head_len))) {
         hvd_buf_printf(why, "%s",
                        ends_with_ci(m->name, ".evtx") ? "not an EVTX file (bad signature)"
                                                       : "not an .evtx or cluster.log file");

@@ -1188,3 +1188,98 @@ void hvd_clusterlog_reader_close(hvd_clusterlog_reader *r)
     hvd_free(r->path);
     hvd_free(r);
 }
+
+static int hex8(const char *p)
+{
+    for (int i = 0; i < 8; i++) {
+        if (!isxdigit((unsigned char)p[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* "pid.tid::YYYY/MM/DD-" ending at p (the "::"), with n bytes after it. */
+static int thread_date_at(const char *text, const char *p, size_t n)
+{
+    static const char shape[] = "dddd/dd/dd-";
+
+    if (p - text < 17 || p[-9] != '.' || !hex8(p - 17) || !hex8(p - 8) || n < 2 + 11) {
+        return 0;
+    }
+    for (size_t i = 0; i < 11; i++) {
+        char c = p[2 + i];
+
+        if (shape[i] == 'd' ? !isdigit((unsigned char)c) : c != shape[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A line (starting at p, n bytes left) "HH:MM:SS.mmm" then spaces and a level word. */
+static int time_line_at(const char *p, size_t n)
+{
+    static const char shape[] = "dd:dd:dd.ddd";
+    static const char *const levels[] = {"INFO", "DBG", "WARN", "ERR", "CRIT"};
+    size_t i = 12;
+
+    if (n < 12 + 2 + 3) {
+        return 0;
+    }
+    for (size_t k = 0; k < 12; k++) {
+        if (shape[k] == 'd' ? !isdigit((unsigned char)p[k]) : p[k] != shape[k]) {
+            return 0;
+        }
+    }
+    if (p[i] != ' ') {
+        return 0;
+    }
+    while (i < n && p[i] == ' ') {
+        i++;
+    }
+    for (size_t k = 0; k < sizeof(levels) / sizeof(levels[0]); k++) {
+        size_t m = strlen(levels[k]);
+
+        if (n - i >= m && strncmp(p + i, levels[k], m) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int hvd_clusterlog_looks_like(const void *head, size_t len)
+{
+    const unsigned char *h = head;
+    char text[1024];
+    size_t n = 0;
+    int wide = len >= 2 && ((h[0] == 0xFF && h[1] == 0xFE) || (h[0] != 0 && h[1] == 0));
+
+    /* UTF-16LE as bytes: the low byte of each unit (the grammar is ASCII). */
+    for (size_t i = 0; i < len && n < sizeof(text); i += wide ? 2 : 1) {
+        text[n++] = (char)h[i];
+    }
+    for (size_t i = 0; i < n; i++) {
+        int line_start = i == 0 || text[i - 1] == '\n';
+
+        if (text[i] == ':' && i + 1 < n && text[i + 1] == ':' &&
+            thread_date_at(text, text + i, n - i)) {
+            return 1;
+        }
+        if (line_start && n - i >= 8 && strncmp(text + i, "[===", 4) == 0) {
+            const char *end = memchr(text + i, '\n', n - i);
+            size_t m = end ? (size_t)(end - (text + i)) : n - i;
+
+            while (m > 0 && (text[i + m - 1] == '\r' || text[i + m - 1] == ' ')) {
+                m--;
+            }
+            if (m >= 8 && strncmp(text + i + m - 4, "===]", 4) == 0) {
+                return 1;
+            }
+        }
+        if (line_start && time_line_at(text + i, n - i)) {
+            return 1;
+        }
+    }
+    return 0;
+}

@@ -28,4 +28,10 @@ const char *hvd_clusterlog_reader_position(hvd_clusterlog_reader *r);
 const hvd_source_stats *hvd_clusterlog_reader_stats(const hvd_clusterlog_reader *r);
 void hvd_clusterlog_reader_close(hvd_clusterlog_reader *r); /* NULL-safe */
 
+/* Reports whether the first len bytes of a text file (UTF-8, ANSI or UTF-16LE) hold the
+ * cluster.log grammar: a "[=== Name ===]" section marker, a "pid.tid::YYYY/MM/DD-" line
+ * prefix (8 hex digits each), or a time-only line "HH:MM:SS.mmm LEVEL". For telling a
+ * pasted excerpt saved as .txt from other text. Cost: O(len). */
+int hvd_clusterlog_looks_like(const void *head, size_t len);
+
 #endif

@@ -119,10 +119,11 @@ START_TEST(folder_is_walked_and_unknown_files_skipped)
     put(tmp, "System.evtx", evtx_head, sizeof(evtx_head));
     put(tmp, "README.txt", "hello\n", 6);
     put(tmp, "fake.evtx", "not evtx at all\n", 16);
+    put(tmp, "excerpt.txt", clog_line, strlen(clog_line));
     put(sub, "HV-NODE02_cluster.log", clog_line, strlen(clog_line));
     paths[0] = tmp;
     ck_assert_int_eq(hvd_bundle_open(&b, paths, 1, NULL, NULL, &err), HVD_OK);
-    ck_assert_uint_eq(hvd_bundle_count(b), 5);
+    ck_assert_uint_eq(hvd_bundle_count(b), 6);
     f = find(b, "/HV-NODE01_cluster.log");
     ck_assert_ptr_nonnull(f);
     ck_assert_int_eq(f->status, HVD_BUNDLE_READ);
@@ -135,6 +136,10 @@ START_TEST(folder_is_walked_and_unknown_files_skipped)
     ck_assert_int_eq(f->status, HVD_BUNDLE_READ);
     f = find(b, "/README.txt");
     ck_assert_int_eq(f->status, HVD_BUNDLE_SKIPPED);
+    /* An excerpt saved as .txt: known by its lines. */
+    f = find(b, "/excerpt.txt");
+    ck_assert_int_eq(f->status, HVD_BUNDLE_READ);
+    ck_assert_int_eq(f->kind, HVD_SOURCE_CLUSTERLOG);
     f = find(b, "/fake.evtx");
     ck_assert_int_eq(f->status, HVD_BUNDLE_SKIPPED);
     ck_assert_ptr_nonnull(strstr(f->reason, "EVTX"));
@@ -513,7 +518,8 @@ START_TEST(members_are_checked_before_they_are_written)
     archive_entry_free(e);
     zip_add(a, "System.evtx", "ElfChnk\0 not a file header", 27);
     zip_add(a, "binary.log", "\x01\x00\x02\x00\x00\x00", 6);
-    zip_add(a, "readme.txt", clog_line, strlen(clog_line));
+    zip_add(a, "readme.txt", "Exported from HV-NODE01 at 10:00:01.123 INFO\n", 45);
+    zip_add(a, "excerpt.txt", clog_line, strlen(clog_line));
     zip_add(a, "Application.bin", evtx_head, sizeof(evtx_head));
     archive_done(a);
     free(buf);
@@ -530,12 +536,14 @@ START_TEST(members_are_checked_before_they_are_written)
     ck_assert_ptr_nonnull(strstr(f->reason, "bad signature"));
     ck_assert_int_eq(find(b, "zeros.zip!/binary.log")->status, HVD_BUNDLE_SKIPPED);
     ck_assert_int_eq(find(b, "zeros.zip!/readme.txt")->status, HVD_BUNDLE_SKIPPED);
+    /* Text is a cluster.log by its name or by its lines. */
+    ck_assert_int_eq(find(b, "zeros.zip!/excerpt.txt")->status, HVD_BUNDLE_READ);
     /* An EVTX is known by its signature, whatever its name. */
     f = find(b, "zeros.zip!/Application.bin");
     ck_assert_int_eq(f->status, HVD_BUNDLE_READ);
     ck_assert_int_eq(f->kind, HVD_SOURCE_EVTX);
-    /* Only that one member reached the disk. */
-    ck_assert_uint_eq(hvd_bundle_extracted_bytes(b), sizeof(evtx_head));
+    /* Only those two members reached the disk. */
+    ck_assert_uint_eq(hvd_bundle_extracted_bytes(b), sizeof(evtx_head) + strlen(clog_line));
     hvd_bundle_close(b);
     assert_tmpdir_empty();
     free(zip);

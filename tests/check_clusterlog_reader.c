@@ -911,6 +911,48 @@ START_TEST(corpus_files_read_with_sensible_counts)
 }
 END_TEST
 
+START_TEST(text_is_known_by_its_lines)
+{
+    static const char *const yes[] = {
+        "00000d8c.00000e68::2011/06/09-11:52:03.171 INFO  [NM] Received request\r\n",
+        "[System] 00000844.00000d34::2017/10/23-21:20:11.225 DBG   Cluster node 'N1' was removed",
+        "[=== Cluster ===]\r\nUTC = localtime + time zone offset; with time zone offset (minutes) "
+        "of -120\r\n",
+        "21:16:17.256 INFO  [ACCEPT] 0.0.0.0:~3343~: Accepted inbound connection\n",
+        "Copied from the log:\n21:16:17.288 DBG   [NETFTAPI] Signaled NetftRemoteReachable\n",
+    };
+    static const char *const no[] = {
+        "hello\n",
+        "Exported from HV-NODE01 at 10:00:01.123 INFO\n",
+        "rcm::RcmApi::MoveGroup failed\n",
+        "0000844.00000d34::2017/10/23-21:20:11.225 one hex digit short\n",
+        "[=== Cluster\n",
+        "",
+    };
+    unsigned char wide[512];
+    const char *line = yes[0];
+    size_t n = 0;
+
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        ck_assert_msg(hvd_clusterlog_looks_like(yes[i], strlen(yes[i])), "%s", yes[i]);
+    }
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+        ck_assert_msg(!hvd_clusterlog_looks_like(no[i], strlen(no[i])), "%s", no[i]);
+    }
+    /* UTF-16LE, with and without its BOM. */
+    wide[n++] = 0xFF;
+    wide[n++] = 0xFE;
+    for (const char *p = line; *p; p++) {
+        wide[n++] = (unsigned char)*p;
+        wide[n++] = 0;
+    }
+    ck_assert(hvd_clusterlog_looks_like(wide, n));
+    ck_assert(hvd_clusterlog_looks_like(wide + 2, n - 2));
+    /* Cut inside the line prefix: not enough to tell. */
+    ck_assert(!hvd_clusterlog_looks_like(line, 24));
+}
+END_TEST
+
 START_TEST(every_allocation_failure_is_clean)
 {
     char *path = hvd_test_path(CASEDIR, "ws2016.log");
@@ -962,6 +1004,7 @@ static Suite *clusterlog_reader_suite(void)
     tcase_add_test(tc, unparsable_lines_are_counted_and_reported);
     tcase_add_test(tc, truncated_utf16_and_garbage_do_not_crash);
     tcase_add_test(tc, bad_resume_tokens_are_refused);
+    tcase_add_test(tc, text_is_known_by_its_lines);
     tcase_add_test(tc, every_allocation_failure_is_clean);
     suite_add_tcase(s, tc);
 
