@@ -16,10 +16,12 @@
 #include <unistd.h>
 
 static char *tmp;
-static char *ttmp; /* $TMPDIR of the code under test: must be empty after every close */
+static char *ttmp;      /* $TMPDIR of the code under test: must be empty after every close */
+static char *saved_tmp; /* $TMPDIR before, back after each test (CK_FORK=no runs them all) */
 
 static void tmp_setup(void)
 {
+    saved_tmp = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
     tmp = hvd_test_tmpdir();
     ttmp = hvd_test_path(tmp, "TMPDIR");
     ck_assert_int_eq(mkdir(ttmp, 0700), 0);
@@ -31,6 +33,12 @@ static void tmp_teardown(void)
     hvd_test_rmtree(tmp);
     free(ttmp);
     free(tmp);
+    if (saved_tmp) {
+        setenv("TMPDIR", saved_tmp, 1);
+    } else {
+        unsetenv("TMPDIR");
+    }
+    free(saved_tmp);
 }
 
 /* Nothing left in the bundle's temporary folder. */
@@ -484,12 +492,24 @@ START_TEST(empty_inputs_are_errors_naming_the_input)
 END_TEST
 
 /* Fails any write past 'bytes' with EFBIG instead of killing the process. */
+static struct rlimit fsize_before;
+
+/* Caps the size of files this process writes (the soft limit, so it can be undone). */
 static void cap_file_size(rlim_t bytes)
 {
-    struct rlimit rl = {bytes, bytes};
+    struct rlimit rl;
 
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &fsize_before), 0);
+    rl.rlim_cur = bytes;
+    rl.rlim_max = fsize_before.rlim_max;
     signal(SIGXFSZ, SIG_IGN);
     ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+static void uncap_file_size(void)
+{
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &fsize_before), 0);
+    signal(SIGXFSZ, SIG_DFL);
 }
 
 START_TEST(members_are_checked_before_they_are_written)
@@ -545,6 +565,7 @@ START_TEST(members_are_checked_before_they_are_written)
     /* Only those two members reached the disk. */
     ck_assert_uint_eq(hvd_bundle_extracted_bytes(b), sizeof(evtx_head) + strlen(clog_line));
     hvd_bundle_close(b);
+    uncap_file_size();
     assert_tmpdir_empty();
     free(zip);
 }
