@@ -144,6 +144,28 @@ static int no_memory(hvd_store *st, hvd_error *err)
     return hvd_error_set(err, HVD_ENOMEM, st->path, 0, "out of memory");
 }
 
+/* Makes room in the array *arrayp (a pointer to the array's pointer, holding n elements of
+ * size bytes, cap of them allocated) for one more: doubles, from 'first'. On HVD_ENOMEM
+ * the array is as it was. Amortized O(1). */
+static int room_for_one(void *arrayp, size_t *cap, size_t n, size_t size, size_t first)
+{
+    size_t ncap = *cap ? 2 * *cap : first;
+    void *old;
+    void *grown;
+
+    if (n < *cap) {
+        return HVD_OK;
+    }
+    memcpy(&old, arrayp, sizeof(old));
+    grown = ncap <= SIZE_MAX / size ? hvd_realloc(old, ncap * size) : NULL;
+    if (!grown) {
+        return HVD_ENOMEM;
+    }
+    memcpy(arrayp, &grown, sizeof(grown));
+    *cap = ncap;
+    return HVD_OK;
+}
+
 static int exec(hvd_store *st, const char *sql, hvd_error *err)
 {
     char *msg = NULL;
@@ -1453,15 +1475,8 @@ static int clog_run_add(struct clog *c, hvd_time t, uint64_t h)
 
 static int clog_gone(struct clog *c, hvd_time lo)
 {
-    if (c->ngone == c->capgone) {
-        size_t ncap = c->capgone ? 2 * c->capgone : 8;
-        hvd_time *grown = hvd_realloc(c->gone, ncap * sizeof(*grown));
-
-        if (!grown) {
-            return HVD_ENOMEM;
-        }
-        c->gone = grown;
-        c->capgone = ncap;
+    if (room_for_one(&c->gone, &c->capgone, c->ngone, sizeof(*c->gone), 8) < 0) {
+        return HVD_ENOMEM;
     }
     c->gone[c->ngone++] = lo;
     return HVD_OK;
@@ -2165,15 +2180,8 @@ static void regroup_free(struct regroup *g)
 
 static int idvec_push(struct idvec *a, int64_t id)
 {
-    if (a->n == a->cap) {
-        size_t ncap = a->cap ? 2 * a->cap : 64;
-        int64_t *grown = hvd_realloc(a->v, ncap * sizeof(*grown));
-
-        if (!grown) {
-            return HVD_ENOMEM;
-        }
-        a->v = grown;
-        a->cap = ncap;
+    if (room_for_one(&a->v, &a->cap, a->n, sizeof(*a->v), 64) < 0) {
+        return HVD_ENOMEM;
     }
     a->v[a->n++] = id;
     return HVD_OK;
@@ -2345,16 +2353,9 @@ static int tokset_add(struct tokset *ts, const char *prefix, const char *value, 
             return HVD_OK;
         }
     }
-    if (ts->n == ts->cap) {
-        size_t ncap = ts->cap ? 2 * ts->cap : 256;
-        struct inc_token *grown = hvd_realloc(ts->tok, ncap * sizeof(*grown));
-
-        if (!grown) {
-            hvd_free(text);
-            return HVD_ENOMEM;
-        }
-        ts->tok = grown;
-        ts->cap = ncap;
+    if (room_for_one(&ts->tok, &ts->cap, ts->n, sizeof(*ts->tok), 256) < 0) {
+        hvd_free(text);
+        return HVD_ENOMEM;
     }
     ts->tok[ts->n].text = text;
     ts->tok[ts->n].parent = ts->n;
@@ -2393,15 +2394,8 @@ static int row_add(struct regroup *g, sqlite3_stmt *q)
 {
     struct inc_diag *d;
 
-    if (g->n == g->cap) {
-        size_t ncap = g->cap ? 2 * g->cap : 256;
-        struct inc_diag *grown = hvd_realloc(g->v, ncap * sizeof(*grown));
-
-        if (!grown) {
-            return HVD_ENOMEM;
-        }
-        g->v = grown;
-        g->cap = ncap;
+    if (room_for_one(&g->v, &g->cap, g->n, sizeof(*g->v), 256) < 0) {
+        return HVD_ENOMEM;
     }
     d = &g->v[g->n++];
     memset(d, 0, sizeof(*d));
@@ -3485,15 +3479,8 @@ static int inc_heap_offer(struct inc_heap *h, struct inc_key k)
         }
         return HVD_OK;
     }
-    if (h->n == h->cap) {
-        size_t ncap = h->cap ? 2 * h->cap : 64;
-        struct inc_key *grown = hvd_realloc(h->v, ncap * sizeof(*grown));
-
-        if (!grown) {
-            return HVD_ENOMEM;
-        }
-        h->v = grown;
-        h->cap = ncap;
+    if (room_for_one(&h->v, &h->cap, h->n, sizeof(*h->v), 64) < 0) {
+        return HVD_ENOMEM;
     }
     for (i = h->n++; i > 0 && inc_newer(&h->v[(i - 1) / 2], &k); i = (i - 1) / 2) {
         h->v[i] = h->v[(i - 1) / 2];
