@@ -5,13 +5,13 @@
  * made through the store API in one transaction, or reused when --keep names a store that
  * holds N diagnoses already. Then each question runs as its own process, as a user runs
  * it, RUNS times; the median minus the median of 'hvdiag --version' (process start) is
- * what the question costs.
+ * what the question costs. Where valgrind runs, each is also counted in instructions
+ * (callgrind, once), which load on a shared machine does not change.
  * usage: hvdiag-bench-query [--keep STORE] [--diagnoses N] [--runs R] HVDIAG
  */
 #define _DEFAULT_SOURCE
 #include "store.h"
-
-#include "hvtime.h"
+#include "synth.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -25,157 +25,34 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HOSTS        64
-#define VMS_PER_HOST 20
-#define RULES        70
-#define RUNS_MAX     101
-#define TARGET_MS    5.0 /* above process start */
-#define MINUTE       (60 * HVD_TICKS_PER_SECOND)
-#define DAY          (24 * 60 * MINUTE)
-#define EPOCH        (INT64_C(1704067200) * HVD_TICKS_PER_SECOND) /* 2024-01-01 */
+#define RUNS_MAX  101
+#define TARGET_MS 5.0 /* above process start */
 
 extern char **environ;
-
-struct gen {
-    uint64_t rng;
-    uint64_t serial; /* diagnoses made; makes keys unique */
-};
-
-static uint64_t next(struct gen *g)
-{
-    uint64_t z = (g->rng += UINT64_C(0x9E3779B97F4A7C15));
-
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return z ^ (z >> 31);
-}
-
-static uint64_t below(struct gen *g, uint64_t n)
-{
-    return next(g) % n;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* One burst: 1-4 diagnoses of one subject within an hour (host-only, by VM name, by VM id
- * or both), sometimes with a correlation naming two of them. */
-static int burst(hvd_store *st, struct gen *g, hvd_time at, hvd_error *err)
-{
-    static const char *const refs[] = {"https://example.invalid/kb"};
-    unsigned host = (unsigned)below(g, HOSTS);
-    unsigned vm = (unsigned)below(g, VMS_PER_HOST);
-    unsigned shape = (unsigned)below(g, 10); /* 0-2 host, 3-5 name, 6-7 id, 8-9 both */
-    unsigned n = 1 + (unsigned)below(g, 4);
-    char keys[5][96];
-    char host_name[32];
-    char vm_name[32];
-    char vm_id[48];
-    char rule[32];
-    char title[64];
-    int rc = HVD_OK;
-
-    snprintf(host_name, sizeof(host_name), "HV%02u.corp.example", host);
-    snprintf(vm_name, sizeof(vm_name), "vm-%02u-%02u", host, vm);
-    snprintf(vm_id, sizeof(vm_id), "6f1c%04x-0000-4000-8000-%012x", host, vm);
-    for (unsigned i = 0; rc == HVD_OK && i <= n; i++) {
-        hvd_entity ents[3];
-        hvd_evidence ev[2];
-        hvd_diagnosis d;
-        const char *related[2];
-        size_t ne = 0;
-        int correlation = i == n;
-        unsigned r = (unsigned)below(g, RULES);
-
-        if (correlation && (n < 2 || below(g, 10) != 0)) {
-            break;
-        }
-        memset(&d, 0, sizeof(d));
-        memset(ev, 0, sizeof(ev));
-        ents[ne++] = (hvd_entity){HVD_ENTITY_HOST, host_name};
-        if (shape >= 3 && shape != 6 && shape != 7) {
-            ents[ne++] = (hvd_entity){HVD_ENTITY_VM_NAME, vm_name};
-        }
-        if (shape >= 6) {
-            ents[ne++] = (hvd_entity){HVD_ENTITY_VM_ID, vm_id};
-        }
-        snprintf(rule, sizeof(rule), correlation ? "corr.storage-%02u" : "hyperv.rule-%02u",
-                 correlation ? r % 5 : r);
-        snprintf(title, sizeof(title), "Synthetic diagnosis of rule %s", rule);
-        snprintf(keys[i], sizeof(keys[i]), "%s|%s|%" PRIu64, rule, ne > 1 ? vm_name : host_name,
-                 g->serial++);
-        d.key = keys[i];
-        d.kind = correlation ? HVD_DIAGNOSIS_CORRELATION : HVD_DIAGNOSIS_SIGNATURE;
-        d.rule_id = rule;
-        d.title = title;
-        d.severity = (hvd_severity)(1 + below(g, 4));
-        d.confidence = "high";
-        d.cause = "The synthetic cause of this diagnosis, a sentence or two long.";
-        d.remedy = "What to do about it.\nA second line of the remedy.";
-        d.references = refs;
-        d.nreferences = 1;
-        d.entities = ents;
-        d.nentities = ne;
-        d.first_time = at + (hvd_time)below(g, 60) * MINUTE;
-        /* Most end within minutes; a few recur for days. */
-        d.last_time = d.first_time + (below(g, 50) ? (hvd_time)below(g, 30) * MINUTE
-                                                   : (hvd_time)(1 + below(g, 5)) * DAY);
-        d.count = 1 + below(g, 5);
-        if (correlation) {
-            related[0] = keys[0];
-            related[1] = keys[1];
-            d.related = related;
-            d.nrelated = 2;
-        }
-        for (size_t e = 0; e < 2; e++) {
-            ev[e].kind = HVD_SOURCE_EVTX;
-            ev[e].source_path = "/var/lib/hvdiag/in/HV-System.evtx";
-            ev[e].record_id = g->serial * 2 + e;
-            ev[e].event_record_id = g->serial * 2 + e;
-            ev[e].time = e ? d.last_time : d.first_time;
-            ev[e].host = host_name;
-            ev[e].provider = "Microsoft-Windows-Hyper-V-Worker";
-            ev[e].channel = "Microsoft-Windows-Hyper-V-Worker-Admin";
-            ev[e].component = "";
-            ev[e].event_id = 18590;
-            ev[e].level = 2;
-            ev[e].message = "'vm' has encountered a fatal error. The guest operating system "
-                            "reported that it failed with the following error codes.";
-        }
-        d.evidence = ev;
-        d.nevidence = d.count > 1 ? 2 : 1;
-        rc = hvd_store_put_diagnosis(st, &d, NULL, err);
-    }
-    return rc;
-}
 
 /* Makes a store of n diagnoses at path (a new file). One transaction: its commit groups
  * all of them into incidents in one pass. */
 static int fill(const char *path, uint64_t n, hvd_error *err)
 {
-    struct gen g = {42, 0};
+    synth g;
     hvd_store *st = NULL;
-    double t0 = now();
+    double t0 = synth_now();
     double t1;
     int rc = hvd_store_open(&st, path, 0, err);
 
+    synth_init(&g, 42);
     rc = rc == HVD_OK ? hvd_store_begin(st, err) : rc;
     while (rc == HVD_OK && g.serial < n) {
         /* about one diagnosis a minute: two years of a 1,280-VM estate at 1,000,000 */
-        rc = burst(st, &g, EPOCH + (hvd_time)g.serial * MINUTE, err);
+        rc = synth_burst(st, &g, SYNTH_EPOCH + (hvd_time)g.serial * SYNTH_MINUTE, err);
     }
-    t1 = now();
+    t1 = synth_now();
     rc = rc == HVD_OK ? hvd_store_commit(st, err) : rc;
     hvd_store_close(st);
     if (rc == HVD_OK) {
         printf("  made %" PRIu64 " diagnoses in %.1f s (%.1f s of it grouping and writing at"
                " commit)\n",
-               g.serial, now() - t0, now() - t1);
+               g.serial, synth_now() - t0, synth_now() - t1);
     }
     return rc;
 }
@@ -227,7 +104,7 @@ static int run_once(char *const argv[], struct timing *t)
     struct rusage ru;
     pid_t pid;
     int status = 0;
-    double t0 = now();
+    double t0 = synth_now();
     int ok;
 
     posix_spawn_file_actions_init(&fa);
@@ -236,7 +113,7 @@ static int run_once(char *const argv[], struct timing *t)
     ok = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) == 0 &&
          wait4(pid, &status, 0, &ru) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
     posix_spawn_file_actions_destroy(&fa);
-    t->wall = (now() - t0) * 1000.0;
+    t->wall = (synth_now() - t0) * 1000.0;
     t->cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000.0 +
              (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000.0;
     return ok ? 0 : -1;
@@ -277,6 +154,45 @@ static struct timing median(char *const argv[], int runs)
     return t;
 }
 
+/* Millions of instructions argv runs (callgrind's count: load on a shared machine does not
+ * change it, unlike times), or -1 when valgrind cannot run it. */
+static double instructions(char *const argv[])
+{
+    char file[64];
+    char opt[96];
+    char line[256];
+    char *vg[24] = {"valgrind", "--tool=callgrind", opt};
+    posix_spawn_file_actions_t fa;
+    unsigned long long total = 0;
+    pid_t pid;
+    int status = 0;
+    int ok;
+    FILE *in;
+
+    snprintf(file, sizeof(file), "/tmp/hvdiag-bench-query-%ld.cg", (long)getpid());
+    snprintf(opt, sizeof(opt), "--callgrind-out-file=%s", file);
+    for (size_t i = 0; argv[i] && i + 4 < sizeof(vg) / sizeof(vg[0]); i++) {
+        vg[i + 3] = argv[i];
+    }
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    ok = posix_spawnp(&pid, "valgrind", &fa, NULL, vg, environ) == 0 &&
+         waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    posix_spawn_file_actions_destroy(&fa);
+    in = ok ? fopen(file, "r") : NULL;
+    while (in && fgets(line, sizeof(line), in)) {
+        if (strncmp(line, "totals: ", 8) == 0) {
+            total = strtoull(line + 8, NULL, 10);
+        }
+    }
+    if (in) {
+        fclose(in);
+    }
+    unlink(file);
+    return total ? (double)total / 1e6 : -1;
+}
+
 static int first_incident(void *ud, const hvd_incident *in)
 {
     *(int64_t *)ud = in->id;
@@ -296,6 +212,7 @@ int main(int argc, char **argv)
     hvd_error err;
     int64_t inc = 0;
     struct timing base;
+    double base_ir;
     int missed = 0;
     int rc;
 
@@ -339,36 +256,61 @@ int main(int argc, char **argv)
         /* Each question: a name for the table, then the arguments after '--db STORE'. */
         static const struct {
             const char *name;
-            const char *args[6];
+            const char *args[8];
         } q[] = {
             {"query --vm (present)", {"--vm", "vm-07-03"}},
             {"query --vm (absent)", {"--vm", "vm-absent"}},
             {"query --host (present)", {"--host", "HV07"}},
             {"query --host (absent)", {"--host", "HV99"}},
+            {"query --host FQDN", {"--host", "HV07.corp.example"}},
             {"query --rule (present)", {"--rule", "hyperv.rule-07"}},
+            {"query --rule (absent)", {"--rule", "hyperv.rule-99"}},
+            {"query --host --rule", {"--host", "HV07", "--rule", "hyperv.rule-07"}},
             {"query --since/--until (a day)",
              {"--since", "2025-01-01T00:00:00Z", "--until", "2025-01-02T00:00:00Z"}},
+            {"query --host --since/--until (a day)",
+             {"--host", "HV07", "--since", "2025-01-01T00:00:00Z", "--until",
+              "2025-01-02T00:00:00Z"}},
+            {"query --rule --since/--until (a day)",
+             {"--rule", "hyperv.rule-07", "--since", "2025-01-01T00:00:00Z", "--until",
+              "2025-01-02T00:00:00Z"}},
+            {"query --rule --until (early)",
+             {"--rule", "hyperv.rule-07", "--until", "2024-03-01T00:00:00Z"}},
+            {"query --host --rule --until (early)",
+             {"--host", "HV07", "--rule", "hyperv.rule-07", "--until", "2024-06-01T00:00:00Z"}},
+            {"query --host --since (last weeks)",
+             {"--host", "HV07", "--since", "2025-11-01T00:00:00Z"}},
             {"query incident N", {"incident", "@"}},
             {"query diagnoses --vm (present)", {"diagnoses", "--vm", "vm-07-03"}},
             {"query diagnoses --vm (absent)", {"diagnoses", "--vm", "vm-absent"}},
             {"query diagnoses --host (present)", {"diagnoses", "--host", "HV07"}},
+            {"query diagnoses --rule (present)", {"diagnoses", "--rule", "hyperv.rule-07"}},
+            {"query diagnoses --host --rule",
+             {"diagnoses", "--host", "HV07", "--rule", "hyperv.rule-07"}},
+            {"query diagnoses --rule --since/--until",
+             {"diagnoses", "--rule", "hyperv.rule-07", "--since", "2025-01-01T00:00:00Z", "--until",
+              "2025-01-02T00:00:00Z"}},
         };
 
         base = median(version, runs);
+        base_ir = instructions(version);
         if (base.wall < 0) {
             fprintf(stderr, "bench-query: %s --version failed\n", hvdiag);
             rc = -1;
         }
         printf("store of %" PRIu64 " diagnoses; median of %d runs; process start"
-               " (hvdiag --version) %.2f ms, %.2f ms CPU\n",
-               n, runs, base.wall, base.cpu);
-        printf("  %-34s %9s %10s %9s %10s\n", "question", "wall ms", "above", "CPU ms", "above");
+               " (hvdiag --version) %.2f ms, %.2f ms CPU, %.1f M instructions\n",
+               n, runs, base.wall, base.cpu, base_ir);
+        printf("  %-40s %9s %10s %9s %10s %9s\n", "question", "wall ms", "above", "CPU ms", "above",
+               "M instr.");
         for (size_t i = 0; rc == 0 && i < sizeof(q) / sizeof(q[0]); i++) {
-            char *args[12] = {(char *)hvdiag, "query", "--db", path};
+            char *args[16] = {(char *)hvdiag, "query", "--db", path};
             size_t k = 4;
             struct timing t;
+            char irs[32];
+            double ir;
 
-            for (size_t j = 0; j < 6 && q[i].args[j]; j++) {
+            for (size_t j = 0; j < 8 && q[i].args[j]; j++) {
                 /* "@" stands for the incident found above */
                 args[k++] = strcmp(q[i].args[j], "@") == 0 ? incident : (char *)q[i].args[j];
             }
@@ -379,9 +321,14 @@ int main(int argc, char **argv)
                 rc = -1;
                 break;
             }
+            /* above start; "-" without valgrind */
+            ir = base_ir > 0 ? instructions(args) : -1;
             missed += t.wall - base.wall > TARGET_MS;
-            printf("  %-34s %9.2f %+10.2f %9.2f %+10.2f  %s\n", q[i].name, t.wall,
-                   t.wall - base.wall, t.cpu, t.cpu - base.cpu,
+            if (ir > 0) {
+                snprintf(irs, sizeof(irs), "%+.1f", ir - base_ir);
+            }
+            printf("  %-40s %9.2f %+10.2f %9.2f %+10.2f %9s  %s\n", q[i].name, t.wall,
+                   t.wall - base.wall, t.cpu, t.cpu - base.cpu, ir > 0 ? irs : "-",
                    t.wall - base.wall > TARGET_MS ? "OVER 5 ms" : "ok");
         }
     }

@@ -144,6 +144,28 @@ static int no_memory(hvd_store *st, hvd_error *err)
     return hvd_error_set(err, HVD_ENOMEM, st->path, 0, "out of memory");
 }
 
+/* Makes room in the array *arrayp (a pointer to the array's pointer, holding n elements of
+ * size bytes, cap of them allocated) for one more: doubles, from 'first'. On HVD_ENOMEM
+ * the array is as it was. Amortized O(1). */
+static int room_for_one(void *arrayp, size_t *cap, size_t n, size_t size, size_t first)
+{
+    size_t ncap = *cap ? 2 * *cap : first;
+    void *old;
+    void *grown;
+
+    if (n < *cap) {
+        return HVD_OK;
+    }
+    memcpy(&old, arrayp, sizeof(old));
+    grown = ncap <= SIZE_MAX / size ? hvd_realloc(old, ncap * size) : NULL;
+    if (!grown) {
+        return HVD_ENOMEM;
+    }
+    memcpy(arrayp, &grown, sizeof(grown));
+    *cap = ncap;
+    return HVD_OK;
+}
+
 static int exec(hvd_store *st, const char *sql, hvd_error *err)
 {
     char *msg = NULL;
@@ -238,6 +260,8 @@ static int prepared_at_open(int which, int readonly)
     case SQL_DUMP_MEMBER:
     case SQL_DUMP_EVTX:
     case SQL_DUMP_CLOG:
+    case SQL_READ_BEGIN:
+    case SQL_READ_END:
         return 0;
     case SQL_DIAG_FIND:
     case SQL_DIAG_INSERT:
@@ -1451,15 +1475,8 @@ static int clog_run_add(struct clog *c, hvd_time t, uint64_t h)
 
 static int clog_gone(struct clog *c, hvd_time lo)
 {
-    if (c->ngone == c->capgone) {
-        size_t ncap = c->capgone ? 2 * c->capgone : 8;
-        hvd_time *grown = hvd_realloc(c->gone, ncap * sizeof(*grown));
-
-        if (!grown) {
-            return HVD_ENOMEM;
-        }
-        c->gone = grown;
-        c->capgone = ncap;
+    if (room_for_one(&c->gone, &c->capgone, c->ngone, sizeof(*c->gone), 8) < 0) {
+        return HVD_ENOMEM;
     }
     c->gone[c->ngone++] = lo;
     return HVD_OK;
@@ -2163,15 +2180,8 @@ static void regroup_free(struct regroup *g)
 
 static int idvec_push(struct idvec *a, int64_t id)
 {
-    if (a->n == a->cap) {
-        size_t ncap = a->cap ? 2 * a->cap : 64;
-        int64_t *grown = hvd_realloc(a->v, ncap * sizeof(*grown));
-
-        if (!grown) {
-            return HVD_ENOMEM;
-        }
-        a->v = grown;
-        a->cap = ncap;
+    if (room_for_one(&a->v, &a->cap, a->n, sizeof(*a->v), 64) < 0) {
+        return HVD_ENOMEM;
     }
     a->v[a->n++] = id;
     return HVD_OK;
@@ -2343,16 +2353,9 @@ static int tokset_add(struct tokset *ts, const char *prefix, const char *value, 
             return HVD_OK;
         }
     }
-    if (ts->n == ts->cap) {
-        size_t ncap = ts->cap ? 2 * ts->cap : 256;
-        struct inc_token *grown = hvd_realloc(ts->tok, ncap * sizeof(*grown));
-
-        if (!grown) {
-            hvd_free(text);
-            return HVD_ENOMEM;
-        }
-        ts->tok = grown;
-        ts->cap = ncap;
+    if (room_for_one(&ts->tok, &ts->cap, ts->n, sizeof(*ts->tok), 256) < 0) {
+        hvd_free(text);
+        return HVD_ENOMEM;
     }
     ts->tok[ts->n].text = text;
     ts->tok[ts->n].parent = ts->n;
@@ -2391,15 +2394,8 @@ static int row_add(struct regroup *g, sqlite3_stmt *q)
 {
     struct inc_diag *d;
 
-    if (g->n == g->cap) {
-        size_t ncap = g->cap ? 2 * g->cap : 256;
-        struct inc_diag *grown = hvd_realloc(g->v, ncap * sizeof(*grown));
-
-        if (!grown) {
-            return HVD_ENOMEM;
-        }
-        g->v = grown;
-        g->cap = ncap;
+    if (room_for_one(&g->v, &g->cap, g->n, sizeof(*g->v), 256) < 0) {
+        return HVD_ENOMEM;
     }
     d = &g->v[g->n++];
     memset(d, 0, sizeof(*d));
@@ -3227,20 +3223,75 @@ static unsigned filter_mask(const hvd_incident_filter *f)
            (f->after ? STORE_LIST_AFTER : 0);
 }
 
-int hvd__store_list_sql(int incidents, unsigned mask, hvd_buf *out)
+int hvd__store_list_walks(int incidents, unsigned mask)
 {
-    int rc = hvd_buf_adds(out, incidents ? STORE_LIST_INC_HEAD : STORE_LIST_DIAG_HEAD);
+    return incidents && (mask & STORE_LIST_WALKED) && !(mask & (STORE_LIST_VM | STORE_LIST_VM_ID));
+}
 
-    if (incidents && (mask & STORE_LIST_MATCH) && rc == HVD_OK) {
-        rc = hvd_buf_adds(out, STORE_LIST_INC_MATCH_HEAD);
+/* The head of a listing's statement: head, the host's index when it is the one to
+ * search, where. */
+static int list_head_sql(unsigned mask, const char *head, const char *where, hvd_buf *out)
+{
+    int rc = hvd_buf_adds(out, head);
+
+    if ((mask & STORE_LIST_HOST) && !(mask & (STORE_LIST_VM | STORE_LIST_VM_ID)) && rc == HVD_OK) {
+        rc = hvd_buf_adds(out, STORE_LIST_BY_HOST);
     }
-    for (unsigned b = 0; b < 4 && rc == HVD_OK; b++) {
-        if (mask & (1u << b)) {
-            rc = hvd_buf_adds(out, store_list_match[b]);
+    return rc == HVD_OK ? hvd_buf_adds(out, where) : rc;
+}
+
+/* The filters of mask on a diagnosis's own columns. */
+static int list_match_sql(unsigned mask, hvd_buf *out)
+{
+    int rc = HVD_OK;
+
+    for (size_t k = 0; k < 4 && rc == HVD_OK; k++) {
+        if (mask & store_list_match[k].bit) {
+            rc = hvd_buf_adds(out, store_list_match[k].sql);
         }
     }
-    if (incidents && (mask & STORE_LIST_MATCH) && rc == HVD_OK) {
-        rc = hvd_buf_adds(out, STORE_LIST_INC_MATCH_TAIL);
+    return rc;
+}
+
+/* The walk statement of list_incidents_walk(). */
+static int list_walk_sql(unsigned mask, hvd_buf *out)
+{
+    int rc = list_head_sql(mask, STORE_LIST_WALK_HEAD, STORE_LIST_WALK_WHERE, out);
+
+    rc = rc == HVD_OK ? list_match_sql(mask, out) : rc;
+    if ((mask & STORE_LIST_SINCE) && rc == HVD_OK) {
+        rc = hvd_buf_adds(out, STORE_LIST_WALK_SINCE);
+        rc = rc == HVD_OK ? hvd_buf_adds(out, STORE_LIST_INC_SINCE) : rc;
+    }
+    if ((mask & (STORE_LIST_UNTIL | STORE_LIST_AFTER)) && rc == HVD_OK) {
+        rc = hvd_buf_adds(out, STORE_LIST_WALK_TOP);
+    }
+    if ((mask & STORE_LIST_UNTIL) && rc == HVD_OK) {
+        rc = hvd_buf_adds(out, STORE_LIST_INC_UNTIL);
+    }
+    if ((mask & STORE_LIST_AFTER) && rc == HVD_OK) {
+        rc = hvd_buf_adds(out, STORE_LIST_INC_AFTER);
+    }
+    return rc == HVD_OK ? hvd_buf_adds(out, STORE_LIST_WALK_TAIL) : rc;
+}
+
+int hvd__store_list_sql(int incidents, unsigned mask, hvd_buf *out)
+{
+    int rc;
+
+    if (hvd__store_list_walks(incidents, mask)) {
+        return list_walk_sql(mask, out);
+    }
+    if (incidents) {
+        rc = hvd_buf_adds(out, STORE_LIST_INC_HEAD);
+        if ((mask & STORE_LIST_MATCH) && rc == HVD_OK) {
+            rc = hvd_buf_adds(out, STORE_LIST_INC_MATCH_HEAD);
+            rc = rc == HVD_OK ? list_match_sql(mask, out) : rc;
+            rc = rc == HVD_OK ? hvd_buf_adds(out, STORE_LIST_INC_MATCH_TAIL) : rc;
+        }
+    } else {
+        rc = list_head_sql(mask, STORE_LIST_DIAG_HEAD, STORE_LIST_DIAG_WHERE, out);
+        rc = rc == HVD_OK ? list_match_sql(mask, out) : rc;
     }
     if ((mask & STORE_LIST_SINCE) && rc == HVD_OK) {
         rc = hvd_buf_adds(out, incidents ? STORE_LIST_INC_SINCE : STORE_LIST_DIAG_SINCE);
@@ -3255,6 +3306,15 @@ int hvd__store_list_sql(int incidents, unsigned mask, hvd_buf *out)
         rc = hvd_buf_adds(out, incidents ? STORE_LIST_INC_TAIL : STORE_LIST_DIAG_TAIL);
     }
     return rc;
+}
+
+/* The latest an incident or diagnosis may start to be listed under f: until, the
+ * cursor's time, the smaller of both, or no bound. */
+static hvd_time list_top(const hvd_incident_filter *f)
+{
+    hvd_time top = f->until ? f->until : INT64_MAX;
+
+    return f->after && f->after_time < top ? f->after_time : top;
 }
 
 /* The listing statement for f, bound: the cached one when idle, else (a callback listing
@@ -3296,6 +3356,7 @@ static int list_acquire(hvd_store *st, int incidents, const hvd_incident_filter 
         bind_opt_text(*out, 5, f->rule);
         sqlite3_bind_int64(*out, 6, f->since);
         sqlite3_bind_int64(*out, 7, f->until);
+        sqlite3_bind_int64(*out, 10, list_top(f));
         sqlite3_bind_int64(*out, 11, f->after_time);
         sqlite3_bind_int64(*out, 12, f->after_id);
     } else {
@@ -3354,12 +3415,246 @@ static void diagnosis_row(sqlite3_stmt *q, hvd_stored_diagnosis *d)
     d->root = sqlite3_column_int(q, 17);
 }
 
+/* --- incidents by host or rule: a walk of the index ---------------------------------- */
+
+struct inc_key { /* where an incident stands in a listing */
+    hvd_time first;
+    int64_t id;
+};
+
+/* Whether a comes before b in a listing: it starts later, or at once with a higher id. */
+static int inc_newer(const struct inc_key *a, const struct inc_key *b)
+{
+    return a->first > b->first || (a->first == b->first && a->id > b->id);
+}
+
+static int by_newest(const void *x, const void *y)
+{
+    const struct inc_key *a = x;
+    const struct inc_key *b = y;
+
+    return inc_newer(a, b) ? -1 : inc_newer(b, a);
+}
+
+/* The newest 'need' incidents met so far: a heap with the oldest of them at v[0]. */
+struct inc_heap {
+    struct inc_key *v;
+    size_t n;
+    size_t cap;
+    size_t need; /* SIZE_MAX: every one */
+};
+
+static void inc_heap_down(struct inc_heap *h, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1;
+        size_t m = i;
+        struct inc_key t;
+
+        if (l < h->n && inc_newer(&h->v[m], &h->v[l])) {
+            m = l;
+        }
+        if (l + 1 < h->n && inc_newer(&h->v[m], &h->v[l + 1])) {
+            m = l + 1;
+        }
+        if (m == i) {
+            return;
+        }
+        t = h->v[i];
+        h->v[i] = h->v[m];
+        h->v[m] = t;
+        i = m;
+    }
+}
+
+/* Keeps k if it is among the newest 'need'. O(log need). HVD_ENOMEM on failure. */
+static int inc_heap_offer(struct inc_heap *h, struct inc_key k)
+{
+    size_t i;
+
+    if (h->n == h->need) {
+        if (inc_newer(&k, &h->v[0])) {
+            h->v[0] = k;
+            inc_heap_down(h, 0);
+        }
+        return HVD_OK;
+    }
+    if (room_for_one(&h->v, &h->cap, h->n, sizeof(*h->v), 64) < 0) {
+        return HVD_ENOMEM;
+    }
+    for (i = h->n++; i > 0 && inc_newer(&h->v[(i - 1) / 2], &k); i = (i - 1) / 2) {
+        h->v[i] = h->v[(i - 1) / 2];
+    }
+    h->v[i] = k;
+    return HVD_OK;
+}
+
+struct idset { /* incident ids (never 0): open addressing, at most half full */
+    int64_t *slot;
+    size_t n;
+    size_t cap; /* 0 or a power of two */
+};
+
+static size_t idset_home(size_t cap, int64_t id)
+{
+    return (size_t)(((uint64_t)id * UINT64_C(0x9e3779b97f4a7c15)) >> 32) & (cap - 1);
+}
+
+/* Adds id: 1 when it is new, 0 when it was there, or HVD_ENOMEM. O(1) expected. */
+static int idset_add(struct idset *s, int64_t id)
+{
+    size_t i;
+
+    if (2 * (s->n + 1) > s->cap) {
+        size_t ncap = s->cap ? 2 * s->cap : 256;
+        int64_t *grown = hvd_calloc(ncap, sizeof(*grown));
+
+        if (!grown) {
+            return HVD_ENOMEM;
+        }
+        for (size_t k = 0; k < s->cap; k++) {
+            if (s->slot[k]) {
+                for (i = idset_home(ncap, s->slot[k]); grown[i]; i = (i + 1) & (ncap - 1)) {
+                }
+                grown[i] = s->slot[k];
+            }
+        }
+        hvd_free(s->slot);
+        s->slot = grown;
+        s->cap = ncap;
+    }
+    for (i = idset_home(s->cap, id); s->slot[i]; i = (i + 1) & (s->cap - 1)) {
+        if (s->slot[i] == id) {
+            return 0;
+        }
+    }
+    s->slot[i] = id;
+    s->n++;
+    return 1;
+}
+
+/* Reads incident id whole into q (SQL_INCIDENT_GET, acquired by the caller). Returns 1 and
+ * fills *in (borrowed from q until its reset), 0 when there is no such incident, or < 0. */
+static int incident_read(hvd_store *st, sqlite3_stmt *q, int64_t id, hvd_incident *in,
+                         hvd_error *err)
+{
+    int rc;
+
+    sqlite3_reset(q);
+    sqlite3_bind_int64(q, 1, id);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        incident_row(q, in);
+        return 1;
+    }
+    return rc == SQLITE_DONE ? 0 : db_error(st, err, "cannot read an incident");
+}
+
+/* Incidents of a host or rule (f names no VM), newest first. Walks that host's or rule's
+ * diagnoses newest first on their index, each joined to its incident by id and kept when
+ * that passes the incident filters (STORE_LIST_WALK_HEAD); an incident met for the first
+ * time is offered to a heap of the newest offset + limit. The walk ends when the heap is
+ * full and its oldest incident starts after the diagnosis at hand: an incident not met
+ * yet starts no later than that diagnosis. The page is then read by id, in one read
+ * transaction with the walk.
+ * Cost: O(w log N + k log p) for a walk of w index entries, each joined by an O(log N)
+ * search, meeting k incidents, and a page of p = offset + limit; memory O(k + p). w is
+ * the diagnoses from the newest (or the time bound) down to the page's oldest start, so a
+ * page of recent incidents costs about its own diagnoses whatever the size of the store;
+ * with no limit, every diagnosis of the host or rule within the time bounds. */
+static int list_incidents_walk(hvd_store *st, const hvd_incident_filter *f,
+                               int (*fn)(void *ud, const hvd_incident *in), void *ud,
+                               hvd_error *err)
+{
+    struct inc_heap heap = {NULL, 0, 0, SIZE_MAX};
+    struct idset seen = {NULL, 0, 0};
+    sqlite3_stmt *walk = NULL;
+    sqlite3_stmt *get = NULL;
+    int own_tx = sqlite3_get_autocommit(st->db);
+    size_t skip = f->offset > 0 ? (size_t)f->offset : 0;
+    hvd_incident in;
+    int rc = HVD_OK;
+
+    if (f->limit > 0) {
+        heap.need = (uint64_t)f->limit > SIZE_MAX - skip ? SIZE_MAX : skip + (size_t)f->limit;
+    }
+    if (own_tx) {
+        rc = stmt_acquire(st, SQL_READ_BEGIN, &get, err);
+        if (rc < 0) {
+            return rc;
+        }
+        rc = step_done(st, get, err, "cannot begin a read");
+        stmt_release(st, SQL_READ_BEGIN, get);
+        get = NULL;
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    rc = stmt_acquire(st, SQL_INCIDENT_GET, &get, err);
+    rc = rc == HVD_OK ? list_acquire(st, 1, f, &walk, err) : rc;
+    while (rc == HVD_OK) {
+        int64_t id;
+        hvd_time first;
+        hvd_time t;
+
+        rc = sqlite3_step(walk);
+        if (rc != SQLITE_ROW) {
+            rc = rc == SQLITE_DONE ? HVD_OK : db_error(st, err, "cannot list incidents");
+            break;
+        }
+        id = sqlite3_column_int64(walk, 0);
+        first = sqlite3_column_int64(walk, 1);
+        t = sqlite3_column_int64(walk, 2);
+        if (heap.n > 0 && heap.n == heap.need && heap.v[0].first > t) {
+            break;
+        }
+        rc = idset_add(&seen, id);
+        if (rc == 1) {
+            rc = inc_heap_offer(&heap, (struct inc_key){first, id});
+        }
+        rc = rc == HVD_ENOMEM ? no_memory(st, err) : HVD_OK;
+    }
+    if (walk) {
+        list_release(st, 1, f, walk);
+    }
+    qsort(heap.v, heap.n, sizeof(*heap.v), by_newest);
+    for (size_t k = skip; rc == HVD_OK && k < heap.n; k++) {
+        rc = incident_read(st, get, heap.v[k].id, &in, err);
+        if (rc == 1 && fn(ud, &in)) {
+            break;
+        }
+        rc = rc < 0 ? rc : HVD_OK;
+    }
+    rc = rc < 0 ? rc : HVD_OK;
+    if (get) {
+        sqlite3_reset(get);
+        stmt_release(st, SQL_INCIDENT_GET, get);
+    }
+    if (own_tx) {
+        /* a read: ending it cannot lose anything, whatever happened above */
+        int end = stmt_acquire(st, SQL_READ_END, &get, rc < 0 ? NULL : err);
+
+        if (end == HVD_OK) {
+            end = step_done(st, get, rc < 0 ? NULL : err, "cannot end a read");
+            stmt_release(st, SQL_READ_END, get);
+        }
+        rc = rc < 0 ? rc : end;
+    }
+    hvd_free(heap.v);
+    hvd_free(seen.slot);
+    return rc;
+}
+
 int hvd_store_incidents(hvd_store *st, const hvd_incident_filter *f,
                         int (*fn)(void *ud, const hvd_incident *in), void *ud, hvd_error *err)
 {
     sqlite3_stmt *q = NULL;
-    int rc = list_acquire(st, 1, f, &q, err);
+    int rc;
 
+    if (f && hvd__store_list_walks(1, filter_mask(f))) {
+        return list_incidents_walk(st, f, fn, ud, err);
+    }
+    rc = list_acquire(st, 1, f, &q, err);
     if (rc < 0) {
         return rc;
     }

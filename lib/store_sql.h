@@ -2,7 +2,7 @@
  * All SQL text of the store. Times are hvd_time (100-ns ticks since 1970, UTC); text columns
  * are never NULL ('' when unknown).
  *
- * Schema (version 5):
+ * Schema (version 7):
  *   sources             one row per input path: identity (device, inode, size, mtime, hash of
  *                       the first 4 KiB, hash of the bytes before the saved offset) of the
  *                       file as read, reader position token, stats, fresh and repeated
@@ -222,6 +222,17 @@ static const char *const store_migrations[] = {
     "  " STORE_NOW_TICKS ", new.severity, old.severity,"
     "  " STORE_OUTBOX_SNAPSHOT ";"
     " END;",
+
+    /* 7: a host's and a rule's diagnoses newest first, on one index each that carries
+     * every column a listing filters on: the (first_time, id) order pages without a sort,
+     * and finding the incidents of a host or rule walks the index alone, newest first,
+     * until its page is full. They replace the host and rule indexes of step 5. */
+    "DROP INDEX diagnoses_host_time;"
+    "DROP INDEX diagnoses_rule_time;"
+    "CREATE INDEX diagnoses_host_list ON diagnoses(" STORE_HOST_SHORT " COLLATE NOCASE,"
+    " first_time, id, host, rule, severity, last_time, incident);"
+    "CREATE INDEX diagnoses_rule_list ON diagnoses(rule, first_time, id, host, severity,"
+    " last_time, incident);",
 };
 
 /* The columns of a source row, in the order every SELECT of sources gives them. */
@@ -251,11 +262,14 @@ static const char *const store_migrations[] = {
  * filter that is absent is absent from the SQL and the planner can search on the index of
  * each filter that is there: no "?N IS NULL OR ..." hiding a column from it. Parameters,
  * the same in every combination: ?1 min severity, ?2 VM name or id, ?3 VM id, ?4 host
- * (short name or FQDN), ?5 rule, ?6 since, ?7 until, ?8 limit (-1: none), ?9 offset, ?11
- * and ?12 the cursor's (first_time, id).
+ * (short name or FQDN), ?5 rule, ?6 since, ?7 until, ?8 limit (-1: none), ?9 offset, ?10
+ * the smaller of until and the cursor's time, ?11 and ?12 the cursor's (first_time, id).
  *
  * A diagnosis matches a host when its host is it or starts with it and a dot, in any case.
- * Both imply the same short name, which the index diagnoses_host_time searches on.
+ * Both imply the same short name, which the index diagnoses_host_list searches on; for a
+ * short name (no dot) that is all there is to test. By host and no VM, that index is
+ * named: without statistics the planner would take the rule's index and work out every
+ * diagnosis's short name.
  */
 #define STORE_ARG_HOST_SHORT "substr(?4, 1, instr(?4 || '.', '.') - 1)"
 
@@ -268,24 +282,32 @@ enum {
     STORE_LIST_UNTIL = 1 << 5, /* ?7 */
     STORE_LIST_AFTER = 1 << 6, /* ?11, ?12 */
     STORE_LIST_MATCH = 0x0f,   /* the filters on a diagnosis's own columns */
+    STORE_LIST_WALKED = STORE_LIST_HOST | STORE_LIST_RULE, /* see STORE_LIST_WALK_HEAD */
     STORE_LIST_COMBOS = 1 << 7,
 };
 
-/* The filters on a diagnosis (alias d), by bit of STORE_LIST_MATCH. */
-static const char *const store_list_match[4] = {
-    " AND (d.vm_name = ?2 COLLATE NOCASE OR d.vm_id = ?2 COLLATE NOCASE)",
-    " AND d.vm_id = ?3 COLLATE NOCASE",
-    " AND " STORE_HOST_SHORT " = " STORE_ARG_HOST_SHORT " COLLATE NOCASE"
-    " AND (d.host = ?4 COLLATE NOCASE OR d.host LIKE ?4 || '.%')",
-    " AND d.rule = ?5",
+/* The filters on a diagnosis (alias d), each with its bit of STORE_LIST_MATCH, in the
+ * order they are written: the host's LIKE after the rule, which is cheaper. */
+static const struct {
+    unsigned bit;
+    const char *sql;
+} store_list_match[4] = {
+    {STORE_LIST_VM, " AND (d.vm_name = ?2 COLLATE NOCASE OR d.vm_id = ?2 COLLATE NOCASE)"},
+    {STORE_LIST_VM_ID, " AND d.vm_id = ?3 COLLATE NOCASE"},
+    {STORE_LIST_RULE, " AND d.rule = ?5"},
+    {STORE_LIST_HOST, " AND " STORE_HOST_SHORT " = " STORE_ARG_HOST_SHORT " COLLATE NOCASE"
+                      " AND (instr(?4, '.') = 0 OR d.host = ?4 COLLATE NOCASE"
+                      " OR d.host LIKE ?4 || '.%')"},
 };
+#define STORE_LIST_BY_HOST " INDEXED BY diagnoses_host_list"
 
 /* Diagnoses, newest first: the page's ids are found on the indexes, then only its rows
  * are read whole. Time filters: a diagnosis that ends at or after ?6 starts no earlier
  * than ?6 minus the longest span of any (diagnoses_span gives it in one search). */
 #define STORE_LIST_DIAG_HEAD                                                            \
     "SELECT " STORE_DIAGNOSIS_COLUMNS " FROM (SELECT d.id AS id, d.first_time AS first" \
-    " FROM diagnoses d WHERE d.severity >= ?1"
+    " FROM diagnoses d"
+#define STORE_LIST_DIAG_WHERE " WHERE d.severity >= ?1"
 #define STORE_LIST_DIAG_SINCE                       \
     " AND d.last_time >= ?6 AND d.first_time >= ?6" \
     " - (SELECT coalesce(max(last_time - first_time), 0) FROM diagnoses)"
@@ -307,6 +329,26 @@ static const char *const store_list_match[4] = {
 #define STORE_LIST_INC_UNTIL " AND i.first_time <= ?7"
 #define STORE_LIST_INC_AFTER " AND (i.first_time, i.id) < (?11, ?12)"
 #define STORE_LIST_INC_TAIL  " ORDER BY i.first_time DESC, i.id DESC LIMIT ?8 OFFSET ?9"
+
+/* Incidents by host or rule (and no VM) are found by a walk, not by one sorted statement:
+ * the host's or rule's diagnoses newest first on that index alone, each joined to its
+ * incident, which must pass the incident filters (STORE_LIST_INC_SINCE and on). store.c
+ * keeps the newest incidents met and stops when no incident not met yet can be newer
+ * than its page: an incident starts no later than any of its diagnoses. Columns: the
+ * incident's id and first time, the diagnosis's first time. Time filters bound the walk:
+ * an incident that ends at or after ?6 starts no earlier than ?6 minus the longest
+ * incident span, and so do its diagnoses; one that starts at or before ?10 (the smaller
+ * of until and the cursor's time) ends by ?10 plus that span, and its diagnoses start by
+ * then, plus the most any diagnosis ends before it starts. */
+#define STORE_LIST_WALK_HEAD  "SELECT i.id, i.first_time, d.first_time FROM diagnoses d"
+#define STORE_LIST_WALK_WHERE " JOIN incidents i ON i.id = d.incident WHERE i.severity >= ?1"
+#define STORE_LIST_WALK_SINCE \
+    " AND d.first_time >= ?6 - (SELECT coalesce(max(last_time - first_time), 0) FROM incidents)"
+#define STORE_LIST_WALK_TOP                                               \
+    " AND d.first_time <= ?10"                                            \
+    " + (SELECT coalesce(max(last_time - first_time), 0) FROM incidents)" \
+    " + max(0, -(SELECT coalesce(min(last_time - first_time), 0) FROM diagnoses))"
+#define STORE_LIST_WALK_TAIL " ORDER BY d.first_time DESC"
 
 /* An incident's diagnoses in the order they are shown, as a key that sorts ascending. */
 #define STORE_INCIDENT_DIAG_ORDER "-(d.kind = 'correlation'), -d.severity, d.first_time, d.key"
@@ -375,6 +417,8 @@ enum {
     SQL_CURSOR_SET,
     SQL_OUTBOX_PRUNE,
     SQL_SEVERITY_COUNTS,
+    SQL_READ_BEGIN,
+    SQL_READ_END,
     SQL_COUNT
 };
 
@@ -556,6 +600,10 @@ static const char *const store_sql[SQL_COUNT] = {
     /* Rows every cursor has passed; with no cursor, every row up to ?1. */
     [SQL_OUTBOX_PRUNE] = "DELETE FROM outbox WHERE seq <= coalesce("
                          "(SELECT min(seq) FROM output_cursors), ?1)",
+
+    /* --- a read of several statements that must see one state of the database --- */
+    [SQL_READ_BEGIN] = "BEGIN",
+    [SQL_READ_END] = "COMMIT",
 };
 
 #endif

@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include <check.h>
+#include <inttypes.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,25 @@ static struct logged reject(const char *text)
     ck_assert_int_ge(l.n, 1);
     ck_assert_str_eq(err.msg, l.first);
     return l;
+}
+
+/* A configuration text and the start of the message it must be refused with. */
+struct bad_case {
+    const char *text;
+    const char *msg;
+};
+
+/* Each of the n texts is refused, its first message being the case's (whole) or starting
+ * with it. */
+static void reject_all(const struct bad_case *cases, size_t n, int whole)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct logged l = reject(cases[i].text);
+        size_t len = whole ? sizeof(l.first) : strlen(cases[i].msg);
+
+        ck_assert_msg(strncmp(l.first, cases[i].msg, len) == 0, "case %zu (%s): got '%s'", i,
+                      cases[i].text, l.first);
+    }
 }
 
 static hvd_config *accept_text(const char *text)
@@ -149,37 +169,27 @@ END_TEST
 
 START_TEST(config_errors_name_file_and_line)
 {
-    struct logged l;
+    static const struct bad_case cases[] = {
+        {"[daemon]\nworkers = 2\nworkerz = 3\n", "t.conf:3: unknown key 'workerz' in [daemon]"},
+        {"[daemon]\n\n[deamon]\nworkers = 1\n",
+         "t.conf:3: unknown section [deamon] (expected [daemon], [outputs] or [watch NAME])"},
+        {"[watch a]\npath = /a\ncolour = red\n", "t.conf:3: unknown key 'colour' in [watch a]"},
+        {"workers = 1\n", "t.conf:1: 'workers' is outside any section"},
+        {"[daemon]\nthis line has no equals sign\n",
+         "t.conf:2: syntax error (expected [section] or key = value)"},
+        {"[daemon]\nworkers = 1\nworkers = 2\n", "t.conf:3: 'workers' is set twice in [daemon]"},
+        {"[watch a]\npath = /a\n[watch a]\npath = /b\n", "t.conf:3: [watch a] appears twice"},
+        {"[daemon]\n[watch a]\nkind = evtx\n", "t.conf:2: [watch a] has no path"},
+        {"[watch]\npath = /a\n", "t.conf:1: [watch] needs a name: [watch NAME]"},
+    };
 
-    l = reject("[daemon]\nworkers = 2\nworkerz = 3\n");
-    ck_assert_str_eq(l.first, "t.conf:3: unknown key 'workerz' in [daemon]");
-    l = reject("[daemon]\n\n[deamon]\nworkers = 1\n");
-    ck_assert_str_eq(
-        l.first,
-        "t.conf:3: unknown section [deamon] (expected [daemon], [outputs] or [watch NAME])");
-    l = reject("[watch a]\npath = /a\ncolour = red\n");
-    ck_assert_str_eq(l.first, "t.conf:3: unknown key 'colour' in [watch a]");
-    l = reject("workers = 1\n");
-    ck_assert_str_eq(l.first, "t.conf:1: 'workers' is outside any section");
-    l = reject("[daemon]\nthis line has no equals sign\n");
-    ck_assert_str_eq(l.first, "t.conf:2: syntax error (expected [section] or key = value)");
-    l = reject("[daemon]\nworkers = 1\nworkers = 2\n");
-    ck_assert_str_eq(l.first, "t.conf:3: 'workers' is set twice in [daemon]");
-    l = reject("[watch a]\npath = /a\n[watch a]\npath = /b\n");
-    ck_assert_str_eq(l.first, "t.conf:3: [watch a] appears twice");
-    l = reject("[daemon]\n[watch a]\nkind = evtx\n");
-    ck_assert_str_eq(l.first, "t.conf:2: [watch a] has no path");
-    l = reject("[watch]\npath = /a\n");
-    ck_assert_str_eq(l.first, "t.conf:1: [watch] needs a name: [watch NAME]");
+    reject_all(cases, sizeof(cases) / sizeof(cases[0]), 1);
 }
 END_TEST
 
 START_TEST(config_bad_values_are_refused)
 {
-    static const struct {
-        const char *text;
-        const char *msg;
-    } cases[] = {
+    static const struct bad_case cases[] = {
         {"[daemon]\nsocket_mode = 0999\n", "t.conf:2: socket_mode: '0999' is not an octal mode"},
         {"[daemon]\nsocket_mode = 1777\n", "t.conf:2: socket_mode: '1777' is not an octal mode"},
         {"[daemon]\nworkers = 0\n", "t.conf:2: workers: '0' is not a number from 1 to 64"},
@@ -204,12 +214,7 @@ START_TEST(config_bad_values_are_refused)
         {"[watch a]\npath = /a\nrecursive = maybe\n", "t.conf:3: recursive: 'maybe' is not yes"},
     };
 
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct logged l = reject(cases[i].text);
-
-        ck_assert_msg(strncmp(l.first, cases[i].msg, strlen(cases[i].msg)) == 0,
-                      "case %zu: got '%s'", i, l.first);
-    }
+    reject_all(cases, sizeof(cases) / sizeof(cases[0]), 0);
 }
 END_TEST
 
@@ -281,52 +286,69 @@ START_TEST(config_file_is_loaded_and_missing_file_named)
 }
 END_TEST
 
+/* A text for a parser of numbers with units, and what it gives (REFUSED: an error). */
+#define REFUSED UINT64_MAX
+struct parsed {
+    const char *text;
+    uint64_t value;
+};
+
+/* parse gives each case's value, or refuses it with -1. */
+static void check_parser(int (*parse)(const char *, uint64_t *), const struct parsed *cases,
+                         size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = 0;
+        int rc = parse(cases[i].text, &v);
+
+        if (cases[i].value == REFUSED) {
+            ck_assert_msg(rc == -1, "'%s' is taken as %" PRIu64, cases[i].text, v);
+        } else {
+            ck_assert_msg(rc == 0 && v == cases[i].value, "'%s': %d, %" PRIu64, cases[i].text, rc,
+                          v);
+        }
+    }
+}
+
 START_TEST(config_durations_parse)
 {
-    uint64_t ms = 0;
+    static const struct parsed cases[] = {
+        {"250ms", 250},
+        {"30", 30000},
+        {"30s", 30000},
+        {"2m", 120000},
+        {"1h", 3600000},
+        {"", REFUSED},
+        {"s", REFUSED},
+        {"1 s", REFUSED},
+        {"1d", REFUSED},
+        {"99999999999999999999", REFUSED},
+        {"9999999999999999h", REFUSED},
+    };
 
-    ck_assert_int_eq(hvd_config_parse_duration("250ms", &ms), 0);
-    ck_assert_uint_eq(ms, 250);
-    ck_assert_int_eq(hvd_config_parse_duration("30", &ms), 0);
-    ck_assert_uint_eq(ms, 30000);
-    ck_assert_int_eq(hvd_config_parse_duration("30s", &ms), 0);
-    ck_assert_uint_eq(ms, 30000);
-    ck_assert_int_eq(hvd_config_parse_duration("2m", &ms), 0);
-    ck_assert_uint_eq(ms, 120000);
-    ck_assert_int_eq(hvd_config_parse_duration("1h", &ms), 0);
-    ck_assert_uint_eq(ms, 3600000);
-    ck_assert_int_eq(hvd_config_parse_duration("", &ms), -1);
-    ck_assert_int_eq(hvd_config_parse_duration("s", &ms), -1);
-    ck_assert_int_eq(hvd_config_parse_duration("1 s", &ms), -1);
-    ck_assert_int_eq(hvd_config_parse_duration("1d", &ms), -1);
-    ck_assert_int_eq(hvd_config_parse_duration("99999999999999999999", &ms), -1);
-    ck_assert_int_eq(hvd_config_parse_duration("9999999999999999h", &ms), -1);
+    check_parser(hvd_config_parse_duration, cases, sizeof(cases) / sizeof(cases[0]));
 }
 END_TEST
 
 START_TEST(config_sizes_parse)
 {
-    uint64_t n = 0;
+    static const struct parsed cases[] = {
+        {"0", 0},
+        {"4096", 4096},
+        {"512K", 512ull << 10},
+        {"256M", 256ull << 20},
+        {"1GiB", 1ull << 30},
+        {"2TB", 2ull << 40},
+        {"", REFUSED},
+        {"M", REFUSED},
+        {"1 G", REFUSED},
+        {"1P", REFUSED},
+        {"1Gx", REFUSED},
+        {"-1", REFUSED},
+        {"99999999999T", REFUSED},
+    };
 
-    ck_assert_int_eq(hvd_config_parse_size("0", &n), 0);
-    ck_assert_uint_eq(n, 0);
-    ck_assert_int_eq(hvd_config_parse_size("4096", &n), 0);
-    ck_assert_uint_eq(n, 4096);
-    ck_assert_int_eq(hvd_config_parse_size("512K", &n), 0);
-    ck_assert_uint_eq(n, 512ull << 10);
-    ck_assert_int_eq(hvd_config_parse_size("256M", &n), 0);
-    ck_assert_uint_eq(n, 256ull << 20);
-    ck_assert_int_eq(hvd_config_parse_size("1GiB", &n), 0);
-    ck_assert_uint_eq(n, 1ull << 30);
-    ck_assert_int_eq(hvd_config_parse_size("2TB", &n), 0);
-    ck_assert_uint_eq(n, 2ull << 40);
-    ck_assert_int_eq(hvd_config_parse_size("", &n), -1);
-    ck_assert_int_eq(hvd_config_parse_size("M", &n), -1);
-    ck_assert_int_eq(hvd_config_parse_size("1 G", &n), -1);
-    ck_assert_int_eq(hvd_config_parse_size("1P", &n), -1);
-    ck_assert_int_eq(hvd_config_parse_size("1Gx", &n), -1);
-    ck_assert_int_eq(hvd_config_parse_size("-1", &n), -1);
-    ck_assert_int_eq(hvd_config_parse_size("99999999999T", &n), -1);
+    check_parser(hvd_config_parse_size, cases, sizeof(cases) / sizeof(cases[0]));
 }
 END_TEST
 
@@ -542,10 +564,7 @@ END_TEST
 
 START_TEST(config_client_limits_parse)
 {
-    static const struct {
-        const char *text;
-        const char *msg;
-    } bad[] = {
+    static const struct bad_case bad[] = {
         {"[daemon]\nmax_clients = 0\n", "t.conf:2: max_clients: '0' is not a number from 1"},
         {"[daemon]\nmax_clients_per_uid = 70000\n", "t.conf:2: max_clients_per_uid: '70000'"},
         {"[daemon]\nclient_idle_timeout = 1ms\n", "t.conf:2: client_idle_timeout: 1ms is out"},
@@ -575,21 +594,13 @@ START_TEST(config_client_limits_parse)
     c = accept_text("[daemon]\nclient_queue_limit = 5000\n");
     ck_assert_uint_eq(c->client_queue_limit, 5000);
     hvd_config_destroy(c);
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        struct logged l = reject(bad[i].text);
-
-        ck_assert_msg(strncmp(l.first, bad[i].msg, strlen(bad[i].msg)) == 0, "%s: %s", bad[i].text,
-                      l.first);
-    }
+    reject_all(bad, sizeof(bad) / sizeof(bad[0]), 0);
 }
 END_TEST
 
 START_TEST(config_metrics_and_syslog_keys_parse)
 {
-    static const struct {
-        const char *text;
-        const char *msg;
-    } bad[] = {
+    static const struct bad_case bad[] = {
         {"[daemon]\nmetrics_listen = localhost:9464\n",
          "t.conf:2: metrics_listen: 'localhost:9464'"},
         {"[daemon]\nmetrics_listen = 127.0.0.1:0\n", "t.conf:2: metrics_listen: '127.0.0.1:0'"},
@@ -647,12 +658,7 @@ START_TEST(config_metrics_and_syslog_keys_parse)
     hvd_config_destroy(again);
     hvd_free(text);
     hvd_config_destroy(c);
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        struct logged l = reject(bad[i].text);
-
-        ck_assert_msg(strncmp(l.first, bad[i].msg, strlen(bad[i].msg)) == 0, "%s: %s", bad[i].text,
-                      l.first);
-    }
+    reject_all(bad, sizeof(bad) / sizeof(bad[0]), 0);
 }
 END_TEST
 

@@ -176,24 +176,38 @@ static int conn_closed_by_peer(struct conn *c, int timeout_ms)
     return 0;
 }
 
-static json_t *conn_ask(struct conn *c, const char *request)
+/* The next answer on c, parsed; 'what' names the request in a failure. */
+static json_t *conn_answer(struct conn *c, const char *what)
 {
-    char *line;
+    char *line = conn_line(c, WAIT_MS);
     json_t *o;
 
-    conn_send(c, request, strlen(request));
-    conn_send(c, "\n", 1);
-    line = conn_line(c, WAIT_MS);
-    ck_assert_msg(line != NULL, "no answer to %s", request);
+    ck_assert_msg(line != NULL, "no answer to %s", what);
     o = json_loads(line, 0, NULL);
     ck_assert_msg(o != NULL, "not JSON: %s", line);
     free(line);
     return o;
 }
 
+static json_t *conn_ask(struct conn *c, const char *request)
+{
+    conn_send(c, request, strlen(request));
+    conn_send(c, "\n", 1);
+    return conn_answer(c, request);
+}
+
 static const char *error_code(const json_t *o)
 {
     return json_string_value(json_object_get(json_object_get(o, "error"), "code"));
+}
+
+/* The answer to request on c (NULL: the next answer, to what was sent) is the error code. */
+static void conn_expect_error(struct conn *c, const char *request, const char *code)
+{
+    json_t *o = request ? conn_ask(c, request) : conn_answer(c, "what was sent");
+
+    ck_assert_str_eq(error_code(o), code);
+    json_decref(o);
 }
 
 /* --- one daemon ---------------------------------------------------------------------- */
@@ -369,6 +383,22 @@ static void dm_free(struct dm *m)
     free(m->log);
 }
 
+/* A daemon in a directory of its own with configuration extra (as dm_config()), started
+ * as dm_start_bin() does; undone by dm_down(). */
+static void dm_up(struct dm *m, const char *extra, const char *bin, const char *env)
+{
+    dm_init(m);
+    dm_config(m, extra);
+    dm_start_bin(m, bin, env);
+}
+
+/* Stops the daemon, which must exit 0, and removes its directory. */
+static void dm_down(struct dm *m)
+{
+    ck_assert_int_eq(dm_stop(m), 0);
+    dm_free(m);
+}
+
 static json_t *dm_ask(const struct dm *m, const char *request)
 {
     struct conn c;
@@ -471,6 +501,15 @@ struct want_file {
     json_int_t size; /* 0: any */
 };
 
+/* The entry of path in a sources answer has an error that says why. */
+static void assert_file_error(const json_t *sources, const char *path, const char *why)
+{
+    const char *error = json_string_value(json_object_get(file_entry(sources, path), "error"));
+
+    ck_assert_msg(error && strstr(error, why), "%s: error %s, want \"%s\"", path,
+                  error ? error : "(none)", why);
+}
+
 static int file_is(const json_t *o, const void *ud)
 {
     const struct want_file *w = ud;
@@ -499,6 +538,16 @@ static int counter_at_least(const json_t *o, const void *ud)
     const struct want_counter *w = ud;
 
     return counter(o, w->name) >= w->min;
+}
+
+/* A file dropped after a bad one is read as usual. */
+static void dm_next_file_read(const struct dm *m)
+{
+    char *ok = dm_drop(m, FIXTURE("HV-NODE02_cluster.log"), "HV-NODE02_cluster.log");
+    struct want_file good = {ok, "done", NULL, 1, 0};
+
+    json_decref(dm_wait(m, "{\"op\":\"sources\"}", file_is, &good, "the next file read"));
+    free(ok);
 }
 
 /* --- configuration check ------------------------------------------------------------- */
@@ -546,9 +595,7 @@ START_TEST(daemon_answers_ping_and_health)
     json_t *o;
     struct stat st;
 
-    dm_init(&m);
-    dm_config(&m, "socket_mode = 0600");
-    dm_start(&m);
+    dm_up(&m, "socket_mode = 0600", NULL, NULL);
     ck_assert_int_eq(stat(m.sock, &st), 0);
     ck_assert_uint_eq(st.st_mode & 0777, 0600);
     o = dm_ask(&m, "{\"op\":\"ping\"}");
@@ -565,8 +612,7 @@ START_TEST(daemon_answers_ping_and_health)
     ck_assert(json_is_true(json_object_get(o, "ok")));
     ck_assert_int_gt(json_array_size(json_object_get(o, "rules")), 0);
     json_decref(o);
-    ck_assert_int_eq(dm_stop(&m), 0);
-    dm_free(&m);
+    dm_down(&m);
 }
 END_TEST
 
@@ -580,21 +626,13 @@ START_TEST(daemon_bad_requests_get_json_errors_and_others_go_on)
     size_t n = 70 * 1024;
     char *junk = malloc(n + 1);
 
-    dm_init(&m);
-    dm_config(&m, NULL);
-    dm_start(&m);
+    dm_up(&m, NULL, NULL, NULL);
     ck_assert_int_eq(conn_open(&a, m.sock), 0);
     ck_assert_int_eq(conn_open(&b, m.sock), 0);
 
-    o = conn_ask(&b, "hello there");
-    ck_assert_str_eq(error_code(o), "bad_request");
-    json_decref(o);
-    o = conn_ask(&b, "[1,2]");
-    ck_assert_str_eq(error_code(o), "bad_request");
-    json_decref(o);
-    o = conn_ask(&b, "{\"op\":\"fly\"}");
-    ck_assert_str_eq(error_code(o), "unknown_op");
-    json_decref(o);
+    conn_expect_error(&b, "hello there", "bad_request");
+    conn_expect_error(&b, "[1,2]", "bad_request");
+    conn_expect_error(&b, "{\"op\":\"fly\"}", "unknown_op");
     /* the same connection still works after errors */
     o = conn_ask(&b, "{\"op\":\"ping\"}");
     ck_assert(json_is_true(json_object_get(o, "ok")));
@@ -604,15 +642,7 @@ START_TEST(daemon_bad_requests_get_json_errors_and_others_go_on)
     memset(junk, 'x', n);
     ck_assert_int_eq(conn_open(&big, m.sock), 0);
     conn_send(&big, junk, n);
-    {
-        char *line = conn_line(&big, WAIT_MS);
-
-        ck_assert_ptr_nonnull(line);
-        o = json_loads(line, 0, NULL);
-        ck_assert_str_eq(error_code(o), "too_large");
-        json_decref(o);
-        free(line);
-    }
+    conn_expect_error(&big, NULL, "too_large");
     ck_assert(conn_closed_by_peer(&big, WAIT_MS));
     conn_close(&big);
 
@@ -620,15 +650,7 @@ START_TEST(daemon_bad_requests_get_json_errors_and_others_go_on)
     ck_assert_int_eq(conn_open(&big, m.sock), 0);
     junk[n] = '\n';
     conn_send(&big, junk, n + 1);
-    {
-        char *line = conn_line(&big, WAIT_MS);
-
-        ck_assert_ptr_nonnull(line);
-        o = json_loads(line, 0, NULL);
-        ck_assert_str_eq(error_code(o), "too_large");
-        json_decref(o);
-        free(line);
-    }
+    conn_expect_error(&big, NULL, "too_large");
     conn_close(&big);
 
     /* two requests in one write, and one split across two writes */
@@ -644,8 +666,7 @@ START_TEST(daemon_bad_requests_get_json_errors_and_others_go_on)
     conn_close(&a);
     conn_close(&b);
     free(junk);
-    ck_assert_int_eq(dm_stop(&m), 0);
-    dm_free(&m);
+    dm_down(&m);
 }
 END_TEST
 
@@ -661,9 +682,7 @@ START_TEST(daemon_client_that_never_reads_is_dropped_not_waited_for)
     int closed = 0;
     int sends = 0;
 
-    dm_init(&m);
-    dm_config(&m, "client_idle_timeout = 1s\nclient_queue_limit = 16k");
-    dm_start(&m);
+    dm_up(&m, "client_idle_timeout = 1s\nclient_queue_limit = 16k", NULL, NULL);
     ck_assert_int_eq(conn_open(&slow, m.sock), 0);
     ck_assert_int_eq(conn_open(&other, m.sock), 0);
     /* the slow client sends and sends and never reads: its answers pile up */
@@ -692,8 +711,7 @@ START_TEST(daemon_client_that_never_reads_is_dropped_not_waited_for)
     json_decref(o);
     conn_close(&slow);
     conn_close(&other);
-    ck_assert_int_eq(dm_stop(&m), 0);
-    dm_free(&m);
+    dm_down(&m);
 }
 END_TEST
 
@@ -702,9 +720,7 @@ START_TEST(daemon_serves_fifty_clients_at_once)
     struct dm m;
     struct conn c[50];
 
-    dm_init(&m);
-    dm_config(&m, NULL);
-    dm_start(&m);
+    dm_up(&m, NULL, NULL, NULL);
     for (int i = 0; i < 50; i++) {
         ck_assert_int_eq(conn_open(&c[i], m.sock), 0);
     }
@@ -725,8 +741,7 @@ START_TEST(daemon_serves_fifty_clients_at_once)
     for (int i = 0; i < 50; i++) {
         conn_close(&c[i]);
     }
-    ck_assert_int_eq(dm_stop(&m), 0);
-    dm_free(&m);
+    dm_down(&m);
 }
 END_TEST
 
@@ -812,8 +827,7 @@ START_TEST(daemon_reading_follower_gets_every_diagnosis_of_a_burst_once)
     free(seen);
     free(tmp);
     free(path);
-    ck_assert_int_eq(dm_stop(&m), 0);
-    dm_free(&m);
+    dm_down(&m);
 }
 END_TEST
 
@@ -963,8 +977,7 @@ START_TEST(daemon_sources_of_ten_thousand_files_arrive_whole_through_the_cli)
     ck_assert_uint_eq(lines, N);
     free(text);
     free(seen);
-    ck_assert_int_eq(dm_stop(&m), 0);
-    dm_free(&m);
+    dm_down(&m);
 }
 END_TEST
 
@@ -1004,10 +1017,10 @@ START_TEST(daemon_clients_that_never_read_leave_memory_bounded)
      * counts as resident: keep it small, so RSS shows what the daemon holds. */
     snprintf(env, sizeof(env), "ASAN_OPTIONS=%s%squarantine_size_mb=1", asan ? asan : "",
              asan && *asan ? ":" : "");
-    dm_init(&m);
-    dm_config(&m, "max_clients_per_uid = 1000\nclient_output_budget = 4M\n"
-                  "client_queue_limit = 64k\nclient_idle_timeout = 10m");
-    dm_start_bin(&m, NULL, env);
+    dm_up(&m,
+          "max_clients_per_uid = 1000\nclient_output_budget = 4M\n"
+          "client_queue_limit = 64k\nclient_idle_timeout = 10m",
+          NULL, env);
     o = dm_ask(&m, "{\"op\":\"rules\"}");
     ck_assert(json_is_true(json_object_get(o, "ok")));
     json_decref(o);
@@ -1057,8 +1070,7 @@ START_TEST(daemon_clients_that_never_read_leave_memory_bounded)
     }
     conn_close(&good);
     free(c);
-    ck_assert_int_eq(dm_stop(&m), 0);
-    dm_free(&m);
+    dm_down(&m);
 }
 END_TEST
 
@@ -1070,9 +1082,7 @@ START_TEST(daemon_idle_client_is_closed_but_a_waiting_follower_is_not)
     struct pollfd p;
     json_t *o;
 
-    dm_init(&m);
-    dm_config(&m, "client_idle_timeout = 300ms");
-    dm_start(&m);
+    dm_up(&m, "client_idle_timeout = 300ms", NULL, NULL);
     ck_assert_int_eq(conn_open(&follower, m.sock), 0);
     o = conn_ask(&follower, "{\"op\":\"follow\"}");
     ck_assert(json_is_true(json_object_get(o, "following")));
@@ -1093,8 +1103,7 @@ START_TEST(daemon_idle_client_is_closed_but_a_waiting_follower_is_not)
     ck_assert(json_is_true(json_object_get(o, "ok")));
     json_decref(o);
     conn_close(&follower);
-    ck_assert_int_eq(dm_stop(&m), 0);
-    dm_free(&m);
+    dm_down(&m);
 }
 END_TEST
 
@@ -1102,12 +1111,9 @@ START_TEST(daemon_caps_connections_per_user_and_counts_refusals)
 {
     struct dm m;
     struct conn c[4];
-    char *line;
     json_t *o;
 
-    dm_init(&m);
-    dm_config(&m, "max_clients_per_uid = 3");
-    dm_start(&m);
+    dm_up(&m, "max_clients_per_uid = 3", NULL, NULL);
     for (int i = 0; i < 3; i++) {
         ck_assert_int_eq(conn_open(&c[i], m.sock), 0);
         o = conn_ask(&c[i], "{\"op\":\"ping\"}");
@@ -1115,12 +1121,7 @@ START_TEST(daemon_caps_connections_per_user_and_counts_refusals)
         json_decref(o);
     }
     ck_assert_int_eq(conn_open(&c[3], m.sock), 0);
-    line = conn_line(&c[3], WAIT_MS);
-    ck_assert_ptr_nonnull(line);
-    o = json_loads(line, 0, NULL);
-    ck_assert_str_eq(error_code(o), "busy");
-    json_decref(o);
-    free(line);
+    conn_expect_error(&c[3], NULL, "busy");
     ck_assert(conn_closed_by_peer(&c[3], WAIT_MS));
     conn_close(&c[3]);
     o = conn_ask(&c[0], "{\"op\":\"health\"}");
@@ -1129,8 +1130,7 @@ START_TEST(daemon_caps_connections_per_user_and_counts_refusals)
     for (int i = 0; i < 3; i++) {
         conn_close(&c[i]);
     }
-    ck_assert_int_eq(dm_stop(&m), 0);
-    dm_free(&m);
+    dm_down(&m);
 }
 END_TEST
 
@@ -1188,8 +1188,7 @@ START_TEST(daemon_socket_has_its_mode_when_it_appears)
         }
         conn_close(&c);
     }
-    ck_assert_int_eq(dm_stop(&m), 0);
-    dm_free(&m);
+    dm_down(&m);
 }
 END_TEST
 
@@ -1206,9 +1205,7 @@ START_TEST(daemon_reads_a_dropped_file_and_tells_followers)
     char *line;
     int diagnoses = 0;
 
-    dm_init(&m);
-    dm_config(&m, NULL);
-    dm_start(&m);
+    dm_up(&m, NULL, NULL, NULL);
     ck_assert_int_eq(conn_open(&follow, m.sock), 0);
     o = conn_ask(&follow, "{\"op\":\"follow\"}");
     ck_assert(json_is_true(json_object_get(o, "following")));
@@ -1248,8 +1245,7 @@ START_TEST(daemon_reads_a_dropped_file_and_tells_followers)
     }
     conn_close(&follow);
     free(path);
-    ck_assert_int_eq(dm_stop(&m), 0);
-    dm_free(&m);
+    dm_down(&m);
 }
 END_TEST
 
@@ -1273,9 +1269,7 @@ START_TEST(daemon_classifies_grown_truncated_renamed_replaced)
     char *tmp;
     struct stat st;
 
-    dm_init(&m);
-    dm_config(&m, NULL);
-    dm_start(&m);
+    dm_up(&m, NULL, NULL, NULL);
     path = dm_drop(&m, FIXTURE("ws2022_cluster.log"), "NODE7_cluster.log");
     moved = hvd_test_path(m.watch, "NODE7_cluster.log.1.log");
     w.path = path;
@@ -1326,8 +1320,7 @@ START_TEST(daemon_classifies_grown_truncated_renamed_replaced)
     free(tmp);
     free(path);
     free(moved);
-    ck_assert_int_eq(dm_stop(&m), 0);
-    dm_free(&m);
+    dm_down(&m);
 }
 END_TEST
 
@@ -1339,9 +1332,7 @@ START_TEST(daemon_rotation_by_rename_is_renamed_plus_replaced)
     char *path;
     char *rotated;
 
-    dm_init(&m);
-    dm_config(&m, NULL);
-    dm_start(&m);
+    dm_up(&m, NULL, NULL, NULL);
     path = dm_drop(&m, FIXTURE("ws2008r2_cluster.log"), "cluster.log");
     rotated = hvd_test_path(m.watch, "cluster.1.log");
     w.path = path;
@@ -1370,8 +1361,7 @@ START_TEST(daemon_rotation_by_rename_is_renamed_plus_replaced)
     json_decref(o);
     free(path);
     free(rotated);
-    ck_assert_int_eq(dm_stop(&m), 0);
-    dm_free(&m);
+    dm_down(&m);
 }
 END_TEST
 
@@ -1383,9 +1373,7 @@ START_TEST(daemon_restart_does_not_read_unchanged_files_again)
     json_t *o;
     char *path;
 
-    dm_init(&m);
-    dm_config(&m, NULL);
-    dm_start(&m);
+    dm_up(&m, NULL, NULL, NULL);
     path = dm_drop(&m, FIXTURE("HV-NODE02_cluster.log"), "HV-NODE02_cluster.log");
     w.path = path;
     json_decref(dm_wait(&m, "{\"op\":\"sources\"}", file_is, &w, "read"));
@@ -1400,8 +1388,7 @@ START_TEST(daemon_restart_does_not_read_unchanged_files_again)
     ck_assert_int_eq(counter(o, "files_ingested"), 0);
     json_decref(o);
     free(path);
-    ck_assert_int_eq(dm_stop(&m), 0);
-    dm_free(&m);
+    dm_down(&m);
 }
 END_TEST
 
@@ -1416,9 +1403,7 @@ START_TEST(daemon_sighup_with_broken_config_or_rules_keeps_serving)
     char extra[512];
     static const char broken[] = "[daemon]\nworkers = many\n";
 
-    dm_init(&m);
-    dm_config(&m, NULL);
-    dm_start(&m);
+    dm_up(&m, NULL, NULL, NULL);
 
     ck_assert_int_eq(hvd_test_write_file(m.conf, broken, sizeof(broken) - 1), 0);
     kill(m.pid, SIGHUP);
@@ -1463,8 +1448,7 @@ START_TEST(daemon_sighup_with_broken_config_or_rules_keeps_serving)
     json_decref(o);
     free(badxml);
     free(badrules);
-    ck_assert_int_eq(dm_stop(&m), 0);
-    dm_free(&m);
+    dm_down(&m);
 }
 END_TEST
 
@@ -1535,16 +1519,13 @@ START_TEST(daemon_crashing_worker_quarantines_its_file)
     char *bad;
     char *ok;
 
-    dm_init(&m);
-    dm_config(&m, NULL);
-    dm_start_bin(&m, HVD_TEST_HOOKS_BIN, "HVD_TEST_CRASH_ON=crashme");
+    dm_up(&m, NULL, HVD_TEST_HOOKS_BIN, "HVD_TEST_CRASH_ON=crashme");
     bad = dm_drop(&m, FIXTURE("ws2022_cluster.log"), "crashme_cluster.log");
     ok = dm_drop(&m, FIXTURE("HV-NODE02_cluster.log"), "HV-NODE02_cluster.log");
     q.path = bad;
     good.path = ok;
     o = dm_wait(&m, "{\"op\":\"sources\"}", file_is, &q, "quarantine");
-    ck_assert_ptr_nonnull(
-        strstr(json_string_value(json_object_get(file_entry(o, bad), "error")), "crashed"));
+    assert_file_error(o, bad, "crashed");
     json_decref(o);
     json_decref(dm_wait(&m, "{\"op\":\"sources\"}", file_is, &good, "the good file read"));
     o = dm_ask(&m, "{\"op\":\"health\"}");
@@ -1587,8 +1568,7 @@ START_TEST(daemon_crashing_worker_quarantines_its_file)
     json_decref(o);
     free(bad);
     free(ok);
-    ck_assert_int_eq(dm_stop(&m), 0);
-    dm_free(&m);
+    dm_down(&m);
 }
 END_TEST
 
@@ -1599,9 +1579,7 @@ START_TEST(daemon_hanging_worker_is_killed_at_the_time_limit)
     json_t *o;
     char *bad;
 
-    dm_init(&m);
-    dm_config(&m, "file_timeout = 1s");
-    dm_start_bin(&m, HVD_TEST_HOOKS_BIN, "HVD_TEST_HANG_ON=hangme");
+    dm_up(&m, "file_timeout = 1s", HVD_TEST_HOOKS_BIN, "HVD_TEST_HANG_ON=hangme");
     bad = dm_drop(&m, FIXTURE("ws2022_cluster.log"), "hangme_cluster.log");
     q.path = bad;
     o = dm_wait(&m, "{\"op\":\"sources\"}", file_is, &q, "quarantine after the time limit");
@@ -1613,8 +1591,7 @@ START_TEST(daemon_hanging_worker_is_killed_at_the_time_limit)
     ck_assert_int_eq(json_integer_value(json_object_get(o, "running")), 0);
     json_decref(o);
     free(bad);
-    ck_assert_int_eq(dm_stop(&m), 0);
-    dm_free(&m);
+    dm_down(&m);
 }
 END_TEST
 
@@ -1624,9 +1601,7 @@ START_TEST(daemon_sigterm_during_a_hanging_worker_kills_it_after_grace)
     struct want_file running = {NULL, "running", NULL, 0, 0};
     char *bad;
 
-    dm_init(&m);
-    dm_config(&m, "file_timeout = 3s");
-    dm_start_bin(&m, HVD_TEST_HOOKS_BIN, "HVD_TEST_HANG_ON=hangme");
+    dm_up(&m, "file_timeout = 3s", HVD_TEST_HOOKS_BIN, "HVD_TEST_HANG_ON=hangme");
     bad = dm_drop(&m, FIXTURE("ws2022_cluster.log"), "hangme_cluster.log");
     running.path = bad;
     json_decref(dm_wait(&m, "{\"op\":\"sources\"}", file_is, &running, "the worker running"));
@@ -1821,9 +1796,7 @@ START_TEST(daemon_hostile_evtx_is_read_within_the_worker_memory_limit)
 
         ck_assert_int_eq(setrlimit(RLIMIT_DATA, &rl), 0);
     }
-    dm_init(&m);
-    dm_config(&m, "worker_memory_limit = 512M\nworker_max_rss = 0\n");
-    dm_start(&m);
+    dm_up(&m, "worker_memory_limit = 512M\nworker_max_rss = 0\n", NULL, NULL);
     /* libevtx allocates 8 GiB from a count in one of its records */
     bad = dm_drop(&m, EVTX_FIXTURE("evtx-libevtx-8GiB-calloc-memory-exhaustion.evtx"),
                   "hostile.evtx");
@@ -1859,8 +1832,7 @@ START_TEST(daemon_hostile_evtx_is_read_within_the_worker_memory_limit)
     fprintf(stderr, "hostile evtx: daemon and workers peaked at %" PRIu64 " MiB\n", max_rss >> 20);
     free(bad);
     free(ok);
-    ck_assert_int_eq(dm_stop(&m), 0);
-    dm_free(&m);
+    dm_down(&m);
 }
 END_TEST
 
@@ -1868,14 +1840,11 @@ START_TEST(daemon_worker_past_its_cpu_limit_is_ended_and_its_file_quarantined)
 {
     struct dm m;
     struct want_file q = {NULL, "quarantined", NULL, 0, 0};
-    struct want_file good = {NULL, "done", NULL, 1, 0};
     json_t *o;
     char *bad;
-    char *ok;
 
-    dm_init(&m);
-    dm_config(&m, "worker_cpu_limit = 1s\nfile_timeout = 10m\n");
-    dm_start_bin(&m, HVD_TEST_HOOKS_BIN, "HVD_TEST_SPIN_ON=spinme");
+    dm_up(&m, "worker_cpu_limit = 1s\nfile_timeout = 10m\n", HVD_TEST_HOOKS_BIN,
+          "HVD_TEST_SPIN_ON=spinme");
     bad = dm_drop(&m, FIXTURE("ws2022_cluster.log"), "spinme_cluster.log");
     q.path = bad;
     /* a busy machine gives the spinning worker a fraction of a core: allow for it */
@@ -1887,20 +1856,15 @@ START_TEST(daemon_worker_past_its_cpu_limit_is_ended_and_its_file_quarantined)
         json_decref(o);
         ck_assert_msg(now_ms() < deadline, "the spinning worker was never ended");
     }
-    ck_assert_ptr_nonnull(
-        strstr(json_string_value(json_object_get(file_entry(o, bad), "error")), "of CPU time"));
+    assert_file_error(o, bad, "of CPU time");
     json_decref(o);
-    ok = dm_drop(&m, FIXTURE("HV-NODE02_cluster.log"), "HV-NODE02_cluster.log");
-    good.path = ok;
-    json_decref(dm_wait(&m, "{\"op\":\"sources\"}", file_is, &good, "the next file read"));
+    dm_next_file_read(&m);
     o = dm_ask(&m, "{\"op\":\"health\"}");
     ck_assert_int_eq(counter(o, "timeouts"), 1);
     ck_assert_int_eq(counter(o, "crashes"), 0);
     json_decref(o);
     free(bad);
-    free(ok);
-    ck_assert_int_eq(dm_stop(&m), 0);
-    dm_free(&m);
+    dm_down(&m);
 }
 END_TEST
 
@@ -2039,24 +2003,17 @@ START_TEST(daemon_read_out_of_memory_is_retried_by_a_fresh_worker_then_quarantin
 {
     struct dm m;
     struct want_file q = {NULL, "quarantined", NULL, 0, 0};
-    struct want_file good = {NULL, "done", NULL, 1, 0};
     json_t *o;
     char *log;
     char *bad;
-    char *ok;
 
-    dm_init(&m);
-    dm_config(&m, NULL);
-    dm_start_bin(&m, HVD_TEST_HOOKS_BIN, "HVD_TEST_NOMEM_ON=nomem");
+    dm_up(&m, NULL, HVD_TEST_HOOKS_BIN, "HVD_TEST_NOMEM_ON=nomem");
     bad = dm_drop(&m, FIXTURE("ws2022_cluster.log"), "nomem_cluster.log");
     q.path = bad;
     o = dm_wait(&m, "{\"op\":\"sources\"}", file_is, &q, "quarantine after two tries");
-    ck_assert_ptr_nonnull(
-        strstr(json_string_value(json_object_get(file_entry(o, bad), "error")), "out of memory"));
+    assert_file_error(o, bad, "out of memory");
     json_decref(o);
-    ok = dm_drop(&m, FIXTURE("HV-NODE02_cluster.log"), "HV-NODE02_cluster.log");
-    good.path = ok;
-    json_decref(dm_wait(&m, "{\"op\":\"sources\"}", file_is, &good, "the next file read"));
+    dm_next_file_read(&m);
     o = dm_ask(&m, "{\"op\":\"health\"}");
     ck_assert_int_eq(counter(o, "quarantined"), 1);
     ck_assert_int_eq(counter(o, "crashes"), 0);
@@ -2068,7 +2025,6 @@ START_TEST(daemon_read_out_of_memory_is_retried_by_a_fresh_worker_then_quarantin
     ck_assert_uint_eq(worker_starts(log), 3);
     free(log);
     free(bad);
-    free(ok);
     dm_free(&m);
 }
 END_TEST

@@ -14,6 +14,26 @@
 static char *tmp;
 static hvd_store *st;
 
+/* d: a signature of rule at time t about ents, seen once, titled by its key, with a
+ * cause and remedy of one letter; the rest empty. */
+static void diag_init(hvd_diagnosis *d, const char *key, const char *rule, hvd_severity sev,
+                      hvd_entity *ents, size_t nents, hvd_time t)
+{
+    memset(d, 0, sizeof(*d));
+    d->key = key;
+    d->kind = HVD_DIAGNOSIS_SIGNATURE;
+    d->rule_id = rule;
+    d->title = key;
+    d->severity = sev;
+    d->confidence = "high";
+    d->cause = "c";
+    d->remedy = "r";
+    d->entities = ents;
+    d->nentities = nents;
+    d->first_time = d->last_time = t;
+    d->count = 1;
+}
+
 static void setup(void)
 {
     char *path;
@@ -35,21 +55,10 @@ static void setup(void)
         snprintf(vm, sizeof(vm), "VM%d", i);
         ents[0] = (hvd_entity){"host", "HV1.contoso.local"};
         ents[1] = (hvd_entity){"vm_name", vm};
-        memset(&d, 0, sizeof(d));
-        d.key = key;
-        d.kind = HVD_DIAGNOSIS_SIGNATURE;
-        d.rule_id = i % 2 ? "odd" : "even";
-        d.title = key;
-        d.severity = HVD_SEVERITY_ERROR;
-        d.confidence = "high";
-        d.cause = "c";
-        d.remedy = "r";
+        diag_init(&d, key, i % 2 ? "odd" : "even", HVD_SEVERITY_ERROR, ents, 2,
+                  (hvd_time)i * 86400 * HVD_TICKS_PER_SECOND);
         d.references = refs;
         d.nreferences = 1;
-        d.entities = ents;
-        d.nentities = 2;
-        d.first_time = d.last_time = (hvd_time)i * 86400 * HVD_TICKS_PER_SECOND;
-        d.count = 1;
         ck_assert_int_eq(hvd_store_put_diagnosis(st, &d, NULL, NULL), HVD_OK);
     }
     ck_assert_int_eq(hvd_store_rebuild_incidents(st, NULL), HVD_OK);
@@ -63,10 +72,10 @@ static void teardown(void)
     free(tmp);
 }
 
-/* The parsed response to a request. */
-static json_t *ask(const char *request)
+/* The parsed response to a request, with a cap on the bytes of a page (0: the default). */
+static json_t *ask_capped(const char *request, size_t max_answer)
 {
-    hvd_query_context q = {.store = st};
+    hvd_query_context q = {.store = st, .max_answer = max_answer};
     char *out = hvd_query_handle(&q, request, strlen(request));
     json_t *res;
 
@@ -78,10 +87,38 @@ static json_t *ask(const char *request)
     return res;
 }
 
+/* The parsed response to a request. */
+static json_t *ask(const char *request)
+{
+    return ask_capped(request, 0);
+}
+
 static const char *error_code(const json_t *res)
 {
     ck_assert(json_is_false(json_object_get(res, "ok")));
     return json_string_value(json_object_get(json_object_get(res, "error"), "code"));
+}
+
+/* The request is refused with this error code. */
+static void expect_error(const char *request, const char *code)
+{
+    json_t *res = ask(request);
+
+    ck_assert_msg(strcmp(error_code(res), code) == 0, "%s: %s, want %s", request, error_code(res),
+                  code);
+    json_decref(res);
+}
+
+/* How many rows the answer to request lists under 'list' ("incidents", "diagnoses"...). */
+static size_t rows_of(const char *request, const char *list)
+{
+    json_t *res = ask(request);
+    size_t n;
+
+    ck_assert_msg(json_is_true(json_object_get(res, "ok")), "%s refused", request);
+    n = json_array_size(json_object_get(res, list));
+    json_decref(res);
+    return n;
 }
 
 START_TEST(bad_requests_get_json_errors)
@@ -105,11 +142,7 @@ START_TEST(bad_requests_get_json_errors)
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        json_t *res = ask(cases[i].request);
-
-        ck_assert_msg(strcmp(error_code(res), cases[i].code) == 0, "%s: %s", cases[i].request,
-                      error_code(res));
-        json_decref(res);
+        expect_error(cases[i].request, cases[i].code);
     }
 }
 END_TEST
@@ -145,18 +178,12 @@ START_TEST(incidents_page_and_filter)
     ck_assert_uint_eq(json_array_size(json_object_get(res, "incidents")), 1);
     ck_assert_ptr_null(json_object_get(res, "next_offset"));
     json_decref(res);
-    res = ask("{\"op\":\"incidents\",\"vm\":\"vm2\"}");
-    ck_assert_uint_eq(json_array_size(json_object_get(res, "incidents")), 1);
-    json_decref(res);
-    res = ask("{\"op\":\"incidents\",\"rule\":\"odd\",\"host\":\"HV1\"}");
-    ck_assert_uint_eq(json_array_size(json_object_get(res, "incidents")), 2);
-    json_decref(res);
-    res = ask("{\"op\":\"incidents\",\"since\":\"1970-01-03T00:00:00Z\"}");
-    ck_assert_uint_eq(json_array_size(json_object_get(res, "incidents")), 3);
-    json_decref(res);
-    res = ask("{\"op\":\"incident\",\"id\":1}");
-    ck_assert_uint_eq(json_array_size(json_object_get(res, "diagnoses")), 1);
-    json_decref(res);
+    ck_assert_uint_eq(rows_of("{\"op\":\"incidents\",\"vm\":\"vm2\"}", "incidents"), 1);
+    ck_assert_uint_eq(
+        rows_of("{\"op\":\"incidents\",\"rule\":\"odd\",\"host\":\"HV1\"}", "incidents"), 2);
+    ck_assert_uint_eq(
+        rows_of("{\"op\":\"incidents\",\"since\":\"1970-01-03T00:00:00Z\"}", "incidents"), 3);
+    ck_assert_uint_eq(rows_of("{\"op\":\"incident\",\"id\":1}", "diagnoses"), 1);
     res = ask("{\"op\":\"health\"}");
     ck_assert_int_eq(json_integer_value(json_object_get(res, "diagnoses")), 5);
     ck_assert_int_eq(json_integer_value(json_object_get(res, "incidents")), 5);
@@ -184,47 +211,17 @@ START_TEST(diagnoses_page_and_filter_without_evidence)
     ck_assert_uint_eq(json_array_size(json_object_get(res, "diagnoses")), 1);
     ck_assert_ptr_null(json_object_get(res, "next_offset"));
     json_decref(res);
-    res = ask("{\"op\":\"diagnoses\",\"severity\":\"critical\"}");
-    ck_assert_uint_eq(json_array_size(json_object_get(res, "diagnoses")), 0);
-    json_decref(res);
-    res = ask("{\"op\":\"diagnoses\",\"severity\":\"loud\"}");
-    ck_assert_str_eq(error_code(res), "bad_request");
-    json_decref(res);
+    ck_assert_uint_eq(rows_of("{\"op\":\"diagnoses\",\"severity\":\"critical\"}", "diagnoses"), 0);
+    expect_error("{\"op\":\"diagnoses\",\"severity\":\"loud\"}", "bad_request");
 }
 END_TEST
-
-/* The parsed response to a request, with a cap on the bytes of a page. */
-static json_t *ask_capped(const char *request, size_t max_answer)
-{
-    hvd_query_context q = {.store = st, .max_answer = max_answer};
-    char *out = hvd_query_handle(&q, request, strlen(request));
-    json_t *res;
-
-    ck_assert_ptr_nonnull(out);
-    res = json_loads(out, 0, NULL);
-    ck_assert_msg(res != NULL, "not JSON: %s", out);
-    hvd_free(out);
-    return res;
-}
 
 static void put_one_as(const char *key, hvd_time t, const char *host, hvd_severity sev)
 {
     hvd_entity ents[1] = {{"host", host}};
     hvd_diagnosis d;
 
-    memset(&d, 0, sizeof(d));
-    d.key = key;
-    d.kind = HVD_DIAGNOSIS_SIGNATURE;
-    d.rule_id = "tie";
-    d.title = key;
-    d.severity = sev;
-    d.confidence = "high";
-    d.cause = "c";
-    d.remedy = "r";
-    d.entities = ents;
-    d.nentities = 1;
-    d.first_time = d.last_time = t;
-    d.count = 1;
+    diag_init(&d, key, "tie", sev, ents, 1, t);
     ck_assert_int_eq(hvd_store_put_diagnosis(st, &d, NULL, NULL), HVD_OK);
 }
 
@@ -373,18 +370,10 @@ START_TEST(sources_come_in_pages_by_path)
     }
     ck_assert_int_eq(seen, 7);
     /* a cursor of another listing, or of no listing, is refused */
-    res = ask("{\"op\":\"sources\",\"cursor\":\"i:1:2\"}");
-    ck_assert_str_eq(error_code(res), "bad_request");
-    json_decref(res);
-    res = ask("{\"op\":\"diagnoses\",\"cursor\":\"s:/in/f1.log\"}");
-    ck_assert_str_eq(error_code(res), "bad_request");
-    json_decref(res);
-    res = ask("{\"op\":\"incidents\",\"cursor\":\"i:12x:3\"}");
-    ck_assert_str_eq(error_code(res), "bad_request");
-    json_decref(res);
-    res = ask("{\"op\":\"incidents\",\"cursor\":7}");
-    ck_assert_str_eq(error_code(res), "bad_request");
-    json_decref(res);
+    expect_error("{\"op\":\"sources\",\"cursor\":\"i:1:2\"}", "bad_request");
+    expect_error("{\"op\":\"diagnoses\",\"cursor\":\"s:/in/f1.log\"}", "bad_request");
+    expect_error("{\"op\":\"incidents\",\"cursor\":\"i:12x:3\"}", "bad_request");
+    expect_error("{\"op\":\"incidents\",\"cursor\":7}", "bad_request");
 }
 END_TEST
 
@@ -395,7 +384,7 @@ static void put_big(const char *key, int h, hvd_severity sev, int correlation, i
     hvd_evidence ev[32];
     hvd_diagnosis d;
 
-    memset(&d, 0, sizeof(d));
+    diag_init(&d, key, "big", sev, ents, 2, (hvd_time)(1000 + h) * 3600 * HVD_TICKS_PER_SECOND);
     memset(ev, 0, sizeof(ev));
     for (int i = 0; i < nev; i++) {
         ev[i].kind = HVD_SOURCE_EVTX;
@@ -410,17 +399,7 @@ static void put_big(const char *key, int h, hvd_severity sev, int correlation, i
         ev[i].component = "";
         ev[i].message = "m";
     }
-    d.key = key;
     d.kind = correlation ? HVD_DIAGNOSIS_CORRELATION : HVD_DIAGNOSIS_SIGNATURE;
-    d.rule_id = "big";
-    d.title = key;
-    d.severity = sev;
-    d.confidence = "high";
-    d.cause = "c";
-    d.remedy = "r";
-    d.entities = ents;
-    d.nentities = 2;
-    d.first_time = d.last_time = (hvd_time)(1000 + h) * 3600 * HVD_TICKS_PER_SECOND;
     d.count = (uint64_t)nev;
     d.evidence = ev;
     d.nevidence = (size_t)nev;
@@ -572,15 +551,9 @@ START_TEST(an_incident_comes_in_pages_with_its_evidence_capped)
         json_object_get(json_array_get(json_object_get(res, "diagnoses"), 0), "evidence"));
     json_decref(res);
     snprintf(req, sizeof(req), "{\"op\":\"incident\",\"id\":%lld,\"cursor\":\"d:1:2\"}", id);
-    res = ask(req);
-    ck_assert_str_eq(error_code(res), "bad_request");
-    json_decref(res);
-    res = ask("{\"op\":\"evidence\",\"diagnosis\":1,\"cursor\":\"e:1:x:3:a\"}");
-    ck_assert_str_eq(error_code(res), "bad_request");
-    json_decref(res);
-    res = ask("{\"op\":\"evidence\"}");
-    ck_assert_str_eq(error_code(res), "bad_request");
-    json_decref(res);
+    expect_error(req, "bad_request");
+    expect_error("{\"op\":\"evidence\",\"diagnosis\":1,\"cursor\":\"e:1:x:3:a\"}", "bad_request");
+    expect_error("{\"op\":\"evidence\"}", "bad_request");
 }
 END_TEST
 

@@ -186,14 +186,16 @@ START_TEST(schema_is_created_versioned_and_in_wal_mode)
                      10);
     ck_assert_int_eq(count("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN"
                            " ('entities_value', 'diagnoses_vm_name', 'diagnoses_vm_id',"
-                           " 'diagnoses_host_time', 'diagnoses_rule_time', 'diagnoses_time',"
+                           " 'diagnoses_host_list', 'diagnoses_rule_list', 'diagnoses_time',"
                            " 'diagnoses_severity', 'diagnoses_host_short', 'diagnoses_vm_pair',"
                            " 'diagnoses_vm_pair_id', 'diagnoses_inverted', 'related_member',"
                            " 'diagnoses_span', 'incidents_span')"),
                      14);
-    /* the host and rule indexes of step 1 gave way to ones that also give the time order */
+    /* the host and rule indexes of steps 1 and 5 gave way to ones that also give the time
+     * order and carry what listings filter on */
     ck_assert_int_eq(count("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN"
-                           " ('diagnoses_host', 'diagnoses_rule')"),
+                           " ('diagnoses_host', 'diagnoses_rule', 'diagnoses_host_time',"
+                           " 'diagnoses_rule_time')"),
                      0);
     ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
     ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, NULL), SQLITE_OK);
@@ -1491,11 +1493,16 @@ static int nested(void *ud, const hvd_stored_diagnosis *d)
 static int nested_incident(void *ud, const hvd_incident *in)
 {
     hvd_store *st = ud;
+    hvd_incident_filter f = {.host = "HV1", .rule = "r", .limit = 2};
+    hvd_incident got = {0};
 
     ck_assert_int_eq(hvd_store_incident_diagnoses(st, in->id, nested, st, NULL), HVD_OK);
     /* Even the same list again, from inside its own walk. */
     ck_assert_int_eq(hvd_store_incidents(st, NULL, first_incident, &(hvd_incident){0}, NULL),
                      HVD_OK);
+    /* and a list by host, which walks an index in a read of its own */
+    ck_assert_int_eq(hvd_store_incidents(st, &f, first_incident, &got, NULL), HVD_OK);
+    ck_assert_int_eq(got.first_time, 30 * H);
     return 0;
 }
 
@@ -1513,6 +1520,12 @@ START_TEST(reads_nest_inside_callbacks)
     evidence_seen = 0;
     ck_assert_int_eq(hvd_store_incidents(st, NULL, nested_incident, st, NULL), HVD_OK);
     ck_assert_int_eq(evidence_seen, NSET);
+    /* the same inside a walk by host (HV3: two incidents) */
+    evidence_seen = 0;
+    ck_assert_int_eq(
+        hvd_store_incidents(st, &(hvd_incident_filter){.host = "hv3"}, nested_incident, st, NULL),
+        HVD_OK);
+    ck_assert_int_eq(evidence_seen, 4);
     hvd_store_close(st);
 }
 END_TEST
@@ -1825,22 +1838,64 @@ END_TEST
 
 /* --- listings on their indexes ---------------------------------------------------------- */
 
+/* One line of EXPLAIN QUERY PLAN: its id, its parent's and what it does. */
+struct plan_line {
+    int id;
+    int parent;
+    char detail[256];
+};
+
+/* Whether line k searches the listing's diagnoses (alias d) on an index other than the
+ * primary key: a set of rows that grows with what the filters match. */
+static int plan_searches_d(const struct plan_line *p, int k)
+{
+    return strncmp(p[k].detail, "SEARCH d USING ", 15) == 0 &&
+           strstr(p[k].detail, "INTEGER PRIMARY KEY") == NULL;
+}
+
+/* Whether line k, or a line below it that belongs to the same select (not to a
+ * subquery materialized on its own, which has its own lines), searches d by index. */
+static int plan_feeds_from_d(const struct plan_line *p, int n, int k)
+{
+    if (plan_searches_d(p, k)) {
+        return 1;
+    }
+    if (strncmp(p[k].detail, "MATERIALIZE ", 12) == 0 ||
+        strncmp(p[k].detail, "CO-ROUTINE ", 11) == 0) {
+        return 0;
+    }
+    for (int c = 0; c < n; c++) {
+        if (p[c].parent == p[k].id && plan_feeds_from_d(p, n, c)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Checks one statement's plan: no plan line may read all of a table or index (SCAN) of
  * diagnoses, incidents or evidence, except, when 'walk_ok', a walk along an index (a
  * listing with no filter reads the newest first and stops at its page). The page
- * subquery (p) is a handful of rows. Returns how many lines the plan has. */
-static int check_plan(sqlite3 *db, const char *what, const char *sql, int walk_ok)
+ * subquery (p) is a handful of rows. When 'strict' (a host or rule filter), the
+ * diagnoses it matches are read from a covering index, in the order of the listing: a
+ * sort (temp B-tree) fed by them, wholly or in its right part, fails. Returns how many
+ * lines the plan has. */
+static int check_plan(sqlite3 *db, const char *what, const char *sql, int walk_ok, int strict)
 {
     char *explain = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", sql);
+    struct plan_line p[64];
     sqlite3_stmt *q = NULL;
-    int lines = 0;
+    int n = 0;
 
     ck_assert_msg(sqlite3_prepare_v2(db, explain, -1, &q, NULL) == SQLITE_OK, "%s: %s", what,
                   sqlite3_errmsg(db));
     while (sqlite3_step(q) == SQLITE_ROW) {
         const char *plan = (const char *)sqlite3_column_text(q, 3);
 
-        lines++;
+        ck_assert_int_lt(n, 64);
+        p[n].id = sqlite3_column_int(q, 0);
+        p[n].parent = sqlite3_column_int(q, 1);
+        snprintf(p[n].detail, sizeof(p[n].detail), "%s", plan);
+        n++;
         if (strncmp(plan, "SCAN ", 5) != 0 || strncmp(plan, "SCAN p", 6) == 0 ||
             strncmp(plan, "SCAN CONSTANT ROW", 17) == 0) {
             continue;
@@ -1850,7 +1905,18 @@ static int check_plan(sqlite3 *db, const char *what, const char *sql, int walk_o
     }
     sqlite3_finalize(q);
     sqlite3_free(explain);
-    return lines;
+    for (int k = 0; strict && k < n; k++) {
+        ck_assert_msg(!plan_searches_d(p, k) || strstr(p[k].detail, " COVERING INDEX ") != NULL,
+                      "%s reads the table for each diagnosis: %s\n%s", what, p[k].detail, sql);
+        if (strncmp(p[k].detail, "USE TEMP B-TREE", 15) != 0) {
+            continue;
+        }
+        for (int j = 0; j < n; j++) {
+            ck_assert_msg(j == k || p[j].parent != p[k].parent || !plan_feeds_from_d(p, n, j),
+                          "%s sorts the diagnoses it matches: %s\n%s", what, p[k].detail, sql);
+        }
+    }
+    return n;
 }
 
 START_TEST(listings_search_their_indexes_for_every_filter_combination)
@@ -1860,6 +1926,7 @@ START_TEST(listings_search_their_indexes_for_every_filter_combination)
     struct tdiag v[NSET];
     hvd_store *st = open_db(0);
     sqlite3 *db = NULL;
+    int walks = 0;
 
     /* a real file with rows; no ANALYZE, as no store has one */
     fixture_set(v);
@@ -1872,6 +1939,8 @@ START_TEST(listings_search_their_indexes_for_every_filter_combination)
     ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     for (int inc = 0; inc <= 1; inc++) {
         for (unsigned mask = 0; mask < STORE_LIST_COMBOS; mask++) {
+            /* by host or rule, the VM filter (a few rows) not there to narrow it first */
+            int strict = (mask & STORE_LIST_WALKED) && !(mask & (STORE_LIST_VM | STORE_LIST_VM_ID));
             char what[64];
             hvd_buf sql;
 
@@ -1879,12 +1948,16 @@ START_TEST(listings_search_their_indexes_for_every_filter_combination)
             ck_assert_int_eq(hvd__store_list_sql(inc, mask, &sql), HVD_OK);
             snprintf(what, sizeof(what), "%s with filters 0x%02x", inc ? "incidents" : "diagnoses",
                      mask);
-            ck_assert_int_gt(check_plan(db, what, hvd_buf_str(&sql), mask == 0), 0);
+            ck_assert_int_gt(check_plan(db, what, hvd_buf_str(&sql), mask == 0, strict), 0);
+            /* incidents by host or rule: a walk of the diagnoses' index, newest first */
+            ck_assert_int_eq(hvd__store_list_walks(inc, mask), inc && strict);
+            walks += hvd__store_list_walks(inc, mask);
             hvd_buf_free(&sql);
         }
     }
+    ck_assert_int_eq(walks, 24);
     for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
-        ck_assert_int_gt(check_plan(db, store_sql[reads[i]], store_sql[reads[i]], 0), 0);
+        ck_assert_int_gt(check_plan(db, store_sql[reads[i]], store_sql[reads[i]], 0, 0), 0);
     }
     sqlite3_close(db);
 }
@@ -2084,7 +2157,8 @@ START_TEST(every_filter_combination_lists_what_its_filters_select)
     ck_assert_uint_eq(r.nd, 200);
     for (int inc = 0; inc <= 1; inc++) {
         for (unsigned mask = 0; mask < STORE_LIST_COMBOS; mask++) {
-            for (int paged = 0; paged <= 1; paged++) {
+            /* all; a page of 4 after 1; the first only (a walk stops soonest) */
+            for (int paged = 0; paged <= 2; paged++) {
                 hvd_incident_filter f;
                 int64_t want[256];
                 size_t n;
@@ -2101,8 +2175,8 @@ START_TEST(every_filter_combination_lists_what_its_filters_select)
                 f.after = (mask & STORE_LIST_AFTER) != 0;
                 f.after_time = 60 * H;
                 f.after_id = inc ? r.i[r.ni / 2].id : r.d[r.nd / 2].id;
-                f.limit = paged ? 4 : 0;
-                f.offset = paged ? 1 : 0;
+                f.limit = paged == 1 ? 4 : paged;
+                f.offset = paged == 1 ? 1 : 0;
                 n = ref_expect(&r, inc, &f, want);
                 r.ngot = 0;
                 rc = inc ? hvd_store_incidents(st, &f, ref_note_id_inc, &r, NULL)
@@ -2118,6 +2192,55 @@ START_TEST(every_filter_combination_lists_what_its_filters_select)
                 }
             }
         }
+    }
+    hvd_store_close(st);
+}
+END_TEST
+
+/* Incidents by rule or host are walked from the time bounds of their diagnoses. A
+ * diagnosis that ends before it starts can start after every other end of its incident:
+ * its incident is still found under 'until' and under a cursor at the incident's start. */
+START_TEST(walks_reach_a_diagnosis_that_ends_before_it_starts)
+{
+    static struct ref_set r;
+    hvd_store *st = open_db(0);
+    struct tdiag d0, d1, d2;
+    hvd_incident_filter f;
+    int64_t inc;
+
+    /* d0 starts vm-a's incident (9 h to 29 h); d1, of rule r1 on HV1, starts at 30 h and
+     * ends at 10 h; d2, of rule r1 on HV1, is another VM's much later */
+    tdiag_init(&d0, "d0", "vm-a", NULL, "HV2", 9 * H, 29 * H, 1, 1);
+    tdiag_init(&d1, "d1", "vm-a", NULL, "HV1", 30 * H, 10 * H, 1, 2);
+    tdiag_init(&d2, "d2", "vm-b", NULL, "HV1", 200 * H, 200 * H, 1, 3);
+    d1.d.rule_id = "r1";
+    d2.d.rule_id = "r1";
+    begin(st);
+    put(st, &d0);
+    put(st, &d1);
+    put(st, &d2);
+    commit(st);
+    memset(&r, 0, sizeof(r));
+    ck_assert_int_eq(hvd_store_incidents(st, NULL, ref_note_inc, &r, NULL), HVD_OK);
+    ck_assert_uint_eq(r.ni, 2);
+    ck_assert_int_eq(r.i[1].first, 9 * H);
+    ck_assert_int_eq(r.i[1].last, 29 * H);
+    inc = r.i[1].id;
+    for (int k = 0; k < 4; k++) {
+        memset(&f, 0, sizeof(f));
+        f.rule = k % 2 ? "r1" : NULL;
+        f.host = k % 2 ? NULL : "HV1";
+        f.limit = 1;
+        if (k < 2) {
+            f.until = 9 * H;
+        } else {
+            f.after = 1;
+            f.after_time = 9 * H;
+            f.after_id = inc + 1;
+        }
+        r.ngot = 0;
+        ck_assert_int_eq(hvd_store_incidents(st, &f, ref_note_id_inc, &r, NULL), HVD_OK);
+        ck_assert_msg(r.ngot == 1 && r.got[0] == inc, "case %d: %zu rows", k, r.ngot);
     }
     hvd_store_close(st);
 }
@@ -2173,6 +2296,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, sources_keep_checkpoint_identity_and_quarantine);
     tcase_add_test(tc, listings_search_their_indexes_for_every_filter_combination);
     tcase_add_test(tc, every_filter_combination_lists_what_its_filters_select);
+    tcase_add_test(tc, walks_reach_a_diagnosis_that_ends_before_it_starts);
     suite_add_tcase(s, tc);
     tc = tcase_create("robustness");
     tcase_add_checked_fixture(tc, setup, teardown);
