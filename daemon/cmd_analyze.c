@@ -221,14 +221,15 @@ static json_t *ask(const hvd_query_context *q, json_t *request)
     return res;
 }
 
-/* Every diagnosis of an incident with all its evidence: the incident's pages, and for a
- * diagnosis with more evidence than a page holds, the "evidence" pages after it. NULL
- * when a question failed (said on stderr). */
-static json_t *incident_diagnoses(const hvd_query_context *q, json_int_t id)
+/* Every diagnosis of an incident, with all its evidence when with_evidence: the incident's
+ * pages, and for a diagnosis with more evidence than a page holds, the "evidence" pages
+ * after it. The table shows no evidence: without it, nothing is read but the diagnoses.
+ * NULL when a question failed (said on stderr). */
+static json_t *incident_diagnoses(const hvd_query_context *q, json_int_t id, int with_evidence)
 {
     json_t *out = json_array();
     json_t *req = json_pack("{s:s,s:I,s:i,s:i}", "op", "incident", "id", id, "limit",
-                            HVD_QUERY_MAX_PAGE, "evidence", HVD_QUERY_MAX_PAGE);
+                            HVD_QUERY_MAX_PAGE, "evidence", with_evidence ? HVD_QUERY_MAX_PAGE : 0);
 
     for (;;) {
         json_t *res = ask(q, json_deep_copy(req));
@@ -243,7 +244,8 @@ static json_t *incident_diagnoses(const hvd_query_context *q, json_int_t id)
         }
         json_array_foreach(json_object_get(res, "diagnoses"), i, d)
         {
-            const char *more = json_string_value(json_object_get(d, "evidence_cursor"));
+            const char *more =
+                with_evidence ? json_string_value(json_object_get(d, "evidence_cursor")) : NULL;
             json_t *ev = json_object_get(d, "evidence");
 
             /* the cursor lives in d, replaced page by page */
@@ -312,7 +314,8 @@ static json_t *collect_incidents(hvd_store *st, const struct options *o, int *wo
         }
         json_array_foreach(json_object_get(res, "incidents"), i, in)
         {
-            json_t *diags = incident_diagnoses(&q, json_integer_value(json_object_get(in, "id")));
+            json_t *diags = incident_diagnoses(&q, json_integer_value(json_object_get(in, "id")),
+                                               o->json || o->html);
             int sev = hvd_severity_parse(json_string_value(json_object_get(in, "severity")));
             size_t k;
             json_t *d;
