@@ -808,12 +808,67 @@ static int handle_line(hvd_clusterlog_reader *r, const hvd_text_line *l, hvd_eve
     return 0;
 }
 
+/*
+ * Passes over the common event lines (light_common_line()) at the reader's position that
+ * hold no prefilter hit, as handle_line() would one by one: each starts an event that is
+ * skipped. Stops before any other line (a hit, another shape, a long line, one not decoded
+ * yet), which handle_line() then reads. Only with no event pending (a common line would
+ * return it) and past the lines to be read whole. Most lines of a cluster.log take this
+ * way. Cost: O(bytes): one memchr and O(1) checks a line, no call into the text reader.
+ */
+static void pass_quiet_lines(hvd_clusterlog_reader *r)
+{
+    const char *base;
+    const char *q;
+    const char *last = NULL;
+    size_t avail;
+    size_t quiet;
+    uint64_t n = 0;
+
+    if (r->pending >= 0 || (r->section != SEC_EVENTS && r->section != SEC_NONE) ||
+        hvd_text_reader_offset(r->text) < r->force_end) {
+        return;
+    }
+    quiet = hvd_text_reader_quiet(r->text, &base, &avail);
+    for (q = base; (size_t)(q - base) < quiet;) {
+        const char *nl = memchr(q, '\n', avail - (size_t)(q - base));
+        size_t len;
+
+        if (!nl || (size_t)(nl - base) >= quiet) {
+            break;
+        }
+        len = (size_t)(nl - q);
+        if (len > 0 && q[len - 1] == '\r') {
+            len--;
+        }
+        if (len > HVD_TEXT_LINE_MAX || !light_common_line(r, q, len)) {
+            break;
+        }
+        last = q;
+        n++;
+        q = nl + 1;
+    }
+    if (n == 0) {
+        return;
+    }
+    r->lineno += n;
+    r->stats.events += n;
+    r->stats.filtered += n;
+    r->skipping = 1;
+    r->skip_line = r->lineno;
+    r->skip_offset = hvd_text_reader_quiet_offset(r->text, (size_t)(last - base));
+    r->skip_bad = hvd_text_reader_bad_units(r->text);
+    r->skip_cut = hvd_text_reader_cut_lines(r->text);
+    hvd_text_reader_pass(r->text, (size_t)(q - base));
+}
+
 int hvd_clusterlog_reader_next(hvd_clusterlog_reader *r, hvd_event *ev, hvd_error *err)
 {
     hvd_text_line l;
     int rc;
 
     for (;;) {
+        pass_quiet_lines(r);
         r->pre_bad = hvd_text_reader_bad_units(r->text);
         r->pre_cut = hvd_text_reader_cut_lines(r->text);
         rc = hvd_text_reader_next(r->text, &l, err);

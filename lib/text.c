@@ -70,6 +70,8 @@ struct hvd_text_reader {
     hvd_prefilter_scanner *scan; /* NULL: every line is a hit */
     uint64_t *bits;              /* prefilter hits: bit i set when a literal ends at out[i] */
     int all_hits;                /* the scanner failed on this chunk: every line is a hit */
+    size_t hit_at;               /* the first hit at or after out_pos when hit_known */
+    int hit_known;
 
     char line[HVD_TEXT_LINE_MAX + 1];
     uint64_t bad_units;
@@ -476,6 +478,7 @@ static int fill_out(hvd_text_reader *t, hvd_error *err)
     if (t->scan) {
         memset(t->bits, 0, ((t->out_len + 63) / 64) * sizeof(*t->bits));
         t->all_hits = hvd_prefilter_scan(t->scan, t->out, t->out_len, t->bits) < 0;
+        t->hit_known = 0;
     }
     return 1;
 }
@@ -531,6 +534,47 @@ static int hit_in(const hvd_text_reader *t, size_t a, size_t b)
         a += span;
     }
     return 0;
+}
+
+/* The first position in out[a..b) where a prefilter hit ends, or b. Cost: O((b - a) / 64). */
+static size_t next_hit(const hvd_text_reader *t, size_t a, size_t b)
+{
+    while (a < b) {
+        uint64_t w = t->bits[a / 64] >> (a % 64);
+
+        if (w) {
+            size_t h = a + (size_t)__builtin_ctzll(w);
+            return h < b ? h : b;
+        }
+        a = (a / 64 + 1) * 64;
+    }
+    return b;
+}
+
+size_t hvd_text_reader_quiet(hvd_text_reader *t, const char **text, size_t *avail)
+{
+    *text = t->out + t->out_pos;
+    *avail = t->out_len - t->out_pos;
+    if (!t->scan || t->all_hits || *avail == 0) {
+        return 0;
+    }
+    /* Each hit is looked for once a chunk: the search goes on from the last one passed. */
+    if (!t->hit_known || t->hit_at < t->out_pos) {
+        t->hit_at = next_hit(t, t->out_pos, t->out_len);
+        t->hit_known = 1;
+    }
+    return t->hit_at - t->out_pos;
+}
+
+uint64_t hvd_text_reader_quiet_offset(hvd_text_reader *t, size_t n)
+{
+    return offset_at(t, t->out_pos + n);
+}
+
+void hvd_text_reader_pass(hvd_text_reader *t, size_t n)
+{
+    t->next_off = offset_at(t, t->out_pos + n);
+    t->out_pos += n;
 }
 
 /* Cuts the line at most bytes without leaving half a character. */
