@@ -906,8 +906,9 @@ int hvd_cmd_analyze(int argc, char **argv)
                    hvd_cli_json_flags(stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER));
         fputc('\n', stdout);
     } else {
-        /* The table shows input text: a copy made safe for the terminal. */
-        json_t *shown = json_deep_copy(report);
+        /* The table shows input text made safe for the terminal: in place, or in a copy
+         * when the HTML report still needs the text as read. */
+        json_t *shown = o.html ? json_deep_copy(report) : json_incref(report);
 
         hvd_cli_clean_json(shown);
         print_table(shown ? shown : report, isatty(1));

@@ -31,7 +31,7 @@
 
 #define IDENT_SPAN 4096 /* bytes hashed at the start of a file and before its checkpoint */
 /* Bytes of emitted diagnoses held before they are written. */
-#define DIAG_BUF_MAX (4u * 1024 * 1024)
+#define DIAG_BUF_MAX (1u * 1024 * 1024)
 
 struct hvd_ingest {
     hvd_store *st;
