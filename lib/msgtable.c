@@ -7,6 +7,12 @@
  * params="NodeName" compiles to ^\s*Cluster\s+node\s+'(.*?)'\s+was\s+removed ... \.
  * (caseless, '.' matching newlines): only the text given must match, so a message that goes
  * on (the boilerplate after the first sentence) or was cut after it still matches.
+ *
+ * The table holds the compiled patterns; a matcher JIT-compiles its own copy of a pattern
+ * the first time it tries it. Most of the hundreds of texts are never tried in a run (only
+ * [System] and [Operational] lines, and forwarded events without insertion strings, are
+ * looked up), and a shared table is never written to, so matchers in several threads need
+ * no lock.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "msgtable.h"
@@ -54,6 +60,8 @@ struct hvd_msgtable {
 
 struct hvd_msgmatcher {
     const hvd_msgtable *t;
+    pcre2_code **jit; /* t->n entries: the matcher's JIT-compiled copy of each tried pattern */
+    int use_jit;
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     hvd_field fields[MAX_FIELDS];
@@ -219,10 +227,7 @@ static int compile_text(struct loader *ld, struct template *t, const char *text,
         report(ld, line, "message text does not compile: %s", (const char *)msg);
         return -1;
     }
-    if (!getenv("HVD_PCRE2_JIT") || strcmp(getenv("HVD_PCRE2_JIT"), "0") != 0) {
-        pcre2_jit_compile(t->re, PCRE2_JIT_COMPLETE);
-    }
-    return 0;
+    return 0; /* JIT-compiled by the matchers that try it (see the top) */
 }
 
 static void template_free(struct template *t)
@@ -413,9 +418,11 @@ int hvd_msgmatcher_create(hvd_msgmatcher **out, const hvd_msgtable *t, hvd_error
         return hvd_error_set(err, HVD_ENOMEM, NULL, 0, "out of memory");
     }
     m->t = t;
+    m->use_jit = !getenv("HVD_PCRE2_JIT") || strcmp(getenv("HVD_PCRE2_JIT"), "0") != 0;
+    m->jit = t && t->n ? hvd_calloc(t->n, sizeof(*m->jit)) : NULL;
     m->md = pcre2_match_data_create(MAX_PARAMS + 1, NULL);
     m->mctx = pcre2_match_context_create(NULL);
-    if (!m->md || !m->mctx) {
+    if (!m->md || !m->mctx || (t && t->n && !m->jit)) {
         hvd_msgmatcher_destroy(m);
         return hvd_error_set(err, HVD_ENOMEM, NULL, 0, "out of memory");
     }
@@ -429,9 +436,30 @@ void hvd_msgmatcher_destroy(hvd_msgmatcher *m)
     if (!m) {
         return;
     }
+    for (size_t i = 0; m->jit && i < m->t->n; i++) {
+        pcre2_code_free(m->jit[i]);
+    }
+    hvd_free(m->jit);
     pcre2_match_data_free(m->md);
     pcre2_match_context_free(m->mctx);
     hvd_free(m);
+}
+
+/* The pattern of template i to match with: the matcher's JIT-compiled copy, made the first
+ * time; the table's own (interpreted, same answers) without JIT or memory for a copy. */
+static const pcre2_code *pattern_of(hvd_msgmatcher *m, size_t i)
+{
+    pcre2_code *copy;
+
+    if (m->jit[i]) {
+        return m->jit[i];
+    }
+    if (!m->use_jit || !(copy = pcre2_code_copy(m->t->v[i].re))) {
+        return m->t->v[i].re;
+    }
+    pcre2_jit_compile(copy, PCRE2_JIT_COMPLETE);
+    m->jit[i] = copy;
+    return copy;
 }
 
 /* Fills out from the template that matched; values are copied (and cut at VALUE_MAX - 1
@@ -496,7 +524,7 @@ int hvd_msgmatcher_match(hvd_msgmatcher *m, const hvd_event *ev, hvd_msgtable_ma
                 : strcasecmp(tp->channel, ev->channel) != 0) {
             continue;
         }
-        rc = pcre2_match(tp->re, (PCRE2_SPTR)ev->message, len, 0, 0, m->md, m->mctx);
+        rc = pcre2_match(pattern_of(m, i), (PCRE2_SPTR)ev->message, len, 0, 0, m->md, m->mctx);
         if (rc > 0) {
             fill(m, tp, ev, out);
             return 1;
