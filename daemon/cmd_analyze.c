@@ -221,14 +221,32 @@ static json_t *ask(const hvd_query_context *q, json_t *request)
     return res;
 }
 
-/* Every diagnosis of an incident with all its evidence: the incident's pages, and for a
- * diagnosis with more evidence than a page holds, the "evidence" pages after it. NULL
- * when a question failed (said on stderr). */
-static json_t *incident_diagnoses(const hvd_query_context *q, json_int_t id)
+#define TABLE_PAGE 100 /* diagnoses asked at a time for the table */
+
+/* What the table shows of a diagnosis (new reference; NULL when out of memory). */
+static json_t *slim_diagnosis(const json_t *d)
+{
+    static const char *const shown[] = {"rule",  "title",      "host", "vm_name",
+                                        "count", "root_cause", NULL};
+    json_t *slim = json_object();
+
+    for (size_t j = 0; slim && shown[j]; j++) {
+        json_object_set(slim, shown[j], json_object_get(d, shown[j]));
+    }
+    return slim;
+}
+
+/* Every diagnosis of an incident. For a report (full), each with all its evidence: the
+ * incident's pages, and for a diagnosis with more evidence than a page holds, the "evidence"
+ * pages after it. For the table, only what it shows, page by page (no evidence, cause,
+ * remedy...: most of a report), so memory stays small however many diagnoses there are.
+ * NULL when a question failed (said on stderr). */
+static json_t *incident_diagnoses(const hvd_query_context *q, json_int_t id, int full)
 {
     json_t *out = json_array();
     json_t *req = json_pack("{s:s,s:I,s:i,s:i}", "op", "incident", "id", id, "limit",
-                            HVD_QUERY_MAX_PAGE, "evidence", HVD_QUERY_MAX_PAGE);
+                            full ? HVD_QUERY_MAX_PAGE : TABLE_PAGE, "evidence",
+                            full ? HVD_QUERY_MAX_PAGE : 0);
 
     for (;;) {
         json_t *res = ask(q, json_deep_copy(req));
@@ -243,8 +261,14 @@ static json_t *incident_diagnoses(const hvd_query_context *q, json_int_t id)
         }
         json_array_foreach(json_object_get(res, "diagnoses"), i, d)
         {
-            const char *more = json_string_value(json_object_get(d, "evidence_cursor"));
+            const char *more =
+                full ? json_string_value(json_object_get(d, "evidence_cursor")) : NULL;
             json_t *ev = json_object_get(d, "evidence");
+
+            if (!full) {
+                json_array_append_new(out, slim_diagnosis(d));
+                continue;
+            }
 
             /* the cursor lives in d, replaced page by page */
             while (more) {
@@ -312,27 +336,9 @@ static json_t *collect_incidents(hvd_store *st, const struct options *o, int *wo
         }
         json_array_foreach(json_object_get(res, "incidents"), i, in)
         {
-            json_t *diags = incident_diagnoses(&q, json_integer_value(json_object_get(in, "id")));
+            json_t *diags = incident_diagnoses(&q, json_integer_value(json_object_get(in, "id")),
+                                               o->json || o->html);
             int sev = hvd_severity_parse(json_string_value(json_object_get(in, "severity")));
-            size_t k;
-            json_t *d;
-
-            /* The table shows one line per diagnosis: keeping only what it shows (not the
-             * evidence, cause, remedy... that are most of the report) keeps memory small
-             * however many incidents there are. */
-            json_array_foreach(diags && !o->json && !o->html ? diags : NULL, k, d)
-            {
-                static const char *const shown[] = {"rule",  "title",      "host", "vm_name",
-                                                    "count", "root_cause", NULL};
-                json_t *slim = json_object();
-
-                for (size_t j = 0; slim && shown[j]; j++) {
-                    json_object_set(slim, shown[j], json_object_get(d, shown[j]));
-                }
-                if (slim) {
-                    json_array_set_new(diags, k, slim);
-                }
-            }
             json_object_set_new(in, "diagnoses", diags ? diags : json_array());
             if (sev > *worst) {
                 *worst = sev;
@@ -904,8 +910,9 @@ int hvd_cmd_analyze(int argc, char **argv)
                    hvd_cli_json_flags(stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER));
         fputc('\n', stdout);
     } else {
-        /* The table shows input text: a copy made safe for the terminal. */
-        json_t *shown = json_deep_copy(report);
+        /* The table shows input text made safe for the terminal: in place, or in a copy
+         * when the HTML report still needs the text as read. */
+        json_t *shown = o.html ? json_deep_copy(report) : json_incref(report);
 
         hvd_cli_clean_json(shown);
         print_table(shown ? shown : report, isatty(1));

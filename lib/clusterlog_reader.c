@@ -680,16 +680,37 @@ static int light_common_line(hvd_clusterlog_reader *r, const char *p, size_t len
     const char *q;
     int64_t frac = 0;
     int digits = 0;
+    uint64_t a0, b0, a1, b1;
+    uint32_t a2, b2;
+    unsigned ok = 1;
+    static const unsigned char hex[256] = {
+        ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+        ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+        ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+    };
 
+    _Static_assert(sizeof(r->dt_text) == 19, "the date is compared as 8 + 8 + 4 bytes");
     if (len < dt + sizeof(r->dt_text) + 2 || !r->dt_ok || p[8] != '.' || p[17] != ':' ||
-        p[18] != ':' || p[dt + sizeof(r->dt_text)] != '.' ||
-        memcmp(p + dt, r->dt_text, sizeof(r->dt_text)) != 0) {
+        p[18] != ':' || p[dt + sizeof(r->dt_text)] != '.') {
         return 0;
     }
+    /* The date and time to the second, as the last one read: three loads a side (the last
+     * overlaps), no call. */
+    memcpy(&a0, p + dt, 8);
+    memcpy(&b0, r->dt_text, 8);
+    memcpy(&a1, p + dt + 8, 8);
+    memcpy(&b1, r->dt_text + 8, 8);
+    memcpy(&a2, p + dt + 15, 4);
+    memcpy(&b2, r->dt_text + 15, 4);
+    if ((a0 ^ b0) | (a1 ^ b1) | (a2 ^ b2)) {
+        return 0;
+    }
+    /* pid and tid: hex digits, looked up without a branch each. */
     for (int i = 0; i < 17; i++) {
-        if (i != 8 && !is_hex(p[i])) {
-            return 0;
-        }
+        ok &= i == 8 ? 1u : hex[(unsigned char)p[i]];
+    }
+    if (!ok) {
+        return 0;
     }
     q = p + dt + sizeof(r->dt_text) + 1;
     while (*q >= '0' && *q <= '9' && digits < 7) {
@@ -808,12 +829,67 @@ static int handle_line(hvd_clusterlog_reader *r, const hvd_text_line *l, hvd_eve
     return 0;
 }
 
+/*
+ * Passes over the common event lines (light_common_line()) at the reader's position that
+ * hold no prefilter hit, as handle_line() would one by one: each starts an event that is
+ * skipped. Stops before any other line (a hit, another shape, a long line, one not decoded
+ * yet), which handle_line() then reads. Only with no event pending (a common line would
+ * return it) and past the lines to be read whole. Most lines of a cluster.log take this
+ * way. Cost: O(bytes): one memchr and O(1) checks a line, no call into the text reader.
+ */
+static void pass_quiet_lines(hvd_clusterlog_reader *r)
+{
+    const char *base;
+    const char *q;
+    const char *last = NULL;
+    size_t avail;
+    size_t quiet;
+    uint64_t n = 0;
+
+    if (r->pending >= 0 || (r->section != SEC_EVENTS && r->section != SEC_NONE) ||
+        hvd_text_reader_offset(r->text) < r->force_end) {
+        return;
+    }
+    quiet = hvd_text_reader_quiet(r->text, &base, &avail);
+    for (q = base; (size_t)(q - base) < quiet;) {
+        const char *nl = memchr(q, '\n', avail - (size_t)(q - base));
+        size_t len;
+
+        if (!nl || (size_t)(nl - base) >= quiet) {
+            break;
+        }
+        len = (size_t)(nl - q);
+        if (len > 0 && q[len - 1] == '\r') {
+            len--;
+        }
+        if (len > HVD_TEXT_LINE_MAX || !light_common_line(r, q, len)) {
+            break;
+        }
+        last = q;
+        n++;
+        q = nl + 1;
+    }
+    if (n == 0) {
+        return;
+    }
+    r->lineno += n;
+    r->stats.events += n;
+    r->stats.filtered += n;
+    r->skipping = 1;
+    r->skip_line = r->lineno;
+    r->skip_offset = hvd_text_reader_quiet_offset(r->text, (size_t)(last - base));
+    r->skip_bad = hvd_text_reader_bad_units(r->text);
+    r->skip_cut = hvd_text_reader_cut_lines(r->text);
+    hvd_text_reader_pass(r->text, (size_t)(q - base));
+}
+
 int hvd_clusterlog_reader_next(hvd_clusterlog_reader *r, hvd_event *ev, hvd_error *err)
 {
     hvd_text_line l;
     int rc;
 
     for (;;) {
+        pass_quiet_lines(r);
         r->pre_bad = hvd_text_reader_bad_units(r->text);
         r->pre_cut = hvd_text_reader_cut_lines(r->text);
         rc = hvd_text_reader_next(r->text, &l, err);

@@ -179,7 +179,7 @@ static int compile_text(struct loader *ld, struct template *t, const char *text,
                             t->field      ? HVD_MSGTEXT_WHOLE
                             : t->at_start ? HVD_MSGTEXT_PREFIX
                                           : HVD_MSGTEXT_SEARCH,
-                            why, sizeof(why)) < 0) {
+                            1, why, sizeof(why)) < 0) {
         report(ld, line, "%s", why);
         return -1;
     }
@@ -452,7 +452,7 @@ int hvd_extractor_find(hvd_extractor *x, const hvd_event *ev, const hvd_entity *
         if (!subject || !*subject) {
             continue;
         }
-        rc = hvd_msgtext_match(x->scratch, &tp->msg, subject, strlen(subject));
+        rc = hvd_msgtext_match(x->scratch, &tp->msg, NULL, subject, strlen(subject));
         if (rc < 0) {
             return rc;
         }

@@ -2,6 +2,10 @@
  * ingest: one file through the whole data flow. The engine's diagnoses go straight to the
  * store inside the file's transaction; a store failure stops the file and rolls it back.
  *
+ * The engine emits a diagnosis again for every event folded into it; those are merged per
+ * key (diagbuf.h) and written when the file ends, before the engine's loader reads the store
+ * and when DIAG_BUF_MAX bytes are held: the store ends up as if each had been written.
+ *
  * The engine's memory follows the store: it loads stored diagnoses as the events of a
  * file need them (see hvd_engine_set_loader()), and after any rollback it is replaced by a
  * new one, which loads again what the store holds. So a retry, a restart or a file read
@@ -11,6 +15,7 @@
 #include "ingest_internal.h"
 
 #include "alloc.h"
+#include "diagbuf.h"
 #include "engine.h"
 #include "hvtime.h"
 #include "needs.h"
@@ -25,12 +30,15 @@
 #include <unistd.h>
 
 #define IDENT_SPAN 4096 /* bytes hashed at the start of a file and before its checkpoint */
+/* Bytes of emitted diagnoses held before they are written. */
+#define DIAG_BUF_MAX (1u * 1024 * 1024)
 
 struct hvd_ingest {
     hvd_store *st;
     const hvd_ruleset *rs;
     hvd_engine *engine;
-    hvd_needs *needs; /* what the rules can match: the EVTX reader skips the rest */
+    hvd_needs *needs;     /* what the rules can match: the EVTX reader skips the rest */
+    hvd_diagbuf *pending; /* emitted diagnoses not written yet */
     const hvd_logger *log;
     int changed_file;  /* the current file changed the database */
     int changed_total; /* anything changed since create or the last finish */
@@ -40,6 +48,28 @@ struct hvd_ingest {
     long fail_after; /* see hvd__ingest_fail_store_after(); < 0 off */
 #endif
 };
+
+static int put_one(void *ud, const hvd_diagnosis *d)
+{
+    hvd_ingest *ing = ud;
+
+    return hvd_store_put_diagnosis(ing->st, d, &ing->changed_file, &ing->store_err);
+}
+
+/* Writes the diagnoses held. On failure the file fails (ing->failed, ing->store_err). */
+static int write_pending(hvd_ingest *ing)
+{
+    int rc;
+
+    if (ing->failed) {
+        return ing->store_err.code;
+    }
+    rc = hvd_diagbuf_flush(ing->pending, put_one, ing);
+    if (rc < 0) {
+        ing->failed = 1;
+    }
+    return rc;
+}
 
 static int on_diagnosis(void *ud, const hvd_diagnosis *d)
 {
@@ -57,11 +87,12 @@ static int on_diagnosis(void *ud, const hvd_diagnosis *d)
     }
     ing->fail_after -= ing->fail_after > 0;
 #endif
-    rc = hvd_store_put_diagnosis(ing->st, d, &ing->changed_file, &ing->store_err);
+    rc = hvd_diagbuf_add(ing->pending, d);
     if (rc < 0) {
         ing->failed = 1;
+        return hvd_error_set(&ing->store_err, rc, NULL, 0, "out of memory for a diagnosis");
     }
-    return rc;
+    return rc == 1 ? write_pending(ing) : HVD_OK;
 }
 
 #define PRIME_MAX      20000 /* stored diagnoses given to the engine per slice, newest first */
@@ -156,6 +187,12 @@ static int load(void *ud, hvd_time lo, hvd_time hi, hvd_error *err)
     struct prime p;
     int rc;
 
+    /* What the engine emitted is stored first: the store answers as if it had been all along. */
+    rc = write_pending(ing);
+    if (rc < 0) {
+        *err = ing->store_err;
+        return rc;
+    }
     memset(&p, 0, sizeof(p));
     p.ing = ing;
     p.err = err;
@@ -215,7 +252,10 @@ int hvd_ingest_create(hvd_ingest **out, hvd_store *st, const hvd_ruleset *rs, co
 #ifdef HVD_TESTING
     ing->fail_after = -1;
 #endif
-    rc = engine_renew(ing, err);
+    rc = hvd_diagbuf_create(&ing->pending, DIAG_BUF_MAX, err);
+    if (rc == HVD_OK) {
+        rc = engine_renew(ing, err);
+    }
     if (rc == HVD_OK) {
         rc = hvd_needs_create(&ing->needs, rs, err);
     }
@@ -506,6 +546,7 @@ int hvd_ingest_file(hvd_ingest *ing, const char *path, const char *display,
     hvd_error_clear(&rerr);
     stats = hvd_source_get_stats(src);
     skipped = stats->skipped;
+    hvd_diagbuf_clear(ing->pending);
     while (!ing->failed && (rc = hvd_source_next(src, &ev, &rerr)) == 1) {
         int seen = 0;
 
@@ -542,6 +583,9 @@ int hvd_ingest_file(hvd_ingest *ing, const char *path, const char *display,
             }
             goto fail;
         }
+    }
+    if (!ing->failed) {
+        (void)write_pending(ing); /* failure: ing->failed, below */
     }
     if (ing->failed) {
         *err = ing->store_err;
@@ -586,6 +630,7 @@ int hvd_ingest_file(hvd_ingest *ing, const char *path, const char *display,
 fail:
     hvd_store_rollback(ing->st);
 fail_closed:
+    hvd_diagbuf_clear(ing->pending);
     engine_drop(ing);
     hvd_source_close(src);
     return rc;
@@ -606,7 +651,11 @@ int hvd_ingest_finish(hvd_ingest *ing, int *changed, hvd_error *err)
     if (rc == HVD_OK) {
         ing->changed_file = 0;
         ing->failed = 0;
+        hvd_diagbuf_clear(ing->pending);
         rc = hvd_engine_flush(ing->engine, err);
+        if (rc == HVD_OK && !ing->failed) {
+            (void)write_pending(ing); /* failure: ing->failed, below */
+        }
         if (rc == HVD_OK && ing->failed) {
             *err = ing->store_err;
             rc = err->code;
@@ -614,6 +663,7 @@ int hvd_ingest_finish(hvd_ingest *ing, int *changed, hvd_error *err)
         rc = rc == HVD_OK ? hvd_store_commit(ing->st, err) : rc;
         if (rc < 0) {
             hvd_store_rollback(ing->st);
+            hvd_diagbuf_clear(ing->pending);
             engine_drop(ing);
         }
         ing->changed_total |= ing->changed_file;
@@ -632,6 +682,7 @@ void hvd_ingest_destroy(hvd_ingest *ing)
     }
     hvd_engine_destroy(ing->engine);
     hvd_needs_destroy(ing->needs);
+    hvd_diagbuf_destroy(ing->pending);
     hvd_free(ing);
 }
 

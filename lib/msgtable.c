@@ -6,6 +6,11 @@
  * A text "Cluster node '%1' was removed from the active failover cluster membership." with
  * params="NodeName" must start the message (msgtext.h, PREFIX): a message that goes on (the
  * boilerplate after the first sentence) or was cut after it still matches.
+ *
+ * The table holds the patterns; a matcher JIT-compiles its own copy of a pattern the first
+ * time it tries it. Most of the hundreds of texts are never tried in a run (only [System]
+ * and [Operational] lines, and forwarded events without insertion strings, are looked up),
+ * and a shared table is never written to, so matchers in several threads need no lock.
  */
 #include "msgtable.h"
 
@@ -46,6 +51,8 @@ struct hvd_msgtable {
 
 struct hvd_msgmatcher {
     const hvd_msgtable *t;
+    struct pcre2_real_code_8 **jit; /* t->n entries: the copy of each tried pattern, or NULL */
+    unsigned char *tried;           /* t->n entries: a copy was asked for */
     hvd_msgtext_scratch *scratch;
     hvd_field fields[MAX_FIELDS];
     char values[HVD_MSGTEXT_PARAMS][VALUE_MAX];
@@ -93,7 +100,7 @@ static int compile_text(struct loader *ld, struct template *t, const char *param
 
     hvd_msgtext_literal(text, t->lit, sizeof(t->lit));
     if (hvd_msgtext_params(&t->msg, params, NULL, NULL, why, sizeof(why)) < 0 ||
-        hvd_msgtext_compile(&t->msg, text, HVD_MSGTEXT_PREFIX, why, sizeof(why)) < 0) {
+        hvd_msgtext_compile(&t->msg, text, HVD_MSGTEXT_PREFIX, 0, why, sizeof(why)) < 0) {
         report(ld, line, "%s", why);
         return -1;
     }
@@ -253,6 +260,14 @@ int hvd_msgmatcher_create(hvd_msgmatcher **out, const hvd_msgtable *t, hvd_error
         return hvd_error_set(err, HVD_ENOMEM, NULL, 0, "out of memory");
     }
     m->t = t;
+    if (t && t->n) {
+        m->jit = hvd_calloc(t->n, sizeof(*m->jit));
+        m->tried = hvd_calloc(t->n, 1);
+        if (!m->jit || !m->tried) {
+            hvd_msgmatcher_destroy(m);
+            return hvd_error_set(err, HVD_ENOMEM, NULL, 0, "out of memory");
+        }
+    }
     rc = hvd_msgtext_scratch_create(&m->scratch, err);
     if (rc != HVD_OK) {
         hvd_msgmatcher_destroy(m);
@@ -267,8 +282,24 @@ void hvd_msgmatcher_destroy(hvd_msgmatcher *m)
     if (!m) {
         return;
     }
+    for (size_t i = 0; m->jit && i < m->t->n; i++) {
+        hvd_msgtext_jit_free(m->jit[i]);
+    }
+    hvd_free(m->jit);
+    hvd_free(m->tried);
     hvd_msgtext_scratch_destroy(m->scratch);
     hvd_free(m);
+}
+
+/* The matcher's JIT-compiled copy of template i's pattern, made the first time it is
+ * tried; NULL (match with the table's own) without JIT or memory for a copy. */
+static const struct pcre2_real_code_8 *pattern_of(hvd_msgmatcher *m, size_t i)
+{
+    if (!m->tried[i]) {
+        m->tried[i] = 1;
+        m->jit[i] = hvd_msgtext_jit_copy(&m->t->v[i].msg);
+    }
+    return m->jit[i];
 }
 
 /* Fills out from the template that matched; values are copied (and cut at VALUE_MAX - 1
@@ -331,7 +362,7 @@ int hvd_msgmatcher_match(hvd_msgmatcher *m, const hvd_event *ev, hvd_msgtable_ma
                 : strcasecmp(tp->channel, ev->channel) != 0) {
             continue;
         }
-        rc = hvd_msgtext_match(m->scratch, &tp->msg, ev->message, len);
+        rc = hvd_msgtext_match(m->scratch, &tp->msg, pattern_of(m, i), ev->message, len);
         if (rc > 0) {
             fill(m, tp, ev, out);
             return 1;

@@ -129,13 +129,20 @@ static int pattern(hvd_buf *re, hvd_msgtext *mt, const char *text, enum hvd_msgt
     return 0;
 }
 
-int hvd_msgtext_compile(hvd_msgtext *mt, const char *text, enum hvd_msgtext_mode mode, char *why,
-                        size_t cap)
+/* JIT compiling, unless HVD_PCRE2_JIT=0 (for valgrind). */
+static int jit_on(void)
+{
+    const char *jit = getenv("HVD_PCRE2_JIT");
+
+    return !jit || strcmp(jit, "0") != 0;
+}
+
+int hvd_msgtext_compile(hvd_msgtext *mt, const char *text, enum hvd_msgtext_mode mode, int jit,
+                        char *why, size_t cap)
 {
     hvd_buf re;
     int errcode;
     PCRE2_SIZE erroff;
-    const char *jit = getenv("HVD_PCRE2_JIT");
 
     hvd_buf_init(&re, 64 * 1024);
     if (pattern(&re, mt, text, mode, why, cap) < 0) {
@@ -152,10 +159,25 @@ int hvd_msgtext_compile(hvd_msgtext *mt, const char *text, enum hvd_msgtext_mode
         snprintf(why, cap, "message text does not compile: %s", (const char *)msg);
         return -1;
     }
-    if (!jit || strcmp(jit, "0") != 0) {
+    if (jit && jit_on()) {
         pcre2_jit_compile(mt->re, PCRE2_JIT_COMPLETE);
     }
     return 0;
+}
+
+pcre2_code *hvd_msgtext_jit_copy(const hvd_msgtext *mt)
+{
+    pcre2_code *copy = jit_on() ? pcre2_code_copy(mt->re) : NULL;
+
+    if (copy) {
+        pcre2_jit_compile(copy, PCRE2_JIT_COMPLETE);
+    }
+    return copy;
+}
+
+void hvd_msgtext_jit_free(pcre2_code *re)
+{
+    pcre2_code_free(re);
 }
 
 int hvd_msgtext_unused(const hvd_msgtext *mt)
@@ -238,10 +260,10 @@ void hvd_msgtext_scratch_destroy(hvd_msgtext_scratch *s)
     hvd_free(s);
 }
 
-int hvd_msgtext_match(hvd_msgtext_scratch *s, const hvd_msgtext *mt, const char *subject,
-                      size_t len)
+int hvd_msgtext_match(hvd_msgtext_scratch *s, const hvd_msgtext *mt, const pcre2_code *re,
+                      const char *subject, size_t len)
 {
-    int rc = pcre2_match(mt->re, (PCRE2_SPTR)subject, len, 0, 0, s->md, s->mctx);
+    int rc = pcre2_match(re ? re : mt->re, (PCRE2_SPTR)subject, len, 0, 0, s->md, s->mctx);
 
     if (rc == PCRE2_ERROR_NOMEMORY) {
         return HVD_ENOMEM;

@@ -45,11 +45,21 @@ int hvd_msgtext_params(hvd_msgtext *mt, const char *s, hvd_msgtext_name_ok name_
  * Compiles text (after hvd_msgtext_params()) into mt->re: literal text where a run of white
  * space matches any run, %k a lazy capture, %% a '%'; caseless, '.' matching newlines. A %k
  * at the end of the text (before a last full stop at most) runs to the end of its sentence
- * or line (PREFIX, SEARCH) or of the subject (WHOLE). Returns 0, or -1 with why filled
- * ("%3: the message has 2 insertion points in 'params'", a PCRE2 error).
+ * or line (PREFIX, SEARCH) or of the subject (WHOLE). With jit set the regex is JIT-compiled
+ * too (unless HVD_PCRE2_JIT=0); a table whose texts are mostly never tried leaves that to
+ * hvd_msgtext_jit_copy(). Returns 0, or -1 with why filled ("%3: the message has 2 insertion
+ * points in 'params'", a PCRE2 error).
  */
-int hvd_msgtext_compile(hvd_msgtext *mt, const char *text, enum hvd_msgtext_mode mode, char *why,
-                        size_t cap);
+int hvd_msgtext_compile(hvd_msgtext *mt, const char *text, enum hvd_msgtext_mode mode, int jit,
+                        char *why, size_t cap);
+
+/* A JIT-compiled copy of mt->re, owned by the caller (hvd_msgtext_jit_free()), for a
+ * matcher that compiles the texts it tries the first time it tries them: the table is never
+ * written, so matchers in several threads need no lock. NULL when JIT is off
+ * (HVD_PCRE2_JIT=0) or memory is short: then match with mt->re, which gives the same
+ * answers. */
+struct pcre2_real_code_8 *hvd_msgtext_jit_copy(const hvd_msgtext *mt);
+void hvd_msgtext_jit_free(struct pcre2_real_code_8 *re); /* NULL-safe */
 
 /* The first named insertion point the text does not use, or -1. */
 int hvd_msgtext_unused(const hvd_msgtext *mt);
@@ -67,10 +77,11 @@ typedef struct hvd_msgtext_scratch hvd_msgtext_scratch;
 int hvd_msgtext_scratch_create(hvd_msgtext_scratch **out, hvd_error *err);
 void hvd_msgtext_scratch_destroy(hvd_msgtext_scratch *s); /* NULL-safe */
 
-/* Matches subject[0..len) against mt. Returns 1 (the values are in s until its next match),
- * 0 for no match (also when PCRE2's match limit is hit), or HVD_ENOMEM. */
-int hvd_msgtext_match(hvd_msgtext_scratch *s, const hvd_msgtext *mt, const char *subject,
-                      size_t len);
+/* Matches subject[0..len) against mt, with re (a copy from hvd_msgtext_jit_copy()) or, when
+ * NULL, mt->re. Returns 1 (the values are in s until its next match), 0 for no match (also
+ * when PCRE2's match limit is hit), or HVD_ENOMEM. */
+int hvd_msgtext_match(hvd_msgtext_scratch *s, const hvd_msgtext *mt,
+                      const struct pcre2_real_code_8 *re, const char *subject, size_t len);
 
 /* After a match of mt on subject: the value of %k+1 as subject + *off, *len bytes. Returns 0,
  * or -1 when the point has no name or took no part in the match. */

@@ -126,7 +126,46 @@ static int backend_compile(hvd_prefilter *pf, hvd_error *err)
 }
 #endif
 
-/* Cost: O(n^2) string compares to drop duplicates (n is a few hundred), then the compile. */
+/* Whether hay holds needle, ASCII case ignored. Cost: O(|hay| |needle|). */
+static int holds_nocase(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+
+    for (; *hay; hay++) {
+        if (strncasecmp(hay, needle, n) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Drops every literal that holds another one: a line holding it holds the other, so the
+ * lines found are the same, with fewer literals to compile and fewer matches to mark. */
+static void drop_superstrings(hvd_prefilter *pf)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < pf->n; i++) {
+        int held = 0;
+
+        for (size_t j = 0; j < pf->n && !held; j++) {
+            held = j != i && pf->lits[j] && holds_nocase(pf->lits[i], pf->lits[j]);
+        }
+        if (held) {
+            hvd_free(pf->lits[i]);
+            pf->lits[i] = NULL; /* seen as gone by the literals after it */
+        }
+    }
+    for (size_t i = 0; i < pf->n; i++) {
+        if (pf->lits[i]) {
+            pf->lits[k++] = pf->lits[i];
+        }
+    }
+    pf->n = k;
+}
+
+/* Cost: O(n^2) string compares to drop duplicates and literals holding others (n is a few
+ * hundred), then the compile. */
 int hvd_prefilter_create(hvd_prefilter **out, const char *const *lits, size_t n, hvd_error *err)
 {
     hvd_prefilter *pf = NULL;
@@ -168,6 +207,7 @@ int hvd_prefilter_create(hvd_prefilter **out, const char *const *lits, size_t n,
         }
         pf->n++;
     }
+    drop_superstrings(pf);
     rc = pf->n ? backend_compile(pf, err) : HVD_OK; /* no literal: no line is a hit */
     if (rc < 0) {
         goto fail;

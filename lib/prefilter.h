@@ -29,7 +29,8 @@ int hvd_prefilter_create(hvd_prefilter **out, const char *const *lits, size_t n,
 void hvd_prefilter_destroy(hvd_prefilter *pf); /* NULL-safe */
 
 size_t hvd_prefilter_count(const hvd_prefilter *pf);
-/* Literal i (borrowed, valid until destroy), in the order given after duplicates went. */
+/* Literal i (borrowed, valid until destroy), in the order given after duplicates and
+ * literals holding another one went (the lines found are the same without them). */
 const char *hvd_prefilter_literal(const hvd_prefilter *pf, size_t i);
 /* "vectorscan" or "pcre2": what scans. */
 const char *hvd_prefilter_backend(const hvd_prefilter *pf);

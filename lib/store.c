@@ -37,7 +37,7 @@
 /* Changes noted per transaction for regrouping; past this, commit regroups everything. */
 #define CHANGED_MAX (1u << 20)
 /* Above this many changed diagnoses, and an eighth of all, one full pass is cheaper. */
-#define REGROUP_FULL_MIN 1024
+#define REGROUP_FULL_MIN 64
 
 _Static_assert(HVD_STORE_SCHEMA_VERSION ==
                    (int)(sizeof(store_migrations) / sizeof(store_migrations[0])),

@@ -7,9 +7,10 @@
  * character; glibc leaves 81 8D 8F 90 9D undefined.
  *
  * Flow: raw[] holds file bytes; the whole lines in it are decoded into out[] in one go
- * (UTF-8 is checked and copied, ASCII narrowed from UTF-16LE, anything else converted by
- * iconv(3)), a prefilter (if set) marks in one pass where its literals end, and lines are
- * handed out where they lie in out[] (copied to line[] only when longer than raw[]). A sequence cut
+ * (valid UTF-8 is only checked and stays where it is in raw[], UTF-8 with invalid bytes is
+ * copied, ASCII narrowed from UTF-16LE, anything else converted by iconv(3)), a prefilter
+ * (if set) marks in one pass where its literals end, and lines are handed out where they
+ * lie in the decoded text (copied to line[] only when longer than raw[]). A sequence cut
  * by the end of raw[] (EINVAL) stays at raw's head for the next read; an invalid one (EILSEQ, a
  * lone surrogate, a truncated tail at the end of the data) becomes U+FFFD, one code unit is skipped
  * and counted. Half a UTF-16 code unit at the end of the data is left unread, as a file still being
@@ -55,6 +56,7 @@ struct hvd_text_reader {
     uint64_t raw_end_off; /* file offset of raw[raw_len] */
 
     char out[OUT_CAP + 1];
+    char *text; /* the decoded text: out[], or raw[] itself for valid UTF-8 */
     size_t out_pos, out_len;
     uint64_t out_off; /* file offset of out[0] */
     int out_uniform;  /* out[] is ASCII only: one character a code unit */
@@ -70,6 +72,8 @@ struct hvd_text_reader {
     hvd_prefilter_scanner *scan; /* NULL: every line is a hit */
     uint64_t *bits;              /* prefilter hits: bit i set when a literal ends at out[i] */
     int all_hits;                /* the scanner failed on this chunk: every line is a hit */
+    size_t hit_at;               /* the first hit at or after out_pos when hit_known */
+    int hit_known;
 
     char line[HVD_TEXT_LINE_MAX + 1];
     uint64_t bad_units;
@@ -282,6 +286,45 @@ static int put_replacement(hvd_text_reader *t)
     return 0;
 }
 
+/* Bytes at the start of in[0..n) that are whole valid UTF-8 sequences. Cost: O(n), ASCII
+ * sixteen or eight bytes a step. */
+static size_t utf8_valid_prefix(const unsigned char *in, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        int len;
+
+#ifdef __SSE2__
+        while (i + 16 <= n &&
+               _mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(const void *)(in + i))) == 0) {
+            i += 16;
+        }
+#endif
+        while (i + 8 <= n) {
+            uint64_t w;
+
+            memcpy(&w, in + i, 8);
+            if (w & UINT64_C(0x8080808080808080)) {
+                break;
+            }
+            i += 8;
+        }
+        while (i < n && in[i] < 0x80) {
+            i++;
+        }
+        if (i == n) {
+            break;
+        }
+        len = utf8_seq(in + i, n - i);
+        if (len <= 0) {
+            break;
+        }
+        i += (size_t)len;
+    }
+    return i;
+}
+
 /* UTF-8: valid text is copied as it is, each invalid byte becomes U+FFFD. Returns the bytes
  * consumed (a sequence cut by the end of in stays unless final). */
 static size_t decode_utf8(hvd_text_reader *t, const unsigned char *in, size_t n, int final)
@@ -457,8 +500,21 @@ static int fill_out(hvd_text_reader *t, hvd_error *err)
     if (take == 0) {
         take = avail; /* a last line without its end, or a line longer than raw[] */
     }
+    t->text = t->out;
     if (t->enc == HVD_TEXT_UTF8) {
-        used = decode_utf8(t, t->raw + t->raw_pos, take, final);
+        const unsigned char *in = t->raw + t->raw_pos;
+        size_t valid = utf8_valid_prefix(in, take);
+
+        if (valid == take || (!final && utf8_seq(in + valid, take - valid) < 0)) {
+            /* Valid as it is (but for a sequence the next read completes): the lines are
+             * handed out where they lie in raw[], which is not read into again before
+             * they are all consumed. */
+            t->text = (char *)t->raw + t->raw_pos;
+            t->out_len = valid;
+            used = valid;
+        } else {
+            used = decode_utf8(t, in, take, final);
+        }
     } else {
         used = decode_iconv(t, t->raw + t->raw_pos, take, final);
     }
@@ -475,7 +531,8 @@ static int fill_out(hvd_text_reader *t, hvd_error *err)
     }
     if (t->scan) {
         memset(t->bits, 0, ((t->out_len + 63) / 64) * sizeof(*t->bits));
-        t->all_hits = hvd_prefilter_scan(t->scan, t->out, t->out_len, t->bits) < 0;
+        t->all_hits = hvd_prefilter_scan(t->scan, t->text, t->out_len, t->bits) < 0;
+        t->hit_known = 0;
     }
     return 1;
 }
@@ -498,7 +555,7 @@ static uint64_t offset_at(hvd_text_reader *t, size_t p)
         w = (uint64_t)(p - t->cur_pos) * (t->enc == HVD_TEXT_UTF16LE ? 2 : 1);
     } else {
         for (size_t i = t->cur_pos; i < p; i++) {
-            unsigned char c = (unsigned char)t->out[i];
+            unsigned char c = (unsigned char)t->text[i];
 
             if ((c & 0xC0) == 0x80) {
                 continue;
@@ -531,6 +588,47 @@ static int hit_in(const hvd_text_reader *t, size_t a, size_t b)
         a += span;
     }
     return 0;
+}
+
+/* The first position in out[a..b) where a prefilter hit ends, or b. Cost: O((b - a) / 64). */
+static size_t next_hit(const hvd_text_reader *t, size_t a, size_t b)
+{
+    while (a < b) {
+        uint64_t w = t->bits[a / 64] >> (a % 64);
+
+        if (w) {
+            size_t h = a + (size_t)__builtin_ctzll(w);
+            return h < b ? h : b;
+        }
+        a = (a / 64 + 1) * 64;
+    }
+    return b;
+}
+
+size_t hvd_text_reader_quiet(hvd_text_reader *t, const char **text, size_t *avail)
+{
+    *text = t->text + t->out_pos;
+    *avail = t->out_len - t->out_pos;
+    if (!t->scan || t->all_hits || *avail == 0) {
+        return 0;
+    }
+    /* Each hit is looked for once a chunk: the search goes on from the last one passed. */
+    if (!t->hit_known || t->hit_at < t->out_pos) {
+        t->hit_at = next_hit(t, t->out_pos, t->out_len);
+        t->hit_known = 1;
+    }
+    return t->hit_at - t->out_pos;
+}
+
+uint64_t hvd_text_reader_quiet_offset(hvd_text_reader *t, size_t n)
+{
+    return offset_at(t, t->out_pos + n);
+}
+
+void hvd_text_reader_pass(hvd_text_reader *t, size_t n)
+{
+    t->next_off = offset_at(t, t->out_pos + n);
+    t->out_pos += n;
 }
 
 /* Cuts the line at most bytes without leaving half a character. */
@@ -578,7 +676,7 @@ int hvd_text_reader_next(hvd_text_reader *t, hvd_text_line *line, hvd_error *err
                 break;
             }
         }
-        seg = t->out + t->out_pos;
+        seg = t->text + t->out_pos;
         n = t->out_len - t->out_pos;
         nl = memchr(seg, '\n', n);
         take = nl ? (size_t)(nl - seg) + 1 : n;
@@ -668,6 +766,7 @@ static int reader_reset(hvd_text_reader *t, uint64_t offset, hvd_error *err)
     t->raw_end_off = offset;
     t->out_pos = 0;
     t->out_len = 0;
+    t->text = t->out;
     t->nrepl = 0;
     t->next_off = offset;
     iconv(t->cd, NULL, NULL, NULL, NULL);

@@ -78,6 +78,25 @@ int hvd_text_reader_next(hvd_text_reader *t, hvd_text_line *line, hvd_error *err
  * pf is borrowed and must outlive the reader. HVD_OK or HVD_ENOMEM. */
 int hvd_text_reader_set_prefilter(hvd_text_reader *t, const hvd_prefilter *pf, hvd_error *err);
 
+/*
+ * The decoded text from the reader's position on, for a caller that passes over lines
+ * without a prefilter hit itself instead of one hvd_text_reader_next() call each: *text
+ * points at it (borrowed, not NUL-terminated, valid until the next call that reads or
+ * seeks), *avail says how many bytes are decoded, and the return how many of them no
+ * prefilter hit ends in: a line ending in '\n' before that many bytes is one that
+ * hvd_text_reader_next() would return whole with hit 0. Returns 0 (nothing to pass over)
+ * without a prefilter, after a failed scan, and when nothing is decoded: then read on with
+ * hvd_text_reader_next(). Cost: O(1), and O(bytes to the next hit / 64) once per hit.
+ */
+size_t hvd_text_reader_quiet(hvd_text_reader *t, const char **text, size_t *avail);
+/* The file offset of byte n of the text hvd_text_reader_quiet() gave (n at or after any
+ * byte asked before, up to what is passed over). */
+uint64_t hvd_text_reader_quiet_offset(hvd_text_reader *t, size_t n);
+/* Passes over the first n bytes of that text: whole lines, each ending in '\n', that hold
+ * no hit and are not longer than HVD_TEXT_LINE_MAX, as that many hvd_text_reader_next()
+ * calls would. */
+void hvd_text_reader_pass(hvd_text_reader *t, size_t n);
+
 /* Drops everything buffered and goes on at offset (same rules as at open). */
 int hvd_text_reader_seek(hvd_text_reader *t, uint64_t offset, hvd_error *err);
 
