@@ -1,0 +1,102 @@
+#!/bin/sh
+# The samples of the families added last: the cloud witness's two 1569 events (WS2019 EVTX and
+# cluster.log), the cluster service disabled by a Group Policy (WS2022 cluster.log + System) and
+# the same on a French host (WS2019 EVTX, matched on ids and binary data, not on words),
+# analysed end to end into real database files.
+# usage: samples_families_check.sh HVDIAG EVTXGEN SOURCE_DIR
+set -u
+hvdiag=$1
+evtxgen=$2
+src=$3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail=0
+check() { # check DESCRIPTION COMMAND...
+    what=$1
+    shift
+    if ! "$@"; then
+        echo "FAIL: $what" >&2
+        fail=1
+    fi
+}
+cd "$src" || exit 1
+for s in cloud-witness-2019 clussvc-disabled-gpo-2022 clussvc-disabled-fr; do
+    test -d "samples/$s" || { echo "FAIL: samples/$s is missing" >&2; exit 1; }
+    for x in $(cd samples/xml/$s && find . -name '*.xml'); do
+        "$evtxgen" "samples/xml/$s/$x" "$work/regen.evtx" >/dev/null 2>&1
+        check "samples/$s/${x%.xml}.evtx matches its XML" \
+            cmp -s "$work/regen.evtx" "samples/$s/${x%.xml}.evtx"
+    done
+done
+
+# Two 1569s, two meanings: the key on HV-NODE01 (EVTX), the restricted network on HV-NODE02
+# (cluster.log [System] line); neither rule takes the other's event.
+"$hvdiag" analyze --db "$work/a.db" --json samples/cloud-witness-2019 >"$work/a.json" 2>"$work/a.err"
+check "cloud-witness-2019: exit 1 for an error" test $? -eq 1
+check "cloud-witness-2019: each 1569 variant heads its own incident, names given" \
+    python3 - "$work/a.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+inc = {i["subject"]: i for i in r["incidents"]}
+assert sorted(inc) == ["HV-NODE01", "HV-NODE02"], sorted(inc)
+d = inc["HV-NODE01"]["diagnoses"]
+assert d[0]["rule"] == "fc-cloud-witness-key" and d[0]["root_cause"] is True, d[0]["rule"]
+assert d[0]["title"] == ("The cloud witness Cloud Witness cannot authenticate to its Azure storage "
+                         "account (reported by HV-NODE01)"), d[0]["title"]
+assert "Set-ClusterQuorum -CloudWitness" in d[0]["remedy"], d[0]["remedy"]
+assert d[0]["count"] == 2, d[0]["count"]
+assert [x["rule"] for x in d[1:]] == ["fc-resource-failed"], [x["rule"] for x in d]
+d = inc["HV-NODE02"]["diagnoses"]
+assert d[0]["rule"] == "fc-restricted-network-only", d[0]["rule"]
+assert d[0]["title"] == ("Node HV-NODE02 can reach the other nodes only over network 'Backup', "
+                         "which is disabled for cluster use (reported by HV-NODE02)"), d[0]["title"]
+assert d[0]["evidence"][0]["source"].endswith("HV-NODE02_cluster.log"), d[0]["evidence"]
+assert "cl-missed-hb" in {x["rule"] for x in d}, [x["rule"] for x in d]
+PY
+check "cloud-witness-2019: no key diagnosis for the network 1569, no network one for the key" \
+    test "$(sqlite3 "$work/a.db" "SELECT count(*) FROM diagnoses WHERE
+        (rule = 'fc-cloud-witness-key' AND host LIKE 'HV-NODE02%') OR
+        (rule = 'fc-restricted-network-only' AND host LIKE 'HV-NODE01%')")" = 0
+
+# The disabled service is the root; the peer's lost connection is its effect; 7000/1058 is
+# the service that cannot start.
+"$hvdiag" analyze --db "$work/b.db" --json samples/clussvc-disabled-gpo-2022 >"$work/b.json" 2>"$work/b.err"
+check "clussvc-disabled-gpo-2022: exit 1 for a critical incident" test $? -eq 1
+check "clussvc-disabled-gpo-2022: the disabled service heads both incidents" \
+    python3 - "$work/b.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert len(r["incidents"]) == 2, [i["title"] for i in r["incidents"]]
+for inc in r["incidents"]:
+    assert inc["subject"] == "HV-NODE02", inc["subject"]
+    d = inc["diagnoses"]
+    assert d[0]["rule"] == "peer-lost-clussvc-disabled" and d[0]["root_cause"] is True, d[0]["rule"]
+    assert d[0]["title"] == ("The cluster service on HV-NODE02 was stopped and disabled; "
+                             "HV-NODE01 lost its connection to it"), d[0]["title"]
+    assert "gpresult" in d[0]["remedy"], d[0]["remedy"]
+    rules = {x["rule"] for x in d}
+    assert {"cl-clussvc-disabled-cleanup", "cl-lost-connection"} <= rules, rules
+later = [i for i in r["incidents"] if "clussvc-start-disabled" in {x["rule"] for x in i["diagnoses"]}]
+assert len(later) == 1, [i["title"] for i in r["incidents"]]
+PY
+
+# A French host: "Service de cluster", "%%1058" and the binary "ClusSvc"; the 7036 words are
+# not matched, its binary state is.
+"$hvdiag" analyze --db "$work/c.db" --json samples/clussvc-disabled-fr >"$work/c.json" 2>"$work/c.err"
+check "clussvc-disabled-fr: exit 1 for a critical incident" test $? -eq 1
+check "clussvc-disabled-fr: the disabled service on NOEUD02, both refusals folded" \
+    python3 - "$work/c.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert len(r["incidents"]) == 1, [i["title"] for i in r["incidents"]]
+d = r["incidents"][0]["diagnoses"]
+assert d[0]["rule"] == "clussvc-start-disabled" and d[0]["count"] == 2, (d[0]["rule"], d[0]["count"])
+assert d[0]["title"] == "The cluster service on NOEUD02 cannot start: it is disabled", d[0]["title"]
+PY
+check "clussvc-disabled-fr: 'en cours d'exécution' with ClusSvc/4 is the start, 'arrêté' is not" \
+    test "$(sqlite3 "$work/c.db" "SELECT count(*) FROM evidence e JOIN diagnoses d
+        ON d.id = e.diagnosis WHERE d.rule = 'clussvc-started' AND e.message LIKE '%exécution%'")" = 1
+check "clussvc-disabled-fr: one start only" \
+    test "$(sqlite3 "$work/c.db" "SELECT count(*) FROM evidence e JOIN diagnoses d
+        ON d.id = e.diagnosis WHERE d.rule = 'clussvc-started'")" = 1
+exit $fail
