@@ -1,7 +1,9 @@
 #!/bin/sh
 # The samples of the families added last: the cloud witness's two 1569 events (WS2019 EVTX and
 # cluster.log), the cluster service disabled by a Group Policy (WS2022 cluster.log + System) and
-# the same on a French host (WS2019 EVTX, matched on ids and binary data, not on words),
+# the same on a French host (WS2019 EVTX, matched on ids and binary data, not on words), and
+# VMMS failures that carry only a code tied to the VM by host and process (WS2016 EVTX), and
+# FailoverClustering/Operational events of a WS2019 node (an export of that channel),
 # analysed end to end into real database files.
 # usage: samples_families_check.sh HVDIAG EVTXGEN SOURCE_DIR
 set -u
@@ -20,7 +22,8 @@ check() { # check DESCRIPTION COMMAND...
     fi
 }
 cd "$src" || exit 1
-for s in cloud-witness-2019 clussvc-disabled-gpo-2022 clussvc-disabled-fr; do
+for s in cloud-witness-2019 clussvc-disabled-gpo-2022 clussvc-disabled-fr migration-refused-2016 \
+    role-failover-operational-2019; do
     test -d "samples/$s" || { echo "FAIL: samples/$s is missing" >&2; exit 1; }
     for x in $(cd samples/xml/$s && find . -name '*.xml'); do
         "$evtxgen" "samples/xml/$s/$x" "$work/regen.evtx" >/dev/null 2>&1
@@ -99,4 +102,46 @@ check "clussvc-disabled-fr: 'en cours d'exécution' with ClusSvc/4 is the start,
 check "clussvc-disabled-fr: one start only" \
     test "$(sqlite3 "$work/c.db" "SELECT count(*) FROM evidence e JOIN diagnoses d
         ON d.id = e.diagnosis WHERE d.rule = 'clussvc-started'")" = 1
+# Two code-only VMMS 20306 failures, each tied to the VM the same process names 50 ms later.
+"$hvdiag" analyze --db "$work/d.db" --json samples/migration-refused-2016 >"$work/d.json" 2>"$work/d.err"
+check "migration-refused-2016: exit 1 for an error" test $? -eq 1
+check "migration-refused-2016: each code names its VM, the refusal first" \
+    python3 - "$work/d.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert len(r["incidents"]) == 1, [i["title"] for i in r["incidents"]]
+d = r["incidents"][0]["diagnoses"]
+assert d[0]["rule"] == "lm-conn-refused-named" and d[0]["root_cause"] is True, d[0]["rule"]
+assert d[0]["title"] == ("Live migration of WEB03 from HV-NODE01 to HV-NODE03 was refused "
+                         "(0x8007274D)"), d[0]["title"]
+t = [x for x in d if x["rule"] == "lm-conn-timeout-named"]
+assert len(t) == 1 and t[0]["title"] == ("Live migration of WEB04 from HV-NODE01 to HV-NODE03 "
+                                         "timed out (0x8007274C)"), [x["title"] for x in t]
+PY
+check "migration-refused-2016: the process id of the events is in the tie" \
+    test "$(sqlite3 "$work/d.db" "SELECT group_concat(DISTINCT e.value) FROM diagnosis_entities e
+        JOIN diagnoses d ON d.id = e.diagnosis WHERE d.rule LIKE '%-named' AND e.name IN
+        ('vm.process_id', 'failure.process_id')")" = 2816
+check "migration-refused-2016: no VM tied to the other failure" \
+    test "$(sqlite3 "$work/d.db" "SELECT count(*) FROM diagnoses WHERE rule LIKE '%-named'")" = 2
+# An Operational export: heartbeats lost, the peer removed, the VM role failed over and failed.
+"$hvdiag" analyze --db "$work/e.db" --json samples/role-failover-operational-2019 >"$work/e.json" 2>"$work/e.err"
+check "role-failover-operational-2019: exit 1 for a critical incident" test $? -eq 1
+check "role-failover-operational-2019: the heartbeat loss first, the role's failure joined to it" \
+    python3 - "$work/e.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert len(r["incidents"]) == 1, [i["title"] for i in r["incidents"]]
+inc = r["incidents"][0]
+assert inc["subject_kind"] == "vm" and inc["subject"] == "SQL07", (inc["subject_kind"], inc["subject"])
+d = inc["diagnoses"]
+assert d[0]["rule"] == "op-heartbeats-then-node-removed" and d[0]["root_cause"] is True, d[0]["rule"]
+assert d[0]["title"] == ("Node HV-NODE01 was removed after HV-NODE02 missed its heartbeats (NetFT)"), d[0]["title"]
+by = {x["rule"]: x for x in d}
+assert by["op-role-failed-after-node-removed"]["title"] == (
+    "Node HV-NODE01 was removed and role 'SQL07' failed on HV-NODE02"), by["op-role-failed-after-node-removed"]["title"]
+assert by["fc-op-role-failover"]["title"] == (
+    "Role 'SQL07' is failing over from HV-NODE01 to HV-NODE02 (seen by HV-NODE02)"), by["fc-op-role-failover"]["title"]
+assert {"fc-op-role-failed", "fc-op-netft-heartbeats", "fc-node-removed"} <= set(by), sorted(by)
+PY
 exit $fail
