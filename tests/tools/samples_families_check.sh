@@ -3,7 +3,10 @@
 # cluster.log), the cluster service disabled by a Group Policy (WS2022 cluster.log + System) and
 # the same on a French host (WS2019 EVTX, matched on ids and binary data, not on words), and
 # VMMS failures that carry only a code tied to the VM by host and process (WS2016 EVTX), and
-# FailoverClustering/Operational events of a WS2019 node (an export of that channel),
+# FailoverClustering/Operational events of a WS2019 node (an export of that channel), a hung file
+# share witness (WS2012 R2), a role's failure escalation (WS2016 cluster.log only) and live
+# migrations refused by the destination's processor and switches (WS2022 High-Availability),
+# and a disabled cluster name object (WS2019 System),
 # analysed end to end into real database files.
 # usage: samples_families_check.sh HVDIAG EVTXGEN SOURCE_DIR
 set -u
@@ -23,8 +26,10 @@ check() { # check DESCRIPTION COMMAND...
 }
 cd "$src" || exit 1
 for s in cloud-witness-2019 clussvc-disabled-gpo-2022 clussvc-disabled-fr migration-refused-2016 \
-    role-failover-operational-2019; do
+    role-failover-operational-2019 witness-deadlock-2012r2 role-escalation-2016 \
+    migration-config-2022 cno-disabled-2019; do
     test -d "samples/$s" || { echo "FAIL: samples/$s is missing" >&2; exit 1; }
+    test -d "samples/xml/$s" || continue # a cluster.log bundle has no event XML
     for x in $(cd samples/xml/$s && find . -name '*.xml'); do
         "$evtxgen" "samples/xml/$s/$x" "$work/regen.evtx" >/dev/null 2>&1
         check "samples/$s/${x%.xml}.evtx matches its XML" \
@@ -143,5 +148,74 @@ assert by["op-role-failed-after-node-removed"]["title"] == (
 assert by["fc-op-role-failover"]["title"] == (
     "Role 'SQL07' is failing over from HV-NODE01 to HV-NODE02 (seen by HV-NODE02)"), by["fc-op-role-failover"]["title"]
 assert {"fc-op-role-failed", "fc-op-netft-heartbeats", "fc-node-removed"} <= set(by), sorted(by)
+PY
+# A hung file share witness: the deadlock that brought RHS down is the root.
+"$hvdiag" analyze --db "$work/f.db" --json samples/witness-deadlock-2012r2 >"$work/f.json" 2>"$work/f.err"
+check "witness-deadlock-2012r2: exit 1 for a critical incident" test $? -eq 1
+check "witness-deadlock-2012r2: the hung witness first, arbitration and RHS lines with it" \
+    python3 - "$work/f.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert len(r["incidents"]) == 1, [i["title"] for i in r["incidents"]]
+d = r["incidents"][0]["diagnoses"]
+assert d[0]["rule"] == "rhs-deadlock-then-crash" and d[0]["root_cause"] is True, d[0]["rule"]
+assert d[0]["title"] == "A hung resource (File Share Witness) brought RHS down on HV-NODE01", d[0]["title"]
+rules = {x["rule"] for x in d}
+assert {"fc-fsw-arbitrate", "cl-fsw-arbitrate-fail", "cl-rhs-deadlock", "fc-rhs-died"} <= rules, rules
+PY
+
+# A role's escalation from cluster.log lines only, the RHS lines in the VM's incident.
+"$hvdiag" analyze --db "$work/g.db" --json samples/role-escalation-2016 >"$work/g.json" 2>"$work/g.err"
+check "role-escalation-2016: exit 1 for a critical incident" test $? -eq 1
+check "role-escalation-2016: one incident of WEB09, the escalation first" \
+    python3 - "$work/g.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert len(r["incidents"]) == 1, [i["title"] for i in r["incidents"]]
+inc = r["incidents"][0]
+assert inc["subject"] == "WEB09", inc["subject"]
+d = inc["diagnoses"]
+assert d[0]["rule"] == "role-failure-escalation" and d[0]["root_cause"] is True, d[0]["rule"]
+assert d[0]["title"] == ("Role WEB09 failed, could not come online and exceeded its failover "
+                         "threshold (reported by HV-NODE03)"), d[0]["title"]
+rules = {x["rule"] for x in d}
+assert {"cl-resource-online-failed", "fc-op-role-failed", "fc-role-terminal"} <= rules, rules
+res = [x for x in d if x["rule"] == "fc-resource-failed"][0]
+assert res["count"] == 2 and "0x80070005" in res["cause"] + res["title"] + json.dumps(res), res
+PY
+# Two migrations to a node that is not like the others: a processor and a switch.
+"$hvdiag" analyze --db "$work/h.db" --json samples/migration-config-2022 >"$work/h.json" 2>"$work/h.err"
+check "migration-config-2022: exit 1 for an error" test $? -eq 1
+check "migration-config-2022: one incident a VM, the destination named" \
+    python3 - "$work/h.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+inc = {i["subject"]: i for i in r["incidents"]}
+assert sorted(inc) == ["APP21", "APP22"], sorted(inc)
+a = inc["APP21"]["diagnoses"][0]
+assert a["rule"] == "lm-cpu-feature-mismatch", a["rule"]
+assert a["title"] == ("VM APP21 cannot live migrate from HV-NODE01 to HV-NODE04: processor "
+                      "features differ"), a["title"]
+b = inc["APP22"]["diagnoses"][0]
+assert b["rule"] == "lm-vswitch-missing-on-dest", b["rule"]
+assert b["title"] == ("VM APP22 cannot migrate to HV-NODE04: its virtual switch does not exist "
+                      "there (reported by HV-NODE01)"), b["title"]
+PY
+# A disabled cluster name object: the root of one host incident; the Cluster Group is not a VM.
+"$hvdiag" analyze --db "$work/i.db" --json samples/cno-disabled-2019 >"$work/i.json" 2>"$work/i.err"
+check "cno-disabled-2019: exit 1 for an error" test $? -eq 1
+check "cno-disabled-2019: the disabled object first, the failures with it" \
+    python3 - "$work/i.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert len(r["incidents"]) == 1, [i["title"] for i in r["incidents"]]
+inc = r["incidents"][0]
+assert inc["subject_kind"] == "host" and inc["subject"] == "HV-NODE02", (inc["subject_kind"], inc["subject"])
+d = inc["diagnoses"]
+assert d[0]["rule"] == "fc-ad-object-disabled", d[0]["rule"]
+assert d[0]["title"] == ("The computer object of cluster name HVCLUS01 is disabled in Active "
+                         "Directory (reported by HV-NODE02)"), d[0]["title"]
+assert {x["rule"] for x in d[1:]} == {"fc-resource-failed", "fc-role-online-failed"}, [x["rule"] for x in d]
+assert all(not x.get("vm_name") for x in d), [x.get("vm_name") for x in d]
 PY
 exit $fail
