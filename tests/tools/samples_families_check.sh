@@ -6,7 +6,8 @@
 # FailoverClustering/Operational events of a WS2019 node (an export of that channel), a hung file
 # share witness (WS2012 R2), a role's failure escalation (WS2016 cluster.log only) and live
 # migrations refused by the destination's processor and switches (WS2022 High-Availability),
-# and a disabled cluster name object (WS2019 System),
+# a disabled cluster name object (WS2019 System) and two VMs that cannot start (WS2019 Worker
+# and VMMS),
 # analysed end to end into real database files.
 # usage: samples_families_check.sh HVDIAG EVTXGEN SOURCE_DIR
 set -u
@@ -27,7 +28,7 @@ check() { # check DESCRIPTION COMMAND...
 cd "$src" || exit 1
 for s in cloud-witness-2019 clussvc-disabled-gpo-2022 clussvc-disabled-fr migration-refused-2016 \
     role-failover-operational-2019 witness-deadlock-2012r2 role-escalation-2016 \
-    migration-config-2022 cno-disabled-2019; do
+    migration-config-2022 cno-disabled-2019 vm-start-failures-2019; do
     test -d "samples/$s" || { echo "FAIL: samples/$s is missing" >&2; exit 1; }
     test -d "samples/xml/$s" || continue # a cluster.log bundle has no event XML
     for x in $(cd samples/xml/$s && find . -name '*.xml'); do
@@ -217,5 +218,20 @@ assert d[0]["title"] == ("The computer object of cluster name HVCLUS01 is disabl
                          "Directory (reported by HV-NODE02)"), d[0]["title"]
 assert {x["rule"] for x in d[1:]} == {"fc-resource-failed", "fc-role-online-failed"}, [x["rule"] for x in d]
 assert all(not x.get("vm_name") for x in d), [x.get("vm_name") for x in d]
+PY
+# Two VMs that cannot start, each with the fix of its own variant.
+"$hvdiag" analyze --db "$work/j.db" --json samples/vm-start-failures-2019 >"$work/j.json" 2>"$work/j.err"
+check "vm-start-failures-2019: exit 1 for an error" test $? -eq 1
+check "vm-start-failures-2019: one incident a VM, its variant named" \
+    python3 - "$work/j.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+inc = {i["subject"]: i["diagnoses"] for i in r["incidents"]}
+assert sorted(inc) == ["APP31", "DB02"], sorted(inc)
+assert inc["DB02"][0]["rule"] == "vm-saved-state-unreadable", inc["DB02"][0]["rule"]
+assert inc["DB02"][0]["title"] == "Saved state of VM DB02 on HV-NODE03 cannot be read", inc["DB02"][0]["title"]
+assert inc["APP31"][0]["rule"] == "vm-start-logon-type-not-granted", inc["APP31"][0]["rule"]
+assert inc["APP31"][0]["title"] == ("VM APP31 cannot start on HV-NODE03: its worker process is "
+                                    "denied the logon type (0x80070569)"), inc["APP31"][0]["title"]
 PY
 exit $fail
