@@ -72,9 +72,10 @@ static json_t *event_json(const hvd_event *ev)
     } else {
         json_object_set_new(o, "component", json_string(ev->component));
         json_object_set_new(o, "level_word", json_string(ev->level_word));
-        json_object_set_new(o, "pid", json_integer(ev->pid));
-        json_object_set_new(o, "tid", json_integer(ev->tid));
     }
+    /* EVTX: Execution@ProcessID/ThreadID (0 when absent); cluster.log: the line's. */
+    json_object_set_new(o, "pid", json_integer(ev->pid));
+    json_object_set_new(o, "tid", json_integer(ev->tid));
     for (size_t i = 0; i < ev->nfields; i++) {
         char name[160];
 

@@ -40,6 +40,7 @@
 #include "template.h"
 
 #include <ctype.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1309,6 +1310,9 @@ static int index_joins(hvd_engine *e, size_t c)
         size_t rules[2] = {corr->members[j->left].rule, corr->members[j->right].rule};
         const char *ents[2] = {j->left_entity, j->right_entity};
 
+        if (j->optional) {
+            continue; /* checked, never looked up (fill_roles()) */
+        }
         for (int side = 0; side < 2; side++) {
             long a = jattr_of(e, rules[side], ents[side], j->host);
 
@@ -1508,6 +1512,9 @@ static int join_holds(const hvd__join *j, struct recent *const *chosen)
     const char *a = entities_get(&chosen[j->left]->ents, j->left_entity, strlen(j->left_entity));
     const char *b = entities_get(&chosen[j->right]->ents, j->right_entity, strlen(j->right_entity));
 
+    if (j->optional && (!a || !*a || !b || !*b)) {
+        return 1; /* compared only when both sides know the value */
+    }
     return a && b && *a && (j->host ? host_equal(a, b) : strcasecmp(a, b) == 0);
 }
 
@@ -1678,7 +1685,8 @@ static int fill_roles(hvd_engine *e, size_t c, struct recent **chosen, size_t nf
         const struct jkey *k;
         const char *v;
 
-        if ((chosen[j->left] != NULL) == (chosen[j->right] != NULL)) {
+        /* An optional join may meet an absent value: it narrows, it never looks up. */
+        if (j->optional || (chosen[j->left] != NULL) == (chosen[j->right] != NULL)) {
             continue;
         }
         v = entities_get(&chosen[known]->ents, name, strlen(name));
@@ -2315,6 +2323,15 @@ static int extract(hvd_engine *e, const hvd__rule *rule)
             rc = fill(x->value, &fc, &e->scratch);
             if (rc == HVD_OK) {
                 rc = entities_set(&e->ents, x->name, hvd_buf_str(&e->scratch), e->scratch.len);
+            }
+        } else if (x->system) {
+            uint32_t id = x->system == HVD__SYS_THREAD_ID ? e->ev->tid : e->ev->pid;
+            char num[16];
+            int n = snprintf(num, sizeof(num), "%" PRIu32, id);
+
+            /* 0 is "not known": the entity stays absent. */
+            if (id != 0 && n > 0 && (size_t)n < sizeof(num)) {
+                rc = entities_set(&e->ents, x->name, num, (size_t)n);
             }
         } else if (x->field) {
             const char *v = hvd_event_field(e->ev, x->field);

@@ -63,9 +63,11 @@ typedef struct hvd_event {
     uint64_t event_record_id; /* EVTX System/EventRecordID; 0 for cluster.log */
     const char *user_sid;     /* EVTX Security@UserID or "" */
 
-    /* cluster.log only ("" / 0 for EVTX); also present in fields[]. */
+    /* cluster.log only ("" for EVTX); also present in fields[]. */
     const char *component;  /* "RCM", "RES", ... without brackets; "" when the line has none */
     const char *level_word; /* "INFO", "WARN", "ERR", "DBG" */
+    /* cluster.log: the line's process and thread (also in fields[]); EVTX: System/Execution
+     * ProcessID and ThreadID, 0 when absent or unreadable. */
     uint32_t pid;
     uint32_t tid;
 

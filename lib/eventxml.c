@@ -50,6 +50,8 @@ enum sys_slot {
     SYS_KEYWORDS,
     SYS_TIME,
     SYS_RECORD_ID,
+    SYS_PROCESS_ID,   /* Execution@ProcessID */
+    SYS_THREAD_ID,    /* Execution@ThreadID */
     SYS_MESSAGE,      /* RenderingInfo/Message */
     SYS_LEVEL_TEXT,   /* RenderingInfo/Level */
     SYS_TASK_TEXT,    /* RenderingInfo/Task */
@@ -286,6 +288,9 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
             start_text(px, SYS_COMPUTER);
         } else if (is(localname, "Security")) {
             take_attr(px, attrs, nattrs, "UserID", SYS_USER_SID);
+        } else if (is(localname, "Execution")) {
+            take_attr(px, attrs, nattrs, "ProcessID", SYS_PROCESS_ID);
+            take_attr(px, attrs, nattrs, "ThreadID", SYS_THREAD_ID);
         }
         break;
     case P_EVENTDATA:
@@ -445,6 +450,7 @@ int hvd_eventxml_parse(hvd_eventxml *px, const char *name, const char *xml, size
     xmlSAXHandler sax;
     const char *s;
     int bad = 0;
+    int pid_bad = 0;
     int rc;
 
     if (len > INT32_MAX) {
@@ -542,8 +548,13 @@ int hvd_eventxml_parse(hvd_eventxml *px, const char *name, const char *xml, size
     ev->nfields = px->nfields;
     ev->component = "";
     ev->level_word = "";
-    ev->pid = 0;
-    ev->tid = 0;
+    /* The process is a hint for tying companion events: one that does not read is unknown
+     * (0), not a reason to lose the event. */
+    ev->pid = (uint32_t)number(slot(px, SYS_PROCESS_ID), 10, UINT32_MAX, &pid_bad);
+    ev->tid = (uint32_t)number(slot(px, SYS_THREAD_ID), 10, UINT32_MAX, &pid_bad);
+    if (pid_bad) {
+        ev->pid = ev->tid = 0;
+    }
     ev->level_text = slot(px, SYS_LEVEL_TEXT) ? slot(px, SYS_LEVEL_TEXT) : "";
     ev->task_text = slot(px, SYS_TASK_TEXT) ? slot(px, SYS_TASK_TEXT) : "";
     ev->opcode_text = slot(px, SYS_OPCODE_TEXT) ? slot(px, SYS_OPCODE_TEXT) : "";

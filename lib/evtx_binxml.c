@@ -118,6 +118,9 @@ enum cls {
     C_QUALIFIERS,
     C_SYSTEMTIME,
     C_USERID,
+    C_EXECUTION,
+    C_PROCESSID,
+    C_THREADID,
     C_LEAF,       /* a leaf of the UserData child, not a name */
     C_LEVEL_TEXT, /* RenderingInfo children, not names */
     C_TASK_TEXT,
@@ -154,6 +157,9 @@ static const struct {
     {"Qualifiers", C_QUALIFIERS},
     {"SystemTime", C_SYSTEMTIME},
     {"UserID", C_USERID},
+    {"Execution", C_EXECUTION},
+    {"ProcessID", C_PROCESSID},
+    {"ThreadID", C_THREADID},
 };
 
 enum kind { K_OPEN, K_ATTR, K_STARTED, K_CLOSE, K_TEXT, K_SUBST };
@@ -211,6 +217,8 @@ enum slot {
     S_KEYWORDS,
     S_TIME,
     S_RECORD_ID,
+    S_PROCESS_ID, /* Execution@ProcessID */
+    S_THREAD_ID,  /* Execution@ThreadID */
     S_MESSAGE,
     S_LEVEL_TEXT,
     S_TASK_TEXT,
@@ -1321,6 +1329,9 @@ static void on_attr(hvd_binxml *bx, const struct pool *p, const struct node *nd)
     case C_SECURITY:
         s = nd->cls == C_USERID ? S_USER_SID : S_COUNT;
         break;
+    case C_EXECUTION:
+        s = nd->cls == C_PROCESSID ? S_PROCESS_ID : nd->cls == C_THREADID ? S_THREAD_ID : S_COUNT;
+        break;
     case C_DATA:
         if (nd->cls == C_NAME) {
             bx->name_attr = arena_new(bx, "", 0);
@@ -1746,6 +1757,7 @@ static int decode_once(hvd_binxml *bx, size_t off, size_t len, hvd_event *ev, ch
 {
     const char *s;
     int bad = 0;
+    int pid_bad = 0;
     int rc;
 
     bx->why = why;
@@ -1821,8 +1833,13 @@ static int decode_once(hvd_binxml *bx, size_t off, size_t len, hvd_event *ev, ch
     ev->nfields = bx->nfields;
     ev->component = "";
     ev->level_word = "";
-    ev->pid = 0;
-    ev->tid = 0;
+    /* The process is a hint for tying companion events: one that does not read is unknown
+     * (0), not a reason to lose the event. */
+    ev->pid = (uint32_t)number(slot(bx, S_PROCESS_ID), 10, UINT32_MAX, &pid_bad);
+    ev->tid = (uint32_t)number(slot(bx, S_THREAD_ID), 10, UINT32_MAX, &pid_bad);
+    if (pid_bad) {
+        ev->pid = ev->tid = 0;
+    }
     ev->level_text = slot(bx, S_LEVEL_TEXT) ? slot(bx, S_LEVEL_TEXT) : "";
     ev->task_text = slot(bx, S_TASK_TEXT) ? slot(bx, S_TASK_TEXT) : "";
     ev->opcode_text = slot(bx, S_OPCODE_TEXT) ? slot(bx, S_OPCODE_TEXT) : "";

@@ -888,6 +888,7 @@ static int parse_rule(struct loader *ld, const xmlNode *n)
                 hvd__extract *x;
                 const char *re;
                 const char *from;
+                const char *sys;
 
                 if (e->type != XML_ELEMENT_NODE) {
                     continue;
@@ -898,7 +899,11 @@ static int parse_rule(struct loader *ld, const xmlNode *n)
                 x->value = attr(ld, e, "value");
                 re = attr(ld, e, "regex");
                 from = attr(ld, e, "from");
-                if (re) {
+                sys = attr(ld, e, "system");
+                if (sys) {
+                    x->system =
+                        strcmp(sys, "ThreadID") == 0 ? HVD__SYS_THREAD_ID : HVD__SYS_PROCESS_ID;
+                } else if (re) {
                     x->re = compile(ld, re, line_of(e));
                     x->from_message = !from || strcmp(from, "message") == 0;
                     if (from && !x->from_message) {
@@ -1040,6 +1045,7 @@ static int parse_correlation(struct loader *ld, const xmlNode *n)
             jn->left_entity = strchr(left, '.') + 1;
             jn->right_entity = strchr(right, '.') + 1;
             jn->host = cmp && strcmp(cmp, "host") == 0;
+            jn->optional = parse_bool(attr(ld, c, "optional"), 0);
         } else if (is_el(c, "order")) {
             const char *before = attr(ld, c, "before");
             const char *after = attr(ld, c, "after");

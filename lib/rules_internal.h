@@ -68,7 +68,10 @@ typedef struct hvd__extract {
     int from_message;  /* the regex reads the message */
     pcre2_code *re;
     const char *value; /* a template over other entities */
+    int system;        /* HVD__SYS_*: the event's process or thread id; 0: none */
 } hvd__extract;
+
+enum { HVD__SYS_NONE, HVD__SYS_PROCESS_ID, HVD__SYS_THREAD_ID };
 
 typedef struct hvd__where {
     const char *entity;
@@ -91,6 +94,7 @@ typedef struct hvd__join {
     const char *left_entity;
     const char *right_entity;
     int host;
+    int optional; /* holds too when either side has no value; never used to look up */
 } hvd__join;
 
 typedef struct hvd__expect {

@@ -584,6 +584,117 @@ START_TEST(companion_names_the_vm_in_either_order)
 }
 END_TEST
 
+/* Replaces every 'from' in the NUL-terminated text with 'to'; caller frees. */
+static char *replace_all(const char *text, const char *from, const char *to)
+{
+    size_t n = 0;
+    size_t lf = strlen(from);
+    size_t lt = strlen(to);
+    char *out;
+    char *w;
+
+    for (const char *at = strstr(text, from); at; at = strstr(at + lf, from)) {
+        n++;
+    }
+    out = malloc(strlen(text) + n * (lt > lf ? lt - lf : 0) + 1);
+    ck_assert_ptr_nonnull(out);
+    w = out;
+    for (const char *at = text;;) {
+        const char *hit = strstr(at, from);
+
+        if (!hit) {
+            memcpy(w, at, strlen(at) + 1);
+            break;
+        }
+        memcpy(w, at, (size_t)(hit - at));
+        w += hit - at;
+        memcpy(w, to, lt);
+        w += lt;
+        at = hit + lf;
+    }
+    return out;
+}
+
+/* Writes one event of the migration-companion sample as its own EVTX file, at 'time', with
+ * the VM 'vm' (for APP07) and the VMMS process 'pid' (for 3872). */
+static char *companion_file(const char *name, int index, const char *time, unsigned erid,
+                            const char *vm, const char *pid)
+{
+    struct pick pk = {N1MC, index, time, erid, NULL};
+    char *xml_path = hvd_test_path(tmp, "export.xml");
+    char *out = hvd_test_path(tmp, name);
+    char *argv[] = {HVD_TEST_BINDIR "/evtxgen", xml_path, out, NULL};
+    char *ev = event_text(&pk);
+    char *named = replace_all(ev, "APP07", vm);
+    char *text = replace_all(named, "ProcessID=\"3872\"", pid);
+    FILE *f = fopen(xml_path, "w");
+
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "<Events>\n%s\n</Events>\n", text);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(hvd_test_run(argv, NULL), 0);
+    free(xml_path);
+    free(ev);
+    free(named);
+    free(text);
+    return out;
+}
+
+/* The tie compares the process when both events carry it: a VMMS 20306 of process 3872, the
+ * event of the same process naming APP07 50 ms later, and one of process 6204 naming APP09
+ * two seconds later. Only APP07 is tied, in all six orders of the three files with a restart
+ * before each, and every order gives the database of the time order. */
+START_TEST(companion_compares_the_process_in_any_order)
+{
+    static const size_t orders[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2},
+                                        {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+    struct file set[3];
+    char ref[HVD_STORE_DIGEST_SIZE];
+    char got[HVD_STORE_DIGEST_SIZE];
+    char *path = hvd_test_path(tmp, "process.db");
+
+    set[0].path = companion_file("pid-failure.evtx", 0, "2024-03-19T13:22:07.4811022Z", 8001,
+                                 "APP07", "ProcessID=\"3872\"");
+    set[1].path = companion_file("pid-same.evtx", 1, "2024-03-19T13:22:07.5330418Z", 8002, "APP07",
+                                 "ProcessID=\"3872\"");
+    set[2].path = companion_file("pid-other.evtx", 1, "2024-03-19T13:22:09.5330418Z", 8003, "APP09",
+                                 "ProcessID=\"6204\"");
+    for (int i = 0; i < 6; i++) {
+        hvd_error err;
+
+        unlink(path);
+        for (size_t k = 0; k < 3; k++) {
+            hvd_store *st = NULL;
+            hvd_ingest *ing = NULL;
+            hvd_ingest_result res;
+
+            ck_assert_int_eq(hvd_store_open(&st, path, 0, &err), HVD_OK);
+            ck_assert_msg(hvd_ingest_create(&ing, st, rules, NULL, &err) == HVD_OK, "%s", err.msg);
+            ck_assert_msg(hvd_ingest_file(ing, set[orders[i][k]].path, NULL, NULL, &res, &err) ==
+                              HVD_OK,
+                          "%s", err.msg);
+            ck_assert_int_eq(hvd_ingest_finish(ing, NULL, &err), HVD_OK);
+            if (k == 2) {
+                ck_assert_int_eq(hvd_store_digest(st, i == 0 ? ref : got, &err), HVD_OK);
+            }
+            hvd_ingest_destroy(ing);
+            hvd_store_close(st);
+        }
+        if (i > 0) {
+            ck_assert_msg(strcmp(got, ref) == 0, "order %d gives another database", i);
+        }
+        ck_assert_int_eq(count_named(path, "lm-no-credentials-named", "APP07"), 1);
+        ck_assert_int_eq(count_named(path, "lm-no-credentials-named", "APP09"), 0);
+        ck_assert_int_eq(count_named(path, "lm-migration-failed-at-source", "APP09"), 1);
+    }
+    for (int i = 0; i < 3; i++) {
+        free(set[i].path);
+    }
+    unlink(path);
+    free(path);
+}
+END_TEST
+
 /* The same bundle read twice into one database adds nothing the second time. */
 START_TEST(reading_everything_again_changes_nothing)
 {
@@ -661,6 +772,7 @@ static Suite *replay_suite(void)
     tcase_add_test(tc, any_order_split_restart_and_retry_give_the_time_order_database);
     tcase_add_test(tc, reading_everything_again_changes_nothing);
     tcase_add_test(tc, companion_names_the_vm_in_either_order);
+    tcase_add_test(tc, companion_compares_the_process_in_any_order);
     suite_add_tcase(s, tc);
 #if REPLAY_CLUSTERLOG_ANY_ORDER
     tc = tcase_create("clusterlog_any_order");

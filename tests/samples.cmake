@@ -9,3 +9,6 @@ set_tests_properties(corpus_clusterlog_excerpt PROPERTIES SKIP_RETURN_CODE 77)
 add_test(NAME samples_new_families
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tools/samples_names_check.sh
                  $<TARGET_FILE:hvdiag> $<TARGET_FILE:evtxgen> ${PROJECT_SOURCE_DIR})
+add_test(NAME samples_families
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tools/samples_families_check.sh
+                 $<TARGET_FILE:hvdiag> $<TARGET_FILE:evtxgen> ${PROJECT_SOURCE_DIR})
