@@ -47,8 +47,9 @@
 
 #define MAX_ENTITIES  48
 #define MAX_CODES     64
-#define MAX_EVIDENCE  20 /* evidence kept per diagnosis; later events only count */
+#define MAX_EVIDENCE  20 /* evidence kept per diagnosis: the earliest (see fold()) */
 #define EXCERPT_BYTES 300
+#define TEXT_BYTES    200 /* a RenderingInfo text kept with evidence (names, not prose) */
 #define MIN_SPAN      (3600 * INT64_C(10000000)) /* the loader's slice is at least an hour */
 #define MAX_LOADED    4096                       /* slices remembered as loaded */
 #define MAX_GROUPS    100000
@@ -59,6 +60,7 @@
 #define MAX_SEEN      50000
 #define SEEN_SLOTS    65536
 #define CORR_DEPTH    3
+#define MAX_DIRTY     4096 /* open diagnoses grown since last emitted, before all are emitted */
 
 struct entity {
     char *name;
@@ -81,6 +83,7 @@ struct evidence_copy {
     char *channel;
     char *component;
     char *message;
+    char *texts[4]; /* RenderingInfo: level, task, opcode, channel */
 };
 
 /* A diagnosis a group has made for one quiet period; its matches fold into it. */
@@ -91,6 +94,8 @@ struct open_diag {
     hvd_time last;
     uint64_t count;
     size_t nevidence;
+    hvd_time ev_horizon; /* no evidence given to the store is later than this */
+    int dirty;           /* grew since it was last emitted (in e->dirty) */
     struct entities ents;
 };
 
@@ -171,6 +176,12 @@ struct seen {
     struct seen *newer;
 };
 
+/* An open diagnosis that grew without being emitted: its group and period. */
+struct dirty_ref {
+    struct group *g;
+    hvd_time period;
+};
+
 struct bucket {
     char *key;
     size_t *rules;
@@ -223,8 +234,10 @@ struct hvd_engine {
     struct jkey **jslots;   /* join keys by hash; grows with them */
     size_t njslots;
     size_t njkeys;
-    hvd_time prime_span; /* see hvd_engine_prime_span() */
-    char **names;        /* entity names of primed diagnoses, owned */
+    hvd_time prime_span;     /* see hvd_engine_prime_span() */
+    struct dirty_ref *dirty; /* see fold(); at most MAX_DIRTY */
+    size_t ndirty;
+    char **names; /* entity names of primed diagnoses, owned */
     size_t nnames;
 
     pcre2_match_data *md;
@@ -792,20 +805,33 @@ static void evidence_free(struct evidence_copy *c)
     hvd_free(c->channel);
     hvd_free(c->component);
     hvd_free(c->message);
+    for (int i = 0; i < 4; i++) {
+        hvd_free(c->texts[i]);
+    }
     memset(c, 0, sizeof(*c));
 }
 
-/* A copy of what identifies and shows an event; the message is cut on a UTF-8 boundary. */
-static int evidence_from(struct evidence_copy *c, const hvd_event *ev)
+/* The length of s cut to at most max bytes on a UTF-8 boundary. */
+static size_t cut_len(const char *s, size_t max)
 {
-    size_t n = ev->message ? strlen(ev->message) : 0;
+    size_t n = s ? strlen(s) : 0;
 
-    if (n > EXCERPT_BYTES) {
-        n = EXCERPT_BYTES;
-        while (n > 0 && ((unsigned char)ev->message[n] & 0xC0) == 0x80) {
+    if (n > max) {
+        n = max;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) {
             n--;
         }
     }
+    return n;
+}
+
+/* A copy of what identifies and shows an event; texts are cut on a UTF-8 boundary. */
+static int evidence_from(struct evidence_copy *c, const hvd_event *ev)
+{
+    const char *texts[4] = {ev->level_text, ev->task_text, ev->opcode_text, ev->channel_text};
+    size_t n = cut_len(ev->message, EXCERPT_BYTES);
+    int missing = 0;
+
     memset(c, 0, sizeof(*c));
     c->path = hvd_strdup(ev->source_path ? ev->source_path : "");
     c->host = hvd_strdup(ev->host ? ev->host : "");
@@ -813,7 +839,14 @@ static int evidence_from(struct evidence_copy *c, const hvd_event *ev)
     c->channel = hvd_strdup(ev->channel ? ev->channel : "");
     c->component = hvd_strdup(ev->component ? ev->component : "");
     c->message = hvd_strndup(ev->message ? ev->message : "", n);
-    if (!c->path || !c->host || !c->provider || !c->channel || !c->component || !c->message) {
+    for (int i = 0; i < 4; i++) {
+        const char *t = texts[i] ? texts[i] : "";
+
+        c->texts[i] = hvd_strndup(t, cut_len(t, TEXT_BYTES));
+        missing |= !c->texts[i];
+    }
+    if (missing || !c->path || !c->host || !c->provider || !c->channel || !c->component ||
+        !c->message) {
         evidence_free(c);
         return HVD_ENOMEM;
     }
@@ -831,6 +864,10 @@ static int evidence_from(struct evidence_copy *c, const hvd_event *ev)
     c->ev.event_id = ev->event_id;
     c->ev.level = ev->level;
     c->ev.message = c->message;
+    c->ev.level_text = c->texts[0];
+    c->ev.task_text = c->texts[1];
+    c->ev.opcode_text = c->texts[2];
+    c->ev.channel_text = c->texts[3];
     return HVD_OK;
 }
 
@@ -880,6 +917,7 @@ static int emit_diagnosis(hvd_engine *e, const hvd__rule *rule, const char *key,
         d.count = count;
         d.evidence = evidence;
         d.nevidence = nevidence;
+        d.evidence_keep = MAX_EVIDENCE;
         d.related = related;
         d.nrelated = nrelated;
         e->stats.emitted++;
@@ -892,6 +930,8 @@ static int emit_diagnosis(hvd_engine *e, const hvd__rule *rule, const char *key,
 }
 
 /* --- loading stored diagnoses ------------------------------------------------------ */
+
+static int flush_dirty(hvd_engine *e);
 
 /* The loader's slice holding t: floor(t / prime_span). */
 static int64_t slice_of(const hvd_engine *e, hvd_time t)
@@ -963,9 +1003,11 @@ static int need(hvd_engine *e, hvd_time lo, hvd_time hi)
     hi = add_sat(hi, e->prime_span);
     a = slice_of(e, lo);
     b = slice_of(e, hi);
+    /* What the loader reads is what the store holds: every growth is in it first. */
     if (b - a > 64) {
+        rc = flush_dirty(e);
         e->stats.loads++;
-        return e->load(e->load_ud, lo, hi, &e->load_err);
+        return rc < 0 ? rc : e->load(e->load_ud, lo, hi, &e->load_err);
     }
     for (int64_t sl = a; sl <= b; sl++) {
         size_t at = loaded_at(e, sl);
@@ -982,6 +1024,10 @@ static int need(hvd_engine *e, hvd_time lo, hvd_time hi)
         e->nloaded++;
         e->stats.loads++;
         start = mul_sat(sl, e->prime_span);
+        rc = flush_dirty(e);
+        if (rc < 0) {
+            return rc;
+        }
         rc = e->load(e->load_ud, start, add_sat(start, e->prime_span - 1), &e->load_err);
         if (rc < 0) {
             return rc;
@@ -1913,9 +1959,14 @@ static void group_evict_oldest(hvd_engine *e)
  * that the slices they free are asked for again once per tenth of the bound, not per
  * event. Cost: O(1) per item dropped (plus the slice marks). Reported combinations go
  * oldest first: one reported again only re-emits the same diagnosis. */
-static void evict(hvd_engine *e)
+static int evict(hvd_engine *e)
 {
     if (e->ngroups > MAX_GROUPS || e->nopen > MAX_OPEN) {
+        int rc = flush_dirty(e); /* what goes is stored whole first */
+
+        if (rc < 0) {
+            return rc;
+        }
         while (e->group_oldest &&
                (e->ngroups > MAX_GROUPS / 10 * 9 || e->nopen > MAX_OPEN / 10 * 9)) {
             group_evict_oldest(e);
@@ -1931,6 +1982,7 @@ static void evict(hvd_engine *e)
     while (e->nseen > MAX_SEEN) {
         seen_drop_oldest(e);
     }
+    return HVD_OK;
 }
 
 static int group_key(hvd_engine *e, const hvd__rule *rule, const char *const *names, size_t n,
@@ -2074,19 +2126,70 @@ static void open_remove(hvd_engine *e, struct group *g, struct open_diag *od)
     e->nopen--;
 }
 
-static int fold(hvd_engine *e, size_t r, struct open_diag *od, struct evidence_copy *evc)
+/* Emits every open diagnosis that grew since it was last emitted (see fold()). Cost:
+ * O(d log n) for d of them, plus the emits. */
+static int flush_dirty(hvd_engine *e)
+{
+    int rc = HVD_OK;
+
+    for (size_t i = 0; i < e->ndirty && rc == HVD_OK; i++) {
+        struct group *g = e->dirty[i].g;
+        struct open_diag *od = open_find(g, e->dirty[i].period);
+
+        if (od && od->dirty) {
+            od->dirty = 0;
+            rc = emit_diagnosis(e, &e->rs->rules[g->rule], od->key, HVD_DIAGNOSIS_SIGNATURE,
+                                &od->ents, od->first, od->last, od->count, NULL, 0, NULL, 0);
+        }
+    }
+    e->ndirty = 0; /* after a failure the engine is destroyed: what is left does not matter */
+    return rc;
+}
+
+/*
+ * A match of an open diagnosis's period. Its evidence is the MAX_EVIDENCE earliest of its
+ * matches (the store keeps those of what it is given), so a match goes to the store with
+ * the grown diagnosis while there is room, or when it is no later than the latest event
+ * given so far (ev_horizon: files may come in any order); any other match cannot be among
+ * the earliest. Then only count and span grow: the diagnosis is marked and emitted once,
+ * with what it has then, before the loader reads the store, before groups are evicted, at
+ * hvd_engine_flush() or when MAX_DIRTY are marked. The store keeps the highest count and
+ * widest span it is given, so it ends the same as with one emit per match, at the cost of
+ * one emit (a store update) per flush instead of one per match: a flood read in time order
+ * costs O(1) store writes per flush past its first MAX_EVIDENCE matches.
+ */
+static int fold(hvd_engine *e, size_t r, struct group *g, struct open_diag *od,
+                struct evidence_copy *evc)
 {
     const hvd__rule *rule = &e->rs->rules[r];
     hvd_time t = evc->ev.time;
-    int keep = od->nevidence < MAX_EVIDENCE;
-    int rc;
+    int keep = od->nevidence < MAX_EVIDENCE || t <= od->ev_horizon;
+    int rc = HVD_OK;
 
     od->count++;
     od->first = t < od->first ? t : od->first;
     od->last = t > od->last ? t : od->last;
-    od->nevidence += (size_t)keep;
-    rc = emit_diagnosis(e, rule, od->key, HVD_DIAGNOSIS_SIGNATURE, &od->ents, od->first, od->last,
-                        od->count, keep ? &evc->ev : NULL, keep ? 1 : 0, NULL, 0);
+    if (keep) {
+        od->nevidence += od->nevidence < MAX_EVIDENCE;
+        od->ev_horizon = t > od->ev_horizon ? t : od->ev_horizon;
+        od->dirty = 0; /* this emit carries all of it */
+        rc = emit_diagnosis(e, rule, od->key, HVD_DIAGNOSIS_SIGNATURE, &od->ents, od->first,
+                            od->last, od->count, &evc->ev, 1, NULL, 0);
+    } else if (!od->dirty) {
+        if (!e->dirty) {
+            e->dirty = hvd_calloc(MAX_DIRTY, sizeof(*e->dirty));
+            if (!e->dirty) {
+                return HVD_ENOMEM;
+            }
+        }
+        if (e->ndirty == MAX_DIRTY) {
+            rc = flush_dirty(e);
+        }
+        od->dirty = 1;
+        e->dirty[e->ndirty].g = g;
+        e->dirty[e->ndirty].period = od->period;
+        e->ndirty++;
+    }
     return rc < 0 ? rc : made(e, r, od->key, &od->ents, od->first, od->last, 0);
 }
 
@@ -2189,7 +2292,7 @@ static int matched(hvd_engine *e, size_t r)
     }
     od = open_find(g, period);
     if (od) {
-        rc = fold(e, r, od, &evc);
+        rc = fold(e, r, g, od, &evc);
         evidence_free(&evc);
         return rc;
     }
@@ -2226,6 +2329,7 @@ static int matched(hvd_engine *e, size_t r)
         od->last = last;
         od->count = count;
         od->nevidence = n;
+        od->ev_horizon = list[n - 1].time;
         e->stats.diagnoses++;
         rc = emit_diagnosis(e, rule, od->key, HVD_DIAGNOSIS_SIGNATURE, &od->ents, first, last,
                             count, list, n, NULL, 0);
@@ -2422,9 +2526,9 @@ int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
         rc = try_rule(e, e->fallback[kind][i]);
     }
     entities_clear(&e->ents);
-    if (e->ngroups > MAX_GROUPS || e->nopen > MAX_OPEN || e->nrecent > MAX_RECENT ||
-        e->nseen > MAX_SEEN) {
-        evict(e);
+    if (rc == HVD_OK && (e->ngroups > MAX_GROUPS || e->nopen > MAX_OPEN ||
+                         e->nrecent > MAX_RECENT || e->nseen > MAX_SEEN)) {
+        rc = evict(e);
     }
     e->stats.groups = e->ngroups;
     e->stats.kept = e->nrecent;
@@ -2444,8 +2548,11 @@ int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
 
 int hvd_engine_flush(hvd_engine *e, hvd_error *err)
 {
-    (void)e;
-    (void)err;
+    int rc = flush_dirty(e);
+
+    if (rc < 0) {
+        return hvd_error_set(err, rc, NULL, 0, "rule engine: %s", hvd_strerror(rc));
+    }
     return HVD_OK;
 }
 
@@ -2635,6 +2742,7 @@ static int reopen(hvd_engine *e, size_t r, const char *key, const struct entitie
     od->last = last;
     od->count = count;
     od->nevidence = count < MAX_EVIDENCE ? (size_t)count : MAX_EVIDENCE;
+    od->ev_horizon = last; /* its evidence is stored: none later than its last match */
     return HVD_OK;
 }
 
@@ -2727,6 +2835,7 @@ void hvd_engine_destroy(hvd_engine *e)
     hvd_free(e->limit_hits);
     hvd_free(e->limit_told);
     hvd_free(e->loaded);
+    hvd_free(e->dirty);
     pcre2_match_data_free(e->md);
     pcre2_match_context_free(e->mctx);
     hvd_msgmatcher_destroy(e->messages);

@@ -543,6 +543,11 @@ int hvd_ingest_file(hvd_ingest *ing, const char *path, const char *display,
             goto fail;
         }
     }
+    /* What the engine grew without emitting yet goes into this file's transaction. */
+    if (!ing->failed && hvd_engine_flush(ing->engine, err) < 0 && !ing->failed) {
+        rc = err->code;
+        goto fail;
+    }
     if (ing->failed) {
         *err = ing->store_err;
         rc = err->code;
