@@ -61,6 +61,7 @@
 #define SEEN_SLOTS    65536
 #define CORR_DEPTH    3
 #define MAX_DIRTY     4096 /* open diagnoses grown since last emitted, before all are emitted */
+#define MAX_HELD      1024 /* evidence events held for those, before all are emitted */
 
 struct entity {
     char *name;
@@ -95,7 +96,7 @@ struct open_diag {
     uint64_t count;
     size_t nevidence;
     hvd_time ev_horizon; /* no evidence given to the store is later than this */
-    int dirty;           /* grew since it was last emitted (in e->dirty) */
+    size_t dirty;        /* grew since it was last emitted: 1 + its index in e->dirty */
     struct entities ents;
 };
 
@@ -182,6 +183,13 @@ struct dirty_ref {
     hvd_time period;
 };
 
+/* An evidence event of such a diagnosis, held until it is emitted. */
+struct held_ev {
+    size_t dirty; /* its diagnosis's index in e->dirty */
+    size_t seq;   /* arrival order, so a diagnosis's events are emitted in it */
+    struct evidence_copy evc;
+};
+
 struct bucket {
     char *key;
     size_t *rules;
@@ -237,6 +245,8 @@ struct hvd_engine {
     hvd_time prime_span;     /* see hvd_engine_prime_span() */
     struct dirty_ref *dirty; /* see fold(); at most MAX_DIRTY */
     size_t ndirty;
+    struct held_ev *held; /* see fold(); at most MAX_HELD */
+    size_t nheld;
     char **names; /* entity names of primed diagnoses, owned */
     size_t nnames;
 
@@ -2126,42 +2136,73 @@ static void open_remove(hvd_engine *e, struct group *g, struct open_diag *od)
     e->nopen--;
 }
 
-/* Emits every open diagnosis that grew since it was last emitted (see fold()). Cost:
- * O(d log n) for d of them, plus the emits. */
+static int held_order(const void *x, const void *y)
+{
+    const struct held_ev *a = x;
+    const struct held_ev *b = y;
+
+    if (a->dirty != b->dirty) {
+        return a->dirty < b->dirty ? -1 : 1;
+    }
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Emits every open diagnosis that grew since it was last emitted (see fold()), once each
+ * in the order they grew, with the evidence events held for it. Cost: O(h log h) for h
+ * held events and O(d log n) for d diagnoses, plus the emits. */
 static int flush_dirty(hvd_engine *e)
 {
+    hvd_evidence list[MAX_EVIDENCE];
     int rc = HVD_OK;
+    size_t j = 0;
 
-    for (size_t i = 0; i < e->ndirty && rc == HVD_OK; i++) {
-        struct group *g = e->dirty[i].g;
-        struct open_diag *od = open_find(g, e->dirty[i].period);
+    if (e->nheld > 1) {
+        qsort(e->held, e->nheld, sizeof(*e->held), held_order);
+    }
+    for (size_t k = 0; k < e->ndirty && rc == HVD_OK; k++) {
+        struct group *g = e->dirty[k].g;
+        struct open_diag *od = open_find(g, e->dirty[k].period);
+        size_t n = 0;
 
-        if (od && od->dirty) {
+        /* Past MAX_EVIDENCE held for one (out of order), the rest go in further emits. */
+        do {
+            n = 0;
+            while (j < e->nheld && e->held[j].dirty == k && n < MAX_EVIDENCE) {
+                list[n++] = e->held[j++].evc.ev;
+            }
+            if (od && od->dirty) {
+                rc = emit_diagnosis(e, &e->rs->rules[g->rule], od->key, HVD_DIAGNOSIS_SIGNATURE,
+                                    &od->ents, od->first, od->last, od->count, list, n, NULL, 0);
+            }
+        } while (rc == HVD_OK && j < e->nheld && e->held[j].dirty == k);
+        if (od) {
             od->dirty = 0;
-            rc = emit_diagnosis(e, &e->rs->rules[g->rule], od->key, HVD_DIAGNOSIS_SIGNATURE,
-                                &od->ents, od->first, od->last, od->count, NULL, 0, NULL, 0);
         }
     }
+    for (size_t k = 0; k < e->nheld; k++) {
+        evidence_free(&e->held[k].evc);
+    }
+    e->nheld = 0;
     e->ndirty = 0; /* after a failure the engine is destroyed: what is left does not matter */
     return rc;
 }
 
 /*
- * A match of an open diagnosis's period. Its evidence is the MAX_EVIDENCE earliest of its
- * matches (the store keeps those of what it is given), so a match goes to the store with
- * the grown diagnosis while there is room, or when it is no later than the latest event
- * given so far (ev_horizon: files may come in any order); any other match cannot be among
- * the earliest. Then only count and span grow: the diagnosis is marked and emitted once,
- * with what it has then, before the loader reads the store, before groups are evicted, at
- * hvd_engine_flush() or when MAX_DIRTY are marked. The store keeps the highest count and
- * widest span it is given, so it ends the same as with one emit per match, at the cost of
- * one emit (a store update) per flush instead of one per match: a flood read in time order
- * costs O(1) store writes per flush past its first MAX_EVIDENCE matches.
+ * A match of an open diagnosis's period (takes ownership of evc). Its evidence is the
+ * MAX_EVIDENCE earliest of its matches (the store keeps those of what it is given), so a
+ * match's event goes to the store while there is room, or when it is no later than the
+ * latest event given so far (ev_horizon: files may come in any order); any other match
+ * cannot be among the earliest and only grows count and span. Either way the diagnosis is
+ * not emitted at once: it is marked, its event held, and it is emitted once, with what it
+ * has then and the events held for it, before the loader reads the store, before groups
+ * are evicted, at hvd_engine_flush(), or when MAX_DIRTY are marked or MAX_HELD events
+ * held. The store keeps the highest count and widest span it is given, so it ends the same
+ * as with one emit per match, at the cost of one emit (a store update) per diagnosis and
+ * flush instead of one per match.
  */
 static int fold(hvd_engine *e, size_t r, struct group *g, struct open_diag *od,
                 struct evidence_copy *evc)
 {
-    const hvd__rule *rule = &e->rs->rules[r];
     hvd_time t = evc->ev.time;
     int keep = od->nevidence < MAX_EVIDENCE || t <= od->ev_horizon;
     int rc = HVD_OK;
@@ -2169,27 +2210,33 @@ static int fold(hvd_engine *e, size_t r, struct group *g, struct open_diag *od,
     od->count++;
     od->first = t < od->first ? t : od->first;
     od->last = t > od->last ? t : od->last;
-    if (keep) {
-        od->nevidence += od->nevidence < MAX_EVIDENCE;
-        od->ev_horizon = t > od->ev_horizon ? t : od->ev_horizon;
-        od->dirty = 0; /* this emit carries all of it */
-        rc = emit_diagnosis(e, rule, od->key, HVD_DIAGNOSIS_SIGNATURE, &od->ents, od->first,
-                            od->last, od->count, &evc->ev, 1, NULL, 0);
-    } else if (!od->dirty) {
-        if (!e->dirty) {
-            e->dirty = hvd_calloc(MAX_DIRTY, sizeof(*e->dirty));
-            if (!e->dirty) {
-                return HVD_ENOMEM;
-            }
+    if (!e->dirty) {
+        e->dirty = hvd_calloc(MAX_DIRTY, sizeof(*e->dirty));
+        e->held = hvd_calloc(MAX_HELD, sizeof(*e->held));
+        if (!e->dirty || !e->held) {
+            evidence_free(evc);
+            return HVD_ENOMEM;
         }
-        if (e->ndirty == MAX_DIRTY) {
-            rc = flush_dirty(e);
-        }
-        od->dirty = 1;
+    }
+    if (e->ndirty == MAX_DIRTY || (keep && e->nheld == MAX_HELD)) {
+        rc = flush_dirty(e);
+    }
+    if (rc == HVD_OK && !od->dirty) {
         e->dirty[e->ndirty].g = g;
         e->dirty[e->ndirty].period = od->period;
         e->ndirty++;
+        od->dirty = e->ndirty;
     }
+    if (rc == HVD_OK && keep) {
+        od->nevidence += od->nevidence < MAX_EVIDENCE;
+        od->ev_horizon = t > od->ev_horizon ? t : od->ev_horizon;
+        e->held[e->nheld].dirty = od->dirty - 1;
+        e->held[e->nheld].seq = e->nheld;
+        e->held[e->nheld].evc = *evc;
+        e->nheld++;
+        memset(evc, 0, sizeof(*evc));
+    }
+    evidence_free(evc);
     return rc < 0 ? rc : made(e, r, od->key, &od->ents, od->first, od->last, 0);
 }
 
@@ -2292,9 +2339,7 @@ static int matched(hvd_engine *e, size_t r)
     }
     od = open_find(g, period);
     if (od) {
-        rc = fold(e, r, g, od, &evc);
-        evidence_free(&evc);
-        return rc;
+        return fold(e, r, g, od, &evc);
     }
     list[0] = evc.ev;
     if (rule->threshold_count > 1) {
@@ -2836,6 +2881,10 @@ void hvd_engine_destroy(hvd_engine *e)
     hvd_free(e->limit_told);
     hvd_free(e->loaded);
     hvd_free(e->dirty);
+    for (size_t i = 0; i < e->nheld; i++) {
+        evidence_free(&e->held[i].evc);
+    }
+    hvd_free(e->held);
     pcre2_match_data_free(e->md);
     pcre2_match_context_free(e->mctx);
     hvd_msgmatcher_destroy(e->messages);
