@@ -1,7 +1,8 @@
 #!/bin/sh
 # EVTX end to end: 'hvdiag analyze' (reader, rules, SQLite, report) against the bare libevtx
 # XML loop on the same files, on the bench file and on the real corpus; the own decoder alone;
-# analyze's peak RSS as the file grows (20k, 200k, 1M records). Ratios are from one run.
+# analyze's peak RSS as the file grows (20k, 200k, 1M records). Ratios are from one run:
+# on the bench file the median of BENCH_REPS (default 3) repetitions.
 # usage: bench/evtx.sh [BUILD_DIR] [CORPUS_DIR]   (bench/run.sh calls it)
 set -eu
 cd "$(dirname "$0")/.."
@@ -27,13 +28,28 @@ analyze() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
 
+# The bench file: each repetition runs the three one after the other (so they share the
+# machine's load), and the ratios are the medians of the repetitions' ratios.
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 f=$dir/events-200000.evtx
-set -- $("$bench" --bare "$f"); bare_n=$1 bare_s=$2 bare_rss=$3
-set -- $("$bench" --decoder "$f"); dec_n=$1 dec_s=$2 dec_rss=$3
-set -- $(analyze "$f"); an_s=$1 an_rss=$2
-echo "EVTX 200k: bare libevtx $bare_n records in $bare_s s ($(mib "$bare_rss") MiB);" \
-     "own decoder alone $dec_n in $dec_s s ($(mib "$dec_rss") MiB): $(ratio "$bare_s" "$dec_s")x;" \
-     "hvdiag analyze $an_s s ($(mib "$an_rss") MiB): $(ratio "$bare_s" "$an_s")x"
+reps=${BENCH_REPS:-3}
+load0=$(cut -d' ' -f1 /proc/loadavg)
+: >"$dir/ratios"
+i=0
+while [ "$i" -lt "$reps" ]; do
+    set -- $("$bench" --bare "$f"); bare_n=$1 bare_s=$2 bare_rss=$3
+    set -- $("$bench" --decoder "$f"); dec_n=$1 dec_s=$2 dec_rss=$3
+    set -- $(analyze "$f"); an_s=$1 an_rss=$2
+    echo "$(ratio "$bare_s" "$dec_s") $(ratio "$bare_s" "$an_s")" >>"$dir/ratios"
+    echo "EVTX 200k run $((i + 1)): bare libevtx $bare_n records in $bare_s s" \
+         "($(mib "$bare_rss") MiB); own decoder alone $dec_n in $dec_s s ($(mib "$dec_rss") MiB):" \
+         "$(ratio "$bare_s" "$dec_s")x; hvdiag analyze $an_s s ($(mib "$an_rss") MiB):" \
+         "$(ratio "$bare_s" "$an_s")x"
+    i=$((i + 1))
+done
+echo "EVTX 200k, median of $reps (load average $load0 to $(cut -d' ' -f1 /proc/loadavg)):" \
+     "own decoder alone $(cut -d' ' -f1 "$dir/ratios" | median)x bare libevtx;" \
+     "hvdiag analyze $(cut -d' ' -f2 "$dir/ratios" | median)x"
 
 if [ -d "$corpus" ] && ls "$corpus"/*.evtx >/dev/null 2>&1; then
     set -- $("$bench" --bare "$corpus"/*.evtx); cb_n=$1 cb_s=$2

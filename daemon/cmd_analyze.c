@@ -221,32 +221,14 @@ static json_t *ask(const hvd_query_context *q, json_t *request)
     return res;
 }
 
-#define TABLE_PAGE 100 /* diagnoses asked at a time for the table */
-
-/* What the table shows of a diagnosis (new reference; NULL when out of memory). */
-static json_t *slim_diagnosis(const json_t *d)
-{
-    static const char *const shown[] = {"rule",  "title",      "host", "vm_name",
-                                        "count", "root_cause", NULL};
-    json_t *slim = json_object();
-
-    for (size_t j = 0; slim && shown[j]; j++) {
-        json_object_set(slim, shown[j], json_object_get(d, shown[j]));
-    }
-    return slim;
-}
-
-/* Every diagnosis of an incident. For a report (full), each with all its evidence: the
- * incident's pages, and for a diagnosis with more evidence than a page holds, the "evidence"
- * pages after it. For the table, only what it shows, page by page (no evidence, cause,
- * remedy...: most of a report), so memory stays small however many diagnoses there are.
- * NULL when a question failed (said on stderr). */
-static json_t *incident_diagnoses(const hvd_query_context *q, json_int_t id, int full)
+/* Every diagnosis of an incident with all its evidence: the incident's pages, and for a
+ * diagnosis with more evidence than a page holds, the "evidence" pages after it. NULL
+ * when a question failed (said on stderr). */
+static json_t *incident_diagnoses(const hvd_query_context *q, json_int_t id)
 {
     json_t *out = json_array();
     json_t *req = json_pack("{s:s,s:I,s:i,s:i}", "op", "incident", "id", id, "limit",
-                            full ? HVD_QUERY_MAX_PAGE : TABLE_PAGE, "evidence",
-                            full ? HVD_QUERY_MAX_PAGE : 0);
+                            HVD_QUERY_MAX_PAGE, "evidence", HVD_QUERY_MAX_PAGE);
 
     for (;;) {
         json_t *res = ask(q, json_deep_copy(req));
@@ -261,14 +243,8 @@ static json_t *incident_diagnoses(const hvd_query_context *q, json_int_t id, int
         }
         json_array_foreach(json_object_get(res, "diagnoses"), i, d)
         {
-            const char *more =
-                full ? json_string_value(json_object_get(d, "evidence_cursor")) : NULL;
+            const char *more = json_string_value(json_object_get(d, "evidence_cursor"));
             json_t *ev = json_object_get(d, "evidence");
-
-            if (!full) {
-                json_array_append_new(out, slim_diagnosis(d));
-                continue;
-            }
 
             /* the cursor lives in d, replaced page by page */
             while (more) {
@@ -304,9 +280,28 @@ static json_t *incident_diagnoses(const hvd_query_context *q, json_int_t id, int
     return out;
 }
 
-/* Incidents at or above info in the time range, each with its diagnoses and evidence.
- * Sets *worst to the highest severity found. */
-static json_t *collect_incidents(hvd_store *st, const struct options *o, int *worst)
+/* What the table needs of an incident to sort it and print its own line: a few hundred
+ * bytes, whatever it holds. */
+static json_t *incident_head(const json_t *in)
+{
+    static const char *const kept[] = {"id",      "severity",     "first_time", "last_time",
+                                       "subject", "subject_kind", "title",      NULL};
+    json_t *head = json_object();
+    const char *remedy = json_string_value(json_object_get(in, "remedy"));
+
+    for (size_t j = 0; head && kept[j]; j++) {
+        json_object_set(head, kept[j], json_object_get(in, kept[j]));
+    }
+    if (head && remedy) { /* the table shows its first line */
+        json_object_set_new(head, "remedy", json_stringn(remedy, strcspn(remedy, "\n")));
+    }
+    return head;
+}
+
+/* Incidents at or above info in the time range, each with its diagnoses and evidence, or
+ * with heads_only what incident_head() keeps of each. Sets *worst to the highest severity
+ * found. */
+static json_t *collect_incidents(hvd_store *st, const struct options *o, int heads_only, int *worst)
 {
     hvd_query_context q = {.store = st};
     json_t *out = json_array();
@@ -336,13 +331,18 @@ static json_t *collect_incidents(hvd_store *st, const struct options *o, int *wo
         }
         json_array_foreach(json_object_get(res, "incidents"), i, in)
         {
-            json_t *diags = incident_diagnoses(&q, json_integer_value(json_object_get(in, "id")),
-                                               o->json || o->html);
             int sev = hvd_severity_parse(json_string_value(json_object_get(in, "severity")));
-            json_object_set_new(in, "diagnoses", diags ? diags : json_array());
+            json_t *diags;
+
             if (sev > *worst) {
                 *worst = sev;
             }
+            if (heads_only) {
+                json_array_append_new(out, incident_head(in));
+                continue;
+            }
+            diags = incident_diagnoses(&q, json_integer_value(json_object_get(in, "id")));
+            json_object_set_new(in, "diagnoses", diags ? diags : json_array());
             json_array_append(out, in);
         }
         next = json_string_value(json_object_get(res, "next_cursor"));
@@ -431,59 +431,65 @@ static void print_cell(const char *s, size_t width)
     }
 }
 
-/* The diagnoses from index 'from' on, summed up by rule: "- and 394 more: fc-resource-failed
- * x390 (SQL01, SQL33, SQL81 and 387 more), ...". */
-static void print_rest(const json_t *diags, size_t from, const char *title)
-{
-    json_t *by_rule = json_object();
-    size_t k;
-    size_t more = 0;
-    const json_t *d;
-    const char *rule;
-    json_t *names;
+/* The diagnoses past the ones listed, summed up by rule in the order the rules first come:
+ * per rule its count and its first NAMES_SHOWN names, so the sum takes the same memory
+ * however many diagnoses an incident holds. */
+struct rest {
+    json_t *by_rule; /* rule -> [count, name, name...] */
+    size_t more;
+};
 
-    if (!by_rule) {
+static void rest_add(struct rest *r, const json_t *d)
+{
+    const char *who = *jstr(d, "vm_name") ? jstr(d, "vm_name") : jstr(d, "host");
+    json_t *entry;
+
+    if (!r->by_rule && !(r->by_rule = json_object())) {
         return;
     }
-    json_array_foreach(diags, k, d)
-    {
-        json_t *list;
-        const char *who = *jstr(d, "vm_name") ? jstr(d, "vm_name") : jstr(d, "host");
-
-        if (k < from || strcmp(jstr(d, "title"), title) == 0) {
-            continue;
-        }
-        more++;
-        list = json_object_get(by_rule, jstr(d, "rule"));
-        if (!list) {
-            list = json_array();
-            json_object_set_new(by_rule, jstr(d, "rule"), list);
-        }
-        json_array_append_new(list, json_string(who)); /* "" for an unknown host */
+    r->more++;
+    entry = json_object_get(r->by_rule, jstr(d, "rule"));
+    if (!entry) {
+        entry = json_array();
+        json_array_append_new(entry, json_integer(0));
+        json_object_set_new(r->by_rule, jstr(d, "rule"), entry);
     }
-    printf("%-68s - and %zu more:", "", more);
-    k = 0;
-    json_object_foreach(by_rule, rule, names)
+    json_array_set_new(entry, 0, json_integer(json_integer_value(json_array_get(entry, 0)) + 1));
+    if (*who && json_array_size(entry) <= NAMES_SHOWN) { /* "": an unknown host */
+        json_array_append_new(entry, json_string(who));
+    }
+}
+
+/* "- and 394 more: fc-resource-failed x390 (SQL01, SQL33, SQL81 and 387 more), ..." */
+static void rest_print(struct rest *r)
+{
+    size_t k = 0;
+    const char *rule;
+    json_t *entry;
+
+    if (!r->more) {
+        return;
+    }
+    printf("%-68s - and %zu more:", "", r->more);
+    json_object_foreach(r->by_rule, rule, entry)
     {
-        size_t n = json_array_size(names);
-        size_t named = 0;
+        size_t n = (size_t)json_integer_value(json_array_get(entry, 0));
+
+        size_t named = json_array_size(entry) - 1;
 
         printf("%s %s x%zu", k++ ? "," : "", rule, n);
-        for (size_t j = 0; j < n; j++) {
-            const char *who = json_string_value(json_array_get(names, j));
-
-            if (*who && named < NAMES_SHOWN) {
-                printf("%s%s", named ? ", " : " (", who);
-            }
-            named += *who != '\0';
+        for (size_t j = 1; j <= named; j++) {
+            printf("%s%s", j > 1 ? ", " : " (", json_string_value(json_array_get(entry, j)));
         }
-        if (named > NAMES_SHOWN) {
-            printf(" and %zu more", named - NAMES_SHOWN);
+        if (named && n > NAMES_SHOWN) {
+            printf(" and %zu more", n - NAMES_SHOWN);
         }
         printf("%s", named ? ")" : "");
     }
     printf("\n");
-    json_decref(by_rule);
+    json_decref(r->by_rule);
+    r->by_rule = NULL;
+    r->more = 0;
 }
 
 /* Most severe first, then the earliest: a critical cause before the errors it led to. */
@@ -502,18 +508,14 @@ static int by_severity_then_time(const void *x, const void *y)
     return c ? c : strcmp(jstr(a, "title"), jstr(b, "title"));
 }
 
-/* One incident: its line, its fix, and its other diagnoses (summed up past a few). */
-static void print_incident(const json_t *in, int colour)
+/* An incident's own line and its fix. */
+static void print_incident_head(const json_t *in, int colour)
 {
     const char *sev = json_string_value(json_object_get(in, "severity"));
     const char *remedy = json_string_value(json_object_get(in, "remedy"));
     char first[20];
     char last[20];
     char subject[256];
-    const json_t *diags = json_object_get(in, "diagnoses");
-    size_t k;
-    size_t shown = 0;
-    const json_t *d;
 
     snprintf(first, sizeof(first), "%.19s", json_string_value(json_object_get(in, "first_time")));
     snprintf(last, sizeof(last), "%.19s", json_string_value(json_object_get(in, "last_time")));
@@ -529,31 +531,49 @@ static void print_incident(const json_t *in, int colour)
     if (remedy && *remedy) {
         printf("%-68s fix: %.*s\n", "", (int)strcspn(remedy, "\n"), remedy);
     }
-    json_array_foreach(diags, k, d)
-    {
-        if (strcmp(jstr(d, "title"), jstr(in, "title")) == 0) {
-            continue; /* the incident's own line already says it */
-        }
-        if (shown == MEMBERS_SHOWN) {
-            print_rest(diags, k, jstr(in, "title"));
-            break;
-        }
-        printf("%-68s %s %s [%s%s%s, x%" JSON_INTEGER_FORMAT "]\n", "",
-               json_is_true(json_object_get(d, "root_cause")) ? "root cause:" : "-",
-               jstr(d, "title"), jstr(d, "rule"), *jstr(d, "host") ? ", " : "", jstr(d, "host"),
-               json_integer_value(json_object_get(d, "count")));
-        shown++;
-    }
 }
 
-static void print_table(const json_t *report, int colour)
+/* The lines under an incident, one diagnosis d at a time (in the incident's order): the
+ * first MEMBERS_SHOWN other than the incident's own, then a sum of the rest. */
+static void print_member(const json_t *in, const json_t *d, size_t *shown, struct rest *rest)
 {
-    const json_t *incidents = json_object_get(report, "incidents");
+    if (strcmp(jstr(d, "title"), jstr(in, "title")) == 0) {
+        return; /* the incident's own line already says it */
+    }
+    if (*shown == MEMBERS_SHOWN) {
+        rest_add(rest, d);
+        return;
+    }
+    printf("%-68s %s %s [%s%s%s, x%" JSON_INTEGER_FORMAT "]\n", "",
+           json_is_true(json_object_get(d, "root_cause")) ? "root cause:" : "-", jstr(d, "title"),
+           jstr(d, "rule"), *jstr(d, "host") ? ", " : "", jstr(d, "host"),
+           json_integer_value(json_object_get(d, "count")));
+    (*shown)++;
+}
+
+/* One incident: its line, its fix, and its other diagnoses (summed up past a few). */
+static void print_incident(const json_t *in, int colour)
+{
+    const json_t *diags = json_object_get(in, "diagnoses");
+    struct rest rest = {NULL, 0};
+    size_t shown = 0;
+    size_t k;
+    const json_t *d;
+
+    print_incident_head(in, colour);
+    json_array_foreach(diags, k, d)
+    {
+        print_member(in, d, &shown, &rest);
+    }
+    rest_print(&rest);
+}
+
+/* Files that were not simply read. */
+static void print_files(const json_t *report)
+{
     const json_t *files = json_object_get(report, "files");
     size_t i;
-    size_t n;
     const json_t *in;
-    const json_t **order;
 
     json_array_foreach(files, i, in)
     {
@@ -568,29 +588,142 @@ static void print_table(const json_t *report, int colour)
             printf("%-8s %s (%s)\n", status, jstr(in, "path"), jstr(in, "reason"));
         }
     }
-    if (json_array_size(incidents) == 0) {
-        printf("No incidents found.\n");
-        print_summary(json_object_get(report, "summary"));
-        return;
-    }
-    printf("%-9s %-19s %-19s %-18s %s\n", "SEVERITY", "FIRST (UTC)", "LAST (UTC)", "VM / HOST",
-           "WHAT HAPPENED");
-    n = json_array_size(incidents);
-    order = calloc(n ? n : 1, sizeof(*order));
-    for (i = 0; order && i < n; i++) {
+}
+
+/* The incidents of the array, most severe first (NULL when out of memory); the caller
+ * frees it with free(). */
+static const json_t **sorted_incidents(const json_t *incidents)
+{
+    size_t n = json_array_size(incidents);
+    const json_t **order = calloc(n ? n : 1, sizeof(*order));
+
+    for (size_t i = 0; order && i < n; i++) {
         order[i] = json_array_get(incidents, i);
     }
     if (order && n > 1) {
         qsort(order, n, sizeof(*order), by_severity_then_time);
     }
-    for (i = 0; i < n; i++) {
+    return order;
+}
+
+static void print_header(void)
+{
+    printf("%-9s %-19s %-19s %-18s %s\n", "SEVERITY", "FIRST (UTC)", "LAST (UTC)", "VM / HOST",
+           "WHAT HAPPENED");
+}
+
+static void print_footer(const json_t *report, size_t incidents)
+{
+    printf("\n%zu incident(s). 'hvdiag analyze --json' or '--html FILE' shows causes, remedies "
+           "and evidence.\n",
+           incidents);
+    print_summary(json_object_get(report, "summary"));
+}
+
+static void print_table(const json_t *report, int colour)
+{
+    const json_t *incidents = json_object_get(report, "incidents");
+    size_t n = json_array_size(incidents);
+    const json_t **order;
+
+    print_files(report);
+    if (n == 0) {
+        printf("No incidents found.\n");
+        print_summary(json_object_get(report, "summary"));
+        return;
+    }
+    print_header();
+    order = sorted_incidents(incidents);
+    for (size_t i = 0; i < n; i++) {
         print_incident(order ? order[i] : json_array_get(incidents, i), colour);
     }
     free(order);
-    printf("\n%zu incident(s). 'hvdiag analyze --json' or '--html FILE' shows causes, remedies "
-           "and evidence.\n",
-           json_array_size(incidents));
-    print_summary(json_object_get(report, "summary"));
+    print_footer(report, n);
+}
+
+/* An incident's diagnoses, asked for page by page without their evidence and printed as
+ * they come. Returns 0, or -1 when a question failed (said on stderr). */
+static int print_members(const hvd_query_context *q, const json_t *in)
+{
+    json_t *req = json_pack("{s:s,s:O,s:i,s:i}", "op", "incident", "id", json_object_get(in, "id"),
+                            "limit", HVD_QUERY_MAX_PAGE, "evidence", 0);
+    struct rest rest = {NULL, 0};
+    size_t shown = 0;
+    int rc = 0;
+
+    for (;;) {
+        json_t *res = req ? ask(q, json_deep_copy(req)) : NULL;
+        const char *next;
+        size_t k;
+        json_t *d;
+
+        if (!res) {
+            rc = -1;
+            break;
+        }
+        hvd_cli_clean_json(res);
+        json_array_foreach(json_object_get(res, "diagnoses"), k, d)
+        {
+            print_member(in, d, &shown, &rest);
+        }
+        next = json_string_value(json_object_get(res, "next_cursor"));
+        if (next) {
+            json_object_set_new(req, "cursor", json_string(next));
+        }
+        json_decref(res);
+        if (!next) {
+            break;
+        }
+    }
+    rest_print(&rest);
+    json_decref(rest.by_rule);
+    json_decref(req);
+    return rc;
+}
+
+/*
+ * The table of print_table() without holding the report: the incidents are listed once and
+ * kept as their heads (incident_head()), sorted, and each incident's diagnoses are asked
+ * for as it is printed, a page at a time, without evidence. Memory: O(incidents) heads of a
+ * few hundred bytes plus one page of diagnoses, however many diagnoses and evidence events
+ * the database holds. Sets *worst like collect_incidents(). Returns 0, or -1 when a
+ * question failed (said on stderr).
+ */
+static int print_table_streamed(hvd_store *st, const struct options *o, const json_t *report,
+                                int colour, int *worst)
+{
+    hvd_query_context q = {.store = st};
+    json_t *heads = st ? collect_incidents(st, o, 1, worst) : json_array();
+    const json_t **order;
+    size_t n;
+    int rc = 0;
+
+    if (!heads) {
+        return -1;
+    }
+    hvd_cli_clean_json(heads);
+    n = json_array_size(heads);
+    print_files(report);
+    if (n == 0) {
+        printf("No incidents found.\n");
+        print_summary(json_object_get(report, "summary"));
+        json_decref(heads);
+        return 0;
+    }
+    print_header();
+    order = sorted_incidents(heads);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const json_t *in = order ? order[i] : json_array_get(heads, i);
+
+        print_incident_head(in, colour);
+        rc = print_members(&q, in);
+    }
+    free(order);
+    if (rc == 0) {
+        print_footer(report, n);
+    }
+    json_decref(heads);
+    return rc;
 }
 
 /* The report as one self-contained page (lib/report.c), written whole or not at all. */
@@ -900,7 +1033,20 @@ int hvd_cmd_analyze(int argc, char **argv)
     json_object_set_new(report, "files", files);
     files = NULL;
     json_object_set_new(report, "summary", tally_json(&t));
-    incidents = st ? collect_incidents(st, &o, &worst) : json_array();
+    if (!o.json && !o.html) {
+        /* The table alone: printed as the store answers, never held whole. */
+        json_t *shown = json_deep_copy(report);
+
+        hvd_cli_clean_json(shown);
+        if (!shown || print_table_streamed(st, &o, shown, isatty(1), &worst) < 0) {
+            json_decref(shown);
+            goto out;
+        }
+        json_decref(shown);
+        status = input_errors ? HVD_EXIT_USAGE : worst >= o.fail_on ? HVD_EXIT_FOUND : HVD_EXIT_OK;
+        goto out;
+    }
+    incidents = st ? collect_incidents(st, &o, 0, &worst) : json_array();
     if (!incidents) {
         goto out;
     }
@@ -910,9 +1056,8 @@ int hvd_cmd_analyze(int argc, char **argv)
                    hvd_cli_json_flags(stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER));
         fputc('\n', stdout);
     } else {
-        /* The table shows input text made safe for the terminal: in place, or in a copy
-         * when the HTML report still needs the text as read. */
-        json_t *shown = o.html ? json_deep_copy(report) : json_incref(report);
+        /* The table shows input text: a copy made safe for the terminal. */
+        json_t *shown = json_deep_copy(report);
 
         hvd_cli_clean_json(shown);
         print_table(shown ? shown : report, isatty(1));

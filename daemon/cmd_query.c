@@ -230,6 +230,43 @@ static const char *str(const json_t *o, const char *k)
     return v ? v : "";
 }
 
+/* The evidence an incident's diagnosis came with: one line per event, a forwarded event
+ * with the level and task its sender rendered, and how to list the rest. */
+static void print_evidence(const json_t *d)
+{
+    const json_t *list = json_object_get(d, "evidence");
+    json_int_t more = json_integer_value(json_object_get(d, "evidence_more"));
+    size_t i;
+    const json_t *ev;
+
+    if (json_array_size(list) == 0) {
+        return;
+    }
+    printf("Evidence:\n");
+    json_array_foreach(list, i, ev)
+    {
+        const json_t *r = json_object_get(ev, "rendering");
+        const char *task = str(r, "task");
+
+        printf("  %-19.19s %s", str(ev, "time"), str(ev, "host"));
+        if (json_object_get(ev, "event_id")) {
+            printf(" %s %lld", str(ev, "provider"),
+                   (long long)json_integer_value(json_object_get(ev, "event_id")));
+        } else {
+            printf(" line %lld", (long long)json_integer_value(json_object_get(ev, "line")));
+        }
+        if (*str(r, "level")) {
+            printf(" (%s%s%s)", str(r, "level"), *task ? ", " : "", task);
+        }
+        printf(": %s\n", str(ev, "message"));
+    }
+    if (more > 0) {
+        printf("  ... and %lld more: hvdiag query evidence %lld\n", (long long)more,
+               (long long)json_integer_value(json_object_get(d, "id")));
+    }
+    printf("\n");
+}
+
 /* Prints one answer, or one page of a listing (header on the first). */
 static void print_table(const char *what, const json_t *res, int first)
 {
@@ -270,6 +307,7 @@ static void print_table(const char *what, const json_t *res, int first)
                    str(row, "first_time"), str(row, "last_time"),
                    (long long)json_integer_value(json_object_get(row, "count")), str(row, "cause"),
                    str(row, "remedy"));
+            print_evidence(row);
         }
     } else if (strcmp(what, "evidence") == 0) {
         if (first) {

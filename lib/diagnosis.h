@@ -54,6 +54,13 @@ typedef struct hvd_evidence {
     uint16_t event_id;
     uint8_t level;
     const char *message; /* excerpt, at most a few hundred bytes */
+    /* EVTX RenderingInfo as the sending host rendered it (forwarded events): level, task,
+     * opcode and channel texts; "" when the record has none. With any of them the message
+     * is the sender's rendered message (cut like any message), else the insert strings. */
+    const char *level_text;
+    const char *task_text;
+    const char *opcode_text;
+    const char *channel_text;
 } hvd_evidence;
 
 typedef enum hvd_diagnosis_kind {
@@ -81,6 +88,9 @@ typedef struct hvd_diagnosis {
     uint64_t count;               /* events (or member diagnoses) folded into this one */
     const hvd_evidence *evidence; /* evidence not handed over before for this key */
     size_t nevidence;
+    /* 0: every evidence event handed over is kept; else the evidence_keep earliest by
+     * (time, path, record, line), whatever order they were handed over in. */
+    size_t evidence_keep;
     const char *const *related; /* correlation: keys of the diagnoses it explains */
     size_t nrelated;
 } hvd_diagnosis;

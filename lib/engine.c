@@ -48,8 +48,9 @@
 
 #define MAX_ENTITIES  48
 #define MAX_CODES     64
-#define MAX_EVIDENCE  20 /* evidence kept per diagnosis; later events only count */
+#define MAX_EVIDENCE  20 /* evidence kept per diagnosis: the earliest (see fold()) */
 #define EXCERPT_BYTES 300
+#define TEXT_BYTES    200 /* a RenderingInfo text kept with evidence (names, not prose) */
 #define MIN_SPAN      (3600 * INT64_C(10000000)) /* the loader's slice is at least an hour */
 #define MAX_LOADED    4096                       /* slices remembered as loaded */
 #define MAX_GROUPS    100000
@@ -60,6 +61,8 @@
 #define MAX_SEEN      50000
 #define SEEN_SLOTS    65536
 #define CORR_DEPTH    3
+#define MAX_DIRTY     4096 /* open diagnoses grown since last emitted, before all are emitted */
+#define MAX_HELD      1024 /* evidence events held for those, before all are emitted */
 
 struct entity {
     char *name;
@@ -82,6 +85,7 @@ struct evidence_copy {
     char *channel;
     char *component;
     char *message;
+    char *texts[4]; /* RenderingInfo: level, task, opcode, channel */
 };
 
 /* A diagnosis a group has made for one quiet period; its matches fold into it. */
@@ -92,6 +96,8 @@ struct open_diag {
     hvd_time last;
     uint64_t count;
     size_t nevidence;
+    hvd_time ev_horizon; /* no evidence given to the store is later than this */
+    size_t dirty;        /* grew since it was last emitted: 1 + its index in e->dirty */
     struct entities ents;
 };
 
@@ -172,6 +178,19 @@ struct seen {
     struct seen *newer;
 };
 
+/* An open diagnosis that grew without being emitted: its group and period. */
+struct dirty_ref {
+    struct group *g;
+    hvd_time period;
+};
+
+/* An evidence event of such a diagnosis, held until it is emitted. */
+struct held_ev {
+    size_t dirty; /* its diagnosis's index in e->dirty */
+    size_t seq;   /* arrival order, so a diagnosis's events are emitted in it */
+    struct evidence_copy evc;
+};
+
 struct bucket {
     char *key;
     size_t *rules;
@@ -224,8 +243,12 @@ struct hvd_engine {
     struct jkey **jslots;   /* join keys by hash; grows with them */
     size_t njslots;
     size_t njkeys;
-    hvd_time prime_span; /* see hvd_engine_prime_span() */
-    char **names;        /* entity names of primed diagnoses, owned */
+    hvd_time prime_span;     /* see hvd_engine_prime_span() */
+    struct dirty_ref *dirty; /* see fold(); at most MAX_DIRTY */
+    size_t ndirty;
+    struct held_ev *held; /* see fold(); at most MAX_HELD */
+    size_t nheld;
+    char **names; /* entity names of primed diagnoses, owned */
     size_t nnames;
 
     pcre2_match_data *md;
@@ -793,20 +816,33 @@ static void evidence_free(struct evidence_copy *c)
     hvd_free(c->channel);
     hvd_free(c->component);
     hvd_free(c->message);
+    for (int i = 0; i < 4; i++) {
+        hvd_free(c->texts[i]);
+    }
     memset(c, 0, sizeof(*c));
 }
 
-/* A copy of what identifies and shows an event; the message is cut on a UTF-8 boundary. */
-static int evidence_from(struct evidence_copy *c, const hvd_event *ev)
+/* The length of s cut to at most max bytes on a UTF-8 boundary. */
+static size_t cut_len(const char *s, size_t max)
 {
-    size_t n = ev->message ? strlen(ev->message) : 0;
+    size_t n = s ? strlen(s) : 0;
 
-    if (n > EXCERPT_BYTES) {
-        n = EXCERPT_BYTES;
-        while (n > 0 && ((unsigned char)ev->message[n] & 0xC0) == 0x80) {
+    if (n > max) {
+        n = max;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) {
             n--;
         }
     }
+    return n;
+}
+
+/* A copy of what identifies and shows an event; texts are cut on a UTF-8 boundary. */
+static int evidence_from(struct evidence_copy *c, const hvd_event *ev)
+{
+    const char *texts[4] = {ev->level_text, ev->task_text, ev->opcode_text, ev->channel_text};
+    size_t n = cut_len(ev->message, EXCERPT_BYTES);
+    int missing = 0;
+
     memset(c, 0, sizeof(*c));
     c->path = hvd_strdup(ev->source_path ? ev->source_path : "");
     c->host = hvd_strdup(ev->host ? ev->host : "");
@@ -814,7 +850,14 @@ static int evidence_from(struct evidence_copy *c, const hvd_event *ev)
     c->channel = hvd_strdup(ev->channel ? ev->channel : "");
     c->component = hvd_strdup(ev->component ? ev->component : "");
     c->message = hvd_strndup(ev->message ? ev->message : "", n);
-    if (!c->path || !c->host || !c->provider || !c->channel || !c->component || !c->message) {
+    for (int i = 0; i < 4; i++) {
+        const char *t = texts[i] ? texts[i] : "";
+
+        c->texts[i] = hvd_strndup(t, cut_len(t, TEXT_BYTES));
+        missing |= !c->texts[i];
+    }
+    if (missing || !c->path || !c->host || !c->provider || !c->channel || !c->component ||
+        !c->message) {
         evidence_free(c);
         return HVD_ENOMEM;
     }
@@ -832,6 +875,10 @@ static int evidence_from(struct evidence_copy *c, const hvd_event *ev)
     c->ev.event_id = ev->event_id;
     c->ev.level = ev->level;
     c->ev.message = c->message;
+    c->ev.level_text = c->texts[0];
+    c->ev.task_text = c->texts[1];
+    c->ev.opcode_text = c->texts[2];
+    c->ev.channel_text = c->texts[3];
     return HVD_OK;
 }
 
@@ -881,6 +928,7 @@ static int emit_diagnosis(hvd_engine *e, const hvd__rule *rule, const char *key,
         d.count = count;
         d.evidence = evidence;
         d.nevidence = nevidence;
+        d.evidence_keep = MAX_EVIDENCE;
         d.related = related;
         d.nrelated = nrelated;
         e->stats.emitted++;
@@ -893,6 +941,8 @@ static int emit_diagnosis(hvd_engine *e, const hvd__rule *rule, const char *key,
 }
 
 /* --- loading stored diagnoses ------------------------------------------------------ */
+
+static int flush_dirty(hvd_engine *e);
 
 /* The loader's slice holding t: floor(t / prime_span). */
 static int64_t slice_of(const hvd_engine *e, hvd_time t)
@@ -964,9 +1014,11 @@ static int need(hvd_engine *e, hvd_time lo, hvd_time hi)
     hi = add_sat(hi, e->prime_span);
     a = slice_of(e, lo);
     b = slice_of(e, hi);
+    /* What the loader reads is what the store holds: every growth is in it first. */
     if (b - a > 64) {
+        rc = flush_dirty(e);
         e->stats.loads++;
-        return e->load(e->load_ud, lo, hi, &e->load_err);
+        return rc < 0 ? rc : e->load(e->load_ud, lo, hi, &e->load_err);
     }
     for (int64_t sl = a; sl <= b; sl++) {
         size_t at = loaded_at(e, sl);
@@ -983,6 +1035,10 @@ static int need(hvd_engine *e, hvd_time lo, hvd_time hi)
         e->nloaded++;
         e->stats.loads++;
         start = mul_sat(sl, e->prime_span);
+        rc = flush_dirty(e);
+        if (rc < 0) {
+            return rc;
+        }
         rc = e->load(e->load_ud, start, add_sat(start, e->prime_span - 1), &e->load_err);
         if (rc < 0) {
             return rc;
@@ -1921,9 +1977,14 @@ static void group_evict_oldest(hvd_engine *e)
  * that the slices they free are asked for again once per tenth of the bound, not per
  * event. Cost: O(1) per item dropped (plus the slice marks). Reported combinations go
  * oldest first: one reported again only re-emits the same diagnosis. */
-static void evict(hvd_engine *e)
+static int evict(hvd_engine *e)
 {
     if (e->ngroups > MAX_GROUPS || e->nopen > MAX_OPEN) {
+        int rc = flush_dirty(e); /* what goes is stored whole first */
+
+        if (rc < 0) {
+            return rc;
+        }
         while (e->group_oldest &&
                (e->ngroups > MAX_GROUPS / 10 * 9 || e->nopen > MAX_OPEN / 10 * 9)) {
             group_evict_oldest(e);
@@ -1939,6 +2000,7 @@ static void evict(hvd_engine *e)
     while (e->nseen > MAX_SEEN) {
         seen_drop_oldest(e);
     }
+    return HVD_OK;
 }
 
 static int group_key(hvd_engine *e, const hvd__rule *rule, const char *const *names, size_t n,
@@ -2082,19 +2144,107 @@ static void open_remove(hvd_engine *e, struct group *g, struct open_diag *od)
     e->nopen--;
 }
 
-static int fold(hvd_engine *e, size_t r, struct open_diag *od, struct evidence_copy *evc)
+static int held_order(const void *x, const void *y)
 {
-    const hvd__rule *rule = &e->rs->rules[r];
+    const struct held_ev *a = x;
+    const struct held_ev *b = y;
+
+    if (a->dirty != b->dirty) {
+        return a->dirty < b->dirty ? -1 : 1;
+    }
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Emits every open diagnosis that grew since it was last emitted (see fold()), once each
+ * in the order they grew, with the evidence events held for it. Cost: O(h log h) for h
+ * held events and O(d log n) for d diagnoses, plus the emits. */
+static int flush_dirty(hvd_engine *e)
+{
+    hvd_evidence list[MAX_EVIDENCE];
+    int rc = HVD_OK;
+    size_t j = 0;
+
+    if (e->nheld > 1) {
+        qsort(e->held, e->nheld, sizeof(*e->held), held_order);
+    }
+    for (size_t k = 0; k < e->ndirty && rc == HVD_OK; k++) {
+        struct group *g = e->dirty[k].g;
+        struct open_diag *od = open_find(g, e->dirty[k].period);
+        size_t n = 0;
+
+        /* Past MAX_EVIDENCE held for one (out of order), the rest go in further emits. */
+        do {
+            n = 0;
+            while (j < e->nheld && e->held[j].dirty == k && n < MAX_EVIDENCE) {
+                list[n++] = e->held[j++].evc.ev;
+            }
+            if (od && od->dirty) {
+                rc = emit_diagnosis(e, &e->rs->rules[g->rule], od->key, HVD_DIAGNOSIS_SIGNATURE,
+                                    &od->ents, od->first, od->last, od->count, list, n, NULL, 0);
+            }
+        } while (rc == HVD_OK && j < e->nheld && e->held[j].dirty == k);
+        if (od) {
+            od->dirty = 0;
+        }
+    }
+    for (size_t k = 0; k < e->nheld; k++) {
+        evidence_free(&e->held[k].evc);
+    }
+    e->nheld = 0;
+    e->ndirty = 0; /* after a failure the engine is destroyed: what is left does not matter */
+    return rc;
+}
+
+/*
+ * A match of an open diagnosis's period (takes ownership of evc). Its evidence is the
+ * MAX_EVIDENCE earliest of its matches (the store keeps those of what it is given), so a
+ * match's event goes to the store while there is room, or when it is no later than the
+ * latest event given so far (ev_horizon: files may come in any order); any other match
+ * cannot be among the earliest and only grows count and span. Either way the diagnosis is
+ * not emitted at once: it is marked, its event held, and it is emitted once, with what it
+ * has then and the events held for it, before the loader reads the store, before groups
+ * are evicted, at hvd_engine_flush(), or when MAX_DIRTY are marked or MAX_HELD events
+ * held. The store keeps the highest count and widest span it is given, so it ends the same
+ * as with one emit per match, at the cost of one emit (a store update) per diagnosis and
+ * flush instead of one per match.
+ */
+static int fold(hvd_engine *e, size_t r, struct group *g, struct open_diag *od,
+                struct evidence_copy *evc)
+{
     hvd_time t = evc->ev.time;
-    int keep = od->nevidence < MAX_EVIDENCE;
-    int rc;
+    int keep = od->nevidence < MAX_EVIDENCE || t <= od->ev_horizon;
+    int rc = HVD_OK;
 
     od->count++;
     od->first = t < od->first ? t : od->first;
     od->last = t > od->last ? t : od->last;
-    od->nevidence += (size_t)keep;
-    rc = emit_diagnosis(e, rule, od->key, HVD_DIAGNOSIS_SIGNATURE, &od->ents, od->first, od->last,
-                        od->count, keep ? &evc->ev : NULL, keep ? 1 : 0, NULL, 0);
+    if (!e->dirty) {
+        e->dirty = hvd_calloc(MAX_DIRTY, sizeof(*e->dirty));
+        e->held = hvd_calloc(MAX_HELD, sizeof(*e->held));
+        if (!e->dirty || !e->held) {
+            evidence_free(evc);
+            return HVD_ENOMEM;
+        }
+    }
+    if (e->ndirty == MAX_DIRTY || (keep && e->nheld == MAX_HELD)) {
+        rc = flush_dirty(e);
+    }
+    if (rc == HVD_OK && !od->dirty) {
+        e->dirty[e->ndirty].g = g;
+        e->dirty[e->ndirty].period = od->period;
+        e->ndirty++;
+        od->dirty = e->ndirty;
+    }
+    if (rc == HVD_OK && keep) {
+        od->nevidence += od->nevidence < MAX_EVIDENCE;
+        od->ev_horizon = t > od->ev_horizon ? t : od->ev_horizon;
+        e->held[e->nheld].dirty = od->dirty - 1;
+        e->held[e->nheld].seq = e->nheld;
+        e->held[e->nheld].evc = *evc;
+        e->nheld++;
+        memset(evc, 0, sizeof(*evc));
+    }
+    evidence_free(evc);
     return rc < 0 ? rc : made(e, r, od->key, &od->ents, od->first, od->last, 0);
 }
 
@@ -2197,9 +2347,7 @@ static int matched(hvd_engine *e, size_t r)
     }
     od = open_find(g, period);
     if (od) {
-        rc = fold(e, r, od, &evc);
-        evidence_free(&evc);
-        return rc;
+        return fold(e, r, g, od, &evc);
     }
     list[0] = evc.ev;
     if (rule->threshold_count > 1) {
@@ -2234,6 +2382,7 @@ static int matched(hvd_engine *e, size_t r)
         od->last = last;
         od->count = count;
         od->nevidence = n;
+        od->ev_horizon = list[n - 1].time;
         e->stats.diagnoses++;
         rc = emit_diagnosis(e, rule, od->key, HVD_DIAGNOSIS_SIGNATURE, &od->ents, first, last,
                             count, list, n, NULL, 0);
@@ -2439,9 +2588,9 @@ int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
         rc = try_rule(e, e->fallback[kind][i]);
     }
     entities_clear(&e->ents);
-    if (e->ngroups > MAX_GROUPS || e->nopen > MAX_OPEN || e->nrecent > MAX_RECENT ||
-        e->nseen > MAX_SEEN) {
-        evict(e);
+    if (rc == HVD_OK && (e->ngroups > MAX_GROUPS || e->nopen > MAX_OPEN ||
+                         e->nrecent > MAX_RECENT || e->nseen > MAX_SEEN)) {
+        rc = evict(e);
     }
     e->stats.groups = e->ngroups;
     e->stats.kept = e->nrecent;
@@ -2461,8 +2610,11 @@ int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
 
 int hvd_engine_flush(hvd_engine *e, hvd_error *err)
 {
-    (void)e;
-    (void)err;
+    int rc = flush_dirty(e);
+
+    if (rc < 0) {
+        return hvd_error_set(err, rc, NULL, 0, "rule engine: %s", hvd_strerror(rc));
+    }
     return HVD_OK;
 }
 
@@ -2652,6 +2804,7 @@ static int reopen(hvd_engine *e, size_t r, const char *key, const struct entitie
     od->last = last;
     od->count = count;
     od->nevidence = count < MAX_EVIDENCE ? (size_t)count : MAX_EVIDENCE;
+    od->ev_horizon = last; /* its evidence is stored: none later than its last match */
     return HVD_OK;
 }
 
@@ -2744,6 +2897,11 @@ void hvd_engine_destroy(hvd_engine *e)
     hvd_free(e->limit_hits);
     hvd_free(e->limit_told);
     hvd_free(e->loaded);
+    hvd_free(e->dirty);
+    for (size_t i = 0; i < e->nheld; i++) {
+        evidence_free(&e->held[i].evc);
+    }
+    hvd_free(e->held);
     pcre2_match_data_free(e->md);
     pcre2_match_context_free(e->mctx);
     hvd_msgmatcher_destroy(e->messages);

@@ -22,8 +22,10 @@
 
 typedef struct hvd_engine hvd_engine;
 
-/* Receives each diagnosis as it is made, and again (same key) each time it grows.
- * d and everything it points to are borrowed for the call. Returns HVD_OK, or a negative
+/* Receives each diagnosis as it is made, and again (same key) when it grows: at once while
+ * it gains evidence, else (only count and span grow) once with what it has by then, at the
+ * latest at hvd_engine_flush() or before the loader is called. d and everything it points
+ * to are borrowed for the call. Returns HVD_OK, or a negative
  * HVD_E* code that stops the engine: the feed that made d returns that code. */
 typedef int (*hvd_engine_emit)(void *ud, const hvd_diagnosis *d);
 
@@ -79,7 +81,9 @@ hvd_time hvd_engine_prime_span(const hvd_engine *e);
 int hvd_engine_prime(hvd_engine *e, const char *rule_id, const char *key, const hvd_entity *ents,
                      size_t nents, hvd_time first, hvd_time last, uint64_t count, hvd_error *err);
 
-/* End of input. Nothing is pending in this version; kept so callers mark the end. */
+/* Emits every diagnosis that grew since it was last emitted (see hvd_engine_emit): call it
+ * before the emitted diagnoses are committed or read. Returns HVD_OK or the code emit
+ * returned (then destroy the engine). */
 int hvd_engine_flush(hvd_engine *e, hvd_error *err);
 
 const hvd_engine_stats *hvd_engine_get_stats(const hvd_engine *e);

@@ -951,6 +951,63 @@ static void emit_utf16(hvd_binxml *bx, const uint8_t *p, size_t n)
     emit(bx, buf, o);
 }
 
+/* Digits of v, zero-padded to width, at dst (no NUL). */
+static void put_dec(char *dst, unsigned v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        dst[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
+/* Upper-case hex digits of v, zero-padded to width, at dst (no NUL). */
+static void put_hex(char *dst, uint64_t v, int width)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (int i = width - 1; i >= 0; i--) {
+        dst[i] = hex[v & 15];
+        v >>= 4;
+    }
+}
+
+/* "0x" and v in lower-case hex, zero-padded to width (8 or 16): printf's "0x%08x". */
+static void emit_hex(hvd_binxml *bx, uint64_t v, int width)
+{
+    static const char hex[] = "0123456789abcdef";
+    char t[18];
+
+    t[0] = '0';
+    t[1] = 'x';
+    for (int i = width + 1; i >= 2; i--) {
+        t[i] = hex[v & 15];
+        v >>= 4;
+    }
+    emit(bx, t, (size_t)width + 2);
+}
+
+/* v in decimal, '-' first when negative: printf's %lld without printf (values are most of
+ * what a record renders). */
+static void emit_int(hvd_binxml *bx, int negative, uint64_t v)
+{
+    char t[24];
+    char *s = t + sizeof(t);
+
+    do {
+        *--s = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (negative) {
+        *--s = '-';
+    }
+    emit(bx, s, (size_t)(t + sizeof(t) - s));
+}
+
+static void emit_signed(hvd_binxml *bx, int64_t v)
+{
+    emit_int(bx, v < 0, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
+}
+
 static void emit_filetime(hvd_binxml *bx, uint64_t ft)
 {
     char t[48];
@@ -969,6 +1026,24 @@ static void emit_filetime(hvd_binxml *bx, uint64_t ft)
     if (!gmtime_r(&tt, &tm)) {
         return;
     }
+    if (tm.tm_year >= -1900 && tm.tm_year <= 9999 - 1900) { /* "YYYY-MM-DDThh:mm:ss.fffffff00Z" */
+        put_dec(t, (unsigned)(tm.tm_year + 1900), 4);
+        t[4] = '-';
+        put_dec(t + 5, (unsigned)tm.tm_mon + 1, 2);
+        t[7] = '-';
+        put_dec(t + 8, (unsigned)tm.tm_mday, 2);
+        t[10] = 'T';
+        put_dec(t + 11, (unsigned)tm.tm_hour, 2);
+        t[13] = ':';
+        put_dec(t + 14, (unsigned)tm.tm_min, 2);
+        t[16] = ':';
+        put_dec(t + 17, (unsigned)tm.tm_sec, 2);
+        t[19] = '.';
+        put_dec(t + 20, (unsigned)frac, 7);
+        memcpy(t + 27, "00Z", 3);
+        emit(bx, t, 30);
+        return;
+    }
     n = snprintf(t, sizeof(t), "%04d-%02d-%02dT%02d:%02d:%02d.%07" PRId64 "00Z", tm.tm_year + 1900,
                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
     if (n > 0 && (size_t)n < sizeof(t)) {
@@ -976,14 +1051,26 @@ static void emit_filetime(hvd_binxml *bx, uint64_t ft)
     }
 }
 
+/* "{8-4-4-4-12}" in upper-case hex, the first three parts little-endian. */
 static void emit_guid(hvd_binxml *bx, const uint8_t *p)
 {
-    char t[40];
-    int n = snprintf(t, sizeof(t), "{%08" PRIX32 "-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X}",
-                     rd32(p), rd16(p + 4), rd16(p + 6), p[8], p[9], p[10], p[11], p[12], p[13],
-                     p[14], p[15]);
+    char t[38];
 
-    emit(bx, t, (size_t)n);
+    t[0] = '{';
+    put_hex(t + 1, rd32(p), 8);
+    t[9] = '-';
+    put_hex(t + 10, rd16(p + 4), 4);
+    t[14] = '-';
+    put_hex(t + 15, rd16(p + 6), 4);
+    t[19] = '-';
+    put_hex(t + 20, p[8], 2);
+    put_hex(t + 22, p[9], 2);
+    t[24] = '-';
+    for (int i = 0; i < 6; i++) {
+        put_hex(t + 25 + 2 * i, p[10 + i], 2);
+    }
+    t[37] = '}';
+    emit(bx, t, sizeof(t));
 }
 
 static void emit_sid(hvd_binxml *bx, const uint8_t *p, size_t size)
@@ -1074,28 +1161,28 @@ static void emit_scalar(hvd_binxml *bx, uint8_t type, const uint8_t *p, size_t s
         break;
     }
     case V_INT8:
-        emit_fmt(bx, "%d", (int8_t)p[0]);
+        emit_signed(bx, (int8_t)p[0]);
         break;
     case V_UINT8:
-        emit_fmt(bx, "%u", p[0]);
+        emit_int(bx, 0, p[0]);
         break;
     case V_INT16:
-        emit_fmt(bx, "%d", (int16_t)rd16(p));
+        emit_signed(bx, (int16_t)rd16(p));
         break;
     case V_UINT16:
-        emit_fmt(bx, "%u", rd16(p));
+        emit_int(bx, 0, rd16(p));
         break;
     case V_INT32:
-        emit_fmt(bx, "%" PRId32, (int32_t)rd32(p));
+        emit_signed(bx, (int32_t)rd32(p));
         break;
     case V_UINT32:
-        emit_fmt(bx, "%" PRIu32, rd32(p));
+        emit_int(bx, 0, rd32(p));
         break;
     case V_INT64:
-        emit_fmt(bx, "%" PRId64, (int64_t)rd64(p));
+        emit_signed(bx, (int64_t)rd64(p));
         break;
     case V_UINT64:
-        emit_fmt(bx, "%" PRIu64, rd64(p));
+        emit_int(bx, 0, rd64(p));
         break;
     case V_REAL32: {
         float f;
@@ -1135,9 +1222,9 @@ static void emit_scalar(hvd_binxml *bx, uint8_t type, const uint8_t *p, size_t s
         break;
     case V_SIZET:
         if (size == 4) {
-            emit_fmt(bx, "0x%08" PRIx32, rd32(p));
+            emit_hex(bx, rd32(p), 8);
         } else if (size == 8) {
-            emit_fmt(bx, "0x%016" PRIx64, rd64(p));
+            emit_hex(bx, rd64(p), 16);
         }
         break;
     case V_FILETIME:
@@ -1151,10 +1238,10 @@ static void emit_scalar(hvd_binxml *bx, uint8_t type, const uint8_t *p, size_t s
         emit_sid(bx, p, size);
         break;
     case V_HEX32:
-        emit_fmt(bx, "0x%08" PRIx32, rd32(p));
+        emit_hex(bx, rd32(p), 8);
         break;
     case V_HEX64:
-        emit_fmt(bx, "0x%016" PRIx64, rd64(p));
+        emit_hex(bx, rd64(p), 16);
         break;
     default:
         break;

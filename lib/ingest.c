@@ -584,6 +584,12 @@ int hvd_ingest_file(hvd_ingest *ing, const char *path, const char *display,
             goto fail;
         }
     }
+    /* What the engine grew without emitting yet goes into this file's transaction, then
+     * all that is held is written. */
+    if (!ing->failed && hvd_engine_flush(ing->engine, err) < 0 && !ing->failed) {
+        rc = err->code;
+        goto fail;
+    }
     if (!ing->failed) {
         (void)write_pending(ing); /* failure: ing->failed, below */
     }

@@ -358,6 +358,11 @@ struct evidence_page {
     int nomem;
 };
 
+static const char *nz(const char *s)
+{
+    return s ? s : "";
+}
+
 static int add_evidence(void *ud, const hvd_evidence *e)
 {
     struct evidence_page *ep = ud;
@@ -382,6 +387,14 @@ static int add_evidence(void *ud, const hvd_evidence *e)
     }
     json_object_set_new(o, "level", json_integer(e->level));
     json_object_set_new(o, "message", json_string(e->message));
+    /* RenderingInfo of a forwarded event (the message is then the sender's rendering), in
+     * the shape 'hvdiag dump' gives it. */
+    if (*nz(e->level_text) || *nz(e->task_text) || *nz(e->opcode_text) || *nz(e->channel_text)) {
+        json_object_set_new(o, "rendering",
+                            json_pack("{s:s,s:s,s:s,s:s}", "level", nz(e->level_text), "task",
+                                      nz(e->task_text), "opcode", nz(e->opcode_text), "channel",
+                                      nz(e->channel_text)));
+    }
     json_array_append_new(ep->list, o);
     if (ep->n == ep->keep) {
         ep->cursor = evidence_cursor(e);

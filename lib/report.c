@@ -790,6 +790,28 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
+/* A forwarded event's RenderingInfo: its level, task, opcode and channel as the sending
+ * host named them ("Error · Live Migration · Info · Microsoft-Windows-Hyper-V-VMMS-Admin"). */
+static void rendering(struct writer *w, const json_t *ev)
+{
+    static const char *const keys[] = {"level", "task", "opcode", "channel"};
+    const json_t *r = json_object_get(ev, "rendering");
+    int n = 0;
+
+    for (size_t i = 0; r && i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const char *t = jstr(r, keys[i]);
+
+        if (*t) {
+            raw(w,
+                n++ ? " · " : "<br><span class=\"rendered\" title=\"as the sender rendered it\">");
+            text(w, t);
+        }
+    }
+    if (n) {
+        raw(w, "</span>");
+    }
+}
+
 static void evidence_row(struct writer *w, const json_t *ev)
 {
     const char *msg = jstr(ev, "message");
@@ -810,6 +832,7 @@ static void evidence_row(struct writer *w, const json_t *ev)
         fmt(w, " %lld (record %lld)",
             (long long)json_integer_value(json_object_get(ev, "event_id")),
             (long long)json_integer_value(json_object_get(ev, "record_id")));
+        rendering(w, ev);
     } else {
         fmt(w, "line %lld", (long long)json_integer_value(json_object_get(ev, "line")));
     }

@@ -504,8 +504,36 @@ static void changes_clear(hvd_store *st)
     st->changes_lost = 0;
 }
 
+static int changed_by_id(const void *x, const void *y)
+{
+    const struct changed_diag *a = x;
+    const struct changed_diag *b = y;
+
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* Sorts the noted diagnoses and keeps each once (inserted if any note said so). Cost:
+ * O(n log n). */
+static void changes_compact(hvd_store *st)
+{
+    size_t k = 0;
+
+    qsort(st->changed, st->nchanged, sizeof(*st->changed), changed_by_id);
+    for (size_t i = 0; i < st->nchanged; i++) {
+        if (k > 0 && st->changed[k - 1].id == st->changed[i].id) {
+            st->changed[k - 1].inserted |= st->changed[i].inserted;
+        } else {
+            st->changed[k++] = st->changed[i];
+        }
+    }
+    st->nchanged = k;
+}
+
 /* Notes a diagnosis for regrouping at commit. Out of memory or room, the commit regroups
- * everything instead, so this cannot fail. */
+ * everything instead, so this cannot fail. A diagnosis that grows note by note (each match
+ * folded into it) is noted each time: a full array is first compacted, and grows only
+ * when that frees less than half, so it holds at most twice the distinct diagnoses
+ * changed. Cost: O(log n) amortised per note. */
 static void note_changed(hvd_store *st, int64_t id, int inserted)
 {
     st->incidents_dirty = 1;
@@ -513,16 +541,21 @@ static void note_changed(hvd_store *st, int64_t id, int inserted)
         return;
     }
     if (st->nchanged == st->changed_cap) {
-        size_t ncap = st->changed_cap ? 2 * st->changed_cap : 64;
-        struct changed_diag *grown =
-            ncap <= CHANGED_MAX ? hvd_realloc(st->changed, ncap * sizeof(*grown)) : NULL;
-
-        if (!grown) {
-            st->changes_lost = 1;
-            return;
+        if (st->nchanged > 0) {
+            changes_compact(st);
         }
-        st->changed = grown;
-        st->changed_cap = ncap;
+        if (st->changed_cap == 0 || st->nchanged > st->changed_cap / 2) {
+            size_t ncap = st->changed_cap ? 2 * st->changed_cap : 64;
+            struct changed_diag *grown =
+                ncap <= CHANGED_MAX ? hvd_realloc(st->changed, ncap * sizeof(*grown)) : NULL;
+
+            if (!grown) {
+                st->changes_lost = 1;
+                return;
+            }
+            st->changed = grown;
+            st->changed_cap = ncap;
+        }
     }
     st->changed[st->nchanged].id = id;
     st->changed[st->nchanged].inserted = inserted;
@@ -1672,6 +1705,10 @@ static int put_evidence(hvd_store *st, sqlite3_int64 id, const hvd_evidence *e, 
     sqlite3_bind_int(s, 13, e->event_id);
     sqlite3_bind_int(s, 14, e->level);
     bind_text(s, 15, e->message);
+    bind_text(s, 16, e->level_text);
+    bind_text(s, 17, e->task_text);
+    bind_text(s, 18, e->opcode_text);
+    bind_text(s, 19, e->channel_text);
     rc = step_done(st, s, err, "cannot store evidence");
     if (rc == HVD_OK && sqlite3_changes(st->db) > 0) {
         *added = 1;
@@ -1796,7 +1833,18 @@ int hvd_store_put_diagnosis(hvd_store *st, const hvd_diagnosis *d, int *changed,
         }
     }
     for (size_t i = 0; rc == HVD_OK && i < d->nevidence; i++) {
-        rc = put_evidence(st, id, &d->evidence[i], &any, err);
+        int added = 0;
+
+        rc = put_evidence(st, id, &d->evidence[i], &added, err);
+        any |= added;
+        /* Past the bound the latest go, whatever came first: O(log n) on its index. */
+        if (rc == HVD_OK && added && d->evidence_keep && d->count > d->evidence_keep) {
+            sqlite3_stmt *trim = st->stmt[SQL_EVIDENCE_TRIM];
+
+            sqlite3_bind_int64(trim, 1, id);
+            sqlite3_bind_int64(trim, 2, (sqlite3_int64)d->evidence_keep);
+            rc = step_done(st, trim, err, "cannot trim evidence");
+        }
     }
     if (changed && any) {
         *changed = 1;
@@ -2035,9 +2083,7 @@ struct inc_diag {
     char *key;
     char *vm_name;
     char *vm_id;
-    char *title;
-    char *remedy;
-    char host[HOST_MAX]; /* short name as written */
+    char *host; /* short name as written, at most HOST_MAX - 1 bytes */
     int correlation;
     int severity;
     hvd_time first;
@@ -2168,8 +2214,7 @@ static void regroup_free(struct regroup *g)
         hvd_free(g->v[i].key);
         hvd_free(g->v[i].vm_name);
         hvd_free(g->v[i].vm_id);
-        hvd_free(g->v[i].title);
-        hvd_free(g->v[i].remedy);
+        hvd_free(g->v[i].host);
     }
     hvd_free(g->v);
     tokset_free(&g->ts);
@@ -2389,10 +2434,13 @@ static int diag_tokens(struct regroup *g, size_t i)
     return rc;
 }
 
-/* Reads one diagnosis row (STORE_INC_COLUMNS) into a new slot of g->v. */
+/* Reads one diagnosis row (STORE_INC_COLUMNS) into a new slot of g->v: what grouping
+ * compares, about a hundred bytes and its short strings (a full pass holds every stored
+ * diagnosis so; titles and fixes are read per incident when it is written). */
 static int row_add(struct regroup *g, sqlite3_stmt *q)
 {
     struct inc_diag *d;
+    char host[HOST_MAX];
 
     if (room_for_one(&g->v, &g->cap, g->n, sizeof(*g->v), 256) < 0) {
         return HVD_ENOMEM;
@@ -2404,14 +2452,13 @@ static int row_add(struct regroup *g, sqlite3_stmt *q)
     d->correlation = strcmp(col_text(q, 2), "correlation") == 0;
     d->vm_name = hvd_strdup(col_text(q, 3));
     d->vm_id = hvd_strdup(col_text(q, 4));
-    short_name(d->host, sizeof(d->host), col_text(q, 5));
+    short_name(host, sizeof(host), col_text(q, 5));
+    d->host = hvd_strdup(host);
     d->first = sqlite3_column_int64(q, 6);
     d->last = sqlite3_column_int64(q, 7);
     d->severity = sqlite3_column_int(q, 8);
-    d->title = hvd_strdup(col_text(q, 9));
-    d->remedy = hvd_strdup(col_text(q, 10));
-    d->cur = sqlite3_column_int64(q, 11);
-    if (!d->key || !d->vm_name || !d->vm_id || !d->title || !d->remedy) {
+    d->cur = sqlite3_column_int64(q, 9);
+    if (!d->key || !d->vm_name || !d->vm_id || !d->host) {
         return HVD_ENOMEM;
     }
     return HVD_OK;
@@ -2739,6 +2786,7 @@ static int write_group(hvd_store *st, const struct regroup *g, const struct grou
 {
     sqlite3_stmt *put = st->stmt[SQL_INC_PUT];
     sqlite3_stmt *set = st->stmt[SQL_INC_SET];
+    sqlite3_stmt *text = st->stmt[SQL_INC_ROOT_TEXT];
     const struct ord *m = g->order + sp->start;
     const struct inc_diag *root = &g->v[m[0].idx];
     const char *subject_kind = "host";
@@ -2782,8 +2830,19 @@ static int write_group(hvd_store *st, const struct regroup *g, const struct grou
     sqlite3_bind_int64(put, 5, first);
     sqlite3_bind_int64(put, 6, last);
     sqlite3_bind_int(put, 7, severity);
-    bind_text(put, 8, root->title);
-    bind_text(put, 9, root->remedy);
+    sqlite3_bind_int64(text, 1, root->id);
+    rc = sqlite3_step(text);
+    if (rc != SQLITE_ROW) {
+        rc = rc == SQLITE_DONE ? hvd_error_set(err, HVD_ESTORE, st->path, 0,
+                                               "diagnosis %" PRId64 " vanished", root->id)
+                               : db_error(st, err, "cannot read a diagnosis");
+        sqlite3_reset(text);
+        hvd_buf_free(&hosts);
+        return rc;
+    }
+    bind_text(put, 8, col_text(text, 0));
+    bind_text(put, 9, col_text(text, 1));
+    sqlite3_reset(text);
     sqlite3_bind_int64(put, 10, root->id);
     sqlite3_bind_int64(put, 11, (sqlite3_int64)sp->n);
     rc = step_done(st, put, err, "cannot write an incident");
@@ -3828,6 +3887,10 @@ int hvd_store_diagnosis_evidence_page(hvd_store *st, int64_t diagnosis,
         e.event_id = (uint16_t)sqlite3_column_int(q, 11);
         e.level = (uint8_t)sqlite3_column_int(q, 12);
         e.message = col_text(q, 13);
+        e.level_text = col_text(q, 14);
+        e.task_text = col_text(q, 15);
+        e.opcode_text = col_text(q, 16);
+        e.channel_text = col_text(q, 17);
         if (fn(ud, &e)) {
             rc = SQLITE_DONE;
             break;

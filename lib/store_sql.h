@@ -233,6 +233,13 @@ static const char *const store_migrations[] = {
     " first_time, id, host, rule, severity, last_time, incident);"
     "CREATE INDEX diagnoses_rule_list ON diagnoses(rule, first_time, id, host, severity,"
     " last_time, incident);",
+
+    /* 8: evidence keeps the RenderingInfo texts of forwarded events (hvd_evidence); rows
+     * stored before have none. */
+    "ALTER TABLE evidence ADD COLUMN level_text TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE evidence ADD COLUMN task_text TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE evidence ADD COLUMN opcode_text TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE evidence ADD COLUMN channel_text TEXT NOT NULL DEFAULT '';",
 };
 
 /* The columns of a source row, in the order every SELECT of sources gives them. */
@@ -252,9 +259,9 @@ static const char *const store_migrations[] = {
     " i.title, i.remedy, i.diagnoses, i.root"
 
 /* A diagnosis as incident grouping reads it. */
-#define STORE_INC_COLUMNS                                                          \
-    "id, key, kind, vm_name, vm_id, host, first_time, last_time, severity, title," \
-    " remedy, coalesce(incident, 0)"
+#define STORE_INC_COLUMNS                                                   \
+    "id, key, kind, vm_name, vm_id, host, first_time, last_time, severity," \
+    " coalesce(incident, 0)"
 
 /*
  * Listings of incidents and diagnoses are put together from the parts below, one statement
@@ -419,6 +426,8 @@ enum {
     SQL_SEVERITY_COUNTS,
     SQL_READ_BEGIN,
     SQL_READ_END,
+    SQL_INC_ROOT_TEXT,
+    SQL_EVIDENCE_TRIM,
     SQL_COUNT
 };
 
@@ -437,8 +446,10 @@ static const char *const store_sql[SQL_COUNT] = {
     [SQL_RELATED_PUT] = "INSERT OR IGNORE INTO diagnosis_related(diagnosis, member) VALUES(?1, ?2)",
     [SQL_EVIDENCE_PUT] = "INSERT OR IGNORE INTO evidence(diagnosis, kind, path, record_id,"
                          " event_record_id, line, byte_offset, time, host, provider, channel,"
-                         " component, event_id, level, message)"
-                         " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+                         " component, event_id, level, message, level_text, task_text,"
+                         " opcode_text, channel_text)"
+                         " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,"
+                         "?18,?19)",
 
     /* --- seen input --- */
     [SQL_EVTX_LOAD] = "SELECT inst, lo, hi, lo_time, hi_time, min_time, max_time FROM evtx_seen"
@@ -541,7 +552,8 @@ static const char *const store_sql[SQL_COUNT] = {
     /* A page of a diagnosis's evidence: after the cursor (?2 nonzero) at (?3, ?4, ?5, ?6),
      * at most ?7 (-1: all). */
     [SQL_EVIDENCE_OF] = "SELECT kind, path, record_id, event_record_id, line, byte_offset,"
-                        " time, host, provider, channel, component, event_id, level, message"
+                        " time, host, provider, channel, component, event_id, level, message,"
+                        " level_text, task_text, opcode_text, channel_text"
                         " FROM evidence WHERE diagnosis = ?1"
                         " AND (?2 = 0 OR (time, path, record_id, line) > (?3, ?4, ?5, ?6))"
                         " ORDER BY time, path, record_id, line LIMIT ?7",
@@ -568,7 +580,8 @@ static const char *const store_sql[SQL_COUNT] = {
                          " JOIN diagnoses d ON d.id = r.diagnosis ORDER BY d.key, r.member",
     [SQL_DUMP_EVIDENCE] = "SELECT d.key, e.kind, e.path, e.record_id, e.event_record_id, e.line,"
                           " e.byte_offset, e.time, e.host, e.provider, e.channel, e.component,"
-                          " e.event_id, e.level, e.message FROM evidence e"
+                          " e.event_id, e.level, e.message, e.level_text, e.task_text,"
+                          " e.opcode_text, e.channel_text FROM evidence e"
                           " JOIN diagnoses d ON d.id = e.diagnosis"
                           " ORDER BY d.key, e.path, e.record_id, e.line",
     [SQL_DUMP_INCIDENT] = "SELECT r.key, i.subject_kind, i.subject, i.hosts, i.first_time,"
@@ -604,6 +617,12 @@ static const char *const store_sql[SQL_COUNT] = {
     /* --- a read of several statements that must see one state of the database --- */
     [SQL_READ_BEGIN] = "BEGIN",
     [SQL_READ_END] = "COMMIT",
+    /* An incident's title and fix are its root's: read when it is written, not kept. */
+    [SQL_INC_ROOT_TEXT] = "SELECT title, remedy FROM diagnoses WHERE id = ?1",
+    /* A diagnosis keeps its ?2 earliest evidence events (hvd_diagnosis.evidence_keep). */
+    [SQL_EVIDENCE_TRIM] = "DELETE FROM evidence WHERE id IN (SELECT id FROM evidence"
+                          " WHERE diagnosis = ?1 ORDER BY time, path, record_id, line"
+                          " LIMIT -1 OFFSET ?2)",
 };
 
 #endif

@@ -216,6 +216,8 @@ START_TEST(threshold_and_quiet_are_judged_by_event_time)
         ev = make("Test-Provider", 200, "h1", 10 * MIN + i * HVD_TICKS_PER_SECOND, "", &f);
         hvd_engine_feed(e, &ev, NULL);
     }
+    /* Growth past its evidence may wait for the flush. */
+    ck_assert_int_eq(hvd_engine_flush(e, NULL), HVD_OK);
     ck_assert_uint_eq(count_rule(&g, "t-flood"), 1);
     ck_assert_uint_eq(g.count[0], 1005);
     /* The next hour is the next quiet period: its matches wait for the threshold again. */
@@ -226,6 +228,7 @@ START_TEST(threshold_and_quiet_are_judged_by_event_time)
     ck_assert_uint_eq(count_rule(&g, "t-flood"), 1);
     ev = make("Test-Provider", 200, "h1", 59 * MIN, "", &f);
     hvd_engine_feed(e, &ev, NULL);
+    ck_assert_int_eq(hvd_engine_flush(e, NULL), HVD_OK);
     ck_assert_uint_eq(count_rule(&g, "t-flood"), 1);
     ck_assert_uint_eq(g.count[0], 1006);
     ev = make("Test-Provider", 200, "h1", 70 * MIN, "", &f);
@@ -499,6 +502,50 @@ START_TEST(entities_templates_and_evidence)
 }
 END_TEST
 
+START_TEST(growth_past_the_evidence_is_emitted_at_the_flush)
+{
+    hvd_ruleset *rs = load(TEST_RULES);
+    struct got g;
+    hvd_field f[1] = {{"VmName", "SQL01"}};
+    hvd_engine *e = NULL;
+    hvd_event ev;
+    int i;
+
+    memset(&g, 0, sizeof(g));
+    ck_assert_int_eq(hvd_engine_create(&e, rs, on_diag, &g, NULL), HVD_OK);
+    /* Thirty matches in time order within one quiet period: the diagnosis is emitted when
+     * made, then once more by the flush, with the rest of its twenty evidence events. */
+    for (int k = 0; k < 30; k++) {
+        ev =
+            make("Match-Provider", 30, "hv-node03.contoso.local", k * HVD_TICKS_PER_SECOND, "x", f);
+        ck_assert_int_eq(hvd_engine_feed(e, &ev, NULL), HVD_OK);
+    }
+    i = find_rule(&g, "m-extract");
+    ck_assert_int_ge(i, 0);
+    ck_assert_uint_eq(g.calls, 1);
+    ck_assert_uint_eq(g.count[i], 1);
+    ck_assert_int_eq(hvd_engine_flush(e, NULL), HVD_OK);
+    ck_assert_uint_eq(g.calls, 2);
+    ck_assert_uint_eq(g.count[i], 30);
+    ck_assert_int_eq(g.last[i], 29 * HVD_TICKS_PER_SECOND);
+    ck_assert_uint_eq(g.nevidence[i], 20);
+    /* Nothing grew since: a second flush emits nothing. */
+    ck_assert_int_eq(hvd_engine_flush(e, NULL), HVD_OK);
+    ck_assert_uint_eq(g.calls, 2);
+    /* A match older than the latest evidence (a file read out of order) may be among the
+     * earliest: its event goes too, the store keeping the earliest. */
+    ev =
+        make("Match-Provider", 30, "hv-node03.contoso.local", 5 * HVD_TICKS_PER_SECOND + 1, "x", f);
+    ck_assert_int_eq(hvd_engine_feed(e, &ev, NULL), HVD_OK);
+    ck_assert_int_eq(hvd_engine_flush(e, NULL), HVD_OK);
+    ck_assert_uint_eq(g.calls, 3);
+    ck_assert_uint_eq(g.count[i], 31);
+    ck_assert_uint_eq(g.nevidence[i], 21);
+    hvd_engine_destroy(e);
+    hvd_ruleset_destroy(rs);
+}
+END_TEST
+
 START_TEST(benign_rules_say_none_and_disabled_rules_never_match)
 {
     hvd_ruleset *rs = load(TEST_RULES);
@@ -607,6 +654,7 @@ START_TEST(state_is_judged_by_the_event_not_by_the_newest_seen)
     }
     far = make("Match-Provider", 50, "h1", 5 * MIN, "", &f3);
     ck_assert_int_eq(hvd_engine_feed(e, &far, NULL), HVD_OK);
+    ck_assert_int_eq(hvd_engine_flush(e, NULL), HVD_OK);
     q = -1;
     for (size_t i = 0; i < g.n; i++) {
         if (strcmp(g.rules[i], "m-quiet") == 0 && g.first[i] == 0) {
@@ -640,6 +688,7 @@ START_TEST(quiet_period_holds_when_files_come_out_of_order)
         ev = make("Match-Provider", 50, "h1", minutes[i] * MIN, "", &f);
         ck_assert_int_eq(hvd_engine_feed(e, &ev, NULL), HVD_OK);
     }
+    ck_assert_int_eq(hvd_engine_flush(e, NULL), HVD_OK);
     ck_assert_uint_eq(count_rule(&g, "m-quiet"), 4); /* 90-100, 100-110, 0-10, 200-210 */
     a = find_rule(&g, "m-quiet");
     b = a + 1;
@@ -712,6 +761,7 @@ START_TEST(extreme_event_times_with_the_longest_durations)
             ck_assert_int_eq(hvd_engine_feed(e, &ev, NULL), HVD_OK);
         }
     }
+    ck_assert_int_eq(hvd_engine_flush(e, NULL), HVD_OK);
     /* x-quiet: one diagnosis per 366-day period aligned on 1970: one at each end of time
      * (the bottom period's start saturates), and -1 and 0 in two periods. */
     ck_assert_uint_eq(count_rule(&g, "x-quiet"), 4);
@@ -923,6 +973,7 @@ static void storm_feed(const hvd_ruleset *rs, const struct owned_event *evs, siz
             ck_assert_msg(hvd_engine_feed(e, ev, &err) == HVD_OK, "%s", err.msg);
         }
     }
+    ck_assert_msg(hvd_engine_flush(e, &err) == HVD_OK, "%s", err.msg);
     hvd_engine_destroy(e);
 }
 
@@ -1085,6 +1136,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, index_gives_an_event_only_its_candidates);
     tcase_add_test(tc, channel_names_compare_normalised);
     tcase_add_test(tc, entities_templates_and_evidence);
+    tcase_add_test(tc, growth_past_the_evidence_is_emitted_at_the_flush);
     tcase_add_test(tc, benign_rules_say_none_and_disabled_rules_never_match);
     tcase_add_test(tc, catastrophic_regex_stops_at_the_match_limit);
     tcase_add_test(tc, quiet_period_holds_when_files_come_out_of_order);

@@ -7,7 +7,9 @@
  * at chosen times), several nodes, with a cross-host correlation twice ten days apart
  * (14050 on HV-NODE02, 0x80090303 towards it from HV-NODE01), a Hyper-V-Config flood inside
  * one quiet period, a CSV auto-pause threshold, a failover on another node, an event four
- * weeks after everything else, and a cluster.log of missed heartbeats. Apart from them, a
+ * weeks after everything else, a flood of thirty in one quiet hour (more than a diagnosis
+ * keeps as evidence) in two files each out of time order, and a cluster.log of missed
+ * heartbeats. Apart from them, a
  * code-only migration failure and the event naming its VM, in two files. Most EVTX exports
  * are split in two files, so an order may read a second half first. Real SQLite files, the
  * shipped rules.
@@ -272,6 +274,41 @@ static void build_bundle(void)
         {N1UF, 1, "2024-03-09T03:00:00.0000000Z", 2007, NULL},
         {N1UF, 1, "2024-03-09T03:05:00.0000000Z", 2008, NULL},
     };
+    /* A flood of thirty stale VM links in one quiet hour, past the evidence a diagnosis
+     * keeps (its growth is then stored at the file's end, not per match), each file out of
+     * time order: the later half of the hour interleaved with the earlier one. */
+    static const struct pick n1flood[] = {
+        {N1UF, 1, "2024-03-09T04:30:00.0000000Z", 2101, NULL},
+        {N1UF, 1, "2024-03-09T04:00:00.0000000Z", 2102, NULL},
+        {N1UF, 1, "2024-03-09T04:32:00.0000000Z", 2103, NULL},
+        {N1UF, 1, "2024-03-09T04:02:00.0000000Z", 2104, NULL},
+        {N1UF, 1, "2024-03-09T04:34:00.0000000Z", 2105, NULL},
+        {N1UF, 1, "2024-03-09T04:04:00.0000000Z", 2106, NULL},
+        {N1UF, 1, "2024-03-09T04:36:00.0000000Z", 2107, NULL},
+        {N1UF, 1, "2024-03-09T04:06:00.0000000Z", 2108, NULL},
+        {N1UF, 1, "2024-03-09T04:38:00.0000000Z", 2109, NULL},
+        {N1UF, 1, "2024-03-09T04:08:00.0000000Z", 2110, NULL},
+        {N1UF, 1, "2024-03-09T04:40:00.0000000Z", 2111, NULL},
+        {N1UF, 1, "2024-03-09T04:10:00.0000000Z", 2112, NULL},
+        {N1UF, 1, "2024-03-09T04:42:00.0000000Z", 2113, NULL},
+        {N1UF, 1, "2024-03-09T04:12:00.0000000Z", 2114, NULL},
+        {N1UF, 1, "2024-03-09T04:44:00.0000000Z", 2115, NULL},
+        {N1UF, 1, "2024-03-09T04:14:00.0000000Z", 2116, NULL},
+        {N1UF, 1, "2024-03-09T04:46:00.0000000Z", 2117, NULL},
+        {N1UF, 1, "2024-03-09T04:16:00.0000000Z", 2118, NULL},
+        {N1UF, 1, "2024-03-09T04:48:00.0000000Z", 2119, NULL},
+        {N1UF, 1, "2024-03-09T04:18:00.0000000Z", 2120, NULL},
+        {N1UF, 1, "2024-03-09T04:50:00.0000000Z", 2121, NULL},
+        {N1UF, 1, "2024-03-09T04:20:00.0000000Z", 2122, NULL},
+        {N1UF, 1, "2024-03-09T04:52:00.0000000Z", 2123, NULL},
+        {N1UF, 1, "2024-03-09T04:22:00.0000000Z", 2124, NULL},
+        {N1UF, 1, "2024-03-09T04:54:00.0000000Z", 2125, NULL},
+        {N1UF, 1, "2024-03-09T04:24:00.0000000Z", 2126, NULL},
+        {N1UF, 1, "2024-03-09T04:56:00.0000000Z", 2127, NULL},
+        {N1UF, 1, "2024-03-09T04:26:00.0000000Z", 2128, NULL},
+        {N1UF, 1, "2024-03-09T04:58:00.0000000Z", 2129, NULL},
+        {N1UF, 1, "2024-03-09T04:28:00.0000000Z", 2130, NULL},
+    };
     /* Six CSV auto-pauses within an hour: over the threshold of five. */
     static const struct pick n1system[] = {
         {NULL, 0, "2024-03-09T02:00:00.0000000Z", 3001, NULL},
@@ -304,6 +341,7 @@ static void build_bundle(void)
     export_split("n2-vmms", n2vmms, 6, 3);
     export_split("n1-vmms", n1vmms, 6, 3);
     export_split("n1-config", n1config, 8, 4);
+    export_split("n1-flood", n1flood, 30, 17);
     /* Matches short of a threshold are not stored: a threshold's run stays in one file. */
     export_split("n1-system", n1system, 6, 0);
     export_split("n2-system", n2system, 3, 2);

@@ -470,6 +470,105 @@ START_TEST(same_diagnoses_in_any_order_give_the_same_digest)
 }
 END_TEST
 
+/* Evidence of one diagnosis as "time|level_text|task_text|opcode_text|channel_text;". */
+static int note_rendering(void *ud, const hvd_evidence *e)
+{
+    char *out = ud;
+    size_t len = strlen(out);
+
+    snprintf(out + len, 4096 - len, "%lld|%s|%s|%s|%s;", (long long)e->time, e->level_text,
+             e->task_text, e->opcode_text, e->channel_text);
+    return 0;
+}
+
+START_TEST(evidence_keeps_rendering_texts_and_old_rows_read_empty)
+{
+    hvd_store *st = open_db(0);
+    struct tdiag t;
+    char got[4096] = "";
+    hvd_error err;
+
+    tdiag_init(&t, "k1", NULL, NULL, "HV1", 10, 10, 1, 1);
+    begin(st);
+    ck_assert_int_eq(hvd_store_put_diagnosis(st, tdiag_get(&t), NULL, &err), HVD_OK);
+    commit(st);
+    hvd_store_close(st);
+    /* The row as schema version 6 stored it: no RenderingInfo columns. */
+    exec_sql("ALTER TABLE evidence DROP COLUMN level_text;"
+             "ALTER TABLE evidence DROP COLUMN task_text;"
+             "ALTER TABLE evidence DROP COLUMN opcode_text;"
+             "ALTER TABLE evidence DROP COLUMN channel_text;"
+             "PRAGMA user_version = 6;");
+    st = open_db(0);
+    ck_assert_int_eq(count("PRAGMA user_version"), HVD_STORE_SCHEMA_VERSION);
+    /* A forwarded event's evidence: its sender's names come back as stored. */
+    tdiag_init(&t, "k1", NULL, NULL, "HV1", 10, 20, 2, 2);
+    t.ev.time = 20;
+    t.ev.level_text = "Error";
+    t.ev.task_text = "Live Migration";
+    t.ev.opcode_text = "Info";
+    t.ev.channel_text = "Microsoft-Windows-Hyper-V-VMMS-Admin";
+    begin(st);
+    ck_assert_int_eq(hvd_store_put_diagnosis(st, tdiag_get(&t), NULL, &err), HVD_OK);
+    commit(st);
+    ck_assert_int_eq(
+        hvd_store_diagnosis_evidence_page(st, count("SELECT id FROM diagnoses WHERE key = 'k1'"),
+                                          NULL, -1, note_rendering, got, &err),
+        HVD_OK);
+    ck_assert_str_eq(got,
+                     "10||||;20|Error|Live Migration|Info|Microsoft-Windows-Hyper-V-VMMS-Admin;");
+    hvd_store_close(st);
+}
+END_TEST
+
+#define KEEP 20
+
+/* Puts diagnosis "k" grown to 'n' matches, one evidence event at time times[i] each. */
+static void put_flood(hvd_store *st, const hvd_time *times, int n)
+{
+    struct tdiag t;
+    hvd_error err;
+
+    begin(st);
+    for (int i = 0; i < n; i++) {
+        tdiag_init(&t, "k", NULL, NULL, "HV1", times[i], times[i], (uint64_t)i + 1,
+                   (uint64_t)times[i]);
+        t.d.evidence_keep = KEEP;
+        ck_assert_int_eq(hvd_store_put_diagnosis(st, tdiag_get(&t), NULL, &err), HVD_OK);
+    }
+    commit(st);
+}
+
+START_TEST(evidence_is_the_earliest_whatever_order_it_came_in)
+{
+    hvd_time up[KEEP + 10];
+    hvd_time down[KEEP + 10];
+    int n = KEEP + 10;
+    char a[HVD_STORE_DIGEST_SIZE];
+    char b[HVD_STORE_DIGEST_SIZE];
+    hvd_store *st;
+
+    for (int i = 0; i < n; i++) {
+        up[i] = 100 + i;
+        down[i] = 100 + n - 1 - i;
+    }
+    st = open_db(0);
+    put_flood(st, up, n);
+    digest_of(st, a);
+    hvd_store_close(st);
+    ck_assert_int_eq(count("SELECT count(*) FROM evidence"), KEEP);
+    ck_assert_int_eq(count("SELECT max(time) FROM evidence"), 100 + KEEP - 1);
+    unlink(dbpath);
+    st = open_db(0);
+    put_flood(st, down, n);
+    digest_of(st, b);
+    hvd_store_close(st);
+    ck_assert_int_eq(count("SELECT count(*) FROM evidence"), KEEP);
+    ck_assert_int_eq(count("SELECT min(time) FROM evidence"), 100);
+    ck_assert_str_eq(a, b);
+}
+END_TEST
+
 /* --- seen input -------------------------------------------------------------------------- */
 
 START_TEST(evtx_seen_ranges_merge_persist_and_roll_back)
@@ -2263,6 +2362,8 @@ static Suite *store_suite(void)
     tcase_add_test(tc, severity_counts_match_the_rows);
     tcase_add_test(tc, cluster_log_evidence_is_told_apart_by_line);
     tcase_add_test(tc, same_diagnoses_in_any_order_give_the_same_digest);
+    tcase_add_test(tc, evidence_keeps_rendering_texts_and_old_rows_read_empty);
+    tcase_add_test(tc, evidence_is_the_earliest_whatever_order_it_came_in);
     suite_add_tcase(s, tc);
     tc = tcase_create("seen");
     tcase_add_checked_fixture(tc, setup, teardown);

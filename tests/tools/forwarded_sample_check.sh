@@ -2,8 +2,9 @@
 # samples/forwarded-events: a Windows Event Collector's ForwardedEvents export holding the
 # System and Hyper-V-VMMS-Admin events of three hosts (Computer differs per record; records
 # without templates, each with its RenderingInfo). Each host's diagnoses come out under its
-# own name, the rendered texts reach the events, and the 1135 that carries only its rendered
-# message gets its node name back from the message table.
+# own name, the rendered texts reach the events and their evidence (analyze --json, query
+# incident), and the 1135 that carries only its rendered message gets its node name back
+# from the message table.
 # usage: forwarded_sample_check.sh HVDIAG EVTXGEN SOURCE_DIR
 set -u
 hvdiag=$1
@@ -24,6 +25,10 @@ if [ $st -ne 1 ]; then
     cat "$work/f.err" >&2
     exit 1
 fi
+# The incident view shows each forwarded event with its sender's level and task.
+"$hvdiag" query --db "$work/f.db" incident 1 >"$work/q.txt" 2>"$work/q.err" || { cat "$work/q.err" >&2; exit 1; }
+grep -q "HV-NODE02.contoso.local Microsoft-Windows-Hyper-V-VMMS 14050 (Error, None): Failed to register service principal name" "$work/q.txt" ||
+    { echo "FAIL: 'query incident 1' shows no rendered evidence:" >&2; cat "$work/q.txt" >&2; exit 1; }
 python3 - "$work/dump.jsonl" "$work/f.json" <<'PY'
 import json, sys
 
@@ -63,6 +68,12 @@ for host in ("HV-NODE02", "HV-NODE03"):
 root = diags[("lm-spn-missing-on-destination", "HV-NODE01")][0]
 assert root["root_cause"] is True, root
 assert 'setspn -S "Microsoft Virtual System Migration Service/HV-NODE02" HV-NODE02' in root["remedy"], root["remedy"]
+# Evidence keeps what the sender rendered: its names beside the rendered message.
+spn = diags[("hv-spn-register-failed", "HV-NODE02")][0]["evidence"]
+assert [e.get("rendering") for e in spn] == [
+    {"level": "Error", "task": "None", "opcode": "Info",
+     "channel": "Microsoft-Windows-Hyper-V-VMMS/Admin"}], spn
+assert spn[0]["message"].startswith("Failed to register service principal name"), spn
 # Nothing is diagnosed on the collector itself, and the service noise is not a diagnosis.
 assert not any(h == "COLLECTOR01" for _, h in diags), sorted(diags)
 print("forwarded sample: %d events from %d hosts, %d diagnoses" % (len(events), len(hosts), len(diags)))
