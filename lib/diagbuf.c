@@ -28,6 +28,7 @@ struct entry {
     hvd_time first;
     hvd_time last;
     uint64_t count;
+    size_t evidence_keep; /* the last emitted's */
     hvd_evidence *ev;
     size_t nev, evcap;
     char **related;
@@ -107,6 +108,10 @@ static void entry_free(struct entry *e)
         hvd_free((char *)e->ev[i].channel);
         hvd_free((char *)e->ev[i].component);
         hvd_free((char *)e->ev[i].message);
+        hvd_free((char *)e->ev[i].level_text);
+        hvd_free((char *)e->ev[i].task_text);
+        hvd_free((char *)e->ev[i].opcode_text);
+        hvd_free((char *)e->ev[i].channel_text);
     }
     hvd_free(e->ev);
     for (size_t i = 0; i < e->nrelated; i++) {
@@ -220,6 +225,10 @@ static int add_lists(hvd_diagbuf *b, struct entry *e, const hvd_diagnosis *d)
         x->channel = copy(b, d->evidence[i].channel, &fail);
         x->component = copy(b, d->evidence[i].component, &fail);
         x->message = copy(b, d->evidence[i].message, &fail);
+        x->level_text = copy(b, d->evidence[i].level_text, &fail);
+        x->task_text = copy(b, d->evidence[i].task_text, &fail);
+        x->opcode_text = copy(b, d->evidence[i].opcode_text, &fail);
+        x->channel_text = copy(b, d->evidence[i].channel_text, &fail);
         e->nev++; /* freed with the entry, also when a copy failed */
         b->bytes += sizeof(*x);
     }
@@ -248,6 +257,7 @@ static int set_texts(hvd_diagbuf *b, struct entry *e, const hvd_diagnosis *d)
 
     e->kind = d->kind;
     e->severity = d->severity;
+    e->evidence_keep = d->evidence_keep;
     hvd_free(e->rule_id);
     hvd_free(e->title);
     hvd_free(e->confidence);
@@ -386,6 +396,7 @@ int hvd_diagbuf_flush(hvd_diagbuf *b, int (*put)(void *ud, const hvd_diagnosis *
         d.count = e->count;
         d.evidence = e->ev;
         d.nevidence = e->nev;
+        d.evidence_keep = e->evidence_keep;
         d.related = (const char *const *)e->related;
         d.nrelated = e->nrelated;
         rc = put(ud, &d);

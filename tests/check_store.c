@@ -493,12 +493,12 @@ START_TEST(evidence_keeps_rendering_texts_and_old_rows_read_empty)
     ck_assert_int_eq(hvd_store_put_diagnosis(st, tdiag_get(&t), NULL, &err), HVD_OK);
     commit(st);
     hvd_store_close(st);
-    /* The row as schema version 6 stored it: no RenderingInfo columns. */
+    /* The row as schema version 7 stored it: no RenderingInfo columns. */
     exec_sql("ALTER TABLE evidence DROP COLUMN level_text;"
              "ALTER TABLE evidence DROP COLUMN task_text;"
              "ALTER TABLE evidence DROP COLUMN opcode_text;"
              "ALTER TABLE evidence DROP COLUMN channel_text;"
-             "PRAGMA user_version = 6;");
+             "PRAGMA user_version = 7;");
     st = open_db(0);
     ck_assert_int_eq(count("PRAGMA user_version"), HVD_STORE_SCHEMA_VERSION);
     /* A forwarded event's evidence: its sender's names come back as stored. */
