@@ -5,17 +5,7 @@ set -u
 hvdiag=$1
 evtxgen=$2
 src=$3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail=0
-check() { # check DESCRIPTION COMMAND...
-    what=$1
-    shift
-    if ! "$@"; then
-        echo "FAIL: $what" >&2
-        fail=1
-    fi
-}
+. "$(dirname "$0")/checklib.sh"
 cd "$src" || exit 1
 
 # The committed sample EVTX files are what evtxgen makes of their XML.

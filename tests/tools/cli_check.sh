@@ -8,17 +8,7 @@ set -u
 hvdiag=$1
 evtxgen=$2
 src=$(cd "$3" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail=0
-check() { # check DESCRIPTION COMMAND...
-    what=$1
-    shift
-    if ! "$@"; then
-        echo "FAIL: $what" >&2
-        fail=1
-    fi
-}
+. "$(dirname "$0")/checklib.sh"
 sample=$src/samples/live-migration-spn
 mkdir "$work/cwd"
 cd "$work/cwd" || exit 1

@@ -14,17 +14,7 @@ set -u
 hvdiag=$1
 evtxgen=$2
 src=$3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail=0
-check() { # check DESCRIPTION COMMAND...
-    what=$1
-    shift
-    if ! "$@"; then
-        echo "FAIL: $what" >&2
-        fail=1
-    fi
-}
+. "$(dirname "$0")/checklib.sh"
 cd "$src" || exit 1
 for s in cloud-witness-2019 clussvc-disabled-gpo-2022 clussvc-disabled-fr migration-refused-2016 \
     role-failover-operational-2019 witness-deadlock-2012r2 role-escalation-2016 \

@@ -7,17 +7,7 @@ set -u
 hvdiag=$1
 evtxgen=$2
 src=$3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail=0
-check() { # check DESCRIPTION COMMAND...
-    what=$1
-    shift
-    if ! "$@"; then
-        echo "FAIL: $what" >&2
-        fail=1
-    fi
-}
+. "$(dirname "$0")/checklib.sh"
 cd "$src" || exit 1
 for s in migration-companion quorum-loss-de csv-pause-2012r2; do
     test -d "samples/$s" || { echo "FAIL: samples/$s is missing" >&2; exit 1; }

@@ -7,17 +7,7 @@ set -u
 hvdiag=$1
 evtxgen=$2
 src=$3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail=0
-check() { # check DESCRIPTION COMMAND...
-    what=$1
-    shift
-    if ! "$@"; then
-        echo "FAIL: $what" >&2
-        fail=1
-    fi
-}
+. "$(dirname "$0")/checklib.sh"
 # No ESC, no C1 control (UTF-8 C2 80..C2 9F), no bidi override in the files given.
 clean() {
     python3 - "$@" <<'PY'
