@@ -1,6 +1,7 @@
 /* hvd_malloc and friends: plain libc calls, plus a failure injector in test builds. */
 #include "alloc.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,4 +80,23 @@ char *hvd_strdup(const char *s)
 void hvd_free(void *p)
 {
     free(p);
+}
+
+int hvd_array_room(void *arrayp, size_t *cap, size_t n, size_t size, size_t first)
+{
+    size_t ncap = *cap ? 2 * *cap : first;
+    void *old;
+    void *grown;
+
+    if (n < *cap) {
+        return 0;
+    }
+    memcpy(&old, arrayp, sizeof(old));
+    grown = ncap <= SIZE_MAX / size ? hvd_realloc(old, ncap * size) : NULL;
+    if (!grown) {
+        return -1;
+    }
+    memcpy(arrayp, &grown, sizeof(grown));
+    *cap = ncap;
+    return 0;
 }

@@ -14,6 +14,11 @@ char *hvd_strdup(const char *s);
 char *hvd_strndup(const char *s, size_t n);
 void hvd_free(void *p); /* NULL-safe */
 
+/* Makes room in the array *arrayp (a pointer to the array's pointer, holding n elements of
+ * size bytes, *cap of them allocated) for one more: doubles, from 'first'. Returns 0, or -1
+ * when out of memory, the array as it was. Amortized O(1). */
+int hvd_array_room(void *arrayp, size_t *cap, size_t n, size_t size, size_t first);
+
 #ifdef HVD_TESTING
 /* Makes allocation number n (1-based, counted from now) and every later one fail; 0 turns
  * failures off. Returns how many allocations were made since the last call. */

@@ -193,16 +193,9 @@ static int compile_text(struct loader *ld, struct template *t, const char *text,
 
 static int table_add(struct loader *ld, struct template *t, int line)
 {
-    if (ld->t->n == ld->t->cap) {
-        size_t cap = ld->t->cap ? 2 * ld->t->cap : 32;
-        struct template *grown = hvd_realloc(ld->t->v, cap * sizeof(*grown));
-
-        if (!grown) {
-            report(ld, line, "out of memory");
-            return -1;
-        }
-        ld->t->v = grown;
-        ld->t->cap = cap;
+    if (hvd_array_room(&ld->t->v, &ld->t->cap, ld->t->n, sizeof(*ld->t->v), 32) < 0) {
+        report(ld, line, "out of memory");
+        return -1;
     }
     ld->t->v[ld->t->n++] = *t;
     memset(t, 0, sizeof(*t));

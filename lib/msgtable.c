@@ -147,16 +147,9 @@ static void parse_message(struct loader *ld, const xmlNode *n, const char *provi
         if (!t.provider || !t.channel) {
             report(ld, line, "out of memory");
         } else if (compile_text(ld, &t, params, (const char *)text, line) == 0) {
-            if (ld->t->n == ld->t->cap) {
-                size_t cap = ld->t->cap ? 2 * ld->t->cap : 32;
-                struct template *grown = hvd_realloc(ld->t->v, cap * sizeof(*grown));
-
-                if (!grown) {
-                    report(ld, line, "out of memory");
-                    goto out;
-                }
-                ld->t->v = grown;
-                ld->t->cap = cap;
+            if (hvd_array_room(&ld->t->v, &ld->t->cap, ld->t->n, sizeof(*ld->t->v), 32) < 0) {
+                report(ld, line, "out of memory");
+                goto out;
             }
             ld->t->v[ld->t->n++] = t;
             memset(&t, 0, sizeof(t));

@@ -144,28 +144,6 @@ static int no_memory(hvd_store *st, hvd_error *err)
     return hvd_error_set(err, HVD_ENOMEM, st->path, 0, "out of memory");
 }
 
-/* Makes room in the array *arrayp (a pointer to the array's pointer, holding n elements of
- * size bytes, cap of them allocated) for one more: doubles, from 'first'. On HVD_ENOMEM
- * the array is as it was. Amortized O(1). */
-static int room_for_one(void *arrayp, size_t *cap, size_t n, size_t size, size_t first)
-{
-    size_t ncap = *cap ? 2 * *cap : first;
-    void *old;
-    void *grown;
-
-    if (n < *cap) {
-        return HVD_OK;
-    }
-    memcpy(&old, arrayp, sizeof(old));
-    grown = ncap <= SIZE_MAX / size ? hvd_realloc(old, ncap * size) : NULL;
-    if (!grown) {
-        return HVD_ENOMEM;
-    }
-    memcpy(arrayp, &grown, sizeof(grown));
-    *cap = ncap;
-    return HVD_OK;
-}
-
 static int exec(hvd_store *st, const char *sql, hvd_error *err)
 {
     char *msg = NULL;
@@ -1508,7 +1486,7 @@ static int clog_run_add(struct clog *c, hvd_time t, uint64_t h)
 
 static int clog_gone(struct clog *c, hvd_time lo)
 {
-    if (room_for_one(&c->gone, &c->capgone, c->ngone, sizeof(*c->gone), 8) < 0) {
+    if (hvd_array_room(&c->gone, &c->capgone, c->ngone, sizeof(*c->gone), 8) < 0) {
         return HVD_ENOMEM;
     }
     c->gone[c->ngone++] = lo;
@@ -2225,7 +2203,7 @@ static void regroup_free(struct regroup *g)
 
 static int idvec_push(struct idvec *a, int64_t id)
 {
-    if (room_for_one(&a->v, &a->cap, a->n, sizeof(*a->v), 64) < 0) {
+    if (hvd_array_room(&a->v, &a->cap, a->n, sizeof(*a->v), 64) < 0) {
         return HVD_ENOMEM;
     }
     a->v[a->n++] = id;
@@ -2398,7 +2376,7 @@ static int tokset_add(struct tokset *ts, const char *prefix, const char *value, 
             return HVD_OK;
         }
     }
-    if (room_for_one(&ts->tok, &ts->cap, ts->n, sizeof(*ts->tok), 256) < 0) {
+    if (hvd_array_room(&ts->tok, &ts->cap, ts->n, sizeof(*ts->tok), 256) < 0) {
         hvd_free(text);
         return HVD_ENOMEM;
     }
@@ -2442,7 +2420,7 @@ static int row_add(struct regroup *g, sqlite3_stmt *q)
     struct inc_diag *d;
     char host[HOST_MAX];
 
-    if (room_for_one(&g->v, &g->cap, g->n, sizeof(*g->v), 256) < 0) {
+    if (hvd_array_room(&g->v, &g->cap, g->n, sizeof(*g->v), 256) < 0) {
         return HVD_ENOMEM;
     }
     d = &g->v[g->n++];
@@ -3538,7 +3516,7 @@ static int inc_heap_offer(struct inc_heap *h, struct inc_key k)
         }
         return HVD_OK;
     }
-    if (room_for_one(&h->v, &h->cap, h->n, sizeof(*h->v), 64) < 0) {
+    if (hvd_array_room(&h->v, &h->cap, h->n, sizeof(*h->v), 64) < 0) {
         return HVD_ENOMEM;
     }
     for (i = h->n++; i > 0 && inc_newer(&h->v[(i - 1) / 2], &k); i = (i - 1) / 2) {
