@@ -221,63 +221,84 @@ static json_t *ask(const hvd_query_context *q, json_t *request)
     return res;
 }
 
-/* Every diagnosis of an incident with all its evidence: the incident's pages, and for a
- * diagnosis with more evidence than a page holds, the "evidence" pages after it. NULL
- * when a question failed (said on stderr). */
-static json_t *incident_diagnoses(const hvd_query_context *q, json_int_t id)
+/* Asks req page by page, its "cursor" set from each answer's next_cursor (req is borrowed
+ * and changed), handing each answer to fn until there is no next page. Returns 0, or -1
+ * when req is NULL, a question failed (said on stderr) or fn returned -1. */
+static int each_page(const hvd_query_context *q, json_t *req, int (*fn)(void *ud, json_t *res),
+                     void *ud)
 {
-    json_t *out = json_array();
-    json_t *req = json_pack("{s:s,s:I,s:i,s:i}", "op", "incident", "id", id, "limit",
-                            HVD_QUERY_MAX_PAGE, "evidence", HVD_QUERY_MAX_PAGE);
-
     for (;;) {
-        json_t *res = ask(q, json_deep_copy(req));
+        json_t *res = req ? ask(q, json_deep_copy(req)) : NULL;
         const char *next;
-        size_t i;
-        json_t *d;
+        int rc;
 
         if (!res) {
-            json_decref(out);
-            out = NULL;
-            break;
+            return -1;
         }
-        json_array_foreach(json_object_get(res, "diagnoses"), i, d)
-        {
-            const char *more = json_string_value(json_object_get(d, "evidence_cursor"));
-            json_t *ev = json_object_get(d, "evidence");
-
-            /* the cursor lives in d, replaced page by page */
-            while (more) {
-                json_t *page = ask(q, json_pack("{s:s,s:O,s:i,s:s}", "op", "evidence", "diagnosis",
-                                                json_object_get(d, "id"), "limit",
-                                                HVD_QUERY_MAX_PAGE, "cursor", more));
-                const char *next_page;
-
-                if (!page) {
-                    break;
-                }
-                json_array_extend(ev, json_object_get(page, "evidence"));
-                next_page = json_string_value(json_object_get(page, "next_cursor"));
-                json_object_set_new(d, "evidence_cursor",
-                                    next_page ? json_string(next_page) : json_null());
-                json_decref(page);
-                more = json_string_value(json_object_get(d, "evidence_cursor"));
-            }
-            json_object_del(d, "evidence_more");
-            json_object_del(d, "evidence_cursor");
-            json_array_append(out, d);
-        }
+        rc = fn(ud, res);
         next = json_string_value(json_object_get(res, "next_cursor"));
         if (next) {
             json_object_set_new(req, "cursor", json_string(next));
         }
         json_decref(res);
-        if (!next) {
-            break;
+        if (rc < 0 || !next) {
+            return rc < 0 ? -1 : 0;
         }
     }
+}
+
+static int add_evidence(void *ud, json_t *page)
+{
+    json_array_extend(ud, json_object_get(page, "evidence"));
+    return 0;
+}
+
+struct diagnoses_pages {
+    const hvd_query_context *q;
+    json_t *out;
+};
+
+/* One page of an incident's diagnoses into out, each with the rest of its evidence. */
+static int add_diagnoses(void *ud, json_t *res)
+{
+    struct diagnoses_pages *p = ud;
+    size_t i;
+    json_t *d;
+
+    json_array_foreach(json_object_get(res, "diagnoses"), i, d)
+    {
+        const char *more = json_string_value(json_object_get(d, "evidence_cursor"));
+
+        if (more) {
+            json_t *req =
+                json_pack("{s:s,s:O,s:i,s:s}", "op", "evidence", "diagnosis",
+                          json_object_get(d, "id"), "limit", HVD_QUERY_MAX_PAGE, "cursor", more);
+
+            (void)each_page(p->q, req, add_evidence, json_object_get(d, "evidence"));
+            json_decref(req);
+        }
+        json_object_del(d, "evidence_more");
+        json_object_del(d, "evidence_cursor");
+        json_array_append(p->out, d);
+    }
+    return 0;
+}
+
+/* Every diagnosis of an incident with all its evidence: the incident's pages, and for a
+ * diagnosis with more evidence than a page holds, the "evidence" pages after it. NULL
+ * when a question failed (said on stderr). */
+static json_t *incident_diagnoses(const hvd_query_context *q, json_int_t id)
+{
+    struct diagnoses_pages p = {q, json_array()};
+    json_t *req = json_pack("{s:s,s:I,s:i,s:i}", "op", "incident", "id", id, "limit",
+                            HVD_QUERY_MAX_PAGE, "evidence", HVD_QUERY_MAX_PAGE);
+
+    if (each_page(q, req, add_diagnoses, &p) < 0) {
+        json_decref(p.out);
+        p.out = NULL;
+    }
     json_decref(req);
-    return out;
+    return p.out;
 }
 
 /* What the table needs of an incident to sort it and print its own line: a few hundred
@@ -298,17 +319,47 @@ static json_t *incident_head(const json_t *in)
     return head;
 }
 
+struct incidents_pages {
+    const hvd_query_context *q;
+    json_t *out;
+    int heads_only;
+    int *worst;
+};
+
+/* One page of incidents into out: each with its diagnoses, or only its head. */
+static int add_incidents(void *ud, json_t *res)
+{
+    struct incidents_pages *p = ud;
+    size_t i;
+    json_t *in;
+
+    json_array_foreach(json_object_get(res, "incidents"), i, in)
+    {
+        int sev = hvd_severity_parse(json_string_value(json_object_get(in, "severity")));
+        json_t *diags;
+
+        if (sev > *p->worst) {
+            *p->worst = sev;
+        }
+        if (p->heads_only) {
+            json_array_append_new(p->out, incident_head(in));
+            continue;
+        }
+        diags = incident_diagnoses(p->q, json_integer_value(json_object_get(in, "id")));
+        json_object_set_new(in, "diagnoses", diags ? diags : json_array());
+        json_array_append(p->out, in);
+    }
+    return 0;
+}
+
 /* Incidents at or above info in the time range, each with its diagnoses and evidence, or
  * with heads_only what incident_head() keeps of each. Sets *worst to the highest severity
  * found. */
 static json_t *collect_incidents(hvd_store *st, const struct options *o, int heads_only, int *worst)
 {
     hvd_query_context q = {.store = st};
-    json_t *out = json_array();
+    struct incidents_pages p = {&q, json_array(), heads_only, worst};
     json_t *req = json_pack("{s:s,s:s,s:i}", "op", "incidents", "severity", "info", "limit", 1000);
-    json_t *res;
-    size_t i;
-    json_t *in;
     char t[40];
 
     if (o->ingest.since) {
@@ -320,41 +371,12 @@ static json_t *collect_incidents(hvd_store *st, const struct options *o, int hea
                             json_string(hvd_time_format(o->ingest.until, t, sizeof(t))));
     }
     /* every incident, page by page (a page holds at most 1000) */
-    for (;;) {
-        const char *next;
-
-        res = ask(&q, json_deep_copy(req));
-        if (!res) {
-            json_decref(req);
-            json_decref(out);
-            return NULL;
-        }
-        json_array_foreach(json_object_get(res, "incidents"), i, in)
-        {
-            int sev = hvd_severity_parse(json_string_value(json_object_get(in, "severity")));
-            json_t *diags;
-
-            if (sev > *worst) {
-                *worst = sev;
-            }
-            if (heads_only) {
-                json_array_append_new(out, incident_head(in));
-                continue;
-            }
-            diags = incident_diagnoses(&q, json_integer_value(json_object_get(in, "id")));
-            json_object_set_new(in, "diagnoses", diags ? diags : json_array());
-            json_array_append(out, in);
-        }
-        next = json_string_value(json_object_get(res, "next_cursor"));
-        if (!next) {
-            json_decref(res);
-            break;
-        }
-        json_object_set_new(req, "cursor", json_string(next));
-        json_decref(res);
+    if (each_page(&q, req, add_incidents, &p) < 0) {
+        json_decref(p.out);
+        p.out = NULL;
     }
     json_decref(req);
-    return out;
+    return p.out;
 }
 
 /* --- output ------------------------------------------------------------------------- */
@@ -641,42 +663,38 @@ static void print_table(const json_t *report, int colour)
     print_footer(report, n);
 }
 
+struct members_pages {
+    const json_t *in;
+    size_t shown;
+    struct rest rest;
+};
+
+/* One page of an incident's diagnoses, printed. */
+static int print_page(void *ud, json_t *res)
+{
+    struct members_pages *p = ud;
+    size_t k;
+    json_t *d;
+
+    hvd_cli_clean_json(res);
+    json_array_foreach(json_object_get(res, "diagnoses"), k, d)
+    {
+        print_member(p->in, d, &p->shown, &p->rest);
+    }
+    return 0;
+}
+
 /* An incident's diagnoses, asked for page by page without their evidence and printed as
  * they come. Returns 0, or -1 when a question failed (said on stderr). */
 static int print_members(const hvd_query_context *q, const json_t *in)
 {
     json_t *req = json_pack("{s:s,s:O,s:i,s:i}", "op", "incident", "id", json_object_get(in, "id"),
                             "limit", HVD_QUERY_MAX_PAGE, "evidence", 0);
-    struct rest rest = {NULL, 0};
-    size_t shown = 0;
-    int rc = 0;
+    struct members_pages p = {in, 0, {NULL, 0}};
+    int rc = each_page(q, req, print_page, &p);
 
-    for (;;) {
-        json_t *res = req ? ask(q, json_deep_copy(req)) : NULL;
-        const char *next;
-        size_t k;
-        json_t *d;
-
-        if (!res) {
-            rc = -1;
-            break;
-        }
-        hvd_cli_clean_json(res);
-        json_array_foreach(json_object_get(res, "diagnoses"), k, d)
-        {
-            print_member(in, d, &shown, &rest);
-        }
-        next = json_string_value(json_object_get(res, "next_cursor"));
-        if (next) {
-            json_object_set_new(req, "cursor", json_string(next));
-        }
-        json_decref(res);
-        if (!next) {
-            break;
-        }
-    }
-    rest_print(&rest);
-    json_decref(rest.by_rule);
+    rest_print(&p.rest);
+    json_decref(p.rest.by_rule);
     json_decref(req);
     return rc;
 }
