@@ -16,12 +16,10 @@ import sys
 import tempfile
 import time
 
+import checklib
 from checklib import ask, check, failures, wait_for
 
 HVDIAGD, HVDIAG, EVTXGEN, SRC = sys.argv[1:5]
-
-
-
 
 
 def query(db, sql):
@@ -87,41 +85,14 @@ def analyze(work, name, files):
     return db
 
 
-class Daemon:
+class Daemon(checklib.Daemon):
+    """hvdiagd on work watching a tree. The libevtx reader reads a large export in a child
+    process whose file position shows how far it got: the replace-during-read case waits
+    on it."""
+
     def __init__(self, work):
-        self.work = work
-        self.inbox = os.path.join(work, "in")
-        os.makedirs(self.inbox, exist_ok=True)
-        self.sock = os.path.join(work, "s.sock")
-        self.db = os.path.join(work, "d.db")
-        self.conf = os.path.join(work, "hvdiag.conf")
-        self.proc = None
-        # The libevtx reader reads a large export in a child process whose file position
-        # shows how far it got: the replace-during-read case waits on it.
-        with open(self.conf, "w") as f:
-            f.write("[daemon]\ndatabase = %s\nrules = %s\nsocket = %s\nlog_level = debug\n"
-                    "evtx_reader = libevtx\n"
-                    "rescan_interval = 1\nsettle_time = 0\n\n[watch incoming]\npath = %s\n"
-                    "pattern = *.evtx *_cluster.log *_cluster.log.1\nrecursive = yes\n"
-                    % (self.db, os.path.join(SRC, "rules"), self.sock, self.inbox))
-
-    def start(self):
-        log = open(os.path.join(self.work, "daemon.log"), "ab")
-        if os.path.exists(self.sock):
-            os.remove(self.sock)
-        self.proc = subprocess.Popen([HVDIAGD, "-c", self.conf], stdout=log, stderr=log)
-        wait_for("daemon answers ping", lambda: ask(self.sock, op="ping")["ok"])
-
-    def idle(self, jobs, timeout=300):
-        """Waits until the daemon read files jobs times since it started and is idle."""
-        def cond():
-            h = ask(self.sock, op="health")
-            return h if (not h["busy"] and h["files_ingested"] >= jobs) else None
-        return wait_for("daemon reads %d files" % jobs, cond, timeout)
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=60)
+        super().__init__(HVDIAGD, work, os.path.join(SRC, "rules"), daemon="evtx_reader = libevtx\n",
+                         watch="pattern = *.evtx *_cluster.log *_cluster.log.1\nrecursive = yes\n")
 
     def reader_pos(self, path, ino):
         """The offset at which the EVTX reader's child process (a worker's child: it exists
@@ -165,12 +136,6 @@ class Daemon:
                 pass
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
-
-    def log_tail(self):
-        try:
-            return open(os.path.join(self.work, "daemon.log"), errors="replace").read()[-3000:]
-        except OSError:
-            return ""
 
 
 def case_replaced_during_a_read_then_kill(root):
@@ -296,7 +261,6 @@ def case_rotation_while_down(root, new_first):
 
 
 root = tempfile.mkdtemp(prefix="hvdiagd-identity.")
-daemons = []
 try:
     for case in (case_replaced_during_a_read_then_kill, case_same_size_and_mtime_while_down,
                  case_late_older_cluster_log, lambda r: case_rotation_while_down(r, True),

@@ -32,61 +32,16 @@ import sys
 import tempfile
 import time
 
-from checklib import ask, check, failures, free_port, wait_for
+import checklib
+from checklib import ask, check, failures, free_port, kill_all, wait_for
 
 HVDIAGD, SRC = sys.argv[1:3]
 MODE = sys.argv[3] if len(sys.argv) > 3 else "basic"
-daemons = []  # every daemon started, killed at the end whatever happened
 
 
-
-
-
-class Daemon:
-    def __init__(self, work, outputs, watch=True):
-        self.work = work
-        self.inbox = os.path.join(work, "in")
-        os.makedirs(self.inbox, exist_ok=True)
-        self.sock = os.path.join(work, "s.sock")
-        self.db = os.path.join(work, "d.db")
-        self.conf = os.path.join(work, "hvdiag.conf")
-        self.log = os.path.join(work, "daemon.log")
-        self.proc = None
-        with open(self.conf, "w") as f:
-            f.write("[daemon]\ndatabase = %s\nrules = %s\nsocket = %s\nlog_level = debug\n"
-                    "rescan_interval = 1\nsettle_time = 0\n\n[outputs]\n%s\n"
-                    "[watch incoming]\npath = %s\npattern = *.evtx *_cluster.log\n"
-                    % (self.db, os.path.join(SRC, "rules"), self.sock, outputs, self.inbox))
-
-    def start(self):
-        log = open(self.log, "ab")
-        self.proc = subprocess.Popen([HVDIAGD, "-c", self.conf], stdout=log, stderr=log)
-        daemons.append(self.proc)
-        log.close()
-        wait_for("daemon answers ping", self.alive)
-
-    def alive(self):
-        if self.proc.poll() is not None:
-            raise SystemExit("hvdiagd exited at start:\n" + open(self.log).read()[-4000:])
-        try:
-            return ask(self.sock, op="ping")["ok"]
-        except OSError:
-            return False
-
-    def health(self):
-        return ask(self.sock, op="health")
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
-
-    def kill9(self):
-        self.proc.kill()
-        self.proc.wait()
+def Daemon(work, outputs):
+    """hvdiagd on work with the [outputs] lines given."""
+    return checklib.Daemon(HVDIAGD, work, os.path.join(SRC, "rules"), sections="[outputs]\n" + outputs)
 
 
 def lines(path):
@@ -368,7 +323,6 @@ def journald(work):
     check("the daemon stops cleanly", d.stop() == 0)
 
 
-
 class Rsyslogd:
     """A private rsyslogd: TCP input on a loopback port, each message's RFC 5424 fields
     written to one line of a file."""
@@ -394,7 +348,7 @@ class Rsyslogd:
         log = open(os.path.join(self.dir, "rsyslogd.log"), "ab")
         self.proc = subprocess.Popen([self.exe, "-n", "-f", self.conf, "-i",
                                       os.path.join(self.dir, "pid")], stdout=log, stderr=log)
-        daemons.append(self.proc)
+        checklib.Daemon.started.append(self.proc)
         log.close()
 
         def listening():
@@ -474,10 +428,7 @@ work = tempfile.mkdtemp(prefix="hvdiag-outputs.")
 try:
     {"basic": basic, "kill": kill_loop, "journald": journald, "syslog": syslog}[MODE](work)
 finally:
-    for p in daemons:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+    kill_all()
     if failures() and os.environ.get("HVD_KEEP"):
         print("kept " + work)
     else:
