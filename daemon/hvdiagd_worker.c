@@ -131,7 +131,7 @@ static const char *ingest_one(hvd_ingest *ing, const struct worker_args *a, cons
     opt.complete = json_is_true(json_object_get(req, "complete"));
     if (kind != HVD_SOURCE_UNKNOWN) {
         hvd_error derr;
-        hvd_source_kind k = hvd_source_detect(path, &derr);
+        hvd_source_kind k = hvd_source_detect(path, NULL, &derr);
 
         if (k != kind) {
             hvd_error_set(err, HVD_EUNSUPPORTED, path, 0, "not a %s file (found %s)",

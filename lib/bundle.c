@@ -141,31 +141,18 @@ static int is_archive_name(const char *name)
            ends_with_ci(name, ".tar.xz") || ends_with_ci(name, ".7z");
 }
 
-/* Whether the text file at path holds cluster.log lines in its first bytes. */
-static int text_is_clusterlog(const char *path)
-{
-    unsigned char head[1024];
-    size_t n = 0;
-    FILE *f = fopen(path, "rb");
-
-    if (f) {
-        n = fread(head, 1, sizeof(head), f);
-        fclose(f);
-    }
-    return hvd_clusterlog_looks_like(head, n);
-}
-
 /* Decides what a regular file is. 'named' is set when the user gave this very path. A text
  * file is a cluster.log by its name (*.log, "cluster" in it) or by its lines (an excerpt
  * saved as .txt). */
 static int classify_file(hvd_bundle *b, const char *path, const char *display, int named)
 {
     hvd_error derr;
+    hvd_source_head head;
     hvd_source_kind kind;
     const char *name = base_name(path);
 
     hvd_error_clear(&derr);
-    kind = hvd_source_detect(path, &derr);
+    kind = hvd_source_detect(path, &head, &derr);
     if (kind == HVD_SOURCE_EVTX) {
         return add_entry(b, path, display, kind, HVD_BUNDLE_READ, "");
     }
@@ -174,7 +161,7 @@ static int classify_file(hvd_bundle *b, const char *path, const char *display, i
     }
     if (kind == HVD_SOURCE_CLUSTERLOG &&
         (named || ends_with_ci(name, ".log") || contains_ci(name, "cluster") ||
-         text_is_clusterlog(path))) {
+         hvd_clusterlog_looks_like(head.bytes, head.len))) {
         return add_entry(b, path, display, kind, HVD_BUNDLE_READ, "");
     }
     if (named && kind == HVD_SOURCE_UNKNOWN) {
@@ -367,7 +354,7 @@ static int write_at(int fd, const void *data, size_t len, uint64_t offset, const
 }
 
 /*
- * Reads the current member's data up to its first HVD_SOURCE_DETECT_HEAD bytes (holes read
+ * Reads the current member's data up to its first HVD_SOURCE_HEAD bytes (holes read
  * as zeros) and decides from the name and those bytes whether it is a log hvdiag reads.
  * Only then is anything written: a member that is not a log never reaches the disk, and
  * one that is gets its whole logical size charged before its first byte is written.
@@ -378,7 +365,7 @@ static int write_at(int fd, const void *data, size_t len, uint64_t offset, const
 static int extract_member(hvd_bundle *b, struct archive *a, struct archive_entry *ae,
                           struct member *m, hvd_buf *why)
 {
-    unsigned char head[HVD_SOURCE_DETECT_HEAD];
+    unsigned char head[HVD_SOURCE_HEAD];
     const void *block = NULL;
     size_t size = 0;
     la_int64_t offset = 0;

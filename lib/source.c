@@ -76,12 +76,17 @@ const char *hvd_evtx_decoder_name(hvd_evtx_decoder d)
     return d == HVD_EVTX_NATIVE ? "native" : "libevtx";
 }
 
-hvd_source_kind hvd_source_detect(const char *path, hvd_error *err)
+hvd_source_kind hvd_source_detect(const char *path, hvd_source_head *head, hvd_error *err)
 {
-    unsigned char head[HVD_SOURCE_DETECT_HEAD];
+    hvd_source_head own;
     hvd_source_kind kind;
     size_t n;
     FILE *f;
+
+    if (!head) {
+        head = &own;
+    }
+    head->len = 0;
 
     f = fopen(path, "rb");
     if (!f) {
@@ -89,9 +94,9 @@ hvd_source_kind hvd_source_detect(const char *path, hvd_error *err)
                             "cannot open: %s", strerror(errno));
         return HVD_SOURCE_UNKNOWN;
     }
-    n = fread(head, 1, sizeof(head), f);
+    n = head->len = fread(head->bytes, 1, sizeof(head->bytes), f);
     fclose(f);
-    kind = hvd_source_detect_head(head, n);
+    kind = hvd_source_detect_head(head->bytes, n);
     if (kind == HVD_SOURCE_UNKNOWN) {
         hvd_error_set(err, HVD_EUNSUPPORTED, path, 0, "%s",
                       n == 0 ? "empty file" : "neither an EVTX file nor a text log");
@@ -109,7 +114,7 @@ static int open_reader(hvd_source *s, const char *path, int fd, const hvd_source
     struct stat after;
     int rc;
 
-    s->kind = hvd_source_detect(path, err);
+    s->kind = hvd_source_detect(path, NULL, err);
     switch (s->kind) {
     case HVD_SOURCE_EVTX:
         if ((opt->evtx_decoder == HVD_EVTX_DEFAULT ? HVD_EVTX_DECODER_DEFAULT

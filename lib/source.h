@@ -65,6 +65,14 @@ typedef struct hvd_source hvd_source;
 /* How many leading bytes hvd_source_detect_head() looks at. */
 #define HVD_SOURCE_DETECT_HEAD 512
 
+/* The first bytes of a file as read to detect its kind: enough to tell cluster.log lines
+ * from other text (hvd_clusterlog_looks_like()) as well. */
+#define HVD_SOURCE_HEAD 1024
+typedef struct {
+    unsigned char bytes[HVD_SOURCE_HEAD];
+    size_t len;
+} hvd_source_head;
+
 /* The kind of a file whose first len bytes are head (at most HVD_SOURCE_DETECT_HEAD are
  * looked at): HVD_SOURCE_EVTX for "ElfFile\0", HVD_SOURCE_CLUSTERLOG for text (a UTF-16LE
  * BOM, or no NUL at an even offset), HVD_SOURCE_UNKNOWN for binary data or len 0. */
@@ -72,8 +80,8 @@ hvd_source_kind hvd_source_detect_head(const void *head, size_t len);
 
 /* The kind of the file at path, from its first bytes: HVD_SOURCE_EVTX for "ElfFile\0",
  * HVD_SOURCE_CLUSTERLOG for text, HVD_SOURCE_UNKNOWN with err set for anything else
- * (including unreadable files). */
-hvd_source_kind hvd_source_detect(const char *path, hvd_error *err);
+ * (including unreadable files). head, when not NULL, receives the bytes read. */
+hvd_source_kind hvd_source_detect(const char *path, hvd_source_head *head, hvd_error *err);
 
 /* Opens path. On success *out owns the open file until hvd_source_close(). opt and log may
  * be NULL; both are borrowed and must outlive the source. */

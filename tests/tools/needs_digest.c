@@ -40,7 +40,7 @@ static int collect(const char *path, const struct stat *sb, int type, struct FTW
         (n > 4 && (strcmp(path + n - 4, ".xml") == 0 || strcmp(path + n - 3, ".md") == 0))) {
         return 0; /* event XML, notes */
     }
-    if (hvd_source_detect(path, &err) == HVD_SOURCE_UNKNOWN) {
+    if (hvd_source_detect(path, NULL, &err) == HVD_SOURCE_UNKNOWN) {
         return 0;
     }
     files[nfiles] = strdup(path);
