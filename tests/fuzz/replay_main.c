@@ -2,9 +2,13 @@
  * Replay driver: the main() of a fuzz target in builds without libFuzzer. Feeds each file
  * named on the command line, and each regular file in each folder named (sorted, not
  * recursive), to LLVMFuzzerTestOneInput() once. Exits 1 when no input was found, so a
- * missing seed folder fails the test instead of passing it.
+ * missing seed folder fails the test instead of passing it. Runs, as hvdiag does, under a
+ * data-memory limit (REPLAY_MEMORY), so an allocation a hostile seed asks for fails as it
+ * does in the product instead of taking the machine (sanitizer builds: the targets' own
+ * allocator options).
  */
 #include "fuzz_util.h"
+#include "reslimit.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,7 +17,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define MAX_INPUT (64u << 20)
+#define MAX_INPUT     (64u << 20)
+#define REPLAY_MEMORY (1ull << 30)
 
 /* Feeds one file; returns 1 when it was fed, 0 when skipped, -1 on a read error. */
 static int feed(const char *path)
@@ -55,6 +60,13 @@ static int by_name(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     size_t fed = 0;
+    hvd_error err;
+    int lim = hvd_reslimit_memory(REPLAY_MEMORY, &err);
+
+    if (lim != HVD_OK && lim != HVD_EUNSUPPORTED) {
+        fprintf(stderr, "cannot limit memory: %s\n", err.msg);
+        return 1;
+    }
 
     for (int i = 1; i < argc; i++) {
         struct stat st;
