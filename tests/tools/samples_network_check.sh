@@ -86,9 +86,9 @@ assert "2024/06/11-05:52:18.051" in d[0]["remedy"], d[0]["remedy"]
 by = {x["rule"]: x for x in d}
 assert by["fc-node-removed"]["count"] == 3, by["fc-node-removed"]["count"]
 assert by["quarantined-node-refused"]["title"] == (
-    "HV-NODE02 cannot rejoin the cluster: HV-NODE01 quarantined it"), by["quarantined-node-refused"]["title"]
+    "HV-NODE02 cannot rejoin the cluster: it is quarantined (1672 on HV-NODE01)"), by["quarantined-node-refused"]["title"]
 assert by["fc-local-node-quarantined"]["title"] == (
-    "HV-NODE02 is quarantined by HV-NODE01 and cannot join the cluster"), by["fc-local-node-quarantined"]["title"]
+    "HV-NODE02 is quarantined (by cluster nodes) and cannot join the cluster"), by["fc-local-node-quarantined"]["title"]
 u = by["fc-op-udp-connection-lost"]
 assert u["count"] == 3 and u["title"] == "HV-NODE01 lost the cluster UDP connection to 10.0.1.12:~3343~", \
     (u["count"], u["title"])
