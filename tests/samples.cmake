@@ -12,3 +12,6 @@ add_test(NAME samples_new_families
 add_test(NAME samples_families
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tools/samples_families_check.sh
                  $<TARGET_FILE:hvdiag> $<TARGET_FILE:evtxgen> ${PROJECT_SOURCE_DIR})
+add_test(NAME samples_storage_families
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tools/samples_storage_check.sh
+                 $<TARGET_FILE:hvdiag> $<TARGET_FILE:evtxgen> ${PROJECT_SOURCE_DIR})
