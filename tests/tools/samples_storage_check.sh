@@ -14,7 +14,7 @@ src=$3
 . "$(dirname "$0")/checklib.sh"
 cd "$src" || exit 1
 for s in disk-reservation-2012r2 csv-snapshot-2016 s2d-no-redundancy-2019 cluster-db-fr \
-    vm-monitoring-2022; do
+    vm-monitoring-2022 disk-missing-2022; do
     test -d "samples/$s" || { echo "FAIL: samples/$s is missing" >&2; exit 1; }
     test -d "samples/xml/$s" || continue # a cluster.log bundle has no event XML
     n=0
@@ -191,4 +191,33 @@ assert [x["rule"] for x in w] == ["fc-vm-network-critical"], [x["rule"] for x in
 assert w[0]["title"] == "A protected network of WEB11 on HV-NODE01 is unhealthy", w[0]["title"]
 assert "Protected network" in w[0]["remedy"], w[0]["remedy"]
 PY
+
+# The disk resource finds no disk with its signature on either node: the missing disk, its
+# 1069 and the role's 1205 are one chain per node, named; the escalation once per node.
+"$hvdiag" analyze --db "$work/f.db" --json samples/disk-missing-2022 >"$work/f.json" 2>"$work/f.err"
+check "disk-missing-2022: exit 1 for a critical incident" test $? -eq 1
+check "disk-missing-2022: the disk not found first, on each node, role and signature named" \
+    python3 - "$work/f.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert len(r["incidents"]) == 1, [i["title"] for i in r["incidents"]]
+inc = r["incidents"][0]
+assert inc["subject"] == "SQL20" and inc["hosts"] == "HV-NODE01,HV-NODE02", (inc["subject"], inc["hosts"])
+d = inc["diagnoses"]
+assert d[0]["rule"] == "role-failed-disk-not-found" and d[0]["root_cause"] is True, d[0]["rule"]
+want = {"Role 'SQL20' cannot come online on %s: its disk 'Cluster Disk 3' is not found (signature "
+        "7A3D11E2)" % n for n in ("HV-NODE01", "HV-NODE02")}
+assert {x["title"] for x in d if x["rule"] == "role-failed-disk-not-found"} == want, [x["title"] for x in d]
+assert "Repair" in d[0]["remedy"] and 'Start-ClusterGroup "SQL20"' in d[0]["remedy"], d[0]["remedy"]
+esc = sorted(x["title"] for x in d if x["rule"] == "role-failure-escalation")
+assert esc == ["Role SQL20 failed, could not come online and exceeded its failover threshold "
+               "(reported by %s)" % n for n in ("HV-NODE01", "HV-NODE02")], esc
+by = {}
+for x in d:
+    by.setdefault(x["rule"], []).append(x)
+assert [len(by[k]) for k in ("fc-disk-missing", "fc-resource-failed", "fc-role-online-failed",
+                             "fc-role-terminal")] == [2, 2, 2, 1], sorted(by)
+PY
+check "disk-missing-2022: a role's resource and its 1205 are joined on one node only" \
+    test "$(sqlite3 "$work/f.db" "SELECT count(*) FROM diagnoses WHERE rule = 'role-failure-escalation'")" = 2
 exit $fail
