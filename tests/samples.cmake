@@ -15,3 +15,6 @@ add_test(NAME samples_families
 add_test(NAME samples_network
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tools/samples_network_check.sh
                  $<TARGET_FILE:hvdiag> $<TARGET_FILE:evtxgen> ${PROJECT_SOURCE_DIR})
+add_test(NAME samples_storage_families
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tools/samples_storage_check.sh
+                 $<TARGET_FILE:hvdiag> $<TARGET_FILE:evtxgen> ${PROJECT_SOURCE_DIR})
