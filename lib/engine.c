@@ -265,6 +265,8 @@ struct hvd_engine {
     int text_names_ready; /* text_names is of this event: looked up at its first match */
     struct entities ents;
     hvd_buf scratch;
+    hvd_buf lowered;    /* low_of, ASCII letters in lower case (see guard_holds()) */
+    const char *low_of; /* the subject lowered, of this event; NULL: none yet */
 };
 
 /* --- small helpers ------------------------------------------------------------------ */
@@ -721,6 +723,35 @@ static int regex_matches(hvd_engine *e, pcre2_code *re, const char *subject)
     return 1;
 }
 
+/* Whether subject v holds one of the literals of p's guard (hvd__pred.guard), so that
+ * its regex may match. The subject is lowered once per event: the rules keyed by an
+ * event's provider mostly read the same message. Cost: O(len(v)) to lower, one strstr()
+ * per literal. A subject longer than the buffer is taken as holding them. */
+static int guard_holds(hvd_engine *e, const hvd__pred *p, const char *v)
+{
+    if (e->low_of != v) {
+        size_t n = strlen(v);
+
+        e->low_of = NULL;
+        hvd_buf_reset(&e->lowered);
+        if (hvd_buf_add(&e->lowered, v, n) < 0) {
+            return 1;
+        }
+        for (size_t i = 0; i < n; i++) {
+            char c = e->lowered.data[i];
+
+            e->lowered.data[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+        }
+        e->low_of = v;
+    }
+    for (size_t i = 0; i < p->nguard; i++) {
+        if (strstr(hvd_buf_str(&e->lowered), p->guard[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int value_matches(hvd_engine *e, const hvd__pred *p, const char *v)
 {
     switch (p->op) {
@@ -731,7 +762,7 @@ static int value_matches(hvd_engine *e, const hvd__pred *p, const char *v)
     case HVD__OP_CONTAINS:
         return v && ci_contains(v, p->text);
     case HVD__OP_REGEX:
-        return v && regex_matches(e, p->re, v);
+        return v && (!p->nguard || guard_holds(e, p, v)) && regex_matches(e, p->re, v);
     default:
         return v && strcasecmp(v, p->text) == 0;
     }
@@ -2527,9 +2558,43 @@ static int try_bucket(hvd_engine *e, const char *key)
     return HVD_OK;
 }
 
+/* The index key index_rule() files a rule under, "T|name|id" with the parts given, written
+ * into key (BUCKET_KEY bytes; name is at most 255): the same text as its snprintf(), without
+ * a format to parse for every event. Returns key. */
+#define BUCKET_KEY 300
+static const char *bucket_key(char *key, char tag, const char *name, int with_id, uint32_t id)
+{
+    size_t n = 0;
+    char digits[10];
+    size_t nd = 0;
+
+    key[n++] = tag;
+    key[n++] = '|';
+    if (name) {
+        size_t len = strlen(name);
+
+        memcpy(key + n, name, len);
+        n += len;
+        if (with_id) {
+            key[n++] = '|';
+        }
+    }
+    if (with_id) {
+        do {
+            digits[nd++] = (char)('0' + id % 10);
+            id /= 10;
+        } while (id);
+        while (nd) {
+            key[n++] = digits[--nd];
+        }
+    }
+    key[n] = '\0';
+    return key;
+}
+
 int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
 {
-    char key[300];
+    char key[BUCKET_KEY];
     char low[256];
     int rc = HVD_OK;
     int kind = ev->kind == HVD_SOURCE_CLUSTERLOG ? 2 : 1;
@@ -2559,6 +2624,7 @@ int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
     }
     e->ntext_names = 0;
     e->text_names_ready = 0;
+    e->low_of = NULL;
     rc = HVD_OK;
     e->ev = ev;
     e->codes_ready = 0;
@@ -2569,20 +2635,16 @@ int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
     hvd__channel_normalise(ev->channel ? ev->channel : "", e->channel, sizeof(e->channel));
     if (rc == HVD_OK && (ev->kind == HVD_SOURCE_EVTX || ev->event_id != 0)) {
         lower_copy(low, sizeof(low), ev->provider ? ev->provider : "");
-        snprintf(key, sizeof(key), "E|%s|%u", low, ev->event_id);
-        rc = try_bucket(e, key);
+        rc = try_bucket(e, bucket_key(key, 'E', low, 1, ev->event_id));
         if (rc == HVD_OK) {
-            snprintf(key, sizeof(key), "P|%s", low);
-            rc = try_bucket(e, key);
+            rc = try_bucket(e, bucket_key(key, 'P', low, 0, 0));
         }
         if (rc == HVD_OK) {
-            snprintf(key, sizeof(key), "I|%u", ev->event_id);
-            rc = try_bucket(e, key);
+            rc = try_bucket(e, bucket_key(key, 'I', NULL, 1, ev->event_id));
         }
     } else if (rc == HVD_OK && ev->component && *ev->component) {
         lower_copy(low, sizeof(low), ev->component);
-        snprintf(key, sizeof(key), "C|%s", low);
-        rc = try_bucket(e, key);
+        rc = try_bucket(e, bucket_key(key, 'C', low, 0, 0));
     }
     for (size_t i = 0; rc == HVD_OK && i < e->nfallback[kind]; i++) {
         rc = try_rule(e, e->fallback[kind][i]);
@@ -2653,6 +2715,7 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
         return HVD_ENOMEM;
     }
     hvd_buf_init(&e->scratch, 256 * 1024);
+    hvd_buf_init(&e->lowered, 1024 * 1024);
     e->md = pcre2_match_data_create(rs->max_captures + 1, NULL);
     e->mctx = pcre2_match_context_create(NULL);
     e->corr_by_rule = hvd_calloc(rs->nrules + 1, sizeof(*e->corr_by_rule));
@@ -2908,5 +2971,6 @@ void hvd_engine_destroy(hvd_engine *e)
     hvd_extractor_destroy(e->namer);
     entities_free(&e->ents);
     hvd_buf_free(&e->scratch);
+    hvd_buf_free(&e->lowered);
     hvd_free(e);
 }

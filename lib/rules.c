@@ -88,6 +88,11 @@ static void *arena_alloc(hvd_ruleset *rs, size_t n)
     return b->data + b->used - n;
 }
 
+void *hvd__ruleset_alloc(hvd_ruleset *rs, size_t n)
+{
+    return arena_alloc(rs, n);
+}
+
 static char *arena_strdup(hvd_ruleset *rs, const char *s)
 {
     size_t n = strlen(s) + 1;
@@ -1301,6 +1306,10 @@ static int load(hvd_ruleset **out, const char *dir, const char *one_file, const 
     if (ld.rep.errors) {
         hvd_ruleset_destroy(ld.rs);
         return err ? err->code : HVD_ERULE;
+    }
+    if (hvd__ruleset_build_guards(ld.rs) < 0) {
+        hvd_ruleset_destroy(ld.rs);
+        return hvd_error_set(err, HVD_ENOMEM, NULL, 0, "out of memory for the rules' guards");
     }
     if (hvd__ruleset_build_prefilter(ld.rs, log, err) < 0) {
         hvd_ruleset_destroy(ld.rs);

@@ -58,6 +58,11 @@ typedef struct hvd__pred {
     int source;      /* hvd_source_kind */
     uint32_t code;
     int win32;
+    /* A regex's guard: lower-case ASCII literals one of which (case ignored) any subject it
+     * matches holds, so a subject holding none is no match without running it; nguard 0:
+     * none known. In the set's arena (rules_literals.c). */
+    const char **guard;
+    size_t nguard;
     struct hvd__pred *kids;
     size_t nkids;
 } hvd__pred;
@@ -174,6 +179,13 @@ void hvd__channel_normalise(const char *in, char *out, size_t cap);
 /* Compiles rs->prefilter from the rules and the message table (rules_literals.c); leaves it
  * NULL when some rule may match a line holding no literal it knows. HVD_OK or HVD_ENOMEM. */
 int hvd__ruleset_build_prefilter(hvd_ruleset *rs, const hvd_logger *log, hvd_error *err);
+
+/* Sets the guard of every <field>/<message> regex of the rules whose required literals are
+ * known and few (rules_literals.c). HVD_OK or HVD_ENOMEM. */
+int hvd__ruleset_build_guards(hvd_ruleset *rs);
+
+/* n zeroed bytes in the set's arena, freed with it; NULL when out of memory. */
+void *hvd__ruleset_alloc(hvd_ruleset *rs, size_t n);
 
 /* The rule index of id, or -1. */
 long hvd__ruleset_find(const hvd_ruleset *rs, const char *id);

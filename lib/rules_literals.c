@@ -24,6 +24,8 @@
 #include "alloc.h"
 #include "prefilter.h"
 
+#include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -695,6 +697,82 @@ int hvd__ruleset_build_prefilter(hvd_ruleset *rs, const hvd_logger *log, hvd_err
     }
     set_free(&all);
     set_free(&one);
+    return rc;
+}
+
+/* ---- regex guards ---- */
+
+#define GUARD_MAX     8 /* literals a guard may hold: more, and the regex runs unguarded */
+#define GUARD_MIN_LEN 3 /* shorter literals are found almost everywhere: not worth a look */
+
+/* The guard of one regex condition (see hvd__pred.guard): its required literals when they
+ * are few and none is short. Soundness is regex_literals()'s: a subject the pattern
+ * matches holds one of them, ASCII case ignored. */
+static int pred_guard(hvd_ruleset *rs, hvd__pred *p)
+{
+    struct litset lits;
+    int rc = HVD_OK;
+
+    memset(&lits, 0, sizeof(lits));
+    regex_literals(p->text, &lits);
+    if (lits.kind == SET_LITS && lits.n > 0 && lits.n <= GUARD_MAX) {
+        size_t shortest = SIZE_MAX;
+
+        for (size_t i = 0; i < lits.n; i++) {
+            shortest = strlen(lits.v[i]) < shortest ? strlen(lits.v[i]) : shortest;
+        }
+        if (shortest >= GUARD_MIN_LEN) {
+            const char **g = hvd__ruleset_alloc(rs, lits.n * sizeof(*g));
+
+            for (size_t i = 0; g && i < lits.n; i++) {
+                size_t len = strlen(lits.v[i]);
+                char *c = hvd__ruleset_alloc(rs, len + 1);
+
+                if (!c) {
+                    g = NULL;
+                    break;
+                }
+                for (size_t j = 0; j < len; j++) {
+                    c[j] = (char)tolower((unsigned char)lits.v[i][j]);
+                }
+                g[i] = c;
+            }
+            if (g) {
+                p->guard = g;
+                p->nguard = lits.n;
+            } else {
+                rc = HVD_ENOMEM;
+            }
+        }
+    }
+    set_free(&lits);
+    return rc;
+}
+
+static int tree_guards(hvd_ruleset *rs, hvd__pred *p)
+{
+    int rc = HVD_OK;
+
+    if ((p->kind == HVD__P_FIELD || p->kind == HVD__P_MESSAGE) && p->op == HVD__OP_REGEX && p->re &&
+        p->text) {
+        rc = pred_guard(rs, p);
+    }
+    for (size_t i = 0; rc == HVD_OK && i < p->nkids; i++) {
+        rc = tree_guards(rs, &p->kids[i]);
+    }
+    return rc;
+}
+
+/* Cost: one pass over each regex pattern of the rules. */
+int hvd__ruleset_build_guards(hvd_ruleset *rs)
+{
+    int rc = HVD_OK;
+
+    for (size_t r = 0; rc == HVD_OK && r < rs->nrules; r++) {
+        if (!rs->rules[r].info.correlation) {
+            rc = tree_guards(rs, &rs->rules[r].match);
+        }
+    }
     return rc;
 }
 
