@@ -267,6 +267,9 @@ struct hvd_engine {
     hvd_buf scratch;
     hvd_buf lowered;    /* low_of, ASCII letters in lower case (see guard_holds()) */
     const char *low_of; /* the subject lowered, of this event; NULL: none yet */
+    size_t *word_slots; /* rs->words by hash of the text: index + 1, 0 when free */
+    size_t nword_slots; /* a power of two, more than twice rs->nwords */
+    size_t ev_word;     /* the event's provider among rs->words (see eval()) */
 };
 
 /* --- small helpers ------------------------------------------------------------------ */
@@ -806,6 +809,10 @@ static int eval(hvd_engine *e, const hvd__pred *p)
     case HVD__P_SOURCE:
         return (int)ev->kind == p->source;
     case HVD__P_PROVIDER:
+        /* The provider's word was looked up once for the event: equal words, equal texts. */
+        if (p->word && e->ev_word != SIZE_MAX) {
+            return e->ev_word == p->word;
+        }
         return strcasecmp(ev->provider, p->text) == 0;
     case HVD__P_CHANNEL:
         return strcmp(e->channel, p->text) == 0;
@@ -2558,6 +2565,46 @@ static int try_bucket(hvd_engine *e, const char *key)
     return HVD_OK;
 }
 
+/* 1 + the index of low (a lowered text) in rs->words, or 0 when it is none of them.
+ * Cost: O(1) expected, one hash of low. */
+static size_t word_of(const hvd_engine *e, const char *low)
+{
+    size_t mask = e->nword_slots - 1;
+
+    if (!e->nword_slots) {
+        return 0;
+    }
+    for (size_t i = (size_t)hash(low) & mask; e->word_slots[i]; i = (i + 1) & mask) {
+        if (strcmp(e->rs->words[e->word_slots[i] - 1], low) == 0) {
+            return e->word_slots[i];
+        }
+    }
+    return 0;
+}
+
+static int words_index(hvd_engine *e)
+{
+    size_t n = 16;
+
+    while (n <= 2 * e->rs->nwords) {
+        n *= 2;
+    }
+    e->word_slots = hvd_calloc(n, sizeof(*e->word_slots));
+    if (!e->word_slots) {
+        return HVD_ENOMEM;
+    }
+    e->nword_slots = n;
+    for (size_t w = 0; w < e->rs->nwords; w++) {
+        size_t i = (size_t)hash(e->rs->words[w]) & (n - 1);
+
+        while (e->word_slots[i]) {
+            i = (i + 1) & (n - 1);
+        }
+        e->word_slots[i] = w + 1;
+    }
+    return HVD_OK;
+}
+
 /* The index key index_rule() files a rule under, "T|name|id" with the parts given, written
  * into key (BUCKET_KEY bytes; name is at most 255): the same text as its snprintf(), without
  * a format to parse for every event. Returns key. */
@@ -2633,8 +2680,10 @@ int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
     /* Stored diagnoses this event could fold into or join with, before it is matched. */
     rc = need(e, ev->time, ev->time);
     hvd__channel_normalise(ev->channel ? ev->channel : "", e->channel, sizeof(e->channel));
+    lower_copy(low, sizeof(low), ev->provider ? ev->provider : "");
+    /* A provider lowered whole has its word; a longer one is compared as text. */
+    e->ev_word = ev->provider && strlen(low) == strlen(ev->provider) ? word_of(e, low) : SIZE_MAX;
     if (rc == HVD_OK && (ev->kind == HVD_SOURCE_EVTX || ev->event_id != 0)) {
-        lower_copy(low, sizeof(low), ev->provider ? ev->provider : "");
         rc = try_bucket(e, bucket_key(key, 'E', low, 1, ev->event_id));
         if (rc == HVD_OK) {
             rc = try_bucket(e, bucket_key(key, 'P', low, 0, 0));
@@ -2716,6 +2765,9 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
     }
     hvd_buf_init(&e->scratch, 256 * 1024);
     hvd_buf_init(&e->lowered, 1024 * 1024);
+    if (words_index(e) < 0) {
+        rc = HVD_ENOMEM;
+    }
     e->md = pcre2_match_data_create(rs->max_captures + 1, NULL);
     e->mctx = pcre2_match_context_create(NULL);
     e->corr_by_rule = hvd_calloc(rs->nrules + 1, sizeof(*e->corr_by_rule));
@@ -2972,5 +3024,6 @@ void hvd_engine_destroy(hvd_engine *e)
     entities_free(&e->ents);
     hvd_buf_free(&e->scratch);
     hvd_buf_free(&e->lowered);
+    hvd_free(e->word_slots);
     hvd_free(e);
 }

@@ -63,6 +63,7 @@ typedef struct hvd__pred {
      * none known. In the set's arena (rules_literals.c). */
     const char **guard;
     size_t nguard;
+    size_t word; /* <provider>: 1 + the index of its text, lowered, in hvd_ruleset.words */
     struct hvd__pred *kids;
     size_t nkids;
 } hvd__pred;
@@ -170,6 +171,8 @@ struct hvd_ruleset {
     hvd_msgtable *messages;   /* rendered messages back to events (messages/ beside the rules) */
     hvd_extract_table *names; /* names in message text (names/ beside the rules) */
     hvd_prefilter *prefilter; /* literals of the cluster.log rules; NULL: every line */
+    const char **words;       /* each provider text of the conditions once, lowered (arena) */
+    size_t nwords;
 };
 
 /* Normalises a channel name for comparison: lower case, and the last '-' or '/' before
@@ -181,7 +184,8 @@ void hvd__channel_normalise(const char *in, char *out, size_t cap);
 int hvd__ruleset_build_prefilter(hvd_ruleset *rs, const hvd_logger *log, hvd_error *err);
 
 /* Sets the guard of every <field>/<message> regex of the rules whose required literals are
- * known and few (rules_literals.c). HVD_OK or HVD_ENOMEM. */
+ * known and few, and the word of every <provider> (rules_literals.c). HVD_OK or
+ * HVD_ENOMEM. */
 int hvd__ruleset_build_guards(hvd_ruleset *rs);
 
 /* n zeroed bytes in the set's arena, freed with it; NULL when out of memory. */

@@ -749,10 +749,49 @@ static int pred_guard(hvd_ruleset *rs, hvd__pred *p)
     return rc;
 }
 
+/* Sets p->word, adding its lowered text to rs->words when new. Cost: O(words). */
+static int pred_word(hvd_ruleset *rs, hvd__pred *p)
+{
+    size_t len = strlen(p->text);
+    char *low;
+
+    for (size_t i = 0; i < rs->nwords; i++) {
+        if (strcasecmp(rs->words[i], p->text) == 0) {
+            p->word = i + 1;
+            return HVD_OK;
+        }
+    }
+    if ((rs->nwords & (rs->nwords - 1)) == 0) { /* 0, 1, 2, 4...: the arena array doubles */
+        const char **grown =
+            hvd__ruleset_alloc(rs, (rs->nwords ? 2 * rs->nwords : 1) * sizeof(*grown));
+
+        if (!grown) {
+            return HVD_ENOMEM;
+        }
+        if (rs->nwords) {
+            memcpy(grown, rs->words, rs->nwords * sizeof(*grown));
+        }
+        rs->words = grown;
+    }
+    low = hvd__ruleset_alloc(rs, len + 1);
+    if (!low) {
+        return HVD_ENOMEM;
+    }
+    for (size_t i = 0; i < len; i++) {
+        low[i] = (char)tolower((unsigned char)p->text[i]);
+    }
+    rs->words[rs->nwords++] = low;
+    p->word = rs->nwords;
+    return HVD_OK;
+}
+
 static int tree_guards(hvd_ruleset *rs, hvd__pred *p)
 {
     int rc = HVD_OK;
 
+    if (p->kind == HVD__P_PROVIDER && p->text) {
+        rc = pred_word(rs, p);
+    }
     if ((p->kind == HVD__P_FIELD || p->kind == HVD__P_MESSAGE) && p->op == HVD__OP_REGEX && p->re &&
         p->text) {
         rc = pred_guard(rs, p);
