@@ -191,9 +191,17 @@ struct held_ev {
     struct evidence_copy evc;
 };
 
+/* A rule filed under a key, and the top-level conditions of its <match> that meeting it
+ * there proves true (indexes in match.kids; NO_KID for none). */
+#define NO_KID SIZE_MAX
+struct cand {
+    size_t rule;
+    size_t implied[2];
+};
+
 struct bucket {
     char *key;
-    size_t *rules;
+    struct cand *rules;
     size_t n;
     struct bucket *next;
 };
@@ -505,15 +513,15 @@ static struct bucket *bucket_get(hvd_engine *e, const char *key, int create)
     return b;
 }
 
-static int bucket_add(hvd_engine *e, const char *key, size_t rule)
+static int bucket_add(hvd_engine *e, const char *key, size_t rule, size_t kid_a, size_t kid_b)
 {
     struct bucket *b = bucket_get(e, key, 1);
-    size_t *grown;
+    struct cand *grown;
 
     if (!b) {
         return HVD_ENOMEM;
     }
-    if (b->n && b->rules[b->n - 1] == rule) {
+    if (b->n && b->rules[b->n - 1].rule == rule) {
         return HVD_OK;
     }
     grown = hvd_realloc(b->rules, (b->n + 1) * sizeof(*grown));
@@ -521,7 +529,10 @@ static int bucket_add(hvd_engine *e, const char *key, size_t rule)
         return HVD_ENOMEM;
     }
     b->rules = grown;
-    b->rules[b->n++] = rule;
+    b->rules[b->n].rule = rule;
+    b->rules[b->n].implied[0] = kid_a;
+    b->rules[b->n].implied[1] = kid_b;
+    b->n++;
     return HVD_OK;
 }
 
@@ -529,7 +540,10 @@ static int bucket_add(hvd_engine *e, const char *key, size_t rule)
 struct keys {
     const char *providers[16];
     size_t nproviders;
+    size_t provider_kid; /* the kid the providers come from */
+    int providers_whole; /* none was cut to fit the key: meeting the key proves the kid */
     const hvd__pred *ids;
+    size_t ids_kid;
     const char *component;
     int source;
 };
@@ -542,6 +556,7 @@ static void collect_keys(const hvd__pred *match, struct keys *k)
 
         if (p->kind == HVD__P_PROVIDER && k->nproviders == 0) {
             k->providers[k->nproviders++] = p->text;
+            k->provider_kid = i;
         } else if (p->kind == HVD__P_ANY && k->nproviders == 0) {
             int all_providers = p->nkids > 0 && p->nkids <= 16;
 
@@ -551,13 +566,19 @@ static void collect_keys(const hvd__pred *match, struct keys *k)
             for (size_t j = 0; all_providers && j < p->nkids; j++) {
                 k->providers[k->nproviders++] = p->kids[j].text;
             }
+            k->provider_kid = i;
         } else if (p->kind == HVD__P_EVENT_ID && !k->ids) {
             k->ids = p;
+            k->ids_kid = i;
         } else if (p->kind == HVD__P_COMPONENT && !k->component) {
             k->component = p->text;
         } else if (p->kind == HVD__P_SOURCE) {
             k->source = p->source;
         }
+    }
+    k->providers_whole = match->kind == HVD__P_ALL;
+    for (size_t i = 0; i < k->nproviders; i++) {
+        k->providers_whole = k->providers_whole && strlen(k->providers[i]) < 255;
     }
 }
 
@@ -568,6 +589,9 @@ static int index_rule(hvd_engine *e, size_t r)
     char key[300];
     char low[256];
     uint64_t span = 0;
+    size_t pkid;
+    size_t ikid;
+    int match_is_all = rule->match.kind == HVD__P_ALL;
     int rc = HVD_OK;
 
     collect_keys(&rule->match, &k);
@@ -579,18 +603,23 @@ static int index_rule(hvd_engine *e, size_t r)
     if (k.ids && span > 512) {
         k.ids = NULL; /* too wide to expand: the provider alone files it */
     }
+    /* Met under a provider key, the event has that provider (case ignored, as <provider>
+     * compares); under an id key, that event id. Only an EVTX event or one with an id is
+     * looked up by them (hvd_engine_feed()), as <event-id> requires. */
+    pkid = k.nproviders && k.providers_whole ? k.provider_kid : NO_KID;
+    ikid = k.ids && match_is_all ? k.ids_kid : NO_KID;
     if (k.nproviders) {
         for (size_t p = 0; p < k.nproviders && rc == HVD_OK; p++) {
             lower_copy(low, sizeof(low), k.providers[p]);
             if (!k.ids) {
                 snprintf(key, sizeof(key), "P|%s", low);
-                rc = bucket_add(e, key, r);
+                rc = bucket_add(e, key, r, pkid, NO_KID);
                 continue;
             }
             for (size_t i = 0; i < k.ids->nranges && rc == HVD_OK; i++) {
                 for (uint32_t id = k.ids->ranges[i].lo; id <= k.ids->ranges[i].hi; id++) {
                     snprintf(key, sizeof(key), "E|%s|%u", low, id);
-                    rc = bucket_add(e, key, r);
+                    rc = bucket_add(e, key, r, pkid, ikid);
                 }
             }
         }
@@ -600,7 +629,7 @@ static int index_rule(hvd_engine *e, size_t r)
         for (size_t i = 0; i < k.ids->nranges && rc == HVD_OK; i++) {
             for (uint32_t id = k.ids->ranges[i].lo; id <= k.ids->ranges[i].hi; id++) {
                 snprintf(key, sizeof(key), "I|%u", id);
-                rc = bucket_add(e, key, r);
+                rc = bucket_add(e, key, r, ikid, NO_KID);
             }
         }
         return rc;
@@ -608,7 +637,7 @@ static int index_rule(hvd_engine *e, size_t r)
     if (k.component) {
         lower_copy(low, sizeof(low), k.component);
         snprintf(key, sizeof(key), "C|%s", low);
-        return bucket_add(e, key, r);
+        return bucket_add(e, key, r, NO_KID, NO_KID);
     }
     /* Regex-only rules: met by every event of their source kind (both when unsaid). */
     for (int s = 1; s <= 2; s++) {
@@ -2531,7 +2560,22 @@ static int extract(hvd_engine *e, const hvd__rule *rule)
     return rc;
 }
 
-static int try_rule(hvd_engine *e, size_t r)
+/* eval() of a rule's <match>, without the top-level conditions c proves (NULL: none). */
+static int eval_match(hvd_engine *e, const hvd__pred *match, const struct cand *c)
+{
+    if (!c || match->kind != HVD__P_ALL || (c->implied[0] == NO_KID && c->implied[1] == NO_KID)) {
+        return eval(e, match);
+    }
+    e->stats.predicates++;
+    for (size_t i = 0; i < match->nkids; i++) {
+        if (i != c->implied[0] && i != c->implied[1] && !eval(e, &match->kids[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int try_rule(hvd_engine *e, size_t r, const struct cand *c)
 {
     const hvd__rule *rule = &e->rs->rules[r];
     int rc;
@@ -2543,7 +2587,7 @@ static int try_rule(hvd_engine *e, size_t r)
     e->cur_rule = r;
     entities_clear(&e->ents);
     e->found_code = 0;
-    if (!eval(e, &rule->match)) {
+    if (!eval_match(e, &rule->match, c)) {
         return HVD_OK;
     }
     e->stats.matches++;
@@ -2551,12 +2595,14 @@ static int try_rule(hvd_engine *e, size_t r)
     return rc < 0 ? rc : matched(e, r);
 }
 
-static int try_bucket(hvd_engine *e, const char *key)
+/* Tries the rules filed under key; implied: whether the conditions the key proves may be
+ * skipped (the event's provider was lowered whole). */
+static int try_bucket(hvd_engine *e, const char *key, int implied)
 {
     const struct bucket *b = bucket_get(e, key, 0);
 
     for (size_t i = 0; b && i < b->n; i++) {
-        int rc = try_rule(e, b->rules[i]);
+        int rc = try_rule(e, b->rules[i].rule, implied ? &b->rules[i] : NULL);
 
         if (rc < 0) {
             return rc;
@@ -2684,19 +2730,21 @@ int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
     /* A provider lowered whole has its word; a longer one is compared as text. */
     e->ev_word = ev->provider && strlen(low) == strlen(ev->provider) ? word_of(e, low) : SIZE_MAX;
     if (rc == HVD_OK && (ev->kind == HVD_SOURCE_EVTX || ev->event_id != 0)) {
-        rc = try_bucket(e, bucket_key(key, 'E', low, 1, ev->event_id));
+        int whole = e->ev_word != SIZE_MAX;
+
+        rc = try_bucket(e, bucket_key(key, 'E', low, 1, ev->event_id), whole);
         if (rc == HVD_OK) {
-            rc = try_bucket(e, bucket_key(key, 'P', low, 0, 0));
+            rc = try_bucket(e, bucket_key(key, 'P', low, 0, 0), whole);
         }
         if (rc == HVD_OK) {
-            rc = try_bucket(e, bucket_key(key, 'I', NULL, 1, ev->event_id));
+            rc = try_bucket(e, bucket_key(key, 'I', NULL, 1, ev->event_id), 1);
         }
     } else if (rc == HVD_OK && ev->component && *ev->component) {
         lower_copy(low, sizeof(low), ev->component);
-        rc = try_bucket(e, bucket_key(key, 'C', low, 0, 0));
+        rc = try_bucket(e, bucket_key(key, 'C', low, 0, 0), 0);
     }
     for (size_t i = 0; rc == HVD_OK && i < e->nfallback[kind]; i++) {
-        rc = try_rule(e, e->fallback[kind][i]);
+        rc = try_rule(e, e->fallback[kind][i], NULL);
     }
     entities_clear(&e->ents);
     if (rc == HVD_OK && (e->ngroups > MAX_GROUPS || e->nopen > MAX_OPEN ||
