@@ -1276,6 +1276,7 @@ static int load(hvd_ruleset **out, const char *dir, const char *one_file, const 
     if (!ld.rs) {
         return hvd_error_set(err, HVD_ENOMEM, NULL, 0, "out of memory");
     }
+    pthread_mutex_init(&ld.rs->prefilter_lock, NULL);
     xsd = find_xsd(dir, xsd_path, xsd_buf, sizeof(xsd_buf));
     schema = load_schema(&ld, xsd);
     if (!schema) {
@@ -1346,6 +1347,11 @@ void hvd_ruleset_destroy(hvd_ruleset *rs)
     hvd_msgtable_destroy(rs->messages);
     hvd_extract_destroy(rs->names);
     hvd_prefilter_destroy(rs->prefilter);
+    for (size_t i = 0; i < rs->nprefilter_lits; i++) {
+        hvd_free(rs->prefilter_lits[i]);
+    }
+    hvd_free(rs->prefilter_lits);
+    pthread_mutex_destroy(&rs->prefilter_lock);
     b = rs->arena;
     while (b) {
         struct hvd__block *next = b->next;

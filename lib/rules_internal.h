@@ -9,6 +9,7 @@
 #include "rules.h"
 
 #include <pcre2.h>
+#include <pthread.h>
 #include <stdint.h>
 
 /* PCRE2 limits for every match against event text. */
@@ -170,8 +171,15 @@ struct hvd_ruleset {
     uint32_t max_captures;    /* largest capture count of any regex */
     hvd_msgtable *messages;   /* rendered messages back to events (messages/ beside the rules) */
     hvd_extract_table *names; /* names in message text (names/ beside the rules) */
-    hvd_prefilter *prefilter; /* literals of the cluster.log rules; NULL: every line */
-    const char **words;       /* each provider text of the conditions once, lowered (arena) */
+    /* The cluster.log rules' literals (owned), compiled into prefilter at its first use
+     * (hvd_ruleset_prefilter(), under prefilter_lock): a run that reads no cluster.log
+     * never compiles them. NULL lits: no prefilter, every line is read. */
+    char **prefilter_lits;
+    size_t nprefilter_lits;
+    int prefilter_failed;
+    pthread_mutex_t prefilter_lock;
+    hvd_prefilter *prefilter;
+    const char **words; /* each provider text of the conditions once, lowered (arena) */
     size_t nwords;
 };
 
@@ -179,8 +187,9 @@ struct hvd_ruleset {
  * Admin, Operational, Analytic, Debug, Diagnostic or DiagnosticVerbose becomes '/'. */
 void hvd__channel_normalise(const char *in, char *out, size_t cap);
 
-/* Compiles rs->prefilter from the rules and the message table (rules_literals.c); leaves it
- * NULL when some rule may match a line holding no literal it knows. HVD_OK or HVD_ENOMEM. */
+/* Gathers rs->prefilter_lits from the rules and the message table (rules_literals.c),
+ * compiled at the first hvd_ruleset_prefilter(); leaves them NULL when some rule may match a
+ * line holding no literal it knows. HVD_OK. */
 int hvd__ruleset_build_prefilter(hvd_ruleset *rs, const hvd_logger *log, hvd_error *err);
 
 /* Sets the guard of every <field>/<message> regex of the rules whose required literals are

@@ -667,6 +667,8 @@ int hvd__ruleset_build_prefilter(hvd_ruleset *rs, const hvd_logger *log, hvd_err
     const char *every = NULL;
     int rc = HVD_OK;
 
+    (void)err; /* nothing here fails: a set that cannot grow becomes "all" */
+
     memset(&all, 0, sizeof(all));
     memset(&one, 0, sizeof(one));
     for (size_t r = 0; r < rs->nrules && !every; r++) {
@@ -689,11 +691,11 @@ int hvd__ruleset_build_prefilter(hvd_ruleset *rs, const hvd_logger *log, hvd_err
                 "cluster.log prefilter off: rule %s may match a line without a known literal",
                 every ? every : "(too many literals)");
     } else {
-        rc = hvd_prefilter_create(&rs->prefilter, (const char *const *)all.v, all.n, err);
-        if (rc == HVD_OK) {
-            hvd_log(log, HVD_LOG_DEBUG, "cluster.log prefilter: %zu literals (%s)",
-                    hvd_prefilter_count(rs->prefilter), hvd_prefilter_backend(rs->prefilter));
-        }
+        /* Compiled at first use: see hvd_ruleset_prefilter(). */
+        rs->prefilter_lits = all.v;
+        rs->nprefilter_lits = all.n;
+        memset(&all, 0, sizeof(all));
+        hvd_log(log, HVD_LOG_DEBUG, "cluster.log prefilter: %zu literals", rs->nprefilter_lits);
     }
     set_free(&all);
     set_free(&one);
@@ -815,7 +817,26 @@ int hvd__ruleset_build_guards(hvd_ruleset *rs)
     return rc;
 }
 
+/* The prefilter is the set's cache, made on the first call under its lock: the set is
+ * otherwise read-only and may be shared by threads. A compile that fails (out of memory,
+ * or a scanner library that refuses) leaves it NULL: every line is read, as without one.
+ * Cost: the first call compiles the literals (Vectorscan: tens of milliseconds). */
 const hvd_prefilter *hvd_ruleset_prefilter(const hvd_ruleset *rs)
 {
-    return rs ? rs->prefilter : NULL;
+    hvd_ruleset *own = (hvd_ruleset *)rs; /* only the cache fields are written */
+    const hvd_prefilter *pf;
+
+    if (!rs) {
+        return NULL;
+    }
+    pthread_mutex_lock(&own->prefilter_lock);
+    if (!own->prefilter && own->prefilter_lits && !own->prefilter_failed &&
+        hvd_prefilter_create(&own->prefilter, (const char *const *)own->prefilter_lits,
+                             own->nprefilter_lits, NULL) < 0) {
+        own->prefilter = NULL;
+        own->prefilter_failed = 1;
+    }
+    pf = own->prefilter;
+    pthread_mutex_unlock(&own->prefilter_lock);
+    return pf;
 }
