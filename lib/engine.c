@@ -3,7 +3,9 @@
  *
  * Index: each rule is filed under the most specific key its <match> names, (provider,
  * event id), provider, event id or cluster.log component, or in a fallback list; an event
- * looks up its own keys and meets only those rules.
+ * looks up its own keys and meets only those rules, without evaluating again the conditions
+ * the key proves. A regex runs only on a subject holding one of its required literals (its
+ * guard, rules_literals.c), and a <provider> compares words looked up once per event.
  *
  * Time: a rule's matches are grouped by entity values, and time is cut in quiet periods
  * (aligned on 1970-01-01, so the cut depends on nothing read). A group makes one diagnosis

@@ -18,6 +18,9 @@
  * encoding the reader takes, and nothing else decodes to ASCII. Where PCRE2 folds an ASCII
  * letter with a non-ASCII one (k with U+212A, s with U+017F, caseless UTF patterns), the
  * letter ends a literal.
+ *
+ * The same reading of a pattern gives each <field>/<message> regex its guard: the engine
+ * runs the regex only on a subject holding one of those literals (hvd__pred.guard).
  */
 #include "rules_internal.h"
 
