@@ -3,7 +3,9 @@
  *
  * Index: each rule is filed under the most specific key its <match> names, (provider,
  * event id), provider, event id or cluster.log component, or in a fallback list; an event
- * looks up its own keys and meets only those rules.
+ * looks up its own keys and meets only those rules, without evaluating again the conditions
+ * the key proves. A regex runs only on a subject holding one of its required literals (its
+ * guard, rules_literals.c), and a <provider> compares words looked up once per event.
  *
  * Time: a rule's matches are grouped by entity values, and time is cut in quiet periods
  * (aligned on 1970-01-01, so the cut depends on nothing read). A group makes one diagnosis
@@ -191,9 +193,17 @@ struct held_ev {
     struct evidence_copy evc;
 };
 
+/* A rule filed under a key, and the top-level conditions of its <match> that meeting it
+ * there proves true (indexes in match.kids; NO_KID for none). */
+#define NO_KID SIZE_MAX
+struct cand {
+    size_t rule;
+    size_t implied[2];
+};
+
 struct bucket {
     char *key;
-    size_t *rules;
+    struct cand *rules;
     size_t n;
     struct bucket *next;
 };
@@ -265,6 +275,11 @@ struct hvd_engine {
     int text_names_ready; /* text_names is of this event: looked up at its first match */
     struct entities ents;
     hvd_buf scratch;
+    hvd_buf lowered;    /* low_of, ASCII letters in lower case (see guard_holds()) */
+    const char *low_of; /* the subject lowered, of this event; NULL: none yet */
+    size_t *word_slots; /* rs->words by hash of the text: index + 1, 0 when free */
+    size_t nword_slots; /* a power of two, more than twice rs->nwords */
+    size_t ev_word;     /* the event's provider among rs->words (see eval()) */
 };
 
 /* --- small helpers ------------------------------------------------------------------ */
@@ -500,15 +515,15 @@ static struct bucket *bucket_get(hvd_engine *e, const char *key, int create)
     return b;
 }
 
-static int bucket_add(hvd_engine *e, const char *key, size_t rule)
+static int bucket_add(hvd_engine *e, const char *key, size_t rule, size_t kid_a, size_t kid_b)
 {
     struct bucket *b = bucket_get(e, key, 1);
-    size_t *grown;
+    struct cand *grown;
 
     if (!b) {
         return HVD_ENOMEM;
     }
-    if (b->n && b->rules[b->n - 1] == rule) {
+    if (b->n && b->rules[b->n - 1].rule == rule) {
         return HVD_OK;
     }
     grown = hvd_realloc(b->rules, (b->n + 1) * sizeof(*grown));
@@ -516,7 +531,10 @@ static int bucket_add(hvd_engine *e, const char *key, size_t rule)
         return HVD_ENOMEM;
     }
     b->rules = grown;
-    b->rules[b->n++] = rule;
+    b->rules[b->n].rule = rule;
+    b->rules[b->n].implied[0] = kid_a;
+    b->rules[b->n].implied[1] = kid_b;
+    b->n++;
     return HVD_OK;
 }
 
@@ -524,7 +542,10 @@ static int bucket_add(hvd_engine *e, const char *key, size_t rule)
 struct keys {
     const char *providers[16];
     size_t nproviders;
+    size_t provider_kid; /* the kid the providers come from */
+    int providers_whole; /* none was cut to fit the key: meeting the key proves the kid */
     const hvd__pred *ids;
+    size_t ids_kid;
     const char *component;
     int source;
 };
@@ -537,6 +558,7 @@ static void collect_keys(const hvd__pred *match, struct keys *k)
 
         if (p->kind == HVD__P_PROVIDER && k->nproviders == 0) {
             k->providers[k->nproviders++] = p->text;
+            k->provider_kid = i;
         } else if (p->kind == HVD__P_ANY && k->nproviders == 0) {
             int all_providers = p->nkids > 0 && p->nkids <= 16;
 
@@ -546,13 +568,19 @@ static void collect_keys(const hvd__pred *match, struct keys *k)
             for (size_t j = 0; all_providers && j < p->nkids; j++) {
                 k->providers[k->nproviders++] = p->kids[j].text;
             }
+            k->provider_kid = i;
         } else if (p->kind == HVD__P_EVENT_ID && !k->ids) {
             k->ids = p;
+            k->ids_kid = i;
         } else if (p->kind == HVD__P_COMPONENT && !k->component) {
             k->component = p->text;
         } else if (p->kind == HVD__P_SOURCE) {
             k->source = p->source;
         }
+    }
+    k->providers_whole = match->kind == HVD__P_ALL;
+    for (size_t i = 0; i < k->nproviders; i++) {
+        k->providers_whole = k->providers_whole && strlen(k->providers[i]) < 255;
     }
 }
 
@@ -563,6 +591,9 @@ static int index_rule(hvd_engine *e, size_t r)
     char key[300];
     char low[256];
     uint64_t span = 0;
+    size_t pkid;
+    size_t ikid;
+    int match_is_all = rule->match.kind == HVD__P_ALL;
     int rc = HVD_OK;
 
     collect_keys(&rule->match, &k);
@@ -574,18 +605,23 @@ static int index_rule(hvd_engine *e, size_t r)
     if (k.ids && span > 512) {
         k.ids = NULL; /* too wide to expand: the provider alone files it */
     }
+    /* Met under a provider key, the event has that provider (case ignored, as <provider>
+     * compares); under an id key, that event id. Only an EVTX event or one with an id is
+     * looked up by them (hvd_engine_feed()), as <event-id> requires. */
+    pkid = k.nproviders && k.providers_whole ? k.provider_kid : NO_KID;
+    ikid = k.ids && match_is_all ? k.ids_kid : NO_KID;
     if (k.nproviders) {
         for (size_t p = 0; p < k.nproviders && rc == HVD_OK; p++) {
             lower_copy(low, sizeof(low), k.providers[p]);
             if (!k.ids) {
                 snprintf(key, sizeof(key), "P|%s", low);
-                rc = bucket_add(e, key, r);
+                rc = bucket_add(e, key, r, pkid, NO_KID);
                 continue;
             }
             for (size_t i = 0; i < k.ids->nranges && rc == HVD_OK; i++) {
                 for (uint32_t id = k.ids->ranges[i].lo; id <= k.ids->ranges[i].hi; id++) {
                     snprintf(key, sizeof(key), "E|%s|%u", low, id);
-                    rc = bucket_add(e, key, r);
+                    rc = bucket_add(e, key, r, pkid, ikid);
                 }
             }
         }
@@ -595,7 +631,7 @@ static int index_rule(hvd_engine *e, size_t r)
         for (size_t i = 0; i < k.ids->nranges && rc == HVD_OK; i++) {
             for (uint32_t id = k.ids->ranges[i].lo; id <= k.ids->ranges[i].hi; id++) {
                 snprintf(key, sizeof(key), "I|%u", id);
-                rc = bucket_add(e, key, r);
+                rc = bucket_add(e, key, r, ikid, NO_KID);
             }
         }
         return rc;
@@ -603,7 +639,7 @@ static int index_rule(hvd_engine *e, size_t r)
     if (k.component) {
         lower_copy(low, sizeof(low), k.component);
         snprintf(key, sizeof(key), "C|%s", low);
-        return bucket_add(e, key, r);
+        return bucket_add(e, key, r, NO_KID, NO_KID);
     }
     /* Regex-only rules: met by every event of their source kind (both when unsaid). */
     for (int s = 1; s <= 2; s++) {
@@ -721,6 +757,35 @@ static int regex_matches(hvd_engine *e, pcre2_code *re, const char *subject)
     return 1;
 }
 
+/* Whether subject v holds one of the literals of p's guard (hvd__pred.guard), so that
+ * its regex may match. The subject is lowered once per event: the rules keyed by an
+ * event's provider mostly read the same message. Cost: O(len(v)) to lower, one strstr()
+ * per literal. A subject longer than the buffer is taken as holding them. */
+static int guard_holds(hvd_engine *e, const hvd__pred *p, const char *v)
+{
+    if (e->low_of != v) {
+        size_t n = strlen(v);
+
+        e->low_of = NULL;
+        hvd_buf_reset(&e->lowered);
+        if (hvd_buf_add(&e->lowered, v, n) < 0) {
+            return 1;
+        }
+        for (size_t i = 0; i < n; i++) {
+            char c = e->lowered.data[i];
+
+            e->lowered.data[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+        }
+        e->low_of = v;
+    }
+    for (size_t i = 0; i < p->nguard; i++) {
+        if (strstr(hvd_buf_str(&e->lowered), p->guard[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int value_matches(hvd_engine *e, const hvd__pred *p, const char *v)
 {
     switch (p->op) {
@@ -731,7 +796,7 @@ static int value_matches(hvd_engine *e, const hvd__pred *p, const char *v)
     case HVD__OP_CONTAINS:
         return v && ci_contains(v, p->text);
     case HVD__OP_REGEX:
-        return v && regex_matches(e, p->re, v);
+        return v && (!p->nguard || guard_holds(e, p, v)) && regex_matches(e, p->re, v);
     default:
         return v && strcasecmp(v, p->text) == 0;
     }
@@ -775,6 +840,10 @@ static int eval(hvd_engine *e, const hvd__pred *p)
     case HVD__P_SOURCE:
         return (int)ev->kind == p->source;
     case HVD__P_PROVIDER:
+        /* The provider's word was looked up once for the event: equal words, equal texts. */
+        if (p->word && e->ev_word != SIZE_MAX) {
+            return e->ev_word == p->word;
+        }
         return strcasecmp(ev->provider, p->text) == 0;
     case HVD__P_CHANNEL:
         return strcmp(e->channel, p->text) == 0;
@@ -2493,7 +2562,22 @@ static int extract(hvd_engine *e, const hvd__rule *rule)
     return rc;
 }
 
-static int try_rule(hvd_engine *e, size_t r)
+/* eval() of a rule's <match>, without the top-level conditions c proves (NULL: none). */
+static int eval_match(hvd_engine *e, const hvd__pred *match, const struct cand *c)
+{
+    if (!c || match->kind != HVD__P_ALL || (c->implied[0] == NO_KID && c->implied[1] == NO_KID)) {
+        return eval(e, match);
+    }
+    e->stats.predicates++;
+    for (size_t i = 0; i < match->nkids; i++) {
+        if (i != c->implied[0] && i != c->implied[1] && !eval(e, &match->kids[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int try_rule(hvd_engine *e, size_t r, const struct cand *c)
 {
     const hvd__rule *rule = &e->rs->rules[r];
     int rc;
@@ -2505,7 +2589,7 @@ static int try_rule(hvd_engine *e, size_t r)
     e->cur_rule = r;
     entities_clear(&e->ents);
     e->found_code = 0;
-    if (!eval(e, &rule->match)) {
+    if (!eval_match(e, &rule->match, c)) {
         return HVD_OK;
     }
     e->stats.matches++;
@@ -2513,12 +2597,14 @@ static int try_rule(hvd_engine *e, size_t r)
     return rc < 0 ? rc : matched(e, r);
 }
 
-static int try_bucket(hvd_engine *e, const char *key)
+/* Tries the rules filed under key; implied: whether the conditions the key proves may be
+ * skipped (the event's provider was lowered whole). */
+static int try_bucket(hvd_engine *e, const char *key, int implied)
 {
     const struct bucket *b = bucket_get(e, key, 0);
 
     for (size_t i = 0; b && i < b->n; i++) {
-        int rc = try_rule(e, b->rules[i]);
+        int rc = try_rule(e, b->rules[i].rule, implied ? &b->rules[i] : NULL);
 
         if (rc < 0) {
             return rc;
@@ -2527,9 +2613,83 @@ static int try_bucket(hvd_engine *e, const char *key)
     return HVD_OK;
 }
 
+/* 1 + the index of low (a lowered text) in rs->words, or 0 when it is none of them.
+ * Cost: O(1) expected, one hash of low. */
+static size_t word_of(const hvd_engine *e, const char *low)
+{
+    size_t mask = e->nword_slots - 1;
+
+    if (!e->nword_slots) {
+        return 0;
+    }
+    for (size_t i = (size_t)hash(low) & mask; e->word_slots[i]; i = (i + 1) & mask) {
+        if (strcmp(e->rs->words[e->word_slots[i] - 1], low) == 0) {
+            return e->word_slots[i];
+        }
+    }
+    return 0;
+}
+
+static int words_index(hvd_engine *e)
+{
+    size_t n = 16;
+
+    while (n <= 2 * e->rs->nwords) {
+        n *= 2;
+    }
+    e->word_slots = hvd_calloc(n, sizeof(*e->word_slots));
+    if (!e->word_slots) {
+        return HVD_ENOMEM;
+    }
+    e->nword_slots = n;
+    for (size_t w = 0; w < e->rs->nwords; w++) {
+        size_t i = (size_t)hash(e->rs->words[w]) & (n - 1);
+
+        while (e->word_slots[i]) {
+            i = (i + 1) & (n - 1);
+        }
+        e->word_slots[i] = w + 1;
+    }
+    return HVD_OK;
+}
+
+/* The index key index_rule() files a rule under, "T|name|id" with the parts given, written
+ * into key (BUCKET_KEY bytes; name is at most 255): the same text as its snprintf(), without
+ * a format to parse for every event. Returns key. */
+#define BUCKET_KEY 300
+static const char *bucket_key(char *key, char tag, const char *name, int with_id, uint32_t id)
+{
+    size_t n = 0;
+    char digits[10];
+    size_t nd = 0;
+
+    key[n++] = tag;
+    key[n++] = '|';
+    if (name) {
+        size_t len = strlen(name);
+
+        memcpy(key + n, name, len);
+        n += len;
+        if (with_id) {
+            key[n++] = '|';
+        }
+    }
+    if (with_id) {
+        do {
+            digits[nd++] = (char)('0' + id % 10);
+            id /= 10;
+        } while (id);
+        while (nd) {
+            key[n++] = digits[--nd];
+        }
+    }
+    key[n] = '\0';
+    return key;
+}
+
 int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
 {
-    char key[300];
+    char key[BUCKET_KEY];
     char low[256];
     int rc = HVD_OK;
     int kind = ev->kind == HVD_SOURCE_CLUSTERLOG ? 2 : 1;
@@ -2559,6 +2719,7 @@ int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
     }
     e->ntext_names = 0;
     e->text_names_ready = 0;
+    e->low_of = NULL;
     rc = HVD_OK;
     e->ev = ev;
     e->codes_ready = 0;
@@ -2567,25 +2728,25 @@ int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
     /* Stored diagnoses this event could fold into or join with, before it is matched. */
     rc = need(e, ev->time, ev->time);
     hvd__channel_normalise(ev->channel ? ev->channel : "", e->channel, sizeof(e->channel));
+    lower_copy(low, sizeof(low), ev->provider ? ev->provider : "");
+    /* A provider lowered whole has its word; a longer one is compared as text. */
+    e->ev_word = ev->provider && strlen(low) == strlen(ev->provider) ? word_of(e, low) : SIZE_MAX;
     if (rc == HVD_OK && (ev->kind == HVD_SOURCE_EVTX || ev->event_id != 0)) {
-        lower_copy(low, sizeof(low), ev->provider ? ev->provider : "");
-        snprintf(key, sizeof(key), "E|%s|%u", low, ev->event_id);
-        rc = try_bucket(e, key);
+        int whole = e->ev_word != SIZE_MAX;
+
+        rc = try_bucket(e, bucket_key(key, 'E', low, 1, ev->event_id), whole);
         if (rc == HVD_OK) {
-            snprintf(key, sizeof(key), "P|%s", low);
-            rc = try_bucket(e, key);
+            rc = try_bucket(e, bucket_key(key, 'P', low, 0, 0), whole);
         }
         if (rc == HVD_OK) {
-            snprintf(key, sizeof(key), "I|%u", ev->event_id);
-            rc = try_bucket(e, key);
+            rc = try_bucket(e, bucket_key(key, 'I', NULL, 1, ev->event_id), 1);
         }
     } else if (rc == HVD_OK && ev->component && *ev->component) {
         lower_copy(low, sizeof(low), ev->component);
-        snprintf(key, sizeof(key), "C|%s", low);
-        rc = try_bucket(e, key);
+        rc = try_bucket(e, bucket_key(key, 'C', low, 0, 0), 0);
     }
     for (size_t i = 0; rc == HVD_OK && i < e->nfallback[kind]; i++) {
-        rc = try_rule(e, e->fallback[kind][i]);
+        rc = try_rule(e, e->fallback[kind][i], NULL);
     }
     entities_clear(&e->ents);
     if (rc == HVD_OK && (e->ngroups > MAX_GROUPS || e->nopen > MAX_OPEN ||
@@ -2653,6 +2814,10 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
         return HVD_ENOMEM;
     }
     hvd_buf_init(&e->scratch, 256 * 1024);
+    hvd_buf_init(&e->lowered, 1024 * 1024);
+    if (words_index(e) < 0) {
+        rc = HVD_ENOMEM;
+    }
     e->md = pcre2_match_data_create(rs->max_captures + 1, NULL);
     e->mctx = pcre2_match_context_create(NULL);
     e->corr_by_rule = hvd_calloc(rs->nrules + 1, sizeof(*e->corr_by_rule));
@@ -2908,5 +3073,7 @@ void hvd_engine_destroy(hvd_engine *e)
     hvd_extractor_destroy(e->namer);
     entities_free(&e->ents);
     hvd_buf_free(&e->scratch);
+    hvd_buf_free(&e->lowered);
+    hvd_free(e->word_slots);
     hvd_free(e);
 }

@@ -454,6 +454,27 @@ static int record_source(hvd_ingest *ing, const char *display, hvd_source *src,
     return hvd_store_put_source(ing->st, &row, err);
 }
 
+/* Whether path may be read as a cluster.log: its first bytes say it is, or cannot be
+ * looked at here (then the reader decides). Cost: one open and one read of the head. */
+static int may_be_clusterlog(const char *path)
+{
+    unsigned char head[HVD_SOURCE_DETECT_HEAD];
+    struct stat sb;
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    int yes = 1;
+
+    if (fd < 0) {
+        return 1;
+    }
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        n = pread(fd, head, sizeof(head), 0);
+        yes = n < 0 || hvd_source_detect_head(head, (size_t)n) == HVD_SOURCE_CLUSTERLOG;
+    }
+    close(fd);
+    return yes;
+}
+
 /* Opens path for reading, resuming a followed cluster.log at its checkpoint when the file
  * opened is provably the one checkpointed, grown; *resumed says which. */
 static int open_source(hvd_ingest *ing, const char *path, const char *display,
@@ -470,7 +491,10 @@ static int open_source(hvd_ingest *ing, const char *path, const char *display,
     sopt.host_hint = opt->host_hint;
     sopt.evtx_decoder = opt->evtx_decoder;
     sopt.needs = opt->decode_all ? NULL : ing->needs;
-    sopt.prefilter = opt->no_prefilter ? NULL : hvd_ruleset_prefilter(ing->rs);
+    /* Compiled at its first use: an EVTX-only run never pays for it. A file that changes
+     * kind before it is opened reads every line or ignores it: the same events. */
+    sopt.prefilter =
+        opt->no_prefilter || !may_be_clusterlog(path) ? NULL : hvd_ruleset_prefilter(ing->rs);
     if (opt->follow) {
         rc = resume_point(ing, display, from, &row, err);
         if (rc < 0) {

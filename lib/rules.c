@@ -88,6 +88,11 @@ static void *arena_alloc(hvd_ruleset *rs, size_t n)
     return b->data + b->used - n;
 }
 
+void *hvd__ruleset_alloc(hvd_ruleset *rs, size_t n)
+{
+    return arena_alloc(rs, n);
+}
+
 static char *arena_strdup(hvd_ruleset *rs, const char *s)
 {
     size_t n = strlen(s) + 1;
@@ -1271,6 +1276,7 @@ static int load(hvd_ruleset **out, const char *dir, const char *one_file, const 
     if (!ld.rs) {
         return hvd_error_set(err, HVD_ENOMEM, NULL, 0, "out of memory");
     }
+    pthread_mutex_init(&ld.rs->prefilter_lock, NULL);
     xsd = find_xsd(dir, xsd_path, xsd_buf, sizeof(xsd_buf));
     schema = load_schema(&ld, xsd);
     if (!schema) {
@@ -1301,6 +1307,10 @@ static int load(hvd_ruleset **out, const char *dir, const char *one_file, const 
     if (ld.rep.errors) {
         hvd_ruleset_destroy(ld.rs);
         return err ? err->code : HVD_ERULE;
+    }
+    if (hvd__ruleset_build_guards(ld.rs) < 0) {
+        hvd_ruleset_destroy(ld.rs);
+        return hvd_error_set(err, HVD_ENOMEM, NULL, 0, "out of memory for the rules' guards");
     }
     if (hvd__ruleset_build_prefilter(ld.rs, log, err) < 0) {
         hvd_ruleset_destroy(ld.rs);
@@ -1337,6 +1347,11 @@ void hvd_ruleset_destroy(hvd_ruleset *rs)
     hvd_msgtable_destroy(rs->messages);
     hvd_extract_destroy(rs->names);
     hvd_prefilter_destroy(rs->prefilter);
+    for (size_t i = 0; i < rs->nprefilter_lits; i++) {
+        hvd_free(rs->prefilter_lits[i]);
+    }
+    hvd_free(rs->prefilter_lits);
+    pthread_mutex_destroy(&rs->prefilter_lock);
     b = rs->arena;
     while (b) {
         struct hvd__block *next = b->next;

@@ -9,6 +9,7 @@
 #include "rules.h"
 
 #include <pcre2.h>
+#include <pthread.h>
 #include <stdint.h>
 
 /* PCRE2 limits for every match against event text. */
@@ -58,6 +59,12 @@ typedef struct hvd__pred {
     int source;      /* hvd_source_kind */
     uint32_t code;
     int win32;
+    /* A regex's guard: lower-case ASCII literals one of which (case ignored) any subject it
+     * matches holds, so a subject holding none is no match without running it; nguard 0:
+     * none known. In the set's arena (rules_literals.c). */
+    const char **guard;
+    size_t nguard;
+    size_t word; /* <provider>: 1 + the index of its text, lowered, in hvd_ruleset.words */
     struct hvd__pred *kids;
     size_t nkids;
 } hvd__pred;
@@ -164,16 +171,34 @@ struct hvd_ruleset {
     uint32_t max_captures;    /* largest capture count of any regex */
     hvd_msgtable *messages;   /* rendered messages back to events (messages/ beside the rules) */
     hvd_extract_table *names; /* names in message text (names/ beside the rules) */
-    hvd_prefilter *prefilter; /* literals of the cluster.log rules; NULL: every line */
+    /* The cluster.log rules' literals (owned), compiled into prefilter at its first use
+     * (hvd_ruleset_prefilter(), under prefilter_lock): a run that reads no cluster.log
+     * never compiles them. NULL lits: no prefilter, every line is read. */
+    char **prefilter_lits;
+    size_t nprefilter_lits;
+    int prefilter_failed;
+    pthread_mutex_t prefilter_lock;
+    hvd_prefilter *prefilter;
+    const char **words; /* each provider text of the conditions once, lowered (arena) */
+    size_t nwords;
 };
 
 /* Normalises a channel name for comparison: lower case, and the last '-' or '/' before
  * Admin, Operational, Analytic, Debug, Diagnostic or DiagnosticVerbose becomes '/'. */
 void hvd__channel_normalise(const char *in, char *out, size_t cap);
 
-/* Compiles rs->prefilter from the rules and the message table (rules_literals.c); leaves it
- * NULL when some rule may match a line holding no literal it knows. HVD_OK or HVD_ENOMEM. */
+/* Gathers rs->prefilter_lits from the rules and the message table (rules_literals.c),
+ * compiled at the first hvd_ruleset_prefilter(); leaves them NULL when some rule may match a
+ * line holding no literal it knows. HVD_OK. */
 int hvd__ruleset_build_prefilter(hvd_ruleset *rs, const hvd_logger *log, hvd_error *err);
+
+/* Sets the guard of every <field>/<message> regex of the rules whose required literals are
+ * known and few, and the word of every <provider> (rules_literals.c). HVD_OK or
+ * HVD_ENOMEM. */
+int hvd__ruleset_build_guards(hvd_ruleset *rs);
+
+/* n zeroed bytes in the set's arena, freed with it; NULL when out of memory. */
+void *hvd__ruleset_alloc(hvd_ruleset *rs, size_t n);
 
 /* The rule index of id, or -1. */
 long hvd__ruleset_find(const hvd_ruleset *rs, const char *id);

@@ -18,12 +18,17 @@
  * encoding the reader takes, and nothing else decodes to ASCII. Where PCRE2 folds an ASCII
  * letter with a non-ASCII one (k with U+212A, s with U+017F, caseless UTF patterns), the
  * letter ends a literal.
+ *
+ * The same reading of a pattern gives each <field>/<message> regex its guard: the engine
+ * runs the regex only on a subject holding one of those literals (hvd__pred.guard).
  */
 #include "rules_internal.h"
 
 #include "alloc.h"
 #include "prefilter.h"
 
+#include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -665,6 +670,8 @@ int hvd__ruleset_build_prefilter(hvd_ruleset *rs, const hvd_logger *log, hvd_err
     const char *every = NULL;
     int rc = HVD_OK;
 
+    (void)err; /* nothing here fails: a set that cannot grow becomes "all" */
+
     memset(&all, 0, sizeof(all));
     memset(&one, 0, sizeof(one));
     for (size_t r = 0; r < rs->nrules && !every; r++) {
@@ -687,18 +694,152 @@ int hvd__ruleset_build_prefilter(hvd_ruleset *rs, const hvd_logger *log, hvd_err
                 "cluster.log prefilter off: rule %s may match a line without a known literal",
                 every ? every : "(too many literals)");
     } else {
-        rc = hvd_prefilter_create(&rs->prefilter, (const char *const *)all.v, all.n, err);
-        if (rc == HVD_OK) {
-            hvd_log(log, HVD_LOG_DEBUG, "cluster.log prefilter: %zu literals (%s)",
-                    hvd_prefilter_count(rs->prefilter), hvd_prefilter_backend(rs->prefilter));
-        }
+        /* Compiled at first use: see hvd_ruleset_prefilter(). */
+        rs->prefilter_lits = all.v;
+        rs->nprefilter_lits = all.n;
+        memset(&all, 0, sizeof(all));
+        hvd_log(log, HVD_LOG_DEBUG, "cluster.log prefilter: %zu literals", rs->nprefilter_lits);
     }
     set_free(&all);
     set_free(&one);
     return rc;
 }
 
+/* ---- regex guards ---- */
+
+#define GUARD_MAX     8 /* literals a guard may hold: more, and the regex runs unguarded */
+#define GUARD_MIN_LEN 3 /* shorter literals are found almost everywhere: not worth a look */
+
+/* The guard of one regex condition (see hvd__pred.guard): its required literals when they
+ * are few and none is short. Soundness is regex_literals()'s: a subject the pattern
+ * matches holds one of them, ASCII case ignored. */
+static int pred_guard(hvd_ruleset *rs, hvd__pred *p)
+{
+    struct litset lits;
+    int rc = HVD_OK;
+
+    memset(&lits, 0, sizeof(lits));
+    regex_literals(p->text, &lits);
+    if (lits.kind == SET_LITS && lits.n > 0 && lits.n <= GUARD_MAX) {
+        size_t shortest = SIZE_MAX;
+
+        for (size_t i = 0; i < lits.n; i++) {
+            shortest = strlen(lits.v[i]) < shortest ? strlen(lits.v[i]) : shortest;
+        }
+        if (shortest >= GUARD_MIN_LEN) {
+            const char **g = hvd__ruleset_alloc(rs, lits.n * sizeof(*g));
+
+            for (size_t i = 0; g && i < lits.n; i++) {
+                size_t len = strlen(lits.v[i]);
+                char *c = hvd__ruleset_alloc(rs, len + 1);
+
+                if (!c) {
+                    g = NULL;
+                    break;
+                }
+                for (size_t j = 0; j < len; j++) {
+                    c[j] = (char)tolower((unsigned char)lits.v[i][j]);
+                }
+                g[i] = c;
+            }
+            if (g) {
+                p->guard = g;
+                p->nguard = lits.n;
+            } else {
+                rc = HVD_ENOMEM;
+            }
+        }
+    }
+    set_free(&lits);
+    return rc;
+}
+
+/* Sets p->word, adding its lowered text to rs->words when new. Cost: O(words). */
+static int pred_word(hvd_ruleset *rs, hvd__pred *p)
+{
+    size_t len = strlen(p->text);
+    char *low;
+
+    for (size_t i = 0; i < rs->nwords; i++) {
+        if (strcasecmp(rs->words[i], p->text) == 0) {
+            p->word = i + 1;
+            return HVD_OK;
+        }
+    }
+    if ((rs->nwords & (rs->nwords - 1)) == 0) { /* 0, 1, 2, 4...: the arena array doubles */
+        const char **grown =
+            hvd__ruleset_alloc(rs, (rs->nwords ? 2 * rs->nwords : 1) * sizeof(*grown));
+
+        if (!grown) {
+            return HVD_ENOMEM;
+        }
+        if (rs->nwords) {
+            memcpy(grown, rs->words, rs->nwords * sizeof(*grown));
+        }
+        rs->words = grown;
+    }
+    low = hvd__ruleset_alloc(rs, len + 1);
+    if (!low) {
+        return HVD_ENOMEM;
+    }
+    for (size_t i = 0; i < len; i++) {
+        low[i] = (char)tolower((unsigned char)p->text[i]);
+    }
+    rs->words[rs->nwords++] = low;
+    p->word = rs->nwords;
+    return HVD_OK;
+}
+
+static int tree_guards(hvd_ruleset *rs, hvd__pred *p)
+{
+    int rc = HVD_OK;
+
+    if (p->kind == HVD__P_PROVIDER && p->text) {
+        rc = pred_word(rs, p);
+    }
+    if ((p->kind == HVD__P_FIELD || p->kind == HVD__P_MESSAGE) && p->op == HVD__OP_REGEX && p->re &&
+        p->text) {
+        rc = pred_guard(rs, p);
+    }
+    for (size_t i = 0; rc == HVD_OK && i < p->nkids; i++) {
+        rc = tree_guards(rs, &p->kids[i]);
+    }
+    return rc;
+}
+
+/* Cost: one pass over each regex pattern of the rules. */
+int hvd__ruleset_build_guards(hvd_ruleset *rs)
+{
+    int rc = HVD_OK;
+
+    for (size_t r = 0; rc == HVD_OK && r < rs->nrules; r++) {
+        if (!rs->rules[r].info.correlation) {
+            rc = tree_guards(rs, &rs->rules[r].match);
+        }
+    }
+    return rc;
+}
+
+/* The prefilter is the set's cache, made on the first call under its lock: the set is
+ * otherwise read-only and may be shared by threads. A compile that fails (out of memory,
+ * or a scanner library that refuses) leaves it NULL: every line is read, as without one.
+ * Cost: the first call compiles the literals (Vectorscan: tens of milliseconds). */
 const hvd_prefilter *hvd_ruleset_prefilter(const hvd_ruleset *rs)
 {
-    return rs ? rs->prefilter : NULL;
+    hvd_ruleset *own = (hvd_ruleset *)rs; /* only the cache fields are written */
+    const hvd_prefilter *pf;
+
+    if (!rs) {
+        return NULL;
+    }
+    pthread_mutex_lock(&own->prefilter_lock);
+    if (!own->prefilter && own->prefilter_lits && !own->prefilter_failed &&
+        hvd_prefilter_create(&own->prefilter, (const char *const *)own->prefilter_lits,
+                             own->nprefilter_lits, NULL) < 0) {
+        own->prefilter = NULL;
+        own->prefilter_failed = 1;
+    }
+    pf = own->prefilter;
+    pthread_mutex_unlock(&own->prefilter_lock);
+    return pf;
 }

@@ -368,6 +368,53 @@ static void feed_one(hvd_ruleset *rs, const hvd_event *ev, struct got *g, hvd_en
     hvd_engine_destroy(e);
 }
 
+/* A regex runs only on a subject holding one of its required literals: the rule matches
+ * whatever the literal's case when the pattern ignores case, and not once a literal is
+ * missing, in the message and in a field alike. */
+START_TEST(guarded_regexes_match_as_their_patterns_do)
+{
+    static const struct {
+        const char *provider;
+        const char *message;
+        const char *rule;
+        int match;
+    } cases[] = {
+        {"Microsoft-Windows-Hyper-V-VMMS",
+         "VMMS disabled the listener for Virtual Machine migration connections.",
+         "lm-listener-disabled", 1},
+        {"Microsoft-Windows-Hyper-V-VMMS",
+         "VMMS DISABLED THE LISTENER FOR VIRTUAL MACHINE MIGRATION CONNECTIONS.",
+         "lm-listener-disabled", 1},
+        {"Microsoft-Windows-Hyper-V-VMMS",
+         "VMMS disabled the listener for Virtual Machine connections.", "lm-listener-disabled", 0},
+        {"Microsoft-Windows-Hyper-V-VMMS",
+         "'VM7' failed to start the virtual machine 'VM7' because one of the Hyper-V components "
+         "is not running.",
+         "vm-start-hv-component-not-running", 1},
+        {"Microsoft-Windows-Hyper-V-VMMS",
+         "'VM7' failed to start the virtual machine 'VM7' because one of the Hyper-V parts is "
+         "not running.",
+         "vm-start-hv-component-not-running", 0},
+        {"Microsoft-Windows-Hyper-V-VMMS", "A VM is in \"UNSUPPORTED cluster CONFIGURATION\".",
+         "scvmm-unsupported-cluster-config", 1},
+        {"Microsoft-Windows-Hyper-V-VMMS", "A VM is in an unsupported configuration.",
+         "scvmm-unsupported-cluster-config", 0},
+    };
+    hvd_ruleset *rs = load(HVD_TEST_SRCDIR "/rules");
+    struct got g;
+    hvd_field f;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        hvd_event ev = make(cases[i].provider, 1, "HV1.contoso.local", 0, cases[i].message, &f);
+
+        feed_one(rs, &ev, &g, NULL);
+        ck_assert_msg((find_rule(&g, cases[i].rule) >= 0) == cases[i].match, "%s: %s",
+                      cases[i].rule, cases[i].message);
+    }
+    hvd_ruleset_destroy(rs);
+}
+END_TEST
+
 START_TEST(index_gives_an_event_only_its_candidates)
 {
     hvd_ruleset *rs = load(TEST_RULES);
@@ -1134,6 +1181,7 @@ static Suite *engine_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, events_meet_only_their_candidate_rules);
     tcase_add_test(tc, index_gives_an_event_only_its_candidates);
+    tcase_add_test(tc, guarded_regexes_match_as_their_patterns_do);
     tcase_add_test(tc, channel_names_compare_normalised);
     tcase_add_test(tc, entities_templates_and_evidence);
     tcase_add_test(tc, growth_past_the_evidence_is_emitted_at_the_flush);
