@@ -10,6 +10,11 @@
  * value nobody reads is never rendered. A BinXml substitution (type 0x21, how Windows
  * carries EventData) is a fragment of its own, walked in place.
  *
+ * Speed: values are rendered straight into the event's string arena (room taken once per
+ * value, ASCII copied several bytes at a time, numbers and times without printf), and a
+ * System number or time rendered here is kept as a number, so nothing is parsed back. The
+ * names of a chunk are converted and classed once, whichever templates share them.
+ *
  * The walk takes what eventxml takes from libevtx's XML, in the same shape, so both readers
  * give the same event: text is what an XML parser would report (control characters become
  * spaces, CR LF becomes LF, whitespace in attribute values becomes spaces; an element's
@@ -18,7 +23,8 @@
  *
  * Bounds: every read is checked against the chunk (names, templates) or the value's own
  * bytes; nesting (elements MAX_DEPTH, fragments MAX_NEST), values per record, nodes and
- * name bytes per chunk and the event's strings all have fixed maximums.
+ * name bytes per chunk, the template and name caches and the event's strings (ARENA_MAX,
+ * allocated up to ARENA_MAX + ARENA_SLACK) all have fixed maximums.
  */
 #include "evtx_binxml.h"
 
@@ -40,6 +46,8 @@
 #define MAX_NODES      (1u << 18) /* compiled nodes per pool */
 #define MAX_STRS       (8u << 20) /* UTF-8 bytes of names and texts per pool */
 #define TEMPLATE_SLOTS 2048       /* template cache per chunk (power of two) */
+#define NAME_SLOTS     1024       /* name cache per chunk (power of two) */
+#define NAME_PROBES    8
 #define ARENA_MAX      (4u << 20) /* strings of one event */
 #define ARENA_SLACK    (1u << 18) /* one write past ARENA_MAX before it is refused */
 #define MAX_FIELDS     512
@@ -192,8 +200,19 @@ struct pool {
     uint32_t scap;
 };
 
+/* A name of the chunk already in the main pool, by its chunk offset: templates of a chunk
+ * share their names, so each is converted and classed once. */
+struct name {
+    uint32_t gen; /* the chunk it belongs to (hvd_binxml.gen); another = free slot */
+    uint32_t off; /* chunk offset */
+    uint32_t str; /* in the main pool's strs */
+    uint32_t len;
+    uint8_t cls;
+};
+
 struct tmpl {
-    uint32_t def; /* chunk offset of the definition; 0 = free slot */
+    uint32_t gen; /* the chunk it belongs to (hvd_binxml.gen); another = free slot */
+    uint32_t def; /* chunk offset of the definition */
     uint32_t first;
     uint32_t count;
 };
@@ -251,6 +270,9 @@ struct hvd_binxml {
     struct pool main;       /* templates of the chunk */
     struct pool scratch;    /* template-less trees, dropped after their record */
     struct tmpl tmpl[TEMPLATE_SLOTS];
+    struct tmpl no_template; /* all zero */
+    struct name names[NAME_SLOTS];
+    uint32_t gen;       /* counts set_chunk() calls: entries of older chunks are free */
     struct value *vals; /* MAX_VALUES */
     uint32_t nvals;
 
@@ -379,7 +401,11 @@ void hvd_binxml_set_chunk(hvd_binxml *bx, const uint8_t *chunk, size_t size)
     bx->main.slen = 0;
     bx->scratch.n = 0;
     bx->scratch.slen = 0;
-    memset(bx->tmpl, 0, sizeof(bx->tmpl));
+    if (++bx->gen == 0) { /* wrapped: every entry is old, whatever its number */
+        memset(bx->tmpl, 0, sizeof(bx->tmpl));
+        memset(bx->names, 0, sizeof(bx->names));
+        bx->gen = 1;
+    }
 }
 
 /* --- compiling ------------------------------------------------------------------------ */
@@ -528,6 +554,22 @@ static enum cls classify(const char *s, size_t n)
     return C_OTHER;
 }
 
+/* The cache entry for the name at chunk offset off: its own, a free one, or NULL when the
+ * probes find neither (the name is then converted again). Cost: O(NAME_PROBES). */
+static struct name *name_slot(hvd_binxml *bx, uint32_t off)
+{
+    uint32_t h = (off * 2654435761u) >> 20;
+
+    for (uint32_t i = 0; i < NAME_PROBES; i++) {
+        struct name *nm = &bx->names[(h + i) & (NAME_SLOTS - 1)];
+
+        if (nm->gen != bx->gen || nm->off == off) {
+            return nm;
+        }
+    }
+    return NULL;
+}
+
 /*
  * Reads the name referenced at *pos (a u32 chunk offset; the name follows inline when the
  * offset points just past it) into node nd. Cost: O(length of the name).
@@ -557,7 +599,26 @@ static int read_name(hvd_binxml *bx, struct pool *p, size_t *pos, size_t end, ui
             return failf(bx, "name at chunk offset %" PRIu32 " runs past its record", off);
         }
     }
-    if (pool_utf16(bx, p, bx->chunk + off + 8, nchars, &at, &len) < 0) {
+    if (p == &bx->main) {
+        struct name *nm = name_slot(bx, off);
+
+        if (nm && nm->gen == bx->gen && nm->off == off) {
+            p->nodes[ni].str = nm->str;
+            p->nodes[ni].len = nm->len;
+            p->nodes[ni].cls = nm->cls;
+            return 0;
+        }
+        if (pool_utf16(bx, p, bx->chunk + off + 8, nchars, &at, &len) < 0) {
+            return HVD_ELIMIT;
+        }
+        if (nm) {
+            nm->gen = bx->gen;
+            nm->off = off;
+            nm->str = at;
+            nm->len = len;
+            nm->cls = (uint8_t)classify(p->strs + at, len);
+        }
+    } else if (pool_utf16(bx, p, bx->chunk + off + 8, nchars, &at, &len) < 0) {
         return HVD_ELIMIT;
     }
     p->nodes[ni].str = at;
@@ -841,14 +902,18 @@ static int template_at(hvd_binxml *bx, uint32_t def, struct tmpl **out)
     size_t pos;
     uint32_t first;
 
+    if (def == 0) { /* never cached: an empty template, as a free slot has always read */
+        *out = &bx->no_template;
+        return 0;
+    }
     for (uint32_t i = 0; i < TEMPLATE_SLOTS; i++) {
         struct tmpl *t = &bx->tmpl[(h + i) & (TEMPLATE_SLOTS - 1)];
 
-        if (t->def == def) {
+        if (t->gen == bx->gen && t->def == def) {
             *out = t;
             return 0;
         }
-        if (t->def == 0) {
+        if (t->gen != bx->gen) {
             if ((size_t)def + 24 > bx->size) {
                 return failf(bx, "template at chunk offset %" PRIu32 " outside the chunk", def);
             }
@@ -862,6 +927,7 @@ static int template_at(hvd_binxml *bx, uint32_t def, struct tmpl **out)
                 bx->main.n = first;
                 return HVD_ECORRUPT;
             }
+            t->gen = bx->gen;
             t->def = def;
             t->first = first;
             t->count = bx->main.n - first;
@@ -1034,11 +1100,6 @@ static size_t arena_new(hvd_binxml *bx, const char *s, size_t n)
     if (bx->failed) {
         return 0;
     }
-    if (n == 0 && at < bx->arena.cap && at < ARENA_MAX) { /* an empty string: its NUL */
-        bx->arena.data[at] = '\0';
-        bx->arena.len = at + 1;
-        return at + 1;
-    }
     do {
         size_t piece = n < PIECE ? n : PIECE;
 
@@ -1060,6 +1121,21 @@ static size_t arena_new(hvd_binxml *bx, const char *s, size_t n)
     return at + 1;
 }
 
+/* A new empty string at the end of the arena: arena_new(bx, "", 0), inlined for the common
+ * case. */
+static inline size_t arena_empty(hvd_binxml *bx)
+{
+    size_t at = bx->arena.len;
+
+    if (!bx->failed && at < bx->arena.cap && at < ARENA_MAX) {
+        bx->cr = 0;
+        bx->arena.data[at] = '\0';
+        bx->arena.len = at + 1;
+        return at + 1;
+    }
+    return arena_new(bx, "", 0);
+}
+
 static int new_field(hvd_binxml *bx, size_t name)
 {
     size_t v;
@@ -1068,7 +1144,7 @@ static int new_field(hvd_binxml *bx, size_t name)
         failf(bx, "too many data fields");
         return -1;
     }
-    v = arena_new(bx, "", 0);
+    v = arena_empty(bx);
     if (!name || !v) {
         return -1;
     }
@@ -1081,7 +1157,7 @@ static int new_field(hvd_binxml *bx, size_t name)
 /* Text goes to System slot s from now on. */
 static void to_slot(hvd_binxml *bx, enum slot s)
 {
-    bx->sys[s] = arena_new(bx, "", 0);
+    bx->sys[s] = arena_empty(bx);
     bx->target = bx->sys[s] ? TG_SLOT : TG_NONE;
     bx->slot = s;
 }
@@ -1685,7 +1761,7 @@ static void on_attr(hvd_binxml *bx, const struct pool *p, const struct node *nd)
         break;
     case C_DATA:
         if (nd->cls == C_NAME) {
-            bx->name_attr = arena_new(bx, "", 0);
+            bx->name_attr = arena_empty(bx);
             bx->target = bx->name_attr ? TG_NAME : TG_NONE;
         }
         return;
