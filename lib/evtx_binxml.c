@@ -10,6 +10,11 @@
  * value nobody reads is never rendered. A BinXml substitution (type 0x21, how Windows
  * carries EventData) is a fragment of its own, walked in place.
  *
+ * Speed: values are rendered straight into the event's string arena (room taken once per
+ * value, ASCII copied several bytes at a time, numbers and times without printf), and a
+ * System number or time rendered here is kept as a number, so nothing is parsed back. The
+ * names of a chunk are converted and classed once, whichever templates share them.
+ *
  * The walk takes what eventxml takes from libevtx's XML, in the same shape, so both readers
  * give the same event: text is what an XML parser would report (control characters become
  * spaces, CR LF becomes LF, whitespace in attribute values becomes spaces; an element's
@@ -18,7 +23,8 @@
  *
  * Bounds: every read is checked against the chunk (names, templates) or the value's own
  * bytes; nesting (elements MAX_DEPTH, fragments MAX_NEST), values per record, nodes and
- * name bytes per chunk and the event's strings all have fixed maximums.
+ * name bytes per chunk, the template and name caches and the event's strings (ARENA_MAX,
+ * allocated up to ARENA_MAX + ARENA_SLACK) all have fixed maximums.
  */
 #include "evtx_binxml.h"
 
@@ -40,7 +46,10 @@
 #define MAX_NODES      (1u << 18) /* compiled nodes per pool */
 #define MAX_STRS       (8u << 20) /* UTF-8 bytes of names and texts per pool */
 #define TEMPLATE_SLOTS 2048       /* template cache per chunk (power of two) */
+#define NAME_SLOTS     1024       /* name cache per chunk (power of two) */
+#define NAME_PROBES    8
 #define ARENA_MAX      (4u << 20) /* strings of one event */
+#define ARENA_SLACK    (1u << 18) /* one write past ARENA_MAX before it is refused */
 #define MAX_FIELDS     512
 #define NO_INDEX       0xFFFFu
 
@@ -128,38 +137,42 @@ enum cls {
     C_CHANNEL_TEXT,
 };
 
+/* A string literal and its length. */
+#define LIT(s) s, sizeof(s) - 1
+
 static const struct {
     const char *name;
-    enum cls cls;
+    uint8_t len;
+    uint8_t cls; /* enum cls */
 } class_names[] = {
-    {"Event", C_EVENT},
-    {"System", C_SYSTEM},
-    {"EventData", C_EVENTDATA},
-    {"UserData", C_USERDATA},
-    {"RenderingInfo", C_RENDERING},
-    {"Provider", C_PROVIDER},
-    {"EventID", C_EVENTID},
-    {"Version", C_VERSION},
-    {"Level", C_LEVEL},
-    {"Task", C_TASK},
-    {"Opcode", C_OPCODE},
-    {"Keywords", C_KEYWORDS},
-    {"TimeCreated", C_TIMECREATED},
-    {"EventRecordID", C_RECORDID},
-    {"Channel", C_CHANNEL},
-    {"Computer", C_COMPUTER},
-    {"Security", C_SECURITY},
-    {"Data", C_DATA},
-    {"Message", C_MESSAGE},
-    {"Name", C_NAME},
-    {"Guid", C_GUID},
-    {"EventSourceName", C_SOURCENAME},
-    {"Qualifiers", C_QUALIFIERS},
-    {"SystemTime", C_SYSTEMTIME},
-    {"UserID", C_USERID},
-    {"Execution", C_EXECUTION},
-    {"ProcessID", C_PROCESSID},
-    {"ThreadID", C_THREADID},
+    {LIT("Event"), C_EVENT},
+    {LIT("System"), C_SYSTEM},
+    {LIT("EventData"), C_EVENTDATA},
+    {LIT("UserData"), C_USERDATA},
+    {LIT("RenderingInfo"), C_RENDERING},
+    {LIT("Provider"), C_PROVIDER},
+    {LIT("EventID"), C_EVENTID},
+    {LIT("Version"), C_VERSION},
+    {LIT("Level"), C_LEVEL},
+    {LIT("Task"), C_TASK},
+    {LIT("Opcode"), C_OPCODE},
+    {LIT("Keywords"), C_KEYWORDS},
+    {LIT("TimeCreated"), C_TIMECREATED},
+    {LIT("EventRecordID"), C_RECORDID},
+    {LIT("Channel"), C_CHANNEL},
+    {LIT("Computer"), C_COMPUTER},
+    {LIT("Security"), C_SECURITY},
+    {LIT("Data"), C_DATA},
+    {LIT("Message"), C_MESSAGE},
+    {LIT("Name"), C_NAME},
+    {LIT("Guid"), C_GUID},
+    {LIT("EventSourceName"), C_SOURCENAME},
+    {LIT("Qualifiers"), C_QUALIFIERS},
+    {LIT("SystemTime"), C_SYSTEMTIME},
+    {LIT("UserID"), C_USERID},
+    {LIT("Execution"), C_EXECUTION},
+    {LIT("ProcessID"), C_PROCESSID},
+    {LIT("ThreadID"), C_THREADID},
 };
 
 enum kind { K_OPEN, K_ATTR, K_STARTED, K_CLOSE, K_TEXT, K_SUBST };
@@ -187,10 +200,30 @@ struct pool {
     uint32_t scap;
 };
 
+/* A name of the chunk already in the main pool, by its chunk offset: templates of a chunk
+ * share their names, so each is converted and classed once. */
+struct name {
+    uint32_t gen; /* the chunk it belongs to (hvd_binxml.gen); another = free slot */
+    uint32_t off; /* chunk offset */
+    uint32_t str; /* in the main pool's strs */
+    uint32_t len;
+    uint8_t cls;
+};
+
 struct tmpl {
-    uint32_t def; /* chunk offset of the definition; 0 = free slot */
+    uint32_t gen; /* the chunk it belongs to (hvd_binxml.gen); another = free slot */
+    uint32_t def; /* chunk offset of the definition */
     uint32_t first;
     uint32_t count;
+};
+
+/* The event's strings. Writers take room first (arena_room), write, then check the length
+ * against ARENA_MAX (arena_check), so the limit is that of the result, as a bounded buffer
+ * checks it, without a bounds check per byte. */
+struct arena {
+    char *data;
+    size_t len; /* bytes used, the last string's NUL included */
+    size_t cap; /* at most ARENA_MAX + ARENA_SLACK */
 };
 
 struct value {
@@ -237,11 +270,14 @@ struct hvd_binxml {
     struct pool main;       /* templates of the chunk */
     struct pool scratch;    /* template-less trees, dropped after their record */
     struct tmpl tmpl[TEMPLATE_SLOTS];
+    struct tmpl no_template; /* all zero */
+    struct name names[NAME_SLOTS];
+    uint32_t gen;       /* counts set_chunk() calls: entries of older chunks are free */
     struct value *vals; /* MAX_VALUES */
     uint32_t nvals;
 
-    /* the event being built */
-    hvd_buf arena;
+    /* the event being built: NUL-terminated strings, the last one being written */
+    struct arena arena;
     size_t sys[S_COUNT]; /* arena offset + 1; 0 = absent */
     size_t fname[MAX_FIELDS];
     size_t fvalue[MAX_FIELDS];
@@ -263,9 +299,21 @@ struct hvd_binxml {
     const struct pool *elem_pool;
     size_t name_attr;   /* EventData child: its Name attribute (arena offset + 1) */
     enum target target; /* where text goes */
-    int in_attr;        /* text goes into an attribute value */
-    int cr;             /* the last character emitted was a CR */
+    enum slot slot;     /* TG_SLOT: which one */
+    /* A System slot whose text is one number rendered here: decode_once() takes the number
+     * instead of reading the text back. num_at[s] is sys[s] when num_*[s] describe it. */
+    size_t num_at[S_COUNT];
+    uint64_t num_value[S_COUNT];
+    uint8_t num_len[S_COUNT];  /* its text's length */
+    uint8_t num_base[S_COUNT]; /* 10, or 16 for "0x" and hex digits */
+    size_t time_at;            /* S_TIME's offset + 1 when time_ticks is its rendered FILETIME */
+    hvd_time time_ticks;
+    int in_attr; /* text goes into an attribute value */
+    int cr;      /* the last character emitted was a CR */
     int failed;
+    int64_t day; /* emit_filetime(): the last day rendered, days since 1970 */
+    int day_known;
+    char day_text[10]; /* its "YYYY-MM-DD" */
     int system_only;   /* no rule needs the event: values after System are not rendered */
     int may_skip;      /* this decode may skim (a needs set, and not a retry) */
     size_t skim_bound; /* skimming: most bytes the values skipped would have rendered */
@@ -315,7 +363,6 @@ int hvd_binxml_create(hvd_binxml **out, hvd_error *err)
         hvd_binxml_destroy(bx);
         return hvd_error_set(err, HVD_ENOMEM, NULL, 0, "cannot allocate a BinXML decoder");
     }
-    hvd_buf_init(&bx->arena, ARENA_MAX);
     hvd_buf_init(&bx->message, ARENA_MAX);
     *out = bx;
     return HVD_OK;
@@ -336,7 +383,7 @@ void hvd_binxml_destroy(hvd_binxml *bx)
     pool_free(&bx->main);
     pool_free(&bx->scratch);
     hvd_free(bx->vals);
-    hvd_buf_free(&bx->arena);
+    hvd_free(bx->arena.data);
     hvd_buf_free(&bx->message);
     hvd_free(bx);
 }
@@ -354,7 +401,11 @@ void hvd_binxml_set_chunk(hvd_binxml *bx, const uint8_t *chunk, size_t size)
     bx->main.slen = 0;
     bx->scratch.n = 0;
     bx->scratch.slen = 0;
-    memset(bx->tmpl, 0, sizeof(bx->tmpl));
+    if (++bx->gen == 0) { /* wrapped: every entry is old, whatever its number */
+        memset(bx->tmpl, 0, sizeof(bx->tmpl));
+        memset(bx->names, 0, sizeof(bx->names));
+        bx->gen = 1;
+    }
 }
 
 /* --- compiling ------------------------------------------------------------------------ */
@@ -462,7 +513,14 @@ static int pool_utf16(hvd_binxml *bx, struct pool *p, const uint8_t *s, size_t n
         return -1;
     }
     for (size_t i = 0; i < n;) {
-        o += utf8_put(utf16_next(s, n, &i), w + o);
+        uint16_t c = rd16(s + 2 * i);
+
+        if (c < 0x80) {
+            w[o++] = (char)c;
+            i++;
+        } else {
+            o += utf8_put(utf16_next(s, n, &i), w + o);
+        }
     }
     *at = p->slen;
     *len = (uint32_t)o;
@@ -485,14 +543,31 @@ static int pool_text(hvd_binxml *bx, struct pool *p, const char *s, size_t n, ui
     return 0;
 }
 
+/* Cost: O(known names) length compares, one memcmp a name of the same length. */
 static enum cls classify(const char *s, size_t n)
 {
     for (size_t i = 0; i < sizeof(class_names) / sizeof(class_names[0]); i++) {
-        if (strlen(class_names[i].name) == n && memcmp(class_names[i].name, s, n) == 0) {
-            return class_names[i].cls;
+        if (class_names[i].len == n && memcmp(class_names[i].name, s, n) == 0) {
+            return (enum cls)class_names[i].cls;
         }
     }
     return C_OTHER;
+}
+
+/* The cache entry for the name at chunk offset off: its own, a free one, or NULL when the
+ * probes find neither (the name is then converted again). Cost: O(NAME_PROBES). */
+static struct name *name_slot(hvd_binxml *bx, uint32_t off)
+{
+    uint32_t h = (off * 2654435761u) >> 20;
+
+    for (uint32_t i = 0; i < NAME_PROBES; i++) {
+        struct name *nm = &bx->names[(h + i) & (NAME_SLOTS - 1)];
+
+        if (nm->gen != bx->gen || nm->off == off) {
+            return nm;
+        }
+    }
+    return NULL;
 }
 
 /*
@@ -524,7 +599,26 @@ static int read_name(hvd_binxml *bx, struct pool *p, size_t *pos, size_t end, ui
             return failf(bx, "name at chunk offset %" PRIu32 " runs past its record", off);
         }
     }
-    if (pool_utf16(bx, p, bx->chunk + off + 8, nchars, &at, &len) < 0) {
+    if (p == &bx->main) {
+        struct name *nm = name_slot(bx, off);
+
+        if (nm && nm->gen == bx->gen && nm->off == off) {
+            p->nodes[ni].str = nm->str;
+            p->nodes[ni].len = nm->len;
+            p->nodes[ni].cls = nm->cls;
+            return 0;
+        }
+        if (pool_utf16(bx, p, bx->chunk + off + 8, nchars, &at, &len) < 0) {
+            return HVD_ELIMIT;
+        }
+        if (nm) {
+            nm->gen = bx->gen;
+            nm->off = off;
+            nm->str = at;
+            nm->len = len;
+            nm->cls = (uint8_t)classify(p->strs + at, len);
+        }
+    } else if (pool_utf16(bx, p, bx->chunk + off + 8, nchars, &at, &len) < 0) {
         return HVD_ELIMIT;
     }
     p->nodes[ni].str = at;
@@ -808,14 +902,18 @@ static int template_at(hvd_binxml *bx, uint32_t def, struct tmpl **out)
     size_t pos;
     uint32_t first;
 
+    if (def == 0) { /* never cached: an empty template, as a free slot has always read */
+        *out = &bx->no_template;
+        return 0;
+    }
     for (uint32_t i = 0; i < TEMPLATE_SLOTS; i++) {
         struct tmpl *t = &bx->tmpl[(h + i) & (TEMPLATE_SLOTS - 1)];
 
-        if (t->def == def) {
+        if (t->gen == bx->gen && t->def == def) {
             *out = t;
             return 0;
         }
-        if (t->def == 0) {
+        if (t->gen != bx->gen) {
             if ((size_t)def + 24 > bx->size) {
                 return failf(bx, "template at chunk offset %" PRIu32 " outside the chunk", def);
             }
@@ -829,6 +927,7 @@ static int template_at(hvd_binxml *bx, uint32_t def, struct tmpl **out)
                 bx->main.n = first;
                 return HVD_ECORRUPT;
             }
+            t->gen = bx->gen;
             t->def = def;
             t->first = first;
             t->count = bx->main.n - first;
@@ -841,67 +940,200 @@ static int template_at(hvd_binxml *bx, uint32_t def, struct tmpl **out)
 
 /* --- the event being built ---------------------------------------------------------------- */
 
+/* Room for n more bytes (n <= ARENA_SLACK) at the arena's end: where to write, or NULL
+ * (failed). The arena never holds more than ARENA_MAX bytes between writes, so room for
+ * one write always exists below ARENA_MAX + ARENA_SLACK. */
+static char *arena_room(hvd_binxml *bx, size_t n)
+{
+    struct arena *a = &bx->arena;
+
+    if (a->len + n > a->cap) {
+        size_t cap = a->cap ? a->cap : 4096;
+        char *grown;
+
+        while (cap < a->len + n) {
+            cap *= 2;
+        }
+        if (cap > ARENA_MAX + ARENA_SLACK) {
+            cap = ARENA_MAX + ARENA_SLACK;
+        }
+        grown = cap >= a->len + n ? hvd_realloc(a->data, cap) : NULL;
+        if (!grown) {
+            failf(bx, "event too large");
+            return NULL;
+        }
+        a->data = grown;
+        a->cap = cap;
+    }
+    return a->data + a->len;
+}
+
+/* The arena now ends at end (past a NUL written there): fails past ARENA_MAX. */
+static int arena_end(hvd_binxml *bx, const char *end)
+{
+    bx->arena.len = (size_t)(end - bx->arena.data);
+    if (bx->arena.len > ARENA_MAX) {
+        failf(bx, "event too large");
+        return -1;
+    }
+    return 0;
+}
+
+/* A control character ch (< 0x20) of text at w, as an XML parser reports it; *cr says the
+ * last character was a CR. Returns the new end. */
+static char *put_control(const hvd_binxml *bx, char *w, unsigned ch, int *cr)
+{
+    if (ch == '\n' && *cr) {
+        *cr = 0; /* CR LF: the CR already stood for it */
+        return w;
+    }
+    *cr = ch == '\r';
+    if (ch == '\r') {
+        ch = '\n';
+    }
+    if ((ch != '\n' && ch != '\t') || bx->in_attr) {
+        ch = ' ';
+    }
+    *w++ = (char)ch;
+    return w;
+}
+
+#define PIECE 65536u /* input bytes or UTF-16 units written per arena_room() */
+
+/* 1 when one of the 8 bytes of x is below 0x20 (a byte of 0x80 or more never counts). */
+static int has_control(uint64_t x)
+{
+    return ((x - 0x2020202020202020u) & ~x & 0x8080808080808080u) != 0;
+}
+
+/* 1 when the 4 UTF-16 units of x are all printable ASCII (0x20 to 0x7F). */
+static int ascii4(uint64_t x)
+{
+    return (x & 0xFF80FF80FF80FF80u) == 0 &&
+           ((x - 0x0020002000200020u) & ~x & 0x8000800080008000u) == 0;
+}
+
 /* Appends text to the arena's last string, as an XML parser reports it: control characters
  * become spaces, CR LF and CR become LF, and in attribute values tab, LF and CR become
- * spaces. */
+ * spaces. Cost: O(n), one branch a byte for printable text. */
 static void emit(hvd_binxml *bx, const char *s, size_t n)
 {
-    char buf[256];
-    size_t o = 0;
-
-    if (bx->target == TG_NONE || bx->failed) {
+    if (bx->target == TG_NONE || bx->failed || n == 0) {
         return;
     }
     if (bx->system_only) {
         bx->skim_bound += n;
         return;
     }
-    bx->arena.len--; /* the value being built is the arena's last string */
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
+    while (n) {
+        size_t piece = n < PIECE ? n : PIECE;
+        char *w = arena_room(bx, piece);
+        int cr = bx->cr;
 
-        if (ch == '\n' && bx->cr) {
-            bx->cr = 0; /* CR LF: the CR already stood for it */
-            continue;
+        if (!w) {
+            return;
         }
-        bx->cr = ch == '\r';
-        if (ch == '\r') {
-            ch = '\n';
-        }
-        if (ch < 0x20 && ch != '\n' && ch != '\t') {
-            ch = ' ';
-        }
-        if (bx->in_attr && (ch == '\n' || ch == '\t')) {
-            ch = ' ';
-        }
-        buf[o++] = (char)ch;
-        if (o == sizeof(buf)) {
-            if (hvd_buf_add(&bx->arena, buf, o) < 0) {
-                failf(bx, "event too large");
-                return;
+        w--; /* the value being built is the arena's last string: over its NUL */
+        for (size_t i = 0; i < piece; i++) {
+            unsigned char ch;
+
+            /* Eight bytes at a time while none is a control character. */
+            while (i + 8 <= piece && !has_control(rd64((const uint8_t *)s + i))) {
+                memcpy(w, s + i, 8);
+                w += 8;
+                i += 8;
+                cr = 0;
             }
-            o = 0;
+            if (i == piece) {
+                break;
+            }
+            ch = (unsigned char)s[i];
+
+            if (ch >= 0x20) {
+                *w++ = (char)ch;
+                cr = 0;
+            } else {
+                w = put_control(bx, w, ch, &cr);
+            }
         }
-    }
-    if (hvd_buf_add(&bx->arena, buf, o) < 0 || hvd_buf_addc(&bx->arena, '\0') < 0) {
-        failf(bx, "event too large");
+        bx->cr = cr;
+        *w++ = '\0';
+        if (arena_end(bx, w) < 0) {
+            return;
+        }
+        s += piece;
+        n -= piece;
     }
 }
 
-/* A new empty string at the end of the arena; returns its offset + 1, 0 on failure. */
+/* Printable ASCII (n <= ARENA_SLACK, no control character), as emit() would append it but
+ * without looking at each byte: numbers, GUIDs, times, SIDs. */
+static void emit_plain(hvd_binxml *bx, const char *s, size_t n)
+{
+    char *w;
+
+    if (bx->target == TG_NONE || bx->failed || n == 0) {
+        return;
+    }
+    if (bx->system_only) {
+        bx->skim_bound += n;
+        return;
+    }
+    w = arena_room(bx, n);
+    if (!w) {
+        return;
+    }
+    memcpy(w - 1, s, n);
+    w[n - 1] = '\0';
+    bx->cr = 0;
+    arena_end(bx, w + n);
+}
+
+/* Appends n bytes as a new string at the end of the arena; returns its offset + 1, 0 on
+ * failure. */
 static size_t arena_new(hvd_binxml *bx, const char *s, size_t n)
 {
     size_t at = bx->arena.len;
+    char *w;
 
     bx->cr = 0;
     if (bx->failed) {
         return 0;
     }
-    if (hvd_buf_add(&bx->arena, s, n) < 0 || hvd_buf_addc(&bx->arena, '\0') < 0) {
-        failf(bx, "event too large");
-        return 0;
-    }
+    do {
+        size_t piece = n < PIECE ? n : PIECE;
+
+        w = arena_room(bx, piece + 1);
+        if (!w) {
+            return 0;
+        }
+        memcpy(w, s, piece);
+        w[piece] = '\0';
+        if (arena_end(bx, w + piece + 1) < 0) {
+            return 0;
+        }
+        if (piece < n) {
+            bx->arena.len--; /* the next piece goes over the NUL */
+        }
+        s += piece;
+        n -= piece;
+    } while (n);
     return at + 1;
+}
+
+/* A new empty string at the end of the arena: arena_new(bx, "", 0), inlined for the common
+ * case. */
+static inline size_t arena_empty(hvd_binxml *bx)
+{
+    size_t at = bx->arena.len;
+
+    if (!bx->failed && at < bx->arena.cap && at < ARENA_MAX) {
+        bx->cr = 0;
+        bx->arena.data[at] = '\0';
+        bx->arena.len = at + 1;
+        return at + 1;
+    }
+    return arena_new(bx, "", 0);
 }
 
 static int new_field(hvd_binxml *bx, size_t name)
@@ -912,7 +1144,7 @@ static int new_field(hvd_binxml *bx, size_t name)
         failf(bx, "too many data fields");
         return -1;
     }
-    v = arena_new(bx, "", 0);
+    v = arena_empty(bx);
     if (!name || !v) {
         return -1;
     }
@@ -925,30 +1157,78 @@ static int new_field(hvd_binxml *bx, size_t name)
 /* Text goes to System slot s from now on. */
 static void to_slot(hvd_binxml *bx, enum slot s)
 {
-    bx->sys[s] = arena_new(bx, "", 0);
+    bx->sys[s] = arena_empty(bx);
     bx->target = bx->sys[s] ? TG_SLOT : TG_NONE;
+    bx->slot = s;
 }
 
 /* --- values ------------------------------------------------------------------------------ */
 
+/* n UTF-16LE units as emit() would take their UTF-8, up to the first NUL. ASCII goes
+ * straight to the arena. Cost: O(n). */
 static void emit_utf16(hvd_binxml *bx, const uint8_t *p, size_t n)
 {
-    char buf[512];
-    size_t o = 0;
+    size_t i = 0;
 
-    for (size_t i = 0; i < n;) {
-        uint32_t c = utf16_next(p, n, &i);
+    if (bx->target == TG_NONE || bx->failed || n == 0) {
+        return;
+    }
+    if (bx->system_only) {
+        bx->skim_bound += 3 * n;
+        return;
+    }
+    while (i < n) {
+        size_t stop = n - i > PIECE ? i + PIECE : n;
+        /* 3 bytes a unit, and 1 more for a pair that starts at the last unit of a piece */
+        char *w = arena_room(bx, 3 * (stop - i) + 1);
+        int cr = bx->cr;
+        int nul = 0;
 
-        if (c == 0) {
-            break; /* strings end at their NUL */
+        if (!w) {
+            return;
         }
-        o += utf8_put(c, buf + o);
-        if (o > sizeof(buf) - 4) {
-            emit(bx, buf, o);
-            o = 0;
+        w--;
+        while (i < stop) {
+            uint32_t c;
+
+            /* Four units at a time while all are printable ASCII. */
+            while (i + 4 <= stop && ascii4(rd64(p + 2 * i))) {
+                uint64_t x = rd64(p + 2 * i);
+
+                w[0] = (char)x;
+                w[1] = (char)(x >> 16);
+                w[2] = (char)(x >> 32);
+                w[3] = (char)(x >> 48);
+                w += 4;
+                i += 4;
+                cr = 0;
+            }
+            if (i == stop) {
+                break;
+            }
+            c = rd16(p + 2 * i);
+
+            if (c >= 0x20 && c < 0x80) {
+                *w++ = (char)c;
+                cr = 0;
+                i++;
+            } else if (c == 0) {
+                nul = 1; /* strings end at their NUL */
+                break;
+            } else if (c < 0x20) {
+                w = put_control(bx, w, c, &cr);
+                i++;
+            } else {
+                w += utf8_put(utf16_next(p, n, &i), w);
+                cr = 0;
+            }
+        }
+        bx->cr = cr;
+        *w++ = '\0';
+        if (arena_end(bx, w) < 0 || nul) {
+            return;
         }
     }
-    emit(bx, buf, o);
 }
 
 /* Digits of v, zero-padded to width, at dst (no NUL). */
@@ -971,19 +1251,32 @@ static void put_hex(char *dst, uint64_t v, int width)
     }
 }
 
+/* Text of len bytes for the number v in base is about to be emitted: when it is all of a
+ * System slot so far, the slot's number is kept. */
+static void note_number(hvd_binxml *bx, uint64_t v, size_t len, int base)
+{
+    if (bx->target == TG_SLOT && bx->arena.len == bx->sys[bx->slot]) {
+        bx->num_at[bx->slot] = bx->sys[bx->slot];
+        bx->num_value[bx->slot] = v;
+        bx->num_len[bx->slot] = (uint8_t)len;
+        bx->num_base[bx->slot] = (uint8_t)base;
+    }
+}
+
 /* "0x" and v in lower-case hex, zero-padded to width (8 or 16): printf's "0x%08x". */
 static void emit_hex(hvd_binxml *bx, uint64_t v, int width)
 {
     static const char hex[] = "0123456789abcdef";
     char t[18];
 
+    note_number(bx, v, (size_t)width + 2, 16);
     t[0] = '0';
     t[1] = 'x';
     for (int i = width + 1; i >= 2; i--) {
         t[i] = hex[v & 15];
         v >>= 4;
     }
-    emit(bx, t, (size_t)width + 2);
+    emit_plain(bx, t, (size_t)width + 2);
 }
 
 /* v in decimal, '-' first when negative: printf's %lld without printf (values are most of
@@ -992,6 +1285,7 @@ static void emit_int(hvd_binxml *bx, int negative, uint64_t v)
 {
     char t[24];
     char *s = t + sizeof(t);
+    uint64_t value = v;
 
     do {
         *--s = (char)('0' + v % 10);
@@ -999,8 +1293,10 @@ static void emit_int(hvd_binxml *bx, int negative, uint64_t v)
     } while (v);
     if (negative) {
         *--s = '-';
+    } else {
+        note_number(bx, value, (size_t)(t + sizeof(t) - s), 10);
     }
-    emit(bx, s, (size_t)(t + sizeof(t) - s));
+    emit_plain(bx, s, (size_t)(t + sizeof(t) - s));
 }
 
 static void emit_signed(hvd_binxml *bx, int64_t v)
@@ -1008,12 +1304,18 @@ static void emit_signed(hvd_binxml *bx, int64_t v)
     emit_int(bx, v < 0, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
 }
 
+/*
+ * "YYYY-MM-DDThh:mm:ss.fffffff00Z", as libevtx renders a FILETIME. The date of the last day
+ * seen is kept, so gmtime_r() runs once a day of events, not once an event.
+ */
 static void emit_filetime(hvd_binxml *bx, uint64_t ft)
 {
     char t[48];
     hvd_time ht = hvd_time_from_filetime(ft);
     int64_t secs = ht / HVD_TICKS_PER_SECOND;
     int64_t frac = ht % HVD_TICKS_PER_SECOND;
+    int64_t day;
+    int64_t rem;
     time_t tt;
     struct tm tm;
     int n;
@@ -1022,33 +1324,50 @@ static void emit_filetime(hvd_binxml *bx, uint64_t ft)
         frac += HVD_TICKS_PER_SECOND;
         secs--;
     }
-    tt = (time_t)secs;
-    if (!gmtime_r(&tt, &tm)) {
-        return;
+    day = secs / 86400;
+    rem = secs % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        day--;
     }
-    if (tm.tm_year >= -1900 && tm.tm_year <= 9999 - 1900) { /* "YYYY-MM-DDThh:mm:ss.fffffff00Z" */
-        put_dec(t, (unsigned)(tm.tm_year + 1900), 4);
-        t[4] = '-';
-        put_dec(t + 5, (unsigned)tm.tm_mon + 1, 2);
-        t[7] = '-';
-        put_dec(t + 8, (unsigned)tm.tm_mday, 2);
-        t[10] = 'T';
-        put_dec(t + 11, (unsigned)tm.tm_hour, 2);
-        t[13] = ':';
-        put_dec(t + 14, (unsigned)tm.tm_min, 2);
-        t[16] = ':';
-        put_dec(t + 17, (unsigned)tm.tm_sec, 2);
-        t[19] = '.';
-        put_dec(t + 20, (unsigned)frac, 7);
-        memcpy(t + 27, "00Z", 3);
-        emit(bx, t, 30);
-        return;
+    if (!bx->day_known || bx->day != day) {
+        tt = (time_t)secs;
+        if (!gmtime_r(&tt, &tm)) {
+            return;
+        }
+        if (tm.tm_year < -1900 || tm.tm_year > 9999 - 1900) {
+            n = snprintf(t, sizeof(t), "%04d-%02d-%02dT%02d:%02d:%02d.%07" PRId64 "00Z",
+                         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                         tm.tm_sec, frac);
+            if (n > 0 && (size_t)n < sizeof(t)) {
+                emit_plain(bx, t, (size_t)n);
+            }
+            return;
+        }
+        put_dec(bx->day_text, (unsigned)(tm.tm_year + 1900), 4);
+        bx->day_text[4] = '-';
+        put_dec(bx->day_text + 5, (unsigned)tm.tm_mon + 1, 2);
+        bx->day_text[7] = '-';
+        put_dec(bx->day_text + 8, (unsigned)tm.tm_mday, 2);
+        bx->day = day;
+        bx->day_known = 1;
     }
-    n = snprintf(t, sizeof(t), "%04d-%02d-%02dT%02d:%02d:%02d.%07" PRId64 "00Z", tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-    if (n > 0 && (size_t)n < sizeof(t)) {
-        emit(bx, t, (size_t)n);
+    memcpy(t, bx->day_text, 10);
+    t[10] = 'T';
+    put_dec(t + 11, (unsigned)(rem / 3600), 2);
+    t[13] = ':';
+    put_dec(t + 14, (unsigned)(rem / 60 % 60), 2);
+    t[16] = ':';
+    put_dec(t + 17, (unsigned)(rem % 60), 2);
+    t[19] = '.';
+    put_dec(t + 20, (unsigned)frac, 7);
+    memcpy(t + 27, "00Z", 3);
+    if (bx->target == TG_SLOT && bx->slot == S_TIME && bx->arena.len == bx->sys[S_TIME]) {
+        /* The slot is this text alone so far: decode_once() need not parse it back. */
+        bx->time_at = bx->sys[S_TIME];
+        bx->time_ticks = ht;
     }
+    emit_plain(bx, t, 30);
 }
 
 /* "{8-4-4-4-12}" in upper-case hex, the first three parts little-endian. */
@@ -1070,9 +1389,24 @@ static void emit_guid(hvd_binxml *bx, const uint8_t *p)
         put_hex(t + 25 + 2 * i, p[10 + i], 2);
     }
     t[37] = '}';
-    emit(bx, t, sizeof(t));
+    emit_plain(bx, t, sizeof(t));
 }
 
+/* v in decimal at dst (at least 20 bytes, no NUL); returns the length. */
+static size_t put_u64(char *dst, uint64_t v)
+{
+    char t[20];
+    size_t n = 0;
+
+    do {
+        t[sizeof(t) - ++n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    memcpy(dst, t + sizeof(t) - n, n);
+    return n;
+}
+
+/* "S-1-5-21-...": the revision, the 48-bit authority, then each sub-authority. */
 static void emit_sid(hvd_binxml *bx, const uint8_t *p, size_t size)
 {
     char t[256];
@@ -1090,11 +1424,17 @@ static void emit_sid(hvd_binxml *bx, const uint8_t *p, size_t size)
     for (int i = 2; i < 8; i++) {
         auth = auth << 8 | p[i];
     }
-    o = (size_t)snprintf(t, sizeof(t), "S-%u-%" PRIu64, p[0], auth);
+    /* at most 2 + 3 + 1 + 15 + 15 × 11 bytes */
+    t[0] = 'S';
+    t[1] = '-';
+    o = 2 + put_u64(t + 2, p[0]);
+    t[o++] = '-';
+    o += put_u64(t + o, auth);
     for (unsigned i = 0; i < count; i++) {
-        o += (size_t)snprintf(t + o, sizeof(t) - o, "-%" PRIu32, rd32(p + 8 + 4 * i));
+        t[o++] = '-';
+        o += put_u64(t + o, rd32(p + 8 + 4 * i));
     }
-    emit(bx, t, o);
+    emit_plain(bx, t, o);
 }
 
 static void emit_fmt(hvd_binxml *bx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1421,7 +1761,7 @@ static void on_attr(hvd_binxml *bx, const struct pool *p, const struct node *nd)
         break;
     case C_DATA:
         if (nd->cls == C_NAME) {
-            bx->name_attr = arena_new(bx, "", 0);
+            bx->name_attr = arena_empty(bx);
             bx->target = bx->name_attr ? TG_NAME : TG_NONE;
         }
         return;
@@ -1521,7 +1861,7 @@ static void on_started(hvd_binxml *bx)
 }
 
 static const char *slot(const hvd_binxml *bx, enum slot s);
-static uint64_t number(const char *s, int base, uint64_t max, int *bad);
+static uint64_t slot_number(const hvd_binxml *bx, enum slot s, int base, uint64_t max, int *bad);
 
 /* The System part is complete: whether a rule can match the event (a System part that does
  * not read well is decoded on, so that the record fails as it would whole). */
@@ -1534,7 +1874,7 @@ static int needed(const hvd_binxml *bx)
     if (!bx->needs || !bx->may_skip || !slot(bx, S_EVENT_ID)) {
         return 1;
     }
-    id = number(slot(bx, S_EVENT_ID), 10, 0xFFFF, &bad);
+    id = slot_number(bx, S_EVENT_ID, 10, 0xFFFF, &bad);
     if (bad) {
         return 1;
     }
@@ -1633,25 +1973,29 @@ static int is_null(const struct value *vals, uint32_t nvals, uint16_t index)
 static int walk(hvd_binxml *bx, struct pool *p, uint32_t first, uint32_t count, uint32_t vbase,
                 uint32_t nvals, int nest)
 {
-    for (uint32_t i = first; i < first + count && !bx->failed; i++) {
-        struct node nd = p->nodes[i];
-        const struct value *vals = bx->vals + vbase;
+    const struct value *vals = bx->vals + vbase;
 
-        switch (nd.kind) {
+    for (uint32_t i = first; i < first + count && !bx->failed; i++) {
+        /* Not kept across a call that may compile (emit_value, walk_array). */
+        const struct node *nd = &p->nodes[i];
+
+        switch (nd->kind) {
         case K_OPEN:
-            if (is_null(vals, nvals, nd.index) || is_null(vals, nvals, nd.drop)) {
-                i = nd.end; /* not rendered */
+            if (is_null(vals, nvals, nd->index) || is_null(vals, nvals, nd->drop)) {
+                i = nd->end; /* not rendered */
                 break;
             }
-            if (nd.only < nvals && (vals[nd.only].type & V_ARRAY) &&
-                vals[nd.only].type != (V_ARRAY | V_BINXML)) {
+            if (nd->only < nvals && (vals[nd->only].type & V_ARRAY) &&
+                vals[nd->only].type != (V_ARRAY | V_BINXML)) {
+                uint32_t end = nd->end;
+
                 if (walk_array(bx, p, i, vbase, nvals, nest) < 0) {
                     return HVD_ECORRUPT;
                 }
-                i = nd.end;
+                i = end;
                 break;
             }
-            on_open(bx, p, &nd);
+            on_open(bx, p, nd);
             break;
         case K_ATTR:
             /* An attribute whose value is one NULL optional substitution is left out. */
@@ -1663,7 +2007,7 @@ static int walk(hvd_binxml *bx, struct pool *p, uint32_t first, uint32_t count, 
                 bx->target = TG_NONE;
                 break;
             }
-            on_attr(bx, p, &nd);
+            on_attr(bx, p, nd);
             break;
         case K_STARTED:
             on_started(bx);
@@ -1672,11 +2016,11 @@ static int walk(hvd_binxml *bx, struct pool *p, uint32_t first, uint32_t count, 
             on_close(bx);
             break;
         case K_TEXT:
-            emit(bx, p->strs + nd.str, nd.len);
+            emit(bx, p->strs + nd->str, nd->len);
             break;
         case K_SUBST:
-            if (nd.index < nvals) {
-                struct value v = vals[nd.index];
+            if (nd->index < nvals) {
+                struct value v = vals[nd->index];
 
                 if (emit_value(bx, &v, nest) < 0) {
                     return HVD_ECORRUPT;
@@ -1791,29 +2135,89 @@ static const char *slot(const hvd_binxml *bx, enum slot s)
     return bx->sys[s] ? bx->arena.data + bx->sys[s] - 1 : NULL;
 }
 
+static int blank(char ch)
+{
+    return ch == ' ' || ch == '\n' || ch == '\t' || ch == '\r';
+}
+
+/* The value of a hex digit, or 16. */
+static unsigned hex_digit(char ch)
+{
+    if (ch >= '0' && ch <= '9') {
+        return (unsigned)(ch - '0');
+    }
+    if (ch >= 'a' && ch <= 'f') {
+        return (unsigned)(ch - 'a' + 10);
+    }
+    if (ch >= 'A' && ch <= 'F') {
+        return (unsigned)(ch - 'A' + 10);
+    }
+    return 16;
+}
+
+/*
+ * A System value between blanks as strtoull() reads it in base 10 or 16; *bad set when it is
+ * not all number or above max. Plain digits (and "0x" in base 16) short enough not to
+ * overflow are read here, anything else by strtoull(). Cost: O(length).
+ */
 static uint64_t number(const char *s, int base, uint64_t max, int *bad)
 {
     char *end;
-    unsigned long long v;
+    const char *q;
+    unsigned long long v = 0;
+    int digits = 0;
 
     if (!s) {
         return 0;
     }
-    while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r') {
+    while (blank(*s)) {
         s++;
     }
     if (!*s) {
         return 0;
     }
-    v = strtoull(s, &end, base);
-    while (*end == ' ' || *end == '\n' || *end == '\t' || *end == '\r') {
-        end++;
+    q = s;
+    if (base == 16 && q[0] == '0' && (q[1] == 'x' || q[1] == 'X')) {
+        q += 2;
     }
-    if (*end || v > max) {
+    for (;;) {
+        unsigned d = base == 16 ? hex_digit(*q) : (unsigned)(*q - '0');
+
+        if (d >= (unsigned)base || digits == (base == 16 ? 16 : 19)) {
+            break;
+        }
+        v = v * (unsigned)base + d;
+        digits++;
+        q++;
+    }
+    if (!digits || !(blank(*q) || !*q)) {
+        v = strtoull(s, &end, base);
+        q = end;
+    }
+    while (blank(*q)) {
+        q++;
+    }
+    if (*q || v > max) {
         *bad = 1;
         return 0;
     }
     return v;
+}
+
+/* number() of System slot s, taken from note_number() when the slot is that number's text
+ * alone (it reads back to the same value). Cost: O(1) then, else O(length). */
+static uint64_t slot_number(const hvd_binxml *bx, enum slot s, int base, uint64_t max, int *bad)
+{
+    if (bx->sys[s] && bx->num_at[s] == bx->sys[s] && bx->num_base[s] == base &&
+        bx->sys[s] - 1 + bx->num_len[s] < bx->arena.len &&
+        bx->arena.data[bx->sys[s] - 1 + bx->num_len[s]] == '\0') {
+        if (bx->num_value[s] > max) {
+            *bad = 1;
+            return 0;
+        }
+        return bx->num_value[s];
+    }
+    return number(slot(bx, s), base, max, bad);
 }
 
 static int decode_once(hvd_binxml *bx, size_t off, size_t len, hvd_event *ev, char *why,
@@ -1856,9 +2260,10 @@ static int decode_once(hvd_binxml *bx, size_t off, size_t len, hvd_event *ev, ch
     if (!bx->chunk || off > bx->size || len > bx->size - off) {
         return failf(bx, "record outside its chunk");
     }
-    hvd_buf_reset(&bx->arena);
+    bx->arena.len = 0;
     hvd_buf_reset(&bx->message);
     memset(bx->sys, 0, sizeof(bx->sys));
+    memset(bx->num_at, 0, sizeof(bx->num_at));
     bx->nfields = 0;
     bx->unnamed = 0;
     bx->depth = 0;
@@ -1872,10 +2277,17 @@ static int decode_once(hvd_binxml *bx, size_t off, size_t len, hvd_event *ev, ch
     bx->scratch.slen = 0;
     bx->system_only = 0;
     bx->skim_bound = 0;
+    bx->time_at = 0;
     /* The arena always holds something, so offsets + 1 are never 0 by accident. */
-    if (hvd_buf_addc(&bx->arena, '\0') < 0) {
-        return failf(bx, "out of memory");
+    if (!bx->arena.data) {
+        bx->arena.data = hvd_malloc(4096);
+        if (!bx->arena.data) {
+            return failf(bx, "out of memory");
+        }
+        bx->arena.cap = 4096;
     }
+    bx->arena.data[0] = '\0';
+    bx->arena.len = 1;
     rc = walk_fragment(bx, off, off + len, 0);
     if (rc < 0 || bx->failed) {
         return bx->failed ? HVD_ECORRUPT : rc;
@@ -1897,14 +2309,14 @@ static int decode_once(hvd_binxml *bx, size_t off, size_t len, hvd_event *ev, ch
     ev->channel = slot(bx, S_CHANNEL) ? slot(bx, S_CHANNEL) : "";
     ev->host = slot(bx, S_COMPUTER) ? slot(bx, S_COMPUTER) : "";
     ev->user_sid = slot(bx, S_USER_SID) ? slot(bx, S_USER_SID) : "";
-    ev->event_id = (uint16_t)number(slot(bx, S_EVENT_ID), 10, 0xFFFF, &bad);
-    ev->qualifiers = (uint16_t)number(slot(bx, S_QUALIFIERS), 10, 0xFFFF, &bad);
-    ev->version = (uint8_t)number(slot(bx, S_VERSION), 10, 0xFF, &bad);
-    ev->level = (uint8_t)number(slot(bx, S_LEVEL), 10, 0xFF, &bad);
-    ev->task = (uint16_t)number(slot(bx, S_TASK), 10, 0xFFFF, &bad);
-    ev->opcode = (uint8_t)number(slot(bx, S_OPCODE), 10, 0xFF, &bad);
-    ev->keywords = number(slot(bx, S_KEYWORDS), 16, UINT64_MAX, &bad);
-    ev->event_record_id = number(slot(bx, S_RECORD_ID), 10, UINT64_MAX, &bad);
+    ev->event_id = (uint16_t)slot_number(bx, S_EVENT_ID, 10, 0xFFFF, &bad);
+    ev->qualifiers = (uint16_t)slot_number(bx, S_QUALIFIERS, 10, 0xFFFF, &bad);
+    ev->version = (uint8_t)slot_number(bx, S_VERSION, 10, 0xFF, &bad);
+    ev->level = (uint8_t)slot_number(bx, S_LEVEL, 10, 0xFF, &bad);
+    ev->task = (uint16_t)slot_number(bx, S_TASK, 10, 0xFFFF, &bad);
+    ev->opcode = (uint8_t)slot_number(bx, S_OPCODE, 10, 0xFF, &bad);
+    ev->keywords = slot_number(bx, S_KEYWORDS, 16, UINT64_MAX, &bad);
+    ev->event_record_id = slot_number(bx, S_RECORD_ID, 10, UINT64_MAX, &bad);
     if (bad) {
         return failf(bx, "a System value is not a number");
     }
@@ -1913,7 +2325,9 @@ static int decode_once(hvd_binxml *bx, size_t off, size_t len, hvd_event *ev, ch
     }
     ev->time = 0;
     s = slot(bx, S_TIME);
-    if (s && *s && hvd_time_parse(s, &ev->time) < 0) {
+    if (s && bx->time_at == bx->sys[S_TIME] && s[30] == '\0') {
+        ev->time = bx->time_ticks; /* what hvd_time_parse() reads back from it */
+    } else if (s && *s && hvd_time_parse(s, &ev->time) < 0) {
         return failf(bx, "bad TimeCreated '%.40s'", s);
     }
     ev->fields = bx->fields;
@@ -1922,8 +2336,8 @@ static int decode_once(hvd_binxml *bx, size_t off, size_t len, hvd_event *ev, ch
     ev->level_word = "";
     /* The process is a hint for tying companion events: one that does not read is unknown
      * (0), not a reason to lose the event. */
-    ev->pid = (uint32_t)number(slot(bx, S_PROCESS_ID), 10, UINT32_MAX, &pid_bad);
-    ev->tid = (uint32_t)number(slot(bx, S_THREAD_ID), 10, UINT32_MAX, &pid_bad);
+    ev->pid = (uint32_t)slot_number(bx, S_PROCESS_ID, 10, UINT32_MAX, &pid_bad);
+    ev->tid = (uint32_t)slot_number(bx, S_THREAD_ID, 10, UINT32_MAX, &pid_bad);
     if (pid_bad) {
         ev->pid = ev->tid = 0;
     }
