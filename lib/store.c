@@ -240,6 +240,8 @@ static int prepared_at_open(int which, int readonly)
     case SQL_DUMP_CLOG:
     case SQL_READ_BEGIN:
     case SQL_READ_END:
+    case SQL_SEVERITY_COUNTS:
+    case SQL_OUTBOX_READ:
         return 0;
     case SQL_DIAG_FIND:
     case SQL_DIAG_INSERT:
@@ -255,6 +257,13 @@ static int prepared_at_open(int which, int readonly)
     case SQL_COUNTER_ADD:
     case SQL_SOURCE_PUT:
     case SQL_SOURCE_QUARANTINE:
+    case SQL_INC_ROOT_TEXT:
+    case SQL_EVIDENCE_TRIM:
+    case SQL_CURSOR_DEACTIVATE:
+    case SQL_CURSOR_ATTACH:
+    case SQL_CURSOR_DROP_INACTIVE:
+    case SQL_CURSOR_SET:
+    case SQL_OUTBOX_PRUNE:
         return !readonly;
     default:
         /* incident regrouping runs only in a write transaction */
