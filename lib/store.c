@@ -3653,6 +3653,7 @@ static int list_incidents_walk(hvd_store *st, const hvd_incident_filter *f,
         first = sqlite3_column_int64(walk, 1);
         t = sqlite3_column_int64(walk, 2);
         if (heap.n > 0 && heap.n == heap.need && heap.v[0].first > t) {
+            rc = HVD_OK; /* the page is whole; this row was not needed */
             break;
         }
         rc = idset_add(&seen, id);
