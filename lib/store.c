@@ -3665,7 +3665,9 @@ static int list_incidents_walk(hvd_store *st, const hvd_incident_filter *f,
     if (walk) {
         list_release(st, 1, f, walk);
     }
-    qsort(heap.v, heap.n, sizeof(*heap.v), by_newest);
+    if (heap.n > 1) {
+        qsort(heap.v, heap.n, sizeof(*heap.v), by_newest); /* v is NULL when none was met */
+    }
     for (size_t k = skip; rc == HVD_OK && k < heap.n; k++) {
         rc = incident_read(st, get, heap.v[k].id, &in, err);
         if (rc == 1 && fn(ud, &in)) {
