@@ -35,6 +35,21 @@ static int keeps_lines(const char *key)
            (strcmp(key, "cause") == 0 || strcmp(key, "remedy") == 0 || strcmp(key, "message") == 0);
 }
 
+/* Whether hvd_text_sanitize() would give s back unchanged because every byte is printable
+ * ASCII (or a kept LF or TAB): most strings, checked without the copy. O(len). */
+static int plain_text(const char *s, size_t len, unsigned flags)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if ((c < 0x20 || c >= 0x7F) &&
+            !((c == '\n' || c == '\t') && (flags & HVD_TEXT_KEEP_LINES))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* Cost: O(total string bytes) over the tree; strings that need no change are left alone. */
 static void clean_value(json_t *v, const char *key)
 {
@@ -56,8 +71,14 @@ static void clean_value(json_t *v, const char *key)
         const char *s = json_string_value(v);
         size_t len = json_string_length(v);
         unsigned flags = keeps_lines(key) ? HVD_TEXT_KEEP_LINES : 0;
-        size_t need = hvd_text_sanitize(NULL, 0, s, len, flags);
-        char *out = malloc(need + 1);
+        size_t need;
+        char *out;
+
+        if (plain_text(s, len, flags)) {
+            return;
+        }
+        need = hvd_text_sanitize(NULL, 0, s, len, flags);
+        out = malloc(need + 1);
 
         if (out) {
             hvd_text_sanitize(out, need + 1, s, len, flags);

@@ -161,18 +161,34 @@ static int open_database(struct asker *a, const char *db)
     return 0;
 }
 
-static char *ask_database(struct asker *a, const char *request)
+/* The answer as an object, or NULL when out of memory (said on stderr). */
+static json_t *ask_database(struct asker *a, const char *request)
 {
     hvd_query_context q = {0};
-    char *answer;
-    char *copy;
+    json_t *answer;
 
     q.store = a->st;
     q.rules = a->rs;
-    answer = hvd_query_handle(&q, request, strlen(request));
-    copy = answer ? strdup(answer) : NULL;
-    hvd_free(answer);
-    return copy;
+    answer = hvd_query_answer(&q, request, strlen(request));
+    if (!answer) {
+        hvd_cli_error("hvdiag query: out of memory");
+    }
+    return answer;
+}
+
+/* A daemon's answer text (taken and freed) as an object, or NULL when it did not answer
+ * or the answer is not JSON (said on stderr). */
+static json_t *socket_answer(char *text)
+{
+    json_t *answer = text ? json_loads(text, 0, NULL) : NULL;
+
+    if (!text) {
+        hvd_cli_error("hvdiag query: no answer (the daemon went away?)");
+    } else if (!answer) {
+        hvd_cli_error("hvdiag query: the answer is not JSON");
+    }
+    free(text);
+    return answer;
 }
 
 static void asker_close(struct asker *a)
@@ -188,9 +204,10 @@ static void asker_close(struct asker *a)
 /* Asks the daemon, or the database: an explicit --db means the database, not the daemon;
  * an explicit --socket means the daemon, never a database; with neither, ./hvdiag.db
  * stands in for a silent daemon, with a notice. The first question decides which: once a
- * daemon answered, all pages come from it. Caller frees the answer; NULL when nobody
- * answered (said on stderr). */
-static char *ask(struct asker *a, const char *socket_path, const char *db, const char *request)
+ * daemon answered, all pages come from it. The database answers with an object, not a
+ * text to parse back. Caller frees the answer with json_decref(); NULL when nobody
+ * answered or the answer is not JSON (said on stderr). */
+static json_t *ask(struct asker *a, const char *socket_path, const char *db, const char *request)
 {
     const char *path = socket_path ? socket_path : DEFAULT_SOCKET;
     char *answer;
@@ -202,7 +219,7 @@ static char *ask(struct asker *a, const char *socket_path, const char *db, const
         if (a->fd >= 0) {
             answer = ask_socket(a, request);
             if (answer) {
-                return answer;
+                return socket_answer(answer);
             }
             why = errno ? errno : ECONNRESET;
             close(a->fd);
@@ -215,7 +232,7 @@ static char *ask(struct asker *a, const char *socket_path, const char *db, const
         hvd_cli_error("hvdiag query: no daemon answers at %s (%s); reading ./%s", path,
                       strerror(why), DEFAULT_DB);
     } else if (a->fd >= 0) {
-        return ask_socket(a, request);
+        return socket_answer(ask_socket(a, request));
     }
     if (!a->st && open_database(a, db ? db : DEFAULT_DB) < 0) {
         return NULL;
@@ -467,24 +484,16 @@ static int run_listing(struct asker *a, const char *socket_path, const char *db,
     for (;;) {
         long long want = wanted ? wanted - got : PAGE_ROWS;
         char *text;
-        char *answer;
         size_t rows;
 
         json_object_set_new(req, "limit", json_integer(want < PAGE_ROWS ? want : PAGE_ROWS));
         text = json_dumps(req, JSON_COMPACT);
-        answer = text ? ask(a, socket_path, db, text) : NULL;
-        free(text);
         json_decref(res);
-        res = answer ? json_loads(answer, 0, NULL) : NULL;
+        res = text ? ask(a, socket_path, db, text) : NULL;
+        free(text);
         if (!res) {
-            if (answer || a->fd >= 0) {
-                hvd_cli_error("hvdiag query: %s", answer ? "the answer is not JSON"
-                                                         : "no answer (the daemon went away?)");
-            }
-            free(answer);
             goto out;
         }
-        free(answer);
         if (!json_is_true(json_object_get(res, "ok"))) {
             if (json_out) {
                 json_dumpf(res, stdout,
@@ -545,7 +554,6 @@ int hvd_cmd_query(int argc, char **argv)
     json_t *req = json_object();
     json_t *res = NULL;
     char *text = NULL;
-    char *answer = NULL;
     struct asker a = {.fd = -1};
     int status = HVD_EXIT_USAGE;
 
@@ -653,20 +661,14 @@ int hvd_cmd_query(int argc, char **argv)
         goto out;
     }
     text = json_dumps(req, JSON_COMPACT);
-    answer = text ? ask(&a, socket_path, db, text) : NULL;
-    if (!answer) {
-        goto out;
-    }
-    res = json_loads(answer, 0, NULL);
+    res = text ? ask(&a, socket_path, db, text) : NULL;
     if (!res) {
-        hvd_cli_error("hvdiag query: the answer is not JSON");
         goto out;
     }
-    if (json_out && isatty(1)) {
+    if (json_out) {
+        /* as the answer came: its members in order, compact */
         json_dumpf(res, stdout, hvd_cli_json_flags(stdout, JSON_COMPACT | JSON_PRESERVE_ORDER));
         putchar('\n');
-    } else if (json_out) {
-        printf("%s\n", answer);
     } else if (!json_is_true(json_object_get(res, "ok"))) {
         hvd_cli_error("hvdiag query: %s", str(json_object_get(res, "error"), "message"));
         goto out;
@@ -680,6 +682,5 @@ out:
     json_decref(req);
     json_decref(res);
     free(text);
-    free(answer);
     return status;
 }

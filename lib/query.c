@@ -25,13 +25,13 @@ static char *dump(json_t *o)
     return copy;
 }
 
-static char *fail(const char *code, const char *message)
+static json_t *fail(const char *code, const char *message)
 {
     json_t *o = json_object();
 
     json_object_set_new(o, "ok", json_false());
     json_object_set_new(o, "error", json_pack("{s:s,s:s}", "code", code, "message", message));
-    return dump(o);
+    return o;
 }
 
 static json_t *ok(void)
@@ -222,8 +222,8 @@ static int add_incident(void *ud, const hvd_incident *in)
 }
 
 /* The filters incidents and diagnoses share. Returns NULL, or a failure response. */
-static char *parse_filter(const json_t *req, char kind, hvd_incident_filter *f, long long *limit,
-                          long long *offset)
+static json_t *parse_filter(const json_t *req, char kind, hvd_incident_filter *f, long long *limit,
+                            long long *offset)
 {
     const char *sev = NULL;
     const char *since = NULL;
@@ -262,7 +262,7 @@ static char *parse_filter(const json_t *req, char kind, hvd_incident_filter *f, 
 
 /* Moves the page's rows into res under name, with next_cursor and next_offset when the
  * extra row says there is more. */
-static char *page(struct page *pg, const char *name, char kind, long long offset)
+static json_t *page(struct page *pg, const char *name, char kind, long long offset)
 {
     json_t *res = ok();
 
@@ -282,15 +282,15 @@ static char *page(struct page *pg, const char *name, char kind, long long offset
     }
     json_object_set(res, name, pg->list);
     page_free(pg);
-    return dump(res);
+    return res;
 }
 
-static char *op_incidents(const hvd_query_context *q, const json_t *req)
+static json_t *op_incidents(const hvd_query_context *q, const json_t *req)
 {
     hvd_incident_filter f;
     struct page pg = {0};
     long long offset;
-    char *bad = parse_filter(req, 'i', &f, &pg.limit, &offset);
+    json_t *bad = parse_filter(req, 'i', &f, &pg.limit, &offset);
     hvd_error err;
 
     if (bad) {
@@ -539,7 +539,7 @@ static int add_diagnosis(void *ud, const hvd_stored_diagnosis *d)
 /* One incident: its diagnoses root cause first, in pages ("limit", default 50; "cursor"
  * "n:..."), each with its first "evidence" events (default HVD_QUERY_EVIDENCE; 0: none)
  * and, when it has more, "evidence_more" and "evidence_cursor" for the "evidence" request. */
-static char *op_incident(const hvd_query_context *q, const json_t *req)
+static json_t *op_incident(const hvd_query_context *q, const json_t *req)
 {
     const json_t *id = json_object_get(req, "id");
     struct page pg = {0};
@@ -597,12 +597,12 @@ static char *op_incident(const hvd_query_context *q, const json_t *req)
         json_object_set_new(res, "next_cursor", next);
     }
     page_free(&pg);
-    return dump(res);
+    return res;
 }
 
 /* A diagnosis's evidence events, oldest first, in pages ("limit", default 50; "cursor"
  * "e:..." as "evidence_cursor" or "next_cursor" gave it). */
-static char *op_evidence(const hvd_query_context *q, const json_t *req)
+static json_t *op_evidence(const hvd_query_context *q, const json_t *req)
 {
     const json_t *id = json_object_get(req, "diagnosis");
     struct evidence_page ep = {0};
@@ -641,16 +641,16 @@ static char *op_evidence(const hvd_query_context *q, const json_t *req)
         json_object_set_new(res, "next_cursor", json_string(ep.cursor));
     }
     hvd_free(ep.cursor);
-    return dump(res);
+    return res;
 }
 
 /* Single diagnoses, filtered like incidents, newest first, without their evidence. */
-static char *op_diagnoses(const hvd_query_context *q, const json_t *req)
+static json_t *op_diagnoses(const hvd_query_context *q, const json_t *req)
 {
     hvd_diagnosis_filter f;
     struct page pg = {0};
     long long offset;
-    char *bad = parse_filter(req, 'd', &f, &pg.limit, &offset);
+    json_t *bad = parse_filter(req, 'd', &f, &pg.limit, &offset);
     struct diag_ctx c = {0};
 
     if (bad) {
@@ -693,7 +693,7 @@ static int add_source(void *ud, const hvd_store_source *s)
     return page_mark(pg, 0, 0, s->path);
 }
 
-static char *op_sources(const hvd_query_context *q, const json_t *req)
+static json_t *op_sources(const hvd_query_context *q, const json_t *req)
 {
     struct page pg = {0};
     const char *after = NULL;
@@ -716,7 +716,7 @@ static char *op_sources(const hvd_query_context *q, const json_t *req)
     return page(&pg, "sources", 's', 0);
 }
 
-static char *op_rules(const hvd_query_context *q)
+static json_t *op_rules(const hvd_query_context *q)
 {
     json_t *list;
     json_t *res;
@@ -736,10 +736,10 @@ static char *op_rules(const hvd_query_context *q)
     }
     res = ok();
     json_object_set_new(res, "rules", list);
-    return dump(res);
+    return res;
 }
 
-static char *op_health(const hvd_query_context *q)
+static json_t *op_health(const hvd_query_context *q)
 {
     hvd_store_counts c;
     json_t *res;
@@ -765,15 +765,15 @@ static char *op_health(const hvd_query_context *q)
         }
         json_decref(more);
     }
-    return dump(res);
+    return res;
 }
 
-char *hvd_query_handle(const hvd_query_context *q, const char *line, size_t len)
+json_t *hvd_query_answer(const hvd_query_context *q, const char *line, size_t len)
 {
     json_error_t jerr;
     json_t *req;
     const char *op;
-    char *out;
+    json_t *out;
 
     if (len > HVD_QUERY_MAX_REQUEST) {
         return fail("too_large", "requests are limited to 64 KiB");
@@ -788,7 +788,7 @@ char *hvd_query_handle(const hvd_query_context *q, const char *line, size_t len)
     }
     op = json_string_value(json_object_get(req, "op"));
     if (strcmp(op, "ping") == 0) {
-        out = dump(ok());
+        out = ok();
     } else if (strcmp(op, "incidents") == 0) {
         out = op_incidents(q, req);
     } else if (strcmp(op, "diagnoses") == 0) {
@@ -808,4 +808,11 @@ char *hvd_query_handle(const hvd_query_context *q, const char *line, size_t len)
     }
     json_decref(req);
     return out;
+}
+
+char *hvd_query_handle(const hvd_query_context *q, const char *line, size_t len)
+{
+    json_t *answer = hvd_query_answer(q, line, len);
+
+    return answer ? dump(answer) : NULL;
 }

@@ -47,4 +47,12 @@ typedef struct hvd_query_context {
  * JSON without a newline; caller frees with hvd_free(). NULL only when out of memory. */
 char *hvd_query_handle(const hvd_query_context *q, const char *line, size_t len);
 
+struct json_t; /* jansson's */
+
+/* As hvd_query_handle(), the response as a JSON object instead of its text, for a caller
+ * in the same process that reads it ('hvdiag query' on the database), which would
+ * otherwise parse the text back. Caller frees with json_decref(). NULL only when out of
+ * memory. */
+struct json_t *hvd_query_answer(const hvd_query_context *q, const char *line, size_t len);
+
 #endif

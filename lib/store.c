@@ -240,6 +240,8 @@ static int prepared_at_open(int which, int readonly)
     case SQL_DUMP_CLOG:
     case SQL_READ_BEGIN:
     case SQL_READ_END:
+    case SQL_SEVERITY_COUNTS:
+    case SQL_OUTBOX_READ:
         return 0;
     case SQL_DIAG_FIND:
     case SQL_DIAG_INSERT:
@@ -255,6 +257,13 @@ static int prepared_at_open(int which, int readonly)
     case SQL_COUNTER_ADD:
     case SQL_SOURCE_PUT:
     case SQL_SOURCE_QUARANTINE:
+    case SQL_INC_ROOT_TEXT:
+    case SQL_EVIDENCE_TRIM:
+    case SQL_CURSOR_DEACTIVATE:
+    case SQL_CURSOR_ATTACH:
+    case SQL_CURSOR_DROP_INACTIVE:
+    case SQL_CURSOR_SET:
+    case SQL_OUTBOX_PRUNE:
         return !readonly;
     default:
         /* incident regrouping runs only in a write transaction */
@@ -3262,54 +3271,62 @@ static unsigned filter_mask(const hvd_incident_filter *f)
 
 int hvd__store_list_walks(int incidents, unsigned mask)
 {
-    return incidents && (mask & STORE_LIST_WALKED) && !(mask & (STORE_LIST_VM | STORE_LIST_VM_ID));
+    return incidents && (mask & STORE_LIST_MATCH);
 }
 
-/* The head of a listing's statement: head, the host's index when it is the one to
- * search, where. */
-static int list_head_sql(unsigned mask, const char *head, const char *where, hvd_buf *out)
+/* One arm of a listing (STORE_ARM_*): the diagnoses of mask's filters, a walk's rows
+ * (walk) or a page's ids, on the index of the most selective filter. */
+static int list_arm_sql(int walk, unsigned mask, int arm, hvd_buf *out)
 {
-    int rc = hvd_buf_adds(out, head);
+    const char *index = store_list_arm[arm].index;
+    int rc;
 
-    if ((mask & STORE_LIST_HOST) && !(mask & (STORE_LIST_VM | STORE_LIST_VM_ID)) && rc == HVD_OK) {
-        rc = hvd_buf_adds(out, STORE_LIST_BY_HOST);
+    if (arm == STORE_ARM_ONE) {
+        index = mask & STORE_LIST_VM_ID  ? STORE_LIST_BY_VM_ID
+                : mask & STORE_LIST_HOST ? STORE_LIST_BY_HOST
+                                         : "";
     }
-    return rc == HVD_OK ? hvd_buf_adds(out, where) : rc;
-}
-
-/* The filters of mask on a diagnosis's own columns. */
-static int list_match_sql(unsigned mask, hvd_buf *out)
-{
-    int rc = HVD_OK;
-
-    for (size_t k = 0; k < 4 && rc == HVD_OK; k++) {
-        if (mask & store_list_match[k].bit) {
+    rc = hvd_buf_adds(out, walk ? STORE_LIST_WALK_ARM : STORE_LIST_DIAG_ARM);
+    rc = rc == HVD_OK ? hvd_buf_adds(out, index) : rc;
+    rc =
+        rc == HVD_OK ? hvd_buf_adds(out, walk ? STORE_LIST_WALK_WHERE : STORE_LIST_DIAG_WHERE) : rc;
+    rc = rc == HVD_OK ? hvd_buf_adds(out, store_list_arm[arm].vm) : rc;
+    for (size_t k = 0; k < sizeof(store_list_match) / sizeof(store_list_match[0]); k++) {
+        if ((mask & store_list_match[k].bit) && rc == HVD_OK) {
             rc = hvd_buf_adds(out, store_list_match[k].sql);
         }
+    }
+    if (walk) {
+        if ((mask & STORE_LIST_SINCE) && rc == HVD_OK) {
+            rc = hvd_buf_adds(out, STORE_LIST_WALK_SINCE);
+            rc = rc == HVD_OK ? hvd_buf_adds(out, STORE_LIST_INC_SINCE) : rc;
+        }
+        if ((mask & (STORE_LIST_UNTIL | STORE_LIST_AFTER)) && rc == HVD_OK) {
+            rc = hvd_buf_adds(out, STORE_LIST_WALK_TOP);
+        }
+    } else if ((mask & STORE_LIST_SINCE) && rc == HVD_OK) {
+        rc = hvd_buf_adds(out, STORE_LIST_DIAG_SINCE);
+    }
+    if ((mask & STORE_LIST_UNTIL) && rc == HVD_OK) {
+        rc = hvd_buf_adds(out, walk ? STORE_LIST_INC_UNTIL : STORE_LIST_DIAG_UNTIL);
+    }
+    if ((mask & STORE_LIST_AFTER) && rc == HVD_OK) {
+        rc = hvd_buf_adds(out, walk ? STORE_LIST_INC_AFTER : STORE_LIST_DIAG_AFTER);
     }
     return rc;
 }
 
-/* The walk statement of list_incidents_walk(). */
-static int list_walk_sql(unsigned mask, hvd_buf *out)
+/* The arms of mask's listing, joined into one UNION ALL when there are two. */
+static int list_arms_sql(int walk, unsigned mask, hvd_buf *out)
 {
-    int rc = list_head_sql(mask, STORE_LIST_WALK_HEAD, STORE_LIST_WALK_WHERE, out);
+    int rc;
 
-    rc = rc == HVD_OK ? list_match_sql(mask, out) : rc;
-    if ((mask & STORE_LIST_SINCE) && rc == HVD_OK) {
-        rc = hvd_buf_adds(out, STORE_LIST_WALK_SINCE);
-        rc = rc == HVD_OK ? hvd_buf_adds(out, STORE_LIST_INC_SINCE) : rc;
+    if (!(mask & STORE_LIST_VM)) {
+        return list_arm_sql(walk, mask, STORE_ARM_ONE, out);
     }
-    if ((mask & (STORE_LIST_UNTIL | STORE_LIST_AFTER)) && rc == HVD_OK) {
-        rc = hvd_buf_adds(out, STORE_LIST_WALK_TOP);
-    }
-    if ((mask & STORE_LIST_UNTIL) && rc == HVD_OK) {
-        rc = hvd_buf_adds(out, STORE_LIST_INC_UNTIL);
-    }
-    if ((mask & STORE_LIST_AFTER) && rc == HVD_OK) {
-        rc = hvd_buf_adds(out, STORE_LIST_INC_AFTER);
-    }
-    return rc == HVD_OK ? hvd_buf_adds(out, STORE_LIST_WALK_TAIL) : rc;
+    rc = list_arm_sql(walk, mask, STORE_ARM_VM_NAME, out);
+    rc = rc == HVD_OK ? hvd_buf_adds(out, STORE_LIST_UNION) : rc;
+    return rc == HVD_OK ? list_arm_sql(walk, mask, STORE_ARM_VM_ID, out) : rc;
 }
 
 int hvd__store_list_sql(int incidents, unsigned mask, hvd_buf *out)
@@ -3317,32 +3334,25 @@ int hvd__store_list_sql(int incidents, unsigned mask, hvd_buf *out)
     int rc;
 
     if (hvd__store_list_walks(incidents, mask)) {
-        return list_walk_sql(mask, out);
+        rc = list_arms_sql(1, mask, out);
+        return rc == HVD_OK ? hvd_buf_adds(out, STORE_LIST_WALK_TAIL) : rc;
     }
-    if (incidents) {
-        rc = hvd_buf_adds(out, STORE_LIST_INC_HEAD);
-        if ((mask & STORE_LIST_MATCH) && rc == HVD_OK) {
-            rc = hvd_buf_adds(out, STORE_LIST_INC_MATCH_HEAD);
-            rc = rc == HVD_OK ? list_match_sql(mask, out) : rc;
-            rc = rc == HVD_OK ? hvd_buf_adds(out, STORE_LIST_INC_MATCH_TAIL) : rc;
-        }
-    } else {
-        rc = list_head_sql(mask, STORE_LIST_DIAG_HEAD, STORE_LIST_DIAG_WHERE, out);
-        rc = rc == HVD_OK ? list_match_sql(mask, out) : rc;
+    if (!incidents) {
+        rc = hvd_buf_adds(out, STORE_LIST_DIAG_HEAD);
+        rc = rc == HVD_OK ? list_arms_sql(0, mask, out) : rc;
+        return rc == HVD_OK ? hvd_buf_adds(out, STORE_LIST_DIAG_TAIL) : rc;
     }
+    rc = hvd_buf_adds(out, STORE_LIST_INC_HEAD);
     if ((mask & STORE_LIST_SINCE) && rc == HVD_OK) {
-        rc = hvd_buf_adds(out, incidents ? STORE_LIST_INC_SINCE : STORE_LIST_DIAG_SINCE);
+        rc = hvd_buf_adds(out, STORE_LIST_INC_SINCE);
     }
     if ((mask & STORE_LIST_UNTIL) && rc == HVD_OK) {
-        rc = hvd_buf_adds(out, incidents ? STORE_LIST_INC_UNTIL : STORE_LIST_DIAG_UNTIL);
+        rc = hvd_buf_adds(out, STORE_LIST_INC_UNTIL);
     }
     if ((mask & STORE_LIST_AFTER) && rc == HVD_OK) {
-        rc = hvd_buf_adds(out, incidents ? STORE_LIST_INC_AFTER : STORE_LIST_DIAG_AFTER);
+        rc = hvd_buf_adds(out, STORE_LIST_INC_AFTER);
     }
-    if (rc == HVD_OK) {
-        rc = hvd_buf_adds(out, incidents ? STORE_LIST_INC_TAIL : STORE_LIST_DIAG_TAIL);
-    }
-    return rc;
+    return rc == HVD_OK ? hvd_buf_adds(out, STORE_LIST_INC_TAIL) : rc;
 }
 
 /* The latest an incident or diagnosis may start to be listed under f: until, the
@@ -3452,7 +3462,7 @@ static void diagnosis_row(sqlite3_stmt *q, hvd_stored_diagnosis *d)
     d->root = sqlite3_column_int(q, 17);
 }
 
-/* --- incidents by host or rule: a walk of the index ---------------------------------- */
+/* --- incidents by VM, host or rule: a walk of the index -------------------------------- */
 
 struct inc_key { /* where an incident stands in a listing */
     hvd_time first;
@@ -3587,9 +3597,9 @@ static int incident_read(hvd_store *st, sqlite3_stmt *q, int64_t id, hvd_inciden
     return rc == SQLITE_DONE ? 0 : db_error(st, err, "cannot read an incident");
 }
 
-/* Incidents of a host or rule (f names no VM), newest first. Walks that host's or rule's
- * diagnoses newest first on their index, each joined to its incident by id and kept when
- * that passes the incident filters (STORE_LIST_WALK_HEAD); an incident met for the first
+/* Incidents of a VM, host or rule, newest first. Walks the diagnoses that match newest
+ * first on their index (a VM's two merged), each joined to its incident by id and kept
+ * when that passes the incident filters (STORE_LIST_WALK_ARM); an incident met for the first
  * time is offered to a heap of the newest offset + limit. The walk ends when the heap is
  * full and its oldest incident starts after the diagnosis at hand: an incident not met
  * yet starts no later than that diagnosis. The page is then read by id, in one read
@@ -3598,7 +3608,7 @@ static int incident_read(hvd_store *st, sqlite3_stmt *q, int64_t id, hvd_inciden
  * search, meeting k incidents, and a page of p = offset + limit; memory O(k + p). w is
  * the diagnoses from the newest (or the time bound) down to the page's oldest start, so a
  * page of recent incidents costs about its own diagnoses whatever the size of the store;
- * with no limit, every diagnosis of the host or rule within the time bounds. */
+ * with no limit, every diagnosis that matches within the time bounds. */
 static int list_incidents_walk(hvd_store *st, const hvd_incident_filter *f,
                                int (*fn)(void *ud, const hvd_incident *in), void *ud,
                                hvd_error *err)
@@ -3643,6 +3653,7 @@ static int list_incidents_walk(hvd_store *st, const hvd_incident_filter *f,
         first = sqlite3_column_int64(walk, 1);
         t = sqlite3_column_int64(walk, 2);
         if (heap.n > 0 && heap.n == heap.need && heap.v[0].first > t) {
+            rc = HVD_OK; /* the page is whole; this row was not needed */
             break;
         }
         rc = idset_add(&seen, id);
@@ -3654,7 +3665,9 @@ static int list_incidents_walk(hvd_store *st, const hvd_incident_filter *f,
     if (walk) {
         list_release(st, 1, f, walk);
     }
-    qsort(heap.v, heap.n, sizeof(*heap.v), by_newest);
+    if (heap.n > 1) {
+        qsort(heap.v, heap.n, sizeof(*heap.v), by_newest); /* v is NULL when none was met */
+    }
     for (size_t k = skip; rc == HVD_OK && k < heap.n; k++) {
         rc = incident_read(st, get, heap.v[k].id, &in, err);
         if (rc == 1 && fn(ud, &in)) {

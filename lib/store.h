@@ -27,7 +27,7 @@ enum {
 };
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define HVD_STORE_SCHEMA_VERSION 8
+#define HVD_STORE_SCHEMA_VERSION 9
 
 /* A diagnosis joins an incident of the same subject whose span, widened by this gap on
  * each side, covers it. */
@@ -241,9 +241,9 @@ typedef struct hvd_stored_diagnosis {
 /* Callbacks get borrowed rows, valid during the call; a nonzero return stops the walk.
  * Calls on other read functions from inside a callback are allowed. */
 
-/* Incidents matching f (NULL: all), newest first (by first time, then id). By host or
- * rule without a VM, a walk of that index newest first that stops once no incident not
- * met yet can enter the page: about the page's own diagnoses, whatever the store's size. */
+/* Incidents matching f (NULL: all), newest first (by first time, then id). By VM, host or
+ * rule, a walk of that index newest first that stops once no incident not met yet can
+ * enter the page: about the page's own diagnoses, whatever the store's size. */
 int hvd_store_incidents(hvd_store *st, const hvd_incident_filter *f,
                         int (*fn)(void *ud, const hvd_incident *in), void *ud, hvd_error *err);
 /* One incident: returns 1 after calling fn once, 0 when there is no such id, or < 0. */

@@ -16,7 +16,7 @@ int64_t hvd__store_regroup_loaded(const hvd_store *st);
  * tests explain it. Returns HVD_OK or the hvd_buf error. */
 int hvd__store_list_sql(int incidents, unsigned mask, hvd_buf *out);
 
-/* Whether that listing is a walk (incidents by host or rule, without a VM): then the SQL
+/* Whether that listing is a walk (incidents by VM, host or rule): then the SQL
  * is the walk's statement, and each incident it meets is read by SQL_INCIDENT_GET. */
 int hvd__store_list_walks(int incidents, unsigned mask);
 

@@ -2,7 +2,7 @@
  * All SQL text of the store. Times are hvd_time (100-ns ticks since 1970, UTC); text columns
  * are never NULL ('' when unknown).
  *
- * Schema (version 7):
+ * Schema (version 9):
  *   sources             one row per input path: identity (device, inode, size, mtime, hash of
  *                       the first 4 KiB, hash of the bytes before the saved offset) of the
  *                       file as read, reader position token, stats, fresh and repeated
@@ -240,6 +240,14 @@ static const char *const store_migrations[] = {
     "ALTER TABLE evidence ADD COLUMN task_text TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE evidence ADD COLUMN opcode_text TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE evidence ADD COLUMN channel_text TEXT NOT NULL DEFAULT '';",
+
+    /* 9: a VM's diagnoses newest first, by name and by id, each on an index that carries
+     * every column a listing filters on (as step 7's for hosts and rules): a VM's listing
+     * reads no row it does not show. Regrouping keeps the VM indexes of step 3. */
+    "CREATE INDEX diagnoses_vm_name_list ON diagnoses(vm_name COLLATE NOCASE, first_time, id,"
+    " vm_id, host, rule, severity, last_time, incident);"
+    "CREATE INDEX diagnoses_vm_id_list ON diagnoses(vm_id COLLATE NOCASE, first_time, id,"
+    " vm_name, host, rule, severity, last_time, incident);",
 };
 
 /* The columns of a source row, in the order every SELECT of sources gives them. */
@@ -272,11 +280,17 @@ static const char *const store_migrations[] = {
  * (short name or FQDN), ?5 rule, ?6 since, ?7 until, ?8 limit (-1: none), ?9 offset, ?10
  * the smaller of until and the cursor's time, ?11 and ?12 the cursor's (first_time, id).
  *
+ * The diagnoses a listing matches are read from one index that carries every column it
+ * filters on, newest first, so that only the rows shown are read whole: a VM's (VM name
+ * or id given), else a host's, else a rule's. By VM name or id (?2) they are two arms of
+ * one UNION ALL: the VM's diagnoses by name, and by id those whose name is not it (no
+ * diagnosis comes twice); the planner merges the two in the order each reads its index
+ * and stops when the listing does. Each arm names its index: without statistics the
+ * planner would take the rule's index and work out every diagnosis's short name.
+ *
  * A diagnosis matches a host when its host is it or starts with it and a dot, in any case.
  * Both imply the same short name, which the index diagnoses_host_list searches on; for a
- * short name (no dot) that is all there is to test. By host and no VM, that index is
- * named: without statistics the planner would take the rule's index and work out every
- * diagnosis's short name.
+ * short name (no dot) that is all there is to test.
  */
 #define STORE_ARG_HOST_SHORT "substr(?4, 1, instr(?4 || '.', '.') - 1)"
 
@@ -289,47 +303,58 @@ enum {
     STORE_LIST_UNTIL = 1 << 5, /* ?7 */
     STORE_LIST_AFTER = 1 << 6, /* ?11, ?12 */
     STORE_LIST_MATCH = 0x0f,   /* the filters on a diagnosis's own columns */
-    STORE_LIST_WALKED = STORE_LIST_HOST | STORE_LIST_RULE, /* see STORE_LIST_WALK_HEAD */
     STORE_LIST_COMBOS = 1 << 7,
 };
 
-/* The filters on a diagnosis (alias d), each with its bit of STORE_LIST_MATCH, in the
- * order they are written: the host's LIKE after the rule, which is cheaper. */
+/* The arms of a listing: one, or by VM name or id (?2) the VM's by name and by id. */
+enum { STORE_ARM_ONE, STORE_ARM_VM_NAME, STORE_ARM_VM_ID };
+static const struct {
+    const char *index; /* INDEXED BY, or "" for the planner's choice */
+    const char *vm;    /* the arm's VM filter */
+} store_list_arm[3] = {
+    [STORE_ARM_ONE] = {"", ""},
+    [STORE_ARM_VM_NAME] = {" INDEXED BY diagnoses_vm_name_list",
+                           " AND d.vm_name = ?2 COLLATE NOCASE"},
+    [STORE_ARM_VM_ID] = {" INDEXED BY diagnoses_vm_id_list",
+                         " AND d.vm_id = ?2 COLLATE NOCASE AND d.vm_name != ?2 COLLATE NOCASE"},
+};
+/* One arm's index without ?2: by VM id (?3), else by host. */
+#define STORE_LIST_BY_VM_ID " INDEXED BY diagnoses_vm_id_list"
+#define STORE_LIST_BY_HOST  " INDEXED BY diagnoses_host_list"
+#define STORE_LIST_UNION    " UNION ALL "
+
+/* The filters on a diagnosis (alias d) besides ?2, each with its bit of STORE_LIST_MATCH,
+ * in the order they are written: the host's LIKE after the rule, which is cheaper. */
 static const struct {
     unsigned bit;
     const char *sql;
-} store_list_match[4] = {
-    {STORE_LIST_VM, " AND (d.vm_name = ?2 COLLATE NOCASE OR d.vm_id = ?2 COLLATE NOCASE)"},
+} store_list_match[3] = {
     {STORE_LIST_VM_ID, " AND d.vm_id = ?3 COLLATE NOCASE"},
     {STORE_LIST_RULE, " AND d.rule = ?5"},
     {STORE_LIST_HOST, " AND " STORE_HOST_SHORT " = " STORE_ARG_HOST_SHORT " COLLATE NOCASE"
                       " AND (instr(?4, '.') = 0 OR d.host = ?4 COLLATE NOCASE"
                       " OR d.host LIKE ?4 || '.%')"},
 };
-#define STORE_LIST_BY_HOST " INDEXED BY diagnoses_host_list"
 
-/* Diagnoses, newest first: the page's ids are found on the indexes, then only its rows
- * are read whole. Time filters: a diagnosis that ends at or after ?6 starts no earlier
- * than ?6 minus the longest span of any (diagnoses_span gives it in one search). */
-#define STORE_LIST_DIAG_HEAD                                                            \
-    "SELECT " STORE_DIAGNOSIS_COLUMNS " FROM (SELECT d.id AS id, d.first_time AS first" \
-    " FROM diagnoses d"
+/* Diagnoses, newest first: the page's ids are found on the indexes (each arm a select of
+ * STORE_LIST_DIAG_ARM and the filters), then only its rows are read whole. Time filters: a
+ * diagnosis that ends at or after ?6 starts no earlier than ?6 minus the longest span of
+ * any (diagnoses_span gives it in one search). */
+#define STORE_LIST_DIAG_HEAD  "SELECT " STORE_DIAGNOSIS_COLUMNS " FROM ("
+#define STORE_LIST_DIAG_ARM   "SELECT d.id AS id, d.first_time AS first FROM diagnoses d"
 #define STORE_LIST_DIAG_WHERE " WHERE d.severity >= ?1"
 #define STORE_LIST_DIAG_SINCE                       \
     " AND d.last_time >= ?6 AND d.first_time >= ?6" \
     " - (SELECT coalesce(max(last_time - first_time), 0) FROM diagnoses)"
 #define STORE_LIST_DIAG_UNTIL " AND d.first_time <= ?7"
 #define STORE_LIST_DIAG_AFTER " AND (d.first_time, d.id) < (?11, ?12)"
-#define STORE_LIST_DIAG_TAIL                                       \
-    " ORDER BY d.first_time DESC, d.id DESC LIMIT ?8 OFFSET ?9) p" \
+#define STORE_LIST_DIAG_TAIL                              \
+    " ORDER BY first DESC, id DESC LIMIT ?8 OFFSET ?9) p" \
     " JOIN diagnoses d ON d.id = p.id ORDER BY p.first DESC, p.id DESC"
 
-/* Incidents, newest first; an incident matches the diagnosis filters when one of its
- * diagnoses does, found by those filters' indexes. */
+/* Incidents without a filter on their diagnoses, newest first, on their own indexes. */
 #define STORE_LIST_INC_HEAD \
     "SELECT " STORE_INCIDENT_COLUMNS " FROM incidents i WHERE i.severity >= ?1"
-#define STORE_LIST_INC_MATCH_HEAD " AND i.id IN (SELECT d.incident FROM diagnoses d WHERE 1"
-#define STORE_LIST_INC_MATCH_TAIL ")"
 #define STORE_LIST_INC_SINCE                        \
     " AND i.last_time >= ?6 AND i.first_time >= ?6" \
     " - (SELECT coalesce(max(last_time - first_time), 0) FROM incidents)"
@@ -337,17 +362,18 @@ static const struct {
 #define STORE_LIST_INC_AFTER " AND (i.first_time, i.id) < (?11, ?12)"
 #define STORE_LIST_INC_TAIL  " ORDER BY i.first_time DESC, i.id DESC LIMIT ?8 OFFSET ?9"
 
-/* Incidents by host or rule (and no VM) are found by a walk, not by one sorted statement:
- * the host's or rule's diagnoses newest first on that index alone, each joined to its
- * incident, which must pass the incident filters (STORE_LIST_INC_SINCE and on). store.c
- * keeps the newest incidents met and stops when no incident not met yet can be newer
- * than its page: an incident starts no later than any of its diagnoses. Columns: the
- * incident's id and first time, the diagnosis's first time. Time filters bound the walk:
- * an incident that ends at or after ?6 starts no earlier than ?6 minus the longest
- * incident span, and so do its diagnoses; one that starts at or before ?10 (the smaller
- * of until and the cursor's time) ends by ?10 plus that span, and its diagnoses start by
- * then, plus the most any diagnosis ends before it starts. */
-#define STORE_LIST_WALK_HEAD  "SELECT i.id, i.first_time, d.first_time FROM diagnoses d"
+/* Incidents with a filter on their diagnoses (an incident matches when one of its
+ * diagnoses does) are found by a walk, not by one sorted statement: the diagnoses that
+ * match newest first on their index alone (the arms above), each joined to its incident,
+ * which must pass the incident filters (STORE_LIST_INC_SINCE and on). store.c keeps the
+ * newest incidents met and stops when no incident not met yet can be newer than its page:
+ * an incident starts no later than any of its diagnoses. Columns: the incident's id and
+ * first time, the diagnosis's first time. Time filters bound the walk: an incident that
+ * ends at or after ?6 starts no earlier than ?6 minus the longest incident span, and so do
+ * its diagnoses; one that starts at or before ?10 (the smaller of until and the cursor's
+ * time) ends by ?10 plus that span, and its diagnoses start by then, plus the most any
+ * diagnosis ends before it starts. */
+#define STORE_LIST_WALK_ARM   "SELECT i.id, i.first_time, d.first_time AS first FROM diagnoses d"
 #define STORE_LIST_WALK_WHERE " JOIN incidents i ON i.id = d.incident WHERE i.severity >= ?1"
 #define STORE_LIST_WALK_SINCE \
     " AND d.first_time >= ?6 - (SELECT coalesce(max(last_time - first_time), 0) FROM incidents)"
@@ -355,7 +381,7 @@ static const struct {
     " AND d.first_time <= ?10"                                            \
     " + (SELECT coalesce(max(last_time - first_time), 0) FROM incidents)" \
     " + max(0, -(SELECT coalesce(min(last_time - first_time), 0) FROM diagnoses))"
-#define STORE_LIST_WALK_TAIL " ORDER BY d.first_time DESC"
+#define STORE_LIST_WALK_TAIL " ORDER BY first DESC"
 
 /* An incident's diagnoses in the order they are shown, as a key that sorts ascending. */
 #define STORE_INCIDENT_DIAG_ORDER "-(d.kind = 'correlation'), -d.severity, d.first_time, d.key"

@@ -6,6 +6,7 @@
 #include "alloc.h"
 #include "hvtime.h"
 #include "store_sql.h"
+#include "synth.h"
 #include "testutil.h"
 
 #include <check.h>
@@ -493,8 +494,10 @@ START_TEST(evidence_keeps_rendering_texts_and_old_rows_read_empty)
     ck_assert_int_eq(hvd_store_put_diagnosis(st, tdiag_get(&t), NULL, &err), HVD_OK);
     commit(st);
     hvd_store_close(st);
-    /* The row as schema version 7 stored it: no RenderingInfo columns. */
-    exec_sql("ALTER TABLE evidence DROP COLUMN level_text;"
+    /* The row as schema version 7 stored it: no RenderingInfo columns, no VM list indexes. */
+    exec_sql("DROP INDEX diagnoses_vm_name_list;"
+             "DROP INDEX diagnoses_vm_id_list;"
+             "ALTER TABLE evidence DROP COLUMN level_text;"
              "ALTER TABLE evidence DROP COLUMN task_text;"
              "ALTER TABLE evidence DROP COLUMN opcode_text;"
              "ALTER TABLE evidence DROP COLUMN channel_text;"
@@ -1974,7 +1977,7 @@ static int plan_feeds_from_d(const struct plan_line *p, int n, int k)
 /* Checks one statement's plan: no plan line may read all of a table or index (SCAN) of
  * diagnoses, incidents or evidence, except, when 'walk_ok', a walk along an index (a
  * listing with no filter reads the newest first and stops at its page). The page
- * subquery (p) is a handful of rows. When 'strict' (a host or rule filter), the
+ * subquery (p) is a handful of rows. When 'strict' (a VM, host or rule filter), the
  * diagnoses it matches are read from a covering index, in the order of the listing: a
  * sort (temp B-tree) fed by them, wholly or in its right part, fails. Returns how many
  * lines the plan has. */
@@ -2038,8 +2041,8 @@ START_TEST(listings_search_their_indexes_for_every_filter_combination)
     ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     for (int inc = 0; inc <= 1; inc++) {
         for (unsigned mask = 0; mask < STORE_LIST_COMBOS; mask++) {
-            /* by host or rule, the VM filter (a few rows) not there to narrow it first */
-            int strict = (mask & STORE_LIST_WALKED) && !(mask & (STORE_LIST_VM | STORE_LIST_VM_ID));
+            /* by VM, host or rule: read from a covering index, newest first */
+            int strict = (mask & STORE_LIST_MATCH) != 0;
             char what[64];
             hvd_buf sql;
 
@@ -2048,13 +2051,13 @@ START_TEST(listings_search_their_indexes_for_every_filter_combination)
             snprintf(what, sizeof(what), "%s with filters 0x%02x", inc ? "incidents" : "diagnoses",
                      mask);
             ck_assert_int_gt(check_plan(db, what, hvd_buf_str(&sql), mask == 0, strict), 0);
-            /* incidents by host or rule: a walk of the diagnoses' index, newest first */
+            /* incidents by VM, host or rule: a walk of the diagnoses' index, newest first */
             ck_assert_int_eq(hvd__store_list_walks(inc, mask), inc && strict);
             walks += hvd__store_list_walks(inc, mask);
             hvd_buf_free(&sql);
         }
     }
-    ck_assert_int_eq(walks, 24);
+    ck_assert_int_eq(walks, 120);
     for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
         ck_assert_int_gt(check_plan(db, store_sql[reads[i]], store_sql[reads[i]], 0, 0), 0);
     }
@@ -2345,6 +2348,217 @@ START_TEST(walks_reach_a_diagnosis_that_ends_before_it_starts)
 }
 END_TEST
 
+/* --- listings on a generated store, against plain statements ------------------------- */
+
+/* What a listing must give, written as plainly as SQL allows: every filter a test on the
+ * row ("?N IS NULL OR ..."), no index in mind. ?1 min severity, ?2 VM name or id, ?3 VM id,
+ * ?4 host, ?5 rule, ?6 since, ?7 until (0: none), ?8 cursor set, ?9 and ?10 its (time, id),
+ * ?11 limit, ?12 offset. */
+#define PLAIN_MATCH                                                                     \
+    " AND (?2 IS NULL OR d.vm_name = ?2 COLLATE NOCASE OR d.vm_id = ?2 COLLATE NOCASE)" \
+    " AND (?3 IS NULL OR d.vm_id = ?3 COLLATE NOCASE)"                                  \
+    " AND (?4 IS NULL OR lower(d.host) = lower(?4)"                                     \
+    "  OR lower(substr(d.host, 1, length(?4) + 1)) = lower(?4) || '.')"                 \
+    " AND (?5 IS NULL OR d.rule = ?5)"
+static const char *const plain_listing[2] = {
+    "SELECT d.id, d.first_time FROM diagnoses d WHERE d.severity >= ?1" PLAIN_MATCH
+    " AND (?6 = 0 OR d.last_time >= ?6) AND (?7 = 0 OR d.first_time <= ?7)"
+    " AND (?8 = 0 OR d.first_time < ?9 OR (d.first_time = ?9 AND d.id < ?10))"
+    " ORDER BY d.first_time DESC, d.id DESC LIMIT ?11 OFFSET ?12",
+    "SELECT i.id, i.first_time FROM incidents i WHERE i.severity >= ?1"
+    " AND (?6 = 0 OR i.last_time >= ?6) AND (?7 = 0 OR i.first_time <= ?7)"
+    " AND (?8 = 0 OR i.first_time < ?9 OR (i.first_time = ?9 AND i.id < ?10))"
+    " AND (coalesce(?2, ?3, ?4, ?5) IS NULL"
+    "  OR EXISTS(SELECT 1 FROM diagnoses d WHERE d.incident = i.id" PLAIN_MATCH "))"
+    " ORDER BY i.first_time DESC, i.id DESC LIMIT ?11 OFFSET ?12",
+};
+
+struct got_rows {
+    int64_t id[16384];
+    hvd_time first[16384];
+    size_t n;
+};
+
+static int got_diag(void *ud, const hvd_stored_diagnosis *d)
+{
+    struct got_rows *g = ud;
+
+    ck_assert_uint_lt(g->n, 16384);
+    g->id[g->n] = d->id;
+    g->first[g->n++] = d->first_time;
+    return 0;
+}
+
+static int got_inc(void *ud, const hvd_incident *in)
+{
+    struct got_rows *g = ud;
+
+    ck_assert_uint_lt(g->n, 16384);
+    g->id[g->n] = in->id;
+    g->first[g->n++] = in->first_time;
+    return 0;
+}
+
+static void bind_opt(sqlite3_stmt *q, int i, const char *v)
+{
+    if (v) {
+        sqlite3_bind_text(q, i, v, -1, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_null(q, i);
+    }
+}
+
+/* The plain statement's rows for f into want. */
+static void plain_rows(sqlite3 *db, int inc, const hvd_incident_filter *f, struct got_rows *want)
+{
+    sqlite3_stmt *q = NULL;
+    int rc;
+
+    ck_assert_int_eq(sqlite3_prepare_v2(db, plain_listing[inc], -1, &q, NULL), SQLITE_OK);
+    sqlite3_bind_int(q, 1, f->min_severity);
+    bind_opt(q, 2, f->vm);
+    bind_opt(q, 3, f->vm_id);
+    bind_opt(q, 4, f->host);
+    bind_opt(q, 5, f->rule);
+    sqlite3_bind_int64(q, 6, f->since);
+    sqlite3_bind_int64(q, 7, f->until);
+    sqlite3_bind_int(q, 8, f->after);
+    sqlite3_bind_int64(q, 9, f->after_time);
+    sqlite3_bind_int64(q, 10, f->after_id);
+    sqlite3_bind_int64(q, 11, f->limit > 0 ? f->limit : -1);
+    sqlite3_bind_int64(q, 12, f->offset);
+    want->n = 0;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        ck_assert_uint_lt(want->n, 16384);
+        want->id[want->n] = sqlite3_column_int64(q, 0);
+        want->first[want->n++] = sqlite3_column_int64(q, 1);
+    }
+    ck_assert_int_eq(rc, SQLITE_DONE);
+    sqlite3_finalize(q);
+}
+
+static void same_rows(const struct got_rows *got, const struct got_rows *want, const char *what,
+                      unsigned mask, int variant)
+{
+    ck_assert_msg(got->n == want->n, "%s 0x%02x variant %d: %zu rows, want %zu", what, mask,
+                  variant, got->n, want->n);
+    for (size_t k = 0; k < got->n; k++) {
+        ck_assert_msg(got->id[k] == want->id[k],
+                      "%s 0x%02x variant %d: row %zu is %" PRId64 ", want %" PRId64, what, mask,
+                      variant, k, got->id[k], want->id[k]);
+    }
+}
+
+/* One text of the row the plain SELECT sql gives (its first column), copied into out. */
+static void first_text(sqlite3 *db, const char *sql, char *out, size_t cap)
+{
+    sqlite3_stmt *q = NULL;
+
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    snprintf(out, cap, "%s", (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+}
+
+/* A store from the benches' generator (bursts over 64 hosts, VMs by name, by id or both,
+ * 70 rules, diagnoses that run for days, correlations): every filter combination, whole,
+ * in pages by offset and walked page by page with the cursor, lists what a plain
+ * statement over the same rows lists, in the same order. */
+START_TEST(listings_of_a_generated_store_equal_plain_statements)
+{
+    static struct got_rows got;
+    static struct got_rows want;
+    static struct got_rows walked;
+    char vm[64];
+    char vm_id[64];
+    char rule[32];
+    synth g;
+    hvd_store *st = open_db(0);
+    sqlite3 *db = NULL;
+    hvd_error err;
+    hvd_time mid;
+
+    synth_init(&g, 7);
+    begin(st);
+    while (g.serial < 6000) {
+        /* about one burst an hour: the 64 hosts' incidents overlap in time */
+        ck_assert_int_eq(
+            synth_burst(st, &g, SYNTH_EPOCH + (hvd_time)g.serial * 20 * SYNTH_MINUTE, &err),
+            HVD_OK);
+    }
+    commit(st);
+    ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    /* the busiest VM by name (asked in capitals: any case) and an id of a VM named too */
+    first_text(db,
+               "SELECT upper(vm_name) FROM diagnoses WHERE vm_name != '' GROUP BY vm_name"
+               " ORDER BY count(*) DESC, vm_name LIMIT 1",
+               vm, sizeof(vm));
+    first_text(db,
+               "SELECT vm_id FROM diagnoses WHERE vm_name != '' AND vm_id != '' GROUP BY vm_id"
+               " ORDER BY count(*) DESC, vm_id LIMIT 1",
+               vm_id, sizeof(vm_id));
+    first_text(db, "SELECT rule FROM diagnoses GROUP BY rule ORDER BY count(*) DESC, rule LIMIT 1",
+               rule, sizeof(rule));
+    mid = SYNTH_EPOCH + 3000 * 20 * SYNTH_MINUTE;
+    for (int inc = 0; inc <= 1; inc++) {
+        const char *what = inc ? "incidents" : "diagnoses";
+
+        for (unsigned mask = 0; mask < STORE_LIST_COMBOS; mask++) {
+            for (int variant = 0; variant < 4; variant++) {
+                hvd_incident_filter f;
+
+                memset(&f, 0, sizeof(f));
+                f.min_severity = HVD_SEVERITY_WARNING;
+                /* the VM by name, or (variants 2, 3) by id, which other arms must not repeat */
+                f.vm = mask & STORE_LIST_VM ? (variant >= 2 ? vm_id : vm) : NULL;
+                f.vm_id = mask & STORE_LIST_VM_ID ? vm_id : NULL;
+                f.host =
+                    mask & STORE_LIST_HOST ? (variant % 2 ? "hv07.CORP.example" : "HV07") : NULL;
+                f.rule = mask & STORE_LIST_RULE ? rule : NULL;
+                /* a week, at the middle of the store's time */
+                f.since = mask & STORE_LIST_SINCE ? mid - 3 * SYNTH_DAY : 0;
+                f.until = mask & STORE_LIST_UNTIL ? mid + 4 * SYNTH_DAY : 0;
+                f.after = (mask & STORE_LIST_AFTER) != 0;
+                f.after_time = mid + SYNTH_DAY;
+                f.after_id = inc ? 1000 : 3000;
+                /* whole; the first row; a page of 5 after 2; the first 3 */
+                f.limit = variant == 0 ? 0 : variant == 1 ? 1 : variant == 2 ? 5 : 3;
+                f.offset = variant == 2 ? 2 : 0;
+                plain_rows(db, inc, &f, &want);
+                got.n = 0;
+                ck_assert_int_eq(inc ? hvd_store_incidents(st, &f, got_inc, &got, &err)
+                                     : hvd_store_diagnoses(st, &f, got_diag, &got, &err),
+                                 HVD_OK);
+                same_rows(&got, &want, what, mask, variant);
+                if (variant != 0) {
+                    continue;
+                }
+                /* the whole listing again, 7 rows a page, each page after the last row of
+                 * the one before */
+                walked.n = 0;
+                f.limit = 7;
+                for (;;) {
+                    size_t before = walked.n;
+
+                    ck_assert_int_eq(inc ? hvd_store_incidents(st, &f, got_inc, &walked, &err)
+                                         : hvd_store_diagnoses(st, &f, got_diag, &walked, &err),
+                                     HVD_OK);
+                    if (walked.n - before < 7) {
+                        break;
+                    }
+                    f.after = 1;
+                    f.after_time = walked.first[walked.n - 1];
+                    f.after_id = walked.id[walked.n - 1];
+                }
+                same_rows(&walked, &want, what, mask, 4);
+            }
+        }
+    }
+    sqlite3_close(db);
+    hvd_store_close(st);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -2398,6 +2612,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, listings_search_their_indexes_for_every_filter_combination);
     tcase_add_test(tc, every_filter_combination_lists_what_its_filters_select);
     tcase_add_test(tc, walks_reach_a_diagnosis_that_ends_before_it_starts);
+    tcase_add_test(tc, listings_of_a_generated_store_equal_plain_statements);
     suite_add_tcase(s, tc);
     tc = tcase_create("robustness");
     tcase_add_checked_fixture(tc, setup, teardown);
