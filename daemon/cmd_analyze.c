@@ -206,11 +206,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 static json_t *ask(const hvd_query_context *q, json_t *request)
 {
     char *text = json_dumps(request, JSON_COMPACT);
-    char *answer = text ? hvd_query_handle(q, text, strlen(text)) : NULL;
-    json_t *res = answer ? json_loads(answer, 0, NULL) : NULL;
+    json_t *res = text ? hvd_query_answer(q, text, strlen(text)) : NULL;
 
     free(text);
-    hvd_free(answer);
     json_decref(request);
     if (res && !json_is_true(json_object_get(res, "ok"))) {
         hvd_cli_error("hvdiag analyze: %s",
