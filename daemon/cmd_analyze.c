@@ -626,6 +626,30 @@ static const json_t **sorted_incidents(const json_t *incidents)
     return order;
 }
 
+/* Puts the incidents of the array in the table's order, most severe first. Returns 0, or
+ * -1 when out of memory (the array is then as it was). */
+static int sort_incidents(json_t *incidents)
+{
+    size_t n = json_array_size(incidents);
+    const json_t **order = sorted_incidents(incidents);
+    json_t *sorted = json_array();
+
+    for (size_t i = 0; order && sorted && i < n; i++) {
+        if (json_array_append(sorted, (json_t *)order[i]) < 0) {
+            break;
+        }
+    }
+    free(order);
+    if (!sorted || json_array_size(sorted) != n) {
+        json_decref(sorted);
+        return -1;
+    }
+    json_array_clear(incidents);
+    json_array_extend(incidents, sorted);
+    json_decref(sorted);
+    return 0;
+}
+
 static void print_header(void)
 {
     printf("%-9s %-19s %-19s %-18s %s\n", "SEVERITY", "FIRST (UTC)", "LAST (UTC)", "VM / HOST",
@@ -1063,7 +1087,8 @@ int hvd_cmd_analyze(int argc, char **argv)
         goto out;
     }
     incidents = st ? collect_incidents(st, &o, 0, &worst) : json_array();
-    if (!incidents) {
+    if (!incidents || sort_incidents(incidents) < 0) {
+        json_decref(incidents);
         goto out;
     }
     json_object_set_new(report, "incidents", incidents);
