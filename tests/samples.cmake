@@ -8,13 +8,13 @@ add_test(NAME corpus_clusterlog_excerpt
 set_tests_properties(corpus_clusterlog_excerpt PROPERTIES SKIP_RETURN_CODE 77)
 add_test(NAME samples_new_families
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tools/samples_names_check.sh
-                 $<TARGET_FILE:hvdiag> $<TARGET_FILE:evtxgen> ${PROJECT_SOURCE_DIR})
+                 $<TARGET_FILE:hvdiag> ${PROJECT_SOURCE_DIR})
 add_test(NAME samples_families
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tools/samples_families_check.sh
-                 $<TARGET_FILE:hvdiag> $<TARGET_FILE:evtxgen> ${PROJECT_SOURCE_DIR})
+                 $<TARGET_FILE:hvdiag> ${PROJECT_SOURCE_DIR})
 add_test(NAME samples_network
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tools/samples_network_check.sh
-                 $<TARGET_FILE:hvdiag> $<TARGET_FILE:evtxgen> ${PROJECT_SOURCE_DIR})
+                 $<TARGET_FILE:hvdiag> ${PROJECT_SOURCE_DIR})
 add_test(NAME samples_storage_families
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tools/samples_storage_check.sh
-                 $<TARGET_FILE:hvdiag> $<TARGET_FILE:evtxgen> ${PROJECT_SOURCE_DIR})
+                 $<TARGET_FILE:hvdiag> ${PROJECT_SOURCE_DIR})
