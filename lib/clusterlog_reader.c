@@ -1210,7 +1210,9 @@ static int reader_open(hvd_clusterlog_reader **out, const char *path, int fd, co
         rc = hvd_text_reader_open_mem(&r->text, data, len, r->path, off, enc, err);
     }
     if (rc == HVD_OK && opt && opt->prefilter) {
-        rc = hvd_text_reader_set_prefilter(r->text, opt->prefilter, err);
+        const hvd_prefilter *pf = opt->prefilter(opt->prefilter_arg);
+
+        rc = pf ? hvd_text_reader_set_prefilter(r->text, pf, err) : HVD_OK;
     }
     if (rc < 0) {
         goto fail;

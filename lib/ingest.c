@@ -456,23 +456,9 @@ static int record_source(hvd_ingest *ing, const char *display, hvd_source *src,
 
 /* Whether path may be read as a cluster.log: its first bytes say it is, or cannot be
  * looked at here (then the reader decides). Cost: one open and one read of the head. */
-static int may_be_clusterlog(const char *path)
+static const hvd_prefilter *ruleset_prefilter(const void *rs)
 {
-    unsigned char head[HVD_SOURCE_DETECT_HEAD];
-    struct stat sb;
-    ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    int yes = 1;
-
-    if (fd < 0) {
-        return 1;
-    }
-    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
-        n = pread(fd, head, sizeof(head), 0);
-        yes = n < 0 || hvd_source_detect_head(head, (size_t)n) == HVD_SOURCE_CLUSTERLOG;
-    }
-    close(fd);
-    return yes;
+    return hvd_ruleset_prefilter(rs);
 }
 
 /* Opens path for reading, resuming a followed cluster.log at its checkpoint when the file
@@ -491,10 +477,10 @@ static int open_source(hvd_ingest *ing, const char *path, const char *display,
     sopt.host_hint = opt->host_hint;
     sopt.evtx_decoder = opt->evtx_decoder;
     sopt.needs = opt->decode_all ? NULL : ing->needs;
-    /* Compiled at its first use: an EVTX-only run never pays for it. A file that changes
-     * kind before it is opened reads every line or ignores it: the same events. */
-    sopt.prefilter =
-        opt->no_prefilter || !may_be_clusterlog(path) ? NULL : hvd_ruleset_prefilter(ing->rs);
+    if (!opt->no_prefilter) {
+        sopt.prefilter = ruleset_prefilter;
+        sopt.prefilter_arg = ing->rs;
+    }
     if (opt->follow) {
         rc = resume_point(ing, display, from, &row, err);
         if (rc < 0) {

@@ -40,9 +40,12 @@ typedef struct hvd_source_options {
      * source). A record none can match is decoded up to its System part only and returned
      * with system_only set. NULL (and the libevtx reader) decode every record whole. */
     const struct hvd_needs *needs;
-    /* cluster.log: only events holding one of these literals are returned whole (see
-     * hvd_ruleset_prefilter()); the others only move the reader's state on. NULL: all. */
-    const hvd_prefilter *prefilter;
+    /* cluster.log: only events holding one of the literals of prefilter(prefilter_arg) are
+     * returned whole; the others only move the reader's state on. Called only when the file
+     * is a cluster.log, so a filter compiled at first use (hvd_ruleset_prefilter()) costs an
+     * EVTX-only run nothing. NULL, or a NULL return: every event. */
+    const hvd_prefilter *(*prefilter)(const void *prefilter_arg);
+    const void *prefilter_arg;
 } hvd_source_options;
 
 typedef struct hvd_source_stats {
