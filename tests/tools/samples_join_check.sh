@@ -3,7 +3,8 @@
 # Get-ClusterLog folder), a join refused for the node's Windows version (WS2012 R2 System log),
 # a node that cannot form the cluster (old configuration, no witness; WS2019 cluster.log), a
 # cluster network down with every interface on it (WS2012 R2 System log) and a two-node cluster
-# split in two that the witness decided (WS2016 cluster.log of both nodes), analysed end to end
+# split in two that the witness decided (WS2016 cluster.log of both nodes) and a node halted for
+# reaching only some nodes (WS2022 System logs of two nodes), analysed end to end
 # into real database files.
 # usage: samples_join_check.sh HVDIAG SOURCE_DIR
 set -u
@@ -12,7 +13,7 @@ src=$2
 . "$(dirname "$0")/checklib.sh"
 cd "$src" || exit 1
 need_samples join-rejected-2019 join-version-2012r2 form-failure-2019 network-down-2012r2 \
-    split-brain-2016
+    split-brain-2016 partial-connectivity-2022
 
 # analyse NAME BUNDLE EXIT: analyse into $work/NAME.db and $work/NAME.json, check the exit code.
 analyse() {
@@ -123,5 +124,24 @@ assert removed == [("HV-NODE01", "Cluster node HV-NODE02 was removed from member
 rules = {x["rule"] for x in d}
 assert {"cl-witness-better-tag", "cl-quorum-lost-witness", "fc-quorum-lost", "removed-node-lost-quorum",
         "cl-group-move-nodedown"} <= rules, sorted(rules)
+PY
+
+# A node that reaches some nodes but not all: 1006 on it, 1135 and 1125 on the other, one incident.
+analyse f partial-connectivity-2022 1
+check "partial-connectivity-2022: the halted node first, across the two System logs" \
+    python3 - "$work/f.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert [f["kind"] for f in r["files"]] == ["evtx", "evtx"], r["files"]
+assert len(r["incidents"]) == 1, [i["title"] for i in r["incidents"]]
+d = r["incidents"][0]["diagnoses"]
+assert d[0]["rule"] == "halted-incomplete-connectivity-removed" and d[0]["root_cause"] is True, [x["rule"] for x in d]
+assert d[0]["title"] == ("HV-NODE03 reaches some cluster nodes but not all: its cluster service was halted "
+                         "and HV-NODE01 removed it"), d[0]["title"]
+assert "Test-Cluster -Include Network" in d[0]["remedy"], d[0]["remedy"]
+assert sorted((x["rule"], x["host"]) for x in d[1:]) == [
+    ("fc-halted-incomplete-connectivity", "HV-NODE03.contoso.local"),
+    ("fc-netif-unreachable", "HV-NODE01.contoso.local"),
+    ("fc-node-removed", "HV-NODE01.contoso.local")], [(x["rule"], x["host"]) for x in d]
 PY
 exit $fail
