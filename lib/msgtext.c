@@ -70,9 +70,80 @@ static int add_literal(hvd_buf *re, char c)
     return hvd_buf_addc(re, c);
 }
 
-/* The pattern of text into re. Cost: O(length of text). */
+/* The quote marks a localized text may use, in UTF-8: any of them matches any other. */
+static const char *const quotes[] = {"'", "\"", "\xC2\xAB", "\xC2\xBB", "\xE2\x80\x9E",
+                                     "\xE2\x80\x9C", "\xE2\x80\x9D", "\xE2\x80\x9A",
+                                     "\xE2\x80\x98", "\xE2\x80\x99"};
+
+/* The pattern of a quote mark in a localized text, and of the white space around it (the
+ * no-break spaces French puts inside « »). */
+#define QUOTE_RE "[\\s\\x{a0}\\x{202f}]*['\"\\x{ab}\\x{bb}\\x{201a}\\x{201c}-\\x{201e}\\x{2018}\\x{2019}][\\s\\x{a0}\\x{202f}]*"
+
+/* The length of the quote mark p starts with, or 0. */
+static size_t quote_len(const char *p)
+{
+    for (size_t i = 0; i < sizeof(quotes) / sizeof(quotes[0]); i++) {
+        size_t n = strlen(quotes[i]);
+
+        if (strncmp(p, quotes[i], n) == 0) {
+            return n;
+        }
+    }
+    return 0;
+}
+
+/* The other case of code point c, or c: ASCII and Latin-1 letters, and œ Œ. */
+static uint32_t other_case(uint32_t c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 0xE0 && c <= 0xFE && c != 0xF7)) {
+        return c - 0x20;
+    }
+    if ((c >= 'A' && c <= 'Z') || (c >= 0xC0 && c <= 0xDE && c != 0xD7)) {
+        return c + 0x20;
+    }
+    if (c == 0x152 || c == 0x153) {
+        return c ^ 1;
+    }
+    return c;
+}
+
+/* Appends the character at p to a localized pattern, compiled without caseless matching
+ * (which would fold k and s with U+212A and U+017F, keeping them out of the prefilter's
+ * literals): a letter as a class of its two cases, anything else as it is. Returns the
+ * character's end. */
+static const char *add_cased(hvd_buf *re, const char *p, int *rc)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    size_t n = *u < 0x80 ? 1 : *u >= 0xF0 ? 4 : *u >= 0xE0 ? 3 : *u >= 0xC0 ? 2 : 1;
+    uint32_t c = *u;
+    char cls[40];
+
+    if (n == 2 && (u[1] & 0xC0) == 0x80) {
+        c = ((uint32_t)(u[0] & 0x1F) << 6) | (u[1] & 0x3F);
+    } else if (n > 1) {
+        /* A longer or broken sequence: as it is (PCRE2 checks UTF-8 when it compiles). */
+        for (size_t i = 0; i < n && p[i]; i++) {
+            *rc |= hvd_buf_addc(re, p[i]);
+        }
+        return p + strnlen(p, n);
+    }
+    if (other_case(c) == c) {
+        if (n == 1) {
+            *rc |= add_literal(re, *p);
+        } else {
+            *rc |= hvd_buf_add(re, p, n);
+        }
+        return p + n;
+    }
+    snprintf(cls, sizeof(cls), "[\\x{%x}\\x{%x}]", (unsigned)c, (unsigned)other_case(c));
+    *rc |= hvd_buf_adds(re, cls);
+    return p + n;
+}
+
+/* The pattern of text into re; localized as hvd_msgtext_compile_localized() says.
+ * Cost: O(length of text). */
 static int pattern(hvd_buf *re, hvd_msgtext *mt, const char *text, enum hvd_msgtext_mode mode,
-                   char *why, size_t cap)
+                   int localized, char *why, size_t cap)
 {
     uint32_t group = 0;
     int rc = 0;
@@ -83,11 +154,24 @@ static int pattern(hvd_buf *re, hvd_msgtext *mt, const char *text, enum hvd_msgt
         p++;
     }
     while (*p && rc == 0) {
-        if (isspace((unsigned char)*p)) {
+        size_t q = localized ? quote_len(p) : 0;
+
+        if (q > 0) {
+            /* The white space on either side belongs to the quote's pattern. */
+            rc |= hvd_buf_adds(re, QUOTE_RE);
+            p += q;
             while (isspace((unsigned char)*p)) {
                 p++;
             }
-            rc |= hvd_buf_adds(re, *p ? "\\s+" : "");
+        } else if (isspace((unsigned char)*p)) {
+            while (isspace((unsigned char)*p)) {
+                p++;
+            }
+            if (localized && *p && quote_len(p) == 0) {
+                rc |= hvd_buf_adds(re, "[\\s\\x{a0}\\x{202f}]*");
+            } else if (!localized) {
+                rc |= hvd_buf_adds(re, *p ? "\\s+" : "");
+            }
         } else if (p[0] == '%' && p[1] == '%') {
             rc |= add_literal(re, '%');
             p += 2;
@@ -115,6 +199,8 @@ static int pattern(hvd_buf *re, hvd_msgtext *mt, const char *text, enum hvd_msgt
             }
             mt->group_of[k - 1] = ++group;
             p = end;
+        } else if (localized) {
+            p = add_cased(re, p, &rc);
         } else {
             rc |= add_literal(re, *p++);
         }
@@ -137,20 +223,21 @@ static int jit_on(void)
     return !jit || strcmp(jit, "0") != 0;
 }
 
-int hvd_msgtext_compile(hvd_msgtext *mt, const char *text, enum hvd_msgtext_mode mode, int jit,
-                        char *why, size_t cap)
+static int compile(hvd_msgtext *mt, const char *text, enum hvd_msgtext_mode mode, int localized,
+                   int jit, char *why, size_t cap)
 {
     hvd_buf re;
     int errcode;
     PCRE2_SIZE erroff;
 
     hvd_buf_init(&re, 64 * 1024);
-    if (pattern(&re, mt, text, mode, why, cap) < 0) {
+    if (pattern(&re, mt, text, mode, localized, why, cap) < 0) {
         hvd_buf_free(&re);
         return -1;
     }
     mt->re = pcre2_compile((PCRE2_SPTR)hvd_buf_str(&re), PCRE2_ZERO_TERMINATED,
-                           PCRE2_UTF | PCRE2_CASELESS | PCRE2_DOTALL, &errcode, &erroff, NULL);
+                           PCRE2_UTF | PCRE2_DOTALL | (localized ? 0 : PCRE2_CASELESS), &errcode,
+                           &erroff, NULL);
     hvd_buf_free(&re);
     if (!mt->re) {
         PCRE2_UCHAR msg[200];
@@ -163,6 +250,18 @@ int hvd_msgtext_compile(hvd_msgtext *mt, const char *text, enum hvd_msgtext_mode
         pcre2_jit_compile(mt->re, PCRE2_JIT_COMPLETE);
     }
     return 0;
+}
+
+int hvd_msgtext_compile(hvd_msgtext *mt, const char *text, enum hvd_msgtext_mode mode, int jit,
+                        char *why, size_t cap)
+{
+    return compile(mt, text, mode, 0, jit, why, cap);
+}
+
+int hvd_msgtext_compile_localized(hvd_msgtext *mt, const char *text, enum hvd_msgtext_mode mode,
+                                  int jit, char *why, size_t cap)
+{
+    return compile(mt, text, mode, 1, jit, why, cap);
 }
 
 pcre2_code *hvd_msgtext_jit_copy(const hvd_msgtext *mt)
@@ -190,18 +289,26 @@ int hvd_msgtext_unused(const hvd_msgtext *mt)
     return -1;
 }
 
-void hvd_msgtext_literal(const char *text, char *out, size_t cap)
+static void literal(const char *text, int localized, hvd_msgtext_avoid avoid, void *ud, char *out,
+                    size_t cap)
 {
     size_t best = 0;
+    int best_avoided = 1;
     const char *at = text;
 
     for (const char *p = text; *p;) {
         const char *q = p;
+        int avoided;
 
-        while (*q > ' ' && *q < 0x7F && *q != '%' && !strchr("kKsS", *q)) {
+        while (*q > ' ' && *q < 0x7F && *q != '%' &&
+               (localized ? *q != '\'' && *q != '"' : !strchr("kKsS", *q))) {
             q++;
         }
-        if ((size_t)(q - p) > best) {
+        avoided = q > p && avoid && avoid(ud, p, (size_t)(q - p));
+        /* A piece to avoid is taken only when every piece is one. */
+        if (q > p && (avoided < best_avoided || (avoided == best_avoided &&
+                                                 (size_t)(q - p) > best))) {
+            best_avoided = avoided;
             best = (size_t)(q - p);
             at = p;
         }
@@ -218,6 +325,37 @@ void hvd_msgtext_literal(const char *text, char *out, size_t cap)
     best = best > cap - 1 ? cap - 1 : best;
     memcpy(out, at, best);
     out[best] = '\0';
+}
+
+void hvd_msgtext_literal(const char *text, char *out, size_t cap)
+{
+    literal(text, 0, NULL, NULL, out, cap);
+}
+
+void hvd_msgtext_literal_localized(const char *text, hvd_msgtext_avoid avoid, void *ud, char *out,
+                                   size_t cap)
+{
+    literal(text, 1, avoid, ud, out, cap);
+}
+
+int hvd_msgtext_first(const char *text, int localized, unsigned char *first)
+{
+    const unsigned char *p = (const unsigned char *)text;
+
+    while (isspace(*p)) {
+        p++;
+    }
+    /* A localized pattern has no caseless matching: its k and s fold with nothing else. */
+    if (*p < 0x80 && isalpha(*p) && (localized || !strchr("kKsS", *p))) {
+        *first = (unsigned char)tolower(*p);
+        return 1;
+    }
+    /* À-þ share the lead byte with their other case; not × ÷, ß (ẞ), ÿ (Ÿ), Å å (U+212B). */
+    if (*p == 0xC3 && p[1] >= 0x80 && p[1] <= 0xBE && !strchr("\x85\x97\x9F\xA5\xB7", p[1])) {
+        *first = 0xC3;
+        return 1;
+    }
+    return 0;
 }
 
 void hvd_msgtext_free(hvd_msgtext *mt)
