@@ -329,35 +329,47 @@ static void load_file(void *ud, const char *path)
 }
 
 /* Whether s[0..len) is in an English text of the table (compared without case): a word
- * of English lines ("cluster", "Volume") would let the prefilter pass most lines. */
+ * of English lines ("cluster", "Volume") would let the prefilter pass most lines. ud is the
+ * English texts, lowered, one a line. */
 static int in_english(void *ud, const char *s, size_t len)
 {
-    const hvd_msgtable *t = ud;
+    char piece[LIT_MAX + 1];
 
-    for (size_t i = 0; i < t->n; i++) {
-        const char *p = t->v[i].lang ? NULL : t->v[i].text;
-
-        for (; p && strlen(p) >= len; p++) {
-            if (strncasecmp(p, s, len) == 0) {
-                return 1;
-            }
-        }
+    len = len < LIT_MAX ? len : LIT_MAX;
+    for (size_t i = 0; i < len; i++) {
+        piece[i] = (char)tolower((unsigned char)s[i]);
     }
-    return 0;
+    piece[len] = '\0';
+    return strstr(ud, piece) != NULL;
 }
 
 /* The literals of the localized texts: the longest piece no English text holds, when there
- * is one. Cost: O(localized texts x pieces x length of the English texts), at load. */
+ * is one. Cost: O(localized texts x pieces x length of the English texts), at load, each a
+ * strstr() over the lowered English texts. */
 static void localized_literals(struct loader *ld)
 {
-    for (size_t i = 0; i < ld->t->n; i++) {
+    hvd_buf english;
+    int rc = 0;
+
+    hvd_buf_init(&english, 4 * 1024 * 1024);
+    for (size_t i = 0; i < ld->t->n && rc == 0; i++) {
+        for (const char *p = ld->t->v[i].lang ? "" : ld->t->v[i].text; *p && rc == 0; p++) {
+            rc |= hvd_buf_addc(&english, (char)tolower((unsigned char)*p));
+        }
+        rc |= hvd_buf_addc(&english, '\n');
+    }
+    if (rc != 0) {
+        report(ld, 0, "out of memory");
+    }
+    for (size_t i = 0; i < ld->t->n && rc == 0; i++) {
         struct template *t = &ld->t->v[i];
 
-        if (!t->lang) {
-            continue;
+        if (t->lang) {
+            hvd_msgtext_literal_localized(t->text, in_english, (void *)hvd_buf_str(&english),
+                                          t->lit, sizeof(t->lit));
         }
-        hvd_msgtext_literal_localized(t->text, in_english, ld->t, t->lit, sizeof(t->lit));
     }
+    hvd_buf_free(&english);
 }
 
 int hvd_msgtable_load(hvd_msgtable **out, const char *dir, const hvd_logger *log, hvd_error *err)
