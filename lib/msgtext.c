@@ -71,13 +71,22 @@ static int add_literal(hvd_buf *re, char c)
 }
 
 /* The quote marks a localized text may use, in UTF-8: any of them matches any other. */
-static const char *const quotes[] = {"'", "\"", "\xC2\xAB", "\xC2\xBB", "\xE2\x80\x9E",
-                                     "\xE2\x80\x9C", "\xE2\x80\x9D", "\xE2\x80\x9A",
-                                     "\xE2\x80\x98", "\xE2\x80\x99"};
+static const char *const quotes[] = {"'",
+                                     "\"",
+                                     "\xC2\xAB",
+                                     "\xC2\xBB",
+                                     "\xE2\x80\x9E",
+                                     "\xE2\x80\x9C",
+                                     "\xE2\x80\x9D",
+                                     "\xE2\x80\x9A",
+                                     "\xE2\x80\x98",
+                                     "\xE2\x80\x99"};
 
-/* The pattern of a quote mark in a localized text, and of the white space around it (the
- * no-break spaces French puts inside « »). */
-#define QUOTE_RE "[\\s\\x{a0}\\x{202f}]*['\"\\x{ab}\\x{bb}\\x{201a}\\x{201c}-\\x{201e}\\x{2018}\\x{2019}][\\s\\x{a0}\\x{202f}]*"
+/* White space in a localized text: no-break spaces too (French puts them inside « »). */
+#define SPACE_RE "[\\s\\x{a0}\\x{202f}]*"
+/* A quote mark in a localized text, and the white space around it. */
+#define QUOTE_RE \
+    SPACE_RE "['\"\\x{ab}\\x{bb}\\x{201a}\\x{201c}-\\x{201e}\\x{2018}\\x{2019}]" SPACE_RE
 
 /* The length of the quote mark p starts with, or 0. */
 static size_t quote_len(const char *p)
@@ -168,7 +177,7 @@ static int pattern(hvd_buf *re, hvd_msgtext *mt, const char *text, enum hvd_msgt
                 p++;
             }
             if (localized && *p && quote_len(p) == 0) {
-                rc |= hvd_buf_adds(re, "[\\s\\x{a0}\\x{202f}]*");
+                rc |= hvd_buf_adds(re, SPACE_RE);
             } else if (!localized) {
                 rc |= hvd_buf_adds(re, *p ? "\\s+" : "");
             }
@@ -306,8 +315,8 @@ static void literal(const char *text, int localized, hvd_msgtext_avoid avoid, vo
         }
         avoided = q > p && avoid && avoid(ud, p, (size_t)(q - p));
         /* A piece to avoid is taken only when every piece is one. */
-        if (q > p && (avoided < best_avoided || (avoided == best_avoided &&
-                                                 (size_t)(q - p) > best))) {
+        if (q > p &&
+            (avoided < best_avoided || (avoided == best_avoided && (size_t)(q - p) > best))) {
             best_avoided = avoided;
             best = (size_t)(q - p);
             at = p;
