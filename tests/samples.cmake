@@ -18,3 +18,9 @@ add_test(NAME samples_network
 add_test(NAME samples_storage_families
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tools/samples_storage_check.sh
                  $<TARGET_FILE:hvdiag> ${PROJECT_SOURCE_DIR})
+
+# A German cluster's Get-ClusterLog folder ([System] lines in German) is diagnosed as fully
+# as the same incident in English (localized message texts).
+add_test(NAME samples_localized
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tools/samples_localized_check.sh
+                 $<TARGET_FILE:hvdiag> ${PROJECT_SOURCE_DIR})
