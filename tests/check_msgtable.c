@@ -240,6 +240,22 @@ START_TEST(localized_lines_become_their_events)
     ck_assert_str_eq(field(&mm, "ResourceName"), "Disque de cluster 2");
     ck_assert_str_eq(field(&mm, "ErrorCode"), "STATUS_IO_TIMEOUT(c00000b5)");
 
+    /* A forwarded event of a German host carries only its rendered text: its provider and
+     * id pick the texts, the German one gives the fields back. */
+    {
+        hvd_event ev;
+
+        memset(&ev, 0, sizeof(ev));
+        ev.kind = HVD_SOURCE_EVTX;
+        ev.provider = "Microsoft-Windows-FailoverClustering";
+        ev.event_id = 1254;
+        ev.channel = "ForwardedEvents";
+        ev.message = "Die Clusterrolle \"ERP05\" hat den Failoverschwellenwert überschritten.";
+        ck_assert_int_eq(hvd_msgmatcher_match(matcher, &ev, &mm), 1);
+        ck_assert_uint_eq(mm.event_id, 1254);
+        ck_assert_str_eq(field(&mm, "ResourceGroup"), "ERP05");
+    }
+
     /* English lines still match their English texts, with no language. */
     ck_assert_int_eq(match("System",
                            "Cluster node 'HV-NODE01' was removed from the active failover cluster "
