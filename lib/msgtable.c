@@ -383,6 +383,7 @@ int hvd_msgtable_load(hvd_msgtable **out, const char *dir, const hvd_logger *log
     }
     hvd_xmlfile_each(&ld.rep, dir, load_file, &ld);
     if (!ld.rep.errors) {
+        ld.rep.file = dir; /* the files read are gone */
         localized_literals(&ld);
     }
     if (ld.rep.errors) {
