@@ -101,52 +101,19 @@ static size_t quote_len(const char *p)
     return 0;
 }
 
-/* The other case of code point c, or c: ASCII and Latin-1 letters, and œ Œ. */
-static uint32_t other_case(uint32_t c)
+/* Appends c to a localized pattern: k and s match only their two ASCII cases (caseless
+ * UTF matching would also fold them with U+212A and U+017F, keeping them out of the
+ * prefilter's literals), the rest as add_literal() has it. */
+static int add_cased(hvd_buf *re, char c)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 0xE0 && c <= 0xFE && c != 0xF7)) {
-        return c - 0x20;
-    }
-    if ((c >= 'A' && c <= 'Z') || (c >= 0xC0 && c <= 0xDE && c != 0xD7)) {
-        return c + 0x20;
-    }
-    if (c == 0x152 || c == 0x153) {
-        return c ^ 1;
-    }
-    return c;
-}
+    if (strchr("kKsS", c)) {
+        char cls[16];
 
-/* Appends the character at p to a localized pattern, compiled without caseless matching
- * (which would fold k and s with U+212A and U+017F, keeping them out of the prefilter's
- * literals): a letter as a class of its two cases, anything else as it is. Returns the
- * character's end. */
-static const char *add_cased(hvd_buf *re, const char *p, int *rc)
-{
-    const unsigned char *u = (const unsigned char *)p;
-    size_t n = *u < 0x80 ? 1 : *u >= 0xF0 ? 4 : *u >= 0xE0 ? 3 : *u >= 0xC0 ? 2 : 1;
-    uint32_t c = *u;
-    char cls[40];
-
-    if (n == 2 && (u[1] & 0xC0) == 0x80) {
-        c = ((uint32_t)(u[0] & 0x1F) << 6) | (u[1] & 0x3F);
-    } else if (n > 1) {
-        /* A longer or broken sequence: as it is (PCRE2 checks UTF-8 when it compiles). */
-        for (size_t i = 0; i < n && p[i]; i++) {
-            *rc |= hvd_buf_addc(re, p[i]);
-        }
-        return p + strnlen(p, n);
+        snprintf(cls, sizeof(cls), "(?-i:[%c%c])", tolower((unsigned char)c),
+                 toupper((unsigned char)c));
+        return hvd_buf_adds(re, cls);
     }
-    if (other_case(c) == c) {
-        if (n == 1) {
-            *rc |= add_literal(re, *p);
-        } else {
-            *rc |= hvd_buf_add(re, p, n);
-        }
-        return p + n;
-    }
-    snprintf(cls, sizeof(cls), "[\\x{%x}\\x{%x}]", (unsigned)c, (unsigned)other_case(c));
-    *rc |= hvd_buf_adds(re, cls);
-    return p + n;
+    return add_literal(re, c);
 }
 
 /* The pattern of text into re; localized as hvd_msgtext_compile_localized() says.
@@ -209,7 +176,7 @@ static int pattern(hvd_buf *re, hvd_msgtext *mt, const char *text, enum hvd_msgt
             mt->group_of[k - 1] = ++group;
             p = end;
         } else if (localized) {
-            p = add_cased(re, p, &rc);
+            rc |= add_cased(re, *p++);
         } else {
             rc |= add_literal(re, *p++);
         }
@@ -245,8 +212,7 @@ static int compile(hvd_msgtext *mt, const char *text, enum hvd_msgtext_mode mode
         return -1;
     }
     mt->re = pcre2_compile((PCRE2_SPTR)hvd_buf_str(&re), PCRE2_ZERO_TERMINATED,
-                           PCRE2_UTF | PCRE2_DOTALL | (localized ? 0 : PCRE2_CASELESS), &errcode,
-                           &erroff, NULL);
+                           PCRE2_UTF | PCRE2_CASELESS | PCRE2_DOTALL, &errcode, &erroff, NULL);
     hvd_buf_free(&re);
     if (!mt->re) {
         PCRE2_UCHAR msg[200];
@@ -354,7 +320,7 @@ int hvd_msgtext_first(const char *text, int localized, unsigned char *first)
     while (isspace(*p)) {
         p++;
     }
-    /* A localized pattern has no caseless matching: its k and s fold with nothing else. */
+    /* A localized pattern's k and s match only k, K, s and S. */
     if (*p < 0x80 && isalpha(*p) && (localized || !strchr("kKsS", *p))) {
         *first = (unsigned char)tolower(*p);
         return 1;

@@ -58,9 +58,9 @@ int hvd_msgtext_compile(hvd_msgtext *mt, const char *text, enum hvd_msgtext_mode
  * sources are translated documentation pages and quoted events): a run of white space also
  * matches none (the pages split compounds Windows writes as one word, "Cluster Knoten" for
  * "Clusterknoten"), and a quote mark (' " « » „ “ ” ‚ ‘ ’) matches any of them with any white
- * space around it (the renderings differ in their quotes, ' %1 ' for « %1 »). Case is
- * ignored for ASCII and Latin-1 letters and œ, without PCRE2's caseless mode (which folds k
- * and s with U+212A and U+017F), so the text's k and s may be in its literal.
+ * space around it (the renderings differ in their quotes, ' %1 ' for « %1 »). Its k and s
+ * match only their ASCII cases (not U+212A and U+017F, as caseless UTF matching would), so
+ * they may be in its literal.
  */
 int hvd_msgtext_compile_localized(hvd_msgtext *mt, const char *text, enum hvd_msgtext_mode mode,
                                   int jit, char *why, size_t cap);
