@@ -4,14 +4,15 @@
 # English (samples/node-removal): every (rule, host) of the English bundle, less the one its
 # Operational move line gives (no German Operational text is shipped), with the German names
 # in the titles, in one incident whose root is the removal; and the evidence is the German
-# cluster.log lines.
+# cluster.log lines. A French WS2016 cluster's folder (csv-pause-fr) tells csv-pause-2012r2
+# again: the same incident, the CSV pause at its root.
 # usage: samples_localized_check.sh HVDIAG SOURCE_DIR
 set -u
 hvdiag=$1
 src=$2
 . "$(dirname "$0")/checklib.sh"
 cd "$src" || exit 1
-need_samples node-removal node-removal-de
+need_samples node-removal node-removal-de csv-pause-2012r2 csv-pause-fr
 
 for b in node-removal node-removal-de; do
     "$hvdiag" analyze --rules rules --db "$work/$b.db" --json "samples/$b" >"$work/$b.json" 2>"$work/$b.err"
@@ -71,4 +72,33 @@ check "node-removal-de: the evidence is the German [System] lines" \
         'fc-role-online-failed', 'fc-quorum-lost') AND e.path LIKE '%KNOTEN0%_cluster.log'
         AND (e.message LIKE 'Der %' OR e.message LIKE 'Fehler bei der %'
         OR e.message LIKE 'Die Clusterrolle %')")" -eq 5
+
+# French: « » with the volume, its disk and the status in their places, and the removal.
+for b in csv-pause-2012r2 csv-pause-fr; do
+    "$hvdiag" analyze --rules rules --db "$work/$b.db" --json "samples/$b" >"$work/$b.json" 2>"$work/$b.err"
+    check "$b: exit 1 for a critical incident" test $? -eq 1
+done
+check "csv-pause-fr: the French bundle gives the incident csv-pause-2012r2 gives" \
+    python3 - "$work/csv-pause-2012r2.json" "$work/csv-pause-fr.json" <<'PY'
+import json, sys
+
+def story(path, names):
+    r = json.load(open(path))
+    assert len(r["incidents"]) == 1, [i["title"] for i in r["incidents"]]
+    out = []
+    for d in r["incidents"][0]["diagnoses"]:
+        t, h = d["title"], d["host"].split(".")[0]
+        for a, b in names:
+            t, h = t.replace(a, b), h.replace(a, b)
+        out.append((d["rule"], h, d["root_cause"], t))
+    return r, out
+
+en_r, en = story(sys.argv[1], [])
+fr_r, fr = story(sys.argv[2], [("NOEUD", "HV-NODE")])
+assert all(f["kind"] == "clusterlog" for f in fr_r["files"]), fr_r["files"]
+assert fr == en, (fr, en)
+assert fr[0][0] == "csv-pause-then-node-removed" and fr[0][2] is True, fr[0]
+assert ("fc-csv-paused", "HV-NODE01", False,
+        "CSV Volume2 paused on HV-NODE01: STATUS_IO_TIMEOUT(c00000b5)") in fr, fr
+PY
 exit $fail
