@@ -200,8 +200,8 @@ static size_t example_lines(struct text *f)
     return blocks;
 }
 
-/* The [System] lines of the samples: rendered events the message table knows, in English
- * and in German (localized texts). */
+/* The [System] lines of the samples: rendered events the message table knows, in English,
+ * German and French (localized texts). */
 static size_t system_lines(struct text *f)
 {
     static const char *const files[] = {
@@ -209,6 +209,8 @@ static size_t system_lines(struct text *f)
         HVD_TEST_SRCDIR "/samples/node-removal/HV-NODE02_cluster.log",
         HVD_TEST_SRCDIR "/samples/node-removal-de/KNOTEN01_cluster.log",
         HVD_TEST_SRCDIR "/samples/node-removal-de/KNOTEN02_cluster.log",
+        HVD_TEST_SRCDIR "/samples/csv-pause-fr/NOEUD01_cluster.log",
+        HVD_TEST_SRCDIR "/samples/csv-pause-fr/NOEUD02_cluster.log",
     };
     size_t n = 0;
 
