@@ -31,6 +31,7 @@
 #define MAX_FIELDS     64 /* the event's own fields plus insertion strings */
 #define VALUE_MAX      4096
 #define LIT_MAX        64
+#define LOCAL_LIT_MIN  6 /* a shorter word ("pass") would let many lines through the prefilter */
 #define MESSAGES_XMLNS "urn:hvdiag:messages:1"
 
 struct template
@@ -41,6 +42,7 @@ struct template
     uint8_t level;
     char *lang;            /* xml:lang of a localized text ("de", "fr"); NULL for English */
     char *text;            /* as written, for choosing the localized texts' literals */
+    int line;              /* of the text, in its file */
     hvd_msgtext msg;       /* params: the field name of %1..%n */
     char lit[LIT_MAX + 1]; /* see hvd_msgtable_literal() */
     unsigned char first;   /* with has_first: what a matching message starts with */
@@ -109,6 +111,7 @@ static int compile_text(struct loader *ld, struct template *t, const char *param
         hvd_msgtext_literal(text, t->lit, sizeof(t->lit));
     }
     t->text = hvd_strdup(text);
+    t->line = line;
     if (!t->text) {
         report(ld, line, "out of memory");
         return -1;
@@ -344,8 +347,8 @@ static int in_english(void *ud, const char *s, size_t len)
 }
 
 /* The literals of the localized texts: the longest piece no English text holds, when there
- * is one. Cost: O(localized texts x pieces x length of the English texts), at load, each a
- * strstr() over the lowered English texts. */
+ * is one; one of fewer than LOCAL_LIT_MIN letters is refused. Cost: O(localized texts x pieces x
+ * length of the English texts), at load, each a strstr() over the lowered English texts. */
 static void localized_literals(struct loader *ld)
 {
     hvd_buf english;
@@ -364,9 +367,16 @@ static void localized_literals(struct loader *ld)
     for (size_t i = 0; i < ld->t->n && rc == 0; i++) {
         struct template *t = &ld->t->v[i];
 
-        if (t->lang) {
-            hvd_msgtext_literal_localized(t->text, in_english, (void *)hvd_buf_str(&english),
-                                          t->lit, sizeof(t->lit));
+        if (!t->lang) {
+            continue;
+        }
+        hvd_msgtext_literal_localized(t->text, in_english, (void *)hvd_buf_str(&english), t->lit,
+                                      sizeof(t->lit));
+        if (strlen(t->lit) < LOCAL_LIT_MIN) {
+            report(ld, t->line,
+                   "<text xml:lang=\"%s\"> of %u: its best word for the prefilter, '%s', is "
+                   "shorter than %d letters or an English one; give more of the text",
+                   t->lang, (unsigned)t->event_id, t->lit, LOCAL_LIT_MIN);
         }
     }
     hvd_buf_free(&english);

@@ -410,7 +410,11 @@ START_TEST(bad_localized_texts_are_refused)
 #define MSG(texts)                                                                           \
     HEAD "<message id=\"1\" level=\"error\" params=\"A B\"><text>x '%1' y '%2'</text>" texts \
          "</message></messages>"
-    ck_assert_int_eq(load_one(MSG("<text xml:lang=\"de\">y '%2' x '%1'</text>"), &err), HVD_OK);
+    ck_assert_int_eq(load_one(MSG("<text xml:lang=\"de\">zuerst '%2' danach '%1'</text>"), &err),
+                     HVD_OK);
+    /* A word too short for the prefilter to pick its lines out. */
+    ck_assert_int_lt(load_one(MSG("<text xml:lang=\"de\">y '%2' x '%1'</text>"), &err), 0);
+    ck_assert_ptr_nonnull(strstr(err.msg, "shorter"));
     /* An insertion point left out, or one the English text does not use. */
     ck_assert_int_lt(load_one(MSG("<text xml:lang=\"de\">nur '%1' hier</text>"), &err), 0);
     ck_assert_ptr_nonnull(strstr(err.msg, "%2"));
