@@ -331,48 +331,85 @@ static void load_file(void *ud, const char *path)
     xmlFreeDoc(doc);
 }
 
-/* Whether s[0..len) is in an English text of the table (compared without case): a word
- * of English lines ("cluster", "Volume") would let the prefilter pass most lines. ud is the
- * English texts, lowered, one a line. */
-static int in_english(void *ud, const char *s, size_t len)
-{
-    char piece[LIT_MAX + 1];
+/* The texts a localized literal is chosen against, lowered, one a line. */
+struct lit_choice {
+    const char *english;   /* the English texts */
+    const char *localized; /* the localized texts */
+};
 
+/* A piece of a localized text as its literal: rejected when shorter than LOCAL_LIT_MIN or
+ * in an English text (a word of English lines, "cluster", "Volume", would let most lines
+ * through the prefilter); else the more localized texts hold it the better, so the texts
+ * share few literals (each costs the prefilter's compile and scan). */
+static long lit_score(void *ud, const char *s, size_t len)
+{
+    const struct lit_choice *c = ud;
+    char piece[LIT_MAX + 1];
+    long n = 0;
+
+    if (len < LOCAL_LIT_MIN) {
+        return -1;
+    }
     len = len < LIT_MAX ? len : LIT_MAX;
     for (size_t i = 0; i < len; i++) {
         piece[i] = (char)tolower((unsigned char)s[i]);
     }
     piece[len] = '\0';
-    return strstr(ud, piece) != NULL;
+    if (strstr(c->english, piece)) {
+        return -1;
+    }
+    for (const char *p = c->localized; (p = strstr(p, piece)) != NULL; n++) {
+        p = strchr(p, '\n'); /* count each text once */
+        if (!p) {
+            break;
+        }
+    }
+    return n;
 }
 
-/* The literals of the localized texts: the longest piece no English text holds, when there
- * is one; one of fewer than LOCAL_LIT_MIN letters is refused. Cost: O(localized texts x pieces x
- * length of the English texts), at load, each a strstr() over the lowered English texts. */
+/* Appends the texts (English or localized ones), lowered, one a line, to b. */
+static int lowered_texts(const hvd_msgtable *t, int localized, hvd_buf *b)
+{
+    int rc = 0;
+
+    for (size_t i = 0; i < t->n && rc == 0; i++) {
+        if ((t->v[i].lang != NULL) != localized) {
+            continue;
+        }
+        for (const char *p = t->v[i].text; *p && rc == 0; p++) {
+            rc |= hvd_buf_addc(b, (char)tolower((unsigned char)*p));
+        }
+        rc |= hvd_buf_addc(b, '\n');
+    }
+    return rc;
+}
+
+/* The literals of the localized texts (lit_score()); one of fewer than LOCAL_LIT_MIN letters
+ * is refused. Cost: O(localized texts x pieces x length of all texts), at load, each a
+ * strstr() over the lowered texts. */
 static void localized_literals(struct loader *ld)
 {
     hvd_buf english;
-    int rc = 0;
+    hvd_buf localized;
+    struct lit_choice c;
+    int rc;
 
     hvd_buf_init(&english, 4 * 1024 * 1024);
-    for (size_t i = 0; i < ld->t->n && rc == 0; i++) {
-        for (const char *p = ld->t->v[i].lang ? "" : ld->t->v[i].text; *p && rc == 0; p++) {
-            rc |= hvd_buf_addc(&english, (char)tolower((unsigned char)*p));
-        }
-        rc |= hvd_buf_addc(&english, '\n');
-    }
+    hvd_buf_init(&localized, 4 * 1024 * 1024);
+    rc = lowered_texts(ld->t, 0, &english) | lowered_texts(ld->t, 1, &localized);
     if (rc != 0) {
         report(ld, 0, "out of memory");
     }
+    c.english = hvd_buf_str(&english);
+    c.localized = hvd_buf_str(&localized);
     for (size_t i = 0; i < ld->t->n && rc == 0; i++) {
         struct template *t = &ld->t->v[i];
 
         if (!t->lang) {
             continue;
         }
-        hvd_msgtext_literal_localized(t->text, in_english, (void *)hvd_buf_str(&english), t->lit,
-                                      sizeof(t->lit));
-        if (strlen(t->lit) < LOCAL_LIT_MIN) {
+        hvd_msgtext_literal_localized(t->text, lit_score, &c, t->lit, sizeof(t->lit));
+        if (strlen(t->lit) < LOCAL_LIT_MIN || lit_score(&c, t->lit, strlen(t->lit)) < 0) {
             report(ld, t->line,
                    "<text xml:lang=\"%s\"> of %u: its best word for the prefilter, '%s', is "
                    "shorter than %d letters or an English one; give more of the text",
@@ -380,6 +417,7 @@ static void localized_literals(struct loader *ld)
         }
     }
     hvd_buf_free(&english);
+    hvd_buf_free(&localized);
 }
 
 int hvd_msgtable_load(hvd_msgtable **out, const char *dir, const hvd_logger *log, hvd_error *err)

@@ -12,6 +12,7 @@
 #include "alloc.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,26 +265,25 @@ int hvd_msgtext_unused(const hvd_msgtext *mt)
     return -1;
 }
 
-static void literal(const char *text, int localized, hvd_msgtext_avoid avoid, void *ud, char *out,
+static void literal(const char *text, int localized, hvd_msgtext_score score, void *ud, char *out,
                     size_t cap)
 {
     size_t best = 0;
-    int best_avoided = 1;
+    long best_score = LONG_MIN;
     const char *at = text;
 
     for (const char *p = text; *p;) {
         const char *q = p;
-        int avoided;
+        long sc;
 
         while (*q > ' ' && *q < 0x7F && *q != '%' &&
                (localized ? *q != '\'' && *q != '"' : !strchr("kKsS", *q))) {
             q++;
         }
-        avoided = q > p && avoid && avoid(ud, p, (size_t)(q - p));
-        /* A piece to avoid is taken only when every piece is one. */
-        if (q > p &&
-            (avoided < best_avoided || (avoided == best_avoided && (size_t)(q - p) > best))) {
-            best_avoided = avoided;
+        sc = q > p && score ? score(ud, p, (size_t)(q - p)) : 0;
+        sc = sc < 0 ? -1 : sc; /* rejected pieces rank alike, by length */
+        if (q > p && (sc > best_score || (sc == best_score && (size_t)(q - p) > best))) {
+            best_score = sc;
             best = (size_t)(q - p);
             at = p;
         }
@@ -307,10 +307,10 @@ void hvd_msgtext_literal(const char *text, char *out, size_t cap)
     literal(text, 0, NULL, NULL, out, cap);
 }
 
-void hvd_msgtext_literal_localized(const char *text, hvd_msgtext_avoid avoid, void *ud, char *out,
+void hvd_msgtext_literal_localized(const char *text, hvd_msgtext_score score, void *ud, char *out,
                                    size_t cap)
 {
-    literal(text, 1, avoid, ud, out, cap);
+    literal(text, 1, score, ud, out, cap);
 }
 
 int hvd_msgtext_first(const char *text, int localized, unsigned char *first)

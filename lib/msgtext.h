@@ -81,15 +81,15 @@ int hvd_msgtext_unused(const hvd_msgtext *mt);
  * UTF matching folds them with U+212A and U+017F). For a prefilter, compared without case. */
 void hvd_msgtext_literal(const char *text, char *out, size_t cap);
 
-/* Reports whether s[0..len) is a piece a literal should not be (one found in the lines of
- * other texts), for hvd_msgtext_literal_localized(). */
-typedef int (*hvd_msgtext_avoid)(void *ud, const char *s, size_t len);
+/* Rates s[0..len) as the literal of a localized text: negative rejects it (a word of other
+ * texts' lines), higher is better; for hvd_msgtext_literal_localized(). */
+typedef long (*hvd_msgtext_score)(void *ud, const char *s, size_t len);
 
 /* As hvd_msgtext_literal(), for a localized text: quote marks end a piece too, since they
  * match any other quote mark, and k and s do not (hvd_msgtext_compile_localized()). The
- * longest piece avoid (NULL: none) does not reject wins; the longest of all when it rejects
- * every piece. */
-void hvd_msgtext_literal_localized(const char *text, hvd_msgtext_avoid avoid, void *ud, char *out,
+ * piece score (NULL: all 0) rates highest wins, the longer of equals; the longest of all
+ * when it rejects every piece. */
+void hvd_msgtext_literal_localized(const char *text, hvd_msgtext_score score, void *ud, char *out,
                                    size_t cap);
 
 /* 1 when the text's first character is fixed: *first is it, lowered, when an ASCII letter
