@@ -7,6 +7,15 @@
  * params="NodeName" must start the message (msgtext.h, PREFIX): a message that goes on (the
  * boilerplate after the first sentence) or was cut after it still matches.
  *
+ * A German or French node renders the same event in its language: a message's localized
+ * texts (<text xml:lang="de">) are templates of their own, right after the English one, with
+ * the same params, compiled with the slack of machine-translated sources
+ * (hvd_msgtext_compile_localized()). Each template keeps the first letter a message must
+ * start with, so a line is tried only against the texts that start like it: more languages
+ * cost a byte compare per text, not a regex match. Every template has a literal for the line
+ * prefilter; a localized one is chosen once all texts are read, among the words no English
+ * text holds.
+ *
  * The table holds the patterns; a matcher JIT-compiles its own copy of a pattern the first
  * time it tries it. Most of the hundreds of texts are never tried in a run (only [System]
  * and [Operational] lines, and forwarded events without insertion strings, are looked up),
