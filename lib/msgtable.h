@@ -7,7 +7,9 @@
  * was rendered from, so one rule fires on the EVTX event and on its cluster.log line.
  *
  * The table is data shipped beside the rules (one XML file a provider and channel in
- * rules/messages/, format in rules/FORMAT.md).
+ * rules/messages/, format in rules/FORMAT.md). A message may carry localized texts of the
+ * same event (<text xml:lang="de">), whose insertion points name the same fields, in the
+ * order the language puts them.
  */
 #ifndef HVD_MSGTABLE_H
 #define HVD_MSGTABLE_H
@@ -41,6 +43,7 @@ void hvd_msgtable_entry(const hvd_msgtable *t, size_t i, const char **provider, 
 typedef struct hvd_msgtable_match {
     const char *provider;
     const char *channel;
+    const char *lang; /* the language of the text that matched ("de"); NULL for English */
     uint16_t event_id;
     uint8_t level;
     const hvd_field *fields; /* the event's own fields, then the named insertion strings */
@@ -60,8 +63,10 @@ void hvd_msgmatcher_destroy(hvd_msgmatcher *m); /* NULL-safe */
  * rendered message and no fields (a forwarded event that carries only rendered text) whose
  * message is a text of its own provider and event id. Returns 1 and fills *out, 0 when the
  * event is not such a line or event, or HVD_ENOMEM.
+ * Texts are tried in file order, each English text before its localized ones.
  * Cost: O(templates) compares and at most O(templates of the channel, or of the provider
- * and id) regex matches, each anchored at the start of the message.
+ * and id, that start with the message's first letter) regex matches, each anchored at the
+ * start of the message.
  */
 int hvd_msgmatcher_match(hvd_msgmatcher *m, const hvd_event *ev, hvd_msgtable_match *out);
 

@@ -12,6 +12,7 @@
 #include "alloc.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,9 +71,56 @@ static int add_literal(hvd_buf *re, char c)
     return hvd_buf_addc(re, c);
 }
 
-/* The pattern of text into re. Cost: O(length of text). */
+/* The quote marks a localized text may use, in UTF-8: any of them matches any other. */
+static const char *const quotes[] = {"'",
+                                     "\"",
+                                     "\xC2\xAB",
+                                     "\xC2\xBB",
+                                     "\xE2\x80\x9E",
+                                     "\xE2\x80\x9C",
+                                     "\xE2\x80\x9D",
+                                     "\xE2\x80\x9A",
+                                     "\xE2\x80\x98",
+                                     "\xE2\x80\x99"};
+
+/* White space in a localized text: no-break spaces too (French puts them inside « »). */
+#define SPACE_RE "[\\s\\x{a0}\\x{202f}]*"
+/* A quote mark in a localized text, and the white space around it. */
+#define QUOTE_RE \
+    SPACE_RE "['\"\\x{ab}\\x{bb}\\x{201a}\\x{201c}-\\x{201e}\\x{2018}\\x{2019}]" SPACE_RE
+
+/* The length of the quote mark p starts with, or 0. */
+static size_t quote_len(const char *p)
+{
+    for (size_t i = 0; i < sizeof(quotes) / sizeof(quotes[0]); i++) {
+        size_t n = strlen(quotes[i]);
+
+        if (strncmp(p, quotes[i], n) == 0) {
+            return n;
+        }
+    }
+    return 0;
+}
+
+/* Appends c to a localized pattern: k and s match only their two ASCII cases (caseless
+ * UTF matching would also fold them with U+212A and U+017F, keeping them out of the
+ * prefilter's literals), the rest as add_literal() has it. */
+static int add_cased(hvd_buf *re, char c)
+{
+    if (strchr("kKsS", c)) {
+        char cls[16];
+
+        snprintf(cls, sizeof(cls), "(?-i:[%c%c])", tolower((unsigned char)c),
+                 toupper((unsigned char)c));
+        return hvd_buf_adds(re, cls);
+    }
+    return add_literal(re, c);
+}
+
+/* The pattern of text into re; localized as hvd_msgtext_compile_localized() says.
+ * Cost: O(length of text). */
 static int pattern(hvd_buf *re, hvd_msgtext *mt, const char *text, enum hvd_msgtext_mode mode,
-                   char *why, size_t cap)
+                   int localized, char *why, size_t cap)
 {
     uint32_t group = 0;
     int rc = 0;
@@ -83,11 +131,24 @@ static int pattern(hvd_buf *re, hvd_msgtext *mt, const char *text, enum hvd_msgt
         p++;
     }
     while (*p && rc == 0) {
-        if (isspace((unsigned char)*p)) {
+        size_t q = localized ? quote_len(p) : 0;
+
+        if (q > 0) {
+            /* The white space on either side belongs to the quote's pattern. */
+            rc |= hvd_buf_adds(re, QUOTE_RE);
+            p += q;
             while (isspace((unsigned char)*p)) {
                 p++;
             }
-            rc |= hvd_buf_adds(re, *p ? "\\s+" : "");
+        } else if (isspace((unsigned char)*p)) {
+            while (isspace((unsigned char)*p)) {
+                p++;
+            }
+            if (localized && *p && quote_len(p) == 0) {
+                rc |= hvd_buf_adds(re, SPACE_RE);
+            } else if (!localized) {
+                rc |= hvd_buf_adds(re, *p ? "\\s+" : "");
+            }
         } else if (p[0] == '%' && p[1] == '%') {
             rc |= add_literal(re, '%');
             p += 2;
@@ -115,6 +176,8 @@ static int pattern(hvd_buf *re, hvd_msgtext *mt, const char *text, enum hvd_msgt
             }
             mt->group_of[k - 1] = ++group;
             p = end;
+        } else if (localized) {
+            rc |= add_cased(re, *p++);
         } else {
             rc |= add_literal(re, *p++);
         }
@@ -137,15 +200,15 @@ static int jit_on(void)
     return !jit || strcmp(jit, "0") != 0;
 }
 
-int hvd_msgtext_compile(hvd_msgtext *mt, const char *text, enum hvd_msgtext_mode mode, int jit,
-                        char *why, size_t cap)
+static int compile(hvd_msgtext *mt, const char *text, enum hvd_msgtext_mode mode, int localized,
+                   int jit, char *why, size_t cap)
 {
     hvd_buf re;
     int errcode;
     PCRE2_SIZE erroff;
 
     hvd_buf_init(&re, 64 * 1024);
-    if (pattern(&re, mt, text, mode, why, cap) < 0) {
+    if (pattern(&re, mt, text, mode, localized, why, cap) < 0) {
         hvd_buf_free(&re);
         return -1;
     }
@@ -163,6 +226,18 @@ int hvd_msgtext_compile(hvd_msgtext *mt, const char *text, enum hvd_msgtext_mode
         pcre2_jit_compile(mt->re, PCRE2_JIT_COMPLETE);
     }
     return 0;
+}
+
+int hvd_msgtext_compile(hvd_msgtext *mt, const char *text, enum hvd_msgtext_mode mode, int jit,
+                        char *why, size_t cap)
+{
+    return compile(mt, text, mode, 0, jit, why, cap);
+}
+
+int hvd_msgtext_compile_localized(hvd_msgtext *mt, const char *text, enum hvd_msgtext_mode mode,
+                                  int jit, char *why, size_t cap)
+{
+    return compile(mt, text, mode, 1, jit, why, cap);
 }
 
 pcre2_code *hvd_msgtext_jit_copy(const hvd_msgtext *mt)
@@ -190,18 +265,25 @@ int hvd_msgtext_unused(const hvd_msgtext *mt)
     return -1;
 }
 
-void hvd_msgtext_literal(const char *text, char *out, size_t cap)
+static void literal(const char *text, int localized, hvd_msgtext_score score, void *ud, char *out,
+                    size_t cap)
 {
     size_t best = 0;
+    long best_score = LONG_MIN;
     const char *at = text;
 
     for (const char *p = text; *p;) {
         const char *q = p;
+        long sc;
 
-        while (*q > ' ' && *q < 0x7F && *q != '%' && !strchr("kKsS", *q)) {
+        while (*q > ' ' && *q < 0x7F && *q != '%' &&
+               (localized ? *q != '\'' && *q != '"' : !strchr("kKsS", *q))) {
             q++;
         }
-        if ((size_t)(q - p) > best) {
+        sc = q > p && score ? score(ud, p, (size_t)(q - p)) : 0;
+        sc = sc < 0 ? -1 : sc; /* rejected pieces rank alike, by length */
+        if (q > p && (sc > best_score || (sc == best_score && (size_t)(q - p) > best))) {
+            best_score = sc;
             best = (size_t)(q - p);
             at = p;
         }
@@ -218,6 +300,37 @@ void hvd_msgtext_literal(const char *text, char *out, size_t cap)
     best = best > cap - 1 ? cap - 1 : best;
     memcpy(out, at, best);
     out[best] = '\0';
+}
+
+void hvd_msgtext_literal(const char *text, char *out, size_t cap)
+{
+    literal(text, 0, NULL, NULL, out, cap);
+}
+
+void hvd_msgtext_literal_localized(const char *text, hvd_msgtext_score score, void *ud, char *out,
+                                   size_t cap)
+{
+    literal(text, 1, score, ud, out, cap);
+}
+
+int hvd_msgtext_first(const char *text, int localized, unsigned char *first)
+{
+    const unsigned char *p = (const unsigned char *)text;
+
+    while (isspace(*p)) {
+        p++;
+    }
+    /* A localized pattern's k and s match only k, K, s and S. */
+    if (*p < 0x80 && isalpha(*p) && (localized || !strchr("kKsS", *p))) {
+        *first = (unsigned char)tolower(*p);
+        return 1;
+    }
+    /* À-þ share the lead byte with their other case; not × ÷, ß (ẞ), ÿ (Ÿ), Å å (U+212B). */
+    if (*p == 0xC3 && p[1] >= 0x80 && p[1] <= 0xBE && !strchr("\x85\x97\x9F\xA5\xB7", p[1])) {
+        *first = 0xC3;
+        return 1;
+    }
+    return 0;
 }
 
 void hvd_msgtext_free(hvd_msgtext *mt)

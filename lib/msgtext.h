@@ -53,6 +53,18 @@ int hvd_msgtext_params(hvd_msgtext *mt, const char *s, hvd_msgtext_name_ok name_
 int hvd_msgtext_compile(hvd_msgtext *mt, const char *text, enum hvd_msgtext_mode mode, int jit,
                         char *why, size_t cap);
 
+/*
+ * As hvd_msgtext_compile(), for a localized text (a German or French rendering whose known
+ * sources are translated documentation pages and quoted events): a run of white space also
+ * matches none (the pages split compounds Windows writes as one word, "Cluster Knoten" for
+ * "Clusterknoten"), and a quote mark (' " « » „ “ ” ‚ ‘ ’) matches any of them with any white
+ * space around it (the renderings differ in their quotes, ' %1 ' for « %1 »). Its k and s
+ * match only their ASCII cases (not U+212A and U+017F, as caseless UTF matching would), so
+ * they may be in its literal.
+ */
+int hvd_msgtext_compile_localized(hvd_msgtext *mt, const char *text, enum hvd_msgtext_mode mode,
+                                  int jit, char *why, size_t cap);
+
 /* A JIT-compiled copy of mt->re, owned by the caller (hvd_msgtext_jit_free()), for a
  * matcher that compiles the texts it tries the first time it tries them: the table is never
  * written, so matchers in several threads need no lock. NULL when JIT is off
@@ -68,6 +80,25 @@ int hvd_msgtext_unused(const hvd_msgtext *mt);
  * "" when none): printable ASCII without white space, '%' or the letters k and s (caseless
  * UTF matching folds them with U+212A and U+017F). For a prefilter, compared without case. */
 void hvd_msgtext_literal(const char *text, char *out, size_t cap);
+
+/* Rates s[0..len) as the literal of a localized text: negative rejects it (a word of other
+ * texts' lines), higher is better; for hvd_msgtext_literal_localized(). */
+typedef long (*hvd_msgtext_score)(void *ud, const char *s, size_t len);
+
+/* As hvd_msgtext_literal(), for a localized text: quote marks end a piece too, since they
+ * match any other quote mark, and k and s do not (hvd_msgtext_compile_localized()). The
+ * piece score (NULL: all 0) rates highest wins, the longer of equals; the longest of all
+ * when it rejects every piece. */
+void hvd_msgtext_literal_localized(const char *text, hvd_msgtext_score score, void *ud, char *out,
+                                   size_t cap);
+
+/* 1 when the text's first character is fixed: *first is it, lowered, when an ASCII letter
+ * other than k and s (which caseless UTF matching also folds with U+212A and U+017F), or
+ * (localized: any ASCII letter), or
+ * the UTF-8 lead byte 0xC3 of a Latin-1 letter such as 'É' whose cases share it. 0 when a
+ * message may start otherwise (an insertion point or a quote mark first, another letter).
+ * A matcher skips a text whose first character a message does not start with. */
+int hvd_msgtext_first(const char *text, int localized, unsigned char *first);
 
 void hvd_msgtext_free(hvd_msgtext *mt); /* leaves mt zeroed; NULL-safe */
 

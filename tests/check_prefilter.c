@@ -200,12 +200,17 @@ static size_t example_lines(struct text *f)
     return blocks;
 }
 
-/* The [System] lines of the samples: rendered events the message table knows. */
+/* The [System] lines of the samples: rendered events the message table knows, in English,
+ * German and French (localized texts). */
 static size_t system_lines(struct text *f)
 {
     static const char *const files[] = {
         HVD_TEST_SRCDIR "/samples/node-removal/HV-NODE01_cluster.log",
         HVD_TEST_SRCDIR "/samples/node-removal/HV-NODE02_cluster.log",
+        HVD_TEST_SRCDIR "/samples/node-removal-de/KNOTEN01_cluster.log",
+        HVD_TEST_SRCDIR "/samples/node-removal-de/KNOTEN02_cluster.log",
+        HVD_TEST_SRCDIR "/samples/csv-pause-fr/NOEUD01_cluster.log",
+        HVD_TEST_SRCDIR "/samples/csv-pause-fr/NOEUD02_cluster.log",
     };
     size_t n = 0;
 
@@ -224,19 +229,34 @@ static size_t system_lines(struct text *f)
     return n;
 }
 
+/* The UTF-8 text (characters of the BMP) as UTF-16LE with a BOM. */
 static void write_utf16(const char *path, const struct text *f)
 {
     unsigned char *w = malloc(2 * f->n + 2);
+    const unsigned char *u = (const unsigned char *)f->s;
+    size_t n = 2;
 
     ck_assert_ptr_nonnull(w);
     w[0] = 0xFF;
     w[1] = 0xFE;
-    for (size_t i = 0; i < f->n; i++) {
-        ck_assert_msg((unsigned char)f->s[i] < 0x80, "the generated file is ASCII");
-        w[2 + 2 * i] = (unsigned char)f->s[i];
-        w[3 + 2 * i] = 0;
+    for (size_t i = 0; i < f->n;) {
+        unsigned c = u[i];
+
+        if (c >= 0xE0) {
+            ck_assert_msg(c < 0xF0 && i + 2 < f->n, "the generated file is of the BMP");
+            c = ((c & 0x0Fu) << 12) | ((u[i + 1] & 0x3Fu) << 6) | (u[i + 2] & 0x3Fu);
+            i += 3;
+        } else if (c >= 0xC0) {
+            ck_assert(i + 1 < f->n);
+            c = ((c & 0x1Fu) << 6) | (u[i + 1] & 0x3Fu);
+            i += 2;
+        } else {
+            i++;
+        }
+        w[n++] = (unsigned char)(c & 0xFF);
+        w[n++] = (unsigned char)(c >> 8);
     }
-    ck_assert_int_eq(hvd_test_write_file(path, w, 2 * f->n + 2), 0);
+    ck_assert_int_eq(hvd_test_write_file(path, w, n), 0);
     free(w);
 }
 

@@ -23,3 +23,9 @@ add_test(NAME samples_storage_families
 add_test(NAME samples_join
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tools/samples_join_check.sh
                  $<TARGET_FILE:hvdiag> ${PROJECT_SOURCE_DIR})
+
+# A German cluster's Get-ClusterLog folder ([System] lines in German) is diagnosed as fully
+# as the same incident in English (localized message texts).
+add_test(NAME samples_localized
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tools/samples_localized_check.sh
+                 $<TARGET_FILE:hvdiag> ${PROJECT_SOURCE_DIR})
