@@ -18,3 +18,7 @@ add_test(NAME samples_network
 add_test(NAME samples_storage_families
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tools/samples_storage_check.sh
                  $<TARGET_FILE:hvdiag> ${PROJECT_SOURCE_DIR})
+# Network name families and roles that are not VMs (issue 14).
+add_test(NAME samples_names_roles
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tools/samples_names_roles_check.sh
+                 $<TARGET_FILE:hvdiag> ${PROJECT_SOURCE_DIR})
