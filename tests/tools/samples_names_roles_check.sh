@@ -1,7 +1,8 @@
 #!/bin/sh
 # The samples of the network name families and of roles that are not VMs: a file server role
 # whose network name cannot create its computer object (WS2022) failing beside a VM role on
-# another node, and a cluster name whose DNS zone does not accept dynamic updates (WS2016),
+# another node, a cluster name whose DNS zone does not accept dynamic updates (WS2016), and a
+# SQL Server role's name whose computer object the cluster may no longer update (WS2012 R2),
 # analysed end to end into real database files.
 # usage: samples_names_roles_check.sh HVDIAG SOURCE_DIR
 set -u
@@ -10,7 +11,7 @@ src=$2
 . "$(dirname "$0")/checklib.sh"
 cd "$src" || exit 1
 # That every sample EVTX is what evtxgen makes of its XML, analyze_samples checks for all.
-need_samples netname-vco-2022 dns-zone-static-2016
+need_samples netname-vco-2022 dns-zone-static-2016 vco-password-2012r2
 
 # A file server role and a VM role fail at the same time: the file server is a role of its
 # host, named as a role, its network name's computer object at the root; the VM is a VM.
@@ -75,5 +76,28 @@ rules = sorted(x["rule"] for x in d)
 assert rules == (["dns-registration-zone-not-dynamic"] * 3 + ["fc-dns-registration"] * 3
                  + ["fc-dns-zone-not-dynamic"] * 3), rules
 assert "fc-dns-secure-zone-denied" not in rules, rules
+PY
+
+# The cluster identity lost its rights on a role's computer object: the password change fails
+# every retry; the operation and error named, the object's rights and Repair the fix.
+"$hvdiag" analyze --db "$work/c.db" --json samples/vco-password-2012r2 >"$work/c.json" 2>"$work/c.err"
+check "vco-password-2012r2: exit 1 for errors" test $? -eq 1
+check "vco-password-2012r2: the name, the operation and the error; the rights and Repair" \
+    python3 - "$work/c.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert len(r["incidents"]) == 1, [i["title"] for i in r["incidents"]]
+inc = r["incidents"][0]
+assert (inc["subject_kind"], inc["subject"]) == ("host", "HV-NODE01"), (inc["subject_kind"], inc["subject"])
+d = inc["diagnoses"]
+assert [x["rule"] for x in d] == ["fc-ad-object-update-failed"] * 2, [x["rule"] for x in d]
+assert d[0]["root_cause"] is True and d[0]["title"] == (
+    "The computer object of cluster name SQL Network Name (SQLFCI01) could not be updated in Active "
+    "Directory during Password change (reported by HV-NODE01)"), d[0]["title"]
+assert "HVCLUS12$" in d[0]["cause"] and "(Access is denied.)" in d[0]["cause"], d[0]["cause"]
+assert 'Get-ClusterResource "SQL Network Name (SQLFCI01)" | Get-ClusterParameter DnsName' in d[0]["remedy"], d[0]["remedy"]
+assert "give the cluster name object HVCLUS12$ Full Control" in d[0]["remedy"], d[0]["remedy"]
+assert "More Actions > Repair" in d[0]["remedy"], d[0]["remedy"]
+assert all(not x["vm_name"] for x in d), [x["vm_name"] for x in d]
 PY
 exit $fail
