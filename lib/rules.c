@@ -740,6 +740,7 @@ static int parse_examples(struct loader *ld, const xmlNode *n, hvd__rule *r)
 
                 x->entity = attr(ld, c, "entity");
                 x->value = x->entity ? text(ld, c) : NULL;
+                x->no_entity = attr(ld, c, "no-entity");
                 x->remedy_contains = attr(ld, c, "remedy-contains");
                 x->cause_contains = attr(ld, c, "cause-contains");
                 x->title_contains = attr(ld, c, "title-contains");

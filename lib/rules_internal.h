@@ -107,6 +107,7 @@ typedef struct hvd__join {
 typedef struct hvd__expect {
     const char *entity;
     const char *value;
+    const char *no_entity; /* an entity the diagnosis must not have (or have empty) */
     const char *remedy_contains;
     const char *cause_contains;
     const char *title_contains;

@@ -175,6 +175,15 @@ static int on_diagnosis(void *ud, const hvd_diagnosis *d)
                 return HVD_OK;
             }
         }
+        if (x->no_entity) {
+            const char *v = hvd_diagnosis_entity(d, x->no_entity);
+
+            if (v && v[0]) {
+                snprintf(s->why, sizeof(s->why), "entity %s is '%s', expected none", x->no_entity,
+                         v);
+                return HVD_OK;
+            }
+        }
         if (x->remedy_contains && !contains(d->remedy, x->remedy_contains)) {
             snprintf(s->why, sizeof(s->why), "remedy lacks '%s'", x->remedy_contains);
             return HVD_OK;

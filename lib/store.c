@@ -27,6 +27,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -2621,51 +2622,77 @@ static int find_by_id(const struct regroup *g, int64_t id, size_t *out)
     return 0;
 }
 
-/* A correlation pulls the diagnoses it explains into its group. */
-static int group_related(hvd_store *st, struct regroup *g, hvd_error *err)
+/* A correlation and a diagnosis it explains, as indexes into g->v. */
+struct rel_pair {
+    size_t corr;
+    size_t member;
+};
+
+struct relset {
+    struct rel_pair *v;
+    size_t n;
+    size_t cap;
+    size_t *adopter; /* per diagnosis: the correlation whose subject it takes, or SIZE_MAX */
+};
+
+/* Records that correlation a explains b. A role event (1205, 1254: they name only the role)
+ * that a correlation naming a VM ties to that VM's own role (the correlation's 'group')
+ * takes the VM as its subject instead of its host: the role is shown to be the VM's, and
+ * its events are not the host's. Among several such correlations the least key wins, so
+ * the choice depends only on the set of diagnoses. */
+static int relset_add(struct regroup *g, struct relset *rs, size_t a, size_t b,
+                      const char *member_role, const char *corr_role)
 {
-    sqlite3_stmt *q = st->stmt[SQL_INC_RELATED];
-    int rc;
+    const struct inc_diag *c = &g->v[a];
+    const struct inc_diag *m = &g->v[b];
 
-    order_fill(g);
-    if (g->n > 1) {
-        qsort(g->order, g->n, sizeof(*g->order), by_diag_id);
+    if (hvd_array_room(&rs->v, &rs->cap, rs->n, sizeof(*rs->v), 64) < 0) {
+        return HVD_ENOMEM;
     }
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        size_t a;
-        size_t b;
-
-        if (find_by_id(g, sqlite3_column_int64(q, 0), &a) &&
-            find_by_id(g, sqlite3_column_int64(q, 1), &b)) {
-            diag_unite(g->v, a, b);
-        }
+    rs->v[rs->n].corr = a;
+    rs->v[rs->n++].member = b;
+    if (c->correlation && c->vm_name[0] && !m->vm_name[0] && !m->vm_id[0] && member_role[0] &&
+        strcasecmp(member_role, corr_role) == 0 &&
+        (rs->adopter[b] == SIZE_MAX || strcmp(c->key, g->v[rs->adopter[b]].key) < 0)) {
+        rs->adopter[b] = a;
     }
-    if (rc != SQLITE_DONE) {
-        rc = db_error(st, err, "cannot read related diagnoses");
-        sqlite3_reset(q);
-        return rc;
-    }
-    sqlite3_reset(q);
     return HVD_OK;
 }
 
-/* The same for a closed part: the members each loaded diagnosis names (loaded too). */
-static int group_related_some(hvd_store *st, struct regroup *g, hvd_error *err)
+/* Reads the correlation pairs among the loaded diagnoses (all of them, or for a closed
+ * part the members each loaded diagnosis names) and gives the adopted their subject. One
+ * pass over the pairs: O(R log n) with R pairs read. */
+static int load_related(hvd_store *st, struct regroup *g, int some, struct relset *rs,
+                        hvd_error *err)
 {
-    sqlite3_stmt *q = st->stmt[SQL_INC_RELATED_OF];
+    sqlite3_stmt *q = st->stmt[some ? SQL_INC_RELATED_OF : SQL_INC_RELATED];
     int rc = SQLITE_DONE;
 
+    rs->adopter = hvd_calloc(g->n ? g->n : 1, sizeof(*rs->adopter));
+    if (!rs->adopter) {
+        return no_memory(st, err);
+    }
+    for (size_t i = 0; i < g->n; i++) {
+        rs->adopter[i] = SIZE_MAX;
+    }
     order_fill(g);
     if (g->n > 1) {
         qsort(g->order, g->n, sizeof(*g->order), by_diag_id);
     }
-    for (size_t i = 0; i < g->n && rc == SQLITE_DONE; i++) {
-        sqlite3_bind_int64(q, 1, g->v[i].id);
+    for (size_t i = 0; rc == SQLITE_DONE && i < (some ? g->n : 1); i++) {
+        if (some) {
+            sqlite3_bind_int64(q, 1, g->v[i].id);
+        }
         while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+            int col = some ? 0 : 1;
+            size_t a = i;
             size_t b;
 
-            if (find_by_id(g, sqlite3_column_int64(q, 0), &b)) {
-                diag_unite(g->v, i, b);
+            if ((some || find_by_id(g, sqlite3_column_int64(q, 0), &a)) &&
+                find_by_id(g, sqlite3_column_int64(q, col), &b) &&
+                relset_add(g, rs, a, b, col_text(q, col + 1), col_text(q, col + 2)) < 0) {
+                sqlite3_reset(q);
+                return no_memory(st, err);
             }
         }
         sqlite3_reset(q);
@@ -2673,7 +2700,20 @@ static int group_related_some(hvd_store *st, struct regroup *g, hvd_error *err)
     if (rc != SQLITE_DONE) {
         return db_error(st, err, "cannot read related diagnoses");
     }
+    for (size_t i = 0; i < g->n; i++) {
+        if (rs->adopter[i] != SIZE_MAX) {
+            g->v[i].token = g->v[rs->adopter[i]].token;
+        }
+    }
     return HVD_OK;
+}
+
+/* A correlation pulls the diagnoses it explains into its group. */
+static void group_related(struct regroup *g, const struct relset *rs)
+{
+    for (size_t k = 0; k < rs->n; k++) {
+        diag_unite(g->v, rs->v[k].corr, rs->v[k].member);
+    }
 }
 
 static int load_incident_ids(hvd_store *st, struct regroup *g, hvd_error *err)
@@ -2918,6 +2958,7 @@ static int write_groups(hvd_store *st, struct regroup *g, hvd_error *err)
 /* Groups the loaded diagnoses and writes them; 'some' when they are a closed part. */
 static int group_and_write(hvd_store *st, struct regroup *g, int some, hvd_error *err)
 {
+    struct relset rs = {0};
     int rc;
 
     if (g->n > 1) {
@@ -2932,12 +2973,15 @@ static int group_and_write(hvd_store *st, struct regroup *g, int some, hvd_error
     }
     rc = group_subjects(st, g, some, err);
     if (rc == HVD_OK) {
-        group_by_time(g);
-        rc = some ? group_related_some(st, g, err) : group_related(st, g, err);
+        rc = load_related(st, g, some, &rs, err);
     }
     if (rc == HVD_OK) {
+        group_by_time(g);
+        group_related(g, &rs);
         rc = write_groups(st, g, err);
     }
+    hvd_free(rs.v);
+    hvd_free(rs.adopter);
     st->regroup_loaded = (int64_t)g->n;
     return rc;
 }

@@ -171,7 +171,9 @@ int hvd_store_sources_page(hvd_store *st, const char *after, int64_t limit,
  * what changed, with the same result). Needs an open transaction.
  *
  * Grouping: a diagnosis's subject is its VM (vm_name and vm_id name the same VM when one
- * diagnosis carries both), else its host (short name, any case). Diagnoses of one subject
+ * diagnosis carries both), else its host (short name, any case); a diagnosis without a VM
+ * whose role (entity 'group') is the role of a correlation naming a VM, which explains it,
+ * takes that VM (a role event shown to be a VM's is not its host's). Diagnoses of one subject
  * whose times lie within HVD_STORE_INCIDENT_GAP of each other form one incident; a
  * correlation pulls the diagnoses it explains into its incident. The root cause is the
  * correlation, else the most severe, then the earliest. The grouping depends only on the

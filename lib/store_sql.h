@@ -20,8 +20,9 @@
  *   diagnosis_entities  every entity of a diagnosis, indexed by (name, value).
  *   diagnosis_related   a correlation's member keys.
  *   evidence            events behind a diagnosis, unique per (diagnosis, path, record, line).
- *   incidents           diagnoses grouped by subject (VM, else host) and time; root = the
- *                       diagnosis named as root cause.
+ *   incidents           diagnoses grouped by subject (VM, else host; a role event a VM's
+ *                       correlation explains, the VM) and time; root = the diagnosis named
+ *                       as root cause.
  *   outbox              one row per incident change (new, severity, update) in the order
  *                       of commits, written by triggers on incidents, with a snapshot of
  *                       the incident; rows every output cursor has passed are pruned.
@@ -518,8 +519,13 @@ static const char *const store_sql[SQL_COUNT] = {
 
     /* --- incident grouping --- */
     [SQL_INC_DIAGS] = "SELECT " STORE_INC_COLUMNS " FROM diagnoses",
-    [SQL_INC_RELATED] = "SELECT r.diagnosis, d.id FROM diagnosis_related r"
-                        " JOIN diagnoses d ON d.key = r.member",
+    /* With each pair, the role ('group') of the member and of the correlation: a role
+     * event tied to a VM's correlation of its own role takes the VM as subject. */
+    [SQL_INC_RELATED] = "SELECT r.diagnosis, d.id, coalesce(g.value, ''), coalesce(cg.value, '')"
+                        " FROM diagnosis_related r JOIN diagnoses d ON d.key = r.member"
+                        " LEFT JOIN diagnosis_entities g ON g.diagnosis = d.id AND g.name = 'group'"
+                        " LEFT JOIN diagnosis_entities cg ON cg.diagnosis = r.diagnosis"
+                        " AND cg.name = 'group'",
     [SQL_INC_IDS] = "SELECT id FROM incidents ORDER BY id",
     /* Regrouping what changed: every lookup below is an index search. */
     [SQL_INC_DIAG_ONE] = "SELECT " STORE_INC_COLUMNS " FROM diagnoses WHERE id = ?1",
@@ -546,8 +552,12 @@ static const char *const store_sql[SQL_COUNT] = {
                             " ORDER BY vm_name COLLATE NOCASE LIMIT 1",
     [SQL_INC_PAIR] = "SELECT id FROM diagnoses WHERE vm_name != '' AND vm_id != ''"
                      " AND vm_name = ?1 COLLATE NOCASE AND vm_id = ?2 COLLATE NOCASE",
-    [SQL_INC_RELATED_OF] = "SELECT d.id FROM diagnosis_related r"
-                           " JOIN diagnoses d ON d.key = r.member WHERE r.diagnosis = ?1",
+    [SQL_INC_RELATED_OF] = "SELECT d.id, coalesce(g.value, ''), coalesce(cg.value, '')"
+                           " FROM diagnosis_related r JOIN diagnoses d ON d.key = r.member"
+                           " LEFT JOIN diagnosis_entities g ON g.diagnosis = d.id"
+                           " AND g.name = 'group'"
+                           " LEFT JOIN diagnosis_entities cg ON cg.diagnosis = r.diagnosis"
+                           " AND cg.name = 'group' WHERE r.diagnosis = ?1",
     [SQL_INC_RELATED_TO] = "SELECT diagnosis FROM diagnosis_related WHERE member = ?1",
     [SQL_INC_MEMBERS] = "SELECT id FROM diagnoses WHERE incident = ?1",
     [SQL_INC_EXISTS] = "SELECT 1 FROM incidents WHERE id = ?1",

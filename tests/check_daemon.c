@@ -2083,8 +2083,8 @@ START_TEST(daemon_reads_a_storm_of_failing_roles_within_the_file_timeout)
     o = dm_ask(&m, "{\"op\":\"health\"}");
     ck_assert_int_eq(counter(o, "quarantined"), 0);
     ck_assert_int_eq(counter(o, "files_ingested"), 1);
-    /* four 1135s; per role three signatures and three correlations (see stormgen) */
-    ck_assert_int_eq(counter(o, "diagnoses"), 4 + 6 * ROLES);
+    /* four 1135s; per role three signatures and five correlations (see stormgen) */
+    ck_assert_int_eq(counter(o, "diagnoses"), 4 + 8 * ROLES);
     json_decref(o);
     ck_assert_int_eq(dm_stop(&m), 0);
     free(xml);

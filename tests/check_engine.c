@@ -1034,8 +1034,10 @@ static size_t storm_count(const struct storm_got *g, const char *rule)
     return n;
 }
 
-/* The expected diagnoses: per role its three signatures and three correlations, each
- * correlation naming diagnoses of its own role (same group) or host. */
+/* The expected diagnoses: per role its three signatures and five correlations, each
+ * correlation naming diagnoses of its own role (same group) or host; the roles are VMs', so
+ * their 1205 and 1254 are also tied to the VM's resource (vm-role-online-failed,
+ * vm-role-terminal). */
 static void storm_check(const struct storm_got *g)
 {
     size_t correlations = 0;
@@ -1047,6 +1049,8 @@ static void storm_check(const struct storm_got *g)
     ck_assert_uint_eq(storm_count(g, "role-failure-escalation"), STORM_ROLES);
     ck_assert_uint_eq(storm_count(g, "resource-failed-after-node-removed"), STORM_ROLES);
     ck_assert_uint_eq(storm_count(g, "role-failed-after-node-removed"), STORM_ROLES);
+    ck_assert_uint_eq(storm_count(g, "vm-role-online-failed"), STORM_ROLES);
+    ck_assert_uint_eq(storm_count(g, "vm-role-terminal"), STORM_ROLES);
     for (size_t i = 0; i < g->n; i++) {
         const struct storm_diag *d = &g->v[i];
         const struct storm_diag *m[3] = {NULL, NULL, NULL};
@@ -1066,6 +1070,13 @@ static void storm_check(const struct storm_got *g)
             ck_assert_str_eq(m[2]->rule, "fc-role-terminal");
             ck_assert_str_eq(m[0]->group, m[1]->group);
             ck_assert_str_eq(m[1]->group, m[2]->group);
+        } else if (strncmp(d->rule, "vm-role-", 8) == 0) {
+            ck_assert_uint_eq(d->nrelated, 2);
+            ck_assert_str_eq(m[0]->rule, "fc-resource-failed");
+            ck_assert_str_eq(m[1]->rule, strcmp(d->rule, "vm-role-terminal") == 0
+                                             ? "fc-role-terminal"
+                                             : "fc-role-online-failed");
+            ck_assert_str_eq(m[0]->group, m[1]->group);
         } else {
             ck_assert_uint_eq(d->nrelated, 2);
             ck_assert_str_eq(m[1]->rule, "fc-node-removed");
@@ -1077,7 +1088,7 @@ static void storm_check(const struct storm_got *g)
             ck_assert_int_ge(d->last, m[k]->last);
         }
     }
-    ck_assert_uint_eq(correlations, 3 * STORM_ROLES);
+    ck_assert_uint_eq(correlations, 5 * STORM_ROLES);
 }
 
 /* Both runs made the same diagnoses with the same spans and counts. */

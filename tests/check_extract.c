@@ -290,6 +290,34 @@ START_TEST(rules_get_the_names_and_must_say_them)
 }
 END_TEST
 
+#define NO_ENTITY_RULE                                                     \
+    "<?xml version=\"1.0\"?>\n<rules xmlns=\"urn:hvdiag:rules:1\">\n"      \
+    "<rule id=\"lm-any\" severity=\"error\"><title>{vm_name?a VM} on "     \
+    "{host_short}</title><match>"                                          \
+    "<provider>Microsoft-Windows-Hyper-V-High-Availability</provider>"     \
+    "<event-id>21502</event-id></match><cause>c</cause><remedy>r</remedy>" \
+    "<reference href=\"https://example.org/\"/><examples><positive>"       \
+    "<expect no-entity=\"%s\"/>%s</positive><negative><clusterlog "        \
+    "node=\"N1\">00000844.00000d34::2024/03/05-10:05:42.000 INFO  [RCM] x" \
+    "</clusterlog></negative></examples></rule></rules>\n"
+
+/* <expect no-entity>: the example fails when the diagnosis has the entity. */
+START_TEST(an_entity_expected_absent_fails_when_present)
+{
+    char why[1024];
+    char xml[8192];
+
+    write_in("names", "ha.xml", NAMES_HA);
+    snprintf(xml, sizeof(xml), NO_ENTITY_RULE, "vm_name", EVENT_21502);
+    write_in(".", "r.xml", xml);
+    ck_assert_uint_eq(failures(why), 1);
+    ck_assert_ptr_nonnull(strstr(why, "entity vm_name is 'SQL01', expected none"));
+    snprintf(xml, sizeof(xml), NO_ENTITY_RULE, "group", EVENT_21502);
+    write_in(".", "r.xml", xml);
+    ck_assert_msg(failures(why) == 0, "%s", why);
+}
+END_TEST
+
 static Suite *extract_suite(void)
 {
     Suite *s = suite_create("extract");
@@ -303,6 +331,7 @@ static Suite *extract_suite(void)
     tcase_add_checked_fixture(files, tmp_setup, tmp_teardown);
     tcase_add_test(files, bad_files_are_refused_with_their_line);
     tcase_add_test(files, rules_get_the_names_and_must_say_them);
+    tcase_add_test(files, an_entity_expected_absent_fails_when_present);
     suite_add_tcase(s, files);
     return s;
 }

@@ -83,7 +83,7 @@ static void exec_sql(const char *sql)
 /* A diagnosis fixture: entities and evidence live in the struct so it can be copied. */
 struct tdiag {
     hvd_diagnosis d;
-    hvd_entity ents[3];
+    hvd_entity ents[4];
     hvd_evidence ev;
     const char *related[4];
 };
@@ -1084,6 +1084,43 @@ START_TEST(a_correlation_pulls_its_members_in_and_comes_first)
 }
 END_TEST
 
+/* A role event (1205: only the role) tied by a correlation naming a VM to that VM's own role
+ * is the VM's, not its host's: a host diagnosis of the same hours stays apart, whatever
+ * order the three come in. */
+START_TEST(a_role_event_tied_to_its_vm_leaves_the_host)
+{
+    for (int order = 0; order < 2; order++) {
+        struct tdiag role;
+        struct tdiag other;
+        struct tdiag corr;
+        hvd_store *st;
+
+        remove(dbpath);
+        st = open_db(0);
+        tdiag_init(&role, "r-1205", NULL, NULL, "HV1", 10 * H, 10 * H, 1, 1);
+        role.ents[role.d.nentities++] = (hvd_entity){"group", "APP12"};
+        tdiag_init(&other, "h-privs", NULL, NULL, "HV1", 8 * H, 8 * H, 1, 2);
+        tdiag_init(&corr, "c-vm", "APP12", NULL, "HV1", 10 * H, 10 * H, 1, 3);
+        corr.ents[corr.d.nentities++] = (hvd_entity){"group", "app12"};
+        corr.d.kind = HVD_DIAGNOSIS_CORRELATION;
+        corr.d.nrelated = 1;
+        corr.related[0] = "r-1205";
+        begin(st);
+        put(st, order ? &corr : &role);
+        put(st, &other);
+        commit(st);
+        begin(st);
+        put(st, order ? &role : &corr);
+        commit(st);
+        ck_assert_int_eq(count("SELECT count(DISTINCT incident) FROM diagnoses"), 2);
+        ck_assert_int_eq(count("SELECT count(*) FROM diagnoses d JOIN incidents i ON i.id ="
+                               " d.incident WHERE i.subject_kind = 'vm' AND i.subject = 'APP12'"),
+                         2);
+        hvd_store_close(st);
+    }
+}
+END_TEST
+
 START_TEST(without_a_correlation_the_most_severe_comes_first)
 {
     struct tdiag t;
@@ -1240,6 +1277,7 @@ struct mkey {
     const char *vm;
     const char *vmid;
     const char *host;
+    const char *role; /* its 'group' entity, or NULL */
 };
 
 static void random_put(hvd_store *inc, hvd_store *ref, struct mkey *keys)
@@ -1250,6 +1288,7 @@ static void random_put(hvd_store *inc, hvd_store *ref, struct mkey *keys)
     static char long_b[300];
     static const char *const vms[] = {"VM-A", "vm-a", "VM-B", "VM-C"};
     static const char *const ids[] = {"ID-1", "id-1", "ID-2", "ID-3"};
+    static const char *const roles[] = {"VM-A", "vm-b", "FS1", "VM-C"};
     const char *hosts[] = {"HV1", "hv1.corp.local", "HV2", "HV2.corp", "HV3", long_a, long_b};
     size_t k = (size_t)rnd(NKEYS);
     struct mkey *m = &keys[k];
@@ -1270,11 +1309,15 @@ static void random_put(hvd_store *inc, hvd_store *ref, struct mkey *keys)
         m->vm = shape == 1 || shape == 3 ? vms[rnd(4)] : NULL;
         m->vmid = shape >= 2 ? ids[rnd(4)] : NULL;
         m->host = hosts[rnd(k % 3 == 0 ? 7 : 5)];
+        m->role = rnd(2) ? roles[rnd(4)] : NULL;
     }
     if (rnd(10) == 0) {
         last = first - (hvd_time)rnd(30) * H; /* ends before it starts */
     }
     tdiag_init(&t, m->key, m->vm, m->vmid, m->host, first, last, 1 + rnd(3), rnd(1000));
+    if (m->role) {
+        t.ents[t.d.nentities++] = (hvd_entity){"group", m->role};
+    }
     t.d.severity = (hvd_severity)(1 + rnd(4));
     t.d.title = rnd(2) ? "one title" : "another title";
     if (k % 6 == 0) {
@@ -2596,6 +2639,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, vm_name_and_id_join_through_a_diagnosis_naming_both);
     tcase_add_test(tc, a_time_gap_splits_and_a_bridge_joins);
     tcase_add_test(tc, a_correlation_pulls_its_members_in_and_comes_first);
+    tcase_add_test(tc, a_role_event_tied_to_its_vm_leaves_the_host);
     tcase_add_test(tc, without_a_correlation_the_most_severe_comes_first);
     suite_add_tcase(s, tc);
     tc = tcase_create("regroup");

@@ -29,3 +29,8 @@ add_test(NAME samples_join
 add_test(NAME samples_localized
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tools/samples_localized_check.sh
                  $<TARGET_FILE:hvdiag> ${PROJECT_SOURCE_DIR})
+
+# Network name families and roles that are not VMs (issue 14).
+add_test(NAME samples_names_roles
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tools/samples_names_roles_check.sh
+                 $<TARGET_FILE:hvdiag> ${PROJECT_SOURCE_DIR})

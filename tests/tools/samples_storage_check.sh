@@ -190,7 +190,11 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 assert len(r["incidents"]) == 1, [i["title"] for i in r["incidents"]]
 inc = r["incidents"][0]
-assert inc["subject"] == "SQL20" and inc["hosts"] == "HV-NODE01,HV-NODE02", (inc["subject"], inc["hosts"])
+# No event shows that role SQL20 is a VM (a disk resource, a role): it is named as a role and
+# the incident is the host's, never a VM's.
+assert (inc["subject_kind"], inc["subject"], inc["hosts"]) == ("host", "HV-NODE01", "HV-NODE01,HV-NODE02"), \
+    (inc["subject_kind"], inc["subject"], inc["hosts"])
+assert all(not x["vm_name"] for x in inc["diagnoses"]), [x["vm_name"] for x in inc["diagnoses"]]
 d = inc["diagnoses"]
 assert d[0]["rule"] == "role-failed-disk-not-found" and d[0]["root_cause"] is True, d[0]["rule"]
 want = {"Role 'SQL20' cannot come online on %s: its disk 'Cluster Disk 3' is not found (signature "

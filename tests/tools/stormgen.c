@@ -9,7 +9,8 @@
  * (the resource was retried), a 1205 (the role could not come online) and a 1254 (the
  * role hit its failover threshold). With the shipped rules each role gives exactly one
  * role-failure-escalation, one resource-failed-after-node-removed and one
- * role-failed-after-node-removed correlation.
+ * role-failed-after-node-removed correlation, and, its resource being a VM's, one
+ * vm-role-online-failed and one vm-role-terminal.
  *
  * --control writes the same number of events (four per role, four 1135s' worth of 1201s
  * too) that no rule matches: FailoverClustering 1201, "role brought online", at the same
