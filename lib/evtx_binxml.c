@@ -267,8 +267,9 @@ struct hvd_binxml {
     const uint8_t *chunk;
     size_t size;
     const hvd_needs *needs; /* NULL: every record whole */
-    struct pool main;       /* templates of the chunk */
-    struct pool scratch;    /* template-less trees, dropped after their record */
+    hvd_needs_memo needs_memo;
+    struct pool main;    /* templates of the chunk */
+    struct pool scratch; /* template-less trees, dropped after their record */
     struct tmpl tmpl[TEMPLATE_SLOTS];
     struct tmpl no_template; /* all zero */
     struct name names[NAME_SLOTS];
@@ -391,6 +392,7 @@ void hvd_binxml_destroy(hvd_binxml *bx)
 void hvd_binxml_set_needs(hvd_binxml *bx, const hvd_needs *needs)
 {
     bx->needs = needs && !hvd_needs_everything(needs) ? needs : NULL;
+    memset(&bx->needs_memo, 0, sizeof(bx->needs_memo));
 }
 
 void hvd_binxml_set_chunk(hvd_binxml *bx, const uint8_t *chunk, size_t size)
@@ -1865,7 +1867,7 @@ static uint64_t slot_number(const hvd_binxml *bx, enum slot s, int base, uint64_
 
 /* The System part is complete: whether a rule can match the event (a System part that does
  * not read well is decoded on, so that the record fails as it would whole). */
-static int needed(const hvd_binxml *bx)
+static int needed(hvd_binxml *bx)
 {
     const char *provider = slot(bx, S_PROVIDER);
     int bad = 0;
@@ -1881,7 +1883,8 @@ static int needed(const hvd_binxml *bx)
     if ((!provider || !*provider) && slot(bx, S_SOURCE_NAME)) {
         provider = slot(bx, S_SOURCE_NAME);
     }
-    return hvd_needs_evtx(bx->needs, provider, slot(bx, S_CHANNEL), (uint16_t)id);
+    return hvd_needs_evtx_memo(bx->needs, &bx->needs_memo, provider, slot(bx, S_CHANNEL),
+                               (uint16_t)id);
 }
 
 static void on_close(hvd_binxml *bx)

@@ -27,6 +27,7 @@
 #include "evtx_native.h"
 
 #include "alloc.h"
+#include "crc32.h"
 #include "evtx_binxml.h"
 
 #include <errno.h>
@@ -37,7 +38,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #define CHUNK_SIZE   65536u
 #define CHUNK_HEAD   512u
@@ -223,12 +223,12 @@ static int load_chunk(hvd_evtx_native *r, int check)
         return 1;
     }
     if (check) {
-        uLong crc = crc32(0L, c, 120);
+        uint32_t crc = hvd_crc32(0, c, 120);
 
-        crc = crc32(crc, c + 128, CHUNK_HEAD - 128);
+        crc = hvd_crc32(crc, c + 128, CHUNK_HEAD - 128);
         if (crc != rd32(c + 124)) {
             chunk_warning(r, "chunk header checksum mismatch; reading its records with care");
-        } else if (crc32(0L, c + CHUNK_HEAD, free_at - CHUNK_HEAD) != rd32(c + 52)) {
+        } else if (hvd_crc32(0, c + CHUNK_HEAD, free_at - CHUNK_HEAD) != rd32(c + 52)) {
             chunk_warning(r, "record checksum mismatch; reading its records with care");
         }
     }
@@ -319,7 +319,7 @@ int hvd_evtx_native_open(hvd_evtx_native **out, const char *path, const hvd_sour
                     path, r->first_chunk + r->nchunks * CHUNK_SIZE, partial);
         }
     }
-    if (crc32(0L, head, 120) != rd32(head + 124)) {
+    if (hvd_crc32(0, head, 120) != rd32(head + 124)) {
         r->stats.corrupted = 1;
         hvd_log(log, HVD_LOG_WARNING, "%s: file header checksum mismatch; reading what it can",
                 path);

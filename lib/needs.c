@@ -361,3 +361,50 @@ int hvd_needs_evtx(const hvd_needs *n, const char *provider, const char *channel
     }
     return 0;
 }
+
+/* Where a triple sits in the memo: its lengths, id and last bytes, which tell the providers
+ * and channels of one family apart; the slot itself is compared whole. */
+static size_t memo_slot(const char *p, size_t plen, const char *c, size_t clen, uint16_t id)
+{
+    uint64_t h = (uint64_t)id * 0x9e3779b97f4a7c15ull ^ plen ^ clen << 8;
+
+    for (size_t i = plen > 8 ? plen - 8 : 0; i < plen; i++) {
+        h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
+    }
+    for (size_t i = clen > 8 ? clen - 8 : 0; i < clen; i++) {
+        h = (h ^ (unsigned char)c[i]) * 0x100000001b3ull;
+    }
+    return (size_t)(h ^ h >> 29) & (HVD_NEEDS_MEMO_SLOTS - 1);
+}
+
+int hvd_needs_evtx_memo(const hvd_needs *n, hvd_needs_memo *m, const char *provider,
+                        const char *channel, uint16_t event_id)
+{
+    const char *p = provider ? provider : "";
+    const char *c = channel ? channel : "";
+    size_t plen = strlen(p);
+    size_t clen = strlen(c);
+    struct hvd_needs_memo_slot *s;
+    int answer;
+
+    if (n->everything) {
+        return 1;
+    }
+    if (plen + clen + 2 > HVD_NEEDS_MEMO_TEXT) {
+        return hvd_needs_evtx(n, provider, channel, event_id);
+    }
+    s = &m->slot[memo_slot(p, plen, c, clen, event_id)];
+    if (s->used && s->event_id == event_id && s->plen == plen && s->clen == clen &&
+        memcmp(s->text, p, plen) == 0 && memcmp(s->text + plen + 1, c, clen) == 0) {
+        return s->answer;
+    }
+    answer = hvd_needs_evtx(n, provider, channel, event_id);
+    s->used = 1;
+    s->answer = (uint8_t)answer;
+    s->plen = (uint8_t)plen;
+    s->clen = (uint8_t)clen;
+    s->event_id = event_id;
+    memcpy(s->text, p, plen + 1);
+    memcpy(s->text + plen + 1, c, clen + 1);
+    return answer;
+}

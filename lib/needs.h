@@ -38,6 +38,30 @@ int hvd_needs_everything(const hvd_needs *n);
 int hvd_needs_evtx(const hvd_needs *n, const char *provider, const char *channel,
                    uint16_t event_id);
 
+/*
+ * The answers of hvd_needs_evtx() for the (provider, channel, event id) triples met last,
+ * held by value by one reader (all zero: empty), so a file's records, which repeat a few
+ * triples, cost a hash and a compare each. Valid for one set: empty it (memset to zero)
+ * when the set changes. Triples longer than a slot holds are answered without it.
+ */
+#define HVD_NEEDS_MEMO_SLOTS 64  /* a power of two */
+#define HVD_NEEDS_MEMO_TEXT  120 /* provider and channel bytes a slot holds, NULs included */
+typedef struct hvd_needs_memo {
+    struct hvd_needs_memo_slot {
+        uint8_t used;
+        uint8_t answer;
+        uint8_t plen; /* provider length; the channel follows its NUL */
+        uint8_t clen;
+        uint16_t event_id;
+        char text[HVD_NEEDS_MEMO_TEXT];
+    } slot[HVD_NEEDS_MEMO_SLOTS];
+} hvd_needs_memo;
+
+/* hvd_needs_evtx() through the memo m. Cost: O(length of the names) when the triple is in
+ * m, else that of hvd_needs_evtx(). */
+int hvd_needs_evtx_memo(const hvd_needs *n, hvd_needs_memo *m, const char *provider,
+                        const char *channel, uint16_t event_id);
+
 /* 1 when rule i of rs (enabled or not) can match EVTX events but names no provider and no
  * event id, so the engine tries it on every EVTX event; 0 otherwise (correlations,
  * cluster.log rules, keyed rules, i out of range). */

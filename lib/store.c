@@ -1759,6 +1759,7 @@ int hvd_store_put_diagnosis(hvd_store *st, const hvd_diagnosis *d, int *changed,
     sqlite3_stmt *find = st->stmt[SQL_DIAG_FIND];
     sqlite3_int64 id = 0;
     int any = 0;
+    int trim = 0;
     int rc = need_tx(st, err);
 
     if (rc < 0) {
@@ -1825,14 +1826,18 @@ int hvd_store_put_diagnosis(hvd_store *st, const hvd_diagnosis *d, int *changed,
 
         rc = put_evidence(st, id, &d->evidence[i], &added, err);
         any |= added;
-        /* Past the bound the latest go, whatever came first: O(log n) on its index. */
-        if (rc == HVD_OK && added && d->evidence_keep && d->count > d->evidence_keep) {
-            sqlite3_stmt *trim = st->stmt[SQL_EVIDENCE_TRIM];
+        trim |= added;
+    }
+    /* Past the bound the latest go, whatever came first: once after all of d's evidence,
+     * which keeps what trimming after each one would (the earliest evidence_keep of all
+     * rows ever added; a row trimmed and added again is trimmed again). O(k log n) for
+     * the k rows of the diagnosis on its index. */
+    if (rc == HVD_OK && trim && d->evidence_keep && d->count > d->evidence_keep) {
+        sqlite3_stmt *s = st->stmt[SQL_EVIDENCE_TRIM];
 
-            sqlite3_bind_int64(trim, 1, id);
-            sqlite3_bind_int64(trim, 2, (sqlite3_int64)d->evidence_keep);
-            rc = step_done(st, trim, err, "cannot trim evidence");
-        }
+        sqlite3_bind_int64(s, 1, id);
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)d->evidence_keep);
+        rc = step_done(st, s, err, "cannot trim evidence");
     }
     if (changed && any) {
         *changed = 1;

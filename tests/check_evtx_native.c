@@ -4,6 +4,7 @@
  * reader, damaged files, damaged bytes anywhere, and allocation failures. The field-by-field
  * comparison with libevtx is the evtx_decoder_diff_* tests.
  */
+#include "crc32.h"
 #include "source.h"
 
 #include "testutil.h"
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #ifdef HVD_TESTING
 #include "alloc.h"
@@ -360,6 +362,36 @@ START_TEST(allocation_failures_are_errors)
 END_TEST
 #endif
 
+/* The chunk checksums: the folding CRC gives zlib's for every length, start value and
+ * alignment, chained or in one call, long buffers (whole chunks) included. */
+START_TEST(crc32_is_zlibs)
+{
+    static unsigned char b[65536 + 64];
+    uint32_t x = 2463534242u;
+
+    for (size_t i = 0; i < sizeof(b); i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        b[i] = (unsigned char)x;
+    }
+    for (size_t len = 0; len < 700; len++) {
+        for (size_t off = 0; off < 4; off++) {
+            uint32_t start = (uint32_t)(len * 2654435761u);
+
+            ck_assert_uint_eq(hvd_crc32(start, b + off, len),
+                              (uint32_t)crc32(start, b + off, (uInt)len));
+        }
+    }
+    for (size_t len = 65536 - 512 - 40; len <= 65536; len += 7) {
+        uint32_t whole = (uint32_t)crc32(0, b + 1, (uInt)len);
+
+        ck_assert_uint_eq(hvd_crc32(0, b + 1, len), whole);
+        ck_assert_uint_eq(hvd_crc32(hvd_crc32(0, b + 1, 100), b + 101, len - 100), whole);
+    }
+}
+END_TEST
+
 static Suite *evtx_native_suite(void)
 {
     Suite *s = suite_create("evtx_native");
@@ -367,6 +399,9 @@ static Suite *evtx_native_suite(void)
 
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, forwarded_event_exports_are_read);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("checksum");
+    tcase_add_test(tc, crc32_is_zlibs);
     suite_add_tcase(s, tc);
     tc = tcase_create("generated");
     tcase_set_timeout(tc, 300);

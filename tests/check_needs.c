@@ -119,6 +119,59 @@ START_TEST(keys_are_read_as_the_engine_reads_them)
 }
 END_TEST
 
+/* Through a memo, answers are the set's own: asked in turn, again and again, in every
+ * spelling (so that slots are shared and replaced), and for names too long for a slot. */
+START_TEST(the_memo_answers_as_the_set)
+{
+    static const char *const providers[] = {"Microsoft-Windows-Hyper-V-VMMS",
+                                            "microsoft-windows-hyper-v-vmms",
+                                            "Provider-X",
+                                            "provider-y",
+                                            "Provider-Z",
+                                            "Anything",
+                                            "",
+                                            NULL};
+    static const char *const channels[] = {"Microsoft-Windows-Hyper-V-VMMS-Admin",
+                                           "Microsoft-Windows-Hyper-V-VMMS/Admin",
+                                           "System",
+                                           "system",
+                                           "Application",
+                                           "",
+                                           NULL};
+    static const uint16_t ids[] = {1, 7, 100, 101, 103, 200, 4096, 65535};
+    char long_name[300];
+    hvd_ruleset *rs = load(0);
+    hvd_needs *n = NULL;
+    hvd_needs_memo *memo = calloc(1, sizeof(*memo));
+    hvd_error err;
+    size_t asked = 0;
+
+    ck_assert_ptr_nonnull(memo);
+    ck_assert_int_eq(hvd_needs_create(&n, rs, &err), HVD_OK);
+    memset(long_name, 'a', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = '\0';
+    for (int round = 0; round < 3; round++) {
+        for (size_t p = 0; p < sizeof(providers) / sizeof(*providers); p++) {
+            for (size_t c = 0; c < sizeof(channels) / sizeof(*channels); c++) {
+                for (size_t i = 0; i < sizeof(ids) / sizeof(*ids); i++) {
+                    ck_assert_int_eq(
+                        hvd_needs_evtx_memo(n, memo, providers[p], channels[c], ids[i]),
+                        hvd_needs_evtx(n, providers[p], channels[c], ids[i]));
+                    asked++;
+                }
+            }
+        }
+        ck_assert_int_eq(hvd_needs_evtx_memo(n, memo, long_name, "System", 7),
+                         hvd_needs_evtx(n, long_name, "System", 7));
+        ck_assert_int_eq(hvd_needs_evtx_memo(n, memo, "Provider-X", long_name, 1), 1);
+    }
+    ck_assert_uint_gt(asked, HVD_NEEDS_MEMO_SLOTS);
+    hvd_needs_destroy(n);
+    hvd_ruleset_destroy(rs);
+    free(memo);
+}
+END_TEST
+
 START_TEST(an_unkeyed_rule_needs_every_event)
 {
     hvd_ruleset *rs = load(1);
@@ -245,6 +298,7 @@ static Suite *needs_suite(void)
 
     tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
     tcase_add_test(tc, keys_are_read_as_the_engine_reads_them);
+    tcase_add_test(tc, the_memo_answers_as_the_set);
     tcase_add_test(tc, an_unkeyed_rule_needs_every_event);
     tcase_add_test(tc, message_table_entries_are_needed);
     suite_add_tcase(s, tc);
