@@ -27,11 +27,11 @@
 #include "evtx_native.h"
 
 #include "alloc.h"
-#include "crc32.h"
 #include "evtx_binxml.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libdeflate.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,12 +223,12 @@ static int load_chunk(hvd_evtx_native *r, int check)
         return 1;
     }
     if (check) {
-        uint32_t crc = hvd_crc32(0, c, 120);
+        uint32_t crc = libdeflate_crc32(0, c, 120);
 
-        crc = hvd_crc32(crc, c + 128, CHUNK_HEAD - 128);
+        crc = libdeflate_crc32(crc, c + 128, CHUNK_HEAD - 128);
         if (crc != rd32(c + 124)) {
             chunk_warning(r, "chunk header checksum mismatch; reading its records with care");
-        } else if (hvd_crc32(0, c + CHUNK_HEAD, free_at - CHUNK_HEAD) != rd32(c + 52)) {
+        } else if (libdeflate_crc32(0, c + CHUNK_HEAD, free_at - CHUNK_HEAD) != rd32(c + 52)) {
             chunk_warning(r, "record checksum mismatch; reading its records with care");
         }
     }
@@ -319,7 +319,7 @@ int hvd_evtx_native_open(hvd_evtx_native **out, const char *path, const hvd_sour
                     path, r->first_chunk + r->nchunks * CHUNK_SIZE, partial);
         }
     }
-    if (hvd_crc32(0, head, 120) != rd32(head + 124)) {
+    if (libdeflate_crc32(0, head, 120) != rd32(head + 124)) {
         r->stats.corrupted = 1;
         hvd_log(log, HVD_LOG_WARNING, "%s: file header checksum mismatch; reading what it can",
                 path);

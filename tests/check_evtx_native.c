@@ -4,7 +4,7 @@
  * reader, damaged files, damaged bytes anywhere, and allocation failures. The field-by-field
  * comparison with libevtx is the evtx_decoder_diff_* tests.
  */
-#include "crc32.h"
+#include <libdeflate.h>
 #include "source.h"
 
 #include "testutil.h"
@@ -362,7 +362,7 @@ START_TEST(allocation_failures_are_errors)
 END_TEST
 #endif
 
-/* The chunk checksums: the folding CRC gives zlib's for every length, start value and
+/* The chunk checksums: libdeflate's CRC gives zlib's for every length, start value and
  * alignment, chained or in one call, long buffers (whole chunks) included. */
 START_TEST(crc32_is_zlibs)
 {
@@ -379,15 +379,16 @@ START_TEST(crc32_is_zlibs)
         for (size_t off = 0; off < 4; off++) {
             uint32_t start = (uint32_t)(len * 2654435761u);
 
-            ck_assert_uint_eq(hvd_crc32(start, b + off, len),
+            ck_assert_uint_eq(libdeflate_crc32(start, b + off, len),
                               (uint32_t)crc32(start, b + off, (uInt)len));
         }
     }
     for (size_t len = 65536 - 512 - 40; len <= 65536; len += 7) {
         uint32_t whole = (uint32_t)crc32(0, b + 1, (uInt)len);
 
-        ck_assert_uint_eq(hvd_crc32(0, b + 1, len), whole);
-        ck_assert_uint_eq(hvd_crc32(hvd_crc32(0, b + 1, 100), b + 101, len - 100), whole);
+        ck_assert_uint_eq(libdeflate_crc32(0, b + 1, len), whole);
+        ck_assert_uint_eq(libdeflate_crc32(libdeflate_crc32(0, b + 1, 100), b + 101, len - 100),
+                          whole);
     }
 }
 END_TEST
