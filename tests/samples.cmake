@@ -18,3 +18,8 @@ add_test(NAME samples_network
 add_test(NAME samples_storage_families
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tools/samples_storage_check.sh
                  $<TARGET_FILE:hvdiag> ${PROJECT_SOURCE_DIR})
+# The membership families: joins refused (authentication, version), a form refused, a network
+# down, a cluster split in two.
+add_test(NAME samples_join
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tools/samples_join_check.sh
+                 $<TARGET_FILE:hvdiag> ${PROJECT_SOURCE_DIR})
