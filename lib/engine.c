@@ -2513,6 +2513,8 @@ static int extract(hvd_engine *e, const hvd__rule *rule)
         hvd_errcode_format(e->found_code, code, sizeof(code));
         rc = entities_set(&e->ents, "error_code", code, strlen(code));
     }
+    /* An alternative that yields nothing or an empty text leaves the entity as it was: a
+     * later, more specific one never wipes the value of an earlier one. */
     for (size_t i = 0; i < rule->nextracts && rc == HVD_OK; i++) {
         const hvd__extract *x = &rule->extracts[i];
 
@@ -2531,15 +2533,16 @@ static int extract(hvd_engine *e, const hvd__rule *rule)
             }
             ov = pcre2_get_ovector_pointer(e->md);
             if (n >= 2 && ov[2] != PCRE2_UNSET) {
-                rc = entities_set(&e->ents, x->name, subject + ov[2], ov[3] - ov[2]);
-            } else {
+                ov += 2;
+            }
+            if (ov[1] > ov[0]) {
                 rc = entities_set(&e->ents, x->name, subject + ov[0], ov[1] - ov[0]);
             }
         } else if (x->value) {
             struct fill_ctx fc = {&e->ents, 1, e->ev->time, e->ev->time};
 
             rc = fill(x->value, &fc, &e->scratch);
-            if (rc == HVD_OK) {
+            if (rc == HVD_OK && e->scratch.len > 0) {
                 rc = entities_set(&e->ents, x->name, hvd_buf_str(&e->scratch), e->scratch.len);
             }
         } else if (x->system) {
@@ -2554,7 +2557,7 @@ static int extract(hvd_engine *e, const hvd__rule *rule)
         } else if (x->field) {
             const char *v = hvd_event_field(e->ev, x->field);
 
-            if (v) {
+            if (v && *v) {
                 rc = entities_set(&e->ents, x->name, v, strlen(v));
             }
         }

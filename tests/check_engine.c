@@ -549,6 +549,37 @@ START_TEST(entities_templates_and_evidence)
 }
 END_TEST
 
+/* A fallback chain of <entity>: an alternative that renders empty (a template over an
+ * entity the event lacks, an empty field, an empty capture) keeps the value before it. */
+START_TEST(empty_entity_alternatives_keep_the_earlier_value)
+{
+    hvd_ruleset *rs = load(TEST_RULES);
+    struct got g;
+    hvd_field f[3];
+    hvd_event ev = make("Match-Provider", 32, "hv-node01", 0, "code=", &f[2]);
+
+    f[0].name = "Status";
+    f[0].value = "1460";
+    f[1].name = "Empty";
+    f[1].value = "";
+    ev.fields = f;
+    ev.nfields = 3;
+    feed_one(rs, &ev, &g, NULL);
+    ck_assert_int_ge(find_rule(&g, "m-entity-chain"), 0);
+    ck_assert_str_eq(g.title[find_rule(&g, "m-entity-chain")], "status 1460");
+    /* A later alternative that does yield a value still replaces it. */
+    f[1].name = "Hr";
+    f[1].value = "0x80090322";
+    feed_one(rs, &ev, &g, NULL);
+    ck_assert_str_eq(g.title[find_rule(&g, "m-entity-chain")], "status 0x80090322");
+    /* No alternative yields a value: the entity is missing, the fallback text shows. */
+    ev.nfields = 0;
+    feed_one(rs, &ev, &g, NULL);
+    ck_assert_str_eq(g.title[find_rule(&g, "m-entity-chain")], "status none");
+    hvd_ruleset_destroy(rs);
+}
+END_TEST
+
 START_TEST(growth_past_the_evidence_is_emitted_at_the_flush)
 {
     hvd_ruleset *rs = load(TEST_RULES);
@@ -1184,6 +1215,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, guarded_regexes_match_as_their_patterns_do);
     tcase_add_test(tc, channel_names_compare_normalised);
     tcase_add_test(tc, entities_templates_and_evidence);
+    tcase_add_test(tc, empty_entity_alternatives_keep_the_earlier_value);
     tcase_add_test(tc, growth_past_the_evidence_is_emitted_at_the_flush);
     tcase_add_test(tc, benign_rules_say_none_and_disabled_rules_never_match);
     tcase_add_test(tc, catastrophic_regex_stops_at_the_match_limit);
