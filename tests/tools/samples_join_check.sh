@@ -87,22 +87,24 @@ assert by["fc-form-witness-failed"]["count"] == 2 and by["fc-stale-config"]["cou
     (by["fc-form-witness-failed"]["count"], by["fc-stale-config"]["count"])
 PY
 
-# A network down with the interfaces of all three nodes: the shared switch, not an adapter.
+# A network down with the interfaces of all three nodes: the shared switch, not an adapter, in
+# one root that names every node and explains the four events.
 analyse d network-down-2012r2 1
-check "network-down-2012r2: the network down first, each failed interface joined to it" \
+check "network-down-2012r2: one root, the network down with every failed interface" \
     python3 - "$work/d.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 assert len(r["incidents"]) == 1, [i["title"] for i in r["incidents"]]
 d = r["incidents"][0]["diagnoses"]
 assert d[0]["rule"] == "network-down-interfaces-failed" and d[0]["root_cause"] is True, [x["rule"] for x in d]
-roots = sorted(x["title"] for x in d if x["rule"] == "network-down-interfaces-failed")
-assert roots == ["Cluster network 'Cluster Network 2' is down: the interface of %s failed with it, so the "
-                 "fault is what the nodes share on that network (seen by HV-NODE01)" % n
-                 for n in ("HV-NODE01", "HV-NODE02", "HV-NODE03")], roots
+roots = [x["title"] for x in d if x["rule"] == "network-down-interfaces-failed"]
+assert roots == ["Cluster network 'Cluster Network 2' is down with the interfaces of HV-NODE01, HV-NODE02 "
+                 "and HV-NODE03 on it: the fault is what the nodes share on that network (seen by HV-NODE01)"], roots
+assert d[0]["count"] == 4, d[0]["count"]
+assert "1127 for HV-NODE01, HV-NODE02 and HV-NODE03" in d[0]["cause"], d[0]["cause"]
 assert d[0]["remedy"].startswith("Repair the switch or VLAN of 'Cluster Network 2', not the adapters."), d[0]["remedy"]
 assert "Get-ClusterNetworkInterface -Network 'Cluster Network 2'" in d[0]["remedy"], d[0]["remedy"]
-assert sorted(x["rule"] for x in d[3:]) == ["fc-netif-failed"] * 3 + ["fc-network-down"], [x["rule"] for x in d]
+assert sorted(x["rule"] for x in d[1:]) == ["fc-netif-failed"] * 3 + ["fc-network-down"], [x["rule"] for x in d]
 PY
 
 # Two nodes that removed each other; the witness decided for HV-NODE02.
