@@ -21,10 +21,10 @@ analyse() {
     check "$2: exit $3" test $? -eq "$3"
 }
 
-# A join refused at the authentication stage: the node behind "n1" is named from the same
-# thread's security handshake line, the code's account fix given.
+# A join refused at the authentication stage: the nodes behind "n1" and "n2" are named from
+# the same threads' security handshake lines, in one root, with the code's account fix.
 analyse a join-rejected-2019 1
-check "join-rejected-2019: the refused authentication first, both peers named" \
+check "join-rejected-2019: one root for the refused authentication, both peers named" \
     python3 - "$work/a.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -32,10 +32,12 @@ assert [f["kind"] for f in r["files"]] == ["clusterlog"], r["files"]
 assert len(r["incidents"]) == 1, [i["title"] for i in r["incidents"]]
 d = r["incidents"][0]["diagnoses"]
 assert d[0]["rule"] == "join-refused-authentication" and d[0]["root_cause"] is True, [x["rule"] for x in d]
-titles = sorted(x["title"] for x in d if x["rule"] == "join-refused-authentication")
+titles = [x["title"] for x in d if x["rule"] == "join-refused-authentication"]
 assert titles == ["HV-NODE03 cannot join the cluster: the authentication of its cluster connection to "
-                  "%s failed (0x80090322)" % n for n in ("HV-NODE01", "HV-NODE02")], titles
-assert 'Get-ADObject -LDAPFilter "(|(cn=HV-NODE01)(sAMAccountName=HV-NODE01))"' in d[0]["remedy"], d[0]["remedy"]
+                  "HV-NODE01 and HV-NODE02 failed (0x80090322)"], titles
+assert d[0]["count"] == 5, d[0]["count"]
+assert ('For each NODE of HV-NODE01 and HV-NODE02: Get-ADObject -LDAPFilter "(|(cn=NODE)(sAMAccountName=NODE))"'
+        in d[0]["remedy"]), d[0]["remedy"]
 assert "Start-ClusterNode -Name HV-NODE03" in d[0]["remedy"], d[0]["remedy"]
 assert "SEC_E_WRONG_PRINCIPAL" in d[0]["cause"], d[0]["cause"]
 by = {}
