@@ -18,10 +18,11 @@
  * Correlation: every diagnosis made is kept; when one is made or grows, each correlation
  * it can be a member of is tried against the kept ones within the correlation's window of
  * it, in any arrival order, and each combination of members is reported once (and again
- * only when a member's span grows). Kept diagnoses are indexed by the values their joins
- * compare (see fill_roles()), so a search meets the partners its joins name, not every
- * kept diagnosis of each role's rule; one whose span and entities did not change is not
- * searched again.
+ * only when a member's span grows); the combinations of a gathering role that share the
+ * other roles are reported together, as one diagnosis (see gather()). Kept diagnoses are
+ * indexed by the values their joins compare (see fill_roles()), so a search meets the
+ * partners its joins name, not every kept diagnosis of each role's rule; one whose span
+ * and entities did not change is not searched again.
  *
  * Memory: nothing is dropped for being old, since "old" would depend on which events came
  * first. Groups and kept diagnoses are bounded by count (MAX_GROUPS, MAX_RECENT) and the
