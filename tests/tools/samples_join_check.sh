@@ -125,6 +125,9 @@ assert "never Start-ClusterNode -FixQuorum on the side that lost" in d[0]["remed
 removed = sorted((x["host"], x["title"]) for x in d if x["rule"] == "fc-node-removed")
 assert removed == [("HV-NODE01", "Cluster node HV-NODE02 was removed from membership (seen by HV-NODE01)"),
                    ("HV-NODE02", "Cluster node HV-NODE01 was removed from membership (seen by HV-NODE02)")], removed
+hb = [x for x in d if x["rule"] == "heartbeat-loss-then-node-removed"]
+assert len(hb) == 1 and hb[0]["count"] == 3, [(x["title"], x["count"]) for x in hb]
+assert "missed heartbeats from 10.0.1.12:~3343~ and then removed node HV-NODE02" in hb[0]["cause"], hb[0]["cause"]
 rules = {x["rule"] for x in d}
 assert {"cl-witness-better-tag", "cl-quorum-lost-witness", "fc-quorum-lost", "removed-node-lost-quorum",
         "cl-group-move-nodedown"} <= rules, sorted(rules)
