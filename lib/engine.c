@@ -18,10 +18,11 @@
  * Correlation: every diagnosis made is kept; when one is made or grows, each correlation
  * it can be a member of is tried against the kept ones within the correlation's window of
  * it, in any arrival order, and each combination of members is reported once (and again
- * only when a member's span grows). Kept diagnoses are indexed by the values their joins
- * compare (see fill_roles()), so a search meets the partners its joins name, not every
- * kept diagnosis of each role's rule; one whose span and entities did not change is not
- * searched again.
+ * only when a member's span grows); the combinations of a gathering role that share the
+ * other roles are reported together, as one diagnosis (see gather()). Kept diagnoses are
+ * indexed by the values their joins compare (see fill_roles()), so a search meets the
+ * partners its joins name, not every kept diagnosis of each role's rule; one whose span
+ * and entities did not change is not searched again.
  *
  * Memory: nothing is dropped for being old, since "old" would depend on which events came
  * first. Groups and kept diagnoses are bounded by count (MAX_GROUPS, MAX_RECENT) and the
@@ -65,6 +66,7 @@
 #define CORR_DEPTH    3
 #define MAX_DIRTY     4096 /* open diagnoses grown since last emitted, before all are emitted */
 #define MAX_HELD      1024 /* evidence events held for those, before all are emitted */
+#define MAX_LISTED    8    /* values of a gathering role a text lists; the rest are counted */
 
 struct entity {
     char *name;
@@ -176,6 +178,7 @@ struct seen {
     char *key;
     hvd_time lo; /* the members' span when last reported */
     hvd_time hi;
+    uint64_t count; /* a gathering correlation: the members it named when last reported */
     struct seen *hnext;
     struct seen *newer;
 };
@@ -260,6 +263,9 @@ struct hvd_engine {
     size_t nheld;
     char **names; /* entity names of primed diagnoses, owned */
     size_t nnames;
+    struct gathering *gathering;     /* see gather(): the combinations being collected */
+    struct gather_done *gather_done; /* see made() */
+    size_t text_only; /* trailing entities the next emit_diagnosis() uses in texts only */
 
     pcre2_match_data *md;
     pcre2_match_context *mctx; /* match and depth limits */
@@ -975,7 +981,7 @@ static int emit_diagnosis(hvd_engine *e, const hvd__rule *rule, const char *key,
         rc = fill(rule->remedy, &fc, &remedy);
     }
     if (rc == HVD_OK) {
-        for (size_t i = 0; i < ents->n; i++) {
+        for (size_t i = 0; i < ents->n - e->text_only; i++) {
             list[i].name = ents->v[i].name;
             list[i].value = ents->v[i].value;
         }
@@ -991,7 +997,7 @@ static int emit_diagnosis(hvd_engine *e, const hvd__rule *rule, const char *key,
         d.references = rule->ref_href;
         d.nreferences = rule->info.nreferences;
         d.entities = list;
-        d.nentities = ents->n;
+        d.nentities = ents->n - e->text_only;
         d.first_time = first;
         d.last_time = last;
         d.count = count;
@@ -1632,6 +1638,10 @@ static void seen_drop_oldest(hvd_engine *e)
 static int made(hvd_engine *e, size_t rule, const char *key, const struct entities *ents,
                 hvd_time first, hvd_time last, int depth);
 
+struct gathering;
+static int gather(hvd_engine *e, size_t c, struct recent *const *chosen, int depth);
+static int gathering_add(struct gathering *g, const hvd__rule *corr, struct recent *const *chosen);
+
 static int join_holds(const hvd__join *j, struct recent *const *chosen)
 {
     const char *a = entities_get(&chosen[j->left]->ents, j->left_entity, strlen(j->left_entity));
@@ -1700,6 +1710,10 @@ static int try_combination(hvd_engine *e, size_t c, struct recent *const *chosen
     if (corr->order_before >= 0 && corr->order_after >= 0 &&
         chosen[corr->order_before]->first > chosen[corr->order_after]->first) {
         return HVD_OK;
+    }
+    if (corr->gathers) {
+        return e->gathering ? gathering_add(e->gathering, corr, chosen)
+                            : gather(e, c, chosen, depth);
     }
     /* One combination, one key: the correlation and its members' keys in role order. */
     hvd_buf_init(&key, 64 * 1024);
@@ -1876,12 +1890,274 @@ static int fill_role(hvd_engine *e, size_t c, struct recent **chosen, size_t nfi
     return rc;
 }
 
+/* --- gathering roles ----------------------------------------------------------------- */
+
+/* A member of a gathering role met in one of the combinations being collected. */
+struct gathered {
+    size_t role;
+    struct recent *r;
+};
+
+/* The combinations of a gathering correlation that share the diagnoses of its other roles:
+ * they make one diagnosis (see gather()). */
+struct gathering {
+    struct gathered *v;
+    size_t n;
+    size_t cap;
+    hvd_time lo;
+    hvd_time hi;
+};
+
+/* The keys gather() collected for during one made(): a combination met again in the same
+ * search is not collected twice. */
+struct gather_done {
+    char **keys;
+    size_t n;
+    size_t cap;
+};
+
+static int gathering_add(struct gathering *g, const hvd__rule *corr, struct recent *const *chosen)
+{
+    for (size_t m = 0; m < corr->nmembers; m++) {
+        g->lo = chosen[m]->first < g->lo ? chosen[m]->first : g->lo;
+        g->hi = chosen[m]->last > g->hi ? chosen[m]->last : g->hi;
+        if (!corr->members[m].gather) {
+            continue;
+        }
+        if (hvd_array_room(&g->v, &g->cap, g->n, sizeof(*g->v), 8) < 0) {
+            return HVD_ENOMEM;
+        }
+        g->v[g->n].role = m;
+        g->v[g->n].r = chosen[m];
+        g->n++;
+    }
+    return HVD_OK;
+}
+
+static int gathered_order(const void *x, const void *y)
+{
+    const struct gathered *a = x;
+    const struct gathered *b = y;
+
+    if (a->role != b->role) {
+        return a->role < b->role ? -1 : 1;
+    }
+    return strcmp(a->r->key, b->r->key);
+}
+
+static int ci_order(const void *x, const void *y)
+{
+    int d = strcasecmp(*(const char *const *)x, *(const char *const *)y);
+
+    return d ? d : strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* Sets ents' name to the distinct values of entity 'entity' among the members of role m
+ * (g->v sorted), in order: "A", "A and B", "A, B and C", past MAX_LISTED "A, B, ... and 3
+ * more". Nothing when none has a value. */
+static int list_values(struct entities *ents, const char *name, const char *entity,
+                       const struct gathering *g, size_t m)
+{
+    const char **vals = hvd_malloc((g->n + 1) * sizeof(*vals));
+    size_t n = 0;
+    size_t k = 0;
+    hvd_buf out;
+    int rc = HVD_OK;
+
+    if (!vals) {
+        return HVD_ENOMEM;
+    }
+    for (size_t i = 0; i < g->n; i++) {
+        const char *v =
+            g->v[i].role == m ? entities_get(&g->v[i].r->ents, entity, strlen(entity)) : NULL;
+
+        if (v && *v) {
+            vals[n++] = v;
+        }
+    }
+    qsort(vals, n, sizeof(*vals), ci_order);
+    for (size_t i = 0; i < n; i++) {
+        if (k == 0 || strcasecmp(vals[k - 1], vals[i]) != 0) {
+            vals[k++] = vals[i];
+        }
+    }
+    hvd_buf_init(&out, 64 * 1024);
+    for (size_t i = 0; i < k && i < MAX_LISTED; i++) {
+        hvd_buf_adds(&out, i == 0 ? "" : i + 1 == k ? " and " : ", ");
+        hvd_buf_adds(&out, vals[i]);
+    }
+    if (k > MAX_LISTED) {
+        hvd_buf_printf(&out, " and %zu more", k - MAX_LISTED);
+    }
+    if (k > 0) {
+        rc = out.data ? entities_set(ents, name, out.data, out.len) : HVD_ENOMEM;
+    }
+    hvd_buf_free(&out);
+    hvd_free(vals);
+    return rc;
+}
+
+/* Reports the one diagnosis of the collected combinations g: related names the fixed roles'
+ * diagnoses and every gathered one; its count is how many that is. */
+static int gather_emit(hvd_engine *e, size_t c, struct recent *const *fixed, struct gathering *g,
+                       const char *key, int depth)
+{
+    const hvd__rule *corr = &e->rs->rules[c];
+    struct entities ents = {NULL, 0, 0};
+    const char **related = NULL;
+    size_t nrelated = 0;
+    size_t nstored;
+    struct seen *seen;
+    char name[160];
+    int rc = HVD_OK;
+
+    qsort(g->v, g->n, sizeof(*g->v), gathered_order);
+    related = hvd_malloc((g->n + corr->nmembers) * sizeof(*related));
+    if (!related) {
+        return HVD_ENOMEM;
+    }
+    for (size_t m = 0; m < corr->nmembers; m++) {
+        if (fixed[m]) {
+            related[nrelated++] = fixed[m]->key;
+        }
+    }
+    for (size_t i = 0; i < g->n; i++) {
+        if (i == 0 || g->v[i].r != g->v[i - 1].r || g->v[i].role != g->v[i - 1].role) {
+            related[nrelated++] = g->v[i].r->key;
+        }
+    }
+    seen = was_seen(e, key);
+    if (seen && g->lo >= seen->lo && g->hi <= seen->hi && nrelated <= seen->count) {
+        hvd_free(related);
+        return HVD_OK;
+    }
+    /* As try_combination(): the fixed roles' entities, prefixed, and the first member's. */
+    for (size_t m = 0; m < corr->nmembers && rc == HVD_OK; m++) {
+        for (size_t k = 0; fixed[m] && k < fixed[m]->ents.n && rc == HVD_OK; k++) {
+            const struct entity *en = &fixed[m]->ents.v[k];
+
+            snprintf(name, sizeof(name), "%s.%s", corr->members[m].role, en->name);
+            for (size_t q = 0; q < corr->nnames; q++) {
+                if (strcmp(corr->names[q], name) == 0) {
+                    rc = entities_set(&ents, corr->names[q], en->value, strlen(en->value));
+                    break;
+                }
+            }
+            if (m == 0 && rc == HVD_OK) {
+                rc = entities_set(&ents, en->name, en->value, strlen(en->value));
+            }
+        }
+    }
+    /* A gathering role's entities list its members' values: they fill texts only, since a
+     * stored entity is written once and the list grows with the members. */
+    nstored = ents.n;
+    for (size_t q = 0; q < corr->nnames && rc == HVD_OK; q++) {
+        const char *dot = strchr(corr->names[q], '.');
+
+        for (size_t m = 0; dot && m < corr->nmembers && rc == HVD_OK; m++) {
+            if (corr->members[m].gather &&
+                strlen(corr->members[m].role) == (size_t)(dot - corr->names[q]) &&
+                strncmp(corr->members[m].role, corr->names[q], (size_t)(dot - corr->names[q])) ==
+                    0) {
+                rc = list_values(&ents, corr->names[q], dot + 1, g, m);
+            }
+        }
+    }
+    if (rc == HVD_OK && !seen) {
+        rc = note_seen(e, key, g->lo, g->hi);
+        seen = rc == HVD_OK ? was_seen(e, key) : NULL;
+        e->stats.diagnoses++;
+    }
+    if (rc == HVD_OK) {
+        seen->lo = g->lo < seen->lo ? g->lo : seen->lo;
+        seen->hi = g->hi > seen->hi ? g->hi : seen->hi;
+        seen->count = nrelated > seen->count ? nrelated : seen->count;
+        e->text_only = ents.n - nstored;
+        rc = emit_diagnosis(e, corr, key, HVD_DIAGNOSIS_CORRELATION, &ents, seen->lo, seen->hi,
+                            nrelated, NULL, 0, related, nrelated);
+        e->text_only = 0;
+    }
+    if (rc == HVD_OK) {
+        size_t all = ents.n;
+
+        ents.n = nstored; /* the lists were for the texts */
+        rc = made(e, c, key, &ents, seen->lo, seen->hi, depth + 1);
+        ents.n = all;
+    }
+    entities_free(&ents);
+    hvd_free(related);
+    return rc;
+}
+
+/*
+ * A combination of a correlation with gathering roles holds: every combination that shares
+ * its other roles' diagnoses is collected (fill_roles() with those roles fixed) and makes one
+ * diagnosis, keyed by the correlation and the fixed roles' keys ('*' for a gathering role),
+ * so the key does not depend on which member came first, and each member that arrives later
+ * grows it. Cost: for g combinations that share the fixed roles, O(g log g) per call, and a
+ * call per member made or grown: O(g^2) over the g members of one diagnosis, where the
+ * combinations it replaces cost O(g). Gather only roles that are few per occurrence (the
+ * nodes' interfaces on one network, the peers of one join). A search that meets the same
+ * fixed roles again within one made() collects them once.
+ */
+static int gather(hvd_engine *e, size_t c, struct recent *const *chosen, int depth)
+{
+    const hvd__rule *corr = &e->rs->rules[c];
+    struct recent *fixed[8] = {NULL};
+    struct gathering g = {NULL, 0, 0, INT64_MAX, INT64_MIN};
+    struct gather_done *done = e->gather_done;
+    size_t nfixed = 0;
+    hvd_buf key;
+    int rc;
+
+    hvd_buf_init(&key, 64 * 1024);
+    hvd_buf_adds(&key, corr->info.id);
+    for (size_t m = 0; m < corr->nmembers; m++) {
+        hvd_buf_addc(&key, '|');
+        if (corr->members[m].gather) {
+            hvd_buf_addc(&key, '*');
+        } else {
+            hvd_buf_adds(&key, chosen[m]->key);
+            fixed[m] = chosen[m];
+            nfixed++;
+        }
+    }
+    if (!key.data) {
+        return HVD_ENOMEM;
+    }
+    for (size_t i = 0; done && i < done->n; i++) {
+        if (strcmp(done->keys[i], hvd_buf_str(&key)) == 0) {
+            hvd_buf_free(&key);
+            return HVD_OK;
+        }
+    }
+    if (done && (hvd_array_room(&done->keys, &done->cap, done->n, sizeof(*done->keys), 4) < 0 ||
+                 !(done->keys[done->n] = hvd_strdup(hvd_buf_str(&key))))) {
+        hvd_buf_free(&key);
+        return HVD_ENOMEM;
+    }
+    if (done) {
+        done->n++;
+    }
+    e->gathering = &g;
+    rc = fill_roles(e, c, fixed, nfixed, depth);
+    e->gathering = NULL;
+    if (rc == HVD_OK && g.n > 0) {
+        rc = gather_emit(e, c, fixed, &g, hvd_buf_str(&key), depth);
+    }
+    hvd_free(g.v);
+    hvd_buf_free(&key);
+    return rc;
+}
+
 /* A diagnosis was made or grew: keep it and try the correlations it can take part in. */
 static int made(hvd_engine *e, size_t rule, const char *key, const struct entities *ents,
                 hvd_time first, hvd_time last, int depth)
 {
     struct recent *r = NULL;
     struct entities copy = {NULL, 0, 0};
+    struct gather_done done = {NULL, 0, 0};
+    struct gather_done *outer;
     char *key_copy = NULL;
     int changed = 0;
     int rc;
@@ -1914,19 +2190,23 @@ static int made(hvd_engine *e, size_t rule, const char *key, const struct entiti
     if (!changed) {
         return HVD_OK;
     }
-    for (size_t *c = e->corr_by_rule[rule]; *c; c++) {
+    outer = e->gather_done;
+    e->gather_done = &done;
+    for (size_t *c = e->corr_by_rule[rule]; *c && rc == HVD_OK; c++) {
         const hvd__rule *corr = &e->rs->rules[*c - 1];
 
-        for (size_t m = 0; m < corr->nmembers; m++) {
+        for (size_t m = 0; m < corr->nmembers && rc == HVD_OK; m++) {
             struct recent *chosen[8] = {NULL};
 
             rc = fill_role(e, *c - 1, chosen, 0, m, r, depth);
-            if (rc < 0) {
-                return rc;
-            }
         }
     }
-    return HVD_OK;
+    e->gather_done = outer;
+    for (size_t i = 0; i < done.n; i++) {
+        hvd_free(done.keys[i]);
+    }
+    hvd_free(done.keys);
+    return rc < 0 ? rc : HVD_OK;
 }
 
 /* --- time grouping ------------------------------------------------------------------ */
@@ -2513,6 +2793,8 @@ static int extract(hvd_engine *e, const hvd__rule *rule)
         hvd_errcode_format(e->found_code, code, sizeof(code));
         rc = entities_set(&e->ents, "error_code", code, strlen(code));
     }
+    /* An alternative that yields nothing or an empty text leaves the entity as it was: a
+     * later, more specific one never wipes the value of an earlier one. */
     for (size_t i = 0; i < rule->nextracts && rc == HVD_OK; i++) {
         const hvd__extract *x = &rule->extracts[i];
 
@@ -2531,15 +2813,16 @@ static int extract(hvd_engine *e, const hvd__rule *rule)
             }
             ov = pcre2_get_ovector_pointer(e->md);
             if (n >= 2 && ov[2] != PCRE2_UNSET) {
-                rc = entities_set(&e->ents, x->name, subject + ov[2], ov[3] - ov[2]);
-            } else {
+                ov += 2;
+            }
+            if (ov[1] > ov[0]) {
                 rc = entities_set(&e->ents, x->name, subject + ov[0], ov[1] - ov[0]);
             }
         } else if (x->value) {
             struct fill_ctx fc = {&e->ents, 1, e->ev->time, e->ev->time};
 
             rc = fill(x->value, &fc, &e->scratch);
-            if (rc == HVD_OK) {
+            if (rc == HVD_OK && e->scratch.len > 0) {
                 rc = entities_set(&e->ents, x->name, hvd_buf_str(&e->scratch), e->scratch.len);
             }
         } else if (x->system) {
@@ -2554,7 +2837,7 @@ static int extract(hvd_engine *e, const hvd__rule *rule)
         } else if (x->field) {
             const char *v = hvd_event_field(e->ev, x->field);
 
-            if (v) {
+            if (v && *v) {
                 rc = entities_set(&e->ents, x->name, v, strlen(v));
             }
         }

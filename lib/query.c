@@ -86,7 +86,7 @@ static int opt_integer(const json_t *req, const char *name, long long *out)
  * walking n rows costs O(n log n) whatever the page size, and rows added meanwhile neither
  * shift nor repeat the rest. Cursors: "i:TIME:ID" and "d:TIME:ID" (incidents and
  * diagnoses, newest first by first time, then id), "s:PATH" (sources, by path),
- * "n:CORRELATION:SEVERITY:TIME:KEY" (an incident's diagnoses, in the order shown) and
+ * "n:CORRELATION:SEVERITY:TIME:EXPLAINS:KEY" (an incident's diagnoses, in the order shown) and
  * "e:TIME:RECORD:LINE:PATH" (a diagnosis's evidence, oldest first). "offset" still works
  * for incidents and diagnoses and gives "next_offset".
  */
@@ -413,18 +413,20 @@ struct diag_ctx {
     hvd_error err;
 };
 
-/* The cursor text of an incident's diagnosis: "n:CORRELATION:SEVERITY:TIME:KEY". Caller
- * frees with hvd_free(); NULL when out of memory. */
+/* The cursor text of an incident's diagnosis: "n:CORRELATION:SEVERITY:TIME:EXPLAINS:KEY"
+ * (EXPLAINS: a correlation's count, else 0). Caller frees with hvd_free(); NULL when out of
+ * memory. */
 static char *incident_diag_cursor(const hvd_stored_diagnosis *d)
 {
     int corr = strcmp(d->kind, "correlation") == 0;
-    int n =
-        snprintf(NULL, 0, "n:%d:%d:%" PRId64 ":%s", corr, (int)d->severity, d->first_time, d->key);
+    uint64_t explains = corr ? d->count : 0;
+    int n = snprintf(NULL, 0, "n:%d:%d:%" PRId64 ":%" PRIu64 ":%s", corr, (int)d->severity,
+                     d->first_time, explains, d->key);
     char *text = n > 0 ? hvd_malloc((size_t)n + 1) : NULL;
 
     if (text) {
-        snprintf(text, (size_t)n + 1, "n:%d:%d:%" PRId64 ":%s", corr, (int)d->severity,
-                 d->first_time, d->key);
+        snprintf(text, (size_t)n + 1, "n:%d:%d:%" PRId64 ":%" PRIu64 ":%s", corr, (int)d->severity,
+                 d->first_time, explains, d->key);
     }
     return text;
 }
@@ -449,6 +451,11 @@ static int parse_incident_cursor(const char *c, hvd_incident_diag_cursor *out)
     c = end + 1;
     out->first_time = strtoll(c, &end, 10);
     if (errno || end == c || *end != ':') {
+        return -1;
+    }
+    c = end + 1;
+    out->explains = strtoll(c, &end, 10);
+    if (errno || end == c || *end != ':' || out->explains < 0) {
         return -1;
     }
     out->key = end + 1;

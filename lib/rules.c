@@ -1010,6 +1010,13 @@ static int parse_correlation(struct loader *ld, const xmlNode *n)
 
             mb->role = attr(ld, c, "role");
             mb->rule_id = attr(ld, c, "rule");
+            mb->gather = parse_bool(attr(ld, c, "gather"), 0);
+            r->gathers |= mb->gather;
+            if (mb->gather && m == 1) {
+                report(ld, line_of(c),
+                       "the first member cannot gather: it gives the"
+                       " correlation its unprefixed entities");
+            }
             mb->nwhere = count_elements(c);
             mb->where = arena_alloc(ld->rs, (mb->nwhere + 1) * sizeof(*mb->where));
             if (!mb->where) {

@@ -93,6 +93,7 @@ typedef struct hvd__member {
     size_t rule; /* index in the set */
     hvd__where *where;
     size_t nwhere;
+    int gather; /* gather="true": every diagnosis that fits the role joins one correlation */
 } hvd__member;
 
 typedef struct hvd__join {
@@ -152,6 +153,7 @@ typedef struct hvd__rule {
     /* correlations */
     hvd__member *members;
     size_t nmembers;
+    int gathers; /* a member gathers (hvd__member.gather) */
     hvd__join *joins;
     size_t njoins;
     int64_t window;

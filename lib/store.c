@@ -2079,6 +2079,7 @@ struct inc_diag {
     char *host; /* short name as written, at most HOST_MAX - 1 bytes */
     int correlation;
     int severity;
+    int64_t explains; /* a correlation: the member diagnoses it names (its count); else 0 */
     hvd_time first;
     hvd_time last;
     int64_t cur;   /* incident it is in now; 0 for none */
@@ -2110,6 +2111,7 @@ struct ord {
     int correlation;
     int severity;
     hvd_time first;
+    int64_t explains;
     const char *key;
 };
 
@@ -2272,6 +2274,7 @@ static void order_fill(struct regroup *g)
         o->correlation = d->correlation;
         o->severity = d->severity;
         o->first = d->first;
+        o->explains = d->explains;
         o->key = d->key;
     }
 }
@@ -2290,7 +2293,9 @@ static int by_subject_time(const void *x, const void *y)
     return strcmp(a->key, b->key);
 }
 
-/* A better root cause first: a correlation, then more severe, then earlier. */
+/* A better root cause first: a correlation, then more severe, then earlier, then the
+ * correlation that explains more (names more member diagnoses), so that of two that tie the
+ * one covering more of the incident leads, not the first rule id in alphabetical order. */
 static int root_order(const struct ord *a, const struct ord *b)
 {
     if (a->correlation != b->correlation) {
@@ -2301,6 +2306,9 @@ static int root_order(const struct ord *a, const struct ord *b)
     }
     if (a->first != b->first) {
         return a->first < b->first ? -1 : 1;
+    }
+    if (a->explains != b->explains) {
+        return a->explains > b->explains ? -1 : 1;
     }
     return strcmp(a->key, b->key);
 }
@@ -2451,6 +2459,7 @@ static int row_add(struct regroup *g, sqlite3_stmt *q)
     d->last = sqlite3_column_int64(q, 7);
     d->severity = sqlite3_column_int(q, 8);
     d->cur = sqlite3_column_int64(q, 9);
+    d->explains = d->correlation ? sqlite3_column_int64(q, 10) : 0;
     if (!d->key || !d->vm_name || !d->vm_id || !d->host) {
         return HVD_ENOMEM;
     }
@@ -3842,6 +3851,7 @@ int hvd_store_incident_diagnoses_page(hvd_store *st, int64_t incident,
         sqlite3_bind_int(q, 4, -(int)after->severity);
         sqlite3_bind_int64(q, 5, after->first_time);
         bind_text(q, 6, after->key);
+        sqlite3_bind_int64(q, 8, after->correlation ? -after->explains : 0);
     }
     sqlite3_bind_int64(q, 7, limit > 0 ? limit : -1);
     rc = walk_diagnoses(st, q, fn, ud, err);

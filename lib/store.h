@@ -252,7 +252,8 @@ int hvd_store_incidents(hvd_store *st, const hvd_incident_filter *f,
 int hvd_store_get_incident(hvd_store *st, int64_t id, int (*fn)(void *ud, const hvd_incident *in),
                            void *ud, hvd_error *err);
 /* An incident's diagnoses, root cause first (a correlation), then by severity (highest
- * first), first time and key. */
+ * first), first time, the number of member diagnoses a correlation names (most first) and
+ * key. */
 int hvd_store_incident_diagnoses(hvd_store *st, int64_t incident,
                                  int (*fn)(void *ud, const hvd_stored_diagnosis *d), void *ud,
                                  hvd_error *err);
@@ -262,6 +263,7 @@ typedef struct hvd_incident_diag_cursor {
     int correlation; /* the kind is "correlation" */
     hvd_severity severity;
     hvd_time first_time;
+    int64_t explains; /* a correlation's count (member diagnoses it names); else ignored */
     const char *key;
 } hvd_incident_diag_cursor;
 /* One page of them: those after 'after' (NULL: from the first), at most limit (0: all).

@@ -270,7 +270,7 @@ static const char *const store_migrations[] = {
 /* A diagnosis as incident grouping reads it. */
 #define STORE_INC_COLUMNS                                                   \
     "id, key, kind, vm_name, vm_id, host, first_time, last_time, severity," \
-    " coalesce(incident, 0)"
+    " coalesce(incident, 0), count"
 
 /*
  * Listings of incidents and diagnoses are put together from the parts below, one statement
@@ -384,8 +384,12 @@ static const struct {
     " + max(0, -(SELECT coalesce(min(last_time - first_time), 0) FROM diagnoses))"
 #define STORE_LIST_WALK_TAIL " ORDER BY first DESC"
 
-/* An incident's diagnoses in the order they are shown, as a key that sorts ascending. */
-#define STORE_INCIDENT_DIAG_ORDER "-(d.kind = 'correlation'), -d.severity, d.first_time, d.key"
+/* An incident's diagnoses in the order they are shown, as a key that sorts ascending: a
+ * correlation first, then the most severe, the earliest, the correlation that names more
+ * member diagnoses (its count), and the key (root_order() in store.c is the same order). */
+#define STORE_INCIDENT_DIAG_ORDER                           \
+    "-(d.kind = 'correlation'), -d.severity, d.first_time," \
+    " -(CASE WHEN d.kind = 'correlation' THEN d.count ELSE 0 END), d.key"
 
 enum {
     SQL_DIAG_FIND,
@@ -578,10 +582,10 @@ static const char *const store_sql[SQL_COUNT] = {
     /* --- reading --- */
     [SQL_INCIDENT_GET] = "SELECT " STORE_INCIDENT_COLUMNS " FROM incidents i WHERE i.id = ?1",
     /* A page of an incident's diagnoses: those after the cursor (?2 nonzero) whose order
-     * key is (?3, ?4, ?5, ?6), at most ?7 (-1: all). */
+     * key is (?3, ?4, ?5, ?8, ?6), at most ?7 (-1: all). */
     [SQL_INCIDENT_DIAGS] = "SELECT " STORE_DIAGNOSIS_COLUMNS " FROM diagnoses d"
                            " WHERE d.incident = ?1"
-                           " AND (?2 = 0 OR (" STORE_INCIDENT_DIAG_ORDER ") > (?3, ?4, ?5, ?6))"
+                           " AND (?2 = 0 OR (" STORE_INCIDENT_DIAG_ORDER ") > (?3, ?4, ?5, ?8, ?6))"
                            " ORDER BY " STORE_INCIDENT_DIAG_ORDER " LIMIT ?7",
     [SQL_DIAGS_AFTER] = "SELECT " STORE_DIAGNOSIS_COLUMNS " FROM diagnoses d WHERE d.id > ?1"
                         " ORDER BY d.id",

@@ -26,6 +26,7 @@ struct got {
     hvd_time first[64];
     hvd_time last[64];
     size_t nevidence[64]; /* evidence handed over for the key, summed */
+    size_t emits[64];     /* emit calls for the key */
     size_t longest_excerpt;
     size_t n;     /* distinct keys */
     size_t calls; /* emit calls */
@@ -47,6 +48,10 @@ static int on_diag(void *ud, const hvd_diagnosis *d)
             g->first[i] = d->first_time;
             g->last[i] = d->last_time;
             g->nevidence[i] += d->nevidence;
+            g->emits[i]++;
+            /* as the store does: the latest texts */
+            snprintf(g->remedy[i], sizeof(g->remedy[0]), "%s", d->remedy);
+            snprintf(g->title[i], sizeof(g->title[0]), "%s", d->title);
             return HVD_OK;
         }
     }
@@ -60,6 +65,7 @@ static int on_diag(void *ud, const hvd_diagnosis *d)
         g->first[g->n] = d->first_time;
         g->last[g->n] = d->last_time;
         g->nevidence[g->n] = d->nevidence;
+        g->emits[g->n] = 1;
         g->n++;
     }
     return HVD_OK;
@@ -288,6 +294,70 @@ START_TEST(correlation_is_found_in_either_order_and_reported_once)
         ck_assert_uint_eq(count_rule(&g, "t-corr"), 1);
         hvd_engine_destroy(e);
     }
+    hvd_ruleset_destroy(rs);
+}
+END_TEST
+
+/* A gathering role: the cause and three failures that name it make one diagnosis naming
+ * every failure's host, with the same key, title, count and span in any order. */
+START_TEST(a_gathering_role_makes_one_diagnosis_in_any_order)
+{
+    hvd_ruleset *rs = load(TEST_RULES);
+    const char *hosts[4] = {"B.example.local", "D.example.local", "A.example.local",
+                            "C.example.local"};
+    char key[256] = "";
+
+    for (int p = 0; p < 256; p++) {
+        int order[4] = {p & 3, p >> 2 & 3, p >> 4 & 3, p >> 6 & 3};
+        int seen = 1 << order[0] | 1 << order[1] | 1 << order[2] | 1 << order[3];
+        struct got g = {.n = 0};
+        hvd_engine *e = NULL;
+        size_t calls;
+        int i;
+
+        if (seen != 15) {
+            continue; /* not a permutation of the four events */
+        }
+        ck_assert_int_eq(hvd_engine_create(&e, rs, on_diag, &g, NULL), HVD_OK);
+        for (int k = 0; k < 4; k++) {
+            hvd_field f;
+            int ev = order[k];
+            hvd_event x = make("Test-Provider", ev == 0 ? 300 : 100, hosts[ev], ev * MIN,
+                               ev == 0 ? "" : "with host 'b' (0x80090303)", &f);
+
+            ck_assert_int_eq(hvd_engine_feed(e, &x, NULL), HVD_OK);
+        }
+        ck_assert_int_eq(hvd_engine_flush(e, NULL), HVD_OK);
+        ck_assert_uint_eq(count_rule(&g, "t-gather"), 1);
+        i = find_rule(&g, "t-gather");
+        ck_assert_str_eq(g.title[i], "B explains A, C and D");
+        ck_assert_str_eq(g.remedy[i],
+                         "fix B for A.example.local, C.example.local and D.example.local");
+        ck_assert_uint_eq(g.count[i], 4);
+        ck_assert_int_eq(g.first[i], 0);
+        ck_assert_int_eq(g.last[i], 3 * MIN);
+        if (!key[0]) {
+            snprintf(key, sizeof(key), "%s", g.keys[i]);
+        }
+        ck_assert_str_eq(g.keys[i], key);
+        /* Each pairing still makes its own t-corr, which does not gather. */
+        ck_assert_uint_eq(count_rule(&g, "t-corr"), 3);
+        /* The same events again report nothing new. */
+        calls = g.emits[i];
+        for (int k = 0; k < 4; k++) {
+            hvd_field f;
+            int ev = order[k];
+            hvd_event x = make("Test-Provider", ev == 0 ? 300 : 100, hosts[ev], ev * MIN,
+                               ev == 0 ? "" : "with host 'b' (0x80090303)", &f);
+
+            ck_assert_int_eq(hvd_engine_feed(e, &x, NULL), HVD_OK);
+        }
+        ck_assert_int_eq(hvd_engine_flush(e, NULL), HVD_OK);
+        ck_assert_uint_eq(g.emits[i], calls);
+        ck_assert_uint_eq(count_rule(&g, "t-gather"), 1);
+        hvd_engine_destroy(e);
+    }
+    ck_assert_ptr_nonnull(strstr(key, "|*"));
     hvd_ruleset_destroy(rs);
 }
 END_TEST
@@ -545,6 +615,37 @@ START_TEST(entities_templates_and_evidence)
     ev = make("Match-Provider", 14, "hv-node03.contoso.local", 0, f[0].value, f);
     feed_one(rs, &ev, &g, NULL);
     ck_assert_str_eq(g.title[find_rule(&g, "m-message-regex")], "VM 7 on HV-NODE03");
+    hvd_ruleset_destroy(rs);
+}
+END_TEST
+
+/* A fallback chain of <entity>: an alternative that renders empty (a template over an
+ * entity the event lacks, an empty field, an empty capture) keeps the value before it. */
+START_TEST(empty_entity_alternatives_keep_the_earlier_value)
+{
+    hvd_ruleset *rs = load(TEST_RULES);
+    struct got g;
+    hvd_field f[3];
+    hvd_event ev = make("Match-Provider", 32, "hv-node01", 0, "code=", &f[2]);
+
+    f[0].name = "Status";
+    f[0].value = "1460";
+    f[1].name = "Empty";
+    f[1].value = "";
+    ev.fields = f;
+    ev.nfields = 3;
+    feed_one(rs, &ev, &g, NULL);
+    ck_assert_int_ge(find_rule(&g, "m-entity-chain"), 0);
+    ck_assert_str_eq(g.title[find_rule(&g, "m-entity-chain")], "status 1460");
+    /* A later alternative that does yield a value still replaces it. */
+    f[1].name = "Hr";
+    f[1].value = "0x80090322";
+    feed_one(rs, &ev, &g, NULL);
+    ck_assert_str_eq(g.title[find_rule(&g, "m-entity-chain")], "status 0x80090322");
+    /* No alternative yields a value: the entity is missing, the fallback text shows. */
+    ev.nfields = 0;
+    feed_one(rs, &ev, &g, NULL);
+    ck_assert_str_eq(g.title[find_rule(&g, "m-entity-chain")], "status none");
     hvd_ruleset_destroy(rs);
 }
 END_TEST
@@ -1195,6 +1296,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, guarded_regexes_match_as_their_patterns_do);
     tcase_add_test(tc, channel_names_compare_normalised);
     tcase_add_test(tc, entities_templates_and_evidence);
+    tcase_add_test(tc, empty_entity_alternatives_keep_the_earlier_value);
     tcase_add_test(tc, growth_past_the_evidence_is_emitted_at_the_flush);
     tcase_add_test(tc, benign_rules_say_none_and_disabled_rules_never_match);
     tcase_add_test(tc, catastrophic_regex_stops_at_the_match_limit);
@@ -1204,6 +1306,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, error_codes_match_in_every_spelling);
     tcase_add_test(tc, threshold_and_quiet_are_judged_by_event_time);
     tcase_add_test(tc, correlation_is_found_in_either_order_and_reported_once);
+    tcase_add_test(tc, a_gathering_role_makes_one_diagnosis_in_any_order);
     tcase_add_test(tc, state_stays_bounded_with_many_groups);
     tcase_add_test(tc, spn_missing_on_destination_from_real_evtx_files);
     suite_add_tcase(s, tc);

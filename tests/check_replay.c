@@ -9,7 +9,8 @@
  * one quiet period, a CSV auto-pause threshold, a failover on another node, an event four
  * weeks after everything else, a flood of thirty in one quiet hour (more than a diagnosis
  * keeps as evidence) in two files each out of time order, and a cluster.log of missed
- * heartbeats. Apart from them, a
+ * heartbeats, and a network down whose three failed interfaces one correlation gathers, in
+ * two files. Apart from them, a
  * code-only migration failure and the event naming its VM, in two files. Most EVTX exports
  * are split in two files, so an order may read a second half first. Real SQLite files, the
  * shipped rules.
@@ -49,6 +50,7 @@
 #define N2LM LM "HV-NODE02/Microsoft-Windows-Hyper-V-VMMS-Admin.xml"
 #define N1UF UF "HV-NODE01/Microsoft-Windows-Hyper-V-Config-Admin.xml"
 #define N2UF UF "HV-NODE02/System.xml"
+#define N1ND HVD_TEST_SRCDIR "/samples/xml/network-down-2012r2/HV-NODE01/System.xml"
 #define N1MC        \
     HVD_TEST_SRCDIR \
     "/samples/xml/migration-companion/HV-NODE01/Microsoft-Windows-Hyper-V-VMMS-Admin.xml"
@@ -329,6 +331,14 @@ static void build_bundle(void)
         {N1MC, 0, "2024-03-12T13:22:07.4811022Z", 6001, NULL},
         {N1MC, 1, "2024-03-12T13:22:07.5330418Z", 6002, NULL},
     };
+    /* A network down with the interfaces of three nodes, in two files: one diagnosis gathers
+     * the three interfaces, whichever file comes first. */
+    static const struct pick n1netdown[] = {
+        {N1ND, 1, "2024-03-20T03:14:09.1250000Z", 7001, NULL},
+        {N1ND, 0, "2024-03-20T03:14:09.1180000Z", 7002, NULL},
+        {N1ND, 2, "2024-03-20T03:14:09.1310000Z", 7003, NULL},
+        {N1ND, 3, "2024-03-20T03:14:09.1420000Z", 7004, NULL},
+    };
     /* Four weeks after everything else, on another node. */
     static const struct pick n3far[] = {
         {N1UF, 1, "2024-04-06T12:00:00.0000000Z", 5001, "HV-NODE03.contoso.local"},
@@ -346,6 +356,7 @@ static void build_bundle(void)
     export_split("n1-system", n1system, 6, 0);
     export_split("n2-system", n2system, 3, 2);
     export_split("n3-far", n3far, 2, 0);
+    export_split("n1-netdown", n1netdown, 4, 2);
     /* Kept out of the permutations (they are slow enough): a test of their own reads them. */
     export_split("n1-companion", n1companion, 2, 1);
     nfiles -= 2;
@@ -590,6 +601,63 @@ static int count_named(const char *path, const char *rule, const char *vm_name)
     return n;
 }
 
+/* The network down's two files, either first, with a restart between: one diagnosis that
+ * gathers the three interfaces (the permutations compare it with the rest). */
+START_TEST(a_gathered_network_down_in_either_order)
+{
+    char *path = hvd_test_path(tmp, "netdown.db");
+    const char *part[2] = {NULL, NULL};
+    hvd_error err;
+
+    for (size_t i = 0; i < nfiles; i++) {
+        const char *base = strrchr(files[i].path, '/');
+
+        if (strcmp(base, "/n1-netdown-1.evtx") == 0 || strcmp(base, "/n1-netdown-2.evtx") == 0) {
+            part[base[12] - '1'] = files[i].path;
+        }
+    }
+    ck_assert(part[0] && part[1]);
+    for (int first = 0; first < 2; first++) {
+        sqlite3 *db = NULL;
+        sqlite3_stmt *q = NULL;
+
+        unlink(path);
+        for (int k = 0; k < 2; k++) {
+            hvd_store *st = NULL;
+            hvd_ingest *ing = NULL;
+            hvd_ingest_result res;
+
+            ck_assert_int_eq(hvd_store_open(&st, path, 0, &err), HVD_OK);
+            ck_assert_msg(hvd_ingest_create(&ing, st, rules, NULL, &err) == HVD_OK, "%s", err.msg);
+            ck_assert_msg(hvd_ingest_file(ing, part[(first + k) % 2], NULL, NULL, &res, &err) ==
+                              HVD_OK,
+                          "%s", err.msg);
+            ck_assert_int_eq(hvd_ingest_finish(ing, NULL, &err), HVD_OK);
+            hvd_ingest_destroy(ing);
+            hvd_store_close(st);
+        }
+        ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        ck_assert_int_eq(sqlite3_prepare_v2(db,
+                                            "SELECT count(*), min(count), min(title LIKE"
+                                            " '%HV-NODE01, HV-NODE02 and HV-NODE03 on it%'),"
+                                            " (SELECT count(*) FROM diagnosis_related r"
+                                            " WHERE r.diagnosis = min(d.id)) FROM diagnoses d"
+                                            " WHERE rule = 'network-down-interfaces-failed'",
+                                            -1, &q, NULL),
+                         SQLITE_OK);
+        ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+        ck_assert_int_eq(sqlite3_column_int(q, 0), 1);
+        ck_assert_int_eq(sqlite3_column_int(q, 1), 4);
+        ck_assert_int_eq(sqlite3_column_int(q, 2), 1);
+        ck_assert_int_eq(sqlite3_column_int(q, 3), 4);
+        sqlite3_finalize(q);
+        sqlite3_close(db);
+    }
+    unlink(path);
+    free(path);
+}
+END_TEST
+
 /* The companion tie is a correlation: the VM is named whichever of the two files comes first,
  * with a restart between them. */
 START_TEST(companion_names_the_vm_in_either_order)
@@ -810,6 +878,7 @@ static Suite *replay_suite(void)
     tcase_add_test(tc, any_order_split_restart_and_retry_give_the_time_order_database);
     tcase_add_test(tc, reading_everything_again_changes_nothing);
     tcase_add_test(tc, companion_names_the_vm_in_either_order);
+    tcase_add_test(tc, a_gathered_network_down_in_either_order);
     tcase_add_test(tc, companion_compares_the_process_in_any_order);
     suite_add_tcase(s, tc);
 #if REPLAY_CLUSTERLOG_ANY_ORDER

@@ -470,6 +470,38 @@ START_TEST(correlation_cycles_are_refused)
 }
 END_TEST
 
+/* gather="true" on a later member loads; on the first, which gives the correlation its
+ * unprefixed entities, it is refused at its line. */
+START_TEST(only_a_later_member_may_gather)
+{
+    char body[8192];
+    char r1[2048];
+    char r2[2048];
+    char c[2048];
+    struct lines l = {.n = 0};
+    hvd_error err;
+    char *path;
+
+    snprintf(r1, sizeof(r1), good_rule, 1, 1);
+    snprintf(r2, sizeof(r2), good_rule, 2, 2);
+    snprintf(c, sizeof(c), corr_fmt, "c-gather", "{host} and {b.host}", "a", "r-1",
+             "b\" gather=\"true", "r-2");
+    snprintf(body, sizeof(body), "%s%s%s", r1, r2, c);
+    path = write_rules("gather.xml", "", body);
+    ck_assert_int_eq(load_dir(&l, &err), 3);
+    ck_assert_int_eq(l.n, 0);
+    free(path);
+    snprintf(c, sizeof(c), corr_fmt, "c-gather", "{host} and {b.host}", "a\" gather=\"true", "r-1",
+             "b", "r-2");
+    snprintf(body, sizeof(body), "%s%s%s", r1, r2, c);
+    path = write_rules("gather.xml", "", body);
+    ck_assert_int_lt(load_dir(&l, &err), 0);
+    ck_assert_msg(strstr(l.text, "gather.xml:20: the first member cannot gather") != NULL, "%s",
+                  l.text);
+    free(path);
+}
+END_TEST
+
 START_TEST(not_well_formed_and_empty_folder)
 {
     struct lines l = {.n = 0};
@@ -529,6 +561,7 @@ static Suite *rules_suite(void)
     tcase_add_test(tc, rule_info_lists_references_and_texts);
     tcase_add_test(tc, correlations_of_correlations_resolve_in_any_file_order);
     tcase_add_test(tc, correlation_cycles_are_refused);
+    tcase_add_test(tc, only_a_later_member_may_gather);
     tcase_add_test(tc, not_well_formed_and_empty_folder);
     tcase_add_test(tc, a_rule_that_meets_every_event_is_refused);
     suite_add_tcase(s, tc);

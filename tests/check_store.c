@@ -1151,6 +1151,51 @@ START_TEST(without_a_correlation_the_most_severe_comes_first)
 }
 END_TEST
 
+/* Two correlations that tie on severity and first time: the one naming more member
+ * diagnoses leads, though its key sorts later; the paged listing keeps that order. */
+START_TEST(of_tied_correlations_the_one_explaining_more_comes_first)
+{
+    struct tdiag t[5];
+    struct diag_list l;
+    hvd_store *st = open_db(0);
+    hvd_incident_diag_cursor after;
+    int64_t inc;
+
+    begin(st);
+    tdiag_init(&t[0], "m-one", "VM", NULL, "HV1", 1 * H, 1 * H, 1, 1);
+    tdiag_init(&t[1], "m-two", "VM", NULL, "HV1", 1 * H, 1 * H, 1, 2);
+    tdiag_init(&t[2], "m-three", "VM", NULL, "HV1", 1 * H, 1 * H, 1, 3);
+    tdiag_init(&t[3], "a-pair", "VM", NULL, "HV1", 1 * H, 1 * H, 2, 4);
+    t[3].d.kind = HVD_DIAGNOSIS_CORRELATION;
+    t[3].related[0] = "m-one";
+    t[3].related[1] = "m-two";
+    t[3].d.nrelated = 2;
+    tdiag_init(&t[4], "z-triple", "VM", NULL, "HV1", 1 * H, 1 * H, 3, 5);
+    t[4].d.kind = HVD_DIAGNOSIS_CORRELATION;
+    t[4].related[0] = "m-one";
+    t[4].related[1] = "m-two";
+    t[4].related[2] = "m-three";
+    t[4].d.nrelated = 3;
+    for (int i = 0; i < 5; i++) {
+        put(st, &t[i]);
+    }
+    commit(st);
+    inc = count("SELECT id FROM incidents");
+    ck_assert_int_eq(count("SELECT count(*) FROM incidents"), 1);
+    ck_assert_int_eq(count("SELECT count(*) FROM incidents WHERE title = 'z-triple'"), 1);
+    memset(&l, 0, sizeof(l));
+    ck_assert_int_eq(hvd_store_incident_diagnoses(st, inc, note_diagnosis, &l, NULL), HVD_OK);
+    ck_assert_str_eq(l.text, "z-triple*;a-pair;m-one;m-three;m-two;");
+    /* The page after the root goes on with the other correlation. */
+    memset(&l, 0, sizeof(l));
+    after = (hvd_incident_diag_cursor){1, HVD_SEVERITY_ERROR, 1 * H, 3, "z-triple"};
+    ck_assert_int_eq(
+        hvd_store_incident_diagnoses_page(st, inc, &after, 2, note_diagnosis, &l, NULL), HVD_OK);
+    ck_assert_str_eq(l.text, "a-pair;m-one;");
+    hvd_store_close(st);
+}
+END_TEST
+
 /* --- regrouping what changed ------------------------------------------------------------- */
 
 /* The rows of a query on the database at path, one line each, columns separated by '|'.
@@ -2641,6 +2686,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, a_correlation_pulls_its_members_in_and_comes_first);
     tcase_add_test(tc, a_role_event_tied_to_its_vm_leaves_the_host);
     tcase_add_test(tc, without_a_correlation_the_most_severe_comes_first);
+    tcase_add_test(tc, of_tied_correlations_the_one_explaining_more_comes_first);
     suite_add_tcase(s, tc);
     tc = tcase_create("regroup");
     tcase_add_checked_fixture(tc, setup, teardown);

@@ -21,10 +21,10 @@ analyse() {
     check "$2: exit $3" test $? -eq "$3"
 }
 
-# A join refused at the authentication stage: the node behind "n1" is named from the same
-# thread's security handshake line, the code's account fix given.
+# A join refused at the authentication stage: the nodes behind "n1" and "n2" are named from
+# the same threads' security handshake lines, in one root, with the code's account fix.
 analyse a join-rejected-2019 1
-check "join-rejected-2019: the refused authentication first, both peers named" \
+check "join-rejected-2019: one root for the refused authentication, both peers named" \
     python3 - "$work/a.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -32,10 +32,12 @@ assert [f["kind"] for f in r["files"]] == ["clusterlog"], r["files"]
 assert len(r["incidents"]) == 1, [i["title"] for i in r["incidents"]]
 d = r["incidents"][0]["diagnoses"]
 assert d[0]["rule"] == "join-refused-authentication" and d[0]["root_cause"] is True, [x["rule"] for x in d]
-titles = sorted(x["title"] for x in d if x["rule"] == "join-refused-authentication")
+titles = [x["title"] for x in d if x["rule"] == "join-refused-authentication"]
 assert titles == ["HV-NODE03 cannot join the cluster: the authentication of its cluster connection to "
-                  "%s failed (0x80090322)" % n for n in ("HV-NODE01", "HV-NODE02")], titles
-assert 'Get-ADObject -LDAPFilter "(|(cn=HV-NODE01)(sAMAccountName=HV-NODE01))"' in d[0]["remedy"], d[0]["remedy"]
+                  "HV-NODE01 and HV-NODE02 failed (0x80090322)"], titles
+assert d[0]["count"] == 5, d[0]["count"]
+assert ('For each NODE of HV-NODE01 and HV-NODE02: Get-ADObject -LDAPFilter "(|(cn=NODE)(sAMAccountName=NODE))"'
+        in d[0]["remedy"]), d[0]["remedy"]
 assert "Start-ClusterNode -Name HV-NODE03" in d[0]["remedy"], d[0]["remedy"]
 assert "SEC_E_WRONG_PRINCIPAL" in d[0]["cause"], d[0]["cause"]
 by = {}
@@ -87,22 +89,24 @@ assert by["fc-form-witness-failed"]["count"] == 2 and by["fc-stale-config"]["cou
     (by["fc-form-witness-failed"]["count"], by["fc-stale-config"]["count"])
 PY
 
-# A network down with the interfaces of all three nodes: the shared switch, not an adapter.
+# A network down with the interfaces of all three nodes: the shared switch, not an adapter, in
+# one root that names every node and explains the four events.
 analyse d network-down-2012r2 1
-check "network-down-2012r2: the network down first, each failed interface joined to it" \
+check "network-down-2012r2: one root, the network down with every failed interface" \
     python3 - "$work/d.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 assert len(r["incidents"]) == 1, [i["title"] for i in r["incidents"]]
 d = r["incidents"][0]["diagnoses"]
 assert d[0]["rule"] == "network-down-interfaces-failed" and d[0]["root_cause"] is True, [x["rule"] for x in d]
-roots = sorted(x["title"] for x in d if x["rule"] == "network-down-interfaces-failed")
-assert roots == ["Cluster network 'Cluster Network 2' is down: the interface of %s failed with it, so the "
-                 "fault is what the nodes share on that network (seen by HV-NODE01)" % n
-                 for n in ("HV-NODE01", "HV-NODE02", "HV-NODE03")], roots
+roots = [x["title"] for x in d if x["rule"] == "network-down-interfaces-failed"]
+assert roots == ["Cluster network 'Cluster Network 2' is down with the interfaces of HV-NODE01, HV-NODE02 "
+                 "and HV-NODE03 on it: the fault is what the nodes share on that network (seen by HV-NODE01)"], roots
+assert d[0]["count"] == 4, d[0]["count"]
+assert "1127 for HV-NODE01, HV-NODE02 and HV-NODE03" in d[0]["cause"], d[0]["cause"]
 assert d[0]["remedy"].startswith("Repair the switch or VLAN of 'Cluster Network 2', not the adapters."), d[0]["remedy"]
 assert "Get-ClusterNetworkInterface -Network 'Cluster Network 2'" in d[0]["remedy"], d[0]["remedy"]
-assert sorted(x["rule"] for x in d[3:]) == ["fc-netif-failed"] * 3 + ["fc-network-down"], [x["rule"] for x in d]
+assert sorted(x["rule"] for x in d[1:]) == ["fc-netif-failed"] * 3 + ["fc-network-down"], [x["rule"] for x in d]
 PY
 
 # Two nodes that removed each other; the witness decided for HV-NODE02.
@@ -121,6 +125,9 @@ assert "never Start-ClusterNode -FixQuorum on the side that lost" in d[0]["remed
 removed = sorted((x["host"], x["title"]) for x in d if x["rule"] == "fc-node-removed")
 assert removed == [("HV-NODE01", "Cluster node HV-NODE02 was removed from membership (seen by HV-NODE01)"),
                    ("HV-NODE02", "Cluster node HV-NODE01 was removed from membership (seen by HV-NODE02)")], removed
+hb = [x for x in d if x["rule"] == "heartbeat-loss-then-node-removed"]
+assert len(hb) == 1 and hb[0]["count"] == 3, [(x["title"], x["count"]) for x in hb]
+assert "missed heartbeats from 10.0.1.12:~3343~ and then removed node HV-NODE02" in hb[0]["cause"], hb[0]["cause"]
 rules = {x["rule"] for x in d}
 assert {"cl-witness-better-tag", "cl-quorum-lost-witness", "fc-quorum-lost", "removed-node-lost-quorum",
         "cl-group-move-nodedown"} <= rules, sorted(rules)
