@@ -2799,11 +2799,18 @@ static int extract(hvd_engine *e, const hvd__rule *rule)
         const hvd__extract *x = &rule->extracts[i];
 
         if (x->re) {
-            const char *subject =
-                x->from_message ? e->ev->message : hvd_event_field(e->ev, x->field);
+            const char *subject;
             PCRE2_SIZE *ov;
             int n;
 
+            if (x->value) { /* the regex runs on the template's text */
+                struct fill_ctx fc = {&e->ents, 1, e->ev->time, e->ev->time};
+
+                rc = fill(x->value, &fc, &e->scratch);
+                subject = rc == HVD_OK ? hvd_buf_str(&e->scratch) : NULL;
+            } else {
+                subject = x->from_message ? e->ev->message : hvd_event_field(e->ev, x->field);
+            }
             if (!subject) {
                 continue;
             }

@@ -911,8 +911,11 @@ static int parse_rule(struct loader *ld, const xmlNode *n)
                         strcmp(sys, "ThreadID") == 0 ? HVD__SYS_THREAD_ID : HVD__SYS_PROCESS_ID;
                 } else if (re) {
                     x->re = compile(ld, re, line_of(e));
-                    x->from_message = !from || strcmp(from, "message") == 0;
-                    if (from && !x->from_message) {
+                    x->from_message = !x->value && (!from || strcmp(from, "message") == 0);
+                    if (from && x->value) {
+                        report(ld, line_of(e), "entity '%s': a regex reads from= or value=, not both",
+                               x->name);
+                    } else if (from && !x->from_message) {
                         x->field = from;
                     }
                 } else if (!x->field && !x->value) {
