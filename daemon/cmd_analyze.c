@@ -452,10 +452,10 @@ static void print_cell(const char *s, size_t width)
 }
 
 /* The diagnoses past the ones listed, summed up by rule in the order the rules first come:
- * per rule its count and its first NAMES_SHOWN names, so the sum takes the same memory
- * however many diagnoses an incident holds. */
+ * per rule its count, how many of them carry a name shown, and its first NAMES_SHOWN
+ * distinct names, so the sum takes the same memory however many diagnoses an incident holds. */
 struct rest {
-    json_t *by_rule; /* rule -> [count, name, name...] */
+    json_t *by_rule; /* rule -> [count, named, name, name...] */
     size_t more;
 };
 
@@ -463,6 +463,7 @@ static void rest_add(struct rest *r, const json_t *d)
 {
     const char *who = *jstr(d, "vm_name") ? jstr(d, "vm_name") : jstr(d, "host");
     json_t *entry;
+    size_t i;
 
     if (!r->by_rule && !(r->by_rule = json_object())) {
         return;
@@ -472,15 +473,29 @@ static void rest_add(struct rest *r, const json_t *d)
     if (!entry) {
         entry = json_array();
         json_array_append_new(entry, json_integer(0));
+        json_array_append_new(entry, json_integer(0));
         json_object_set_new(r->by_rule, jstr(d, "rule"), entry);
     }
     json_array_set_new(entry, 0, json_integer(json_integer_value(json_array_get(entry, 0)) + 1));
-    if (*who && json_array_size(entry) <= NAMES_SHOWN) { /* "": an unknown host */
+    if (!*who) { /* an unknown host */
+        return;
+    }
+    for (i = 2; i < json_array_size(entry); i++) {
+        if (strcmp(json_string_value(json_array_get(entry, i)), who) == 0) {
+            break;
+        }
+    }
+    if (i == json_array_size(entry) && i < 2 + NAMES_SHOWN) {
         json_array_append_new(entry, json_string(who));
+    }
+    if (i < json_array_size(entry)) {
+        json_array_set_new(entry, 1,
+                           json_integer(json_integer_value(json_array_get(entry, 1)) + 1));
     }
 }
 
-/* "- and 394 more: fc-resource-failed x390 (SQL01, SQL33, SQL81 and 387 more), ..." */
+/* "- and 394 more: fc-resource-failed x390 (SQL01, SQL33, SQL81 and 387 more), ..." where
+ * the last count is of the diagnoses whose name is not shown. */
 static void rest_print(struct rest *r)
 {
     size_t k = 0;
@@ -494,17 +509,17 @@ static void rest_print(struct rest *r)
     json_object_foreach(r->by_rule, rule, entry)
     {
         size_t n = (size_t)json_integer_value(json_array_get(entry, 0));
-
-        size_t named = json_array_size(entry) - 1;
+        size_t shown = (size_t)json_integer_value(json_array_get(entry, 1));
+        size_t names = json_array_size(entry) - 2;
 
         printf("%s %s x%zu", k++ ? "," : "", rule, n);
-        for (size_t j = 1; j <= named; j++) {
-            printf("%s%s", j > 1 ? ", " : " (", json_string_value(json_array_get(entry, j)));
+        for (size_t j = 0; j < names; j++) {
+            printf("%s%s", j ? ", " : " (", json_string_value(json_array_get(entry, j + 2)));
         }
-        if (named && n > NAMES_SHOWN) {
-            printf(" and %zu more", n - NAMES_SHOWN);
+        if (names && n > shown) {
+            printf(" and %zu more", n - shown);
         }
-        printf("%s", named ? ")" : "");
+        printf("%s", names ? ")" : "");
     }
     printf("\n");
     json_decref(r->by_rule);

@@ -49,4 +49,9 @@ rest = [m for m in members if m.startswith("- and ")]
 assert len(listed) <= 8, listed
 assert len(rest) == 1, members
 assert re.search(r"- and \d+ more: .*x\d+ \(VM\d\d, VM\d\d, VM\d\d and \d+ more\)", rest[0]), rest
+# Each rule's names are distinct, and the count after them is of the diagnoses not named.
+for rule, n, names, unnamed in re.findall(r" (\S+) x(\d+) \(([^()]*?)(?: and (\d+) more)?\)", rest[0]):
+    shown = names.split(", ")
+    assert len(shown) == len(set(shown)), (rule, shown)
+    assert int(n) >= len(shown) + int(unnamed or 0), (rule, n, shown, unnamed)
 PY
