@@ -226,6 +226,7 @@ static int prepared_at_open(int which, int readonly)
     case SQL_SOURCE_PAGE:
     case SQL_INCIDENT_GET:
     case SQL_INCIDENT_DIAGS:
+    case SQL_INCIDENT_DIAGS_AFTER:
     case SQL_DIAGS_AFTER:
     case SQL_EVIDENCE_OF:
     case SQL_EVIDENCE_COUNT:
@@ -3837,14 +3838,14 @@ int hvd_store_incident_diagnoses_page(hvd_store *st, int64_t incident,
                                       int (*fn)(void *ud, const hvd_stored_diagnosis *d), void *ud,
                                       hvd_error *err)
 {
+    int which = after ? SQL_INCIDENT_DIAGS_AFTER : SQL_INCIDENT_DIAGS;
     sqlite3_stmt *q = NULL;
-    int rc = stmt_acquire(st, SQL_INCIDENT_DIAGS, &q, err);
+    int rc = stmt_acquire(st, which, &q, err);
 
     if (rc < 0) {
         return rc;
     }
     sqlite3_bind_int64(q, 1, incident);
-    sqlite3_bind_int(q, 2, after != NULL);
     if (after) {
         /* the order key of STORE_INCIDENT_DIAG_ORDER */
         sqlite3_bind_int(q, 3, after->correlation ? -1 : 0);
@@ -3855,7 +3856,7 @@ int hvd_store_incident_diagnoses_page(hvd_store *st, int64_t incident,
     }
     sqlite3_bind_int64(q, 7, limit > 0 ? limit : -1);
     rc = walk_diagnoses(st, q, fn, ud, err);
-    stmt_release(st, SQL_INCIDENT_DIAGS, q);
+    stmt_release(st, which, q);
     return rc;
 }
 

@@ -494,8 +494,14 @@ START_TEST(evidence_keeps_rendering_texts_and_old_rows_read_empty)
     ck_assert_int_eq(hvd_store_put_diagnosis(st, tdiag_get(&t), NULL, &err), HVD_OK);
     commit(st);
     hvd_store_close(st);
-    /* The row as schema version 7 stored it: no RenderingInfo columns, no VM list indexes. */
-    exec_sql("DROP INDEX diagnoses_vm_name_list;"
+    /* The row as schema version 7 stored it: no RenderingInfo columns, no VM list indexes,
+     * the incident's index on its id alone. */
+    exec_sql("DROP INDEX diagnoses_incident_order;"
+             "ALTER TABLE diagnoses DROP COLUMN show_kind;"
+             "ALTER TABLE diagnoses DROP COLUMN show_severity;"
+             "ALTER TABLE diagnoses DROP COLUMN show_count;"
+             "CREATE INDEX diagnoses_incident ON diagnoses(incident);"
+             "DROP INDEX diagnoses_vm_name_list;"
              "DROP INDEX diagnoses_vm_id_list;"
              "ALTER TABLE evidence DROP COLUMN level_text;"
              "ALTER TABLE evidence DROP COLUMN task_text;"
@@ -2111,8 +2117,10 @@ static int check_plan(sqlite3 *db, const char *what, const char *sql, int walk_o
 
 START_TEST(listings_search_their_indexes_for_every_filter_combination)
 {
-    static const int reads[] = {SQL_INCIDENT_GET, SQL_INCIDENT_DIAGS, SQL_DIAGS_AFTER,
-                                SQL_EVIDENCE_OF,  SQL_EVIDENCE_COUNT, SQL_ENTITIES_OF};
+    static const int reads[] = {SQL_INCIDENT_GET, SQL_INCIDENT_DIAGS, SQL_INCIDENT_DIAGS_AFTER,
+                                SQL_DIAGS_AFTER,  SQL_EVIDENCE_OF,    SQL_EVIDENCE_COUNT,
+                                SQL_ENTITIES_OF};
+    static const int pages[] = {SQL_INCIDENT_DIAGS, SQL_INCIDENT_DIAGS_AFTER};
     struct tdiag v[NSET];
     hvd_store *st = open_db(0);
     sqlite3 *db = NULL;
@@ -2148,6 +2156,25 @@ START_TEST(listings_search_their_indexes_for_every_filter_combination)
     ck_assert_int_eq(walks, 120);
     for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
         ck_assert_int_gt(check_plan(db, store_sql[reads[i]], store_sql[reads[i]], 0, 0), 0);
+    }
+    /* An incident's diagnoses come in the index's order, a later page from its cursor on:
+     * no sort of the whole incident for each page. */
+    for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+        char *explain = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", store_sql[pages[i]]);
+        sqlite3_stmt *q = NULL;
+        int seeks = 0;
+
+        ck_assert_int_eq(sqlite3_prepare_v2(db, explain, -1, &q, NULL), SQLITE_OK);
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            const char *plan = (const char *)sqlite3_column_text(q, 3);
+
+            ck_assert_msg(strstr(plan, "TEMP B-TREE") == NULL, "%s sorts: %s", store_sql[pages[i]],
+                          plan);
+            seeks += strstr(plan, "USING INDEX diagnoses_incident_order (incident=? AND (") != NULL;
+        }
+        ck_assert_int_eq(seeks, pages[i] == SQL_INCIDENT_DIAGS_AFTER);
+        sqlite3_finalize(q);
+        sqlite3_free(explain);
     }
     sqlite3_close(db);
 }
