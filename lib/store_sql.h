@@ -651,4 +651,14 @@ static const char *const store_sql[SQL_COUNT] = {
                           " LIMIT -1 OFFSET ?2)",
 };
 
+/* Opening for writing: WAL, and synchronous=NORMAL (a power cut may lose the last commits,
+ * never corrupt). */
+#define STORE_SQL_OPEN_WRITE \
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON"
+/* Opening read-only: pages are read from a map of the file (SQLite maps at most
+ * SQLITE_MAX_MMAP_SIZE, 2 GiB on Linux, and reads the rest), not with one pread() each. */
+#define STORE_SQL_OPEN_READ    "PRAGMA mmap_size = 2147418112"
+#define STORE_SQL_USER_VERSION "PRAGMA user_version"
+#define STORE_SQL_DATA_VERSION "PRAGMA data_version"
+
 #endif
