@@ -26,6 +26,11 @@ char *hvd_cli_clean(const char *s, unsigned flags);
  * Strings under the keys "cause", "remedy" and "message" keep their line breaks. */
 void hvd_cli_clean_json(json_t *v);
 
+/* The string member key of o (NULL: none) made safe as hvd_cli_clean_json() would, in
+ * place: for a table that prints a few members of a large answer. "" when o has no
+ * string under key. The text is o's. */
+const char *hvd_cli_clean_member(json_t *o, const char *key);
+
 /* Writes the formatted text and a newline to stderr, made safe for a terminal. */
 void hvd_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

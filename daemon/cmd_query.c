@@ -247,14 +247,20 @@ static const char *str(const json_t *o, const char *k)
     return v ? v : "";
 }
 
+/* A member to print: made safe for a terminal first. */
+static const char *shown(json_t *o, const char *k)
+{
+    return hvd_cli_clean_member(o, k);
+}
+
 /* The evidence an incident's diagnosis came with: one line per event, a forwarded event
  * with the level and task its sender rendered, and how to list the rest. */
-static void print_evidence(const json_t *d)
+static void print_evidence(json_t *d)
 {
-    const json_t *list = json_object_get(d, "evidence");
+    json_t *list = json_object_get(d, "evidence");
     json_int_t more = json_integer_value(json_object_get(d, "evidence_more"));
     size_t i;
-    const json_t *ev;
+    json_t *ev;
 
     if (json_array_size(list) == 0) {
         return;
@@ -262,20 +268,20 @@ static void print_evidence(const json_t *d)
     printf("Evidence:\n");
     json_array_foreach(list, i, ev)
     {
-        const json_t *r = json_object_get(ev, "rendering");
-        const char *task = str(r, "task");
+        json_t *r = json_object_get(ev, "rendering");
+        const char *task = shown(r, "task");
 
-        printf("  %-19.19s %s", str(ev, "time"), str(ev, "host"));
+        printf("  %-19.19s %s", shown(ev, "time"), shown(ev, "host"));
         if (json_object_get(ev, "event_id")) {
-            printf(" %s %lld", str(ev, "provider"),
+            printf(" %s %lld", shown(ev, "provider"),
                    (long long)json_integer_value(json_object_get(ev, "event_id")));
         } else {
             printf(" line %lld", (long long)json_integer_value(json_object_get(ev, "line")));
         }
-        if (*str(r, "level")) {
-            printf(" (%s%s%s)", str(r, "level"), *task ? ", " : "", task);
+        if (*shown(r, "level")) {
+            printf(" (%s%s%s)", shown(r, "level"), *task ? ", " : "", task);
         }
-        printf(": %s\n", str(ev, "message"));
+        printf(": %s\n", shown(ev, "message"));
     }
     if (more > 0) {
         printf("  ... and %lld more: hvdiag query evidence %lld\n", (long long)more,
@@ -284,11 +290,12 @@ static void print_evidence(const json_t *d)
     printf("\n");
 }
 
-/* Prints one answer, or one page of a listing (header on the first). */
-static void print_table(const char *what, const json_t *res, int first)
+/* Prints one answer, or one page of a listing (header on the first). Makes what it prints
+ * safe for a terminal, in res: the members a table shows, or all of an answer it dumps. */
+static void print_table(const char *what, json_t *res, int first)
 {
     size_t i;
-    const json_t *row;
+    json_t *row;
 
     if (strcmp(what, "incidents") == 0) {
         if (first) {
@@ -298,9 +305,9 @@ static void print_table(const char *what, const json_t *res, int first)
         json_array_foreach(json_object_get(res, "incidents"), i, row)
         {
             printf("%-5lld %-9s %-19.19s %-19.19s %-20s %s\n",
-                   (long long)json_integer_value(json_object_get(row, "id")), str(row, "severity"),
-                   str(row, "first_time"), str(row, "last_time"), str(row, "subject"),
-                   str(row, "title"));
+                   (long long)json_integer_value(json_object_get(row, "id")),
+                   shown(row, "severity"), shown(row, "first_time"), shown(row, "last_time"),
+                   shown(row, "subject"), shown(row, "title"));
         }
     } else if (strcmp(what, "diagnoses") == 0) {
         if (first) {
@@ -310,9 +317,9 @@ static void print_table(const char *what, const json_t *res, int first)
         json_array_foreach(json_object_get(res, "diagnoses"), i, row)
         {
             printf("%-6lld %-9s %-19.19s %-19.19s %-24s %-12s %s\n",
-                   (long long)json_integer_value(json_object_get(row, "id")), str(row, "severity"),
-                   str(row, "first_time"), str(row, "last_time"), str(row, "host"),
-                   str(row, "vm_name"), str(row, "title"));
+                   (long long)json_integer_value(json_object_get(row, "id")),
+                   shown(row, "severity"), shown(row, "first_time"), shown(row, "last_time"),
+                   shown(row, "host"), shown(row, "vm_name"), shown(row, "title"));
         }
     } else if (strcmp(what, "incident") == 0) {
         json_array_foreach(json_object_get(res, "diagnoses"), i, row)
@@ -320,10 +327,10 @@ static void print_table(const char *what, const json_t *res, int first)
             printf("%s%s [%s, %s]\n  host %s, %s .. %s, %lld event(s)\n\nWhy:\n%s\n\nWhat to "
                    "do:\n%s\n\n",
                    json_is_true(json_object_get(row, "root_cause")) ? "ROOT CAUSE: " : "",
-                   str(row, "title"), str(row, "severity"), str(row, "rule"), str(row, "host"),
-                   str(row, "first_time"), str(row, "last_time"),
-                   (long long)json_integer_value(json_object_get(row, "count")), str(row, "cause"),
-                   str(row, "remedy"));
+                   shown(row, "title"), shown(row, "severity"), shown(row, "rule"),
+                   shown(row, "host"), shown(row, "first_time"), shown(row, "last_time"),
+                   (long long)json_integer_value(json_object_get(row, "count")),
+                   shown(row, "cause"), shown(row, "remedy"));
             print_evidence(row);
         }
     } else if (strcmp(what, "evidence") == 0) {
@@ -334,24 +341,27 @@ static void print_table(const char *what, const json_t *res, int first)
         {
             const json_t *at = json_object_get(row, "record_id");
 
-            printf("%-19.19s %-24s %-9lld %s\n", str(row, "time"), str(row, "host"),
+            printf("%-19.19s %-24s %-9lld %s\n", shown(row, "time"), shown(row, "host"),
                    (long long)json_integer_value(at ? at : json_object_get(row, "line")),
-                   str(row, "message"));
+                   shown(row, "message"));
         }
     } else if (strcmp(what, "sources") == 0) {
         json_array_foreach(json_object_get(res, "sources"), i, row)
         {
-            printf("%-11s %8lld events %6lld skipped %s%s\n", str(row, "kind"),
+            printf("%-11s %8lld events %6lld skipped %s%s\n", shown(row, "kind"),
                    (long long)json_integer_value(json_object_get(row, "events")),
-                   (long long)json_integer_value(json_object_get(row, "skipped")), str(row, "path"),
+                   (long long)json_integer_value(json_object_get(row, "skipped")),
+                   shown(row, "path"),
                    json_is_true(json_object_get(row, "quarantined")) ? " (quarantined)" : "");
         }
     } else if (strcmp(what, "rules") == 0) {
         json_array_foreach(json_object_get(res, "rules"), i, row)
         {
-            printf("%-40s %-8s %s\n", str(row, "id"), str(row, "severity"), str(row, "title"));
+            printf("%-40s %-8s %s\n", shown(row, "id"), shown(row, "severity"),
+                   shown(row, "title"));
         }
     } else {
+        hvd_cli_clean_json(res);
         json_dumpf(res, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         putchar('\n');
     }
@@ -510,7 +520,6 @@ static int run_listing(struct asker *a, const char *socket_path, const char *db,
             merge_rows(all, res, rows_name);
             merge_rows(all, res, "files");
         } else {
-            hvd_cli_clean_json(res);
             print_table(what, res, first);
         }
         first = 0;
@@ -673,7 +682,6 @@ int hvd_cmd_query(int argc, char **argv)
         hvd_cli_error("hvdiag query: %s", str(json_object_get(res, "error"), "message"));
         goto out;
     } else {
-        hvd_cli_clean_json(res);
         print_table(what, res, 1);
     }
     status = json_is_true(json_object_get(res, "ok")) ? HVD_EXIT_OK : HVD_EXIT_USAGE;
