@@ -111,6 +111,27 @@ const char *hvd_cli_clean_member(json_t *o, const char *key)
     return json_string_value(v);
 }
 
+const char *hvd_cli_clean_text(const char *s, const char *key, char **owned)
+{
+    json_t *v;
+
+    *owned = NULL;
+    if (!s) {
+        return "";
+    }
+    if (plain_text(s, strlen(s), keeps_lines(key) ? HVD_TEXT_KEEP_LINES : 0)) {
+        return s;
+    }
+    v = json_string(s); /* NULL when not UTF-8: an answer would not hold it */
+    if (!v) {
+        return "";
+    }
+    clean_string(v, key);
+    *owned = strdup(json_string_value(v));
+    json_decref(v);
+    return *owned ? *owned : "";
+}
+
 void hvd_cli_error(const char *fmt, ...)
 {
     char msg[CLI_MESSAGE_MAX];

@@ -116,8 +116,9 @@ static int opt_integer(const json_t *req, const char *name, long long *out)
  */
 struct page {
     json_t *list;
-    long long limit;  /* rows wanted; the store is asked for one more */
-    size_t max_bytes; /* 0, or end the page early once its rows take this much JSON */
+    const hvd_query_context *sink; /* rows go to its callbacks, not list; or NULL */
+    long long limit;               /* rows wanted; the store is asked for one more */
+    size_t max_bytes;              /* 0, or end the page early once its rows take this much JSON */
     size_t bytes;
     size_t n;
     hvd_time time; /* the limit-th row, for the cursor */
@@ -141,7 +142,7 @@ static int page_mark(struct page *pg, hvd_time t, int64_t id, const char *key)
     if ((long long)pg->n > pg->limit) {
         return 1;
     }
-    if (pg->max_bytes) {
+    if (pg->max_bytes && !pg->sink) {
         pg->bytes += json_dumpb(json_array_get(pg->list, pg->n - 1), NULL, 0, JSON_COMPACT) + 1;
         if (pg->bytes >= pg->max_bytes) {
             pg->limit = (long long)pg->n;
@@ -229,8 +230,15 @@ static json_t *cursor_json(const struct page *pg, char kind)
 static int add_incident(void *ud, const hvd_incident *in)
 {
     struct page *pg = ud;
-    json_t *o = json_object();
+    json_t *o;
 
+    if (pg->sink) {
+        if ((long long)pg->n < pg->limit) {
+            pg->sink->incident_row(pg->sink->row_ud, in);
+        }
+        return page_mark(pg, in->first_time, in->id, NULL);
+    }
+    o = json_object();
     put(o, "id", json_integer(in->id));
     put(o, "severity", text_json(hvd_severity_name(in->severity)));
     put(o, "subject_kind", text_json(in->subject_kind));
@@ -290,7 +298,7 @@ static json_t *page(struct page *pg, const char *name, char kind, long long offs
 {
     json_t *res = ok();
 
-    if ((long long)json_array_size(pg->list) > pg->limit) {
+    if ((long long)pg->n > pg->limit) {
         json_t *cursor = cursor_json(pg, kind);
 
         if (!cursor) {
@@ -298,13 +306,17 @@ static json_t *page(struct page *pg, const char *name, char kind, long long offs
             page_free(pg);
             return NULL;
         }
-        json_array_remove(pg->list, json_array_size(pg->list) - 1);
+        if (!pg->sink) {
+            json_array_remove(pg->list, json_array_size(pg->list) - 1);
+        }
         json_object_set_new(res, "next_cursor", cursor);
         if (kind == 'i' || kind == 'd') {
             json_object_set_new(res, "next_offset", json_integer(offset + pg->limit));
         }
     }
-    json_object_set(res, name, pg->list);
+    if (!pg->sink) {
+        json_object_set(res, name, pg->list);
+    }
     page_free(pg);
     return res;
 }
@@ -322,6 +334,7 @@ static json_t *op_incidents(const hvd_query_context *q, const json_t *req)
     }
     pg.max_bytes = q->max_answer;
     pg.list = json_array();
+    pg.sink = q->incident_row ? q : NULL;
     if (hvd_store_incidents(q->store, &f, add_incident, &pg, &err) < 0) {
         page_free(&pg);
         return fail("internal", err.msg);
@@ -508,11 +521,19 @@ static int add_diagnosis_evidence(struct diag_ctx *c, json_t *o, int64_t id)
 static int add_diagnosis(void *ud, const hvd_stored_diagnosis *d)
 {
     struct diag_ctx *c = ud;
-    json_t *o = json_object();
-    json_t *refs = json_array();
+    json_t *o;
+    json_t *refs;
     char *key = NULL;
     int rc;
 
+    if (c->pg && c->pg->sink) { /* a listing's rows, without evidence */
+        if ((long long)c->pg->n < c->pg->limit) {
+            c->pg->sink->diagnosis_row(c->pg->sink->row_ud, d);
+        }
+        return page_mark(c->pg, d->first_time, d->id, NULL);
+    }
+    o = json_object();
+    refs = json_array();
     for (const char *p = d->references; p && *p;) {
         size_t n = strcspn(p, "\n");
 
@@ -685,6 +706,7 @@ static json_t *op_diagnoses(const hvd_query_context *q, const json_t *req)
     c.list = pg.list;
     c.pg = &pg;
     c.kind = 'd';
+    pg.sink = q->diagnosis_row ? q : NULL;
     if (hvd_store_diagnoses(q->store, &f, add_diagnosis, &c, &c.err) < 0) {
         page_free(&pg);
         return fail("internal", c.err.msg);
