@@ -243,6 +243,9 @@ static int prepared_at_open(int which, int readonly)
     case SQL_READ_END:
     case SQL_SEVERITY_COUNTS:
     case SQL_OUTBOX_READ:
+    case SQL_OUTBOX_STATE:
+    case SQL_OUTBOX_REVISION:
+    case SQL_OUTBOX_RECORD:
         return 0;
     case SQL_DIAG_FIND:
     case SQL_DIAG_INSERT:
@@ -2800,6 +2803,54 @@ static int by_span(const void *x, const void *y)
     return strcmp(a->key, b->key);
 }
 
+/* What the outbox needs to know of incident id before it is written: *active is 0 when no
+ * output has a cursor (nothing is recorded), else *old is its severity (-1: new). */
+static int outbox_before(hvd_store *st, int64_t id, int *active, int *old, hvd_error *err)
+{
+    sqlite3_stmt *s;
+    int rc = stmt_ready(st, SQL_OUTBOX_STATE, &s, err);
+
+    if (rc < 0) {
+        return rc;
+    }
+    sqlite3_bind_int64(s, 1, id);
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return db_error(st, err, "cannot read the outbox");
+    }
+    *active = sqlite3_column_int(s, 0);
+    *old = sqlite3_column_type(s, 1) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 1);
+    sqlite3_reset(s);
+    return HVD_OK;
+}
+
+/* Records a change of incident id, just written, in the outbox: its next revision and a
+ * snapshot of it and its root cause ('new', or 'severity' when the severity changed from
+ * old, else 'update'). The one place incident changes reach the outbox. */
+static int outbox_record(hvd_store *st, int64_t id, int old, int severity, hvd_error *err)
+{
+    sqlite3_stmt *rev;
+    sqlite3_stmt *rec;
+    int rc = stmt_ready(st, SQL_OUTBOX_REVISION, &rev, err);
+
+    if (rc == HVD_OK) {
+        rc = stmt_ready(st, SQL_OUTBOX_RECORD, &rec, err);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    sqlite3_bind_int64(rev, 1, id);
+    rc = step_done(st, rev, err, "cannot write the outbox");
+    if (rc < 0) {
+        return rc;
+    }
+    sqlite3_bind_int64(rec, 1, id);
+    bind_text(rec, 2, old < 0 ? "new" : old != severity ? "severity" : "update");
+    sqlite3_bind_int(rec, 3, old);
+    return step_done(st, rec, err, "cannot write the outbox");
+}
+
 /* Writes one group as incident id, and moves its members into it. */
 static int write_group(hvd_store *st, const struct regroup *g, const struct group_span *sp,
                        int64_t id, hvd_error *err)
@@ -2814,6 +2865,8 @@ static int write_group(hvd_store *st, const struct regroup *g, const struct grou
     hvd_time first = root->first;
     hvd_time last = root->last;
     int severity = 0;
+    int active = 0;
+    int old = -1;
     hvd_buf hosts;
     int rc;
 
@@ -2865,7 +2918,13 @@ static int write_group(hvd_store *st, const struct regroup *g, const struct grou
     sqlite3_reset(text);
     sqlite3_bind_int64(put, 10, root->id);
     sqlite3_bind_int64(put, 11, (sqlite3_int64)sp->n);
-    rc = step_done(st, put, err, "cannot write an incident");
+    rc = outbox_before(st, id, &active, &old, err);
+    if (rc == HVD_OK) {
+        rc = step_done(st, put, err, "cannot write an incident");
+    }
+    if (rc == HVD_OK && active && sqlite3_changes(st->db) > 0) {
+        rc = outbox_record(st, id, old, severity, err);
+    }
     hvd_buf_free(&hosts);
     for (size_t i = 0; rc == HVD_OK && i < sp->n; i++) {
         if (g->v[m[i].idx].cur != id) {

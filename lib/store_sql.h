@@ -23,7 +23,7 @@
  *   incidents           diagnoses grouped by subject (VM, else host) and time; root = the
  *                       diagnosis named as root cause.
  *   outbox              one row per incident change (new, severity, update) in the order
- *                       of commits, written by triggers on incidents, with a snapshot of
+ *                       of commits, written with the incident, with a snapshot of
  *                       the incident; rows every output cursor has passed are pruned.
  *   incident_revisions  the last revision of each incident id ever written.
  *   output_cursors      per output (name): the last outbox seq it delivered; active marks
@@ -248,6 +248,12 @@ static const char *const store_migrations[] = {
     " vm_id, host, rule, severity, last_time, incident);"
     "CREATE INDEX diagnoses_vm_id_list ON diagnoses(vm_id COLLATE NOCASE, first_time, id,"
     " vm_name, host, rule, severity, last_time, incident);",
+
+    /* 10: the outbox is written by the store's incident write (SQL_OUTBOX_* below), not by
+     * triggers: every open parsed the triggers, a third of the schema's parse, though
+     * only a writer fires them. */
+    "DROP TRIGGER incidents_outbox_insert;"
+    "DROP TRIGGER incidents_outbox_update;",
 };
 
 /* The columns of a source row, in the order every SELECT of sources gives them. */
@@ -454,6 +460,9 @@ enum {
     SQL_READ_END,
     SQL_INC_ROOT_TEXT,
     SQL_EVIDENCE_TRIM,
+    SQL_OUTBOX_STATE,
+    SQL_OUTBOX_REVISION,
+    SQL_OUTBOX_RECORD,
     SQL_COUNT
 };
 
@@ -649,6 +658,23 @@ static const char *const store_sql[SQL_COUNT] = {
     [SQL_EVIDENCE_TRIM] = "DELETE FROM evidence WHERE id IN (SELECT id FROM evidence"
                           " WHERE diagnosis = ?1 ORDER BY time, path, record_id, line"
                           " LIMIT -1 OFFSET ?2)",
+
+    /* An incident change into the outbox, as migration 6's triggers wrote it: before the
+     * write, whether any output has a cursor (none: nothing is recorded) and the
+     * incident's severity (NULL: it is new); after it, the next revision, then the row
+     * (?2 the change, ?3 the previous severity or -1). */
+    [SQL_OUTBOX_STATE] = "SELECT EXISTS(SELECT 1 FROM output_cursors),"
+                         " (SELECT severity FROM incidents WHERE id = ?1)",
+    [SQL_OUTBOX_REVISION] = "INSERT INTO incident_revisions(incident, revision) VALUES(?1, 1)"
+                            " ON CONFLICT(incident) DO UPDATE SET revision = revision + 1",
+    [SQL_OUTBOX_RECORD] = "INSERT INTO outbox(" STORE_OUTBOX_INSERT_COLUMNS ")"
+                          " SELECT i.id, r.revision, ?2, " STORE_NOW_TICKS ", i.severity, ?3,"
+                          " i.subject_kind, i.subject, i.hosts, i.first_time, i.last_time,"
+                          " i.title, i.remedy, i.diagnoses, coalesce(d.rule, ''),"
+                          " coalesce(d.key, ''), coalesce(d.host, ''), coalesce(d.vm_name, ''),"
+                          " coalesce(d.vm_id, '')"
+                          " FROM incidents i JOIN incident_revisions r ON r.incident = i.id"
+                          " LEFT JOIN diagnoses d ON d.id = i.root WHERE i.id = ?1",
 };
 
 /* Opening for writing: WAL, and synchronous=NORMAL (a power cut may lose the last commits,
