@@ -1475,6 +1475,9 @@ START_TEST(version_2_database_is_migrated_and_regroups_what_changed)
                            " 'diagnoses_vm_pair', 'diagnoses_vm_pair_id', 'diagnoses_inverted',"
                            " 'related_member')"),
                      7);
+    /* migration 6 made the outbox triggers, 10 dropped them (the store writes the outbox) */
+    ck_assert_int_eq(count("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 0);
+    ck_assert_int_eq(count("SELECT count(*) FROM sqlite_master WHERE name = 'outbox'"), 1);
     got = grouping_of(dbpath);
     ck_assert_str_eq(got, before); /* migrating regroups nothing */
     free(got);
