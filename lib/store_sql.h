@@ -252,8 +252,8 @@ static const char *const store_migrations[] = {
     /* 10: the outbox is written by the store's incident write (SQL_OUTBOX_* below), not by
      * triggers: every open parsed the triggers, a third of the schema's parse, though
      * only a writer fires them. */
-    "DROP TRIGGER incidents_outbox_insert;"
-    "DROP TRIGGER incidents_outbox_update;",
+    "DROP TRIGGER IF EXISTS incidents_outbox_insert;"
+    "DROP TRIGGER IF EXISTS incidents_outbox_update;",
 
     /* 11: a host's diagnoses of one rule newest first, on an index that searches both:
      * walking the host's index and testing the rule row by row read every diagnosis of
