@@ -26,6 +26,16 @@ char *hvd_cli_clean(const char *s, unsigned flags);
  * Strings under the keys "cause", "remedy" and "message" keep their line breaks. */
 void hvd_cli_clean_json(json_t *v);
 
+/* The string member key of o (NULL: none) made safe as hvd_cli_clean_json() would, in
+ * place: for a table that prints a few members of a large answer. "" when o has no
+ * string under key. The text is o's. */
+const char *hvd_cli_clean_member(json_t *o, const char *key);
+
+/* Text s as hvd_cli_clean_member() would give it from an answer holding s under key: ""
+ * for NULL or text that is not UTF-8, s itself when it needs no change, else a cleaned
+ * copy that *owned holds (the caller frees it; NULL when none was made). */
+const char *hvd_cli_clean_text(const char *s, const char *key, char **owned);
+
 /* Writes the formatted text and a newline to stderr, made safe for a terminal. */
 void hvd_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

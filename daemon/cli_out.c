@@ -50,6 +50,29 @@ static int plain_text(const char *s, size_t len, unsigned flags)
     return 1;
 }
 
+/* Makes the string v, found under key, safe in place. O(length). */
+static void clean_string(json_t *v, const char *key)
+{
+    const char *s = json_string_value(v);
+    size_t len = json_string_length(v);
+    unsigned flags = keeps_lines(key) ? HVD_TEXT_KEEP_LINES : 0;
+    size_t need;
+    char *out;
+
+    if (plain_text(s, len, flags)) {
+        return;
+    }
+    need = hvd_text_sanitize(NULL, 0, s, len, flags);
+    out = malloc(need + 1);
+    if (out) {
+        hvd_text_sanitize(out, need + 1, s, len, flags);
+        if (need != len || memcmp(out, s, len) != 0) {
+            json_string_setn(v, out, need);
+        }
+        free(out);
+    }
+}
+
 /* Cost: O(total string bytes) over the tree; strings that need no change are left alone. */
 static void clean_value(json_t *v, const char *key)
 {
@@ -68,31 +91,45 @@ static void clean_value(json_t *v, const char *key)
             clean_value(child, key);
         }
     } else if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        size_t len = json_string_length(v);
-        unsigned flags = keeps_lines(key) ? HVD_TEXT_KEEP_LINES : 0;
-        size_t need;
-        char *out;
-
-        if (plain_text(s, len, flags)) {
-            return;
-        }
-        need = hvd_text_sanitize(NULL, 0, s, len, flags);
-        out = malloc(need + 1);
-
-        if (out) {
-            hvd_text_sanitize(out, need + 1, s, len, flags);
-            if (need != len || memcmp(out, s, len) != 0) {
-                json_string_setn(v, out, need);
-            }
-            free(out);
-        }
+        clean_string(v, key);
     }
 }
 
 void hvd_cli_clean_json(json_t *v)
 {
     clean_value(v, NULL);
+}
+
+const char *hvd_cli_clean_member(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+
+    if (!json_is_string(v)) {
+        return "";
+    }
+    clean_string(v, key);
+    return json_string_value(v);
+}
+
+const char *hvd_cli_clean_text(const char *s, const char *key, char **owned)
+{
+    json_t *v;
+
+    *owned = NULL;
+    if (!s) {
+        return "";
+    }
+    if (plain_text(s, strlen(s), keeps_lines(key) ? HVD_TEXT_KEEP_LINES : 0)) {
+        return s;
+    }
+    v = json_string(s); /* NULL when not UTF-8: an answer would not hold it */
+    if (!v) {
+        return "";
+    }
+    clean_string(v, key);
+    *owned = strdup(json_string_value(v));
+    json_decref(v);
+    return *owned ? *owned : "";
 }
 
 void hvd_cli_error(const char *fmt, ...)

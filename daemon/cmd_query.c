@@ -56,6 +56,10 @@ static void usage(FILE *out)
             DEFAULT_SOCKET, DEFAULT_DB);
 }
 
+struct table_rows;
+static void table_incident(void *ud, const hvd_incident *in);
+static void table_diagnosis(void *ud, const hvd_stored_diagnosis *d);
+
 /* Where answers come from: the daemon's socket, or the database read directly. */
 struct asker {
     int fd; /* -1: the database */
@@ -64,7 +68,8 @@ struct asker {
     size_t cap;
     hvd_store *st;
     hvd_ruleset *rs;
-    int want_rules; /* the rule set is read only for "rules" */
+    int want_rules;           /* the rule set is read only for "rules" */
+    struct table_rows *table; /* NULL, or where the database's listing rows are printed */
 };
 
 static int connect_socket(const char *path)
@@ -169,6 +174,11 @@ static json_t *ask_database(struct asker *a, const char *request)
 
     q.store = a->st;
     q.rules = a->rs;
+    if (a->table) {
+        q.incident_row = table_incident;
+        q.diagnosis_row = table_diagnosis;
+        q.row_ud = a->table;
+    }
     answer = hvd_query_answer(&q, request, strlen(request));
     if (!answer) {
         hvd_cli_error("hvdiag query: out of memory");
@@ -247,14 +257,20 @@ static const char *str(const json_t *o, const char *k)
     return v ? v : "";
 }
 
+/* A member to print: made safe for a terminal first. */
+static const char *shown(json_t *o, const char *k)
+{
+    return hvd_cli_clean_member(o, k);
+}
+
 /* The evidence an incident's diagnosis came with: one line per event, a forwarded event
  * with the level and task its sender rendered, and how to list the rest. */
-static void print_evidence(const json_t *d)
+static void print_evidence(json_t *d)
 {
-    const json_t *list = json_object_get(d, "evidence");
+    json_t *list = json_object_get(d, "evidence");
     json_int_t more = json_integer_value(json_object_get(d, "evidence_more"));
     size_t i;
-    const json_t *ev;
+    json_t *ev;
 
     if (json_array_size(list) == 0) {
         return;
@@ -262,20 +278,20 @@ static void print_evidence(const json_t *d)
     printf("Evidence:\n");
     json_array_foreach(list, i, ev)
     {
-        const json_t *r = json_object_get(ev, "rendering");
-        const char *task = str(r, "task");
+        json_t *r = json_object_get(ev, "rendering");
+        const char *task = shown(r, "task");
 
-        printf("  %-19.19s %s", str(ev, "time"), str(ev, "host"));
+        printf("  %-19.19s %s", shown(ev, "time"), shown(ev, "host"));
         if (json_object_get(ev, "event_id")) {
-            printf(" %s %lld", str(ev, "provider"),
+            printf(" %s %lld", shown(ev, "provider"),
                    (long long)json_integer_value(json_object_get(ev, "event_id")));
         } else {
             printf(" line %lld", (long long)json_integer_value(json_object_get(ev, "line")));
         }
-        if (*str(r, "level")) {
-            printf(" (%s%s%s)", str(r, "level"), *task ? ", " : "", task);
+        if (*shown(r, "level")) {
+            printf(" (%s%s%s)", shown(r, "level"), *task ? ", " : "", task);
         }
-        printf(": %s\n", str(ev, "message"));
+        printf(": %s\n", shown(ev, "message"));
     }
     if (more > 0) {
         printf("  ... and %lld more: hvdiag query evidence %lld\n", (long long)more,
@@ -284,35 +300,121 @@ static void print_evidence(const json_t *d)
     printf("\n");
 }
 
-/* Prints one answer, or one page of a listing (header on the first). */
-static void print_table(const char *what, const json_t *res, int first)
+/* The table lines of incidents and diagnoses, from an answer's members or from rows the
+ * query module hands over (struct table_rows): the same text either way. */
+static void print_header(const char *what)
+{
+    if (strcmp(what, "incidents") == 0) {
+        printf("%-5s %-9s %-19s %-19s %-20s %s\n", "ID", "SEVERITY", "FIRST (UTC)", "LAST (UTC)",
+               "VM / HOST", "TITLE");
+    } else {
+        printf("%-6s %-9s %-19s %-19s %-24s %-12s %s\n", "ID", "SEVERITY", "FIRST (UTC)",
+               "LAST (UTC)", "HOST", "VM", "TITLE");
+    }
+}
+
+static void print_incident(long long id, const char *severity, const char *first, const char *last,
+                           const char *subject, const char *title)
+{
+    printf("%-5lld %-9s %-19.19s %-19.19s %-20s %s\n", id, severity, first, last, subject, title);
+}
+
+static void print_diagnosis(long long id, const char *severity, const char *first, const char *last,
+                            const char *host, const char *vm, const char *title)
+{
+    printf("%-6lld %-9s %-19.19s %-19.19s %-24s %-12s %s\n", id, severity, first, last, host, vm,
+           title);
+}
+
+/*
+ * Rows of an incidents or diagnoses listing read from the database, printed as the query
+ * module hands them over instead of built into an answer and read back: the members the
+ * table shows, cleaned as hvd_cli_clean_member() cleans them. O(row) each.
+ */
+struct table_rows {
+    const char *what;
+    int header; /* printed */
+    size_t n;   /* rows of the current page */
+    char *owned[5];
+};
+
+static const char *row_text(struct table_rows *t, int slot, const char *s, const char *key)
+{
+    return hvd_cli_clean_text(s, key, &t->owned[slot]);
+}
+
+static void row_done(struct table_rows *t)
+{
+    for (size_t i = 0; i < sizeof(t->owned) / sizeof(t->owned[0]); i++) {
+        free(t->owned[i]);
+        t->owned[i] = NULL;
+    }
+    t->n++;
+}
+
+static void table_incident(void *ud, const hvd_incident *in)
+{
+    struct table_rows *t = ud;
+    char first[40];
+    char last[40];
+
+    if (!t->header) {
+        print_header(t->what);
+        t->header = 1;
+    }
+    hvd_time_format(in->first_time, first, sizeof(first));
+    hvd_time_format(in->last_time, last, sizeof(last));
+    print_incident((long long)in->id, row_text(t, 0, hvd_severity_name(in->severity), "severity"),
+                   first, last, row_text(t, 1, in->subject, "subject"),
+                   row_text(t, 2, in->title, "title"));
+    row_done(t);
+}
+
+static void table_diagnosis(void *ud, const hvd_stored_diagnosis *d)
+{
+    struct table_rows *t = ud;
+    char first[40];
+    char last[40];
+
+    if (!t->header) {
+        print_header(t->what);
+        t->header = 1;
+    }
+    hvd_time_format(d->first_time, first, sizeof(first));
+    hvd_time_format(d->last_time, last, sizeof(last));
+    print_diagnosis((long long)d->id, row_text(t, 0, hvd_severity_name(d->severity), "severity"),
+                    first, last, row_text(t, 1, d->host, "host"),
+                    row_text(t, 2, d->vm_name, "vm_name"), row_text(t, 3, d->title, "title"));
+    row_done(t);
+}
+
+/* Prints one answer, or one page of a listing (header on the first). Makes what it prints
+ * safe for a terminal, in res: the members a table shows, or all of an answer it dumps. */
+static void print_table(const char *what, json_t *res, int first)
 {
     size_t i;
-    const json_t *row;
+    json_t *row;
 
     if (strcmp(what, "incidents") == 0) {
         if (first) {
-            printf("%-5s %-9s %-19s %-19s %-20s %s\n", "ID", "SEVERITY", "FIRST (UTC)",
-                   "LAST (UTC)", "VM / HOST", "TITLE");
+            print_header(what);
         }
         json_array_foreach(json_object_get(res, "incidents"), i, row)
         {
-            printf("%-5lld %-9s %-19.19s %-19.19s %-20s %s\n",
-                   (long long)json_integer_value(json_object_get(row, "id")), str(row, "severity"),
-                   str(row, "first_time"), str(row, "last_time"), str(row, "subject"),
-                   str(row, "title"));
+            print_incident((long long)json_integer_value(json_object_get(row, "id")),
+                           shown(row, "severity"), shown(row, "first_time"),
+                           shown(row, "last_time"), shown(row, "subject"), shown(row, "title"));
         }
     } else if (strcmp(what, "diagnoses") == 0) {
         if (first) {
-            printf("%-6s %-9s %-19s %-19s %-24s %-12s %s\n", "ID", "SEVERITY", "FIRST (UTC)",
-                   "LAST (UTC)", "HOST", "VM", "TITLE");
+            print_header(what);
         }
         json_array_foreach(json_object_get(res, "diagnoses"), i, row)
         {
-            printf("%-6lld %-9s %-19.19s %-19.19s %-24s %-12s %s\n",
-                   (long long)json_integer_value(json_object_get(row, "id")), str(row, "severity"),
-                   str(row, "first_time"), str(row, "last_time"), str(row, "host"),
-                   str(row, "vm_name"), str(row, "title"));
+            print_diagnosis((long long)json_integer_value(json_object_get(row, "id")),
+                            shown(row, "severity"), shown(row, "first_time"),
+                            shown(row, "last_time"), shown(row, "host"), shown(row, "vm_name"),
+                            shown(row, "title"));
         }
     } else if (strcmp(what, "incident") == 0) {
         json_array_foreach(json_object_get(res, "diagnoses"), i, row)
@@ -320,10 +422,10 @@ static void print_table(const char *what, const json_t *res, int first)
             printf("%s%s [%s, %s]\n  host %s, %s .. %s, %lld event(s)\n\nWhy:\n%s\n\nWhat to "
                    "do:\n%s\n\n",
                    json_is_true(json_object_get(row, "root_cause")) ? "ROOT CAUSE: " : "",
-                   str(row, "title"), str(row, "severity"), str(row, "rule"), str(row, "host"),
-                   str(row, "first_time"), str(row, "last_time"),
-                   (long long)json_integer_value(json_object_get(row, "count")), str(row, "cause"),
-                   str(row, "remedy"));
+                   shown(row, "title"), shown(row, "severity"), shown(row, "rule"),
+                   shown(row, "host"), shown(row, "first_time"), shown(row, "last_time"),
+                   (long long)json_integer_value(json_object_get(row, "count")),
+                   shown(row, "cause"), shown(row, "remedy"));
             print_evidence(row);
         }
     } else if (strcmp(what, "evidence") == 0) {
@@ -334,24 +436,27 @@ static void print_table(const char *what, const json_t *res, int first)
         {
             const json_t *at = json_object_get(row, "record_id");
 
-            printf("%-19.19s %-24s %-9lld %s\n", str(row, "time"), str(row, "host"),
+            printf("%-19.19s %-24s %-9lld %s\n", shown(row, "time"), shown(row, "host"),
                    (long long)json_integer_value(at ? at : json_object_get(row, "line")),
-                   str(row, "message"));
+                   shown(row, "message"));
         }
     } else if (strcmp(what, "sources") == 0) {
         json_array_foreach(json_object_get(res, "sources"), i, row)
         {
-            printf("%-11s %8lld events %6lld skipped %s%s\n", str(row, "kind"),
+            printf("%-11s %8lld events %6lld skipped %s%s\n", shown(row, "kind"),
                    (long long)json_integer_value(json_object_get(row, "events")),
-                   (long long)json_integer_value(json_object_get(row, "skipped")), str(row, "path"),
+                   (long long)json_integer_value(json_object_get(row, "skipped")),
+                   shown(row, "path"),
                    json_is_true(json_object_get(row, "quarantined")) ? " (quarantined)" : "");
         }
     } else if (strcmp(what, "rules") == 0) {
         json_array_foreach(json_object_get(res, "rules"), i, row)
         {
-            printf("%-40s %-8s %s\n", str(row, "id"), str(row, "severity"), str(row, "title"));
+            printf("%-40s %-8s %s\n", shown(row, "id"), shown(row, "severity"),
+                   shown(row, "title"));
         }
     } else {
+        hvd_cli_clean_json(res);
         json_dumpf(res, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         putchar('\n');
     }
@@ -474,12 +579,16 @@ static int run_listing(struct asker *a, const char *socket_path, const char *db,
     int status = HVD_EXIT_USAGE;
     int first = 1;
     json_t *res = NULL;
+    struct table_rows table = {.what = what};
 
     /* an incident's pages, or a diagnosis's evidence, say whose they are */
     if (json_object_get(req, "id")) {
         json_object_set(all, "id", json_object_get(req, "id"));
     } else if (json_object_get(req, "diagnosis")) {
         json_object_set(all, "diagnosis", json_object_get(req, "diagnosis"));
+    }
+    if (!json_out && (strcmp(what, "incidents") == 0 || strcmp(what, "diagnoses") == 0)) {
+        a->table = &table;
     }
     for (;;) {
         long long want = wanted ? wanted - got : PAGE_ROWS;
@@ -489,6 +598,7 @@ static int run_listing(struct asker *a, const char *socket_path, const char *db,
         json_object_set_new(req, "limit", json_integer(want < PAGE_ROWS ? want : PAGE_ROWS));
         text = json_dumps(req, JSON_COMPACT);
         json_decref(res);
+        table.n = 0;
         res = text ? ask(a, socket_path, db, text) : NULL;
         free(text);
         if (!res) {
@@ -504,13 +614,19 @@ static int run_listing(struct asker *a, const char *socket_path, const char *db,
             }
             goto out;
         }
-        rows = json_array_size(json_object_get(res, rows_name));
+        /* rows the database handed to table_rows were printed as they came */
+        rows = json_object_get(res, rows_name) ? json_array_size(json_object_get(res, rows_name))
+                                               : table.n;
         got += (long long)rows;
         if (json_out) {
             merge_rows(all, res, rows_name);
             merge_rows(all, res, "files");
+        } else if (!json_object_get(res, rows_name) && a->table) {
+            if (!table.header) {
+                print_header(what);
+                table.header = 1;
+            }
         } else {
-            hvd_cli_clean_json(res);
             print_table(what, res, first);
         }
         first = 0;
@@ -532,10 +648,15 @@ static int run_listing(struct asker *a, const char *socket_path, const char *db,
         json_dumpf(all, stdout, hvd_cli_json_flags(stdout, JSON_COMPACT | JSON_PRESERVE_ORDER));
         putchar('\n');
     } else if (cursor) {
-        printf("(more: --cursor %s)\n", cursor);
+        char *owned;
+
+        /* cleaned for the terminal only here: the pages asked for used it as it came */
+        printf("(more: --cursor %s)\n", hvd_cli_clean_text(cursor, "next_cursor", &owned));
+        free(owned);
     }
     status = HVD_EXIT_OK;
 out:
+    a->table = NULL;
     json_decref(res);
     json_decref(all);
     return status;
@@ -673,7 +794,6 @@ int hvd_cmd_query(int argc, char **argv)
         hvd_cli_error("hvdiag query: %s", str(json_object_get(res, "error"), "message"));
         goto out;
     } else {
-        hvd_cli_clean_json(res);
         print_table(what, res, 1);
     }
     status = json_is_true(json_object_get(res, "ok")) ? HVD_EXIT_OK : HVD_EXIT_USAGE;

@@ -47,11 +47,12 @@ static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
     const char *summary;
+    int reads_files; /* wants LC_CTYPE set (see main); query only reads the store */
 } commands[] = {
-    {"analyze", hvd_cmd_analyze, "diagnose a Get-ClusterLog bundle, EVTX exports or files"},
-    {"dump", hvd_cmd_dump, "print the events hvdiag reads from files, one JSON object a line"},
-    {"query", hvd_cmd_query, "ask about past incidents (through hvdiagd or the database)"},
-    {"rules", hvd_cmd_rules, "check rule files or run their examples"},
+    {"analyze", hvd_cmd_analyze, "diagnose a Get-ClusterLog bundle, EVTX exports or files", 1},
+    {"dump", hvd_cmd_dump, "print the events hvdiag reads from files, one JSON object a line", 1},
+    {"query", hvd_cmd_query, "ask about past incidents (through hvdiagd or the database)", 0},
+    {"rules", hvd_cmd_rules, "check rule files or run their examples", 1},
 };
 
 static void usage(FILE *out)
@@ -80,17 +81,18 @@ int main(int argc, char **argv)
         printf("hvdiag %s\n", HVD_VERSION);
         return HVD_EXIT_OK;
     }
-    /* Archive member names are UTF-8 whatever the environment says: with the C locale
-     * libarchive cannot hand over a non-ASCII name at all. */
-    if (!setlocale(LC_CTYPE, "C.UTF-8")) {
-        setlocale(LC_CTYPE, "");
-    }
     if (limit_memory() < 0) {
         return HVD_EXIT_USAGE;
     }
     xmlInitParser();
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(argv[1], commands[i].name) == 0) {
+            /* Archive member names are UTF-8 whatever the environment says: with the C
+             * locale libarchive cannot hand over a non-ASCII name at all. A query reads
+             * only the store and prints its text as it is, without loading a locale. */
+            if (commands[i].reads_files && !setlocale(LC_CTYPE, "C.UTF-8")) {
+                setlocale(LC_CTYPE, "");
+            }
             rc = commands[i].run(argc - 1, argv + 1);
             xmlCleanupParser();
             return rc;

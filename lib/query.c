@@ -46,7 +46,31 @@ static json_t *time_json(hvd_time t)
 {
     char buf[40];
 
-    return json_string(hvd_time_format(t, buf, sizeof(buf)));
+    hvd_time_format(t, buf, sizeof(buf));
+    return json_stringn_nocheck(buf, strlen(buf)); /* ASCII */
+}
+
+/* A string member of a row: s as json_string() makes it (NULL when s is NULL or not
+ * UTF-8), with ASCII, most of what a store holds, taken without jansson's per-character
+ * UTF-8 check. O(length). */
+static json_t *text_json(const char *s)
+{
+    size_t n = 0;
+
+    if (!s) {
+        return NULL;
+    }
+    while (s[n] && (unsigned char)s[n] < 0x80) {
+        n++;
+    }
+    return s[n] ? json_string(s) : json_stringn_nocheck(s, n);
+}
+
+/* Sets member key, a literal of this file (so valid UTF-8), taking v. Rows set a dozen
+ * members each: jansson's check of the key is skipped. */
+static int put(json_t *o, const char *key, json_t *v)
+{
+    return json_object_set_new_nocheck(o, key, v);
 }
 
 /* Optional string member: NULL when absent; -1 when present but not a string. */
@@ -92,8 +116,9 @@ static int opt_integer(const json_t *req, const char *name, long long *out)
  */
 struct page {
     json_t *list;
-    long long limit;  /* rows wanted; the store is asked for one more */
-    size_t max_bytes; /* 0, or end the page early once its rows take this much JSON */
+    const hvd_query_context *sink; /* rows go to its callbacks, not list; or NULL */
+    long long limit;               /* rows wanted; the store is asked for one more */
+    size_t max_bytes;              /* 0, or end the page early once its rows take this much JSON */
     size_t bytes;
     size_t n;
     hvd_time time; /* the limit-th row, for the cursor */
@@ -117,7 +142,7 @@ static int page_mark(struct page *pg, hvd_time t, int64_t id, const char *key)
     if ((long long)pg->n > pg->limit) {
         return 1;
     }
-    if (pg->max_bytes) {
+    if (pg->max_bytes && !pg->sink) {
         pg->bytes += json_dumpb(json_array_get(pg->list, pg->n - 1), NULL, 0, JSON_COMPACT) + 1;
         if (pg->bytes >= pg->max_bytes) {
             pg->limit = (long long)pg->n;
@@ -205,18 +230,25 @@ static json_t *cursor_json(const struct page *pg, char kind)
 static int add_incident(void *ud, const hvd_incident *in)
 {
     struct page *pg = ud;
-    json_t *o = json_object();
+    json_t *o;
 
-    json_object_set_new(o, "id", json_integer(in->id));
-    json_object_set_new(o, "severity", json_string(hvd_severity_name(in->severity)));
-    json_object_set_new(o, "subject_kind", json_string(in->subject_kind));
-    json_object_set_new(o, "subject", json_string(in->subject));
-    json_object_set_new(o, "hosts", json_string(in->hosts));
-    json_object_set_new(o, "first_time", time_json(in->first_time));
-    json_object_set_new(o, "last_time", time_json(in->last_time));
-    json_object_set_new(o, "title", json_string(in->title));
-    json_object_set_new(o, "remedy", json_string(in->remedy));
-    json_object_set_new(o, "diagnoses", json_integer(in->diagnoses));
+    if (pg->sink) {
+        if ((long long)pg->n < pg->limit) {
+            pg->sink->incident_row(pg->sink->row_ud, in);
+        }
+        return page_mark(pg, in->first_time, in->id, NULL);
+    }
+    o = json_object();
+    put(o, "id", json_integer(in->id));
+    put(o, "severity", text_json(hvd_severity_name(in->severity)));
+    put(o, "subject_kind", text_json(in->subject_kind));
+    put(o, "subject", text_json(in->subject));
+    put(o, "hosts", text_json(in->hosts));
+    put(o, "first_time", time_json(in->first_time));
+    put(o, "last_time", time_json(in->last_time));
+    put(o, "title", text_json(in->title));
+    put(o, "remedy", text_json(in->remedy));
+    put(o, "diagnoses", json_integer(in->diagnoses));
     json_array_append_new(pg->list, o);
     return page_mark(pg, in->first_time, in->id, NULL);
 }
@@ -266,7 +298,7 @@ static json_t *page(struct page *pg, const char *name, char kind, long long offs
 {
     json_t *res = ok();
 
-    if ((long long)json_array_size(pg->list) > pg->limit) {
+    if ((long long)pg->n > pg->limit) {
         json_t *cursor = cursor_json(pg, kind);
 
         if (!cursor) {
@@ -274,13 +306,17 @@ static json_t *page(struct page *pg, const char *name, char kind, long long offs
             page_free(pg);
             return NULL;
         }
-        json_array_remove(pg->list, json_array_size(pg->list) - 1);
+        if (!pg->sink) {
+            json_array_remove(pg->list, json_array_size(pg->list) - 1);
+        }
         json_object_set_new(res, "next_cursor", cursor);
         if (kind == 'i' || kind == 'd') {
             json_object_set_new(res, "next_offset", json_integer(offset + pg->limit));
         }
     }
-    json_object_set(res, name, pg->list);
+    if (!pg->sink) {
+        json_object_set(res, name, pg->list);
+    }
     page_free(pg);
     return res;
 }
@@ -298,6 +334,7 @@ static json_t *op_incidents(const hvd_query_context *q, const json_t *req)
     }
     pg.max_bytes = q->max_answer;
     pg.list = json_array();
+    pg.sink = q->incident_row ? q : NULL;
     if (hvd_store_incidents(q->store, &f, add_incident, &pg, &err) < 0) {
         page_free(&pg);
         return fail("internal", err.msg);
@@ -372,28 +409,27 @@ static int add_evidence(void *ud, const hvd_evidence *e)
         return 1; /* there is more; that is all this row says */
     }
     o = json_object();
-    json_object_set_new(o, "time", time_json(e->time));
-    json_object_set_new(o, "host", json_string(e->host));
-    json_object_set_new(o, "source", json_string(e->source_path));
-    json_object_set_new(o, "kind", json_string(hvd_source_kind_name(e->kind)));
+    put(o, "time", time_json(e->time));
+    put(o, "host", text_json(e->host));
+    put(o, "source", text_json(e->source_path));
+    put(o, "kind", text_json(hvd_source_kind_name(e->kind)));
     if (e->kind == HVD_SOURCE_EVTX) {
-        json_object_set_new(o, "provider", json_string(e->provider));
-        json_object_set_new(o, "channel", json_string(e->channel));
-        json_object_set_new(o, "event_id", json_integer(e->event_id));
-        json_object_set_new(o, "record_id", json_integer((json_int_t)e->event_record_id));
+        put(o, "provider", text_json(e->provider));
+        put(o, "channel", text_json(e->channel));
+        put(o, "event_id", json_integer(e->event_id));
+        put(o, "record_id", json_integer((json_int_t)e->event_record_id));
     } else {
-        json_object_set_new(o, "line", json_integer((json_int_t)e->line));
-        json_object_set_new(o, "component", json_string(e->component));
+        put(o, "line", json_integer((json_int_t)e->line));
+        put(o, "component", text_json(e->component));
     }
-    json_object_set_new(o, "level", json_integer(e->level));
-    json_object_set_new(o, "message", json_string(e->message));
+    put(o, "level", json_integer(e->level));
+    put(o, "message", text_json(e->message));
     /* RenderingInfo of a forwarded event (the message is then the sender's rendering), in
      * the shape 'hvdiag dump' gives it. */
     if (*nz(e->level_text) || *nz(e->task_text) || *nz(e->opcode_text) || *nz(e->channel_text)) {
-        json_object_set_new(o, "rendering",
-                            json_pack("{s:s,s:s,s:s,s:s}", "level", nz(e->level_text), "task",
-                                      nz(e->task_text), "opcode", nz(e->opcode_text), "channel",
-                                      nz(e->channel_text)));
+        put(o, "rendering",
+            json_pack("{s:s,s:s,s:s,s:s}", "level", nz(e->level_text), "task", nz(e->task_text),
+                      "opcode", nz(e->opcode_text), "channel", nz(e->channel_text)));
     }
     json_array_append_new(ep->list, o);
     if (ep->n == ep->keep) {
@@ -492,34 +528,42 @@ static int add_diagnosis_evidence(struct diag_ctx *c, json_t *o, int64_t id)
 static int add_diagnosis(void *ud, const hvd_stored_diagnosis *d)
 {
     struct diag_ctx *c = ud;
-    json_t *o = json_object();
-    json_t *refs = json_array();
+    json_t *o;
+    json_t *refs;
     char *key = NULL;
     int rc;
 
+    if (c->pg && c->pg->sink) { /* a listing's rows, without evidence */
+        if ((long long)c->pg->n < c->pg->limit) {
+            c->pg->sink->diagnosis_row(c->pg->sink->row_ud, d);
+        }
+        return page_mark(c->pg, d->first_time, d->id, NULL);
+    }
+    o = json_object();
+    refs = json_array();
     for (const char *p = d->references; p && *p;) {
         size_t n = strcspn(p, "\n");
 
         json_array_append_new(refs, json_stringn(p, n));
         p += n + (p[n] == '\n');
     }
-    json_object_set_new(o, "id", json_integer(d->id));
-    json_object_set_new(o, "incident", json_integer(d->incident));
-    json_object_set_new(o, "rule", json_string(d->rule_id));
-    json_object_set_new(o, "kind", json_string(d->kind));
-    json_object_set_new(o, "root_cause", json_boolean(d->root));
-    json_object_set_new(o, "severity", json_string(hvd_severity_name(d->severity)));
-    json_object_set_new(o, "confidence", json_string(d->confidence));
-    json_object_set_new(o, "title", json_string(d->title));
-    json_object_set_new(o, "host", json_string(d->host));
-    json_object_set_new(o, "vm_name", json_string(d->vm_name));
-    json_object_set_new(o, "vm_id", json_string(d->vm_id));
-    json_object_set_new(o, "first_time", time_json(d->first_time));
-    json_object_set_new(o, "last_time", time_json(d->last_time));
-    json_object_set_new(o, "count", json_integer((json_int_t)d->count));
-    json_object_set_new(o, "cause", json_string(d->cause));
-    json_object_set_new(o, "remedy", json_string(d->remedy));
-    json_object_set_new(o, "references", refs);
+    put(o, "id", json_integer(d->id));
+    put(o, "incident", json_integer(d->incident));
+    put(o, "rule", text_json(d->rule_id));
+    put(o, "kind", text_json(d->kind));
+    put(o, "root_cause", json_boolean(d->root));
+    put(o, "severity", text_json(hvd_severity_name(d->severity)));
+    put(o, "confidence", text_json(d->confidence));
+    put(o, "title", text_json(d->title));
+    put(o, "host", text_json(d->host));
+    put(o, "vm_name", text_json(d->vm_name));
+    put(o, "vm_id", text_json(d->vm_id));
+    put(o, "first_time", time_json(d->first_time));
+    put(o, "last_time", time_json(d->last_time));
+    put(o, "count", json_integer((json_int_t)d->count));
+    put(o, "cause", text_json(d->cause));
+    put(o, "remedy", text_json(d->remedy));
+    put(o, "references", refs);
     json_array_append_new(c->list, o);
     if (c->pg && (long long)c->pg->n >= c->pg->limit) {
         /* the row after the page: it only says there is more */
@@ -669,6 +713,7 @@ static json_t *op_diagnoses(const hvd_query_context *q, const json_t *req)
     c.list = pg.list;
     c.pg = &pg;
     c.kind = 'd';
+    pg.sink = q->diagnosis_row ? q : NULL;
     if (hvd_store_diagnoses(q->store, &f, add_diagnosis, &c, &c.err) < 0) {
         page_free(&pg);
         return fail("internal", c.err.msg);

@@ -41,6 +41,13 @@ typedef struct hvd_query_context {
     /* 0, or about the most bytes of rows one page of a listing holds: a page ends early
      * (with its next_cursor) once its rows reach this much JSON. */
     size_t max_answer;
+    /* NULL, or where the rows of an "incidents" or "diagnoses" page go instead of the
+     * answer, which then holds the rest (ok, next_cursor, next_offset) and no rows: for a
+     * caller in the same process that prints them as they come. Rows are borrowed for the
+     * call; max_answer does not apply to them. */
+    void (*incident_row)(void *row_ud, const hvd_incident *in);
+    void (*diagnosis_row)(void *row_ud, const hvd_stored_diagnosis *d);
+    void *row_ud;
 } hvd_query_context;
 
 /* Answers one request (len bytes, no newline needed). Returns the response as one line of

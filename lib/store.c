@@ -24,6 +24,7 @@
 #include "store_sql.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,6 +245,9 @@ static int prepared_at_open(int which, int readonly)
     case SQL_READ_END:
     case SQL_SEVERITY_COUNTS:
     case SQL_OUTBOX_READ:
+    case SQL_OUTBOX_STATE:
+    case SQL_OUTBOX_REVISION:
+    case SQL_OUTBOX_RECORD:
         return 0;
     case SQL_DIAG_FIND:
     case SQL_DIAG_INSERT:
@@ -268,9 +272,24 @@ static int prepared_at_open(int which, int readonly)
     case SQL_OUTBOX_PRUNE:
         return !readonly;
     default:
-        /* incident regrouping runs only in a write transaction */
-        return !readonly || which < SQL_INC_DIAGS || which > SQL_INC_DELETE;
+        /* read-only: those read through stmt_ready() are prepared when first used */
+        return !readonly;
     }
+}
+
+/* st->stmt[which], prepared now when open left it for later. Unlike stmt_acquire(), for a
+ * statement that is never running when asked for. */
+static int stmt_ready(hvd_store *st, int which, sqlite3_stmt **out, hvd_error *err)
+{
+    if (!st->stmt[which] &&
+        sqlite3_prepare_v3(st->db, store_sql[which], -1, SQLITE_PREPARE_PERSISTENT,
+                           &st->stmt[which], NULL) != SQLITE_OK) {
+        st->stmt[which] = NULL;
+        *out = NULL;
+        return db_error(st, err, "cannot prepare a statement");
+    }
+    *out = st->stmt[which];
+    return HVD_OK;
 }
 
 static void stmt_release(hvd_store *st, int which, sqlite3_stmt *s)
@@ -332,7 +351,7 @@ static int migrate(hvd_store *st, hvd_error *err)
         return rc;
     }
     /* Read inside the write lock: another process may be migrating the same file. */
-    rc = pragma_int(st, "PRAGMA user_version", &v, err);
+    rc = pragma_int(st, STORE_SQL_USER_VERSION, &v, err);
     if (rc == HVD_OK && v > SCHEMA_VERSION) {
         rc = hvd_error_set(err, HVD_ESTORE, st->path, 0,
                            "written by a newer hvdiag (schema version %" PRId64
@@ -358,6 +377,16 @@ static int migrate(hvd_store *st, hvd_error *err)
     return rc;
 }
 
+static pthread_once_t sqlite_setup_once = PTHREAD_ONCE_INIT;
+
+/* Once per process, before SQLite starts: no memory statistics (nothing reads them), so
+ * SQLite's allocations skip a global mutex and a malloc_usable_size() each. Fails
+ * harmlessly when SQLite was started already. */
+static void sqlite_setup(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int hvd_store_open(hvd_store **out, const char *path, int flags, hvd_error *err)
 {
     hvd_store *st = NULL;
@@ -366,6 +395,7 @@ int hvd_store_open(hvd_store **out, const char *path, int flags, hvd_error *err)
     int rc;
 
     *out = NULL;
+    pthread_once(&sqlite_setup_once, sqlite_setup);
     st = hvd_calloc(1, sizeof(*st));
     if (!st) {
         return hvd_error_set(err, HVD_ENOMEM, path, 0, "cannot allocate the store");
@@ -389,18 +419,15 @@ int hvd_store_open(hvd_store **out, const char *path, int flags, hvd_error *err)
     sqlite3_extended_result_codes(st->db, 1);
     sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
     if (!readonly) {
-        /* synchronous=NORMAL in WAL: a power cut may lose the last commits, never corrupt. */
-        rc = exec(st,
-                  "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-                  " PRAGMA foreign_keys = ON",
-                  err);
+        rc = exec(st, STORE_SQL_OPEN_WRITE, err);
         if (rc == HVD_OK) {
             rc = migrate(st, err);
         }
     } else {
-        rc = exec(st, "PRAGMA foreign_keys = ON", err);
+        /* No foreign_keys: a read-only connection changes nothing they would check. */
+        rc = exec(st, STORE_SQL_OPEN_READ, err);
         if (rc == HVD_OK) {
-            rc = pragma_int(st, "PRAGMA user_version", &v, err);
+            rc = pragma_int(st, STORE_SQL_USER_VERSION, &v, err);
         }
         if (rc == HVD_OK && v < 1) {
             rc = hvd_error_set(err, HVD_ESTORE, path, 0, "not an hvdiag database (no schema)");
@@ -429,7 +456,8 @@ int hvd_store_open(hvd_store **out, const char *path, int flags, hvd_error *err)
             goto fail;
         }
     }
-    rc = pragma_int(st, "PRAGMA data_version", &st->data_version, err);
+    /* data_version is compared at begin, which a read-only store never does */
+    rc = readonly ? HVD_OK : pragma_int(st, STORE_SQL_DATA_VERSION, &st->data_version, err);
     if (rc < 0) {
         goto fail;
     }
@@ -956,7 +984,7 @@ static int evlog_new_set(struct evlog *g, int64_t inst, size_t *out)
 static int evlog_get(hvd_store *st, const char *host, const char *channel, struct evlog **out,
                      hvd_error *err)
 {
-    sqlite3_stmt *q = st->stmt[SQL_EVTX_LOAD];
+    sqlite3_stmt *q = NULL;
     struct evlog g;
     struct evlog *grown;
     int rc;
@@ -972,6 +1000,10 @@ static int evlog_get(hvd_store *st, const char *host, const char *channel, struc
             *out = &st->evtx[i];
             return HVD_OK;
         }
+    }
+    rc = stmt_ready(st, SQL_EVTX_LOAD, &q, err);
+    if (rc < 0) {
+        return rc;
     }
     memset(&g, 0, sizeof(g));
     g.cur = NO_INST;
@@ -1368,7 +1400,7 @@ static int clog_reserve(struct clog *c, size_t n)
 static int clog_get(hvd_store *st, const char *node, const char *section, struct clog **out,
                     hvd_error *err)
 {
-    sqlite3_stmt *q = st->stmt[SQL_CLOG_LOAD];
+    sqlite3_stmt *q = NULL;
     struct clog c;
     struct clog *grown;
     int rc;
@@ -1384,6 +1416,10 @@ static int clog_get(hvd_store *st, const char *node, const char *section, struct
             *out = &st->clog[i];
             return HVD_OK;
         }
+    }
+    rc = stmt_ready(st, SQL_CLOG_LOAD, &q, err);
+    if (rc < 0) {
+        return rc;
     }
     memset(&c, 0, sizeof(c));
     c.node = hvd_strdup(node);
@@ -2822,6 +2858,54 @@ static int by_span(const void *x, const void *y)
     return strcmp(a->key, b->key);
 }
 
+/* What the outbox needs to know of incident id before it is written: *active is 0 when no
+ * output has a cursor (nothing is recorded), else *old is its severity (-1: new). */
+static int outbox_before(hvd_store *st, int64_t id, int *active, int *old, hvd_error *err)
+{
+    sqlite3_stmt *s;
+    int rc = stmt_ready(st, SQL_OUTBOX_STATE, &s, err);
+
+    if (rc < 0) {
+        return rc;
+    }
+    sqlite3_bind_int64(s, 1, id);
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return db_error(st, err, "cannot read the outbox");
+    }
+    *active = sqlite3_column_int(s, 0);
+    *old = sqlite3_column_type(s, 1) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 1);
+    sqlite3_reset(s);
+    return HVD_OK;
+}
+
+/* Records a change of incident id, just written, in the outbox: its next revision and a
+ * snapshot of it and its root cause ('new', or 'severity' when the severity changed from
+ * old, else 'update'). The one place incident changes reach the outbox. */
+static int outbox_record(hvd_store *st, int64_t id, int old, int severity, hvd_error *err)
+{
+    sqlite3_stmt *rev;
+    sqlite3_stmt *rec;
+    int rc = stmt_ready(st, SQL_OUTBOX_REVISION, &rev, err);
+
+    if (rc == HVD_OK) {
+        rc = stmt_ready(st, SQL_OUTBOX_RECORD, &rec, err);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    sqlite3_bind_int64(rev, 1, id);
+    rc = step_done(st, rev, err, "cannot write the outbox");
+    if (rc < 0) {
+        return rc;
+    }
+    sqlite3_bind_int64(rec, 1, id);
+    bind_text(rec, 2, old < 0 ? "new" : old != severity ? "severity" : "update");
+    sqlite3_bind_int(rec, 3, old);
+    return step_done(st, rec, err, "cannot write the outbox");
+}
+
 /* Writes one group as incident id, and moves its members into it. */
 static int write_group(hvd_store *st, const struct regroup *g, const struct group_span *sp,
                        int64_t id, hvd_error *err)
@@ -2836,6 +2920,8 @@ static int write_group(hvd_store *st, const struct regroup *g, const struct grou
     hvd_time first = root->first;
     hvd_time last = root->last;
     int severity = 0;
+    int active = 0;
+    int old = -1;
     hvd_buf hosts;
     int rc;
 
@@ -2887,7 +2973,13 @@ static int write_group(hvd_store *st, const struct regroup *g, const struct grou
     sqlite3_reset(text);
     sqlite3_bind_int64(put, 10, root->id);
     sqlite3_bind_int64(put, 11, (sqlite3_int64)sp->n);
-    rc = step_done(st, put, err, "cannot write an incident");
+    rc = outbox_before(st, id, &active, &old, err);
+    if (rc == HVD_OK) {
+        rc = step_done(st, put, err, "cannot write an incident");
+    }
+    if (rc == HVD_OK && active && sqlite3_changes(st->db) > 0) {
+        rc = outbox_record(st, id, old, severity, err);
+    }
     hvd_buf_free(&hosts);
     for (size_t i = 0; rc == HVD_OK && i < sp->n; i++) {
         if (g->v[m[i].idx].cur != id) {
@@ -3023,9 +3115,12 @@ static int regroup_full(hvd_store *st, hvd_error *err)
  * gave a row, 0 when none, or a negative code. */
 static int int_of(hvd_store *st, int which, int64_t arg, int64_t *out, hvd_error *err)
 {
-    sqlite3_stmt *q = st->stmt[which];
-    int rc;
+    sqlite3_stmt *q = NULL;
+    int rc = stmt_ready(st, which, &q, err);
 
+    if (rc < 0) {
+        return rc;
+    }
     if (sqlite3_bind_parameter_count(q) > 0) {
         sqlite3_bind_int64(q, 1, arg);
     }
@@ -3341,9 +3436,12 @@ static int list_arm_sql(int walk, unsigned mask, int arm, hvd_buf *out)
     int rc;
 
     if (arm == STORE_ARM_ONE) {
-        index = mask & STORE_LIST_VM_ID  ? STORE_LIST_BY_VM_ID
-                : mask & STORE_LIST_HOST ? STORE_LIST_BY_HOST
-                                         : "";
+        index =
+            mask & STORE_LIST_VM_ID ? STORE_LIST_BY_VM_ID
+            : (mask & (STORE_LIST_HOST | STORE_LIST_RULE)) == (STORE_LIST_HOST | STORE_LIST_RULE)
+                ? STORE_LIST_BY_HOST_RULE
+            : mask & STORE_LIST_HOST ? STORE_LIST_BY_HOST
+                                     : "";
     }
     rc = hvd_buf_adds(out, walk ? STORE_LIST_WALK_ARM : STORE_LIST_DIAG_ARM);
     rc = rc == HVD_OK ? hvd_buf_adds(out, index) : rc;
@@ -4097,10 +4195,13 @@ int hvd_store_outbox_attach(hvd_store *st, const char *const *names, size_t n, h
 
 int hvd_store_outbox_cursor(hvd_store *st, const char *name, int64_t *seq, hvd_error *err)
 {
-    sqlite3_stmt *q = st->stmt[SQL_CURSOR_GET];
-    int rc;
+    sqlite3_stmt *q = NULL;
+    int rc = stmt_ready(st, SQL_CURSOR_GET, &q, err);
 
     *seq = 0;
+    if (rc < 0) {
+        return rc;
+    }
     bind_text(q, 1, name);
     rc = sqlite3_step(q);
     if (rc == SQLITE_ROW) {

@@ -24,7 +24,7 @@
  *                       correlation explains, the VM) and time; root = the diagnosis named
  *                       as root cause.
  *   outbox              one row per incident change (new, severity, update) in the order
- *                       of commits, written by triggers on incidents, with a snapshot of
+ *                       of commits, written with the incident, with a snapshot of
  *                       the incident; rows every output cursor has passed are pruned.
  *   incident_revisions  the last revision of each incident id ever written.
  *   output_cursors      per output (name): the last outbox seq it delivered; active marks
@@ -250,7 +250,19 @@ static const char *const store_migrations[] = {
     "CREATE INDEX diagnoses_vm_id_list ON diagnoses(vm_id COLLATE NOCASE, first_time, id,"
     " vm_name, host, rule, severity, last_time, incident);",
 
-    /* 10: an incident's diagnoses in the order they are shown (STORE_INCIDENT_DIAG_ORDER),
+    /* 10: the outbox is written by the store's incident write (SQL_OUTBOX_* below), not by
+     * triggers: every open parsed the triggers, a third of the schema's parse, though
+     * only a writer fires them. */
+    "DROP TRIGGER IF EXISTS incidents_outbox_insert;"
+    "DROP TRIGGER IF EXISTS incidents_outbox_update;",
+
+    /* 11: a host's diagnoses of one rule newest first, on an index that searches both:
+     * walking the host's index and testing the rule row by row read every diagnosis of
+     * the host for the few of the rule. */
+    "CREATE INDEX diagnoses_host_rule_list ON diagnoses(" STORE_HOST_SHORT " COLLATE NOCASE,"
+    " rule, first_time, id, host, severity, last_time, incident);",
+
+    /* 12: an incident's diagnoses in the order they are shown (STORE_INCIDENT_DIAG_ORDER),
      * on one index whose columns are that order's terms, so a page after a cursor seeks to
      * it instead of sorting the whole incident again: listing an incident of n diagnoses
      * page by page costs O(n log n), not O(n^2 / page). The terms are virtual columns, as
@@ -332,10 +344,11 @@ static const struct {
     [STORE_ARM_VM_ID] = {" INDEXED BY diagnoses_vm_id_list",
                          " AND d.vm_id = ?2 COLLATE NOCASE AND d.vm_name != ?2 COLLATE NOCASE"},
 };
-/* One arm's index without ?2: by VM id (?3), else by host. */
-#define STORE_LIST_BY_VM_ID " INDEXED BY diagnoses_vm_id_list"
-#define STORE_LIST_BY_HOST  " INDEXED BY diagnoses_host_list"
-#define STORE_LIST_UNION    " UNION ALL "
+/* One arm's index without ?2: by VM id (?3), else by host and rule, else by host. */
+#define STORE_LIST_BY_VM_ID     " INDEXED BY diagnoses_vm_id_list"
+#define STORE_LIST_BY_HOST      " INDEXED BY diagnoses_host_list"
+#define STORE_LIST_BY_HOST_RULE " INDEXED BY diagnoses_host_rule_list"
+#define STORE_LIST_UNION        " UNION ALL "
 
 /* The filters on a diagnosis (alias d) besides ?2, each with its bit of STORE_LIST_MATCH,
  * in the order they are written: the host's LIKE after the rule, which is cheaper. */
@@ -471,6 +484,9 @@ enum {
     SQL_READ_END,
     SQL_INC_ROOT_TEXT,
     SQL_EVIDENCE_TRIM,
+    SQL_OUTBOX_STATE,
+    SQL_OUTBOX_REVISION,
+    SQL_OUTBOX_RECORD,
     SQL_COUNT
 };
 
@@ -678,6 +694,33 @@ static const char *const store_sql[SQL_COUNT] = {
     [SQL_EVIDENCE_TRIM] = "DELETE FROM evidence WHERE id IN (SELECT id FROM evidence"
                           " WHERE diagnosis = ?1 ORDER BY time, path, record_id, line"
                           " LIMIT -1 OFFSET ?2)",
+
+    /* An incident change into the outbox, as migration 6's triggers wrote it: before the
+     * write, whether any output has a cursor (none: nothing is recorded) and the
+     * incident's severity (NULL: it is new); after it, the next revision, then the row
+     * (?2 the change, ?3 the previous severity or -1). */
+    [SQL_OUTBOX_STATE] = "SELECT EXISTS(SELECT 1 FROM output_cursors),"
+                         " (SELECT severity FROM incidents WHERE id = ?1)",
+    [SQL_OUTBOX_REVISION] = "INSERT INTO incident_revisions(incident, revision) VALUES(?1, 1)"
+                            " ON CONFLICT(incident) DO UPDATE SET revision = revision + 1",
+    [SQL_OUTBOX_RECORD] = "INSERT INTO outbox(" STORE_OUTBOX_INSERT_COLUMNS ")"
+                          " SELECT i.id, r.revision, ?2, " STORE_NOW_TICKS ", i.severity, ?3,"
+                          " i.subject_kind, i.subject, i.hosts, i.first_time, i.last_time,"
+                          " i.title, i.remedy, i.diagnoses, coalesce(d.rule, ''),"
+                          " coalesce(d.key, ''), coalesce(d.host, ''), coalesce(d.vm_name, ''),"
+                          " coalesce(d.vm_id, '')"
+                          " FROM incidents i JOIN incident_revisions r ON r.incident = i.id"
+                          " LEFT JOIN diagnoses d ON d.id = i.root WHERE i.id = ?1",
 };
+
+/* Opening for writing: WAL, and synchronous=NORMAL (a power cut may lose the last commits,
+ * never corrupt). */
+#define STORE_SQL_OPEN_WRITE \
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON"
+/* Opening read-only: pages are read from a map of the file (SQLite maps at most
+ * SQLITE_MAX_MMAP_SIZE, 2 GiB on Linux, and reads the rest), not with one pread() each. */
+#define STORE_SQL_OPEN_READ    "PRAGMA mmap_size = 2147418112"
+#define STORE_SQL_USER_VERSION "PRAGMA user_version"
+#define STORE_SQL_DATA_VERSION "PRAGMA data_version"
 
 #endif

@@ -107,6 +107,27 @@ START_TEST(time_filetime_and_text_agree)
 }
 END_TEST
 
+/* The digits written by hand for years 0-9999 and printf's text past them agree, and a
+ * short buffer gets the text cut as snprintf() cuts it. */
+START_TEST(time_format_edges)
+{
+    char text[40];
+    char small[11];
+    hvd_time t;
+
+    t = hvd_time_from_utc(9999, 12, 31, 23, 59, 59, 9999999);
+    ck_assert_str_eq(hvd_time_format(t, text, sizeof(text)), "9999-12-31T23:59:59.9999999Z");
+    ck_assert_str_eq(hvd_time_format(t + 1, text, sizeof(text)), "10000-01-01T00:00:00.0000000Z");
+    t = hvd_time_from_utc(0, 1, 1, 0, 0, 0, 0);
+    ck_assert_str_eq(hvd_time_format(t, text, sizeof(text)), "0000-01-01T00:00:00.0000000Z");
+    ck_assert_str_eq(hvd_time_format(t - 1, text, sizeof(text)), "-001-12-31T23:59:59.9999999Z");
+    t = hvd_time_from_utc(2025, 6, 23, 4, 40, 0, 1);
+    ck_assert_str_eq(hvd_time_format(t, text, 29), "2025-06-23T04:40:00.0000001Z");
+    ck_assert_str_eq(hvd_time_format(t, text, 28), "2025-06-23T04:40:00.0000001");
+    ck_assert_str_eq(hvd_time_format(t, small, sizeof(small)), "2025-06-23");
+}
+END_TEST
+
 START_TEST(time_of_day_without_a_date_is_never_1970)
 {
     char text[40];
@@ -151,6 +172,7 @@ static Suite *plumbing_suite(void)
     tcase_add_test(tc, time_filetime_and_text_agree);
     tcase_add_test(tc, time_parse_rejects_nonsense);
     tcase_add_test(tc, time_of_day_without_a_date_is_never_1970);
+    tcase_add_test(tc, time_format_edges);
     suite_add_tcase(s, tc);
     return s;
 }
