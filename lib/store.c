@@ -3436,12 +3436,9 @@ static int list_arm_sql(int walk, unsigned mask, int arm, hvd_buf *out)
     int rc;
 
     if (arm == STORE_ARM_ONE) {
-        index =
-            mask & STORE_LIST_VM_ID ? STORE_LIST_BY_VM_ID
-            : (mask & (STORE_LIST_HOST | STORE_LIST_RULE)) == (STORE_LIST_HOST | STORE_LIST_RULE)
-                ? STORE_LIST_BY_HOST_RULE
-            : mask & STORE_LIST_HOST ? STORE_LIST_BY_HOST
-                                     : "";
+        index = mask & STORE_LIST_VM_ID  ? STORE_LIST_BY_VM_ID
+                : mask & STORE_LIST_HOST ? STORE_LIST_BY_HOST
+                                         : "";
     }
     rc = hvd_buf_adds(out, walk ? STORE_LIST_WALK_ARM : STORE_LIST_DIAG_ARM);
     rc = rc == HVD_OK ? hvd_buf_adds(out, index) : rc;

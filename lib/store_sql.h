@@ -256,13 +256,7 @@ static const char *const store_migrations[] = {
     "DROP TRIGGER IF EXISTS incidents_outbox_insert;"
     "DROP TRIGGER IF EXISTS incidents_outbox_update;",
 
-    /* 11: a host's diagnoses of one rule newest first, on an index that searches both:
-     * walking the host's index and testing the rule row by row read every diagnosis of
-     * the host for the few of the rule. */
-    "CREATE INDEX diagnoses_host_rule_list ON diagnoses(" STORE_HOST_SHORT " COLLATE NOCASE,"
-    " rule, first_time, id, host, severity, last_time, incident);",
-
-    /* 12: an incident's diagnoses in the order they are shown (STORE_INCIDENT_DIAG_ORDER),
+    /* 11: an incident's diagnoses in the order they are shown (STORE_INCIDENT_DIAG_ORDER),
      * on one index whose columns are that order's terms, so a page after a cursor seeks to
      * it instead of sorting the whole incident again: listing an incident of n diagnoses
      * page by page costs O(n log n), not O(n^2 / page). The terms are virtual columns, as
@@ -344,11 +338,10 @@ static const struct {
     [STORE_ARM_VM_ID] = {" INDEXED BY diagnoses_vm_id_list",
                          " AND d.vm_id = ?2 COLLATE NOCASE AND d.vm_name != ?2 COLLATE NOCASE"},
 };
-/* One arm's index without ?2: by VM id (?3), else by host and rule, else by host. */
-#define STORE_LIST_BY_VM_ID     " INDEXED BY diagnoses_vm_id_list"
-#define STORE_LIST_BY_HOST      " INDEXED BY diagnoses_host_list"
-#define STORE_LIST_BY_HOST_RULE " INDEXED BY diagnoses_host_rule_list"
-#define STORE_LIST_UNION        " UNION ALL "
+/* One arm's index without ?2: by VM id (?3), else by host. */
+#define STORE_LIST_BY_VM_ID " INDEXED BY diagnoses_vm_id_list"
+#define STORE_LIST_BY_HOST  " INDEXED BY diagnoses_host_list"
+#define STORE_LIST_UNION    " UNION ALL "
 
 /* The filters on a diagnosis (alias d) besides ?2, each with its bit of STORE_LIST_MATCH,
  * in the order they are written: the host's LIKE after the rule, which is cheaper. */
