@@ -155,7 +155,8 @@ static int open_database(struct asker *a, const char *db)
 {
     hvd_error err;
 
-    if (hvd_store_open(&a->st, db, HVD_STORE_READONLY, &err) < 0) {
+    /* A store an older hvdiag wrote is brought to this one's schema once, if it can be. */
+    if (hvd_store_open(&a->st, db, HVD_STORE_READONLY | HVD_STORE_UPGRADE, &err) < 0) {
         hvd_cli_error("hvdiag query: %s", err.msg);
         return -1;
     }

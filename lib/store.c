@@ -436,6 +436,13 @@ int hvd_store_open(hvd_store **out, const char *path, int flags, hvd_error *err)
                                "written by a newer hvdiag (schema version %" PRId64
                                ", this one knows up to %d)",
                                v, SCHEMA_VERSION);
+        } else if (rc == HVD_OK && v < SCHEMA_VERSION && (flags & HVD_STORE_UPGRADE)) {
+            hvd_store *rw = NULL;
+
+            hvd_store_close(st);
+            rc = hvd_store_open(&rw, path, 0, err);
+            hvd_store_close(rw);
+            return rc < 0 ? rc : hvd_store_open(out, path, HVD_STORE_READONLY, err);
         } else if (rc == HVD_OK && v < SCHEMA_VERSION) {
             rc = hvd_error_set(err, HVD_ESTORE, path, 0,
                                "schema version %" PRId64 " is older than this hvdiag's %d;"

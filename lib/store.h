@@ -24,6 +24,8 @@ typedef struct hvd_store hvd_store;
 
 enum {
     HVD_STORE_READONLY = 1, /* no writes, no migrations; the schema must exist and be current */
+    HVD_STORE_UPGRADE = 2,  /* with READONLY: an older schema is first migrated by a
+                               read-write open, when the file can be written */
 };
 
 /* The schema version this build writes (PRAGMA user_version). */
@@ -34,9 +36,9 @@ enum {
 #define HVD_STORE_INCIDENT_GAP (6 * 3600 * INT64_C(10000000))
 
 /* Opens (creating and migrating as needed) the database at path; flags: 0 or
- * HVD_STORE_READONLY. On success *out owns it until hvd_store_close(). An older schema is
- * migrated in one transaction; a database written by a newer hvdiag, or (read-only) one
- * without the current schema, is refused. Errors name the path. */
+ * HVD_STORE_READONLY, with HVD_STORE_UPGRADE or not. On success *out owns it until
+ * hvd_store_close(). An older schema is migrated in one transaction; a database written by a newer
+ * hvdiag, or (read-only) one without the current schema, is refused. Errors name the path. */
 int hvd_store_open(hvd_store **out, const char *path, int flags, hvd_error *err);
 void hvd_store_close(hvd_store *st); /* NULL-safe; rolls back an open transaction */
 

@@ -229,6 +229,14 @@ START_TEST(version_1_database_is_migrated_keeping_its_rows)
     ck_assert_int_lt(hvd_store_open(&st, dbpath, HVD_STORE_READONLY, &err), 0);
     ck_assert_ptr_nonnull(strstr(err.msg, dbpath));
     ck_assert_ptr_nonnull(strstr(err.msg, "older"));
+    ck_assert_int_eq(count("PRAGMA user_version"), 1);
+    /* Asked to, a reader upgrades it first (as 'hvdiag query' does), then reads. */
+    ck_assert_msg(hvd_store_open(&st, dbpath, HVD_STORE_READONLY | HVD_STORE_UPGRADE, &err) ==
+                      HVD_OK,
+                  "%s", err.msg);
+    ck_assert_int_eq(count("PRAGMA user_version"), HVD_STORE_SCHEMA_VERSION);
+    ck_assert_int_eq(hvd_store_get_source(st, "/l/a.evtx", &src, &err), 1);
+    hvd_store_close(st);
     st = open_db(0);
     ck_assert_int_eq(count("PRAGMA user_version"), HVD_STORE_SCHEMA_VERSION);
     ck_assert_int_eq(hvd_store_get_source(st, "/l/a.evtx", &src, &err), 1);
