@@ -913,8 +913,8 @@ static int parse_rule(struct loader *ld, const xmlNode *n)
                     x->re = compile(ld, re, line_of(e));
                     x->from_message = !x->value && (!from || strcmp(from, "message") == 0);
                     if (from && x->value) {
-                        report(ld, line_of(e), "entity '%s': a regex reads from= or value=, not both",
-                               x->name);
+                        report(ld, line_of(e),
+                               "entity '%s': a regex reads from= or value=, not both", x->name);
                     } else if (from && !x->from_message) {
                         x->field = from;
                     }
