@@ -3,7 +3,7 @@
 # whose network name cannot create its computer object (WS2022) failing beside a VM role on
 # another node, a cluster name whose DNS zone does not accept dynamic updates (WS2016), and a
 # SQL Server role's name whose computer object the cluster may no longer update (WS2012 R2),
-# analysed end to end into real database files.
+# a file server role whose IP address another device holds (WS2019, on both nodes), analysed end to end into real database files.
 # usage: samples_names_roles_check.sh HVDIAG SOURCE_DIR
 set -u
 hvdiag=$1
@@ -11,7 +11,7 @@ src=$2
 . "$(dirname "$0")/checklib.sh"
 cd "$src" || exit 1
 # That every sample EVTX is what evtxgen makes of its XML, analyze_samples checks for all.
-need_samples netname-vco-2022 dns-zone-static-2016 vco-password-2012r2
+need_samples netname-vco-2022 dns-zone-static-2016 vco-password-2012r2 dup-ip-2019
 
 # A file server role and a VM role fail at the same time: the file server is a role of its
 # host, named as a role, its network name's computer object at the root; the VM is a VM.
@@ -99,5 +99,31 @@ assert 'Get-ClusterResource "SQL Network Name (SQLFCI01)" | Get-ClusterParameter
 assert "give the cluster name object HVCLUS12$ Full Control" in d[0]["remedy"], d[0]["remedy"]
 assert "More Actions > Repair" in d[0]["remedy"], d[0]["remedy"]
 assert all(not x["vm_name"] for x in d), [x["vm_name"] for x in d]
+PY
+
+# Another device holds a file server role's IP address: the role fails on both nodes and
+# exceeds its threshold; the address at the root, not the escalation, and no VM anywhere.
+"$hvdiag" analyze --db "$work/e.db" --json samples/dup-ip-2019 >"$work/e.json" 2>"$work/e.err"
+check "dup-ip-2019: exit 1 for errors" test $? -eq 1
+check "dup-ip-2019: the duplicate address first, on each node; the fix frees or changes it" \
+    python3 - "$work/e.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert len(r["incidents"]) == 1, [i["title"] for i in r["incidents"]]
+inc = r["incidents"][0]
+assert (inc["subject_kind"], inc["severity"]) == ("host", "critical"), (inc["subject_kind"], inc["severity"])
+d = inc["diagnoses"]
+assert d[0]["rule"] == "role-failed-duplicate-ip" and d[0]["root_cause"] is True, [x["rule"] for x in d]
+assert d[0]["title"] == ("Role 'FS02' cannot come online on HV-NODE01: its IP address 10.20.30.41 is "
+                         "in use by another device on the network"), d[0]["title"]
+assert "Get-NetNeighbor -IPAddress 10.20.30.41" in d[0]["remedy"], d[0]["remedy"]
+assert 'Get-ClusterResource "IP Address 10.20.30.41" | Set-ClusterParameter Address' in d[0]["remedy"], d[0]["remedy"]
+assert 'Start-ClusterGroup "FS02"' in d[0]["remedy"], d[0]["remedy"]
+rules = sorted(x["rule"] for x in d)
+assert rules.count("role-failed-duplicate-ip") == 2 and rules.count("fc-dup-ip") == 2, rules
+assert {x["host"] for x in d if x["rule"] == "role-failed-duplicate-ip"} == {
+    "HV-NODE01.contoso.local", "HV-NODE02.contoso.local"}, d
+assert "role-failure-escalation" in rules, rules
+assert all(not x["vm_name"] for x in d), [(x["rule"], x["vm_name"]) for x in d]
 PY
 exit $fail
