@@ -353,18 +353,25 @@ static void row_done(struct table_rows *t)
     t->n++;
 }
 
+/* A row's start: the header before the first row, its two times formatted. */
+static void row_start(struct table_rows *t, int64_t first_time, int64_t last_time, char first[40],
+                      char last[40])
+{
+    if (!t->header) {
+        print_header(t->what);
+        t->header = 1;
+    }
+    hvd_time_format(first_time, first, 40);
+    hvd_time_format(last_time, last, 40);
+}
+
 static void table_incident(void *ud, const hvd_incident *in)
 {
     struct table_rows *t = ud;
     char first[40];
     char last[40];
 
-    if (!t->header) {
-        print_header(t->what);
-        t->header = 1;
-    }
-    hvd_time_format(in->first_time, first, sizeof(first));
-    hvd_time_format(in->last_time, last, sizeof(last));
+    row_start(t, in->first_time, in->last_time, first, last);
     print_incident((long long)in->id, row_text(t, 0, hvd_severity_name(in->severity), "severity"),
                    first, last, row_text(t, 1, in->subject, "subject"),
                    row_text(t, 2, in->title, "title"));
@@ -377,12 +384,7 @@ static void table_diagnosis(void *ud, const hvd_stored_diagnosis *d)
     char first[40];
     char last[40];
 
-    if (!t->header) {
-        print_header(t->what);
-        t->header = 1;
-    }
-    hvd_time_format(d->first_time, first, sizeof(first));
-    hvd_time_format(d->last_time, last, sizeof(last));
+    row_start(t, d->first_time, d->last_time, first, last);
     print_diagnosis((long long)d->id, row_text(t, 0, hvd_severity_name(d->severity), "severity"),
                     first, last, row_text(t, 1, d->host, "host"),
                     row_text(t, 2, d->vm_name, "vm_name"), row_text(t, 3, d->title, "title"));
