@@ -8,7 +8,8 @@
 # With clang and -DHVD_FUZZ=ON the real libFuzzer binaries fuzz_<surface> are built too,
 # over a copy of lib/ compiled with coverage (tests/fuzz/README.md says how to run them):
 #   CC=clang cmake -S . -B build-fuzz -DHVD_FUZZ=ON && cmake --build build-fuzz --target fuzz_all
-set(HVD_FUZZ_SURFACES eventxml evtx evtx_native clusterlog rules msgtable config query bundle)
+set(HVD_FUZZ_SURFACES eventxml evtx evtx_native clusterlog rules msgtable names config query
+    bundle)
 option(HVD_FUZZ "Build the libFuzzer targets (needs clang)" OFF)
 
 set(_fuzz ${CMAKE_CURRENT_SOURCE_DIR}/fuzz)
