@@ -18,13 +18,13 @@ static const char *const providers[] = {
 
 static const char *const texts[] = {
     "Live migration of 'Virtual Machine SQL01' failed.",
-    "Virtual machine migration operation for 'SQL01' failed at migration source 'HV-NODE01'. "
-    "(Virtual machine ID 4A6C5E1B-3F7D-4C8A-9B2E-1D0F6A7C8B9E)\nFailed to establish a "
-    "connection with host 'HV-NODE02': No credentials are available in the security package "
-    "(0x8009030E).",
+    ("Virtual machine migration operation for 'SQL01' failed at migration source 'HV-NODE01'. "
+     "(Virtual machine ID 4A6C5E1B-3F7D-4C8A-9B2E-1D0F6A7C8B9E)\nFailed to establish a "
+     "connection with host 'HV-NODE02': No credentials are available in the security package "
+     "(0x8009030E)."),
     "'SQL01' failed to start. (Virtual machine ID 4A6C5E1B-3F7D-4C8A-9B2E-1D0F6A7C8B9E)",
-    "Cluster resource 'Virtual Machine APP07' of type 'Virtual Machine' in clustered role "
-    "'APP07' failed.",
+    ("Cluster resource 'Virtual Machine APP07' of type 'Virtual Machine' in clustered role "
+     "'APP07' failed."),
     "",
     "'",
     "%1",
