@@ -298,6 +298,21 @@ START_TEST(correlation_is_found_in_either_order_and_reported_once)
 }
 END_TEST
 
+/* The cause (event 0, id 300 on B) and three failures naming it (id 100), fed in order[],
+ * event i at minute i, then flushed. */
+static void feed_gathering(hvd_engine *e, const int order[4], const char *const hosts[4])
+{
+    for (int k = 0; k < 4; k++) {
+        hvd_field f;
+        int ev = order[k];
+        hvd_event x = make("Test-Provider", ev == 0 ? 300 : 100, hosts[ev], ev * MIN,
+                           ev == 0 ? "" : "with host 'b' (0x80090303)", &f);
+
+        ck_assert_int_eq(hvd_engine_feed(e, &x, NULL), HVD_OK);
+    }
+    ck_assert_int_eq(hvd_engine_flush(e, NULL), HVD_OK);
+}
+
 /* A gathering role: the cause and three failures that name it make one diagnosis naming
  * every failure's host, with the same key, title, count and span in any order. */
 START_TEST(a_gathering_role_makes_one_diagnosis_in_any_order)
@@ -319,15 +334,7 @@ START_TEST(a_gathering_role_makes_one_diagnosis_in_any_order)
             continue; /* not a permutation of the four events */
         }
         ck_assert_int_eq(hvd_engine_create(&e, rs, on_diag, &g, NULL), HVD_OK);
-        for (int k = 0; k < 4; k++) {
-            hvd_field f;
-            int ev = order[k];
-            hvd_event x = make("Test-Provider", ev == 0 ? 300 : 100, hosts[ev], ev * MIN,
-                               ev == 0 ? "" : "with host 'b' (0x80090303)", &f);
-
-            ck_assert_int_eq(hvd_engine_feed(e, &x, NULL), HVD_OK);
-        }
-        ck_assert_int_eq(hvd_engine_flush(e, NULL), HVD_OK);
+        feed_gathering(e, order, hosts);
         ck_assert_uint_eq(count_rule(&g, "t-gather"), 1);
         i = find_rule(&g, "t-gather");
         ck_assert_str_eq(g.title[i], "B explains A, C and D");
@@ -344,15 +351,7 @@ START_TEST(a_gathering_role_makes_one_diagnosis_in_any_order)
         ck_assert_uint_eq(count_rule(&g, "t-corr"), 3);
         /* The same events again report nothing new. */
         calls = g.emits[i];
-        for (int k = 0; k < 4; k++) {
-            hvd_field f;
-            int ev = order[k];
-            hvd_event x = make("Test-Provider", ev == 0 ? 300 : 100, hosts[ev], ev * MIN,
-                               ev == 0 ? "" : "with host 'b' (0x80090303)", &f);
-
-            ck_assert_int_eq(hvd_engine_feed(e, &x, NULL), HVD_OK);
-        }
-        ck_assert_int_eq(hvd_engine_flush(e, NULL), HVD_OK);
+        feed_gathering(e, order, hosts);
         ck_assert_uint_eq(g.emits[i], calls);
         ck_assert_uint_eq(count_rule(&g, "t-gather"), 1);
         hvd_engine_destroy(e);
