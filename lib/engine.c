@@ -2797,20 +2797,24 @@ static int extract(hvd_engine *e, const hvd__rule *rule)
      * later, more specific one never wipes the value of an earlier one. */
     for (size_t i = 0; i < rule->nextracts && rc == HVD_OK; i++) {
         const hvd__extract *x = &rule->extracts[i];
+        const char *rendered = NULL; /* x->value filled, in e->scratch */
 
-        if (x->re) {
-            const char *subject;
+        if (x->value) {
+            struct fill_ctx fc = {&e->ents, 1, e->ev->time, e->ev->time};
+
+            rc = fill(x->value, &fc, &e->scratch);
+            if (rc < 0) {
+                break;
+            }
+            rendered = hvd_buf_str(&e->scratch);
+        }
+        if (x->re) { /* on the template's text, when it has one */
+            const char *subject = rendered          ? rendered
+                                  : x->from_message ? e->ev->message
+                                                    : hvd_event_field(e->ev, x->field);
             PCRE2_SIZE *ov;
             int n;
 
-            if (x->value) { /* the regex runs on the template's text */
-                struct fill_ctx fc = {&e->ents, 1, e->ev->time, e->ev->time};
-
-                rc = fill(x->value, &fc, &e->scratch);
-                subject = rc == HVD_OK ? hvd_buf_str(&e->scratch) : NULL;
-            } else {
-                subject = x->from_message ? e->ev->message : hvd_event_field(e->ev, x->field);
-            }
             if (!subject) {
                 continue;
             }
@@ -2825,12 +2829,9 @@ static int extract(hvd_engine *e, const hvd__rule *rule)
             if (ov[1] > ov[0]) {
                 rc = entities_set(&e->ents, x->name, subject + ov[0], ov[1] - ov[0]);
             }
-        } else if (x->value) {
-            struct fill_ctx fc = {&e->ents, 1, e->ev->time, e->ev->time};
-
-            rc = fill(x->value, &fc, &e->scratch);
-            if (rc == HVD_OK && e->scratch.len > 0) {
-                rc = entities_set(&e->ents, x->name, hvd_buf_str(&e->scratch), e->scratch.len);
+        } else if (rendered) {
+            if (e->scratch.len > 0) {
+                rc = entities_set(&e->ents, x->name, rendered, e->scratch.len);
             }
         } else if (x->system) {
             uint32_t id = x->system == HVD__SYS_THREAD_ID ? e->ev->tid : e->ev->pid;
