@@ -454,8 +454,8 @@ static int record_source(hvd_ingest *ing, const char *display, hvd_source *src,
     return hvd_store_put_source(ing->st, &row, err);
 }
 
-/* Whether path may be read as a cluster.log: its first bytes say it is, or cannot be
- * looked at here (then the reader decides). Cost: one open and one read of the head. */
+/* The rule set's cluster.log prefilter, for hvd_source_options.prefilter: compiled at the
+ * first call, which the reader makes only for a cluster.log. */
 static const hvd_prefilter *ruleset_prefilter(const void *rs)
 {
     return hvd_ruleset_prefilter(rs);
