@@ -24,13 +24,15 @@
  * partners its joins name, not every kept diagnosis of each role's rule; one whose span
  * and entities did not change is not searched again.
  *
- * Memory: nothing is dropped for being old, since "old" would depend on which events came
- * first. Groups and kept diagnoses are bounded by count (MAX_GROUPS, MAX_RECENT) and the
- * least recently used go first; reported combinations by MAX_SEEN, oldest first (one
- * reported again re-emits the same diagnosis: no change). Every open or kept diagnosis is
- * in the store, so an evicted one is loaded back (hvd_engine_set_loader()) before an event
- * it could matter to is matched: eviction changes memory, not results. Only matches short
- * of a threshold live in memory alone; they are lost with their group.
+ * Memory: every open or kept diagnosis is in the store, so one dropped is loaded back, per
+ * rule and hour of event time (hvd_engine_set_loader(), need()), before an event or a
+ * search it could matter to: dropping changes memory, not results. Past SOFT_KEPT, state
+ * far from the events being read goes (sweep()), so a long file read in time order holds
+ * a flat amount; groups and kept diagnoses are also bounded by count (MAX_GROUPS,
+ * MAX_RECENT), least recently used first, and reported combinations by MAX_SEEN, oldest
+ * first (one reported again re-emits the same diagnosis: no change). Only matches short of
+ * a threshold live in memory alone: sweep() keeps them, the count bounds lose them with
+ * their group.
  */
 #include "engine.h"
 #include "engine_internal.h"
@@ -54,8 +56,12 @@
 #define MAX_EVIDENCE  20 /* evidence kept per diagnosis: the earliest (see fold()) */
 #define EXCERPT_BYTES 300
 #define TEXT_BYTES    200 /* a RenderingInfo text kept with evidence (names, not prose) */
-#define MIN_SPAN      (3600 * INT64_C(10000000)) /* the loader's slice is at least an hour */
-#define MAX_LOADED    4096                       /* slices remembered as loaded */
+#define SLICE         (3600 * INT64_C(10000000)) /* the loader's unit of time: an hour */
+#define MAX_SLICES    256                        /* a longer need is asked for whole */
+#define MAX_LOADED    4096                       /* slices remembered as loaded, per rule */
+#define NEAR          (2 * SLICE) /* state this close to the events being read stays */
+#define SOFT_KEPT     2048        /* groups, open and kept diagnoses: past this, far go */
+#define SWEEP_EVERY   1024        /* events between two looks for far state */
 #define MAX_GROUPS    100000
 #define MAX_OPEN      200000 /* open diagnoses in all groups */
 #define MAX_PENDING   1024   /* threshold: matches short of it kept per group */
@@ -160,6 +166,7 @@ struct jkey {
  * key per join side of its rule (jnodes[i] for e->attrs_of_rule[rule][i]). */
 struct recent {
     size_t rule;
+    uint64_t primed; /* e->primes when hvd_engine_prime() last gave it; 0: made here */
     char *key;
     struct entities ents;
     hvd_time first;
@@ -204,6 +211,29 @@ struct cand {
     size_t implied[2];
 };
 
+/* The slices (time / SLICE) of one rule's stored diagnoses given by the loader, sorted.
+ * gen counts forgettings; memo_a..memo_b is a range found all marked at gen memo_gen - 1. */
+struct marks {
+    int64_t *v;
+    size_t n;
+    size_t cap;
+    uint64_t gen;
+    uint64_t memo_gen;
+    int64_t memo_a;
+    int64_t memo_b;
+};
+
+/* The two parts of the state of a rule's diagnoses, loaded and dropped apart: open ones
+ * (in their group, for matches to fold into) and kept ones (for correlation searches). */
+#define OPEN 0
+#define KEPT 1
+
+/* A rule whose stored diagnoses a diagnosis of another must see, and how far from it. */
+struct partner {
+    size_t rule;
+    hvd_time span;
+};
+
 struct bucket {
     char *key;
     struct cand *rules;
@@ -221,8 +251,16 @@ struct hvd_engine {
     hvd_extractor *namer;     /* names in message text (extract.h) */
     hvd_engine_load load;
     void *load_ud;
-    int64_t *loaded; /* slices (time / prime_span) given by the loader, sorted */
-    size_t nloaded;
+    struct marks *marks; /* per rule and part (OPEN, KEPT): what the loader gave */
+    int load_part;       /* the part the loader is asked for: what hvd_engine_prime() restores */
+    uint64_t primes;     /* calls to hvd_engine_prime() */
+    hvd_time *span_of;   /* per rule: how far from an event its group's state can matter */
+    hvd_time *keep_of;   /* per rule: how far from a diagnosis a search reaches for its kept ones */
+    struct partner **partners; /* per rule: itself, then its correlations' members; rule
+                                  SIZE_MAX ends the list */
+    size_t since_sweep;        /* events since far state was last looked for */
+    size_t soft_kept;          /* SOFT_KEPT, or what hvd__engine_drop_far() set */
+    size_t sweep_every;        /* SWEEP_EVERY, or what hvd__engine_drop_far() set */
     hvd_error load_err;
     uint64_t *limit_hits; /* per rule: regexes stopped by a PCRE2 limit, all time */
     uint64_t *limit_told; /* per rule: as of the last hvd_engine_limit_report() */
@@ -256,7 +294,6 @@ struct hvd_engine {
     struct jkey **jslots;   /* join keys by hash; grows with them */
     size_t njslots;
     size_t njkeys;
-    hvd_time prime_span;     /* see hvd_engine_prime_span() */
     struct dirty_ref *dirty; /* see fold(); at most MAX_DIRTY */
     size_t ndirty;
     struct held_ev *held; /* see fold(); at most MAX_HELD */
@@ -1019,30 +1056,64 @@ static int emit_diagnosis(hvd_engine *e, const hvd__rule *rule, const char *key,
 
 static int flush_dirty(hvd_engine *e);
 
-/* The loader's slice holding t: floor(t / prime_span). */
-static int64_t slice_of(const hvd_engine *e, hvd_time t)
+/* The loader's slice holding t: floor(t / SLICE). */
+static int64_t slice_of(hvd_time t)
 {
-    int64_t q = t / e->prime_span;
+    int64_t q = t / SLICE;
 
-    return t % e->prime_span < 0 ? q - 1 : q;
+    return t % SLICE < 0 ? q - 1 : q;
 }
 
-/* Index of the first loaded slice >= s. Cost: O(log nloaded). */
-static size_t loaded_at(const hvd_engine *e, int64_t s)
+/* Index of the first slice >= s among m's. Cost: O(log n). */
+static size_t marks_at(const struct marks *m, int64_t s)
 {
     size_t lo = 0;
-    size_t hi = e->nloaded;
+    size_t hi = m->n;
 
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
 
-        if (e->loaded[mid] < s) {
+        if (m->v[mid] < s) {
             lo = mid + 1;
         } else {
             hi = mid;
         }
     }
     return lo;
+}
+
+static int marked(const struct marks *m, int64_t s)
+{
+    size_t at = marks_at(m, s);
+
+    return at < m->n && m->v[at] == s;
+}
+
+/* Marks slice s (not marked yet). When MAX_LOADED are marked they are all forgotten:
+ * asking again is harmless, priming is idempotent. Cost: O(n) for the move. */
+static int mark(struct marks *m, int64_t s)
+{
+    size_t at;
+
+    if (m->n == MAX_LOADED) {
+        m->n = 0;
+        m->gen++;
+    }
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? 2 * m->cap : 16;
+        int64_t *grown = hvd_realloc(m->v, cap * sizeof(*grown));
+
+        if (!grown) {
+            return HVD_ENOMEM;
+        }
+        m->v = grown;
+        m->cap = cap;
+    }
+    at = marks_at(m, s);
+    memmove(m->v + at + 1, m->v + at, (m->n - at) * sizeof(*m->v));
+    m->v[at] = s;
+    m->n++;
+    return HVD_OK;
 }
 
 /* q * p saturated to the int64 range (p > 0): the start of slice or period q. */
@@ -1068,92 +1139,120 @@ static hvd_time add_sat(hvd_time t, int64_t d)
     return t + d;
 }
 
-/*
- * Asks the loader for the stored diagnoses that can matter to state spanning [lo, hi]:
- * every slice of [lo - S, hi + S] not asked for yet. The marks are a sorted array of at
- * most MAX_LOADED slices (when full they are all forgotten: asking again is harmless,
- * priming is idempotent). Cost: O(k log L) for k slices, plus the loads; a span of more
- * than 64 slices is asked for whole, unmarked.
- */
-static int need(hvd_engine *e, hvd_time lo, hvd_time hi)
+/* Whether [first, last] lies farther from t than the longer of NEAR and span plus a
+ * slice: state an event or a search at t cannot reach. */
+static int far_from(hvd_time t, hvd_time span, hvd_time first, hvd_time last)
 {
-    int64_t a;
-    int64_t b;
-    hvd_time start;
-    int rc;
+    hvd_time d = span + SLICE > NEAR ? span + SLICE : NEAR;
 
-    if (!e->load) {
-        return HVD_OK;
-    }
-    lo = add_sat(lo, -e->prime_span);
-    hi = add_sat(hi, e->prime_span);
-    a = slice_of(e, lo);
-    b = slice_of(e, hi);
-    /* What the loader reads is what the store holds: every growth is in it first. */
-    if (b - a > 64) {
-        rc = flush_dirty(e);
-        e->stats.loads++;
-        return rc < 0 ? rc : e->load(e->load_ud, lo, hi, &e->load_err);
-    }
-    for (int64_t sl = a; sl <= b; sl++) {
-        size_t at = loaded_at(e, sl);
-
-        if (at < e->nloaded && e->loaded[at] == sl) {
-            continue;
-        }
-        if (e->nloaded == MAX_LOADED) {
-            e->nloaded = 0;
-            at = 0;
-        }
-        memmove(e->loaded + at + 1, e->loaded + at, (e->nloaded - at) * sizeof(*e->loaded));
-        e->loaded[at] = sl;
-        e->nloaded++;
-        e->stats.loads++;
-        start = mul_sat(sl, e->prime_span);
-        rc = flush_dirty(e);
-        if (rc < 0) {
-            return rc;
-        }
-        rc = e->load(e->load_ud, start, add_sat(start, e->prime_span - 1), &e->load_err);
-        if (rc < 0) {
-            return rc;
-        }
-    }
-    return HVD_OK;
+    return last < add_sat(t, -d) || first > add_sat(t, d);
 }
 
-/* Whether need(lo, hi) has nothing left to ask for. Cost: O(k log L). */
-static int covered(const hvd_engine *e, hvd_time lo, hvd_time hi)
+/* Whether more is held than SOFT_KEPT: far state may go. */
+static int over_soft(const hvd_engine *e)
 {
-    int64_t a = slice_of(e, add_sat(lo, -e->prime_span));
-    int64_t b = slice_of(e, add_sat(hi, e->prime_span));
+    return e->ngroups + e->nopen + e->nrecent > e->soft_kept;
+}
+
+/* Whether every slice of rule r's state in [lo, hi] is here. The last range found
+ * covered is remembered until a slice of r is forgotten. Cost: O(1) when it is the
+ * remembered one, else O(k log n) for k slices. */
+static int covered(hvd_engine *e, size_t r, int part, hvd_time lo, hvd_time hi)
+{
+    struct marks *m = &e->marks[2 * r + (size_t)part];
+    int64_t a = slice_of(lo);
+    int64_t b = slice_of(hi);
 
     if (!e->load) {
         return 1;
     }
-    if (b - a > 64) {
+    if (m->memo_gen == m->gen + 1 && a >= m->memo_a && b <= m->memo_b) {
+        return 1;
+    }
+    if (b - a > MAX_SLICES) {
         return 0;
     }
     for (int64_t sl = a; sl <= b; sl++) {
-        size_t at = loaded_at(e, sl);
-
-        if (at == e->nloaded || e->loaded[at] != sl) {
+        if (!marked(m, sl)) {
             return 0;
         }
     }
+    m->memo_a = a;
+    m->memo_b = b;
+    m->memo_gen = m->gen + 1;
     return 1;
 }
 
-/* State spanning [lo, hi] was evicted: the slices it lies in are asked for again when
- * needed. Cost: O(log L + L). */
-static void forget_loaded(hvd_engine *e, hvd_time lo, hvd_time hi)
+/*
+ * Asks the loader for rule r's stored diagnoses that overlap [lo, hi] and are not here
+ * yet: each run of slices not asked for is one call. A span of more than MAX_SLICES
+ * slices is asked for whole, unmarked. What the engine grew is emitted first, so the
+ * store answers as if it had been written all along. Cost: O(k log n) for k slices, plus
+ * the loads.
+ */
+static int need(hvd_engine *e, size_t r, int part, hvd_time lo, hvd_time hi)
 {
-    size_t a = loaded_at(e, slice_of(e, lo));
-    size_t b = loaded_at(e, slice_of(e, hi) + 1);
+    struct marks *m = &e->marks[2 * r + (size_t)part];
+    const char *id = e->rs->rules[r].info.id;
+    int64_t a;
+    int64_t b;
+    int rc;
+
+    if (covered(e, r, part, lo, hi)) {
+        return HVD_OK;
+    }
+    a = slice_of(lo);
+    b = slice_of(hi);
+    rc = flush_dirty(e);
+    if (rc < 0) {
+        return rc;
+    }
+    e->load_part = part;
+    if (b - a > MAX_SLICES) {
+        e->stats.loads++;
+        rc = e->load(e->load_ud, id, lo, hi, &e->load_err);
+        e->load_part = -1;
+        return rc;
+    }
+    for (int64_t sl = a; sl <= b; sl++) {
+        int64_t end = sl;
+
+        if (marked(m, sl)) {
+            continue;
+        }
+        while (end < b && !marked(m, end + 1)) {
+            end++;
+        }
+        for (int64_t k = sl; k <= end && rc == HVD_OK; k++) {
+            rc = mark(m, k);
+        }
+        if (rc < 0) {
+            break;
+        }
+        e->stats.loads++;
+        rc = e->load(e->load_ud, id, mul_sat(sl, SLICE), add_sat(mul_sat(end, SLICE), SLICE - 1),
+                     &e->load_err);
+        if (rc < 0) {
+            break;
+        }
+        sl = end;
+    }
+    e->load_part = -1;
+    return rc;
+}
+
+/* State of rule r spanning [lo, hi] was dropped: the slices it lies in are asked for
+ * again when needed. Cost: O(log n + n). */
+static void forget_loaded(hvd_engine *e, size_t r, int part, hvd_time lo, hvd_time hi)
+{
+    struct marks *m = &e->marks[2 * r + (size_t)part];
+    size_t a = marks_at(m, slice_of(lo));
+    size_t b = marks_at(m, slice_of(hi) + 1);
 
     if (b > a) {
-        memmove(e->loaded + a, e->loaded + b, (e->nloaded - b) * sizeof(*e->loaded));
-        e->nloaded -= b - a;
+        memmove(m->v + a, m->v + b, (m->n - b) * sizeof(*m->v));
+        m->n -= b - a;
+        m->gen++;
     }
 }
 
@@ -2151,6 +2250,18 @@ static int gather(hvd_engine *e, size_t c, struct recent *const *chosen, int dep
 }
 
 /* A diagnosis was made or grew: keep it and try the correlations it can take part in. */
+/* Whether the stored diagnoses of rule's partners within their spans of [first, last]
+ * are all here. Cost: O(partners) when each is remembered covered. */
+static int partners_here(hvd_engine *e, size_t rule, hvd_time first, hvd_time last)
+{
+    for (const struct partner *p = e->partners[rule]; p->rule != SIZE_MAX; p++) {
+        if (!covered(e, p->rule, KEPT, add_sat(first, -p->span), add_sat(last, p->span))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static int made(hvd_engine *e, size_t rule, const char *key, const struct entities *ents,
                 hvd_time first, hvd_time last, int depth)
 {
@@ -2159,18 +2270,23 @@ static int made(hvd_engine *e, size_t rule, const char *key, const struct entiti
     struct gather_done done = {NULL, 0, 0};
     struct gather_done *outer;
     char *key_copy = NULL;
+    uint64_t primes;
     int changed = 0;
     int rc;
 
     if (!e->corr_by_rule[rule] || depth > CORR_DEPTH) {
         return HVD_OK;
     }
+    primes = e->primes;
     /* Every stored diagnosis that could be a partner is here before the search. Loading
      * may move the caller's open diagnoses (key and ents point into one): copy first. */
-    if (!covered(e, first, last)) {
+    if (!partners_here(e, rule, first, last)) {
         key_copy = hvd_strdup(key);
         rc = key_copy ? entities_copy(&copy, ents) : HVD_ENOMEM;
-        rc = rc < 0 ? rc : need(e, first, last);
+        for (const struct partner *p = e->partners[rule]; rc == HVD_OK && p->rule != SIZE_MAX;
+             p++) {
+            rc = need(e, p->rule, KEPT, add_sat(first, -p->span), add_sat(last, p->span));
+        }
         if (rc < 0) {
             hvd_free(key_copy);
             entities_free(&copy);
@@ -2185,6 +2301,8 @@ static int made(hvd_engine *e, size_t rule, const char *key, const struct entiti
     if (rc < 0) {
         return rc;
     }
+    /* Loaded just now, it is this diagnosis as the loader had it written: search anyway. */
+    changed |= r->primed > primes;
     /* Same span, same entities: every combination it can take part in was tried when it
      * was made or grew, or made before it was stored (a primed one). */
     if (!changed) {
@@ -2299,11 +2417,10 @@ static struct group *group_find(hvd_engine *e, const char *key, size_t rule)
     return g;
 }
 
-/* Drops the least recently used group; its open diagnoses are loaded again when needed.
+/* Drops group g; its open diagnoses are loaded again when needed (none may be dirty).
  * Cost: O(chain) to unlink it from its hash slot. */
-static void group_evict_oldest(hvd_engine *e)
+static void group_evict(hvd_engine *e, struct group *g)
 {
-    struct group *g = e->group_oldest;
     struct group **pg = &e->groups[hash(g->key) % e->ngroup_slots];
 
     while (*pg && *pg != g) {
@@ -2313,12 +2430,19 @@ static void group_evict_oldest(hvd_engine *e)
         *pg = g->next;
     }
     for (size_t i = 0; i < g->nopen; i++) {
-        forget_loaded(e, g->open[i].first, g->open[i].last);
+        forget_loaded(e, g->rule, OPEN, g->open[i].first, g->open[i].last);
     }
     group_unlink_order(e, g);
     e->nopen -= g->nopen;
     group_free(g);
     e->ngroups--;
+    e->stats.evicted++;
+}
+
+static void recent_evict(hvd_engine *e, struct recent *r)
+{
+    forget_loaded(e, r->rule, KEPT, r->first, r->last);
+    recent_drop(e, r);
     e->stats.evicted++;
 }
 
@@ -2336,17 +2460,72 @@ static int evict(hvd_engine *e)
         }
         while (e->group_oldest &&
                (e->ngroups > MAX_GROUPS / 10 * 9 || e->nopen > MAX_OPEN / 10 * 9)) {
-            group_evict_oldest(e);
+            group_evict(e, e->group_oldest);
         }
     }
     if (e->nrecent > MAX_RECENT) {
         while (e->nrecent > MAX_RECENT / 10 * 9) {
-            forget_loaded(e, e->recent_oldest->first, e->recent_oldest->last);
-            recent_drop(e, e->recent_oldest);
-            e->stats.evicted++;
+            recent_evict(e, e->recent_oldest);
         }
     }
     while (e->nseen > MAX_SEEN) {
+        seen_drop_oldest(e);
+    }
+    return HVD_OK;
+}
+
+/* Whether every open diagnosis of g is far from t, and it holds no match short of a
+ * threshold (those are in memory only). */
+static int group_far(const hvd_engine *e, const struct group *g, hvd_time t)
+{
+    if (g->npending > 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < g->nopen; i++) {
+        if (!far_from(t, e->span_of[g->rule], g->open[i].first, g->open[i].last)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * Drops the state an event or a search at t (the time of the events being read) cannot
+ * reach (far_from()): groups with no pending match whose open diagnoses are all far, and
+ * kept diagnoses; reported combinations far from t too. What is dropped is in the store and
+ * is loaded again (need()) if an event or a search reaches its time after all, so reading
+ * in time order holds a flat amount of memory however long the file; only the loads depend
+ * on the order. Called every SWEEP_EVERY events while over_soft(). Cost: O(groups + kept)
+ * per call, plus one flush when a dropped group grew since it was emitted.
+ */
+static int sweep(hvd_engine *e, hvd_time t)
+{
+    int flushed = 0;
+
+    for (struct group *g = e->group_oldest, *next; g; g = next) {
+        next = g->newer;
+        if (!group_far(e, g, t)) {
+            continue;
+        }
+        for (size_t i = 0; !flushed && i < g->nopen; i++) {
+            if (g->open[i].dirty) {
+                int rc = flush_dirty(e); /* what goes is stored whole first */
+
+                if (rc < 0) {
+                    return rc;
+                }
+                flushed = 1;
+            }
+        }
+        group_evict(e, g);
+    }
+    for (struct recent *r = e->recent_oldest, *next; r; r = next) {
+        next = r->newer;
+        if (far_from(t, e->keep_of[r->rule], r->first, r->last)) {
+            recent_evict(e, r);
+        }
+    }
+    while (e->seen_oldest && far_from(t, 0, e->seen_oldest->lo, e->seen_oldest->hi)) {
         seen_drop_oldest(e);
     }
     return HVD_OK;
@@ -2491,6 +2670,24 @@ static void open_remove(hvd_engine *e, struct group *g, struct open_diag *od)
     }
     g->nopen--;
     e->nopen--;
+}
+
+/* Drops g's open diagnoses far from t that hold nothing unstored (they are loaded again
+ * when needed): a group matched all along keeps only its periods near the events read.
+ * Cost: O(nopen) per one dropped. */
+static void open_prune(hvd_engine *e, struct group *g, hvd_time t)
+{
+    for (size_t i = 0; i < g->nopen;) {
+        struct open_diag *od = &g->open[i];
+
+        if (od->dirty || !far_from(t, e->span_of[g->rule], od->first, od->last)) {
+            i++;
+            continue;
+        }
+        forget_loaded(e, g->rule, OPEN, od->first, od->last);
+        open_remove(e, g, od);
+        e->stats.evicted++;
+    }
 }
 
 static int held_order(const void *x, const void *y)
@@ -2682,6 +2879,11 @@ static int matched(hvd_engine *e, size_t r)
     char tbuf[40];
     int rc;
 
+    /* The stored diagnoses of this rule the match could fold into are here first. */
+    rc = need(e, r, OPEN, add_sat(ev->time, -e->span_of[r]), add_sat(ev->time, e->span_of[r]));
+    if (rc < 0) {
+        return rc;
+    }
     rc = group_key(e, rule, rule->quiet_group, rule->nquiet_group, !rule->quiet_group_set, key);
     if (rc < 0) {
         return rc;
@@ -2711,6 +2913,9 @@ static int matched(hvd_engine *e, size_t r)
         for (size_t i = 0; i < n; i++) {
             list[i] = g->pending[lo + i].ev;
         }
+    }
+    if (over_soft(e)) {
+        open_prune(e, g, ev->time);
     }
     /* A new diagnosis: its key names the rule, the group and its period. */
     hvd_buf_adds(key, "\x1f@");
@@ -3016,8 +3221,6 @@ int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
     e->codes_ready = 0;
     e->stats.events++;
     e->load_err.code = HVD_OK; /* set by the loader when it fails */
-    /* Stored diagnoses this event could fold into or join with, before it is matched. */
-    rc = need(e, ev->time, ev->time);
     hvd__channel_normalise(ev->channel ? ev->channel : "", e->channel, sizeof(e->channel));
     lower_copy(low, sizeof(low), ev->provider ? ev->provider : "");
     /* A provider lowered whole has its word; a longer one is compared as text. */
@@ -3043,6 +3246,12 @@ int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err)
     if (rc == HVD_OK && (e->ngroups > MAX_GROUPS || e->nopen > MAX_OPEN ||
                          e->nrecent > MAX_RECENT || e->nseen > MAX_SEEN)) {
         rc = evict(e);
+    }
+    if (rc == HVD_OK && ++e->since_sweep >= e->sweep_every && hvd_time_has_date(ev->time)) {
+        e->since_sweep = 0;
+        if (over_soft(e)) {
+            rc = sweep(e, ev->time);
+        }
     }
     e->stats.groups = e->ngroups;
     e->stats.kept = e->nrecent;
@@ -3075,9 +3284,76 @@ void hvd__engine_match_disabled(hvd_engine *e, int on)
     e->match_disabled = on;
 }
 
+void hvd__engine_drop_far(hvd_engine *e, size_t soft, size_t every)
+{
+    e->soft_kept = soft;
+    e->sweep_every = every > 0 ? every : 1;
+}
+
 const hvd_engine_stats *hvd_engine_get_stats(const hvd_engine *e)
 {
     return &e->stats;
+}
+
+/* Adds (rule, span) to list *p of *n entries, or widens the span of the rule's entry. */
+static int partner_add(struct partner **p, size_t *n, size_t rule, hvd_time span)
+{
+    struct partner *grown;
+
+    for (size_t i = 0; i < *n; i++) {
+        if ((*p)[i].rule == rule) {
+            (*p)[i].span = span > (*p)[i].span ? span : (*p)[i].span;
+            return HVD_OK;
+        }
+    }
+    grown = hvd_realloc(*p, (*n + 2) * sizeof(*grown));
+    if (!grown) {
+        return HVD_ENOMEM;
+    }
+    *p = grown;
+    (*p)[*n].rule = rule;
+    (*p)[*n].span = span;
+    (*n)++;
+    (*p)[*n].rule = SIZE_MAX;
+    return HVD_OK;
+}
+
+/* The stored diagnoses a diagnosis D of rule r must see before made() searches: its own
+ * (to know whether it changed), and for each role D can take in a correlation, the rules of
+ * the other roles within the correlation's window (its partners), and those of its own
+ * role within twice the window when the role gathers (the members gathered with D). Also
+ * sets how long r's kept diagnoses stay near the events read: the longest span a search
+ * of another rule's diagnosis reaches for them. Only rules in a correlation have a list. */
+static int partners_of(hvd_engine *e, size_t r)
+{
+    size_t n = 0;
+    int rc;
+
+    if (!e->corr_by_rule[r]) {
+        return HVD_OK;
+    }
+    rc = partner_add(&e->partners[r], &n, r, 0);
+    for (size_t *c = e->corr_by_rule[r]; rc == HVD_OK && *c; c++) {
+        const hvd__rule *corr = &e->rs->rules[*c - 1];
+        hvd_time w = corr->window < INT64_MAX / 8 ? corr->window : INT64_MAX / 8;
+
+        for (size_t m = 0; rc == HVD_OK && m < corr->nmembers; m++) {
+            hvd_time reach = corr->members[m].gather ? 2 * w : w;
+
+            if (corr->members[m].rule != r) {
+                continue;
+            }
+            e->keep_of[r] = reach > e->keep_of[r] ? reach : e->keep_of[r];
+            for (size_t o = 0; rc == HVD_OK && o < corr->nmembers; o++) {
+                if (o != m) {
+                    rc = partner_add(&e->partners[r], &n, corr->members[o].rule, w);
+                } else if (corr->members[m].gather) {
+                    rc = partner_add(&e->partners[r], &n, r, 2 * w);
+                }
+            }
+        }
+    }
+    return rc;
 }
 
 int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit emit, void *ud,
@@ -3104,6 +3380,9 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
         hvd_free(e);
         return HVD_ENOMEM;
     }
+    e->load_part = -1;
+    e->soft_kept = SOFT_KEPT;
+    e->sweep_every = SWEEP_EVERY;
     hvd_buf_init(&e->scratch, 256 * 1024);
     hvd_buf_init(&e->lowered, 1024 * 1024);
     if (words_index(e) < 0) {
@@ -3117,25 +3396,25 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
     e->join_attrs = hvd_calloc(rs->nrules + 1, sizeof(*e->join_attrs));
     e->limit_hits = hvd_calloc(rs->nrules + 1, sizeof(*e->limit_hits));
     e->limit_told = hvd_calloc(rs->nrules + 1, sizeof(*e->limit_told));
-    e->loaded = hvd_calloc(MAX_LOADED, sizeof(*e->loaded));
+    e->marks = hvd_calloc(2 * rs->nrules + 2, sizeof(*e->marks));
+    e->span_of = hvd_calloc(rs->nrules + 1, sizeof(*e->span_of));
+    e->keep_of = hvd_calloc(rs->nrules + 1, sizeof(*e->keep_of));
+    e->partners = hvd_calloc(rs->nrules + 1, sizeof(*e->partners));
     if (!e->md || !e->mctx || !e->corr_by_rule || !e->recent_by_rule || !e->attrs_of_rule ||
-        !e->join_attrs || !e->limit_hits || !e->limit_told || !e->loaded) {
+        !e->join_attrs || !e->limit_hits || !e->limit_told || !e->marks || !e->span_of ||
+        !e->keep_of || !e->partners) {
         rc = HVD_ENOMEM;
     } else {
         pcre2_set_match_limit(e->mctx, HVD__MATCH_LIMIT);
         pcre2_set_depth_limit(e->mctx, HVD__DEPTH_LIMIT);
     }
-    /* The longest span a rule looks at: how far from an event stored state can matter. */
-    e->prime_span = MIN_SPAN;
-    for (size_t r = 0; r < rs->nrules; r++) {
+    /* How far from an event of a rule its group's state can matter. */
+    for (size_t r = 0; rc == HVD_OK && r < rs->nrules; r++) {
         const hvd__rule *rule = &rs->rules[r];
-        int64_t span = rule->window;
+        int64_t span = rule->threshold_window;
 
-        span = rule->threshold_window > span ? rule->threshold_window : span;
         span = rule->quiet_period > span ? rule->quiet_period : span;
-        if (span > e->prime_span && span < INT64_MAX / 4) {
-            e->prime_span = span;
-        }
+        e->span_of[r] = span < INT64_MAX / 8 ? span : INT64_MAX / 8;
     }
     for (size_t r = 0; rc == HVD_OK && r < rs->nrules; r++) {
         const hvd__rule *rule = &rs->rules[r];
@@ -3166,6 +3445,9 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
             e->corr_by_rule[member] = grown;
         }
     }
+    for (size_t r = 0; rc == HVD_OK && r < rs->nrules; r++) {
+        rc = partners_of(e, r);
+    }
     if (rc < 0) {
         hvd_engine_destroy(e);
         return hvd_error_set(err, rc, NULL, 0, "cannot build the rule index");
@@ -3174,16 +3456,14 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
     return HVD_OK;
 }
 
-hvd_time hvd_engine_prime_span(const hvd_engine *e)
-{
-    return e->prime_span;
-}
-
 void hvd_engine_set_loader(hvd_engine *e, hvd_engine_load load, void *ud)
 {
     e->load = load;
     e->load_ud = ud;
-    e->nloaded = 0;
+    for (size_t r = 0; r < 2 * e->rs->nrules; r++) {
+        e->marks[r].n = 0;
+        e->marks[r].gen++;
+    }
 }
 
 void hvd_engine_limit_report(hvd_engine *e,
@@ -3281,10 +3561,14 @@ int hvd_engine_prime(hvd_engine *e, const char *rule_id, const char *key, const 
         rc = name ? entities_set(&es, name, ents[i].value, strlen(ents[i].value)) : HVD_ENOMEM;
     }
     /* Kept, not searched: combinations among primed diagnoses were made before. */
-    if (rc == HVD_OK && e->corr_by_rule[r]) {
+    e->primes++;
+    if (rc == HVD_OK && e->corr_by_rule[r] && e->load_part != OPEN) {
         rc = remember(e, (size_t)r, key, &es, first, last, &kept, NULL);
+        if (rc == HVD_OK) {
+            kept->primed = e->primes;
+        }
     }
-    if (rc == HVD_OK && !e->rs->rules[r].info.correlation) {
+    if (rc == HVD_OK && !e->rs->rules[r].info.correlation && e->load_part != KEPT) {
         rc = reopen(e, (size_t)r, key, &es, first, last, count);
     }
     entities_free(&es);
@@ -3352,7 +3636,16 @@ void hvd_engine_destroy(hvd_engine *e)
     hvd_free(e->names);
     hvd_free(e->limit_hits);
     hvd_free(e->limit_told);
-    hvd_free(e->loaded);
+    for (size_t r = 0; e->marks && r < 2 * e->rs->nrules; r++) {
+        hvd_free(e->marks[r].v);
+    }
+    hvd_free(e->marks);
+    hvd_free(e->span_of);
+    hvd_free(e->keep_of);
+    for (size_t r = 0; e->partners && r < e->rs->nrules; r++) {
+        hvd_free(e->partners[r]);
+    }
+    hvd_free(e->partners);
     hvd_free(e->dirty);
     for (size_t i = 0; i < e->nheld; i++) {
         evidence_free(&e->held[i].evc);

@@ -4,11 +4,13 @@
  * one diagnosis per group and quiet period, keyed by the period's start, so files may come
  * in any order, split anywhere), and makes correlation diagnoses from other diagnoses.
  *
- * State is never dropped for being old: a kept diagnosis or group is used for an event
- * when it lies within the rule's span of that event's own time. Memory is bounded by
- * counts (least recently used goes first); what goes can be loaded again from the store
- * through the loader (see hvd_engine_set_loader()), so evicting changes no result, except
- * matches still short of a threshold, which are only in memory.
+ * A kept diagnosis or group is used for an event when it lies within the rule's span of
+ * that event's own time, whatever was read before. Memory holds what lies near the events
+ * being read (far state goes once enough is held) and is bounded by counts (least
+ * recently used goes first); what goes is loaded again from the store through the loader
+ * (see hvd_engine_set_loader()) when an event or a search reaches its time, so dropping
+ * changes no result, except matches still short of a threshold: only the count bounds drop
+ * those.
  */
 #ifndef HVD_ENGINE_H
 #define HVD_ENGINE_H
@@ -29,9 +31,11 @@ typedef struct hvd_engine hvd_engine;
  * HVD_E* code that stops the engine: the feed that made d returns that code. */
 typedef int (*hvd_engine_emit)(void *ud, const hvd_diagnosis *d);
 
-/* Gives the engine (with hvd_engine_prime()) every stored diagnosis whose span [first,
- * last] overlaps [lo, hi]. Returns HVD_OK or a negative code with err set. */
-typedef int (*hvd_engine_load)(void *ud, hvd_time lo, hvd_time hi, hvd_error *err);
+/* Gives the engine (with hvd_engine_prime()) every stored diagnosis of rule rule_id whose
+ * span [first, last] overlaps [lo, hi] (giving others too is harmless). Returns HVD_OK or a
+ * negative code with err set. */
+typedef int (*hvd_engine_load)(void *ud, const char *rule_id, hvd_time lo, hvd_time hi,
+                               hvd_error *err);
 
 typedef struct hvd_engine_stats {
     uint64_t events;     /* events fed */
@@ -53,23 +57,20 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
                       hvd_error *err);
 
 /*
- * Sets the loader (NULL: none) that gives back stored diagnoses. Before an event at time t
- * is matched, and before partners of a diagnosis spanning [a, b] are searched, the engine
- * asks for the stored diagnoses that could take part: those overlapping [t - S, t + S]
- * (resp. [a - S, b + S]), S = hvd_engine_prime_span(), in slices of S it has not asked
- * for yet (a slice is asked again once state from it was evicted). So a new engine (after
- * a restart or a rollback) needs no priming up front, and sees exactly the stored
- * diagnoses an engine that never stopped would still hold.
+ * Sets the loader (NULL: none) that gives back stored diagnoses. Before a match of rule R
+ * at time t folds, the engine asks for R's stored diagnoses overlapping [t - S, t + S] (S:
+ * R's quiet period or threshold window); before partners of a diagnosis spanning [a, b]
+ * are searched, for each member rule of its correlations those overlapping [a - W, b + W]
+ * (W: the correlation's window); in hours of event time it has not asked for yet for that
+ * rule (asked again once state from them was dropped). So a new engine (after a restart
+ * or a rollback) needs no priming up front, and sees exactly the stored diagnoses an
+ * engine that never stopped would still hold.
  */
 void hvd_engine_set_loader(hvd_engine *e, hvd_engine_load load, void *ud);
 
 /* Matches one event. Returns HVD_OK, HVD_ENOMEM, or the code emit or the loader returned
  * (err set by them; the engine then holds state it may not have stored: destroy it). */
 int hvd_engine_feed(hvd_engine *e, const hvd_event *ev, hvd_error *err);
-
-/* The longest span of event time any rule looks at (window, threshold window or quiet
- * period), at least an hour: how far from an event stored diagnoses can still matter. */
-hvd_time hvd_engine_prime_span(const hvd_engine *e);
 
 /*
  * Gives the engine a diagnosis made before it started (stored before a restart), as if it

@@ -1,4 +1,5 @@
-/* Engine switches for the example runner (ruletest.c), not for production callers. */
+/* Engine switches for the example runner (ruletest.c) and the tests, not for production
+ * callers. */
 #ifndef HVD_ENGINE_INTERNAL_H
 #define HVD_ENGINE_INTERNAL_H
 
@@ -6,5 +7,9 @@
 
 /* on: rules with enabled="false" are matched too, so their examples stay checked. */
 void hvd__engine_match_disabled(hvd_engine *e, int on);
+
+/* Far state goes once more than soft groups, open and kept diagnoses are held, looked for
+ * every 'every' events (the replay tests drop it all the time: results must not change). */
+void hvd__engine_drop_far(hvd_engine *e, size_t soft, size_t every);
 
 #endif

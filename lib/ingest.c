@@ -17,8 +17,10 @@
 #include "alloc.h"
 #include "diagbuf.h"
 #include "engine.h"
+#include "engine_internal.h"
 #include "hvtime.h"
 #include "needs.h"
+#include "store_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,8 +46,11 @@ struct hvd_ingest {
     int changed_total; /* anything changed since create or the last finish */
     int failed;
     hvd_error store_err;
+    uint64_t settle_every; /* SETTLE_EVERY, or 1 under hvd__ingest_tight() */
 #ifdef HVD_TESTING
-    long fail_after; /* see hvd__ingest_fail_store_after(); < 0 off */
+    long fail_after;  /* see hvd__ingest_fail_store_after(); < 0 off */
+    int tight;        /* see hvd__ingest_tight() */
+    uint64_t dropped; /* by engines gone */
 #endif
 };
 
@@ -95,6 +100,7 @@ static int on_diagnosis(void *ud, const hvd_diagnosis *d)
     return rc == 1 ? write_pending(ing) : HVD_OK;
 }
 
+#define SETTLE_EVERY   65536 /* fresh events of a file between two hvd_store_settle() */
 #define PRIME_MAX      20000 /* stored diagnoses given to the engine per slice, newest first */
 #define PRIME_ENTITIES 48
 
@@ -174,13 +180,13 @@ static void limit_report(hvd_ingest *ing, const char *display)
 }
 
 /*
- * The engine's loader: the stored diagnoses whose span overlaps [lo, hi] (a slice of event
- * time the file's events reach), newest first, at most PRIME_MAX. So a cause stored before
- * a restart still explains a failure read now, whatever the times of the files read
- * between, and a flood that goes on in a later file keeps folding into its diagnosis.
- * Cost: one indexed query per slice, one more per diagnosis for its entities.
+ * The engine's loader: the stored diagnoses of a rule whose span overlaps [lo, hi] (hours
+ * of event time the file's events or searches reach), newest first, at most PRIME_MAX. So
+ * a cause stored before a restart still explains a failure read now, whatever the times of
+ * the files read between, and a flood that goes on in a later file keeps folding into its
+ * diagnosis. Cost: one indexed query per call, one more per diagnosis for its entities.
  */
-static int load(void *ud, hvd_time lo, hvd_time hi, hvd_error *err)
+static int load(void *ud, const char *rule_id, hvd_time lo, hvd_time hi, hvd_error *err)
 {
     hvd_ingest *ing = ud;
     hvd_diagnosis_filter f;
@@ -199,6 +205,7 @@ static int load(void *ud, hvd_time lo, hvd_time hi, hvd_error *err)
     memset(&f, 0, sizeof(f));
     f.since = lo == 0 ? -1 : lo; /* 0 does not filter */
     f.until = hi == 0 ? 1 : hi;
+    f.rule = rule_id;
     f.limit = PRIME_MAX;
     rc = hvd_store_diagnoses(ing->st, &f, prime_one, &p, err);
     rc = rc < 0 ? rc : p.rc;
@@ -215,6 +222,9 @@ static void engine_drop(hvd_ingest *ing)
 {
     if (ing->engine) {
         limit_report(ing, "");
+#ifdef HVD_TESTING
+        ing->dropped += hvd_engine_get_stats(ing->engine)->evicted;
+#endif
     }
     hvd_engine_destroy(ing->engine);
     ing->engine = NULL;
@@ -231,6 +241,11 @@ static int engine_renew(hvd_ingest *ing, hvd_error *err)
         return rc;
     }
     hvd_engine_set_loader(e, load, ing);
+#ifdef HVD_TESTING
+    if (ing->tight) {
+        hvd__engine_drop_far(e, 0, 1);
+    }
+#endif
     engine_drop(ing);
     ing->engine = e;
     return HVD_OK;
@@ -249,6 +264,7 @@ int hvd_ingest_create(hvd_ingest **out, hvd_store *st, const hvd_ruleset *rs, co
     ing->st = st;
     ing->rs = rs;
     ing->log = log;
+    ing->settle_every = SETTLE_EVERY;
 #ifdef HVD_TESTING
     ing->fail_after = -1;
 #endif
@@ -593,6 +609,18 @@ int hvd_ingest_file(hvd_ingest *ing, const char *path, const char *display,
             }
             goto fail;
         }
+        /* A long file: what it changed so far is regrouped now, so that the commit's
+         * regrouping does not hold the whole file's diagnoses at once. */
+        if (res->fresh % ing->settle_every == 0) {
+            rc = write_pending(ing);
+            rc = rc < 0 ? rc : hvd_store_settle(ing->st, err);
+            if (rc < 0) {
+                if (ing->failed) {
+                    *err = ing->store_err;
+                }
+                goto fail;
+            }
+        }
     }
     /* What the engine grew without emitting yet goes into this file's transaction, then
      * all that is held is written. */
@@ -706,5 +734,20 @@ void hvd_ingest_destroy(hvd_ingest *ing)
 void hvd__ingest_fail_store_after(hvd_ingest *ing, long n)
 {
     ing->fail_after = n < 0 ? -1 : n;
+}
+
+void hvd__ingest_tight(hvd_ingest *ing)
+{
+    ing->tight = 1;
+    ing->settle_every = 1;
+    hvd__store_settle_min(ing->st, 0);
+    if (ing->engine) {
+        hvd__engine_drop_far(ing->engine, 0, 1);
+    }
+}
+
+uint64_t hvd__ingest_dropped(const hvd_ingest *ing)
+{
+    return ing->dropped + (ing->engine ? hvd_engine_get_stats(ing->engine)->evicted : 0);
 }
 #endif

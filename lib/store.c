@@ -35,6 +35,8 @@
 #define SCHEMA_VERSION  ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
 #define BUSY_TIMEOUT_MS 10000
 #define HOST_MAX        256 /* a host's short name, as kept for grouping */
+/* Changed diagnoses below which hvd_store_settle() leaves the regrouping to commit. */
+#define SETTLE_MIN 1024
 /* Changes noted per transaction for regrouping; past this, commit regroups everything. */
 #define CHANGED_MAX (1u << 20)
 /* Above this many changed diagnoses, and an eighth of all, one full pass is cheaper. */
@@ -121,6 +123,7 @@ struct hvd_store {
     size_t changed_cap;
     int changes_lost;       /* not all changes were noted: regroup everything */
     int64_t regroup_loaded; /* diagnoses the last regrouping read */
+    size_t settle_min;      /* SETTLE_MIN, or what hvd__store_settle_min() set */
     int64_t pending_marks;  /* events marked in the open transaction */
     int64_t data_version;   /* PRAGMA data_version at the last begin */
     struct evlog *evtx;
@@ -400,6 +403,7 @@ int hvd_store_open(hvd_store **out, const char *path, int flags, hvd_error *err)
         return hvd_error_set(err, HVD_ENOMEM, path, 0, "cannot allocate the store");
     }
     hvd_buf_init(&st->text, 1 << 20);
+    st->settle_min = SETTLE_MIN;
     st->readonly = readonly;
     st->path = hvd_strdup(path);
     if (!st->path) {
@@ -768,6 +772,20 @@ int hvd_store_commit(hvd_store *st, hvd_error *err)
     st->pending_marks = 0;
     seen_committed(st);
     return HVD_OK;
+}
+
+int hvd_store_settle(hvd_store *st, hvd_error *err)
+{
+    int rc = need_tx(st, err);
+
+    if (rc < 0 || !st->incidents_dirty || (st->nchanged < st->settle_min && !st->changes_lost)) {
+        return rc;
+    }
+    rc = regroup_changed(st, err);
+    if (rc == HVD_OK) {
+        changes_clear(st);
+    }
+    return rc;
 }
 
 void hvd_store_rollback(hvd_store *st)
@@ -3413,6 +3431,11 @@ int hvd_store_rebuild_incidents(hvd_store *st, hvd_error *err)
 int64_t hvd__store_regroup_loaded(const hvd_store *st)
 {
     return st->regroup_loaded;
+}
+
+void hvd__store_settle_min(hvd_store *st, size_t n)
+{
+    st->settle_min = n;
 }
 
 /* --- reading ---------------------------------------------------------------------------- */

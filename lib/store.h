@@ -51,6 +51,12 @@ int hvd_store_begin(hvd_store *st, hvd_error *err);
 int hvd_store_commit(hvd_store *st, hvd_error *err);
 void hvd_store_rollback(hvd_store *st); /* NULL-safe; harmless without a transaction */
 
+/* Regroups now, inside the open transaction, the incidents of what changed since begin or
+ * the last settle (when enough did), as commit would; commit then regroups only what
+ * changes after. The incidents are the same either way: a long transaction calls it from
+ * time to time so that regrouping holds what changed between two calls, not all it wrote. */
+int hvd_store_settle(hvd_store *st, hvd_error *err);
+
 /* --- seen input ----------------------------------------------------------------------
  * Re-reading a file, or an export that repeats old records, must add nothing twice, and
  * anything not read before is new, whatever order files come in.

@@ -11,6 +11,9 @@
  * full pass; at commit, the changed ones and those that can share an incident with them. */
 int64_t hvd__store_regroup_loaded(const hvd_store *st);
 
+/* hvd_store_settle() regroups once n diagnoses changed (SETTLE_MIN by default). */
+void hvd__store_settle_min(hvd_store *st, size_t n);
+
 /* Appends the SQL of a listing to out: diagnoses (incidents 0) or incidents (1) with the
  * filters of mask (STORE_LIST_* bits of store_sql.h). The store prepares exactly this;
  * tests explain it. Returns HVD_OK or the hvd_buf error. */
