@@ -211,16 +211,11 @@ struct cand {
     size_t implied[2];
 };
 
-/* The slices (time / SLICE) of one rule's stored diagnoses given by the loader, sorted.
- * gen counts forgettings; memo_a..memo_b is a range found all marked at gen memo_gen - 1. */
+/* The slices (time / SLICE) of one rule's stored diagnoses given by the loader, sorted. */
 struct marks {
     int64_t *v;
     size_t n;
     size_t cap;
-    uint64_t gen;
-    uint64_t memo_gen;
-    int64_t memo_a;
-    int64_t memo_b;
 };
 
 /* The two parts of the state of a rule's diagnoses, loaded and dropped apart: open ones
@@ -1097,7 +1092,6 @@ static int mark(struct marks *m, int64_t s)
 
     if (m->n == MAX_LOADED) {
         m->n = 0;
-        m->gen++;
     }
     if (m->n == m->cap) {
         size_t cap = m->cap ? 2 * m->cap : 16;
@@ -1154,33 +1148,24 @@ static int over_soft(const hvd_engine *e)
     return e->ngroups + e->nopen + e->nrecent > e->soft_kept;
 }
 
-/* Whether every slice of rule r's state in [lo, hi] is here. The last range found
- * covered is remembered until a slice of r is forgotten. Cost: O(1) when it is the
- * remembered one, else O(k log n) for k slices. */
+/* Whether every slice of rule r's part in [lo, hi] is here: the marks are sorted and
+ * unique, so they are when a is marked and the mark b - a places after it is b. Cost:
+ * O(log n). */
 static int covered(hvd_engine *e, size_t r, int part, hvd_time lo, hvd_time hi)
 {
-    struct marks *m = &e->marks[2 * r + (size_t)part];
+    const struct marks *m = &e->marks[2 * r + (size_t)part];
     int64_t a = slice_of(lo);
     int64_t b = slice_of(hi);
+    size_t at;
 
     if (!e->load) {
-        return 1;
-    }
-    if (m->memo_gen == m->gen + 1 && a >= m->memo_a && b <= m->memo_b) {
         return 1;
     }
     if (b - a > MAX_SLICES) {
         return 0;
     }
-    for (int64_t sl = a; sl <= b; sl++) {
-        if (!marked(m, sl)) {
-            return 0;
-        }
-    }
-    m->memo_a = a;
-    m->memo_b = b;
-    m->memo_gen = m->gen + 1;
-    return 1;
+    at = marks_at(m, a);
+    return at + (size_t)(b - a) < m->n && m->v[at] == a && m->v[at + (size_t)(b - a)] == b;
 }
 
 /*
@@ -1252,7 +1237,6 @@ static void forget_loaded(hvd_engine *e, size_t r, int part, hvd_time lo, hvd_ti
     if (b > a) {
         memmove(m->v + a, m->v + b, (m->n - b) * sizeof(*m->v));
         m->n -= b - a;
-        m->gen++;
     }
 }
 
@@ -2249,9 +2233,8 @@ static int gather(hvd_engine *e, size_t c, struct recent *const *chosen, int dep
     return rc;
 }
 
-/* A diagnosis was made or grew: keep it and try the correlations it can take part in. */
 /* Whether the stored diagnoses of rule's partners within their spans of [first, last]
- * are all here. Cost: O(partners) when each is remembered covered. */
+ * are all here. Cost: O(partners log n). */
 static int partners_here(hvd_engine *e, size_t rule, hvd_time first, hvd_time last)
 {
     for (const struct partner *p = e->partners[rule]; p->rule != SIZE_MAX; p++) {
@@ -2262,6 +2245,7 @@ static int partners_here(hvd_engine *e, size_t rule, hvd_time first, hvd_time la
     return 1;
 }
 
+/* A diagnosis was made or grew: keep it and try the correlations it can take part in. */
 static int made(hvd_engine *e, size_t rule, const char *key, const struct entities *ents,
                 hvd_time first, hvd_time last, int depth)
 {
@@ -3462,7 +3446,6 @@ void hvd_engine_set_loader(hvd_engine *e, hvd_engine_load load, void *ud)
     e->load_ud = ud;
     for (size_t r = 0; r < 2 * e->rs->nrules; r++) {
         e->marks[r].n = 0;
-        e->marks[r].gen++;
     }
 }
 
