@@ -3268,6 +3268,11 @@ void hvd__engine_match_disabled(hvd_engine *e, int on)
     e->match_disabled = on;
 }
 
+size_t hvd__engine_held(const hvd_engine *e)
+{
+    return e->ngroups + e->nopen + e->nrecent;
+}
+
 void hvd__engine_drop_far(hvd_engine *e, size_t soft, size_t every)
 {
     e->soft_kept = soft;

@@ -12,4 +12,7 @@ void hvd__engine_match_disabled(hvd_engine *e, int on);
  * every 'every' events (the replay tests drop it all the time: results must not change). */
 void hvd__engine_drop_far(hvd_engine *e, size_t soft, size_t every);
 
+/* Groups, open and kept diagnoses held now. */
+size_t hvd__engine_held(const hvd_engine *e);
+
 #endif

@@ -746,6 +746,11 @@ void hvd__ingest_tight(hvd_ingest *ing)
     }
 }
 
+size_t hvd__ingest_held(const hvd_ingest *ing)
+{
+    return ing->engine ? hvd__engine_held(ing->engine) : 0;
+}
+
 uint64_t hvd__ingest_dropped(const hvd_ingest *ing)
 {
     return ing->dropped + (ing->engine ? hvd_engine_get_stats(ing->engine)->evicted : 0);

@@ -14,6 +14,9 @@ void hvd__ingest_fail_store_after(hvd_ingest *ing, long n);
  * (results must not change). Returns the groups and diagnoses the engines dropped so far. */
 void hvd__ingest_tight(hvd_ingest *ing);
 uint64_t hvd__ingest_dropped(const hvd_ingest *ing);
+
+/* Groups, open and kept diagnoses the engine holds now. */
+size_t hvd__ingest_held(const hvd_ingest *ing);
 #endif
 
 #endif

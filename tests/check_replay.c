@@ -654,6 +654,51 @@ static int count_named(const char *path, const char *rule, const char *vm_name)
     return n;
 }
 
+/* Ten days of one node missing heartbeats with 400 peers in turn, a line every three
+ * minutes (4,800 diagnoses): read in time order, the engine holds what lies near the lines
+ * being read, not all it made, and no more than a restart before every day gives. */
+START_TEST(a_long_file_in_time_order_holds_what_is_near)
+{
+    char *log = hvd_test_path(tmp, "HV-NODE09_cluster.log");
+    char *path = hvd_test_path(tmp, "long.db");
+    FILE *f = fopen(log, "w");
+    hvd_store *st = NULL;
+    hvd_ingest *ing = NULL;
+    hvd_ingest_result res;
+    hvd_error err;
+    int lines = 10 * 24 * 20;
+
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "[=== Cluster ===]\nCurrent node: name (HV-NODE09) id (9)\n"
+               "[=== Cluster Logs ===]\n");
+    for (int i = 0; i < lines; i++) {
+        int min = i * 3;
+
+        fprintf(
+            f,
+            "00001320.00001724::2024/05/%02d-%02d:%02d:30.789 WARN  [NETWORK] Missed 40%% of "
+            "the heart beats with node 'PEER%03d' (2) on route 10.0.1.9:~3343~->10.0.2.%d:~3343~\n",
+            1 + min / 1440, min / 60 % 24, min % 60, i % 400, i % 250);
+    }
+    ck_assert_int_eq(fclose(f), 0);
+    unlink(path);
+    ck_assert_int_eq(hvd_store_open(&st, path, 0, &err), HVD_OK);
+    ck_assert_msg(hvd_ingest_create(&ing, st, rules, NULL, &err) == HVD_OK, "%s", err.msg);
+    ck_assert_msg(hvd_ingest_file(ing, log, NULL, NULL, &res, &err) == HVD_OK, "%s", err.msg);
+    ck_assert_uint_eq(res.events, (uint64_t)lines);
+    ck_assert_uint_gt(hvd__ingest_dropped(ing), (uint64_t)lines / 2);
+    ck_assert_uint_le(hvd__ingest_held(ing), 2048 + 2 * 400);
+    ck_assert_msg(hvd_ingest_finish(ing, NULL, &err) == HVD_OK, "%s", err.msg);
+    hvd_ingest_destroy(ing);
+    ck_assert_int_eq(count_named(path, "cl-missed-hb-pct", ""), lines);
+    hvd_store_close(st);
+    unlink(path);
+    unlink(log);
+    free(path);
+    free(log);
+}
+END_TEST
+
 /* The network down's two files, either first, with a restart between: one diagnosis that
  * gathers the three interfaces (the permutations compare it with the rest). */
 START_TEST(a_gathered_network_down_in_either_order)
@@ -930,6 +975,7 @@ static Suite *replay_suite(void)
     tcase_add_test(tc, time_order_is_the_same_read_twice_or_restarted);
     tcase_add_test(tc, any_order_split_restart_and_retry_give_the_time_order_database);
     tcase_add_test(tc, dropping_far_state_and_regrouping_early_change_nothing);
+    tcase_add_test(tc, a_long_file_in_time_order_holds_what_is_near);
     tcase_add_test(tc, reading_everything_again_changes_nothing);
     tcase_add_test(tc, companion_names_the_vm_in_either_order);
     tcase_add_test(tc, a_gathered_network_down_in_either_order);
