@@ -41,9 +41,6 @@
 #define CHANGED_MAX (1u << 20)
 /* Above this many changed diagnoses, and an eighth of all, one full pass is cheaper. */
 #define REGROUP_FULL_MIN 64
-/* Above this many diagnoses stored, a pass over what changed even when it is most of them:
- * its memory follows what changed (see hvd_store_settle()), a full pass's all. */
-#define REGROUP_FULL_MAX 4096
 
 _Static_assert(HVD_STORE_SCHEMA_VERSION ==
                    (int)(sizeof(store_migrations) / sizeof(store_migrations[0])),
@@ -3404,7 +3401,7 @@ static int regroup_changed(hvd_store *st, hvd_error *err)
         if (rc < 0) {
             return rc;
         }
-        if ((int64_t)st->nchanged > max_diag / 8 && max_diag <= REGROUP_FULL_MAX) {
+        if ((int64_t)st->nchanged > max_diag / 8) {
             return regroup_full(st, err);
         }
     }
