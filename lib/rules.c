@@ -50,6 +50,7 @@ struct hvd__block {
 struct loader {
     hvd_ruleset *rs;
     hvd_xmlfile_report rep; /* problems: the file being read, its count, the first in err */
+    int examples;           /* keep the examples' events (hvd_ruleset_load_examples()) */
 };
 
 static void report(struct loader *ld, int line, const char *fmt, ...)
@@ -756,6 +757,8 @@ static int parse_examples(struct loader *ld, const xmlNode *n, hvd__rule *r)
                 ev->node = attr(ld, c, "node");
                 ev->text = arena_strdup(ld->rs, raw ? (const char *)raw : "");
                 xmlFree(raw);
+            } else if (c->type == XML_ELEMENT_NODE && !ld->examples) {
+                e->events[e->nevents++].text = NULL; /* written out only for a run */
             } else if (c->type == XML_ELEMENT_NODE) {
                 hvd__example_event *ev = &e->events[e->nevents++];
                 xmlBufferPtr buf = xmlBufferCreate();
@@ -1274,9 +1277,10 @@ static void load_messages(struct loader *ld, const char *dir)
 }
 
 static int load(hvd_ruleset **out, const char *dir, const char *one_file, const char *xsd_path,
-                const hvd_logger *log, hvd_error *err)
+                int examples, const hvd_logger *log, hvd_error *err)
 {
-    struct loader ld = {.rep = {.log = log, .err = err, .file = dir ? dir : one_file}};
+    struct loader ld = {.rep = {.log = log, .err = err, .file = dir ? dir : one_file},
+                        .examples = examples};
     char xsd_buf[4096];
     const char *xsd;
     xmlSchemaPtr schema;
@@ -1334,13 +1338,24 @@ static int load(hvd_ruleset **out, const char *dir, const char *one_file, const 
 int hvd_ruleset_load(hvd_ruleset **out, const char *dir, const char *xsd_path,
                      const hvd_logger *log, hvd_error *err)
 {
-    return load(out, dir, NULL, xsd_path, log, err);
+    return load(out, dir, NULL, xsd_path, 0, log, err);
+}
+
+int hvd_ruleset_load_examples(hvd_ruleset **out, const char *dir, const char *xsd_path,
+                              const hvd_logger *log, hvd_error *err)
+{
+    int rc = load(out, dir, NULL, xsd_path, 1, log, err);
+
+    if (rc == HVD_OK) {
+        (*out)->examples = 1;
+    }
+    return rc;
 }
 
 int hvd_ruleset_load_file(hvd_ruleset **out, const char *path, const char *xsd_path,
                           const hvd_logger *log, hvd_error *err)
 {
-    return load(out, NULL, path, xsd_path, log, err);
+    return load(out, NULL, path, xsd_path, 0, log, err);
 }
 
 void hvd_ruleset_destroy(hvd_ruleset *rs)

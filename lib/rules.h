@@ -47,6 +47,12 @@ typedef struct hvd_rule_info {
 int hvd_ruleset_load(hvd_ruleset **out, const char *dir, const char *xsd_path,
                      const hvd_logger *log, hvd_error *err);
 
+/* As hvd_ruleset_load(), also keeping each example's events written out, as
+ * hvd_ruletest_run() needs them (writing them costs a tenth of a load, so a set loaded to
+ * diagnose leaves them out). */
+int hvd_ruleset_load_examples(hvd_ruleset **out, const char *dir, const char *xsd_path,
+                              const hvd_logger *log, hvd_error *err);
+
 /* As hvd_ruleset_load(), for one file. */
 int hvd_ruleset_load_file(hvd_ruleset **out, const char *path, const char *xsd_path,
                           const hvd_logger *log, hvd_error *err);

@@ -117,7 +117,8 @@ typedef struct hvd__expect {
 
 typedef struct hvd__example_event {
     int clusterlog;
-    const char *text; /* one <Event> serialised, or raw cluster.log lines */
+    const char *text; /* one <Event> serialised (NULL unless the set keeps examples), or raw
+                         cluster.log lines */
     const char *node;
 } hvd__example_event;
 
@@ -184,6 +185,7 @@ struct hvd_ruleset {
     hvd_prefilter *prefilter;
     const char **words; /* each provider text of the conditions once, lowered (arena) */
     size_t nwords;
+    int examples; /* the examples' events are kept (hvd_ruleset_load_examples()) */
 };
 
 /* Normalises a channel name for comparison: lower case, and the last '-' or '/' before
