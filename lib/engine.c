@@ -56,7 +56,7 @@
 #define MAX_EVIDENCE  20 /* evidence kept per diagnosis: the earliest (see fold()) */
 #define EXCERPT_BYTES 300
 #define TEXT_BYTES    200 /* a RenderingInfo text kept with evidence (names, not prose) */
-#define SLICE         (3600 * INT64_C(10000000)) /* the loader's unit of time: an hour */
+#define SLICE         (3600 * INT64_C(10000000)) /* the loader's least unit of time: an hour */
 #define MAX_SLICES    256                        /* a longer need is asked for whole */
 #define MAX_LOADED    4096                       /* slices remembered as loaded, per rule */
 #define NEAR          (2 * SLICE) /* state this close to the events being read stays */
@@ -211,11 +211,13 @@ struct cand {
     size_t implied[2];
 };
 
-/* The slices (time / SLICE) of one rule's stored diagnoses given by the loader, sorted. */
+/* The slices (time / unit) of one rule's stored diagnoses given by the loader, sorted. The
+ * unit is an hour, or a 32nd of the longest reach asked for, so a need is a few dozen. */
 struct marks {
     int64_t *v;
     size_t n;
     size_t cap;
+    int64_t unit;
 };
 
 /* The two parts of the state of a rule's diagnoses, loaded and dropped apart: open ones
@@ -1051,12 +1053,12 @@ static int emit_diagnosis(hvd_engine *e, const hvd__rule *rule, const char *key,
 
 static int flush_dirty(hvd_engine *e);
 
-/* The loader's slice holding t: floor(t / SLICE). */
-static int64_t slice_of(hvd_time t)
+/* m's slice holding t: floor(t / m->unit). */
+static int64_t slice_of(const struct marks *m, hvd_time t)
 {
-    int64_t q = t / SLICE;
+    int64_t q = t / m->unit;
 
-    return t % SLICE < 0 ? q - 1 : q;
+    return t % m->unit < 0 ? q - 1 : q;
 }
 
 /* Index of the first slice >= s among m's. Cost: O(log n). */
@@ -1154,8 +1156,8 @@ static int over_soft(const hvd_engine *e)
 static int covered(hvd_engine *e, size_t r, int part, hvd_time lo, hvd_time hi)
 {
     const struct marks *m = &e->marks[2 * r + (size_t)part];
-    int64_t a = slice_of(lo);
-    int64_t b = slice_of(hi);
+    int64_t a = slice_of(m, lo);
+    int64_t b = slice_of(m, hi);
     size_t at;
 
     if (!e->load) {
@@ -1186,8 +1188,8 @@ static int need(hvd_engine *e, size_t r, int part, hvd_time lo, hvd_time hi)
     if (covered(e, r, part, lo, hi)) {
         return HVD_OK;
     }
-    a = slice_of(lo);
-    b = slice_of(hi);
+    a = slice_of(m, lo);
+    b = slice_of(m, hi);
     rc = flush_dirty(e);
     if (rc < 0) {
         return rc;
@@ -1215,8 +1217,8 @@ static int need(hvd_engine *e, size_t r, int part, hvd_time lo, hvd_time hi)
             break;
         }
         e->stats.loads++;
-        rc = e->load(e->load_ud, id, mul_sat(sl, SLICE), add_sat(mul_sat(end, SLICE), SLICE - 1),
-                     &e->load_err);
+        rc = e->load(e->load_ud, id, mul_sat(sl, m->unit),
+                     add_sat(mul_sat(end, m->unit), m->unit - 1), &e->load_err);
         if (rc < 0) {
             break;
         }
@@ -1231,8 +1233,8 @@ static int need(hvd_engine *e, size_t r, int part, hvd_time lo, hvd_time hi)
 static void forget_loaded(hvd_engine *e, size_t r, int part, hvd_time lo, hvd_time hi)
 {
     struct marks *m = &e->marks[2 * r + (size_t)part];
-    size_t a = marks_at(m, slice_of(lo));
-    size_t b = marks_at(m, slice_of(hi) + 1);
+    size_t a = marks_at(m, slice_of(m, lo));
+    size_t b = marks_at(m, slice_of(m, hi) + 1);
 
     if (b > a) {
         memmove(m->v + a, m->v + b, (m->n - b) * sizeof(*m->v));
@@ -3436,6 +3438,10 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
     }
     for (size_t r = 0; rc == HVD_OK && r < rs->nrules; r++) {
         rc = partners_of(e, r);
+    }
+    for (size_t r = 0; rc == HVD_OK && r < rs->nrules; r++) {
+        e->marks[2 * r + OPEN].unit = e->span_of[r] / 32 > SLICE ? e->span_of[r] / 32 : SLICE;
+        e->marks[2 * r + KEPT].unit = e->keep_of[r] / 32 > SLICE ? e->keep_of[r] / 32 : SLICE;
     }
     if (rc < 0) {
         hvd_engine_destroy(e);
