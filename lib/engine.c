@@ -2237,10 +2237,26 @@ static int gather(hvd_engine *e, size_t c, struct recent *const *chosen, int dep
 
 /* Whether the stored diagnoses of rule's partners within their spans of [first, last]
  * are all here. Cost: O(partners log n). */
+/* Where partner p of a diagnosis spanning [first, last] can lie, in [*lo, *hi]: a
+ * combination spans at most p->span, so its members lie within [last - span, first +
+ * span]; the rule itself (own) within its own span. 0 when nowhere: the diagnosis is longer
+ * than the span. */
+static int reach(const struct partner *p, int own, hvd_time first, hvd_time last, hvd_time *lo,
+                 hvd_time *hi)
+{
+    *lo = own ? first : add_sat(last, -p->span);
+    *hi = own ? last : add_sat(first, p->span);
+    return *lo <= *hi;
+}
+
 static int partners_here(hvd_engine *e, size_t rule, hvd_time first, hvd_time last)
 {
     for (const struct partner *p = e->partners[rule]; p->rule != SIZE_MAX; p++) {
-        if (!covered(e, p->rule, KEPT, add_sat(first, -p->span), add_sat(last, p->span))) {
+        hvd_time lo;
+        hvd_time hi;
+
+        if (reach(p, p == e->partners[rule], first, last, &lo, &hi) &&
+            !covered(e, p->rule, KEPT, lo, hi)) {
             return 0;
         }
     }
@@ -2271,7 +2287,12 @@ static int made(hvd_engine *e, size_t rule, const char *key, const struct entiti
         rc = key_copy ? entities_copy(&copy, ents) : HVD_ENOMEM;
         for (const struct partner *p = e->partners[rule]; rc == HVD_OK && p->rule != SIZE_MAX;
              p++) {
-            rc = need(e, p->rule, KEPT, add_sat(first, -p->span), add_sat(last, p->span));
+            hvd_time lo;
+            hvd_time hi;
+
+            if (reach(p, p == e->partners[rule], first, last, &lo, &hi)) {
+                rc = need(e, p->rule, KEPT, lo, hi);
+            }
         }
         if (rc < 0) {
             hvd_free(key_copy);
@@ -3291,7 +3312,7 @@ static int partner_add(struct partner **p, size_t *n, size_t rule, hvd_time span
 {
     struct partner *grown;
 
-    for (size_t i = 0; i < *n; i++) {
+    for (size_t i = 1; i < *n; i++) { /* the first is the rule itself, kept apart */
         if ((*p)[i].rule == rule) {
             (*p)[i].span = span > (*p)[i].span ? span : (*p)[i].span;
             return HVD_OK;
@@ -3329,12 +3350,12 @@ static int partners_of(hvd_engine *e, size_t r)
         hvd_time w = corr->window < INT64_MAX / 8 ? corr->window : INT64_MAX / 8;
 
         for (size_t m = 0; rc == HVD_OK && m < corr->nmembers; m++) {
-            hvd_time reach = corr->members[m].gather ? 2 * w : w;
+            hvd_time span = corr->members[m].gather ? 2 * w : w;
 
             if (corr->members[m].rule != r) {
                 continue;
             }
-            e->keep_of[r] = reach > e->keep_of[r] ? reach : e->keep_of[r];
+            e->keep_of[r] = span > e->keep_of[r] ? span : e->keep_of[r];
             for (size_t o = 0; rc == HVD_OK && o < corr->nmembers; o++) {
                 if (o != m) {
                     rc = partner_add(&e->partners[r], &n, corr->members[o].rule, w);
