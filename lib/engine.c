@@ -1095,15 +1095,8 @@ static int mark(struct marks *m, int64_t s)
     if (m->n == MAX_LOADED) {
         m->n = 0;
     }
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? 2 * m->cap : 16;
-        int64_t *grown = hvd_realloc(m->v, cap * sizeof(*grown));
-
-        if (!grown) {
-            return HVD_ENOMEM;
-        }
-        m->v = grown;
-        m->cap = cap;
+    if (hvd_array_room(&m->v, &m->cap, m->n, sizeof(*m->v), 16) < 0) {
+        return HVD_ENOMEM;
     }
     at = marks_at(m, s);
     memmove(m->v + at + 1, m->v + at, (m->n - at) * sizeof(*m->v));

@@ -551,38 +551,52 @@ START_TEST(time_order_is_the_same_read_twice_or_restarted)
 }
 END_TEST
 
-/* PERMUTATIONS orders of the bundle's files, each with restarts and one failed read. */
-START_TEST(any_order_split_restart_and_retry_give_the_time_order_database)
+/* The run's order reversed, with a restart before every 'every'-th file. */
+static void reverse(struct run *r, size_t every)
+{
+    for (size_t i = 0; i < r->n / 2; i++) {
+        size_t t = r->order[i];
+
+        r->order[i] = r->order[r->n - 1 - i];
+        r->order[r->n - 1 - i] = t;
+    }
+    for (size_t i = 1; i < r->n; i++) {
+        r->restart[i] = i % every == 0;
+    }
+}
+
+/* The run reversed (a restart before every 'every'-th file), then n random orders with
+ * restarts and one failed read, each give the digest ref; what names the case. */
+static void orders_give(struct run *r, const char *ref, size_t every, unsigned n, const char *what)
 {
     uint32_t state = SEED;
-    struct run r;
-    char ref[HVD_STORE_DIGEST_SIZE];
     char got[HVD_STORE_DIGEST_SIZE];
     char why[2048];
 
+    reverse(r, every);
+    replay(r, files, "rev.db", got);
+    describe(r, files, why, sizeof(why));
+    ck_assert_msg(strcmp(got, ref) == 0, "reverse time order%s:%s", what, why);
+    for (unsigned k = 0; k < n; k++) {
+        random_run(r, nfiles, &state, k);
+        replay(r, files, "perm.db", got);
+        describe(r, files, why, sizeof(why));
+        ck_assert_msg(strcmp(got, ref) == 0, "order %u (seed %u, fail after %ld)%s:%s", k, SEED,
+                      r->fail_after, what, why);
+    }
+}
+
+/* PERMUTATIONS orders of the bundle's files, each with restarts and one failed read, and
+ * the reverse time order restarted before every file: the hardest fixed order. */
+START_TEST(any_order_split_restart_and_retry_give_the_time_order_database)
+{
+    struct run r;
+    char ref[HVD_STORE_DIGEST_SIZE];
+
     time_order(&r, files, nfiles);
     replay(&r, files, "ref.db", ref);
-    /* Reversed, restarted before every file: the hardest fixed order. */
-    for (size_t i = 0; i < nfiles / 2; i++) {
-        size_t t = r.order[i];
-
-        r.order[i] = r.order[nfiles - 1 - i];
-        r.order[nfiles - 1 - i] = t;
-    }
-    for (size_t i = 1; i < nfiles; i++) {
-        r.restart[i] = 1;
-    }
-    replay(&r, files, "rev.db", got);
-    describe(&r, files, why, sizeof(why));
-    ck_assert_msg(strcmp(got, ref) == 0, "reverse time order:%s", why);
     injected = 0;
-    for (unsigned k = 0; k < PERMUTATIONS; k++) {
-        random_run(&r, nfiles, &state, k);
-        replay(&r, files, "perm.db", got);
-        describe(&r, files, why, sizeof(why));
-        ck_assert_msg(strcmp(got, ref) == 0, "order %u (seed %u, fail after %ld):%s", k, SEED,
-                      r.fail_after, why);
-    }
+    orders_give(&r, ref, 1, PERMUTATIONS, "");
     /* Most runs did fail a read half way (the others chose a file with fewer diagnoses). */
     ck_assert_uint_gt(injected, PERMUTATIONS / 2);
 }
@@ -590,15 +604,13 @@ END_TEST
 
 /* A long file or a long run drops state far from what it reads, and regroups what it
  * changed as it goes: with both done after every event, the time order, its reverse with
- * restarts and the random orders (splits, restarts, a failed read) give the database of the
+ * restarts and random orders (splits, restarts, a failed read) give the database of the
  * time order read with everything kept. The bundle spans weeks, so state does go. */
 START_TEST(dropping_far_state_and_regrouping_early_change_nothing)
 {
-    uint32_t state = SEED;
     struct run r;
     char ref[HVD_STORE_DIGEST_SIZE];
     char got[HVD_STORE_DIGEST_SIZE];
-    char why[2048];
 
     time_order(&r, files, nfiles);
     replay(&r, files, "ref.db", ref);
@@ -607,26 +619,7 @@ START_TEST(dropping_far_state_and_regrouping_early_change_nothing)
     replay(&r, files, "tight.db", got);
     ck_assert_msg(strcmp(got, ref) == 0, "time order, far state dropped");
     ck_assert_uint_gt(dropped, 0);
-    for (size_t i = 0; i < nfiles / 2; i++) {
-        size_t t = r.order[i];
-
-        r.order[i] = r.order[nfiles - 1 - i];
-        r.order[nfiles - 1 - i] = t;
-    }
-    for (size_t i = 1; i < nfiles; i++) {
-        r.restart[i] = i % 2;
-    }
-    replay(&r, files, "rev.db", got);
-    describe(&r, files, why, sizeof(why));
-    ck_assert_msg(strcmp(got, ref) == 0, "reverse time order, far state dropped:%s", why);
-    for (unsigned k = 0; k < PERMUTATIONS / 2; k++) {
-        random_run(&r, nfiles, &state, k);
-        replay(&r, files, "perm.db", got);
-        describe(&r, files, why, sizeof(why));
-        ck_assert_msg(strcmp(got, ref) == 0,
-                      "order %u (seed %u, fail after %ld), far state dropped:%s", k, SEED,
-                      r.fail_after, why);
-    }
+    orders_give(&r, ref, 2, PERMUTATIONS / 2, ", far state dropped");
     tight = 0;
 }
 END_TEST
