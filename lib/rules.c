@@ -49,6 +49,7 @@ struct hvd__block {
 /* Load-time state: where errors go and how many there were. */
 struct loader {
     hvd_ruleset *rs;
+    unsigned flags;         /* HVD_RULESET_* */
     hvd_xmlfile_report rep; /* problems: the file being read, its count, the first in err */
 };
 
@@ -756,7 +757,9 @@ static int parse_examples(struct loader *ld, const xmlNode *n, hvd__rule *r)
                 ev->node = attr(ld, c, "node");
                 ev->text = arena_strdup(ld->rs, raw ? (const char *)raw : "");
                 xmlFree(raw);
-            } else if (c->type == XML_ELEMENT_NODE) {
+            } else if (c->type == XML_ELEMENT_NODE && !(ld->flags & HVD_RULESET_MATCH_ONLY)) {
+                /* Writing the event back out as text is most of an example's cost, and
+                 * only hvd_ruletest_run() reads it. */
                 hvd__example_event *ev = &e->events[e->nevents++];
                 xmlBufferPtr buf = xmlBufferCreate();
 
@@ -1274,9 +1277,10 @@ static void load_messages(struct loader *ld, const char *dir)
 }
 
 static int load(hvd_ruleset **out, const char *dir, const char *one_file, const char *xsd_path,
-                const hvd_logger *log, hvd_error *err)
+                unsigned flags, const hvd_logger *log, hvd_error *err)
 {
-    struct loader ld = {.rep = {.log = log, .err = err, .file = dir ? dir : one_file}};
+    struct loader ld = {.flags = flags,
+                        .rep = {.log = log, .err = err, .file = dir ? dir : one_file}};
     char xsd_buf[4096];
     const char *xsd;
     xmlSchemaPtr schema;
@@ -1288,6 +1292,7 @@ static int load(hvd_ruleset **out, const char *dir, const char *one_file, const 
         return hvd_error_set(err, HVD_ENOMEM, NULL, 0, "out of memory");
     }
     pthread_mutex_init(&ld.rs->prefilter_lock, NULL);
+    ld.rs->match_only = (flags & HVD_RULESET_MATCH_ONLY) != 0;
     xsd = find_xsd(dir, xsd_path, xsd_buf, sizeof(xsd_buf));
     schema = load_schema(&ld, xsd);
     if (!schema) {
@@ -1334,13 +1339,19 @@ static int load(hvd_ruleset **out, const char *dir, const char *one_file, const 
 int hvd_ruleset_load(hvd_ruleset **out, const char *dir, const char *xsd_path,
                      const hvd_logger *log, hvd_error *err)
 {
-    return load(out, dir, NULL, xsd_path, log, err);
+    return load(out, dir, NULL, xsd_path, 0, log, err);
+}
+
+int hvd_ruleset_load_flags(hvd_ruleset **out, const char *dir, const char *xsd_path, unsigned flags,
+                           const hvd_logger *log, hvd_error *err)
+{
+    return load(out, dir, NULL, xsd_path, flags, log, err);
 }
 
 int hvd_ruleset_load_file(hvd_ruleset **out, const char *path, const char *xsd_path,
                           const hvd_logger *log, hvd_error *err)
 {
-    return load(out, NULL, path, xsd_path, log, err);
+    return load(out, NULL, path, xsd_path, 0, log, err);
 }
 
 void hvd_ruleset_destroy(hvd_ruleset *rs)

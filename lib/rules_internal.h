@@ -184,6 +184,7 @@ struct hvd_ruleset {
     hvd_prefilter *prefilter;
     const char **words; /* each provider text of the conditions once, lowered (arena) */
     size_t nwords;
+    int match_only; /* loaded with HVD_RULESET_MATCH_ONLY: no example event texts */
 };
 
 /* Normalises a channel name for comparison: lower case, and the last '-' or '/' before
