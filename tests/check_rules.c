@@ -149,6 +149,26 @@ START_TEST(match_only_keeps_the_rules_but_not_the_examples_to_run)
 }
 END_TEST
 
+START_TEST(a_file_over_8_mib_is_refused_unparsed)
+{
+    struct lines l = {.n = 0};
+    hvd_error err;
+    char *path = hvd_test_path(tmp, "big.xml");
+    FILE *f = fopen(path, "w");
+
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "<rules xmlns=\"urn:hvdiag:rules:1\">\n<!--");
+    for (int i = 0; i < (8 << 20) / 64; i++) {
+        fprintf(f, "%063d\n", 0);
+    }
+    fprintf(f, "-->\n</rules>\n");
+    fclose(f);
+    ck_assert_int_lt(load_dir(&l, &err), 0);
+    ck_assert_msg(strstr(l.text, "big.xml: larger than 8388608 bytes") != NULL, "%s", l.text);
+    free(path);
+}
+END_TEST
+
 START_TEST(valid_files_load_in_name_order)
 {
     char body[2048];
@@ -598,6 +618,7 @@ static Suite *rules_suite(void)
     tcase_add_test(tc, the_shipped_rules_load);
     tcase_add_test(tc, match_only_keeps_the_rules_but_not_the_examples_to_run);
     tcase_add_test(tc, valid_files_load_in_name_order);
+    tcase_add_test(tc, a_file_over_8_mib_is_refused_unparsed);
     tcase_add_test(tc, schema_errors_name_file_and_line);
     tcase_add_test(tc, bad_regex_and_unknown_entity_and_duplicate_id_are_all_reported);
     tcase_add_test(tc, external_entities_are_refused_unread);
