@@ -938,7 +938,7 @@ int hvd_cmd_analyze(int argc, char **argv)
     if (hvd_cli_rules_present("hvdiag analyze", o.rules) < 0) {
         goto out;
     }
-    if (hvd_ruleset_load(&rs, o.rules, NULL, &log, &err) < 0) {
+    if (hvd_ruleset_load_flags(&rs, o.rules, NULL, HVD_RULESET_MATCH_ONLY, &log, &err) < 0) {
         hvd_cli_error("hvdiag analyze: the rule set in %s is invalid: %s", o.rules, err.msg);
         goto out;
     }

@@ -162,7 +162,8 @@ static int open_database(struct asker *a, const char *db)
     }
     /* The rule set is only needed for "rules"; a broken one is not an error here. */
     if (a->want_rules) {
-        hvd_ruleset_load(&a->rs, hvd_cli_default_rules(), NULL, NULL, &err);
+        hvd_ruleset_load_flags(&a->rs, hvd_cli_default_rules(), NULL, HVD_RULESET_MATCH_ONLY, NULL,
+                               &err);
     }
     return 0;
 }

@@ -81,7 +81,9 @@ int hvd_cmd_rules(int argc, char **argv)
         dir = hvd_cli_default_rules();
     }
     hvd_error_clear(&err);
-    if (hvd_ruleset_load_examples(&rs, dir, xsd, &log, &err) < 0) {
+    if (hvd_ruleset_load_flags(&rs, dir, xsd,
+                               strcmp(what, "test") == 0 ? 0 : HVD_RULESET_MATCH_ONLY, &log,
+                               &err) < 0) {
         hvd_cli_error("hvdiag rules: the rule set in %s is invalid", dir);
         return HVD_EXIT_USAGE;
     }

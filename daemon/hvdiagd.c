@@ -154,7 +154,7 @@ static void reload(struct hvdd *d)
                 d->conf_path);
         return;
     }
-    if (hvd_ruleset_load(&rs, cfg->rules, NULL, &d->log, &err) < 0) {
+    if (hvd_ruleset_load_flags(&rs, cfg->rules, NULL, HVD_RULESET_MATCH_ONLY, &d->log, &err) < 0) {
         hvd_log(&d->log, HVD_LOG_ERR,
                 "%s: the rule set is invalid (%s); keeping the old configuration and rules",
                 cfg->rules, err.msg);
@@ -233,7 +233,8 @@ static int run(struct hvdd *d)
         hvd_log(&d->log, HVD_LOG_ERR, "cannot find this program's path");
         return 1;
     }
-    if (hvd_ruleset_load(&d->rules, d->cfg->rules, NULL, &d->log, &err) < 0) {
+    if (hvd_ruleset_load_flags(&d->rules, d->cfg->rules, NULL, HVD_RULESET_MATCH_ONLY, &d->log,
+                               &err) < 0) {
         hvd_log(&d->log, HVD_LOG_ERR, "%s: the rule set is invalid: %s", d->cfg->rules, err.msg);
         return 1;
     }
@@ -339,7 +340,8 @@ int main(int argc, char **argv)
             return 2;
         }
         /* the rule set is part of what the daemon needs to start */
-        if (hvd_ruleset_load(&d.rules, d.cfg->rules, NULL, &d.log, &err) < 0) {
+        if (hvd_ruleset_load_flags(&d.rules, d.cfg->rules, NULL, HVD_RULESET_MATCH_ONLY, &d.log,
+                                   &err) < 0) {
             fprintf(stderr, "hvdiagd: %s: the rule set is invalid\n", d.cfg->rules);
             hvd_config_destroy(d.cfg);
             xmlCleanupParser();

@@ -318,7 +318,7 @@ int hvdd_worker_main(int argc, char **argv)
     apply_limits(&a, &log);
     memset(&res, 0, sizeof(res));
     hvd_error_clear(&err);
-    if (hvd_ruleset_load(&rs, a.rules, NULL, &log, &err) < 0) {
+    if (hvd_ruleset_load_flags(&rs, a.rules, NULL, HVD_RULESET_MATCH_ONLY, &log, &err) < 0) {
         code = HVDD_WORKER_BAD_RULES;
         goto out;
     }

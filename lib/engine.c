@@ -755,7 +755,10 @@ static int code_matches(hvd_engine *e, const hvd__pred *p)
  * (the event is not held up) and is counted for rule r, so it is reported, not hidden. */
 static int run_regex(hvd_engine *e, size_t r, const pcre2_code *re, const char *subject)
 {
-    int rc = pcre2_match(re, (PCRE2_SPTR)subject, PCRE2_ZERO_TERMINATED, 0, 0, e->md, e->mctx);
+    int rc;
+
+    hvd__ruleset_jit(e->rs, re);
+    rc = pcre2_match(re, (PCRE2_SPTR)subject, PCRE2_ZERO_TERMINATED, 0, 0, e->md, e->mctx);
 
     if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
         rc == PCRE2_ERROR_HEAPLIMIT) {

@@ -15,6 +15,7 @@
 #include "alloc.h"
 #include "buf.h"
 
+#include <ctype.h>
 #include <pcre2.h>
 #include <string.h>
 #include <strings.h>
@@ -126,30 +127,35 @@ static int backend_compile(hvd_prefilter *pf, hvd_error *err)
 }
 #endif
 
-/* Whether hay holds needle, ASCII case ignored. Cost: O(|hay| |needle|). */
-static int holds_nocase(const char *hay, const char *needle)
-{
-    size_t n = strlen(needle);
-
-    for (; *hay; hay++) {
-        if (strncasecmp(hay, needle, n) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* Drops every literal that holds another one: a line holding it holds the other, so the
- * lines found are the same, with fewer literals to compile and fewer matches to mark. */
+ * lines found are the same, with fewer literals to compile and fewer matches to mark.
+ * The literals are ASCII, so comparing lowered copies with strstr() ignores case as the
+ * scan does. Cost: O(n^2) strstr() calls over literals of at most HVD_PREFILTER_LIT_MAX
+ * bytes; without memory for the copies nothing is dropped (the lines found are the same). */
 static void drop_superstrings(hvd_prefilter *pf)
 {
+    char *low = hvd_malloc(pf->n * (HVD_PREFILTER_LIT_MAX + 1) + 1);
+    size_t *len = hvd_calloc(pf->n ? pf->n : 1, sizeof(*len));
     size_t k = 0;
 
+    if (!low || !len) {
+        goto out;
+    }
     for (size_t i = 0; i < pf->n; i++) {
+        char *l = low + i * (HVD_PREFILTER_LIT_MAX + 1);
+
+        len[i] = strlen(pf->lits[i]);
+        for (size_t c = 0; c <= len[i]; c++) {
+            l[c] = (char)tolower((unsigned char)pf->lits[i][c]);
+        }
+    }
+    for (size_t i = 0; i < pf->n; i++) {
+        const char *hay = low + i * (HVD_PREFILTER_LIT_MAX + 1);
         int held = 0;
 
         for (size_t j = 0; j < pf->n && !held; j++) {
-            held = j != i && pf->lits[j] && holds_nocase(pf->lits[i], pf->lits[j]);
+            held = j != i && pf->lits[j] && len[j] <= len[i] &&
+                   strstr(hay, low + j * (HVD_PREFILTER_LIT_MAX + 1)) != NULL;
         }
         if (held) {
             hvd_free(pf->lits[i]);
@@ -162,6 +168,9 @@ static void drop_superstrings(hvd_prefilter *pf)
         }
     }
     pf->n = k;
+out:
+    hvd_free(low);
+    hvd_free(len);
 }
 
 /* Cost: O(n^2) string compares to drop duplicates and literals holding others (n is a few

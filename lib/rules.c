@@ -49,8 +49,8 @@ struct hvd__block {
 /* Load-time state: where errors go and how many there were. */
 struct loader {
     hvd_ruleset *rs;
+    unsigned flags;         /* HVD_RULESET_* */
     hvd_xmlfile_report rep; /* problems: the file being read, its count, the first in err */
-    int examples;           /* keep the examples' events (hvd_ruleset_load_examples()) */
 };
 
 static void report(struct loader *ld, int line, const char *fmt, ...)
@@ -368,11 +368,7 @@ static pcre2_code *compile(struct loader *ld, const char *pattern, int line)
         report(ld, line, "regex error at offset %zu: %s", (size_t)offset, (char *)msg);
         return NULL;
     }
-    /* JIT is an optimisation: if this build or platform has none, matching still works.
-     * HVD_PCRE2_JIT=0 turns it off for valgrind, which cannot follow JIT-generated code. */
-    if (!getenv("HVD_PCRE2_JIT") || strcmp(getenv("HVD_PCRE2_JIT"), "0") != 0) {
-        pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
-    }
+    /* JIT-compiled at its first match: hvd__ruleset_jit(). */
     if (keep_code(ld->rs, re) < 0) {
         report(ld, line, "out of memory");
         return NULL;
@@ -757,9 +753,9 @@ static int parse_examples(struct loader *ld, const xmlNode *n, hvd__rule *r)
                 ev->node = attr(ld, c, "node");
                 ev->text = arena_strdup(ld->rs, raw ? (const char *)raw : "");
                 xmlFree(raw);
-            } else if (c->type == XML_ELEMENT_NODE && !ld->examples) {
-                e->events[e->nevents++].text = NULL; /* written out only for a run */
-            } else if (c->type == XML_ELEMENT_NODE) {
+            } else if (c->type == XML_ELEMENT_NODE && !(ld->flags & HVD_RULESET_MATCH_ONLY)) {
+                /* Writing the event back out as text is most of an example's cost, and
+                 * only hvd_ruletest_run() reads it. */
                 hvd__example_event *ev = &e->events[e->nevents++];
                 xmlBufferPtr buf = xmlBufferCreate();
 
@@ -1276,11 +1272,60 @@ static void load_messages(struct loader *ld, const char *dir)
     }
 }
 
-static int load(hvd_ruleset **out, const char *dir, const char *one_file, const char *xsd_path,
-                int examples, const hvd_logger *log, hvd_error *err)
+static int code_order(const void *a, const void *b)
 {
-    struct loader ld = {.rep = {.log = log, .err = err, .file = dir ? dir : one_file},
-                        .examples = examples};
+    uintptr_t x = (uintptr_t) * (pcre2_code *const *)a;
+    uintptr_t y = (uintptr_t) * (pcre2_code *const *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Sorts rs->codes by address for hvd__ruleset_jit(), none JIT-compiled yet. */
+static int prepare_jit(hvd_ruleset *rs)
+{
+    if (rs->ncodes > 1) {
+        qsort(rs->codes, rs->ncodes, sizeof(*rs->codes), code_order);
+    }
+    rs->jitted = hvd_calloc(rs->ncodes ? rs->ncodes : 1, sizeof(*rs->jitted));
+    return rs->jitted ? 0 : -1;
+}
+
+void hvd__ruleset_jit(const hvd_ruleset *rs, const pcre2_code *re)
+{
+    hvd_ruleset *own = (hvd_ruleset *)rs; /* only the JIT state is written */
+    size_t lo = 0;
+    size_t hi = rs->ncodes;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if ((uintptr_t)rs->codes[mid] < (uintptr_t)re) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (!rs->jitted || lo == rs->ncodes || rs->codes[lo] != re ||
+        atomic_load_explicit(&own->jitted[lo], memory_order_acquire)) {
+        return;
+    }
+    pthread_mutex_lock(&own->jit_lock);
+    if (!atomic_load_explicit(&own->jitted[lo], memory_order_relaxed)) {
+        /* JIT is an optimisation: if this build or platform has none, matching still
+         * works. HVD_PCRE2_JIT=0 turns it off for valgrind. */
+        if (!getenv("HVD_PCRE2_JIT") || strcmp(getenv("HVD_PCRE2_JIT"), "0") != 0) {
+            pcre2_jit_compile(own->codes[lo], PCRE2_JIT_COMPLETE);
+        }
+        atomic_store_explicit(&own->jitted[lo], 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&own->jit_lock);
+}
+
+static int load(hvd_ruleset **out, const char *dir, const char *one_file, const char *xsd_path,
+                unsigned flags, const hvd_logger *log, hvd_error *err)
+{
+    struct loader ld = {.flags = flags,
+                        .rep = {.log = log, .err = err, .file = dir ? dir : one_file}};
     char xsd_buf[4096];
     const char *xsd;
     xmlSchemaPtr schema;
@@ -1292,6 +1337,8 @@ static int load(hvd_ruleset **out, const char *dir, const char *one_file, const 
         return hvd_error_set(err, HVD_ENOMEM, NULL, 0, "out of memory");
     }
     pthread_mutex_init(&ld.rs->prefilter_lock, NULL);
+    pthread_mutex_init(&ld.rs->jit_lock, NULL);
+    ld.rs->match_only = (flags & HVD_RULESET_MATCH_ONLY) != 0;
     xsd = find_xsd(dir, xsd_path, xsd_buf, sizeof(xsd_buf));
     schema = load_schema(&ld, xsd);
     if (!schema) {
@@ -1331,6 +1378,10 @@ static int load(hvd_ruleset **out, const char *dir, const char *one_file, const 
         hvd_ruleset_destroy(ld.rs);
         return err ? err->code : HVD_ENOMEM;
     }
+    if (prepare_jit(ld.rs) < 0) {
+        hvd_ruleset_destroy(ld.rs);
+        return hvd_error_set(err, HVD_ENOMEM, NULL, 0, "out of memory for the rules' regexes");
+    }
     *out = ld.rs;
     return HVD_OK;
 }
@@ -1341,15 +1392,10 @@ int hvd_ruleset_load(hvd_ruleset **out, const char *dir, const char *xsd_path,
     return load(out, dir, NULL, xsd_path, 0, log, err);
 }
 
-int hvd_ruleset_load_examples(hvd_ruleset **out, const char *dir, const char *xsd_path,
-                              const hvd_logger *log, hvd_error *err)
+int hvd_ruleset_load_flags(hvd_ruleset **out, const char *dir, const char *xsd_path, unsigned flags,
+                           const hvd_logger *log, hvd_error *err)
 {
-    int rc = load(out, dir, NULL, xsd_path, 1, log, err);
-
-    if (rc == HVD_OK) {
-        (*out)->examples = 1;
-    }
-    return rc;
+    return load(out, dir, NULL, xsd_path, flags, log, err);
 }
 
 int hvd_ruleset_load_file(hvd_ruleset **out, const char *path, const char *xsd_path,
@@ -1378,6 +1424,8 @@ void hvd_ruleset_destroy(hvd_ruleset *rs)
     }
     hvd_free(rs->prefilter_lits);
     pthread_mutex_destroy(&rs->prefilter_lock);
+    hvd_free(rs->jitted);
+    pthread_mutex_destroy(&rs->jit_lock);
     b = rs->arena;
     while (b) {
         struct hvd__block *next = b->next;

@@ -47,11 +47,15 @@ typedef struct hvd_rule_info {
 int hvd_ruleset_load(hvd_ruleset **out, const char *dir, const char *xsd_path,
                      const hvd_logger *log, hvd_error *err);
 
-/* As hvd_ruleset_load(), also keeping each example's events written out, as
- * hvd_ruletest_run() needs them (writing them costs a tenth of a load, so a set loaded to
- * diagnose leaves them out). */
-int hvd_ruleset_load_examples(hvd_ruleset **out, const char *dir, const char *xsd_path,
-                              const hvd_logger *log, hvd_error *err);
+/* Flags of hvd_ruleset_load_flags(). */
+#define HVD_RULESET_MATCH_ONLY                                   \
+    1u /* examples are checked, but their Windows events are not \
+        * kept: hvd_ruletest_run() refuses the set */
+
+/* As hvd_ruleset_load(), with HVD_RULESET_* flags: for a run that only matches events,
+ * HVD_RULESET_MATCH_ONLY loads faster and accepts and rejects the same files. */
+int hvd_ruleset_load_flags(hvd_ruleset **out, const char *dir, const char *xsd_path, unsigned flags,
+                           const hvd_logger *log, hvd_error *err);
 
 /* As hvd_ruleset_load(), for one file. */
 int hvd_ruleset_load_file(hvd_ruleset **out, const char *path, const char *xsd_path,

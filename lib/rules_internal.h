@@ -10,6 +10,7 @@
 
 #include <pcre2.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 /* PCRE2 limits for every match against event text. */
@@ -117,8 +118,7 @@ typedef struct hvd__expect {
 
 typedef struct hvd__example_event {
     int clusterlog;
-    const char *text; /* one <Event> serialised (NULL unless the set keeps examples), or raw
-                         cluster.log lines */
+    const char *text; /* one <Event> serialised, or raw cluster.log lines */
     const char *node;
 } hvd__example_event;
 
@@ -185,8 +185,18 @@ struct hvd_ruleset {
     hvd_prefilter *prefilter;
     const char **words; /* each provider text of the conditions once, lowered (arena) */
     size_t nwords;
-    int examples; /* the examples' events are kept (hvd_ruleset_load_examples()) */
+    int match_only; /* loaded with HVD_RULESET_MATCH_ONLY: no example event texts */
+    /* Each regex is JIT-compiled before its first match (hvd__ruleset_jit()), not at load:
+     * most are never tried on a given input. codes is sorted by address once loaded;
+     * jitted[i] is set once codes[i] is done, under jit_lock, and read without it. */
+    atomic_uchar *jitted;
+    pthread_mutex_t jit_lock;
 };
+
+/* JIT-compiles re, one of rs->codes, unless done already (or JIT is off): call it before
+ * every pcre2_match() of a rule's regex. Safe from several threads at once: a match only
+ * starts once the compile is over. Cost: O(log codes) and an atomic load once done. */
+void hvd__ruleset_jit(const hvd_ruleset *rs, const pcre2_code *re);
 
 /* Normalises a channel name for comparison: lower case, and the last '-' or '/' before
  * Admin, Operational, Analytic, Debug, Diagnostic or DiagnosticVerbose becomes '/'. */

@@ -262,9 +262,9 @@ int hvd_ruletest_run(const hvd_ruleset *rs, hvd_ruletest_report report, void *ud
     int rc;
 
     memset(result, 0, sizeof(*result));
-    if (!rs->examples) {
+    if (rs->match_only) {
         return hvd_error_set(err, HVD_EINVAL, NULL, 0,
-                             "the rule set was loaded without its examples' events");
+                             "rule set loaded with HVD_RULESET_MATCH_ONLY: no examples to run");
     }
     rc = hvd_eventxml_create(&px, err);
     if (rc == HVD_OK && hvd_extract_count(rs->names) > 0) {

@@ -20,7 +20,6 @@ typedef struct hvd_ruletest_result {
 /* Called once per failing example with "file:line: rule 'id': what went wrong". */
 typedef void (*hvd_ruletest_report)(void *ud, const char *line);
 
-/* rs must come from hvd_ruleset_load_examples(). */
 int hvd_ruletest_run(const hvd_ruleset *rs, hvd_ruletest_report report, void *ud,
                      hvd_ruletest_result *result, hvd_error *err);
 

@@ -42,6 +42,8 @@
 /* Above this many changed diagnoses, and an eighth of all, one full pass is cheaper. */
 #define REGROUP_FULL_MIN 64
 
+_Static_assert(STORE_SQL_SCHEMA_LATEST_VERSION == SCHEMA_VERSION,
+               "store_schema_latest must be the schema of the last migration: run check_store");
 _Static_assert(HVD_STORE_SCHEMA_VERSION ==
                    (int)(sizeof(store_migrations) / sizeof(store_migrations[0])),
                "HVD_STORE_SCHEMA_VERSION must count the migrations");
@@ -341,7 +343,8 @@ static int pragma_int(hvd_store *st, const char *sql, int64_t *v, hvd_error *err
     return rc;
 }
 
-/* Brings the schema to SCHEMA_VERSION: all missing steps in one transaction. */
+/* Brings the schema to SCHEMA_VERSION: all missing steps in one transaction, or for a new
+ * file the latest schema at once. */
 static int migrate(hvd_store *st, hvd_error *err)
 {
     int64_t v;
@@ -362,6 +365,19 @@ static int migrate(hvd_store *st, hvd_error *err)
     }
     if (rc == HVD_OK && v < 0) {
         rc = hvd_error_set(err, HVD_ESTORE, st->path, 0, "not an hvdiag database");
+    }
+    if (rc == HVD_OK && v == 0) {
+        int64_t empty = 0;
+
+        rc = pragma_int(st, STORE_SQL_SCHEMA_EMPTY, &empty, err);
+        if (rc == HVD_OK && empty) {
+            rc = exec(st, store_schema_latest, err);
+            v = SCHEMA_VERSION;
+            if (rc == HVD_OK) {
+                snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", SCHEMA_VERSION);
+                rc = exec(st, sql, err);
+            }
+        }
     }
     for (; rc == HVD_OK && v < SCHEMA_VERSION; v++) {
         rc = exec(st, store_migrations[v], err);

@@ -10,9 +10,11 @@
 #include <errno.h>
 #include <libxml/parser.h>
 #include <libxml/SAX2.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void hvd_xmlfile_vproblem(hvd_xmlfile_report *r, int line, const char *fmt, va_list ap)
 {
@@ -168,9 +170,13 @@ static int is_utf8(const char *data, size_t len)
     return !memchr(data, '\0', len) && xmlCheckUTF8((const xmlChar *)data);
 }
 
+/* The whole file, NUL-terminated. The buffer is sized by fstat() (a file that grew since
+ * is read on up to the limit): an 8 MiB buffer a file cost more than parsing a small one. */
 static char *read_small_file(hvd_xmlfile_report *r, const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
+    struct stat st;
+    size_t cap = HVD_XMLFILE_MAX + 1;
     char *data;
     size_t n;
 
@@ -178,13 +184,29 @@ static char *read_small_file(hvd_xmlfile_report *r, const char *path, size_t *le
         hvd_xmlfile_problem(r, 0, "cannot open: %s", strerror(errno));
         return NULL;
     }
-    data = hvd_malloc(HVD_XMLFILE_MAX + 1);
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0 &&
+        (uint64_t)st.st_size < HVD_XMLFILE_MAX) {
+        cap = (size_t)st.st_size + 1; /* one byte more: the end of file is seen */
+    }
+    data = hvd_malloc(cap + 1);
     if (!data) {
         fclose(f);
         hvd_xmlfile_problem(r, 0, "out of memory");
         return NULL;
     }
-    n = fread(data, 1, HVD_XMLFILE_MAX + 1, f);
+    n = fread(data, 1, cap, f);
+    if (n == cap && cap < HVD_XMLFILE_MAX + 1) { /* it grew: read on up to the limit */
+        char *grown = hvd_realloc(data, HVD_XMLFILE_MAX + 2);
+
+        if (!grown) {
+            fclose(f);
+            hvd_free(data);
+            hvd_xmlfile_problem(r, 0, "out of memory");
+            return NULL;
+        }
+        data = grown;
+        n += fread(data + n, 1, HVD_XMLFILE_MAX + 1 - n, f);
+    }
     fclose(f);
     if (n > HVD_XMLFILE_MAX) {
         hvd_free(data);

@@ -9,6 +9,7 @@
 #include "testutil.h"
 
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +155,53 @@ START_TEST(events_meet_only_their_candidate_rules)
     ck_assert_uint_le(hvd_engine_get_stats(e)->candidates - before, hvd_ruleset_count(rs) / 2);
     ck_assert_uint_eq(count_rule(&g, "hv-spn-register-failed"), 1);
     hvd_engine_destroy(e);
+    hvd_ruleset_destroy(rs);
+}
+END_TEST
+
+struct shared_run {
+    const hvd_ruleset *rs;
+    struct got g;
+    int rc;
+};
+
+/* One engine on the shared rule set: every event meets the message-regex rules. */
+static void *run_on_shared_rules(void *arg)
+{
+    struct shared_run *run = arg;
+    hvd_engine *e = NULL;
+    hvd_field f;
+    hvd_event ev;
+
+    run->rc = hvd_engine_create(&e, run->rs, on_diag, &run->g, NULL);
+    for (int i = 0; i < 50 && run->rc == HVD_OK; i++) {
+        ev = make("Microsoft-Windows-Hyper-V-VMMS", 14050, "HV-NODE02", (hvd_time)i * MIN,
+                  "Microsoft Virtual System Migration Service", &f);
+        run->rc = hvd_engine_feed(e, &ev, NULL);
+    }
+    hvd_engine_destroy(e);
+    return NULL;
+}
+
+/* Regexes are JIT-compiled at their first match: engines in several threads sharing one
+ * rule set race to it, and all find the same. */
+START_TEST(engines_in_threads_share_one_rule_set)
+{
+    hvd_ruleset *rs = load(HVD_TEST_SRCDIR "/rules");
+    static struct shared_run runs[4];
+    pthread_t th[4];
+
+    for (int i = 0; i < 4; i++) {
+        memset(&runs[i], 0, sizeof(runs[i]));
+        runs[i].rs = rs;
+        ck_assert_int_eq(pthread_create(&th[i], NULL, run_on_shared_rules, &runs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+        ck_assert_int_eq(runs[i].rc, HVD_OK);
+        ck_assert_uint_eq(count_rule(&runs[i].g, "hv-spn-register-failed"), 1);
+        ck_assert_uint_eq(runs[i].g.n, runs[0].g.n);
+    }
     hvd_ruleset_destroy(rs);
 }
 END_TEST
@@ -1291,6 +1339,7 @@ static Suite *engine_suite(void)
 
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, events_meet_only_their_candidate_rules);
+    tcase_add_test(tc, engines_in_threads_share_one_rule_set);
     tcase_add_test(tc, index_gives_an_event_only_its_candidates);
     tcase_add_test(tc, guarded_regexes_match_as_their_patterns_do);
     tcase_add_test(tc, channel_names_compare_normalised);

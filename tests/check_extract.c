@@ -264,7 +264,7 @@ static size_t failures(char *why)
     hvd_ruletest_result res;
     hvd_error err;
 
-    ck_assert_msg(hvd_ruleset_load_examples(&rs, tmp, XSD, NULL, &err) == HVD_OK, "%s", err.msg);
+    ck_assert_msg(hvd_ruleset_load(&rs, tmp, XSD, NULL, &err) == HVD_OK, "%s", err.msg);
     why[0] = '\0';
     ck_assert_int_eq(hvd_ruletest_run(rs, collect, why, &res, &err), HVD_OK);
     hvd_ruleset_destroy(rs);

@@ -27,8 +27,7 @@ static void setup(void)
     hvd_error err;
 
     tmp = hvd_test_tmpdir();
-    ck_assert_msg(hvd_ruleset_load_examples(&rules, HVD_TEST_SRCDIR "/rules", NULL, NULL, &err) ==
-                      HVD_OK,
+    ck_assert_msg(hvd_ruleset_load(&rules, HVD_TEST_SRCDIR "/rules", NULL, NULL, &err) == HVD_OK,
                   "%s", err.msg);
 }
 

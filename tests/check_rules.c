@@ -1,6 +1,7 @@
 /* Suite for the rule loader: valid sets load; every kind of bad file is refused with
  * file:line, and hostile XML never expands an entity. */
 #include "rules.h"
+#include "ruletest.h"
 
 #include "testutil.h"
 
@@ -66,11 +67,11 @@ static char *write_rules(const char *name, const char *prologue, const char *bod
     return path;
 }
 
-static int load_dir(struct lines *out, hvd_error *err)
+static int load_dir_flags(struct lines *out, unsigned flags, hvd_error *err)
 {
     hvd_logger log = {collect, out, 3};
     hvd_ruleset *rs = NULL;
-    int rc = hvd_ruleset_load(&rs, tmp, XSD, &log, err);
+    int rc = hvd_ruleset_load_flags(&rs, tmp, XSD, flags, &log, err);
 
     if (rc == HVD_OK) {
         ck_assert_ptr_nonnull(rs);
@@ -78,6 +79,23 @@ static int load_dir(struct lines *out, hvd_error *err)
         hvd_ruleset_destroy(rs);
     } else {
         ck_assert_ptr_null(rs);
+    }
+    return rc;
+}
+
+/* Loads tmp as a whole set; loading it for matching only must accept or refuse it alike,
+ * with the same problems. */
+static int load_dir(struct lines *out, hvd_error *err)
+{
+    struct lines lean = {.n = 0};
+    hvd_error lean_err;
+    size_t before = strlen(out->text); /* out may hold the lines of earlier loads */
+    int rc = load_dir_flags(out, 0, err);
+
+    ck_assert_int_eq(load_dir_flags(&lean, HVD_RULESET_MATCH_ONLY, &lean_err), rc);
+    ck_assert_str_eq(lean.text, out->text + before);
+    if (rc < 0) {
+        ck_assert_str_eq(lean_err.msg, err->msg);
     }
     return rc;
 }
@@ -100,6 +118,54 @@ START_TEST(the_shipped_rules_load)
     }
     ck_assert_uint_ge(correlations, 4);
     hvd_ruleset_destroy(rs);
+}
+END_TEST
+
+START_TEST(match_only_keeps_the_rules_but_not_the_examples_to_run)
+{
+    hvd_ruleset *full = NULL;
+    hvd_ruleset *lean = NULL;
+    hvd_ruletest_result res;
+    hvd_error err;
+
+    ck_assert_msg(hvd_ruleset_load(&full, HVD_TEST_SRCDIR "/rules", NULL, NULL, &err) == HVD_OK,
+                  "%s", err.msg);
+    ck_assert_msg(hvd_ruleset_load_flags(&lean, HVD_TEST_SRCDIR "/rules", NULL,
+                                         HVD_RULESET_MATCH_ONLY, NULL, &err) == HVD_OK,
+                  "%s", err.msg);
+    ck_assert_uint_eq(hvd_ruleset_count(lean), hvd_ruleset_count(full));
+    for (size_t i = 0; i < hvd_ruleset_count(full); i++) {
+        const hvd_rule_info *a = hvd_ruleset_rule(full, i);
+        const hvd_rule_info *b = hvd_ruleset_rule(lean, i);
+
+        ck_assert_str_eq(a->id, b->id);
+        ck_assert_uint_eq(a->nexamples, b->nexamples);
+    }
+    /* Running the examples of a set loaded without them would prove nothing: refused. */
+    ck_assert_int_eq(hvd_ruletest_run(lean, NULL, NULL, &res, &err), HVD_EINVAL);
+    ck_assert_msg(strstr(err.msg, "HVD_RULESET_MATCH_ONLY") != NULL, "%s", err.msg);
+    hvd_ruleset_destroy(lean);
+    hvd_ruleset_destroy(full);
+}
+END_TEST
+
+START_TEST(a_file_over_8_mib_is_refused_unparsed)
+{
+    struct lines l = {.n = 0};
+    hvd_error err;
+    char *path = hvd_test_path(tmp, "big.xml");
+    FILE *f = fopen(path, "w");
+
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "<rules xmlns=\"urn:hvdiag:rules:1\">\n<!--");
+    for (int i = 0; i < (8 << 20) / 64; i++) {
+        fprintf(f, "%063d\n", 0);
+    }
+    fprintf(f, "-->\n</rules>\n");
+    fclose(f);
+    ck_assert_int_lt(load_dir(&l, &err), 0);
+    ck_assert_msg(strstr(l.text, "big.xml: larger than 8388608 bytes") != NULL, "%s", l.text);
+    free(path);
 }
 END_TEST
 
@@ -550,7 +616,9 @@ static Suite *rules_suite(void)
 
     tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
     tcase_add_test(tc, the_shipped_rules_load);
+    tcase_add_test(tc, match_only_keeps_the_rules_but_not_the_examples_to_run);
     tcase_add_test(tc, valid_files_load_in_name_order);
+    tcase_add_test(tc, a_file_over_8_mib_is_refused_unparsed);
     tcase_add_test(tc, schema_errors_name_file_and_line);
     tcase_add_test(tc, bad_regex_and_unknown_entity_and_duplicate_id_are_all_reported);
     tcase_add_test(tc, external_entities_are_refused_unread);

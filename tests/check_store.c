@@ -4,6 +4,7 @@
 #include "store_internal.h"
 
 #include "alloc.h"
+#include "buf.h"
 #include "hvtime.h"
 #include "store_sql.h"
 #include "synth.h"
@@ -209,6 +210,78 @@ START_TEST(schema_is_created_versioned_and_in_wal_mode)
     /* Opening again migrates nothing and keeps the version. */
     hvd_store_close(open_db(0));
     ck_assert_int_eq(count("PRAGMA user_version"), HVD_STORE_SCHEMA_VERSION);
+}
+END_TEST
+
+/* The schema of the database at path, one line per object in sqlite_master's order:
+ * "type|name|table|sql". Caller frees. */
+static char *schema_of(const char *path)
+{
+    hvd_buf out;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    int rc;
+
+    hvd_buf_init(&out, 1 << 20);
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db,
+                                        "SELECT type, name, tbl_name, coalesce(sql, '')"
+                                        " FROM sqlite_master ORDER BY rowid",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        for (int c = 0; c < 4; c++) {
+            ck_assert_int_eq(hvd_buf_adds(&out, (const char *)sqlite3_column_text(q, c)), 0);
+            ck_assert_int_eq(hvd_buf_addc(&out, c < 3 ? '|' : '\n'), 0);
+        }
+    }
+    ck_assert_int_eq(rc, SQLITE_DONE);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return hvd_buf_take(&out);
+}
+
+START_TEST(a_new_database_has_the_schema_every_migration_gives)
+{
+    char *migrated_path = hvd_test_path(tmp, "migrated.db");
+    char *migrated;
+    char *created;
+    sqlite3 *db = NULL;
+    char *msg = NULL;
+
+    /* Every migration in turn, as a database made by an older hvdiag went through them. */
+    ck_assert_int_eq(sqlite3_open(migrated_path, &db), SQLITE_OK);
+    for (size_t i = 0; i < sizeof(store_migrations) / sizeof(store_migrations[0]); i++) {
+        ck_assert_msg(sqlite3_exec(db, store_migrations[i], NULL, NULL, &msg) == SQLITE_OK, "%s",
+                      msg);
+    }
+    sqlite3_close(db);
+    hvd_store_close(open_db(0)); /* a new file: store_schema_latest at once */
+    ck_assert_int_eq(count("PRAGMA user_version"), HVD_STORE_SCHEMA_VERSION);
+    migrated = schema_of(migrated_path);
+    created = schema_of(dbpath);
+    if (strcmp(migrated, created) != 0) {
+        /* What store_schema_latest should read (lib/store_sql.h). */
+        char *p = migrated;
+
+        fprintf(stderr, "store_schema_latest differs from the migrations' schema; it is:\n");
+        while (*p) {
+            char *nl = strchr(p, '\n');
+            char *sql = p;
+
+            for (int bar = 0; bar < 3; bar++) {
+                sql = strchr(sql, '|') + 1;
+            }
+            if (*sql != '\n' && strncmp(sql, "CREATE TABLE sqlite_", 20) != 0) {
+                fprintf(stderr, "    \"%.*s;\"\n", (int)(nl - sql), sql);
+            }
+            p = nl + 1;
+        }
+    }
+    ck_assert_msg(strcmp(created, migrated) == 0, "a new database has another schema");
+    free(migrated);
+    free(created);
+    free(migrated_path);
 }
 END_TEST
 
@@ -2694,6 +2767,7 @@ static Suite *store_suite(void)
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, schema_is_created_versioned_and_in_wal_mode);
+    tcase_add_test(tc, a_new_database_has_the_schema_every_migration_gives);
     tcase_add_test(tc, version_1_database_is_migrated_keeping_its_rows);
     tcase_add_test(tc, version_2_database_is_migrated_and_regroups_what_changed);
     tcase_add_test(tc, bad_files_are_refused_with_their_name);

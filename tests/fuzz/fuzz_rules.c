@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ready = 1;
     }
     hvd_fuzz_write("r.xml", data, size);
-    if (hvd_ruleset_load_examples(&rs, hvd_fuzz_tmpdir(), HVD_FUZZ_XSD, NULL, &err) == HVD_OK) {
+    if (hvd_ruleset_load(&rs, hvd_fuzz_tmpdir(), HVD_FUZZ_XSD, NULL, &err) == HVD_OK) {
         if (hvd_ruleset_count(rs) == 0) {
             abort(); /* a loaded set has rules */
         }
