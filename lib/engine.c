@@ -1169,9 +1169,10 @@ static int covered(hvd_engine *e, size_t r, int part, hvd_time lo, hvd_time hi)
 /*
  * Asks the loader for rule r's stored diagnoses that overlap [lo, hi] and are not here
  * yet: each run of slices not asked for is one call. A span of more than MAX_SLICES
- * slices is asked for whole, unmarked. What the engine grew is emitted first, so the
- * store answers as if it had been written all along. Cost: O(k log n) for k slices, plus
- * the loads.
+ * slices is asked for whole, unmarked. What grew and is not emitted yet is here: the
+ * store's older copy of it changes nothing (priming keeps the wider span and never drops
+ * what is held), and what was dropped was emitted first. Cost: O(k log n) for k slices,
+ * plus the loads.
  */
 static int need(hvd_engine *e, size_t r, int part, hvd_time lo, hvd_time hi)
 {
@@ -1186,10 +1187,7 @@ static int need(hvd_engine *e, size_t r, int part, hvd_time lo, hvd_time hi)
     }
     a = slice_of(m, lo);
     b = slice_of(m, hi);
-    rc = flush_dirty(e);
-    if (rc < 0) {
-        return rc;
-    }
+    rc = HVD_OK;
     e->load_part = part;
     if (b - a > MAX_SLICES) {
         e->stats.loads++;
@@ -2751,9 +2749,8 @@ static int flush_dirty(hvd_engine *e)
  * latest event given so far (ev_horizon: files may come in any order); any other match
  * cannot be among the earliest and only grows count and span. Either way the diagnosis is
  * not emitted at once: it is marked, its event held, and it is emitted once, with what it
- * has then and the events held for it, before the loader reads the store, before groups
- * are evicted, at hvd_engine_flush(), or when MAX_DIRTY are marked or MAX_HELD events
- * held. The store keeps the highest count and widest span it is given, so it ends the same
+ * has then and the events held for it, before it is dropped from memory, at
+ * hvd_engine_flush(), or when MAX_DIRTY are marked or MAX_HELD events held. The store keeps the highest count and widest span it is given, so it ends the same
  * as with one emit per match, at the cost of one emit (a store update) per diagnosis and
  * flush instead of one per match.
  */

@@ -26,7 +26,7 @@ typedef struct hvd_engine hvd_engine;
 
 /* Receives each diagnosis as it is made, and again (same key) when it grows: at once while
  * it gains evidence, else (only count and span grow) once with what it has by then, at the
- * latest at hvd_engine_flush() or before the loader is called. d and everything it points
+ * latest at hvd_engine_flush() or before it is dropped from memory. d and everything it points
  * to are borrowed for the call. Returns HVD_OK, or a negative
  * HVD_E* code that stops the engine: the feed that made d returns that code. */
 typedef int (*hvd_engine_emit)(void *ud, const hvd_diagnosis *d);
