@@ -71,6 +71,15 @@ def main():
             print(f"FAIL: --json peaks {(whole - table) >> 10} KiB above the table "
                   f"(report {size >> 10} KiB): held whole?", file=sys.stderr)
             fail = 1
+        # a report that cannot be written is an error named on stderr, not a crash
+        if os.path.exists("/dev/full"):
+            with open("/dev/full", "wb") as full:
+                r = subprocess.run(base + ["--json"], stdout=full, stderr=subprocess.PIPE,
+                                   env=ENV)
+            if r.returncode != 2 or b"cannot write the report" not in r.stderr:
+                print(f"FAIL: --json to /dev/full exited {r.returncode}: {r.stderr!r}",
+                      file=sys.stderr)
+                fail = 1
         return fail
 
 
