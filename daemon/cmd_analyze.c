@@ -320,7 +320,7 @@ static json_t *incident_head(const json_t *in)
 struct incidents_pages {
     const hvd_query_context *q;
     json_t *out;
-    int heads_only;
+    int heads_only; /* 1: incident_head(); 2: the incident as listed, without diagnoses */
     int *worst;
 };
 
@@ -338,6 +338,10 @@ static int add_incidents(void *ud, json_t *res)
 
         if (sev > *p->worst) {
             *p->worst = sev;
+        }
+        if (p->heads_only == 2) {
+            json_array_append(p->out, in);
+            continue;
         }
         if (p->heads_only) {
             json_array_append_new(p->out, incident_head(in));
@@ -375,6 +379,271 @@ static json_t *collect_incidents(hvd_store *st, const struct options *o, int hea
     }
     json_decref(req);
     return p.out;
+}
+
+/* --- the JSON report, streamed ------------------------------------------------------ */
+
+/*
+ * 'hvdiag analyze --json' writes the document json_dumpf(JSON_INDENT(2)) would write for
+ * the whole report, without holding it: each object is dumped alone with its one growing
+ * array (the report's "incidents", an incident's "diagnoses", a diagnosis' "evidence") set
+ * empty, and the array's items are written into the gap as the store gives them. A raw
+ * newline occurs in jansson's indented output only as formatting (strings escape it), so
+ * "\n  \"key\": []" finds the array at the object's own level whatever the strings hold.
+ * Memory: one page of diagnoses with their first evidence page, or one evidence page, plus
+ * the incidents' list for the sort.
+ */
+struct jout {
+    FILE *f;
+    size_t flags; /* jansson dump flags */
+    int failed;   /* sticky: a write failed (errno kept in err) */
+    int err;
+};
+
+/* Writes n bytes of s with 'indent' spaces after each newline. */
+static void jout_text(struct jout *o, const char *s, size_t n, int indent)
+{
+    while (!o->failed && n) {
+        const char *nl = memchr(s, '\n', n);
+        size_t k = nl ? (size_t)(nl - s) + 1 : n;
+
+        if (fwrite(s, 1, k, o->f) != k) {
+            o->failed = 1;
+            o->err = errno;
+            return;
+        }
+        s += k;
+        n -= k;
+        if (nl && fprintf(o->f, "%*s", indent, "") < 0) {
+            o->failed = 1;
+            o->err = errno;
+        }
+    }
+}
+
+/* One array being written: its items' indent, and whether one was written. */
+struct jarray {
+    struct jout *o;
+    int indent;
+    size_t items;
+};
+
+/* Starts an item of the array: the separator and the item's indent. */
+static void jarray_next(struct jarray *a)
+{
+    jout_text(a->o, a->items ? ",\n" : "\n", a->items ? 2 : 1, a->indent);
+    a->items++;
+}
+
+/* Writes v, dumped whole, as the next item. */
+static int jout_item(struct jarray *a, json_t *v)
+{
+    char *s = json_dumps(v, a->o->flags);
+
+    if (!s) {
+        a->o->failed = 1;
+        a->o->err = ENOMEM;
+        return -1;
+    }
+    jarray_next(a);
+    jout_text(a->o, s, strlen(s), a->indent);
+    free(s);
+    return a->o->failed ? -1 : 0;
+}
+
+/*
+ * Writes obj (at 'indent') with its member 'key' an array whose items fill() writes through
+ * the struct jarray it is given. obj's 'key' is set to an empty array. Returns 0, or -1
+ * when fill() or a write failed.
+ */
+static int jout_object(struct jout *o, json_t *obj, const char *key, int indent,
+                       int (*fill)(struct jarray *a, void *ud), void *ud)
+{
+    char mark[128];
+    char *s = NULL;
+    const char *at;
+    struct jarray a = {o, indent + 4, 0};
+    int rc = -1;
+
+    snprintf(mark, sizeof(mark), "\n  \"%s\": []", key);
+    if (json_object_set_new(obj, key, json_array()) < 0 || !(s = json_dumps(obj, o->flags)) ||
+        !(at = strstr(s, mark))) {
+        o->failed = 1;
+        o->err = ENOMEM;
+        goto out;
+    }
+    at += strlen(mark) - 1; /* at the ']' */
+    jout_text(o, s, (size_t)(at - s), indent);
+    if (fill(&a, ud) < 0) {
+        goto out;
+    }
+    if (a.items) {
+        jout_text(o, "\n", 1, indent + 2);
+    }
+    jout_text(o, at, strlen(at), indent);
+    rc = o->failed ? -1 : 0;
+out:
+    free(s);
+    return rc;
+}
+
+/* One page of a diagnosis' evidence, written. */
+static int evidence_page(void *ud, json_t *page)
+{
+    struct jarray *a = ud;
+    size_t i;
+    json_t *ev;
+
+    json_array_foreach(json_object_get(page, "evidence"), i, ev)
+    {
+        if (jout_item(a, ev) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+struct diag_fill {
+    const hvd_query_context *q;
+    json_t *d;
+};
+
+/* A diagnosis' evidence: the first page it came with, then the rest page by page. */
+static int fill_evidence(struct jarray *a, void *ud)
+{
+    struct diag_fill *df = ud;
+    json_t *first = json_object_get(df->d, "first_evidence");
+    const char *more = json_string_value(json_object_get(df->d, "evidence_cursor"));
+    json_t *page = json_pack("{s:o}", "evidence", first ? json_incref(first) : json_array());
+    json_t *req;
+    int rc;
+
+    rc = page ? evidence_page(a, page) : -1;
+    json_decref(page);
+    if (rc < 0 || !more) {
+        return rc;
+    }
+    req = json_pack("{s:s,s:O,s:i,s:s}", "op", "evidence", "diagnosis",
+                    json_object_get(df->d, "id"), "limit", HVD_QUERY_MAX_PAGE, "cursor", more);
+    rc = each_page(df->q, req, evidence_page, a);
+    json_decref(req);
+    return rc;
+}
+
+struct incident_fill {
+    const hvd_query_context *q;
+    struct jarray *a; /* the diagnoses being written */
+    const json_t *in; /* their incident */
+};
+
+/* One page of an incident's diagnoses, written with their evidence. */
+static int diagnoses_page(void *ud, json_t *res)
+{
+    struct incident_fill *f = ud;
+    size_t i;
+    json_t *d;
+
+    json_array_foreach(json_object_get(res, "diagnoses"), i, d)
+    {
+        json_t *first = json_incref(json_object_get(d, "evidence"));
+        json_t *cursor = json_incref(json_object_get(d, "evidence_cursor"));
+        json_t *shown = json_copy(d);
+        struct diag_fill df = {f->q, NULL};
+        int rc;
+
+        if (!shown) {
+            json_decref(first);
+            json_decref(cursor);
+            return -1;
+        }
+        json_object_del(shown, "evidence_more");
+        json_object_del(shown, "evidence_cursor");
+        df.d = json_pack("{s:O,s:o?,s:o?}", "id", json_object_get(d, "id"), "first_evidence", first,
+                         "evidence_cursor", cursor);
+        jarray_next(f->a);
+        rc = df.d ? jout_object(f->a->o, shown, "evidence", f->a->indent, fill_evidence, &df) : -1;
+        json_decref(df.d);
+        json_decref(shown);
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* An incident's diagnoses, page by page. */
+static int fill_diagnoses(struct jarray *a, void *ud)
+{
+    const struct incident_fill *of = ud;
+    struct incident_fill f = {of->q, a, of->in};
+    json_t *req = json_pack("{s:s,s:O,s:i}", "op", "incident", "id", json_object_get(of->in, "id"),
+                            "limit", HVD_QUERY_MAX_PAGE);
+    int rc;
+
+    rc = each_page(f.q, req, diagnoses_page, &f);
+    json_decref(req);
+    return rc;
+}
+
+struct report_fill {
+    const hvd_query_context *q;
+    json_t *incidents; /* sorted, without their diagnoses */
+};
+
+/* The incidents, in order, each written with its diagnoses. */
+static int fill_incidents(struct jarray *a, void *ud)
+{
+    struct report_fill *rf = ud;
+    size_t i;
+    json_t *in;
+
+    json_array_foreach(rf->incidents, i, in)
+    {
+        struct incident_fill f = {rf->q, NULL, in};
+        int rc;
+
+        jarray_next(a);
+        rc = jout_object(a->o, in, "diagnoses", a->indent, fill_diagnoses, &f);
+        json_object_del(in, "diagnoses");
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int sort_incidents(json_t *incidents);
+
+/*
+ * Writes the report (its "database", "files" and "summary") with its "incidents" read from
+ * the store as they are written, to stdout. Sets *worst like collect_incidents(). Returns 0,
+ * or -1 when a question or a write failed (said on stderr).
+ */
+static int write_json_streamed(hvd_store *st, const struct options *o, json_t *report, int *worst)
+{
+    hvd_query_context q = {.store = st};
+    struct jout jo = {stdout, hvd_cli_json_flags(stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER), 0,
+                      0};
+    struct report_fill rf = {&q, st ? collect_incidents(st, o, 2, worst) : json_array()};
+    int rc = -1;
+
+    if (!rf.incidents || sort_incidents(rf.incidents) < 0) {
+        hvd_cli_error("hvdiag analyze: out of memory");
+        goto out;
+    }
+    rc = jout_object(&jo, report, "incidents", 0, fill_incidents, &rf);
+    jout_text(&jo, "\n", 1, 0);
+    if (!jo.failed && fflush(stdout) != 0) {
+        jo.failed = 1;
+        jo.err = errno;
+    }
+    if (jo.failed) {
+        hvd_cli_error("hvdiag analyze: cannot write the report: %s", strerror(jo.err));
+        rc = -1;
+    }
+out:
+    json_decref(rf.incidents);
+    return rc;
 }
 
 /* --- output ------------------------------------------------------------------------- */
@@ -1098,6 +1367,14 @@ int hvd_cmd_analyze(int argc, char **argv)
             goto out;
         }
         json_decref(shown);
+        status = input_errors ? HVD_EXIT_USAGE : worst >= o.fail_on ? HVD_EXIT_FOUND : HVD_EXIT_OK;
+        goto out;
+    }
+    if (o.json && !o.html) {
+        /* The JSON alone: written as the store answers, never held whole. */
+        if (write_json_streamed(st, &o, report, &worst) < 0) {
+            goto out;
+        }
         status = input_errors ? HVD_EXIT_USAGE : worst >= o.fail_on ? HVD_EXIT_FOUND : HVD_EXIT_OK;
         goto out;
     }
