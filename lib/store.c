@@ -2170,6 +2170,16 @@ struct regroup {
     int64_t next_id; /* for new incidents */
 };
 
+struct move { /* a diagnosis that changes incident */
+    int64_t diagnosis;
+    int64_t incident;
+};
+
+struct moves { /* at most one per loaded diagnosis */
+    struct move *v;
+    size_t n;
+};
+
 struct idvec {
     int64_t *v;
     size_t n;
@@ -2914,10 +2924,9 @@ static int outbox_record(hvd_store *st, int64_t id, int old, int severity, hvd_e
 
 /* Writes one group as incident id, and moves its members into it. */
 static int write_group(hvd_store *st, const struct regroup *g, const struct group_span *sp,
-                       int64_t id, hvd_error *err)
+                       int64_t id, struct moves *mv, hvd_error *err)
 {
     sqlite3_stmt *put = st->stmt[SQL_INC_PUT];
-    sqlite3_stmt *set = st->stmt[SQL_INC_SET];
     sqlite3_stmt *text = st->stmt[SQL_INC_ROOT_TEXT];
     const struct ord *m = g->order + sp->start;
     const struct inc_diag *root = &g->v[m[0].idx];
@@ -2987,12 +2996,41 @@ static int write_group(hvd_store *st, const struct regroup *g, const struct grou
         rc = outbox_record(st, id, old, severity, err);
     }
     hvd_buf_free(&hosts);
-    for (size_t i = 0; rc == HVD_OK && i < sp->n; i++) {
+    for (size_t i = 0; i < sp->n; i++) {
         if (g->v[m[i].idx].cur != id) {
-            sqlite3_bind_int64(set, 1, id);
-            sqlite3_bind_int64(set, 2, g->v[m[i].idx].id);
-            rc = step_done(st, set, err, "cannot write an incident");
+            mv->v[mv->n].diagnosis = g->v[m[i].idx].id;
+            mv->v[mv->n].incident = id;
+            mv->n++;
         }
+    }
+    return rc;
+}
+
+static int by_moved_diagnosis(const void *x, const void *y)
+{
+    const struct move *a = x;
+    const struct move *b = y;
+
+    return (a->diagnosis > b->diagnosis) - (a->diagnosis < b->diagnosis);
+}
+
+/* Sets the incident of the diagnoses that moved, in order of diagnosis id: O(m log m) to
+ * sort the m moves, then m updates that walk the table and its indexes from one end to the
+ * other. In the order of the groups they would jump across the table, once per group and
+ * kind, and a table larger than the page cache would be read and written again at every
+ * jump. */
+static int write_moves(hvd_store *st, struct moves *mv, hvd_error *err)
+{
+    sqlite3_stmt *set = st->stmt[SQL_INC_SET];
+    int rc = HVD_OK;
+
+    if (mv->n > 1) {
+        qsort(mv->v, mv->n, sizeof(*mv->v), by_moved_diagnosis);
+    }
+    for (size_t i = 0; rc == HVD_OK && i < mv->n; i++) {
+        sqlite3_bind_int64(set, 1, mv->v[i].incident);
+        sqlite3_bind_int64(set, 2, mv->v[i].diagnosis);
+        rc = step_done(st, set, err, "cannot write an incident");
     }
     return rc;
 }
@@ -3001,6 +3039,7 @@ static int write_group(hvd_store *st, const struct regroup *g, const struct grou
 static int write_groups(hvd_store *st, struct regroup *g, hvd_error *err)
 {
     struct group_span *spans = NULL;
+    struct moves mv = {0};
     size_t nspans = 0;
     int rc = HVD_OK;
 
@@ -3010,7 +3049,10 @@ static int write_groups(hvd_store *st, struct regroup *g, hvd_error *err)
         qsort(g->order, g->n, sizeof(*g->order), by_group_then_root);
     }
     spans = hvd_calloc(g->n ? g->n : 1, sizeof(*spans));
-    if (!spans) {
+    mv.v = hvd_calloc(g->n ? g->n : 1, sizeof(*mv.v));
+    if (!spans || !mv.v) {
+        hvd_free(spans);
+        hvd_free(mv.v);
         return no_memory(st, err);
     }
     for (size_t i = 0; i < g->n; i++) {
@@ -3054,7 +3096,10 @@ static int write_groups(hvd_store *st, struct regroup *g, hvd_error *err)
         if (!id) {
             id = g->next_id++;
         }
-        rc = write_group(st, g, &spans[s], id, err);
+        rc = write_group(st, g, &spans[s], id, &mv, err);
+    }
+    if (rc == HVD_OK) {
+        rc = write_moves(st, &mv, err);
     }
     for (size_t i = 0; rc == HVD_OK && i < g->nids; i++) {
         if (!g->claimed[i]) {
@@ -3065,6 +3110,7 @@ static int write_groups(hvd_store *st, struct regroup *g, hvd_error *err)
         }
     }
     hvd_free(spans);
+    hvd_free(mv.v);
     return rc;
 }
 
