@@ -29,7 +29,7 @@ enum {
 };
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define HVD_STORE_SCHEMA_VERSION 11
+#define HVD_STORE_SCHEMA_VERSION 12
 
 /* A diagnosis joins an incident of the same subject whose span, widened by this gap on
  * each side, covers it. */

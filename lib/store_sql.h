@@ -2,7 +2,7 @@
  * All SQL text of the store. Times are hvd_time (100-ns ticks since 1970, UTC); text columns
  * are never NULL ('' when unknown).
  *
- * Schema (version 9):
+ * Schema (version 12):
  *   sources             one row per input path: identity (device, inode, size, mtime, hash of
  *                       the first 4 KiB, hash of the bytes before the saved offset) of the
  *                       file as read, reader position token, stats, fresh and repeated
@@ -17,7 +17,7 @@
  *   counters            named totals (events marked).
  *   diagnoses           one row per diagnosis key, with vm_name/vm_id/host copied out of the
  *                       entities for fast filters; incident = the incident it belongs to.
- *   diagnosis_entities  every entity of a diagnosis, indexed by (name, value).
+ *   diagnosis_entities  every entity of a diagnosis, read by diagnosis.
  *   diagnosis_related   a correlation's member keys.
  *   evidence            events behind a diagnosis, unique per (diagnosis, path, record, line).
  *   incidents           diagnoses grouped by subject (VM, else host; a role event a VM's
@@ -268,6 +268,13 @@ static const char *const store_migrations[] = {
     "DROP INDEX diagnoses_incident;"
     "CREATE INDEX diagnoses_incident_order ON diagnoses(incident, show_kind, show_severity,"
     " first_time, show_count, key);",
+
+    /* 12: no statement searches entities by (name, value): every one reads a diagnosis's
+     * entities by its id, on the primary key. The index of step 1 was a third of the
+     * entities' pages and the costliest write of a diagnosis: its entries go to as many
+     * places as there are entity names and values, which a large write transaction reads
+     * back from the WAL and writes again once they outgrow the page cache. */
+    "DROP INDEX IF EXISTS entities_value;",
 };
 
 /* The columns of a source row, in the order every SELECT of sources gives them. */
