@@ -2154,7 +2154,10 @@ struct ord {
     int correlation;
     int severity;
     hvd_time first;
-    int64_t explains;
+    union {
+        int64_t explains; /* while the order is sorted */
+        int64_t moved_to; /* once its group is written: the incident it moves to, or 0 */
+    };
     const char *key;
 };
 
@@ -2168,16 +2171,6 @@ struct regroup {
     unsigned char *claimed;
     size_t nids;
     int64_t next_id; /* for new incidents */
-};
-
-struct move { /* a diagnosis that changes incident */
-    int64_t diagnosis;
-    int64_t incident;
-};
-
-struct moves { /* at most one per loaded diagnosis */
-    struct move *v;
-    size_t n;
 };
 
 struct idvec {
@@ -2923,12 +2916,12 @@ static int outbox_record(hvd_store *st, int64_t id, int old, int severity, hvd_e
 }
 
 /* Writes one group as incident id, and moves its members into it. */
-static int write_group(hvd_store *st, const struct regroup *g, const struct group_span *sp,
-                       int64_t id, struct moves *mv, hvd_error *err)
+static int write_group(hvd_store *st, struct regroup *g, const struct group_span *sp, int64_t id,
+                       hvd_error *err)
 {
     sqlite3_stmt *put = st->stmt[SQL_INC_PUT];
     sqlite3_stmt *text = st->stmt[SQL_INC_ROOT_TEXT];
-    const struct ord *m = g->order + sp->start;
+    struct ord *m = g->order + sp->start;
     const struct inc_diag *root = &g->v[m[0].idx];
     const char *subject_kind = "host";
     const char *subject = root->host;
@@ -2997,40 +2990,31 @@ static int write_group(hvd_store *st, const struct regroup *g, const struct grou
     }
     hvd_buf_free(&hosts);
     for (size_t i = 0; i < sp->n; i++) {
-        if (g->v[m[i].idx].cur != id) {
-            mv->v[mv->n].diagnosis = g->v[m[i].idx].id;
-            mv->v[mv->n].incident = id;
-            mv->n++;
-        }
+        m[i].moved_to = g->v[m[i].idx].cur != id ? id : 0;
     }
     return rc;
 }
 
-static int by_moved_diagnosis(const void *x, const void *y)
-{
-    const struct move *a = x;
-    const struct move *b = y;
-
-    return (a->diagnosis > b->diagnosis) - (a->diagnosis < b->diagnosis);
-}
-
-/* Sets the incident of the diagnoses that moved, in order of diagnosis id: O(m log m) to
- * sort the m moves, then m updates that walk the table and its indexes from one end to the
- * other. In the order of the groups they would jump across the table, once per group and
- * kind, and a table larger than the page cache would be read and written again at every
- * jump. */
-static int write_moves(hvd_store *st, struct moves *mv, hvd_error *err)
+/* Sets the incident of the diagnoses that moved (write_group noted them in g->order, which
+ * no longer serves once the groups are written), in order of diagnosis id: O(n log n) to
+ * sort the n loaded diagnoses, then one update per move, walking the table and its indexes
+ * from one end to the other. In the order of the groups they would jump across the table,
+ * once per group and kind, and a table larger than the page cache would be read and written
+ * again at every jump. */
+static int write_moves(hvd_store *st, struct regroup *g, hvd_error *err)
 {
     sqlite3_stmt *set = st->stmt[SQL_INC_SET];
     int rc = HVD_OK;
 
-    if (mv->n > 1) {
-        qsort(mv->v, mv->n, sizeof(*mv->v), by_moved_diagnosis);
+    if (g->n > 1) {
+        qsort(g->order, g->n, sizeof(*g->order), by_diag_id);
     }
-    for (size_t i = 0; rc == HVD_OK && i < mv->n; i++) {
-        sqlite3_bind_int64(set, 1, mv->v[i].incident);
-        sqlite3_bind_int64(set, 2, mv->v[i].diagnosis);
-        rc = step_done(st, set, err, "cannot write an incident");
+    for (size_t i = 0; rc == HVD_OK && i < g->n; i++) {
+        if (g->order[i].moved_to) {
+            sqlite3_bind_int64(set, 1, g->order[i].moved_to);
+            sqlite3_bind_int64(set, 2, g->order[i].id);
+            rc = step_done(st, set, err, "cannot write an incident");
+        }
     }
     return rc;
 }
@@ -3039,7 +3023,6 @@ static int write_moves(hvd_store *st, struct moves *mv, hvd_error *err)
 static int write_groups(hvd_store *st, struct regroup *g, hvd_error *err)
 {
     struct group_span *spans = NULL;
-    struct moves mv = {0};
     size_t nspans = 0;
     int rc = HVD_OK;
 
@@ -3049,10 +3032,7 @@ static int write_groups(hvd_store *st, struct regroup *g, hvd_error *err)
         qsort(g->order, g->n, sizeof(*g->order), by_group_then_root);
     }
     spans = hvd_calloc(g->n ? g->n : 1, sizeof(*spans));
-    mv.v = hvd_calloc(g->n ? g->n : 1, sizeof(*mv.v));
-    if (!spans || !mv.v) {
-        hvd_free(spans);
-        hvd_free(mv.v);
+    if (!spans) {
         return no_memory(st, err);
     }
     for (size_t i = 0; i < g->n; i++) {
@@ -3096,10 +3076,10 @@ static int write_groups(hvd_store *st, struct regroup *g, hvd_error *err)
         if (!id) {
             id = g->next_id++;
         }
-        rc = write_group(st, g, &spans[s], id, &mv, err);
+        rc = write_group(st, g, &spans[s], id, err);
     }
     if (rc == HVD_OK) {
-        rc = write_moves(st, &mv, err);
+        rc = write_moves(st, g, err);
     }
     for (size_t i = 0; rc == HVD_OK && i < g->nids; i++) {
         if (!g->claimed[i]) {
@@ -3110,7 +3090,6 @@ static int write_groups(hvd_store *st, struct regroup *g, hvd_error *err)
         }
     }
     hvd_free(spans);
-    hvd_free(mv.v);
     return rc;
 }
 
