@@ -2188,7 +2188,10 @@ struct ord {
     int correlation;
     int severity;
     hvd_time first;
-    int64_t explains;
+    union {
+        int64_t explains; /* while the order is sorted */
+        int64_t moved_to; /* once its group is written: the incident it moves to, or 0 */
+    };
     const char *key;
 };
 
@@ -2947,13 +2950,12 @@ static int outbox_record(hvd_store *st, int64_t id, int old, int severity, hvd_e
 }
 
 /* Writes one group as incident id, and moves its members into it. */
-static int write_group(hvd_store *st, const struct regroup *g, const struct group_span *sp,
-                       int64_t id, hvd_error *err)
+static int write_group(hvd_store *st, struct regroup *g, const struct group_span *sp, int64_t id,
+                       hvd_error *err)
 {
     sqlite3_stmt *put = st->stmt[SQL_INC_PUT];
-    sqlite3_stmt *set = st->stmt[SQL_INC_SET];
     sqlite3_stmt *text = st->stmt[SQL_INC_ROOT_TEXT];
-    const struct ord *m = g->order + sp->start;
+    struct ord *m = g->order + sp->start;
     const struct inc_diag *root = &g->v[m[0].idx];
     const char *subject_kind = "host";
     const char *subject = root->host;
@@ -3021,10 +3023,30 @@ static int write_group(hvd_store *st, const struct regroup *g, const struct grou
         rc = outbox_record(st, id, old, severity, err);
     }
     hvd_buf_free(&hosts);
-    for (size_t i = 0; rc == HVD_OK && i < sp->n; i++) {
-        if (g->v[m[i].idx].cur != id) {
-            sqlite3_bind_int64(set, 1, id);
-            sqlite3_bind_int64(set, 2, g->v[m[i].idx].id);
+    for (size_t i = 0; i < sp->n; i++) {
+        m[i].moved_to = g->v[m[i].idx].cur != id ? id : 0;
+    }
+    return rc;
+}
+
+/* Sets the incident of the diagnoses that moved (write_group noted them in g->order, which
+ * no longer serves once the groups are written), in order of diagnosis id: O(n log n) to
+ * sort the n loaded diagnoses, then one update per move, walking the table and its indexes
+ * from one end to the other. In the order of the groups they would jump across the table,
+ * once per group and kind, and a table larger than the page cache would be read and written
+ * again at every jump. */
+static int write_moves(hvd_store *st, struct regroup *g, hvd_error *err)
+{
+    sqlite3_stmt *set = st->stmt[SQL_INC_SET];
+    int rc = HVD_OK;
+
+    if (g->n > 1) {
+        qsort(g->order, g->n, sizeof(*g->order), by_diag_id);
+    }
+    for (size_t i = 0; rc == HVD_OK && i < g->n; i++) {
+        if (g->order[i].moved_to) {
+            sqlite3_bind_int64(set, 1, g->order[i].moved_to);
+            sqlite3_bind_int64(set, 2, g->order[i].id);
             rc = step_done(st, set, err, "cannot write an incident");
         }
     }
@@ -3089,6 +3111,9 @@ static int write_groups(hvd_store *st, struct regroup *g, hvd_error *err)
             id = g->next_id++;
         }
         rc = write_group(st, g, &spans[s], id, err);
+    }
+    if (rc == HVD_OK) {
+        rc = write_moves(st, g, err);
     }
     for (size_t i = 0; rc == HVD_OK && i < g->nids; i++) {
         if (!g->claimed[i]) {

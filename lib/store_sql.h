@@ -2,7 +2,7 @@
  * All SQL text of the store. Times are hvd_time (100-ns ticks since 1970, UTC); text columns
  * are never NULL ('' when unknown).
  *
- * Schema (version 9):
+ * Schema (version 12):
  *   sources             one row per input path: identity (device, inode, size, mtime, hash of
  *                       the first 4 KiB, hash of the bytes before the saved offset) of the
  *                       file as read, reader position token, stats, fresh and repeated
@@ -17,7 +17,7 @@
  *   counters            named totals (events marked).
  *   diagnoses           one row per diagnosis key, with vm_name/vm_id/host copied out of the
  *                       entities for fast filters; incident = the incident it belongs to.
- *   diagnosis_entities  every entity of a diagnosis.
+ *   diagnosis_entities  every entity of a diagnosis, read by diagnosis.
  *   diagnosis_related   a correlation's member keys.
  *   evidence            events behind a diagnosis, unique per (diagnosis, path, record, line).
  *   incidents           diagnoses grouped by subject (VM, else host; a role event a VM's
@@ -269,10 +269,19 @@ static const char *const store_migrations[] = {
     "CREATE INDEX diagnoses_incident_order ON diagnoses(incident, show_kind, show_severity,"
     " first_time, show_count, key);",
 
-    /* 12: no statement looks entities up by (name, value): every read goes by diagnosis.
-     * The index cost one insert at a random place per entity written (a dozen per
-     * diagnosis, a seventh of a storm's store pages). */
-    "DROP INDEX IF EXISTS entities_value;",
+    /* 12: no statement searches entities by (name, value): every one reads a diagnosis's
+     * entities by its id, on the primary key. The index of step 1 was a third of the
+     * entities' pages and the costliest write of a diagnosis: its entries go to as many
+     * places as there are entity names and values, which a large write transaction reads
+     * back from the WAL and writes again once they outgrow the page cache. An incident's
+     * diagnoses in shown order (step 11) leave out those in no incident yet: a new
+     * diagnosis gets its entry when a commit groups it, with those of its incident,
+     * instead of once among the diagnoses of no incident and again there. Every search on
+     * it is by incident (incident = ?), which implies the index's condition. */
+    "DROP INDEX IF EXISTS entities_value;"
+    "DROP INDEX diagnoses_incident_order;"
+    "CREATE INDEX diagnoses_incident_order ON diagnoses(incident, show_kind, show_severity,"
+    " first_time, show_count, key) WHERE incident IS NOT NULL;",
 };
 
 /* The schema store_migrations leave, statement by statement in sqlite_master's order: a new
@@ -368,7 +377,7 @@ static const char store_schema_latest[] =
     "CREATE INDEX diagnoses_vm_id_list ON diagnoses(vm_id COLLATE NOCASE, first_time, id,"
     " vm_name, host, rule, severity, last_time, incident);"
     "CREATE INDEX diagnoses_incident_order ON diagnoses(incident, show_kind, show_severity,"
-    " first_time, show_count, key);";
+    " first_time, show_count, key) WHERE incident IS NOT NULL;";
 
 /* 1 when the database holds no schema object at all: a new file. */
 #define STORE_SQL_SCHEMA_EMPTY "SELECT count(*) = 0 FROM sqlite_master"

@@ -593,6 +593,8 @@ START_TEST(evidence_keeps_rendering_texts_and_old_rows_read_empty)
              "PRAGMA user_version = 7;");
     st = open_db(0);
     ck_assert_int_eq(count("PRAGMA user_version"), HVD_STORE_SCHEMA_VERSION);
+    /* step 12 dropped the entities' (name, value) index, which no statement searched */
+    ck_assert_int_eq(count("SELECT count(*) FROM sqlite_master WHERE name = 'entities_value'"), 0);
     /* A forwarded event's evidence: its sender's names come back as stored. */
     tdiag_init(&t, "k1", NULL, NULL, "HV1", 10, 20, 2, 2);
     t.ev.time = 20;
