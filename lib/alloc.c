@@ -58,11 +58,8 @@ void *hvd_realloc(void *p, size_t n)
 char *hvd_strndup(const char *s, size_t n)
 {
     char *copy;
-    size_t len = 0;
+    size_t len = strnlen(s, n); /* libc's word-at-a-time scan, not a byte loop */
 
-    while (len < n && s[len]) {
-        len++;
-    }
     copy = hvd_malloc(len + 1);
     if (!copy) {
         return NULL;

@@ -77,6 +77,12 @@ int hvd_buf_adds(hvd_buf *b, const char *s)
 
 int hvd_buf_addc(hvd_buf *b, char c)
 {
+    /* The common case, room for the byte and its NUL, without hvd_buf_add()'s checks. */
+    if (b->len < b->max && b->len + 2 <= b->cap) {
+        b->data[b->len++] = c;
+        b->data[b->len] = '\0';
+        return HVD_OK;
+    }
     return hvd_buf_add(b, &c, 1);
 }
 

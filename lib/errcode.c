@@ -150,7 +150,14 @@ int hvd_errcode_scan(const char *text, int (*fn)(void *ud, uint32_t value), void
             neg = 1;
             s = p + 1;
         } else if (!isxdigit(*p) || !boundary_before(start, p)) {
-            p++;
+            /* No code starts inside a word (boundary_before): skip the word at once. */
+            if (word_char(*p)) {
+                while (word_char(*p)) {
+                    p++;
+                }
+            } else {
+                p++;
+            }
             continue;
         }
         if (!neg && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && isxdigit(s[2])) {
