@@ -2750,9 +2750,10 @@ static int flush_dirty(hvd_engine *e)
  * cannot be among the earliest and only grows count and span. Either way the diagnosis is
  * not emitted at once: it is marked, its event held, and it is emitted once, with what it
  * has then and the events held for it, before it is dropped from memory, at
- * hvd_engine_flush(), or when MAX_DIRTY are marked or MAX_HELD events held. The store keeps the highest count and widest span it is given, so it ends the same
- * as with one emit per match, at the cost of one emit (a store update) per diagnosis and
- * flush instead of one per match.
+ * hvd_engine_flush(), or when MAX_DIRTY are marked or MAX_HELD events held. The store
+ * keeps the highest count and widest span it is given, so it ends the same as with one
+ * emit per match, at the cost of one emit (a store update) per diagnosis and flush
+ * instead of one per match.
  */
 static int fold(hvd_engine *e, size_t r, struct group *g, struct open_diag *od,
                 struct evidence_copy *evc)
