@@ -36,7 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define REPEAT      5
+#define REPEAT      9
 #define MAX_SIZES   16
 #define MAX_GROWTH  2.2
 #define MAX_SECONDS 2.0
