@@ -110,7 +110,13 @@ struct hvd_clusterlog_reader {
     uint64_t skip_cut;
     uint64_t pre_bad; /* the text reader's counts before the line being handled */
     uint64_t pre_cut;
-    uint64_t force_end;         /* lines starting before this offset are read whole */
+    uint64_t force_end; /* lines starting before this offset are read whole */
+    /* The tagged part of the prefilter (hvd_line_prefilter): the lines of an event tagged
+     * with one of tags are also hits when they hold one of its literals. */
+    hvd_prefilter_scanner *tag_scan; /* NULL: none */
+    const char *const *tags;
+    size_t ntags;
+    int skip_tagged;            /* the skipped event is tagged with one of tags */
     int date_y, date_m, date_d; /* the last date converted, and its day number */
     int64_t date_days;
     char dt_text[19]; /* the last "YYYY/MM/DD-HH:MM:SS" read (valid when dt_ok), its day */
@@ -668,6 +674,42 @@ static int flush(hvd_clusterlog_reader *r, hvd_event *ev)
 
 #define REREAD 2 /* handle_line(): go back to the skipped event's first line */
 
+/* Whether tag is one of the tagged prefilter's (case ignored). Cost: O(tags). */
+static int tagged_tag(const hvd_clusterlog_reader *r, const char *tag)
+{
+    for (size_t i = 0; i < r->ntags; i++) {
+        if (strcasecmp(r->tags[i], tag) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Whether len bytes at p hold a literal of the tagged prefilter; a failed scan says yes (the
+ * line is read whole, as without a prefilter). */
+static int tagged_holds(hvd_clusterlog_reader *r, const char *p, size_t len)
+{
+    return hvd_prefilter_holds(r->tag_scan, p, len) != 0;
+}
+
+/* Whether the line at p (after any editor line number) opens with one of the tags and holds
+ * a tagged literal: a hit though the scan of every line found none. Cost: O(1) for a line
+ * that does not start with '[' or a digit, else O(len). */
+static int tagged_hit(hvd_clusterlog_reader *r, const char *p, size_t len)
+{
+    char tag[WORD_MAX + 1];
+    const char *q;
+
+    if (!r->tag_scan) {
+        return 0;
+    }
+    q = *p == '[' ? p : skip_line_number(p);
+    if (*q != '[' || !bracket_word(q, tag) || !tagged_tag(r, tag)) {
+        return 0;
+    }
+    return tagged_holds(r, p, len);
+}
+
 /*
  * The common line of a skipped event, "pppppppp.tttttttt::" then a date and time within the
  * second of the last one read: what parse_event() in light mode does with it (it is an
@@ -757,6 +799,7 @@ static int handle_line(hvd_clusterlog_reader *r, const hvd_text_line *l, hvd_eve
     if (r->section == SEC_HEADER) {
         return 0;
     }
+    hit = hit || tagged_hit(r, p, l->len);
     s = &r->slots[r->pending == 0 ? 1 : 0];
     s->line = r->lineno;
     s->byte_offset = l->offset;
@@ -781,6 +824,7 @@ static int handle_line(hvd_clusterlog_reader *r, const hvd_text_line *l, hvd_eve
     }
     if (res == PARSE_EVENT && !hit) {
         r->skipping = 1;
+        r->skip_tagged = r->tag_scan && s->tag[0] && tagged_tag(r, s->tag);
         r->skip_line = r->lineno;
         r->skip_offset = l->offset;
         r->skip_bad = r->pre_bad;
@@ -808,6 +852,7 @@ static int handle_line(hvd_clusterlog_reader *r, const hvd_text_line *l, hvd_eve
     }
     if (r->skipping) {
         /* A continuation line of a skipped event: read the event whole if it holds a hit. */
+        hit = hit || (r->skip_tagged && tagged_holds(r, p, l->len));
         return hit ? REREAD : 0;
     }
     if (r->pending >= 0) {
@@ -876,6 +921,7 @@ static void pass_quiet_lines(hvd_clusterlog_reader *r)
     r->stats.events += n;
     r->stats.filtered += n;
     r->skipping = 1;
+    r->skip_tagged = 0; /* a common line has no tag */
     r->skip_line = r->lineno;
     r->skip_offset = hvd_text_reader_quiet_offset(r->text, (size_t)(last - base));
     r->skip_bad = hvd_text_reader_bad_units(r->text);
@@ -1210,9 +1256,14 @@ static int reader_open(hvd_clusterlog_reader **out, const char *path, int fd, co
         rc = hvd_text_reader_open_mem(&r->text, data, len, r->path, off, enc, err);
     }
     if (rc == HVD_OK && opt && opt->prefilter) {
-        const hvd_prefilter *pf = opt->prefilter(opt->prefilter_arg);
+        const hvd_line_prefilter *lp = opt->prefilter(opt->prefilter_arg);
 
-        rc = pf ? hvd_text_reader_set_prefilter(r->text, pf, err) : HVD_OK;
+        rc = lp ? hvd_text_reader_set_prefilter(r->text, lp->lines, err) : HVD_OK;
+        if (rc == HVD_OK && lp && lp->tagged && lp->ntags > 0) {
+            rc = hvd_prefilter_scanner_create(&r->tag_scan, lp->tagged, err);
+            r->tags = lp->tags;
+            r->ntags = lp->ntags;
+        }
     }
     if (rc < 0) {
         goto fail;
@@ -1258,6 +1309,7 @@ void hvd_clusterlog_reader_close(hvd_clusterlog_reader *r)
         return;
     }
     hvd_text_reader_close(r->text);
+    hvd_prefilter_scanner_destroy(r->tag_scan);
     if (r->fd >= 0) {
         close(r->fd);
     }

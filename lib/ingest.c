@@ -472,7 +472,7 @@ static int record_source(hvd_ingest *ing, const char *display, hvd_source *src,
 
 /* The rule set's cluster.log prefilter, for hvd_source_options.prefilter: compiled at the
  * first call, which the reader makes only for a cluster.log. */
-static const hvd_prefilter *ruleset_prefilter(const void *rs)
+static const hvd_line_prefilter *ruleset_prefilter(const void *rs)
 {
     return hvd_ruleset_prefilter(rs);
 }

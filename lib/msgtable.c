@@ -479,6 +479,11 @@ const char *hvd_msgtable_literal(const hvd_msgtable *t, size_t i)
     return t && i < t->n ? t->v[i].lit : "";
 }
 
+const char *hvd_msgtable_channel(const hvd_msgtable *t, size_t i)
+{
+    return t && i < t->n ? t->v[i].channel : "";
+}
+
 int hvd_msgmatcher_create(hvd_msgmatcher **out, const hvd_msgtable *t, hvd_error *err)
 {
     hvd_msgmatcher *m = hvd_calloc(1, sizeof(*m));

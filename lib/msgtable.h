@@ -34,6 +34,10 @@ size_t hvd_msgtable_count(const hvd_msgtable *t); /* message templates held; 0 f
  * case), "" when it has none; borrowed, valid until destroy. For the rules' prefilter. */
 const char *hvd_msgtable_literal(const hvd_msgtable *t, size_t i);
 
+/* The channel of template i: the tag of the cluster.log lines it recognises ("System");
+ * borrowed, valid until destroy; "" past the end. */
+const char *hvd_msgtable_channel(const hvd_msgtable *t, size_t i);
+
 /* The provider and event id of template i (i < hvd_msgtable_count()): the provider is
  * borrowed from the table. */
 void hvd_msgtable_entry(const hvd_msgtable *t, size_t i, const char **provider, uint16_t *event_id);

@@ -300,6 +300,32 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
     return 0;
 }
 
+static int on_first(unsigned int id, unsigned long long from, unsigned long long to,
+                    unsigned int flags, void *ud)
+{
+    (void)id;
+    (void)from;
+    (void)to;
+    (void)flags;
+    *(int *)ud = 1;
+    return 1; /* one is enough: stop */
+}
+
+int hvd_prefilter_holds(hvd_prefilter_scanner *s, const char *buf, size_t len)
+{
+    int held = 0;
+    hs_error_t rc;
+
+    if (len == 0 || !s->pf->db) {
+        return 0;
+    }
+    if (len > UINT32_MAX) {
+        return HVD_EIO;
+    }
+    rc = hs_scan(s->pf->db, buf, (unsigned)len, 0, s->scratch, on_first, &held);
+    return rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED ? held : HVD_EIO;
+}
+
 int hvd_prefilter_scan(hvd_prefilter_scanner *s, const char *buf, size_t len, uint64_t *bits)
 {
     /* hs_scan() takes an unsigned length: chunks are far below 4 GiB. */
@@ -335,5 +361,16 @@ int hvd_prefilter_scan(hvd_prefilter_scanner *s, const char *buf, size_t len, ui
         at = nl ? (PCRE2_SIZE)(nl - buf) + 1 : len;
     }
     return HVD_OK;
+}
+
+int hvd_prefilter_holds(hvd_prefilter_scanner *s, const char *buf, size_t len)
+{
+    int rc;
+
+    if (len == 0 || !s->pf->re) {
+        return 0;
+    }
+    rc = pcre2_match(s->pf->re, (PCRE2_SPTR)buf, len, 0, 0, s->md, NULL);
+    return rc >= 0 ? 1 : rc == PCRE2_ERROR_NOMATCH ? 0 : HVD_EIO;
 }
 #endif

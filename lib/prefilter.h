@@ -50,4 +50,22 @@ void hvd_prefilter_scanner_destroy(hvd_prefilter_scanner *s); /* NULL-safe */
  */
 int hvd_prefilter_scan(hvd_prefilter_scanner *s, const char *buf, size_t len, uint64_t *bits);
 
+/* Whether len bytes at buf hold a literal: 1 or 0, or HVD_EIO (the scanner failed: take it
+ * as held). Cost: O(len), stopping at the first literal. */
+int hvd_prefilter_holds(hvd_prefilter_scanner *s, const char *buf, size_t len);
+
+/*
+ * A cluster.log reader's filter: a line holding a literal of lines is read whole, and so is
+ * an event tagged with one of tags ("[System] ...", tag compared without case) whose lines
+ * hold a literal of tagged. The tagged literals (the message table's texts) can only matter
+ * in such events, so they stay out of the scan of every byte and are looked for in those
+ * lines alone. tagged NULL or ntags 0: none. Borrowed from its maker.
+ */
+typedef struct hvd_line_prefilter {
+    const hvd_prefilter *lines;
+    const hvd_prefilter *tagged;
+    const char *const *tags;
+    size_t ntags;
+} hvd_line_prefilter;
+
 #endif

@@ -1419,10 +1419,16 @@ void hvd_ruleset_destroy(hvd_ruleset *rs)
     hvd_msgtable_destroy(rs->messages);
     hvd_extract_destroy(rs->names);
     hvd_prefilter_destroy(rs->prefilter);
+    hvd_prefilter_destroy(rs->tagged);
     for (size_t i = 0; i < rs->nprefilter_lits; i++) {
         hvd_free(rs->prefilter_lits[i]);
     }
     hvd_free(rs->prefilter_lits);
+    for (size_t i = 0; i < rs->ntagged_lits; i++) {
+        hvd_free(rs->tagged_lits[i]);
+    }
+    hvd_free(rs->tagged_lits);
+    hvd_free(rs->tags);
     pthread_mutex_destroy(&rs->prefilter_lock);
     hvd_free(rs->jitted);
     pthread_mutex_destroy(&rs->jit_lock);

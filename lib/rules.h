@@ -68,10 +68,12 @@ size_t hvd_ruleset_count(const hvd_ruleset *rs);
  * borrowed, valid until hvd_ruleset_destroy(). */
 const hvd_rule_info *hvd_ruleset_rule(const hvd_ruleset *rs, size_t i);
 
-/* The literals one of which every cluster.log event a rule of rs can match holds (message
- * table texts included), for hvd_source_options.prefilter; NULL when some rule may match a
- * line without one (then every line is read in full). Compiled at the first call (safe from
- * several threads), so ask only when a cluster.log is read. Borrowed, valid until destroy. */
-const hvd_prefilter *hvd_ruleset_prefilter(const hvd_ruleset *rs);
+/* The literals one of which every cluster.log event a rule of rs can match holds, for
+ * hvd_source_options.prefilter: the message table's texts among the tagged ones, as only a
+ * line tagged with its channels can be an event of the table. NULL when some rule may match
+ * a line without one (then every line is read in full). Compiled at the first call (safe
+ * from several threads), so ask only when a cluster.log is read. Borrowed, valid until
+ * destroy. */
+const hvd_line_prefilter *hvd_ruleset_prefilter(const hvd_ruleset *rs);
 
 #endif

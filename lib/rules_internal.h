@@ -177,12 +177,19 @@ struct hvd_ruleset {
     hvd_extract_table *names; /* names in message text (names/ beside the rules) */
     /* The cluster.log rules' literals (owned), compiled into prefilter at its first use
      * (hvd_ruleset_prefilter(), under prefilter_lock): a run that reads no cluster.log
-     * never compiles them. NULL lits: no prefilter, every line is read. */
+     * never compiles them. NULL lits: no prefilter, every line is read. tagged_lits: the
+     * message table's, for lines tagged with one of tags (borrowed from messages). */
     char **prefilter_lits;
     size_t nprefilter_lits;
+    char **tagged_lits;
+    size_t ntagged_lits;
+    const char **tags;
+    size_t ntags;
     int prefilter_failed;
     pthread_mutex_t prefilter_lock;
     hvd_prefilter *prefilter;
+    hvd_prefilter *tagged;
+    hvd_line_prefilter line_prefilter;
     const char **words; /* each provider text of the conditions once, lowered (arena) */
     size_t nwords;
     int match_only; /* loaded with HVD_RULESET_MATCH_ONLY: no example event texts */

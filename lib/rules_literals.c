@@ -12,8 +12,9 @@
  *   <not>, level, host, channel, error-code, a cluster.log field: "all";
  *   <source>evtx: "none"; <component>X: "[X"; message contains/equals: a piece of the text;
  *   message regex: a required literal of the pattern (below);
- *   provider, event-id and fields other than the line's own: only a [System] line the
- *   message table knows can match, so one literal of each of its texts.
+ *   provider, event-id and fields other than the line's own: only a line tagged with a
+ *   channel of the message table ("[System] ...") and recognised by it can match, so one
+ *   literal of each of its texts, looked for in such lines only (hvd_line_prefilter).
  * Literals are ASCII and compared without case: ASCII bytes decode to themselves in every
  * encoding the reader takes, and nothing else decodes to ASCII. Where PCRE2 folds an ASCII
  * letter with a non-ASCII one (k with U+212A, s with U+017F, caseless UTF patterns), the
@@ -569,14 +570,39 @@ static void message_table_literals(const hvd_ruleset *rs, struct litset *out)
     }
 }
 
-static void add_message_table(const hvd_ruleset *rs, struct litset *out)
+/* The message table's literals into rs->tagged_lits and its channels into rs->tags: what a
+ * line tagged with one of them must hold to be an event of the table. HVD_OK, or
+ * HVD_ENOMEM (then the prefilter is off). */
+static int message_table_tagged(hvd_ruleset *rs)
 {
-    for (size_t i = 0; i < hvd_msgtable_count(rs->messages) && out->kind != SET_ALL; i++) {
-        const char *lit = hvd_msgtable_literal(rs->messages, i);
+    size_t n = hvd_msgtable_count(rs->messages);
+    struct litset lits;
 
-        set_add(out, lit, strlen(lit));
+    memset(&lits, 0, sizeof(lits));
+    rs->tags = hvd_calloc(n ? n : 1, sizeof(*rs->tags));
+    if (!rs->tags) {
+        return HVD_ENOMEM;
     }
-    out->msg = 0;
+    for (size_t i = 0; i < n && lits.kind != SET_ALL; i++) {
+        const char *lit = hvd_msgtable_literal(rs->messages, i);
+        const char *ch = hvd_msgtable_channel(rs->messages, i);
+        int seen = 0;
+
+        set_add(&lits, lit, strlen(lit));
+        for (size_t k = 0; k < rs->ntags && !seen; k++) {
+            seen = strcasecmp(rs->tags[k], ch) == 0;
+        }
+        if (!seen) {
+            rs->tags[rs->ntags++] = ch;
+        }
+    }
+    if (lits.kind == SET_ALL) {
+        set_free(&lits);
+        return HVD_ENOMEM;
+    }
+    rs->tagged_lits = lits.v;
+    rs->ntagged_lits = lits.n;
+    return HVD_OK;
 }
 
 static void text_literal(const char *text, struct litset *out)
@@ -686,8 +712,8 @@ int hvd__ruleset_build_prefilter(hvd_ruleset *rs, const hvd_logger *log, hvd_err
         }
         set_union(&all, &one);
     }
-    if (!every && all.msg) {
-        add_message_table(rs, &all);
+    if (!every && all.kind != SET_ALL && all.msg && message_table_tagged(rs) < 0) {
+        set_clear(&all, SET_ALL);
     }
     if (every || all.kind == SET_ALL) {
         hvd_log(log, HVD_LOG_DEBUG,
@@ -698,7 +724,9 @@ int hvd__ruleset_build_prefilter(hvd_ruleset *rs, const hvd_logger *log, hvd_err
         rs->prefilter_lits = all.v;
         rs->nprefilter_lits = all.n;
         memset(&all, 0, sizeof(all));
-        hvd_log(log, HVD_LOG_DEBUG, "cluster.log prefilter: %zu literals", rs->nprefilter_lits);
+        hvd_log(log, HVD_LOG_DEBUG,
+                "cluster.log prefilter: %zu literals, %zu more in lines of %zu channels",
+                rs->nprefilter_lits, rs->ntagged_lits, rs->ntags);
     }
     set_free(&all);
     set_free(&one);
@@ -824,22 +852,34 @@ int hvd__ruleset_build_guards(hvd_ruleset *rs)
  * otherwise read-only and may be shared by threads. A compile that fails (out of memory,
  * or a scanner library that refuses) leaves it NULL: every line is read, as without one.
  * Cost: the first call compiles the literals (Vectorscan: tens of milliseconds). */
-const hvd_prefilter *hvd_ruleset_prefilter(const hvd_ruleset *rs)
+const hvd_line_prefilter *hvd_ruleset_prefilter(const hvd_ruleset *rs)
 {
     hvd_ruleset *own = (hvd_ruleset *)rs; /* only the cache fields are written */
-    const hvd_prefilter *pf;
+    hvd_line_prefilter *lp;
+    const hvd_line_prefilter *out;
 
     if (!rs) {
         return NULL;
     }
+    lp = &own->line_prefilter;
     pthread_mutex_lock(&own->prefilter_lock);
-    if (!own->prefilter && own->prefilter_lits && !own->prefilter_failed &&
-        hvd_prefilter_create(&own->prefilter, (const char *const *)own->prefilter_lits,
-                             own->nprefilter_lits, NULL) < 0) {
-        own->prefilter = NULL;
-        own->prefilter_failed = 1;
+    if (!lp->lines && own->prefilter_lits && !own->prefilter_failed) {
+        if (hvd_prefilter_create(&own->prefilter, (const char *const *)own->prefilter_lits,
+                                 own->nprefilter_lits, NULL) < 0 ||
+            (own->tagged_lits &&
+             hvd_prefilter_create(&own->tagged, (const char *const *)own->tagged_lits,
+                                  own->ntagged_lits, NULL) < 0)) {
+            hvd_prefilter_destroy(own->prefilter);
+            own->prefilter = NULL;
+            own->prefilter_failed = 1;
+        } else {
+            lp->lines = own->prefilter;
+            lp->tagged = own->tagged;
+            lp->tags = own->tagged ? own->tags : NULL;
+            lp->ntags = own->tagged ? own->ntags : 0;
+        }
     }
-    pf = own->prefilter;
+    out = lp->lines ? lp : NULL;
     pthread_mutex_unlock(&own->prefilter_lock);
-    return pf;
+    return out;
 }

@@ -44,7 +44,7 @@ typedef struct hvd_source_options {
      * returned whole; the others only move the reader's state on. Called only when the file
      * is a cluster.log, so a filter compiled at first use (hvd_ruleset_prefilter()) costs an
      * EVTX-only run nothing. NULL, or a NULL return: every event. */
-    const hvd_prefilter *(*prefilter)(const void *prefilter_arg);
+    const hvd_line_prefilter *(*prefilter)(const void *prefilter_arg);
     const void *prefilter_arg;
 } hvd_source_options;
 

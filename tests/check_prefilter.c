@@ -262,11 +262,15 @@ static void write_utf16(const char *path, const struct text *f)
 
 START_TEST(prefilter_is_compiled_from_the_shipped_rules)
 {
-    const hvd_prefilter *pf = hvd_ruleset_prefilter(rules);
+    const hvd_line_prefilter *lp = hvd_ruleset_prefilter(rules);
 
     /* Otherwise every test below compares a read with itself. */
-    ck_assert_ptr_nonnull(pf);
-    ck_assert_uint_gt(hvd_prefilter_count(pf), 10);
+    ck_assert_ptr_nonnull(lp);
+    ck_assert_uint_gt(hvd_prefilter_count(lp->lines), 10);
+    /* The message table's texts are looked for in [System] and [Operational] lines only. */
+    ck_assert_ptr_nonnull(lp->tagged);
+    ck_assert_uint_gt(hvd_prefilter_count(lp->tagged), 50);
+    ck_assert_uint_eq(lp->ntags, 2);
 }
 END_TEST
 
@@ -288,6 +292,63 @@ START_TEST(prefilter_keeps_every_example_and_message_table_match)
     free(f.s);
     free(path);
     free(path16);
+}
+END_TEST
+
+/* The [System] lines of the samples with every word of the message after the first on a
+ * line of its own (but names in quotes): a message-table literal in a continuation line of a tagged
+ * event makes the event read whole, as it does in its first line. The same lines tagged [Verbose]
+ * (no table's channel) and untagged are no events of the table either way. */
+START_TEST(prefilter_finds_table_literals_in_continuation_lines)
+{
+    struct text flat = {0}, wrapped = {0}, other = {0};
+    char *path = hvd_test_path(tmp, "flat_cluster.log");
+    char *wpath = hvd_test_path(tmp, "wrapped_cluster.log");
+    char *opath = hvd_test_path(tmp, "other_cluster.log");
+    size_t lines = system_lines(&flat);
+    size_t n, words = 0;
+    int tokens = 0, quotes = 0; /* names in quotes stay whole */
+    char *p, *ls;
+
+    ck_assert_uint_gt(lines, 3);
+    ls = NULL;
+    add(&wrapped, flat.s, flat.n);
+    ls = wrapped.s;
+    for (p = wrapped.s; *p; p++) {
+        /* Tokens: the tag, the prefix, the level, the first word; then every space breaks. */
+        if (*p == '\n') {
+            ls = p + 1;
+            tokens = quotes = 0;
+            continue;
+        }
+        if (*p != ' ' && (p == ls || p[-1] == ' ')) {
+            tokens++;
+        }
+        quotes += *p == '\'' || *p == '"';
+        if (*p == ' ' && tokens >= 4 && quotes % 2 == 0 && strncmp(ls, "[System] ", 9) == 0 &&
+            p[1] != ' ' && p[1] != '\n' && p[1] != '\0') {
+            *p = '\n'; /* what follows continues the event: ls stays */
+            words++;
+        }
+    }
+    ck_assert_uint_gt(words, 10 * lines);
+    ck_assert_int_eq(hvd_test_write_file(path, flat.s, flat.n), 0);
+    ck_assert_int_eq(hvd_test_write_file(wpath, wrapped.s, wrapped.n), 0);
+    n = same_on_and_off(path, "flat.db");
+    ck_assert_uint_gt(n, 3);
+    ck_assert_uint_eq(same_on_and_off(wpath, "wrapped.db"), n);
+    for (p = flat.s; (p = strstr(p, "[System] ")) != NULL; p += 9) {
+        memcpy(p, (p - flat.s) % 2 ? "[Trace]  " : "         ", 9);
+    }
+    add(&other, flat.s, flat.n);
+    ck_assert_int_eq(hvd_test_write_file(opath, other.s, other.n), 0);
+    ck_assert_uint_lt(same_on_and_off(opath, "other.db"), n);
+    free(flat.s);
+    free(wrapped.s);
+    free(other.s);
+    free(path);
+    free(wpath);
+    free(opath);
 }
 END_TEST
 
@@ -362,6 +423,7 @@ static Suite *prefilter_suite(void)
     tcase_add_test(tc, prefilter_is_compiled_from_the_shipped_rules);
     tcase_add_test(tc, prefilter_keeps_every_example_and_message_table_match);
     tcase_add_test(tc, prefilter_finds_a_literal_in_a_continuation_line);
+    tcase_add_test(tc, prefilter_finds_table_literals_in_continuation_lines);
     tcase_add_test(tc, prefilter_reads_a_line_longer_than_a_read);
     suite_add_tcase(s, tc);
     return s;
