@@ -557,6 +557,7 @@ enum {
     SQL_INC_EXISTS,
     SQL_INC_MAX_ID,
     SQL_INC_MAX_DIAG,
+    SQL_INC_COUNT_DIAG,
     SQL_INC_PUT,
     SQL_INC_SET,
     SQL_INC_DELETE,
@@ -700,6 +701,7 @@ static const char *const store_sql[SQL_COUNT] = {
     [SQL_INC_EXISTS] = "SELECT 1 FROM incidents WHERE id = ?1",
     [SQL_INC_MAX_ID] = "SELECT coalesce(max(id), 0) FROM incidents",
     [SQL_INC_MAX_DIAG] = "SELECT coalesce(max(id), 0) FROM diagnoses",
+    [SQL_INC_COUNT_DIAG] = "SELECT count(*) FROM diagnoses",
     /* Writes only when something differs, so an unchanged incident costs no page write. */
     [SQL_INC_PUT] = "INSERT INTO incidents(id, subject_kind, subject, hosts, first_time,"
                     " last_time, severity, title, remedy, root, diagnoses)"
