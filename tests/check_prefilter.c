@@ -305,6 +305,7 @@ START_TEST(prefilter_finds_table_literals_in_continuation_lines)
     char *path = hvd_test_path(tmp, "flat_cluster.log");
     char *wpath = hvd_test_path(tmp, "wrapped_cluster.log");
     char *opath = hvd_test_path(tmp, "other_cluster.log");
+    char *wpath16 = hvd_test_path(tmp, "wrapped16_cluster.log");
     size_t lines = system_lines(&flat);
     size_t n, words = 0;
     int tokens = 0, quotes = 0; /* names in quotes stay whole */
@@ -337,6 +338,8 @@ START_TEST(prefilter_finds_table_literals_in_continuation_lines)
     n = same_on_and_off(path, "flat.db");
     ck_assert_uint_gt(n, 3);
     ck_assert_uint_eq(same_on_and_off(wpath, "wrapped.db"), n);
+    write_utf16(wpath16, &wrapped);
+    ck_assert_uint_eq(same_on_and_off(wpath16, "wrapped16.db"), n);
     for (p = flat.s; (p = strstr(p, "[System] ")) != NULL; p += 9) {
         memcpy(p, (p - flat.s) % 2 ? "[Trace]  " : "         ", 9);
     }
@@ -348,6 +351,7 @@ START_TEST(prefilter_finds_table_literals_in_continuation_lines)
     free(other.s);
     free(path);
     free(wpath);
+    free(wpath16);
     free(opath);
 }
 END_TEST
