@@ -45,7 +45,7 @@ struct litset {
     size_t n;
     size_t cap;
     char **v;
-    int msg;        /* plus one literal of each message-table text (added once, at the end) */
+    int msg;        /* plus one literal of each message-table text (message_table_tagged()) */
     size_t msg_min; /* with msg: the shortest of those, and their count */
     size_t msg_n;
 };
@@ -153,16 +153,23 @@ static void set_union(struct litset *dst, struct litset *src)
     src->kind = SET_NONE;
 }
 
-/* How selective a set is: its shortest literal (longer is rarer), then fewer literals. */
+/* How selective a set is: the message table's literals alone first (they are looked for in
+ * tagged events only, not in every line), then its shortest literal (longer is rarer),
+ * then fewer literals. */
 static int set_better(const struct litset *a, const struct litset *b)
 {
     size_t ma = SIZE_MAX, mb = SIZE_MAX;
+    int a_tagged = a->msg && a->n == 0;
+    int b_tagged = b->msg && b->n == 0;
 
     if (b->kind != SET_LITS) {
         return a->kind == SET_LITS;
     }
     if (a->kind != SET_LITS) {
         return 0;
+    }
+    if (a_tagged != b_tagged) {
+        return a_tagged;
     }
     for (size_t i = 0; i < a->n; i++) {
         ma = strlen(a->v[i]) < ma ? strlen(a->v[i]) : ma;
@@ -550,7 +557,7 @@ static const char *const line_fields[] = {"pid",       "tid",   "tag",
                                           "component", "level", "component_arg"};
 
 /* One literal of each message-table text: what a line rendered from an event holds. The
- * literals themselves are added once, by add_message_table(). */
+ * literals themselves go to the tagged part of the prefilter (message_table_tagged()). */
 static void message_table_literals(const hvd_ruleset *rs, struct litset *out)
 {
     size_t n = hvd_msgtable_count(rs->messages);
