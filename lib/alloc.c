@@ -97,3 +97,71 @@ int hvd_array_room(void *arrayp, size_t *cap, size_t n, size_t size, size_t firs
     *cap = ncap;
     return 0;
 }
+
+#define ARENA_BLOCK (64 * 1024)
+
+struct hvd_arena_block {
+    hvd_arena_block *next;
+    size_t used;
+    size_t cap;
+    _Alignas(16) unsigned char data[];
+};
+
+/* Room for n bytes at an offset rounded up to align, in the head block or a new one. */
+static void *arena_take(hvd_arena *a, size_t n, size_t align)
+{
+    hvd_arena_block *b = a->head;
+    size_t at = b ? (b->used + align - 1) & ~(align - 1) : 0;
+
+    if (!b || at > b->cap || b->cap - at < n) {
+        size_t cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
+
+        b = hvd_malloc(sizeof(*b) + cap);
+        if (!b) {
+            return NULL;
+        }
+        b->next = a->head;
+        b->used = 0;
+        b->cap = cap;
+        a->head = b;
+        at = 0;
+    }
+    b->used = at + n;
+    return b->data + at;
+}
+
+void *hvd_arena_alloc(hvd_arena *a, size_t n)
+{
+    void *p = arena_take(a, n ? n : 1, 16);
+
+    if (p) {
+        memset(p, 0, n);
+    }
+    return p;
+}
+
+char *hvd_arena_strdup(hvd_arena *a, const char *s)
+{
+    static char empty[1];
+    size_t n = strlen(s) + 1;
+    char *p;
+
+    if (n == 1) {
+        return empty;
+    }
+    p = arena_take(a, n, 1);
+    if (p) {
+        memcpy(p, s, n);
+    }
+    return p;
+}
+
+void hvd_arena_free(hvd_arena *a)
+{
+    while (a->head) {
+        hvd_arena_block *next = a->head->next;
+
+        hvd_free(a->head);
+        a->head = next;
+    }
+}

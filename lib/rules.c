@@ -39,13 +39,6 @@
 #define EVENT_NS      "http://schemas.microsoft.com/win/2004/08/events/event"
 #define TICK          INT64_C(10000000)
 
-struct hvd__block {
-    struct hvd__block *next;
-    size_t used;
-    size_t cap;
-    unsigned char data[];
-};
-
 /* Load-time state: where errors go and how many there were. */
 struct loader {
     hvd_ruleset *rs;
@@ -69,24 +62,7 @@ static void report(struct loader *ld, int line, const char *fmt, ...)
 
 static void *arena_alloc(hvd_ruleset *rs, size_t n)
 {
-    struct hvd__block *b = rs->arena;
-
-    n = (n + 15) & ~(size_t)15;
-    if (!b || b->cap - b->used < n) {
-        size_t cap = n > 60000 ? n : 60000;
-
-        b = hvd_malloc(sizeof(*b) + cap);
-        if (!b) {
-            return NULL;
-        }
-        b->next = rs->arena;
-        b->used = 0;
-        b->cap = cap;
-        rs->arena = b;
-    }
-    b->used += n;
-    memset(b->data + b->used - n, 0, n);
-    return b->data + b->used - n;
+    return hvd_arena_alloc(&rs->arena, n);
 }
 
 void *hvd__ruleset_alloc(hvd_ruleset *rs, size_t n)
@@ -96,13 +72,7 @@ void *hvd__ruleset_alloc(hvd_ruleset *rs, size_t n)
 
 static char *arena_strdup(hvd_ruleset *rs, const char *s)
 {
-    size_t n = strlen(s) + 1;
-    char *p = arena_alloc(rs, n);
-
-    if (p) {
-        memcpy(p, s, n);
-    }
-    return p;
+    return hvd_arena_strdup(&rs->arena, s);
 }
 
 static int keep_code(hvd_ruleset *rs, pcre2_code *code)
@@ -1406,8 +1376,6 @@ int hvd_ruleset_load_file(hvd_ruleset **out, const char *path, const char *xsd_p
 
 void hvd_ruleset_destroy(hvd_ruleset *rs)
 {
-    struct hvd__block *b;
-
     if (!rs) {
         return;
     }
@@ -1432,13 +1400,7 @@ void hvd_ruleset_destroy(hvd_ruleset *rs)
     pthread_mutex_destroy(&rs->prefilter_lock);
     hvd_free(rs->jitted);
     pthread_mutex_destroy(&rs->jit_lock);
-    b = rs->arena;
-    while (b) {
-        struct hvd__block *next = b->next;
-
-        hvd_free(b);
-        b = next;
-    }
+    hvd_arena_free(&rs->arena);
     hvd_free(rs);
 }
 

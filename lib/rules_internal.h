@@ -3,6 +3,7 @@
 #define HVD_RULES_INTERNAL_H
 
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include "alloc.h"
 #include "extract.h"
 #include "msgtable.h"
 #include "prefilter.h"
@@ -168,7 +169,7 @@ struct hvd_ruleset {
     hvd__rule *rules;
     size_t nrules;
     size_t cap;
-    struct hvd__block *arena;
+    hvd_arena arena;
     pcre2_code **codes;
     size_t ncodes;
     size_t codes_cap;

@@ -2195,22 +2195,11 @@ struct ord {
     const char *key;
 };
 
-/* The strings of the loaded diagnoses, packed into blocks freed together: a regrouping
- * holds every diagnosis in play, so a malloc'd string each would cost twice the text. */
-struct strblock {
-    struct strblock *next;
-    size_t used;
-    size_t cap;
-    char text[];
-};
-
-#define STRBLOCK_SIZE (64 * 1024)
-
 struct regroup {
     struct inc_diag *v;
     size_t n;
     size_t cap;
-    struct strblock *strs;
+    hvd_arena strs; /* the diagnoses' strings: a malloc'd string each would cost twice */
     struct tokset ts;
     struct ord *order; /* scratch for sorting, one per diagnosis */
     int64_t *ids;      /* incident ids in play, sorted: all, or those of S */
@@ -2297,12 +2286,7 @@ static void tokset_free(struct tokset *ts)
 
 static void regroup_free(struct regroup *g)
 {
-    while (g->strs) {
-        struct strblock *next = g->strs->next;
-
-        hvd_free(g->strs);
-        g->strs = next;
-    }
+    hvd_arena_free(&g->strs);
     hvd_free(g->v);
     tokset_free(&g->ts);
     hvd_free(g->order);
@@ -2530,36 +2514,6 @@ static int diag_tokens(struct regroup *g, size_t i)
 /* Reads one diagnosis row (STORE_INC_COLUMNS) into a new slot of g->v: what grouping
  * compares, about a hundred bytes and its short strings (a full pass holds every stored
  * diagnosis so; titles and fixes are read per incident when it is written). */
-/* A copy of s among g's strings ("" is not copied), or NULL when out of memory. Cost:
- * O(len); a new block every STRBLOCK_SIZE bytes. */
-static char *regroup_strdup(struct regroup *g, const char *s)
-{
-    static char empty[1];
-    size_t len = strlen(s) + 1;
-    struct strblock *b = g->strs;
-    char *out;
-
-    if (len == 1) {
-        return empty;
-    }
-    if (!b || b->cap - b->used < len) {
-        size_t cap = len > STRBLOCK_SIZE ? len : STRBLOCK_SIZE;
-
-        b = hvd_malloc(sizeof(*b) + cap);
-        if (!b) {
-            return NULL;
-        }
-        b->next = g->strs;
-        b->used = 0;
-        b->cap = cap;
-        g->strs = b;
-    }
-    out = b->text + b->used;
-    memcpy(out, s, len);
-    b->used += len;
-    return out;
-}
-
 static int int_of(hvd_store *st, int which, int64_t arg, int64_t *out, hvd_error *err);
 
 /* Room for n more diagnoses in g, exactly: a full pass knows how many it loads. */
@@ -2590,12 +2544,12 @@ static int row_add(struct regroup *g, sqlite3_stmt *q)
     d = &g->v[g->n++];
     memset(d, 0, sizeof(*d));
     d->id = sqlite3_column_int64(q, 0);
-    d->key = regroup_strdup(g, col_text(q, 1));
+    d->key = hvd_arena_strdup(&g->strs, col_text(q, 1));
     d->correlation = strcmp(col_text(q, 2), "correlation") == 0;
-    d->vm_name = regroup_strdup(g, col_text(q, 3));
-    d->vm_id = regroup_strdup(g, col_text(q, 4));
+    d->vm_name = hvd_arena_strdup(&g->strs, col_text(q, 3));
+    d->vm_id = hvd_arena_strdup(&g->strs, col_text(q, 4));
     short_name(host, sizeof(host), col_text(q, 5));
-    d->host = regroup_strdup(g, host);
+    d->host = hvd_arena_strdup(&g->strs, host);
     d->first = sqlite3_column_int64(q, 6);
     d->last = sqlite3_column_int64(q, 7);
     d->severity = sqlite3_column_int(q, 8);

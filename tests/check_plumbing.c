@@ -5,6 +5,8 @@
 #include "hvtime.h"
 
 #include <check.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,6 +85,48 @@ START_TEST(buf_reports_allocation_failure)
     ck_assert_ptr_null(b.data);
     ck_assert_int_eq(hvd_buf_adds(&b, "abc"), HVD_OK);
     hvd_buf_free(&b);
+}
+END_TEST
+
+/* Pieces are aligned and zeroed, strings packed and kept, a piece larger than a block gets
+ * one of its own, and a failed block leaves what was given intact. */
+START_TEST(arena_gives_aligned_zeroed_pieces_and_packed_strings)
+{
+    hvd_arena a = {0};
+    char *s[3000];
+    unsigned char *big;
+
+    for (int i = 0; i < 3000; i++) {
+        char text[32];
+        unsigned char *p = hvd_arena_alloc(&a, (size_t)(i % 40));
+
+        ck_assert_ptr_nonnull(p);
+        ck_assert_uint_eq((uintptr_t)p % 16, 0);
+        for (int k = 0; k < i % 40; k++) {
+            ck_assert_uint_eq(p[k], 0);
+        }
+        memset(p, 0xAB, (size_t)(i % 40));
+        snprintf(text, sizeof(text), "value %d", i);
+        s[i] = hvd_arena_strdup(&a, text);
+        ck_assert_ptr_nonnull(s[i]);
+    }
+    big = hvd_arena_alloc(&a, 200 * 1024);
+    ck_assert_ptr_nonnull(big);
+    ck_assert_uint_eq(big[200 * 1024 - 1], 0);
+    ck_assert_str_eq(hvd_arena_strdup(&a, ""), "");
+    hvd_alloc_fail_after(1);
+    ck_assert_ptr_null(hvd_arena_alloc(&a, 100 * 1024));
+    hvd_alloc_fail_after(0);
+    for (int i = 0; i < 3000; i++) {
+        char text[32];
+
+        snprintf(text, sizeof(text), "value %d", i);
+        ck_assert_str_eq(s[i], text);
+    }
+    hvd_arena_free(&a);
+    ck_assert_ptr_null(a.head);
+    ck_assert_str_eq(hvd_arena_strdup(&a, "again"), "again");
+    hvd_arena_free(&a);
 }
 END_TEST
 
@@ -167,6 +211,7 @@ static Suite *plumbing_suite(void)
     tcase_add_test(tc, buf_grows_to_its_maximum_and_no_further);
     tcase_add_test(tc, buf_printf_handles_long_output);
     tcase_add_test(tc, buf_reports_allocation_failure);
+    tcase_add_test(tc, arena_gives_aligned_zeroed_pieces_and_packed_strings);
     suite_add_tcase(s, tc);
     tc = tcase_create("time");
     tcase_add_test(tc, time_filetime_and_text_agree);
