@@ -710,13 +710,8 @@ static int tagged_hit(hvd_clusterlog_reader *r, const char *p, size_t len)
     return tagged_holds(r, p, len);
 }
 
-/*
- * The common line of a skipped event, "pppppppp.tttttttt::" then a date and time within the
- * second of the last one read: what parse_event() in light mode does with it (it is an
- * event; the time moves on), without its general paths. Returns 1 when it did, 0 when the
- * line needs parse_event(). Cost: O(1), no call.
- */
-static int light_common_line(hvd_clusterlog_reader *r, const char *p, size_t len)
+/* light_common_line() once past any tag. */
+static int light_prefix_line(hvd_clusterlog_reader *r, const char *p, size_t len)
 {
     const size_t dt = 19; /* where the date starts */
     const char *q;
@@ -773,6 +768,41 @@ static int light_common_line(hvd_clusterlog_reader *r, const char *p, size_t len
     return 1;
 }
 
+/*
+ * The common line of a skipped event, "pppppppp.tttttttt::" then a date and time within the
+ * second of the last one read, perhaps after a tag that is not one of the tagged
+ * prefilter's ("[Verbose] "): what parse_event() in light mode does with it (it is an
+ * event; the time moves on), without its general paths. Returns 1 when it did, 0 when the
+ * line needs parse_event(). Cost: O(1), no call; a tag adds a compare per prefilter tag.
+ */
+static int light_common_line(hvd_clusterlog_reader *r, const char *p, size_t len)
+{
+    if (p[0] == '[') {
+        /* The tag as bracket_word() and parse_event() take it, within the line: the line
+         * may not end in a NUL here. */
+        char tag[WORD_MAX + 1];
+        size_t k = 0;
+        size_t at;
+
+        while (1 + k < len && k < WORD_MAX && p[1 + k] && p[1 + k] != ']' && p[1 + k] != '[') {
+            k++;
+        }
+        if (k == 0 || 2 + k >= len || p[1 + k] != ']' || (p[2 + k] != ' ' && p[2 + k] != '\t')) {
+            return 0;
+        }
+        memcpy(tag, p + 1, k);
+        tag[k] = '\0';
+        if (tagged_tag(r, tag)) {
+            return 0;
+        }
+        for (at = 2 + k; at < len && (p[at] == ' ' || p[at] == '\t'); at++) {
+        }
+        p += at;
+        len -= at;
+    }
+    return light_prefix_line(r, p, len);
+}
+
 /* One decoded line. Returns 1 when *ev was filled, 0 to read on, REREAD, or a negative
  * code. A line without a prefilter hit takes the same path as one with, but an event it
  * starts is skipped instead of kept. */
@@ -806,6 +836,7 @@ static int handle_line(hvd_clusterlog_reader *r, const hvd_text_line *l, hvd_eve
     if (!hit && light_common_line(r, p, l->len)) {
         res = PARSE_EVENT;
         rc = HVD_OK;
+        s->tag[0] = '\0'; /* none of the tagged prefilter's, whatever it was */
     } else {
         res = parse_event(r, p, s, !hit, &rc, err);
     }
