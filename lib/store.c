@@ -764,6 +764,7 @@ static void seen_committed(hvd_store *st)
 }
 
 static int regroup_changed(hvd_store *st, hvd_error *err);
+static int full_pass(hvd_store *st, hvd_error *err);
 
 int hvd_store_commit(hvd_store *st, hvd_error *err)
 {
@@ -796,6 +797,12 @@ int hvd_store_settle(hvd_store *st, hvd_error *err)
 
     if (rc < 0 || !st->incidents_dirty || (st->nchanged < st->settle_min && !st->changes_lost)) {
         return rc;
+    }
+    /* A full pass now would be one at commit too (the changes only grow, and faster than
+     * the diagnoses): it would hold no less then, so it waits for the commit. */
+    rc = full_pass(st, err);
+    if (rc != 0) {
+        return rc < 0 ? rc : HVD_OK;
     }
     rc = regroup_changed(st, err);
     if (rc == HVD_OK) {
@@ -3448,25 +3455,37 @@ static int load_closed_part(hvd_store *st, struct regroup *g, hvd_error *err)
     return rc;
 }
 
-/* Regroups what the open transaction changed: the closed part around it, or everything
- * when the changes are many (one pass is then cheaper) or were not all noted. */
-static int regroup_changed(hvd_store *st, hvd_error *err)
+/* Whether what the open transaction changed is regrouped in one pass over every diagnosis:
+ * the changes were not all noted, or they are many (over REGROUP_FULL_MIN notes and an
+ * eighth of all diagnoses), when one pass is cheaper than the closed part. 1, 0 or a
+ * negative code. */
+static int full_pass(hvd_store *st, hvd_error *err)
 {
-    struct regroup g;
     int64_t max_diag = 0;
     int rc;
 
     if (st->changes_lost) {
-        return regroup_full(st, err);
+        return 1;
     }
-    if (st->nchanged > REGROUP_FULL_MIN) {
-        rc = int_of(st, SQL_INC_MAX_DIAG, 0, &max_diag, err);
-        if (rc < 0) {
-            return rc;
-        }
-        if ((int64_t)st->nchanged > max_diag / 8) {
-            return regroup_full(st, err);
-        }
+    if (st->nchanged <= REGROUP_FULL_MIN) {
+        return 0;
+    }
+    rc = int_of(st, SQL_INC_MAX_DIAG, 0, &max_diag, err);
+    if (rc < 0) {
+        return rc;
+    }
+    return (int64_t)st->nchanged > max_diag / 8;
+}
+
+/* Regroups what the open transaction changed: the closed part around it, or everything
+ * (full_pass()). */
+static int regroup_changed(hvd_store *st, hvd_error *err)
+{
+    struct regroup g;
+    int rc = full_pass(st, err);
+
+    if (rc != 0) {
+        return rc < 0 ? rc : regroup_full(st, err);
     }
     memset(&g, 0, sizeof(g));
     rc = load_closed_part(st, &g, err);

@@ -1594,6 +1594,47 @@ START_TEST(a_commit_reads_only_what_can_share_an_incident_with_its_changes)
 }
 END_TEST
 
+/* A settle regroups a closed part now; one that would be a full pass leaves it to the
+ * commit, which makes the same incidents. */
+START_TEST(a_settle_leaves_a_full_pass_to_the_commit)
+{
+    hvd_store *st = open_db(0);
+    struct tdiag t;
+    hvd_error err;
+    char key[32];
+    char vm[32];
+
+    hvd__store_settle_min(st, 0);
+    /* A new store's first 1000 diagnoses: every change, a full pass at any time. */
+    begin(st);
+    for (int v = 0; v < 40; v++) {
+        for (int day = 0; day < 25; day++) {
+            snprintf(key, sizeof(key), "k-%d-%d", v, day);
+            snprintf(vm, sizeof(vm), "VM%02d", v);
+            tdiag_init(&t, key, vm, NULL, "HV1", day * 24 * H, day * 24 * H + H, 1, 1);
+            put(st, &t);
+        }
+    }
+    ck_assert_msg(hvd_store_settle(st, &err) == HVD_OK, "%s", err.msg);
+    ck_assert_int_eq(hvd__store_regroup_loaded(st), 0);
+    commit(st);
+    ck_assert_int_eq(hvd__store_regroup_loaded(st), 1000);
+    ck_assert_int_eq(count("SELECT count(*) FROM incidents"), 1000);
+    /* Two changes among 1000: the settle regroups their part, the commit nothing more. */
+    begin(st);
+    tdiag_init(&t, "new", "vm07", NULL, "HV1", 24 * 24 * H + 3 * H, 24 * 24 * H + 3 * H, 1, 2);
+    put(st, &t);
+    ck_assert_msg(hvd_store_settle(st, &err) == HVD_OK, "%s", err.msg);
+    ck_assert_int_eq(hvd__store_regroup_loaded(st), 2);
+    commit(st);
+    ck_assert_int_eq(count("SELECT count(*) FROM incidents"), 1000);
+    ck_assert_int_eq(count("SELECT diagnoses FROM incidents WHERE id ="
+                           " (SELECT incident FROM diagnoses WHERE key = 'new')"),
+                     2);
+    hvd_store_close(st);
+}
+END_TEST
+
 START_TEST(regrouping_searches_indexes_and_never_scans_a_table)
 {
     sqlite3 *db = NULL;
@@ -2808,6 +2849,7 @@ static Suite *store_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, regrouping_what_changed_equals_a_full_rebuild);
     tcase_add_test(tc, a_commit_reads_only_what_can_share_an_incident_with_its_changes);
+    tcase_add_test(tc, a_settle_leaves_a_full_pass_to_the_commit);
     tcase_add_test(tc, regrouping_searches_indexes_and_never_scans_a_table);
     suite_add_tcase(s, tc);
     tc = tcase_create("read");
