@@ -1543,16 +1543,13 @@ START_TEST(regrouping_what_changed_equals_a_full_rebuild)
 }
 END_TEST
 
-START_TEST(a_commit_reads_only_what_can_share_an_incident_with_its_changes)
+/* 40 VMs, one diagnosis a day for 25 days ("k-VM-DAY"): 1000 incidents of one each. */
+static void put_days(hvd_store *st)
 {
-    hvd_store *st = open_db(0);
     struct tdiag t;
-    hvd_error err;
     char key[32];
     char vm[32];
 
-    /* 40 VMs, one diagnosis a day for 25 days: 1000 incidents of one diagnosis each. */
-    begin(st);
     for (int v = 0; v < 40; v++) {
         for (int day = 0; day < 25; day++) {
             snprintf(key, sizeof(key), "k-%d-%d", v, day);
@@ -1561,6 +1558,16 @@ START_TEST(a_commit_reads_only_what_can_share_an_incident_with_its_changes)
             put(st, &t);
         }
     }
+}
+
+START_TEST(a_commit_reads_only_what_can_share_an_incident_with_its_changes)
+{
+    hvd_store *st = open_db(0);
+    struct tdiag t;
+    hvd_error err;
+
+    begin(st);
+    put_days(st);
     commit(st);
     ck_assert_int_eq(count("SELECT count(*) FROM incidents"), 1000);
     /* A new one for VM07 two hours after its last: it and that one. */
@@ -1601,20 +1608,11 @@ START_TEST(a_settle_leaves_a_full_pass_to_the_commit)
     hvd_store *st = open_db(0);
     struct tdiag t;
     hvd_error err;
-    char key[32];
-    char vm[32];
 
     hvd__store_settle_min(st, 0);
     /* A new store's first 1000 diagnoses: every change, a full pass at any time. */
     begin(st);
-    for (int v = 0; v < 40; v++) {
-        for (int day = 0; day < 25; day++) {
-            snprintf(key, sizeof(key), "k-%d-%d", v, day);
-            snprintf(vm, sizeof(vm), "VM%02d", v);
-            tdiag_init(&t, key, vm, NULL, "HV1", day * 24 * H, day * 24 * H + H, 1, 1);
-            put(st, &t);
-        }
-    }
+    put_days(st);
     ck_assert_msg(hvd_store_settle(st, &err) == HVD_OK, "%s", err.msg);
     ck_assert_int_eq(hvd__store_regroup_loaded(st), 0);
     commit(st);
