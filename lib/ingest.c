@@ -610,10 +610,14 @@ int hvd_ingest_file(hvd_ingest *ing, const char *path, const char *display,
             goto fail;
         }
         /* A long file: what it changed so far is regrouped now, so that the commit's
-         * regrouping does not hold the whole file's diagnoses at once. */
+         * regrouping does not hold the whole file's diagnoses at once; unless the store
+         * leaves that to the commit anyway, when the merged diagnoses wait too (each
+         * write of one that keeps growing is a write again at the next). */
         if (res->fresh % ing->settle_every == 0) {
-            rc = write_pending(ing);
-            rc = rc < 0 ? rc : hvd_store_settle(ing->st, err);
+            int waits = hvd_store_settle_waits(ing->st, err);
+
+            rc = waits < 0 ? waits : waits ? HVD_OK : write_pending(ing);
+            rc = rc < 0 || waits ? rc : hvd_store_settle(ing->st, err);
             if (rc < 0) {
                 if (ing->failed) {
                     *err = ing->store_err;

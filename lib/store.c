@@ -791,6 +791,13 @@ int hvd_store_commit(hvd_store *st, hvd_error *err)
     return HVD_OK;
 }
 
+int hvd_store_settle_waits(hvd_store *st, hvd_error *err)
+{
+    int rc = need_tx(st, err);
+
+    return rc < 0 ? rc : full_pass(st, err);
+}
+
 int hvd_store_settle(hvd_store *st, hvd_error *err)
 {
     int rc = need_tx(st, err);

@@ -56,6 +56,10 @@ void hvd_store_rollback(hvd_store *st); /* NULL-safe; harmless without a transac
  * changes after. The incidents are the same either way: a long transaction calls it from
  * time to time so that regrouping holds what changed between two calls, not all it wrote. */
 int hvd_store_settle(hvd_store *st, hvd_error *err);
+/* 1 when hvd_store_settle() would leave the regrouping to the commit whatever is written
+ * before it (the changes call for a pass over every diagnosis already), else 0; or a
+ * negative code. A caller may then keep its writes for later too. */
+int hvd_store_settle_waits(hvd_store *st, hvd_error *err);
 
 /* --- seen input ----------------------------------------------------------------------
  * Re-reading a file, or an export that repeats old records, must add nothing twice, and

@@ -1613,6 +1613,7 @@ START_TEST(a_settle_leaves_a_full_pass_to_the_commit)
     /* A new store's first 1000 diagnoses: every change, a full pass at any time. */
     begin(st);
     put_days(st);
+    ck_assert_int_eq(hvd_store_settle_waits(st, &err), 1);
     ck_assert_msg(hvd_store_settle(st, &err) == HVD_OK, "%s", err.msg);
     ck_assert_int_eq(hvd__store_regroup_loaded(st), 0);
     commit(st);
@@ -1622,6 +1623,7 @@ START_TEST(a_settle_leaves_a_full_pass_to_the_commit)
     begin(st);
     tdiag_init(&t, "new", "vm07", NULL, "HV1", 24 * 24 * H + 3 * H, 24 * 24 * H + 3 * H, 1, 2);
     put(st, &t);
+    ck_assert_int_eq(hvd_store_settle_waits(st, &err), 0);
     ck_assert_msg(hvd_store_settle(st, &err) == HVD_OK, "%s", err.msg);
     ck_assert_int_eq(hvd__store_regroup_loaded(st), 2);
     commit(st);
