@@ -242,20 +242,21 @@ static int parse_datetime(hvd_clusterlog_reader *r, const char **pp, int64_t *da
     return 0;
 }
 
-/* Copies a bracketed word "[...]" at p into out (cap WORD_MAX+1); returns the pointer past
- * ']' or NULL when p holds no such word. */
-static const char *bracket_word(const char *p, char *out)
+/* Copies a bracketed word "[...]" at p, within len bytes or up to a NUL (SIZE_MAX: a
+ * NUL-terminated line), into out (cap WORD_MAX+1); returns the pointer past ']' or NULL
+ * when p holds no such word. */
+static const char *bracket_word(const char *p, size_t len, char *out)
 {
     size_t n = 0;
 
-    if (*p != '[') {
+    if (len == 0 || *p != '[') {
         return NULL;
     }
     p++;
-    while (p[n] && p[n] != ']' && p[n] != '[' && n < WORD_MAX) {
+    while (n + 1 < len && p[n] && p[n] != ']' && p[n] != '[' && n < WORD_MAX) {
         n++;
     }
-    if (p[n] != ']' || n == 0) {
+    if (n + 1 >= len || p[n] != ']' || n == 0) {
         return NULL;
     }
     memcpy(out, p, n);
@@ -374,7 +375,7 @@ static int parse_event(hvd_clusterlog_reader *r, const char *p, slot *s, int lig
     s->msg_cut = 0;
     hvd_buf_reset(&s->msg);
 
-    q = bracket_word(p, s->tag);
+    q = bracket_word(p, SIZE_MAX, s->tag);
     if (q && (*q == ' ' || *q == '\t')) {
         p = skip_spaces(q);
     } else {
@@ -436,7 +437,7 @@ static int parse_event(hvd_clusterlog_reader *r, const char *p, slot *s, int lig
     }
     s->level = (uint8_t)(level >= 0 ? level : HVD_LEVEL_INFO); /* unknown words kept as text */
 
-    q = light ? NULL : bracket_word(p, s->comp);
+    q = light ? NULL : bracket_word(p, SIZE_MAX, s->comp);
     if (q) {
         char *sp = strchr(s->comp, ' ');
         if (sp) {
@@ -704,7 +705,7 @@ static int tagged_hit(hvd_clusterlog_reader *r, const char *p, size_t len)
         return 0;
     }
     q = *p == '[' ? p : skip_line_number(p);
-    if (*q != '[' || !bracket_word(q, tag) || !tagged_tag(r, tag)) {
+    if (*q != '[' || !bracket_word(q, SIZE_MAX, tag) || !tagged_tag(r, tag)) {
         return 0;
     }
     return tagged_holds(r, p, len);
@@ -778,24 +779,17 @@ static int light_prefix_line(hvd_clusterlog_reader *r, const char *p, size_t len
 static int light_common_line(hvd_clusterlog_reader *r, const char *p, size_t len)
 {
     if (p[0] == '[') {
-        /* The tag as bracket_word() and parse_event() take it, within the line: the line
-         * may not end in a NUL here. */
+        /* The tag as parse_event() takes it, within the line: the line may not end in a
+         * NUL here. */
         char tag[WORD_MAX + 1];
-        size_t k = 0;
-        size_t at;
+        const char *q = bracket_word(p, len, tag);
+        size_t at = q ? (size_t)(q - p) : len;
 
-        while (1 + k < len && k < WORD_MAX && p[1 + k] && p[1 + k] != ']' && p[1 + k] != '[') {
-            k++;
-        }
-        if (k == 0 || 2 + k >= len || p[1 + k] != ']' || (p[2 + k] != ' ' && p[2 + k] != '\t')) {
+        if (at >= len || (p[at] != ' ' && p[at] != '\t') || tagged_tag(r, tag)) {
             return 0;
         }
-        memcpy(tag, p + 1, k);
-        tag[k] = '\0';
-        if (tagged_tag(r, tag)) {
-            return 0;
-        }
-        for (at = 2 + k; at < len && (p[at] == ' ' || p[at] == '\t'); at++) {
+        while (at < len && (p[at] == ' ' || p[at] == '\t')) {
+            at++;
         }
         p += at;
         len -= at;
