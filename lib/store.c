@@ -764,6 +764,7 @@ static void seen_committed(hvd_store *st)
 }
 
 static int regroup_changed(hvd_store *st, hvd_error *err);
+static int regroup_closed(hvd_store *st, hvd_error *err);
 static int full_pass(hvd_store *st, hvd_error *err);
 
 int hvd_store_commit(hvd_store *st, hvd_error *err)
@@ -811,7 +812,7 @@ int hvd_store_settle(hvd_store *st, hvd_error *err)
     if (rc != 0) {
         return rc < 0 ? rc : HVD_OK;
     }
-    rc = regroup_changed(st, err);
+    rc = regroup_closed(st, err);
     if (rc == HVD_OK) {
         changes_clear(st);
     }
@@ -2525,9 +2526,6 @@ static int diag_tokens(struct regroup *g, size_t i)
     return rc;
 }
 
-/* Reads one diagnosis row (STORE_INC_COLUMNS) into a new slot of g->v: what grouping
- * compares, about a hundred bytes and its short strings (a full pass holds every stored
- * diagnosis so; titles and fixes are read per incident when it is written). */
 static int int_of(hvd_store *st, int which, int64_t arg, int64_t *out, hvd_error *err);
 
 /* Room for n more diagnoses in g, exactly: a full pass knows how many it loads. */
@@ -2547,6 +2545,9 @@ static int regroup_reserve(struct regroup *g, size_t n)
     return HVD_OK;
 }
 
+/* Reads one diagnosis row (STORE_INC_COLUMNS) into a new slot of g->v: what grouping
+ * compares, about a hundred bytes and its short strings (a full pass holds every stored
+ * diagnosis so; titles and fixes are read per incident when it is written). */
 static int row_add(struct regroup *g, sqlite3_stmt *q)
 {
     struct inc_diag *d;
@@ -3484,16 +3485,13 @@ static int full_pass(hvd_store *st, hvd_error *err)
     return (int64_t)st->nchanged > max_diag / 8;
 }
 
-/* Regroups what the open transaction changed: the closed part around it, or everything
- * (full_pass()). */
-static int regroup_changed(hvd_store *st, hvd_error *err)
+/* Regroups the closed part around what the open transaction changed, or everything when
+ * only a full pass can tell. */
+static int regroup_closed(hvd_store *st, hvd_error *err)
 {
     struct regroup g;
-    int rc = full_pass(st, err);
+    int rc;
 
-    if (rc != 0) {
-        return rc < 0 ? rc : regroup_full(st, err);
-    }
     memset(&g, 0, sizeof(g));
     rc = load_closed_part(st, &g, err);
     if (rc == HVD_OK) {
@@ -3501,6 +3499,18 @@ static int regroup_changed(hvd_store *st, hvd_error *err)
     }
     regroup_free(&g);
     return rc == 1 ? regroup_full(st, err) : rc;
+}
+
+/* Regroups what the open transaction changed: the closed part around it, or everything
+ * (full_pass()). */
+static int regroup_changed(hvd_store *st, hvd_error *err)
+{
+    int rc = full_pass(st, err);
+
+    if (rc != 0) {
+        return rc < 0 ? rc : regroup_full(st, err);
+    }
+    return regroup_closed(st, err);
 }
 
 int hvd_store_rebuild_incidents(hvd_store *st, hvd_error *err)
