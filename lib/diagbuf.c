@@ -370,6 +370,16 @@ int hvd_diagbuf_add(hvd_diagbuf *b, const hvd_diagnosis *d)
     return b->bytes > b->max_bytes ? 1 : 0;
 }
 
+int hvd_diagbuf_holds_rule(const hvd_diagbuf *b, const char *rule_id)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        if (strcmp(b->v[i].rule_id, rule_id) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int hvd_diagbuf_flush(hvd_diagbuf *b, int (*put)(void *ud, const hvd_diagnosis *d), void *ud)
 {
     int rc = HVD_OK;

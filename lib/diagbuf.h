@@ -34,6 +34,9 @@ int hvd_diagbuf_add(hvd_diagbuf *b, const hvd_diagnosis *d);
 /* Number of keys held. */
 size_t hvd_diagbuf_count(const hvd_diagbuf *b);
 
+/* Whether a diagnosis of rule rule_id is held. Cost: O(keys held). */
+int hvd_diagbuf_holds_rule(const hvd_diagbuf *b, const char *rule_id);
+
 /* Calls put for each key held, in the order the keys first came (d and everything it points
  * to are borrowed for the call), then empties the buffer, also when put fails: returns the
  * first negative code put returned (the rest are not put), else HVD_OK. */

@@ -25,14 +25,16 @@
  * and entities did not change is not searched again.
  *
  * Memory: every open or kept diagnosis is in the store, so one dropped is loaded back, per
- * rule and hour of event time (hvd_engine_set_loader(), need()), before an event or a
- * search it could matter to: dropping changes memory, not results. Past SOFT_KEPT, state
- * far from the events being read goes (sweep()), so a long file read in time order holds
- * a flat amount; groups and kept diagnoses are also bounded by count (MAX_GROUPS,
- * MAX_RECENT), least recently used first, and reported combinations by MAX_SEEN, oldest
- * first (one reported again re-emits the same diagnosis: no change). Only matches short of
- * a threshold live in memory alone: sweep() keeps them, the count bounds lose them with
- * their group.
+ * rule and hour of event time (hvd_engine_set_loader(), need()), or for a keyed rule
+ * (keyed()) by the value a search looks up (need_joined()), before an event or a search
+ * it could matter to: dropping changes memory, not results. Past SOFT_KEPT, state far from
+ * the events being read goes (sweep()), so a long file read in time order holds a flat
+ * amount: a keyed rule's kept diagnoses go once farther than NEAR, however long the
+ * windows of its correlations (a day), and the others once out of reach; groups and kept diagnoses
+ * are also bounded by count (MAX_GROUPS, MAX_RECENT), least recently used first, and reported
+ * combinations by MAX_SEEN, oldest first (one reported again re-emits the same diagnosis: no
+ * change). Only matches short of a threshold live in memory alone: sweep() keeps them, the count
+ * bounds lose them with their group.
  */
 #include "engine.h"
 #include "engine_internal.h"
@@ -159,6 +161,11 @@ struct jkey {
     size_t n;
     struct jnode *head;
     struct jkey *hnext;
+    /* A keyed rule (see keyed()): when cov, every stored diagnosis with this value that
+     * spans into [cov_lo, cov_hi] is here. Such a key stays while it has no node. */
+    int cov;
+    hvd_time cov_lo;
+    hvd_time cov_hi;
 };
 
 /* A diagnosis kept for correlation: in a hash chain by key, in one list per rule, in a
@@ -247,12 +254,16 @@ struct hvd_engine {
     hvd_msgmatcher *messages; /* cluster.log lines that are rendered events */
     hvd_extractor *namer;     /* names in message text (extract.h) */
     hvd_engine_load load;
+    hvd_engine_load_joined load_joined;
     void *load_ud;
-    struct marks *marks; /* per rule and part (OPEN, KEPT): what the loader gave */
-    int load_part;       /* the part the loader is asked for: what hvd_engine_prime() restores */
-    uint64_t primes;     /* calls to hvd_engine_prime() */
-    hvd_time *span_of;   /* per rule: how far from an event its group's state can matter */
-    hvd_time *keep_of;   /* per rule: how far from a diagnosis a search reaches for its kept ones */
+    hvd_engine_stored stored;
+    unsigned char *joined; /* per rule: every correlation it is a member of is joined whole */
+    signed char *in_store; /* per rule: whether the store may hold one (-1: not asked yet) */
+    struct marks *marks;   /* per rule and part (OPEN, KEPT): what the loader gave */
+    int load_part;         /* the part the loader is asked for: what hvd_engine_prime() restores */
+    uint64_t primes;       /* calls to hvd_engine_prime() */
+    hvd_time *span_of;     /* per rule: how far from an event its group's state can matter */
+    hvd_time *keep_of; /* per rule: how far from a diagnosis a search reaches for its kept ones */
     struct partner **partners; /* per rule: itself, then its correlations' members; rule
                                   SIZE_MAX ends the list */
     size_t since_sweep;        /* events since far state was last looked for */
@@ -1140,6 +1151,15 @@ static int far_from(hvd_time t, hvd_time span, hvd_time first, hvd_time last)
     return last < add_sat(t, -d) || first > add_sat(t, d);
 }
 
+/* Whether rule r's kept diagnoses are searched by join value (need_joined()) rather than
+ * by time alone: the store can answer by value, and every correlation r is a member of
+ * reaches each of its roles through its joins. Then only those near the events being read
+ * stay in memory, not a whole window of them. */
+static int keyed(const hvd_engine *e, size_t r)
+{
+    return e->load_joined && e->joined[r];
+}
+
 /* Whether more is held than SOFT_KEPT: far state may go. */
 static int over_soft(const hvd_engine *e)
 {
@@ -1342,11 +1362,33 @@ static int jslots_grow(hvd_engine *e)
     return HVD_OK;
 }
 
-/* Takes node out of its key; the key goes with its last node. */
+static void jkey_free(hvd_engine *e, struct jkey *k);
+
+/* Kept diagnosis r leaves key k: what k covers now leaves out r's span, on the side of
+ * it that keeps more (none: no coverage). */
+static void jkey_uncover(struct jkey *k, const struct recent *r)
+{
+    hvd_time f = r->first < r->last ? r->first : r->last;
+    hvd_time l = r->first < r->last ? r->last : r->first;
+    hvd_time up = l < k->cov_lo ? k->cov_lo : l < INT64_MAX ? l + 1 : INT64_MAX;
+    hvd_time down = f > k->cov_hi ? k->cov_hi : f > INT64_MIN ? f - 1 : INT64_MIN;
+    int can_up = l < INT64_MAX && up <= k->cov_hi;
+    int can_down = f > INT64_MIN && down >= k->cov_lo;
+
+    if (can_up && (!can_down || hvd_time_span(up, k->cov_hi) >= hvd_time_span(k->cov_lo, down))) {
+        k->cov_lo = up;
+    } else if (can_down) {
+        k->cov_hi = down;
+    } else {
+        k->cov = 0;
+    }
+}
+
+/* Takes node out of its key, which no longer covers node's span; the key goes with its
+ * last node. */
 static void jnode_unfile(hvd_engine *e, struct jnode *node)
 {
     struct jkey *k = node->key;
-    struct jkey **pk;
 
     if (!k) {
         return;
@@ -1362,9 +1404,20 @@ static void jnode_unfile(hvd_engine *e, struct jnode *node)
     node->key = NULL;
     node->prev = NULL;
     node->next = NULL;
+    if (k->cov) {
+        jkey_uncover(k, node->r);
+    }
     if (--k->n > 0) {
         return;
     }
+    jkey_free(e, k);
+}
+
+/* Takes an empty key out of the table. */
+static void jkey_free(hvd_engine *e, struct jkey *k)
+{
+    struct jkey **pk;
+
     for (pk = &e->jslots[k->hash & (e->njslots - 1)]; *pk && *pk != k;) {
         pk = &(*pk)->hnext;
     }
@@ -1376,31 +1429,56 @@ static void jnode_unfile(hvd_engine *e, struct jnode *node)
     e->njkeys--;
 }
 
+/* The key of attr for value v, made (empty) when new; NULL when out of memory. */
+static struct jkey *jkey_make(hvd_engine *e, size_t attr, const char *v)
+{
+    struct jkey *k = jkey_find(e, attr, v);
+    size_t len = join_len(v, e->jattrs[attr].host);
+
+    if (k) {
+        return k;
+    }
+    if (jslots_grow(e) < 0) {
+        return NULL;
+    }
+    k = hvd_calloc(1, sizeof(*k));
+    if (!k || !(k->value = hvd_strndup(v, len))) {
+        hvd_free(k);
+        return NULL;
+    }
+    for (size_t i = 0; i < len; i++) {
+        k->value[i] = (char)tolower((unsigned char)k->value[i]);
+    }
+    k->attr = attr;
+    k->len = len;
+    k->hash = join_hash(attr, v, len);
+    k->hnext = e->jslots[k->hash & (e->njslots - 1)];
+    e->jslots[k->hash & (e->njslots - 1)] = k;
+    e->njkeys++;
+    return k;
+}
+
+/* Drops the keys left with no node only for their coverage: those far from t, or all.
+ * Cost: O(slots + keys). */
+static void jkeys_drop_empty(hvd_engine *e, hvd_time t, int all)
+{
+    for (size_t i = 0; i < e->njslots; i++) {
+        for (struct jkey *k = e->jslots[i], *next; k; k = next) {
+            next = k->hnext;
+            if (!k->n && (all || !k->cov || far_from(t, 0, k->cov_lo, k->cov_hi))) {
+                jkey_free(e, k);
+            }
+        }
+    }
+}
+
 /* Files node under attr's key for v (made when new). */
 static int jnode_file(hvd_engine *e, struct jnode *node, size_t attr, const char *v)
 {
-    struct jkey *k = jkey_find(e, attr, v);
+    struct jkey *k = jkey_make(e, attr, v);
 
     if (!k) {
-        size_t len = join_len(v, e->jattrs[attr].host);
-
-        if (jslots_grow(e) < 0) {
-            return HVD_ENOMEM;
-        }
-        k = hvd_calloc(1, sizeof(*k));
-        if (!k || !(k->value = hvd_strndup(v, len))) {
-            hvd_free(k);
-            return HVD_ENOMEM;
-        }
-        for (size_t i = 0; i < len; i++) {
-            k->value[i] = (char)tolower((unsigned char)k->value[i]);
-        }
-        k->attr = attr;
-        k->len = len;
-        k->hash = join_hash(attr, v, len);
-        k->hnext = e->jslots[k->hash & (e->njslots - 1)];
-        e->jslots[k->hash & (e->njslots - 1)] = k;
-        e->njkeys++;
+        return HVD_ENOMEM;
     }
     node->key = k;
     node->prev = NULL;
@@ -1584,6 +1662,7 @@ static void recent_drop(hvd_engine *e, struct recent *r)
     }
     recent_unlink_order(e, r);
     recent_unfile(e, r);
+    e->in_store[r->rule] = 1; /* what goes was emitted first */
     hvd_free(r->key);
     entities_free(&r->ents);
     hvd_free(r);
@@ -1860,6 +1939,128 @@ static int try_combination(hvd_engine *e, size_t c, struct recent *const *chosen
 static int fill_role(hvd_engine *e, size_t c, struct recent **chosen, size_t nfilled, size_t m,
                      struct recent *r, int depth);
 
+/* Asks the loader for attr's stored diagnoses with value v that span into [lo, hi]. */
+static int load_joined(hvd_engine *e, size_t attr, const char *v, hvd_time lo, hvd_time hi)
+{
+    const struct jattr *a = &e->jattrs[attr];
+    const char *id = e->rs->rules[a->rule].info.id;
+    int rc;
+
+    /* None stored when the engine began, none dropped since: every one is here. */
+    if (e->in_store[a->rule] < 0) {
+        rc = e->stored(e->load_ud, id, &e->load_err);
+        if (rc < 0) {
+            return rc;
+        }
+        e->in_store[a->rule] = (signed char)(rc > 0);
+    }
+    if (!e->in_store[a->rule]) {
+        return HVD_OK;
+    }
+    e->load_part = KEPT;
+    e->stats.loads++;
+    rc = e->load_joined(e->load_ud, id, a->entity, v, a->host, lo, hi, &e->load_err);
+    e->load_part = -1;
+    return rc;
+}
+
+/*
+ * Makes every stored diagnosis of join side attr's rule with value v that spans into
+ * [lo, hi] be here, asking the loader for what its key does not cover yet (the part of
+ * [lo, hi] on either side of the coverage, or all of it), then widening the coverage. A
+ * search of a keyed rule (keyed()) calls it before each lookup: it meets every partner in
+ * the store without a window of them in memory. The key stays, empty, when none was
+ * found, so a value with no partners is not asked for again; a kept diagnosis leaving
+ * the key narrows its coverage to leave it out (jkey_uncover()). Cost: a lookup, plus up
+ * to two queries when not covered.
+ */
+static int need_joined(hvd_engine *e, size_t attr, const char *v, hvd_time lo, hvd_time hi)
+{
+    struct jkey *k = jkey_find(e, attr, v);
+    int rc = HVD_OK;
+
+    if (lo > hi || (k && k->cov && k->cov_lo <= lo && hi <= k->cov_hi)) {
+        return HVD_OK;
+    }
+    /* A slice more on each side, so a search that follows the events read asks again
+     * once per slice, not once per diagnosis. */
+    lo = add_sat(lo, -SLICE);
+    hi = add_sat(hi, SLICE);
+    if (k && k->cov && k->cov_lo <= add_sat(hi, 1) && lo <= add_sat(k->cov_hi, 1)) {
+        hvd_time clo = k->cov_lo;
+        hvd_time chi = k->cov_hi;
+
+        if (lo < clo) {
+            rc = load_joined(e, attr, v, lo, clo - 1);
+        }
+        if (rc == HVD_OK && hi > chi) {
+            rc = load_joined(e, attr, v, chi + 1, hi);
+        }
+        lo = lo < clo ? lo : clo;
+        hi = hi > chi ? hi : chi;
+    } else {
+        rc = load_joined(e, attr, v, lo, hi);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    /* Loading drops nothing; it may move a kept diagnosis whose stored value differs to
+     * another key, even this one's last (then the key went): that one is no partner for
+     * v, so what was covered still is. The key is looked up anew. */
+    k = jkey_make(e, attr, v);
+    if (!k) {
+        return HVD_ENOMEM;
+    }
+    k->cov = 1;
+    k->cov_lo = lo;
+    k->cov_hi = hi;
+    return HVD_OK;
+}
+
+/* Before the lookups of fill_roles(): the stored partners of each empty role of a keyed
+ * rule that a join reaches from a filled one, by the filled side's value, within the
+ * window of every filled role. Loading first, so no lookup's key changes under it. */
+static int need_partners(hvd_engine *e, size_t c, struct recent *const *chosen)
+{
+    const hvd__rule *corr = &e->rs->rules[c];
+    const size_t *attrs = e->join_attrs[c];
+    hvd_time lo = INT64_MIN; /* where a member that fits the filled roles can lie */
+    hvd_time hi = INT64_MAX;
+    int rc = HVD_OK;
+
+    for (size_t i = 0; i < corr->nmembers; i++) {
+        if (chosen[i]) {
+            hvd_time a = add_sat(chosen[i]->last, -corr->window);
+            hvd_time b = add_sat(chosen[i]->first, corr->window);
+
+            lo = a > lo ? a : lo;
+            hi = b < hi ? b : hi;
+        }
+    }
+    for (size_t i = 0; rc == HVD_OK && i < corr->njoins; i++) {
+        const hvd__join *j = &corr->joins[i];
+        int left_known = chosen[j->left] != NULL;
+        size_t attr = attrs[2 * i + (size_t)left_known];
+        const char *name = left_known ? j->left_entity : j->right_entity;
+        const char *v;
+        char *copy;
+
+        if (j->optional || (chosen[j->left] != NULL) == (chosen[j->right] != NULL) ||
+            !keyed(e, e->jattrs[attr].rule)) {
+            continue;
+        }
+        v = entities_get(&chosen[left_known ? j->left : j->right]->ents, name, strlen(name));
+        if (!v || (!*v && left_known)) {
+            continue;
+        }
+        /* Loading may give a filled role its stored copy again: v must not move. */
+        copy = hvd_strdup(v);
+        rc = copy ? need_joined(e, attr, copy, lo, hi) : HVD_ENOMEM;
+        hvd_free(copy);
+    }
+    return rc;
+}
+
 /*
  * Fills the roles of correlation c that chosen[] leaves empty (nfilled are filled) with
  * kept diagnoses, and reports each combination that holds.
@@ -1879,7 +2080,8 @@ static int fill_role(hvd_engine *e, size_t c, struct recent **chosen, size_t nfi
  * values that name few diagnoses (a group, a VM, a host) that is O(1) in the number K of
  * kept diagnoses, where trying every combination cost O(K^(M-1)). Candidates are copied
  * before they are tried, since a combination reported inside the loop can keep (and file)
- * more diagnoses: O(candidates) memory a step.
+ * more diagnoses: O(candidates) memory a step. A keyed rule's lookups are made whole from
+ * the store first (need_partners()).
  */
 static int fill_roles(hvd_engine *e, size_t c, struct recent **chosen, size_t nfilled, int depth)
 {
@@ -1894,6 +2096,10 @@ static int fill_roles(hvd_engine *e, size_t c, struct recent **chosen, size_t nf
 
     if (nfilled == corr->nmembers) {
         return try_combination(e, c, chosen, depth);
+    }
+    rc = need_partners(e, c, chosen);
+    if (rc < 0) {
+        return rc;
     }
     for (size_t i = 0; i < corr->njoins; i++) {
         const hvd__join *j = &corr->joins[i];
@@ -2250,7 +2456,7 @@ static int partners_here(hvd_engine *e, size_t rule, hvd_time first, hvd_time la
         hvd_time hi;
 
         if (reach(p, p == e->partners[rule], first, last, &lo, &hi) &&
-            !covered(e, p->rule, KEPT, lo, hi)) {
+            (p == e->partners[rule] || !keyed(e, p->rule)) && !covered(e, p->rule, KEPT, lo, hi)) {
             return 0;
         }
     }
@@ -2284,7 +2490,9 @@ static int made(hvd_engine *e, size_t rule, const char *key, const struct entiti
             hvd_time lo;
             hvd_time hi;
 
-            if (reach(p, p == e->partners[rule], first, last, &lo, &hi)) {
+            /* A keyed partner is loaded by value when the search looks it up. */
+            if (reach(p, p == e->partners[rule], first, last, &lo, &hi) &&
+                (p == e->partners[rule] || !keyed(e, p->rule))) {
                 rc = need(e, p->rule, KEPT, lo, hi);
             }
         }
@@ -2522,10 +2730,11 @@ static int sweep(hvd_engine *e, hvd_time t)
     }
     for (struct recent *r = e->recent_oldest, *next; r; r = next) {
         next = r->newer;
-        if (far_from(t, e->keep_of[r->rule], r->first, r->last)) {
+        if (far_from(t, keyed(e, r->rule) ? 0 : e->keep_of[r->rule], r->first, r->last)) {
             recent_evict(e, r);
         }
     }
+    jkeys_drop_empty(e, t, 0);
     while (e->seen_oldest && far_from(t, 0, e->seen_oldest->lo, e->seen_oldest->hi)) {
         seen_drop_oldest(e);
     }
@@ -3362,6 +3571,54 @@ static int partners_of(hvd_engine *e, size_t r)
     return rc;
 }
 
+/* Whether every role of correlation c is reached from any other through its joins (not
+ * optional ones), and one role at least does not gather: then a search starting from any
+ * member fills each role by a join lookup (fill_roles()), never from every kept diagnosis
+ * of a rule. Cost: O(members · joins). */
+static int joined_whole(const hvd__rule *corr)
+{
+    unsigned char reached[8] = {0};
+    size_t fixed = 0;
+    int grew = 1;
+
+    if (corr->nmembers == 0 || corr->nmembers > sizeof(reached)) {
+        return 0;
+    }
+    for (size_t m = 0; m < corr->nmembers; m++) {
+        fixed += !corr->members[m].gather;
+    }
+    reached[0] = 1;
+    while (grew) {
+        grew = 0;
+        for (size_t i = 0; i < corr->njoins; i++) {
+            const hvd__join *j = &corr->joins[i];
+
+            if (!j->optional && reached[j->left] != reached[j->right]) {
+                reached[j->left] = reached[j->right] = 1;
+                grew = 1;
+            }
+        }
+    }
+    for (size_t m = 0; m < corr->nmembers; m++) {
+        if (!reached[m]) {
+            return 0;
+        }
+    }
+    return fixed > 0;
+}
+
+/* A rule is joined when every correlation it is a member of is joined whole (see
+ * keyed()). */
+static void mark_joined(hvd_engine *e, size_t r)
+{
+    e->joined[r] = e->corr_by_rule[r] != NULL;
+    for (size_t *c = e->corr_by_rule[r]; c && *c; c++) {
+        if (!joined_whole(&e->rs->rules[*c - 1])) {
+            e->joined[r] = 0;
+        }
+    }
+}
+
 int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit emit, void *ud,
                       hvd_error *err)
 {
@@ -3406,9 +3663,16 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
     e->span_of = hvd_calloc(rs->nrules + 1, sizeof(*e->span_of));
     e->keep_of = hvd_calloc(rs->nrules + 1, sizeof(*e->keep_of));
     e->partners = hvd_calloc(rs->nrules + 1, sizeof(*e->partners));
-    if (!e->md || !e->mctx || !e->corr_by_rule || !e->recent_by_rule || !e->attrs_of_rule ||
-        !e->join_attrs || !e->limit_hits || !e->limit_told || !e->marks || !e->span_of ||
-        !e->keep_of || !e->partners) {
+    e->joined = hvd_calloc(rs->nrules + 1, sizeof(*e->joined));
+    e->in_store = hvd_malloc(rs->nrules + 1);
+    if (e->in_store) {
+        memset(e->in_store, -1, rs->nrules + 1);
+    }
+    if (!e->joined || !e->in_store) {
+        rc = HVD_ENOMEM;
+    } else if (!e->md || !e->mctx || !e->corr_by_rule || !e->recent_by_rule || !e->attrs_of_rule ||
+               !e->join_attrs || !e->limit_hits || !e->limit_told || !e->marks || !e->span_of ||
+               !e->keep_of || !e->partners) {
         rc = HVD_ENOMEM;
     } else {
         pcre2_set_match_limit(e->mctx, HVD__MATCH_LIMIT);
@@ -3455,6 +3719,9 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
         rc = partners_of(e, r);
     }
     for (size_t r = 0; rc == HVD_OK && r < rs->nrules; r++) {
+        mark_joined(e, r);
+    }
+    for (size_t r = 0; rc == HVD_OK && r < rs->nrules; r++) {
         e->marks[2 * r + OPEN].unit = e->span_of[r] / 32 > SLICE ? e->span_of[r] / 32 : SLICE;
         e->marks[2 * r + KEPT].unit = e->keep_of[r] / 32 > SLICE ? e->keep_of[r] / 32 : SLICE;
     }
@@ -3466,10 +3733,18 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
     return HVD_OK;
 }
 
+void hvd_engine_set_joined_loader(hvd_engine *e, hvd_engine_load_joined load,
+                                  hvd_engine_stored stored)
+{
+    e->load_joined = e->load && stored ? load : NULL;
+    e->stored = stored;
+}
+
 void hvd_engine_set_loader(hvd_engine *e, hvd_engine_load load, void *ud)
 {
     e->load = load;
     e->load_ud = ud;
+    e->load_joined = load ? e->load_joined : NULL;
     for (size_t r = 0; r < 2 * e->rs->nrules; r++) {
         e->marks[r].n = 0;
     }
@@ -3638,6 +3913,7 @@ void hvd_engine_destroy(hvd_engine *e)
     }
     hvd_free(e->join_attrs);
     hvd_free(e->jattrs);
+    jkeys_drop_empty(e, 0, 1); /* the kept diagnoses went above: every key is empty */
     hvd_free(e->jslots);
     for (size_t i = 0; i < e->nnames; i++) {
         hvd_free(e->names[i]);
@@ -3649,6 +3925,8 @@ void hvd_engine_destroy(hvd_engine *e)
         hvd_free(e->marks[r].v);
     }
     hvd_free(e->marks);
+    hvd_free(e->joined);
+    hvd_free(e->in_store);
     hvd_free(e->span_of);
     hvd_free(e->keep_of);
     for (size_t r = 0; e->partners && r < e->rs->nrules; r++) {

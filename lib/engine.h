@@ -37,6 +37,18 @@ typedef int (*hvd_engine_emit)(void *ud, const hvd_diagnosis *d);
 typedef int (*hvd_engine_load)(void *ud, const char *rule_id, hvd_time lo, hvd_time hi,
                                hvd_error *err);
 
+/* Gives the engine (with hvd_engine_prime()) every stored diagnosis of rule rule_id whose
+ * entity 'entity' has 'value' (any case; when host, a value whose first label is 'value':
+ * it is one label) and whose span overlaps [lo, hi] (giving others too is harmless).
+ * Returns HVD_OK or a negative code with err set. */
+typedef int (*hvd_engine_load_joined)(void *ud, const char *rule_id, const char *entity,
+                                      const char *value, int host, hvd_time lo, hvd_time hi,
+                                      hvd_error *err);
+
+/* 1 when the store holds a diagnosis of rule rule_id, 0 when it holds none, or a negative
+ * code with err set. */
+typedef int (*hvd_engine_stored)(void *ud, const char *rule_id, hvd_error *err);
+
 typedef struct hvd_engine_stats {
     uint64_t events;     /* events fed */
     uint64_t candidates; /* rules an event was tested against, summed */
@@ -67,6 +79,18 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
  * engine that never stopped would still hold.
  */
 void hvd_engine_set_loader(hvd_engine *e, hvd_engine_load load, void *ud);
+
+/*
+ * Sets, after hvd_engine_set_loader() (same ud), a loader by join value, and 'stored' to
+ * tell whether the store holds any diagnosis of a rule (asked once per rule: while it
+ * holds none and the engine dropped none, the loader is not asked). With them, a rule
+ * whose every correlation reaches each role through its joins has its stored partners
+ * asked for by the value a search looks up, within the correlation's window, instead of
+ * by time alone; so its kept diagnoses stay in memory only near the events being read,
+ * and a long window (a day) holds no more memory than a short one. NULL: none.
+ */
+void hvd_engine_set_joined_loader(hvd_engine *e, hvd_engine_load_joined load,
+                                  hvd_engine_stored stored);
 
 /* Matches one event. Returns HVD_OK, HVD_ENOMEM, or the code emit or the loader returned
  * (err set by them; the engine then holds state it may not have stored: destroy it). */

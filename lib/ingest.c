@@ -216,6 +216,41 @@ static int load(void *ud, const char *rule_id, hvd_time lo, hvd_time hi, hvd_err
     return rc;
 }
 
+/* The engine's loader by join value: a rule's stored diagnoses whose entity has the value a
+ * correlation search looks up, spanning into [lo, hi], newest first, at most PRIME_MAX.
+ * Cost: one query on the entities' index, one more per diagnosis for its entities. */
+static int load_joined(void *ud, const char *rule_id, const char *entity, const char *value,
+                       int host, hvd_time lo, hvd_time hi, hvd_error *err)
+{
+    hvd_ingest *ing = ud;
+    struct prime p;
+    int rc = HVD_OK;
+
+    /* Only the rule's own may be missing from both the store and the engine. */
+    if (hvd_diagbuf_holds_rule(ing->pending, rule_id)) {
+        rc = write_pending(ing);
+    }
+    if (rc < 0) {
+        *err = ing->store_err;
+        return rc;
+    }
+    memset(&p, 0, sizeof(p));
+    p.ing = ing;
+    p.err = err;
+    rc = hvd_store_diagnoses_joined(ing->st, rule_id, entity, value, host, lo, hi, PRIME_MAX,
+                                    prime_one, &p, err);
+    return rc < 0 ? rc : p.rc;
+}
+
+/* Whether the store holds a diagnosis of a rule, as the engine asks (once per rule). What
+ * the engine emitted may still be pending: it holds those itself. */
+static int stored(void *ud, const char *rule_id, hvd_error *err)
+{
+    hvd_ingest *ing = ud;
+
+    return hvd_store_rule_stored(ing->st, rule_id, err);
+}
+
 /* After a rollback the engine may hold matches and diagnoses the store forgot: it goes,
  * and the next file gets a new one (which loads what the store holds). */
 static void engine_drop(hvd_ingest *ing)
@@ -241,6 +276,7 @@ static int engine_renew(hvd_ingest *ing, hvd_error *err)
         return rc;
     }
     hvd_engine_set_loader(e, load, ing);
+    hvd_engine_set_joined_loader(e, load_joined, stored);
 #ifdef HVD_TESTING
     if (ing->tight) {
         hvd__engine_drop_far(e, 0, 1);

@@ -23,6 +23,7 @@
 #include "hvtime.h"
 #include "store_sql.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -128,6 +129,7 @@ struct hvd_store {
     size_t settle_min;      /* SETTLE_MIN, or what hvd__store_settle_min() set */
     int64_t pending_marks;  /* events marked in the open transaction */
     int64_t data_version;   /* PRAGMA data_version at the last begin */
+    int64_t sides;          /* join sides kept in diagnosis_keys (-1: not read yet) */
     struct evlog *evtx;
     size_t nevtx;
     size_t evtx_last; /* index of the log used last: events of one file share it */
@@ -233,6 +235,14 @@ static int prepared_at_open(int which, int readonly)
     case SQL_INCIDENT_DIAGS:
     case SQL_INCIDENT_DIAGS_AFTER:
     case SQL_DIAGS_AFTER:
+    case SQL_DIAGS_JOINED:
+    case SQL_DIAG_MAX_SPAN:
+    case SQL_RULE_STORED:
+    case SQL_KEYS_PUT:
+    case SQL_KEYS_MOVE:
+    case SQL_SIDE_ADD:
+    case SQL_SIDE_FILL:
+    case SQL_SIDES_COUNT:
     case SQL_EVIDENCE_OF:
     case SQL_EVIDENCE_COUNT:
     case SQL_ENTITIES_OF:
@@ -420,6 +430,7 @@ int hvd_store_open(hvd_store **out, const char *path, int flags, hvd_error *err)
     }
     hvd_buf_init(&st->text, 1 << 20);
     st->settle_min = SETTLE_MIN;
+    st->sides = -1;
     st->readonly = readonly;
     st->path = hvd_strdup(path);
     if (!st->path) {
@@ -499,6 +510,7 @@ static void clog_free(struct clog *c);
 
 static void caches_clear(hvd_store *st)
 {
+    st->sides = -1;
     for (size_t i = 0; i < st->nevtx; i++) {
         evlog_free(&st->evtx[i]);
     }
@@ -1806,6 +1818,8 @@ static int put_refs(const hvd_diagnosis *d, hvd_buf *refs)
     return rc;
 }
 
+static int int_of(hvd_store *st, int which, int64_t arg, int64_t *out, hvd_error *err);
+
 static int diag_insert(hvd_store *st, const hvd_diagnosis *d, sqlite3_int64 *id, hvd_error *err)
 {
     sqlite3_stmt *ins = st->stmt[SQL_DIAG_INSERT];
@@ -1842,6 +1856,22 @@ static int diag_insert(hvd_store *st, const hvd_diagnosis *d, sqlite3_int64 *id,
         bind_text(s, 2, d->entities[i].name);
         bind_text(s, 3, d->entities[i].value);
         rc = step_done(st, s, err, "cannot store an entity");
+    }
+    if (rc == HVD_OK && st->sides < 0) {
+        rc = int_of(st, SQL_SIDES_COUNT, 0, &st->sides, err);
+        rc = rc < 0 ? rc : HVD_OK;
+    }
+    if (rc == HVD_OK && st->sides > 0) {
+        sqlite3_stmt *s = NULL;
+
+        rc = stmt_ready(st, SQL_KEYS_PUT, &s, err);
+        if (rc < 0) {
+            return rc;
+        }
+        sqlite3_bind_int64(s, 1, *id);
+        bind_text(s, 2, d->rule_id);
+        sqlite3_bind_int64(s, 3, d->first_time);
+        rc = step_done(st, s, err, "cannot store a diagnosis's keys");
     }
     return rc;
 }
@@ -1885,6 +1915,19 @@ int hvd_store_put_diagnosis(hvd_store *st, const hvd_diagnosis *d, int *changed,
             sqlite3_bind_int(up, 8, (int)d->severity);
             bind_text(up, 9, d->confidence);
             rc = step_done(st, up, err, "cannot update a diagnosis");
+            if (rc == HVD_OK && d->first_time < first && st->sides != 0) {
+                sqlite3_stmt *mv = NULL;
+
+                rc = stmt_ready(st, SQL_KEYS_MOVE, &mv, err);
+                if (rc < 0) {
+                    return rc;
+                }
+                sqlite3_bind_int64(mv, 1, id);
+                bind_text(mv, 2, d->rule_id);
+                sqlite3_bind_int64(mv, 3, first);
+                sqlite3_bind_int64(mv, 4, d->first_time);
+                rc = step_done(st, mv, err, "cannot update a diagnosis's keys");
+            }
             any = 1;
             if (regroup_needed) {
                 note_changed(st, id, 0);
@@ -2525,8 +2568,6 @@ static int diag_tokens(struct regroup *g, size_t i)
     }
     return rc;
 }
-
-static int int_of(hvd_store *st, int which, int64_t arg, int64_t *out, hvd_error *err);
 
 /* Room for n more diagnoses in g, exactly: a full pass knows how many it loads. */
 static int regroup_reserve(struct regroup *g, size_t n)
@@ -4095,6 +4136,95 @@ int hvd_store_diagnoses(hvd_store *st, const hvd_diagnosis_filter *f,
     }
     rc = walk_diagnoses(st, q, fn, ud, err);
     list_release(st, 0, f, q);
+    return rc;
+}
+
+/* Makes diagnosis_keys keep (rule, name) from now on, with the keys of every diagnosis
+ * of the rule stored before: O(the rule's diagnoses) the first time, O(log n) after. */
+static int join_side(hvd_store *st, const char *rule, const char *name, hvd_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = need_tx(st, err);
+
+    if (rc == HVD_OK) {
+        rc = stmt_ready(st, SQL_SIDE_ADD, &q, err);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    bind_text(q, 1, rule);
+    bind_text(q, 2, name);
+    rc = step_done(st, q, err, "cannot add a join side");
+    if (rc < 0 || sqlite3_changes(st->db) == 0) {
+        return rc;
+    }
+    st->sides = 1;
+    rc = stmt_ready(st, SQL_SIDE_FILL, &q, err);
+    if (rc < 0) {
+        return rc;
+    }
+    bind_text(q, 1, rule);
+    bind_text(q, 2, name);
+    return step_done(st, q, err, "cannot fill a join side");
+}
+
+int hvd_store_diagnoses_joined(hvd_store *st, const char *rule, const char *name, const char *value,
+                               int host, hvd_time lo, hvd_time hi, int64_t limit,
+                               int (*fn)(void *ud, const hvd_stored_diagnosis *d), void *ud,
+                               hvd_error *err)
+{
+    size_t len = strcspn(value, ".");
+    int64_t span = 0;
+    sqlite3_stmt *q = NULL;
+    char *key = hvd_strndup(value, len);
+    int rc;
+
+    if (!key) {
+        return no_memory(st, err);
+    }
+    for (size_t i = 0; i < len; i++) {
+        key[i] = (char)tolower((unsigned char)key[i]);
+    }
+    rc = join_side(st, rule, name, err);
+    /* One that ends at or after lo starts no earlier than lo minus the longest span. */
+    if (rc == HVD_OK) {
+        rc = int_of(st, SQL_DIAG_MAX_SPAN, 0, &span, err);
+    }
+    if (rc >= 0) {
+        rc = stmt_acquire(st, SQL_DIAGS_JOINED, &q, err);
+    }
+    if (rc == HVD_OK) {
+        span = span > 0 ? span : 0;
+        bind_text(q, 1, rule);
+        bind_text(q, 2, name);
+        bind_text(q, 3, key);
+        if (!host && value[len]) {
+            bind_text(q, 4, value);
+        }
+        sqlite3_bind_int64(q, 5, lo < INT64_MIN + span ? INT64_MIN : lo - span);
+        sqlite3_bind_int64(q, 6, hi);
+        sqlite3_bind_int64(q, 7, lo);
+        sqlite3_bind_int64(q, 8, limit > 0 ? limit : -1);
+        rc = walk_diagnoses(st, q, fn, ud, err);
+        stmt_release(st, SQL_DIAGS_JOINED, q);
+    }
+    hvd_free(key);
+    return rc;
+}
+
+int hvd_store_rule_stored(hvd_store *st, const char *rule, hvd_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = stmt_acquire(st, SQL_RULE_STORED, &q, err);
+
+    if (rc < 0) {
+        return rc;
+    }
+    bind_text(q, 1, rule);
+    rc = sqlite3_step(q);
+    rc = rc == SQLITE_ROW ? sqlite3_column_int(q, 0) != 0
+                          : db_error(st, err, "cannot read diagnoses");
+    stmt_release(st, SQL_RULE_STORED, q);
     return rc;
 }
 

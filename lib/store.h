@@ -29,7 +29,7 @@ enum {
 };
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define HVD_STORE_SCHEMA_VERSION 12
+#define HVD_STORE_SCHEMA_VERSION 13
 
 /* A diagnosis joins an incident of the same subject whose span, widened by this gap on
  * each side, covers it. */
@@ -294,6 +294,16 @@ int hvd_store_diagnoses(hvd_store *st, const hvd_diagnosis_filter *f,
 int hvd_store_diagnoses_after(hvd_store *st, int64_t after,
                               int (*fn)(void *ud, const hvd_stored_diagnosis *d), void *ud,
                               hvd_error *err);
+/* The diagnoses of rule whose entity 'name' has 'value' (any case; when host, a value
+ * whose first label is 'value', itself one label: some others may come too) and whose span
+ * overlaps [lo, hi]: the latest first, at most limit (0: all). Cost: one walk of the
+ * entities' index over the value's entries. */
+int hvd_store_diagnoses_joined(hvd_store *st, const char *rule, const char *name, const char *value,
+                               int host, hvd_time lo, hvd_time hi, int64_t limit,
+                               int (*fn)(void *ud, const hvd_stored_diagnosis *d), void *ud,
+                               hvd_error *err);
+/* 1 when a diagnosis of rule is stored, 0 when none is, or a negative code. */
+int hvd_store_rule_stored(hvd_store *st, const char *rule, hvd_error *err);
 /* A diagnosis's entities, in the order they were first stored. Rows are borrowed for the
  * call; nonzero stops the walk. */
 int hvd_store_diagnosis_entities(hvd_store *st, int64_t diagnosis,

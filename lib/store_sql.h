@@ -58,6 +58,11 @@
     " FROM incident_revisions r LEFT JOIN diagnoses d ON d.id = new.root"                 \
     " WHERE r.incident = new.id"
 
+/* The key an entity's value is joined by: its first label (up to a '.'), lower case, as
+ * the engine keys a join (a host by its short name; any other value is then narrowed by
+ * the value itself). */
+#define STORE_JOIN_KEY(v) "lower(substr(" v ", 1, instr(" v " || '.', '.') - 1))"
+
 /* Migrations are applied in order, each in one transaction; user_version is the number of
  * the last one applied. Append only: never edit a step that has shipped. */
 static const char *const store_migrations[] = {
@@ -282,13 +287,26 @@ static const char *const store_migrations[] = {
     "DROP INDEX diagnoses_incident_order;"
     "CREATE INDEX diagnoses_incident_order ON diagnoses(incident, show_kind, show_severity,"
     " first_time, show_count, key) WHERE incident IS NOT NULL;",
+
+    /* 13: join keys. The engine finds a correlation's partners by the value its join
+     * compares (SQL_DIAGS_JOINED), so that a day's window of them need not stay in
+     * memory: for each (rule, entity name) it has searched by (join_sides), the key of
+     * each diagnosis's value (its first label, lower case, as the engine keys a join)
+     * by first time. Written with the entities (SQL_KEYS_PUT), moved when a first time
+     * is (SQL_KEYS_MOVE), filled for the diagnoses before when a side is added
+     * (SQL_SIDE_FILL). Only join sides: a key per entity would cost 3 % of an analyze. */
+    "CREATE TABLE join_sides(rule TEXT NOT NULL, name TEXT NOT NULL,"
+    " PRIMARY KEY(rule, name)) WITHOUT ROWID;"
+    "CREATE TABLE diagnosis_keys(rule TEXT NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL,"
+    " first_time INTEGER NOT NULL, diagnosis INTEGER NOT NULL,"
+    " PRIMARY KEY(rule, name, key, first_time, diagnosis)) WITHOUT ROWID;",
 };
 
 /* The schema store_migrations leave, statement by statement in sqlite_master's order: a new
  * database is made with it in one step, as replaying every migration (ALTER TABLE re-reads
  * the whole schema each time) costs ten times more. check_store proves the two equal and,
  * when they are not, prints this text anew; with a new migration, raise the version too. */
-#define STORE_SQL_SCHEMA_LATEST_VERSION 12
+#define STORE_SQL_SCHEMA_LATEST_VERSION 13
 static const char store_schema_latest[] =
     "CREATE TABLE sources( path TEXT PRIMARY KEY, kind TEXT NOT NULL, host TEXT NOT NULL"
     " DEFAULT '', size INTEGER NOT NULL DEFAULT 0, mtime INTEGER NOT NULL DEFAULT 0,"
@@ -377,7 +395,12 @@ static const char store_schema_latest[] =
     "CREATE INDEX diagnoses_vm_id_list ON diagnoses(vm_id COLLATE NOCASE, first_time, id,"
     " vm_name, host, rule, severity, last_time, incident);"
     "CREATE INDEX diagnoses_incident_order ON diagnoses(incident, show_kind, show_severity,"
-    " first_time, show_count, key) WHERE incident IS NOT NULL;";
+    " first_time, show_count, key) WHERE incident IS NOT NULL;"
+    "CREATE TABLE join_sides(rule TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY(rule, name))"
+    " WITHOUT ROWID;"
+    "CREATE TABLE diagnosis_keys(rule TEXT NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL,"
+    " first_time INTEGER NOT NULL, diagnosis INTEGER NOT NULL, PRIMARY KEY(rule, name, key,"
+    " first_time, diagnosis)) WITHOUT ROWID;";
 
 /* 1 when the database holds no schema object at all: a new file. */
 #define STORE_SQL_SCHEMA_EMPTY "SELECT count(*) = 0 FROM sqlite_master"
@@ -524,6 +547,11 @@ enum {
     SQL_DIAG_FIND,
     SQL_DIAG_INSERT,
     SQL_DIAG_UPDATE,
+    SQL_KEYS_PUT,
+    SQL_KEYS_MOVE,
+    SQL_SIDE_ADD,
+    SQL_SIDE_FILL,
+    SQL_SIDES_COUNT,
     SQL_ENTITY_PUT,
     SQL_RELATED_PUT,
     SQL_EVIDENCE_PUT,
@@ -565,6 +593,9 @@ enum {
     SQL_INCIDENT_DIAGS,
     SQL_INCIDENT_DIAGS_AFTER,
     SQL_DIAGS_AFTER,
+    SQL_DIAGS_JOINED,
+    SQL_DIAG_MAX_SPAN,
+    SQL_RULE_STORED,
     SQL_EVIDENCE_OF,
     SQL_EVIDENCE_COUNT,
     SQL_ENTITIES_OF,
@@ -606,6 +637,24 @@ static const char *const store_sql[SQL_COUNT] = {
     [SQL_DIAG_UPDATE] = "UPDATE diagnoses SET first_time = ?2, last_time = ?3, count = ?4,"
                         " title = ?5, cause = ?6, remedy = ?7, severity = ?8, confidence = ?9"
                         " WHERE id = ?1",
+    /* The join keys of diagnosis ?1 of rule ?2 starting at ?3, from its entities. */
+    [SQL_KEYS_PUT] = "INSERT OR IGNORE INTO diagnosis_keys(rule, name, key, first_time, diagnosis)"
+                     " SELECT ?2, e.name, " STORE_JOIN_KEY(
+                         "e.value") ", ?3, e.diagnosis"
+                                    " FROM join_sides s JOIN diagnosis_entities e"
+                                    " ON e.diagnosis = ?1 AND e.name = s.name WHERE s.rule = ?2",
+    [SQL_SIDE_ADD] = "INSERT OR IGNORE INTO join_sides(rule, name) VALUES(?1, ?2)",
+    [SQL_SIDE_FILL] = "INSERT OR IGNORE INTO diagnosis_keys(rule, name, key, first_time, diagnosis)"
+                      " SELECT d.rule, e.name, " STORE_JOIN_KEY(
+                          "e.value") ", d.first_time, d.id"
+                                     " FROM diagnoses d JOIN diagnosis_entities e"
+                                     " ON e.diagnosis = d.id AND e.name = ?2 WHERE d.rule = ?1",
+    [SQL_SIDES_COUNT] = "SELECT count(*) FROM join_sides",
+    /* Diagnosis ?1 of rule ?2 starts at ?4 instead of ?3. */
+    [SQL_KEYS_MOVE] =
+        "UPDATE diagnosis_keys SET first_time = ?4 WHERE rule = ?2 AND first_time = ?3"
+        " AND diagnosis = ?1 AND (name, key) IN (SELECT name, " STORE_JOIN_KEY(
+            "value") " FROM diagnosis_entities WHERE diagnosis = ?1)",
     [SQL_ENTITY_PUT] = "INSERT OR IGNORE INTO diagnosis_entities(diagnosis, name, value)"
                        " VALUES(?1, ?2, ?3)",
     [SQL_RELATED_PUT] = "INSERT OR IGNORE INTO diagnosis_related(diagnosis, member) VALUES(?1, ?2)",
@@ -725,6 +774,21 @@ static const char *const store_sql[SQL_COUNT] = {
                                  " WHERE d.incident = ?1"
                                  " AND (" STORE_INCIDENT_DIAG_ORDER ") > (?3, ?4, ?5, ?8, ?6)"
                                  " ORDER BY " STORE_INCIDENT_DIAG_ORDER " LIMIT ?7",
+    /* A rule's diagnoses whose entity ?2 has join key ?3 (and value ?4 in any case, when
+     * not NULL) and that start from ?5 to ?6 and end at or after ?7: latest first, at most
+     * ?8 (-1: all). */
+    [SQL_DIAGS_JOINED] =
+        "SELECT " STORE_DIAGNOSIS_COLUMNS " FROM diagnosis_keys k"
+        " JOIN diagnoses d ON d.id = k.diagnosis"
+        " WHERE k.rule = ?1 AND k.name = ?2 AND k.key = ?3"
+        " AND k.first_time >= ?5 AND k.first_time <= ?6 AND d.last_time >= ?7"
+        " AND (?4 IS NULL OR EXISTS(SELECT 1 FROM diagnosis_entities e"
+        " WHERE e.diagnosis = d.id AND e.name = ?2 AND e.value = ?4 COLLATE NOCASE))"
+        " ORDER BY d.last_time DESC LIMIT ?8",
+    /* 1 when rule ?1 has a diagnosis. */
+    [SQL_RULE_STORED] = "SELECT EXISTS(SELECT 1 FROM diagnoses WHERE rule = ?1)",
+    /* The longest span of any diagnosis (0 for none). */
+    [SQL_DIAG_MAX_SPAN] = "SELECT coalesce(max(last_time - first_time), 0) FROM diagnoses",
     [SQL_DIAGS_AFTER] = "SELECT " STORE_DIAGNOSIS_COLUMNS " FROM diagnoses d WHERE d.id > ?1"
                         " ORDER BY d.id",
     /* A page of a diagnosis's evidence: after the cursor (?2 nonzero) at (?3, ?4, ?5, ?6),

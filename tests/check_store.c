@@ -590,6 +590,8 @@ START_TEST(evidence_keeps_rendering_texts_and_old_rows_read_empty)
              "ALTER TABLE evidence DROP COLUMN task_text;"
              "ALTER TABLE evidence DROP COLUMN opcode_text;"
              "ALTER TABLE evidence DROP COLUMN channel_text;"
+             "DROP TABLE join_sides;"
+             "DROP TABLE diagnosis_keys;"
              "PRAGMA user_version = 7;");
     st = open_db(0);
     ck_assert_int_eq(count("PRAGMA user_version"), HVD_STORE_SCHEMA_VERSION);
