@@ -2887,9 +2887,15 @@ static int64_t claim(struct regroup *g, int64_t id)
     return id;
 }
 
+/* Any case, and of spellings that differ only in case the least by strcmp first: the one
+ * kept is then the least of all, whichever order the names came in. */
 static int by_host(const void *x, const void *y)
 {
-    return strcasecmp(*(const char *const *)x, *(const char *const *)y);
+    const char *a = *(const char *const *)x;
+    const char *b = *(const char *const *)y;
+    int c = strcasecmp(a, b);
+
+    return c ? c : strcmp(a, b);
 }
 
 /* "a,b,c": the members' hosts, sorted, each once (any case). */
