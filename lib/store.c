@@ -1898,7 +1898,10 @@ int hvd_store_put_diagnosis(hvd_store *st, const hvd_diagnosis *d, int *changed,
                         strcmp(col_text(find, 6), d->cause ? d->cause : "") == 0 &&
                         sqlite3_column_int(find, 7) == (int)d->severity &&
                         strcmp(col_text(find, 8), d->confidence ? d->confidence : "") == 0;
-        int regroup_needed = d->first_time < first || d->last_time > last || !same_text;
+        /* A correlation's count is how many members it explains, which ranks roots. */
+        int explains_more = d->kind == HVD_DIAGNOSIS_CORRELATION && d->count > count;
+        int regroup_needed =
+            d->first_time < first || d->last_time > last || !same_text || explains_more;
         /* Grouping reads no text (an incident's title and fix are its root's, read when it
          * is written), and a higher severity only ranks a diagnosis higher; a lower one may
          * cost it its incident's root, and a span that ended before it started can lose a
