@@ -42,6 +42,9 @@
 #define CHANGED_MAX (1u << 20)
 /* Above this many changed diagnoses, and an eighth of all, one full pass is cheaper. */
 #define REGROUP_FULL_MIN 64
+/* Below this highest diagnosis id such a full pass holds little (about 100 bytes each) and
+ * is faster than the merge path; above it, the merge path is tried first. */
+#define REGROUP_SMALL 4096
 
 _Static_assert(STORE_SQL_SCHEMA_LATEST_VERSION == SCHEMA_VERSION,
                "store_schema_latest must be the schema of the last migration: run check_store");
@@ -106,9 +109,19 @@ struct clog { /* cluster.log lines seen for one (node, section) */
     int dirty;
 };
 
+/* How a noted diagnosis changed, as regrouping reads it. Of two notes of one diagnosis the
+ * greater kind stands. */
+enum change_kind {
+    CHANGE_GREW,     /* its span widened (and did not end before it started), it names more
+                      * members, its text changed or its severity rose: it keeps every link
+                      * it had and ranks no lower, so no incident splits or loses its root */
+    CHANGE_OTHER,    /* its severity fell, or a span that ended before it started widened */
+    CHANGE_INSERTED, /* new in this transaction */
+};
+
 struct changed_diag { /* a diagnosis the open transaction changed in a way grouping sees */
     int64_t id;
-    int inserted;
+    int kind; /* enum change_kind */
 };
 
 struct hvd_store {
@@ -124,12 +137,14 @@ struct hvd_store {
     struct changed_diag *changed;
     size_t nchanged;
     size_t changed_cap;
-    int changes_lost;       /* not all changes were noted: regroup everything */
-    int64_t regroup_loaded; /* diagnoses the last regrouping read */
-    size_t settle_min;      /* SETTLE_MIN, or what hvd__store_settle_min() set */
-    int64_t pending_marks;  /* events marked in the open transaction */
-    int64_t data_version;   /* PRAGMA data_version at the last begin */
-    int64_t sides;          /* join sides kept in diagnosis_keys (-1: not read yet) */
+    int changes_lost;        /* not all changes were noted: regroup everything */
+    int64_t regroup_loaded;  /* diagnoses the last regrouping read */
+    int64_t merges;          /* regroupings by the merge path, since open */
+    int64_t merge_fallbacks; /* merge path tried and given up, since open */
+    size_t settle_min;       /* SETTLE_MIN, or what hvd__store_settle_min() set */
+    int64_t pending_marks;   /* events marked in the open transaction */
+    int64_t data_version;    /* PRAGMA data_version at the last begin */
+    int64_t sides;           /* join sides kept in diagnosis_keys (-1: not read yet) */
     struct evlog *evtx;
     size_t nevtx;
     size_t evtx_last; /* index of the log used last: events of one file share it */
@@ -567,7 +582,7 @@ static int changed_by_id(const void *x, const void *y)
     return a->id < b->id ? -1 : a->id > b->id;
 }
 
-/* Sorts the noted diagnoses and keeps each once (inserted if any note said so). Cost:
+/* Sorts the noted diagnoses and keeps each once (with the greatest kind noted). Cost:
  * O(n log n). */
 static void changes_compact(hvd_store *st)
 {
@@ -576,7 +591,9 @@ static void changes_compact(hvd_store *st)
     qsort(st->changed, st->nchanged, sizeof(*st->changed), changed_by_id);
     for (size_t i = 0; i < st->nchanged; i++) {
         if (k > 0 && st->changed[k - 1].id == st->changed[i].id) {
-            st->changed[k - 1].inserted |= st->changed[i].inserted;
+            if (st->changed[i].kind > st->changed[k - 1].kind) {
+                st->changed[k - 1].kind = st->changed[i].kind;
+            }
         } else {
             st->changed[k++] = st->changed[i];
         }
@@ -589,7 +606,7 @@ static void changes_compact(hvd_store *st)
  * folded into it) is noted each time: a full array is first compacted, and grows only
  * when that frees less than half, so it holds at most twice the distinct diagnoses
  * changed. Cost: O(log n) amortised per note. */
-static void note_changed(hvd_store *st, int64_t id, int inserted)
+static void note_changed(hvd_store *st, int64_t id, enum change_kind kind)
 {
     st->incidents_dirty = 1;
     if (st->changes_lost) {
@@ -613,7 +630,7 @@ static void note_changed(hvd_store *st, int64_t id, int inserted)
         }
     }
     st->changed[st->nchanged].id = id;
-    st->changed[st->nchanged].inserted = inserted;
+    st->changed[st->nchanged].kind = kind;
     st->nchanged++;
 }
 
@@ -777,7 +794,9 @@ static void seen_committed(hvd_store *st)
 
 static int regroup_changed(hvd_store *st, hvd_error *err);
 static int regroup_closed(hvd_store *st, hvd_error *err);
-static int full_pass(hvd_store *st, hvd_error *err);
+static int regroup_merge(hvd_store *st, hvd_error *err);
+enum { PLAN_FULL, PLAN_MERGE_CLOSED, PLAN_MERGE_FULL }; /* what regroup_plan() returns */
+static int regroup_plan(hvd_store *st, hvd_error *err);
 
 int hvd_store_commit(hvd_store *st, hvd_error *err)
 {
@@ -808,23 +827,34 @@ int hvd_store_settle_waits(hvd_store *st, hvd_error *err)
 {
     int rc = need_tx(st, err);
 
-    return rc < 0 ? rc : full_pass(st, err);
+    if (rc == HVD_OK) {
+        rc = regroup_plan(st, err);
+    }
+    return rc < 0 ? rc : rc == PLAN_FULL;
 }
 
 int hvd_store_settle(hvd_store *st, hvd_error *err)
 {
     int rc = need_tx(st, err);
+    int plan;
 
     if (rc < 0 || !st->incidents_dirty || (st->nchanged < st->settle_min && !st->changes_lost)) {
         return rc;
     }
     /* A full pass now would be one at commit too (the changes only grow, and faster than
-     * the diagnoses): it would hold no less then, so it waits for the commit. */
-    rc = full_pass(st, err);
-    if (rc != 0) {
-        return rc < 0 ? rc : HVD_OK;
+     * the diagnoses): it would hold no less then, so it waits for the commit; so does one
+     * the merge path would fall back to. */
+    plan = regroup_plan(st, err);
+    if (plan < 0 || plan == PLAN_FULL) {
+        return plan < 0 ? plan : HVD_OK;
     }
-    rc = regroup_closed(st, err);
+    rc = regroup_merge(st, err);
+    if (rc == 1 && plan == PLAN_MERGE_FULL) {
+        return HVD_OK;
+    }
+    if (rc == 1) {
+        rc = regroup_closed(st, err);
+    }
     if (rc == HVD_OK) {
         changes_clear(st);
     }
@@ -1898,7 +1928,17 @@ int hvd_store_put_diagnosis(hvd_store *st, const hvd_diagnosis *d, int *changed,
                         strcmp(col_text(find, 6), d->cause ? d->cause : "") == 0 &&
                         sqlite3_column_int(find, 7) == (int)d->severity &&
                         strcmp(col_text(find, 8), d->confidence ? d->confidence : "") == 0;
-        int regroup_needed = d->first_time < first || d->last_time > last || !same_text;
+        /* A correlation's count is how many members it explains, which ranks roots. */
+        int explains_more = d->kind == HVD_DIAGNOSIS_CORRELATION && d->count > count;
+        int regroup_needed =
+            d->first_time < first || d->last_time > last || !same_text || explains_more;
+        /* Grouping reads no text (an incident's title and fix are its root's, read when it
+         * is written), and a higher severity only ranks a diagnosis higher; a lower one may
+         * cost it its incident's root, and a span that ended before it started can lose a
+         * link as it widens. */
+        enum change_kind kind = (int)d->severity < sqlite3_column_int(find, 7) || first > last
+                                    ? CHANGE_OTHER
+                                    : CHANGE_GREW;
 
         id = sqlite3_column_int64(find, 0);
         sqlite3_reset(find);
@@ -1930,7 +1970,7 @@ int hvd_store_put_diagnosis(hvd_store *st, const hvd_diagnosis *d, int *changed,
             }
             any = 1;
             if (regroup_needed) {
-                note_changed(st, id, 0);
+                note_changed(st, id, kind);
             }
         } else {
             rc = HVD_OK;
@@ -1939,7 +1979,7 @@ int hvd_store_put_diagnosis(hvd_store *st, const hvd_diagnosis *d, int *changed,
         sqlite3_reset(find);
         rc = diag_insert(st, d, &id, err);
         any = 1;
-        note_changed(st, id, 1);
+        note_changed(st, id, CHANGE_INSERTED);
     } else {
         rc = db_error(st, err, "cannot look up a diagnosis");
         sqlite3_reset(find);
@@ -1953,7 +1993,7 @@ int hvd_store_put_diagnosis(hvd_store *st, const hvd_diagnosis *d, int *changed,
         rc = step_done(st, s, err, "cannot store a related diagnosis");
         if (rc == HVD_OK && sqlite3_changes(st->db) > 0) {
             any = 1;
-            note_changed(st, id, 0);
+            note_changed(st, id, CHANGE_GREW);
         }
     }
     for (size_t i = 0; rc == HVD_OK && i < d->nevidence; i++) {
@@ -2928,26 +2968,22 @@ static int64_t claim(struct regroup *g, int64_t id)
     return id;
 }
 
+/* Any case, and of spellings that differ only in case the least by strcmp first: the one
+ * kept is then the least of all, whichever order or parts the names came in. */
 static int by_host(const void *x, const void *y)
 {
-    return strcasecmp(*(const char *const *)x, *(const char *const *)y);
+    const char *a = *(const char *const *)x;
+    const char *b = *(const char *const *)y;
+    int c = strcasecmp(a, b);
+
+    return c ? c : strcmp(a, b);
 }
 
-/* "a,b,c": the members' hosts, sorted, each once (any case). */
-static int hosts_text(const struct regroup *g, const struct ord *members, size_t n, hvd_buf *out)
+/* Appends "a,b,c" to out: the k names (sorted here), each once in any case. O(k log k). */
+static int hosts_join(const char **names, size_t k, hvd_buf *out)
 {
-    const char **names = hvd_calloc(n ? n : 1, sizeof(*names));
-    size_t k = 0;
     int rc = HVD_OK;
 
-    if (!names) {
-        return HVD_ENOMEM;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (g->v[members[i].idx].host[0]) {
-            names[k++] = g->v[members[i].idx].host;
-        }
-    }
     if (k > 1) {
         qsort(names, k, sizeof(*names), by_host);
     }
@@ -2957,6 +2993,25 @@ static int hosts_text(const struct regroup *g, const struct ord *members, size_t
         }
         rc = hvd_buf_printf(out, "%s%s", out->len ? "," : "", names[i]);
     }
+    return rc;
+}
+
+/* "a,b,c": the members' hosts, sorted, each once (any case). */
+static int hosts_text(const struct regroup *g, const struct ord *members, size_t n, hvd_buf *out)
+{
+    const char **names = hvd_calloc(n ? n : 1, sizeof(*names));
+    size_t k = 0;
+    int rc;
+
+    if (!names) {
+        return HVD_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (g->v[members[i].idx].host[0]) {
+            names[k++] = g->v[members[i].idx].host;
+        }
+    }
+    rc = hosts_join(names, k, out);
     hvd_free(names);
     return rc;
 }
@@ -3027,42 +3082,94 @@ static int outbox_record(hvd_store *st, int64_t id, int old, int severity, hvd_e
     return step_done(st, rec, err, "cannot write the outbox");
 }
 
-/* Writes one group as incident id, and moves its members into it. */
-static int write_group(hvd_store *st, struct regroup *g, const struct group_span *sp, int64_t id,
-                       hvd_error *err)
+/* An incident row as a regrouping decides it; the title and fix are the root's. */
+struct inc_row {
+    int64_t id;
+    const char *subject_kind;
+    const char *subject;
+    const char *hosts;
+    hvd_time first;
+    hvd_time last;
+    int severity;
+    int64_t root;
+    int64_t diagnoses;
+};
+
+/* Writes incident r (unless its row says so already) and records the change in the
+ * outbox: the one place regrouping writes an incident row. */
+static int put_incident(hvd_store *st, const struct inc_row *r, hvd_error *err)
 {
     sqlite3_stmt *put = st->stmt[SQL_INC_PUT];
     sqlite3_stmt *text = st->stmt[SQL_INC_ROOT_TEXT];
-    struct ord *m = g->order + sp->start;
-    const struct inc_diag *root = &g->v[m[0].idx];
-    const char *subject_kind = "host";
-    const char *subject = root->host;
-    hvd_time first = root->first;
-    hvd_time last = root->last;
-    int severity = 0;
     int active = 0;
     int old = -1;
+    int rc;
+
+    sqlite3_bind_int64(put, 1, r->id);
+    bind_text(put, 2, r->subject_kind);
+    bind_text(put, 3, r->subject);
+    bind_text(put, 4, r->hosts);
+    sqlite3_bind_int64(put, 5, r->first);
+    sqlite3_bind_int64(put, 6, r->last);
+    sqlite3_bind_int(put, 7, r->severity);
+    sqlite3_bind_int64(text, 1, r->root);
+    rc = sqlite3_step(text);
+    if (rc != SQLITE_ROW) {
+        rc = rc == SQLITE_DONE ? hvd_error_set(err, HVD_ESTORE, st->path, 0,
+                                               "diagnosis %" PRId64 " vanished", r->root)
+                               : db_error(st, err, "cannot read a diagnosis");
+        sqlite3_reset(text);
+        return rc;
+    }
+    bind_text(put, 8, col_text(text, 0));
+    bind_text(put, 9, col_text(text, 1));
+    sqlite3_reset(text);
+    sqlite3_bind_int64(put, 10, r->root);
+    sqlite3_bind_int64(put, 11, r->diagnoses);
+    rc = outbox_before(st, r->id, &active, &old, err);
+    if (rc == HVD_OK) {
+        rc = step_done(st, put, err, "cannot write an incident");
+    }
+    if (rc == HVD_OK && active && sqlite3_changes(st->db) > 0) {
+        rc = outbox_record(st, r->id, old, r->severity, err);
+    }
+    return rc;
+}
+
+/* Writes one group as incident id, and notes which members move into it. */
+static int write_group(hvd_store *st, struct regroup *g, const struct group_span *sp, int64_t id,
+                       hvd_error *err)
+{
+    struct ord *m = g->order + sp->start;
+    const struct inc_diag *root = &g->v[m[0].idx];
+    struct inc_row r = {.id = id,
+                        .subject_kind = "host",
+                        .subject = root->host,
+                        .first = root->first,
+                        .last = root->last,
+                        .root = root->id,
+                        .diagnoses = (int64_t)sp->n};
     hvd_buf hosts;
     int rc;
 
     for (size_t i = 0; i < sp->n; i++) {
         const struct inc_diag *d = &g->v[m[i].idx];
 
-        first = d->first < first ? d->first : first;
-        last = d->last > last ? d->last : last;
-        severity = d->severity > severity ? d->severity : severity;
+        r.first = d->first < r.first ? d->first : r.first;
+        r.last = d->last > r.last ? d->last : r.last;
+        r.severity = d->severity > r.severity ? d->severity : r.severity;
     }
     /* The subject: the first VM name in root-cause order, else a VM id, else the host. */
-    for (size_t i = 0; i < sp->n && strcmp(subject_kind, "host") == 0; i++) {
+    for (size_t i = 0; i < sp->n && strcmp(r.subject_kind, "host") == 0; i++) {
         if (g->v[m[i].idx].vm_name[0]) {
-            subject_kind = "vm";
-            subject = g->v[m[i].idx].vm_name;
+            r.subject_kind = "vm";
+            r.subject = g->v[m[i].idx].vm_name;
         }
     }
-    for (size_t i = 0; i < sp->n && strcmp(subject_kind, "host") == 0; i++) {
+    for (size_t i = 0; i < sp->n && strcmp(r.subject_kind, "host") == 0; i++) {
         if (g->v[m[i].idx].vm_id[0]) {
-            subject_kind = "vm";
-            subject = g->v[m[i].idx].vm_id;
+            r.subject_kind = "vm";
+            r.subject = g->v[m[i].idx].vm_id;
         }
     }
     hvd_buf_init(&hosts, 64 * 1024);
@@ -3071,35 +3178,8 @@ static int write_group(hvd_store *st, struct regroup *g, const struct group_span
         hvd_buf_free(&hosts);
         return hvd_error_set(err, rc, st->path, 0, "cannot group incidents: %s", hvd_strerror(rc));
     }
-    sqlite3_bind_int64(put, 1, id);
-    bind_text(put, 2, subject_kind);
-    bind_text(put, 3, subject);
-    bind_text(put, 4, hvd_buf_str(&hosts));
-    sqlite3_bind_int64(put, 5, first);
-    sqlite3_bind_int64(put, 6, last);
-    sqlite3_bind_int(put, 7, severity);
-    sqlite3_bind_int64(text, 1, root->id);
-    rc = sqlite3_step(text);
-    if (rc != SQLITE_ROW) {
-        rc = rc == SQLITE_DONE ? hvd_error_set(err, HVD_ESTORE, st->path, 0,
-                                               "diagnosis %" PRId64 " vanished", root->id)
-                               : db_error(st, err, "cannot read a diagnosis");
-        sqlite3_reset(text);
-        hvd_buf_free(&hosts);
-        return rc;
-    }
-    bind_text(put, 8, col_text(text, 0));
-    bind_text(put, 9, col_text(text, 1));
-    sqlite3_reset(text);
-    sqlite3_bind_int64(put, 10, root->id);
-    sqlite3_bind_int64(put, 11, (sqlite3_int64)sp->n);
-    rc = outbox_before(st, id, &active, &old, err);
-    if (rc == HVD_OK) {
-        rc = step_done(st, put, err, "cannot write an incident");
-    }
-    if (rc == HVD_OK && active && sqlite3_changes(st->db) > 0) {
-        rc = outbox_record(st, id, old, severity, err);
-    }
+    r.hosts = hvd_buf_str(&hosts);
+    rc = put_incident(st, &r, err);
     hvd_buf_free(&hosts);
     for (size_t i = 0; i < sp->n; i++) {
         m[i].moved_to = g->v[m[i].idx].cur != id ? id : 0;
@@ -3205,10 +3285,12 @@ static int write_groups(hvd_store *st, struct regroup *g, hvd_error *err)
     return rc;
 }
 
-/* Groups the loaded diagnoses and writes them; 'some' when they are a closed part. */
-static int group_and_write(hvd_store *st, struct regroup *g, int some, hvd_error *err)
+/* Groups the loaded diagnoses by subject and time and by the correlation pairs among them
+ * (read into rs; the caller frees rs->v and rs->adopter); 'some' when they are a part of
+ * all. */
+static int group_loaded(hvd_store *st, struct regroup *g, int some, struct relset *rs,
+                        hvd_error *err)
 {
-    struct relset rs = {0};
     int rc;
 
     if (g->n > 1) {
@@ -3223,11 +3305,22 @@ static int group_and_write(hvd_store *st, struct regroup *g, int some, hvd_error
     }
     rc = group_subjects(st, g, some, err);
     if (rc == HVD_OK) {
-        rc = load_related(st, g, some, &rs, err);
+        rc = load_related(st, g, some, rs, err);
     }
     if (rc == HVD_OK) {
         group_by_time(g);
-        group_related(g, &rs);
+        group_related(g, rs);
+    }
+    return rc;
+}
+
+/* Groups the loaded diagnoses and writes them; 'some' when they are a closed part. */
+static int group_and_write(hvd_store *st, struct regroup *g, int some, hvd_error *err)
+{
+    struct relset rs = {0};
+    int rc = group_loaded(st, g, some, &rs, err);
+
+    if (rc == HVD_OK) {
         rc = write_groups(st, g, err);
     }
     hvd_free(rs.v);
@@ -3350,8 +3443,9 @@ static size_t refs_first(const struct tok_ref *refs, size_t n, size_t root)
 
 /* Adds the diagnoses linked to the changed ones in g (see the top of this section):
  * same subject and within the gap, correlations either way, and every diagnosis of a
- * subject that a new (VM name, VM id) pair joined. */
-static int add_linked(hvd_store *st, struct regroup *g, const struct idvec *fresh,
+ * subject that a new (VM name, VM id) pair joined; or, with 'merge', returns 1 when a new
+ * pair joins subjects (the merge path does not load whole subjects). */
+static int add_linked(hvd_store *st, struct regroup *g, const struct idvec *fresh, int merge,
                       struct idvec *want, hvd_error *err)
 {
     struct tok_ref *refs = NULL;
@@ -3373,6 +3467,9 @@ static int add_linked(hvd_store *st, struct regroup *g, const struct idvec *fres
         }
     }
     idvec_sort_unique(&whole);
+    if (rc == HVD_OK && merge && whole.n) {
+        rc = 1;
+    }
     /* Tokens by subject, so each diagnosis finds every token of its subject. */
     refs = hvd_calloc(g->ts.n ? g->ts.n : 1, sizeof(*refs));
     if (rc == HVD_OK && !refs) {
@@ -3438,7 +3535,7 @@ static int load_closed_part(hvd_store *st, struct regroup *g, hvd_error *err)
 
     for (size_t i = 0; rc == HVD_OK && i < st->nchanged; i++) {
         rc = idvec_push(&want, st->changed[i].id);
-        if (rc == HVD_OK && st->changed[i].inserted) {
+        if (rc == HVD_OK && st->changed[i].kind == CHANGE_INSERTED) {
             rc = idvec_push(&fresh, st->changed[i].id);
         }
     }
@@ -3455,7 +3552,7 @@ static int load_closed_part(hvd_store *st, struct regroup *g, hvd_error *err)
         }
     }
     if (rc == HVD_OK) {
-        rc = add_linked(st, g, &fresh, &want, err);
+        rc = add_linked(st, g, &fresh, 0, &want, err);
     }
     if (rc == HVD_OK) {
         idvec_sort_unique(&want);
@@ -3504,26 +3601,477 @@ static int load_closed_part(hvd_store *st, struct regroup *g, hvd_error *err)
     return rc;
 }
 
-/* Whether what the open transaction changed is regrouped in one pass over every diagnosis:
- * the changes were not all noted, or they are many (over REGROUP_FULL_MIN notes and an
- * eighth of all diagnoses), when one pass is cheaper than the closed part. 1, 0 or a
- * negative code. */
-static int full_pass(hvd_store *st, hvd_error *err)
+/*
+ * The merge path. When every change only adds links (a new diagnosis, a span that only
+ * widened, a correlation naming more members), no old incident splits: each new incident
+ * is a union of old incidents and new diagnoses. Then the diagnoses D changed, those
+ * linked to them (add_linked()) and the roots of the incidents these are in are enough:
+ * the links among them, and one link between two loaded members of one old incident (its
+ * own links stay, unread), give the unions; the old incidents' rows give the rest. Each
+ * new incident's first and last time, severity, count and hosts combine its old ones' with
+ * its loaded members'; its root is the best loaded one (a root's rank only improves under
+ * these changes, and the others' did not change); ids and subjects follow write_groups()
+ * and write_group(). It holds O(loaded) memory, however long the incidents, where the
+ * closed part holds every member of the incidents touched.
+ *
+ * It cannot be sure, and falls back, when: a change is CHANGE_OTHER or changes were lost;
+ * a new (VM name, VM id) pair joins subjects; a loaded short host name is cut at HOST_MAX
+ * or holds a comma (or an old incident's hosts text may); a loaded diagnosis without a VM
+ * could be adopted by a correlation (relset_add(): its subject would not be its host's);
+ * or a group's subject is not known from its root and its old incidents' rows.
+ */
+
+/* An incident as its row stood before this regrouping. */
+struct old_inc {
+    int64_t id;
+    int64_t root;
+    int64_t diagnoses;
+    hvd_time first;
+    hvd_time last;
+    int severity;
+    int vm_subject; /* subject_kind 'vm': some member names a VM */
+    char *hosts;    /* in the regroup's arena; split in place when its group is written */
+    int64_t to;     /* the incident it becomes */
+    size_t mark;    /* the group that took it in (its index + 1), while groups are merged */
+};
+
+struct merge {
+    struct regroup g;
+    struct old_inc *inc; /* sorted by id */
+    size_t ninc;
+};
+
+/* One group of the merge path, before it is written. */
+struct merged {
+    struct group_span sp; /* first: over the whole group, old incidents included */
+    size_t pre;           /* its index before the groups were put in order */
+    int64_t id;           /* 0 until a new one is numbered */
+    hvd_time last;
+    int severity;
+    int64_t diagnoses;
+    const char *subject_kind;
+    const char *subject;
+};
+
+static int by_merged_span(const void *x, const void *y)
+{
+    return by_span(&((const struct merged *)x)->sp, &((const struct merged *)y)->sp);
+}
+
+static int by_old_id(const void *x, const void *y)
+{
+    int64_t a = ((const struct old_inc *)x)->id;
+    int64_t b = ((const struct old_inc *)y)->id;
+
+    return a < b ? -1 : a > b;
+}
+
+static struct old_inc *old_find(const struct merge *mg, int64_t id)
+{
+    struct old_inc key = {.id = id};
+
+    return mg->ninc ? bsearch(&key, mg->inc, mg->ninc, sizeof(*mg->inc), by_old_id) : NULL;
+}
+
+/* 1 when query 'which' (?1 id, ?2 text when given) gives a row, 0 when not, or a negative
+ * code. */
+static int row_exists(hvd_store *st, int which, int64_t id, const char *text, hvd_error *err)
+{
+    sqlite3_stmt *q = st->stmt[which];
+    int rc;
+
+    sqlite3_bind_int64(q, 1, id);
+    if (text) {
+        bind_text(q, 2, text);
+    }
+    rc = sqlite3_step(q);
+    sqlite3_reset(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        return db_error(st, err, "cannot read incidents");
+    }
+    return rc == SQLITE_ROW;
+}
+
+/* Reads the row of every incident a loaded diagnosis is in, and loads its root. Returns 1
+ * when a loaded diagnosis is in an incident without a row or a root. */
+static int load_old(hvd_store *st, struct merge *mg, hvd_error *err)
+{
+    struct regroup *g = &mg->g;
+    sqlite3_stmt *q = st->stmt[SQL_INC_ROW];
+    struct idvec curs = {0};
+    struct idvec roots = {0};
+    int rc = HVD_OK;
+
+    for (size_t i = 0; rc == HVD_OK && i < g->n; i++) {
+        if (g->v[i].cur > 0 && idvec_push(&curs, g->v[i].cur) < 0) {
+            rc = no_memory(st, err);
+        }
+    }
+    idvec_sort_unique(&curs);
+    mg->inc = rc == HVD_OK ? hvd_calloc(curs.n ? curs.n : 1, sizeof(*mg->inc)) : NULL;
+    if (rc == HVD_OK && !mg->inc) {
+        rc = no_memory(st, err);
+    }
+    for (size_t k = 0; rc == HVD_OK && k < curs.n; k++) {
+        struct old_inc *o = &mg->inc[mg->ninc];
+
+        sqlite3_bind_int64(q, 1, curs.v[k]);
+        rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW) {
+            o->id = o->to = curs.v[k];
+            o->vm_subject = strcmp(col_text(q, 0), "host") != 0;
+            o->hosts = hvd_arena_strdup(&g->strs, col_text(q, 1));
+            o->first = sqlite3_column_int64(q, 2);
+            o->last = sqlite3_column_int64(q, 3);
+            o->severity = sqlite3_column_int(q, 4);
+            o->diagnoses = sqlite3_column_int64(q, 5);
+            o->root = sqlite3_column_int64(q, 6);
+            mg->ninc++;
+            rc = !o->hosts ? no_memory(st, err) : o->root > 0 ? HVD_OK : 1;
+            if (rc == HVD_OK && idvec_push(&roots, o->root) < 0) {
+                rc = no_memory(st, err);
+            }
+        } else {
+            rc = rc == SQLITE_DONE ? 1 : db_error(st, err, "cannot read incidents");
+        }
+        sqlite3_reset(q);
+    }
+    idvec_sort_unique(&roots);
+    if (rc == HVD_OK) {
+        rc = load_ids(st, g, &roots, err);
+    }
+    /* Every loaded diagnosis (the roots too) in an incident read above, or in none. */
+    for (size_t i = 0; rc == HVD_OK && i < g->n; i++) {
+        if (g->v[i].cur > 0 && !old_find(mg, g->v[i].cur)) {
+            rc = 1;
+        }
+    }
+    hvd_free(curs.v);
+    hvd_free(roots.v);
+    return rc;
+}
+
+/* 1 when a loaded diagnosis or an old incident's hosts keep the merge path from being
+ * sure (see above), 0 when none does, or a negative code. One index search per loaded
+ * diagnosis without a VM, and a search of the members of each old incident whose hosts
+ * text holds a comma. */
+static int merge_unsafe(hvd_store *st, const struct merge *mg, hvd_error *err)
+{
+    const struct regroup *g = &mg->g;
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < g->n; i++) {
+        const struct inc_diag *d = &g->v[i];
+
+        if (strchr(d->host, ',')) {
+            rc = 1;
+        } else if (!d->vm_name[0] && !d->vm_id[0]) {
+            rc = strlen(d->host) + 1 >= HOST_MAX
+                     ? 1
+                     : row_exists(st, SQL_INC_ADOPTABLE, d->id, d->key, err);
+        }
+    }
+    for (size_t k = 0; rc == 0 && k < mg->ninc; k++) {
+        if (strchr(mg->inc[k].hosts, ',')) {
+            rc = row_exists(st, SQL_INC_COMMA_HOST, mg->inc[k].id, NULL, err);
+        }
+    }
+    return rc;
+}
+
+/* The groups of g (grouped, and united through their old incidents) as merged: each one's
+ * span of g->order, times, severity, count, id when it keeps one, and subject. Returns 1
+ * when a subject is not known. O(n log n) for the n loaded diagnoses. */
+static int merge_spans(struct merge *mg, struct merged *ms, size_t *nms)
+{
+    struct regroup *g = &mg->g;
+    size_t n = 0;
+
+    order_fill(g);
+    if (g->n > 1) {
+        qsort(g->order, g->n, sizeof(*g->order), by_group_then_root);
+    }
+    for (size_t i = 0; i < g->n; i++) {
+        if (i == 0 || g->order[i - 1].group != g->order[i].group) {
+            ms[n].sp.start = i;
+            ms[n].pre = n;
+            n++;
+        }
+        ms[n - 1].sp.n++;
+    }
+    *nms = n;
+    for (size_t s = 0; s < n; s++) {
+        struct merged *m = &ms[s];
+        const struct ord *o = g->order + m->sp.start;
+        const struct inc_diag *root = &g->v[o[0].idx];
+        int vm = 0;
+        int64_t lowest = 0;
+
+        m->sp.first = root->first;
+        m->sp.key = root->key;
+        m->last = root->last;
+        for (size_t i = 0; i < m->sp.n; i++) {
+            const struct inc_diag *d = &g->v[o[i].idx];
+            struct old_inc *old = d->cur > 0 ? old_find(mg, d->cur) : NULL;
+
+            m->sp.first = d->first < m->sp.first ? d->first : m->sp.first;
+            m->last = d->last > m->last ? d->last : m->last;
+            m->severity = d->severity > m->severity ? d->severity : m->severity;
+            vm |= d->vm_name[0] || d->vm_id[0];
+            if (!old) {
+                m->diagnoses++;
+            } else if (old->mark != s + 1) {
+                old->mark = s + 1;
+                m->sp.first = old->first < m->sp.first ? old->first : m->sp.first;
+                m->last = old->last > m->last ? old->last : m->last;
+                m->severity = old->severity > m->severity ? old->severity : m->severity;
+                m->diagnoses += old->diagnoses;
+                vm |= old->vm_subject;
+                lowest = !lowest || old->id < lowest ? old->id : lowest;
+            }
+        }
+        /* Keep the id of the incident the root was in, else the lowest one merged. */
+        m->id = root->cur > 0 ? root->cur : lowest;
+        /* write_group(): the first VM name in root-cause order, else a VM id, else the
+         * root's host; past the root only its old incidents could tell. */
+        if (root->vm_name[0]) {
+            m->subject_kind = "vm";
+            m->subject = root->vm_name;
+        } else if (!vm) {
+            m->subject_kind = "host";
+            m->subject = root->host;
+        } else {
+            return 1;
+        }
+    }
+    return HVD_OK;
+}
+
+/* Writes merged group m: its row (hosts: those of its old incidents and its loaded
+ * members), and notes where its old incidents and new members go. */
+static int merge_write(hvd_store *st, struct merge *mg, struct merged *m, hvd_error *err)
+{
+    struct regroup *g = &mg->g;
+    struct ord *o = g->order + m->sp.start;
+    const struct inc_diag *root = &g->v[o[0].idx];
+    const char **names = NULL;
+    size_t nnames = 0;
+    size_t cap = 0;
+    hvd_buf hosts;
+    struct inc_row r = {.id = m->id,
+                        .subject_kind = m->subject_kind,
+                        .subject = m->subject,
+                        .first = m->sp.first,
+                        .last = m->last,
+                        .severity = m->severity,
+                        .root = root->id,
+                        .diagnoses = m->diagnoses};
+    int rc = HVD_OK;
+
+    hvd_buf_init(&hosts, 64 * 1024);
+    for (size_t i = 0; rc == HVD_OK && i < m->sp.n; i++) {
+        const struct inc_diag *d = &g->v[o[i].idx];
+        struct old_inc *old = d->cur > 0 ? old_find(mg, d->cur) : NULL;
+        char *p = NULL;
+
+        o[i].moved_to = d->cur == 0 ? m->id : 0;
+        if (d->host[0]) {
+            if (hvd_array_room(&names, &cap, nnames, sizeof(*names), 16) < 0) {
+                rc = HVD_ENOMEM;
+                break;
+            }
+            names[nnames++] = d->host;
+        }
+        if (old && old->mark == m->pre + 1) {
+            old->mark = 0; /* once */
+            old->to = m->id;
+            p = old->hosts[0] ? old->hosts : NULL;
+        }
+        /* Its hosts text: names without commas (merge_unsafe()), joined by commas. */
+        while (rc == HVD_OK && p) {
+            char *comma = strchr(p, ',');
+
+            if (hvd_array_room(&names, &cap, nnames, sizeof(*names), 16) < 0) {
+                rc = HVD_ENOMEM;
+                break;
+            }
+            names[nnames++] = p;
+            if (comma) {
+                *comma = '\0';
+            }
+            p = comma ? comma + 1 : NULL;
+        }
+    }
+    if (rc == HVD_OK) {
+        rc = hosts_join(names, nnames, &hosts);
+    }
+    hvd_free(names);
+    if (rc < 0) {
+        hvd_buf_free(&hosts);
+        return hvd_error_set(err, rc, st->path, 0, "cannot group incidents: %s", hvd_strerror(rc));
+    }
+    r.hosts = hvd_buf_str(&hosts);
+    rc = put_incident(st, &r, err);
+    hvd_buf_free(&hosts);
+    return rc;
+}
+
+/* Unites the loaded members of each old incident, then writes the groups: rows in order of
+ * time, the members of merged-away incidents moved with one update each, the new ones set,
+ * the merged-away rows deleted; as write_groups() would. Returns 1, having written
+ * nothing, when a subject is not known. */
+static int merge_groups(hvd_store *st, struct merge *mg, hvd_error *err)
+{
+    struct regroup *g = &mg->g;
+    struct merged *ms = NULL;
+    size_t nms = 0;
+    int64_t next_id = 0;
+    int rc;
+
+    for (size_t i = 0; i < g->n; i++) {
+        struct old_inc *old = g->v[i].cur > 0 ? old_find(mg, g->v[i].cur) : NULL;
+
+        if (old && old->mark) {
+            diag_unite(g->v, old->mark - 1, i);
+        } else if (old) {
+            old->mark = i + 1;
+        }
+    }
+    for (size_t k = 0; k < mg->ninc; k++) {
+        mg->inc[k].mark = 0;
+    }
+    ms = hvd_calloc(g->n ? g->n : 1, sizeof(*ms));
+    if (!ms) {
+        return no_memory(st, err);
+    }
+    rc = merge_spans(mg, ms, &nms);
+    if (rc == HVD_OK) {
+        rc = int_of(st, SQL_INC_MAX_ID, 0, &next_id, err);
+        rc = rc < 0 ? rc : HVD_OK;
+        next_id++;
+    }
+    /* New ids in order of time, after the highest in use, as write_groups() gives them. */
+    if (rc == HVD_OK && nms > 1) {
+        qsort(ms, nms, sizeof(*ms), by_merged_span);
+    }
+    for (size_t s = 0; rc == HVD_OK && s < nms; s++) {
+        if (!ms[s].id) {
+            ms[s].id = next_id++;
+        }
+        rc = merge_write(st, mg, &ms[s], err);
+    }
+    for (size_t k = 0; rc == HVD_OK && k < mg->ninc; k++) {
+        if (mg->inc[k].to != mg->inc[k].id) {
+            sqlite3_stmt *mv = st->stmt[SQL_INC_MOVE];
+
+            sqlite3_bind_int64(mv, 1, mg->inc[k].to);
+            sqlite3_bind_int64(mv, 2, mg->inc[k].id);
+            rc = step_done(st, mv, err, "cannot write an incident");
+        }
+    }
+    if (rc == HVD_OK) {
+        rc = write_moves(st, g, err);
+    }
+    for (size_t k = 0; rc == HVD_OK && k < mg->ninc; k++) {
+        if (mg->inc[k].to != mg->inc[k].id) {
+            sqlite3_stmt *del = st->stmt[SQL_INC_DELETE];
+
+            sqlite3_bind_int64(del, 1, mg->inc[k].id);
+            rc = step_done(st, del, err, "cannot delete an incident");
+        }
+    }
+    hvd_free(ms);
+    return rc;
+}
+
+/* Regroups what the open transaction changed by the merge path (above). Returns HVD_OK,
+ * 1 when it cannot be sure (nothing is written then), or a negative code. */
+static int regroup_merge(hvd_store *st, hvd_error *err)
+{
+    struct merge mg;
+    struct relset rs = {0};
+    struct idvec want = {0};
+    struct idvec fresh = {0};
+    int rc = st->changes_lost ? 1 : HVD_OK;
+
+    memset(&mg, 0, sizeof(mg));
+    for (size_t i = 0; rc == HVD_OK && i < st->nchanged; i++) {
+        if (st->changed[i].kind == CHANGE_OTHER) {
+            rc = 1;
+        } else if (idvec_push(&want, st->changed[i].id) < 0 ||
+                   (st->changed[i].kind == CHANGE_INSERTED &&
+                    idvec_push(&fresh, st->changed[i].id) < 0)) {
+            rc = no_memory(st, err);
+        }
+    }
+    idvec_sort_unique(&want);
+    idvec_sort_unique(&fresh);
+    if (rc == HVD_OK) {
+        rc = load_ids(st, &mg.g, &want, err);
+    }
+    if (rc == HVD_OK) {
+        rc = add_linked(st, &mg.g, &fresh, 1, &want, err);
+    }
+    if (rc == HVD_OK) {
+        idvec_sort_unique(&want);
+        rc = load_ids(st, &mg.g, &want, err);
+    }
+    if (rc == HVD_OK) {
+        rc = load_old(st, &mg, err);
+    }
+    if (rc == HVD_OK) {
+        rc = merge_unsafe(st, &mg, err);
+    }
+    if (rc == HVD_OK) {
+        rc = group_loaded(st, &mg.g, 1, &rs, err);
+    }
+    for (size_t i = 0; rc == HVD_OK && i < mg.g.n; i++) {
+        if (rs.adopter[i] != SIZE_MAX) {
+            rc = 1;
+        }
+    }
+    if (rc == HVD_OK) {
+        rc = merge_groups(st, &mg, err);
+    }
+    st->regroup_loaded = (int64_t)mg.g.n;
+    if (rc == HVD_OK) {
+        st->merges++;
+    } else if (rc == 1) {
+        st->merge_fallbacks++;
+    }
+    hvd_free(rs.v);
+    hvd_free(rs.adopter);
+    hvd_free(want.v);
+    hvd_free(fresh.v);
+    hvd_free(mg.inc);
+    regroup_free(&mg.g);
+    return rc;
+}
+
+/* How what the open transaction changed is regrouped: a full pass when the changes were not
+ * all noted, or are many (over REGROUP_FULL_MIN notes and an eighth of all diagnoses) among
+ * few (a highest id under REGROUP_SMALL: one pass is then cheap, and faster); else the
+ * merge path, falling back to the closed part, or to a full pass when the changes are
+ * many. A PLAN_* or a negative code. */
+static int regroup_plan(hvd_store *st, hvd_error *err)
 {
     int64_t max_diag = 0;
     int rc;
 
     if (st->changes_lost) {
-        return 1;
+        return PLAN_FULL;
     }
     if (st->nchanged <= REGROUP_FULL_MIN) {
-        return 0;
+        return PLAN_MERGE_CLOSED;
     }
     rc = int_of(st, SQL_INC_MAX_DIAG, 0, &max_diag, err);
     if (rc < 0) {
         return rc;
     }
-    return (int64_t)st->nchanged > max_diag / 8;
+    if ((int64_t)st->nchanged <= max_diag / 8) {
+        return PLAN_MERGE_CLOSED;
+    }
+    return max_diag < REGROUP_SMALL ? PLAN_FULL : PLAN_MERGE_FULL;
 }
 
 /* Regroups the closed part around what the open transaction changed, or everything when
@@ -3542,16 +4090,20 @@ static int regroup_closed(hvd_store *st, hvd_error *err)
     return rc == 1 ? regroup_full(st, err) : rc;
 }
 
-/* Regroups what the open transaction changed: the closed part around it, or everything
- * (full_pass()). */
+/* Regroups what the open transaction changed, as regroup_plan() says. */
 static int regroup_changed(hvd_store *st, hvd_error *err)
 {
-    int rc = full_pass(st, err);
+    int plan = regroup_plan(st, err);
+    int rc;
 
-    if (rc != 0) {
-        return rc < 0 ? rc : regroup_full(st, err);
+    if (plan < 0 || plan == PLAN_FULL) {
+        return plan < 0 ? plan : regroup_full(st, err);
     }
-    return regroup_closed(st, err);
+    rc = regroup_merge(st, err);
+    if (rc != 1) {
+        return rc;
+    }
+    return plan == PLAN_MERGE_FULL ? regroup_full(st, err) : regroup_closed(st, err);
 }
 
 int hvd_store_rebuild_incidents(hvd_store *st, hvd_error *err)
@@ -3571,6 +4123,12 @@ int hvd_store_rebuild_incidents(hvd_store *st, hvd_error *err)
 int64_t hvd__store_regroup_loaded(const hvd_store *st)
 {
     return st->regroup_loaded;
+}
+
+void hvd__store_merges(const hvd_store *st, int64_t *merged, int64_t *fell_back)
+{
+    *merged = st->merges;
+    *fell_back = st->merge_fallbacks;
 }
 
 void hvd__store_settle_min(hvd_store *st, size_t n)

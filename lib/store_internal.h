@@ -11,6 +11,10 @@
  * full pass; at commit, the changed ones and those that can share an incident with them. */
 int64_t hvd__store_regroup_loaded(const hvd_store *st);
 
+/* Since open: how many regroupings took the merge path, and how many tried it and fell back
+ * to the closed part or a full pass. */
+void hvd__store_merges(const hvd_store *st, int64_t *merged, int64_t *fell_back);
+
 /* hvd_store_settle() regroups once n diagnoses changed (SETTLE_MIN by default). */
 void hvd__store_settle_min(hvd_store *st, size_t n);
 

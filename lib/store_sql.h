@@ -583,6 +583,10 @@ enum {
     SQL_INC_RELATED_TO,
     SQL_INC_MEMBERS,
     SQL_INC_EXISTS,
+    SQL_INC_ROW,
+    SQL_INC_ADOPTABLE,
+    SQL_INC_COMMA_HOST,
+    SQL_INC_MOVE,
     SQL_INC_MAX_ID,
     SQL_INC_MAX_DIAG,
     SQL_INC_COUNT_DIAG,
@@ -748,6 +752,23 @@ static const char *const store_sql[SQL_COUNT] = {
     [SQL_INC_RELATED_TO] = "SELECT diagnosis FROM diagnosis_related WHERE member = ?1",
     [SQL_INC_MEMBERS] = "SELECT id FROM diagnoses WHERE incident = ?1",
     [SQL_INC_EXISTS] = "SELECT 1 FROM incidents WHERE id = ?1",
+    /* The merge path: an incident's row before it is regrouped, */
+    [SQL_INC_ROW] = "SELECT subject_kind, hosts, first_time, last_time, severity, diagnoses,"
+                    " coalesce(root, 0) FROM incidents WHERE id = ?1",
+    /* whether a correlation naming a VM names diagnosis ?1 (key ?2) with its role, which
+     * could make it the VM's (relset_add() in store.c), */
+    [SQL_INC_ADOPTABLE] = "SELECT 1 FROM diagnosis_related r"
+                          " JOIN diagnoses c ON c.id = r.diagnosis"
+                          " JOIN diagnosis_entities g ON g.diagnosis = ?1 AND g.name = 'group'"
+                          " JOIN diagnosis_entities cg ON cg.diagnosis = r.diagnosis"
+                          " AND cg.name = 'group'"
+                          " WHERE r.member = ?2 AND c.kind = 'correlation' AND c.vm_name != ''"
+                          " AND g.value != '' AND cg.value = g.value COLLATE NOCASE LIMIT 1",
+    /* whether a member of incident ?1 has a comma in its short host name, */
+    [SQL_INC_COMMA_HOST] = "SELECT 1 FROM diagnoses WHERE incident = ?1"
+                           " AND instr(" STORE_HOST_SHORT ", ',') > 0 LIMIT 1",
+    /* and the members of incident ?2 moved into ?1. */
+    [SQL_INC_MOVE] = "UPDATE diagnoses SET incident = ?1 WHERE incident = ?2",
     [SQL_INC_MAX_ID] = "SELECT coalesce(max(id), 0) FROM incidents",
     [SQL_INC_MAX_DIAG] = "SELECT coalesce(max(id), 0) FROM diagnoses",
     [SQL_INC_COUNT_DIAG] = "SELECT count(*) FROM diagnoses",

@@ -1416,6 +1416,7 @@ struct mkey {
     const char *vmid;
     const char *host;
     const char *role; /* its 'group' entity, or NULL */
+    int severity;     /* as last put */
 };
 
 static void random_put(hvd_store *inc, hvd_store *ref, struct mkey *keys)
@@ -1427,7 +1428,8 @@ static void random_put(hvd_store *inc, hvd_store *ref, struct mkey *keys)
     static const char *const vms[] = {"VM-A", "vm-a", "VM-B", "VM-C"};
     static const char *const ids[] = {"ID-1", "id-1", "ID-2", "ID-3"};
     static const char *const roles[] = {"VM-A", "vm-b", "FS1", "VM-C"};
-    const char *hosts[] = {"HV1", "hv1.corp.local", "HV2", "HV2.corp", "HV3", long_a, long_b};
+    const char *hosts[] = {"HV1", "hv1.corp.local", "HV2", "HV2.corp", "hv2", "Hv3", "HV3",
+                           "hV3", long_a,           long_b};
     size_t k = (size_t)rnd(NKEYS);
     struct mkey *m = &keys[k];
     struct tdiag t;
@@ -1446,8 +1448,16 @@ static void random_put(hvd_store *inc, hvd_store *ref, struct mkey *keys)
         m->made = 1;
         m->vm = shape == 1 || shape == 3 ? vms[rnd(4)] : NULL;
         m->vmid = shape >= 2 ? ids[rnd(4)] : NULL;
-        m->host = hosts[rnd(k % 3 == 0 ? 7 : 5)];
+        m->host = hosts[rnd(k % 3 == 0 ? 10 : 8)];
         m->role = rnd(2) ? roles[rnd(4)] : NULL;
+        m->severity = 1 + (int)rnd(4);
+    }
+    /* Mostly a severity kept or raised, which only adds links (the merge path); now and
+     * then a lower one, which may take a root away (the closed part). */
+    if (rnd(8) == 0) {
+        m->severity = 1 + (int)rnd(4);
+    } else if (rnd(8) == 0 && m->severity < 4) {
+        m->severity++;
     }
     if (rnd(10) == 0) {
         last = first - (hvd_time)rnd(30) * H; /* ends before it starts */
@@ -1456,7 +1466,7 @@ static void random_put(hvd_store *inc, hvd_store *ref, struct mkey *keys)
     if (m->role) {
         t.ents[t.d.nentities++] = (hvd_entity){"group", m->role};
     }
-    t.d.severity = (hvd_severity)(1 + rnd(4));
+    t.d.severity = (hvd_severity)m->severity;
     t.d.title = rnd(2) ? "one title" : "another title";
     if (k % 6 == 0) {
         t.d.kind = HVD_DIAGNOSIS_CORRELATION;
@@ -1469,12 +1479,25 @@ static void random_put(hvd_store *inc, hvd_store *ref, struct mkey *keys)
     put(ref, &t);
 }
 
+/* Adds the merge path's counts of st to *merged and *fell_back, before st is closed. */
+static void count_merges(const hvd_store *st, int64_t *merged, int64_t *fell_back)
+{
+    int64_t m = 0;
+    int64_t f = 0;
+
+    hvd__store_merges(st, &m, &f);
+    *merged += m;
+    *fell_back += f;
+}
+
 START_TEST(regrouping_what_changed_equals_a_full_rebuild)
 {
     char *refpath = hvd_test_path(tmp, "ref.db");
     int commits = 0;
+    int64_t merged = 0;
+    int64_t fell_back = 0;
 
-    for (uint64_t seed = 1; seed <= 40; seed++) {
+    for (uint64_t seed = 1; seed <= 60; seed++) {
         struct mkey keys[NKEYS];
         hvd_store *inc;
         hvd_store *ref;
@@ -1528,6 +1551,7 @@ START_TEST(regrouping_what_changed_equals_a_full_rebuild)
                 free(want);
                 free(got);
                 if (rnd(20) == 0) { /* nothing lives only in memory between commits */
+                    count_merges(inc, &merged, &fell_back);
                     hvd_store_close(inc);
                     inc = open_db(0);
                 }
@@ -1537,10 +1561,14 @@ START_TEST(regrouping_what_changed_equals_a_full_rebuild)
         }
         hvd_store_rollback(inc);
         hvd_store_rollback(ref);
+        count_merges(inc, &merged, &fell_back);
         hvd_store_close(inc);
         hvd_store_close(ref);
     }
-    ck_assert_int_gt(commits, 200);
+    ck_assert_int_gt(commits, 300);
+    /* Both ways were taken, and often: the merge path and its fallbacks. */
+    ck_assert_int_gt(merged, commits / 4);
+    ck_assert_int_gt(fell_back, commits / 10);
     free(refpath);
 }
 END_TEST
@@ -1599,6 +1627,81 @@ START_TEST(a_commit_reads_only_what_can_share_an_incident_with_its_changes)
     ck_assert_msg(hvd_store_rebuild_incidents(st, &err) == HVD_OK, "%s", err.msg);
     commit(st);
     ck_assert_int_eq(hvd__store_regroup_loaded(st), 1001);
+    hvd_store_close(st);
+}
+END_TEST
+
+/* 200 diagnoses of VM "LONG", one every 4 h for an hour: one incident. */
+static void put_long(hvd_store *st)
+{
+    struct tdiag t;
+    char key[32];
+
+    for (int i = 0; i < 200; i++) {
+        snprintf(key, sizeof(key), "long-%03d", i);
+        tdiag_init(&t, key, "LONG", NULL, "HV1", i * 4 * H, i * 4 * H + H, 1, 1);
+        put(st, &t);
+    }
+}
+
+START_TEST(a_diagnosis_joining_a_long_incident_reads_a_handful)
+{
+    hvd_store *st = open_db(0);
+    struct tdiag t;
+    char *got;
+    char *want;
+    int64_t merged = 0;
+    int64_t fell_back = 0;
+
+    begin(st);
+    put_days(st);
+    put_long(st);
+    commit(st);
+    ck_assert_int_eq(count("SELECT count(*) FROM incidents"), 1001);
+    ck_assert_int_eq(count("SELECT diagnoses FROM incidents WHERE subject = 'LONG'"), 200);
+    /* One more after the last: it, the last (within the gap), and the incident's root. */
+    begin(st);
+    tdiag_init(&t, "long-new", "long", NULL, "HV2", 199 * 4 * H + 5 * H, 200 * 4 * H, 1, 2);
+    put(st, &t);
+    commit(st);
+    hvd__store_merges(st, &merged, &fell_back);
+    ck_assert_int_eq(merged, 1);
+    ck_assert_int_eq(fell_back, 0);
+    ck_assert_int_eq(hvd__store_regroup_loaded(st), 3);
+    ck_assert_int_eq(count("SELECT count(*) FROM incidents WHERE subject = 'LONG'"
+                           " AND hosts = 'HV1,HV2' AND diagnoses = 201 AND last_time ="
+                           " (SELECT max(last_time) FROM diagnoses)"),
+                     1);
+    /* A bridge between VM07's first day and LONG: two incidents merge, and the one with the
+     * lower id stays; still a handful read. */
+    begin(st);
+    tdiag_init(&t, "bridge", "VM07", "ID-LONG", "HV3", 2 * H, 3 * H, 1, 3);
+    put(st, &t);
+    tdiag_init(&t, "bridge-2", "LONG", "id-long", "HV3", 3 * H, 3 * H, 1, 4);
+    put(st, &t);
+    commit(st);
+    hvd__store_merges(st, &merged, &fell_back);
+    ck_assert_int_eq(merged + fell_back, 2);
+    got = grouping_of(dbpath);
+    want = rebuilt_copy_of(dbpath);
+    ck_assert_str_eq(got, want);
+    free(got);
+    free(want);
+    /* A severity that falls may take a root away: the closed part reads the whole incident. */
+    begin(st);
+    tdiag_init(&t, "long-000", "LONG", NULL, "HV1", 0, H, 1, 1);
+    t.d.severity = HVD_SEVERITY_WARNING;
+    put(st, &t);
+    commit(st);
+    merged = fell_back = 0;
+    hvd__store_merges(st, &merged, &fell_back);
+    ck_assert_int_eq(fell_back, 2);
+    ck_assert_int_ge(hvd__store_regroup_loaded(st), 201);
+    got = grouping_of(dbpath);
+    want = rebuilt_copy_of(dbpath);
+    ck_assert_str_eq(got, want);
+    free(got);
+    free(want);
     hvd_store_close(st);
 }
 END_TEST
@@ -2851,6 +2954,7 @@ static Suite *store_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, regrouping_what_changed_equals_a_full_rebuild);
     tcase_add_test(tc, a_commit_reads_only_what_can_share_an_incident_with_its_changes);
+    tcase_add_test(tc, a_diagnosis_joining_a_long_incident_reads_a_handful);
     tcase_add_test(tc, a_settle_leaves_a_full_pass_to_the_commit);
     tcase_add_test(tc, regrouping_searches_indexes_and_never_scans_a_table);
     suite_add_tcase(s, tc);
