@@ -2689,12 +2689,17 @@ static int load_ids(hvd_store *st, struct regroup *g, const struct idvec *ids, h
 {
     sqlite3_stmt *q = st->stmt[SQL_INC_DIAG_ONE];
     struct idvec have = {0};
+    size_t n = 0;
     int rc = HVD_OK;
 
     for (size_t i = 0; rc == HVD_OK && i < g->n; i++) {
         rc = idvec_push(&have, g->v[i].id);
     }
     idvec_sort_unique(&have);
+    for (size_t i = 0; rc == HVD_OK && i < ids->n; i++) {
+        n += !idvec_has(&have, ids->v[i]);
+    }
+    rc = rc == HVD_OK ? regroup_reserve(g, n) : rc; /* the exact room, not twice it */
     for (size_t i = 0; rc == HVD_OK && i < ids->n; i++) {
         if (idvec_has(&have, ids->v[i])) {
             continue;
@@ -2714,13 +2719,28 @@ static int load_ids(hvd_store *st, struct regroup *g, const struct idvec *ids, h
     return rc == HVD_ENOMEM ? no_memory(st, err) : rc;
 }
 
-/* Steps q (bound by the caller) and adds the id in its first column of every row. */
+/* Adds id to a set kept as a vector: when full it is sorted and made unique first, and
+ * grows only when that frees less than half, so many searches naming the same diagnoses
+ * hold each about once. O(log n) amortised. */
+static int idvec_add(struct idvec *a, int64_t id)
+{
+    if (a->n == a->cap && a->n > 0) {
+        idvec_sort_unique(a);
+        if (a->n > a->cap / 2 && hvd_array_room(&a->v, &a->cap, a->cap, sizeof(*a->v), 64) < 0) {
+            return HVD_ENOMEM;
+        }
+    }
+    return idvec_push(a, id);
+}
+
+/* Steps q (bound by the caller) and adds the id in its first column of every row to the
+ * set out (idvec_add()). */
 static int collect_ids(hvd_store *st, sqlite3_stmt *q, struct idvec *out, hvd_error *err)
 {
     int rc;
 
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (idvec_push(out, sqlite3_column_int64(q, 0)) < 0) {
+        if (idvec_add(out, sqlite3_column_int64(q, 0)) < 0) {
             sqlite3_reset(q);
             return no_memory(st, err);
         }
@@ -3940,7 +3960,11 @@ static int merge_groups(hvd_store *st, struct merge *mg, hvd_error *err)
     for (size_t k = 0; k < mg->ninc; k++) {
         mg->inc[k].mark = 0;
     }
-    ms = hvd_calloc(g->n ? g->n : 1, sizeof(*ms));
+    for (size_t i = 0; i < g->n; i++) {
+        nms += diag_root(g->v, i) == i; /* one span per group */
+    }
+    ms = hvd_calloc(nms ? nms : 1, sizeof(*ms));
+    nms = 0;
     if (!ms) {
         return no_memory(st, err);
     }
