@@ -3390,7 +3390,8 @@ static int int_of(hvd_store *st, int which, int64_t arg, int64_t *out, hvd_error
 }
 
 /* Adds the diagnoses of a token's subject whose span ends at or after lo and starts at or
- * before hi. */
+ * before hi: one for each incident they are in, and those in none (SQL_INC_NEAR_NAME).
+ * Cost: one index search over those that end from lo to hi plus the longest span. */
 static int add_near(hvd_store *st, const char *token, hvd_time lo, hvd_time hi, struct idvec *out,
                     hvd_error *err)
 {
@@ -3398,10 +3399,17 @@ static int add_near(hvd_store *st, const char *token, hvd_time lo, hvd_time hi, 
                 : token[0] == 'i' ? SQL_INC_NEAR_ID
                                   : SQL_INC_NEAR_HOST;
     sqlite3_stmt *q = st->stmt[which];
+    int64_t span = 0;
+    int rc = int_of(st, SQL_DIAG_MAX_SPAN, 0, &span, err);
 
+    if (rc < 0) {
+        return rc;
+    }
+    span = span > 0 ? span : 0;
     bind_text(q, 1, token + 2);
     sqlite3_bind_int64(q, 2, lo);
     sqlite3_bind_int64(q, 3, hi);
+    sqlite3_bind_int64(q, 4, hi > INT64_MAX - span ? INT64_MAX : hi + span);
     return collect_ids(st, q, out, err);
 }
 
@@ -3461,13 +3469,51 @@ static size_t refs_first(const struct tok_ref *refs, size_t n, size_t root)
     return lo;
 }
 
+/* A subject token's times whose diagnoses a regrouping reads (tok SIZE_MAX: spans that end
+ * before they start, of any subject). */
+struct near_ask {
+    size_t tok;
+    hvd_time lo;
+    hvd_time hi;
+};
+
+struct near_asks {
+    struct near_ask *v;
+    size_t n;
+    size_t cap;
+};
+
+static int asks_add(struct near_asks *a, size_t tok, hvd_time lo, hvd_time hi)
+{
+    if (hvd_array_room(&a->v, &a->cap, a->n, sizeof(*a->v), 64) < 0) {
+        return HVD_ENOMEM;
+    }
+    a->v[a->n++] = (struct near_ask){tok, lo, hi};
+    return HVD_OK;
+}
+
+static int by_ask(const void *x, const void *y)
+{
+    const struct near_ask *a = x;
+    const struct near_ask *b = y;
+
+    if (a->tok != b->tok) {
+        return a->tok < b->tok ? -1 : 1;
+    }
+    return a->lo < b->lo ? -1 : a->lo > b->lo;
+}
+
 /* Adds the diagnoses linked to the changed ones in g (see the top of this section):
  * same subject and within the gap, correlations either way, and every diagnosis of a
  * subject that a new (VM name, VM id) pair joined; or, with 'merge', returns 1 when a new
- * pair joins subjects (the merge path does not load whole subjects). */
+ * pair joins subjects (the merge path does not load whole subjects). The times asked of a
+ * subject are merged first, so changes near each other read their neighbours once: the
+ * rows read are the distinct neighbours, not changes times neighbours (a busy subject's
+ * thousands of changes would read each of its diagnoses a thousand times). */
 static int add_linked(hvd_store *st, struct regroup *g, const struct idvec *fresh, int merge,
                       struct idvec *want, hvd_error *err)
 {
+    struct near_asks asks = {0};
     struct tok_ref *refs = NULL;
     struct idvec whole = {0}; /* roots of subjects to load entirely */
     int rc = group_subjects(st, g, 1, err);
@@ -3518,16 +3564,14 @@ static int add_linked(hvd_store *st, struct regroup *g, const struct idvec *fres
         if (!idvec_has(&whole, (int64_t)root)) {
             for (size_t r = refs_first(refs, g->ts.n, root);
                  rc == HVD_OK && r < g->ts.n && refs[r].root == root; r++) {
-                rc = add_near(st, g->ts.tok[refs[r].tok].text, minus_gap(d->first), hi, want, err);
+                rc = asks_add(&asks, refs[r].tok, minus_gap(d->first), hi);
             }
         }
         /* Spans that end before they start escape the search by end above. */
         if (rc == HVD_OK && d->first <= plus_gap(d->last)) {
-            q = st->stmt[SQL_INC_NEAR_INVERTED];
-            sqlite3_bind_int64(q, 1, d->first);
-            sqlite3_bind_int64(q, 2, plus_gap(d->last));
-            rc = collect_ids(st, q, want, err);
+            rc = asks_add(&asks, SIZE_MAX, d->first, plus_gap(d->last));
         }
+        rc = rc < 0 ? no_memory(st, err) : rc;
         if (rc == HVD_OK) {
             q = st->stmt[SQL_INC_RELATED_OF];
             sqlite3_bind_int64(q, 1, d->id);
@@ -3539,6 +3583,29 @@ static int add_linked(hvd_store *st, struct regroup *g, const struct idvec *fres
             rc = collect_ids(st, q, want, err);
         }
     }
+    /* Each token's times asked for, merged: near diagnoses share most of their neighbours. */
+    if (rc == HVD_OK && asks.n > 1) {
+        qsort(asks.v, asks.n, sizeof(*asks.v), by_ask);
+    }
+    for (size_t i = 0, k; rc == HVD_OK && i < asks.n; i = k) {
+        struct near_ask a = asks.v[i];
+
+        for (k = i + 1; k < asks.n && asks.v[k].tok == a.tok &&
+                        asks.v[k].lo <= (a.hi < INT64_MAX ? a.hi + 1 : a.hi);
+             k++) {
+            a.hi = asks.v[k].hi > a.hi ? asks.v[k].hi : a.hi;
+        }
+        if (a.tok != SIZE_MAX) {
+            rc = add_near(st, g->ts.tok[a.tok].text, a.lo, a.hi, want, err);
+        } else {
+            sqlite3_stmt *q = st->stmt[SQL_INC_NEAR_INVERTED];
+
+            sqlite3_bind_int64(q, 1, a.lo);
+            sqlite3_bind_int64(q, 2, a.hi);
+            rc = collect_ids(st, q, want, err);
+        }
+    }
+    hvd_free(asks.v);
     hvd_free(refs);
     hvd_free(whole.v);
     return rc;

@@ -720,14 +720,17 @@ static const char *const store_sql[SQL_COUNT] = {
     [SQL_INC_IDS] = "SELECT id FROM incidents ORDER BY id",
     /* Regrouping what changed: every lookup below is an index search. */
     [SQL_INC_DIAG_ONE] = "SELECT " STORE_INC_COLUMNS " FROM diagnoses WHERE id = ?1",
-    /* A subject's diagnoses that end at or after ?2 and start at or before ?3. */
+    /* A subject's diagnoses that end at or after ?2 and start at or before ?3, one for
+     * each incident they are in and each in none: any of them links with a diagnosis so
+     * near, and the rest of its incident is in it already. ?4, ?3 plus the longest span of
+     * any, bounds the search by end, which would else run to the subject's last. */
     [SQL_INC_NEAR_NAME] = "SELECT id FROM diagnoses WHERE vm_name = ?1 COLLATE NOCASE"
-                          " AND last_time >= ?2 AND first_time <= ?3",
+                          " AND last_time >= ?2 AND last_time <= ?4 AND first_time <= ?3",
     [SQL_INC_NEAR_ID] = "SELECT id FROM diagnoses WHERE vm_id = ?1 COLLATE NOCASE"
-                        " AND last_time >= ?2 AND first_time <= ?3",
+                        " AND last_time >= ?2 AND last_time <= ?4 AND first_time <= ?3",
     [SQL_INC_NEAR_HOST] = "SELECT id FROM diagnoses WHERE vm_name = '' AND vm_id = ''"
                           " AND " STORE_HOST_SHORT " = ?1 COLLATE NOCASE"
-                          " AND last_time >= ?2 AND first_time <= ?3",
+                          " AND last_time >= ?2 AND last_time <= ?4 AND first_time <= ?3",
     /* Diagnoses of any subject that end before they start, starting in [?1, ?2]. Named:
      * the planner would rather range over every diagnosis of those times. */
     [SQL_INC_NEAR_INVERTED] = "SELECT id FROM diagnoses INDEXED BY diagnoses_inverted"
