@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef REPLAY_CLUSTERLOG_ANY_ORDER
@@ -171,8 +172,8 @@ static char *event_text(const struct pick *p)
     return out;
 }
 
-/* Writes picks [from, to) as the EVTX file 'name' (made by evtxgen) and adds it to files. */
-static void export_evtx(const char *name, const struct pick *picks, size_t from, size_t to)
+/* Writes picks [from, to) as the EVTX file 'name' (made by evtxgen); returns its path. */
+static char *write_evtx(const char *name, const struct pick *picks, size_t from, size_t to)
 {
     char *xml_path = hvd_test_path(tmp, "export.xml");
     char *out = hvd_test_path(tmp, name);
@@ -191,11 +192,17 @@ static void export_evtx(const char *name, const struct pick *picks, size_t from,
     fputs("</Events>\n", f);
     ck_assert_int_eq(fclose(f), 0);
     ck_assert_int_eq(hvd_test_run(argv, NULL), 0);
+    free(xml_path);
+    return out;
+}
+
+/* Writes picks [from, to) as the EVTX file 'name' and adds it to files. */
+static void export_evtx(const char *name, const struct pick *picks, size_t from, size_t to)
+{
     ck_assert_uint_lt(nfiles, sizeof(files) / sizeof(files[0]));
-    files[nfiles].path = out;
+    files[nfiles].path = write_evtx(name, picks, from, to);
     snprintf(files[nfiles].first, sizeof(files[nfiles].first), "%s", picks[from].time);
     nfiles++;
-    free(xml_path);
 }
 
 /* An export cut in two files at 'cut' (either may be read first), or whole (cut 0). */
@@ -647,6 +654,23 @@ static int count_named(const char *path, const char *rule, const char *vm_name)
     return n;
 }
 
+/* The one number a query of the database at path gives. */
+static int64_t sql_int(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        n = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
 /* Ten days of one node missing heartbeats with 400 peers in turn, a line every three
  * minutes (4,800 diagnoses): read in time order, the engine holds what lies near the lines
  * being read, not all it made, and no more than a restart before every day gives. */
@@ -689,6 +713,119 @@ START_TEST(a_long_file_in_time_order_holds_what_is_near)
     unlink(log);
     free(path);
     free(log);
+}
+END_TEST
+
+/* A day-long correlation window over many hosts: DAY_HOSTS hosts fail to migrate to
+ * HV-NODE02 (0x80090303) every half hour for DAY_HOURS hours, a diagnosis per host and hour;
+ * HV-NODE02 logs 14050 (its migration SPN) at hour DAY_CAUSE. */
+#define DAY_HOSTS 150
+#define DAY_HOURS 27
+#define DAY_CAUSE 13
+
+/* The failures of hours [from_h, to_h), in time order, as the EVTX file 'name'. */
+static void day_failures(const char *name, int from_h, int to_h, struct file *out)
+{
+    static char hosts[DAY_HOSTS][32];
+    size_t n = (size_t)(to_h - from_h) * 2 * DAY_HOSTS;
+    struct pick *picks = calloc(n, sizeof(*picks));
+    char(*times)[32] = calloc(n, sizeof(*times));
+    size_t k = 0;
+
+    ck_assert(picks && times);
+    for (int h = 0; h < DAY_HOSTS; h++) {
+        snprintf(hosts[h], sizeof(hosts[h]), "HV-S%03d.contoso.local", h);
+    }
+    for (int half = from_h * 2; half < to_h * 2; half++) {
+        for (int h = 0; h < DAY_HOSTS; h++, k++) {
+            time_t t = (time_t)1714521600 + half * 1800 + h * 7; /* 2024-05-01 */
+            struct tm tm;
+
+            gmtime_r(&t, &tm);
+            strftime(times[k], sizeof(times[k]), "%Y-%m-%dT%H:%M:%S.0000000Z", &tm);
+            picks[k] =
+                (struct pick){N1LM, 1, times[k], (unsigned)(5000 + half * DAY_HOSTS + h), hosts[h]};
+        }
+    }
+    out->path = write_evtx(name, picks, 0, n);
+    snprintf(out->first, sizeof(out->first), "%s", times[0]);
+    free(picks);
+    free(times);
+}
+
+/* The failures before the cause, the cause, the failures after: read in time order by one
+ * pipeline, the engine holds the failures near the events being read, not a day of them
+ * (DAY_HOSTS an hour), and finds those the cause explains in the store; every failure
+ * within a day of the cause is explained, and other orders, restarted or not, give the
+ * same database. */
+START_TEST(a_day_long_window_holds_only_what_is_near)
+{
+    static const struct pick cause[] = {
+        {N2LM, 0, "2024-05-01T13:00:02.0000000Z", 1001, NULL},
+        {N2LM, 1, "2024-05-01T13:00:04.0000000Z", 1002, NULL},
+        {N2LM, 2, "2024-05-01T13:00:04.1000000Z", 1003, NULL},
+    };
+    struct file set[3];
+    char *path = hvd_test_path(tmp, "day.db");
+    char reference[HVD_STORE_DIGEST_SIZE];
+    char got[HVD_STORE_DIGEST_SIZE];
+    hvd_store *st = NULL;
+    hvd_ingest *ing = NULL;
+    hvd_ingest_result res;
+    hvd_error err;
+    struct run r;
+    int64_t want;
+
+    day_failures("day-1.evtx", 0, DAY_CAUSE, &set[0]);
+    set[1].path = write_evtx("day-cause.evtx", cause, 0, 3);
+    snprintf(set[1].first, sizeof(set[1].first), "%s", cause[0].time);
+    day_failures("day-2.evtx", DAY_CAUSE, DAY_HOURS, &set[2]);
+    /* Time order, one pipeline: what it holds at the end. */
+    unlink(path);
+    ck_assert_int_eq(hvd_store_open(&st, path, 0, &err), HVD_OK);
+    ck_assert_msg(hvd_ingest_create(&ing, st, rules, NULL, &err) == HVD_OK, "%s", err.msg);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_msg(hvd_ingest_file(ing, set[i].path, NULL, NULL, &res, &err) == HVD_OK, "%s",
+                      err.msg);
+    }
+    ck_assert_uint_le(hvd__ingest_held(ing), 2048 + 4 * DAY_HOSTS);
+    ck_assert_msg(hvd_ingest_finish(ing, NULL, &err) == HVD_OK, "%s", err.msg);
+    hvd_ingest_destroy(ing);
+    ck_assert_int_eq(hvd_store_digest(st, reference, &err), HVD_OK);
+    hvd_store_close(st);
+    /* Every failure diagnosis within the window of the migration SPN's is explained. */
+    want = sql_int(path, "SELECT count(*) FROM diagnoses f, diagnoses c, diagnosis_entities e"
+                         " WHERE f.rule = 'lm-target-unknown' AND c.rule = 'hv-spn-register-failed'"
+                         " AND e.diagnosis = c.id AND e.name = 'spn_class'"
+                         " AND e.value LIKE '%Migration%' AND max(f.last_time, c.last_time)"
+                         " - min(f.first_time, c.first_time) <= 864000000000");
+    ck_assert_int_eq(
+        sql_int(path, "SELECT count(*) FROM diagnoses WHERE rule = 'lm-target-unknown'"),
+        DAY_HOSTS * DAY_HOURS);
+    ck_assert_int_gt(want, DAY_HOSTS * 20);
+    ck_assert_int_eq(sql_int(path, "SELECT count(*) FROM diagnoses"
+                                   " WHERE rule = 'lm-spn-missing-on-destination'"),
+                     want);
+    /* The same whatever the order, the restarts and the far state dropped. */
+    memset(&r, 0, sizeof(r));
+    r.n = 3;
+    r.fail_at = -1;
+    for (int order = 0; order < 4; order++) {
+        static const size_t orders[4][3] = {{0, 1, 2}, {2, 1, 0}, {1, 2, 0}, {2, 0, 1}};
+
+        memcpy(r.order, orders[order], sizeof(orders[order]));
+        for (int i = 1; i < 3; i++) {
+            r.restart[i] = order % 2;
+        }
+        replay(&r, set, "day-again.db", got);
+        ck_assert_msg(strcmp(got, reference) == 0, "order %d", order);
+    }
+    for (int i = 0; i < 3; i++) {
+        unlink(set[i].path);
+        free(set[i].path);
+    }
+    unlink(path);
+    free(path);
 }
 END_TEST
 
@@ -969,6 +1106,7 @@ static Suite *replay_suite(void)
     tcase_add_test(tc, any_order_split_restart_and_retry_give_the_time_order_database);
     tcase_add_test(tc, dropping_far_state_and_regrouping_early_change_nothing);
     tcase_add_test(tc, a_long_file_in_time_order_holds_what_is_near);
+    tcase_add_test(tc, a_day_long_window_holds_only_what_is_near);
     tcase_add_test(tc, reading_everything_again_changes_nothing);
     tcase_add_test(tc, companion_names_the_vm_in_either_order);
     tcase_add_test(tc, a_gathered_network_down_in_either_order);
