@@ -1590,6 +1590,77 @@ static void put_days(hvd_store *st)
     }
 }
 
+struct joined_seen {
+    char keys[256];
+};
+
+static int note_joined(void *ud, const hvd_stored_diagnosis *d)
+{
+    struct joined_seen *j = ud;
+
+    strncat(j->keys, d->key, sizeof(j->keys) - strlen(j->keys) - 2);
+    strcat(j->keys, " ");
+    return 0;
+}
+
+/* The keys (latest first) of rule r's diagnoses whose 'name' has value (host: by first
+ * label) and that overlap [lo, hi]. */
+static const char *joined(hvd_store *st, const char *rule, const char *name, const char *value,
+                          int host, hvd_time lo, hvd_time hi, struct joined_seen *j)
+{
+    hvd_error err;
+
+    j->keys[0] = '\0';
+    ck_assert_msg(hvd_store_diagnoses_joined(st, rule, name, value, host, lo, hi, 0, note_joined, j,
+                                             &err) == HVD_OK,
+                  "%s", err.msg);
+    return j->keys;
+}
+
+/* A search by join value: the side's keys are filled for the diagnoses stored before it
+ * was first asked and kept for those after; a host compares by its first label in any
+ * case, another value whole in any case; a span overlapping the times counts, also one
+ * that grew earlier since; another rule or entity never does. */
+START_TEST(diagnoses_are_found_by_join_value)
+{
+    hvd_store *st = open_db(0);
+    struct joined_seen j;
+    struct tdiag t;
+
+    begin(st);
+    tdiag_init(&t, "a", "VM1", NULL, "HV-NODE02.contoso.local", 10 * H, 11 * H, 1, 1);
+    t.ents[t.d.nentities++] = (hvd_entity){"peer", "Node-X"};
+    put(st, &t);
+    tdiag_init(&t, "b", "VM2", NULL, "hv-node02", 20 * H, 21 * H, 1, 2);
+    put(st, &t);
+    tdiag_init(&t, "c", "VM3", NULL, "HV-NODE020", 20 * H, 21 * H, 1, 3); /* another host */
+    put(st, &t);
+    tdiag_init(&t, "d", "VM4", NULL, "HV-NODE02", 20 * H, 21 * H, 1, 4);
+    t.d.rule_id = "other";
+    put(st, &t);
+    /* Asked first now: a and b were stored before. */
+    ck_assert_str_eq(joined(st, "r", "host", "HV-NODE02", 1, 0, 100 * H, &j), "b a ");
+    ck_assert_str_eq(joined(st, "r", "host", "hv-node02", 1, 10 * H + H / 2, 19 * H, &j), "a ");
+    ck_assert_str_eq(joined(st, "r", "host", "hv-node02", 1, 12 * H, 19 * H, &j), "");
+    ck_assert_str_eq(joined(st, "r", "host", "HV-NODE02.other", 0, 0, 100 * H, &j), "");
+    ck_assert_str_eq(joined(st, "r", "peer", "node-x", 0, 0, 100 * H, &j), "a ");
+    ck_assert_str_eq(joined(st, "r", "peer", "node", 0, 0, 100 * H, &j), "");
+    ck_assert_str_eq(joined(st, "r", "vm_name", "VM1", 0, 0, 100 * H, &j), "a ");
+    ck_assert_str_eq(joined(st, "other", "host", "HV-NODE02", 1, 0, 100 * H, &j), "d ");
+    /* Stored after: kept; growing earlier: found at its new start. */
+    tdiag_init(&t, "e", "VM5", NULL, "HV-NODE02.fabrikam.com", 40 * H, 41 * H, 1, 5);
+    put(st, &t);
+    ck_assert_str_eq(joined(st, "r", "host", "HV-NODE02", 1, 30 * H, 100 * H, &j), "e ");
+    tdiag_init(&t, "e", "VM5", NULL, "HV-NODE02.fabrikam.com", 32 * H, 41 * H, 2, 6);
+    put(st, &t);
+    ck_assert_str_eq(joined(st, "r", "host", "HV-NODE02", 1, 31 * H, 33 * H, &j), "e ");
+    commit(st);
+    ck_assert_int_eq(
+        count("SELECT count(*) FROM diagnosis_keys WHERE first_time = 40 * 36000000000"), 0);
+    hvd_store_close(st);
+}
+END_TEST
+
 START_TEST(a_commit_reads_only_what_can_share_an_incident_with_its_changes)
 {
     hvd_store *st = open_db(0);
@@ -2954,6 +3025,7 @@ static Suite *store_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, regrouping_what_changed_equals_a_full_rebuild);
     tcase_add_test(tc, a_commit_reads_only_what_can_share_an_incident_with_its_changes);
+    tcase_add_test(tc, diagnoses_are_found_by_join_value);
     tcase_add_test(tc, a_diagnosis_joining_a_long_incident_reads_a_handful);
     tcase_add_test(tc, a_settle_leaves_a_full_pass_to_the_commit);
     tcase_add_test(tc, regrouping_searches_indexes_and_never_scans_a_table);
