@@ -1,7 +1,7 @@
 #!/bin/sh
 # EVTX end to end: 'hvdiag analyze' (reader, rules, SQLite, report) against the bare libevtx
 # XML loop on the same files, on the bench file and on the real corpus; the own decoder alone;
-# analyze's peak RSS as the file grows (20k, 200k, 1M records). Ratios are from one run:
+# analyze's peak RSS as the file grows (20k, 200k, 1M, 2M records). Ratios are from one run:
 # on the bench file the median of BENCH_REPS (default 3) repetitions.
 # usage: bench/evtx.sh [BUILD_DIR] [CORPUS_DIR]   (bench/run.sh calls it)
 set -eu
@@ -13,7 +13,7 @@ dir=${BENCH_DIR:-/tmp/hvdiag-bench}
 bench=$build/hvdiag-bench
 hvdiag=$(cd "$build" && pwd)/hvdiag
 mkdir -p "$dir"
-for n in 20000 200000 1000000; do
+for n in 20000 200000 1000000 2000000; do
     if [ ! -f "$dir/events-$n.evtx" ]; then
         python3 bench/gen_events.py "$n" "$dir/events-$n.xml"
         "$build/evtxgen" "$dir/events-$n.xml" "$dir/events-$n.evtx"
@@ -61,7 +61,7 @@ else
 fi
 
 line="hvdiag analyze peak RSS:"
-for n in 20000 200000 1000000; do
+for n in 20000 200000 1000000 2000000; do
     set -- $(analyze "$dir/events-$n.evtx")
     line="$line $n records $(mib "$2") MiB ($1 s);"
 done

@@ -25,7 +25,7 @@ echo "inputs: $(du -h "$dir/events-$records.evtx" | cut -f1) EVTX ($records reco
 # Correlation storm: N = 100 .. 1600 failing cluster roles, and priming with stored diagnoses.
 bench/storm.sh "$build"
 # EVTX end to end (hvdiag analyze) against bare libevtx, on the bench file and the corpus, and
-# analyze's peak RSS at 20k, 200k and 1M records.
+# analyze's peak RSS at 20k, 200k, 1M and 2M records.
 bench/evtx.sh "$build" "${HVD_CORPUS_DIR:-../shared/corpus}/evtx"
 # Queries as processes over 1,000,000 diagnoses; the store is made once and kept in $dir.
 "$build/hvdiag-bench-query" --keep "$dir/query-1000000.db" "$build/hvdiag"
