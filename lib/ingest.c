@@ -155,6 +155,21 @@ static int prime_one(void *ud, const hvd_stored_diagnosis *d)
     return rc < 0;
 }
 
+/* Readies p for a load, storing what the engine emitted first when 'flush'. */
+static int prime_start(hvd_ingest *ing, struct prime *p, int flush, hvd_error *err)
+{
+    int rc = flush ? write_pending(ing) : HVD_OK;
+
+    if (rc < 0) {
+        *err = ing->store_err;
+        return rc;
+    }
+    memset(p, 0, sizeof(*p));
+    p->ing = ing;
+    p->err = err;
+    return HVD_OK;
+}
+
 struct limit_ctx {
     const hvd_logger *log;
     const char *display;
@@ -191,17 +206,12 @@ static int load(void *ud, const char *rule_id, hvd_time lo, hvd_time hi, hvd_err
     hvd_ingest *ing = ud;
     hvd_diagnosis_filter f;
     struct prime p;
-    int rc;
-
     /* What the engine emitted is stored first: the store answers as if it had been all along. */
-    rc = write_pending(ing);
+    int rc = prime_start(ing, &p, 1, err);
+
     if (rc < 0) {
-        *err = ing->store_err;
         return rc;
     }
-    memset(&p, 0, sizeof(p));
-    p.ing = ing;
-    p.err = err;
     memset(&f, 0, sizeof(f));
     f.since = lo == 0 ? -1 : lo; /* 0 does not filter */
     f.until = hi == 0 ? 1 : hi;
@@ -218,25 +228,18 @@ static int load(void *ud, const char *rule_id, hvd_time lo, hvd_time hi, hvd_err
 
 /* The engine's loader by join value: a rule's stored diagnoses whose entity has the value a
  * correlation search looks up, spanning into [lo, hi], newest first, at most PRIME_MAX.
- * Cost: one query on the entities' index, one more per diagnosis for its entities. */
+ * Cost: one search of the join keys, one more per diagnosis for its entities. */
 static int load_joined(void *ud, const char *rule_id, const char *entity, const char *value,
                        int host, hvd_time lo, hvd_time hi, hvd_error *err)
 {
     hvd_ingest *ing = ud;
     struct prime p;
-    int rc = HVD_OK;
-
     /* Only the rule's own may be missing from both the store and the engine. */
-    if (hvd_diagbuf_holds_rule(ing->pending, rule_id)) {
-        rc = write_pending(ing);
-    }
+    int rc = prime_start(ing, &p, hvd_diagbuf_holds_rule(ing->pending, rule_id), err);
+
     if (rc < 0) {
-        *err = ing->store_err;
         return rc;
     }
-    memset(&p, 0, sizeof(p));
-    p.ing = ing;
-    p.err = err;
     rc = hvd_store_diagnoses_joined(ing->st, rule_id, entity, value, host, lo, hi, PRIME_MAX,
                                     prime_one, &p, err);
     return rc < 0 ? rc : p.rc;
