@@ -2,7 +2,7 @@
  * All SQL text of the store. Times are hvd_time (100-ns ticks since 1970, UTC); text columns
  * are never NULL ('' when unknown).
  *
- * Schema (version 12):
+ * Schema (version 13):
  *   sources             one row per input path: identity (device, inode, size, mtime, hash of
  *                       the first 4 KiB, hash of the bytes before the saved offset) of the
  *                       file as read, reader position token, stats, fresh and repeated
@@ -19,6 +19,10 @@
  *                       entities for fast filters; incident = the incident it belongs to.
  *   diagnosis_entities  every entity of a diagnosis, read by diagnosis.
  *   diagnosis_related   a correlation's member keys.
+ *   join_sides          the (rule, entity name) pairs the engine has searched diagnoses by.
+ *   diagnosis_keys      for those, each diagnosis's join key (the value's first label, lower
+ *                       case) by first time: a correlation's partners by the value its join
+ *                       compares, in one search.
  *   evidence            events behind a diagnosis, unique per (diagnosis, path, record, line).
  *   incidents           diagnoses grouped by subject (VM, else host; a role event a VM's
  *                       correlation explains, the VM) and time; root = the diagnosis named
@@ -29,8 +33,9 @@
  *   incident_revisions  the last revision of each incident id ever written.
  *   output_cursors      per output (name): the last outbox seq it delivered; active marks
  *                       the outputs the daemon runs now.
- * The outbox, revisions and cursors are delivery bookkeeping: hvd_store_dump() and the
- * digest leave them out, as they leave out source rows, so replay safety is unchanged.
+ * The outbox, revisions and cursors are delivery bookkeeping, the join keys an index of the
+ * entities: hvd_store_dump() and the digest leave them out, as they leave out source rows,
+ * so replay safety is unchanged.
  * Indexes on a subject (VM name, VM id, host short name) then (last_time, first_time) let a
  * commit regroup only the diagnoses near the ones it changed. Listings search by VM, host
  * short name, rule or time, each index giving the newest first where it can (see the
