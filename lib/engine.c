@@ -257,12 +257,12 @@ struct hvd_engine {
     hvd_engine_load_joined load_joined;
     void *load_ud;
     hvd_engine_stored stored;
-    unsigned char *joined; /* per rule: every correlation it is a member of is joined whole */
-    signed char *in_store; /* per rule: whether the store may hold one (-1: not asked yet) */
-    struct marks *marks;   /* per rule and part (OPEN, KEPT): what the loader gave */
-    int load_part;         /* the part the loader is asked for: what hvd_engine_prime() restores */
-    uint64_t primes;       /* calls to hvd_engine_prime() */
-    hvd_time *span_of;     /* per rule: how far from an event its group's state can matter */
+    unsigned char *joined;   /* per rule: every correlation it is a member of is joined whole */
+    unsigned char *in_store; /* per rule: whether the store may hold one the engine lacks */
+    struct marks *marks;     /* per rule and part (OPEN, KEPT): what the loader gave */
+    int load_part;     /* the part the loader is asked for: what hvd_engine_prime() restores */
+    uint64_t primes;   /* calls to hvd_engine_prime() */
+    hvd_time *span_of; /* per rule: how far from an event its group's state can matter */
     hvd_time *keep_of; /* per rule: how far from a diagnosis a search reaches for its kept ones */
     struct partner **partners; /* per rule: itself, then its correlations' members; rule
                                   SIZE_MAX ends the list */
@@ -1947,13 +1947,6 @@ static int load_joined(hvd_engine *e, size_t attr, const char *v, hvd_time lo, h
     int rc;
 
     /* None stored when the engine began, none dropped since: every one is here. */
-    if (e->in_store[a->rule] < 0) {
-        rc = e->stored(e->load_ud, id, &e->load_err);
-        if (rc < 0) {
-            return rc;
-        }
-        e->in_store[a->rule] = (signed char)(rc > 0);
-    }
     if (!e->in_store[a->rule]) {
         return HVD_OK;
     }
@@ -2045,8 +2038,9 @@ static int need_partners(hvd_engine *e, size_t c, struct recent *const *chosen)
         const char *v;
         char *copy;
 
+        /* A rule the store holds none of that the engine lacks: every one is here. */
         if (j->optional || (chosen[j->left] != NULL) == (chosen[j->right] != NULL) ||
-            !keyed(e, e->jattrs[attr].rule)) {
+            !keyed(e, e->jattrs[attr].rule) || !e->in_store[e->jattrs[attr].rule]) {
             continue;
         }
         v = entities_get(&chosen[left_known ? j->left : j->right]->ents, name, strlen(name));
@@ -3664,10 +3658,7 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
     e->keep_of = hvd_calloc(rs->nrules + 1, sizeof(*e->keep_of));
     e->partners = hvd_calloc(rs->nrules + 1, sizeof(*e->partners));
     e->joined = hvd_calloc(rs->nrules + 1, sizeof(*e->joined));
-    e->in_store = hvd_malloc(rs->nrules + 1);
-    if (e->in_store) {
-        memset(e->in_store, -1, rs->nrules + 1);
-    }
+    e->in_store = hvd_calloc(rs->nrules + 1, 1);
     if (!e->joined || !e->in_store) {
         rc = HVD_ENOMEM;
     } else if (!e->md || !e->mctx || !e->corr_by_rule || !e->recent_by_rule || !e->attrs_of_rule ||
@@ -3733,11 +3724,22 @@ int hvd_engine_create(hvd_engine **out, const hvd_ruleset *rs, hvd_engine_emit e
     return HVD_OK;
 }
 
-void hvd_engine_set_joined_loader(hvd_engine *e, hvd_engine_load_joined load,
-                                  hvd_engine_stored stored)
+int hvd_engine_set_joined_loader(hvd_engine *e, hvd_engine_load_joined load,
+                                 hvd_engine_stored stored, hvd_error *err)
 {
     e->load_joined = e->load && stored ? load : NULL;
     e->stored = stored;
+    /* What the store holds now: what the engine makes after is here until it drops it. */
+    for (size_t r = 0; e->load_joined && r < e->rs->nrules; r++) {
+        int rc = e->joined[r] ? e->stored(e->load_ud, e->rs->rules[r].info.id, err) : 0;
+
+        if (rc < 0) {
+            e->load_joined = NULL;
+            return rc;
+        }
+        e->in_store[r] = rc > 0;
+    }
+    return HVD_OK;
 }
 
 void hvd_engine_set_loader(hvd_engine *e, hvd_engine_load load, void *ud)

@@ -82,15 +82,17 @@ void hvd_engine_set_loader(hvd_engine *e, hvd_engine_load load, void *ud);
 
 /*
  * Sets, after hvd_engine_set_loader() (same ud), a loader by join value, and 'stored' to
- * tell whether the store holds any diagnosis of a rule (asked once per rule: while it
- * holds none and the engine dropped none, the loader is not asked). With them, a rule
+ * tell whether the store holds any diagnosis of a rule (asked now, once per rule that can
+ * use it: while it held none and the engine dropped none, the loader is not asked for the
+ * rule). Returns HVD_OK, or the code 'stored' returned (then no loader by value is set).
+ * With them, a rule
  * whose every correlation reaches each role through its joins has its stored partners
  * asked for by the value a search looks up, within the correlation's window, instead of
  * by time alone; so its kept diagnoses stay in memory only near the events being read,
  * and a long window (a day) holds no more memory than a short one. NULL: none.
  */
-void hvd_engine_set_joined_loader(hvd_engine *e, hvd_engine_load_joined load,
-                                  hvd_engine_stored stored);
+int hvd_engine_set_joined_loader(hvd_engine *e, hvd_engine_load_joined load,
+                                 hvd_engine_stored stored, hvd_error *err);
 
 /* Matches one event. Returns HVD_OK, HVD_ENOMEM, or the code emit or the loader returned
  * (err set by them; the engine then holds state it may not have stored: destroy it). */

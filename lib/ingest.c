@@ -245,8 +245,7 @@ static int load_joined(void *ud, const char *rule_id, const char *entity, const 
     return rc < 0 ? rc : p.rc;
 }
 
-/* Whether the store holds a diagnosis of a rule, as the engine asks (once per rule). What
- * the engine emitted may still be pending: it holds those itself. */
+/* Whether the store holds a diagnosis of a rule, as the engine asks when it begins. */
 static int stored(void *ud, const char *rule_id, hvd_error *err)
 {
     hvd_ingest *ing = ud;
@@ -279,7 +278,11 @@ static int engine_renew(hvd_ingest *ing, hvd_error *err)
         return rc;
     }
     hvd_engine_set_loader(e, load, ing);
-    hvd_engine_set_joined_loader(e, load_joined, stored);
+    rc = hvd_engine_set_joined_loader(e, load_joined, stored, err);
+    if (rc < 0) {
+        hvd_engine_destroy(e);
+        return rc;
+    }
 #ifdef HVD_TESTING
     if (ing->tight) {
         hvd__engine_drop_far(e, 0, 1);

@@ -4141,7 +4141,8 @@ static int regroup_merge(hvd_store *st, hvd_error *err)
 
 /* How what the open transaction changed is regrouped: a full pass when the changes were not
  * all noted, or are many (over REGROUP_FULL_MIN notes and an eighth of all diagnoses) among
- * few (a highest id under REGROUP_SMALL: one pass is then cheap, and faster); else the
+ * few (a highest id under REGROUP_SMALL: one pass is then cheap, and faster) or half of all
+ * (a file's first commit: the merge path would read as much, and more slowly); else the
  * merge path, falling back to the closed part, or to a full pass when the changes are
  * many. A PLAN_* or a negative code. */
 static int regroup_plan(hvd_store *st, hvd_error *err)
@@ -4161,6 +4162,11 @@ static int regroup_plan(hvd_store *st, hvd_error *err)
     }
     if ((int64_t)st->nchanged <= max_diag / 8) {
         return PLAN_MERGE_CLOSED;
+    }
+    /* Half of all or more: the merge path would read them and more, slower than a pass. */
+    changes_compact(st);
+    if ((int64_t)st->nchanged > max_diag / 2) {
+        return PLAN_FULL;
     }
     return max_diag < REGROUP_SMALL ? PLAN_FULL : PLAN_MERGE_FULL;
 }
