@@ -796,7 +796,7 @@ static int regroup_changed(hvd_store *st, hvd_error *err);
 static int regroup_closed(hvd_store *st, hvd_error *err);
 static int regroup_merge(hvd_store *st, hvd_error *err);
 enum { PLAN_FULL, PLAN_MERGE_CLOSED, PLAN_MERGE_FULL }; /* what regroup_plan() returns */
-static int regroup_plan(hvd_store *st, hvd_error *err);
+static int regroup_plan(hvd_store *st, int commit, hvd_error *err);
 
 int hvd_store_commit(hvd_store *st, hvd_error *err)
 {
@@ -828,7 +828,7 @@ int hvd_store_settle_waits(hvd_store *st, hvd_error *err)
     int rc = need_tx(st, err);
 
     if (rc == HVD_OK) {
-        rc = regroup_plan(st, err);
+        rc = regroup_plan(st, 0, err);
     }
     return rc < 0 ? rc : rc == PLAN_FULL;
 }
@@ -844,7 +844,7 @@ int hvd_store_settle(hvd_store *st, hvd_error *err)
     /* A full pass now would be one at commit too (the changes only grow, and faster than
      * the diagnoses): it would hold no less then, so it waits for the commit; so does one
      * the merge path would fall back to. */
-    plan = regroup_plan(st, err);
+    plan = regroup_plan(st, 0, err);
     if (plan < 0 || plan == PLAN_FULL) {
         return plan < 0 ? plan : HVD_OK;
     }
@@ -4141,11 +4141,12 @@ static int regroup_merge(hvd_store *st, hvd_error *err)
 
 /* How what the open transaction changed is regrouped: a full pass when the changes were not
  * all noted, or are many (over REGROUP_FULL_MIN notes and an eighth of all diagnoses) among
- * few (a highest id under REGROUP_SMALL: one pass is then cheap, and faster) or half of all
- * (a file's first commit: the merge path would read as much, and more slowly); else the
+ * few (a highest id under REGROUP_SMALL: one pass is then cheap, and faster) or, at a
+ * commit ('commit'), half of all (a file's first commit: the merge path would read as much,
+ * and more slowly); else the
  * merge path, falling back to the closed part, or to a full pass when the changes are
  * many. A PLAN_* or a negative code. */
-static int regroup_plan(hvd_store *st, hvd_error *err)
+static int regroup_plan(hvd_store *st, int commit, hvd_error *err)
 {
     int64_t max_diag = 0;
     int rc;
@@ -4163,10 +4164,13 @@ static int regroup_plan(hvd_store *st, hvd_error *err)
     if ((int64_t)st->nchanged <= max_diag / 8) {
         return PLAN_MERGE_CLOSED;
     }
-    /* Half of all or more: the merge path would read them and more, slower than a pass. */
-    changes_compact(st);
-    if ((int64_t)st->nchanged > max_diag / 2) {
-        return PLAN_FULL;
+    /* At a commit, half of all or more: the merge path would read them and more, slower
+     * than a pass. Not at a settle: one that waits for the commit would leave it all. */
+    if (commit) {
+        changes_compact(st);
+        if ((int64_t)st->nchanged > max_diag / 2) {
+            return PLAN_FULL;
+        }
     }
     return max_diag < REGROUP_SMALL ? PLAN_FULL : PLAN_MERGE_FULL;
 }
@@ -4190,7 +4194,7 @@ static int regroup_closed(hvd_store *st, hvd_error *err)
 /* Regroups what the open transaction changed, as regroup_plan() says. */
 static int regroup_changed(hvd_store *st, hvd_error *err)
 {
-    int plan = regroup_plan(st, err);
+    int plan = regroup_plan(st, 1, err);
     int rc;
 
     if (plan < 0 || plan == PLAN_FULL) {
