@@ -256,7 +256,6 @@ struct hvd_engine {
     hvd_engine_load load;
     hvd_engine_load_joined load_joined;
     void *load_ud;
-    hvd_engine_stored stored;
     unsigned char *joined;   /* per rule: every correlation it is a member of is joined whole */
     unsigned char *in_store; /* per rule: whether the store may hold one the engine lacks */
     struct marks *marks;     /* per rule and part (OPEN, KEPT): what the loader gave */
@@ -1946,10 +1945,6 @@ static int load_joined(hvd_engine *e, size_t attr, const char *v, hvd_time lo, h
     const char *id = e->rs->rules[a->rule].info.id;
     int rc;
 
-    /* None stored when the engine began, none dropped since: every one is here. */
-    if (!e->in_store[a->rule]) {
-        return HVD_OK;
-    }
     e->load_part = KEPT;
     e->stats.loads++;
     rc = e->load_joined(e->load_ud, id, a->entity, v, a->host, lo, hi, &e->load_err);
@@ -3728,10 +3723,9 @@ int hvd_engine_set_joined_loader(hvd_engine *e, hvd_engine_load_joined load,
                                  hvd_engine_stored stored, hvd_error *err)
 {
     e->load_joined = e->load && stored ? load : NULL;
-    e->stored = stored;
     /* What the store holds now: what the engine makes after is here until it drops it. */
     for (size_t r = 0; e->load_joined && r < e->rs->nrules; r++) {
-        int rc = e->joined[r] ? e->stored(e->load_ud, e->rs->rules[r].info.id, err) : 0;
+        int rc = e->joined[r] ? stored(e->load_ud, e->rs->rules[r].info.id, err) : 0;
 
         if (rc < 0) {
             e->load_joined = NULL;

@@ -3389,23 +3389,26 @@ static int int_of(hvd_store *st, int which, int64_t arg, int64_t *out, hvd_error
     return rc == SQLITE_ROW;
 }
 
+/* The longest span of any diagnosis, never below 0. HVD_OK or a negative code. */
+static int diag_max_span(hvd_store *st, int64_t *span, hvd_error *err)
+{
+    int rc = int_of(st, SQL_DIAG_MAX_SPAN, 0, span, err);
+
+    *span = *span > 0 ? *span : 0;
+    return rc < 0 ? rc : HVD_OK;
+}
+
 /* Adds the diagnoses of a token's subject whose span ends at or after lo and starts at or
- * before hi: one for each incident they are in, and those in none (SQL_INC_NEAR_NAME).
- * Cost: one index search over those that end from lo to hi plus the longest span. */
-static int add_near(hvd_store *st, const char *token, hvd_time lo, hvd_time hi, struct idvec *out,
-                    hvd_error *err)
+ * before hi (span: diag_max_span()). Cost: one index search over those that end from lo to
+ * hi plus span. */
+static int add_near(hvd_store *st, const char *token, hvd_time lo, hvd_time hi, int64_t span,
+                    struct idvec *out, hvd_error *err)
 {
     int which = token[0] == 'n'   ? SQL_INC_NEAR_NAME
                 : token[0] == 'i' ? SQL_INC_NEAR_ID
                                   : SQL_INC_NEAR_HOST;
     sqlite3_stmt *q = st->stmt[which];
-    int64_t span = 0;
-    int rc = int_of(st, SQL_DIAG_MAX_SPAN, 0, &span, err);
 
-    if (rc < 0) {
-        return rc;
-    }
-    span = span > 0 ? span : 0;
     bind_text(q, 1, token + 2);
     sqlite3_bind_int64(q, 2, lo);
     sqlite3_bind_int64(q, 3, hi);
@@ -3516,8 +3519,12 @@ static int add_linked(hvd_store *st, struct regroup *g, const struct idvec *fres
     struct near_asks asks = {0};
     struct tok_ref *refs = NULL;
     struct idvec whole = {0}; /* roots of subjects to load entirely */
+    int64_t span = 0;
     int rc = group_subjects(st, g, 1, err);
 
+    if (rc == HVD_OK) {
+        rc = diag_max_span(st, &span, err);
+    }
     for (size_t i = 0; rc == HVD_OK && i < g->n; i++) {
         const struct inc_diag *d = &g->v[i];
         int known;
@@ -3550,7 +3557,7 @@ static int add_linked(hvd_store *st, struct regroup *g, const struct idvec *fres
     }
     for (size_t t = 0; rc == HVD_OK && t < g->ts.n; t++) {
         if (idvec_has(&whole, (int64_t)refs[t].root)) {
-            rc = add_near(st, g->ts.tok[refs[t].tok].text, INT64_MIN, INT64_MAX, want, err);
+            rc = add_near(st, g->ts.tok[refs[t].tok].text, INT64_MIN, INT64_MAX, span, want, err);
         }
     }
     for (size_t i = 0; rc == HVD_OK && i < g->n; i++) {
@@ -3596,7 +3603,7 @@ static int add_linked(hvd_store *st, struct regroup *g, const struct idvec *fres
             a.hi = asks.v[k].hi > a.hi ? asks.v[k].hi : a.hi;
         }
         if (a.tok != SIZE_MAX) {
-            rc = add_near(st, g->ts.tok[a.tok].text, a.lo, a.hi, want, err);
+            rc = add_near(st, g->ts.tok[a.tok].text, a.lo, a.hi, span, want, err);
         } else {
             sqlite3_stmt *q = st->stmt[SQL_INC_NEAR_INVERTED];
 
@@ -4847,13 +4854,12 @@ int hvd_store_diagnoses_joined(hvd_store *st, const char *rule, const char *name
     rc = join_side(st, rule, name, err);
     /* One that ends at or after lo starts no earlier than lo minus the longest span. */
     if (rc == HVD_OK) {
-        rc = int_of(st, SQL_DIAG_MAX_SPAN, 0, &span, err);
+        rc = diag_max_span(st, &span, err);
     }
-    if (rc >= 0) {
+    if (rc == HVD_OK) {
         rc = stmt_acquire(st, SQL_DIAGS_JOINED, &q, err);
     }
     if (rc == HVD_OK) {
-        span = span > 0 ? span : 0;
         bind_text(q, 1, rule);
         bind_text(q, 2, name);
         bind_text(q, 3, key);

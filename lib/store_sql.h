@@ -63,6 +63,9 @@
     " FROM incident_revisions r LEFT JOIN diagnoses d ON d.id = new.root"                 \
     " WHERE r.incident = new.id"
 
+/* The longest span of any diagnosis (0 for none), in one search of diagnoses_span. */
+#define STORE_DIAG_MAX_SPAN "(SELECT coalesce(max(last_time - first_time), 0) FROM diagnoses)"
+
 /* The key an entity's value is joined by: its first label (up to a '.'), lower case, as
  * the engine keys a join (a host by its short name; any other value is then narrowed by
  * the value itself). */
@@ -503,9 +506,7 @@ static const struct {
 #define STORE_LIST_DIAG_HEAD  "SELECT " STORE_DIAGNOSIS_COLUMNS " FROM ("
 #define STORE_LIST_DIAG_ARM   "SELECT d.id AS id, d.first_time AS first FROM diagnoses d"
 #define STORE_LIST_DIAG_WHERE " WHERE d.severity >= ?1"
-#define STORE_LIST_DIAG_SINCE                       \
-    " AND d.last_time >= ?6 AND d.first_time >= ?6" \
-    " - (SELECT coalesce(max(last_time - first_time), 0) FROM diagnoses)"
+#define STORE_LIST_DIAG_SINCE " AND d.last_time >= ?6 AND d.first_time >= ?6 - " STORE_DIAG_MAX_SPAN
 #define STORE_LIST_DIAG_UNTIL " AND d.first_time <= ?7"
 #define STORE_LIST_DIAG_AFTER " AND (d.first_time, d.id) < (?11, ?12)"
 #define STORE_LIST_DIAG_TAIL                              \
@@ -817,7 +818,7 @@ static const char *const store_sql[SQL_COUNT] = {
     /* 1 when rule ?1 has a diagnosis. */
     [SQL_RULE_STORED] = "SELECT EXISTS(SELECT 1 FROM diagnoses WHERE rule = ?1)",
     /* The longest span of any diagnosis (0 for none). */
-    [SQL_DIAG_MAX_SPAN] = "SELECT coalesce(max(last_time - first_time), 0) FROM diagnoses",
+    [SQL_DIAG_MAX_SPAN] = "SELECT " STORE_DIAG_MAX_SPAN,
     [SQL_DIAGS_AFTER] = "SELECT " STORE_DIAGNOSIS_COLUMNS " FROM diagnoses d WHERE d.id > ?1"
                         " ORDER BY d.id",
     /* A page of a diagnosis's evidence: after the cursor (?2 nonzero) at (?3, ?4, ?5, ?6),
